@@ -1,0 +1,326 @@
+"""The declarative tenant spec: one YAML file per team under ``tenants/``.
+
+Specs are pydantic models (frozen, unknown keys rejected). ``load_specs`` reads a
+directory and raises one :class:`TenantSpecError` that lists every problem in every
+file (file, field path, bad value, what is allowed), so a user fixes all of them in
+one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tenantml.errors import Problem, TenantSpecError
+
+#: lowercase DNS label, short enough that every physical name derived from it fits AWS limits
+TENANT_NAME_PATTERN = r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+TAG_KEY_PATTERN = r"^[\w .:/=+@-]{1,128}$"
+
+Email = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN)]
+InstanceType = Annotated[str, StringConstraints(pattern=INSTANCE_TYPE_PATTERN)]
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class ProblemType(StrEnum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+#: metric name -> (problem type, True when higher is better)
+METRICS: dict[str, tuple[ProblemType, bool]] = {
+    "roc_auc": (ProblemType.CLASSIFICATION, True),
+    "accuracy": (ProblemType.CLASSIFICATION, True),
+    "f1": (ProblemType.CLASSIFICATION, True),
+    "precision": (ProblemType.CLASSIFICATION, True),
+    "recall": (ProblemType.CLASSIFICATION, True),
+    "log_loss": (ProblemType.CLASSIFICATION, False),
+    "r2": (ProblemType.REGRESSION, True),
+    "rmse": (ProblemType.REGRESSION, False),
+    "mae": (ProblemType.REGRESSION, False),
+}
+
+#: estimator family name -> problem types it supports (pipelines map names to scikit-learn classes)
+ESTIMATORS: dict[str, frozenset[ProblemType]] = {
+    "logistic_regression": frozenset({ProblemType.CLASSIFICATION}),
+    "random_forest": frozenset({ProblemType.CLASSIFICATION, ProblemType.REGRESSION}),
+    "gradient_boosting": frozenset({ProblemType.CLASSIFICATION, ProblemType.REGRESSION}),
+    "ridge": frozenset({ProblemType.REGRESSION}),
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+class ComputeSpec(_Model):
+    """Where training and serving run: an EKS cluster, or EC2 instances for small tenants."""
+
+    kind: Literal["eks", "ec2"]
+    instance_types: list[InstanceType] = Field(min_length=1, max_length=10)
+    min_nodes: int = Field(default=1, ge=0, le=100)
+    max_nodes: int = Field(default=2, ge=1, le=100)
+    kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.\d{2}$")] = "1.31"
+    vpc_cidr: Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])$")] = (
+        "10.0.0.0/16"
+    )
+    availability_zones: int = Field(default=2, ge=2, le=3)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> ComputeSpec:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(
+                f"min_nodes ({self.min_nodes}) must not exceed max_nodes ({self.max_nodes})"
+            )
+        return self
+
+
+class StreamingSpec(_Model):
+    """The Kinesis stream that carries inference logs and feature events."""
+
+    mode: Literal["provisioned", "on_demand"] = "provisioned"
+    shards: int = Field(default=1, ge=1, le=500)
+    retention_hours: int = Field(default=24, ge=24, le=8760)
+
+
+class StorageSpec(_Model):
+    """Lifecycle of the tenant's buckets."""
+
+    raw_data_expiration_days: int = Field(default=90, ge=1, le=3650)
+    noncurrent_model_expiration_days: int = Field(default=365, ge=1, le=3650)
+    artifacts_infrequent_access_days: int = Field(default=30, ge=30, le=3650)
+
+
+class ModelSpec(_Model):
+    """The model problem the tenant solves and the bar a new version has to clear."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = "default"
+    problem: ProblemType
+    target: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    primary_metric: str
+    minimum_metric: float
+    drift_threshold: float = Field(default=0.2, gt=0, le=10)
+    estimator: str = "random_forest"
+    search_trials: int = Field(default=20, ge=1, le=1000)
+    search_timeout_seconds: int = Field(default=300, ge=10, le=86400)
+    promotion_margin: float = Field(default=0.0, ge=0, le=1)
+    serving_format: Literal["sklearn", "onnx"] = "sklearn"
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in METRICS:
+            raise ValueError(f"unknown metric; allowed: {', '.join(sorted(METRICS))}")
+        return value
+
+    @field_validator("estimator")
+    @classmethod
+    def _known_estimator(cls, value: str) -> str:
+        if value not in ESTIMATORS:
+            raise ValueError(f"unknown estimator; allowed: {', '.join(sorted(ESTIMATORS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _fits_problem(self) -> ModelSpec:
+        metric_problem, _ = METRICS[self.primary_metric]
+        if metric_problem is not self.problem:
+            allowed = sorted(m for m, (p, _) in METRICS.items() if p is self.problem)
+            raise ValueError(
+                f"primary_metric {self.primary_metric!r} is not a {self.problem.value} metric; "
+                f"allowed: {', '.join(allowed)}"
+            )
+        if self.problem not in ESTIMATORS[self.estimator]:
+            allowed = sorted(e for e, ps in ESTIMATORS.items() if self.problem in ps)
+            raise ValueError(
+                f"estimator {self.estimator!r} does not solve {self.problem.value}; "
+                f"allowed: {', '.join(allowed)}"
+            )
+        return self
+
+    @property
+    def higher_is_better(self) -> bool:
+        return METRICS[self.primary_metric][1]
+
+
+class StateBackendSpec(_Model):
+    """Where Terraform keeps this tenant's state on real AWS: one key per tenant, DynamoDB locking."""
+
+    enabled: bool = True
+    bucket: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")] = (
+        "tenantml-terraform-state"
+    )
+    key_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9!_.*'()/-]{1,200}$")] = "tenants"
+    lock_table: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = (
+        "tenantml-terraform-locks"
+    )
+    region: Annotated[str, StringConstraints(pattern=REGION_PATTERN)] | None = None
+
+
+class LambdaSpec(_Model):
+    """Settings shared by the tenant's event handlers."""
+
+    reserved_concurrency: int = Field(default=5, ge=1, le=1000)
+    timeout_seconds: int = Field(default=300, ge=1, le=900)
+    memory_mb: int = Field(default=1024, ge=128, le=10240)
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365] = 30
+
+
+class TenantSpec(_Model):
+    """Everything one team (tenant) owns, declared in ``tenants/<name>.yaml``."""
+
+    name: Annotated[str, StringConstraints(pattern=TENANT_NAME_PATTERN)]
+    environment: Environment
+    region: Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
+    account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")] | None = None
+    owners: list[Email] = Field(min_length=1)
+    alert_emails: list[Email] = Field(default_factory=list)
+    compute: ComputeSpec
+    streaming: StreamingSpec = StreamingSpec()
+    storage: StorageSpec = StorageSpec()
+    model: ModelSpec
+    lambdas: LambdaSpec = LambdaSpec()
+    state: StateBackendSpec = StateBackendSpec()
+    tags: dict[Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN)], Annotated[str, StringConstraints(max_length=256)]] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(k for k in tags if k.lower().startswith("aws:") or k.startswith("tenantml:"))
+        if reserved:
+            raise ValueError(f"tag keys {reserved} are reserved (aws:* and tenantml:* are set by the platform)")
+        return tags
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        """The spec's tags plus the ones the platform sets on every resource."""
+        return {
+            **self.tags,
+            "tenantml:tenant": self.name,
+            "tenantml:environment": self.environment.value,
+            "tenantml:managed-by": "tenantml",
+        }
+
+
+def _format_location(loc: Iterable[int | str]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _problems_from_validation(path: Path, err: ValidationError) -> list[Problem]:
+    problems = []
+    for e in err.errors(include_url=False):
+        # pydantic puts union/constraint branch names in loc; keep only the field path
+        loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith(("function-", "constrained-str")))]
+        message = e["msg"].removeprefix("Value error, ")
+        value = e.get("input") if e["type"] != "missing" else None
+        if isinstance(value, dict):
+            value = None  # a whole sub-document is noise; the message says what is wrong with it
+        problems.append(Problem(f"{path}: {_format_location(loc)}", message, value))
+    return problems
+
+
+def parse_spec(path: Path, text: str) -> TenantSpec:
+    """Parse one spec document; raise :class:`TenantSpecError` naming every problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise TenantSpecError([Problem(where, f"not valid YAML: {getattr(err, 'problem', err)}")]) from err
+    if not isinstance(data, dict):
+        raise TenantSpecError(
+            [Problem(str(path), "a tenant spec must be a YAML mapping", type(data).__name__)]
+        )
+    try:
+        return TenantSpec.model_validate(data)
+    except ValidationError as err:
+        raise TenantSpecError(_problems_from_validation(path, err)) from err
+
+
+def load_specs(directory: Path, only: str | None = None) -> list[TenantSpec]:
+    """Load and validate every ``*.yaml``/``*.yml`` in ``directory``, sorted by tenant name.
+
+    Problems from all files (and duplicate names across files) are gathered into one error.
+    ``only`` restricts the result to one tenant, after every file has been validated.
+    """
+    if not directory.is_dir():
+        raise TenantSpecError([Problem(str(directory), "tenant directory does not exist")])
+    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    if not files:
+        raise TenantSpecError([Problem(str(directory), "no tenant spec files (*.yaml) found")])
+
+    problems: list[Problem] = []
+    specs: list[tuple[Path, TenantSpec]] = []
+    for path in files:
+        try:
+            specs.append((path, parse_spec(path, path.read_text(encoding="utf-8"))))
+        except TenantSpecError as err:
+            problems.extend(err.problems)
+
+    seen: dict[str, Path] = {}
+    for path, spec in specs:
+        if spec.name in seen:
+            problems.append(
+                Problem(f"{path}: name", f"tenant name is already used by {seen[spec.name]}", spec.name)
+            )
+        else:
+            seen[spec.name] = path
+    if problems:
+        raise TenantSpecError(problems)
+
+    result = sorted((s for _, s in specs), key=lambda s: s.name)
+    if only is not None:
+        result = [s for s in result if s.name == only]
+        if not result:
+            known = ", ".join(sorted(seen))
+            raise TenantSpecError([Problem("--tenant", f"no tenant with this name; known: {known}", only)])
+    return result
+
+
+__all__ = [
+    "ComputeSpec",
+    "Environment",
+    "ESTIMATORS",
+    "LambdaSpec",
+    "METRICS",
+    "ModelSpec",
+    "ProblemType",
+    "StateBackendSpec",
+    "StorageSpec",
+    "StreamingSpec",
+    "TenantSpec",
+    "load_specs",
+    "parse_spec",
+]
+
+# keep the regex importable for tests and the naming helper
+TENANT_NAME_RE = re.compile(TENANT_NAME_PATTERN)
