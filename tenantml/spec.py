@@ -164,6 +164,26 @@ class ModelSpec(_Model):
         return METRICS[self.primary_metric][1]
 
 
+class MonitoringSpec(_Model):
+    """Alarm thresholds for a serving model and the guard against retrain storms."""
+
+    latency_p99_ms: float = Field(default=250.0, gt=0, le=60_000)
+    error_rate: float = Field(default=0.01, gt=0, le=1)
+    evaluation_periods: int = Field(default=3, ge=1, le=100)
+    datapoints_to_alarm: int = Field(default=2, ge=1, le=100)
+    period_seconds: Literal[60, 300, 900, 3600] = 60
+    retrain_cooldown_minutes: int = Field(default=60, ge=1, le=10_080)
+
+    @model_validator(mode="after")
+    def _datapoints_within_periods(self) -> MonitoringSpec:
+        if self.datapoints_to_alarm > self.evaluation_periods:
+            raise ValueError(
+                f"datapoints_to_alarm ({self.datapoints_to_alarm}) must not exceed "
+                f"evaluation_periods ({self.evaluation_periods})"
+            )
+        return self
+
+
 class StateBackendSpec(_Model):
     """Where Terraform keeps this tenant's state on real AWS: one key per tenant, DynamoDB locking."""
 
@@ -200,6 +220,7 @@ class TenantSpec(_Model):
     streaming: StreamingSpec = StreamingSpec()
     storage: StorageSpec = StorageSpec()
     model: ModelSpec
+    monitoring: MonitoringSpec = MonitoringSpec()
     lambdas: LambdaSpec = LambdaSpec()
     state: StateBackendSpec = StateBackendSpec()
     tags: dict[Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN)], Annotated[str, StringConstraints(max_length=256)]] = Field(
@@ -225,6 +246,16 @@ class TenantSpec(_Model):
         }
 
 
+#: what each pattern means, in words a spec author understands
+_PATTERN_HINTS = {
+    TENANT_NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter, at most 20 characters",
+    EMAIL_PATTERN: "an e-mail address such as team@example.com",
+    REGION_PATTERN: "an AWS region such as eu-west-1",
+    INSTANCE_TYPE_PATTERN: "an EC2 instance type such as m6i.large",
+    TAG_KEY_PATTERN: "1-128 letters, digits, spaces and _ . : / = + - @",
+}
+
+
 def _format_location(loc: Iterable[int | str]) -> str:
     parts: list[str] = []
     for item in loc:
@@ -241,6 +272,9 @@ def _problems_from_validation(path: Path, err: ValidationError) -> list[Problem]
         # pydantic puts union/constraint branch names in loc; keep only the field path
         loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith(("function-", "constrained-str")))]
         message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "string_pattern_mismatch":
+            pattern = e.get("ctx", {}).get("pattern", "")
+            message = f"must be {_PATTERN_HINTS.get(pattern, f'a string matching {pattern}')}"
         value = e.get("input") if e["type"] != "missing" else None
         if isinstance(value, dict):
             value = None  # a whole sub-document is noise; the message says what is wrong with it
@@ -313,6 +347,7 @@ __all__ = [
     "LambdaSpec",
     "METRICS",
     "ModelSpec",
+    "MonitoringSpec",
     "ProblemType",
     "StateBackendSpec",
     "StorageSpec",

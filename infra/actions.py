@@ -1,0 +1,56 @@
+"""Every IAM action list the constructs grant, in one place.
+
+No construct writes an action inline and none is a wildcard: a policy rule checks that
+the synthesized output holds no ``*`` action, and a reviewer reads the whole surface here.
+"""
+
+from __future__ import annotations
+
+S3_READ = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:ListBucket", "s3:ListBucketVersions")
+S3_WRITE = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject")
+
+KMS_DECRYPT = ("kms:Decrypt", "kms:DescribeKey")
+KMS_ENCRYPT_DECRYPT = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
+
+KINESIS_READ = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+    "kinesis:ListStreams",
+    "kinesis:SubscribeToShard",
+)
+KINESIS_WRITE = ("kinesis:DescribeStreamSummary", "kinesis:PutRecord", "kinesis:PutRecords")
+
+SNS_PUBLISH = ("sns:Publish",)
+SQS_SEND = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+
+LOGS_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+SAGEMAKER_REGISTRY_READ = (
+    "sagemaker:DescribeModelPackage",
+    "sagemaker:DescribeModelPackageGroup",
+    "sagemaker:ListModelPackages",
+)
+SAGEMAKER_REGISTRY_WRITE = (
+    "sagemaker:CreateModelPackage",
+    "sagemaker:UpdateModelPackage",
+    "sagemaker:AddTags",
+)
+SAGEMAKER_TRAINING = (
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:StopTrainingJob",
+)
+
+#: PutMetricData has no resource-level permissions; a namespace condition scopes it instead
+CLOUDWATCH_PUT_METRICS = ("cloudwatch:PutMetricData",)
+CLOUDWATCH_ALARMS_READ = ("cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData")
+
+IAM_PASS_ROLE = ("iam:PassRole",)
+
+#: data-bearing actions: a policy rule forbids granting these on ``*`` resources
+DATA_ACTIONS = frozenset(
+    (*S3_READ, *S3_WRITE, *KMS_ENCRYPT_DECRYPT, *KINESIS_READ, *KINESIS_WRITE, *SQS_SEND, *SNS_PUBLISH)
+)

@@ -1,0 +1,135 @@
+"""Alerts: an encrypted SNS topic with e-mail subscriptions, and CloudWatch alarms wired to it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from constructs import Construct
+
+from infra import actions
+from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token, snake
+from infra.identity import ServiceRole
+from infra.keys import TenantKey
+from infra.naming import Naming
+from tenantml.errors import ConstructPropsError, Problem
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+#: namespace of every custom metric the platform writes (drift, latency, errors)
+METRICS_NAMESPACE = "TenantML"
+
+Comparison = Literal[
+    "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertTopicProps:
+    naming: Naming
+    key: TenantKey
+    emails: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        bad = [e for e in self.emails if not _EMAIL.match(e)]
+        problems = [Problem("emails", "not an e-mail address", e) for e in bad]
+        if len(set(self.emails)) != len(self.emails):
+            problems.append(Problem("emails", "duplicate addresses", list(self.emails)))
+        if problems:
+            raise ConstructPropsError(problems)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmProps:
+    """One CloudWatch alarm; period, statistic and missing-data handling as CloudWatch defines them."""
+
+    component: str
+    description: str
+    metric_name: str
+    threshold: float
+    comparison: Comparison = "GreaterThanThreshold"
+    namespace: str = METRICS_NAMESPACE
+    statistic: str | None = "Maximum"
+    extended_statistic: str | None = None
+    period_seconds: int = 60
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int = 1
+    treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "notBreaching"
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if (self.statistic is None) == (self.extended_statistic is None):
+            problems.append(Problem(f"{self.component}.statistic", "set exactly one of statistic and extended_statistic"))
+        if self.period_seconds not in (10, 30) and self.period_seconds % 60:
+            problems.append(Problem(f"{self.component}.period_seconds", "must be 10, 30 or a multiple of 60", self.period_seconds))
+        if not 1 <= self.datapoints_to_alarm <= self.evaluation_periods:
+            problems.append(
+                Problem(f"{self.component}.datapoints_to_alarm", "must be between 1 and evaluation_periods", self.datapoints_to_alarm)
+            )
+        if problems:
+            raise ConstructPropsError(problems)
+
+
+class AlertTopic(TenantConstruct):
+    def __init__(self, scope: Construct, construct_id: str, props: AlertTopicProps) -> None:
+        super().__init__(scope, construct_id)
+        self.props = props
+        self.topic_name = props.naming.name("alerts", "topic")
+        self.topic = Resource(
+            self, PRIMARY_ID, "aws_sns_topic", {"name": self.topic_name, "kms_master_key_id": props.key.key_arn}
+        )
+        for i, email in enumerate(props.emails):
+            Resource(
+                self, f"Email{i}", "aws_sns_topic_subscription",
+                {"topic_arn": self.topic_arn, "protocol": "email", "endpoint": email},
+            )
+        self.alarms: dict[str, Resource] = {}
+
+    @property
+    def topic_arn(self) -> str:
+        return self.topic.arn_ref
+
+    def grant_publish(self, role: ServiceRole) -> None:
+        role.grant("PublishAlerts", actions.SNS_PUBLISH, [self.topic_arn])
+        self.props.key.grant_encrypt_decrypt(role)
+
+    def add_alarm(self, props: AlarmProps) -> Resource:
+        """A CloudWatch alarm whose ALARM and OK transitions notify this topic."""
+        name = self.props.naming.name(props.component, "alarm")
+        dims = {k: v for k, v in props.dimensions.items()}
+        bad = [k for k, v in dims.items() if not v and not is_token(v)]
+        if bad:
+            raise ConstructPropsError([Problem(f"{props.component}.dimensions", "dimension values must not be empty", bad)])
+        alarm = Resource(
+            self,
+            f"Alarm{snake(props.component).title().replace('_', '')}",
+            "aws_cloudwatch_metric_alarm",
+            {
+                "alarm_name": name,
+                "alarm_description": props.description,
+                "namespace": props.namespace,
+                "metric_name": props.metric_name,
+                "dimensions": dims or None,
+                "statistic": props.statistic,
+                "extended_statistic": props.extended_statistic,
+                "period": props.period_seconds,
+                "evaluation_periods": props.evaluation_periods,
+                "datapoints_to_alarm": props.datapoints_to_alarm,
+                "threshold": props.threshold,
+                "comparison_operator": props.comparison,
+                "treat_missing_data": props.treat_missing_data,
+                "alarm_actions": [self.topic_arn],
+                "ok_actions": [self.topic_arn],
+            },
+        )
+        self.alarms[props.component] = alarm
+        return alarm
+
+
+def grant_put_metrics(role: ServiceRole, namespace: str = METRICS_NAMESPACE) -> None:
+    """PutMetricData has no resource-level permissions; scope it to our namespace instead."""
+    role.grant("PutTenantMetrics", actions.CLOUDWATCH_PUT_METRICS, ["*"],
+               StringEquals={"cloudwatch:namespace": namespace})

@@ -1,0 +1,54 @@
+"""The one module that imports the CDK for Terraform library.
+
+HashiCorp archived cdktf on 2025-12-10; CDK Terrain (``cdktn``) continues it with the same
+public names. Everything else imports the CDK from here, so switching is one variable:
+``TENANTML_CDK=cdktn`` (default ``cdktf``). Tests synthesize with both and compare.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+# jsii prints a full-screen "Node 20 is end-of-life" banner on every run; the value lists
+# the Node major versions to stay quiet about. Must be set before the runtime starts.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+SUPPORTED_LIBRARIES = ("cdktf", "cdktn")
+LIBRARY = os.environ.get("TENANTML_CDK", "cdktf")
+if LIBRARY not in SUPPORTED_LIBRARIES:
+    raise ImportError(f"TENANTML_CDK={LIBRARY!r} is not supported; use one of {SUPPORTED_LIBRARIES}")
+
+_cdk = importlib.import_module(LIBRARY)
+
+App = _cdk.App
+AssetType = _cdk.AssetType
+LocalBackend = _cdk.LocalBackend
+S3Backend = _cdk.S3Backend
+TerraformAsset = _cdk.TerraformAsset
+TerraformDataSource = _cdk.TerraformDataSource
+TerraformOutput = _cdk.TerraformOutput
+TerraformProvider = _cdk.TerraformProvider
+TerraformProviderGeneratorMetadata = _cdk.TerraformProviderGeneratorMetadata
+TerraformResource = _cdk.TerraformResource
+TerraformStack = _cdk.TerraformStack
+Testing = _cdk.Testing
+VERSION: str = getattr(_cdk, "__version__", "unknown")
+
+__all__ = [
+    "App",
+    "AssetType",
+    "LIBRARY",
+    "LocalBackend",
+    "S3Backend",
+    "TerraformAsset",
+    "TerraformDataSource",
+    "TerraformOutput",
+    "TerraformProvider",
+    "TerraformProviderGeneratorMetadata",
+    "TerraformResource",
+    "TerraformStack",
+    "Testing",
+    "VERSION",
+]

@@ -1,0 +1,233 @@
+"""IAM: service roles built from grants, and one permission boundary per tenant.
+
+Stacks never write IAM JSON. Constructs call ``role.add_statement`` from their grant
+methods; the role renders its inline policy at synth time, when every grant is in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from constructs import Construct
+
+from infra import actions
+from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.naming import Naming
+from tenantml.errors import ConstructPropsError, Problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyStatement:
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    effect: str = "Allow"
+    conditions: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.sid.isalnum():
+            problems.append(Problem("sid", "must be alphanumeric", self.sid))
+        if not self.actions:
+            problems.append(Problem(f"{self.sid}.actions", "must not be empty"))
+        problems += [
+            Problem(f"{self.sid}.actions", "wildcard actions are not allowed; name each action", a)
+            for a in self.actions
+            if "*" in a
+        ]
+        if not self.resources:
+            problems.append(Problem(f"{self.sid}.resources", "must not be empty"))
+        if self.effect not in ("Allow", "Deny"):
+            problems.append(Problem(f"{self.sid}.effect", "must be Allow or Deny", self.effect))
+        if problems:
+            raise ConstructPropsError(problems)
+
+    def render(self) -> dict[str, object]:
+        doc: dict[str, object] = {
+            "Sid": self.sid,
+            "Effect": self.effect,
+            "Action": sorted(set(self.actions)),
+            "Resource": sorted(set(self.resources)),
+        }
+        if self.conditions:
+            doc["Condition"] = {k: dict(v) for k, v in self.conditions.items()}
+        return doc
+
+
+def policy_document(statements: Iterable[PolicyStatement]) -> str:
+    """A deterministic IAM policy JSON string (statements merged by sid)."""
+    merged: dict[str, PolicyStatement] = {}
+    for st in statements:
+        prev = merged.get(st.sid)
+        if prev is not None:
+            if prev.effect != st.effect or prev.conditions != st.conditions:
+                raise ConstructPropsError([Problem(st.sid, "statement id reused with a different effect or condition")])
+            st = PolicyStatement(
+                sid=st.sid,
+                effect=st.effect,
+                conditions=st.conditions,
+                actions=tuple(sorted({*prev.actions, *st.actions})),
+                resources=tuple(sorted({*prev.resources, *st.resources})),
+            )
+        merged[st.sid] = st
+    body = {"Version": "2012-10-17", "Statement": [merged[k].render() for k in sorted(merged)]}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def trust_policy(services: Sequence[str] = (), federated: Mapping[str, Mapping[str, object]] | None = None) -> str:
+    """An assume-role policy for AWS services and, optionally, an OIDC provider (IRSA)."""
+    statements: list[dict[str, object]] = []
+    if services:
+        statements.append(
+            {"Sid": "Services", "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": sorted(services)}}
+        )
+    for provider_arn, condition in (federated or {}).items():
+        statements.append(
+            {
+                "Sid": "Federated",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Principal": {"Federated": provider_arn},
+                "Condition": dict(condition),
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceRoleProps:
+    naming: Naming
+    component: str
+    description: str
+    assumed_by: tuple[str, ...] = ()
+    #: workload roles are capped by the tenant boundary; None only for roles that AWS services
+    #: use with AWS-managed policies (EKS control plane, nodes), which the boundary cannot express
+    boundary_arn: str | None
+    managed_policy_arns: tuple[str, ...] = ()
+    federated: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.assumed_by and not self.federated:
+            raise ConstructPropsError([Problem("assumed_by", "a role needs at least one trusted principal")])
+        bad = [s for s in self.assumed_by if not s.endswith(".amazonaws.com")]
+        if bad:
+            raise ConstructPropsError([Problem("assumed_by", "must be AWS service principals (*.amazonaws.com)", bad)])
+
+
+class ServiceRole(TenantConstruct):
+    """An IAM role whose permissions are added by grants and capped by the tenant boundary."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: ServiceRoleProps) -> None:
+        super().__init__(scope, construct_id)
+        self.props = props
+        self._statements: list[PolicyStatement] = []
+        self.role_name = props.naming.name(props.component, "role")
+        self.role = Resource(
+            self,
+            PRIMARY_ID,
+            "aws_iam_role",
+            {
+                "name": self.role_name,
+                "description": props.description,
+                "assume_role_policy": trust_policy(props.assumed_by, props.federated),
+                "permissions_boundary": props.boundary_arn,
+                "max_session_duration": 3600,
+            },
+        )
+        Resource(
+            self,
+            "Policy",
+            "aws_iam_role_policy",
+            lambda: {"name": "grants", "role": self.role.id_ref, "policy": self.policy_json()},
+        )
+        for i, arn in enumerate(props.managed_policy_arns):
+            Resource(self, f"Managed{i}", "aws_iam_role_policy_attachment", {"role": self.role.ref("name"), "policy_arn": arn})
+
+    @property
+    def role_arn(self) -> str:
+        return self.role.arn_ref
+
+    @property
+    def role_name_ref(self) -> str:
+        return self.role.ref("name")
+
+    def add_statement(self, statement: PolicyStatement) -> None:
+        self._statements.append(statement)
+
+    def grant(self, sid: str, action_list: Sequence[str], resources: Sequence[str], **conditions: Mapping[str, object]) -> None:
+        self.add_statement(PolicyStatement(sid=sid, actions=tuple(action_list), resources=tuple(resources), conditions=conditions))
+
+    def grant_pass_role(self, other: ServiceRole) -> None:
+        """Let this role hand ``other`` to SageMaker (training jobs, endpoints)."""
+        self.grant("PassRole", actions.IAM_PASS_ROLE, [other.role_arn])
+
+    def policy_json(self) -> str:
+        if not self._statements:
+            # an inline policy must have a statement; this one denies nothing real
+            self.grant("NoGrants", ("sts:GetCallerIdentity",), ["*"])
+        return policy_document(self._statements)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PermissionBoundaryProps:
+    naming: Naming
+    metrics_namespace: str
+
+
+class PermissionBoundary(TenantConstruct):
+    """The most any role of this tenant may do: every granted action, on this tenant's resources only."""
+
+    SERVICES = {
+        "S3Objects": (actions.S3_READ + actions.S3_WRITE, ("s3", "{prefix}-*")),
+        "S3ObjectKeys": (actions.S3_READ + actions.S3_WRITE, ("s3", "{prefix}-*/*")),
+        "Kinesis": (actions.KINESIS_READ + actions.KINESIS_WRITE, ("kinesis", "stream/{prefix}-*")),
+        "Sns": (actions.SNS_PUBLISH, ("sns", "{prefix}-*")),
+        "Sqs": (actions.SQS_SEND, ("sqs", "{prefix}-*")),
+        "Logs": (actions.LOGS_WRITE, ("logs", "log-group:/tenantml/{tenant}/*")),
+        "LambdaLogs": (actions.LOGS_WRITE, ("logs", "log-group:/aws/lambda/{prefix}-*")),
+        "Registry": (
+            actions.SAGEMAKER_REGISTRY_READ + actions.SAGEMAKER_REGISTRY_WRITE,
+            ("sagemaker", "model-package*/{prefix}-*"),
+        ),
+        "Training": (actions.SAGEMAKER_TRAINING, ("sagemaker", "training-job/{prefix}-*")),
+        "PassRole": (actions.IAM_PASS_ROLE, ("iam", "role/{prefix}-*")),
+        "Alarms": (actions.CLOUDWATCH_ALARMS_READ, ("cloudwatch", "alarm:{prefix}-*")),
+    }
+
+    def __init__(self, scope: Construct, construct_id: str, props: PermissionBoundaryProps, *, key_arn: str) -> None:
+        super().__init__(scope, construct_id)
+        naming = props.naming
+        statements = [
+            PolicyStatement(
+                sid=sid,
+                actions=tuple(action_list),
+                resources=(naming.arn_pattern(service, pattern.format(prefix=naming.prefix, tenant=naming.tenant)),),
+            )
+            for sid, (action_list, (service, pattern)) in self.SERVICES.items()
+        ]
+        statements += [
+            PolicyStatement(sid="TenantKey", actions=actions.KMS_ENCRYPT_DECRYPT, resources=(key_arn,)),
+            PolicyStatement(
+                sid="Metrics",
+                actions=actions.CLOUDWATCH_PUT_METRICS,
+                resources=("*",),
+                conditions={"StringEquals": {"cloudwatch:namespace": props.metrics_namespace}},
+            ),
+            PolicyStatement(sid="WhoAmI", actions=("sts:GetCallerIdentity",), resources=("*",)),
+        ]
+        self.policy = Resource(
+            self,
+            PRIMARY_ID,
+            "aws_iam_policy",
+            {
+                "name": naming.name("boundary", "role"),
+                "description": f"Permission boundary: the most any role of tenant {naming.tenant} may do",
+                "policy": policy_document(statements),
+            },
+        )
+
+    @property
+    def policy_arn(self) -> str:
+        return self.policy.arn_ref

@@ -1,0 +1,178 @@
+"""Lambda event handlers and the triggers that run them (S3, Kinesis, SNS).
+
+Every function gets its own role (capped by the tenant boundary), an encrypted dead-letter
+queue, reserved concurrency and a log group with retention, none of which props can remove.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from constructs import Construct
+
+from infra import actions
+from infra.assets import build_lambda_bundle
+from infra.cdk import AssetType, TerraformAsset
+from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.identity import ServiceRole, ServiceRoleProps
+from infra.keys import TenantKey
+from infra.naming import Naming
+from infra.storage import SecureBucket
+from infra.streaming import InferenceStream
+from tenantml.errors import ConstructPropsError, Problem
+
+RUNTIME = "python3.12"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PythonFunctionProps:
+    naming: Naming
+    handler_package: str
+    description: str
+    key: TenantKey
+    boundary_arn: str
+    build_dir: Path
+    account_id: str
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout_seconds: int = 60
+    memory_mb: int = 512
+    reserved_concurrency: int = 5
+    log_retention_days: int = 30
+    max_retry_attempts: int = 2
+    layers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 1 <= self.timeout_seconds <= 900:
+            problems.append(Problem("timeout_seconds", "Lambda allows 1 to 900 seconds", self.timeout_seconds))
+        if not 128 <= self.memory_mb <= 10240:
+            problems.append(Problem("memory_mb", "Lambda allows 128 to 10240 MB", self.memory_mb))
+        if self.reserved_concurrency < 1:
+            problems.append(Problem("reserved_concurrency", "must be at least 1 (0 would disable the function)",
+                                    self.reserved_concurrency))
+        if not 0 <= self.max_retry_attempts <= 2:
+            problems.append(Problem("max_retry_attempts", "asynchronous invokes retry 0 to 2 times", self.max_retry_attempts))
+        reserved = sorted(k for k in self.environment if k.startswith("AWS_"))
+        if reserved:
+            problems.append(Problem("environment", "AWS_* variables are reserved by Lambda", reserved))
+        if problems:
+            raise ConstructPropsError(problems)
+
+    @property
+    def component(self) -> str:
+        return self.handler_package.replace("_", "-")
+
+
+class PythonFunction(TenantConstruct):
+    def __init__(self, scope: Construct, construct_id: str, props: PythonFunctionProps) -> None:
+        super().__init__(scope, construct_id)
+        self.props = props
+        naming = props.naming
+        self.function_name = naming.name(props.component, "function")
+        self.role = ServiceRole(
+            self, "Role",
+            ServiceRoleProps(naming=naming, component=f"fn-{props.component}", description=props.description,
+                             assumed_by=("lambda.amazonaws.com",), boundary_arn=props.boundary_arn),
+        )
+        self.dead_letters = Resource(
+            self, "DeadLetters", "aws_sqs_queue",
+            {"name": naming.name(f"{props.component}-dlq", "queue"), "kms_master_key_id": props.key.key_arn,
+             "kms_data_key_reuse_period_seconds": 300, "message_retention_seconds": 1_209_600},
+        )
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        log_group = Resource(
+            self, "Logs", "aws_cloudwatch_log_group",
+            {"name": self.log_group_name, "retention_in_days": props.log_retention_days, "kms_key_id": props.key.key_arn},
+        )
+        self.role.grant("WriteLogs", actions.LOGS_WRITE, [f"{log_group.arn_ref}:*"])
+        self.role.grant("SendDeadLetters", actions.SQS_SEND, [self.dead_letters.arn_ref])
+        props.key.grant_encrypt_decrypt(self.role)
+
+        bundle = build_lambda_bundle(props.handler_package, props.build_dir)
+        code = TerraformAsset(self, "Code", path=str(bundle.path), type=AssetType.FILE, asset_hash=bundle.sha256_hex[:32])
+        self.function = Resource(
+            self, PRIMARY_ID, "aws_lambda_function",
+            {
+                "function_name": self.function_name,
+                "description": props.description,
+                "role": self.role.role_arn,
+                "runtime": RUNTIME,
+                "handler": f"lambdas.{props.handler_package}.handler.handler",
+                "filename": code.path,
+                "source_code_hash": bundle.source_code_hash,
+                "timeout": props.timeout_seconds,
+                "memory_size": props.memory_mb,
+                "reserved_concurrent_executions": props.reserved_concurrency,
+                "layers": list(props.layers) or None,
+                "environment": [{"variables": {
+                    "POWERTOOLS_SERVICE_NAME": f"tenantml-{props.component}",
+                    "TENANTML_TENANT": naming.tenant,
+                    **props.environment,
+                }}],
+                "dead_letter_config": [{"target_arn": self.dead_letters.arn_ref}],
+                "tracing_config": [{"mode": "Active"}],
+                "logging_config": [{"log_format": "JSON", "log_group": self.log_group_name}],
+            },
+            depends_on=[log_group],
+        )
+        Resource(
+            self, "AsyncRetries", "aws_lambda_function_event_invoke_config",
+            {"function_name": self.function.ref("function_name"), "maximum_retry_attempts": props.max_retry_attempts,
+             "destination_config": [{"on_failure": [{"destination": self.dead_letters.arn_ref}]}]},
+        )
+
+    @property
+    def function_arn(self) -> str:
+        return self.function.arn_ref
+
+    def add_s3_trigger(self, bucket: SecureBucket, prefix: str) -> None:
+        """Run on every object created under ``prefix`` (one notification resource per bucket)."""
+        permission = Resource(
+            self, "AllowS3", "aws_lambda_permission",
+            {"statement_id": "AllowS3Invoke", "action": "lambda:InvokeFunction",
+             "function_name": self.function.ref("function_name"), "principal": "s3.amazonaws.com",
+             "source_arn": bucket.bucket_arn, "source_account": self.props.account_id},
+        )
+        Resource(
+            self, "S3Notification", "aws_s3_bucket_notification",
+            {"bucket": bucket.bucket_id, "lambda_function": [{
+                "id": f"{self.props.component}-on-{prefix.strip('/').replace('/', '-') or 'any'}",
+                "lambda_function_arn": self.function_arn,
+                "events": ["s3:ObjectCreated:*"],
+                "filter_prefix": prefix,
+            }]},
+            depends_on=[permission],
+        )
+
+    def add_kinesis_trigger(self, stream: InferenceStream, *, batch_size: int = 500, window_seconds: int = 5) -> None:
+        """Consume ``stream`` with partial batch failure reports; failed batches go to the dead-letter queue."""
+        stream.grant_read(self.role)
+        Resource(
+            self, "StreamMapping", "aws_lambda_event_source_mapping",
+            {
+                "function_name": self.function_arn,
+                "event_source_arn": stream.stream_arn,
+                "starting_position": "LATEST",
+                "batch_size": batch_size,
+                "maximum_batching_window_in_seconds": window_seconds,
+                "function_response_types": ["ReportBatchItemFailures"],
+                "bisect_batch_on_function_error": True,
+                "maximum_retry_attempts": 3,
+                "destination_config": [{"on_failure": [{"destination_arn": self.dead_letters.arn_ref}]}],
+            },
+        )
+
+    def add_sns_trigger(self, topic_arn: str) -> None:
+        permission = Resource(
+            self, "AllowSns", "aws_lambda_permission",
+            {"statement_id": "AllowSnsInvoke", "action": "lambda:InvokeFunction",
+             "function_name": self.function.ref("function_name"), "principal": "sns.amazonaws.com",
+             "source_arn": topic_arn},
+        )
+        Resource(
+            self, "TopicSubscription", "aws_sns_topic_subscription",
+            {"topic_arn": topic_arn, "protocol": "lambda", "endpoint": self.function_arn},
+            depends_on=[permission],
+        )

@@ -1,0 +1,275 @@
+"""``TenantPlatformStack``: everything one tenant owns, composed from ``infra/`` constructs.
+
+The stack reads nothing from the environment and never calls AWS: the tenant spec is its
+only input, and its outputs (names and ARNs) are the only thing pipelines learn from it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from constructs import Construct
+
+from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, METRICS_NAMESPACE, grant_put_metrics
+from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata, TerraformStack
+from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
+from infra.core import DataSource, TenantConstruct
+from infra.identity import PermissionBoundary, PermissionBoundaryProps, ServiceRole, ServiceRoleProps
+from infra.keys import TenantKey, TenantKeyProps
+from infra.naming import Naming
+from infra.network import Network, NetworkProps
+from infra.registry import ModelRegistry, ModelRegistryProps
+from infra.state import StateBackendProps, configure_state_backend
+from infra.storage import TenantStorage, TenantStorageProps
+from infra.streaming import InferenceStream, InferenceStreamProps
+from infra.triggers import PythonFunction, PythonFunctionProps
+from tenantml.spec import TenantSpec
+
+AWS_PROVIDER_SOURCE = "hashicorp/aws"
+AWS_PROVIDER_VERSION = "~> 6.0"
+
+
+class AwsProvider(TerraformProvider):
+    """The AWS provider, written generically: region, default tags and allowed account."""
+
+    def __init__(self, scope: Construct, spec: TenantSpec) -> None:
+        super().__init__(
+            scope,
+            "aws",
+            terraform_resource_type="aws",
+            terraform_provider_source=AWS_PROVIDER_SOURCE,
+            terraform_generator_metadata=TerraformProviderGeneratorMetadata(
+                provider_name="aws", provider_version_constraint=AWS_PROVIDER_VERSION
+            ),
+        )
+        self._attributes: dict[str, Any] = {
+            "region": spec.region,
+            "default_tags": [{"tags": spec.all_tags}],
+        }
+        if spec.account_id:
+            self._attributes["allowed_account_ids"] = [spec.account_id]
+
+    def _synthesize_attributes(self) -> Mapping[str, Any]:
+        return self._attributes
+
+
+class Account(TenantConstruct):
+    """Account id and partition, read at plan time so that no stack body hard-codes them."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.identity = DataSource(self, "Caller", "aws_caller_identity")
+        self.partition_source = DataSource(self, "Partition", "aws_partition")
+
+    @property
+    def account_id(self) -> str:
+        return self.identity.ref("account_id")
+
+    @property
+    def partition(self) -> str:
+        return self.partition_source.ref("partition")
+
+
+class TenantPlatformStack(TerraformStack):
+    def __init__(self, scope: Construct, spec: TenantSpec, *, build_dir: Path) -> None:
+        super().__init__(scope, spec.name)
+        self._addresses: set[str] = set()
+        self.spec = spec
+        naming = Naming(tenant=spec.name, environment=spec.environment.value, region=spec.region,
+                        account_id=spec.account_id)
+        AwsProvider(self, spec)
+        configure_state_backend(
+            self,
+            StateBackendProps(tenant=spec.name, enabled=spec.state.enabled, bucket=spec.state.bucket,
+                              key_prefix=spec.state.key_prefix, lock_table=spec.state.lock_table,
+                              region=spec.state.region or spec.region),
+        )
+        account = Account(self, "Account")
+        key = TenantKey(self, "Key", TenantKeyProps(naming=naming, account_id=account.account_id,
+                                                    partition=account.partition))
+        storage = TenantStorage(
+            self, "Storage",
+            TenantStorageProps(
+                naming=naming, key=key,
+                raw_data_expiration_days=spec.storage.raw_data_expiration_days,
+                noncurrent_model_expiration_days=spec.storage.noncurrent_model_expiration_days,
+                artifacts_infrequent_access_days=spec.storage.artifacts_infrequent_access_days,
+            ),
+        )
+        stream = InferenceStream(
+            self, "Stream",
+            InferenceStreamProps(naming=naming, key=key, mode=spec.streaming.mode, shards=spec.streaming.shards,
+                                 retention_hours=spec.streaming.retention_hours),
+        )
+        alerts = AlertTopic(self, "Alerts", AlertTopicProps(naming=naming, key=key, emails=tuple(spec.alert_emails)))
+        registry = ModelRegistry(
+            self, "Registry",
+            ModelRegistryProps(naming=naming, model_name=spec.model.name, account_id=account.account_id,
+                               partition=account.partition),
+        )
+        boundary = PermissionBoundary(
+            self, "Boundary", PermissionBoundaryProps(naming=naming, metrics_namespace=METRICS_NAMESPACE),
+            key_arn=key.key_arn,
+        )
+
+        roles = self._workload_roles(naming, boundary.policy_arn, spec)
+        storage.data.grant_read(roles["training"])
+        storage.artifacts.grant_read_write(roles["training"])
+        storage.models.grant_read_write(roles["training"])
+        storage.models.grant_read(roles["serving"])
+        registry.grant_read(roles["serving"])
+        stream.grant_write(roles["serving"])
+        grant_put_metrics(roles["serving"])
+        for bucket in (storage.data, storage.artifacts, storage.models):
+            bucket.grant_read_write(roles["pipelines"])
+        registry.grant_read(roles["pipelines"])
+        registry.grant_write(roles["pipelines"])
+        alerts.grant_publish(roles["pipelines"])
+        roles["pipelines"].grant_pass_role(roles["training"])
+        roles["pipelines"].grant_pass_role(roles["serving"])
+
+        network = Network(self, "Network", NetworkProps(naming=naming, cidr=spec.compute.vpc_cidr,
+                                                        availability_zones=spec.compute.availability_zones))
+        compute_common = dict(
+            naming=naming, key=key, network=network, partition=account.partition,
+            instance_types=tuple(spec.compute.instance_types), min_nodes=spec.compute.min_nodes,
+            max_nodes=spec.compute.max_nodes, log_retention_days=spec.lambdas.log_retention_days,
+        )
+        compute_outputs: dict[str, str]
+        if spec.compute.kind == "eks":
+            cluster = EksCluster(self, "Cluster",
+                                 EksClusterProps(**compute_common, kubernetes_version=spec.compute.kubernetes_version))
+            compute_outputs = {"cluster_name": cluster.cluster.ref("name"), "cluster_arn": cluster.cluster_arn,
+                               "cluster_oidc_provider_arn": cluster.oidc_provider_arn}
+        else:
+            fleet = Ec2Fleet(self, "Fleet", Ec2FleetProps(**compute_common, instance_role=roles["pipelines"]))
+            compute_outputs = {"launch_template_id": fleet.launch_template_id}
+
+        environment = {
+            "TENANTML_DATA_BUCKET": storage.data.bucket_id,
+            "TENANTML_ARTIFACTS_BUCKET": storage.artifacts.bucket_id,
+            "TENANTML_MODELS_BUCKET": storage.models.bucket_id,
+            "TENANTML_STREAM_NAME": stream.stream.ref("name"),
+            "TENANTML_ALERTS_TOPIC_ARN": alerts.topic_arn,
+            "TENANTML_MODEL_PACKAGE_GROUP": registry.group.ref("model_package_group_name"),
+            "TENANTML_TRAINING_ROLE_ARN": roles["training"].role_arn,
+            "TENANTML_KMS_KEY_ARN": key.key_arn,
+            "TENANTML_MODEL_SPEC": json.dumps(spec.model.model_dump(mode="json"), sort_keys=True),
+            "TENANTML_MONITORING_SPEC": json.dumps(spec.monitoring.model_dump(mode="json"), sort_keys=True),
+        }
+        functions = self._functions(naming, spec, key, boundary.policy_arn, account.account_id, environment, build_dir)
+        storage.data.grant_read(functions["data_arrival"].role)
+        for fn in functions.values():
+            storage.artifacts.grant_read_write(fn.role)
+            alerts.grant_publish(fn.role)
+        for name in ("data_arrival", "alarm"):
+            storage.data.grant_read(functions[name].role)
+            storage.models.grant_read_write(functions[name].role)
+            registry.grant_read(functions[name].role)
+            registry.grant_write(functions[name].role)
+            functions[name].role.grant_pass_role(roles["training"])
+        grant_put_metrics(functions["monitor"].role)
+        registry.grant_read(functions["monitor"].role)
+        functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
+        functions["monitor"].add_kinesis_trigger(stream)
+        functions["alarm"].add_sns_trigger(alerts.topic_arn)
+
+        self._alarms(alerts, spec, functions)
+
+        outputs = {
+            "data_bucket_name": storage.data.bucket_id,
+            "data_bucket_arn": storage.data.bucket_arn,
+            "artifacts_bucket_name": storage.artifacts.bucket_id,
+            "artifacts_bucket_arn": storage.artifacts.bucket_arn,
+            "models_bucket_name": storage.models.bucket_id,
+            "models_bucket_arn": storage.models.bucket_arn,
+            "kms_key_arn": key.key_arn,
+            "kms_key_alias": key.alias_name,
+            "stream_name": stream.stream.ref("name"),
+            "stream_arn": stream.stream_arn,
+            "alerts_topic_arn": alerts.topic_arn,
+            "model_package_group_name": registry.group.ref("model_package_group_name"),
+            "model_package_group_arn": registry.group_arn,
+            "boundary_policy_arn": boundary.policy_arn,
+            "vpc_id": network.vpc_id,
+            **{f"{name}_role_arn": role.role_arn for name, role in roles.items()},
+            **{f"{name}_function_name": fn.function.ref("function_name") for name, fn in functions.items()},
+            **{f"{name}_dead_letter_queue_url": fn.dead_letters.ref("url") for name, fn in functions.items()},
+            **compute_outputs,
+        }
+        for output_id, value in outputs.items():
+            TerraformOutput(self, output_id, value=value)
+        TerraformOutput(self, "private_subnet_ids", value=network.private_subnet_ids)
+
+    def _workload_roles(self, naming: Naming, boundary_arn: str, spec: TenantSpec) -> dict[str, ServiceRole]:
+        holders = TenantConstruct(self, "Roles")
+        trusted = {
+            "training": ("sagemaker.amazonaws.com",),
+            "serving": ("sagemaker.amazonaws.com",),
+            # EC2 tenants run pipelines on their instances; everyone may run them as SageMaker jobs
+            "pipelines": ("sagemaker.amazonaws.com", "ec2.amazonaws.com") if spec.compute.kind == "ec2"
+            else ("sagemaker.amazonaws.com",),
+        }
+        return {
+            name: ServiceRole(
+                holders, name.title(),
+                ServiceRoleProps(naming=naming, component=name, description=f"tenantml {name} for {naming.tenant}",
+                                 assumed_by=principals, boundary_arn=boundary_arn),
+            )
+            for name, principals in trusted.items()
+        }
+
+    def _functions(self, naming: Naming, spec: TenantSpec, key: TenantKey, boundary_arn: str, account_id: str,
+                   environment: dict[str, str], build_dir: Path) -> dict[str, PythonFunction]:
+        holders = TenantConstruct(self, "Functions")
+        descriptions = {
+            "data_arrival": "Starts a pipeline run when data lands under incoming/",
+            "monitor": "Turns inference logs into drift and health metrics",
+            "alarm": "Acts on alarms: alerts and retrains",
+        }
+        return {
+            handler: PythonFunction(
+                holders, "".join(part.title() for part in handler.split("_")),
+                PythonFunctionProps(
+                    naming=naming, handler_package=handler, description=description, key=key,
+                    boundary_arn=boundary_arn, build_dir=build_dir, account_id=account_id,
+                    environment=environment, timeout_seconds=spec.lambdas.timeout_seconds,
+                    memory_mb=spec.lambdas.memory_mb, reserved_concurrency=spec.lambdas.reserved_concurrency,
+                    log_retention_days=spec.lambdas.log_retention_days,
+                ),
+            )
+            for handler, description in descriptions.items()
+        }
+
+    def _alarms(self, alerts: AlertTopic, spec: TenantSpec, functions: Mapping[str, PythonFunction]) -> None:
+        mon = spec.monitoring
+        model_dims = {"Tenant": spec.name, "Model": spec.model.name}
+        common = dict(period_seconds=mon.period_seconds, evaluation_periods=mon.evaluation_periods,
+                      datapoints_to_alarm=mon.datapoints_to_alarm, dimensions=model_dims)
+        alerts.add_alarm(AlarmProps(
+            component="drift", metric_name="DriftScore", threshold=spec.model.drift_threshold,
+            description=f"Feature drift of model {spec.model.name} above {spec.model.drift_threshold} (PSI)",
+            statistic="Maximum", **common))
+        alerts.add_alarm(AlarmProps(
+            component="error-rate", metric_name="ErrorRate", threshold=mon.error_rate,
+            description=f"Error rate of model {spec.model.name} above {mon.error_rate:.2%}",
+            statistic="Average", **common))
+        alerts.add_alarm(AlarmProps(
+            component="latency-p99", metric_name="LatencyMs", threshold=mon.latency_p99_ms,
+            description=f"p99 latency of model {spec.model.name} above {mon.latency_p99_ms} ms",
+            statistic=None, extended_statistic="p99", **common))
+        for name, fn in functions.items():
+            component = name.replace("_", "-")
+            alerts.add_alarm(AlarmProps(
+                component=f"{component}-errors", namespace="AWS/Lambda", metric_name="Errors", threshold=0,
+                description=f"The {component} handler failed", statistic="Sum", period_seconds=300,
+                dimensions={"FunctionName": fn.function_name}))
+            alerts.add_alarm(AlarmProps(
+                component=f"{component}-dead-letters", namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible", threshold=0,
+                description=f"Events the {component} handler could not process are waiting in its dead-letter queue",
+                statistic="Maximum", period_seconds=300,
+                dimensions={"QueueName": fn.dead_letters.ref("name")}))
