@@ -4,6 +4,11 @@ Resources are written with the core library's generic ``TerraformResource``: the
 provider bindings cost 5-18 s and up to 1.3 GB per synth. Attribute names are checked
 against the AWS provider schema by ``infra.schema_check`` in the test suite instead.
 
+Attributes are not handed to the jsii runtime one resource at a time: each resource
+registers itself with its :class:`TenantStack`, which fills every resource's arguments into
+the stack's Terraform document in one pass (``to_terraform``). A synth is dominated by
+round trips to the Node process; this keeps them to one or two per resource.
+
 Addresses: a resource created with id ``Bucket`` inside construct ``Storage/Data`` becomes
 ``aws_s3_bucket.storage_data_bucket``; the id ``this`` names a construct's primary resource
 (``aws_s3_bucket.storage_data``). Addresses come from construct ids only, so they are stable;
@@ -18,7 +23,7 @@ from typing import Any
 
 from constructs import Construct
 
-from infra.cdk import TerraformDataSource, TerraformResource
+from infra.cdk import TerraformDataSource, TerraformResource, TerraformStack
 from tenantml.errors import ConstructPropsError, Problem
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -49,6 +54,45 @@ def _prune(value: Any) -> Any:
     return value
 
 
+class TenantStack(TerraformStack):
+    """A stack that writes its resources' addresses and arguments in one pass over its document.
+
+    cdktf names a nested resource ``<path>_<hash>`` unless told otherwise, and telling it
+    costs a round trip per resource; so does handing over each resource's arguments. Instead,
+    ``to_terraform`` takes cdktf's document once, finds each element by its construct path,
+    and renames it to its readable address with its arguments filled in. References are
+    written as literal ``${type.name.attr}`` strings (``Resource.ref``), never as jsii tokens,
+    so nothing in the document points at cdktf's own names.
+    """
+
+    def __init__(self, scope: Construct, stack_id: str) -> None:
+        super().__init__(scope, stack_id)
+        self.construct_path = stack_id
+        self._addresses: set[str] = set()
+        self._elements: dict[str, Resource | DataSource] = {}
+
+    def _register(self, element: Resource | DataSource) -> None:
+        self._elements[element.construct_path] = element
+
+    def to_terraform(self) -> Any:
+        doc = super().to_terraform()
+        for block in ("resource", "data"):
+            for resource_type, bodies in doc.get(block, {}).items():
+                renamed = {}
+                for name, body in bodies.items():
+                    metadata = body.get("//", {}).get("metadata", {})
+                    element = self._elements.get(metadata.get("path", ""))
+                    if element is None:  # an element not made through Resource/DataSource
+                        renamed[name] = body
+                        continue
+                    metadata["uniqueId"] = element.name
+                    body.update(element.arguments())
+                    renamed[element.name] = body
+                bodies.clear()
+                bodies.update(sorted(renamed.items()))
+        return doc
+
+
 class TenantConstruct(Construct):
     """A construct that knows its address prefix and hands out unique resource addresses."""
 
@@ -57,8 +101,10 @@ class TenantConstruct(Construct):
         parent_prefix = getattr(scope, "address_prefix", "")
         own = snake(construct_id)
         self.address_prefix = f"{parent_prefix}_{own}" if parent_prefix else own
-        # every construct of a stack shares the stack's register of used addresses
-        self._addresses: set[str] = getattr(scope, "_addresses", set())
+        self.construct_path = f"{scope.construct_path}/{construct_id}"
+        # every construct of a stack shares the stack's register of addresses and elements
+        self._addresses: set[str] = scope._addresses
+        self._stack: TenantStack = scope if isinstance(scope, TenantStack) else scope._stack
 
     def _address_name(self, construct_id: str, resource_type: str) -> str:
         name = self.address_prefix if construct_id == PRIMARY_ID else f"{self.address_prefix}_{snake(construct_id)}"
@@ -91,8 +137,9 @@ class Resource(TerraformResource):
         super().__init__(scope, construct_id, terraform_resource_type=resource_type)
         self.resource_type = resource_type
         self.name = scope._address_name(construct_id, resource_type)
-        self.override_logical_id(self.name)
+        self.construct_path = f"{scope.construct_path}/{construct_id}"
         self._attributes = attributes
+        scope._stack._register(self)
         # plain address strings: Terraform JSON takes them as is, and it saves jsii round trips
         self._meta: dict[str, Any] = {}
         if depends_on:
@@ -115,7 +162,8 @@ class Resource(TerraformResource):
     def arn_ref(self) -> str:
         return self.ref("arn")
 
-    def _synthesize_attributes(self) -> Mapping[str, Any]:
+    def arguments(self) -> dict[str, Any]:
+        """The resource's Terraform arguments; callables are evaluated now, after every grant."""
         attributes = self._attributes() if callable(self._attributes) else self._attributes
         return {**_prune(attributes), **self._meta}
 
@@ -127,8 +175,9 @@ class DataSource(TerraformDataSource):
         super().__init__(scope, construct_id, terraform_resource_type=source_type)
         self.source_type = source_type
         self.name = scope._address_name(construct_id, f"data.{source_type}")
-        self.override_logical_id(self.name)
+        self.construct_path = f"{scope.construct_path}/{construct_id}"
         self._attributes = dict(attributes or {})
+        scope._stack._register(self)
 
     @property
     def address(self) -> str:
@@ -137,5 +186,5 @@ class DataSource(TerraformDataSource):
     def ref(self, attribute: str) -> str:
         return ref(self.address, attribute)
 
-    def _synthesize_attributes(self) -> Mapping[str, Any]:
+    def arguments(self) -> dict[str, Any]:
         return _prune(self._attributes)

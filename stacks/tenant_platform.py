@@ -14,9 +14,9 @@ from typing import Any
 from constructs import Construct
 
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, METRICS_NAMESPACE, grant_put_metrics
-from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata, TerraformStack
+from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
-from infra.core import DataSource, TenantConstruct
+from infra.core import DataSource, TenantConstruct, TenantStack
 from infra.identity import PermissionBoundary, PermissionBoundaryProps, ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey, TenantKeyProps
 from infra.naming import Naming
@@ -73,10 +73,9 @@ class Account(TenantConstruct):
         return self.partition_source.ref("partition")
 
 
-class TenantPlatformStack(TerraformStack):
+class TenantPlatformStack(TenantStack):
     def __init__(self, scope: Construct, spec: TenantSpec, *, build_dir: Path) -> None:
         super().__init__(scope, spec.name)
-        self._addresses: set[str] = set()
         self.spec = spec
         naming = Naming(tenant=spec.name, environment=spec.environment.value, region=spec.region,
                         account_id=spec.account_id)

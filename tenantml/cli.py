@@ -60,7 +60,7 @@ def synth(
     specs = load_specs(tenants, only=tenant)  # validates every file before anything is written
     started = time.perf_counter()
     with console.status(f"Synthesizing {len(specs)} tenant stack(s)..."):
-        from stacks.app import synth as synth_stacks
+        from tenantml.synthesis import synth as synth_stacks
 
         results = synth_stacks(specs, out)
     elapsed = time.perf_counter() - started

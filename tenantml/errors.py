@@ -58,3 +58,85 @@ class UsageError(TenantmlError):
     """The command was called wrongly (unknown tenant, missing directory, ...)."""
 
     exit_code = 2
+
+
+class DataValidationError(ProblemsError):
+    """A dataset is unreadable (corrupt, empty, unknown format) or fails a data check.
+
+    Each problem names the file and, for a failed check, the column and the check.
+    """
+
+    headline = "invalid dataset"
+
+
+class DatasetTooLargeError(DataValidationError):
+    """A dataset is bigger than the configured byte limit; it was not read."""
+
+    headline = "dataset exceeds the size limit"
+
+
+class DatasetNotFoundError(ProblemsError):
+    """A dataset path or S3 object does not exist."""
+
+    headline = "dataset not found"
+
+
+class TrainingConfigError(ProblemsError):
+    """Training hyperparameters (or the data they refer to) are invalid; nothing was trained."""
+
+    headline = "invalid training configuration"
+
+
+class ModelArtifactError(ProblemsError):
+    """A model directory or archive is missing files, unsafe to extract, or fails its checksum."""
+
+    headline = "invalid model artifact"
+
+
+class ModelRegistryError(TenantmlError):
+    """The model registry refused an operation or holds data tenantml cannot read."""
+
+
+class ModelVersionNotFoundError(ModelRegistryError):
+    """No model version with this number or alias exists in the model package group."""
+
+
+# --- the embedded AWS emulator (tenantml/emulator) ---------------------------------------
+
+
+class EmulatorError(TenantmlError):
+    """Base class of the errors the embedded AWS emulator raises."""
+
+
+class EmulatorPortInUseError(EmulatorError):
+    """The port explicitly asked for the emulator is already taken by another process."""
+
+    exit_code = 2
+
+
+class EmulatorPlanError(ProblemsError):
+    """A Terraform JSON document cannot be applied; nothing was created.
+
+    Lists every problem at once: dependency cycles, references to resources that are not in
+    the document, unsupported resource types and expressions.
+    """
+
+    exit_code = 2
+    headline = "the stack cannot be applied to the emulator"
+
+
+class EmulatorStateError(EmulatorError):
+    """A state file is unreadable, corrupt or hand-edited; it is never silently re-created."""
+
+
+class EmulatorApplyError(EmulatorError):
+    """An emulator call failed while applying one resource; the state file lists what exists."""
+
+    def __init__(self, message: str, *, address: str | None = None, action: str | None = None) -> None:
+        self.address = address
+        self.action = action
+        super().__init__(message)
+
+
+class EmulatorInjectedFailureError(EmulatorApplyError):
+    """A failure injected on purpose (``TENANTML_EMULATOR_FAIL_AT``) to test resuming."""

@@ -207,6 +207,15 @@ class LambdaSpec(_Model):
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365] = 30
 
 
+class Suppression(_Model):
+    """A policy finding the tenant accepts on purpose: which rule, where, and why (reported, never silent)."""
+
+    rule_id: Annotated[str, StringConstraints(pattern=r"^TM-[A-Z0-9]+-\d{3}$")]
+    reason: Annotated[str, StringConstraints(min_length=10, max_length=500)]
+    #: Terraform address glob (``aws_s3_bucket.storage_*``); omitted means the whole stack
+    address: str = "*"
+
+
 class TenantSpec(_Model):
     """Everything one team (tenant) owns, declared in ``tenants/<name>.yaml``."""
 
@@ -223,6 +232,7 @@ class TenantSpec(_Model):
     monitoring: MonitoringSpec = MonitoringSpec()
     lambdas: LambdaSpec = LambdaSpec()
     state: StateBackendSpec = StateBackendSpec()
+    suppressions: list[Suppression] = Field(default_factory=list)
     tags: dict[Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN)], Annotated[str, StringConstraints(max_length=256)]] = Field(
         default_factory=dict
     )
@@ -352,6 +362,7 @@ __all__ = [
     "StateBackendSpec",
     "StorageSpec",
     "StreamingSpec",
+    "Suppression",
     "TenantSpec",
     "load_specs",
     "parse_spec",

@@ -1,0 +1,63 @@
+"""Synthesize tenant stacks without partial output.
+
+Everything is built in a scratch directory next to the output and moved into place only
+when every stack synthesized: a failure leaves the previous output untouched. All stacks
+share one process and one jsii/Node runtime: a second runtime would halve the wall time of
+a large synth but add ~180 MB, past the 400 MB budget (see benchmarks/synth_bench.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenantml.spec import TenantSpec
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    tenant: str
+    path: Path
+    resource_count: int
+
+
+def synth(specs: Sequence[TenantSpec], outdir: Path) -> list[SynthResult]:
+    """Synthesize ``specs`` into ``outdir/stacks/<tenant>/``; other tenants' output is kept."""
+    from stacks.app import synth_into  # imports the CDK: only when there is something to build
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".synth-", dir=outdir) as scratch:
+        built = Path(scratch)
+        synth_into(specs, built)
+        return _publish(specs, built, outdir)
+
+
+def _publish(specs: Sequence[TenantSpec], built: Path, outdir: Path) -> list[SynthResult]:
+    results = []
+    for spec in specs:
+        target = outdir / "stacks" / spec.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(built / "stacks" / spec.name, target)
+        stack_file = target / "cdk.tf.json"
+        doc = json.loads(stack_file.read_text())
+        results.append(SynthResult(spec.name, stack_file, sum(len(v) for v in doc.get("resource", {}).values())))
+    _merge_manifest(built / "manifest.json", outdir / "manifest.json")
+    return results
+
+
+def _merge_manifest(new: Path, existing: Path) -> None:
+    """Keep ``manifest.json`` listing every stack present, as ``cdktf deploy`` reads it."""
+    merged = json.loads(new.read_text())
+    stacks: dict[str, object] = json.loads(existing.read_text()).get("stacks", {}) if existing.exists() else {}
+    stacks.update(merged.get("stacks", {}))
+    merged["stacks"] = dict(sorted(stacks.items()))
+    tmp = existing.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(merged, indent=2))
+    os.replace(tmp, existing)
