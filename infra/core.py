@@ -132,7 +132,6 @@ class Resource(TerraformResource):
         attributes: Mapping[str, Any] | Any,
         *,
         depends_on: Sequence[Resource] = (),
-        lifecycle: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(scope, construct_id, terraform_resource_type=resource_type)
         self.resource_type = resource_type
@@ -144,8 +143,6 @@ class Resource(TerraformResource):
         self._meta: dict[str, Any] = {}
         if depends_on:
             self._meta["depends_on"] = [d.address for d in depends_on]
-        if lifecycle:
-            self._meta["lifecycle"] = dict(lifecycle)
 
     @property
     def address(self) -> str:
