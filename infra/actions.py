@@ -12,6 +12,10 @@ S3_WRITE = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s
 KMS_DECRYPT = ("kms:Decrypt", "kms:DescribeKey")
 KMS_ENCRYPT_DECRYPT = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
 
+#: what EC2 Auto Scaling needs to launch instances with volumes encrypted by a customer key
+KMS_FOR_EBS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext",
+               "kms:ReEncryptFrom", "kms:ReEncryptTo")
+
 KINESIS_READ = (
     "kinesis:DescribeStream",
     "kinesis:DescribeStreamSummary",
@@ -49,6 +53,9 @@ CLOUDWATCH_PUT_METRICS = ("cloudwatch:PutMetricData",)
 CLOUDWATCH_ALARMS_READ = ("cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData")
 
 IAM_PASS_ROLE = ("iam:PassRole",)
+
+#: X-Ray has no resource-level permissions: these are granted on "*"
+XRAY_WRITE = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 
 #: data-bearing actions: a policy rule forbids granting these on ``*`` resources
 DATA_ACTIONS = frozenset(

@@ -63,7 +63,7 @@ class AlarmProps:
         problems = []
         if (self.statistic is None) == (self.extended_statistic is None):
             problems.append(Problem(f"{self.component}.statistic", "set exactly one of statistic and extended_statistic"))
-        if self.period_seconds not in (10, 30) and self.period_seconds % 60:
+        if self.period_seconds not in (10, 30) and (self.period_seconds <= 0 or self.period_seconds % 60):
             problems.append(Problem(f"{self.component}.period_seconds", "must be 10, 30 or a multiple of 60", self.period_seconds))
         if not 1 <= self.datapoints_to_alarm <= self.evaluation_periods:
             problems.append(

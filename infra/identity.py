@@ -136,7 +136,7 @@ class ServiceRole(TenantConstruct):
                 "max_session_duration": 3600,
             },
         )
-        Resource(
+        self.policy = Resource(
             self,
             "Policy",
             "aws_iam_role_policy",
@@ -216,6 +216,7 @@ class PermissionBoundary(TenantConstruct):
                 conditions={"StringEquals": {"cloudwatch:namespace": props.metrics_namespace}},
             ),
             PolicyStatement(sid="WhoAmI", actions=("sts:GetCallerIdentity",), resources=("*",)),
+            PolicyStatement(sid="Traces", actions=actions.XRAY_WRITE, resources=("*",)),
         ]
         self.policy = Resource(
             self,

@@ -35,6 +35,10 @@ class TenantKeyProps:
 def _key_policy(props: TenantKeyProps) -> str:
     region = props.naming.region
     root = f"arn:{props.partition}:iam::{props.account_id}:root"
+    autoscaling = (
+        f"arn:{props.partition}:iam::{props.account_id}:role/aws-service-role/"
+        "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    )
     statements = [
         # The account root keeps full control, as in AWS's default key policy; without it a
         # key can become unmanageable. IAM policies (capped by the boundary) do the rest.
@@ -55,6 +59,23 @@ def _key_policy(props: TenantKeyProps) -> str:
             "Condition": {
                 "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{props.partition}:logs:{region}:{props.account_id}:*"}
             },
+        },
+        # EC2 Auto Scaling launches instances with volumes encrypted by this key through its
+        # service-linked role, which needs the key policy itself to allow it (AWS documents both)
+        {
+            "Sid": "AutoScalingVolumes",
+            "Effect": "Allow",
+            "Principal": {"AWS": autoscaling},
+            "Action": sorted(actions.KMS_FOR_EBS),
+            "Resource": "*",
+        },
+        {
+            "Sid": "AutoScalingGrants",
+            "Effect": "Allow",
+            "Principal": {"AWS": autoscaling},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
         },
     ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":"))

@@ -23,6 +23,7 @@ NAME_LIMITS = {
     "topic": 256,
     "cluster": 100,
     "alarm": 255,
+    "model_package_group": 63,
     "default": 64,
 }
 
@@ -33,6 +34,15 @@ class Naming:
     environment: str
     region: str
     account_id: str | None = None
+
+    @property
+    def partition(self) -> str:
+        """The ARN partition of the tenant's region (GovCloud and China have their own)."""
+        if self.region.startswith("us-gov-"):
+            return "aws-us-gov"
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        return "aws"
 
     @property
     def prefix(self) -> str:
@@ -59,6 +69,6 @@ class Naming:
         """An ARN pattern matching this tenant's resources of one service (for boundaries)."""
         account = self.account_id or "*"
         if service == "s3":
-            return f"arn:aws:s3:::{resource}"
+            return f"arn:{self.partition}:s3:::{resource}"
         region = "" if service == "iam" else self.region
-        return f"arn:aws:{service}:{region}:{account}:{resource}"
+        return f"arn:{self.partition}:{service}:{region}:{account}:{resource}"

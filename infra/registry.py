@@ -24,7 +24,7 @@ class ModelRegistry(TenantConstruct):
     def __init__(self, scope: Construct, construct_id: str, props: ModelRegistryProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
-        self.group_name = props.naming.name(props.model_name)
+        self.group_name = props.naming.name(props.model_name, "model_package_group")
         self.group = Resource(
             self,
             PRIMARY_ID,

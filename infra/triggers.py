@@ -88,6 +88,7 @@ class PythonFunction(TenantConstruct):
         )
         self.role.grant("WriteLogs", actions.LOGS_WRITE, [f"{log_group.arn_ref}:*"])
         self.role.grant("SendDeadLetters", actions.SQS_SEND, [self.dead_letters.arn_ref])
+        self.role.grant("WriteTraces", actions.XRAY_WRITE, ["*"])
         props.key.grant_encrypt_decrypt(self.role)
 
         bundle = build_lambda_bundle(props.handler_package, props.build_dir)
@@ -115,7 +116,8 @@ class PythonFunction(TenantConstruct):
                 "tracing_config": [{"mode": "Active"}],
                 "logging_config": [{"log_format": "JSON", "log_group": self.log_group_name}],
             },
-            depends_on=[log_group],
+            # Lambda checks at create time that the role may write to the dead-letter queue
+            depends_on=[log_group, self.role.policy],
         )
         Resource(
             self, "AsyncRetries", "aws_lambda_function_event_invoke_config",

@@ -140,3 +140,109 @@ class EmulatorApplyError(EmulatorError):
 
 class EmulatorInjectedFailureError(EmulatorApplyError):
     """A failure injected on purpose (``TENANTML_EMULATOR_FAIL_AT``) to test resuming."""
+
+
+# --- pipeline runs (pipelines/runs.py, resources, executors, idempotency) ---------------
+
+
+class TenantResourcesError(ProblemsError):
+    """The stack outputs or environment variables a pipeline run needs are missing or unresolved."""
+
+    exit_code = 2
+    headline = "tenant resources are incomplete"
+
+
+class TrainingJobFailedError(TenantmlError):
+    """A training job (in-process, SageMaker, emulated SageMaker) failed; ``reason`` says why."""
+
+    def __init__(self, message: str, *, job_name: str | None = None, reason: str | None = None) -> None:
+        self.job_name = job_name
+        self.reason = reason
+        super().__init__(message)
+
+
+class PipelineRunError(TenantmlError):
+    """A pipeline run failed: which run, which step, and why (the run record has the details)."""
+
+    def __init__(self, message: str, *, run_id: str, step: str | None, reason: str) -> None:
+        self.run_id = run_id
+        self.step = step
+        self.reason = reason
+        super().__init__(message)
+
+
+class RunAlreadyClaimedError(TenantmlError):
+    """Another run already owns this dataset object version (a duplicate or redelivered event)."""
+
+    def __init__(self, message: str, *, run_id: str | None = None) -> None:
+        self.run_id = run_id
+        super().__init__(message)
+
+
+# --- model serving (pipelines/serving) ------------------------------------------------------
+
+
+class ServingError(TenantmlError):
+    """Base class of the errors the model server and batch inference raise."""
+
+
+class ModelNotServableError(ServingError):
+    """A model version cannot be served: no lineage to verify it, a failed checksum, or an
+    artifact that does not load. The server never answers /ping with 200 for such a version."""
+
+
+class ModelExportError(ServingError):
+    """A fitted pipeline cannot be exported to ONNX, or its ONNX export disagrees with scikit-learn."""
+
+
+class ServingConfigError(ServingError):
+    """The server or batch job was configured wrongly (outputs file, tenant, stream, paths)."""
+
+    exit_code = 2
+
+
+class InferenceInputError(ServingError):
+    """A request body the model cannot take; ``status_code`` is the HTTP status it maps to."""
+
+    status_code = 400
+    code = "invalid_input"
+
+    def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None) -> None:
+        if status_code is not None:
+            self.status_code = status_code
+        if code is not None:
+            self.code = code
+        super().__init__(message)
+
+
+# --- the emulator's local Lambda runtime (tenantml/emulator/runtime) ----------------------
+
+
+class LambdaRuntimeError(EmulatorError):
+    """Base class of the errors the emulator's local Lambda runtime raises."""
+
+
+class LambdaRuntimeInstallError(LambdaRuntimeError):
+    """The Lambda runtime cannot be hooked into this emulator (not in this process, or another runtime is installed)."""
+
+
+class MotoInternalsChangedError(LambdaRuntimeInstallError):
+    """moto's internals no longer have the shape the Lambda runtime hooks into; nothing was patched.
+
+    Lists every changed function or attribute. moto is pinned exactly in ``pyproject.toml``
+    for this reason: reinstall the pinned version, or update ``tenantml/emulator/runtime/moto_hooks.py``.
+    """
+
+    def __init__(self, problems: list[str], version: str) -> None:
+        self.problems = list(problems)
+        self.version = version
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"moto {version} does not have the internals the Lambda runtime hooks into "
+            f"({len(self.problems)} problem(s)):\n{lines}\n"
+            "install the moto version pinned in pyproject.toml, or update tenantml/emulator/runtime/moto_hooks.py"
+        )
+
+
+class LambdaCodeError(LambdaRuntimeError):
+    """A function's code package cannot be run locally (not a zip, an image, or an unsafe entry)."""

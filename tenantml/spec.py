@@ -8,6 +8,7 @@ one pass.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from enum import StrEnum
@@ -88,6 +89,17 @@ class ComputeSpec(_Model):
     )
     availability_zones: int = Field(default=2, ge=2, le=3)
 
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _private_network(cls, value: str) -> str:
+        try:
+            network = ipaddress.ip_network(value, strict=True)
+        except ValueError as err:
+            raise ValueError(f"not a network address: {err}") from err
+        if not network.is_private:
+            raise ValueError("must be a private (RFC 1918) range such as 10.0.0.0/16")
+        return value
+
     @model_validator(mode="after")
     def _min_not_above_max(self) -> ComputeSpec:
         if self.min_nodes > self.max_nodes:
@@ -116,7 +128,7 @@ class StorageSpec(_Model):
 class ModelSpec(_Model):
     """The model problem the tenant solves and the bar a new version has to clear."""
 
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = "default"
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,24}$")] = "default"
     problem: ProblemType
     target: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     primary_metric: str
@@ -237,6 +249,19 @@ class TenantSpec(_Model):
         default_factory=dict
     )
 
+    @field_validator("name")
+    @classmethod
+    def _no_environment_part(cls, value: str) -> str:
+        # names are prefixed tenantml-<tenant>-<environment>-: tenant "team" in dev would own
+        # every name of tenant "team-dev" in prod, so an environment may not be part of a name
+        clashing = sorted(set(value.split("-")) & {e.value for e in Environment})
+        if clashing:
+            raise ValueError(
+                f"must not contain an environment name ({', '.join(clashing)}) as a '-'-separated part: "
+                "physical names start tenantml-<tenant>-<environment>- and would overlap another tenant's"
+            )
+        return value
+
     @field_validator("tags")
     @classmethod
     def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
@@ -259,6 +284,7 @@ class TenantSpec(_Model):
 #: what each pattern means, in words a spec author understands
 _PATTERN_HINTS = {
     TENANT_NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter, at most 20 characters",
+    r"^[a-z][a-z0-9-]{0,24}$": "lowercase letters, digits and '-', starting with a letter, at most 25 characters",
     EMAIL_PATTERN: "an e-mail address such as team@example.com",
     REGION_PATTERN: "an AWS region such as eu-west-1",
     INSTANCE_TYPE_PATTERN: "an EC2 instance type such as m6i.large",

@@ -1,0 +1,16 @@
+"""The embedded AWS emulator: apply each tenant's synthesized Terraform JSON to moto on 127.0.0.1.
+
+- :mod:`.server` starts and stops moto (``ThreadedMotoServer``) on loopback, default port
+  4599, and makes boto3 clients pointed at it (:class:`~.server.AwsSession`).
+- :mod:`.graph` parses a ``cdk.tf.json``, finds ``${...}`` references, orders resources and
+  reports every problem of a document at once; :func:`~.graph.resolve` substitutes references.
+- :mod:`.state` is the per-tenant state file, rewritten atomically after every resource.
+- :mod:`.plan` classifies create / update / replace / delete / no-op and renders the plan.
+- :mod:`.apply` applies a document (resumable; ``TENANTML_EMULATOR_FAIL_AT`` injects failures)
+  and destroys what a state lists.
+- :mod:`.resources` is the table of resource handlers, one small module per AWS family.
+- :mod:`.commands` holds the plain functions the CLI calls (plan / apply / destroy tenants).
+
+This is an emulator target, not Terraform: no HCL, no variables or locals, and only the
+expression functions the stacks use.
+"""

@@ -1,0 +1,202 @@
+"""Plain functions behind ``tenantml plan|up|down`` on the emulator; they return data, the CLI prints.
+
+Each tenant's stack is ``<out_dir>/stacks/<tenant>/cdk.tf.json`` and its state
+``<state_dir>/<tenant>.json``. Every function checks every requested stack before touching
+the emulator: a problem in one tenant's stack stops the whole command, with every problem
+of every stack listed in one :class:`~tenantml.errors.EmulatorPlanError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenantml.emulator.apply import (
+    ApplyResult,
+    DestroyResult,
+    HandlerContexts,
+    ProgressEvent,
+    apply,
+    destroy,
+    load_current_state,
+)
+from tenantml.emulator.graph import Document, load_document
+from tenantml.emulator.plan import Plan, check_document, make_plan
+from tenantml.emulator.plan import render_plan as _render_plan
+from tenantml.emulator.server import DEFAULT_REGION, AwsSession, make_session
+from tenantml.emulator.state import state_path
+from tenantml.errors import EmulatorPlanError, UsageError
+
+STACK_FILE = "cdk.tf.json"
+#: where ``tenantml up`` keeps the emulator's state files, relative to the project
+DEFAULT_STATE_DIR = Path(".tenantml/state")
+
+TenantProgress = Callable[[str, ProgressEvent], None]
+
+
+@dataclass(frozen=True)
+class TenantPlan:
+    tenant: str
+    stack_file: Path
+    state_file: Path
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class TenantApply:
+    tenant: str
+    stack_file: Path
+    state_file: Path
+    result: ApplyResult
+
+    @property
+    def outputs(self) -> dict[str, object]:
+        return dict(self.result.outputs)
+
+
+@dataclass(frozen=True)
+class TenantDestroy:
+    tenant: str
+    state_file: Path
+    result: DestroyResult
+
+
+def find_stacks(out_dir: Path, tenants: Sequence[str] | None = None) -> dict[str, Path]:
+    """tenant -> ``cdk.tf.json`` of every synthesized stack (or of the ones named)."""
+    stacks_dir = out_dir / "stacks"
+    found = (
+        {p.parent.name: p for p in sorted(stacks_dir.glob(f"*/{STACK_FILE}"))} if stacks_dir.is_dir() else {}
+    )
+    if not found:
+        raise UsageError(f"no synthesized stacks in {stacks_dir}; run `tenantml synth` first")
+    if not tenants:
+        return found
+    unknown = [t for t in tenants if t not in found]
+    if unknown:
+        raise UsageError(
+            f"no synthesized stack for tenant(s) {', '.join(unknown)} in {stacks_dir}; "
+            f"known: {', '.join(found)}"
+        )
+    return {t: found[t] for t in tenants}
+
+
+def _load_all(stacks: dict[str, Path]) -> dict[str, Document]:
+    """Parse and check every stack; one error lists the problems of all of them."""
+    documents: dict[str, Document] = {}
+    problems = []
+    for tenant, path in stacks.items():
+        try:
+            document = load_document(path)
+            check_document(document)
+        except EmulatorPlanError as err:
+            problems.extend(err.problems)
+            continue
+        documents[tenant] = document
+    if problems:
+        raise EmulatorPlanError(problems)
+    return documents
+
+
+def _session(endpoint: str | AwsSession) -> AwsSession:
+    return endpoint if isinstance(endpoint, AwsSession) else make_session(endpoint, DEFAULT_REGION)
+
+
+def plan_tenants(
+    out_dir: Path, tenants: Sequence[str] | None, state_dir: Path, endpoint: str | AwsSession
+) -> list[TenantPlan]:
+    """What ``apply_tenants`` would do for each tenant; changes nothing (data sources are read)."""
+    stacks = find_stacks(out_dir, tenants)
+    documents = _load_all(stacks)
+    session = _session(endpoint)
+    plans = []
+    for tenant, document in documents.items():
+        path = state_path(state_dir, tenant)
+        state, notes = load_current_state(path, session, set_aside=False)
+        contexts = HandlerContexts(session, document, stacks[tenant].parent)
+        plan = make_plan(document, state, notes=notes, read_data=contexts.read_data(state))
+        plans.append(TenantPlan(tenant, stacks[tenant], path, plan))
+    return plans
+
+
+def apply_tenants(
+    out_dir: Path,
+    tenants: Sequence[str] | None,
+    state_dir: Path,
+    endpoint: str | AwsSession,
+    *,
+    on_progress: TenantProgress | None = None,
+    fail_at: str | set[str] | None = None,
+) -> list[TenantApply]:
+    """Apply every tenant's stack to the emulator, one tenant after the other.
+
+    All stacks are checked before the first resource is created. Raises
+    :class:`~tenantml.errors.EmulatorApplyError` on the first failure (earlier tenants stay
+    applied; the failing tenant's state lists what exists and the next run resumes).
+    """
+    stacks = find_stacks(out_dir, tenants)
+    documents = _load_all(stacks)
+    session = _session(endpoint)
+    results = []
+    for tenant, document in documents.items():
+        path = state_path(state_dir, tenant)
+        progress = (lambda event, _t=tenant: on_progress(_t, event)) if on_progress else None
+        result = apply(
+            document, path, session, on_progress=progress, stack_dir=stacks[tenant].parent, fail_at=fail_at
+        )
+        results.append(TenantApply(tenant, stacks[tenant], path, result))
+    return results
+
+
+def destroy_tenants(
+    out_dir: Path | None,
+    tenants: Sequence[str] | None,
+    state_dir: Path,
+    endpoint: str | AwsSession,
+    *,
+    on_progress: TenantProgress | None = None,
+    fail_at: str | set[str] | None = None,
+) -> list[TenantDestroy]:
+    """Delete everything each tenant's state lists; ``tenants=None`` means every state file.
+
+    Destroy works from the state alone, so a tenant whose stack was removed from
+    ``out_dir`` can still be destroyed. Tenants are destroyed in reverse name order.
+    """
+    del out_dir  # the state is the source of truth for what exists
+    if tenants:
+        names = list(tenants)
+    else:
+        names = (
+            sorted(p.stem for p in state_dir.glob("*.json") if not p.name.endswith(".stale.json"))
+            if state_dir.is_dir()
+            else []
+        )
+    session = _session(endpoint)
+    results = []
+    for tenant in reversed(names):
+        path = state_path(state_dir, tenant)
+        progress = (lambda event, _t=tenant: on_progress(_t, event)) if on_progress else None
+        result = destroy(path, session, on_progress=progress, fail_at=fail_at)
+        results.append(TenantDestroy(tenant, path, result))
+    return results
+
+
+def render_plan(plan: Plan | TenantPlan, *, verbose: bool = False) -> str:
+    """Terraform-like text for one plan (a tenant plan gets a heading)."""
+    if isinstance(plan, TenantPlan):
+        return f"Tenant {plan.tenant} ({plan.stack_file}):\n" + _render_plan(plan.plan, verbose=verbose)
+    return _render_plan(plan, verbose=verbose)
+
+
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "STACK_FILE",
+    "TenantApply",
+    "TenantDestroy",
+    "TenantPlan",
+    "apply_tenants",
+    "destroy_tenants",
+    "find_stacks",
+    "plan_tenants",
+    "render_plan",
+]

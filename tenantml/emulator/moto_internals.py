@@ -1,0 +1,76 @@
+"""The few places where the emulator reaches into moto itself, because its API lacks a call.
+
+Only possible when moto runs in this process (``tenantml up`` starts it in-process); each
+function says which call moto 5.2.5 lacks. moto is pinned exactly in ``pyproject.toml``
+because of this module: check these functions whenever moto is upgraded.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+from tenantml.emulator.server import is_in_process
+
+
+def delete_model_package_group(endpoint: str, account_id: str, region: str, name: str) -> bool:
+    """Remove a model package group and its versions; False when moto is not in this process.
+
+    moto 5.2.5 implements neither ``DeleteModelPackageGroup`` nor ``DeleteModelPackage``
+    (both answer HTTP 500 "has not been implemented").
+    """
+    if not is_in_process(endpoint):
+        return False
+    from moto.sagemaker.models import sagemaker_backends
+
+    backend = sagemaker_backends[account_id][region]
+    for arn, package in list(backend.model_packages.items()):
+        if package.model_package_group_name == name:
+            del backend.model_packages[arn]
+            for key in (package.model_package_name, arn):
+                backend.model_package_name_mapping.pop(key, None)
+    backend.model_package_groups.pop(name, None)
+    return True
+
+
+_AWS_MANAGED_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?:.*/)?([^/]+)$")
+
+
+@functools.lru_cache(maxsize=1)
+def _aws_managed_policy_data() -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    return json.loads(aws_managed_policies_data)
+
+
+def ensure_aws_managed_policy(endpoint: str, account_id: str, arn: str) -> bool:
+    """Make one AWS managed policy (``arn:aws:iam::aws:policy/...``) known to moto's IAM.
+
+    moto knows AWS managed policies only when its IAM backend is created with
+    ``MOTO_IAM_LOAD_MANAGED_POLICIES=true``, which loads all ~1,300 of them and makes every
+    IAM reset cost about half a second. The stacks attach a handful, so the emulator adds
+    just those, from the same data moto ships. False when moto is not in this process or
+    does not know the policy.
+    """
+    match = _AWS_MANAGED_ARN.match(arn)
+    if not match or not is_in_process(endpoint):
+        return False
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[account_id]["global"]
+    if arn in backend.managed_policies:
+        return True
+    data = _aws_managed_policy_data().get(match.group(1))
+    if data is None:
+        return False
+    policy = AWSManagedPolicy.from_data(match.group(1), account_id, backend.region_name, data)
+    if policy.arn != arn:
+        return False
+    backend.aws_managed_policies.append(policy)
+    backend.managed_policies[policy.arn] = policy
+    return True
+
+
+__all__ = ["delete_model_package_group", "ensure_aws_managed_policy"]

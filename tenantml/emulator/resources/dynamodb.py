@@ -1,0 +1,186 @@
+"""DynamoDB tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenantml.emulator.resources.base import (
+    Attributes,
+    Config,
+    Handler,
+    HandlerContext,
+    block,
+    blocks,
+    changed,
+    ignore_missing,
+    sync_tags,
+    tag_list,
+    undo_on_error,
+)
+
+
+def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key:
+        schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return schema
+
+
+def _throughput(config: Config) -> dict[str, Any]:
+    if config.get("billing_mode", "PROVISIONED") == "PAY_PER_REQUEST":
+        return {}
+    return {
+        "ProvisionedThroughput": {
+            "ReadCapacityUnits": int(config.get("read_capacity", 1)),
+            "WriteCapacityUnits": int(config.get("write_capacity", 1)),
+        }
+    }
+
+
+def _projection(index: dict[str, Any]) -> dict[str, Any]:
+    projection: dict[str, Any] = {"ProjectionType": index.get("projection_type", "ALL")}
+    if index.get("non_key_attributes"):
+        projection["NonKeyAttributes"] = list(index["non_key_attributes"])
+    return projection
+
+
+def create_table(ctx: HandlerContext, config: Config) -> Attributes:
+    dynamodb = ctx.client("dynamodb")
+    name = config["name"]
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": [
+            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in blocks(config, "attribute")
+        ],
+        "KeySchema": _key_schema(config["hash_key"], config.get("range_key")),
+        "BillingMode": config.get("billing_mode", "PROVISIONED"),
+        **_throughput(config),
+    }
+    gsis = [
+        {
+            "IndexName": g["name"],
+            "KeySchema": _key_schema(g["hash_key"], g.get("range_key")),
+            "Projection": _projection(g),
+            **_throughput(
+                {**config, **{k: v for k, v in g.items() if k in ("read_capacity", "write_capacity")}}
+            ),
+        }
+        for g in blocks(config, "global_secondary_index")
+    ]
+    if gsis:
+        kwargs["GlobalSecondaryIndexes"] = gsis
+    lsis = [
+        {
+            "IndexName": i["name"],
+            "KeySchema": _key_schema(config["hash_key"], i["range_key"]),
+            "Projection": _projection(i),
+        }
+        for i in blocks(config, "local_secondary_index")
+    ]
+    if lsis:
+        kwargs["LocalSecondaryIndexes"] = lsis
+    if config.get("stream_enabled"):
+        kwargs["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": config.get("stream_view_type", "NEW_AND_OLD_IMAGES"),
+        }
+    sse = block(config, "server_side_encryption")
+    if sse and sse.get("enabled"):
+        kwargs["SSESpecification"] = {
+            "Enabled": True,
+            "SSEType": "KMS",
+            **({"KMSMasterKeyId": sse["kms_key_arn"]} if sse.get("kms_key_arn") else {}),
+        }
+    if config.get("table_class"):
+        kwargs["TableClass"] = config["table_class"]
+    if config.get("deletion_protection_enabled"):
+        kwargs["DeletionProtectionEnabled"] = True
+    tags = ctx.tags(config)
+    if tags:
+        kwargs["Tags"] = tag_list(tags)
+    table = dynamodb.create_table(**kwargs)["TableDescription"]
+    with undo_on_error(lambda: dynamodb.delete_table(TableName=name)):
+        _set_extras(dynamodb, name, {}, config)
+    return {
+        "id": name,
+        "name": name,
+        "arn": table["TableArn"],
+        "stream_arn": table.get("LatestStreamArn"),
+        "stream_label": table.get("LatestStreamLabel"),
+        "tags_all": tags,
+    }
+
+
+def _set_extras(dynamodb: Any, name: str, old: Config, new: Config) -> None:
+    """Point-in-time recovery and TTL, which CreateTable cannot set."""
+    if (block(old, "point_in_time_recovery") or {}).get("enabled", False) != (
+        block(new, "point_in_time_recovery") or {}
+    ).get("enabled", False):
+        dynamodb.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": bool(
+                    (block(new, "point_in_time_recovery") or {}).get("enabled")
+                )
+            },
+        )
+    old_ttl, new_ttl = block(old, "ttl") or {}, block(new, "ttl") or {}
+    if old_ttl != new_ttl and (new_ttl.get("enabled") or old_ttl.get("enabled")):
+        attribute = new_ttl.get("attribute_name") or old_ttl.get("attribute_name")
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": bool(new_ttl.get("enabled")), "AttributeName": attribute},
+        )
+
+
+def update_table(ctx: HandlerContext, old: Config, new: Config, attributes: Attributes) -> Attributes:
+    dynamodb = ctx.client("dynamodb")
+    name = attributes["name"]
+    kwargs: dict[str, Any] = {}
+    if changed(old, new, "billing_mode", "read_capacity", "write_capacity"):
+        kwargs.update({"BillingMode": new.get("billing_mode", "PROVISIONED"), **_throughput(new)})
+    if changed(old, new, "stream_enabled", "stream_view_type"):
+        spec: dict[str, Any] = {"StreamEnabled": bool(new.get("stream_enabled"))}
+        if new.get("stream_enabled"):
+            spec["StreamViewType"] = new.get("stream_view_type", "NEW_AND_OLD_IMAGES")
+        kwargs["StreamSpecification"] = spec
+    if changed(old, new, "deletion_protection_enabled"):
+        kwargs["DeletionProtectionEnabled"] = bool(new.get("deletion_protection_enabled"))
+    if changed(old, new, "table_class") and new.get("table_class"):
+        kwargs["TableClass"] = new["table_class"]
+    result = dict(attributes)
+    if kwargs:
+        table = dynamodb.update_table(TableName=name, **kwargs)["TableDescription"]
+        result["stream_arn"] = table.get("LatestStreamArn")
+        result["stream_label"] = table.get("LatestStreamLabel")
+    _set_extras(dynamodb, name, old, new)
+    sync_tags(
+        ctx.tags(old),
+        ctx.tags(new),
+        tag=lambda t: dynamodb.tag_resource(ResourceArn=attributes["arn"], Tags=tag_list(t)),
+        untag=lambda keys: dynamodb.untag_resource(ResourceArn=attributes["arn"], TagKeys=keys),
+    )
+    result["tags_all"] = ctx.tags(new)
+    return result
+
+
+def delete_table(ctx: HandlerContext, config: Config, attributes: Attributes) -> None:
+    # a table with deletion protection is refused, as on AWS: turn the protection off first
+    with ignore_missing("ResourceNotFoundException"):
+        ctx.client("dynamodb").delete_table(TableName=attributes["name"])
+
+
+HANDLERS = [
+    Handler(
+        "aws_dynamodb_table",
+        create=create_table,
+        update=update_table,
+        delete=delete_table,
+        force_new=frozenset(
+            {"name", "hash_key", "range_key", "local_secondary_index", "attribute", "global_secondary_index"}
+        ),
+        exports=frozenset({"arn", "name", "stream_arn", "stream_label"}),
+    ),
+]
+
+__all__ = ["HANDLERS"]

@@ -1,0 +1,368 @@
+"""Run moto in server mode on 127.0.0.1 and hand out clients pointed at it.
+
+The emulator listens on loopback only. ``start()`` without a port tries the documented
+default (:data:`DEFAULT_PORT`, 4599) and falls back to a free port with a message when
+another process holds it; an explicitly requested port that is taken raises
+:class:`~tenantml.errors.EmulatorPortInUseError`.
+
+Other processes (pipelines, the Lambda runtime, the AWS CLI) reach the emulator through the
+variables :func:`aws_env` returns. In this process, :class:`AwsSession` makes boto3 clients
+lazily, one per service and region, all pointed at the endpoint.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenantml.errors import EmulatorError, EmulatorPortInUseError
+
+HOST = "127.0.0.1"
+#: the documented default port of ``tenantml up`` (moto's own default, 5000, clashes with macOS AirPlay)
+DEFAULT_PORT = 4599
+DEFAULT_REGION = "us-east-1"
+#: the account id moto answers with (``MOTO_ACCOUNT_ID`` changes it)
+EMULATOR_ACCOUNT_ID = os.environ.get("MOTO_ACCOUNT_ID", "123456789012")
+
+#: the moto setting that makes its IAM know the AWS managed policies
+MANAGED_POLICIES_ENV = "MOTO_IAM_LOAD_MANAGED_POLICIES"
+
+#: fake credentials: moto accepts anything, and real ones must never reach the emulator
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+}
+
+
+def aws_env(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, str]:
+    """The environment variables another tool needs to talk to the emulator, and only it."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        **FAKE_CREDENTIALS,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
+
+
+@dataclass
+class EmulatorServer:
+    """A running moto server; ``stop()`` it (or use :func:`running`) when done."""
+
+    port: int
+    host: str = HOST
+    #: set when the default port was taken and another one was used instead
+    fallback_message: str | None = None
+    _moto: Any = field(default=None, repr=False)
+    _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop serving and restore the environment variables ``start`` changed."""
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+            _IN_PROCESS.discard(self.endpoint)
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+
+#: endpoints of the emulators running inside this process (their moto backends are reachable)
+_IN_PROCESS: set[str] = set()
+
+
+def is_in_process(endpoint: str) -> bool:
+    """True when ``endpoint`` is an emulator this process started (see ``moto_internals``)."""
+    return endpoint.rstrip("/") in _IN_PROCESS
+
+
+def _bind(port: int) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1:``port`` (0: any free port); ``OSError`` if taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _make_moto_server(sock: socket.socket) -> Any:
+    """A ``ThreadedMotoServer`` serving on an already bound socket.
+
+    moto's own ``start()`` binds inside its server thread, and werkzeug answers a taken
+    port with ``sys.exit(1)``; binding first (:func:`_bind`) and handing werkzeug the file
+    descriptor surfaces the ``OSError`` to the caller instead. This relies on moto
+    internals, which is why moto is pinned exactly.
+    """
+    from moto.moto_server.threaded_moto_server import MotoRequestHandler, ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    class _QuietRequestHandler(MotoRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            """One line per AWS call drowns the CLI's output; errors are still logged."""
+
+    class _BoundMotoServer(ThreadedMotoServer):
+        def start(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(
+                self._ip_address,
+                self._port,
+                app,
+                True,
+                request_handler=_QuietRequestHandler,
+                fd=sock.fileno(),
+            )
+            sock.close()  # werkzeug serves on its own duplicate of the descriptor
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, daemon=True, name="tenantml-moto"
+            )
+            self._thread.start()
+            self._server_ready_event.set()
+
+        def stop(self) -> None:
+            super().stop()
+            if self._server is not None:
+                self._server.server_close()  # free the port now, not at garbage collection
+
+    return _BoundMotoServer(ip_address=HOST, port=sock.getsockname()[1], verbose=False)
+
+
+def _is_address_in_use(err: OSError) -> bool:
+    return err.errno in (errno.EADDRINUSE, errno.EACCES) or "address already in use" in str(err).lower()
+
+
+def start(
+    port: int | None = None,
+    *,
+    export_env: bool = False,
+    region: str = DEFAULT_REGION,
+    on_message: Callable[[str], None] | None = None,
+    aws_managed_policies: bool = False,
+) -> EmulatorServer:
+    """Start moto on 127.0.0.1 and return the running server (``.endpoint`` is its URL).
+
+    ``port=None`` tries :data:`DEFAULT_PORT` and falls back to a free port (the message is
+    passed to ``on_message`` and kept in ``fallback_message``); ``port=0`` asks for any free
+    port; any other port that is taken raises :class:`EmulatorPortInUseError`.
+
+    Fake credentials are always set in ``os.environ`` so no real credential can reach the
+    emulator; ``export_env=True`` also exports :func:`aws_env` so that every boto3 client of
+    this process talks to the emulator. ``aws_managed_policies=True`` makes moto load all AWS
+    managed IAM policies (``MOTO_IAM_LOAD_MANAGED_POLICIES``) whenever it (re)creates its IAM
+    backend, about half a second each time; it is not needed in-process, where the emulator
+    adds the few policies a stack attaches on demand. ``stop()`` restores the previous values.
+    """
+    requested = DEFAULT_PORT if port is None else port
+    fallback_message = None
+    try:
+        sock = _bind(requested)
+    except OSError as err:
+        if not _is_address_in_use(err):
+            raise EmulatorError(f"could not start the AWS emulator on {HOST}:{requested}: {err}") from err
+        if port is not None:
+            raise EmulatorPortInUseError(
+                f"port {port} on {HOST} is already in use by another process; "
+                f"choose another port, or leave the port out to use {DEFAULT_PORT} or any free one"
+            ) from err
+        sock = _bind(0)
+        fallback_message = (
+            f"the default emulator port {DEFAULT_PORT} is in use; "
+            f"using free port {sock.getsockname()[1]} instead"
+        )
+        if on_message is not None:
+            on_message(fallback_message)
+    moto = _make_moto_server(sock)
+    moto.start()
+
+    server = EmulatorServer(port=moto.get_host_and_port()[1], fallback_message=fallback_message, _moto=moto)
+    _IN_PROCESS.add(server.endpoint)
+    exported = dict(FAKE_CREDENTIALS)
+    if aws_managed_policies:
+        exported[MANAGED_POLICIES_ENV] = "true"
+    if export_env:
+        exported.update(aws_env(server.endpoint, region))
+    for key, value in exported.items():
+        server._saved_env[key] = os.environ.get(key)
+        os.environ[key] = value
+    return server
+
+
+@contextmanager
+def running(port: int | None = None, **kwargs: Any) -> Iterator[EmulatorServer]:
+    """``with running() as server:`` starts the emulator and always stops it."""
+    server = start(port, **kwargs)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def reset(endpoint: str, *, timeout: float = 10.0) -> None:
+    """Forget every resource the emulator holds (``POST /moto-api/reset``)."""
+    request = urllib.request.Request(f"{endpoint.rstrip('/')}/moto-api/reset", data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except (urllib.error.URLError, OSError) as err:
+        raise EmulatorError(f"could not reset the AWS emulator at {endpoint}: {err}") from err
+
+
+class AwsSession:
+    """boto3 clients pointed at the emulator, created on first use and cached.
+
+    One ``boto3.Session`` is shared by every region so service models load once.
+    ``for_region`` returns a sibling for another region with the same endpoint and cache.
+    """
+
+    def __init__(
+        self, endpoint: str, region: str = DEFAULT_REGION, *, _shared: dict[str, Any] | None = None
+    ) -> None:
+        self.endpoint = endpoint
+        self.region = region
+        self._shared = (
+            _shared if _shared is not None else {"session": None, "clients": {}, "lock": threading.Lock()}
+        )
+
+    @property
+    def boto3_session(self) -> Any:
+        """The underlying ``boto3.Session`` with the fake credentials (created lazily)."""
+        with self._shared["lock"]:
+            if self._shared["session"] is None:
+                import boto3
+
+                self._shared["session"] = boto3.Session(
+                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+                    region_name=self.region,
+                )
+            return self._shared["session"]
+
+    def for_region(self, region: str) -> AwsSession:
+        if region == self.region:
+            return self
+        return AwsSession(self.endpoint, region, _shared=self._shared)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A cached boto3 client for ``service`` in ``region`` (default: this session's)."""
+        region = region or self.region
+        key = (service, region)
+        clients = self._shared["clients"]
+        client = clients.get(key)
+        if client is None:
+            from botocore.config import Config
+
+            session = self.boto3_session
+            with self._shared["lock"]:
+                client = clients.get(key)
+                if client is None:
+                    client = session.client(
+                        service,
+                        region_name=region,
+                        endpoint_url=self.endpoint,
+                        config=Config(
+                            retries={"max_attempts": 2, "mode": "standard"},
+                            connect_timeout=5,
+                            read_timeout=60,
+                        ),
+                    )
+                    clients[key] = client
+        return client
+
+    def resource(self, service: str, region: str | None = None) -> Any:
+        """A boto3 resource (not cached) pointed at the emulator."""
+        return self.boto3_session.resource(
+            service, region_name=region or self.region, endpoint_url=self.endpoint
+        )
+
+    def __repr__(self) -> str:
+        return f"AwsSession(endpoint={self.endpoint!r}, region={self.region!r})"
+
+
+#: one cheap read per service the resource handlers use: the first call to a service makes
+#: moto import it and build its backend for the region, up to 3 s for EC2
+WARM_UP_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sts": ("get_caller_identity", {}),
+    "secretsmanager": ("list_secrets", {}),
+    "ec2": ("describe_vpcs", {}),
+    "iam": ("list_roles", {}),
+    "s3": ("list_buckets", {}),
+    "kms": ("list_keys", {}),
+    "kinesis": ("list_streams", {}),
+    "sns": ("list_topics", {}),
+    "sqs": ("list_queues", {}),
+    "lambda": ("list_functions", {}),
+    "logs": ("describe_log_groups", {}),
+    "cloudwatch": ("describe_alarms", {}),
+    "eks": ("list_clusters", {}),
+    "autoscaling": ("describe_auto_scaling_groups", {}),
+    "sagemaker": ("list_model_package_groups", {}),
+    "dynamodb": ("list_tables", {}),
+}
+
+
+def warm_up(endpoint: str, regions: tuple[str, ...] = (DEFAULT_REGION,)) -> threading.Thread:
+    """Make moto load every service the emulator uses, in a background thread.
+
+    A fresh moto spends seconds on the first call to each service and region. Started right
+    after :func:`start` and before slow work that does not need the emulator (synthesizing
+    the stacks runs in a Node process), those seconds overlap; ``join()`` the thread to wait.
+    Failures are ignored: the warm-up only saves time.
+    """
+    session = make_session(endpoint, regions[0] if regions else DEFAULT_REGION)
+
+    def run() -> None:
+        for region in regions or (DEFAULT_REGION,):
+            for service, (operation, kwargs) in WARM_UP_CALLS.items():
+                try:
+                    getattr(session.client(service, region), operation)(**kwargs)
+                except Exception:  # noqa: BLE001, S112 - a warm-up never fails anything
+                    continue
+
+    thread = threading.Thread(target=run, daemon=True, name="tenantml-emulator-warm-up")
+    thread.start()
+    return thread
+
+
+def make_session(endpoint: str, region: str = DEFAULT_REGION) -> AwsSession:
+    """An :class:`AwsSession` for the emulator at ``endpoint``; nothing is created yet."""
+    return AwsSession(endpoint, region)
+
+
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_REGION",
+    "EMULATOR_ACCOUNT_ID",
+    "FAKE_CREDENTIALS",
+    "HOST",
+    "MANAGED_POLICIES_ENV",
+    "AwsSession",
+    "EmulatorServer",
+    "aws_env",
+    "is_in_process",
+    "make_session",
+    "reset",
+    "running",
+    "start",
+    "warm_up",
+]

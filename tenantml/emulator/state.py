@@ -1,0 +1,312 @@
+"""The emulator's per-tenant state file: what exists in the emulator, resource by resource.
+
+``.tenantml/state/<tenant>.json`` is rewritten atomically (temporary file, ``fsync``,
+``os.replace``, directory ``fsync``) after every resource created, updated or deleted, so
+an apply that fails half-way leaves a file describing exactly what exists and the next
+apply resumes from there.
+
+The file carries a format version and a SHA-256 checksum of its content. A file that is
+not JSON, has another format or version, lacks a field, or whose checksum does not match
+(it was edited by hand or truncated) raises :class:`~tenantml.errors.EmulatorStateError`
+naming the file and what is wrong; it is never silently replaced, because re-creating
+resources that already exist is exactly what a state file is there to prevent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from tenantml.errors import EmulatorStateError
+
+FORMAT = "tenantml-emulator-state"
+VERSION = 1
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON text of ``value`` that hashes and checksums are computed over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_reject)
+
+
+def _reject(value: Any) -> Any:
+    raise TypeError(f"{value!r} ({type(value).__name__}) cannot be stored in the emulator state")
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` of a resolved configuration."""
+    return "sha256:" + hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """One resource that exists in the emulator."""
+
+    address: str
+    type: str
+    #: the configuration as applied, every reference resolved
+    config: Mapping[str, Any]
+    #: what AWS returned or what the handler read back (id, arn, name, ...)
+    attributes: Mapping[str, Any]
+    #: addresses this resource depended on when applied (destroy goes the other way)
+    dependencies: tuple[str, ...] = ()
+    config_hash: str = ""
+    #: the region the resource lives in
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.config_hash:
+            object.__setattr__(self, "config_hash", config_hash(self.config))
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """What references to this resource see: its arguments, overridden by read-back attributes."""
+        return {**self.config, **self.attributes}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "region": self.region,
+            "config": dict(self.config),
+            "attributes": dict(self.attributes),
+            "dependencies": list(self.dependencies),
+            "config_hash": self.config_hash,
+        }
+
+    # An entry never changes once made, so its two JSON texts are computed once: the state
+    # is rewritten after every resource, and re-encoding every entry each time made a
+    # 100-resource apply spend most of a second in json.dumps.
+    @cached_property
+    def canonical_text(self) -> str:
+        return canonical_json(self.to_json())
+
+    @cached_property
+    def pretty_text(self) -> str:
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False).replace("\n", "\n    ")
+
+
+@dataclass
+class State:
+    """Every resource of one tenant that exists in the emulator, keyed by address."""
+
+    path: Path
+    entries: dict[str, StateEntry] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    #: bumped on every write, like Terraform's serial
+    serial: int = 0
+    #: free-form information about where the state applies (endpoint, stack file)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __contains__(self, address: object) -> bool:
+        return address in self.entries
+
+    def __iter__(self) -> Iterator[StateEntry]:
+        return iter(self.entries.values())
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, address: str) -> StateEntry | None:
+        return self.entries.get(address)
+
+    def values_by_address(self) -> dict[str, dict[str, Any]]:
+        """address -> attributes, the mapping :func:`~tenantml.emulator.graph.resolve` reads."""
+        return {address: entry.values for address, entry in self.entries.items()}
+
+    def put(self, entry: StateEntry) -> None:
+        """Record a created or updated resource and write the file."""
+        self.entries[entry.address] = entry
+        self.save()
+
+    def remove(self, address: str) -> None:
+        """Forget a deleted resource and write the file."""
+        if self.entries.pop(address, None) is not None:
+            self.save()
+
+    def set_outputs(self, outputs: Mapping[str, Any]) -> None:
+        self.outputs = dict(outputs)
+        self.save()
+
+    def content(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "serial": self.serial,
+            "meta": self.meta,
+            "resources": {address: self.entries[address].to_json() for address in sorted(self.entries)},
+            "outputs": self.outputs,
+        }
+
+    def save(self) -> None:
+        """Write the file atomically: a crash leaves the old or the new file, never half of one."""
+        self.serial += 1
+        addresses = sorted(self.entries)
+        # canonical_json(content without checksum), assembled from the entries' cached texts
+        canonical = (
+            f'{{"format":{canonical_json(FORMAT)},"meta":{canonical_json(self.meta)},'
+            f'"outputs":{canonical_json(self.outputs)},"resources":{{'
+            + ",".join(f"{canonical_json(a)}:{self.entries[a].canonical_text}" for a in addresses)
+            + f'}},"serial":{self.serial},"version":{VERSION}}}'
+        )
+        checksum = "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+        def field_text(value: Any) -> str:
+            return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+
+        resources = ",\n".join(
+            f"    {json.dumps(a, ensure_ascii=False)}: {self.entries[a].pretty_text}" for a in addresses
+        )
+        text = (
+            "{\n"
+            f'  "format": {json.dumps(FORMAT)},\n'
+            f'  "version": {VERSION},\n'
+            f'  "serial": {self.serial},\n'
+            f'  "checksum": {json.dumps(checksum)},\n'
+            f'  "meta": {field_text(self.meta)},\n'
+            f'  "outputs": {field_text(self.outputs)},\n'
+            + ('  "resources": {\n' + resources + "\n  }\n" if addresses else '  "resources": {}\n')
+            + "}\n"
+        )
+        write_atomic(self.path, text)
+
+
+def _checksum(content: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in content.items() if k != "checksum"}
+    return "sha256:" + hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``: temp file in the same directory, fsync, rename, fsync dir."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory descriptors
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def _fail(path: Path, what: str) -> EmulatorStateError:
+    return EmulatorStateError(
+        f"emulator state file {path} {what}. It was not changed and nothing was applied. "
+        "If the emulator was reset or restarted, delete the file; otherwise restore it from a copy "
+        "(tenantml never re-creates resources it cannot account for)."
+    )
+
+
+def _require(
+    path: Path, container: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str
+) -> Any:
+    if key not in container:
+        raise _fail(path, f"is missing {where}{key!r}")
+    value = container[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise _fail(path, f"has {where}{key!r} of type {type(value).__name__}; expected {names}")
+    return value
+
+
+def load_state(path: Path) -> State:
+    """Read the state at ``path``; a missing file is an empty state (nothing exists yet)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return State(path=path)
+    except (OSError, UnicodeDecodeError) as err:
+        raise _fail(path, f"cannot be read ({err})") from err
+    try:
+        content = json.loads(text)
+    except ValueError as err:
+        raise _fail(
+            path, f"is not valid JSON (line {getattr(err, 'lineno', '?')}: {getattr(err, 'msg', err)})"
+        ) from err
+    if not isinstance(content, dict):
+        raise _fail(path, "does not hold a JSON object")
+    if content.get("format") != FORMAT:
+        raise _fail(
+            path, f"is not an emulator state file (format {content.get('format')!r}, expected {FORMAT!r})"
+        )
+    version = _require(path, content, "version", int, "")
+    if version != VERSION:
+        raise _fail(path, f"has version {version}, and this tenantml reads version {VERSION}")
+    checksum = _require(path, content, "checksum", str, "")
+    expected = _checksum(content)
+    if checksum != expected:
+        raise _fail(
+            path,
+            f"does not match its checksum (recorded {checksum[:19]}..., content {expected[:19]}...): "
+            "it was edited or truncated",
+        )
+    serial = _require(path, content, "serial", int, "")
+    resources = _require(path, content, "resources", dict, "")
+    outputs = _require(path, content, "outputs", dict, "")
+    meta = content.get("meta", {})
+    entries: dict[str, StateEntry] = {}
+    for address, raw in resources.items():
+        where = f"resource {address}: "
+        if not isinstance(raw, dict):
+            raise _fail(path, f"has {where}not an object")
+        rtype = _require(path, raw, "type", str, where)
+        if not address.startswith(f"{rtype}."):
+            raise _fail(path, f"has {where}type {rtype!r} that does not match its address")
+        entry_config = _require(path, raw, "config", dict, where)
+        recorded_hash = _require(path, raw, "config_hash", str, where)
+        if recorded_hash != config_hash(entry_config):
+            raise _fail(path, f"has {where}a config that does not match its config_hash")
+        entries[address] = StateEntry(
+            address=address,
+            type=rtype,
+            config=entry_config,
+            attributes=_require(path, raw, "attributes", dict, where),
+            dependencies=tuple(_require(path, raw, "dependencies", list, where)),
+            config_hash=recorded_hash,
+            region=raw.get("region"),
+        )
+    return State(
+        path=path,
+        entries=entries,
+        outputs=outputs,
+        serial=serial,
+        meta=meta if isinstance(meta, dict) else {},
+    )
+
+
+def state_path(state_dir: Path, tenant: str) -> Path:
+    """``<state_dir>/<tenant>.json``."""
+    return state_dir / f"{tenant}.json"
+
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "State",
+    "StateEntry",
+    "canonical_json",
+    "config_hash",
+    "load_state",
+    "state_path",
+    "write_atomic",
+]

@@ -1,0 +1,150 @@
+"""The real tenant stacks (churn on EC2, fraud on EKS): apply, re-apply with no change, destroy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tenantml.emulator import commands
+from tenantml.emulator.plan import Action
+from tenantml.emulator.server import AwsSession
+
+ROOT = Path(__file__).resolve().parents[3]
+REGIONS = {"churn": "eu-west-1", "fraud": "us-east-1"}
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both example tenants synthesized by the CLI, as `tenantml up` would."""
+    out = tmp_path_factory.mktemp("cdktf.out")
+    cli = Path(sys.executable).parent / "tenantml"
+    completed = subprocess.run(
+        [str(cli), "synth", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr or completed.stdout
+    return out
+
+
+def _leftovers(aws: AwsSession) -> dict[str, list[str]]:
+    """Everything a tenant stack creates, in both tenants' regions; empty after a destroy."""
+    found: dict[str, list[str]] = {
+        "buckets": [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]],
+        "roles": [r["RoleName"] for r in aws.client("iam").list_roles()["Roles"]],
+        "policies": [p["PolicyName"] for p in aws.client("iam").list_policies(Scope="Local")["Policies"]],
+        "instance_profiles": [
+            p["InstanceProfileName"] for p in aws.client("iam").list_instance_profiles()["InstanceProfiles"]
+        ],
+        "oidc_providers": [
+            p["Arn"] for p in aws.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+        ],
+    }
+    for region in REGIONS.values():
+
+        def client(service: str, _region: str = region):
+            return aws.client(service, _region)
+
+        ec2 = client("ec2")
+        found[f"{region}:streams"] = client("kinesis").list_streams()["StreamNames"]
+        found[f"{region}:topics"] = [t["TopicArn"] for t in client("sns").list_topics()["Topics"]]
+        found[f"{region}:subscriptions"] = [
+            s["SubscriptionArn"] for s in client("sns").list_subscriptions()["Subscriptions"]
+        ]
+        found[f"{region}:queues"] = client("sqs").list_queues().get("QueueUrls", [])
+        found[f"{region}:functions"] = [
+            f["FunctionName"] for f in client("lambda").list_functions()["Functions"]
+        ]
+        found[f"{region}:event_source_mappings"] = [
+            m["UUID"] for m in client("lambda").list_event_source_mappings()["EventSourceMappings"]
+        ]
+        found[f"{region}:log_groups"] = [
+            g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]
+        ]
+        found[f"{region}:alarms"] = [
+            a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]
+        ]
+        found[f"{region}:clusters"] = client("eks").list_clusters()["clusters"]
+        found[f"{region}:autoscaling_groups"] = [
+            g["AutoScalingGroupName"]
+            for g in client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+        ]
+        found[f"{region}:launch_templates"] = [
+            t["LaunchTemplateName"] for t in ec2.describe_launch_templates()["LaunchTemplates"]
+        ]
+        found[f"{region}:vpcs"] = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]
+        found[f"{region}:nat_gateways"] = [
+            n["NatGatewayId"] for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] != "deleted"
+        ]
+        found[f"{region}:elastic_ips"] = [a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]]
+        found[f"{region}:model_package_groups"] = [
+            g["ModelPackageGroupName"]
+            for g in client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
+        ]
+        found[f"{region}:kms_aliases"] = [
+            a["AliasName"] for a in client("kms").list_aliases()["Aliases"] if "tenantml" in a["AliasName"]
+        ]
+    return found
+
+
+def test_given_both_example_tenants_when_applied_re_applied_and_destroyed_then_nothing_is_left(
+    aws, out_dir, tmp_path
+):
+    state_dir = tmp_path / "state"
+
+    # when: applied
+    applied = commands.apply_tenants(out_dir, None, state_dir, aws)
+
+    assert [a.tenant for a in applied] == ["churn", "fraud"]
+    for tenant in applied:
+        document = json.loads(tenant.stack_file.read_text())
+        expected = sum(len(named) for named in document["resource"].values())
+        assert len(tenant.result.applied) == expected
+        assert {c.action for c in tenant.result.applied} == {Action.CREATE}
+        assert tenant.outputs.keys() == document["output"].keys()
+        assert "${" not in json.dumps(tenant.outputs)
+    churn, fraud = (a.outputs for a in applied)
+    lam = aws.client("lambda", REGIONS["churn"])
+    function = lam.get_function(FunctionName=churn["data_arrival_function_name"])
+    assert function["Configuration"]["CodeSize"] > 0  # moto stores the zip from the stack's assets
+    state = json.loads((state_dir / "churn.json").read_text())
+    recorded = next(
+        e["attributes"]
+        for a, e in state["resources"].items()
+        if a.startswith("aws_lambda_function.")
+        and e["attributes"]["function_name"] == churn["data_arrival_function_name"]
+    )
+    assert Path(recorded["code_path"]).is_file() and recorded["code_path"].endswith(".zip")
+    assert recorded["handler"] and recorded["timeout"] > 0
+    assert recorded["environment_variables"]["TENANTML_DATA_BUCKET"] == churn["data_bucket_name"]
+    notification = aws.client("s3").get_bucket_notification_configuration(Bucket=churn["data_bucket_name"])
+    assert (
+        notification["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"]
+        == function["Configuration"]["FunctionArn"]
+    )
+    cluster = aws.client("eks", REGIONS["fraud"]).describe_cluster(name=fraud["cluster_name"])["cluster"]
+    assert cluster["status"] == "ACTIVE"
+    assert aws.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    assert aws.client("autoscaling", REGIONS["churn"]).describe_auto_scaling_groups()["AutoScalingGroups"]
+
+    # when: planned and applied again without a change
+    plans = commands.plan_tenants(out_dir, None, state_dir, aws)
+    again = commands.apply_tenants(out_dir, None, state_dir, aws)
+
+    assert [p.plan.has_changes for p in plans] == [False, False]
+    assert [a.result.applied for a in again] == [(), ()]
+    assert [a.outputs for a in again] == [churn, fraud]
+
+    # when: destroyed
+    destroyed = commands.destroy_tenants(out_dir, None, state_dir, aws)
+
+    assert [d.tenant for d in destroyed] == ["fraud", "churn"]
+    left = {kind: names for kind, names in _leftovers(aws).items() if names}
+    assert left == {}

@@ -1,0 +1,281 @@
+"""Compute: a private EKS cluster for larger tenants, an EC2 fleet for small ones."""
+
+from __future__ import annotations
+
+import pytest
+from infra_support import ACCOUNT_ID, as_list, bodies, only, policy, synth
+
+from infra import cdk
+from infra.compute import AL2023_AMI, EKS_LOG_TYPES, Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
+from infra.network import Network, NetworkProps
+from tenantml.errors import ConstructPropsError
+
+PRIVATE_SUBNETS = ["${aws_subnet.network_private0.id}", "${aws_subnet.network_private1.id}"]
+
+
+@pytest.fixture
+def network(stack, naming) -> Network:
+    return Network(stack, "Network", NetworkProps(naming=naming, cidr="10.20.0.0/16"))
+
+
+@pytest.fixture
+def compute_fields(naming, key, network) -> dict:
+    return {"naming": naming, "key": key, "network": network, "partition": "aws", "instance_types": ("m6i.xlarge", "m6i.2xlarge"),
+                "min_nodes": 2, "max_nodes": 10}
+
+
+@pytest.fixture
+def cluster(stack, compute_fields) -> EksCluster:
+    return EksCluster(stack, "Cluster", EksClusterProps(**compute_fields, kubernetes_version="1.31"))
+
+
+@pytest.fixture
+def fleet(stack, compute_fields, role) -> Ec2Fleet:
+    return Ec2Fleet(stack, "Fleet", Ec2FleetProps(**{**compute_fields, "min_nodes": 1, "max_nodes": 2},
+                                                  instance_role=role))
+
+
+# --- EKS ------------------------------------------------------------------------------------------
+
+
+def test_given_an_eks_cluster_when_synthesized_then_its_endpoint_is_private_only(stack, cluster):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    body = only(doc, "aws_eks_cluster")
+    assert body["name"] == "tenantml-acme-dev-eks"
+    assert body["version"] == "1.31"
+    assert body["vpc_config"] == [{
+        "subnet_ids": PRIVATE_SUBNETS,
+        "endpoint_private_access": True,
+        "endpoint_public_access": False,
+    }]
+
+
+def test_given_an_eks_cluster_when_synthesized_then_all_five_control_plane_log_types_go_to_an_encrypted_group(stack, cluster):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    body = only(doc, "aws_eks_cluster")
+    assert sorted(body["enabled_cluster_log_types"]) == sorted(EKS_LOG_TYPES)
+    assert len(set(body["enabled_cluster_log_types"])) == 5
+    assert only(doc, "aws_cloudwatch_log_group") == {
+        "name": "/aws/eks/tenantml-acme-dev-eks/cluster",
+        "retention_in_days": 30,
+        "kms_key_id": "${aws_kms_key.key.arn}",
+    }
+    # EKS creates the group itself when the cluster comes first; then Terraform's create fails
+    assert body["depends_on"] == ["aws_cloudwatch_log_group.cluster_control_plane_logs"]
+
+
+def test_given_an_eks_cluster_when_synthesized_then_secrets_are_encrypted_with_the_tenant_key(stack, cluster):
+    # when
+    text, _ = synth(stack)
+
+    # then
+    assert cdk.Testing.to_have_resource_with_properties(
+        text,
+        "aws_eks_cluster",
+        {"encryption_config": [{"resources": ["secrets"], "provider": [{"key_arn": "${aws_kms_key.key.arn}"}]}],
+         "access_config": [{"authentication_mode": "API"}]},
+    )
+
+
+def test_given_an_eks_cluster_when_synthesized_then_training_and_serving_node_groups_run_in_private_subnets(stack, cluster):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    groups = bodies(doc, "aws_eks_node_group")
+    assert sorted(groups) == ["cluster_serving_nodes", "cluster_training_nodes"]
+    for workload in ("training", "serving"):
+        group = groups[f"cluster_{workload}_nodes"]
+        assert group["node_group_name"] == f"tenantml-acme-dev-{workload}-nodes"
+        assert group["cluster_name"] == "${aws_eks_cluster.cluster.name}"
+        assert group["node_role_arn"] == "${aws_iam_role.cluster_node_role.arn}"
+        assert group["subnet_ids"] == PRIVATE_SUBNETS
+        assert group["instance_types"] == ["m6i.xlarge", "m6i.2xlarge"]
+        assert group["scaling_config"] == [{"min_size": 2, "desired_size": 2, "max_size": 10}]
+        assert group["labels"] == {"tenantml.io/workload": workload}
+
+
+def test_given_an_eks_cluster_when_synthesized_then_an_oidc_provider_trusts_its_issuer(stack, cluster):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    assert only(doc, "aws_iam_openid_connect_provider") == {
+        "url": "${aws_eks_cluster.cluster.identity[0].oidc[0].issuer}",
+        "client_id_list": ["sts.amazonaws.com"],
+    }
+    assert cluster.oidc_provider_arn == "${aws_iam_openid_connect_provider.cluster_oidc.arn}"
+    assert cluster.cluster_arn == "${aws_eks_cluster.cluster.arn}"
+
+
+def test_given_an_eks_cluster_when_synthesized_then_its_roles_use_the_aws_managed_eks_policies(stack, cluster):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    roles = bodies(doc, "aws_iam_role")
+    assert policy(roles["cluster_cluster_role"], "assume_role_policy")["Statement"][0]["Principal"] == {
+        "Service": ["eks.amazonaws.com"]
+    }
+    attached = sorted(a["policy_arn"].rsplit("/", 1)[1] for a in bodies(doc, "aws_iam_role_policy_attachment").values())
+    assert attached == ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSClusterPolicy", "AmazonEKSWorkerNodePolicy",
+                        "AmazonEKS_CNI_Policy"]
+
+
+def test_given_zero_minimum_nodes_when_a_cluster_is_built_then_one_node_is_still_desired(stack, compute_fields):
+    # given
+    EksCluster(stack, "Cluster", EksClusterProps(**{**compute_fields, "min_nodes": 0}, kubernetes_version="1.31"))
+
+    # when
+    _, doc = synth(stack)
+
+    # then
+    group = bodies(doc, "aws_eks_node_group")["cluster_training_nodes"]
+    assert group["scaling_config"] == [{"min_size": 0, "desired_size": 1, "max_size": 10}]
+
+
+# --- EC2 ------------------------------------------------------------------------------------------
+
+
+def test_given_an_ec2_fleet_when_synthesized_then_instances_require_imdsv2(stack, fleet):
+    # when
+    text, _ = synth(stack)
+
+    # then
+    assert cdk.Testing.to_have_resource_with_properties(
+        text,
+        "aws_launch_template",
+        {"metadata_options": [{"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1}]},
+    )
+
+
+def test_given_an_ec2_fleet_when_synthesized_then_root_volumes_are_encrypted_with_the_tenant_key(stack, fleet):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    template = only(doc, "aws_launch_template")
+    assert template["block_device_mappings"] == [{
+        "device_name": "/dev/xvda",
+        "ebs": [{"volume_size": 50, "volume_type": "gp3", "encrypted": "true", "kms_key_id": "${aws_kms_key.key.arn}",
+                 "delete_on_termination": "true"}],
+    }]
+    assert template["image_id"] == AL2023_AMI
+    assert template["instance_type"] == "m6i.xlarge"
+    assert template["iam_instance_profile"] == [{"arn": "${aws_iam_instance_profile.fleet_instance_profile.arn}"}]
+
+
+def test_given_an_ec2_fleet_when_synthesized_then_instances_run_in_private_subnets_with_https_egress_only(stack, fleet):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    group = only(doc, "aws_autoscaling_group")
+    assert group["vpc_zone_identifier"] == PRIVATE_SUBNETS
+    assert (group["min_size"], group["max_size"], group["desired_capacity"]) == (1, 2, 1)
+    assert group["launch_template"] == [{"id": "${aws_launch_template.fleet.id}", "version": "$Latest"}]
+    security_group = only(doc, "aws_security_group")
+    assert "ingress" not in security_group
+    assert only(doc, "aws_vpc_security_group_egress_rule")["from_port"] == 443
+    assert bodies(doc, "aws_vpc_security_group_ingress_rule") == {}
+    assert only(doc, "aws_iam_instance_profile")["role"] == "${aws_iam_role.worker.name}"
+    assert fleet.launch_template_id == "${aws_launch_template.fleet.id}"
+
+
+def test_given_an_ec2_fleet_with_tenant_key_volumes_when_synthesized_then_auto_scaling_may_use_the_key(stack, fleet):
+    # when
+    _, doc = synth(stack)
+    key_policy = policy(only(doc, "aws_kms_key"))
+
+    # then
+    autoscaling = f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    granted = {
+        action
+        for st in key_policy["Statement"]
+        if st["Effect"] == "Allow" and autoscaling in as_list(st.get("Principal", {}).get("AWS", []))
+        for action in as_list(st["Action"])
+    }
+    assert {"kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext"} <= granted
+
+
+# --- props rules ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"instance_types": ()}, [("instance_types", "at least one instance type is needed", None)]),
+        ({"min_nodes": 5, "max_nodes": 2}, [("min_nodes", "must not exceed max_nodes", 5)]),
+        ({"min_nodes": -1}, [("min_nodes/max_nodes", "min_nodes >= 0 and max_nodes >= 1", (-1, 10))]),
+        ({"min_nodes": 0, "max_nodes": 0}, [("min_nodes/max_nodes", "min_nodes >= 0 and max_nodes >= 1", (0, 0))]),
+    ],
+    ids=["no-instance-types", "min-above-max", "negative-min", "zero-max"],
+)
+@pytest.mark.parametrize("kind", ["eks", "ec2"])
+def test_given_a_broken_compute_setting_when_props_are_built_then_the_field_and_value_are_named(
+    compute_fields, role, kind, fields, expected
+):
+    # given
+    merged = {**compute_fields, **fields}
+
+    # when
+    with pytest.raises(ConstructPropsError) as caught:
+        if kind == "eks":
+            EksClusterProps(**merged, kubernetes_version="1.31")
+        else:
+            Ec2FleetProps(**merged, instance_role=role)
+
+    # then
+    assert [(p.location, p.message, p.value) for p in caught.value.problems] == expected
+    assert f"{expected[0][0]}: {expected[0][1]}" in str(caught.value)
+
+
+@pytest.mark.parametrize("volume", [7, 16385])
+def test_given_a_volume_size_out_of_range_when_fleet_props_are_built_then_it_is_named(compute_fields, role, volume):
+    # when
+    with pytest.raises(ConstructPropsError) as caught:
+        Ec2FleetProps(**compute_fields, instance_role=role, volume_size_gb=volume)
+
+    # then
+    assert [(p.location, p.message, p.value) for p in caught.value.problems] == [
+        ("volume_size_gb", "must be 8 to 16384", volume)
+    ]
+
+
+def test_given_compute_and_volume_problems_when_fleet_props_are_built_then_one_error_lists_both(compute_fields, role):
+    # when
+    with pytest.raises(ConstructPropsError) as caught:
+        Ec2FleetProps(**{**compute_fields, "instance_types": ()}, instance_role=role, volume_size_gb=1)
+
+    # then
+    assert [p.location for p in caught.value.problems] == ["instance_types", "volume_size_gb"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"min_nodes": 0, "max_nodes": 1}, {"min_nodes": 3, "max_nodes": 3}, {"instance_types": ("t3.large",)}],
+    ids=["zero-to-one", "fixed-size", "one-type"],
+)
+def test_given_valid_compute_settings_when_props_are_built_then_they_are_kept(compute_fields, role, fields):
+    # when
+    eks = EksClusterProps(**{**compute_fields, **fields}, kubernetes_version="1.31")
+    ec2 = Ec2FleetProps(**{**compute_fields, **fields}, instance_role=role)
+
+    # then
+    assert {name: getattr(eks, name) for name in fields} == fields
+    assert {name: getattr(ec2, name) for name in fields} == fields
+
+
+@pytest.mark.parametrize("volume", [8, 16384])
+def test_given_a_volume_size_at_the_limits_when_fleet_props_are_built_then_it_is_kept(compute_fields, role, volume):
+    # when
+    props = Ec2FleetProps(**compute_fields, instance_role=role, volume_size_gb=volume)
+
+    # then
+    assert props.volume_size_gb == volume

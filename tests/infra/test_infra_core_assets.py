@@ -1,0 +1,140 @@
+"""The construct building blocks (addresses, references, pruning) and the deterministic lambda zips."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+from infra_support import bodies, synth
+
+from infra.assets import build_lambda_bundle
+from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token, ref, snake
+from tenantml.errors import ConstructPropsError
+
+
+@pytest.mark.parametrize(
+    ("construct_id", "expected"),
+    [("DataBucket", "data_bucket"), ("Data", "data"), ("PublicAccessBlock", "public_access_block"),
+     ("Private0", "private0"), ("AlarmLatencyP99", "alarm_latency_p99"), ("already_snake", "already_snake"),
+     ("with-dash", "with_dash"), ("KMSKey", "kms_key")],
+)
+def test_given_a_construct_id_when_snake_cased_then_it_becomes_an_address_part(construct_id, expected):
+    # when / then
+    assert snake(construct_id) == expected
+
+
+def test_given_nested_constructs_when_synthesized_then_addresses_join_their_ids_and_this_names_the_primary(stack):
+    # given
+    outer = TenantConstruct(stack, "Storage")
+    inner = TenantConstruct(outer, "Data")
+    primary = Resource(inner, PRIMARY_ID, "aws_s3_bucket", {"bucket": "b"})
+    secondary = Resource(inner, "Versioning", "aws_s3_bucket_versioning", {"bucket": primary.id_ref})
+
+    # when
+    _, doc = synth(stack)
+
+    # then
+    assert primary.address == "aws_s3_bucket.storage_data"
+    assert secondary.address == "aws_s3_bucket_versioning.storage_data_versioning"
+    assert bodies(doc, "aws_s3_bucket_versioning") == {
+        "storage_data_versioning": {"bucket": "${aws_s3_bucket.storage_data.id}"}
+    }
+    assert primary.arn_ref == "${aws_s3_bucket.storage_data.arn}"
+
+
+def test_given_two_resources_with_one_address_when_the_second_is_built_then_the_address_is_named(stack):
+    # given: two sibling ids that snake-case to the same address prefix
+    Resource(TenantConstruct(stack, "Data"), PRIMARY_ID, "aws_s3_bucket", {"bucket": "a"})
+    twin = TenantConstruct(stack, "data")
+
+    # when
+    with pytest.raises(ConstructPropsError) as caught:
+        Resource(twin, PRIMARY_ID, "aws_s3_bucket", {"bucket": "b"})
+
+    # then
+    assert [(p.location, p.message) for p in caught.value.problems] == [
+        ("aws_s3_bucket.data", "two resources would share this Terraform address; rename a construct id")
+    ]
+
+
+def test_given_unset_optional_arguments_when_synthesized_then_they_are_left_out(stack):
+    # given
+    holder = TenantConstruct(stack, "Queue")
+    Resource(holder, PRIMARY_ID, "aws_sqs_queue", {"name": "q", "kms_master_key_id": None,
+                                                   "tags": {"a": "1", "b": None}, "list": ["x", None]})
+
+    # when
+    _, doc = synth(stack)
+
+    # then
+    assert bodies(doc, "aws_sqs_queue") == {"queue": {"name": "q", "tags": {"a": "1"}, "list": ["x"]}}
+
+
+def test_given_attributes_given_as_a_callable_when_synthesized_then_they_are_read_at_synth_time(stack):
+    # given
+    state = {"name": "before"}
+    holder = TenantConstruct(stack, "Queue")
+    Resource(holder, PRIMARY_ID, "aws_sqs_queue", lambda: dict(state))
+
+    # when
+    state["name"] = "after"
+    _, doc = synth(stack)
+
+    # then
+    assert bodies(doc, "aws_sqs_queue")["queue"]["name"] == "after"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("${aws_s3_bucket.a.id}", True), ("prefix-${var.x}", True),
+                                                 ("plain", False), (5, False), (None, False)])
+def test_given_a_value_when_checked_for_a_token_then_only_interpolations_count(value, expected):
+    # when / then
+    assert is_token(value) is expected
+
+
+def test_given_an_address_when_referenced_then_it_is_a_terraform_interpolation():
+    # when / then
+    assert ref("aws_kms_key.key", "arn") == "${aws_kms_key.key.arn}"
+
+
+# --- lambda bundles -----------------------------------------------------------------------------
+
+
+def test_given_a_handler_when_bundled_then_the_zip_holds_the_handler_and_the_shared_packages(tmp_path):
+    # when
+    bundle = build_lambda_bundle("monitor", tmp_path)
+
+    # then
+    assert bundle.path == tmp_path / "monitor.zip"
+    with zipfile.ZipFile(bundle.path) as archive:
+        names = archive.namelist()
+        infos = archive.infolist()
+    assert "lambdas/monitor/handler.py" in names
+    assert "lambdas/__init__.py" in names
+    assert any(n.startswith("pipelines/") for n in names)
+    assert any(n.startswith("tenantml/") for n in names)
+    assert not any(n.startswith(("lambdas/alarm/", "lambdas/data_arrival/")) for n in names)
+    assert not any("__pycache__" in n for n in names)
+    assert names == sorted(names)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_given_the_same_sources_when_bundled_twice_then_the_bytes_and_hashes_are_identical(tmp_path):
+    # when
+    first = build_lambda_bundle("alarm", tmp_path / "one")
+    second = build_lambda_bundle("alarm", tmp_path / "two")
+
+    # then
+    assert first.path != second.path
+    assert first.path.read_bytes() == second.path.read_bytes()
+    assert first.sha256_hex == second.sha256_hex
+    assert first.source_code_hash == second.source_code_hash
+
+
+def test_given_a_handler_that_does_not_exist_when_bundled_then_the_missing_file_is_named(tmp_path):
+    # when
+    with pytest.raises(FileNotFoundError) as caught:
+        build_lambda_bundle("no_such_handler", tmp_path)
+
+    # then
+    assert str(caught.value) == "lambdas/no_such_handler/handler.py does not exist"
+    assert list(tmp_path.iterdir()) == []

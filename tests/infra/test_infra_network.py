@@ -1,0 +1,119 @@
+"""Network: a VPC with private subnets for compute and public ones only for the NAT gateway."""
+
+from __future__ import annotations
+
+import pytest
+from infra_support import bodies, only, synth
+
+from infra import cdk
+from infra.network import Network, NetworkProps
+from tenantml.errors import ConstructPropsError
+
+
+def test_given_a_network_when_synthesized_then_the_vpc_has_dns_and_the_tenant_name(stack, naming):
+    # given
+    network = Network(stack, "Network", NetworkProps(naming=naming, cidr="10.10.0.0/16"))
+
+    # when
+    text, _ = synth(stack)
+
+    # then
+    assert cdk.Testing.to_have_resource_with_properties(
+        text,
+        "aws_vpc",
+        {"cidr_block": "10.10.0.0/16", "enable_dns_hostnames": True, "enable_dns_support": True,
+         "tags": {"Name": "tenantml-acme-dev-vpc"}},
+    )
+    assert network.vpc_id == "${aws_vpc.network.id}"
+
+
+def test_given_three_zones_when_synthesized_then_each_zone_has_a_private_and_a_public_subnet(stack, naming):
+    # given
+    network = Network(stack, "Network", NetworkProps(naming=naming, cidr="10.20.0.0/16", availability_zones=3))
+
+    # when
+    _, doc = synth(stack)
+
+    # then
+    subnets = bodies(doc, "aws_subnet")
+    assert sorted(subnets) == [f"network_{kind}{i}" for kind in ("private", "public") for i in range(3)]
+    assert [subnets[f"network_private{i}"]["availability_zone"] for i in range(3)] == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    assert [subnets[f"network_private{i}"]["cidr_block"] for i in range(3)] == ["10.20.0.0/20", "10.20.16.0/20", "10.20.32.0/20"]
+    assert [subnets[f"network_public{i}"]["cidr_block"] for i in range(3)] == ["10.20.48.0/20", "10.20.64.0/20", "10.20.80.0/20"]
+    assert all(s["map_public_ip_on_launch"] is False for s in subnets.values())
+    assert network.private_subnet_ids == [f"${{aws_subnet.network_private{i}.id}}" for i in range(3)]
+
+
+def test_given_a_network_when_synthesized_then_private_subnets_reach_out_only_through_the_nat_gateway(stack, naming):
+    # given
+    Network(stack, "Network", NetworkProps(naming=naming, cidr="10.10.0.0/16"))
+
+    # when
+    _, doc = synth(stack)
+
+    # then
+    routes = bodies(doc, "aws_route")
+    assert routes["network_private_default"] == {
+        "route_table_id": "${aws_route_table.network_private_routes.id}",
+        "destination_cidr_block": "0.0.0.0/0",
+        "nat_gateway_id": "${aws_nat_gateway.network_nat.id}",
+    }
+    assert routes["network_public_default"]["gateway_id"] == "${aws_internet_gateway.network_gateway.id}"
+    assert only(doc, "aws_nat_gateway")["subnet_id"] == "${aws_subnet.network_public0.id}"
+    associations = bodies(doc, "aws_route_table_association")
+    assert associations["network_private_assoc1"] == {
+        "subnet_id": "${aws_subnet.network_private1.id}",
+        "route_table_id": "${aws_route_table.network_private_routes.id}",
+    }
+    assert only(doc, "aws_eip")["depends_on"] == ["aws_internet_gateway.network_gateway"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"cidr": "10.0.0.0/8"}, ("cidr", "VPC prefix length must be /16 to /24", "10.0.0.0/8")),
+        ({"cidr": "10.0.0.0/28"}, ("cidr", "VPC prefix length must be /16 to /24", "10.0.0.0/28")),
+        ({"cidr": "8.8.0.0/16"}, ("cidr", "must be a private (RFC 1918) range", "8.8.0.0/16")),
+        ({"availability_zones": 1}, ("availability_zones", "must be 2 to 3", 1)),
+        ({"availability_zones": 4}, ("availability_zones", "must be 2 to 3", 4)),
+    ],
+    ids=["prefix-8", "prefix-28", "public-range", "one-zone", "four-zones"],
+)
+def test_given_a_broken_network_setting_when_props_are_built_then_the_field_and_value_are_named(naming, fields, expected):
+    # when
+    with pytest.raises(ConstructPropsError) as caught:
+        NetworkProps(naming=naming, **{"cidr": "10.0.0.0/16", **fields})
+
+    # then
+    assert [(p.location, p.message, p.value) for p in caught.value.problems] == [expected]
+    assert f"{expected[0]}: {expected[1]}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("cidr", "reason"),
+    [("10.0.0.1/16", "has host bits set"), ("300.0.0.0/16", "does not appear to be an IPv4 or IPv6 network")],
+)
+def test_given_a_cidr_that_is_not_a_network_when_props_are_built_then_the_cidr_is_named(naming, cidr, reason):
+    # when
+    with pytest.raises(ConstructPropsError) as caught:
+        NetworkProps(naming=naming, cidr=cidr)
+
+    # then
+    (problem,) = caught.value.problems
+    assert (problem.location, problem.value) == ("cidr", cidr)
+    assert problem.message.startswith("not a network address:")
+    assert reason in problem.message
+
+
+@pytest.mark.parametrize(
+    ("cidr", "zones"),
+    [("10.0.0.0/16", 2), ("172.16.0.0/24", 3), ("192.168.0.0/20", 2)],
+)
+def test_given_a_private_range_when_props_are_built_then_it_is_split_into_two_subnets_per_zone(naming, cidr, zones):
+    # when
+    props = NetworkProps(naming=naming, cidr=cidr, availability_zones=zones)
+
+    # then
+    cidrs = props.subnet_cidrs()
+    assert len(cidrs) == 2 * zones
+    assert len(set(cidrs)) == len(cidrs)

@@ -1,0 +1,349 @@
+"""The example tenants (churn on EC2, fraud on EKS) synthesized end to end, as ``tenantml synth`` writes them."""
+
+from __future__ import annotations
+
+import copy
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from infra_support import (
+    EXAMPLE_TENANTS,
+    REFERENCE,
+    REPO_ROOT,
+    SynthesizedStack,
+    addresses,
+    as_list,
+    bodies,
+    policies,
+    policy,
+    referenced_addresses,
+    strings,
+    synthesize_specs,
+)
+
+from infra.actions import DATA_ACTIONS
+from infra.schema_check import check_stack
+from tenantml.errors import ConstructPropsError
+from tenantml.spec import load_specs, parse_spec
+
+TENANTS = ["churn", "fraud"]
+
+
+@pytest.fixture(params=TENANTS)
+def tenant(request, example_stacks) -> SynthesizedStack:
+    return example_stacks[request.param]
+
+
+def _bucket_ids(doc: dict) -> set[str]:
+    return {f"${{aws_s3_bucket.{name}.id}}" for name in bodies(doc, "aws_s3_bucket")}
+
+
+# --- the "done when" list ---------------------------------------------------------------------------
+
+
+def test_given_an_example_tenant_when_synthesized_then_it_has_three_buckets_each_with_its_secure_defaults(tenant):
+    # given
+    doc = tenant.doc
+    buckets = _bucket_ids(doc)
+
+    # then
+    assert len(buckets) == 3
+    for companion in ("aws_s3_bucket_versioning", "aws_s3_bucket_server_side_encryption_configuration",
+                      "aws_s3_bucket_public_access_block"):
+        assert {b["bucket"] for b in bodies(doc, companion).values()} == buckets, companion
+    assert {b["versioning_configuration"][0]["status"] for b in bodies(doc, "aws_s3_bucket_versioning").values()} == {"Enabled"}
+    encryption = [b["rule"][0] for b in bodies(doc, "aws_s3_bucket_server_side_encryption_configuration").values()]
+    assert {r["apply_server_side_encryption_by_default"][0]["sse_algorithm"] for r in encryption} == {"aws:kms"}
+    assert all(r["bucket_key_enabled"] is True for r in encryption)
+
+
+@pytest.mark.parametrize(
+    "resource_type",
+    ["aws_kms_key", "aws_sns_topic", "aws_kinesis_stream", "aws_lambda_event_source_mapping",
+     "aws_s3_bucket_notification", "aws_sagemaker_model_package_group"],
+)
+def test_given_an_example_tenant_when_synthesized_then_it_has_exactly_one_of_each_platform_resource(tenant, resource_type):
+    # then
+    assert len(bodies(tenant.doc, resource_type)) == 1
+
+
+def test_given_an_example_tenant_when_synthesized_then_it_has_functions_roles_and_alarms(tenant):
+    # given
+    doc = tenant.doc
+
+    # then
+    assert len(bodies(doc, "aws_lambda_function")) >= 2
+    assert len(bodies(doc, "aws_iam_role")) >= 1
+    alarms = bodies(doc, "aws_cloudwatch_metric_alarm")
+    assert len(alarms) >= 1
+    topic = "${aws_sns_topic.alerts.arn}"
+    assert all(a["alarm_actions"] == [topic] for a in alarms.values())
+
+
+@pytest.mark.parametrize(("name", "present", "absent"), [("fraud", "aws_eks_cluster", "aws_launch_template"),
+                                                          ("churn", "aws_launch_template", "aws_eks_cluster")])
+def test_given_the_compute_kind_of_a_tenant_when_synthesized_then_only_that_compute_is_built(example_stacks, name, present, absent):
+    # given
+    doc = example_stacks[name].doc
+
+    # then
+    assert len(bodies(doc, present)) == 1
+    assert bodies(doc, absent) == {}
+
+
+# --- valid Terraform ------------------------------------------------------------------------------
+
+
+def test_given_an_example_tenant_when_checked_against_the_provider_schema_then_there_are_no_problems(tenant):
+    # when
+    problems = check_stack(tenant.doc)
+
+    # then
+    assert [str(p) for p in problems] == []
+
+
+def test_given_an_example_tenant_when_synthesized_then_every_reference_points_at_something_in_the_document(tenant):
+    # given
+    defined = addresses(tenant.doc)
+
+    # when
+    referenced = referenced_addresses(tenant.doc)
+    depends_on = {d for named in tenant.doc["resource"].values() for body in named.values()
+                  for d in body.get("depends_on", [])}
+
+    # then
+    assert referenced, "a tenant stack is wired together by references"
+    assert sorted(referenced - defined) == []
+    assert sorted(depends_on - defined) == []
+
+
+def test_given_an_example_tenant_when_synthesized_then_references_are_plain_attribute_reads(tenant):
+    # given: ``${aws_x.name.attr}``, ``${data.aws_x.name.attr}`` or an indexed read such as identity[0]
+    shape = r"(data\.)?aws_[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+(\[\d+\]\.[a-z0-9_]+)*"
+
+    # when
+    expressions = {e for s in strings(tenant.doc) for e in REFERENCE.findall(s)}
+
+    # then
+    assert sorted(e for e in expressions if not re.fullmatch(shape, e)) == []
+
+
+def test_given_an_example_tenant_when_synthesized_then_each_lambda_zip_exists_and_holds_its_handler(tenant):
+    # given
+    functions = bodies(tenant.doc, "aws_lambda_function")
+
+    # then
+    for body in functions.values():
+        package = body["handler"].split(".")[1]
+        archive_path = tenant.directory / body["filename"]
+        assert archive_path.is_file(), body["filename"]
+        assert archive_path.name == f"{package}.zip"
+        with zipfile.ZipFile(archive_path) as archive:
+            assert f"lambdas/{package}/handler.py" in archive.namelist()
+    assert {b["handler"] for b in functions.values()} == {
+        "lambdas.data_arrival.handler.handler", "lambdas.monitor.handler.handler", "lambdas.alarm.handler.handler",
+    }
+
+
+def test_given_an_example_tenant_when_synthesized_then_outputs_name_everything_pipelines_need(tenant):
+    # given
+    outputs = {name: body["value"] for name, body in tenant.doc["output"].items()}
+
+    # then
+    assert outputs["data_bucket_name"] == "${aws_s3_bucket.storage_data.id}"
+    assert outputs["artifacts_bucket_name"] == "${aws_s3_bucket.storage_artifacts.id}"
+    assert outputs["models_bucket_name"] == "${aws_s3_bucket.storage_models.id}"
+    assert outputs["stream_name"] == "${aws_kinesis_stream.stream.name}"
+    assert outputs["stream_arn"] == "${aws_kinesis_stream.stream.arn}"
+    assert outputs["alerts_topic_arn"] == "${aws_sns_topic.alerts.arn}"
+    for role in ("training", "serving", "pipelines"):
+        assert outputs[f"{role}_role_arn"] == f"${{aws_iam_role.roles_{role}.arn}}"
+    function_names = {outputs[f"{fn}_function_name"] for fn in ("data_arrival", "monitor", "alarm")}
+    assert function_names == {f"${{aws_lambda_function.{name}.function_name}}" for name in bodies(tenant.doc, "aws_lambda_function")}
+
+
+def test_given_an_example_tenant_when_synthesized_then_state_and_default_tags_are_the_tenants(tenant):
+    # given
+    doc = tenant.doc
+
+    # then
+    assert doc["terraform"]["backend"]["s3"]["key"] == f"tenants/{tenant.tenant}/terraform.tfstate"
+    (provider,) = doc["provider"]["aws"]
+    tags = provider["default_tags"][0]["tags"]
+    assert tags["tenantml:tenant"] == tenant.tenant
+    assert tags["tenantml:managed-by"] == "tenantml"
+
+
+def test_given_the_fraud_spec_when_synthesized_then_its_settings_reach_the_resources(example_stacks):
+    # given
+    doc = example_stacks["fraud"].doc
+
+    # then
+    (stream,) = bodies(doc, "aws_kinesis_stream").values()
+    assert stream["stream_mode_details"] == [{"stream_mode": "ON_DEMAND"}] and stream["retention_period"] == 168
+    assert {f["reserved_concurrent_executions"] for f in bodies(doc, "aws_lambda_function").values()} == {20}
+    lambda_logs = [g for g in bodies(doc, "aws_cloudwatch_log_group").values() if g["name"].startswith("/aws/lambda/")]
+    assert {g["retention_in_days"] for g in lambda_logs} == {90}
+    (provider,) = doc["provider"]["aws"]
+    assert provider["allowed_account_ids"] == ["111122223333"]
+    assert len(bodies(doc, "aws_sns_topic_subscription")) == 3  # two e-mail addresses and the alarm handler
+
+
+def _bundled_sources_fingerprint() -> list[tuple[str, int, int]]:
+    """Path, size and mtime of every file a lambda zip may hold (the handlers and the shared packages)."""
+    roots = [REPO_ROOT / "lambdas", REPO_ROOT / "pipelines", REPO_ROOT / "tenantml"]
+    return sorted(
+        (str(p), p.stat().st_size, p.stat().st_mtime_ns)
+        for root in roots for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+
+
+def test_given_both_examples_when_synthesized_twice_then_every_stack_file_is_byte_identical(example_specs, tmp_path):
+    # given: the working tree is shared, and a source edited between the two synths rightly changes the
+    # zip hashes; such an attempt is repeated rather than counted
+    for attempt in range(3):
+        before = _bundled_sources_fingerprint()
+
+        # when
+        first = synthesize_specs(example_specs, tmp_path / f"first{attempt}")
+        second = synthesize_specs(example_specs, tmp_path / f"second{attempt}")
+        if _bundled_sources_fingerprint() == before:
+            break
+    else:
+        pytest.fail("the lambda sources changed during every attempt; determinism could not be checked")
+
+    # then
+    assert sorted(first) == sorted(second) == TENANTS
+    for name in TENANTS:
+        assert second[name].text == first[name].text, name
+        first_zips = sorted(p.relative_to(first[name].directory) for p in first[name].directory.rglob("*.zip"))
+        second_zips = sorted(p.relative_to(second[name].directory) for p in second[name].directory.rglob("*.zip"))
+        assert len(first_zips) == 3
+        assert first_zips == second_zips
+        for relative in first_zips:
+            assert (first[name].directory / relative).read_bytes() == (second[name].directory / relative).read_bytes()
+
+
+# --- IAM over everything synthesized --------------------------------------------------------------
+
+
+def test_given_an_example_tenant_when_synthesized_then_no_allow_statement_has_a_wildcard_action(tenant):
+    # given: the key policy's AccountAdmin is AWS's default key policy; a Deny may be broad (TLS-only)
+    found = []
+    for kind, address, document in policies(tenant.doc):
+        for st in document["Statement"]:
+            if (kind == "key" and st.get("Sid") == "AccountAdmin") or st["Effect"] == "Deny":
+                continue
+            found += [(address, st.get("Sid"), a) for a in as_list(st["Action"]) if "*" in a]
+
+    # then
+    assert found == []
+
+
+def test_given_an_example_tenant_when_synthesized_then_no_data_action_is_granted_on_every_resource(tenant):
+    # given: in a key policy "*" means the key itself, so only identity and bucket policies count
+    found = []
+    for kind, address, document in policies(tenant.doc):
+        if kind not in ("identity", "bucket"):
+            continue
+        for st in document["Statement"]:
+            if st["Effect"] == "Allow" and "*" in as_list(st["Resource"]):
+                found += [(address, st.get("Sid"), a) for a in as_list(st["Action"]) if a in DATA_ACTIONS]
+
+    # then
+    assert found == []
+
+
+def test_given_an_example_tenant_when_synthesized_then_only_the_eks_service_roles_lack_the_boundary(tenant):
+    # given
+    roles = bodies(tenant.doc, "aws_iam_role")
+
+    # when
+    unbounded = sorted(name for name, body in roles.items() if "permissions_boundary" not in body)
+
+    # then: the EKS control plane and nodes use AWS-managed policies the boundary cannot express
+    expected = ["cluster_cluster_role", "cluster_node_role"] if tenant.tenant == "fraud" else []
+    assert unbounded == expected
+    assert {body.get("permissions_boundary") for name, body in roles.items() if name not in expected} == {
+        "${aws_iam_policy.boundary.arn}"
+    }
+
+
+def test_given_an_example_tenant_when_synthesized_then_every_action_a_bounded_role_holds_is_allowed_by_the_boundary(tenant):
+    # given
+    boundary = policy(bodies(tenant.doc, "aws_iam_policy")["boundary"])
+    allowed = {a for st in boundary["Statement"] if st["Effect"] == "Allow" for a in as_list(st["Action"])}
+    bounded = {name for name, body in bodies(tenant.doc, "aws_iam_role").items() if "permissions_boundary" in body}
+
+    # when
+    granted = {
+        (body["role"], a)
+        for body in bodies(tenant.doc, "aws_iam_role_policy").values()
+        if body["role"].split(".")[1] in bounded
+        for st in policy(body)["Statement"]
+        for a in as_list(st["Action"])
+    }
+
+    # then: a grant outside the boundary is silently ineffective on AWS
+    assert sorted((role, a) for role, a in granted if a not in allowed) == []
+
+
+def test_given_an_example_tenant_when_synthesized_then_lambda_roles_may_use_the_dead_letter_queue_of_their_function(tenant):
+    # given
+    functions = bodies(tenant.doc, "aws_lambda_function")
+
+    # then
+    for name, fn in functions.items():
+        role = fn["role"].split(".")[1]
+        granted = [st for body in bodies(tenant.doc, "aws_iam_role_policy").values()
+                   if body["role"] == f"${{aws_iam_role.{role}.id}}" for st in policy(body)["Statement"]]
+        dlq = fn["dead_letter_config"][0]["target_arn"]
+        assert any("sqs:SendMessage" in st["Action"] and dlq in st["Resource"] for st in granted), name
+
+
+# --- every valid spec synthesizes ----------------------------------------------------------------
+
+
+def _spec_with(**changes):
+    document = yaml.safe_load((EXAMPLE_TENANTS / "churn.yaml").read_text(encoding="utf-8"))
+    merged = copy.deepcopy(document)
+    for dotted, value in changes.items():
+        target = merged
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return parse_spec(Path("generated.yaml"), yaml.safe_dump(merged))
+
+
+def test_given_a_spec_with_a_long_tenant_name_when_synthesized_then_every_physical_name_fits(tmp_path):
+    # given: the longest tenant name and environment the spec allows
+    spec = _spec_with(name="a" * 20, environment="staging", account_id="123456789012")
+
+    # when
+    stacks = synthesize_specs([spec], tmp_path)
+
+    # then
+    assert list(stacks) == ["a" * 20]
+    bucket_names = [b["bucket"] for b in bodies(stacks["a" * 20].doc, "aws_s3_bucket").values()]
+    assert max(len(n) for n in bucket_names) <= 63
+
+
+def test_given_a_valid_spec_with_the_longest_names_when_synthesized_then_it_synthesizes(tmp_path):
+    # given
+    spec = _spec_with(**{"name": "a" * 20, "environment": "staging", "model.name": "m" * 25})
+
+    # when
+    stacks = synthesize_specs([spec], tmp_path)
+
+    # then
+    (group,) = bodies(stacks["a" * 20].doc, "aws_sagemaker_model_package_group").values()
+    assert len(group["model_package_group_name"]) <= 63
+
+
+def test_given_the_example_directory_when_loaded_then_it_holds_exactly_the_two_examples():
+    # when / then: guards the parametrization above against a silently missing example
+    assert [s.name for s in load_specs(EXAMPLE_TENANTS)] == TENANTS
