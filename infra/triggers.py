@@ -92,7 +92,7 @@ class PythonFunction(TenantConstruct):
         props.key.grant_encrypt_decrypt(self.role)
 
         bundle = build_lambda_bundle(props.handler_package, props.build_dir)
-        code = TerraformAsset(self, "Code", path=str(bundle.path), type=AssetType.FILE, asset_hash=bundle.sha256_hex[:32])
+        code = TerraformAsset(self, "Code", path=str(bundle.path.resolve()), type=AssetType.FILE, asset_hash=bundle.sha256_hex[:32])
         self.function = Resource(
             self, PRIMARY_ID, "aws_lambda_function",
             {

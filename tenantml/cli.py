@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
-from tenantml.errors import TenantmlError
+from tenantml.errors import TenantmlError, UsageError
 
 app = typer.Typer(
     name="tenantml",
@@ -82,6 +93,140 @@ def validate(tenants: TenantsDir = Path("tenants"), tenant: TenantName = None) -
     specs = load_specs(tenants, only=tenant)
     for spec in specs:
         console.print(f"[green]ok[/] {spec.name} ({spec.environment.value}, {spec.compute.kind}, {spec.region})")
+
+
+EmulatorPort = Annotated[
+    int | None,
+    typer.Option("--emulator-port", help="Port of the AWS emulator on 127.0.0.1 (default 4599, or a free one if taken)."),
+]
+
+
+def _apply_progress(progress: Progress, task: TaskID) -> Callable[[str, Any], None]:
+    def on_event(tenant: str, event: Any) -> None:
+        if event.phase == "start":
+            progress.update(task, description=f"{tenant}: {event.action} {event.address}")
+        elif event.phase == "done":
+            progress.advance(task)
+    return on_event
+
+
+def _print_outputs(summary: Any) -> None:
+    for applied in summary.applied:
+        table = Table(title=f"{applied.tenant}: {len(applied.result.applied)} change(s) in {applied.result.seconds:.2f} s",
+                      show_header=True)
+        table.add_column("output")
+        table.add_column("value", overflow="fold")
+        for name, value in sorted(applied.outputs.items()):
+            table.add_row(name, value if isinstance(value, str) else json.dumps(value))
+        console.print(table)
+
+
+@app.command()
+@reports_errors
+def up(
+    tenants: TenantsDir = Path("tenants"),
+    tenant: TenantName = None,
+    out: OutDir = Path("cdktf.out"),
+    emulator_port: EmulatorPort = None,
+    once: Annotated[bool, typer.Option("--once", help="Exit after everything is up, with a summary.")] = False,
+) -> None:
+    """Run every tenant's platform on the embedded AWS emulator until Ctrl-C (or once)."""
+    from tenantml import up as up_module
+    from tenantml.spec import load_specs
+
+    specs = load_specs(tenants, only=tenant)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("starting the AWS emulator", total=None)
+
+        def on_ready(summary: Any) -> None:
+            progress.stop()
+            _print_outputs(summary)
+            console.print(f"[bold green]tenantml is up[/] in {summary.timings['ready']:.1f} s: "
+                          f"AWS emulator at {summary.endpoint}")
+            console.print("Point other tools at it:")
+            for key, value in summary.env.items():
+                console.print(f"  export {key}={value}", highlight=False, soft_wrap=True)
+            console.print(f"Summary for scripts: {up_module.UP_FILE}" + ("" if once else "  (Ctrl-C to stop)"))
+
+        up_module.up(specs, out_dir=out, port=emulator_port, once=once,
+                     report=lambda message: progress.console.print(f"[yellow]{message}[/]"),
+                     on_apply_progress=_apply_progress(progress, task), on_ready=on_ready)
+
+
+@app.command()
+@reports_errors
+def plan(
+    tenants: TenantsDir = Path("tenants"),
+    tenant: TenantName = None,
+    out: OutDir = Path("cdktf.out"),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every attribute of created resources.")] = False,
+) -> None:
+    """Show what applying the tenants' stacks to the emulator would create, change, replace or destroy."""
+    from tenantml.emulator import server as emulator
+    from tenantml.emulator.commands import plan_tenants, render_plan
+    from tenantml.spec import load_specs
+    from tenantml.synthesis import synth as synth_stacks
+    from tenantml.up import read_running
+
+    specs = load_specs(tenants, only=tenant)
+    synth_stacks(specs, out)
+    running = read_running()
+    if running is None:
+        console.print("[dim]no `tenantml up` is running: planning against an empty emulator[/]")
+        with emulator.running(0) as server, tempfile.TemporaryDirectory() as empty_state:
+            plans = plan_tenants(out, [s.name for s in specs], Path(empty_state), server.endpoint)
+    else:
+        plans = plan_tenants(out, [s.name for s in specs], running.state_dir, running.endpoint)
+    for tenant_plan in plans:
+        console.print(render_plan(tenant_plan, verbose=verbose), highlight=False)
+
+
+def _require_running() -> Any:
+    from tenantml.up import read_running
+
+    running = read_running()
+    if running is None:
+        raise UsageError("no `tenantml up` is running: start one first (the emulator keeps its resources in memory)")
+    return running
+
+
+@app.command(name="apply")
+@reports_errors
+def apply_command(
+    tenants: TenantsDir = Path("tenants"),
+    tenant: TenantName = None,
+    out: OutDir = Path("cdktf.out"),
+) -> None:
+    """Synthesize and apply changed stacks to the running emulator (no change does nothing)."""
+    from tenantml.emulator.commands import apply_tenants
+    from tenantml.spec import load_specs
+    from tenantml.synthesis import synth as synth_stacks
+
+    running = _require_running()
+    specs = load_specs(tenants, only=tenant)
+    synth_stacks(specs, out)
+    for applied in apply_tenants(out, [s.name for s in specs], running.state_dir, running.endpoint):
+        changes = applied.result.applied
+        console.print(f"{applied.tenant}: {len(changes)} change(s) in {applied.result.seconds:.2f} s "
+                      f"({applied.result.plan.summary()})")
+
+
+@app.command()
+@reports_errors
+def destroy(
+    tenant: TenantName = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove every resource of the tenants (or one tenant) from the running emulator, in reverse order."""
+    from tenantml.emulator.commands import destroy_tenants
+
+    running = _require_running()
+    who = tenant or "every tenant"
+    if not yes and not typer.confirm(f"Destroy all resources of {who} on {running.endpoint}?"):
+        raise typer.Exit(1)
+    for result in destroy_tenants(None, [tenant] if tenant else None, running.state_dir, running.endpoint):
+        console.print(f"{result.tenant}: destroyed {len(result.result.deleted)} resource(s) in {result.result.seconds:.2f} s")
 
 
 def main() -> None:

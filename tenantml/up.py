@@ -1,0 +1,210 @@
+"""``tenantml up``: every tenant's platform on the embedded AWS emulator, on this machine.
+
+One ``up`` owns one emulator. It validates the specs, starts moto on 127.0.0.1, synthesizes
+the stacks, applies them (the same ``cdk.tf.json`` a real deploy uses), starts the Lambda
+runtime, runs each tenant's ML lifecycle, and writes ``.tenantml/up.json`` (endpoint,
+outputs, endpoints) for scripts, tests and the other commands. It then waits for Ctrl-C or
+SIGTERM (or returns at once with ``--once``) and shuts everything down, removing ``up.json``
+and the state files, which describe an emulator that no longer exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenantml.emulator import server as emulator
+from tenantml.emulator.commands import TenantApply, apply_tenants
+from tenantml.emulator.state import write_atomic
+from tenantml.errors import UsageError
+from tenantml.spec import TenantSpec
+
+RUN_DIR = Path(".tenantml")
+UP_FILE = RUN_DIR / "up.json"
+STATE_DIR = RUN_DIR / "state"
+
+
+class EmulatorAlreadyRunningError(UsageError):
+    """Another ``tenantml up`` owns the emulator; a second one would corrupt it."""
+
+
+@dataclass(frozen=True)
+class RunningEmulator:
+    """What ``up.json`` says about the emulator that is running now."""
+
+    endpoint: str
+    pid: int
+    region: str
+    tenants: dict[str, dict[str, Any]]
+    state_dir: Path
+
+    def outputs(self, tenant: str) -> dict[str, Any]:
+        try:
+            return dict(self.tenants[tenant]["outputs"])
+        except KeyError as err:
+            raise UsageError(
+                f"tenant {tenant!r} is not running on the emulator at {self.endpoint}; "
+                f"running: {', '.join(sorted(self.tenants)) or 'none'}"
+            ) from err
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_running(up_file: Path = UP_FILE) -> RunningEmulator | None:
+    """The emulator ``up.json`` describes, if its process is alive; a stale file is removed."""
+    if not up_file.exists():
+        return None
+    try:
+        data = json.loads(up_file.read_text())
+        running = RunningEmulator(
+            endpoint=data["emulator"]["endpoint"],
+            pid=int(data["emulator"]["pid"]),
+            region=data["emulator"]["region"],
+            tenants=data.get("tenants", {}),
+            state_dir=Path(data["emulator"]["state_dir"]),
+        )
+    except (ValueError, KeyError, TypeError) as err:
+        raise UsageError(f"{up_file} is not a tenantml up summary ({err}); remove it if no `tenantml up` runs") from err
+    if not _alive(running.pid):
+        up_file.unlink(missing_ok=True)
+        return None
+    return running
+
+
+@dataclass
+class UpSummary:
+    endpoint: str
+    region: str
+    applied: list[TenantApply] = field(default_factory=list)
+    lifecycle: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self, state_dir: Path) -> dict[str, Any]:
+        return {
+            "emulator": {"endpoint": self.endpoint, "region": self.region, "pid": os.getpid(),
+                         "state_dir": str(state_dir), "env": self.env},
+            "tenants": {
+                a.tenant: {
+                    "outputs": dict(a.outputs),
+                    "stack": str(a.stack_file),
+                    **({"lifecycle": self.lifecycle[a.tenant]} if a.tenant in self.lifecycle else {}),
+                    **({"endpoint": self.endpoints[a.tenant]} if a.tenant in self.endpoints else {}),
+                }
+                for a in self.applied
+            },
+            "timings_seconds": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+#: the steps ``up`` takes after applying, in order; each gets the session and may add to the summary
+LifecycleStep = Callable[["UpContext", UpSummary], None]
+
+
+@dataclass
+class UpContext:
+    specs: Sequence[TenantSpec]
+    out_dir: Path
+    state_dir: Path
+    server: emulator.EmulatorServer
+    report: Callable[[str], None]
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+
+@contextmanager
+def _stop_on_signals(event: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``event`` instead of killing the process mid-shutdown."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: event.set())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def up(
+    specs: Sequence[TenantSpec],
+    *,
+    out_dir: Path,
+    port: int | None,
+    once: bool,
+    report: Callable[[str], None],
+    on_apply_progress: Callable[[str, Any], None] | None = None,
+    on_ready: Callable[[UpSummary], None] | None = None,
+    steps: Sequence[LifecycleStep] = (),
+    up_file: Path = UP_FILE,
+    state_dir: Path = STATE_DIR,
+) -> UpSummary:
+    """Run the platform on the emulator; returns the summary after shutdown."""
+    running = read_running(up_file)
+    if running is not None:
+        raise EmulatorAlreadyRunningError(
+            f"tenantml up is already running (pid {running.pid}, emulator {running.endpoint}); "
+            f"stop it with Ctrl-C (or `kill {running.pid}`) before starting another"
+        )
+    from tenantml.synthesis import synth  # imports the CDK
+
+    started = time.perf_counter()
+    server = emulator.start(port, on_message=report)
+    summary = UpSummary(endpoint=server.endpoint, region=specs[0].region)
+    context = UpContext(specs=specs, out_dir=out_dir, state_dir=state_dir, server=server, report=report)
+    with _stop_on_signals(context.stop_event):
+        try:
+            emulator.warm_up(server.endpoint, sorted({s.region for s in specs}))
+            clock = time.perf_counter()
+            synth(specs, out_dir)
+            summary.timings["synth"] = time.perf_counter() - clock
+            # a state file from an earlier emulator describes resources that no longer exist
+            shutil.rmtree(state_dir, ignore_errors=True)
+            clock = time.perf_counter()
+            summary.applied = apply_tenants(out_dir, [s.name for s in specs], state_dir, server.endpoint,
+                                            on_progress=on_apply_progress)
+            summary.timings["apply"] = time.perf_counter() - clock
+            for step in steps:
+                if context.stop_event.is_set():
+                    break
+                step(context, summary)
+            summary.env = emulator.aws_env(server.endpoint, summary.region)
+            summary.timings["ready"] = time.perf_counter() - started
+            up_file.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(up_file, json.dumps(summary.to_json(state_dir), indent=2, default=str))
+            if on_ready is not None:
+                on_ready(summary)
+            if not once:
+                context.stop_event.wait()
+        finally:
+            report("shutting down")
+            for cleanup in reversed(context.cleanups):
+                cleanup()
+            up_file.unlink(missing_ok=True)
+            shutil.rmtree(state_dir, ignore_errors=True)
+            server.stop()
+    return summary

@@ -1,0 +1,89 @@
+"""`tenantml up` end to end: the example tenants' real stacks, applied to the emulator, checked via boto3."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from conftest import ROOT, UpProcess, start_up, stop_up
+
+TENANTS = {"churn": "eu-west-1", "fraud": "us-east-1"}
+BUCKETS = ("data", "artifacts", "models")
+
+
+@pytest.mark.parametrize("tenant", sorted(TENANTS))
+def test_every_bucket_is_encrypted_versioned_and_private(running_up: UpProcess, tenant: str) -> None:
+    s3 = running_up.client("s3", TENANTS[tenant])
+    outputs = running_up.outputs(tenant)
+    for component in BUCKETS:
+        bucket = outputs[f"{component}_bucket_name"]
+        # then
+        rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == outputs["kms_key_arn"]
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                         "RestrictPublicBuckets": True}
+
+
+@pytest.mark.parametrize("tenant", sorted(TENANTS))
+def test_stream_topic_functions_mappings_and_alarms_exist(running_up: UpProcess, tenant: str) -> None:
+    region = TENANTS[tenant]
+    outputs = running_up.outputs(tenant)
+
+    stream = running_up.client("kinesis", region).describe_stream_summary(StreamName=outputs["stream_name"])
+    assert stream["StreamDescriptionSummary"]["EncryptionType"] == "KMS"
+
+    sns = running_up.client("sns", region)
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=outputs["alerts_topic_arn"])["Subscriptions"]
+    assert {s["Protocol"] for s in subscriptions} == {"email", "lambda"}
+    assert sns.get_topic_attributes(TopicArn=outputs["alerts_topic_arn"])["Attributes"]["KmsMasterKeyId"]
+
+    lam = running_up.client("lambda", region)
+    sqs = running_up.client("sqs", region)
+    for handler in ("data_arrival", "monitor", "alarm"):
+        function = lam.get_function(FunctionName=outputs[f"{handler}_function_name"])
+        assert function["Configuration"]["Runtime"] == "python3.12"
+        assert function["Concurrency"]["ReservedConcurrentExecutions"] >= 1
+        # moto does not report DeadLetterConfig back; the queue the stack wires must exist and be encrypted
+        queue = sqs.get_queue_attributes(QueueUrl=outputs[f"{handler}_dead_letter_queue_url"], AttributeNames=["All"])
+        assert queue["Attributes"]["KmsMasterKeyId"] == outputs["kms_key_arn"]
+    monitor_arn = lam.get_function(FunctionName=outputs["monitor_function_name"])["Configuration"]["FunctionArn"]
+    mappings = lam.list_event_source_mappings(EventSourceArn=outputs["stream_arn"])["EventSourceMappings"]
+    assert [m["FunctionArn"] for m in mappings] == [monitor_arn]
+    assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+    alarms = running_up.client("cloudwatch", region).describe_alarms(
+        AlarmNamePrefix=f"tenantml-{tenant}-")["MetricAlarms"]
+    names = {a["AlarmName"].split("-", 3)[-1] for a in alarms}
+    assert {"drift", "error-rate", "latency-p99", "monitor-errors", "data-arrival-dead-letters"} <= names
+    assert all(a["AlarmActions"] == [outputs["alerts_topic_arn"]] for a in alarms)
+
+
+def test_a_second_apply_with_no_change_does_nothing(running_up: UpProcess) -> None:
+    result = running_up.cli("apply", "--tenants", str(ROOT / "tenants"), "--out", "cdktf.out")
+    assert "churn: 0 change(s)" in result.stdout
+    assert "fraud: 0 change(s)" in result.stdout
+
+
+def test_plan_against_the_running_emulator_shows_no_changes(running_up: UpProcess) -> None:
+    result = running_up.cli("plan", "--tenants", str(ROOT / "tenants"), "--out", "cdktf.out")
+    assert result.stdout.count("No changes.") == 2, result.stdout
+
+
+def test_a_second_up_in_the_same_place_is_refused(running_up: UpProcess) -> None:
+    result = running_up.cli("up", "--tenants", str(ROOT / "tenants"), "--out", "cdktf.out", "--once", check=False)
+    assert result.returncode == 2
+    assert f"tenantml up is already running (pid {running_up.process.pid}" in result.stderr
+
+
+def test_up_shuts_down_cleanly_on_sigterm_and_sigint(tmp_path) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        up = start_up(tmp_path / sig.name)
+        up_file = up.workdir / ".tenantml" / "up.json"
+        code, output = stop_up(up, sig)
+        assert code == 0, output
+        assert "shutting down" in output
+        assert not up_file.exists()
+        assert not (up.workdir / ".tenantml" / "state").exists()
