@@ -1,7 +1,7 @@
 """Lambda code assets: one deterministic zip per handler, built at synth time.
 
-The zip holds the handler folder plus the project packages it imports (``pipelines`` and
-``tenantml``); third-party libraries come from a Lambda layer on real AWS and from the
+The zip holds the handler folder plus the project code it imports (``pipelines`` and the
+spec and errors of ``tenantml``); third-party libraries come from a Lambda layer on real AWS and from the
 project's environment in the emulator. Fixed timestamps and sorted entries make the same
 source give the same bytes, so an unchanged handler never shows up as a change in a plan.
 """
@@ -16,8 +16,10 @@ from functools import cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-#: project packages a handler may import, shipped inside every function's zip
-SHARED_PACKAGES = ("pipelines", "tenantml")
+#: project code a handler may import, shipped inside every function's zip: the pipeline steps and
+#: the spec and errors they use, not the CLI, emulator or preview (so changing those changes no zip)
+SHARED_PACKAGES = ("pipelines",)
+SHARED_FILES = ("tenantml/__init__.py", "tenantml/errors.py", "tenantml/spec.py")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -34,7 +36,7 @@ class LambdaBundle:
 
 def _sources(handler: str) -> list[Path]:
     roots = [PROJECT_ROOT / "lambdas" / handler, *(PROJECT_ROOT / p for p in SHARED_PACKAGES)]
-    files = [PROJECT_ROOT / "lambdas" / "__init__.py"]
+    files = [PROJECT_ROOT / "lambdas" / "__init__.py", *(PROJECT_ROOT / f for f in SHARED_FILES)]
     for root in roots:
         files += [p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".json", ".html", ".j2")
                   and "__pycache__" not in p.parts]

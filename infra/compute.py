@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from constructs import Construct
 
@@ -138,6 +139,8 @@ class EksCluster(TenantConstruct):
 @dataclass(frozen=True, kw_only=True)
 class Ec2FleetProps(ComputeProps):
     instance_role: ServiceRole
+    #: provider default_tags do not reach instances an auto scaling group launches
+    instance_tags: Mapping[str, str] = field(default_factory=dict)
     volume_size_gb: int = 50
 
     def __post_init__(self) -> None:
@@ -196,6 +199,9 @@ class Ec2Fleet(TenantConstruct):
                     }],
                 }],
                 "monitoring": [{"enabled": True}],
+                "tag_specifications": [
+                    {"resource_type": kind, "tags": dict(props.instance_tags)} for kind in ("instance", "volume")
+                ] if props.instance_tags else None,
             },
         )
         self.group = Resource(

@@ -28,6 +28,7 @@ from tenantml.errors import ConstructPropsError, Problem
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 PRIMARY_ID = "this"
+SUPPRESSION_RULE_ID = re.compile(r"^TM-[A-Z0-9]+-\d{3}$")
 
 
 def snake(construct_id: str) -> str:
@@ -87,6 +88,8 @@ class TenantStack(TerraformStack):
                         continue
                     metadata["uniqueId"] = element.name
                     body.update(element.arguments())
+                    if getattr(element, "suppressions", None):
+                        body["//"]["tenantml"] = {"suppressions": list(element.suppressions)}
                     renamed[element.name] = body
                 bodies.clear()
                 bodies.update(sorted(renamed.items()))
@@ -138,6 +141,7 @@ class Resource(TerraformResource):
         self.name = scope._address_name(construct_id, resource_type)
         self.construct_path = f"{scope.construct_path}/{construct_id}"
         self._attributes = attributes
+        self.suppressions: list[dict[str, str]] = []
         scope._stack._register(self)
         # plain address strings: Terraform JSON takes them as is, and it saves jsii round trips
         self._meta: dict[str, Any] = {}
@@ -147,6 +151,18 @@ class Resource(TerraformResource):
     @property
     def address(self) -> str:
         return f"{self.resource_type}.{self.name}"
+
+    def suppress(self, rule_id: str, reason: str) -> None:
+        """Accept a policy finding on this resource on purpose; the report lists it with the reason."""
+        problems = []
+        if not SUPPRESSION_RULE_ID.match(rule_id):
+            problems.append(Problem(f"{self.address}.suppress", "rule id must look like TM-S3-001", rule_id))
+        if len(reason.strip()) < 10:
+            problems.append(Problem(f"{self.address}.suppress", "a suppression needs a written reason (10+ characters)",
+                                    reason))
+        if problems:
+            raise ConstructPropsError(problems)
+        self.suppressions.append({"rule_id": rule_id, "reason": reason.strip()})
 
     def ref(self, attribute: str) -> str:
         return ref(self.address, attribute)

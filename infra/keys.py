@@ -49,6 +49,8 @@ def _key_policy(props: TenantKeyProps) -> str:
             "Principal": {"Service": "cloudwatch.amazonaws.com"},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": "*",
+            # only on behalf of this account's alarms (no confused deputy)
+            "Condition": {"StringEquals": {"aws:SourceAccount": props.account_id}},
         },
         {
             "Sid": "CloudWatchLogs",

@@ -144,7 +144,8 @@ class TenantPlatformStack(TenantStack):
             compute_outputs = {"cluster_name": cluster.cluster.ref("name"), "cluster_arn": cluster.cluster_arn,
                                "cluster_oidc_provider_arn": cluster.oidc_provider_arn}
         else:
-            fleet = Ec2Fleet(self, "Fleet", Ec2FleetProps(**compute_common, instance_role=roles["pipelines"]))
+            fleet = Ec2Fleet(self, "Fleet", Ec2FleetProps(**compute_common, instance_role=roles["pipelines"],
+                                                          instance_tags=spec.all_tags))
             compute_outputs = {"launch_template_id": fleet.launch_template_id}
 
         environment = {

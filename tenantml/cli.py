@@ -34,6 +34,13 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+
+
+def _register_command_groups() -> None:
+    """Commands that live next to the code they drive."""
+    from tenantml.preview.cli import register as register_preview
+
+    register_preview(app)
 err_console = Console(stderr=True)
 
 P = ParamSpec("P")
@@ -227,6 +234,9 @@ def destroy(
         raise typer.Exit(1)
     for result in destroy_tenants(None, [tenant] if tenant else None, running.state_dir, running.endpoint):
         console.print(f"{result.tenant}: destroyed {len(result.result.deleted)} resource(s) in {result.result.seconds:.2f} s")
+
+
+_register_command_groups()
 
 
 def main() -> None:

@@ -138,3 +138,34 @@ def test_given_a_handler_that_does_not_exist_when_bundled_then_the_missing_file_
     # then
     assert str(caught.value) == "lambdas/no_such_handler/handler.py does not exist"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_given_a_suppressed_resource_when_checked_then_the_rule_is_suppressed_with_its_reason(stack):
+    # given: a bucket without versioning, accepted on purpose next to the construct
+    from infra.core import Resource, TenantConstruct
+    from infra.policy import SynthStack, check_stack
+
+    holder = TenantConstruct(stack, "Scratch")
+    bucket = Resource(holder, "this", "aws_s3_bucket", {"bucket": "tenantml-acme-dev-scratch"})
+    bucket.suppress("TM-S3-002", "scratch space for throwaway exports, versions are not worth keeping")
+
+    # when: the document as the app writes it (Testing.synth strips the "//" metadata that carries the marker)
+    doc = stack.to_terraform()
+    result = check_stack(SynthStack("acme", doc), [])
+
+    # then
+    suppressed = [f for f in result.findings if f.rule_id == "TM-S3-002" and f.address == "aws_s3_bucket.scratch"]
+    assert suppressed and all(f.suppressed for f in suppressed)
+    assert "throwaway exports" in suppressed[0].suppressed_by.reason
+    assert suppressed[0].suppressed_by.source != "spec"
+
+
+def test_given_a_suppression_without_a_reason_when_added_then_it_is_refused(stack):
+    from infra.core import Resource, TenantConstruct
+
+    holder = TenantConstruct(stack, "Scratch")
+    bucket = Resource(holder, "this", "aws_s3_bucket", {"bucket": "tenantml-acme-dev-scratch"})
+    with pytest.raises(ConstructPropsError) as caught:
+        bucket.suppress("S3-2", "because")
+    assert [p.message for p in caught.value.problems] == [
+        "rule id must look like TM-S3-001", "a suppression needs a written reason (10+ characters)"]

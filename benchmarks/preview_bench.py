@@ -1,0 +1,131 @@
+"""``tenantml preview`` end to end on 20 tenants, run twice.
+
+Builds a temporary git repository holding the project's code and 20 generated tenant specs (half
+EKS, half EC2, with varying sizes, streams and regions), commits them, then changes a few
+(an instance type, a node count, a stream mode, a new tenant, a removed tenant) in the working
+tree and runs ``python -m tenantml.preview preview --base HEAD`` in a fresh process, both synths
+included, twice. Target on the 2-core reference machine: <= 10 s wall per run.
+
+    .venv/bin/python benchmarks/preview_bench.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("infra", "stacks", "tenantml", "pipelines", "lambdas", "cdktf.json")
+TENANTS = 20
+TARGET_SECONDS = 10.0
+REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "eu-central-1")
+EC2_TYPES = ("t3.large", "m6i.large", "c6i.xlarge", "r6i.large")
+EKS_TYPES = ("m6i.xlarge", "m6i.2xlarge", "c6i.2xlarge", "r6i.xlarge")
+GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+
+
+def spec(i: int) -> dict:
+    """Tenant ``team<i>``: even numbers on EKS, odd on EC2, sizes and settings varying with ``i``."""
+    eks = i % 2 == 0
+    doc = {
+        "name": f"team{i:02d}",
+        "environment": ("dev", "staging", "prod")[i % 3],
+        "region": REGIONS[i % len(REGIONS)],
+        "owners": [f"team{i:02d}@example.com"],
+        "alert_emails": [f"team{i:02d}-oncall@example.com"] * (i % 2),
+        "compute": {
+            "kind": "eks" if eks else "ec2",
+            "instance_types": [(EKS_TYPES if eks else EC2_TYPES)[i // 2 % 4]],
+            "min_nodes": 1 + i % 3,
+            "max_nodes": 4 + i % 5,
+            "vpc_cidr": f"10.{i}.0.0/16",
+            "availability_zones": 3 if eks and i % 4 == 0 else 2,
+        },
+        "streaming": {"mode": "on_demand"} if i % 3 == 0 else {"mode": "provisioned", "shards": 1 + i % 4},
+        "model": {"name": f"model{i}", "problem": "classification", "target": "label",
+                  "primary_metric": "roc_auc", "minimum_metric": 0.8},
+        "lambdas": {"reserved_concurrency": 2 + i % 10, "log_retention_days": (7, 30, 90)[i % 3]},
+        "tags": {"cost-center": f"cc-{1000 + i}"},
+    }
+    if i % 5 == 0:
+        doc["account_id"] = f"{100000000000 + i}"
+    return doc
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args], cwd=repo,
+                   env={**os.environ, **GIT_ENV}, check=True, capture_output=True)
+
+
+def build_repo(repo: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".lambda-build")
+    for name in SOURCES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, repo / name, ignore=ignore)
+        else:
+            shutil.copy2(source, repo / name)
+    tenants = repo / "tenants"
+    tenants.mkdir()
+    for i in range(TENANTS):
+        (tenants / f"team{i:02d}.yaml").write_text(yaml.safe_dump(spec(i), sort_keys=False))
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "20 tenants")
+    # the change under review: a few tenants edited, one added, one removed
+    edits = {1: ("compute", "instance_types", ["m6i.xlarge"]),
+             2: ("compute", "min_nodes", spec(2)["compute"]["min_nodes"] + 1),
+             5: ("streaming", "mode", "on_demand")}
+    for i, (section, key, value) in edits.items():
+        doc = spec(i)
+        doc[section][key] = value
+        if key == "min_nodes":
+            doc["compute"]["max_nodes"] = max(doc["compute"]["max_nodes"], value)
+        (tenants / f"team{i:02d}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    (tenants / f"team{TENANTS:02d}.yaml").write_text(yaml.safe_dump(spec(TENANTS), sort_keys=False))
+    (tenants / "team19.yaml").unlink()
+
+
+def run(repo: Path, attempt: int) -> tuple[float, dict]:
+    report = repo.parent / f"preview-{attempt}.json"
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "tenantml.preview", "preview", "--base", "HEAD", "--format", "json",
+         "--output", str(report)],
+        cwd=repo, capture_output=True, text=True, check=False,
+    )
+    wall = time.perf_counter() - started
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"preview failed (exit {proc.returncode}):\n{proc.stderr}")
+    return wall, json.loads(report.read_text())
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="preview-bench-") as tmp:
+        repo = Path(tmp) / "repo"
+        repo.mkdir()
+        build_repo(repo)
+        ok = True
+        print(f"{'run':>3} {'tenants':>7} {'changed':>7} {'new':>3} {'removed':>7} {'resources':>9} {'wall s':>7} {'target':>6}")
+        for attempt in (1, 2):
+            wall, report = run(repo, attempt)
+            statuses = [t["status"] for t in report["tenants"]]
+            resources = sum(sum(t["counts"].values()) for t in report["tenants"])
+            ok &= wall <= TARGET_SECONDS
+            print(f"{attempt:>3} {len(statuses):>7} {statuses.count('changed'):>7} {statuses.count('new'):>3} "
+                  f"{statuses.count('removed'):>7} {resources:>9} {wall:>7.2f} {TARGET_SECONDS:>6.1f}")
+    print("target met" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Errors of ``tenantml preview`` and ``tenantml check``, in tenantml's one error hierarchy.
+
+They subclass :mod:`tenantml.errors` classes (and may move there); each says what went wrong,
+where, and what to do.
+"""
+
+from __future__ import annotations
+
+from tenantml.errors import TenantmlError, UsageError
+
+
+class NotAGitRepositoryError(UsageError):
+    """``tenantml preview`` needs a git repository to find the base ref in."""
+
+
+class UnknownRefError(UsageError):
+    """The ``--base`` ref does not name a commit."""
+
+
+class SynthFailedError(TenantmlError):
+    """A synthesis (of the base ref or of the working tree) failed; no report was produced."""
+
+    exit_code = 2

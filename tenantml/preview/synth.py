@@ -1,0 +1,172 @@
+"""Synthesize the base ref and the working tree side by side, in two processes.
+
+The base is checked out with ``git worktree add --detach`` into a temporary directory (the
+working tree, index and branches are untouched) and synthesized by **its own** code:
+``python -m stacks.app`` with the worktree as the current directory, so a pull request that
+changes constructs is previewed against what the base really produces. The working tree is
+synthesized the same way. Both run at once (each is one Python process with one Node runtime),
+with the current interpreter; the worktree is removed afterwards, also on error.
+
+``stacks/app.py`` reads ``CDKTF_OUTDIR`` (where to write) and ``TENANTML_TENANTS_DIR`` (which
+specs) from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tenantml.preview.errors import NotAGitRepositoryError, SynthFailedError, UnknownRefError
+
+SYNTH_TIMEOUT_SECONDS = 900
+_STDERR_TAIL_LINES = 25
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+
+
+def repo_root(path: Path) -> Path:
+    """The top of the git working tree containing ``path``."""
+    try:
+        proc = _git(path, "rev-parse", "--show-toplevel")
+    except FileNotFoundError as err:
+        raise NotAGitRepositoryError("git is not installed or not on PATH; tenantml preview needs it") from err
+    if proc.returncode != 0:
+        raise NotAGitRepositoryError(
+            f"{path.resolve()} is not inside a git repository; run tenantml preview from a clone of the project"
+        )
+    return Path(proc.stdout.strip()).resolve()
+
+
+def resolve_ref(root: Path, ref: str) -> str:
+    """The commit id ``ref`` names (a branch, tag, ``origin/main``, ``HEAD~1``, a sha)."""
+    proc = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    if proc.returncode != 0 or not proc.stdout.strip():
+        hint = " (in CI, check out with fetch-depth: 0 so that the base branch is there)" if "/" in ref else ""
+        raise UnknownRefError(f"--base {ref!r} does not name a commit in {root}{hint}")
+    return proc.stdout.strip()
+
+
+@contextmanager
+def worktree(root: Path, commit: str, path: Path) -> Iterator[Path]:
+    """A detached checkout of ``commit`` at ``path``, removed (and pruned) on exit."""
+    proc = _git(root, "worktree", "add", "--detach", "--quiet", str(path), commit)
+    if proc.returncode != 0:
+        raise SynthFailedError(f"git worktree add failed for {commit[:12]}: {proc.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        removed = _git(root, "worktree", "remove", "--force", str(path))
+        if removed.returncode != 0:
+            shutil.rmtree(path, ignore_errors=True)
+            _git(root, "worktree", "prune")
+
+
+@dataclass
+class SynthJob:
+    """One ``python -m stacks.app`` process writing into ``outdir``."""
+
+    label: str
+    code_dir: Path
+    tenants_dir: Path
+    outdir: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log: Any = None
+
+    def start(self) -> None:
+        self.outdir.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONSAFEPATH"}
+        env["CDKTF_OUTDIR"] = str(self.outdir)
+        env["TENANTML_TENANTS_DIR"] = str(self.tenants_dir)
+        env["PYTHONPATH"] = os.pathsep.join([str(self.code_dir), *filter(None, [env.get("PYTHONPATH")])])
+        self._log = (self.outdir.parent / f"{self.label}.log").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "stacks.app"], cwd=self.code_dir, env=env,
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    def wait(self, what: str) -> dict[str, dict[str, Any]]:
+        assert self.process is not None
+        try:
+            code = self.process.wait(timeout=SYNTH_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired as err:
+            self.stop()
+            raise SynthFailedError(f"synthesizing {what} took more than {SYNTH_TIMEOUT_SECONDS} s") from err
+        finally:
+            self._log.close()
+            self._log = None
+        if code != 0:
+            log = (self.outdir.parent / f"{self.label}.log").read_text(errors="replace").splitlines()
+            tail = "\n".join(log[-_STDERR_TAIL_LINES:])
+            raise SynthFailedError(
+                f"synthesizing {what} failed (python -m stacks.app in {self.code_dir}, exit {code}):\n{tail}"
+            )
+        return read_stacks(self.outdir)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def read_stacks(outdir: Path) -> dict[str, dict[str, Any]]:
+    """tenant -> parsed ``cdk.tf.json`` of every stack under ``outdir/stacks``."""
+    stacks_dir = outdir / "stacks"
+    if not stacks_dir.is_dir():
+        return {}
+    return {
+        stack_file.parent.name: json.loads(stack_file.read_text(encoding="utf-8"))
+        for stack_file in sorted(stacks_dir.glob("*/cdk.tf.json"))
+    }
+
+
+def _has_specs(directory: Path) -> bool:
+    return directory.is_dir() and any([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+
+
+@dataclass(frozen=True)
+class SynthPair:
+    base: dict[str, dict[str, Any]]
+    head: dict[str, dict[str, Any]]
+
+
+def synth_base_and_head(root: Path, commit: str, tenants_dir: Path) -> SynthPair:
+    """Synthesize ``commit`` (in a temporary worktree) and the working tree at ``root``, in parallel.
+
+    ``tenants_dir`` is the working tree's spec directory; the base uses the same path relative
+    to the repository (a base without specs there has no tenants).
+    """
+    relative = tenants_dir.resolve().relative_to(root)
+    scratch = Path(tempfile.mkdtemp(prefix="tenantml-preview-"))
+    jobs: list[SynthJob] = []
+    try:
+        head = SynthJob("head", root, tenants_dir.resolve(), scratch / "head" / "out")
+        jobs.append(head)
+        head.start()
+        with worktree(root, commit, scratch / "base-src") as checkout:
+            base_tenants = checkout / relative
+            base_stacks: dict[str, dict[str, Any]] = {}
+            if _has_specs(base_tenants):
+                base = SynthJob("base", checkout, base_tenants, scratch / "base" / "out")
+                jobs.append(base)
+                base.start()
+                base_stacks = base.wait(f"the base ref ({commit[:12]})")
+        head_stacks = head.wait("the working tree")
+        return SynthPair(base_stacks, head_stacks)
+    finally:
+        for job in jobs:
+            job.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
