@@ -127,6 +127,7 @@ class UpContext:
     server: emulator.EmulatorServer
     report: Callable[[str], None]
     stop_event: threading.Event = field(default_factory=threading.Event)
+    runtime: Any = None
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -179,6 +180,13 @@ def up(
     with _stop_on_signals(context.stop_event):
         try:
             emulator.warm_up(server.endpoint, sorted({s.region for s in specs}))
+            # before apply: moto forgets dead-letter and logging settings of functions created
+            # without the hook, and a Kinesis mapping's LATEST position is fixed at creation
+            from tenantml.emulator.runtime import install, uninstall
+
+            runtime = install(server.endpoint, summary.region)
+            context.runtime = runtime
+            context.cleanups.append(lambda: uninstall(timeout=10))
             clock = time.perf_counter()
             synth(specs, out_dir)
             summary.timings["synth"] = time.perf_counter() - clock
