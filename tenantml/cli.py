@@ -38,8 +38,10 @@ console = Console()
 
 def _register_command_groups() -> None:
     """Commands that live next to the code they drive."""
+    from tenantml.pipeline_cli import register as register_pipeline
     from tenantml.preview.cli import register as register_preview
 
+    register_pipeline(app)
     register_preview(app)
 err_console = Console(stderr=True)
 
@@ -128,6 +130,27 @@ def _print_outputs(summary: Any) -> None:
         console.print(table)
 
 
+def _print_lifecycle(summary: Any) -> None:
+    """One short block per tenant: what its pipeline run on the sample dataset produced."""
+    if not summary.lifecycle:
+        return
+    console.print("[bold]ML lifecycle[/] (the sample dataset dropped into each data bucket under incoming/):")
+    for tenant, run in sorted(summary.lifecycle.items()):
+        status = run.get("status") or "-"
+        colour = "green" if status == "succeeded" else "red"
+        line = f"  {tenant}: run {run.get('run_id') or '-'} [{colour}]{status}[/]"
+        if run.get("model_version"):
+            line += f", model version {run['model_version']} ({run.get('approval_status')}, {run.get('alias') or 'no alias'})"
+        console.print(line, highlight=False, soft_wrap=True)
+        if run.get("metrics"):
+            metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(run["metrics"].items()))
+            console.print(f"    holdout: {metrics}", highlight=False, soft_wrap=True)
+        if run.get("error"):
+            console.print(f"    [red]{run.get('failed_step') or 'error'}: {run['error']}[/]", highlight=False, soft_wrap=True)
+        for name, uri in sorted((run.get("reports") or {}).items()):
+            console.print(f"    {name}: {uri}", highlight=False, soft_wrap=True)
+
+
 @app.command()
 @reports_errors
 def up(
@@ -136,9 +159,13 @@ def up(
     out: OutDir = Path("cdktf.out"),
     emulator_port: EmulatorPort = None,
     once: Annotated[bool, typer.Option("--once", help="Exit after everything is up, with a summary.")] = False,
+    lifecycle: Annotated[
+        bool, typer.Option("--lifecycle/--no-lifecycle", help="Run each tenant's ML pipeline on the sample dataset.")
+    ] = True,
 ) -> None:
     """Run every tenant's platform on the embedded AWS emulator until Ctrl-C (or once)."""
     from tenantml import up as up_module
+    from tenantml.lifecycle import run_sample_lifecycle
     from tenantml.spec import load_specs
 
     specs = load_specs(tenants, only=tenant)
@@ -149,6 +176,7 @@ def up(
         def on_ready(summary: Any) -> None:
             progress.stop()
             _print_outputs(summary)
+            _print_lifecycle(summary)
             console.print(f"[bold green]tenantml is up[/] in {summary.timings['ready']:.1f} s: "
                           f"AWS emulator at {summary.endpoint}")
             console.print("Point other tools at it:")
@@ -158,7 +186,8 @@ def up(
 
         up_module.up(specs, out_dir=out, port=emulator_port, once=once,
                      report=lambda message: progress.console.print(f"[yellow]{message}[/]"),
-                     on_apply_progress=_apply_progress(progress, task), on_ready=on_ready)
+                     on_apply_progress=_apply_progress(progress, task), on_ready=on_ready,
+                     steps=[run_sample_lifecycle] if lifecycle else [])
 
 
 @app.command()

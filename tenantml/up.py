@@ -134,6 +134,10 @@ class UpContext:
     def endpoint(self) -> str:
         return self.server.endpoint
 
+    @property
+    def server_session(self) -> emulator.AwsSession:
+        return emulator.make_session(self.server.endpoint)
+
 
 @contextmanager
 def _stop_on_signals(event: threading.Event) -> Iterator[None]:

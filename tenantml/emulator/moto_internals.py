@@ -74,3 +74,56 @@ def ensure_aws_managed_policy(endpoint: str, account_id: str, arn: str) -> bool:
 
 
 __all__ = ["delete_model_package_group", "ensure_aws_managed_policy"]
+
+
+_conditions_fixed = False
+
+#: request context the emulator stands for: clients reach AWS over HTTPS, even if the last hop to
+#: the emulator is plain HTTP on loopback
+EMULATED_REQUEST_CONTEXT = {"aws:SecureTransport": "true"}
+
+
+def _bool_conditions_met(conditions: dict[str, Any], values: dict[str, str]) -> bool | None:
+    """IAM's ``Bool`` operator (moto 5.2.5 ignores it); None when other operators are present."""
+    if set(conditions) != {"Bool"}:
+        return None
+    for key, expected in conditions["Bool"].items():
+        actual = values.get(key)
+        if actual is None:  # a condition on a key the request does not carry is not met
+            return False
+        allowed = expected if isinstance(expected, list) else [expected]
+        if str(actual).lower() not in {str(v).lower() for v in allowed}:
+            return False
+    return True
+
+
+def fix_policy_condition_semantics() -> None:
+    """Evaluate ``Bool`` conditions in resource policies (moto 5.2.5 treats them as always met).
+
+    moto's condition check knows only ``StringEquals`` and counts any other operator as met.
+    So the TLS-only bucket policy every tenant bucket carries ("deny s3:* when
+    aws:SecureTransport is false") denies every request to the emulator. Here ``Bool``
+    conditions are evaluated against the request's values, with ``aws:SecureTransport`` true
+    (the emulator stands for AWS's HTTPS endpoints); a statement whose condition is not met
+    does not apply. Process-wide and idempotent;
+    ``tests/functional/emulator/test_moto_policy_conditions.py`` pins the behaviour.
+    """
+    global _conditions_fixed
+    if _conditions_fixed:
+        return
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    original = IAMPolicyStatement.is_action_permitted
+
+    @functools.wraps(original)
+    def is_action_permitted(self: Any, action: str, resource: str = "*", principal: str | None = None,
+                            incoming_condition_values: dict[str, str] | None = None) -> Any:
+        conditions = self._statement.get("Condition")
+        if conditions:
+            values = {**EMULATED_REQUEST_CONTEXT, **(incoming_condition_values or {})}
+            if _bool_conditions_met(conditions, values) is False:
+                return PermissionResult.NEUTRAL
+        return original(self, action, resource, principal, incoming_condition_values)
+
+    IAMPolicyStatement.is_action_permitted = is_action_permitted
+    _conditions_fixed = True

@@ -191,6 +191,9 @@ def start(
         )
         if on_message is not None:
             on_message(fallback_message)
+    from tenantml.emulator.moto_internals import fix_policy_condition_semantics
+
+    fix_policy_condition_semantics()
     moto = _make_moto_server(sock)
     moto.start()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 from conftest import ROOT, UpProcess, start_up, stop_up
@@ -87,3 +88,52 @@ def test_up_shuts_down_cleanly_on_sigterm_and_sigint(tmp_path) -> None:
         assert "shutting down" in output
         assert not up_file.exists()
         assert not (up.workdir / ".tenantml" / "state").exists()
+
+
+@pytest.mark.parametrize("tenant", sorted(TENANTS))
+def test_up_runs_each_tenants_pipeline_from_data_arrival_to_a_registered_version(running_up: UpProcess,
+                                                                                 tenant: str) -> None:
+    # given: up dropped the sample dataset into the tenant's data bucket under incoming/
+    region, outputs = TENANTS[tenant], running_up.outputs(tenant)
+    lifecycle = running_up.summary["tenants"][tenant]["lifecycle"]
+
+    # then the run succeeded and registered an evaluated version with lineage
+    assert lifecycle["status"] == "succeeded", lifecycle
+    assert lifecycle["metrics"]["roc_auc"] > 0.9
+    packages = running_up.client("sagemaker", region).list_model_packages(
+        ModelPackageGroupName=outputs["model_package_group_name"])["ModelPackageSummaryList"]
+    assert len(packages) == 1
+    assert packages[0]["ModelApprovalStatus"] == lifecycle["approval_status"]
+
+    # and the data-arrival handler, run from its zip by the emulator's Lambda runtime, logged the object
+    logs = running_up.client("logs", region).filter_log_events(
+        logGroupName=f"/aws/lambda/{outputs['data_arrival_function_name']}", filterPattern='"data arrived"')
+    messages = " ".join(e["message"] for e in logs["events"])
+    assert f"s3://{outputs['data_bucket_name']}/incoming/" in messages
+
+
+def test_a_corrupt_file_dropped_under_incoming_fails_its_run_and_alerts_the_tenant(running_up: UpProcess) -> None:
+    # given: an SQS queue subscribed to churn's alert topic, to read what a person would get by e-mail
+    region, outputs = TENANTS["churn"], running_up.outputs("churn")
+    sqs, sns = running_up.client("sqs", region), running_up.client("sns", region)
+    queue_url = sqs.create_queue(QueueName="e2e-alert-reader")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    groups_before = running_up.client("sagemaker", region).list_model_packages(
+        ModelPackageGroupName=outputs["model_package_group_name"])["ModelPackageSummaryList"]
+
+    # when a corrupt Parquet file lands
+    running_up.client("s3", region).put_object(Bucket=outputs["data_bucket_name"], Key="incoming/broken.parquet",
+                                               Body=b"PAR1 this is not parquet")
+
+    # then exactly one alert names the file and the failed step, and no version is registered
+    messages = []
+    deadline = time.monotonic() + 90
+    while not messages and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2).get("Messages", [])
+    assert len(messages) == 1, "no alert arrived"
+    assert "incoming/broken.parquet" in messages[0]["Body"]
+    after = running_up.client("sagemaker", region).list_model_packages(
+        ModelPackageGroupName=outputs["model_package_group_name"])["ModelPackageSummaryList"]
+    assert len(after) == len(groups_before)

@@ -1,0 +1,275 @@
+"""Pipeline speed and memory, each measurement run twice in a fresh process.
+
+(a) the whole pipeline (ingest, validate, train with a 20-trial search, evaluate, gate, register)
+    on the bundled sample dataset (569 rows, 30 features), in-process executor, AWS emulated by
+    moto's ``mock_aws`` in the same process. Target: <= 30 s wall.
+(b) validation plus training on a generated 1,000,000-row, 30-feature dataset (numpy, written to
+    Parquet by a separate process, so generating it is not measured): read the file, run every data check, search hyperparameters on a seeded
+    100,000-row subsample (3 trials, 3 folds), then fit the best parameters on all 1,000,000 rows.
+    Target: peak memory <= 4 GB. The search runs on a subsample because 20 trials x 5 folds on a
+    million rows costs minutes and gigabytes while picking the same regularisation for this data;
+    the model that would be registered is the one fitted on every row.
+
+Peak memory is the process's high-water mark of resident memory (``VmHWM`` from
+``/proc/self/status``, else ``ru_maxrss``): numpy and pyarrow allocate outside Python's
+allocator, so tracemalloc would miss most of it. Wall time is reported for the measured work
+and for the whole process (interpreter start and imports included).
+
+    .venv/bin/python benchmarks/pipeline_bench.py [--only pipeline|large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PIPELINE_TARGET_SECONDS = 30.0
+LARGE_TARGET_MB = 4096.0
+LARGE_ROWS = 1_000_000
+LARGE_FEATURES = 30
+SEARCH_ROWS = 100_000
+
+
+def peak_rss_mb() -> float:
+    """High-water mark of this process's resident memory, in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / 1024 if sys.platform != "darwin" else maxrss / 1024 / 1024
+
+
+# --- (a) the whole pipeline under moto --------------------------------------------------------
+
+
+def child_pipeline() -> dict[str, Any]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    }.items():
+        os.environ[name] = value
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    import boto3
+    from moto import mock_aws
+
+    from pipelines.executors import LocalExecutor
+    from pipelines.registry import SageMakerModelRegistry
+    from pipelines.resources import TenantResources
+    from pipelines.runs import AwsClients, PipelineConfig, run_pipeline
+    from pipelines.sample_data import upload_sample_dataset
+    from tenantml.spec import load_specs
+
+    spec = load_specs(ROOT / "tenants", only="churn")[0].model  # 20 trials, logistic regression
+    region = "eu-west-1"
+    with mock_aws():
+        clients = AwsClients.create(region=region)
+        names = {kind: f"tenantml-churn-dev-{kind}" for kind in ("data", "artifacts", "models")}
+        for bucket in names.values():
+            clients.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+            clients.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        group = "tenantml-churn-dev-churn"
+        SageMakerModelRegistry(clients.sagemaker, group).ensure_group()
+        resources = TenantResources(
+            data_bucket=names["data"],
+            artifacts_bucket=names["artifacts"],
+            models_bucket=names["models"],
+            alerts_topic_arn=clients.sns.create_topic(Name="alerts")["TopicArn"],
+            model_package_group=group,
+            training_role_arn=boto3.client("iam").create_role(
+                RoleName="training", AssumeRolePolicyDocument="{}"
+            )["Role"]["Arn"],
+            kms_key_arn=boto3.client("kms", region_name=region).create_key()["KeyMetadata"]["Arn"],
+            tenant="churn",
+            region=region,
+        )
+        uri = upload_sample_dataset(clients.s3, resources.data_bucket)
+        started = time.perf_counter()
+        record = run_pipeline(
+            uri, spec, resources, clients, executor=LocalExecutor(), config=PipelineConfig()
+        )
+        seconds = time.perf_counter() - started
+    if not record.succeeded:
+        raise RuntimeError(f"pipeline failed: {record.error}")
+    return {
+        "seconds": round(seconds, 3),
+        "steps": {s.name.value: s.seconds for s in record.steps},
+        "trials": record.step("train").summary["trials"],
+        "roc_auc": round(record.metrics["roc_auc"], 4),
+        "version": record.model_version,
+        "peak_mb": round(peak_rss_mb(), 1),
+    }
+
+
+# --- (b) validation + training on a million rows ----------------------------------------------
+
+
+def child_generate(path: Path) -> dict[str, Any]:
+    """Write the million-row dataset (its own process, so its memory does not count below)."""
+    import numpy as np
+    import pandas as pd
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((LARGE_ROWS, LARGE_FEATURES))
+    weights = rng.normal(0, 1, LARGE_FEATURES)
+    logits = features @ weights / np.sqrt(LARGE_FEATURES) * 2
+    target = (rng.random(LARGE_ROWS) < 1 / (1 + np.exp(-logits))).astype("int64")
+    frame = pd.DataFrame(features, columns=[f"f{i:02d}" for i in range(LARGE_FEATURES)])
+    frame["target"] = target
+    frame.to_parquet(path, index=False)
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "parquet_mb": round(path.stat().st_size / 2**20, 1),
+    }
+
+
+def child_large(path: Path) -> dict[str, Any]:
+    from pipelines.datasets import load_dataset
+    from pipelines.estimators import build_pipeline
+    from pipelines.features import input_signature
+    from pipelines.search import SearchSettings, run_search
+    from pipelines.validation import ValidationConfig, validate_dataset
+    from tenantml.spec import ModelSpec
+
+    spec = ModelSpec(
+        name="large",
+        problem="classification",
+        target="target",
+        primary_metric="roc_auc",
+        minimum_metric=0.7,
+        estimator="logistic_regression",
+    )
+    timings: dict[str, float] = {}
+    after_imports_mb = peak_rss_mb()
+    measured = time.perf_counter()
+    dataset = load_dataset(path, max_bytes=1024**3)
+    timings["read"] = time.perf_counter() - measured
+    step = time.perf_counter()
+    report = validate_dataset(dataset.frame, spec, config=ValidationConfig(), dataset=str(path))
+    timings["validate"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    frame = dataset.frame
+    signature = input_signature(frame, spec.target)
+    names = [f.name for f in signature]
+    sample = frame.sample(n=SEARCH_ROWS, random_state=0)
+    search = run_search(
+        sample[names],
+        sample[spec.target],
+        signature=signature,
+        estimator=spec.estimator,
+        problem=spec.problem,
+        metric=spec.primary_metric,
+        settings=SearchSettings(n_trials=3, cv_folds=3, timeout_seconds=600),
+    )
+    del sample
+    timings["search_on_subsample"] = time.perf_counter() - step
+    step = time.perf_counter()
+    model = build_pipeline(signature, spec.estimator, spec.problem, search.best_params)
+    model.fit(frame[names], frame[spec.target])
+    timings["final_fit_all_rows"] = time.perf_counter() - step
+    timings["validate_and_train"] = time.perf_counter() - measured
+    return {
+        "rows": report.rows,
+        "checks": len(report.checks),
+        "best_cv_roc_auc": round(search.best_score, 4),
+        "fitted_rows": len(frame),
+        "seconds": {k: round(v, 2) for k, v in timings.items()},
+        "after_imports_mb": round(after_imports_mb, 1),
+        "peak_mb": round(peak_rss_mb(), 1),
+    }
+
+
+# --- the parent: fresh processes, two runs each -----------------------------------------------
+
+
+def run_child(kind: str, *extra: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind, *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    wall = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"{kind} benchmark failed:\n{done.stderr}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**result, "process_seconds": round(wall, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", choices=["pipeline", "generate", "large"], help=argparse.SUPPRESS)
+    parser.add_argument("path", nargs="?", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["pipeline", "large"])
+    args = parser.parse_args(argv)
+    if args.child:
+        children = {
+            "pipeline": child_pipeline,
+            "generate": lambda: child_generate(args.path),
+            "large": lambda: child_large(args.path),
+        }
+        result = children[args.child]()
+        print(json.dumps(result))
+        return 0
+
+    ok = True
+    if args.only in (None, "pipeline"):
+        print("(a) whole pipeline on the bundled dataset, 20 trials, moto in-process; target <= 30 s")
+        for attempt in (1, 2):
+            r = run_child("pipeline")
+            ok &= r["process_seconds"] <= PIPELINE_TARGET_SECONDS
+            steps = ", ".join(f"{k} {v:.2f}" for k, v in r["steps"].items())
+            print(
+                f"  run {attempt}: pipeline {r['seconds']:.2f} s, process {r['process_seconds']:.2f} s "
+                f"(imports included), peak {r['peak_mb']:.0f} MB; {r['trials']} trials, roc_auc {r['roc_auc']}, "
+                f"version {r['version']}\n         steps (s): {steps}"
+            )
+    if args.only in (None, "large"):
+        print(
+            f"(b) validation + training on {LARGE_ROWS:,} rows x {LARGE_FEATURES} features "
+            f"(search: 3 trials x 3 folds on {SEARCH_ROWS:,} rows; final fit on all rows); target peak <= 4 GB"
+        )
+        with tempfile.TemporaryDirectory(prefix="tenantml-bench-") as tmp:
+            path = Path(tmp) / "large.parquet"
+            generated = run_child("generate", str(path))
+            print(
+                f"  generated {generated['parquet_mb']} MB of Parquet in {generated['seconds']:.1f} s (not measured)"
+            )
+            for attempt in (1, 2):
+                r = run_child("large", str(path))
+                ok &= r["peak_mb"] <= LARGE_TARGET_MB
+                s = r["seconds"]
+                print(
+                    f"  run {attempt}: validate+train {s['validate_and_train']:.1f} s (read {s['read']:.1f}, "
+                    f"validate {s['validate']:.1f}, search {s['search_on_subsample']:.1f}, "
+                    f"final fit on {r['fitted_rows']:,} rows {s['final_fit_all_rows']:.1f}), "
+                    f"process {r['process_seconds']:.1f} s; peak {r['peak_mb']:.0f} MB "
+                    f"(after imports {r['after_imports_mb']:.0f} MB); {r['checks']} checks, "
+                    f"cv roc_auc {r['best_cv_roc_auc']}"
+                )
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

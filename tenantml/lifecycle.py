@@ -1,0 +1,66 @@
+"""What ``tenantml up`` does after the stacks are applied: each tenant's ML lifecycle, for real.
+
+The bundled sample dataset is dropped into every tenant's data bucket under ``incoming/``,
+exactly as a team would drop a file. S3 notifies the tenant's data-arrival function, the
+emulator's Lambda runtime runs its real handler, and the handler runs the pipeline (validate,
+train with a search, evaluate, gate, register). ``up`` waits for the handlers and reads what
+each run did from the run record it wrote to the artifacts bucket.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tenantml.up import UpContext, UpSummary
+
+#: slack on top of the longest handler timeout: S3 delivery, queueing and the handlers' start-up
+WAIT_MARGIN_S = 60
+
+
+def _outcome(result: Any) -> dict[str, Any]:
+    if result.failed:
+        return {"status": "failed", "error": (result.error or {}).get("errorMessage", "handler failed")}
+    runs = json.loads(result.payload or b"{}").get("runs", [])
+    return runs[0] if runs else {"status": "ignored"}
+
+
+def _run_record(s3: Any, record_uri: str) -> dict[str, Any]:
+    bucket, key = record_uri.removeprefix("s3://").split("/", 1)
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def run_sample_lifecycle(context: UpContext, summary: UpSummary) -> None:
+    """Upload the sample dataset for every tenant and wait until their pipeline runs finish."""
+    from pipelines.sample_data import upload_sample_dataset
+
+    sessions = {}
+    started = time.perf_counter()
+    for applied in summary.applied:
+        spec = next(s for s in context.specs if s.name == applied.tenant)
+        s3 = context.server_session.client("s3", spec.region)
+        sessions[applied.tenant] = s3
+        uri = upload_sample_dataset(s3, applied.outputs["data_bucket_name"])
+        context.report(f"{applied.tenant}: dropped the sample dataset at {uri}; its data-arrival handler runs the pipeline")
+    timeout = max(s.lambdas.timeout_seconds for s in context.specs) + WAIT_MARGIN_S
+    if not context.runtime.wait_idle(timeout=timeout):
+        context.report(f"pipeline runs still going after {timeout} s; see the run records in the artifacts buckets")
+    for applied in summary.applied:
+        history = context.runtime.history(applied.outputs["data_arrival_function_name"])
+        outcome = _outcome(history[-1]) if history else {"status": "not run"}
+        entry: dict[str, Any] = {"status": outcome.get("status"), "run_id": outcome.get("run_id"),
+                                 "record_uri": outcome.get("record_uri")}
+        if outcome.get("error"):
+            entry["error"] = outcome["error"]
+        if outcome.get("record_uri"):
+            record = _run_record(sessions[applied.tenant], outcome["record_uri"])
+            entry.update(
+                status=record["status"], model_version=record.get("model_version"),
+                approval_status=record.get("approval_status"), alias=record.get("alias"),
+                metrics=record.get("metrics", {}), seconds=record.get("seconds"),
+                error=record.get("error"), failed_step=record.get("failed_step"),
+                reports={k: v for k, v in record.get("artifacts", {}).items() if k.endswith("report")},
+            )
+        summary.lifecycle[applied.tenant] = entry
+    summary.timings["lifecycle"] = time.perf_counter() - started

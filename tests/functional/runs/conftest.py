@@ -1,0 +1,91 @@
+"""Fixtures for pipeline runs under moto: fake credentials first, then the mock, then the tenant's
+resources as its stack creates them (versioned buckets, KMS key, topic, role, model package group)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+from runs_support import REGION, AlertInbox, create_tenant_resources
+
+from pipelines.resources import TenantResources
+from pipelines.runs import AwsClients, PipelineConfig
+from tenantml.spec import ModelSpec
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, and nothing from the machine's AWS config or an emulator endpoint."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+        "TENANTML_CODE_REVISION": "0123456789abcdef0123456789abcdef01234567",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(scope="session")
+def boto_session() -> boto3.session.Session:
+    """One session with fake credentials for every test: a new session re-reads botocore's endpoint
+    and service data (about 0.4 s). Its clients are still created inside each test's mock."""
+    return boto3.session.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        aws_session_token="testing",
+        region_name=REGION,
+    )
+
+
+@pytest.fixture
+def clients(aws: None, boto_session: boto3.session.Session) -> AwsClients:
+    return AwsClients.create(region=REGION, session=boto_session)
+
+
+@pytest.fixture
+def resources(aws: None, boto_session: boto3.session.Session) -> TenantResources:
+    return create_tenant_resources(boto_session.client)
+
+
+@pytest.fixture
+def inbox(aws: None, resources: TenantResources, boto_session: boto3.session.Session) -> AlertInbox:
+    sqs = boto_session.client("sqs")
+    url = sqs.create_queue(QueueName="acme-alerts-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto_session.client("sns").subscribe(TopicArn=resources.alerts_topic_arn, Protocol="sqs", Endpoint=arn)
+    return AlertInbox(sqs=sqs, url=url)
+
+
+@pytest.fixture
+def spec() -> ModelSpec:
+    return ModelSpec(
+        name="cancer",
+        problem="classification",
+        target="target",
+        primary_metric="roc_auc",
+        minimum_metric=0.9,
+        estimator="logistic_regression",
+        search_trials=2,
+        search_timeout_seconds=60,
+    )
+
+
+@pytest.fixture
+def config() -> PipelineConfig:
+    """Small and fast: 2 trials, 3 folds, one permutation repeat."""
+    return PipelineConfig(n_trials=2, cv_folds=3, importance_repeats=1, importance_rows=200)

@@ -1,0 +1,240 @@
+"""``tenantml train`` and ``tenantml models`` against a moto server on 127.0.0.1 (the emulator's shape)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import typer
+from moto.server import ThreadedMotoServer
+from runs_support import REGION, create_tenant_resources
+from typer.testing import CliRunner
+
+from pipelines.registry import CHAMPION, SageMakerModelRegistry
+from pipelines.sample_data import SAMPLE_KEY
+from tenantml.pipeline_cli import register
+
+TENANT_YAML = """\
+name: acme
+environment: dev
+region: eu-west-1
+owners: [ml@example.com]
+compute: {kind: ec2, instance_types: [m6i.large]}
+model:
+  name: cancer
+  problem: classification
+  target: target
+  primary_metric: roc_auc
+  minimum_metric: 0.9
+  estimator: logistic_regression
+  search_trials: 2
+  search_timeout_seconds: 60
+"""
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The server, emptied; fake credentials; a wide terminal so tables do not wrap."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=10)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+        "COLUMNS": "250",
+        "TENANTML_CODE_REVISION": "cli-test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto_server
+
+
+@pytest.fixture
+def session() -> boto3.session.Session:
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+
+
+@pytest.fixture
+def stack(endpoint: str, session, tmp_path: Path) -> dict:
+    """The tenant's resources in the server, its outputs as `terraform output -json` writes them."""
+    resources = create_tenant_resources(lambda service: session.client(service, endpoint_url=endpoint))
+    outputs = {
+        "data_bucket_name": resources.data_bucket,
+        "artifacts_bucket_name": resources.artifacts_bucket,
+        "models_bucket_name": resources.models_bucket,
+        "alerts_topic_arn": resources.alerts_topic_arn,
+        "model_package_group_name": resources.model_package_group,
+        "training_role_arn": resources.training_role_arn,
+        "kms_key_arn": resources.kms_key_arn,
+        "stream_name": resources.stream_name,
+    }
+    outputs_file = tmp_path / "outputs.json"
+    outputs_file.write_text(
+        json.dumps({k: {"sensitive": False, "type": "string", "value": v} for k, v in outputs.items()})
+    )
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    (tenants / "acme.yaml").write_text(TENANT_YAML)
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("cv_folds: 3\nimportance_repeats: 1\nimportance_rows: 200\n")
+    return {
+        "outputs": outputs,
+        "outputs_file": outputs_file,
+        "tenants": tenants,
+        "resources": resources,
+        "settings": settings,
+    }
+
+
+@pytest.fixture
+def cli():
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_train_registers_a_version_and_models_commands_manage_it(cli, stack, endpoint, session, tmp_path):
+    common = ["--tenant", "acme", "--tenants", str(stack["tenants"]), "--outputs", str(stack["outputs_file"])]
+    common += ["--endpoint-url", endpoint]
+    sagemaker = session.client("sagemaker", endpoint_url=endpoint)
+    registry = SageMakerModelRegistry(sagemaker, stack["outputs"]["model_package_group_name"])
+
+    # when the sample dataset is trained by a SageMaker job (emulated: the endpoint is on loopback)
+    settings = ["--config", str(stack["settings"])]
+    result = cli("train", *common, *settings, "--executor", "sagemaker", "--trials", "2")
+
+    # then a version is registered as champion and the summary says so
+    assert result.exit_code == 0, result.output
+    [version] = registry.list_model_versions()
+    assert version.version == 1 and CHAMPION in version.aliases
+    assert f"Run {version.lineage.run_id}: succeeded" in result.output
+    assert "1 (Approved, alias champion)" in result.output
+    assert "gate" in result.output and "approved: candidate roc_auc" in result.output
+    for step in ("ingest", "validate", "train", "evaluate", "gate", "register"):
+        assert step in result.output
+    # through a real training job, on the sample uploaded under incoming/
+    [job] = sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    assert f"sagemaker ({job['TrainingJobName']})" in result.output
+    assert version.lineage.data_uri == f"s3://{stack['outputs']['data_bucket_name']}/{SAMPLE_KEY}"
+    report = f"s3://{stack['outputs']['artifacts_bucket_name']}/runs/{version.lineage.run_id}/evaluation/candidate/evaluation_report.html"
+    assert report in result.output
+
+    # when a local file is trained in-process: no better than the champion, so it waits
+    data = tmp_path / "export.csv"
+    from pipelines.sample_data import sample_frame
+
+    sample_frame().to_csv(data, index=False)
+    second = cli("train", *common, *settings, "--data", str(data), "--trials", "2")
+    assert second.exit_code == 0, second.output
+    assert "2 (PendingManualApproval, alias challenger)" in second.output
+
+    # then `models list` shows both
+    listing = cli("models", "list", *common)
+    assert listing.exit_code == 0, listing.output
+    assert "2 version(s)" in listing.output
+    assert "Approved" in listing.output and "PendingManualApproval" in listing.output
+
+    # and a pending version cannot be promoted until it is approved
+    refused = cli("models", "promote", *common, "--version", "2")
+    assert refused.exit_code == 2
+    assert "only an approved version can become champion" in refused.output
+    approved = cli("models", "approve", *common, "--version", "2", "--reason", "reviewed the report")
+    assert approved.exit_code == 0 and "version 2" in approved.output and "Approved" in approved.output
+    promoted = cli("models", "promote", *common, "--version", "2")
+    assert promoted.exit_code == 0, promoted.output
+    assert "version 1 -> version 2" in promoted.output
+    assert registry.get_version_by_alias(CHAMPION).version == 2
+    shown = cli("models", "show", *common)
+    assert shown.exit_code == 0 and "version 2" in shown.output and "reviewed the report" in shown.output
+    assert '"code_revision": "cli-test"' in shown.output
+
+
+def test_a_failing_run_exits_non_zero_with_the_step_and_reason(cli, stack, endpoint, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    result = cli(
+        "train",
+        "--tenant",
+        "acme",
+        "--tenants",
+        str(stack["tenants"]),
+        "--outputs",
+        str(stack["outputs_file"]),
+        "--endpoint-url",
+        endpoint,
+        "--data",
+        str(empty),
+    )
+    assert result.exit_code == 1
+    assert "failed step" in result.output and "ingest" in result.output
+    assert "file is empty" in result.output
+    assert "alert" in result.output and "published to the tenant's topic" in result.output
+
+
+def test_up_json_gives_the_endpoint_and_outputs(cli, stack, endpoint, tmp_path, monkeypatch):
+    # given `tenantml up` state in the working directory, and no --outputs
+    (tmp_path / ".tenantml").mkdir()
+    (tmp_path / ".tenantml" / "up.json").write_text(
+        json.dumps(
+            {
+                "emulator": {"endpoint": endpoint, "region": REGION},
+                "tenants": {"acme": {"outputs": stack["outputs"]}},
+            }
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    # when models are listed / then the command reached the emulator's registry
+    result = cli("models", "list", "--tenant", "acme", "--tenants", str(stack["tenants"]))
+    assert result.exit_code == 0, result.output
+    assert f"{stack['outputs']['model_package_group_name']}: 0 version(s)" in result.output
+
+
+def test_without_outputs_or_up_json_the_error_says_what_to_do(cli, tmp_path, monkeypatch):
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    (tenants / "acme.yaml").write_text(TENANT_YAML)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "250")
+    result = cli("train", "--tenant", "acme", "--tenants", str(tenants))
+    assert result.exit_code == 2
+    assert "no outputs for tenant acme: run `tenantml up`" in result.output
+    assert "--outputs FILE" in result.output
+
+
+def test_outputs_with_unresolved_references_are_refused(cli, tmp_path, monkeypatch):
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    (tenants / "acme.yaml").write_text(TENANT_YAML)
+    synthesized = tmp_path / "outputs.json"
+    synthesized.write_text(json.dumps({"data_bucket_name": {"value": "${aws_s3_bucket.storage_data.id}"}}))
+    monkeypatch.setenv("COLUMNS", "250")
+    result = cli(
+        "models", "list", "--tenant", "acme", "--tenants", str(tenants), "--outputs", str(synthesized)
+    )
+    assert result.exit_code == 2
+    assert "data_bucket_name: is an unresolved Terraform reference" in result.output
+    assert "artifacts_bucket_name: is missing" in result.output
