@@ -6,9 +6,8 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,9 +21,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
-from rich.text import Text
 
-from tenantml.errors import TenantmlError, UsageError
+from tenantml.cli_support import OutDir, TenantName, TenantsDir, console, reports_errors
+from tenantml.errors import UsageError
 
 app = typer.Typer(
     name="tenantml",
@@ -33,7 +32,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
 
 
 def _register_command_groups() -> None:
@@ -45,26 +43,9 @@ def _register_command_groups() -> None:
     register_preview(app)
 err_console = Console(stderr=True)
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-TenantsDir = Annotated[Path, typer.Option("--tenants", help="Directory of tenant spec files (*.yaml).")]
-TenantName = Annotated[str | None, typer.Option("--tenant", help="Only this tenant (all specs are still validated).")]
-OutDir = Annotated[Path, typer.Option("--out", help="Where the synthesized stacks go.")]
 
 
-def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Print a tenantml error without a traceback and exit with its code (2 for bad input)."""
 
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except TenantmlError as err:
-            err_console.print(Text("error: ", style="bold red") + Text(str(err)), highlight=False, soft_wrap=True)
-            raise typer.Exit(err.exit_code) from err
-
-    return wrapper
 
 
 @app.command()

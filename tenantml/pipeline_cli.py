@@ -15,12 +15,10 @@ ones never reach it) and the SageMaker executor runs the training container itse
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Self
 from urllib.parse import urlparse
 
 import typer
@@ -28,7 +26,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tenantml.errors import Problem, TenantmlError, TenantResourcesError, UsageError
+from tenantml.cli_support import console, reports_errors
+from tenantml.errors import Problem, TenantResourcesError, UsageError
 
 if TYPE_CHECKING:
     from pipelines.resources import TenantResources
@@ -52,11 +51,7 @@ _FAKE_CREDENTIALS = {
     "aws_session_token": "testing",
 }
 
-console = Console()
-err_console = Console(stderr=True)
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 TenantOpt = Annotated[str, typer.Option("--tenant", help="The tenant whose model to train or manage.")]
 TenantsDirOpt = Annotated[Path, typer.Option("--tenants", help="Directory of tenant spec files (*.yaml).")]
@@ -80,31 +75,17 @@ EndpointOpt = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add ``train`` and the ``models`` sub-commands to ``app``."""
-    app.command("train")(_reports_errors(train))
+    app.command("train")(reports_errors(train))
     models = typer.Typer(
         name="models", help="List, inspect, approve and promote model versions.", no_args_is_help=True
     )
-    models.command("list")(_reports_errors(models_list))
-    models.command("show")(_reports_errors(models_show))
-    models.command("approve")(_reports_errors(models_approve))
-    models.command("promote")(_reports_errors(models_promote))
+    models.command("list")(reports_errors(models_list))
+    models.command("show")(reports_errors(models_show))
+    models.command("approve")(reports_errors(models_approve))
+    models.command("promote")(reports_errors(models_promote))
     app.add_typer(models, name="models")
 
 
-def _reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Print a tenantml error without a traceback and exit with its code."""
-
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except TenantmlError as err:
-            err_console.print(
-                Text("error: ", style="bold red") + Text(str(err)), highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(err.exit_code) from err
-
-    return wrapper
 
 
 # --- where the tenant's resources are ----------------------------------------------------

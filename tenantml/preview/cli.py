@@ -13,21 +13,14 @@ import io
 import json
 from collections.abc import Callable
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.text import Text
 
-from tenantml.errors import TenantmlError, UsageError
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-console = Console()
-err_console = Console(stderr=True)
+from tenantml.cli_support import OutDir, TenantName, TenantsDir, console, err_console, reports_errors
+from tenantml.errors import UsageError
 
 
 class OutputFormat(StrEnum):
@@ -36,9 +29,6 @@ class OutputFormat(StrEnum):
     JSON = "json"
 
 
-TenantsDir = Annotated[Path, typer.Option("--tenants", help="Directory of tenant spec files (*.yaml).")]
-TenantName = Annotated[str | None, typer.Option("--tenant", help="Only this tenant (all specs are still validated).")]
-OutDir = Annotated[Path, typer.Option("--out", help="Where the synthesized stacks go.")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Report format.", case_sensitive=False)]
 OutputFile = Annotated[Path | None, typer.Option("--output", help="Write the report to this file instead of stdout.",
                                                   dir_okay=False)]
@@ -46,18 +36,6 @@ WarnOnly = Annotated[bool, typer.Option("--warn-only", help="Report policy error
 BaseRef = Annotated[str, typer.Option("--base", help="Git ref to compare with (branch, tag, sha, origin/main, HEAD~1).")]
 
 
-def _reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Print a tenantml error without a traceback and exit with its code (2 for bad input)."""
-
-    @wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except TenantmlError as err:
-            err_console.print(Text("error: ", style="bold red") + Text(str(err)), highlight=False, soft_wrap=True)
-            raise typer.Exit(err.exit_code) from err
-
-    return wrapper
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -152,8 +130,8 @@ def preview(
 
 def register(app: typer.Typer) -> None:
     """Add ``check`` and ``preview`` to ``app``."""
-    app.command(name="check")(_reports_errors(check))
-    app.command(name="preview")(_reports_errors(preview))
+    app.command(name="check")(reports_errors(check))
+    app.command(name="preview")(reports_errors(preview))
 
 
 def main() -> None:
