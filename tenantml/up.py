@@ -211,7 +211,10 @@ def up(
             if on_ready is not None:
                 on_ready(summary)
             if not once:
-                context.stop_event.wait()
+                # a short timeout, not a bare wait: the kernel may hand SIGTERM to another thread,
+                # and Python runs the handler only when the main thread wakes up
+                while not context.stop_event.wait(0.2):
+                    pass
         finally:
             report("shutting down")
             for cleanup in reversed(context.cleanups):

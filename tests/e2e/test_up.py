@@ -81,7 +81,7 @@ def test_a_second_up_in_the_same_place_is_refused(running_up: UpProcess) -> None
 
 def test_up_shuts_down_cleanly_on_sigterm_and_sigint(tmp_path) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
-        up = start_up(tmp_path / sig.name)
+        up = start_up(tmp_path / sig.name, "--no-lifecycle")
         up_file = up.workdir / ".tenantml" / "up.json"
         code, output = stop_up(up, sig)
         assert code == 0, output
