@@ -38,8 +38,10 @@ def _register_command_groups() -> None:
     """Commands that live next to the code they drive."""
     from tenantml.pipeline_cli import register as register_pipeline
     from tenantml.preview.cli import register as register_preview
+    from tenantml.serving_cli import register as register_serving
 
     register_pipeline(app)
+    register_serving(app)
     register_preview(app)
 err_console = Console(stderr=True)
 

@@ -1,0 +1,754 @@
+"""Model-server throughput and tail latency: tenantml's server against baselines, on loopback.
+
+Model: logistic regression on breast cancer (30 numeric features), trained by ``train_model``.
+Servers (each under uvicorn with httptools/uvloop and the same number of worker processes; the
+baselines with uvicorn's own ``--workers``):
+
+- ``tenantml``: ``python -m pipelines.serving`` (planned scikit-learn path; one SO_REUSEPORT socket
+  per uvicorn worker), inference logging off and on. Logging on sends every row with PutRecords to
+  ``NullKinesis``, a local stand-in for the remote service that costs almost no CPU; once more
+  to a moto server in this process, for reference (moto's own CPU then competes with the server);
+- ``naive``: the baseline most hand-written servers are: Starlette, ``json``, a pandas DataFrame
+  per request and ``pipeline.predict_proba`` on it (the same fitted pipeline);
+- ``mlflow``: ``mlflow models serve`` of the same fitted pipeline, when MLflow can be installed
+  into a throwaway virtual environment under /tmp (it is not a project dependency).
+
+Load: one row and 100 rows per request, concurrency 1, 8 and 32, with ``wrk`` (a Lua script sets
+the POST body and prints p99) when it is on PATH, else a built-in asyncio + httpx generator
+(labelled; it saturates near a few thousand requests/s on two cores, so it understates servers).
+Also: a 100-tree random forest served as scikit-learn and as ONNX (one row per request), and
+the in-process one-row predict latency of both.
+
+Targets (2-core machine): tenantml >= 20x MLflow's throughput and p99 <= 1/10 of MLflow's at
+concurrency 8 with one row; logging on costs <= 10 % throughput; ONNX forest >= 10x scikit-learn's
+one-row throughput.
+
+    .venv/bin/python benchmarks/serving_bench.py [--duration 5] [--workers 2] [--no-mlflow] [--quick]
+
+wrk: ``apt-get install -y wrk`` (Debian/Ubuntu) or ``brew install wrk``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MLFLOW_VENV = Path(tempfile.gettempdir()) / "tenantml-bench-mlflow"
+CONCURRENCY = (1, 8, 32)
+ROWS = (1, 100)
+REGION = "eu-west-1"
+
+WRK_SCRIPT = r"""
+local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*all")
+f:close()
+wrk.headers["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE") or "application/json"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH {\"requests\": %d, \"duration_us\": %d, \"p50_us\": %d, \"p99_us\": %d, \"non2xx\": %d, "
+    .. "\"socket_errors\": %d}\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+# --- the naive baseline (imported by uvicorn workers from this file) -------------------------------
+
+
+def naive_app():
+    """uvicorn factory: Starlette + json + a DataFrame per request + pipeline.predict_proba."""
+    import joblib
+    import pandas as pd
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    model_dir = Path(os.environ["BENCH_MODEL_DIR"])
+    pipeline = joblib.load(model_dir / "model.joblib")
+    names = json.loads((model_dir / "model_metadata.json").read_text())["input_signature"]
+    columns = [f["name"] for f in names]
+
+    async def ping(request: Request) -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    async def invocations(request: Request) -> Response:
+        data = json.loads(await request.body())
+        frame = pd.DataFrame(data["instances"], columns=columns)
+        probabilities = pipeline.predict_proba(frame)
+        return JSONResponse(
+            {"predictions": probabilities.argmax(axis=1).tolist(), "probabilities": probabilities.tolist()}
+        )
+
+    return Starlette(routes=[Route("/ping", ping), Route("/invocations", invocations, methods=["POST"])])
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    label: str
+    rows: int
+    concurrency: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    generator: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def train_models(work: Path) -> tuple[Path, Path, list[list[float]], list[str]]:
+    from sklearn.datasets import load_breast_cancer
+
+    from pipelines.training import TrainingConfig, save_model, train_model
+
+    frame = load_breast_cancer(as_frame=True).frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logistic = train_model(
+            frame,
+            TrainingConfig(
+                problem="classification",
+                target="target",
+                primary_metric="roc_auc",
+                estimator="logistic_regression",
+                n_trials=1,
+                cv_folds=2,
+            ),
+            initial_params=[{"C": 1.0, "class_weight": None}],
+        )
+        forest = train_model(
+            frame,
+            TrainingConfig(
+                problem="classification",
+                target="target",
+                primary_metric="roc_auc",
+                estimator="random_forest",
+                n_trials=1,
+                cv_folds=2,
+            ),
+            initial_params=[
+                {"n_estimators": 100, "max_depth": 12, "min_samples_leaf": 1, "max_features": "sqrt"}
+            ],
+        )
+    names = logistic.metadata.feature_names
+    rows = frame[names].to_numpy().tolist()
+    return save_model(logistic, work / "logistic"), save_model(forest, work / "forest"), rows, names
+
+
+def wait_http(url: str, process: subprocess.Popen, *, workers: int = 1, timeout: float = 180) -> None:
+    """Until ``url`` answers 200 on fresh connections; for tenantml, until every worker is ready."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    seen: set[int] = set()
+    with httpx.Client(timeout=2, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode} during startup")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
+            try:
+                response = client.get(url)
+                if response.status_code == 200:
+                    if url.endswith("/metrics"):
+                        body = response.json()
+                        if body["status"] == "ready":
+                            seen.add(body["pid"])
+                        if len(seen) >= workers:
+                            return
+                    else:
+                        return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+
+
+@contextmanager
+def server(
+    command: list[str],
+    env: dict[str, str],
+    ready_url: str,
+    *,
+    workers: int,
+    cwd: Path = ROOT,
+    log: Path | None = None,
+) -> Iterator[None]:
+    out = log.open("wb") if log else subprocess.DEVNULL
+    process = subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        wait_http(ready_url, process, workers=workers)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+def run_wrk(url: str, body: bytes, concurrency: int, duration: float, work: Path) -> dict:
+    script = work / "post.lua"
+    script.write_text(WRK_SCRIPT)
+    body_file = work / f"body-{len(body)}.bin"
+    body_file.write_bytes(body)
+    env = {**os.environ, "BENCH_BODY": str(body_file)}
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{max(1, round(duration))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=duration + 60, check=False
+    )
+    match = re.search(r"^BENCH (\{.*\})$", done.stdout, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"wrk failed: {done.stdout}\n{done.stderr}")
+    data = json.loads(match.group(1))
+    seconds = data["duration_us"] / 1e6
+    return {
+        "rps": data["requests"] / seconds,
+        "p50_ms": data["p50_us"] / 1000,
+        "p99_ms": data["p99_us"] / 1000,
+        "errors": data["non2xx"] + data["socket_errors"],
+    }
+
+
+def run_python(url: str, body: bytes, concurrency: int, duration: float) -> dict:
+    import httpx
+
+    async def main() -> dict:
+        latencies: list[float] = []
+        errors = 0
+        deadline = time.perf_counter() + duration
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+
+            async def worker() -> None:
+                nonlocal errors
+                while time.perf_counter() < deadline:
+                    started = time.perf_counter()
+                    try:
+                        response = await client.post(
+                            url, content=body, headers={"content-type": "application/json"}
+                        )
+                        if response.status_code != 200:
+                            errors += 1
+                    except httpx.HTTPError:
+                        errors += 1
+                    latencies.append(time.perf_counter() - started)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            elapsed = time.perf_counter() - started
+        latencies.sort()
+        return {
+            "rps": len(latencies) / elapsed,
+            "p50_ms": latencies[len(latencies) // 2] * 1000,
+            "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+            "errors": errors,
+        }
+
+    return asyncio.run(main())
+
+
+def measure(label: str, url: str, body: bytes, rows: int, concurrency: int, args, work: Path) -> Result:
+    generator = "wrk" if shutil.which("wrk") else "python-httpx"
+    run = (
+        (lambda c, d: run_wrk(url, body, c, d, work))
+        if generator == "wrk"
+        else (lambda c, d: run_python(url, body, c, d))
+    )
+    run(concurrency, 1)  # warm-up: connections, caches, the first batches of logs
+    data = run(concurrency, args.duration)
+    result = Result(
+        label, rows, concurrency, data["rps"], data["p50_ms"], data["p99_ms"], data["errors"], generator
+    )
+    print(
+        f"  {label:<22} rows={rows:<3} c={concurrency:<2}  {result.rps:9.0f} req/s   p50 {result.p50_ms:7.2f} ms"
+        f"   p99 {result.p99_ms:7.2f} ms   errors {result.errors}   [{generator}]",
+        flush=True,
+    )
+    return result
+
+
+def bodies(rows: list[list[float]]) -> dict[int, bytes]:
+    return {n: json.dumps({"instances": rows[:n]}).encode() for n in ROWS}
+
+
+def uvicorn_command(
+    app: str, port: int, workers: int, *, factory: bool = True, app_dir: Path | None = None
+) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    if factory:
+        command.append("--factory")
+    if app_dir:
+        command += ["--app-dir", str(app_dir)]
+    return command
+
+
+def worker_log_stats(port: int, workers: int) -> list[dict]:
+    """Each worker's inference-log counters (fresh connections until every worker answered)."""
+    import httpx
+
+    seen: dict[int, dict] = {}
+    with httpx.Client(limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        for _ in range(200):
+            metrics = client.get(f"http://127.0.0.1:{port}/metrics").json()
+            seen[metrics["pid"]] = metrics["inference_log"]
+            if len(seen) >= workers:
+                break
+    return list(seen.values())
+
+
+def tenantml_server(
+    model_dir: Path,
+    port: int,
+    workers: int,
+    *,
+    serving_format: str = "sklearn",
+    stream: str | None = None,
+    endpoint: str | None = None,
+    log: Path | None = None,
+):
+    from pipelines.serving.config import InferenceLogConfig, ServerConfig
+    from pipelines.serving.loader import DirectorySource
+
+    config = ServerConfig(
+        source=DirectorySource(path=model_dir, version="1"),
+        serving_format=serving_format,  # type: ignore[arg-type]
+        inference_log=InferenceLogConfig(stream_name=stream, region=REGION, endpoint_url=endpoint)
+        if stream
+        else None,
+    )
+    env = {
+        **os.environ,
+        **config.to_env(),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+    # the container entry point / `tenantml serve`: one SO_REUSEPORT socket per uvicorn worker
+    command = [sys.executable, "-m", "pipelines.serving", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
+    return server(command, env, f"http://127.0.0.1:{port}/metrics", workers=workers, log=log)
+
+
+# --- a Kinesis stand-in that costs (almost) no CPU -------------------------------------------------
+
+
+class NullKinesis:
+    """Answers PutRecords with success and counts records; an HTTP/1.1 keep-alive server in a thread.
+
+    Real Kinesis runs elsewhere; moto on the same two cores spends far more CPU per record than the
+    server does, so logging cost is measured against this sink (and once against moto, for reference).
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.records = 0
+        self.calls = 0
+        self._loop = asyncio.new_event_loop()
+        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.endpoint = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import orjson
+
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+                body = await reader.readexactly(length)
+                count = len(orjson.loads(body).get("Records", []))
+                self.records += count
+                self.calls += 1
+                payload = orjson.dumps(
+                    {
+                        "FailedRecordCount": 0,
+                        "Records": [{"SequenceNumber": "1", "ShardId": "shardId-000000000000"}] * count,
+                    }
+                )
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(payload) + payload
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+# --- MLflow --------------------------------------------------------------------------------------
+
+
+def ensure_mlflow() -> Path | None:
+    """A throwaway venv with MLflow and this project's scikit-learn version; None when it cannot be made."""
+    python = MLFLOW_VENV / "bin" / "python"
+    if (
+        python.exists()
+        and subprocess.run([str(python), "-c", "import mlflow"], capture_output=True, check=False).returncode
+        == 0
+    ):
+        return python
+    from importlib.metadata import version
+
+    print(f"  installing MLflow into {MLFLOW_VENV} (one-off, a few minutes)...", flush=True)
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True, capture_output=True, timeout=300
+        )
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "mlflow",
+                f"scikit-learn=={version('scikit-learn')}",
+                f"pydantic=={version('pydantic')}",
+                "pyyaml",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=1500,
+        )
+    except (subprocess.SubprocessError, OSError) as err:
+        detail = getattr(err, "stderr", b"") or b""
+        print(f"  MLflow skipped: could not install it ({err}; {detail.decode(errors='replace')[-300:]})")
+        return None
+    return python
+
+
+def mlflow_model(python: Path, model_dir: Path, work: Path) -> Path:
+    target = work / "mlflow-model"
+    if target.exists():
+        shutil.rmtree(target)
+    code = (
+        "import joblib, sys, mlflow.sklearn\n"
+        "pipeline = joblib.load(sys.argv[1])\n"
+        "mlflow.sklearn.save_model(pipeline, sys.argv[2], serialization_format='cloudpickle')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run(
+        [str(python), "-c", code, str(model_dir / "model.joblib"), str(target)],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    return target
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-mlflow", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="concurrency 8 only")
+    args = parser.parse_args()
+    concurrency = (8,) if args.quick else CONCURRENCY
+    if not shutil.which("wrk"):
+        print(
+            "wrk is not on PATH: using the built-in asyncio+httpx load generator (it understates fast servers).\n"
+            "Install wrk for real numbers: apt-get install -y wrk (Debian/Ubuntu), brew install wrk (macOS)."
+        )
+    load = os.getloadavg()
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+        f"{args.workers} worker processes per server; {args.duration:.0f} s per measurement"
+    )
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="tenantml-serving-bench-") as tmp:
+        work = Path(tmp)
+        logistic_dir, forest_dir, rows, names = train_models(work)
+        payloads = bodies(rows)
+
+        def sweep(label: str, url: str) -> None:
+            for n in ROWS:
+                for c in concurrency:
+                    results.append(measure(label, url, payloads[n], n, c, args, work))
+
+        print("\n== logistic regression, 30 features ==")
+        port = free_port()
+        with tenantml_server(logistic_dir, port, args.workers, log=work / "tenantml.log"):
+            sweep("tenantml (log off)", f"http://127.0.0.1:{port}/invocations")
+
+        sink = NullKinesis()
+        port = free_port()
+        with tenantml_server(
+            logistic_dir,
+            port,
+            args.workers,
+            stream="bench-inference-log",
+            endpoint=sink.endpoint,
+            log=work / "tenantml-log.log",
+        ):
+            sweep("tenantml (log on)", f"http://127.0.0.1:{port}/invocations")
+            stats = worker_log_stats(port, args.workers)
+        sink.stop()
+        print(
+            f"  inference log: {sink.records} records in {sink.calls} PutRecords calls; per worker "
+            "sent/dropped(buffer full)/failed: "
+            + "; ".join(
+                f"{s['sent_records']}/{s['dropped_buffer_full']}/{s['failed_records']}" for s in stats
+            )
+        )
+
+        # the same against moto on this machine, for reference: moto's CPU per record competes with the server
+        import logging
+
+        import boto3
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        moto.start()
+        host, moto_port = moto.get_host_and_port()
+        endpoint = f"http://{host}:{moto_port}"
+        boto3.client(
+            "kinesis",
+            region_name=REGION,
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_stream(StreamName="bench-inference-log", ShardCount=4)
+        port = free_port()
+        with tenantml_server(
+            logistic_dir,
+            port,
+            args.workers,
+            stream="bench-inference-log",
+            endpoint=endpoint,
+            log=work / "tenantml-moto.log",
+        ):
+            results.append(
+                measure(
+                    "tenantml (log to moto)",
+                    f"http://127.0.0.1:{port}/invocations",
+                    payloads[1],
+                    1,
+                    8,
+                    args,
+                    work,
+                )
+            )
+            stats = worker_log_stats(port, args.workers)
+        moto.stop()
+        print(
+            "  inference log to moto, per worker sent/dropped(buffer full)/failed: "
+            + "; ".join(
+                f"{s['sent_records']}/{s['dropped_buffer_full']}/{s['failed_records']}" for s in stats
+            )
+        )
+
+        port = free_port()
+        env = {**os.environ, "BENCH_MODEL_DIR": str(logistic_dir), "PYTHONPATH": str(ROOT)}
+        with server(
+            uvicorn_command("serving_bench:naive_app", port, args.workers, app_dir=ROOT / "benchmarks"),
+            env,
+            f"http://127.0.0.1:{port}/ping",
+            workers=1,
+        ):
+            sweep("naive (pandas/pipeline)", f"http://127.0.0.1:{port}/invocations")
+
+        mlflow_python = None if args.no_mlflow else ensure_mlflow()
+        if mlflow_python:
+            try:
+                model = mlflow_model(mlflow_python, logistic_dir, work)
+            except subprocess.SubprocessError as err:
+                print(f"  MLflow skipped: could not save the model in MLflow format ({err})")
+                model = None
+            if model:
+                port = free_port()
+                env = {
+                    **os.environ,
+                    "PYTHONPATH": str(ROOT),
+                    "PATH": f"{mlflow_python.parent}:{os.environ['PATH']}",
+                }
+                command = [
+                    str(mlflow_python.parent / "mlflow"),
+                    "models",
+                    "serve",
+                    "-m",
+                    str(model),
+                    "--env-manager",
+                    "local",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(args.workers),
+                ]
+                ml_payloads = {
+                    n: json.dumps({"dataframe_split": {"columns": names, "data": rows[:n]}}).encode()
+                    for n in ROWS
+                }
+                try:
+                    with server(
+                        command, env, f"http://127.0.0.1:{port}/ping", workers=1, log=work / "mlflow.log"
+                    ):
+                        for n in ROWS:
+                            for c in concurrency:
+                                results.append(
+                                    measure(
+                                        "mlflow models serve",
+                                        f"http://127.0.0.1:{port}/invocations",
+                                        ml_payloads[n],
+                                        n,
+                                        c,
+                                        args,
+                                        work,
+                                    )
+                                )
+                except RuntimeError as err:
+                    log_text = (work / "mlflow.log").read_text(errors="replace")[-500:]
+                    print(f"  MLflow skipped: {err}\n{log_text}")
+
+        print("\n== random forest, 100 trees: scikit-learn vs ONNX ==")
+        from pipelines.serving.loader import DirectorySource, load
+        from pipelines.serving.predictor import repeat_rows
+
+        for fmt in ("sklearn", "onnx"):
+            loaded = load(DirectorySource(path=forest_dir), serving_format=fmt)  # type: ignore[arg-type]
+            one = repeat_rows(loaded.schema.batch_from_rows([rows[0]]), 1)
+            samples = []
+            for _ in range(300):
+                started = time.perf_counter()
+                loaded.predictor.predict(one)
+                samples.append(time.perf_counter() - started)
+            print(
+                f"  in-process one-row predict, {fmt:<7}: median {statistics.median(samples) * 1e6:8.1f} us"
+            )
+        for fmt in ("sklearn", "onnx"):
+            port = free_port()
+            with tenantml_server(
+                forest_dir, port, args.workers, serving_format=fmt, log=work / f"forest-{fmt}.log"
+            ):
+                for c in (1, 8):
+                    results.append(
+                        measure(
+                            f"forest {fmt}",
+                            f"http://127.0.0.1:{port}/invocations",
+                            payloads[1],
+                            1,
+                            c,
+                            args,
+                            work,
+                        )
+                    )
+
+    summarize(results)
+    return 0
+
+
+def summarize(results: list[Result]) -> None:
+    def find(label: str, rows: int, c: int) -> Result | None:
+        return next((r for r in results if r.label == label and r.rows == rows and r.concurrency == c), None)
+
+    print("\n== summary ==")
+    print(f"{'server':<24}{'rows':>5}{'conc':>6}{'req/s':>10}{'p99 ms':>10}")
+    for r in results:
+        print(f"{r.label:<24}{r.rows:>5}{r.concurrency:>6}{r.rps:>10.0f}{r.p99_ms:>10.2f}")
+    print()
+    for r in results:
+        if r.label == "tenantml (log on)":
+            off = find("tenantml (log off)", r.rows, r.concurrency)
+            if off:
+                print(
+                    f"logging on/off throughput, rows={r.rows} c={r.concurrency}: {r.rps / off.rps:.2f} "
+                    f"(cost {100 * (1 - r.rps / off.rps):.1f} %; target <= 10 %)"
+                )
+    for other in ("naive (pandas/pipeline)", "mlflow models serve"):
+        for rows in ROWS:
+            ours, theirs = find("tenantml (log off)", rows, 8), find(other, rows, 8)
+            ours_on = find("tenantml (log on)", rows, 8)
+            if ours and theirs:
+                line = (
+                    f"tenantml vs {other}, rows={rows} c=8: throughput x{ours.rps / theirs.rps:.1f}, "
+                    f"p99 {theirs.p99_ms / ours.p99_ms:.1f}x lower"
+                )
+                if ours_on:
+                    line += f" (logging on: x{ours_on.rps / theirs.rps:.1f}, p99 {theirs.p99_ms / ours_on.p99_ms:.1f}x lower)"
+                if other.startswith("mlflow") and rows == 1:
+                    line += "  [targets: >= x20, >= 10x lower]"
+                print(line)
+    for c in (1, 8):
+        sk, onnx = find("forest sklearn", 1, c), find("forest onnx", 1, c)
+        if sk and onnx:
+            print(
+                f"random forest one-row throughput ONNX / scikit-learn, c={c}: x{onnx.rps / sk.rps:.1f} "
+                f"(p99 {sk.p99_ms:.2f} -> {onnx.p99_ms:.2f} ms)  [target >= x10]"
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

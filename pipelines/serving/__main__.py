@@ -1,0 +1,41 @@
+"""``python -m pipelines.serving [--host H] [--port P] [--workers W]``: serve the model that
+``TENANTML_SERVING_CONFIG`` (a :class:`~pipelines.serving.config.ServerConfig` JSON) describes.
+
+This is the container entry point; ``tenantml serve`` builds the config from a tenant's registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipelines.serving.config import DEFAULT_PORT, ServerConfig
+from pipelines.serving.runner import run
+from tenantml.errors import TenantmlError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.serving", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--no-reuse-port", action="store_true", help="use uvicorn's own worker supervisor")
+    args = parser.parse_args(argv)
+    try:
+        config = ServerConfig.from_env()
+        return run(
+            config,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            reuse_port=False if args.no_reuse_port else None,
+        )
+    except TenantmlError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

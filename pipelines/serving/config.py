@@ -1,0 +1,64 @@
+"""The server's configuration: one validated object, passed to worker processes as JSON in
+``TENANTML_SERVING_CONFIG`` (uvicorn starts each worker from an import string)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipelines.serving.loader import ArchiveSource, DirectorySource, RegistrySource
+from tenantml.errors import ServingConfigError
+
+CONFIG_ENV = "TENANTML_SERVING_CONFIG"
+DEFAULT_PORT = 8080
+#: SageMaker's real-time invocation payload limit
+DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
+
+
+class InferenceLogConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stream_name: str = Field(min_length=1, max_length=128)
+    region: str | None = None
+    endpoint_url: str | None = None
+    max_buffer_records: int = Field(default=50_000, ge=1)
+    flush_interval: float = Field(default=0.25, gt=0, le=60)
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    backoff_base: float = Field(default=0.05, gt=0)
+
+
+class ServerConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: Annotated[DirectorySource | ArchiveSource | RegistrySource, Field(discriminator="kind")]
+    serving_format: Literal["sklearn", "onnx"] = "sklearn"
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
+    inference_log: InferenceLogConfig | None = None
+    #: predictions expected to take longer than this run in a thread, off the event loop
+    offload_ms: float = Field(default=5.0, ge=0)
+    #: how long lifespan shutdown waits for the inference log to drain
+    shutdown_flush_seconds: float = Field(default=20.0, gt=0)
+    #: where workers unpack archives (a temporary directory when None)
+    work_dir: str | None = None
+
+    def to_env(self) -> dict[str, str]:
+        return {CONFIG_ENV: self.model_dump_json()}
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ServerConfig:
+        env = dict(os.environ) if env is None else env
+        text = env.get(CONFIG_ENV)
+        if not text:
+            raise ServingConfigError(
+                f"{CONFIG_ENV} is not set; start the server with `tenantml serve` or set it to a "
+                "ServerConfig JSON document"
+            )
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as err:
+            raise ServingConfigError(f"{CONFIG_ENV} is not a valid server config: {err}") from err
+
+
+__all__ = ["CONFIG_ENV", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "InferenceLogConfig", "ServerConfig"]

@@ -1,0 +1,174 @@
+"""The OpenAPI 3.1 description of a served model: its input signature, outputs and version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.serving.loader import LoadedModel
+
+
+def _feature_schema(kind: str, dtype: str) -> dict[str, Any]:
+    if kind == "numeric":
+        base = {"type": "integer"} if dtype.startswith(("int", "uint", "Int", "UInt")) else {"type": "number"}
+        return {"anyOf": [base, {"type": "null"}], "x-dtype": dtype, "x-kind": kind}
+    return {"anyOf": [{"type": "string"}, {"type": "null"}], "x-dtype": dtype, "x-kind": kind}
+
+
+def build_openapi(model: LoadedModel, *, max_body_bytes: int) -> dict[str, Any]:
+    meta = model.metadata
+    signature = meta.input_signature
+    record = {
+        "type": "object",
+        "properties": {f.name: _feature_schema(f.kind, f.dtype) for f in signature},
+        "required": [f.name for f in signature],
+        "additionalProperties": False,
+    }
+    row = {
+        "type": "array",
+        "prefixItems": [{**_feature_schema(f.kind, f.dtype), "title": f.name} for f in signature],
+        "minItems": len(signature),
+        "maxItems": len(signature),
+    }
+    classification = meta.classes is not None
+    label: dict[str, Any] = {"type": "number"}
+    if classification:
+        label = {"enum": meta.classes}
+    response: dict[str, Any] = {
+        "type": "object",
+        "properties": {"predictions": {"type": "array", "items": label}},
+        "required": ["predictions"],
+    }
+    if classification:
+        response["properties"]["probabilities"] = {
+            "type": "array",
+            "items": {"type": "array", "items": {"type": "number"}, "minItems": len(meta.classes or [])},
+            "description": "per row, one probability per class, in the order of 'classes'",
+        }
+        response["properties"]["classes"] = {"type": "array", "const": meta.classes}
+    error = {
+        "type": "object",
+        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+        "required": ["error", "message"],
+    }
+    error_response = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    version_header = {
+        "X-Model-Version": {"schema": {"type": "string", "const": model.version}},
+        "X-Request-Id": {"schema": {"type": "string"}},
+    }
+    csv_lines = "one line per row: " + ", ".join(f.name for f in signature)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"tenantml model server: {meta.model_name}",
+            "version": model.version,
+            "description": (
+                f"{meta.problem.value} model ({meta.estimator}) served as {model.serving_format}; "
+                "SageMaker inference container contract."
+            ),
+        },
+        "x-model": {
+            "version": model.version,
+            "name": meta.model_name,
+            "problem": meta.problem.value,
+            "estimator": meta.estimator,
+            "serving_format": model.serving_format,
+            "artifact_sha256": model.sha256,
+            "classes": meta.classes,
+            "input_signature": [f.model_dump() for f in signature],
+        },
+        "paths": {
+            "/ping": {
+                "get": {
+                    "summary": "Health: 200 once the model is loaded, 503 before or if it failed",
+                    "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+                }
+            },
+            "/invocations": {
+                "post": {
+                    "summary": "Predict",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {
+                                            "type": "object",
+                                            "properties": {
+                                                "instances": {
+                                                    "type": "array",
+                                                    "items": {
+                                                        "oneOf": [
+                                                            {"$ref": "#/components/schemas/Row"},
+                                                            {"$ref": "#/components/schemas/Record"},
+                                                        ]
+                                                    },
+                                                }
+                                            },
+                                            "required": ["instances"],
+                                        },
+                                        {
+                                            "type": "object",
+                                            "properties": {
+                                                "inputs": {
+                                                    "type": "array",
+                                                    "items": {"$ref": "#/components/schemas/Record"},
+                                                }
+                                            },
+                                            "required": ["inputs"],
+                                        },
+                                        {
+                                            "type": "array",
+                                            "items": {
+                                                "oneOf": [
+                                                    {"$ref": "#/components/schemas/Row"},
+                                                    {"$ref": "#/components/schemas/Record"},
+                                                ]
+                                            },
+                                        },
+                                    ]
+                                }
+                            },
+                            "text/csv": {
+                                "schema": {"type": "string", "description": csv_lines + " (optional header)"}
+                            },
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "predictions",
+                            "headers": version_header,
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/Predictions"}},
+                                "text/csv": {
+                                    "schema": {
+                                        "type": "string",
+                                        "description": (
+                                            "one line per row: the prediction, then the class probabilities"
+                                            if classification
+                                            else "one prediction per line"
+                                        ),
+                                    }
+                                },
+                            },
+                        },
+                        "400": {"description": "invalid input", **error_response},
+                        "406": {"description": "unsupported Accept", **error_response},
+                        "413": {"description": f"body over {max_body_bytes} bytes", **error_response},
+                        "415": {"description": "unsupported Content-Type", **error_response},
+                        "503": {"description": "model not loaded", **error_response},
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Per-worker counters, inference-log drops included",
+                    "responses": {"200": {"description": "counters"}},
+                }
+            },
+        },
+        "components": {"schemas": {"Record": record, "Row": row, "Predictions": response, "Error": error}},
+    }
+
+
+__all__ = ["build_openapi"]

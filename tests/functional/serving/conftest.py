@@ -1,0 +1,156 @@
+"""Serving flows against real parts: uvicorn on 127.0.0.1, real scikit-learn models, and one moto
+server (``ThreadedMotoServer`` on a free loopback port) for Kinesis, S3 and SageMaker, reset
+before every test that uses it."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pandas as pd
+import pytest
+from moto.server import ThreadedMotoServer
+from sklearn.datasets import load_breast_cancer
+
+from pipelines.inference_log import InferenceRecord
+from pipelines.serving.app import create_app
+from pipelines.serving.config import InferenceLogConfig, ServerConfig
+from pipelines.serving.loader import DirectorySource
+from pipelines.serving.runner import ThreadedServer
+from pipelines.training import TrainedModel, TrainingConfig, save_model, train_model
+
+REGION = "eu-west-1"
+STREAM = "tenantml-acme-dev-inference-log"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Fake credentials, the region, and an emptied moto server; returns its endpoint."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    httpx.post(f"{moto_endpoint}/moto-api/reset").raise_for_status()
+    return moto_endpoint
+
+
+@pytest.fixture
+def kinesis(aws: str):
+    return boto3.client("kinesis", region_name=REGION, endpoint_url=aws)
+
+
+@pytest.fixture
+def stream(kinesis) -> str:
+    kinesis.create_stream(StreamName=STREAM, ShardCount=2)
+    return STREAM
+
+
+@pytest.fixture
+def read_records(kinesis) -> Callable[[str], list[InferenceRecord]]:
+    """Every record on every shard of a stream, decoded as InferenceRecord (fails on a malformed one)."""
+
+    def read(stream_name: str) -> list[InferenceRecord]:
+        records = []
+        shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
+        for shard in shards:
+            iterator = kinesis.get_shard_iterator(
+                StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while iterator:
+                page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+                records.extend(InferenceRecord.model_validate_json(r["Data"]) for r in page["Records"])
+                if not page["Records"]:
+                    break
+                iterator = page.get("NextShardIterator")
+        return records
+
+    return read
+
+
+@pytest.fixture(scope="session")
+def cancer() -> pd.DataFrame:
+    return load_breast_cancer(as_frame=True).frame
+
+
+@pytest.fixture(scope="session")
+def logistic(cancer: pd.DataFrame) -> TrainedModel:
+    config = TrainingConfig(
+        problem="classification",
+        target="target",
+        primary_metric="roc_auc",
+        estimator="logistic_regression",
+        n_trials=1,
+        cv_folds=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return train_model(cancer, config, initial_params=[{"C": 1.0, "class_weight": None}])
+
+
+@pytest.fixture(scope="session")
+def model_dir(logistic: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_model(logistic, tmp_path_factory.mktemp("served") / "model")
+
+
+@pytest.fixture
+def rows(cancer: pd.DataFrame, logistic: TrainedModel) -> list[list[float]]:
+    return cancer[logistic.metadata.feature_names].head(20).to_numpy().tolist()
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., ThreadedServer]]:
+    """Start create_app(config, **kwargs) under uvicorn in a thread; stopped (gracefully) at teardown."""
+    started: list[ThreadedServer] = []
+
+    def start(config: ServerConfig, **kwargs) -> ThreadedServer:
+        server = ThreadedServer(create_app(config, **kwargs)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def served_config(model_dir: Path, stream: str, aws: str) -> ServerConfig:
+    """The local model, logging to the moto stream, with a 64 KiB body limit."""
+    return ServerConfig(
+        source=DirectorySource(path=model_dir, version="7"),
+        max_body_bytes=64 * 1024,
+        inference_log=InferenceLogConfig(
+            stream_name=stream, region=REGION, endpoint_url=aws, flush_interval=0.05
+        ),
+    )
+
+
+def _wait_ready(server: ThreadedServer, timeout: float = 30.0) -> None:
+    app_server = server.server.config.app.state.server  # type: ignore[attr-defined]
+    assert app_server.loaded.wait(timeout), "the model did not load in time"
+    assert app_server.status == "ready", app_server.error
+
+
+@pytest.fixture
+def wait_ready() -> Callable[[ThreadedServer], None]:
+    """Wait until a started server's model has loaded, and check that it did."""
+    return _wait_ready

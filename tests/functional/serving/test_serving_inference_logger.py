@@ -1,0 +1,250 @@
+"""The inference logger against a real (moto) Kinesis stream.
+
+Throttling and partial failures are injected by :class:`FaultInjector`, a thin wrapper around the
+real client: it fails chosen entries (or whole calls) the first time, sends the rest to the real
+stream, and records how many records each call carried. What the tests check is what arrives on
+the stream.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from botocore.exceptions import ClientError
+
+from pipelines.features import FeatureSignature
+from pipelines.inference_log import InferenceRecord, decode_kinesis_batch
+from pipelines.serving.inference_logger import (
+    KinesisInferenceLogger,
+    LogEntry,
+    LoggerSettings,
+    PutRecordsClient,
+)
+from pipelines.serving.schema import FeatureBatch, InputSchema
+
+REGION = "eu-west-1"
+SCHEMA = InputSchema(
+    [
+        FeatureSignature(name="amount", dtype="float64", kind="numeric"),
+        FeatureSignature(name="color", dtype="str", kind="categorical"),
+    ]
+)
+
+
+class FaultInjector:
+    """Wraps a real Kinesis client; fails entries or calls the first time they are sent."""
+
+    def __init__(self, client, *, fail_entries=frozenset(), throttle_calls: int = 0) -> None:
+        self.client = client
+        self.fail_entries = set(fail_entries)  # partition keys to fail once
+        self.throttle_calls = throttle_calls
+        self.call_sizes: list[int] = []
+
+    def put_records(self, *, StreamName, Records):
+        self.call_sizes.append(len(Records))
+        if self.throttle_calls > 0:
+            self.throttle_calls -= 1
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}},
+                "PutRecords",
+            )
+        failing = [r["PartitionKey"] in self.fail_entries for r in Records]
+        self.fail_entries -= {r["PartitionKey"] for r in Records}
+        sent = [r for r, fail in zip(Records, failing, strict=True) if not fail]
+        real = self.client.put_records(StreamName=StreamName, Records=sent)["Records"] if sent else []
+        results, it = [], iter(real)
+        for fail in failing:
+            results.append(
+                {
+                    "ErrorCode": "ProvisionedThroughputExceededException",
+                    "ErrorMessage": "Rate exceeded for shard",
+                }
+                if fail
+                else next(it)
+            )
+        return {"FailedRecordCount": sum(failing), "Records": results}
+
+
+@pytest.fixture(params=["put-records-client", "boto3"])
+def sender(request, kinesis, aws):
+    """The logger's own PutRecords client (the server's default) and boto3's, against the same stream."""
+    if request.param == "boto3":
+        return kinesis
+    return PutRecordsClient(REGION, aws)
+
+
+def _entry(request_id: str, rows: int = 1, *, error: bool = False) -> LogEntry:
+    numeric = np.arange(rows, dtype=np.float64).reshape(rows, 1)
+    numeric[0, 0] = np.nan
+    categorical = np.array([["red"]] * rows, dtype=object)
+    return LogEntry(
+        request_id=request_id,
+        model_version="4",
+        batch=FeatureBatch(numeric=numeric, categorical=categorical, n_rows=rows),
+        predictions=None if error else np.arange(rows) % 2,
+        latency_ms=1.5,
+        timestamp=time.time(),
+        error=error,
+    )
+
+
+def _logger(client, stream, **settings) -> KinesisInferenceLogger:
+    settings = {"flush_interval": 0.02, "backoff_base": 0.001, **settings}
+    return KinesisInferenceLogger(LoggerSettings(stream_name=stream, **settings), SCHEMA, lambda: client)
+
+
+def test_records_are_sent_in_batches_of_at_most_500(sender, stream, read_records):
+    # given 1,234 rows from 3 requests buffered before the sender runs
+    client = FaultInjector(sender)
+    logger = _logger(client, stream)
+    for i, rows in enumerate([600, 400, 234]):
+        assert logger.submit(_entry(f"req{i}", rows))
+    # when the logger closes
+    assert logger.close(timeout=30)
+    # then PutRecords carried at most 500 records per call, and every row arrived once
+    assert client.call_sizes == [500, 500, 234]
+    records = read_records(stream)
+    assert len(records) == 1234
+    assert len({r.request_id for r in records}) == 1234
+    first = next(r for r in records if r.request_id == "req0:0")
+    assert first.features == {"amount": None, "color": "red"} and first.prediction == 0
+    assert logger.stats.sent_records == 1234 and logger.stats.failed_records == 0
+
+
+def test_batches_also_respect_the_byte_limit(kinesis, stream, read_records):
+    client = FaultInjector(kinesis)
+    # a 2 KB byte budget fits only a handful of ~200-byte records per call
+    logger = _logger(client, stream, max_bytes_per_call=2000)
+    for i in range(30):
+        logger.submit(_entry(f"r{i}"))
+    assert logger.close(timeout=30)
+    assert len(client.call_sizes) > 1 and max(client.call_sizes) < 30
+    assert len(read_records(stream)) == 30
+
+
+def test_partial_failures_resend_only_the_failed_entries(sender, stream, read_records):
+    # given a stream that rejects three chosen entries the first time
+    client = FaultInjector(sender, fail_entries={"r3", "r7", "r8"})
+    logger = _logger(client, stream)
+    for i in range(10):
+        logger.submit(_entry(f"r{i}"))
+    assert logger.close(timeout=30)
+    # then the second call carried only the three failed entries, and each record arrived once
+    assert client.call_sizes == [10, 3]
+    assert sorted(r.request_id for r in read_records(stream)) == sorted(f"r{i}" for i in range(10))
+    assert logger.stats.retried_records == 3 and logger.stats.failed_records == 0
+
+
+def test_throttled_calls_are_retried_with_backoff(kinesis, stream, read_records):
+    client = FaultInjector(kinesis, throttle_calls=2)
+    sleeps: list[float] = []
+    logger = KinesisInferenceLogger(
+        LoggerSettings(stream_name=stream, flush_interval=0.02, backoff_base=0.01),
+        SCHEMA,
+        lambda: client,
+        sleep=lambda s: sleeps.append(s),
+    )
+    for i in range(5):
+        logger.submit(_entry(f"t{i}"))
+    assert logger.close(timeout=30)
+    assert client.call_sizes == [5, 5, 5]
+    # exponential backoff with jitter: each wait within [ceiling/2, ceiling], the ceiling doubling
+    assert 0.005 <= sleeps[0] <= 0.01 and 0.01 <= sleeps[1] <= 0.02
+    assert len(read_records(stream)) == 5
+    assert logger.stats.retried_calls == 2
+
+
+def test_records_still_failing_after_max_attempts_are_counted_not_retried_forever(kinesis, stream):
+    client = FaultInjector(kinesis, throttle_calls=100)
+    logger = _logger(client, stream, max_attempts=3)
+    logger.submit(_entry("x", 4))
+    assert logger.close(timeout=30) is True
+    assert len(client.call_sizes) == 3
+    assert logger.stats.failed_records == 4
+    assert "ProvisionedThroughputExceededException" in logger.stats.last_error
+
+
+def test_a_full_buffer_drops_and_counts_without_blocking(kinesis, stream, read_records):
+    # given a sender that is stuck (the stream's client blocks until released)
+    release = threading.Event()
+
+    class Stuck:
+        def put_records(self, **kwargs):
+            release.wait(10)
+            return kinesis.put_records(**kwargs)
+
+    logger = _logger(Stuck(), stream, max_buffer_records=10)
+    logger.start()
+    assert logger.submit(_entry("first"))
+    deadline = time.monotonic() + 5
+    while logger.buffered_records and time.monotonic() < deadline:  # the sender took it and is stuck
+        time.sleep(0.005)
+    # when more rows arrive than the buffer holds
+    started = time.perf_counter()
+    accepted = [logger.submit(_entry(f"r{i}", 3)) for i in range(5)]
+    elapsed = time.perf_counter() - started
+    # then submit returned at once, 3 requests (9 rows) fit, 2 requests (6 rows) were dropped and counted
+    assert elapsed < 0.05
+    assert accepted == [True, True, True, False, False]
+    assert logger.snapshot()["dropped_buffer_full"] == 6
+    release.set()
+    assert logger.close(timeout=30)
+    assert len(read_records(stream)) == 1 + 9
+
+
+def test_close_flushes_everything_buffered(kinesis, stream, read_records):
+    logger = _logger(kinesis, stream, flush_interval=60)  # the timer alone would not send for a minute
+    logger.start()
+    for i in range(7):
+        logger.submit(_entry(f"c{i}"))
+    assert logger.close(timeout=10)
+    assert len(read_records(stream)) == 7
+    assert logger.submit(_entry("late")) is False  # a closed logger takes nothing more
+
+
+def test_a_refused_connection_is_retried_then_counted(aws):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    logger = _logger(PutRecordsClient(REGION, f"http://127.0.0.1:{port}"), "s", max_attempts=2)
+    logger.submit(_entry("lost"))
+    logger.close(timeout=10)
+    assert logger.stats.retried_calls == 1 and logger.stats.failed_records == 1
+
+
+def test_records_decode_with_the_monitor_lambda_decoder(kinesis, stream):
+    import base64
+
+    logger = _logger(kinesis, stream)
+    logger.submit(_entry("ok"))
+    logger.submit(_entry("failed", error=True))
+    assert logger.close(timeout=10)
+    shard = kinesis.list_shards(StreamName=stream)["Shards"]
+    raw = []
+    for s in shard:
+        it = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )
+        raw += kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]
+    event = [
+        {"kinesis": {"data": base64.b64encode(r["Data"]).decode(), "sequenceNumber": r["SequenceNumber"]}}
+        for r in raw
+    ]
+    batch = decode_kinesis_batch(event)
+    assert batch.failures == []
+    by_id = {r.request_id: r for r in batch.records}
+    assert isinstance(by_id["ok"], InferenceRecord) and by_id["ok"].prediction == 0
+    assert by_id["failed"].error is True
+
+
+def test_unreachable_stream_is_reported_not_raised(sender):
+    logger = _logger(sender, "no-such-stream")
+    logger.submit(_entry("lost"))
+    logger.close(timeout=10)
+    assert logger.stats.failed_records == 1
+    assert "ResourceNotFoundException" in logger.stats.last_error
