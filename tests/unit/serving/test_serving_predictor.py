@@ -88,7 +88,6 @@ def test_an_unrecognised_pipeline_is_served_through_dataframes(cancer_split):
 
 @pytest.mark.parametrize("name", ["logistic", "forest"])
 def test_onnx_export_matches_scikit_learn_on_the_holdout(request, name, cancer_split, tmp_path):
-    pytest.importorskip("skl2onnx", reason="the 'onnx' extra is not installed")
     from pipelines.serving.onnx_export import load_onnx_predictor, save_onnx
 
     model = request.getfixturevalue(name)
@@ -106,7 +105,6 @@ def test_onnx_export_matches_scikit_learn_on_the_holdout(request, name, cancer_s
 
 
 def test_onnx_export_with_categorical_features_and_missing_values(mixed, mixed_frame):
-    pytest.importorskip("skl2onnx", reason="the 'onnx' extra is not installed")
     from pipelines.serving.onnx_export import load_onnx_predictor
 
     schema, batch = _batch(mixed, mixed_frame)
@@ -118,7 +116,6 @@ def test_onnx_export_with_categorical_features_and_missing_values(mixed, mixed_f
 
 
 def test_onnx_export_of_an_unrecognised_pipeline_says_to_use_sklearn(cancer_split):
-    pytest.importorskip("skl2onnx", reason="the 'onnx' extra is not installed")
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler
