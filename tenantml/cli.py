@@ -148,7 +148,7 @@ def up(
 ) -> None:
     """Run every tenant's platform on the embedded AWS emulator until Ctrl-C (or once)."""
     from tenantml import up as up_module
-    from tenantml.lifecycle import run_sample_lifecycle
+    from tenantml.lifecycle import run_sample_lifecycle, serve_champions
     from tenantml.spec import load_specs
 
     specs = load_specs(tenants, only=tenant)
@@ -160,6 +160,10 @@ def up(
             progress.stop()
             _print_outputs(summary)
             _print_lifecycle(summary)
+            for tenant, endpoint in sorted(summary.endpoints.items()):
+                console.print(f"  {tenant}: model version {endpoint['model_version']} serving at "
+                              f"[bold]{endpoint['invocations']}[/] ({len(endpoint['feature_names'])} features)",
+                              highlight=False, soft_wrap=True)
             console.print(f"[bold green]tenantml is up[/] in {summary.timings['ready']:.1f} s: "
                           f"AWS emulator at {summary.endpoint}")
             console.print("Point other tools at it:")
@@ -170,7 +174,7 @@ def up(
         up_module.up(specs, out_dir=out, port=emulator_port, once=once,
                      report=lambda message: progress.console.print(f"[yellow]{message}[/]"),
                      on_apply_progress=_apply_progress(progress, task), on_ready=on_ready,
-                     steps=[run_sample_lifecycle] if lifecycle else [])
+                     steps=[run_sample_lifecycle, serve_champions] if lifecycle else [])
 
 
 @app.command()

@@ -64,3 +64,46 @@ def run_sample_lifecycle(context: UpContext, summary: UpSummary) -> None:
             )
         summary.lifecycle[applied.tenant] = entry
     summary.timings["lifecycle"] = time.perf_counter() - started
+
+
+#: how long a champion may take to download, verify and load before up gives up on its endpoint
+SERVE_READY_TIMEOUT_S = 60
+
+
+def serve_champions(context: UpContext, summary: UpSummary) -> None:
+    """Serve each tenant's champion on 127.0.0.1 (SageMaker contract), logging to its Kinesis stream."""
+    import httpx
+
+    from pipelines.serving.app import create_app
+    from pipelines.serving.config import InferenceLogConfig, ServerConfig
+    from pipelines.serving.loader import RegistrySource
+    from pipelines.serving.runner import ThreadedServer
+
+    for applied in summary.applied:
+        tenant, outputs = applied.tenant, applied.outputs
+        if (summary.lifecycle.get(tenant) or {}).get("alias") != "champion":
+            context.report(f"{tenant}: no approved champion yet, so no endpoint")
+            continue
+        spec = next(s for s in context.specs if s.name == tenant)
+        config = ServerConfig(
+            source=RegistrySource(group=outputs["model_package_group_name"], alias="champion", region=spec.region,
+                                  endpoint_url=context.endpoint),
+            serving_format=spec.model.serving_format,
+            inference_log=InferenceLogConfig(stream_name=outputs["stream_name"], region=spec.region,
+                                             endpoint_url=context.endpoint),
+        )
+        server = ThreadedServer(create_app(config)).start()
+        context.cleanups.append(server.stop)
+        deadline = time.monotonic() + SERVE_READY_TIMEOUT_S
+        while httpx.get(f"{server.url}/ping").status_code != 200:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{tenant}: the champion did not load within {SERVE_READY_TIMEOUT_S} s")
+            time.sleep(0.1)
+        model = httpx.get(f"{server.url}/openapi.json").json()["x-model"]
+        summary.endpoints[tenant] = {
+            "url": server.url,
+            "invocations": f"{server.url}/invocations",
+            "model_version": model["version"],
+            "serving_format": model["serving_format"],
+            "feature_names": [f["name"] for f in model["input_signature"]],
+        }

@@ -74,7 +74,8 @@ def load_outputs(tenant: str, outputs_file: Path | None = None, *, required: boo
             raise ServingConfigError(f"{path}: no tenant {tenant!r} (tenants: {known})")
         raw = (tenants[tenant] or {}).get("outputs") or {}
         emulator = data.get("emulator") or {}
-        endpoint, region = emulator.get("endpoint"), emulator.get("region")
+        # each tenant lives in its own region; the emulator's region is only the first tenant's
+        endpoint, region = emulator.get("endpoint"), (tenants[tenant] or {}).get("region") or emulator.get("region")
     else:
         raw = data
     outputs = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in raw.items()}

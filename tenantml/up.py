@@ -95,6 +95,7 @@ class UpSummary:
     applied: list[TenantApply] = field(default_factory=list)
     lifecycle: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    regions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -104,6 +105,7 @@ class UpSummary:
                          "state_dir": str(state_dir), "env": self.env},
             "tenants": {
                 a.tenant: {
+                    "region": self.regions.get(a.tenant, self.region),
                     "outputs": dict(a.outputs),
                     "stack": str(a.stack_file),
                     **({"lifecycle": self.lifecycle[a.tenant]} if a.tenant in self.lifecycle else {}),
@@ -179,7 +181,7 @@ def up(
 
     started = time.perf_counter()
     server = emulator.start(port, on_message=report)
-    summary = UpSummary(endpoint=server.endpoint, region=specs[0].region)
+    summary = UpSummary(endpoint=server.endpoint, region=specs[0].region, regions={s.name: s.region for s in specs})
     context = UpContext(specs=specs, out_dir=out_dir, state_dir=state_dir, server=server, report=report)
     with _stop_on_signals(context.stop_event):
         try:

@@ -137,3 +137,47 @@ def test_a_corrupt_file_dropped_under_incoming_fails_its_run_and_alerts_the_tena
     after = running_up.client("sagemaker", region).list_model_packages(
         ModelPackageGroupName=outputs["model_package_group_name"])["ModelPackageSummaryList"]
     assert len(after) == len(groups_before)
+
+
+def test_up_json_names_each_tenants_region(running_up: UpProcess) -> None:
+    assert {t: running_up.summary["tenants"][t]["region"] for t in TENANTS} == TENANTS
+
+
+def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(running_up: UpProcess) -> None:
+    import base64
+    import json
+
+    import httpx
+    from sklearn.datasets import load_breast_cancer
+
+    # given the endpoint up.json lists for churn
+    endpoint = running_up.summary["tenants"]["churn"]["endpoint"]
+    rows = load_breast_cancer().data[:5]
+    assert len(endpoint["feature_names"]) == rows.shape[1]
+
+    # when five rows are sent as CSV
+    body = "\n".join(",".join(str(v) for v in row) for row in rows)
+    response = httpx.post(endpoint["invocations"], content=body, headers={"Content-Type": "text/csv"})
+
+    # then the champion answers with its version, and a bad request gets a 400 naming the problem
+    assert response.status_code == 200
+    assert response.headers["X-Model-Version"] == str(endpoint["model_version"])
+    assert len(response.json()["predictions"]) == 5
+    bad = httpx.post(endpoint["invocations"], content="1,2", headers={"Content-Type": "text/csv"})
+    assert bad.status_code == 400 and "expected 30 values" in bad.json()["message"]
+
+    # and the five predictions reach churn's Kinesis stream
+    kinesis = running_up.client("kinesis", TENANTS["churn"])
+    stream = running_up.outputs("churn")["stream_name"]
+    shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records, deadline = [], time.monotonic() + 30
+    while len(records) < 5 and time.monotonic() < deadline:
+        batch = kinesis.get_records(ShardIterator=iterator)
+        iterator = batch["NextShardIterator"]
+        records += [json.loads(r["Data"] if isinstance(r["Data"], bytes) else base64.b64decode(r["Data"]))
+                    for r in batch["Records"]]
+        time.sleep(0.3)
+    assert len(records) == 5
+    assert {r["model_version"] for r in records} == {str(endpoint["model_version"])}
