@@ -171,14 +171,6 @@ class PipelineRunError(TenantmlError):
         super().__init__(message)
 
 
-class RunAlreadyClaimedError(TenantmlError):
-    """Another run already owns this dataset object version (a duplicate or redelivered event)."""
-
-    def __init__(self, message: str, *, run_id: str | None = None) -> None:
-        self.run_id = run_id
-        super().__init__(message)
-
-
 # --- model serving (pipelines/serving) ------------------------------------------------------
 
 
@@ -246,3 +238,10 @@ class MotoInternalsChangedError(LambdaRuntimeInstallError):
 
 class LambdaCodeError(LambdaRuntimeError):
     """A function's code package cannot be run locally (not a zip, an image, or an unsafe entry)."""
+
+
+# --- tenantml up ----------------------------------------------------------------------------
+
+
+class EmulatorAlreadyRunningError(UsageError):
+    """Another ``tenantml up`` owns the emulator in this directory; a second one would corrupt it."""

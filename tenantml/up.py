@@ -25,16 +25,12 @@ from typing import Any
 from tenantml.emulator import server as emulator
 from tenantml.emulator.commands import TenantApply, apply_tenants
 from tenantml.emulator.state import write_atomic
-from tenantml.errors import UsageError
+from tenantml.errors import EmulatorAlreadyRunningError, UsageError
 from tenantml.spec import TenantSpec
 
 RUN_DIR = Path(".tenantml")
 UP_FILE = RUN_DIR / "up.json"
 STATE_DIR = RUN_DIR / "state"
-
-
-class EmulatorAlreadyRunningError(UsageError):
-    """Another ``tenantml up`` owns the emulator; a second one would corrupt it."""
 
 
 @dataclass(frozen=True)
@@ -46,15 +42,6 @@ class RunningEmulator:
     region: str
     tenants: dict[str, dict[str, Any]]
     state_dir: Path
-
-    def outputs(self, tenant: str) -> dict[str, Any]:
-        try:
-            return dict(self.tenants[tenant]["outputs"])
-        except KeyError as err:
-            raise UsageError(
-                f"tenant {tenant!r} is not running on the emulator at {self.endpoint}; "
-                f"running: {', '.join(sorted(self.tenants)) or 'none'}"
-            ) from err
 
 
 def _alive(pid: int) -> bool:
