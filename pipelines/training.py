@@ -25,6 +25,7 @@ from typing import Any, Literal
 import joblib
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from pipelines.datasets import DEFAULT_MAX_BYTES, DatasetProvenance, load_directory
@@ -67,6 +68,9 @@ class TrainingConfig(BaseModel):
     seed: int = 0
     pruner_startup_trials: int = Field(default=5, ge=0)
     max_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=1)
+    #: the search cross-validates on at most this many rows (a stratified sample); the final
+    #: fit uses every row. Trials x folds on millions of rows would cost hours and gigabytes.
+    search_max_rows: int = Field(default=200_000, ge=100)
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainingConfig:
@@ -158,6 +162,8 @@ class ModelMetadata(BaseModel):
     #: class labels in the column order of ``predict_proba`` (classification only)
     classes: list[Any] | None = None
     training_rows: int
+    #: rows the hyperparameter search cross-validated on (a sample when the data is large)
+    search_rows: int | None = None
     data: DatasetProvenance | None = None
     library_versions: dict[str, str]
 
@@ -175,6 +181,17 @@ class TrainedModel:
     search: SearchResult | None = field(default=None, repr=False)
 
 
+def _search_sample(X: pd.DataFrame, y: pd.Series, config: TrainingConfig) -> tuple[pd.DataFrame, pd.Series]:
+    """At most ``search_max_rows`` rows for the search, stratified by class for classification."""
+    if len(X) <= config.search_max_rows:
+        return X, y
+    stratify = y if config.problem is ProblemType.CLASSIFICATION else None
+    sample_X, _, sample_y, _ = train_test_split(
+        X, y, train_size=config.search_max_rows, stratify=stratify, random_state=config.seed
+    )
+    return sample_X, sample_y
+
+
 def train_model(
     frame: pd.DataFrame,
     config: TrainingConfig,
@@ -190,9 +207,10 @@ def train_model(
     signature = _signature(frame, config.target)
     X = frame[[f.name for f in signature]]
     y = frame[config.target]
+    search_X, search_y = _search_sample(X, y, config)
     search = run_search(
-        X,
-        y,
+        search_X,
+        search_y,
         signature=signature,
         estimator=config.estimator,
         problem=config.problem,
@@ -224,6 +242,7 @@ def train_model(
         n_pruned=search.n_pruned,
         seed=config.seed,
         search_seconds=search.seconds,
+        search_rows=len(search_X),
         input_signature=signature,
         classes=classes,
         training_rows=len(frame),

@@ -11,6 +11,7 @@ import pytest
 from pipelines.estimators import SEARCH_SPACES, build_pipeline
 from pipelines.features import input_signature
 from pipelines.training import (
+    _search_sample,
     METADATA_FILENAME,
     MODEL_FILENAME,
     TrainingConfig,
@@ -243,3 +244,23 @@ def test_pipeline_preprocessing_matches_the_signature(cancer):
     transformers = {name: cols for name, _, cols in pipeline.named_steps["preprocess"].transformers}
     assert transformers["categorical"] == ["segment"]
     assert len(transformers["numeric"]) == 30
+
+
+def test_the_search_runs_on_a_stratified_sample_and_the_final_fit_on_every_row(cancer, config):
+    # given more rows than the search may use
+    small = config.model_copy(update={"search_max_rows": 200})
+
+    # when
+    trained = train_model(cancer, small)
+
+    # then the search saw 200 rows, the model every row, and both classes kept their share
+    assert trained.metadata.search_rows == 200
+    assert trained.metadata.training_rows == len(cancer)
+    assert trained.pipeline.predict(cancer.drop(columns="target")).shape == (len(cancer),)
+    share = cancer["target"].mean()
+    _, sample_y = _search_sample(cancer.drop(columns="target"), cancer["target"], small)
+    assert abs(sample_y.mean() - share) < 0.01
+
+
+def test_small_data_is_searched_in_full(cancer, config):
+    assert train_model(cancer, config).metadata.search_rows == len(cancer)
