@@ -20,6 +20,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: the spec and errors they use, not the CLI, emulator or preview (so changing those changes no zip)
 SHARED_PACKAGES = ("pipelines",)
 SHARED_FILES = ("tenantml/__init__.py", "tenantml/errors.py", "tenantml/spec.py")
+#: parts of the shared packages no handler imports (the model server runs in its own container)
+EXCLUDED_DIRS = frozenset({"__pycache__", "serving"})
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -39,7 +41,7 @@ def _sources(handler: str) -> list[Path]:
     files = [PROJECT_ROOT / "lambdas" / "__init__.py", *(PROJECT_ROOT / f for f in SHARED_FILES)]
     for root in roots:
         files += [p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".json", ".html", ".j2")
-                  and "__pycache__" not in p.parts]
+                  and not EXCLUDED_DIRS.intersection(p.relative_to(root).parts)]
     return sorted(set(files))
 
 
