@@ -48,6 +48,9 @@ class Sinks:
             pass
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
         events = [{"timestamp": line.timestamp_ms, "message": line.message} for line in lines if line.message]
+        # stdout and stderr are read by different threads, so their lines can arrive out of time
+        # order; CloudWatch Logs refuses a batch that is not chronological (sorted() is stable)
+        events.sort(key=lambda event: event["timestamp"])
         for start in range(0, len(events), _LOG_BATCH):
             logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[start:start + _LOG_BATCH])
 
