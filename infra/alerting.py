@@ -14,12 +14,11 @@ from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token, snake
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
 from infra.naming import Naming
+from tenantml.contract import METRICS_NAMESPACE
 from tenantml.errors import ConstructPropsError, Problem
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-#: namespace of every custom metric the platform writes (drift, latency, errors)
-METRICS_NAMESPACE = "TenantML"
 
 Comparison = Literal[
     "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"

@@ -19,7 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: project code a handler may import, shipped inside every function's zip: the pipeline steps and
 #: the spec and errors they use, not the CLI, emulator or preview (so changing those changes no zip)
 SHARED_PACKAGES = ("pipelines",)
-SHARED_FILES = ("tenantml/__init__.py", "tenantml/errors.py", "tenantml/spec.py")
+SHARED_FILES = ("tenantml/__init__.py", "tenantml/contract.py", "tenantml/errors.py", "tenantml/spec.py")
 #: parts of the shared packages no handler imports (the model server runs in its own container)
 EXCLUDED_DIRS = frozenset({"__pycache__", "serving"})
 _EPOCH = (1980, 1, 1, 0, 0, 0)

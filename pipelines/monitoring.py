@@ -32,10 +32,10 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from infra.alerting import METRICS_NAMESPACE
 from pipelines.baseline import Baseline, CategoricalSummary
 from pipelines.drift import FeatureDrift, as_float, column_drift, psi
 from pipelines.inference_log import InferenceRecord
+from tenantml.contract import METRICS_NAMESPACE
 from tenantml.errors import Problem, TenantmlError, TenantResourcesError
 from tenantml.spec import ModelSpec
 

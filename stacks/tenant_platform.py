@@ -13,7 +13,7 @@ from typing import Any
 
 from constructs import Construct
 
-from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, METRICS_NAMESPACE, grant_put_metrics
+from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
 from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
 from infra.core import DataSource, TenantConstruct, TenantStack
@@ -26,6 +26,7 @@ from infra.state import StateBackendProps, configure_state_backend
 from infra.storage import TenantStorage, TenantStorageProps
 from infra.streaming import InferenceStream, InferenceStreamProps
 from infra.triggers import PythonFunction, PythonFunctionProps
+from tenantml.contract import METRICS_NAMESPACE
 from tenantml.spec import TenantSpec
 
 AWS_PROVIDER_SOURCE = "hashicorp/aws"

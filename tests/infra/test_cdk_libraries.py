@@ -56,3 +56,16 @@ def test_only_infra_cdk_imports_the_cdk_library() -> None:
                 for line in path.read_text().splitlines())
     ]
     assert offenders == []
+
+
+def test_pipelines_and_lambdas_never_import_the_infrastructure_code() -> None:
+    # Lambda bundles ship pipelines/ and a few tenantml modules, not infra/ or the CDK: an import
+    # of infra from there works in this checkout and fails on AWS
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("pipelines", "lambdas")
+        for path in (ROOT / folder).rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if line.strip().startswith(("import infra", "from infra", "import stacks", "from stacks"))
+    ]
+    assert offenders == []
