@@ -1,4 +1,4 @@
-"""``tenantml serve`` and ``tenantml predict``: the model server and batch inference.
+"""``tenantml serve``, ``predict`` and ``deploy``: the model server, batch inference and rollouts.
 
 Wired into the main CLI with :func:`register`. Where a tenant's resources are (model package group,
 stream, buckets) comes from its stack outputs: ``--outputs FILE`` (``terraform output -json`` or a
@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 
 from tenantml.cli_support import console, err_console, reports_errors
@@ -261,10 +264,110 @@ def predict(
     )
 
 
+def _start_version(outputs: TenantOutputs, version: int, fmt: str, work: Path) -> Any:
+    """One model server for ``version`` in this process, on a free loopback port, logging to the stream."""
+    from pipelines.serving.app import create_app
+    from pipelines.serving.config import InferenceLogConfig, ServerConfig
+    from pipelines.serving.runner import ThreadedServer
+
+    source = _model_source(outputs, None, version, None, work / f"v{version}")
+    stream = outputs.outputs.get("stream_name")
+    log_config = (InferenceLogConfig(stream_name=str(stream), region=outputs.region, endpoint_url=outputs.endpoint_url)
+                  if stream else None)
+    config = ServerConfig(source=source, serving_format=fmt, inference_log=log_config)  # type: ignore[arg-type]
+    server = ThreadedServer(create_app(config)).start()
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{server.url}/ping").status_code != 200:
+        if time.monotonic() > deadline:
+            server.stop()
+            raise ServingConfigError(f"version {version} did not become ready within 60 s")
+        time.sleep(0.1)
+    return server
+
+
+def _replay(url: str, rows: list[str], stop: threading.Event) -> None:
+    """Send the replay rows through the router, one per request, round and round, until ``stop``."""
+    with httpx.Client(timeout=30) as client:
+        while not stop.is_set():
+            for row in rows:
+                if stop.is_set():
+                    return
+                client.post(f"{url}/invocations", content=row, headers={"Content-Type": "text/csv"})
+
+
+@reports_errors
+def deploy(
+    tenant: Tenant,
+    version: Annotated[int, typer.Option("--version", help="The registered version to roll out.")],
+    strategy: Annotated[str, typer.Option("--strategy", help="canary, blue-green, all-at-once or shadow.")] = "canary",
+    canary_weight: Annotated[float, typer.Option("--canary-weight", min=0.0, max=1.0)] = 0.1,
+    bake_seconds: Annotated[float, typer.Option("--bake-seconds", min=0.0)] = 600.0,
+    max_error_rate: Annotated[float, typer.Option("--max-error-rate", min=0.0, max=1.0)] = 0.01,
+    max_p99_ms: Annotated[float, typer.Option("--max-p99-ms", min=0.0)] = 500.0,
+    min_requests: Annotated[int, typer.Option("--min-requests", min=1)] = 100,
+    replay: Annotated[
+        Path | None, typer.Option("--replay", help="CSV rows (no header) to send through the router during the bake.")
+    ] = None,
+    outputs_file: OutputsFile = None,
+    tenants: TenantsDir = Path("tenants"),
+) -> None:
+    """Roll a version out behind a local router: watch error rate and p99 during the bake, then promote or roll back."""
+    from pipelines.registry import CHAMPION, ApprovalStatus, SageMakerModelRegistry
+    from pipelines.serving.rollout import STRATEGIES, Rollout, RolloutPolicy, RolloutRouter, create_router_app
+    from pipelines.serving.runner import ThreadedServer
+    from tenantml.spec import load_specs
+
+    if strategy not in STRATEGIES:
+        raise ServingConfigError(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    outputs = load_outputs(tenant, outputs_file)
+    _use_emulator_credentials(outputs)
+    spec = load_specs(tenants, only=tenant)[0]
+    registry = SageMakerModelRegistry(outputs.client("sagemaker"), outputs.require("model_package_group_name"))
+    challenger = registry.get_model_version(version)
+    if challenger.approval_status is not ApprovalStatus.APPROVED:
+        raise ServingConfigError(
+            f"version {version} is {challenger.approval_status.value}, not Approved: approve it first "
+            f"(`tenantml models approve --tenant {tenant} --version {version}`)")
+    champion = registry.get_version_by_alias(CHAMPION).version
+    if champion == version:
+        raise ServingConfigError(f"version {version} is already the champion of {tenant}")
+    policy = RolloutPolicy(bake_seconds=bake_seconds, max_error_rate=max_error_rate, max_p99_ms=max_p99_ms,
+                           min_requests=min_requests)
+    fmt = spec.model.serving_format
+    work = Path(tempfile.mkdtemp(prefix=f"tenantml-deploy-{tenant}-"))
+    servers = [_start_version(outputs, champion, fmt, work), _start_version(outputs, version, fmt, work)]
+    router = RolloutRouter(servers[0].url, servers[1].url, strategy=strategy,  # type: ignore[arg-type]
+                           champion_version=champion, challenger_version=version, canary_weight=canary_weight)
+    servers.append(ThreadedServer(create_router_app(router)).start())
+    console.print(f"[bold]{strategy}[/] of {tenant} version {version} (champion {champion}) behind "
+                  f"{servers[-1].url}/invocations; baking {bake_seconds:g} s", highlight=False)
+    stop = threading.Event()
+    traffic = None
+    if replay is not None:
+        rows = [line for line in replay.read_text().splitlines() if line.strip()]
+        traffic = threading.Thread(target=_replay, args=(servers[-1].url, rows, stop), daemon=True)
+        traffic.start()
+    try:
+        result = Rollout(router, policy, registry=registry, tenant=tenant, model_name=spec.model.name,
+                         sns=outputs.client("sns"), topic_arn=outputs.outputs.get("alerts_topic_arn")).run()
+    finally:
+        stop.set()
+        if traffic is not None:
+            traffic.join(timeout=35)
+        for server in reversed(servers):
+            server.stop()
+    m = result.metrics
+    console.print(f"{result.status}: {result.reason} (challenger: {m.requests} requests, "
+                  f"error rate {m.error_rate:.2%}, p99 {m.p99_ms:.1f} ms)", highlight=False)
+    if result.status != "promoted":
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``serve`` and ``predict`` to the ``tenantml`` app."""
+    """Add ``serve``, ``predict`` and ``deploy`` to the ``tenantml`` app."""
     app.command("serve")(serve)
     app.command("predict")(predict)
+    app.command("deploy")(deploy)
 
 
-__all__ = ["TenantOutputs", "load_outputs", "predict", "register", "serve"]
+__all__ = ["TenantOutputs", "deploy", "load_outputs", "predict", "register", "serve"]

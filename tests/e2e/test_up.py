@@ -181,3 +181,39 @@ def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(ru
         time.sleep(0.3)
     assert len(records) == 5
     assert {r["model_version"] for r in records} == {str(endpoint["model_version"])}
+
+
+def test_deploy_rolls_an_approved_version_out_behind_a_canary_and_promotes_it(running_up: UpProcess,
+                                                                                  tmp_path) -> None:
+    # runs last: it moves churn's champion
+    from sklearn.datasets import load_breast_cancer
+
+    from pipelines.registry import CHAMPION, SageMakerModelRegistry
+
+    region, outputs = TENANTS["churn"], running_up.outputs("churn")
+    registry = SageMakerModelRegistry(running_up.client("sagemaker", region), outputs["model_package_group_name"])
+    before = len(registry.list_model_versions())
+
+    # given a second version, trained by hand and approved
+    running_up.cli("train", "--tenant", "churn", "--tenants", str(ROOT / "tenants"), "--trials", "2", check=False)
+    deadline = time.monotonic() + 180
+    while len(registry.list_model_versions()) == before and time.monotonic() < deadline:
+        time.sleep(1)
+    new = max(v.version for v in registry.list_model_versions())
+    assert new == before + 1
+    if registry.get_model_version(new).approval_status.value != "Approved":  # the gate may have held it
+        running_up.cli("models", "approve", "--tenant", "churn", "--version", str(new), "--tenants", str(ROOT / "tenants"))
+    # the gate may also have made it champion already: then roll the other approved version out
+    target = new if registry.get_version_by_alias(CHAMPION).version != new else before
+    assert registry.get_model_version(target).approval_status.value == "Approved"
+
+    # when it is rolled out as a canary with replayed traffic during a short bake
+    replay = tmp_path / "rows.csv"
+    replay.write_text("\n".join(",".join(str(v) for v in row) for row in load_breast_cancer().data[:50]))
+    result = running_up.cli("deploy", "--tenant", "churn", "--version", str(target), "--strategy", "canary",
+                            "--canary-weight", "0.5", "--bake-seconds", "3", "--min-requests", "10",
+                            "--replay", str(replay), "--tenants", str(ROOT / "tenants"))
+
+    # then the clean bake promotes it to champion
+    assert "promoted" in result.stdout
+    assert registry.get_version_by_alias(CHAMPION).version == target
