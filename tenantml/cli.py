@@ -39,9 +39,11 @@ def _register_command_groups() -> None:
     from tenantml.pipeline_cli import register as register_pipeline
     from tenantml.preview.cli import register as register_preview
     from tenantml.serving_cli import register as register_serving
+    from tenantml.traffic_cli import register as register_traffic
 
     register_pipeline(app)
     register_serving(app)
+    register_traffic(app)
     register_preview(app)
 err_console = Console(stderr=True)
 

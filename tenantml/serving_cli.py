@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -208,7 +209,10 @@ def serve(
         f"http://{host}:{port} with {workers} worker(s); inference log: "
         f"{log_config.stream_name if log_config else 'off'}"
     )
-    code = runner.run(config, host=host, port=port, workers=workers)
+    try:
+        code = runner.run(config, host=host, port=port, workers=workers)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     if code:
         raise typer.Exit(code)
 
@@ -356,6 +360,7 @@ def deploy(
             traffic.join(timeout=35)
         for server in reversed(servers):
             server.stop()
+        shutil.rmtree(work, ignore_errors=True)
     m = result.metrics
     console.print(f"{result.status}: {result.reason} (challenger: {m.requests} requests, "
                   f"error rate {m.error_rate:.2%}, p99 {m.p99_ms:.1f} ms)", highlight=False)

@@ -43,7 +43,6 @@ class LoadedModel:
     serving_format: ServingFormat
     #: the verified archive digest (None for a bare directory)
     sha256: str | None
-    model_dir: Path
     load_seconds: float
 
 
@@ -143,8 +142,12 @@ def load(
     s3: Any = None,
 ) -> LoadedModel:
     """Load (verifying first) the model ``source`` names; raises :class:`ModelNotServableError`."""
+    if work_dir is None:
+        # nothing the loaded model keeps refers to the scratch files, so a directory we made is ours to remove
+        with tempfile.TemporaryDirectory(prefix="tenantml-serving-") as scratch:
+            return load(source, serving_format=serving_format, work_dir=Path(scratch), sagemaker=sagemaker, s3=s3)
     started = time.perf_counter()
-    work_dir = Path(work_dir or tempfile.mkdtemp(prefix="tenantml-serving-"))
+    work_dir = Path(work_dir)
     sha256 = None
     if isinstance(source, RegistrySource):
         source = fetch_registry_archive(source, work_dir / "download", sagemaker=sagemaker, s3=s3)
@@ -184,7 +187,6 @@ def load(
         version=source.version,
         serving_format=serving_format,
         sha256=sha256,
-        model_dir=Path(model_dir),
         load_seconds=seconds,
     )
 

@@ -1,0 +1,104 @@
+"""Replay rows of a data frame against a model endpoint, as clients would: for demos and drift checks.
+
+The rows go as CSV bodies (``rows_per_request`` lines each) to ``POST /invocations`` from
+``concurrency`` threads sharing keep-alive connections. Every response is checked; the result
+counts requests, rows and failures with the first few failure messages, so a caller can tell a
+clean replay from one the server refused.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import httpx
+import pandas as pd
+
+from tenantml.errors import TenantmlError
+
+#: failure messages kept in a result (the count covers all of them)
+MAX_FAILURE_MESSAGES = 5
+
+
+class TrafficError(TenantmlError):
+    """A replay could not start: no rows, or arguments that cannot work."""
+
+
+@dataclass
+class ReplayResult:
+    requests: int = 0
+    rows: int = 0
+    failures: int = 0
+    seconds: float = 0.0
+    failure_messages: list[str] = field(default_factory=list)
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def csv_bodies(frame: pd.DataFrame, features: list[str], rows_per_request: int) -> Iterator[tuple[bytes, int]]:
+    """``frame``'s ``features`` columns as CSV request bodies (no header), with their row counts."""
+    missing = [name for name in features if name not in frame.columns]
+    if missing:
+        raise TrafficError(f"the replay data has no column(s) {', '.join(missing)} the model expects")
+    values = frame[features]
+    for start in range(0, len(values), rows_per_request):
+        chunk = values.iloc[start:start + rows_per_request]
+        buffer = io.StringIO()
+        chunk.to_csv(buffer, header=False, index=False)
+        yield buffer.getvalue().encode(), len(chunk)
+
+
+def replay(
+    url: str,
+    frame: pd.DataFrame,
+    features: list[str],
+    *,
+    rows_per_request: int = 1,
+    concurrency: int = 4,
+    timeout_s: float = 30.0,
+    on_request: Callable[[int], None] | None = None,
+) -> ReplayResult:
+    """Send every row of ``frame`` to ``url``/invocations; ``on_request(rows)`` after each answer."""
+    if frame.empty:
+        raise TrafficError("there are no rows to replay")
+    if rows_per_request < 1 or concurrency < 1:
+        raise TrafficError("rows_per_request and concurrency must be at least 1")
+    bodies = list(csv_bodies(frame, features, rows_per_request))
+    result = ReplayResult()
+    lock = threading.Lock()
+    endpoint = url.rstrip("/") + "/invocations"
+    headers = {"Content-Type": "text/csv", "Accept": "application/json"}
+
+    with httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=concurrency)) as client:
+
+        def send(body_rows: tuple[bytes, int]) -> None:
+            body, rows = body_rows
+            try:
+                response = client.post(endpoint, content=body, headers=headers)
+                problem = None if response.status_code == 200 else f"HTTP {response.status_code}: {response.text[:200]}"
+            except httpx.HTTPError as err:
+                problem = f"{type(err).__name__}: {err}"
+            with lock:
+                result.requests += 1
+                result.rows += rows
+                if problem:
+                    result.failures += 1
+                    if len(result.failure_messages) < MAX_FAILURE_MESSAGES:
+                        result.failure_messages.append(problem)
+            if on_request is not None:
+                on_request(rows)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="replay") as pool:
+            list(pool.map(send, bodies))
+        result.seconds = time.perf_counter() - started
+    return result
+
+
+__all__ = ["ReplayResult", "TrafficError", "csv_bodies", "replay"]

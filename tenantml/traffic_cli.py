@@ -1,0 +1,107 @@
+"""``tenantml traffic``: replay rows against a tenant's endpoint, so monitoring has something to watch.
+
+Under ``tenantml up`` the endpoint is the one ``up`` serves (from ``.tenantml/up.json``); ``--url``
+points anywhere else that speaks the SageMaker contract. The rows come from ``--input`` (Parquet
+or CSV) or, by default, the bundled sample dataset, ``--drifted`` for its shifted variant: the
+way to watch the drift alarm, the alert and the retrain happen on a laptop.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tenantml.cli_support import console, reports_errors
+from tenantml.errors import ServingConfigError
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _endpoint_url(tenant: str, up_file: Path | None = None) -> str:
+    from tenantml.up import UP_FILE
+
+    up_file = up_file or UP_FILE
+    try:
+        summary = json.loads(up_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ServingConfigError(
+            f"no endpoint for {tenant!r}: pass --url, or run `tenantml up` here so that {up_file} exists ({err})"
+        ) from err
+    tenants = summary.get("tenants") or {}
+    if tenant not in tenants:
+        raise ServingConfigError(f"{up_file}: no tenant {tenant!r} (tenants: {', '.join(sorted(tenants)) or 'none'})")
+    endpoint = tenants[tenant].get("endpoint") or {}
+    if not endpoint.get("url"):
+        raise ServingConfigError(f"{up_file}: tenant {tenant!r} has no endpoint (no approved champion was served)")
+    return str(endpoint["url"])
+
+
+def _feature_names(url: str) -> list[str]:
+    import httpx
+
+    try:
+        document = httpx.get(url.rstrip("/") + "/openapi.json", timeout=10).json()
+        return [f["name"] for f in document["x-model"]["input_signature"]]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
+        raise ServingConfigError(f"{url}: cannot read the model's input signature from /openapi.json: {err}") from err
+
+
+def _rows(input_path: Path | None, drifted: bool, limit: int | None, seed: int) -> pd.DataFrame:
+    import pandas as pd
+
+    from pipelines.sample_data import sample_frame
+
+    if input_path is None:
+        frame = sample_frame(drifted=drifted, seed=seed)
+    elif input_path.suffix.lower() == ".csv":
+        frame = pd.read_csv(input_path)
+    else:
+        frame = pd.read_parquet(input_path)
+    if limit is not None:
+        # sampling with replacement lets a small dataset stand for any amount of traffic
+        frame = frame.sample(n=limit, replace=limit > len(frame), random_state=seed).reset_index(drop=True)
+    return frame
+
+
+@reports_errors
+def traffic(
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant whose endpoint gets the traffic.")],
+    url: Annotated[str | None, typer.Option("--url", help="Endpoint base URL; default: the one `up` serves.")] = None,
+    input_path: Annotated[
+        Path | None, typer.Option("--input", help="Parquet or CSV rows; default: the bundled sample dataset.")
+    ] = None,
+    drifted: Annotated[bool, typer.Option("--drifted", help="Use the sample dataset's shifted variant.")] = False,
+    rows: Annotated[int | None, typer.Option("--rows", min=1, help="Send this many rows (resampled).")] = None,
+    rows_per_request: Annotated[int, typer.Option("--rows-per-request", min=1)] = 1,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256)] = 4,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Replay rows against a tenant's model endpoint (one CSV body per request), with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pipelines.traffic import replay
+
+    base = url or _endpoint_url(tenant)
+    features = _feature_names(base)
+    frame = _rows(input_path, drifted, rows, seed)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(f"{tenant}: rows to {base}", total=len(frame))
+        result = replay(base, frame, features, rows_per_request=rows_per_request, concurrency=concurrency,
+                        on_request=lambda n: progress.advance(task, n))
+    console.print(f"{tenant}: {result.requests} requests ({result.rows} rows) in {result.seconds:.1f} s, "
+                  f"{result.requests_per_second:.0f} requests/s, {result.failures} failed", highlight=False)
+    for message in result.failure_messages:
+        console.print(f"  {message}", highlight=False)
+    if result.failures:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("traffic")(traffic)
+
+
+__all__ = ["register", "traffic"]
