@@ -142,6 +142,12 @@ class EmulatorInjectedFailureError(EmulatorApplyError):
     """A failure injected on purpose (``TENANTML_EMULATOR_FAIL_AT``) to test resuming."""
 
 
+class AlarmDefinitionError(ProblemsError, EmulatorError):
+    """A CloudWatch alarm the emulator's alarm evaluation cannot evaluate (each problem names the alarm and field)."""
+
+    headline = "alarm cannot be evaluated"
+
+
 # --- pipeline runs (pipelines/runs.py, resources, executors, idempotency) ---------------
 
 
@@ -205,6 +211,12 @@ class InferenceInputError(ServingError):
         if code is not None:
             self.code = code
         super().__init__(message)
+
+
+class InferenceRecordError(TenantmlError):
+    """A record on the inference-log stream is not a valid inference record (not base64 or JSON,
+    a missing or mistyped field, rows of the wrong width, a non-numeric value in a numeric column).
+    The monitor counts and skips such a record; the message names the field or row."""
 
 
 # --- the emulator's local Lambda runtime (tenantml/emulator/runtime) ----------------------

@@ -167,7 +167,8 @@ def up(
     from tenantml.synthesis import synth  # imports the CDK
 
     started = time.perf_counter()
-    server = emulator.start(port, on_message=report)
+    # evaluate_alarms: moto never evaluates alarms; drift and errors must reach the alarm Lambda
+    server = emulator.start(port, on_message=report, evaluate_alarms=True)
     summary = UpSummary(endpoint=server.endpoint, region=specs[0].region, regions={s.name: s.region for s in specs})
     context = UpContext(specs=specs, out_dir=out_dir, state_dir=state_dir, server=server, report=report)
     with _stop_on_signals(context.stop_event):

@@ -64,6 +64,8 @@ class EmulatorServer:
     fallback_message: str | None = None
     _moto: Any = field(default=None, repr=False)
     _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
+    #: the :class:`~tenantml.emulator.alarms.AlarmEvaluator` when started with ``evaluate_alarms=True``
+    alarm_evaluator: Any = field(default=None, repr=False)
 
     @property
     def endpoint(self) -> str:
@@ -71,6 +73,9 @@ class EmulatorServer:
 
     def stop(self) -> None:
         """Stop serving and restore the environment variables ``start`` changed."""
+        if self.alarm_evaluator is not None:
+            self.alarm_evaluator.stop()
+            self.alarm_evaluator = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -158,6 +163,7 @@ def start(
     region: str = DEFAULT_REGION,
     on_message: Callable[[str], None] | None = None,
     aws_managed_policies: bool = False,
+    evaluate_alarms: bool = False,
 ) -> EmulatorServer:
     """Start moto on 127.0.0.1 and return the running server (``.endpoint`` is its URL).
 
@@ -171,6 +177,8 @@ def start(
     managed IAM policies (``MOTO_IAM_LOAD_MANAGED_POLICIES``) whenever it (re)creates its IAM
     backend, about half a second each time; it is not needed in-process, where the emulator
     adds the few policies a stack attaches on demand. ``stop()`` restores the previous values.
+    ``evaluate_alarms=True`` also starts the CloudWatch alarm evaluation
+    (:mod:`tenantml.emulator.alarms`), which ``stop()`` stops; one per process.
     """
     requested = DEFAULT_PORT if port is None else port
     fallback_message = None
@@ -207,6 +215,14 @@ def start(
     for key, value in exported.items():
         server._saved_env[key] = os.environ.get(key)
         os.environ[key] = value
+    if evaluate_alarms:
+        from tenantml.emulator.alarms import AlarmEvaluator
+
+        try:
+            server.alarm_evaluator = AlarmEvaluator(server.endpoint).start()
+        except Exception:
+            server.stop()
+            raise
     return server
 
 
