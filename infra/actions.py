@@ -54,6 +54,26 @@ CLOUDWATCH_ALARMS_READ = ("cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData
 
 IAM_PASS_ROLE = ("iam:PassRole",)
 
+#: pulling the serving image from the tenant's repository (SageMaker endpoints, EKS pods)
+ECR_PULL = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+#: the registry login token has no resource-level permissions: granted on "*"
+ECR_AUTH = ("ecr:GetAuthorizationToken",)
+#: what a SageMaker execution role needs to attach a model's containers to the tenant VPC; the
+#: EC2 describe and network-interface calls have no resource-level permissions
+SAGEMAKER_VPC_ACCESS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+)
+#: SageMaker endpoint containers log to /aws/sagemaker/Endpoints/<endpoint>
+SAGEMAKER_ENDPOINT_LOGS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+
 #: X-Ray has no resource-level permissions: these are granted on "*"
 XRAY_WRITE = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 

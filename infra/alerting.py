@@ -1,4 +1,10 @@
-"""Alerts: an encrypted SNS topic with e-mail subscriptions, and CloudWatch alarms wired to it."""
+"""Alerts: two encrypted SNS topics, CloudWatch alarms, and the e-mail subscriptions people read.
+
+CloudWatch alarm notifications are raw JSON nobody can act on, so alarms notify an internal
+``alarms`` topic that only the alarm Lambda subscribes to; the Lambda turns each transition into
+an actionable message (tenant, model, version, drifted features, what the platform did, where the
+report is) on the ``alerts`` topic, which is the one people subscribe to.
+"""
 
 from __future__ import annotations
 
@@ -85,18 +91,29 @@ class AlertTopic(TenantConstruct):
                 self, f"Email{i}", "aws_sns_topic_subscription",
                 {"topic_arn": self.topic_arn, "protocol": "email", "endpoint": email},
             )
+        # internal: alarm state changes for the alarm Lambda, never for people
+        self.alarms_topic_name = props.naming.name("alarms", "topic")
+        self.alarms_topic = Resource(
+            self, "Alarms", "aws_sns_topic", {"name": self.alarms_topic_name, "kms_master_key_id": props.key.key_arn}
+        )
         self.alarms: dict[str, Resource] = {}
 
     @property
     def topic_arn(self) -> str:
+        """The ``alerts`` topic: actionable messages for people (e-mail) and other subscribers."""
         return self.topic.arn_ref
+
+    @property
+    def alarms_topic_arn(self) -> str:
+        """The internal ``alarms`` topic every alarm notifies (ALARM and OK transitions)."""
+        return self.alarms_topic.arn_ref
 
     def grant_publish(self, role: ServiceRole) -> None:
         role.grant("PublishAlerts", actions.SNS_PUBLISH, [self.topic_arn])
         self.props.key.grant_encrypt_decrypt(role)
 
     def add_alarm(self, props: AlarmProps) -> Resource:
-        """A CloudWatch alarm whose ALARM and OK transitions notify this topic."""
+        """A CloudWatch alarm whose ALARM and OK transitions notify the internal alarms topic."""
         name = self.props.naming.name(props.component, "alarm")
         dims = {k: v for k, v in props.dimensions.items()}
         bad = [k for k, v in dims.items() if not v and not is_token(v)]
@@ -120,8 +137,8 @@ class AlertTopic(TenantConstruct):
                 "threshold": props.threshold,
                 "comparison_operator": props.comparison,
                 "treat_missing_data": props.treat_missing_data,
-                "alarm_actions": [self.topic_arn],
-                "ok_actions": [self.topic_arn],
+                "alarm_actions": [self.alarms_topic_arn],
+                "ok_actions": [self.alarms_topic_arn],
             },
         )
         self.alarms[props.component] = alarm

@@ -194,6 +194,8 @@ class PermissionBoundary(TenantConstruct):
         "Training": (actions.SAGEMAKER_TRAINING, ("sagemaker", "training-job/{prefix}-*")),
         "PassRole": (actions.IAM_PASS_ROLE, ("iam", "role/{prefix}-*")),
         "Alarms": (actions.CLOUDWATCH_ALARMS_READ, ("cloudwatch", "alarm:{prefix}-*")),
+        "Images": (actions.ECR_PULL, ("ecr", "repository/{prefix}-*")),
+        "EndpointLogs": (actions.SAGEMAKER_ENDPOINT_LOGS, ("logs", "log-group:/aws/sagemaker/Endpoints/{prefix}-*")),
     }
 
     def __init__(self, scope: Construct, construct_id: str, props: PermissionBoundaryProps, *, key_arn: str) -> None:
@@ -217,6 +219,9 @@ class PermissionBoundary(TenantConstruct):
             ),
             PolicyStatement(sid="WhoAmI", actions=("sts:GetCallerIdentity",), resources=("*",)),
             PolicyStatement(sid="Traces", actions=actions.XRAY_WRITE, resources=("*",)),
+            # neither has resource-level permissions; both are needed by serving only
+            PolicyStatement(sid="ImageLogin", actions=actions.ECR_AUTH, resources=("*",)),
+            PolicyStatement(sid="EndpointNetwork", actions=actions.SAGEMAKER_VPC_ACCESS, resources=("*",)),
         ]
         self.policy = Resource(
             self,

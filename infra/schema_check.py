@@ -6,7 +6,9 @@ walks every resource of a synthesized document (and the ``provider.aws`` configu
 name, shape and value that Terraform would reject, with its full location, e.g.
 ``aws_s3_bucket.data.server_side_encryption_configuration.rule[0].apply_server_side_encryption_by_default``.
 
-The schema is ``infra/provider_schema/aws.json`` (see that package for its shape and how to regenerate it).
+The schemas are ``infra/provider_schema/aws.json`` and, for ``kubernetes_*`` resources and
+``provider.kubernetes`` (EKS serving), ``infra/provider_schema/kubernetes.json`` (see that package for
+their shape and how to regenerate them).
 Values are checked the way Terraform converts them: strings holding ``${...}`` or ``%{...}`` templates are
 only known at apply time and pass as anything; numbers and bools may be given as strings; lists stand for
 sets.
@@ -19,7 +21,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from infra.provider_schema import load_aws_schema
+from infra.provider_schema import load_aws_schema, load_kubernetes_schema
 from tenantml.errors import Problem
 
 Schema = Mapping[str, Any]
@@ -33,26 +35,49 @@ NUMERIC_STRING = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 BOOL_STRINGS = frozenset({"true", "false", "1", "0"})
 
 
-def check_stack(tf_json: Mapping[str, Any], schema: Schema | None = None) -> list[Problem]:
-    """Every problem in the resources and the AWS provider configuration of a synthesized document."""
+#: resource type prefix -> how to add a missing type of that provider to its committed schema
+_ADD_TYPE_HINTS = {
+    "aws": "if it is a real AWS type, add it to RESOURCE_TYPES in scripts/extract_provider_schema.py and"
+    " re-run the script",
+    "kubernetes": "if it is a real Kubernetes type, add it to KUBERNETES_RESOURCE_TYPES in"
+    " scripts/extract_provider_schema.py and re-run it with --provider kubernetes",
+}
+
+
+def check_stack(
+    tf_json: Mapping[str, Any], schema: Schema | None = None, kubernetes_schema: Schema | None = None
+) -> list[Problem]:
+    """Every problem in the resources and the AWS and Kubernetes provider configurations of a document.
+
+    ``kubernetes_*`` resources are checked against the Kubernetes provider schema, every other
+    resource against the AWS one."""
     schema = load_aws_schema() if schema is None else schema
+    kubernetes_schema = load_kubernetes_schema() if kubernetes_schema is None else kubernetes_schema
+    schemas = {"aws": schema, "kubernetes": kubernetes_schema}
+    providers = tf_json.get("provider", {})
     return [
-        *_check_resources(tf_json.get("resource", {}), schema["resources"]),
-        *_check_provider(tf_json.get("provider", {}), schema["provider"]),
+        *_check_resources(tf_json.get("resource", {}), schemas),
+        *_check_provider(providers, schema["provider"]),
+        *_check_provider(providers, kubernetes_schema["provider"], "kubernetes"),
     ]
 
 
-def _check_resources(resources: Any, known: Schema) -> list[Problem]:
+def _provider_of(resource_type: str) -> str:
+    return "kubernetes" if resource_type.startswith("kubernetes_") else "aws"
+
+
+def _check_resources(resources: Any, schemas: Mapping[str, Schema]) -> list[Problem]:
     if not isinstance(resources, Mapping):
         return [Problem("resource", "must be an object of resource types", resources)]
     problems: list[Problem] = []
     for resource_type, instances in resources.items():
+        provider = _provider_of(resource_type)
+        known = schemas[provider]["resources"]
         if resource_type not in known:
             problems.append(
                 Problem(
                     resource_type,
-                    "unknown resource type: not in the provider schema (if it is a real AWS type, add it to"
-                    " RESOURCE_TYPES in scripts/extract_provider_schema.py and re-run the script)",
+                    f"unknown resource type: not in the {provider} provider schema ({_ADD_TYPE_HINTS[provider]})",
                 )
             )
             continue
@@ -64,18 +89,18 @@ def _check_resources(resources: Any, known: Schema) -> list[Problem]:
     return problems
 
 
-def _check_provider(providers: Any, provider_schema: Schema) -> list[Problem]:
-    """``provider.aws`` is a list of configurations as cdktf writes it, or a single object."""
-    configs = providers.get("aws") if isinstance(providers, Mapping) else None
+def _check_provider(providers: Any, provider_schema: Schema, name: str = "aws") -> list[Problem]:
+    """``provider.<name>`` is a list of configurations as cdktf writes it, or a single object."""
+    configs = providers.get(name) if isinstance(providers, Mapping) else None
     if configs is None:
         return []
     if isinstance(configs, Mapping):
-        return _check_object("provider.aws", configs, provider_schema)
+        return _check_object(f"provider.{name}", configs, provider_schema)
     if not isinstance(configs, list):
-        return [Problem("provider.aws", "must be an object or a list of objects", configs)]
+        return [Problem(f"provider.{name}", "must be an object or a list of objects", configs)]
     problems: list[Problem] = []
     for index, config in enumerate(configs):
-        problems += _check_object(f"provider.aws[{index}]", config, provider_schema)
+        problems += _check_object(f"provider.{name}[{index}]", config, provider_schema)
     return problems
 
 

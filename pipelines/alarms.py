@@ -1,25 +1,139 @@
-"""CloudWatch alarm notifications delivered through the tenant's SNS topic."""
+"""CloudWatch alarm notifications, and what the platform does about each one.
+
+Alarms notify the tenant's internal ``alarms`` topic; the alarm Lambda parses the notifications
+(:func:`alarm_notifications_from_sns`) and hands them to :func:`handle_alarm_notifications`,
+which, per state change:
+
+1. claims the transition with a conditional write (``alerts/by-transition/<sha256>.json``,
+   ``If-None-Match: *``), so a redelivered SNS message never alerts or retrains twice;
+2. for an ALARM on a model-health metric (drift, error rate, p99 latency) asks for a retrain
+   (:func:`pipelines.retraining.request_retrain`, which enforces the cooldown); alarms on the
+   platform's own functions (Lambda errors, dead letters) only alert;
+3. renders the drift report when monitoring snapshots exist;
+4. publishes one actionable message to the ``alerts`` topic (people subscribe there), then runs
+   the retrain, so the alert is not held up by training.
+
+ALARM -> OK transitions get a short "recovered" message; other transitions (INSUFFICIENT_DATA, the first OK
+after an alarm is created) are ignored.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
+
+from tenantml.contract import METRICS_NAMESPACE
+
+log = logging.getLogger(__name__)
+
+TRANSITION_PREFIX = "alerts/by-transition"
+_LOST = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
+#: "... [0.41 (01/12/25 10:00:00)] was greater than ..." -> 0.41
+_REASON_VALUE = re.compile(r"\[\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
+
+AlarmKind = Literal["drift", "error-rate", "latency", "platform"]
+#: model-health alarms a new model can fix; platform alarms (handler errors, dead letters) cannot
+RETRAINING_KINDS: frozenset[str] = frozenset({"drift", "error-rate", "latency"})
+_KIND_BY_METRIC = {"DriftScore": "drift", "ErrorRate": "error-rate", "LatencyMs": "latency"}
+_METRIC_TITLE = {"drift": "feature drift", "error-rate": "error rate", "latency": "p99 latency"}
+
+
+class AlarmDimension(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    name: str
+    value: str
+
+
+class AlarmTrigger(BaseModel):
+    """The ``Trigger`` part of a CloudWatch alarm notification (the metric and its threshold)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    metric_name: str | None = Field(default=None, alias="MetricName")
+    namespace: str | None = Field(default=None, alias="Namespace")
+    statistic: str | None = Field(default=None, alias="Statistic")
+    extended_statistic: str | None = Field(default=None, alias="ExtendedStatistic")
+    dimensions: list[AlarmDimension] = Field(default_factory=list, alias="Dimensions")
+    threshold: float | None = Field(default=None, alias="Threshold")
+    comparison_operator: str | None = Field(default=None, alias="ComparisonOperator")
+    period: int | None = Field(default=None, alias="Period")
 
 
 class AlarmNotification(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
     alarm_name: str = Field(alias="AlarmName")
     new_state: str = Field(alias="NewStateValue")
     old_state: str | None = Field(default=None, alias="OldStateValue")
     reason: str = Field(default="", alias="NewStateReason")
     changed_at: str | None = Field(default=None, alias="StateChangeTime")
+    description: str | None = Field(default=None, alias="AlarmDescription")
+    alarm_arn: str | None = Field(default=None, alias="AlarmArn")
+    trigger: AlarmTrigger = Field(default_factory=AlarmTrigger, alias="Trigger")
+
+    @property
+    def metric_name(self) -> str:
+        return self.trigger.metric_name or "unknown metric"
+
+    @property
+    def kind(self) -> AlarmKind:
+        """What the alarm watches; only the tenant's own metrics say anything about the model."""
+        if self.trigger.namespace in (None, METRICS_NAMESPACE):
+            found = _KIND_BY_METRIC.get(self.trigger.metric_name or "")
+            if found:
+                return found  # type: ignore[return-value]
+        return "platform"
+
+    @property
+    def title(self) -> str:
+        return _METRIC_TITLE.get(self.kind, self.metric_name)
+
+    @property
+    def retrains(self) -> bool:
+        return self.kind in RETRAINING_KINDS
+
+    def dimension(self, name: str) -> str | None:
+        return next((d.value for d in self.trigger.dimensions if d.name == name), None)
+
+    @property
+    def value(self) -> float | None:
+        """The datapoint that crossed the threshold, as CloudWatch quotes it in the reason."""
+        match = _REASON_VALUE.search(self.reason)
+        return float(match.group(1)) if match else None
+
+    @property
+    def changed_at_time(self) -> datetime | None:
+        if not self.changed_at:
+            return None
+        text = self.changed_at.replace("Z", "+00:00")
+        # CloudWatch writes "2025-01-01T10:00:00.000+0000"; fromisoformat wants "+00:00"
+        text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    @property
+    def transition_key(self) -> str:
+        """Same for every delivery of one state change, different for the next change."""
+        identity = f"{self.alarm_arn or self.alarm_name}|{self.new_state}|{self.changed_at or self.reason}"
+        return f"{TRANSITION_PREFIX}/{hashlib.sha256(identity.encode('utf-8')).hexdigest()}.json"
 
 
 def alarm_notifications_from_sns(event: SNSEvent) -> list[AlarmNotification]:
-    """The alarm state changes in ``event``; other messages on the topic (alerts) are skipped."""
+    """The alarm state changes in ``event``; other messages on the topic are skipped."""
     notes = []
     for record in event.records:
         try:
@@ -29,3 +143,188 @@ def alarm_notifications_from_sns(event: SNSEvent) -> list[AlarmNotification]:
         if isinstance(body, dict) and "AlarmName" in body and "NewStateValue" in body:
             notes.append(AlarmNotification.model_validate(body))
     return notes
+
+
+# --- acting on notifications --------------------------------------------------------------------
+
+
+class AlarmOutcome(BaseModel):
+    """What :func:`handle_alarm_notifications` did with one notification."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alarm_name: str
+    state: str
+    action: Literal["alerted", "duplicate", "ignored"]
+    alert_message_id: str | None = None
+    retrain: str | None = None
+    retrain_run_id: str | None = None
+    retrain_status: str | None = None
+    report_uri: str | None = None
+
+
+@dataclass
+class AlarmContext:
+    """What the handler needs from the tenant: resources, model spec, cooldown, clients, executor."""
+
+    resources: Any  # pipelines.resources.TenantResources
+    spec: Any  # tenantml.spec.ModelSpec
+    cooldown_minutes: int
+    clients: Any  # pipelines.runs.AwsClients
+    executor: Any = None  # pipelines.executors.Executor; made lazily only when a retrain runs
+    config: Any = None  # pipelines.runs.PipelineConfig
+    environ: Mapping[str, str] | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, clients: Any = None, executor: Any = None,
+                 config: Any = None) -> AlarmContext:
+        from pipelines.resources import TenantResources
+        from pipelines.runs import AwsClients, model_spec_from_env, pipeline_config_from_env
+        from tenantml.errors import Problem, TenantResourcesError
+        from tenantml.spec import MonitoringSpec
+
+        resources = TenantResources.from_env(environ)
+        spec = model_spec_from_env(environ)
+        monitoring = MonitoringSpec()
+        if environ.get("TENANTML_MONITORING_SPEC"):
+            try:
+                monitoring = MonitoringSpec.model_validate_json(environ["TENANTML_MONITORING_SPEC"])
+            except ValueError as err:
+                raise TenantResourcesError(
+                    [Problem("environment: TENANTML_MONITORING_SPEC", f"is not a valid monitoring spec: {err}")]
+                ) from err
+        return cls(
+            resources=resources,
+            spec=spec,
+            cooldown_minutes=monitoring.retrain_cooldown_minutes,
+            clients=clients or AwsClients.create(region=resources.region),
+            executor=executor,
+            config=config or pipeline_config_from_env(environ),
+            environ=environ,
+        )
+
+
+def handle_alarm_notifications(
+    notes: Sequence[AlarmNotification],
+    context: AlarmContext,
+    *,
+    now: datetime | None = None,
+) -> list[AlarmOutcome]:
+    """Alert (and, for model-health alarms, retrain) once per alarm state change."""
+    from pipelines.alerts import AlarmAlert, RecoveryAlert, publish_alert
+    from pipelines.drift_report import NoSnapshotsError, latest_snapshot, publish_drift_report
+    from pipelines.retraining import RetrainCause, request_retrain
+
+    outcomes: list[AlarmOutcome] = []
+    resources, clients, spec = context.resources, context.clients, context.spec
+    tenant = resources.tenant or "unknown"
+    for note in notes:
+        # every alarm leaves INSUFFICIENT_DATA for OK once after it is created: only leaving ALARM is news
+        if note.new_state not in ("ALARM", "OK") or (note.new_state == "OK" and note.old_state != "ALARM"):
+            outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state=note.new_state, action="ignored"))
+            continue
+        if not _claim_transition(clients.s3, resources.artifacts_bucket, note, now or datetime.now(UTC)):
+            log.info("duplicate delivery of %s -> %s; already handled", note.alarm_name, note.new_state)
+            outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state=note.new_state, action="duplicate"))
+            continue
+        version = _serving_version(clients, resources, spec.name, note)
+        if note.new_state == "OK":
+            recovery = RecoveryAlert(tenant=tenant, model_name=spec.name, version=version, alarm_name=note.alarm_name,
+                                     metric=note.metric_name, title=note.title, since=note.changed_at)
+            message_id = publish_alert(clients.sns, resources.alerts_topic_arn, recovery)
+            outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state="OK", action="alerted",
+                                         alert_message_id=message_id))
+            continue
+
+        snapshot = None
+        try:
+            snapshot = latest_snapshot(clients.s3, resources.artifacts_bucket, spec.name, version=version)
+        except NoSnapshotsError:
+            snapshot = None
+        report_uri = None
+        if snapshot is not None:
+            try:
+                report_uri = publish_drift_report(clients.s3, resources, spec, tenant=tenant,
+                                                  sagemaker=clients.sagemaker, now=now).s3_uri
+            except Exception as err:  # the alert matters more than its report: say so in it, not crash
+                log.warning("drift report failed for %s: %s", note.alarm_name, err, exc_info=True)
+        value = note.value
+        if value is None and snapshot is not None:
+            value = {"drift": snapshot.drift_score, "error-rate": snapshot.error_rate,
+                     "latency": snapshot.latency_p99_ms}.get(note.kind)
+
+        alert = AlarmAlert(
+            tenant=tenant, model_name=spec.name, version=version, alarm_name=note.alarm_name, kind=note.kind,
+            title=note.title, metric=note.metric_name, value=value, threshold=note.trigger.threshold,
+            since=note.changed_at, reason=note.reason, description=note.description,
+            drifted_features=snapshot.ranked_drifted() if snapshot is not None else [],
+            drift_threshold=snapshot.drift_threshold if snapshot is not None else spec.drift_threshold,
+            report_uri=report_uri,
+        )
+        if not note.retrains:
+            message_id = publish_alert(clients.sns, resources.alerts_topic_arn,
+                                       alert.model_copy(update={"action": "no retrain: this alarm is about the platform, "
+                                                                          "not the model; see the function's logs"}))
+            outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state="ALARM", action="alerted",
+                                         alert_message_id=message_id, report_uri=report_uri, retrain="not-applicable"))
+            continue
+
+        cause = RetrainCause(alarm_name=note.alarm_name, metric=note.metric_name, value=value,
+                             threshold=note.trigger.threshold, changed_at=note.changed_at, version=version,
+                             drifted_features=[f for f, _ in alert.drifted_features])
+        published: dict[str, str] = {}
+
+        def announce(decision: Any, alert: AlarmAlert = alert, published: dict[str, str] = published) -> None:
+            published["id"] = publish_alert(clients.sns, resources.alerts_topic_arn,
+                                            alert.model_copy(update={"action": decision.describe()}))
+
+        result = request_retrain(cause, context, now=now, before_run=announce)
+        outcomes.append(AlarmOutcome(
+            alarm_name=note.alarm_name, state="ALARM", action="alerted", alert_message_id=published.get("id"),
+            report_uri=report_uri, retrain=result.decision.status, retrain_run_id=result.decision.run_id,
+            retrain_status=result.record.status.value if result.record is not None else None,
+        ))
+    return outcomes
+
+
+def _claim_transition(s3: Any, bucket: str, note: AlarmNotification, now: datetime) -> bool:
+    body = {"alarm_name": note.alarm_name, "state": note.new_state, "changed_at": note.changed_at,
+            "handled_at": now.isoformat()}
+    try:
+        s3.put_object(Bucket=bucket, Key=note.transition_key, Body=json.dumps(body).encode("utf-8"),
+                      ContentType="application/json", IfNoneMatch="*")
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in _LOST:
+            return False
+        raise
+    return True
+
+
+def _serving_version(clients: Any, resources: Any, model: str, note: AlarmNotification) -> str | None:
+    """The champion's version from the registry, else the version of the newest snapshot."""
+    from pipelines.drift_report import NoSnapshotsError, latest_snapshot
+    from pipelines.registry import CHAMPION, SageMakerModelRegistry
+    from tenantml.errors import ModelRegistryError
+
+    if note.dimension("ModelVersion"):
+        return note.dimension("ModelVersion")
+    try:
+        registry = SageMakerModelRegistry(clients.sagemaker, resources.model_package_group)
+        return str(registry.get_version_by_alias(CHAMPION).version)
+    except (ModelRegistryError, ClientError) as err:
+        log.info("no champion in the registry (%s); using the newest snapshot's version", err)
+    try:
+        return latest_snapshot(clients.s3, resources.artifacts_bucket, model).model_version
+    except NoSnapshotsError:
+        return None
+
+
+__all__ = [
+    "RETRAINING_KINDS",
+    "AlarmContext",
+    "AlarmNotification",
+    "AlarmOutcome",
+    "AlarmTrigger",
+    "alarm_notifications_from_sns",
+    "handle_alarm_notifications",
+]

@@ -1,18 +1,125 @@
-"""Inference log records as they travel on the tenant's Kinesis stream."""
+"""Inference log records as they travel on the tenant's Kinesis stream (format version 2).
+
+One Kinesis record holds one request (or one chunk of a request too large for one record): its
+rows row-wise, with the feature names, so a record can be read without the registry::
+
+    {"v": 2, "request_id": "…", "model_version": "7", "timestamp": 1.7e9, "latency_ms": 1.9,
+     "error": false, "chunk": 0, "chunks": 1, "n_rows": 2,
+     "numeric_features": "age\u001fincome", "numeric_f64": "<base64>",
+     "categorical_features": ["plan"], "categorical_rows": [["pro"], ["free"]],
+     "predictions": [1, 0]}
+
+- ``numeric_f64``: the numeric values as base64 of little-endian float64, row-major
+  (``n_rows`` x numeric features), NaN = missing. The server writes this form: exact, compact, and
+  an order of magnitude cheaper to write and read than decimal text (formatting and parsing 30
+  floats per row was most of the cost on both sides). Readers also accept ``numeric_rows``, rows of
+  JSON numbers or ``null``, for producers without numpy.
+- ``numeric_features``/``categorical_features``: a JSON list of names, or (as the server writes
+  them) one string of the names joined by U+001F, the ASCII unit separator: parsing 30 short
+  strings per record cost more than the rest of the record, and a reader splits a joined string
+  only when it differs from the previous record's.
+- ``categorical_rows`` hold strings, numbers, booleans or ``null``. Both blocks have one row per
+  input row; a block whose feature list is empty may be omitted.
+- ``predictions``: one per row; ``null`` when ``error`` is true (the model failed on the request).
+- ``chunk``/``chunks``: a request whose rows do not fit in one record (1 MiB) is split; every
+  chunk repeats the request's id, version, timestamp, latency and error flag. Readers count a
+  request once, by its ``chunk`` 0.
+
+Why one record per request: one JSON record per row made a 100-row request cost 100 records'
+worth of encoding, signing and PutRecords entries, 53-83 % of the server's throughput. Feature
+names ride along in every record (a few hundred bytes, well under the 25 KB PUT payload unit)
+rather than a schema hash that would need the registry to read a record.
+
+Version 1 records (no ``v``: one row, ``features`` as an object, one ``prediction``) are still
+read, as one-row version 2 records, so a monitor can be upgraded before the servers are.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from tenantml.errors import InferenceRecordError
+
+FORMAT_VERSION = 2
+#: joins feature names into one string on the wire (see the module docstring)
+NAME_SEPARATOR = "\x1f"
+
+_NUMBER_TYPES = (float, int)
+_PREDICTION_TYPES = frozenset((float, int, str, bool))
+_CATEGORY_TYPES = frozenset((float, int, str, bool, type(None)))
+_NUMPY_OPTION = orjson.OPT_SERIALIZE_NUMPY
+_F64 = np.dtype("<f8")
+#: feature-name lists seen so far, interned as tuples so records of one model share one object
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_MAX_INTERNED = 1024
 
 
 class InferenceRecord(BaseModel):
+    """One request's log record (or one chunk of it), validated; see the module docstring."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[2] = 2
+    request_id: str
+    model_version: str
+    timestamp: float
+    latency_ms: float
+    error: bool = False
+    chunk: int = 0
+    chunks: int = 1
+    numeric_features: list[str] = []
+    numeric_rows: list[list[float | None]] = []
+    categorical_features: list[str] = []
+    categorical_rows: list[list[str | float | int | bool | None]] = []
+    predictions: list[float | int | str] | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _binary_to_rows(cls, data: Any) -> Any:
+        """The typed model always holds JSON rows; the binary block is a wire form."""
+        if isinstance(data, dict):
+            data = dict(data)
+            for name in ("numeric_features", "categorical_features"):
+                if isinstance(data.get(name), str):
+                    data[name] = data[name].split(NAME_SEPARATOR) if data[name] else []
+            if "numeric_f64" in data:
+                data["numeric_rows"] = [
+                    [None if math.isnan(v) else v for v in row] for row in _binary_rows(data).tolist()
+                ]
+                del data["numeric_f64"]
+            data.pop("n_rows", None)
+        return data
+
+    @model_validator(mode="after")
+    def _shapes(self) -> InferenceRecord:
+        check_shapes(self.model_dump())
+        return self
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.numeric_rows) if self.numeric_features else len(self.categorical_rows)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """``{feature: value}`` per row (numeric features first)."""
+        out = [dict(zip(self.numeric_features, row, strict=True)) for row in self.numeric_rows]
+        if self.categorical_features:
+            categorical = [dict(zip(self.categorical_features, row, strict=True)) for row in self.categorical_rows]
+            out = [{**a, **b} for a, b in zip(out, categorical, strict=True)] if out else categorical
+        return out
+
+
+class LegacyInferenceRecord(BaseModel):
+    """Format version 1: one row per Kinesis record."""
+
     model_config = ConfigDict(frozen=True)
 
     request_id: str
@@ -24,6 +131,335 @@ class InferenceRecord(BaseModel):
     timestamp: float
 
 
+# --- writing ----------------------------------------------------------------------------------
+
+
+def encode_record(
+    *,
+    request_id: str,
+    model_version: str,
+    timestamp: float,
+    latency_ms: float,
+    error: bool,
+    numeric_features: Sequence[str],
+    numeric: np.ndarray | None,
+    categorical_features: Sequence[str] = (),
+    categorical: np.ndarray | None = None,
+    predictions: np.ndarray | None,
+    chunk: int = 0,
+    chunks: int = 1,
+) -> bytes:
+    """One record's JSON. ``numeric`` is a float matrix (NaN = missing, written as ``null``) that
+    orjson serializes without a Python list per row; ``categorical`` an object matrix."""
+    record: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "request_id": request_id,
+        "model_version": model_version,
+        "timestamp": timestamp,
+        "latency_ms": latency_ms,
+        "error": error,
+        "chunk": chunk,
+        "chunks": chunks,
+        "n_rows": len(numeric) if numeric is not None else len(categorical) if categorical is not None else 0,
+        "numeric_features": _joined(numeric_features),
+    }
+    if numeric is not None and numeric_features:
+        record["numeric_f64"] = base64.b64encode(np.ascontiguousarray(numeric, dtype=_F64).tobytes()).decode()
+    if categorical_features and categorical is not None:
+        record["categorical_features"] = _joined(categorical_features)
+        record["categorical_rows"] = categorical.tolist()
+    if predictions is None:
+        record["predictions"] = None
+    elif predictions.dtype.kind in "biuf":
+        record["predictions"] = np.ascontiguousarray(predictions)
+    else:  # labels as strings (or objects): orjson serializes no object arrays
+        record["predictions"] = [p if type(p) in _PREDICTION_TYPES else str(p) for p in predictions.tolist()]
+    return orjson.dumps(record, option=_NUMPY_OPTION)
+
+
+def _joined(names: Sequence[str]) -> str | Sequence[str]:
+    """Names as one separator-joined string, or the list when a name holds the separator."""
+    joined = NAME_SEPARATOR.join(names)
+    return list(names) if joined.count(NAME_SEPARATOR) != max(len(names) - 1, 0) or "" in names else joined
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def parse_payload(data: bytes | str) -> dict[str, Any]:
+    """The record's fields as a plain dict, its structure checked (version 1 converted to 2).
+
+    Numeric values are not checked here: :func:`attach_numeric` does that for a whole batch at
+    once. Feature-name lists become shared tuples. Raises :class:`InferenceRecordError`.
+    """
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError as err:
+        raise InferenceRecordError(f"not JSON: {err}") from err
+    if type(payload) is not dict:
+        raise InferenceRecordError(f"not a JSON object but {type(payload).__name__}")
+    version = payload.get("v")
+    if version is None:
+        return _from_legacy(payload)
+    if version != FORMAT_VERSION:
+        raise InferenceRecordError(f"v: unknown format version {version!r} (this reader knows 1 and 2)")
+    check_shapes(payload)
+    return payload
+
+
+def check_shapes(payload: dict[str, Any]) -> None:
+    """Field types and shapes of a version 2 payload; fills defaults, interns the name lists and
+    sets ``n_rows``. Raises :class:`InferenceRecordError` naming the field (and row)."""
+    get = payload.get
+    if (
+        type(get("request_id")) is not str
+        or type(get("model_version")) is not str
+        or type(get("timestamp")) not in _NUMBER_TYPES
+        or type(get("latency_ms")) not in _NUMBER_TYPES
+    ):
+        for name, kind, types in (
+            ("request_id", "a string", (str,)),
+            ("model_version", "a string", (str,)),
+            ("timestamp", "a number", _NUMBER_TYPES),
+            ("latency_ms", "a number", _NUMBER_TYPES),
+        ):
+            if type(get(name)) not in types:
+                raise InferenceRecordError(f"{name}: expected {kind}, got {_preview(get(name))}")
+    error = payload.setdefault("error", False)
+    if type(error) is not bool:
+        raise InferenceRecordError(f"error: expected true or false, got {error!r}")
+    chunk, chunks = payload.setdefault("chunk", 0), payload.setdefault("chunks", 1)
+    if type(chunk) is not int or type(chunks) is not int or not 0 <= chunk < chunks:
+        raise InferenceRecordError(f"chunk/chunks: expected 0 <= chunk < chunks, got {chunk!r}/{chunks!r}")
+    numeric = payload["numeric_features"] = _names(get("numeric_features"), "numeric_features")
+    categorical = payload["categorical_features"] = _names(get("categorical_features"), "categorical_features")
+    if not numeric and not categorical:
+        raise InferenceRecordError("numeric_features, categorical_features: a record needs at least one feature")
+    n_rows = -1
+    declared = get("n_rows")
+    if declared is not None and (type(declared) is not int or declared < 1):
+        raise InferenceRecordError(f"n_rows: expected a positive integer, got {_preview(declared)}")
+    if numeric and "numeric_f64" in payload:
+        block = payload["numeric_f64"]
+        if declared is None or type(block) is not str:
+            raise InferenceRecordError("numeric_f64: expected a base64 string and an n_rows field")
+        # base64 length of n_rows x features float64 values, checked before decoding anything
+        if len(block) != 4 * -(-declared * len(numeric) * 8 // 3):
+            raise InferenceRecordError(
+                f"numeric_f64: {len(block)} base64 characters, not {declared} rows x {len(numeric)} float64 values"
+            )
+        n_rows = declared
+    elif numeric:
+        n_rows = _check_rows(get("numeric_rows"), len(numeric), "numeric_rows", None)
+    else:
+        payload["numeric_rows"] = []
+    if categorical:
+        n_cat = _check_rows(get("categorical_rows"), len(categorical), "categorical_rows", _CATEGORY_TYPES)
+        if n_rows >= 0 and n_cat != n_rows:
+            raise InferenceRecordError(f"categorical_rows: {n_cat} rows but numeric_rows has {n_rows}")
+        n_rows = n_cat
+    else:
+        payload["categorical_rows"] = []
+    if n_rows == 0:
+        raise InferenceRecordError("numeric_rows/categorical_rows: a record needs at least one row")
+    if declared is not None and n_rows != declared:
+        raise InferenceRecordError(f"n_rows: says {declared}, the rows hold {n_rows}")
+    predictions = get("predictions")
+    if predictions is None:
+        if not error:
+            raise InferenceRecordError("predictions: missing, and the record is not an error")
+        payload["predictions"] = None
+    elif (
+        type(predictions) is not list
+        or len(predictions) != n_rows
+        or not _PREDICTION_TYPES.issuperset(map(type, predictions))
+    ):
+        raise InferenceRecordError(
+            f"predictions: expected a list of {n_rows} numbers or strings (one per row), got {_preview(predictions)}"
+        )
+    payload["n_rows"] = n_rows
+
+
+#: the last name list seen per field and its interned tuple: records of one model repeat it, and
+#: comparing a list is cheaper than hashing it
+_LAST_NAMES: dict[str, tuple[Any, tuple[str, ...]]] = {}
+
+
+def _names(names: Any, field: str) -> tuple[str, ...]:
+    if names is None or names == () or names == "":
+        return ()
+    last = _LAST_NAMES.get(field)
+    if last is not None and names == last[0]:
+        return last[1]
+    if type(names) is str:
+        seen, names = names, names.split(NAME_SEPARATOR)
+    else:
+        seen = names
+    if type(names) not in (list, tuple) or not all(type(n) is str for n in names):
+        raise InferenceRecordError(f"{field}: expected a list of feature names, got {_preview(names)}")
+    key = tuple(names)
+    interned = _NAMES.get(key)
+    if interned is None:
+        if len(_NAMES) >= _MAX_INTERNED:
+            _NAMES.clear()
+        interned = _NAMES[key] = key
+    _LAST_NAMES[field] = (seen, interned)
+    return interned
+
+
+def _check_rows(rows: Any, width: int, field: str, value_types: frozenset[type] | None) -> int:
+    if type(rows) is not list:
+        raise InferenceRecordError(f"{field}: expected a list of rows, got {_preview(rows)}")
+    for i, row in enumerate(rows):
+        if type(row) is not list or len(row) != width:
+            raise InferenceRecordError(f"{field}[{i}]: expected {width} values (one per feature), got {_preview(row)}")
+        if value_types is not None and not value_types.issuperset(map(type, row)):
+            raise InferenceRecordError(f"{field}[{i}]: values must be strings, numbers, booleans or null")
+    return len(rows)
+
+
+def attach_numeric(records: Sequence[dict[str, Any]]) -> dict[int, str]:
+    """Give every parsed record a ``numeric`` float matrix (``n_rows`` x its numeric features, NaN
+    for missing), built for all records of one width with one numpy call (binary blocks are
+    joined and viewed as float64; JSON rows converted together).
+
+    Returns ``{index: reason}`` for records whose numeric block is not valid (those get no
+    matrix): bad base64, or a non-numeric JSON value. Numeric strings in JSON rows are read as
+    numbers, as the model server reads them.
+    """
+    binary: dict[int, list[int]] = {}
+    text: dict[int, list[int]] = {}
+    bad: dict[int, str] = {}
+    for i, record in enumerate(records):
+        width = len(record["numeric_features"])
+        if width == 0:
+            record["numeric"] = np.empty((record["n_rows"], 0))
+        elif "numeric_f64" in record:
+            binary.setdefault(width, []).append(i)
+        else:
+            text.setdefault(width, []).append(i)
+    a2b = binascii.a2b_base64
+    for width, indexes in binary.items():
+        blocks, good = [], []
+        for i in indexes:
+            try:
+                blocks.append(a2b(records[i]["numeric_f64"], strict_mode=True))
+            except (binascii.Error, ValueError) as err:
+                bad[i] = f"numeric_f64: not base64: {err}"
+                continue
+            good.append(i)
+        matrix = np.frombuffer(b"".join(blocks), dtype=_F64).reshape(-1, width)
+        _slice(records, good, matrix)
+    for width, indexes in text.items():
+        flat: list[Any] = []
+        extend = flat.extend
+        for i in indexes:
+            extend(records[i]["numeric_rows"])
+        try:
+            matrix = np.array(flat, dtype=np.float64)
+        except (TypeError, ValueError):
+            # one bad record among many: convert record by record to find it
+            for i in indexes:
+                try:
+                    records[i]["numeric"] = _float_rows(records[i]["numeric_rows"])
+                except InferenceRecordError as err:
+                    bad[i] = str(err)
+            continue
+        _slice(records, indexes, matrix)
+    return bad
+
+
+def _slice(records: Sequence[dict[str, Any]], indexes: list[int], matrix: np.ndarray) -> None:
+    start = 0
+    for i in indexes:
+        stop = start + records[i]["n_rows"]
+        records[i]["numeric"] = matrix[start:stop]
+        start = stop
+
+
+def _binary_rows(payload: Mapping[str, Any]) -> np.ndarray:
+    try:
+        raw = binascii.a2b_base64(payload["numeric_f64"], strict_mode=True)
+    except (binascii.Error, ValueError, TypeError) as err:
+        raise InferenceRecordError(f"numeric_f64: not base64: {err}") from err
+    width = len(payload.get("numeric_features") or ())
+    values = np.frombuffer(raw, dtype=_F64)
+    if width == 0 or values.size != width * int(payload.get("n_rows") or 0):
+        raise InferenceRecordError(f"numeric_f64: {values.size} values, not n_rows x {width} features")
+    return values.reshape(-1, width)
+
+
+def _float_rows(rows: list[list[Any]]) -> np.ndarray:
+    try:
+        return np.array(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                try:
+                    float(value if value is not None else "nan")
+                except (TypeError, ValueError):
+                    raise InferenceRecordError(f"numeric_rows[{r}][{c}]: not a number: {_preview(value)}") from None
+        raise InferenceRecordError("numeric_rows: not a matrix of numbers") from None
+
+
+def normalize_record(record: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+    """A record in any accepted form (an :class:`InferenceRecord`, a version 1 or 2 dict, or one
+    already decoded) as a decoded dict with its ``numeric`` matrix. Raises InferenceRecordError."""
+    if isinstance(record, BaseModel):
+        record = record.model_dump()
+    if "numeric" in record and "n_rows" in record:
+        return dict(record)
+    payload = dict(record)
+    if payload.get("v") is None:
+        payload = _from_legacy(payload)
+    else:
+        if payload.get("v") != FORMAT_VERSION:
+            raise InferenceRecordError(f"v: unknown format version {payload.get('v')!r}")
+        check_shapes(payload)
+    if not payload["numeric_features"]:
+        payload["numeric"] = np.empty((payload["n_rows"], 0))
+    elif "numeric_f64" in payload:
+        payload["numeric"] = _binary_rows(payload)
+    else:
+        payload["numeric"] = _float_rows(payload["numeric_rows"])
+    return payload
+
+
+def _from_legacy(payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        old = LegacyInferenceRecord.model_validate(payload)
+    except ValidationError as err:
+        raise InferenceRecordError(f"not a version 1 or 2 inference record: {err}") from err
+    numeric = [name for name, value in old.features.items() if not isinstance(value, str)]
+    categorical = [name for name, value in old.features.items() if isinstance(value, str)]
+    converted = {
+        "v": FORMAT_VERSION,
+        "request_id": old.request_id,
+        "model_version": old.model_version,
+        "timestamp": old.timestamp,
+        "latency_ms": old.latency_ms,
+        "error": old.error,
+        "chunk": 0,
+        "chunks": 1,
+        "numeric_features": numeric,
+        "numeric_rows": [[old.features[n] for n in numeric]] if numeric else [],
+        "categorical_features": categorical,
+        "categorical_rows": [[old.features[n] for n in categorical]] if categorical else [],
+        # a failed request's version 1 record carries a placeholder prediction
+        "predictions": None if old.error else [old.prediction],
+    }
+    check_shapes(converted)
+    return converted
+
+
+def _preview(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- Lambda events --------------------------------------------------------------------------------
+
+
 @dataclass
 class DecodedBatch:
     records: list[InferenceRecord] = field(default_factory=list)
@@ -32,12 +468,42 @@ class DecodedBatch:
 
 
 def decode_kinesis_batch(raw_records: Iterable[Mapping[str, Any]]) -> DecodedBatch:
+    """Lambda Kinesis event records as validated :class:`InferenceRecord` s (version 1 converted).
+
+    The monitor has its own faster path (:func:`pipelines.monitoring.decode_records`); this one
+    gives typed models, for tools and tests.
+    """
     batch = DecodedBatch()
     for raw in raw_records:
         kinesis = raw.get("kinesis", {})
         try:
-            payload = orjson.loads(base64.b64decode(kinesis["data"], validate=True))
+            payload = parse_payload(base64.b64decode(kinesis["data"], validate=True))
             batch.records.append(InferenceRecord.model_validate(payload))
-        except (KeyError, binascii.Error, orjson.JSONDecodeError, ValidationError):
+        except (KeyError, binascii.Error, InferenceRecordError, ValidationError):
             batch.failures.append(str(kinesis.get("sequenceNumber", raw.get("eventID", "unknown"))))
     return batch
+
+
+def decode_record_data(data: bytes) -> InferenceRecord:
+    """One record's bytes (as ``GetRecords`` returns them) as a validated :class:`InferenceRecord`."""
+    payload = parse_payload(data)
+    try:
+        return InferenceRecord.model_validate(payload)
+    except ValidationError as err:
+        raise InferenceRecordError(f"not a valid inference record: {err}") from err
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "NAME_SEPARATOR",
+    "DecodedBatch",
+    "InferenceRecord",
+    "LegacyInferenceRecord",
+    "attach_numeric",
+    "check_shapes",
+    "decode_kinesis_batch",
+    "decode_record_data",
+    "encode_record",
+    "normalize_record",
+    "parse_payload",
+]

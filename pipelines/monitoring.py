@@ -19,6 +19,7 @@ default), so one invocation at a time owns a shard.
 from __future__ import annotations
 
 import binascii
+import gc
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,15 +30,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
+import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from pipelines.baseline import Baseline, CategoricalSummary
-from pipelines.drift import FeatureDrift, as_float, column_drift, psi
-from pipelines.inference_log import InferenceRecord
+from pipelines.baseline import Baseline, CategoricalSummary, NumericSummary
+from pipelines.drift import FeatureDrift, as_float, category_shares, column_drift, psi
+from pipelines.inference_log import InferenceRecord, attach_numeric, normalize_record, parse_payload
 from tenantml.contract import METRICS_NAMESPACE
-from tenantml.errors import Problem, TenantmlError, TenantResourcesError
-from tenantml.spec import ModelSpec
+from tenantml.errors import InferenceRecordError, Problem, TenantmlError, TenantResourcesError
+from tenantml.spec import ModelSpec, MonitoringSpec
 
 #: PSI above this marks a feature as drifted unless the tenant's model spec says otherwise
 DEFAULT_DRIFT_THRESHOLD = 0.2
@@ -64,15 +66,18 @@ class BaselineNotFoundError(MonitoringError):
 class StreamRecord(NamedTuple):
     shard_id: str
     sequence_number: str
-    #: the validated fields of an :class:`InferenceRecord` (see :func:`validate_record`)
+    #: the decoded record (see :func:`validate_record`): format-2 fields plus ``n_rows`` and
+    #: ``numeric`` (its numeric rows as a float matrix)
     record: dict[str, Any]
 
 
 @dataclass
 class DecodedRecords:
     records: list[StreamRecord] = field(default_factory=list)
-    #: sequence numbers of records that are not valid InferenceRecord JSON (never retried)
+    #: sequence numbers of records that are not valid inference records (never retried)
     malformed: list[str] = field(default_factory=list)
+    #: why each malformed record was rejected, by sequence number
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def shard_of(raw: Mapping[str, Any]) -> str:
@@ -81,67 +86,188 @@ def shard_of(raw: Mapping[str, Any]) -> str:
     return event_id.split(":", 1)[0] if ":" in event_id else "unknown-shard"
 
 
-def decode_records(raw_records: Iterable[Mapping[str, Any]]) -> DecodedRecords:
-    """Decode Lambda Kinesis event records into validated InferenceRecord fields, with their position.
+_DECODE_ERRORS = (KeyError, TypeError, ValueError, binascii.Error, InferenceRecordError)
 
-    A record that is not base64, not JSON, or not an InferenceRecord is counted in ``malformed``
-    and skipped: the same bytes would fail the same way on every retry.
+
+def decode_records(raw_records: Iterable[Mapping[str, Any]]) -> DecodedRecords:
+    """Decode Lambda Kinesis event records into checked inference records, with their position.
+
+    Per record: base64, orjson, and a structure check of plain Python values (no pydantic
+    object). The numeric rows of the whole batch then become one float matrix in one numpy call,
+    which also rejects non-numeric values. A record that is not base64, not JSON, not a format
+    1 or 2 inference record, or has rows of the wrong width or a non-numeric value is counted in
+    ``malformed`` and skipped: the same bytes would fail the same way on every retry.
+
+    The cyclic garbage collector is paused meanwhile: decoded JSON holds no reference cycles, and
+    its collections, triggered by the many new containers, walked every live object again and
+    again (a third of the decoding time).
     """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _decode_records(raw_records)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _decode_records(raw_records: Iterable[Mapping[str, Any]]) -> DecodedRecords:
     out = DecodedRecords()
-    append, malformed = out.records.append, out.malformed.append
-    loads, a2b, validate = orjson.loads, binascii.a2b_base64, validate_record
-    errors = (KeyError, TypeError, ValueError, binascii.Error, ValidationError)  # JSONDecodeError is a ValueError
-    for raw in raw_records:
+    a2b, parse = binascii.a2b_base64, parse_payload
+    records, append = out.records, out.records.append
+    # malformed ones by position among all records, to report them in arrival order
+    rejected: list[tuple[int, str, str]] = []
+    parsed: list[dict[str, Any]] = []
+    shard, prefix = "", None  # a Lambda batch comes from one shard: reuse its id
+    positions: list[int] = []
+    for position, raw in enumerate(raw_records):
         kinesis = raw.get("kinesis") or {}
         sequence = kinesis.get("sequenceNumber")
-        sequence = str(raw.get("eventID", "unknown") if sequence is None else sequence)
+        if type(sequence) is not str:
+            sequence = str(raw.get("eventID", "unknown") if sequence is None else sequence)
         try:
-            record = validate(loads(a2b(kinesis["data"], strict_mode=True)))
-        except errors:
-            malformed(sequence)
+            record = parse(a2b(kinesis["data"], strict_mode=True))
+        except _DECODE_ERRORS as err:
+            rejected.append((position, sequence, f"{type(err).__name__}: {err}"))
             continue
-        append(StreamRecord(shard_of(raw), sequence, record))
+        positions.append(position)
+        event_id = raw.get("eventID")
+        if prefix is None or type(event_id) is not str or not event_id.startswith(prefix):
+            shard = shard_of(raw)
+            prefix = shard + ":"
+        parsed.append(record)
+        append(StreamRecord(shard, sequence, record))
+    bad = attach_numeric(parsed)
+    if bad:
+        out.records = [item for i, item in enumerate(records) if i not in bad]
+        rejected += [(positions[i], records[i].sequence_number, reason) for i, reason in bad.items()]
+    for _, sequence, reason in sorted(rejected):
+        out.malformed.append(sequence)
+        out.reasons[sequence] = reason
     return out
 
 
-_SCALAR = (float, int, str)
-_NUMBER = (float, int)
-_FEATURE_TYPES = frozenset((float, int, str, type(None)))
-_REQUIRED_FIELDS = itemgetter("request_id", "model_version", "features", "prediction", "latency_ms", "timestamp")
-
-
 def validate_record(payload: Any) -> dict[str, Any]:
-    """The fields of ``InferenceRecord.model_validate(payload)`` as a plain dict.
+    """One record in any accepted form (a format 1 or 2 dict, an :class:`InferenceRecord`) as the
+    decoded dict :func:`decode_records` gives. Raises :class:`InferenceRecordError` naming the field."""
+    if not isinstance(payload, Mapping | InferenceRecord):
+        raise InferenceRecordError(f"not a JSON object but {type(payload).__name__}")
+    return normalize_record(payload)
 
-    Building ~10,000 pydantic objects per batch costs more than all the drift math, so payloads
-    whose every field already has the exact type validation would produce (no bools posing as
-    numbers, no numeric strings) are checked here and kept as dicts. The fast path can only accept
-    a subset of what validation accepts; everything else goes through ``InferenceRecord``.
-    Raises ``pydantic.ValidationError`` for an invalid payload.
+
+@dataclass(frozen=True)
+class WindowArrays:
+    """One window's records as arrays: features over rows, health over requests.
+
+    A request is counted once, by its first chunk; latency, error flag and timestamp are per
+    request. Feature values and predictions are per row (a failed request's rows have features
+    but no prediction).
     """
-    if type(payload) is dict:
-        try:
-            request_id, version, features, prediction, latency, timestamp = _REQUIRED_FIELDS(payload)
-        except KeyError:
-            pass
+
+    request_count: int
+    row_count: int
+    #: (rows, numeric names) float64, NaN = missing (also for a feature a record did not carry)
+    numeric: np.ndarray
+    #: (rows, categorical names) object, None = missing
+    categorical: np.ndarray
+    errors: np.ndarray
+    latencies_ms: np.ndarray
+    timestamps: np.ndarray
+    #: predictions of the rows of requests that did not fail, as objects
+    predictions: np.ndarray
+
+
+def window_arrays(
+    records: Sequence[InferenceRecord | Mapping[str, Any]], numeric_names: Sequence[str], categorical_names: Sequence[str]
+) -> WindowArrays:
+    """Stack a window's records into :class:`WindowArrays`, columns in the given name order.
+
+    Records of one model share interned feature-name tuples, so the usual window is one group
+    whose numeric matrices are concatenated once; a feature logged under the other kind than the
+    baseline's is converted, and one a record did not log is missing.
+    """
+    recs = [r if type(r) is dict and "numeric" in r else validate_record(r) for r in records]
+    groups: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for r in recs:
+        key = (id(r["numeric_features"]), id(r["categorical_features"]))
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [r]
         else:
-            error = payload.setdefault("error", False)
-            if (
-                type(request_id) is str
-                and type(version) is str
-                and type(features) is dict
-                and type(prediction) in _SCALAR
-                and type(latency) in _NUMBER
-                and type(timestamp) in _NUMBER
-                and type(error) is bool
-                and _FEATURE_TYPES.issuperset(map(type, features.values()))
-            ):
-                if type(latency) is int:
-                    payload["latency_ms"] = float(latency)
-                if type(timestamp) is int:
-                    payload["timestamp"] = float(timestamp)
-                return payload
-    return dict(InferenceRecord.model_validate(payload).__dict__)
+            group.append(r)
+    numeric_parts, categorical_parts = [], []
+    for group in groups.values():
+        numeric, categorical = _group_columns(group, tuple(numeric_names), tuple(categorical_names))
+        numeric_parts.append(numeric)
+        categorical_parts.append(categorical)
+    width_n, width_c = len(numeric_names), len(categorical_names)
+    numeric = _stack(numeric_parts, width_n, np.float64)
+    categorical = _stack(categorical_parts, width_c, object)
+
+    firsts = [r for r in recs if r["chunk"] == 0]
+    n = len(firsts)
+    predictions: list[Any] = []
+    extend = predictions.extend
+    for r in recs:
+        if not r["error"]:
+            extend(r["predictions"])
+    prediction_array = np.empty(len(predictions), dtype=object)
+    prediction_array[:] = predictions
+    return WindowArrays(
+        request_count=n,
+        row_count=int(numeric.shape[0]),
+        numeric=numeric,
+        categorical=categorical,
+        errors=np.fromiter(map(itemgetter("error"), firsts), dtype=bool, count=n),
+        latencies_ms=np.fromiter(map(itemgetter("latency_ms"), firsts), dtype="float64", count=n),
+        timestamps=np.fromiter(map(itemgetter("timestamp"), firsts), dtype="float64", count=n),
+        predictions=prediction_array,
+    )
+
+
+def _group_columns(
+    group: list[dict[str, Any]], numeric_names: tuple[str, ...], categorical_names: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric and categorical matrices of records that share feature lists, in the wanted order."""
+    have_numeric: tuple[str, ...] = group[0]["numeric_features"]
+    have_categorical: tuple[str, ...] = group[0]["categorical_features"]
+    block = group[0]["numeric"] if len(group) == 1 else np.concatenate([r["numeric"] for r in group])
+    rows = block.shape[0]
+    objects: np.ndarray | None = None
+    if have_categorical and (categorical_names or set(numeric_names) & set(have_categorical)):
+        objects = np.empty((rows, len(have_categorical)), dtype=object)
+        objects[:] = [row for r in group for row in r["categorical_rows"]]
+    if have_numeric == numeric_names:
+        numeric = block
+    else:
+        numeric = np.full((rows, len(numeric_names)), np.nan)
+        at_n = {name: j for j, name in enumerate(have_numeric)}
+        at_c = {name: j for j, name in enumerate(have_categorical)}
+        for j, name in enumerate(numeric_names):
+            if name in at_n:
+                numeric[:, j] = block[:, at_n[name]]
+            elif name in at_c and objects is not None:
+                numeric[:, j] = as_float(objects[:, at_c[name]])
+    if objects is not None and have_categorical == categorical_names:
+        return numeric, objects
+    categorical = np.full((rows, len(categorical_names)), None, dtype=object)
+    at_n = {name: j for j, name in enumerate(have_numeric)}
+    at_c = {name: j for j, name in enumerate(have_categorical)}
+    for j, name in enumerate(categorical_names):
+        if name in at_c and objects is not None:
+            categorical[:, j] = objects[:, at_c[name]]
+        elif name in at_n:
+            column = block[:, at_n[name]]
+            values = column.astype(object)
+            values[np.isnan(column)] = None
+            categorical[:, j] = values
+    return numeric, categorical
+
+
+def _stack(parts: list[np.ndarray], width: int, dtype: Any) -> np.ndarray:
+    if not parts:
+        return np.empty((0, width), dtype=dtype)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 # --- window metrics ----------------------------------------------------------------------------
@@ -165,63 +291,83 @@ class WindowMetrics:
     drifted_features: tuple[str, ...]
     window_start: float | None
     window_end: float | None
+    #: input rows in the window (``request_count`` counts requests; features and predictions are per row)
+    row_count: int = 0
+    #: False when the window had fewer rows than the monitor's minimum: its PSI is sampling noise,
+    #: so it is kept in the snapshot but neither published as a metric nor called drift
+    drift_scored: bool = True
+    #: live share of present values per baseline bin (numeric) or category plus "other" (categorical),
+    #: in the baseline's order, so a report can draw baseline and live side by side
+    histograms: dict[str, list[float]] = field(default_factory=dict)
+    #: the same for predictions, against the baseline's prediction (else target) distribution
+    prediction_histogram: list[float] | None = None
     #: every request's latency, for CloudWatch percentiles; not part of the snapshot
     latencies_ms: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.empty(0))
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "request_count": self.request_count,
+            "row_count": self.row_count,
             "error_count": self.error_count,
             "error_rate": self.error_rate,
             "latency_p50_ms": self.latency_p50_ms,
             "latency_p99_ms": self.latency_p99_ms,
             "prediction_drift": self.prediction_drift,
             "drift_score": self.drift_score,
+            "drift_scored": self.drift_scored,
             "drift_threshold": self.drift_threshold,
             "drifted_features": list(self.drifted_features),
             "window_start": self.window_start,
             "window_end": self.window_end,
             "features": {name: drift.as_dict() for name, drift in self.features.items()},
+            "histograms": self.histograms,
+            "prediction_histogram": self.prediction_histogram,
         }
 
 
 def compute_window_metrics(
-    records: Sequence[InferenceRecord | Mapping[str, Any]], baseline: Baseline, *, drift_threshold: float = DEFAULT_DRIFT_THRESHOLD
+    records: Sequence[InferenceRecord | Mapping[str, Any]],
+    baseline: Baseline,
+    *,
+    drift_threshold: float = DEFAULT_DRIFT_THRESHOLD,
+    drift_min_rows: int = 1,
 ) -> WindowMetrics:
     """Drift and health of ``records`` against ``baseline``.
 
     The batch becomes one float matrix (numeric features) and one object matrix (categorical
     features); every statistic is computed per column with numpy/scipy. Features missing from a
     record count as missing values; features the baseline does not know are ignored. ``records``
-    are :class:`InferenceRecord` s or their validated fields as dicts (from :func:`decode_records`).
+    are :class:`InferenceRecord` s, format 1 or 2 dicts, or decoded records (from
+    :func:`decode_records`). Request count, error rate and latency are per request; feature and
+    prediction distributions are per row (see :func:`window_arrays`).
     """
-    records = [r.__dict__ if isinstance(r, InferenceRecord) else r for r in records]
-    n = len(records)
     numeric = [name for name, s in baseline.features.items() if not isinstance(s, CategoricalSummary)]
     categorical = [name for name, s in baseline.features.items() if isinstance(s, CategoricalSummary)]
-    feature_dicts = [r["features"] for r in records]
+    window = window_arrays(records, numeric, categorical)
+    n = window.request_count
     features: dict[str, FeatureDrift] = {}
+    histograms: dict[str, list[float]] = {}
     if numeric:
-        matrix = _matrix(_rows(feature_dicts, numeric), n, len(numeric), float)
+        matrix = window.numeric
         for j, name in enumerate(numeric):
             features[name] = column_drift(name, matrix[:, j], baseline.features[name])
+            histograms[name] = live_shares(matrix[:, j], baseline.features[name])
     if categorical:
-        objects = _matrix(_rows(feature_dicts, categorical), n, len(categorical), object)
+        objects = window.categorical
         for j, name in enumerate(categorical):
             features[name] = column_drift(name, objects[:, j], baseline.features[name])
+            histograms[name] = live_shares(objects[:, j], baseline.features[name])
 
-    errors = np.fromiter(map(itemgetter("error"), records), dtype=bool, count=n)
-    latencies = np.fromiter(map(itemgetter("latency_ms"), records), dtype="float64", count=n)
-    timestamps = np.fromiter(map(itemgetter("timestamp"), records), dtype="float64", count=n)
-    predictions = np.empty(n, dtype=object)
-    predictions[:] = list(map(itemgetter("prediction"), records))
-    predictions = predictions[~errors]
+    errors, latencies, timestamps = window.errors, window.latencies_ms, window.timestamps
+    predictions = window.predictions
 
     reference = baseline.prediction_distribution or baseline.target_distribution
     prediction_drift = column_drift("prediction", predictions, reference).psi if predictions.size else None
+    prediction_histogram = live_shares(predictions, reference) if predictions.size else None
 
     psis = {name: d.psi for name, d in features.items() if d.psi is not None}
-    drifted = tuple(sorted(name for name, value in psis.items() if value > drift_threshold))
+    scored = window.row_count >= drift_min_rows
+    drifted = tuple(sorted(name for name, value in psis.items() if value > drift_threshold)) if scored else ()
     error_count = int(errors.sum())
     return WindowMetrics(
         request_count=n,
@@ -234,34 +380,29 @@ def compute_window_metrics(
         drift_score=max(psis.values(), default=0.0),
         drift_threshold=drift_threshold,
         drifted_features=drifted,
+        drift_scored=scored,
         window_start=float(timestamps.min()) if n else None,
         window_end=float(timestamps.max()) if n else None,
+        row_count=window.row_count,
+        histograms=histograms,
+        prediction_histogram=prediction_histogram,
         latencies_ms=latencies,
     )
 
 
-def _rows(feature_dicts: list[dict[str, Any]], names: list[str]) -> list[Sequence[Any]]:
-    """One row of values per record, in ``names`` order; a missing feature is ``None``."""
-    getter = itemgetter(*names)
-    try:  # every record has every feature: one C-level getter per record
-        rows = list(map(getter, feature_dicts))
-    except KeyError:
-        return [[f.get(name) for name in names] for f in feature_dicts]
-    return rows if len(names) > 1 else [(v,) for v in rows]
-
-
-def _matrix(rows: list[Sequence[Any]], n: int, width: int, dtype: type) -> np.ndarray:
-    if n == 0:
-        return np.empty((0, width), dtype=dtype)
-    if dtype is float:
-        try:
-            return np.array(rows, dtype="float64")
-        except (TypeError, ValueError):  # a string in a numeric feature: coerce column by column
-            objects = np.array(rows, dtype=object)
-            return np.column_stack([as_float(objects[:, j]) for j in range(width)])
-    out = np.empty((n, width), dtype=object)
-    out[:] = rows
-    return out
+def live_shares(values: np.ndarray, summary: NumericSummary | CategoricalSummary) -> list[float]:
+    """Share of the present ``values`` per bin of ``summary`` (empty when there is nothing to bin)."""
+    if isinstance(summary, CategoricalSummary):
+        if not np.count_nonzero(~pd.isna(values)):
+            return []
+        return [round(float(v), 6) for v in category_shares(values, summary.frequencies)[1]]
+    present = as_float(values)
+    present = present[np.isfinite(present)]
+    if present.size == 0 or not summary.bin_edges:
+        return []
+    n_bins = max(len(summary.bin_edges) - 1, 1)
+    index = np.searchsorted(np.asarray(summary.bin_edges[1:-1], dtype="float64"), present, side="right")
+    return [round(float(c), 6) for c in np.bincount(index, minlength=n_bins) / present.size]
 
 
 # --- publishing ----------------------------------------------------------------------------------
@@ -290,8 +431,10 @@ def publish_metrics(
     ]
     scalars: list[tuple[str, float, str]] = [("RequestCount", float(metrics.request_count), "Count")]
     if metrics.request_count:
-        scalars += [("ErrorRate", metrics.error_rate, "None"), ("DriftScore", metrics.drift_score, "None")]
-    if metrics.prediction_drift is not None:
+        scalars.append(("ErrorRate", metrics.error_rate, "None"))
+    if metrics.request_count and metrics.drift_scored:
+        scalars.append(("DriftScore", metrics.drift_score, "None"))
+    if metrics.prediction_drift is not None and metrics.drift_scored:
         scalars.append(("PredictionDrift", metrics.prediction_drift, "None"))
     latency_values, latency_counts = _latency_histogram(metrics.latencies_ms)
 
@@ -306,7 +449,7 @@ def publish_metrics(
                 "Counts": latency_counts[start:start + _VALUES_PER_DATUM],
             })
         for name, drift in metrics.features.items():
-            if drift.psi is not None:
+            if drift.psi is not None and metrics.drift_scored:
                 data.append({
                     "MetricName": "FeatureDrift", "Dimensions": [*dims, {"Name": "Feature", "Value": name}],
                     "Timestamp": when, "Value": drift.psi, "Unit": "None",
@@ -431,6 +574,7 @@ class MonitorSettings:
     model_name: str
     model_package_group: str | None = None
     drift_threshold: float = DEFAULT_DRIFT_THRESHOLD
+    drift_min_rows: int = MonitoringSpec.model_fields["drift_min_rows"].default
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MonitorSettings:
@@ -445,6 +589,12 @@ class MonitorSettings:
                 spec = ModelSpec.model_validate_json(environ["TENANTML_MODEL_SPEC"])
             except ValidationError as err:
                 problems.append(Problem("environment: TENANTML_MODEL_SPEC", f"is not a valid model spec: {err}"))
+        monitoring = MonitoringSpec()
+        if environ.get("TENANTML_MONITORING_SPEC"):
+            try:
+                monitoring = MonitoringSpec.model_validate_json(environ["TENANTML_MONITORING_SPEC"])
+            except ValidationError as err:
+                problems.append(Problem("environment: TENANTML_MONITORING_SPEC", f"is not a valid monitoring spec: {err}"))
         if problems or spec is None:
             raise TenantResourcesError(problems, headline="the monitor's environment is incomplete")
         return cls(
@@ -453,6 +603,7 @@ class MonitorSettings:
             model_name=spec.name,
             model_package_group=environ.get("TENANTML_MODEL_PACKAGE_GROUP"),
             drift_threshold=spec.drift_threshold,
+            drift_min_rows=monitoring.drift_min_rows,
         )
 
 
@@ -485,7 +636,7 @@ class MonitorClients:
 class BatchResult:
     received: int = 0
     processed: int = 0
-    #: not InferenceRecord JSON: counted and skipped, never retried (they would fail again)
+    #: not valid inference records: counted and skipped, never retried (they would fail again)
     malformed: int = 0
     #: at or below the shard's checkpoint: a redelivery, skipped
     duplicates: int = 0
@@ -505,7 +656,7 @@ def monitor_batch(
 ) -> BatchResult:
     """Monitor one Lambda Kinesis batch; never raises for bad records.
 
-    Malformed records (not base64/JSON/InferenceRecord) are counted in ``malformed`` and skipped,
+    Malformed records (see :func:`decode_records`) are counted in ``malformed`` and skipped,
     not reported as failures: a retry would see the same bytes. Records at or below their shard's
     checkpoint are skipped as redeliveries. Records of versions without a baseline are counted in
     ``unmonitored``. Only a transient AWS error (S3/CloudWatch) while handling a model version's
@@ -543,7 +694,8 @@ def monitor_batch(
         except (ClientError, BotoCoreError):
             failed.extend(items)
             continue
-        metrics = compute_window_metrics([i.record for i in items], baseline, drift_threshold=env.drift_threshold)
+        metrics = compute_window_metrics([i.record for i in items], baseline, drift_threshold=env.drift_threshold,
+                                         drift_min_rows=env.drift_min_rows)
         try:
             key = write_snapshot(clients.s3, bucket, tenant=env.tenant, model=env.model_name, version=version,
                                  metrics=metrics, suffix=items[0].sequence_number)
@@ -593,6 +745,8 @@ __all__ = [
     "MonitorClients",
     "MonitorSettings",
     "MonitoringError",
+    "StreamRecord",
+    "WindowArrays",
     "WindowMetrics",
     "baseline_key",
     "checkpoint_key",
@@ -606,5 +760,6 @@ __all__ = [
     "read_checkpoint",
     "snapshot_key",
     "validate_record",
+    "window_arrays",
     "write_snapshot",
 ]

@@ -27,6 +27,11 @@ Usage:
     .venv/bin/python scripts/extract_provider_schema.py --types aws_ecr_repository aws_ecr_lifecycle_policy
     .venv/bin/python scripts/extract_provider_schema.py --package cdktf-cdktf-provider-aws==21.22.1
     .venv/bin/python scripts/extract_provider_schema.py --wheel ./cdktn_provider_aws-25.8.1-py3-none-any.whl
+    .venv/bin/python scripts/extract_provider_schema.py --provider kubernetes
+
+`--provider kubernetes` writes `infra/provider_schema/kubernetes.json` from the `cdktn-provider-kubernetes`
+bindings (the Deployment, Service, autoscaler and service account the EKS serving construct synthesizes);
+the registry links have the same shape for every hashicorp provider, so the same reading applies.
 """
 
 from __future__ import annotations
@@ -101,6 +106,18 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "aws_dynamodb_table",
     "aws_cloudwatch_dashboard",
     "aws_lambda_function_event_invoke_config",
+    "aws_ecr_repository",
+    "aws_ecr_lifecycle_policy",
+)
+
+# The Kubernetes resources the EKS serving construct synthesizes (hashicorp/kubernetes).
+KUBERNETES_RESOURCE_TYPES: tuple[str, ...] = (
+    "kubernetes_namespace_v1",
+    "kubernetes_service_account_v1",
+    "kubernetes_deployment_v1",
+    "kubernetes_service_v1",
+    "kubernetes_horizontal_pod_autoscaler_v2",
+    "kubernetes_pod_disruption_budget_v1",
 )
 
 # Tried in order: the CDK Terrain bindings (AWS provider 6.x), then the last cdktf ones (also 6.x).
@@ -109,9 +126,34 @@ PROVIDER_SOURCE = "hashicorp/aws"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO_ROOT / "infra" / "provider_schema" / "aws.json"
 
+
+@dataclass(frozen=True)
+class ProviderTarget:
+    """One provider whose schema is committed: its resource types, binding packages and output file."""
+
+    name: str
+    resource_types: tuple[str, ...]
+    packages: tuple[str, ...]
+
+    @property
+    def source(self) -> str:
+        return f"hashicorp/{self.name}"
+
+    @property
+    def output(self) -> Path:
+        return REPO_ROOT / "infra" / "provider_schema" / f"{self.name}.json"
+
+
+PROVIDERS: dict[str, ProviderTarget] = {
+    "aws": ProviderTarget("aws", RESOURCE_TYPES, DEFAULT_PACKAGES),
+    "kubernetes": ProviderTarget(
+        "kubernetes", KUBERNETES_RESOURCE_TYPES, ("cdktn-provider-kubernetes==17.1.0",)
+    ),
+}
+
 Json = dict[str, Any]
 
-_REGISTRY = r"https://registry\.terraform\.io/providers/hashicorp/aws/(?P<version>[^/\s#]+)/docs"
+_REGISTRY = r"https://registry\.terraform\.io/providers/hashicorp/[\w-]+/(?P<version>[^/\s#]+)/docs"
 RESOURCE_LINK = re.compile(r"\{@link " + _REGISTRY + r"/resources/(?P<slug>\w+) (?P<type>\w+)\}")
 PROVIDER_LINK = re.compile(r"\{@link " + _REGISTRY + r" (?P<name>\w+)\}")
 PROPERTY_LINK = re.compile(r"\{@link " + _REGISTRY + r"(?:/resources/\w+)?#(?P<anchor>[\w-]+) [^}]*\}")
@@ -276,6 +318,19 @@ def javascript_path(assembly: Json, cls: Json) -> str:
     return out_dir + source.removeprefix(root_dir).removesuffix(".ts") + ".js"
 
 
+def module_paths(assembly: Json, cls: Json) -> list[str]:
+    """The compiled modules defining `cls` and its structs, the class's own first: the generator moves
+    the structs of large resources (e.g. `kubernetes_deployment_v1`) to `index-structs/structsN.js`."""
+    own = javascript_path(assembly, cls)
+    directory = cls["locationInModule"]["filename"].rsplit("/", 1)[0] + "/"
+    others = {
+        javascript_path(assembly, ty)
+        for ty in assembly["types"].values()
+        if ty.get("locationInModule", {}).get("filename", "").startswith(directory)
+    }
+    return [own, *sorted(others - {own})]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Describing structs
 # ---------------------------------------------------------------------------------------------------------
@@ -395,7 +450,7 @@ def nested_schema(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def extract_schema(bindings: Bindings, resource_types: Iterable[str]) -> Json:
+def extract_schema(bindings: Bindings, resource_types: Iterable[str], provider_source: str = PROVIDER_SOURCE) -> Json:
     """The compact schema document for the provider configuration and the given resource types."""
     types = bindings.types
     classes = index_resource_classes(types)
@@ -407,11 +462,12 @@ def extract_schema(bindings: Bindings, resource_types: Iterable[str]) -> Json:
         )
     provider_class, provider_version = find_provider_class(types)
     chosen = {t: classes[t] for t in wanted}
-    paths = {javascript_path(bindings.assembly, cls) for cls in [provider_class, *chosen.values()]}
-    modules = bindings.read_javascript(paths)
+    paths = {cls["fqn"]: module_paths(bindings.assembly, cls) for cls in [provider_class, *chosen.values()]}
+    modules = bindings.read_javascript({path for group in paths.values() for path in group})
 
     def class_schema(cls: Json) -> Json:
-        javascript = modules[javascript_path(bindings.assembly, cls)]
+        # the class's own module first; the struct modules of large resources follow it
+        javascript = "\n".join(modules[path] for path in paths[cls["fqn"]])
         kinds = hcl_kinds(top_level_chunk(javascript, f"class {cls['name']} extends "))
         return object_schema(types, config_struct_fqn(cls), javascript, kinds)
 
@@ -420,7 +476,7 @@ def extract_schema(bindings: Bindings, resource_types: Iterable[str]) -> Json:
             "assembly": bindings.assembly["name"],
             "generator": "scripts/extract_provider_schema.py",
             "package": bindings.package,
-            "provider": PROVIDER_SOURCE,
+            "provider": provider_source,
             "provider_version": provider_version,
             "version": bindings.version,
         },
@@ -443,21 +499,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="SPEC",
         help=f"pip requirement of the binding package; repeat to give fallbacks (default: {DEFAULT_PACKAGES})",
     )
+    parser.add_argument(
+        "--provider", choices=sorted(PROVIDERS), default="aws", help="which provider's schema to write (default: aws)"
+    )
     parser.add_argument("--wheel", type=Path, help="use this already-downloaded binding wheel instead")
     parser.add_argument("--types", nargs="+", default=[], metavar="TYPE", help="resource types to add")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the schema")
+    parser.add_argument("--output", type=Path, help="where to write the schema (default: infra/provider_schema/<provider>.json)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    target = PROVIDERS[args.provider]
+    args.output = args.output or target.output
     # Everything downloaded or unpacked lives in a temporary directory outside the repository.
     with tempfile.TemporaryDirectory(prefix="provider-schema-") as tmp:
         workdir = Path(tmp)
         try:
-            wheel = args.wheel or download_wheel(args.packages or DEFAULT_PACKAGES, workdir)
+            wheel = args.wheel or download_wheel(args.packages or target.packages, workdir)
             bindings = open_bindings(wheel, workdir)
-            document = extract_schema(bindings, [*RESOURCE_TYPES, *args.types])
+            document = extract_schema(bindings, [*target.resource_types, *args.types], target.source)
         except SchemaExtractionError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1

@@ -19,9 +19,17 @@ from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
 from infra.core import DataSource, TenantConstruct, TenantStack
 from infra.identity import PermissionBoundary, PermissionBoundaryProps, ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey, TenantKeyProps
+from infra.kubernetes import EksServing, EksServingProps, KubernetesProvider, WORKLOAD_LABEL, eks_cluster_auth
 from infra.naming import Naming
 from infra.network import Network, NetworkProps
 from infra.registry import ModelRegistry, ModelRegistryProps
+from infra.serving import (
+    GuardrailProps,
+    ImageRepository,
+    ImageRepositoryProps,
+    SageMakerEndpoint,
+    SageMakerEndpointProps,
+)
 from infra.state import StateBackendProps, configure_state_backend
 from infra.storage import TenantStorage, TenantStorageProps
 from infra.streaming import InferenceStream, InferenceStreamProps
@@ -139,6 +147,7 @@ class TenantPlatformStack(TenantStack):
             max_nodes=spec.compute.max_nodes, log_retention_days=spec.lambdas.log_retention_days,
         )
         compute_outputs: dict[str, str]
+        cluster: EksCluster | None = None
         if spec.compute.kind == "eks":
             cluster = EksCluster(self, "Cluster",
                                  EksClusterProps(**compute_common, kubernetes_version=spec.compute.kubernetes_version))
@@ -148,6 +157,10 @@ class TenantPlatformStack(TenantStack):
             fleet = Ec2Fleet(self, "Fleet", Ec2FleetProps(**compute_common, instance_role=roles["pipelines"],
                                                           instance_tags=spec.all_tags))
             compute_outputs = {"launch_template_id": fleet.launch_template_id}
+        serving_outputs = self._serving(
+            spec, naming, account, key, storage, stream, alerts, registry, network, roles["serving"],
+            boundary.policy_arn, cluster,
+        )
 
         environment = {
             "TENANTML_DATA_BUCKET": storage.data.bucket_id,
@@ -155,6 +168,7 @@ class TenantPlatformStack(TenantStack):
             "TENANTML_MODELS_BUCKET": storage.models.bucket_id,
             "TENANTML_STREAM_NAME": stream.stream.ref("name"),
             "TENANTML_ALERTS_TOPIC_ARN": alerts.topic_arn,
+            "TENANTML_ALARMS_TOPIC_ARN": alerts.alarms_topic_arn,
             "TENANTML_MODEL_PACKAGE_GROUP": registry.group.ref("model_package_group_name"),
             "TENANTML_TRAINING_ROLE_ARN": roles["training"].role_arn,
             "TENANTML_KMS_KEY_ARN": key.key_arn,
@@ -176,7 +190,8 @@ class TenantPlatformStack(TenantStack):
         registry.grant_read(functions["monitor"].role)
         functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
         functions["monitor"].add_kinesis_trigger(stream)
-        functions["alarm"].add_sns_trigger(alerts.topic_arn)
+        # only the alarm Lambda hears raw alarm transitions; it republishes actionable ones to alerts
+        functions["alarm"].add_sns_trigger(alerts.alarms_topic_arn)
 
         self._alarms(alerts, spec, functions)
 
@@ -192,6 +207,7 @@ class TenantPlatformStack(TenantStack):
             "stream_name": stream.stream.ref("name"),
             "stream_arn": stream.stream_arn,
             "alerts_topic_arn": alerts.topic_arn,
+            "alarms_topic_arn": alerts.alarms_topic_arn,
             "model_package_group_name": registry.group.ref("model_package_group_name"),
             "model_package_group_arn": registry.group_arn,
             "boundary_policy_arn": boundary.policy_arn,
@@ -200,6 +216,7 @@ class TenantPlatformStack(TenantStack):
             **{f"{name}_function_name": fn.function.ref("function_name") for name, fn in functions.items()},
             **{f"{name}_dead_letter_queue_url": fn.dead_letters.ref("url") for name, fn in functions.items()},
             **compute_outputs,
+            **serving_outputs,
         }
         for output_id, value in outputs.items():
             TerraformOutput(self, output_id, value=value)
@@ -222,6 +239,63 @@ class TenantPlatformStack(TenantStack):
             )
             for name, principals in trusted.items()
         }
+
+    def _serving(self, spec: TenantSpec, naming: Naming, account: Account, key: TenantKey, storage: TenantStorage,
+                 stream: InferenceStream, alerts: AlertTopic, registry: ModelRegistry, network: Network,
+                 role: ServiceRole, boundary_arn: str, cluster: EksCluster | None) -> dict[str, str]:
+        """The image repository and, as the spec chooses, a SageMaker endpoint or the EKS serving workload."""
+        serving = spec.serving
+        images = ImageRepository(self, "Images", ImageRepositoryProps(naming=naming, key=key))
+        images.grant_pull(role)
+        outputs = {"image_repository_url": images.repository_url, "image_repository_name": images.repository_name}
+        if serving.platform == "sagemaker" and serving.model_version is not None:
+            mon = spec.monitoring
+            endpoint = SageMakerEndpoint(
+                self, "Endpoint",
+                SageMakerEndpointProps(
+                    naming=naming, key=key, role=role, alerts=alerts, partition=account.partition,
+                    account_id=account.account_id, model_package_group=registry.group_name,
+                    model_name=spec.model.name, model_version=serving.model_version,
+                    serving_format=spec.model.serving_format, stream_name=stream.stream.ref("name"),
+                    subnet_ids=network.private_subnet_ids, vpc_id=network.vpc_id,
+                    instance_type=serving.instance_type, instance_count=serving.instance_count,
+                    canary_percent=serving.canary_percent, bake_minutes=serving.bake_minutes,
+                    guardrails=GuardrailProps(
+                        error_rate=mon.error_rate, latency_p99_ms=mon.latency_p99_ms,
+                        period_seconds=mon.period_seconds, evaluation_periods=mon.evaluation_periods,
+                        datapoints_to_alarm=mon.datapoints_to_alarm),
+                ),
+            )
+            endpoint.grant_execution(role)
+            outputs |= {"endpoint_name": endpoint.endpoint.ref("name"), "endpoint_invoke_url": endpoint.invoke_url}
+        elif serving.platform == "eks" and cluster is not None and serving.image_tag is not None:
+            holder = TenantConstruct(self, "Kubernetes")
+            auth = eks_cluster_auth(holder, cluster.cluster.ref("name"))
+            KubernetesProvider(self, host=cluster.cluster.ref("endpoint"),
+                               ca_certificate_base64=cluster.cluster.ref("certificate_authority[0].data"),
+                               token=auth.ref("token"))
+            workload = EksServing(
+                self, "Serving",
+                EksServingProps(
+                    naming=naming, model_name=spec.model.name, image_uri=images.image_uri(serving.image_tag),
+                    model_package_group=registry.group_name, serving_format=spec.model.serving_format,
+                    stream_name=stream.stream.ref("name"), oidc_provider_arn=cluster.oidc_provider_arn,
+                    oidc_issuer_host=cluster.oidc.ref("url"), boundary_arn=boundary_arn,
+                    min_replicas=serving.min_replicas, max_replicas=serving.max_replicas,
+                    target_cpu_percent=serving.target_cpu_percent, workers=serving.workers,
+                    node_selector={WORKLOAD_LABEL: "serving"} if "serving" in cluster.node_groups else None,
+                ),
+            )
+            pods = workload.role
+            storage.models.grant_read(pods)
+            registry.grant_read(pods)
+            stream.grant_write(pods)
+            grant_put_metrics(pods)
+            images.grant_pull(pods)
+            outputs |= {"serving_namespace": workload.namespace, "serving_service_account": workload.service_account,
+                        "serving_pods_role_arn": pods.role_arn,
+                        "serving_service_host": f"{workload.app_name}.{workload.namespace}.svc.cluster.local"}
+        return outputs
 
     def _functions(self, naming: Naming, spec: TenantSpec, key: TenantKey, boundary_arn: str, account_id: str,
                    environment: dict[str, str], build_dir: Path) -> dict[str, PythonFunction]:
@@ -250,10 +324,13 @@ class TenantPlatformStack(TenantStack):
         model_dims = {"Tenant": spec.name, "Model": spec.model.name}
         common = dict(period_seconds=mon.period_seconds, evaluation_periods=mon.evaluation_periods,
                       datapoints_to_alarm=mon.datapoints_to_alarm, dimensions=model_dims)
+        # a drift score is already one whole window's verdict (scored only from drift_min_rows rows on),
+        # so one breaching window alarms; error rate and latency are noisier and use the spec's M of N
         alerts.add_alarm(AlarmProps(
             component="drift", metric_name="DriftScore", threshold=spec.model.drift_threshold,
             description=f"Feature drift of model {spec.model.name} above {spec.model.drift_threshold} (PSI)",
-            statistic="Maximum", **common))
+            statistic="Maximum", period_seconds=mon.period_seconds, evaluation_periods=1, datapoints_to_alarm=1,
+            dimensions=model_dims))
         alerts.add_alarm(AlarmProps(
             component="error-rate", metric_name="ErrorRate", threshold=mon.error_rate,
             description=f"Error rate of model {spec.model.name} above {mon.error_rate:.2%}",

@@ -45,6 +45,7 @@ def _register_command_groups() -> None:
     register_serving(app)
     register_traffic(app)
     register_preview(app)
+    __import__("tenantml.monitor_cli").monitor_cli.register(app)
 err_console = Console(stderr=True)
 
 

@@ -495,6 +495,8 @@ def models_show(
         table.add_row("description", found.description)
     if found.approval_description:
         table.add_row("approval note", found.approval_description)
+    if "tenantml:retrain-cause" in found.metadata:  # set by pipelines.retraining
+        table.add_row("retrained because", found.metadata["tenantml:retrain-cause"])
     console.print(table)
     if found.lineage is not None:
         console.print_json(found.lineage.model_dump_json())

@@ -185,6 +185,9 @@ class MonitoringSpec(_Model):
     datapoints_to_alarm: int = Field(default=2, ge=1, le=100)
     period_seconds: Literal[60, 300, 900, 3600] = 60
     retrain_cooldown_minutes: int = Field(default=60, ge=1, le=10_080)
+    #: rows a monitored window needs before its drift is scored: PSI over a few dozen rows is
+    #: sampling noise (about bins/rows per feature), not drift, and would page people
+    drift_min_rows: int = Field(default=200, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _datapoints_within_periods(self) -> MonitoringSpec:
@@ -192,6 +195,51 @@ class MonitoringSpec(_Model):
             raise ValueError(
                 f"datapoints_to_alarm ({self.datapoints_to_alarm}) must not exceed "
                 f"evaluation_periods ({self.evaluation_periods})"
+            )
+        return self
+
+
+SAGEMAKER_INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+
+
+class ServingSpec(_Model):
+    """Where the tenant's model is served on AWS, and how a new version is rolled out.
+
+    ``local`` (the default) puts no serving infrastructure in the stack: ``tenantml up`` serves
+    the champion on 127.0.0.1. Serving is opt-in so that adding this section to the platform
+    never adds an endpoint's cost or a cluster workload to an existing tenant unasked.
+    """
+
+    platform: Literal["sagemaker", "eks", "local"] = "local"
+    #: the registry version a SageMaker endpoint serves; promotion is a reviewed change of this
+    #: number (the PR preview shows the blue/green deployment). None: no endpoint yet
+    model_version: int | None = Field(default=None, ge=1)
+    instance_type: Annotated[str, StringConstraints(pattern=SAGEMAKER_INSTANCE_TYPE_PATTERN)] = "ml.m5.large"
+    instance_count: int = Field(default=1, ge=1, le=100)
+    #: share of capacity the new fleet takes first during a blue/green deployment
+    canary_percent: int = Field(default=10, ge=1, le=50)
+    #: how long the canary bakes under the guardrail alarms before all traffic shifts
+    bake_minutes: int = Field(default=10, ge=0, le=60)
+    min_replicas: int = Field(default=2, ge=1, le=100)
+    max_replicas: int = Field(default=4, ge=1, le=100)
+    target_cpu_percent: int = Field(default=70, ge=10, le=100)
+    #: the serving image tag in the tenant's ECR repository (tags are immutable)
+    image_tag: Annotated[str, StringConstraints(pattern=IMAGE_TAG_PATTERN)] | None = None
+    workers: int = Field(default=2, ge=1, le=32)
+
+    @model_validator(mode="after")
+    def _replicas_and_image(self) -> ServingSpec:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) must not exceed max_replicas ({self.max_replicas})"
+            )
+        if self.platform == "eks" and self.image_tag is None:
+            raise ValueError("platform eks needs image_tag: the tag of the serving image in the tenant's repository")
+        if self.platform != "sagemaker" and self.model_version is not None:
+            raise ValueError(
+                f"model_version pins a SageMaker endpoint; platform {self.platform} serves the registry's "
+                "champion alias instead: remove model_version or set platform: sagemaker"
             )
         return self
 
@@ -242,6 +290,7 @@ class TenantSpec(_Model):
     storage: StorageSpec = StorageSpec()
     model: ModelSpec
     monitoring: MonitoringSpec = MonitoringSpec()
+    serving: ServingSpec = ServingSpec()
     lambdas: LambdaSpec = LambdaSpec()
     state: StateBackendSpec = StateBackendSpec()
     suppressions: list[Suppression] = Field(default_factory=list)
@@ -270,6 +319,15 @@ class TenantSpec(_Model):
             raise ValueError(f"tag keys {reserved} are reserved (aws:* and tenantml:* are set by the platform)")
         return tags
 
+    @model_validator(mode="after")
+    def _serving_fits_compute(self) -> TenantSpec:
+        if self.serving.platform == "eks" and self.compute.kind != "eks":
+            raise ValueError(
+                f"serving.platform eks needs compute.kind eks (this tenant runs on {self.compute.kind}); "
+                "use serving.platform sagemaker or local"
+            )
+        return self
+
     @property
     def all_tags(self) -> dict[str, str]:
         """The spec's tags plus the ones the platform sets on every resource."""
@@ -288,6 +346,8 @@ _PATTERN_HINTS = {
     EMAIL_PATTERN: "an e-mail address such as team@example.com",
     REGION_PATTERN: "an AWS region such as eu-west-1",
     INSTANCE_TYPE_PATTERN: "an EC2 instance type such as m6i.large",
+    SAGEMAKER_INSTANCE_TYPE_PATTERN: "a SageMaker instance type such as ml.m5.large",
+    IMAGE_TAG_PATTERN: "an image tag: letters, digits, '_', '.' and '-', at most 128 characters",
     TAG_KEY_PATTERN: "1-128 letters, digits, spaces and _ . : / = + - @",
 }
 
@@ -385,6 +445,7 @@ __all__ = [
     "ModelSpec",
     "MonitoringSpec",
     "ProblemType",
+    "ServingSpec",
     "StateBackendSpec",
     "StorageSpec",
     "StreamingSpec",

@@ -1,7 +1,9 @@
 """Provider schemas extracted from the prebuilt binding packages, for checking synthesized Terraform JSON.
 
 `aws.json` is generated: regenerate it with `.venv/bin/python scripts/extract_provider_schema.py`
-(add resource types to `RESOURCE_TYPES` there) instead of editing it by hand.
+(add resource types to `RESOURCE_TYPES` there) instead of editing it by hand. `kubernetes.json` (the
+hashicorp/kubernetes provider, for EKS serving) has the same shape and comes from the same script with
+`--provider kubernetes` (types in `KUBERNETES_RESOURCE_TYPES`).
 
 Shape of `aws.json`::
 
@@ -36,4 +38,11 @@ from typing import Any
 def load_aws_schema() -> dict[str, Any]:
     """The AWS provider schema, parsed once per process. Shared: do not modify the returned dict."""
     text = resources.files(__name__).joinpath("aws.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@functools.cache
+def load_kubernetes_schema() -> dict[str, Any]:
+    """The Kubernetes provider schema, parsed once per process. Shared: do not modify the returned dict."""
+    text = resources.files(__name__).joinpath("kubernetes.json").read_text(encoding="utf-8")
     return json.loads(text)

@@ -1,21 +1,24 @@
 """Inference logs to the tenant's Kinesis stream, off the request path.
 
 A request hands :meth:`KinesisInferenceLogger.submit` one :class:`LogEntry` (the request's arrays,
-not yet records) and returns at once. A background thread per worker process turns entries into
-:class:`~pipelines.inference_log.InferenceRecord` JSON (one record per input row) and sends them
-with ``PutRecords`` in batches of at most 500 records and 5 MiB.
+not yet JSON) and returns at once. A background thread per worker process encodes each entry as
+ONE Kinesis record holding all the request's rows (format version 2, see
+:mod:`pipelines.inference_log`; a request too large for one 1 MiB record is split into chunks that
+repeat its id) and sends them with ``PutRecords`` in batches of at most 500 records and 5 MiB.
+Encoding happens in the sender thread, never on the request path.
 
-- The buffer is bounded (in records). When it is full, the entry is dropped and counted
+- The buffer is bounded in rows. When it is full, the entry is dropped and its rows counted
   (``dropped_buffer_full``); a request is never blocked by logging.
 - ``ProvisionedThroughputExceededException`` and other throttling or server errors retry the
   whole call with exponential backoff and jitter; a partial failure (``FailedRecordCount`` > 0)
   resends only the failed entries, with the same backoff. After ``max_attempts`` the remaining
-  records are counted as ``failed`` and reported in the log.
+  records are counted as ``failed_records`` (and their rows as ``failed_rows``) and reported in
+  the log.
 - :meth:`close` sends everything still buffered before it returns (the server calls it on
   lifespan shutdown), bounded by a timeout.
 
-Record ``request_id``: the request's id for a one-row request, ``<id>:<row>`` (0-based) for rows
-of a multi-row request. The partition key is the request id, so one request's rows stay in order.
+Every record carries the request's id (the partition key too, so a request's chunks stay in
+order on one shard).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from pipelines.inference_log import encode_record
 from pipelines.serving.schema import FeatureBatch, InputSchema
 
 log = logging.getLogger(__name__)
@@ -58,7 +62,7 @@ RETRYABLE_CODES = frozenset(
 
 @dataclass(frozen=True)
 class LogEntry:
-    """One request, as the handler knows it; expanded into records in the background thread."""
+    """One request, as the handler knows it; encoded into a record in the background thread."""
 
     request_id: str
     model_version: str
@@ -70,32 +74,47 @@ class LogEntry:
     error: bool = False
 
     @property
-    def n_records(self) -> int:
+    def n_rows(self) -> int:
         return self.batch.n_rows
 
 
 @dataclass
 class LoggerStats:
-    submitted_records: int = 0
+    """Counters of one logger. Rows are input rows (predictions); records are Kinesis records
+    (one per request, or per chunk of a large request)."""
+
+    submitted_requests: int = 0
+    submitted_rows: int = 0
     sent_records: int = 0
+    sent_rows: int = 0
+    #: rows of requests dropped because the buffer was full
     dropped_buffer_full: int = 0
+    #: rows too large for a Kinesis record even alone (a single row over 1 MiB)
     dropped_oversized: int = 0
     failed_records: int = 0
+    failed_rows: int = 0
     retried_calls: int = 0
     retried_records: int = 0
     put_calls: int = 0
     last_error: str | None = None
 
+    @property
+    def lost_rows(self) -> int:
+        return self.dropped_buffer_full + self.dropped_oversized + self.failed_rows
+
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        # ``submitted_records``: the rows counter's name before records held whole requests
+        return {**self.__dict__, "lost_rows": self.lost_rows, "submitted_records": self.submitted_rows}
 
 
 @dataclass(frozen=True)
 class LoggerSettings:
     stream_name: str
+    #: rows held before new requests are dropped
     max_buffer_records: int = 50_000
     max_records_per_call: int = MAX_RECORDS_PER_CALL
     max_bytes_per_call: int = MAX_BYTES_PER_CALL
+    max_bytes_per_record: int = MAX_BYTES_PER_RECORD
     #: send at least this often when traffic is light (seconds)
     flush_interval: float = 0.25
     max_attempts: int = 8
@@ -103,30 +122,63 @@ class LoggerSettings:
     backoff_max: float = 2.0
 
 
-def encode_records(entry: LogEntry, schema: InputSchema) -> list[tuple[str, bytes]]:
-    """``(partition key, JSON)`` per row, in the :class:`InferenceRecord` shape."""
-    if schema.numeric_only:
-        # orjson writes NaN (a missing value) as null, so the matrix rows zip straight into dicts
-        names = schema.numeric_names
-        rows = [dict(zip(names, row, strict=True)) for row in entry.batch.numeric.tolist()]
-    else:
-        rows = schema.rows_from_batch(entry.batch)
-    predictions = entry.predictions.tolist() if entry.predictions is not None else None
-    single = len(rows) == 1
-    out = []
-    for i, features in enumerate(rows):
-        record = {
-            "request_id": entry.request_id if single else f"{entry.request_id}:{i}",
-            "model_version": entry.model_version,
-            "features": features,
-            # InferenceRecord needs a prediction; a failed request has none
-            "prediction": predictions[i] if predictions is not None else "",
-            "latency_ms": entry.latency_ms,
-            "error": entry.error,
-            "timestamp": entry.timestamp,
-        }
-        out.append((entry.request_id, orjson.dumps(record)))
-    return out
+@dataclass(frozen=True)
+class PendingRecord:
+    """One encoded Kinesis record and the rows it carries (for the counters)."""
+
+    key: str
+    data: bytes
+    rows: int
+
+    @property
+    def size(self) -> int:
+        return len(self.data) + len(self.key.encode())
+
+
+def encode_records(
+    entry: LogEntry, schema: InputSchema, *, max_bytes: int = MAX_BYTES_PER_RECORD
+) -> tuple[list[PendingRecord], int]:
+    """The entry as format-2 records: one, or chunks of its rows when one would exceed
+    ``max_bytes``. Returns the records and the number of rows dropped (a single row over the
+    limit cannot be sent)."""
+    key = entry.request_id
+    budget = max_bytes - len(key.encode())
+    n = entry.n_rows
+    parts = 1
+    while True:
+        bounds = [(n * i) // parts for i in range(parts + 1)]
+        encoded = [_encode_chunk(entry, schema, bounds[i], bounds[i + 1], i, parts) for i in range(parts)]
+        largest = max(len(data) for data in encoded)
+        if largest <= budget:
+            return [
+                PendingRecord(key, data, bounds[i + 1] - bounds[i]) for i, data in enumerate(encoded)
+            ], 0
+        if parts >= n:  # one row per chunk and still too large: send what fits, drop the rest
+            kept = [PendingRecord(key, data, 1) for data in encoded if len(data) <= budget]
+            return kept, n - len(kept)
+        # rows are of similar size: aim below the budget in one step rather than by halving
+        parts = min(n, max(parts + 1, int(parts * largest / budget * 1.1) + 1))
+
+
+def _encode_chunk(entry: LogEntry, schema: InputSchema, start: int, stop: int, chunk: int, chunks: int) -> bytes:
+    batch = entry.batch
+    whole = start == 0 and stop == batch.n_rows
+    categorical = batch.categorical
+    predictions = entry.predictions
+    return encode_record(
+        request_id=entry.request_id,
+        model_version=entry.model_version,
+        timestamp=entry.timestamp,
+        latency_ms=entry.latency_ms,
+        error=entry.error,
+        numeric_features=schema.numeric_names,
+        numeric=batch.numeric if whole else batch.numeric[start:stop],
+        categorical_features=schema.categorical_names,
+        categorical=categorical if whole or categorical is None else categorical[start:stop],
+        predictions=predictions if whole or predictions is None else predictions[start:stop],
+        chunk=chunk,
+        chunks=chunks,
+    )
 
 
 class KinesisInferenceLogger:
@@ -157,14 +209,15 @@ class KinesisInferenceLogger:
 
     def submit(self, entry: LogEntry) -> bool:
         """Buffer ``entry``; False (and counted) when the buffer has no room. Never blocks for long."""
-        n = entry.n_records
+        n = entry.n_rows
         with self._cond:
             if self._closing or self._buffered + n > self.settings.max_buffer_records:
                 self.stats.dropped_buffer_full += n
                 return False
             self._entries.append(entry)
             self._buffered += n
-            self.stats.submitted_records += n
+            self.stats.submitted_requests += 1
+            self.stats.submitted_rows += n
             if self._buffered >= self.settings.max_records_per_call:
                 self._cond.notify()
         return True
@@ -242,40 +295,38 @@ class KinesisInferenceLogger:
         entries = self._take()
         if not entries:
             return
-        pending: list[tuple[str, bytes]] = []
-        for entry in entries:
-            for key, data in encode_records(entry, self.schema):
-                if len(data) + len(key.encode()) > MAX_BYTES_PER_RECORD:
-                    self.stats.dropped_oversized += 1
-                    continue
-                pending.append((key, data))
-        dropped = sum(e.n_records for e in entries) - len(pending)
+        rows = sum(e.n_rows for e in entries)
         try:
+            pending: list[PendingRecord] = []
+            for entry in entries:
+                records, dropped = encode_records(entry, self.schema, max_bytes=self.settings.max_bytes_per_record)
+                pending.extend(records)
+                self.stats.dropped_oversized += dropped
             for chunk in self._chunks(pending):
                 self._put_with_retries(chunk)
         finally:
             with self._cond:
-                self._in_flight -= len(pending) + dropped
+                self._in_flight -= rows
 
-    def _chunks(self, records: list[tuple[str, bytes]]) -> list[list[tuple[str, bytes]]]:
-        chunks: list[list[tuple[str, bytes]]] = []
-        current: list[tuple[str, bytes]] = []
+    def _chunks(self, records: list[PendingRecord]) -> list[list[PendingRecord]]:
+        chunks: list[list[PendingRecord]] = []
+        current: list[PendingRecord] = []
         size = 0
-        for key, data in records:
-            record_size = len(data) + len(key.encode())
+        for record in records:
+            record_size = record.size
             if current and (
                 len(current) >= self.settings.max_records_per_call
                 or size + record_size > self.settings.max_bytes_per_call
             ):
                 chunks.append(current)
                 current, size = [], 0
-            current.append((key, data))
+            current.append(record)
             size += record_size
         if current:
             chunks.append(current)
         return chunks
 
-    def _put_with_retries(self, records: list[tuple[str, bytes]]) -> None:
+    def _put_with_retries(self, records: list[PendingRecord]) -> None:
         attempt = 0
         while records:
             attempt += 1
@@ -296,14 +347,16 @@ class KinesisInferenceLogger:
             failed_count = int(response.get("FailedRecordCount", 0) or 0)
             results = response.get("Records", [])
             if failed_count == 0:
-                self.stats.sent_records += len(records)
+                self._delivered(records)
                 return
-            retry, codes = [], set()
+            retry, sent, codes = [], [], set()
             for record, result in zip(records, results, strict=False):
                 if result.get("ErrorCode"):
                     retry.append(record)
                     codes.add(result["ErrorCode"])
-            self.stats.sent_records += len(records) - len(retry)
+                else:
+                    sent.append(record)
+            self._delivered(sent)
             if attempt >= self.settings.max_attempts:
                 self._give_up(retry, f"{', '.join(sorted(codes))} after {attempt} attempts")
                 return
@@ -311,21 +364,26 @@ class KinesisInferenceLogger:
             records = retry
             self._backoff(attempt)
 
-    def _put(self, records: list[tuple[str, bytes]]) -> dict[str, Any]:
+    def _delivered(self, records: list[PendingRecord]) -> None:
+        self.stats.sent_records += len(records)
+        self.stats.sent_rows += sum(r.rows for r in records)
+
+    def _put(self, records: list[PendingRecord]) -> dict[str, Any]:
         if self._client is None:
             self._client = self._client_factory()
         self.stats.put_calls += 1
         return self._client.put_records(
             StreamName=self.settings.stream_name,
-            Records=[{"Data": data, "PartitionKey": key} for key, data in records],
+            Records=[{"Data": r.data, "PartitionKey": r.key} for r in records],
         )
 
     def _backoff(self, attempt: int) -> None:
         ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (attempt - 1))
         self._sleep(random.uniform(ceiling / 2, ceiling))
 
-    def _give_up(self, records: list[tuple[str, bytes]], reason: str) -> None:
+    def _give_up(self, records: list[PendingRecord], reason: str) -> None:
         self.stats.failed_records += len(records)
+        self.stats.failed_rows += sum(r.rows for r in records)
         self.stats.last_error = reason
         log.error(
             "inference log: %d records not delivered to %s: %s",
@@ -467,6 +525,7 @@ __all__ = [
     "LogEntry",
     "LoggerSettings",
     "LoggerStats",
+    "PendingRecord",
     "PutRecordsClient",
     "encode_records",
     "kinesis_client_factory",

@@ -401,7 +401,10 @@ def apply(
                     StateEntry(address, block.type, desired, attributes, dependencies, region=ctx.region)
                 )
                 applied.append(
-                    ResourceChange(address, block.type, Action.UPDATE, changes, old.config, desired)
+                    ResourceChange(
+                        address, block.type, Action.UPDATE, changes, old.config, desired,
+                        skipped=handler.skip_reason or "",
+                    )
                 )
                 continue
         action = Action.REPLACE if planned is not None and planned.action is Action.REPLACE else Action.CREATE
@@ -412,7 +415,10 @@ def apply(
         )
         state.put(StateEntry(address, block.type, desired, attributes, dependencies, region=ctx.region))
         applied.append(
-            ResourceChange(address, block.type, action, planned.changes if planned else (), None, desired)
+            ResourceChange(
+                address, block.type, action, planned.changes if planned else (), None, desired,
+                skipped=handler.skip_reason or "",
+            )
         )
 
     # 3. outputs

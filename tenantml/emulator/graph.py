@@ -533,7 +533,15 @@ def resolve(value: Any, state: Mapping[str, Mapping[str, Any]]) -> Any:
     if isinstance(value, str):
         return _resolve_string(value, state)
     if isinstance(value, Mapping):
-        return {k: resolve(v, state) for k, v in value.items()}
+        resolved: dict[Any, Any] = {}
+        for key, item in value.items():
+            # IAM condition keys may embed a reference (IRSA: "<oidc issuer>:sub")
+            if isinstance(key, str) and "${" in key:
+                key = _resolve_string(key, state)
+                if not is_known(key):
+                    return UNKNOWN
+            resolved[key] = resolve(item, state)
+        return resolved
     if isinstance(value, (list, tuple)):
         return [resolve(v, state) for v in value]
     return value

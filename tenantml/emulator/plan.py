@@ -74,6 +74,8 @@ class ResourceChange:
     before: Mapping[str, Any] | None = None
     #: the desired configuration, unknown values as UNKNOWN (None when deleting)
     after: Mapping[str, Any] | None = None
+    #: why the emulator only records this resource instead of applying it ("" when it applies it)
+    skipped: str = ""
 
     @property
     def replace_reasons(self) -> tuple[str, ...]:
@@ -118,7 +120,14 @@ class Plan:
     def summary(self) -> str:
         if not self.has_changes:
             return "No changes. The emulator matches the configuration."
-        return f"Plan: {self.to_add} to add, {self.to_change} to change, {self.to_destroy} to destroy."
+        text = f"Plan: {self.to_add} to add, {self.to_change} to change, {self.to_destroy} to destroy."
+        skipped: dict[str, int] = {}
+        for change in self.changes:
+            if change.skipped and change.action is not Action.NOOP:
+                skipped[change.skipped] = skipped.get(change.skipped, 0) + 1
+        for reason, count in sorted(skipped.items()):
+            text += f" {count} of them recorded but skipped locally: {reason}."
+        return text
 
 
 # --- differences ----------------------------------------------------------------------------
@@ -317,8 +326,9 @@ def make_plan(
         except (ResolutionError, ExpressionError) as err:
             problems.append(Problem(address, str(err)))
             continue
+        skipped = handler.skip_reason or ""
         if entry is None:
-            changes.append(ResourceChange(address, block.type, Action.CREATE, after=desired))
+            changes.append(ResourceChange(address, block.type, Action.CREATE, after=desired, skipped=skipped))
             planned[address] = PartiallyKnown(desired)
             continue
         desired = apply_ignore_changes(block, desired, entry.config)
@@ -329,7 +339,9 @@ def make_plan(
                 Problem(address, f"lifecycle.prevent_destroy forbids replacing it (forced by: {reasons})")
             )
         changes.append(
-            ResourceChange(address, block.type, action, attribute_changes, before=entry.config, after=desired)
+            ResourceChange(
+                address, block.type, action, attribute_changes, before=entry.config, after=desired, skipped=skipped
+            )
         )
         if action is Action.NOOP:
             planned[address] = entry.values
@@ -344,7 +356,13 @@ def make_plan(
     doomed = [a for a in state.entries if a not in document.resources]
     for address in deletion_order(state, doomed):
         entry = state.entries[address]
-        changes.append(ResourceChange(address, entry.type, Action.DELETE, before=entry.config))
+        gone = handlers.get(entry.type)
+        changes.append(
+            ResourceChange(
+                address, entry.type, Action.DELETE, before=entry.config,
+                skipped=(gone.skip_reason or "") if gone else "",
+            )
+        )
         if entry.type not in handlers:
             problems.append(
                 Problem(
@@ -389,6 +407,8 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
         suffix = ""
         if change.action is Action.REPLACE:
             suffix = f"  # forces replacement: {', '.join(change.replace_reasons)}"
+        if change.skipped:
+            suffix += f"  # skipped locally: {change.skipped}"
         lines.append(f"{change.action.symbol:>3} {change.address}{suffix}")
         for attribute in change.changes:
             mark = " (forces replacement)" if attribute.forces_replacement else ""

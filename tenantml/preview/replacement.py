@@ -98,6 +98,16 @@ REPLACEMENT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "aws_sagemaker_model": (ALL,),
     "aws_sagemaker_endpoint_configuration": (ALL,),
     "aws_sagemaker_endpoint": ("name",),
+    # --- serving images
+    "aws_ecr_repository": ("name", "encryption_configuration"),
+    "aws_ecr_lifecycle_policy": ("repository",),
+    # --- Kubernetes (hashicorp/kubernetes): an object's name and namespace identify it
+    "kubernetes_namespace_v1": ("metadata.name",),
+    "kubernetes_service_account_v1": ("metadata.name", "metadata.namespace"),
+    "kubernetes_deployment_v1": ("metadata.name", "metadata.namespace"),
+    "kubernetes_service_v1": ("metadata.name", "metadata.namespace"),
+    "kubernetes_horizontal_pod_autoscaler_v2": ("metadata.name", "metadata.namespace"),
+    "kubernetes_pod_disruption_budget_v1": ("metadata.name", "metadata.namespace"),
 }
 
 #: arguments that never force a replacement, even on immutable types

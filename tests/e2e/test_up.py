@@ -38,7 +38,9 @@ def test_stream_topic_functions_mappings_and_alarms_exist(running_up: UpProcess,
 
     sns = running_up.client("sns", region)
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=outputs["alerts_topic_arn"])["Subscriptions"]
-    assert {s["Protocol"] for s in subscriptions} == {"email", "lambda"}
+    assert {s["Protocol"] for s in subscriptions} == {"email"}
+    alarm_subscriptions = sns.list_subscriptions_by_topic(TopicArn=outputs["alarms_topic_arn"])["Subscriptions"]
+    assert {s["Protocol"] for s in alarm_subscriptions} == {"lambda"}
     assert sns.get_topic_attributes(TopicArn=outputs["alerts_topic_arn"])["Attributes"]["KmsMasterKeyId"]
 
     lam = running_up.client("lambda", region)
@@ -59,7 +61,7 @@ def test_stream_topic_functions_mappings_and_alarms_exist(running_up: UpProcess,
         AlarmNamePrefix=f"tenantml-{tenant}-")["MetricAlarms"]
     names = {a["AlarmName"].split("-", 3)[-1] for a in alarms}
     assert {"drift", "error-rate", "latency-p99", "monitor-errors", "data-arrival-dead-letters"} <= names
-    assert all(a["AlarmActions"] == [outputs["alerts_topic_arn"]] for a in alarms)
+    assert all(a["AlarmActions"] == [outputs["alarms_topic_arn"]] for a in alarms)
 
 
 def test_a_second_apply_with_no_change_does_nothing(running_up: UpProcess) -> None:
@@ -166,20 +168,21 @@ def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(ru
     bad = httpx.post(endpoint["invocations"], content="1,2", headers={"Content-Type": "text/csv"})
     assert bad.status_code == 400 and "expected 30 values" in bad.json()["message"]
 
-    # and the five predictions reach churn's Kinesis stream
+    # and the five predictions reach churn's Kinesis stream, as one record for the request
     kinesis = running_up.client("kinesis", TENANTS["churn"])
     stream = running_up.outputs("churn")["stream_name"]
     shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
     iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
                                           ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     records, deadline = [], time.monotonic() + 30
-    while len(records) < 5 and time.monotonic() < deadline:
+    while sum(r["n_rows"] for r in records) < 5 and time.monotonic() < deadline:
         batch = kinesis.get_records(ShardIterator=iterator)
         iterator = batch["NextShardIterator"]
         records += [json.loads(r["Data"] if isinstance(r["Data"], bytes) else base64.b64decode(r["Data"]))
                     for r in batch["Records"]]
         time.sleep(0.3)
-    assert len(records) == 5
+    assert [(r["request_id"], r["n_rows"], len(r["predictions"])) for r in records] == [
+        (response.headers["X-Request-Id"], 5, 5)]
     assert {r["model_version"] for r in records} == {str(endpoint["model_version"])}
 
 

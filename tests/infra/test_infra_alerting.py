@@ -33,6 +33,28 @@ def test_given_an_alert_topic_when_synthesized_then_it_is_encrypted_with_the_ten
     assert topic.topic_arn == "${aws_sns_topic.alerts.arn}"
 
 
+def test_given_an_alert_topic_when_synthesized_then_an_encrypted_internal_alarms_topic_sits_next_to_it(stack, topic):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    topics = bodies(doc, "aws_sns_topic")
+    assert topics == {
+        "alerts": {"name": "tenantml-acme-dev-alerts", "kms_master_key_id": "${aws_kms_key.key.arn}"},
+        "alerts_alarms": {"name": "tenantml-acme-dev-alarms", "kms_master_key_id": "${aws_kms_key.key.arn}"},
+    }
+    assert topic.alarms_topic_arn == "${aws_sns_topic.alerts_alarms.arn}"
+
+
+def test_given_e_mail_addresses_when_synthesized_then_people_subscribe_to_alerts_and_never_to_raw_alarms(stack, topic):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    subscribed = {s["topic_arn"] for s in bodies(doc, "aws_sns_topic_subscription").values()}
+    assert subscribed == {"${aws_sns_topic.alerts.arn}"}
+
+
 def test_given_two_addresses_when_synthesized_then_each_gets_exactly_one_email_subscription(stack, topic):
     # when
     _, doc = synth(stack)
@@ -57,7 +79,7 @@ def test_given_no_addresses_when_synthesized_then_there_is_a_topic_and_no_subscr
     assert not cdk.Testing.to_have_resource(text, "aws_sns_topic_subscription")
 
 
-def test_given_an_alarm_when_synthesized_then_alarm_and_ok_transitions_notify_the_topic(stack, topic):
+def test_given_an_alarm_when_synthesized_then_alarm_and_ok_transitions_notify_the_internal_alarms_topic(stack, topic):
     # given
     topic.add_alarm(_alarm(dimensions={"Tenant": "acme", "Model": "churn"}, evaluation_periods=3, datapoints_to_alarm=2))
 
@@ -78,8 +100,8 @@ def test_given_an_alarm_when_synthesized_then_alarm_and_ok_transitions_notify_th
         "threshold": 0.2,
         "comparison_operator": "GreaterThanThreshold",
         "treat_missing_data": "notBreaching",
-        "alarm_actions": ["${aws_sns_topic.alerts.arn}"],
-        "ok_actions": ["${aws_sns_topic.alerts.arn}"],
+        "alarm_actions": ["${aws_sns_topic.alerts_alarms.arn}"],
+        "ok_actions": ["${aws_sns_topic.alerts_alarms.arn}"],
     }
     assert sorted(topic.alarms) == ["drift"]
 
@@ -220,3 +242,42 @@ def test_given_a_non_positive_alarm_period_when_props_are_built_then_it_is_rejec
 
     # then
     assert [(p.location, p.value) for p in caught.value.problems] == [("drift.period_seconds", period)]
+
+
+# --- the tenant stack -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["churn", "fraud"])
+def test_given_an_example_tenant_when_synthesized_then_only_the_alarm_lambda_hears_the_alarms_topic(example_stacks, name):
+    # given
+    doc = example_stacks[name].doc
+
+    # then
+    alarms_topic = "${aws_sns_topic.alerts_alarms.arn}"
+    alerts_topic = "${aws_sns_topic.alerts.arn}"
+    for alarm in bodies(doc, "aws_cloudwatch_metric_alarm").values():
+        assert alarm["alarm_actions"] == [alarms_topic] and alarm["ok_actions"] == [alarms_topic], alarm["alarm_name"]
+    on_alarms = [s for s in bodies(doc, "aws_sns_topic_subscription").values() if s["topic_arn"] == alarms_topic]
+    assert [(s["protocol"], s["endpoint"]) for s in on_alarms] == [("lambda", "${aws_lambda_function.functions_alarm.arn}")]
+    on_alerts = [s for s in bodies(doc, "aws_sns_topic_subscription").values() if s["topic_arn"] == alerts_topic]
+    assert {s["protocol"] for s in on_alerts} == {"email"}
+    permission = bodies(doc, "aws_lambda_permission")["functions_alarm_allow_sns"]
+    assert permission["source_arn"] == alarms_topic
+    assert doc["output"]["alarms_topic_arn"]["value"] == alarms_topic
+    assert doc["output"]["alerts_topic_arn"]["value"] == alerts_topic
+
+
+@pytest.mark.parametrize("name", ["churn", "fraud"])
+def test_given_an_example_tenant_when_synthesized_then_the_alarm_lambda_may_publish_alerts_and_knows_both_topics(
+    example_stacks, name
+):
+    # given
+    doc = example_stacks[name].doc
+    function = bodies(doc, "aws_lambda_function")["functions_alarm"]
+    variables = function["environment"][0]["variables"] if isinstance(function["environment"], list) else function["environment"]["variables"]
+
+    # then
+    assert variables["TENANTML_ALERTS_TOPIC_ARN"] == "${aws_sns_topic.alerts.arn}"
+    assert variables["TENANTML_ALARMS_TOPIC_ARN"] == "${aws_sns_topic.alerts_alarms.arn}"
+    role = function["role"].removeprefix("${").removesuffix(".arn}").split(".", 1)[1]
+    assert statement(role_policy(doc, role), "PublishAlerts")["Resource"] == ["${aws_sns_topic.alerts.arn}"]

@@ -297,8 +297,9 @@ def test_given_a_boundary_when_synthesized_then_it_is_a_named_managed_policy(bou
 def test_given_a_boundary_when_synthesized_then_every_resource_is_one_of_this_tenants(boundary_doc):
     # given
     doc = policy(only(boundary_doc, "aws_iam_policy"))
-    # PutMetricData, GetCallerIdentity and the X-Ray writes have no resource-level permissions
-    unscoped = {"Metrics", "WhoAmI", "Traces"}
+    # PutMetricData, GetCallerIdentity, the X-Ray writes, the ECR login and the SageMaker VPC
+    # network-interface calls have no resource-level permissions
+    unscoped = {"Metrics", "WhoAmI", "Traces", "ImageLogin", "EndpointNetwork"}
 
     # then
     for st in doc["Statement"]:
@@ -333,7 +334,7 @@ def test_given_a_boundary_when_synthesized_then_metrics_are_limited_to_the_names
     assert [a for st in doc["Statement"] for a in as_list(st["Action"]) if "*" in a] == []
     on_any_resource = {a for st in doc["Statement"] if "*" in st["Resource"] for a in st["Action"]}
     assert on_any_resource == {"cloudwatch:PutMetricData", "sts:GetCallerIdentity", "xray:PutTelemetryRecords",
-                               "xray:PutTraceSegments"}
+                               "xray:PutTraceSegments", *actions.ECR_AUTH, *actions.SAGEMAKER_VPC_ACCESS}
 
 
 def test_given_a_boundary_when_synthesized_then_it_allows_every_action_a_construct_can_grant(boundary_doc):
@@ -344,7 +345,8 @@ def test_given_a_boundary_when_synthesized_then_it_allows_every_action_a_constru
         *actions.S3_READ, *actions.S3_WRITE, *actions.KMS_ENCRYPT_DECRYPT, *actions.KINESIS_READ,
         *actions.KINESIS_WRITE, *actions.SNS_PUBLISH, *actions.SQS_SEND, *actions.LOGS_WRITE,
         *actions.SAGEMAKER_REGISTRY_READ, *actions.SAGEMAKER_REGISTRY_WRITE, *actions.CLOUDWATCH_PUT_METRICS,
-        *actions.IAM_PASS_ROLE,
+        *actions.IAM_PASS_ROLE, *actions.ECR_PULL, *actions.ECR_AUTH, *actions.SAGEMAKER_VPC_ACCESS,
+        *actions.SAGEMAKER_ENDPOINT_LOGS,
     }
 
     # then

@@ -62,7 +62,7 @@ def test_given_an_example_tenant_when_synthesized_then_it_has_three_buckets_each
 
 @pytest.mark.parametrize(
     "resource_type",
-    ["aws_kms_key", "aws_sns_topic", "aws_kinesis_stream", "aws_lambda_event_source_mapping",
+    ["aws_kms_key", "aws_kinesis_stream", "aws_lambda_event_source_mapping",
      "aws_s3_bucket_notification", "aws_sagemaker_model_package_group"],
 )
 def test_given_an_example_tenant_when_synthesized_then_it_has_exactly_one_of_each_platform_resource(tenant, resource_type):
@@ -79,8 +79,22 @@ def test_given_an_example_tenant_when_synthesized_then_it_has_functions_roles_an
     assert len(bodies(doc, "aws_iam_role")) >= 1
     alarms = bodies(doc, "aws_cloudwatch_metric_alarm")
     assert len(alarms) >= 1
-    topic = "${aws_sns_topic.alerts.arn}"
+    topic = "${aws_sns_topic.alerts_alarms.arn}"
     assert all(a["alarm_actions"] == [topic] for a in alarms.values())
+
+
+def test_given_an_example_tenant_when_synthesized_then_one_drifted_window_alarms_and_health_alarms_use_m_of_n(tenant):
+    # given
+    spec = load_specs(EXAMPLE_TENANTS, only=tenant.tenant)[0]
+    alarms = {a["metric_name"]: a for a in bodies(tenant.doc, "aws_cloudwatch_metric_alarm").values()
+              if a["namespace"] == "TenantML"}
+
+    # then: a drift score is a whole window's verdict; error rate and latency wait for M of N periods
+    assert (alarms["DriftScore"]["evaluation_periods"], alarms["DriftScore"]["datapoints_to_alarm"]) == (1, 1)
+    assert alarms["DriftScore"]["threshold"] == spec.model.drift_threshold
+    for metric in ("ErrorRate", "LatencyMs"):
+        assert (alarms[metric]["evaluation_periods"], alarms[metric]["datapoints_to_alarm"]) == (
+            spec.monitoring.evaluation_periods, spec.monitoring.datapoints_to_alarm)
 
 
 @pytest.mark.parametrize(("name", "present", "absent"), [("fraud", "aws_eks_cluster", "aws_launch_template"),
@@ -122,13 +136,17 @@ def test_given_an_example_tenant_when_synthesized_then_every_reference_points_at
 
 def test_given_an_example_tenant_when_synthesized_then_references_are_plain_attribute_reads(tenant):
     # given: ``${aws_x.name.attr}``, ``${data.aws_x.name.attr}`` or an indexed read such as identity[0]
-    shape = r"(data\.)?aws_[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+(\[\d+\]\.[a-z0-9_]+)*"
+    shape = r"(data\.)?(aws|kubernetes)_[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+(\[\d+\]\.[a-z0-9_]+)*"
 
-    # when
-    expressions = {e for s in strings(tenant.doc) for e in REFERENCE.findall(s)}
+    # when: the emulator never reads provider configurations, where the Kubernetes provider
+    # must base64-decode the cluster's CA bundle
+    body = {k: v for k, v in tenant.doc.items() if k != "provider"}
+    expressions = {e for s in strings(body) for e in REFERENCE.findall(s)}
+    in_providers = {e for s in strings(tenant.doc.get("provider", {})) for e in REFERENCE.findall(s)}
 
     # then
     assert sorted(e for e in expressions if not re.fullmatch(shape, e)) == []
+    assert sorted(e for e in in_providers if not re.fullmatch(rf"(base64decode\({shape}\)|{shape})", e)) == []
 
 
 def test_given_an_example_tenant_when_synthesized_then_each_lambda_zip_exists_and_holds_its_handler(tenant):

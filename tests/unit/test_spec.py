@@ -402,3 +402,50 @@ def test_given_bad_specs_when_validating_then_it_exits_2_with_the_same_problems(
     # then
     assert result.exit_code == 2
     assert f"{bad}: region: must be an AWS region such as eu-west-1 (got 'mars-1')" in result.stderr
+
+
+# --- serving ------------------------------------------------------------------------------
+
+
+def test_given_no_serving_section_then_serving_is_local_with_no_pinned_version():
+    document = _document()
+    document.pop("serving", None)
+
+    spec = parse_spec(SPEC_PATH, yaml.safe_dump(document))
+
+    assert (spec.serving.platform, spec.serving.model_version) == ("local", None)
+
+
+def test_given_the_examples_then_churn_serves_on_sagemaker_and_fraud_on_eks():
+    specs = {s.name: s for s in load_specs(EXAMPLES)}
+
+    assert specs["churn"].serving.platform == "sagemaker" and specs["churn"].serving.model_version is None
+    assert (specs["fraud"].serving.platform, specs["fraud"].serving.image_tag) == ("eks", "1.0.0")
+
+
+@pytest.mark.parametrize(
+    ("changes", "example", "location", "message"),
+    [
+        ({"serving.instance_type": "m5.large"}, "churn", f"{SPEC_PATH}: serving.instance_type",
+         "must be a SageMaker instance type such as ml.m5.large"),
+        ({"serving.canary_percent": 80}, "churn", f"{SPEC_PATH}: serving.canary_percent",
+         "Input should be less than or equal to 50"),
+        ({"serving.model_version": 0}, "churn", f"{SPEC_PATH}: serving.model_version",
+         "Input should be greater than or equal to 1"),
+        ({"serving.min_replicas": 5, "serving.max_replicas": 3}, "fraud", f"{SPEC_PATH}: serving",
+         "min_replicas (5) must not exceed max_replicas (3)"),
+        ({"serving.image_tag": None}, "fraud", f"{SPEC_PATH}: serving",
+         "platform eks needs image_tag: the tag of the serving image in the tenant's repository"),
+        ({"serving.model_version": 2}, "fraud", f"{SPEC_PATH}: serving",
+         "model_version pins a SageMaker endpoint; platform eks serves the registry's champion alias instead: "
+         "remove model_version or set platform: sagemaker"),
+        ({"serving.platform": "eks", "serving.image_tag": "v1"}, "churn", f"{SPEC_PATH}: (top level)",
+         "serving.platform eks needs compute.kind eks (this tenant runs on ec2); use serving.platform sagemaker or local"),
+    ],
+)
+def test_given_a_bad_serving_section_then_the_problem_names_the_field(changes, example, location, message):
+    document = _with(changes, example)
+
+    problems = _problems_of(document)
+
+    assert [(where, what) for where, what, _ in problems] == [(location, message)]

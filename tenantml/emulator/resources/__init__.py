@@ -13,16 +13,21 @@ from tenantml.emulator.resources import (
     dynamodb,
     iam,
     kms,
+    kubernetes,
     lambda_,
     messaging,
     network,
     s3,
     sagemaker_registry,
+    sagemaker_serving,
 )
 from tenantml.emulator.resources.base import Handler, HandlerContext
 from tenantml.emulator.resources.data_sources import DATA_SOURCES, DataSourceHandler
 
-_MODULES = (s3, kms, iam, messaging, cloudwatch, network, compute, lambda_, sagemaker_registry, dynamodb)
+_MODULES = (
+    s3, kms, iam, messaging, cloudwatch, network, compute, lambda_, sagemaker_registry, sagemaker_serving,
+    dynamodb, kubernetes,
+)
 
 HANDLERS: Mapping[str, Handler] = {
     handler.type: handler for module in _MODULES for handler in module.HANDLERS

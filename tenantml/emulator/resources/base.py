@@ -76,6 +76,9 @@ class Handler:
     exports: frozenset[str] = frozenset({"id"})
     #: exported attributes an in-place update may change (a plan shows them as known after apply)
     volatile: frozenset[str] = frozenset()
+    #: why the emulator only records this type instead of applying it (e.g. Kubernetes objects:
+    #: moto runs no cluster); plans and applies show such resources as skipped with this reason
+    skip_reason: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exports", frozenset(self.exports) | {"id", "tags_all"})

@@ -1,6 +1,7 @@
 """Data sources: values read while planning (``data.<type>.<name>``), never created.
 
-Only the ones the stacks read: who the caller is, the partition, the region and its zones.
+Only the ones the stacks read: who the caller is, the partition, the region and its zones, and
+the EKS cluster token the Kubernetes provider would use.
 """
 
 from __future__ import annotations
@@ -72,6 +73,12 @@ def read_availability_zones(ctx: HandlerContext, config: Config) -> Attributes:
     }
 
 
+def read_eks_cluster_auth(ctx: HandlerContext, config: Config) -> Attributes:
+    # the token authenticates the Kubernetes provider, which the emulator never calls (moto runs
+    # no Kubernetes API server): an empty token, never a fake credential
+    return {"id": config["name"], "name": config["name"], "token": ""}
+
+
 DATA_SOURCES = {
     handler.type: handler
     for handler in (
@@ -86,6 +93,7 @@ DATA_SOURCES = {
         DataSourceHandler(
             "aws_region", read_region, frozenset({"id", "name", "region", "endpoint", "description"})
         ),
+        DataSourceHandler("aws_eks_cluster_auth", read_eks_cluster_auth, frozenset({"id", "name", "token"})),
         DataSourceHandler(
             "aws_availability_zones",
             read_availability_zones,

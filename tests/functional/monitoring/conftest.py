@@ -74,4 +74,5 @@ def clients(aws: None, baseline: Baseline) -> MonitorClients:
 @pytest.fixture
 def settings() -> MonitorSettings:
     return MonitorSettings(tenant=TENANT, artifacts_bucket=ARTIFACTS, model_name=MODEL,
-                           model_package_group=GROUP, drift_threshold=SPEC.drift_threshold)
+                           model_package_group=GROUP, drift_threshold=SPEC.drift_threshold,
+                           drift_min_rows=50)  # the tests' windows are small

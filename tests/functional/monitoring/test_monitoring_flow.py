@@ -71,6 +71,29 @@ def test_given_a_window_when_published_then_metrics_land_under_both_dimension_se
     assert sent == len(listed) + 2 * 5  # 4 scalars + one latency datum per dimension set
 
 
+
+def test_given_a_window_smaller_than_the_minimum_then_health_is_published_but_drift_is_not(clients, baseline, cancer):
+    # given 40 rows, shifted far enough that their PSI is large, under a 200-row minimum
+    shifted = cancer.head(40).copy()
+    shifted["mean radius"] = shifted["mean radius"] * 3
+    metrics = compute_window_metrics(inference_payloads(shifted, timestamp=time.time() - 30), baseline,
+                                     drift_threshold=0.2, drift_min_rows=200)
+
+    sent = publish_metrics(clients.cloudwatch, TENANT, MODEL, "1", metrics)
+
+    # then: the PSI stays in the window (for the snapshot), but it is not called drift or published
+    assert metrics.features["mean radius"].psi > 0.2
+    assert (metrics.drift_scored, metrics.drifted_features) == (False, ())
+    cw = clients.cloudwatch
+    assert _stat(cw, "RequestCount", VERSION_DIMS, "Sum") == 40
+    for metric in ("DriftScore", "FeatureDrift", "PredictionDrift"):
+        assert cw.list_metrics(Namespace="TenantML", MetricName=metric)["Metrics"] == [], metric
+    assert sent == 2 * 3  # RequestCount, ErrorRate and one latency datum per dimension set
+    # and from 40 rows on, the same window is scored
+    scored = compute_window_metrics(inference_payloads(shifted, timestamp=time.time() - 30), baseline,
+                                    drift_threshold=0.2, drift_min_rows=40)
+    assert scored.drift_scored and "mean radius" in scored.drifted_features
+
 def test_given_a_batch_with_malformed_records_then_they_are_counted_and_skipped_not_retried(clients, settings,
                                                                                          cancer):
     payloads = inference_payloads(cancer.head(50), timestamp=time.time() - 10)

@@ -74,6 +74,27 @@ def test_given_the_same_event_twice_then_the_handler_does_no_work_the_second_tim
     assert len(listed) == 1
 
 
+
+def test_given_the_tenants_minimum_rows_when_a_smaller_window_arrives_then_no_drift_score_is_published(
+        clients, lambda_env, cancer, monkeypatch):
+    # given the spec's monitoring section, as the stack passes it, asking for 500 rows
+    monkeypatch.setenv("TENANTML_MONITORING_SPEC", json.dumps({"drift_min_rows": 500}))
+    shifted = cancer.head(300).copy()
+    shifted["mean radius"] = shifted["mean radius"] * 1.8
+
+    monitor_handler.handler({"Records": kinesis_event(inference_payloads(shifted, timestamp=time.time() - 20))},
+                            LambdaContext())
+
+    # then health is published, drift is not (300 rows are too few to call it)
+    assert clients.cloudwatch.list_metrics(Namespace="TenantML", MetricName="RequestCount")["Metrics"]
+    assert clients.cloudwatch.list_metrics(Namespace="TenantML", MetricName="DriftScore")["Metrics"] == []
+
+
+def test_given_a_bad_monitoring_spec_then_the_handler_names_it(aws, lambda_env, monkeypatch):
+    monkeypatch.setenv("TENANTML_MONITORING_SPEC", json.dumps({"drift_min_rows": 0}))
+    with pytest.raises(TenantResourcesError, match="TENANTML_MONITORING_SPEC: is not a valid monitoring spec"):
+        monitor_handler.handler({"Records": []}, LambdaContext())
+
 def test_given_an_incomplete_environment_then_the_handler_names_every_missing_variable(
         aws, lambda_env, monkeypatch):
     monkeypatch.delenv("TENANTML_TENANT")

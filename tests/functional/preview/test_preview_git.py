@@ -64,7 +64,7 @@ def test_preview_shows_removed_and_new_tenants_and_fails_on_policy_errors(clone,
     assert {t["tenant"]: t["status"] for t in report["tenants"]} == {
         "churn": "removed", "fraud": "unchanged", "search": "unchanged", "untagged": "new"}
     churn = next(t for t in report["tenants"] if t["tenant"] == "churn")
-    assert churn["counts"]["destroy"] == 86 and churn["policy"] is None
+    assert churn["counts"]["destroy"] == 89 and churn["policy"] is None
     assert churn["cost"]["monthly_after"] is None and churn["cost"]["monthly_delta"] < 0
     destroyed = {(w["tenant"], w["address"]) for w in report["data_warnings"]}
     assert {("churn", "aws_s3_bucket.storage_data"), ("churn", "aws_kms_key.key"), ("churn", "aws_kinesis_stream.stream"),

@@ -114,6 +114,6 @@ def test_every_request_to_a_multi_worker_server_is_logged_exactly_once(
     assert len(records) == REQUESTS, server_log
     assert sorted(r.request_id for r in records) == sorted(request_ids)
     assert {r.model_version for r in records} == {"12"}
-    assert all(r.latency_ms > 0 and len(r.features) == 30 for r in records)
+    assert all(r.latency_ms > 0 and r.n_rows == 1 and len(r.numeric_features) == 30 for r in records)
     # every worker flushed its own buffer on shutdown
     assert server_log.count("inference log closed (all delivered: True)") == WORKERS, server_log

@@ -97,21 +97,32 @@ def _logger(client, stream, **settings) -> KinesisInferenceLogger:
 
 
 def test_records_are_sent_in_batches_of_at_most_500(sender, stream, read_records):
-    # given 1,234 rows from 3 requests buffered before the sender runs
+    # given 1,234 requests buffered before the sender runs
+    client = FaultInjector(sender)
+    logger = _logger(client, stream)
+    for i in range(1234):
+        assert logger.submit(_entry(f"req{i}"))
+    # when the logger closes
+    assert logger.close(timeout=30)
+    # then PutRecords carried at most 500 records per call, and every request arrived once
+    assert client.call_sizes == [500, 500, 234]
+    records = read_records(stream)
+    assert sorted(r.request_id for r in records) == sorted(f"req{i}" for i in range(1234))
+    assert logger.stats.sent_records == 1234 and logger.stats.failed_records == 0
+
+
+def test_a_multi_row_request_is_one_record_with_all_its_rows(sender, stream, read_records):
     client = FaultInjector(sender)
     logger = _logger(client, stream)
     for i, rows in enumerate([600, 400, 234]):
         assert logger.submit(_entry(f"req{i}", rows))
-    # when the logger closes
     assert logger.close(timeout=30)
-    # then PutRecords carried at most 500 records per call, and every row arrived once
-    assert client.call_sizes == [500, 500, 234]
-    records = read_records(stream)
-    assert len(records) == 1234
-    assert len({r.request_id for r in records}) == 1234
-    first = next(r for r in records if r.request_id == "req0:0")
-    assert first.features == {"amount": None, "color": "red"} and first.prediction == 0
-    assert logger.stats.sent_records == 1234 and logger.stats.failed_records == 0
+    assert client.call_sizes == [3]
+    by_id = {r.request_id: r for r in read_records(stream)}
+    assert {k: r.n_rows for k, r in by_id.items()} == {"req0": 600, "req1": 400, "req2": 234}
+    first = by_id["req0"]
+    assert first.rows()[0] == {"amount": None, "color": "red"} and first.predictions[:2] == [0, 1]
+    assert (logger.stats.sent_records, logger.stats.sent_rows, logger.stats.lost_rows) == (3, 1234, 0)
 
 
 def test_batches_also_respect_the_byte_limit(kinesis, stream, read_records):
@@ -163,7 +174,7 @@ def test_records_still_failing_after_max_attempts_are_counted_not_retried_foreve
     logger.submit(_entry("x", 4))
     assert logger.close(timeout=30) is True
     assert len(client.call_sizes) == 3
-    assert logger.stats.failed_records == 4
+    assert (logger.stats.failed_records, logger.stats.failed_rows) == (1, 4)
     assert "ProvisionedThroughputExceededException" in logger.stats.last_error
 
 
@@ -192,7 +203,7 @@ def test_a_full_buffer_drops_and_counts_without_blocking(kinesis, stream, read_r
     assert logger.snapshot()["dropped_buffer_full"] == 6
     release.set()
     assert logger.close(timeout=30)
-    assert len(read_records(stream)) == 1 + 9
+    assert len(read_records(stream)) == 1 + 3  # one record per request
 
 
 def test_close_flushes_everything_buffered(kinesis, stream, read_records):
@@ -238,7 +249,7 @@ def test_records_decode_with_the_monitor_lambda_decoder(kinesis, stream):
     batch = decode_kinesis_batch(event)
     assert batch.failures == []
     by_id = {r.request_id: r for r in batch.records}
-    assert isinstance(by_id["ok"], InferenceRecord) and by_id["ok"].prediction == 0
+    assert isinstance(by_id["ok"], InferenceRecord) and by_id["ok"].predictions == [0]
     assert by_id["failed"].error is True
 
 

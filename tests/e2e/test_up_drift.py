@@ -1,0 +1,102 @@
+"""Drift under `tenantml up`: traffic to churn's endpoint -> stream -> monitor -> alarm -> alert and retrain.
+
+Runs after test_up.py (same session `up`): everything here happens through the running
+platform, the way a user would drive it, with `tenantml traffic`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from conftest import UpProcess
+
+REGION = "eu-west-1"
+SHIFTED_FEATURES = ("mean area", "worst area", "mean radius")
+
+
+def _alert_reader(up: UpProcess, topic_arn: str) -> tuple[object, str]:
+    sqs, sns = up.client("sqs", REGION), up.client("sns", REGION)
+    url = sqs.create_queue(QueueName="e2e-drift-alert-reader")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    return sqs, url
+
+
+def _drain(sqs, url: str, seconds: float) -> list[str]:
+    bodies, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def _drift_alarm(cloudwatch) -> dict:
+    alarms = cloudwatch.describe_alarms()["MetricAlarms"]
+    (alarm,) = [a for a in alarms if a["MetricName"] == "DriftScore"
+                and {"Name": "Tenant", "Value": "churn"} in a["Dimensions"]]
+    return alarm
+
+
+def _drift_scores(cloudwatch, since: float) -> int:
+    """How many drift scores churn's monitor has published since ``since`` (epoch seconds)."""
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="TenantML", MetricName="DriftScore", Dimensions=[{"Name": "Tenant", "Value": "churn"},
+                                                                   {"Name": "Model", "Value": "churn"}],
+        StartTime=since - 120, EndTime=time.time() + 120, Period=60, Statistics=["SampleCount"])
+    return int(sum(p["SampleCount"] for p in stats["Datapoints"]))
+
+
+def test_in_distribution_traffic_stays_quiet_and_shifted_traffic_alerts_once_and_retrains_once(
+        running_up: UpProcess) -> None:
+    from pipelines.registry import SageMakerModelRegistry
+
+    outputs = running_up.outputs("churn")
+    cloudwatch = running_up.client("cloudwatch", REGION)
+    registry = SageMakerModelRegistry(running_up.client("sagemaker", REGION), outputs["model_package_group_name"])
+    sqs, queue = _alert_reader(running_up, outputs["alerts_topic_arn"])
+    versions_before = len(registry.list_model_versions())
+    scores_before = _drift_scores(cloudwatch, time.time())
+
+    # given traffic drawn from the training distribution
+    started = time.time()
+    running_up.cli("traffic", "--tenant", "churn", "--rows", "1500", "--rows-per-request", "10", "--seed", "1")
+
+    # then the monitor scores it, the drift alarm stays out of ALARM and nobody is alerted
+    deadline = time.monotonic() + 60
+    while _drift_scores(cloudwatch, started) <= scores_before and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _drift_scores(cloudwatch, started) > scores_before, "the monitor published no drift score"
+    quiet = _drain(sqs, queue, 4)
+    assert _drift_alarm(cloudwatch)["StateValue"] != "ALARM"
+    assert not [b for b in quiet if "drift" in b.lower()], quiet
+
+    # when traffic with shifted features arrives
+    running_up.cli("traffic", "--tenant", "churn", "--drifted", "--rows", "1500", "--rows-per-request", "10")
+
+    # then the drift alarm goes to ALARM and exactly one alert names the drifted features
+    alerts = []
+    deadline = time.monotonic() + 90
+    while not alerts and time.monotonic() < deadline:
+        alerts = [b for b in _drain(sqs, queue, 2) if "drift ALARM" in b]
+    assert _drift_alarm(cloudwatch)["StateValue"] == "ALARM"
+    assert len(alerts) == 1, alerts
+    assert all(feature in alerts[0] for feature in SHIFTED_FEATURES), alerts[0]
+    assert "churn" in alerts[0] and "tenantml report --tenant churn" in alerts[0]
+
+    # and exactly one retrain registers a new version, recorded with the alarm as its cause
+    deadline = time.monotonic() + 240
+    while len(registry.list_model_versions()) == versions_before and time.monotonic() < deadline:
+        time.sleep(1)
+    versions = registry.list_model_versions()
+    assert len(versions) == versions_before + 1
+    newest = max(versions, key=lambda v: v.version)
+    shown = running_up.cli("models", "show", "--tenant", "churn", "--version", str(newest.version)).stdout
+    assert "drift" in shown, shown
+    later = _drain(sqs, queue, 5)
+    assert not [b for b in later if "drift ALARM" in b]
+    assert len(registry.list_model_versions()) == versions_before + 1
+
+    # and the report the alert points at renders from the snapshots
+    report = running_up.cli("report", "--tenant", "churn", "--out", "drift.html")
+    assert (running_up.workdir / "drift.html").read_text().count("<img") >= 2, report.stdout

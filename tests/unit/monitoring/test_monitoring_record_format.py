@@ -1,0 +1,118 @@
+"""Inference-log format 2 as the monitor reads it: one record per request, rows counted as rows."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+import orjson
+import pandas as pd
+import pytest
+
+from pipelines.baseline import compute_baseline
+from pipelines.inference_log import InferenceRecord, decode_record_data, encode_record
+from pipelines.monitoring import compute_window_metrics, decode_records
+from tenantml.spec import ModelSpec, ProblemType
+
+SPEC = ModelSpec(name="churn", problem=ProblemType.CLASSIFICATION, target="target",
+                 primary_metric="roc_auc", minimum_metric=0.5)
+NAMES = ["x", "y"]
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=5_000), "y": rng.uniform(size=5_000),
+                          "plan": rng.choice(["basic", "pro"], size=5_000)})
+    frame["target"] = rng.integers(0, 2, len(frame))
+    return compute_baseline(frame, SPEC)
+
+
+def _record(request_id: str, numeric: np.ndarray, *, error: bool = False, plan: str | None = "pro", **extra) -> bytes:
+    n = len(numeric)
+    return encode_record(
+        request_id=request_id, model_version="1", timestamp=1_700_000_000.0, latency_ms=5.0, error=error,
+        numeric_features=NAMES, numeric=numeric, categorical_features=["plan"],
+        categorical=np.array([[plan]] * n, dtype=object), predictions=None if error else np.arange(n) % 2, **extra,
+    )
+
+
+def _event(data: bytes, sequence: int) -> dict:
+    return {"eventID": f"shardId-000000000001:{sequence}",
+            "kinesis": {"data": base64.b64encode(data).decode(), "sequenceNumber": str(sequence)}}
+
+
+def _tamper(data: bytes, **fields) -> bytes:
+    return orjson.dumps({**orjson.loads(data), **fields})
+
+
+def test_a_record_round_trips_its_rows_exactly_with_missing_values():
+    numeric = np.array([[0.1, np.nan], [1e-300, 2.0 / 3.0]])
+    decoded = decode_records([_event(_record("a", numeric), 1)])
+    record = decoded.records[0].record
+    assert record["numeric_features"] == ("x", "y") and record["n_rows"] == 2
+    np.testing.assert_array_equal(record["numeric"], numeric)  # bit for bit, NaN included
+    typed = decode_record_data(_record("a", numeric))
+    assert isinstance(typed, InferenceRecord) and typed.n_rows == 2
+    assert typed.rows()[0] == {"x": 0.1, "y": None, "plan": "pro"}
+
+
+def test_requests_count_once_while_features_and_predictions_count_every_row(baseline):
+    rng = np.random.default_rng(1)
+    raw = [_event(_record("big", rng.normal(size=(100, 2))), 1), _event(_record("one", rng.normal(size=(1, 2))), 2),
+           _event(_record("failed", rng.normal(size=(3, 2)), error=True), 3)]
+    metrics = compute_window_metrics([r.record for r in decode_records(raw).records], baseline)
+    assert (metrics.request_count, metrics.row_count, metrics.error_count) == (3, 104, 1)
+    assert metrics.error_rate == pytest.approx(1 / 3)
+    assert metrics.features["x"].count == 104  # a failed request's rows still describe the traffic
+    assert metrics.as_dict()["row_count"] == 104
+
+
+def test_the_chunks_of_one_request_count_as_one_request(baseline):
+    numeric = np.arange(20.0).reshape(10, 2)
+    chunks = [_record("split", numeric[i * 5:(i + 1) * 5], chunk=i, chunks=2) for i in range(2)]
+    metrics = compute_window_metrics([r.record for r in decode_records(
+        [_event(c, i) for i, c in enumerate(chunks, 1)]).records], baseline)
+    assert (metrics.request_count, metrics.row_count) == (1, 10)
+    assert len(metrics.latencies_ms) == 1
+
+
+def test_records_under_other_feature_lists_line_up_by_name(baseline):
+    swapped = encode_record(request_id="s", model_version="1", timestamp=1.0, latency_ms=1.0, error=False,
+                            numeric_features=["y", "x"], numeric=np.array([[0.5, 7.0]]),
+                            predictions=np.array([1]))
+    normal = _record("n", np.array([[7.0, 0.5]]))
+    metrics = compute_window_metrics([r.record for r in decode_records(
+        [_event(swapped, 1), _event(normal, 2)]).records], baseline)
+    assert metrics.features["x"].count == 2 and metrics.features["plan"].count == 1
+
+
+GOOD = _record("ok", np.array([[1.0, 2.0]]))
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"{not json", "JSON"),
+    (_tamper(GOOD, v=3), "version"),
+    (_tamper(GOOD, n_rows=2), "numeric_f64"),  # the binary block holds one row, not two
+    (_tamper(GOOD, numeric_f64="!" * 24), "base64"),
+    (_tamper(GOOD, predictions=[1, 0]), "predictions"),
+    (_tamper(GOOD, request_id=7), "request_id"),
+    (_tamper(GOOD, categorical_rows=[["pro", "extra"]]), "categorical_rows[0]"),
+    (orjson.dumps({k: v for k, v in {**orjson.loads(GOOD), "numeric_rows": [[1.0]], "n_rows": None}.items()
+                   if k not in ("numeric_f64", "n_rows")}), "numeric_rows[0]"),
+    (orjson.dumps({k: v for k, v in {**orjson.loads(GOOD), "numeric_rows": [[1.0, "abc"]]}.items()
+                   if k not in ("numeric_f64", "n_rows")}), "not a number"),
+])
+def test_a_malformed_record_is_counted_with_its_reason_and_the_others_are_kept(data, reason):
+    decoded = decode_records([_event(GOOD, 1), _event(data, 2), _event(GOOD, 3)])
+    assert [r.sequence_number for r in decoded.records] == ["1", "3"]
+    assert decoded.malformed == ["2"]
+    assert reason in decoded.reasons["2"]
+
+
+def test_json_rows_from_another_producer_are_read_like_the_binary_block():
+    payload = {**orjson.loads(GOOD), "numeric_features": ["x", "y"], "numeric_rows": [[1.0, None]]}
+    del payload["numeric_f64"], payload["n_rows"]
+    record = decode_records([_event(orjson.dumps(payload), 1)]).records[0].record
+    assert record["numeric"][0, 0] == 1.0 and math.isnan(record["numeric"][0, 1])

@@ -1,0 +1,57 @@
+"""The server's side of inference-log format 2: one record per request, chunked under the record limit."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from pipelines.features import FeatureSignature
+from pipelines.inference_log import decode_record_data
+from pipelines.serving.inference_logger import LogEntry, encode_records
+from pipelines.serving.schema import FeatureBatch, InputSchema
+
+SCHEMA = InputSchema([FeatureSignature(name=f"f{i}", dtype="float64", kind="numeric") for i in range(30)]
+                     + [FeatureSignature(name="plan", dtype="str", kind="categorical")])
+
+
+def _entry(rows: int, *, error: bool = False) -> LogEntry:
+    numeric = np.random.default_rng(rows).normal(size=(rows, 30))
+    numeric[0, 3] = np.nan
+    return LogEntry(request_id="req-1", model_version="9",
+                    batch=FeatureBatch(numeric=numeric, categorical=np.array([["pro"]] * rows, dtype=object), n_rows=rows),
+                    predictions=None if error else np.array(["yes", "no"] * (rows // 2) + ["yes"] * (rows % 2)),
+                    latency_ms=2.5, timestamp=time.time(), error=error)
+
+
+def test_a_request_is_one_record_holding_all_its_rows():
+    entry = _entry(100)
+    records, dropped = encode_records(entry, SCHEMA)
+    assert dropped == 0 and len(records) == 1 and records[0].rows == 100 and records[0].key == "req-1"
+    decoded = decode_record_data(records[0].data)
+    assert (decoded.request_id, decoded.model_version, decoded.n_rows, decoded.chunks) == ("req-1", "9", 100, 1)
+    rows = decoded.rows()
+    assert rows[0]["f3"] is None and rows[1]["f0"] == entry.batch.numeric[1, 0] and rows[99]["plan"] == "pro"
+    assert decoded.predictions[:3] == ["yes", "no", "yes"]
+
+
+def test_a_request_over_the_record_limit_is_split_into_chunks_that_each_fit():
+    entry = _entry(1000)
+    records, dropped = encode_records(entry, SCHEMA, max_bytes=64 * 1024)
+    assert dropped == 0 and len(records) > 1
+    assert all(r.size <= 64 * 1024 for r in records)
+    decoded = [decode_record_data(r.data) for r in records]
+    assert [d.chunk for d in decoded] == list(range(len(records)))
+    assert {d.chunks for d in decoded} == {len(records)} and {d.request_id for d in decoded} == {"req-1"}
+    values = np.array([row for d in decoded for row in d.numeric_rows], dtype=float)
+    np.testing.assert_array_equal(values, entry.batch.numeric)
+
+
+def test_a_single_row_over_the_limit_is_dropped_and_counted():
+    records, dropped = encode_records(_entry(3), SCHEMA, max_bytes=200)
+    assert (records, dropped) == ([], 3)
+
+
+def test_a_failed_request_is_logged_with_its_rows_and_no_predictions():
+    decoded = decode_record_data(encode_records(_entry(2, error=True), SCHEMA)[0][0].data)
+    assert decoded.error is True and decoded.predictions is None and decoded.n_rows == 2
