@@ -45,6 +45,7 @@ from tenantml.spec import ModelSpec, MonitoringSpec
 DEFAULT_DRIFT_THRESHOLD = 0.2
 MONITORING_PREFIX = "monitoring"
 CHECKPOINT_PREFIX = f"{MONITORING_PREFIX}/_checkpoints"
+PENDING_PREFIX = f"{MONITORING_PREFIX}/_pending"
 #: PutMetricData takes at most 1000 datums and 1 MB per call, and 150 values per datum
 _DATUMS_PER_CALL = 150
 _VALUES_PER_DATUM = 150
@@ -331,8 +332,12 @@ def compute_window_metrics(
     *,
     drift_threshold: float = DEFAULT_DRIFT_THRESHOLD,
     drift_min_rows: int = 1,
+    drift_records: Sequence[InferenceRecord | Mapping[str, Any]] | None = None,
 ) -> WindowMetrics:
     """Drift and health of ``records`` against ``baseline``.
+
+    Health (requests, errors, latency) is ``records``'; drift is ``drift_records``' when given
+    (``records`` with rows parked from earlier windows, see :func:`monitor_batch`), else theirs.
 
     The batch becomes one float matrix (numeric features) and one object matrix (categorical
     features); every statistic is computed per column with numpy/scipy. Features missing from a
@@ -344,29 +349,30 @@ def compute_window_metrics(
     numeric = [name for name, s in baseline.features.items() if not isinstance(s, CategoricalSummary)]
     categorical = [name for name, s in baseline.features.items() if isinstance(s, CategoricalSummary)]
     window = window_arrays(records, numeric, categorical)
+    rows = window if drift_records is None else window_arrays(drift_records, numeric, categorical)
     n = window.request_count
     features: dict[str, FeatureDrift] = {}
     histograms: dict[str, list[float]] = {}
     if numeric:
-        matrix = window.numeric
+        matrix = rows.numeric
         for j, name in enumerate(numeric):
             features[name] = column_drift(name, matrix[:, j], baseline.features[name])
             histograms[name] = live_shares(matrix[:, j], baseline.features[name])
     if categorical:
-        objects = window.categorical
+        objects = rows.categorical
         for j, name in enumerate(categorical):
             features[name] = column_drift(name, objects[:, j], baseline.features[name])
             histograms[name] = live_shares(objects[:, j], baseline.features[name])
 
     errors, latencies, timestamps = window.errors, window.latencies_ms, window.timestamps
-    predictions = window.predictions
+    predictions = rows.predictions
 
     reference = baseline.prediction_distribution or baseline.target_distribution
     prediction_drift = column_drift("prediction", predictions, reference).psi if predictions.size else None
     prediction_histogram = live_shares(predictions, reference) if predictions.size else None
 
     psis = {name: d.psi for name, d in features.items() if d.psi is not None}
-    scored = window.row_count >= drift_min_rows
+    scored = rows.row_count >= drift_min_rows
     drifted = tuple(sorted(name for name, value in psis.items() if value > drift_threshold)) if scored else ()
     error_count = int(errors.sum())
     return WindowMetrics(
@@ -383,7 +389,7 @@ def compute_window_metrics(
         drift_scored=scored,
         window_start=float(timestamps.min()) if n else None,
         window_end=float(timestamps.max()) if n else None,
-        row_count=window.row_count,
+        row_count=rows.row_count,
         histograms=histograms,
         prediction_histogram=prediction_histogram,
         latencies_ms=latencies,
@@ -679,6 +685,8 @@ def monitor_batch(
         fresh.append(raw)
 
     decoded = decode_records(fresh)
+    raw_data = {str((raw.get("kinesis") or {}).get("sequenceNumber")): (raw.get("kinesis") or {}).get("data")
+                for raw in fresh}
     result.malformed = len(decoded.malformed)
     by_version: dict[str, list[StreamRecord]] = {}
     for item in decoded.records:
@@ -694,9 +702,12 @@ def monitor_batch(
         except (ClientError, BotoCoreError):
             failed.extend(items)
             continue
-        metrics = compute_window_metrics([i.record for i in items], baseline, drift_threshold=env.drift_threshold,
-                                         drift_min_rows=env.drift_min_rows)
         try:
+            parked = _drift_window(clients.s3, bucket, env, version, items, raw_data)
+            records = [i.record for i in items]
+            metrics = compute_window_metrics(records, baseline, drift_threshold=env.drift_threshold,
+                                             drift_min_rows=env.drift_min_rows,
+                                             drift_records=[*parked, *records] if parked else None)
             key = write_snapshot(clients.s3, bucket, tenant=env.tenant, model=env.model_name, version=version,
                                  metrics=metrics, suffix=items[0].sequence_number)
             publish_metrics(clients.cloudwatch, env.tenant, env.model_name, version, metrics)
@@ -710,6 +721,43 @@ def monitor_batch(
     result.failures = [i.sequence_number for i in failed]
     _advance_checkpoints(clients.s3, bucket, fresh, failed, checkpoints)
     return result
+
+
+def pending_key(model: str, version: str, shard_id: str) -> str:
+    return f"{PENDING_PREFIX}/{model}/{version}/{shard_id}.json"
+
+
+def _drift_window(
+    s3: Any, bucket: str, env: MonitorSettings, version: str, items: Sequence[StreamRecord],
+    raw_data: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """Rows parked from earlier batches to score drift on together with ``items``' rows.
+
+    A Lambda batch is whatever arrived within the trigger's batching window: at low traffic it
+    holds a few rows, too few for a drift score (``drift_min_rows``). Such batches park their
+    records (as the stream delivered them, per shard and version) until the rows add up; the
+    batch that completes the window scores drift over all of them and clears the parking.
+    Health metrics are never parked: they are per batch. Returns the parked records to add, or
+    ``[]`` when ``items`` alone are enough or were parked now.
+    """
+    key = pending_key(env.model_name, version, items[0].shard_id)
+    rows = sum(i.record["n_rows"] for i in items)
+    try:
+        pending = orjson.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+        pending = {"rows": 0, "data": []}
+    if not pending["data"] and rows >= env.drift_min_rows:
+        return []
+    if pending["rows"] + rows < env.drift_min_rows:
+        data = [*pending["data"], *(raw_data[i.sequence_number] for i in items)]
+        s3.put_object(Bucket=bucket, Key=key, Body=orjson.dumps({"rows": pending["rows"] + rows, "data": data}),
+                      ContentType="application/json")
+        return []
+    parked = decode_records({"kinesis": {"data": d, "sequenceNumber": str(n)}} for n, d in enumerate(pending["data"]))
+    s3.delete_object(Bucket=bucket, Key=key)
+    return [p.record for p in parked.records]
 
 
 def _advance_checkpoints(

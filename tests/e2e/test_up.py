@@ -188,7 +188,8 @@ def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(ru
 
 def test_deploy_rolls_an_approved_version_out_behind_a_canary_and_promotes_it(running_up: UpProcess,
                                                                                   tmp_path) -> None:
-    # runs last: it moves churn's champion
+    # runs last here: it moves churn's champion
+    import numpy as np
     from sklearn.datasets import load_breast_cancer
 
     from pipelines.registry import CHAMPION, SageMakerModelRegistry
@@ -212,7 +213,9 @@ def test_deploy_rolls_an_approved_version_out_behind_a_canary_and_promotes_it(ru
 
     # when it is rolled out as a canary with replayed traffic during a short bake
     replay = tmp_path / "rows.csv"
-    replay.write_text("\n".join(",".join(str(v) for v in row) for row in load_breast_cancer().data[:50]))
+    # all rows, shuffled: the replay is logged and monitored, and a skewed slice would be real drift
+    rows = np.random.default_rng(0).permutation(load_breast_cancer().data)
+    replay.write_text("\n".join(",".join(str(v) for v in row) for row in rows))
     result = running_up.cli("deploy", "--tenant", "churn", "--version", str(target), "--strategy", "canary",
                             "--canary-weight", "0.5", "--bake-seconds", "3", "--min-requests", "10",
                             "--replay", str(replay), "--tenants", str(ROOT / "tenants"))

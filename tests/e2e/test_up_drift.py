@@ -6,9 +6,10 @@ platform, the way a user would drive it, with `tenantml traffic`.
 
 from __future__ import annotations
 
+import json
 import time
 
-from conftest import UpProcess
+from conftest import ROOT, UpProcess
 
 REGION = "eu-west-1"
 SHIFTED_FEATURES = ("mean area", "worst area", "mean radius")
@@ -18,15 +19,18 @@ def _alert_reader(up: UpProcess, topic_arn: str) -> tuple[object, str]:
     sqs, sns = up.client("sqs", REGION), up.client("sns", REGION)
     url = sqs.create_queue(QueueName="e2e-drift-alert-reader")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    # the SNS envelope keeps the subject, which says what the alert is about
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
     return sqs, url
 
 
 def _drain(sqs, url: str, seconds: float) -> list[str]:
+    """The alerts that arrive within ``seconds``, each as its subject and message."""
     bodies, deadline = [], time.monotonic() + seconds
     while time.monotonic() < deadline:
         for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
-            bodies.append(message["Body"])
+            envelope = json.loads(message["Body"])
+            bodies.append(f"{envelope.get('Subject', '')}\n{envelope['Message']}")
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return bodies
 
@@ -91,12 +95,13 @@ def test_in_distribution_traffic_stays_quiet_and_shifted_traffic_alerts_once_and
     versions = registry.list_model_versions()
     assert len(versions) == versions_before + 1
     newest = max(versions, key=lambda v: v.version)
-    shown = running_up.cli("models", "show", "--tenant", "churn", "--version", str(newest.version)).stdout
+    shown = running_up.cli("models", "show", "--tenant", "churn", "--version", str(newest.version),
+                           "--tenants", str(ROOT / "tenants")).stdout
     assert "drift" in shown, shown
     later = _drain(sqs, queue, 5)
     assert not [b for b in later if "drift ALARM" in b]
     assert len(registry.list_model_versions()) == versions_before + 1
 
     # and the report the alert points at renders from the snapshots
-    report = running_up.cli("report", "--tenant", "churn", "--out", "drift.html")
+    report = running_up.cli("report", "--tenant", "churn", "--out", "drift.html", "--tenants", str(ROOT / "tenants"))
     assert (running_up.workdir / "drift.html").read_text().count("<img") >= 2, report.stdout

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pandas as pd
 import pytest
 from botocore.stub import Stubber
 from monitoring_support import ARTIFACTS, MODEL, TENANT, inference_payloads, kinesis_event
@@ -93,6 +94,32 @@ def test_given_a_window_smaller_than_the_minimum_then_health_is_published_but_dr
     scored = compute_window_metrics(inference_payloads(shifted, timestamp=time.time() - 30), baseline,
                                     drift_threshold=0.2, drift_min_rows=40)
     assert scored.drift_scored and "mean radius" in scored.drifted_features
+
+
+def test_given_small_batches_then_their_rows_are_parked_until_a_window_can_be_scored(clients, settings, baseline,
+                                                                                   cancer):
+    # given batches of 20 rows under a 50-row minimum (settings), the third shifted hard
+    shifted = cancer.iloc[40:60].copy()
+    shifted["mean radius"] = shifted["mean radius"] * 3
+    batches = [cancer.iloc[0:20], cancer.iloc[20:40], shifted]
+    start = 49_600_000_000_000_000_000
+    results = []
+    for b, frame in enumerate(batches):
+        payloads = inference_payloads(frame, timestamp=time.time() - 30)
+        results.append(monitor_batch(kinesis_event(payloads, first_sequence=start + 100 * b), settings, clients))
+
+    # then each batch's health is published, but drift only once, over all 60 rows
+    assert [r.processed for r in results] == [20, 20, 20]
+    assert [r.metrics["1"].drift_scored for r in results] == [False, False, True]
+    assert results[2].metrics["1"].row_count == 60
+    assert results[2].metrics["1"].request_count == 20
+    assert _stat(clients.cloudwatch, "RequestCount", VERSION_DIMS, "Sum") == 60
+    assert _stat(clients.cloudwatch, "DriftScore", VERSION_DIMS, "SampleCount") == 1
+    together = compute_window_metrics(
+        inference_payloads(pd.concat(batches), timestamp=time.time() - 30), baseline)
+    assert results[2].metrics["1"].features["mean radius"].psi == pytest.approx(together.features["mean radius"].psi)
+    # and nothing stays parked
+    assert clients.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix="monitoring/_pending/").get("KeyCount") == 0
 
 def test_given_a_batch_with_malformed_records_then_they_are_counted_and_skipped_not_retried(clients, settings,
                                                                                          cancer):
