@@ -9,9 +9,10 @@ which, per state change:
 2. for an ALARM on a model-health metric (drift, error rate, p99 latency) asks for a retrain
    (:func:`pipelines.retraining.request_retrain`, which enforces the cooldown); alarms on the
    platform's own functions (Lambda errors, dead letters) only alert;
-3. renders the drift report when monitoring snapshots exist;
-4. publishes one actionable message to the ``alerts`` topic (people subscribe there), then runs
-   the retrain, so the alert is not held up by training.
+3. publishes one actionable message to the ``alerts`` topic (people subscribe there), naming
+   where the drift report will be when monitoring snapshots exist;
+4. then renders that report, and only then runs the retrain: neither drawing plots nor training
+   holds up the alert (a report that fails to render is logged, and the outcome has no URI).
 
 ALARM -> OK transitions get a short "recovered" message; other transitions (INSUFFICIENT_DATA, the first OK
 after an alarm is created) are ignored.
@@ -163,6 +164,29 @@ class AlarmOutcome(BaseModel):
     report_uri: str | None = None
 
 
+#: variables :func:`pipelines.runs.pipeline_config_from_env` reads; without them a run uses the defaults
+_PIPELINE_CONFIG_VARIABLES = ("TENANTML_PIPELINE_CONFIG", "TENANTML_MAX_BYTES", "TENANTML_SERVING_IMAGE_URI")
+
+
+@dataclass
+class AlarmClients:
+    """The clients the alarm path uses and hands to a retrain: the attributes of
+    :class:`pipelines.runs.AwsClients`, made without importing ``pipelines.runs``, whose
+    scikit-learn, optuna and pandera imports cost a cold alarm Lambda about 2 s before its alert."""
+
+    s3: Any
+    sagemaker: Any
+    sns: Any
+
+    @classmethod
+    def create(cls, *, region: str | None = None) -> AlarmClients:
+        import boto3
+
+        kwargs = {"region_name": region} if region else {}
+        return cls(s3=boto3.client("s3", **kwargs), sagemaker=boto3.client("sagemaker", **kwargs),
+                   sns=boto3.client("sns", **kwargs))
+
+
 @dataclass
 class AlarmContext:
     """What the handler needs from the tenant: resources, model spec, cooldown, clients, executor."""
@@ -170,21 +194,34 @@ class AlarmContext:
     resources: Any  # pipelines.resources.TenantResources
     spec: Any  # tenantml.spec.ModelSpec
     cooldown_minutes: int
-    clients: Any  # pipelines.runs.AwsClients
+    clients: Any  # pipelines.runs.AwsClients or AlarmClients
     executor: Any = None  # pipelines.executors.Executor; made lazily only when a retrain runs
-    config: Any = None  # pipelines.runs.PipelineConfig
+    config: Any = None  # pipelines.runs.PipelineConfig; None: the defaults
     environ: Mapping[str, str] | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, clients: Any = None, executor: Any = None,
                  config: Any = None) -> AlarmContext:
+        """Everything is read and validated here, before any alert; ``pipelines.runs`` is imported
+        only when pipeline settings are set (the stack sets none: a retrain then uses the defaults)."""
+        from pydantic import ValidationError
+
         from pipelines.resources import TenantResources
-        from pipelines.runs import AwsClients, model_spec_from_env, pipeline_config_from_env
         from tenantml.errors import Problem, TenantResourcesError
-        from tenantml.spec import MonitoringSpec
+        from tenantml.spec import ModelSpec, MonitoringSpec
 
         resources = TenantResources.from_env(environ)
-        spec = model_spec_from_env(environ)
+        if not environ.get("TENANTML_MODEL_SPEC"):
+            raise TenantResourcesError(
+                [Problem("environment: TENANTML_MODEL_SPEC", "is missing; the tenant stack sets it to the model spec")])
+        try:
+            spec = ModelSpec.model_validate_json(environ["TENANTML_MODEL_SPEC"])
+        except ValidationError as err:
+            raise TenantResourcesError(
+                [Problem(f"environment: TENANTML_MODEL_SPEC: {'.'.join(map(str, e['loc'])) or '(top level)'}",
+                         e["msg"]) for e in err.errors(include_url=False)],
+                headline="TENANTML_MODEL_SPEC is not a valid model spec",
+            ) from err
         monitoring = MonitoringSpec()
         if environ.get("TENANTML_MONITORING_SPEC"):
             try:
@@ -193,13 +230,17 @@ class AlarmContext:
                 raise TenantResourcesError(
                     [Problem("environment: TENANTML_MONITORING_SPEC", f"is not a valid monitoring spec: {err}")]
                 ) from err
+        if config is None and any(environ.get(name) for name in _PIPELINE_CONFIG_VARIABLES):
+            from pipelines.runs import pipeline_config_from_env
+
+            config = pipeline_config_from_env(environ)
         return cls(
             resources=resources,
             spec=spec,
             cooldown_minutes=monitoring.retrain_cooldown_minutes,
-            clients=clients or AwsClients.create(region=resources.region),
+            clients=clients or AlarmClients.create(region=resources.region),
             executor=executor,
-            config=config or pipeline_config_from_env(environ),
+            config=config,
             environ=environ,
         )
 
@@ -212,8 +253,14 @@ def handle_alarm_notifications(
 ) -> list[AlarmOutcome]:
     """Alert (and, for model-health alarms, retrain) once per alarm state change."""
     from pipelines.alerts import AlarmAlert, RecoveryAlert, publish_alert
-    from pipelines.drift_report import NoSnapshotsError, latest_snapshot, publish_drift_report
+    from pipelines.drift_report import (
+        NoSnapshotsError,
+        drift_report_key,
+        latest_snapshot,
+        publish_drift_report,
+    )
     from pipelines.retraining import RetrainCause, request_retrain
+    from pipelines.uris import s3_uri
 
     outcomes: list[AlarmOutcome] = []
     resources, clients, spec = context.resources, context.clients, context.spec
@@ -241,13 +288,25 @@ def handle_alarm_notifications(
             snapshot = latest_snapshot(clients.s3, resources.artifacts_bucket, spec.name, version=version)
         except NoSnapshotsError:
             snapshot = None
-        report_uri = None
-        if snapshot is not None:
+        # the report is rendered after the alert went out (drawing it takes seconds in a cold
+        # Lambda); its key is fixed now so the alert can already say where it will be
+        generated_at = now or datetime.now(UTC)
+        report_uri = (s3_uri(resources.artifacts_bucket, drift_report_key(spec.name, generated_at))
+                      if snapshot is not None else None)
+
+        def render_report(note: AlarmNotification = note, report_uri: str | None = report_uri,
+                          generated_at: datetime = generated_at) -> str | None:
+            """Store the report the alert names; None (logged) if it could not be made."""
+            if report_uri is None:
+                return None
             try:
-                report_uri = publish_drift_report(clients.s3, resources, spec, tenant=tenant,
-                                                  sagemaker=clients.sagemaker, now=now).s3_uri
-            except Exception as err:  # the alert matters more than its report: say so in it, not crash
-                log.warning("drift report failed for %s: %s", note.alarm_name, err, exc_info=True)
+                publish_drift_report(clients.s3, resources, spec, tenant=tenant, sagemaker=clients.sagemaker,
+                                     now=generated_at)
+            except Exception as err:  # the alert is out already: a missing report must not fail the retrain
+                log.warning("drift report %s for %s failed: %s", report_uri, note.alarm_name, err, exc_info=True)
+                return None
+            return report_uri
+
         value = note.value
         if value is None and snapshot is not None:
             value = {"drift": snapshot.drift_score, "error-rate": snapshot.error_rate,
@@ -266,22 +325,26 @@ def handle_alarm_notifications(
                                        alert.model_copy(update={"action": "no retrain: this alarm is about the platform, "
                                                                           "not the model; see the function's logs"}))
             outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state="ALARM", action="alerted",
-                                         alert_message_id=message_id, report_uri=report_uri, retrain="not-applicable"))
+                                         alert_message_id=message_id, report_uri=render_report(),
+                                         retrain="not-applicable"))
             continue
 
         cause = RetrainCause(alarm_name=note.alarm_name, metric=note.metric_name, value=value,
                              threshold=note.trigger.threshold, changed_at=note.changed_at, version=version,
                              drifted_features=[f for f, _ in alert.drifted_features])
-        published: dict[str, str] = {}
+        published: dict[str, str | None] = {}
 
-        def announce(decision: Any, alert: AlarmAlert = alert, published: dict[str, str] = published) -> None:
+        def announce(decision: Any, alert: AlarmAlert = alert, published: dict[str, str | None] = published,
+                     render_report: Any = render_report) -> None:
             published["id"] = publish_alert(clients.sns, resources.alerts_topic_arn,
                                             alert.model_copy(update={"action": decision.describe()}))
+            published["report_uri"] = render_report()  # after the alert, before any training
 
         result = request_retrain(cause, context, now=now, before_run=announce)
         outcomes.append(AlarmOutcome(
             alarm_name=note.alarm_name, state="ALARM", action="alerted", alert_message_id=published.get("id"),
-            report_uri=report_uri, retrain=result.decision.status, retrain_run_id=result.decision.run_id,
+            report_uri=published.get("report_uri"), retrain=result.decision.status,
+            retrain_run_id=result.decision.run_id,
             retrain_status=result.record.status.value if result.record is not None else None,
         ))
     return outcomes
@@ -321,6 +384,7 @@ def _serving_version(clients: Any, resources: Any, model: str, note: AlarmNotifi
 
 __all__ = [
     "RETRAINING_KINDS",
+    "AlarmClients",
     "AlarmContext",
     "AlarmNotification",
     "AlarmOutcome",

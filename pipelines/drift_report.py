@@ -19,16 +19,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.baseline import Baseline, CategoricalSummary, NumericSummary
 from pipelines.monitoring import MONITORING_PREFIX, BaselineNotFoundError, MonitoringError, load_baseline
 from pipelines.reports import render_template
 from pipelines.uris import s3_uri
+
+if TYPE_CHECKING:  # imported when a report is drawn: ~0.5 s a cold alarm Lambda must not spend before its alert
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,14 @@ class DriftReport:
     snapshots: int = 0
 
 
+def drift_report_key(model: str, generated_at: datetime) -> str:
+    """Where :func:`publish_drift_report` stores the report generated at ``generated_at``.
+
+    Known before rendering, so an alert can name the report and go out first.
+    """
+    return f"{REPORTS_PREFIX}/{model}/{generated_at.astimezone(UTC):%Y%m%dT%H%M%SZ}.html"
+
+
 def publish_drift_report(
     s3: Any,
     resources: Any,
@@ -146,8 +155,7 @@ def publish_drift_report(
     baselines = _baselines(s3, sagemaker, resources, {s.model_version for s in snapshots})
     now = now or datetime.now(UTC)
     html = render_drift_report(snapshots, baselines, tenant=tenant, model=spec.name, generated_at=now)
-    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    key = f"{REPORTS_PREFIX}/{spec.name}/{stamp}.html"
+    key = drift_report_key(spec.name, now)
     latest = f"{REPORTS_PREFIX}/{spec.name}/latest.html"
     for target in (key, latest):
         s3.put_object(Bucket=bucket, Key=target, Body=html.encode("utf-8"), ContentType="text/html; charset=utf-8")
@@ -213,6 +221,9 @@ def render_drift_report(
 
 
 def _figure(size: tuple[float, float] = (6.0, 3.6)) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=size, dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
@@ -320,6 +331,7 @@ __all__ = [
     "DriftReport",
     "NoSnapshotsError",
     "Snapshot",
+    "drift_report_key",
     "latest_snapshot",
     "list_snapshots",
     "publish_drift_report",

@@ -26,15 +26,14 @@ from tenantml.pipeline_cli import (
     OutputsOpt,
     TenantOpt,
     TenantsDirOpt,
-    is_emulator,
     resolve_target,
 )
+from tenantml.up_file import boto3_session
 
 if TYPE_CHECKING:
     from pipelines.drift_report import Snapshot
     from tenantml.pipeline_cli import Target
 
-_FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
 _STATE_STYLE = {"ALARM": "bold red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
 
 
@@ -201,10 +200,7 @@ def _ms(value: float | None) -> str:
 
 
 def _cloudwatch(target: Target) -> Any:
-    import boto3
-
-    # the emulator gets fake credentials: real ones must never be sent to it
-    session = boto3.session.Session(**_FAKE_CREDENTIALS) if is_emulator(target.endpoint) else boto3.session.Session()
+    session = boto3_session(target.endpoint)
     kwargs: dict[str, Any] = {"region_name": target.region}
     if target.endpoint:
         kwargs["endpoint_url"] = target.endpoint

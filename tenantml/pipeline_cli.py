@@ -14,12 +14,10 @@ ones never reach it) and the SageMaker executor runs the training container itse
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Self
-from urllib.parse import urlparse
 
 import typer
 from rich.console import Console
@@ -28,6 +26,14 @@ from rich.text import Text
 
 from tenantml.cli_support import console, reports_errors
 from tenantml.errors import Problem, TenantResourcesError, UsageError
+from tenantml.up_file import (
+    UP_FILE,
+    boto3_session,
+    emulator_endpoint,
+    is_emulator,
+    read_up_file,
+    tenant_entry,
+)
 
 if TYPE_CHECKING:
     from pipelines.resources import TenantResources
@@ -40,17 +46,8 @@ class ExecutorChoice(StrEnum):
     SAGEMAKER = "sagemaker"
 
 
-#: written by ``tenantml up``
-UP_FILE = Path(".tenantml/up.json")
 #: prefix under ``incoming/`` for data uploaded by hand
 MANUAL_PREFIX = "incoming/manual/"
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-_FAKE_CREDENTIALS = {
-    "aws_access_key_id": "testing",
-    "aws_secret_access_key": "testing",
-    "aws_session_token": "testing",
-}
-
 
 
 TenantOpt = Annotated[str, typer.Option("--tenant", help="The tenant whose model to train or manage.")]
@@ -107,11 +104,6 @@ class Target:
         return is_emulator(self.endpoint)
 
 
-def is_emulator(endpoint: str | None) -> bool:
-    """An endpoint on the loopback interface is the local emulator."""
-    return bool(endpoint) and (urlparse(endpoint).hostname or "") in _LOOPBACK
-
-
 def resolve_target(
     tenant: str,
     tenants_dir: Path,
@@ -131,18 +123,10 @@ def resolve_target(
         source = str(outputs)
         endpoint = endpoint_url
     elif up_file.is_file():
-        up = _read_up_file(up_file)
-        entry = up.get("tenants", {}).get(spec.name)
-        if not isinstance(entry, dict) or not isinstance(entry.get("outputs"), dict):
-            known = ", ".join(sorted(up.get("tenants", {}))) or "none"
-            raise TenantResourcesError(
-                [
-                    Problem(
-                        f"{up_file}: tenants.{spec.name}", f"no outputs for this tenant (tenants up: {known})"
-                    )
-                ],
-                headline=f"tenant {spec.name} is not running in the emulator; run `tenantml up --tenant {spec.name}`",
-            )
+        up = read_up_file(up_file)
+        entry = tenant_entry(up, spec.name, up_file)
+        if not isinstance(entry.get("outputs"), dict):
+            raise TenantResourcesError([Problem(f"{up_file}: tenants.{spec.name}.outputs", "missing; run `tenantml up` again")])
         region = entry.get("region") or region
         resources = TenantResources.from_outputs(
             entry["outputs"],
@@ -151,7 +135,7 @@ def resolve_target(
             source=f"{up_file}: tenants.{spec.name}.outputs",
         )
         source = str(up_file)
-        endpoint = endpoint_url or up.get("emulator", {}).get("endpoint")
+        endpoint = endpoint_url or emulator_endpoint(up)
     else:
         raise UsageError(
             f"no outputs for tenant {spec.name}: run `tenantml up` (starts the local emulator and writes "
@@ -164,25 +148,11 @@ def resolve_target(
 
 
 def make_clients(region: str, endpoint: str | None) -> AwsClients:
-    import boto3
-
     from pipelines.runs import AwsClients
 
-    # the emulator gets fake credentials: real ones must never be sent to it
-    session = boto3.session.Session(**_FAKE_CREDENTIALS) if is_emulator(endpoint) else boto3.session.Session()
-    return AwsClients.create(region=region, endpoint_url=endpoint, session=session)
+    return AwsClients.create(region=region, endpoint_url=endpoint, session=boto3_session(endpoint))
 
 
-def _read_up_file(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise TenantResourcesError(
-            [Problem(str(path), f"not valid JSON: {err}; run `tenantml up` again")]
-        ) from err
-    if not isinstance(data, dict):
-        raise TenantResourcesError([Problem(str(path), "must be a JSON object", type(data).__name__)])
-    return data
 
 
 # --- tenantml train ------------------------------------------------------------------------
@@ -554,4 +524,4 @@ def models_promote(
     console.print(f"champion of {candidate.group}: {before} -> [bold green]version {version}[/]")
 
 
-__all__ = ["MANUAL_PREFIX", "UP_FILE", "Target", "is_emulator", "make_clients", "register", "resolve_target"]
+__all__ = ["MANUAL_PREFIX", "Target", "make_clients", "register", "resolve_target"]

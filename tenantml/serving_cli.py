@@ -8,7 +8,6 @@ writes it: ``{"emulator": {"endpoint", "region"}, "tenants": {"<name>": {"output
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -23,9 +22,7 @@ import typer
 
 from tenantml.cli_support import console, err_console, reports_errors
 from tenantml.errors import ServingConfigError, TenantmlError
-
-DEFAULT_UP_FILE = Path(".tenantml/up.json")
-
+from tenantml.up_file import UP_FILE, emulator_endpoint, read_up_file, tenant_entry
 
 @dataclass(frozen=True)
 class TenantOutputs:
@@ -54,32 +51,23 @@ class TenantOutputs:
 
 def load_outputs(tenant: str, outputs_file: Path | None = None, *, required: bool = True) -> TenantOutputs:
     """Read ``outputs_file`` or ``.tenantml/up.json``; see the module docstring for the shapes."""
-    path = outputs_file or (DEFAULT_UP_FILE if DEFAULT_UP_FILE.is_file() else None)
+    path = outputs_file or (UP_FILE if UP_FILE.is_file() else None)
     if path is None:
         if required:
             raise ServingConfigError(
                 f"no stack outputs for tenant {tenant!r}: pass --outputs FILE (terraform output -json) "
-                f"or start the emulator so that {DEFAULT_UP_FILE} exists"
+                f"or start the emulator so that {UP_FILE} exists"
             )
         return TenantOutputs(tenant=tenant, region=_env_region())
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ServingConfigError(f"{path}: cannot read the outputs file: {err}") from err
-    if not isinstance(data, dict):
-        raise ServingConfigError(f"{path}: expected a JSON object of outputs")
+    data = read_up_file(path)
     endpoint = region = None
     if "tenants" in data:
-        tenants = data.get("tenants") or {}
-        if tenant not in tenants and not required and outputs_file is None:
+        if tenant not in (data.get("tenants") or {}) and not required and outputs_file is None:
             return TenantOutputs(tenant=tenant, region=_env_region())
-        if tenant not in tenants:
-            known = ", ".join(sorted(tenants)) or "none"
-            raise ServingConfigError(f"{path}: no tenant {tenant!r} (tenants: {known})")
-        raw = (tenants[tenant] or {}).get("outputs") or {}
-        emulator = data.get("emulator") or {}
+        entry = tenant_entry(data, tenant, path)
+        raw = entry.get("outputs") or {}
         # each tenant lives in its own region; the emulator's region is only the first tenant's
-        endpoint, region = emulator.get("endpoint"), (tenants[tenant] or {}).get("region") or emulator.get("region")
+        endpoint, region = emulator_endpoint(data), entry.get("region") or (data.get("emulator") or {}).get("region")
     else:
         raw = data
     outputs = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in raw.items()}

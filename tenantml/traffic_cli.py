@@ -8,7 +8,6 @@ way to watch the drift alarm, the alert and the retrain happen on a laptop.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,24 +15,15 @@ import typer
 
 from tenantml.cli_support import console, reports_errors
 from tenantml.errors import ServingConfigError
+from tenantml.up_file import UP_FILE, read_up_file, tenant_entry
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def _endpoint_url(tenant: str, up_file: Path | None = None) -> str:
-    from tenantml.up import UP_FILE
-
-    up_file = up_file or UP_FILE
-    try:
-        summary = json.loads(up_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ServingConfigError(
-            f"no endpoint for {tenant!r}: pass --url, or run `tenantml up` here so that {up_file} exists ({err})"
-        ) from err
-    tenants = summary.get("tenants") or {}
-    if tenant not in tenants:
-        raise ServingConfigError(f"{up_file}: no tenant {tenant!r} (tenants: {', '.join(sorted(tenants)) or 'none'})")
-    endpoint = tenants[tenant].get("endpoint") or {}
+def _endpoint_url(tenant: str, up_file: Path = UP_FILE) -> str:
+    if not up_file.is_file():
+        raise ServingConfigError(f"no endpoint for {tenant!r}: pass --url, or run `tenantml up` here so that {up_file} exists")
+    endpoint = tenant_entry(read_up_file(up_file), tenant, up_file).get("endpoint") or {}
     if not endpoint.get("url"):
         raise ServingConfigError(f"{up_file}: tenant {tenant!r} has no endpoint (no approved champion was served)")
     return str(endpoint["url"])

@@ -27,9 +27,8 @@ from tenantml.emulator.commands import TenantApply, apply_tenants
 from tenantml.emulator.state import write_atomic
 from tenantml.errors import EmulatorAlreadyRunningError, UsageError
 from tenantml.spec import TenantSpec
+from tenantml.up_file import RUN_DIR, UP_FILE
 
-RUN_DIR = Path(".tenantml")
-UP_FILE = RUN_DIR / "up.json"
 STATE_DIR = RUN_DIR / "state"
 
 

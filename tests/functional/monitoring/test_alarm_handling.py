@@ -150,6 +150,81 @@ def test_given_a_drift_alarm_when_handled_then_one_actionable_alert_and_a_retrai
         "alarm tenantml-acme-dev-drift: DriftScore=3.2 > 0.25 since 2026-01-10T09:00:00.000+0000 on v1")
 
 
+class _ReportWatcher:
+    """The real SNS client, noting at each publish whether the drift report already existed."""
+
+    def __init__(self, sns, s3, bucket: str) -> None:
+        self._sns, self._s3, self._bucket = sns, s3, bucket
+        self.reports_at_publish: list[list[str]] = []
+
+    def publish(self, **kwargs):
+        listed = self._s3.list_objects_v2(Bucket=self._bucket, Prefix="reports/drift/").get("Contents", [])
+        self.reports_at_publish.append([o["Key"] for o in listed])
+        return self._sns.publish(**kwargs)
+
+
+class _FailingReportUploads:
+    """The real S3 client, except that storing a drift report fails as a denied PutObject would."""
+
+    def __init__(self, s3) -> None:
+        self._s3 = s3
+
+    def put_object(self, **kwargs):
+        if kwargs["Key"].startswith("reports/drift/"):
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "PutObject")
+        return self._s3.put_object(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+
+def test_given_a_drift_alarm_when_handled_then_the_alert_goes_out_before_the_report_it_names_is_drawn(platform):
+    # given
+    platform.snapshot(shift=3.0, at=T0.timestamp() - 60)
+    watcher = _ReportWatcher(platform.clients.sns, platform.clients.s3, platform.resources.artifacts_bucket)
+    clients = AwsClients(s3=platform.clients.s3, sagemaker=platform.clients.sagemaker, sns=watcher)
+    context = AlarmContext(resources=platform.resources, spec=SPEC, cooldown_minutes=60, clients=clients,
+                           executor=make_executor("local"), config=CONFIG)
+
+    # when
+    (outcome,) = handle_alarm_notifications([notification()], context, now=T0)
+
+    # then: no report existed when the alert was published, and the one it names exists now, before the retrain's
+    assert watcher.reports_at_publish == [[]]
+    (alert,) = platform.alerts()
+    assert outcome.report_uri == "s3://tenantml-acme-dev-artifacts/reports/drift/cancer/20260110T090000Z.html"
+    assert f"Drift report: {outcome.report_uri}" in alert["Message"]
+    head = platform.clients.s3.head_object(Bucket=platform.resources.artifacts_bucket,
+                                           Key="reports/drift/cancer/20260110T090000Z.html")
+    record = read_run_record(platform.clients.s3, platform.resources.artifacts_bucket, outcome.retrain_run_id)
+    assert head["LastModified"] <= record.started_at + timedelta(seconds=1)
+
+
+def test_given_a_report_that_cannot_be_stored_when_handled_then_the_alert_and_retrain_happen_and_the_failure_is_logged(
+        platform, caplog):
+    # given
+    platform.snapshot(shift=3.0, at=T0.timestamp() - 60)
+    clients = AwsClients(s3=_FailingReportUploads(platform.clients.s3), sagemaker=platform.clients.sagemaker,
+                         sns=platform.clients.sns)
+    context = AlarmContext(resources=platform.resources, spec=SPEC, cooldown_minutes=60, clients=clients,
+                           executor=make_executor("local"), config=CONFIG)
+
+    # when
+    with caplog.at_level("WARNING", logger="pipelines.alarms"):
+        (outcome,) = handle_alarm_notifications([notification()], context, now=T0)
+
+    # then
+    (alert,) = platform.alerts()
+    assert "reports/drift/cancer/20260110T090000Z.html" in alert["Message"]
+    assert outcome.report_uri is None
+    assert outcome.retrain == "started" and outcome.retrain_status == "succeeded"
+    (warning,) = [r for r in caplog.records if r.name == "pipelines.alarms"]
+    assert "reports/drift/cancer/20260110T090000Z.html" in warning.getMessage()
+    assert "AccessDenied" in warning.getMessage()
+
+
 def test_given_two_alarms_within_the_cooldown_when_handled_then_one_retrain_and_the_second_says_until_when(platform):
     # given
     platform.snapshot(shift=3.0, at=T0.timestamp() - 60)

@@ -12,7 +12,7 @@ import pytest
 from typer import Typer
 from typer.testing import CliRunner
 
-from tenantml.errors import ServingConfigError
+from tenantml.errors import ServingConfigError, TenantResourcesError
 from tenantml.serving_cli import load_outputs, register
 
 REGION = "eu-west-1"
@@ -165,8 +165,11 @@ def test_outputs_are_read_from_terraform_json_plain_json_and_up_json(tmp_path):
     emulator = load_outputs("acme", up)
     assert emulator.outputs == {"stream_name": "s3"}
     assert (emulator.endpoint_url, emulator.region) == ("http://127.0.0.1:4566", "eu-west-1")
-    with pytest.raises(ServingConfigError, match=r"no tenant 'zeta' \(tenants: acme\)"):
+    with pytest.raises(TenantResourcesError, match=r"tenants.zeta: no such tenant \(tenants up: acme\)"):
         load_outputs("zeta", up)
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(TenantResourcesError, match="broken.json: not valid JSON"):
+        load_outputs("acme", tmp_path / "broken.json")
     with pytest.raises(ServingConfigError, match="have no 'model_package_group_name'"):
         load_outputs("acme", plain).require("model_package_group_name")
 

@@ -21,7 +21,7 @@ from pipelines.runs import (
     pipeline_config_from_env,
 )
 from tenantml.errors import PipelineRunError, TenantResourcesError
-from tenantml.pipeline_cli import is_emulator
+from tenantml.up_file import is_emulator
 from tenantml.spec import ModelSpec
 
 SPEC = ModelSpec(
