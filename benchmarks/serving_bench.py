@@ -6,7 +6,7 @@ baselines with uvicorn's own ``--workers``):
 
 - ``tenantml``: ``python -m pipelines.serving`` (planned scikit-learn path; one SO_REUSEPORT socket
   per uvicorn worker), inference logging off and on. Logging on sends every request as one
-  record (format 2, all its rows) with PutRecords to ``NullKinesis``, a local stand-in for the remote service that costs almost no CPU; once more
+  record (format 3, all its rows) with PutRecords to ``NullKinesis``, a local stand-in for the remote service that costs almost no CPU; once more
   to a moto server in this process, for reference (moto's own CPU then competes with the server);
 - ``naive``: the baseline most hand-written servers are: Starlette, ``json``, a pandas DataFrame
   per request and ``pipeline.predict_proba`` on it (the same fitted pipeline);
@@ -23,7 +23,7 @@ Targets (2-core machine): tenantml >= 20x MLflow's throughput and p99 <= 1/10 of
 concurrency 8 with one row; logging on costs <= 10 % throughput; ONNX forest >= 10x scikit-learn's
 one-row throughput.
 
-    .venv/bin/python benchmarks/serving_bench.py [--duration 5] [--workers 2] [--no-mlflow] [--quick] [--logging-only]
+    .venv/bin/python benchmarks/serving_bench.py [--duration 5] [--workers 2] [--no-mlflow] [--quick] [--logging-only [--rounds 3]]
 
 wrk: ``apt-get install -y wrk`` (Debian/Ubuntu) or ``brew install wrk``.
 """
@@ -514,8 +514,11 @@ def main() -> int:
     parser.add_argument("--no-mlflow", action="store_true")
     parser.add_argument("--quick", action="store_true", help="concurrency 8 only")
     parser.add_argument(
-        "--logging-only", action="store_true", help="only tenantml with inference logging off and on (to the sink)"
+        "--logging-only",
+        action="store_true",
+        help="only tenantml with inference logging off and on (to the sink), both servers up, measured in turns",
     )
+    parser.add_argument("--rounds", type=int, default=3, help="--logging-only: off/on turns per row count")
     args = parser.parse_args()
     concurrency = (8,) if args.quick else CONCURRENCY
     if not shutil.which("wrk"):
@@ -540,6 +543,10 @@ def main() -> int:
                     results.append(measure(label, url, payloads[n], n, c, args, work))
 
         print("\n== logistic regression, 30 features ==")
+        if args.logging_only:
+            logging_rounds(logistic_dir, payloads, concurrency, args, work, results)
+            summarize(results)
+            return 0
         port = free_port()
         with tenantml_server(logistic_dir, port, args.workers, log=work / "tenantml.log"):
             sweep("tenantml (log off)", f"http://127.0.0.1:{port}/invocations")
@@ -562,9 +569,6 @@ def main() -> int:
             "records sent/rows sent/rows lost (buffer full, oversized, failed): "
             + "; ".join(f"{s['sent_records']}/{s['sent_rows']}/{s['lost_rows']}" for s in stats)
         )
-        if args.logging_only:
-            summarize(results)
-            return 0
 
         # the same against moto on this machine, for reference: moto's CPU per record competes with the server
         import logging
@@ -710,6 +714,49 @@ def main() -> int:
 
     summarize(results)
     return 0
+
+
+def logging_rounds(
+    model_dir: Path, payloads: dict[int, bytes], concurrency: tuple[int, ...], args, work: Path,
+    results: list[Result],
+) -> None:
+    """Logging off and on, both servers running, measured in alternating turns; the median of each.
+
+    On a shared machine other work comes and goes: measured one after the other, off and on see
+    different loads. Taking turns exposes both to the same load (the idle server costs nothing:
+    its sender thread wakes every 0.25 s to find nothing to send).
+    """
+    sink = NullKinesis()
+    off_port, on_port = free_port(), free_port()
+    with tenantml_server(model_dir, off_port, args.workers, log=work / "tenantml.log"), tenantml_server(
+        model_dir,
+        on_port,
+        args.workers,
+        stream="bench-inference-log",
+        endpoint=sink.endpoint,
+        log=work / "tenantml-log.log",
+    ):
+        for n in ROWS:
+            for c in concurrency:
+                turns: dict[str, list[Result]] = {"tenantml (log off)": [], "tenantml (log on)": []}
+                for _ in range(args.rounds):
+                    for label, port in (("tenantml (log off)", off_port), ("tenantml (log on)", on_port)):
+                        turns[label].append(
+                            measure(label, f"http://127.0.0.1:{port}/invocations", payloads[n], n, c, args, work)
+                        )
+                costs = [1 - on.rps / off.rps for off, on in zip(*turns.values(), strict=True)]
+                print(f"  turns rows={n} c={c}: logging cost " + ", ".join(f"{100 * x:.1f} %" for x in costs))
+                for label, runs in turns.items():
+                    middle = sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
+                    results.append(Result(label, n, c, middle.rps, middle.p50_ms, middle.p99_ms,
+                                          sum(r.errors for r in runs), middle.generator))  # fmt: skip
+        stats = worker_log_stats(on_port, args.workers)
+    sink.stop()
+    print(
+        f"  inference log: {sink.records} records in {sink.calls} PutRecords calls; per worker "
+        "records sent/rows sent/rows lost (buffer full, oversized, failed): "
+        + "; ".join(f"{s['sent_records']}/{s['sent_rows']}/{s['lost_rows']}" for s in stats)
+    )
 
 
 def summarize(results: list[Result]) -> None:

@@ -252,7 +252,7 @@ def handle_alarm_notifications(
     now: datetime | None = None,
 ) -> list[AlarmOutcome]:
     """Alert (and, for model-health alarms, retrain) once per alarm state change."""
-    from pipelines.alerts import AlarmAlert, RecoveryAlert, publish_alert
+    from pipelines.alerts import AlarmAlert, RecoveryAlert
     from pipelines.drift_report import (
         NoSnapshotsError,
         drift_report_key,
@@ -274,80 +274,108 @@ def handle_alarm_notifications(
             log.info("duplicate delivery of %s -> %s; already handled", note.alarm_name, note.new_state)
             outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state=note.new_state, action="duplicate"))
             continue
-        version = _serving_version(clients, resources, spec.name, note)
-        if note.new_state == "OK":
-            recovery = RecoveryAlert(tenant=tenant, model_name=spec.name, version=version, alarm_name=note.alarm_name,
-                                     metric=note.metric_name, title=note.title, since=note.changed_at)
-            message_id = publish_alert(clients.sns, resources.alerts_topic_arn, recovery)
-            outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state="OK", action="alerted",
-                                         alert_message_id=message_id))
-            continue
-
-        snapshot = None
+        sent = _SentAlerts()
         try:
-            snapshot = latest_snapshot(clients.s3, resources.artifacts_bucket, spec.name, version=version)
-        except NoSnapshotsError:
+            version = _serving_version(clients, resources, spec.name, note)
+            if note.new_state == "OK":
+                recovery = RecoveryAlert(tenant=tenant, model_name=spec.name, version=version, alarm_name=note.alarm_name,
+                                         metric=note.metric_name, title=note.title, since=note.changed_at)
+                message_id = sent.publish(clients.sns, resources.alerts_topic_arn, recovery)
+                outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state="OK", action="alerted",
+                                             alert_message_id=message_id))
+                continue
+
             snapshot = None
-        # the report is rendered after the alert went out (drawing it takes seconds in a cold
-        # Lambda); its key is fixed now so the alert can already say where it will be
-        generated_at = now or datetime.now(UTC)
-        report_uri = (s3_uri(resources.artifacts_bucket, drift_report_key(spec.name, generated_at))
-                      if snapshot is not None else None)
-
-        def render_report(note: AlarmNotification = note, report_uri: str | None = report_uri,
-                          generated_at: datetime = generated_at) -> str | None:
-            """Store the report the alert names; None (logged) if it could not be made."""
-            if report_uri is None:
-                return None
             try:
-                publish_drift_report(clients.s3, resources, spec, tenant=tenant, sagemaker=clients.sagemaker,
-                                     now=generated_at)
-            except Exception as err:  # the alert is out already: a missing report must not fail the retrain
-                log.warning("drift report %s for %s failed: %s", report_uri, note.alarm_name, err, exc_info=True)
-                return None
-            return report_uri
+                snapshot = latest_snapshot(clients.s3, resources.artifacts_bucket, spec.name, version=version)
+            except NoSnapshotsError:
+                snapshot = None
+            # the report is rendered after the alert went out (drawing it takes seconds in a cold
+            # Lambda); its key is fixed now so the alert can already say where it will be
+            generated_at = now or datetime.now(UTC)
+            report_uri = (s3_uri(resources.artifacts_bucket, drift_report_key(spec.name, generated_at))
+                          if snapshot is not None else None)
 
-        value = note.value
-        if value is None and snapshot is not None:
-            value = {"drift": snapshot.drift_score, "error-rate": snapshot.error_rate,
-                     "latency": snapshot.latency_p99_ms}.get(note.kind)
+            def render_report(note: AlarmNotification = note, report_uri: str | None = report_uri,
+                              generated_at: datetime = generated_at) -> str | None:
+                """Store the report the alert names; None (logged) if it could not be made."""
+                if report_uri is None:
+                    return None
+                try:
+                    publish_drift_report(clients.s3, resources, spec, tenant=tenant, sagemaker=clients.sagemaker,
+                                         now=generated_at)
+                except Exception as err:  # the alert is out already: a missing report must not fail the retrain
+                    log.warning("drift report %s for %s failed: %s", report_uri, note.alarm_name, err, exc_info=True)
+                    return None
+                return report_uri
 
-        alert = AlarmAlert(
-            tenant=tenant, model_name=spec.name, version=version, alarm_name=note.alarm_name, kind=note.kind,
-            title=note.title, metric=note.metric_name, value=value, threshold=note.trigger.threshold,
-            since=note.changed_at, reason=note.reason, description=note.description,
-            drifted_features=snapshot.ranked_drifted() if snapshot is not None else [],
-            drift_threshold=snapshot.drift_threshold if snapshot is not None else spec.drift_threshold,
-            report_uri=report_uri,
-        )
-        if not note.retrains:
-            message_id = publish_alert(clients.sns, resources.alerts_topic_arn,
-                                       alert.model_copy(update={"action": "no retrain: this alarm is about the platform, "
-                                                                          "not the model; see the function's logs"}))
-            outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state="ALARM", action="alerted",
-                                         alert_message_id=message_id, report_uri=render_report(),
-                                         retrain="not-applicable"))
-            continue
+            value = note.value
+            if value is None and snapshot is not None:
+                value = {"drift": snapshot.drift_score, "error-rate": snapshot.error_rate,
+                         "latency": snapshot.latency_p99_ms}.get(note.kind)
 
-        cause = RetrainCause(alarm_name=note.alarm_name, metric=note.metric_name, value=value,
-                             threshold=note.trigger.threshold, changed_at=note.changed_at, version=version,
-                             drifted_features=[f for f, _ in alert.drifted_features])
-        published: dict[str, str | None] = {}
+            alert = AlarmAlert(
+                tenant=tenant, model_name=spec.name, version=version, alarm_name=note.alarm_name, kind=note.kind,
+                title=note.title, metric=note.metric_name, value=value, threshold=note.trigger.threshold,
+                since=note.changed_at, reason=note.reason, description=note.description,
+                drifted_features=snapshot.ranked_drifted() if snapshot is not None else [],
+                drift_threshold=snapshot.drift_threshold if snapshot is not None else spec.drift_threshold,
+                report_uri=report_uri,
+            )
+            if not note.retrains:
+                message_id = sent.publish(clients.sns, resources.alerts_topic_arn,
+                                           alert.model_copy(update={"action": "no retrain: this alarm is about the platform, "
+                                                                              "not the model; see the function's logs"}))
+                outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state="ALARM", action="alerted",
+                                             alert_message_id=message_id, report_uri=render_report(),
+                                             retrain="not-applicable"))
+                continue
 
-        def announce(decision: Any, alert: AlarmAlert = alert, published: dict[str, str | None] = published,
-                     render_report: Any = render_report) -> None:
-            published["id"] = publish_alert(clients.sns, resources.alerts_topic_arn,
-                                            alert.model_copy(update={"action": decision.describe()}))
-            published["report_uri"] = render_report()  # after the alert, before any training
+            cause = RetrainCause(alarm_name=note.alarm_name, metric=note.metric_name, value=value,
+                                 threshold=note.trigger.threshold, changed_at=note.changed_at, version=version,
+                                 drifted_features=[f for f, _ in alert.drifted_features])
+            published: dict[str, str | None] = {}
 
-        result = request_retrain(cause, context, now=now, before_run=announce)
-        outcomes.append(AlarmOutcome(
-            alarm_name=note.alarm_name, state="ALARM", action="alerted", alert_message_id=published.get("id"),
-            report_uri=published.get("report_uri"), retrain=result.decision.status,
-            retrain_run_id=result.decision.run_id,
-            retrain_status=result.record.status.value if result.record is not None else None,
-        ))
+            def announce(decision: Any, alert: AlarmAlert = alert, published: dict[str, str | None] = published,
+                         render_report: Any = render_report) -> None:
+                published["id"] = sent.publish(clients.sns, resources.alerts_topic_arn,
+                                                alert.model_copy(update={"action": decision.describe()}))
+                published["report_uri"] = render_report()  # after the alert, before any training
+
+            result = request_retrain(cause, context, now=now, before_run=announce)
+            outcomes.append(AlarmOutcome(
+                alarm_name=note.alarm_name, state="ALARM", action="alerted", alert_message_id=published.get("id"),
+                report_uri=published.get("report_uri"), retrain=result.decision.status,
+                retrain_run_id=result.decision.run_id,
+                retrain_status=result.record.status.value if result.record is not None else None,
+            ))
+        except BaseException:
+            # nobody has been told yet: give the transition back so Lambda's retry handles it
+            if not sent.ids:
+                _release_transition(clients.s3, resources.artifacts_bucket, note)
+            raise
     return outcomes
+
+
+class _SentAlerts:
+    """The alerts published for one transition (so a failure after the first keeps its claim)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def publish(self, sns: Any, topic_arn: str, alert: Any) -> str:
+        from pipelines.alerts import publish_alert
+
+        message_id = publish_alert(sns, topic_arn, alert)
+        self.ids.append(message_id)
+        return message_id
+
+
+def _release_transition(s3: Any, bucket: str, note: AlarmNotification) -> None:
+    try:
+        s3.delete_object(Bucket=bucket, Key=note.transition_key)
+    except ClientError:
+        log.warning("could not release %s; its retry will be taken for a duplicate", note.transition_key, exc_info=True)
 
 
 def _claim_transition(s3: Any, bucket: str, note: AlarmNotification, now: datetime) -> bool:

@@ -1,19 +1,29 @@
-"""Inference log records as they travel on the tenant's Kinesis stream (format version 2).
+"""Inference log records as they travel on the tenant's Kinesis stream (format version 3).
 
 One Kinesis record holds one request (or one chunk of a request too large for one record): its
 rows row-wise, with the feature names, so a record can be read without the registry::
 
     {"v": 2, "request_id": "…", "model_version": "7", "timestamp": 1.7e9, "latency_ms": 1.9,
      "error": false, "chunk": 0, "chunks": 1, "n_rows": 2,
-     "numeric_features": "age\u001fincome", "numeric_f64": "<base64>",
+     "numeric_features": "age\u001fincome", "numeric_f32": "<base64>",
      "categorical_features": ["plan"], "categorical_rows": [["pro"], ["free"]],
      "predictions": [1, 0]}
 
-- ``numeric_f64``: the numeric values as base64 of little-endian float64, row-major
-  (``n_rows`` x numeric features), NaN = missing. The server writes this form: exact, compact, and
-  an order of magnitude cheaper to write and read than decimal text (formatting and parsing 30
-  floats per row was most of the cost on both sides). Readers also accept ``numeric_rows``, rows of
-  JSON numbers or ``null``, for producers without numpy.
+- ``numeric_f32``: the numeric values as base64 of little-endian float32, row-major
+  (``n_rows`` x numeric features), NaN = missing. The server writes this form: binary is an order
+  of magnitude cheaper to write and read than decimal text (formatting and parsing 30 floats per
+  row was most of the cost on both sides), and float32 halves the bytes of float64, whose base64
+  (twice: in the record, then in the PutRecords body) and signing were most of the logging cost
+  of a 100-row request. Precision: readers give back every value of at most 6 significant digits
+  between 1e-17 and 1e6 in magnitude (what CSV and JSON inputs usually hold), and every integer up
+  to 2**24, as exactly the float64 the server parsed: a float32 value is replaced by the float64
+  of its 6-significant-digit rounding when that rounds to the same float32 (vectorized, one pass
+  per batch). Without this, a decimal such as 0.7 would come back as 0.69999998 and land below a
+  baseline bin edge of 0.7, which for a feature with many 0.7s reads as drift. Other values keep
+  float32 precision (relative error at most 1.2e-7; magnitudes under 1.2e-38 lose more, down to
+  0). A request with a value float32 cannot hold (beyond +-3.4e38, or infinite) is written
+  exactly, as ``numeric_f64``: little-endian float64, format 2's block. Readers also accept ``numeric_rows``, rows of JSON numbers or ``null``, for producers without
+  numpy.
 - ``numeric_features``/``categorical_features``: a JSON list of names, or (as the server writes
   them) one string of the names joined by U+001F, the ASCII unit separator: parsing 30 short
   strings per record cost more than the rest of the record, and a reader splits a joined string
@@ -30,8 +40,11 @@ worth of encoding, signing and PutRecords entries, 53-83 % of the server's throu
 names ride along in every record (a few hundred bytes, well under the 25 KB PUT payload unit)
 rather than a schema hash that would need the registry to read a record.
 
-Version 1 records (no ``v``: one row, ``features`` as an object, one ``prediction``) are still
-read, as one-row version 2 records, so a monitor can be upgraded before the servers are.
+Version 2 records (the same fields, with ``numeric_f64`` as the server's numeric block) and
+version 1 records (no ``v``: one row, ``features`` as an object, one ``prediction``, read as a
+one-row record) are still read, so a monitor can be upgraded before the servers are. The block is
+spliced into the record as bytes (``RecordEncoder``): through a Python string it cost two more
+copies of the record's largest field.
 """
 
 from __future__ import annotations
@@ -49,7 +62,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from tenantml.errors import InferenceRecordError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: versions this reader reads besides 1 (which has no ``v``)
+READABLE_VERSIONS = frozenset({2, 3})
 #: joins feature names into one string on the wire (see the module docstring)
 NAME_SEPARATOR = "\x1f"
 
@@ -58,6 +73,13 @@ _PREDICTION_TYPES = frozenset((float, int, str, bool))
 _CATEGORY_TYPES = frozenset((float, int, str, bool, type(None)))
 _NUMPY_OPTION = orjson.OPT_SERIALIZE_NUMPY
 _F64 = np.dtype("<f8")
+_F32 = np.dtype("<f4")
+#: the binary numeric blocks: field name -> (dtype, bytes per value)
+_BLOCKS = {"numeric_f32": (_F32, 4), "numeric_f64": (_F64, 8)}
+#: +inf and -inf as little-endian float32: in a float32 block they mean the cast overflowed
+_F32_INFINITIES = (np.array([np.inf], dtype=_F32).tobytes(), np.array([-np.inf], dtype=_F32).tobytes())
+#: 10**k for k in 0..22, all exact in float64
+_POW10 = 10.0 ** np.arange(23)
 #: feature-name lists seen so far, interned as tuples so records of one model share one object
 _NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
 _MAX_INTERNED = 1024
@@ -68,7 +90,7 @@ class InferenceRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    v: Literal[2] = 2
+    v: Literal[2, 3] = FORMAT_VERSION
     request_id: str
     model_version: str
     timestamp: float
@@ -91,11 +113,12 @@ class InferenceRecord(BaseModel):
             for name in ("numeric_features", "categorical_features"):
                 if isinstance(data.get(name), str):
                     data[name] = data[name].split(NAME_SEPARATOR) if data[name] else []
-            if "numeric_f64" in data:
+            block = _block_field(data)
+            if block is not None:
                 data["numeric_rows"] = [
                     [None if math.isnan(v) else v for v in row] for row in _binary_rows(data).tolist()
                 ]
-                del data["numeric_f64"]
+                del data[block]
             data.pop("n_rows", None)
         return data
 
@@ -134,6 +157,82 @@ class LegacyInferenceRecord(BaseModel):
 # --- writing ----------------------------------------------------------------------------------
 
 
+class RecordEncoder:
+    """Writes the records of one feature list (a model's schema); the joined names are made once.
+
+    ``precision="float32"`` (the default, see the module docstring) writes ``numeric_f32``;
+    ``"float64"`` writes ``numeric_f64``, exact, at twice the bytes.
+    """
+
+    def __init__(
+        self,
+        numeric_features: Sequence[str],
+        categorical_features: Sequence[str] = (),
+        *,
+        precision: Literal["float32", "float64"] = "float32",
+    ) -> None:
+        if precision not in ("float32", "float64"):
+            raise ValueError(f"precision: expected 'float32' or 'float64', got {precision!r}")
+        self.numeric_features = tuple(numeric_features)
+        self.categorical_features = tuple(categorical_features)
+        self.precision = precision
+        self._numeric_names = _joined(self.numeric_features)
+        self._categorical_names = _joined(self.categorical_features)
+
+    def encode(
+        self,
+        *,
+        request_id: str,
+        model_version: str,
+        timestamp: float,
+        latency_ms: float,
+        error: bool,
+        numeric: np.ndarray | None,
+        categorical: np.ndarray | None = None,
+        predictions: np.ndarray | None,
+        chunk: int = 0,
+        chunks: int = 1,
+    ) -> bytes:
+        """One record's JSON. ``numeric`` is a float matrix (NaN = missing), ``categorical`` an
+        object matrix, ``predictions`` one value per row (None for a failed request)."""
+        record: dict[str, Any] = {
+            "v": FORMAT_VERSION,
+            "request_id": request_id,
+            "model_version": model_version,
+            "timestamp": timestamp,
+            "latency_ms": latency_ms,
+            "error": error,
+            "chunk": chunk,
+            "chunks": chunks,
+            "n_rows": len(numeric) if numeric is not None else len(categorical) if categorical is not None else 0,
+            "numeric_features": self._numeric_names,
+        }
+        if self.categorical_features and categorical is not None:
+            record["categorical_features"] = self._categorical_names
+            record["categorical_rows"] = categorical.tolist()
+        if predictions is None:
+            record["predictions"] = None
+        elif predictions.dtype.kind in "biuf":
+            record["predictions"] = np.ascontiguousarray(predictions)
+        else:  # labels as strings (or objects): orjson serializes no object arrays
+            record["predictions"] = [p if type(p) in _PREDICTION_TYPES else str(p) for p in predictions.tolist()]
+        head = orjson.dumps(record, option=_NUMPY_OPTION)
+        if numeric is None or not self.numeric_features:
+            return head
+        field, raw = self._numeric_block(numeric)
+        # base64 needs no JSON escaping: splice it in as bytes rather than via a str orjson copies again
+        return b"".join((head[:-1], field, binascii.b2a_base64(raw, newline=False), b'"}'))
+
+    def _numeric_block(self, numeric: np.ndarray) -> tuple[bytes, bytes]:
+        if self.precision == "float32":
+            raw = np.ascontiguousarray(numeric, dtype=_F32).tobytes()
+            # an infinity in the float32 block: the cast overflowed (or the input held one); a
+            # rare false match across two values only costs the bigger exact form
+            if _F32_INFINITIES[0] not in raw and _F32_INFINITIES[1] not in raw:
+                return b',"numeric_f32":"', raw
+        return b',"numeric_f64":"', np.ascontiguousarray(numeric, dtype=_F64).tobytes()
+
+
 def encode_record(
     *,
     request_id: str,
@@ -148,33 +247,21 @@ def encode_record(
     predictions: np.ndarray | None,
     chunk: int = 0,
     chunks: int = 1,
+    precision: Literal["float32", "float64"] = "float32",
 ) -> bytes:
-    """One record's JSON. ``numeric`` is a float matrix (NaN = missing, written as ``null``) that
-    orjson serializes without a Python list per row; ``categorical`` an object matrix."""
-    record: dict[str, Any] = {
-        "v": FORMAT_VERSION,
-        "request_id": request_id,
-        "model_version": model_version,
-        "timestamp": timestamp,
-        "latency_ms": latency_ms,
-        "error": error,
-        "chunk": chunk,
-        "chunks": chunks,
-        "n_rows": len(numeric) if numeric is not None else len(categorical) if categorical is not None else 0,
-        "numeric_features": _joined(numeric_features),
-    }
-    if numeric is not None and numeric_features:
-        record["numeric_f64"] = base64.b64encode(np.ascontiguousarray(numeric, dtype=_F64).tobytes()).decode()
-    if categorical_features and categorical is not None:
-        record["categorical_features"] = _joined(categorical_features)
-        record["categorical_rows"] = categorical.tolist()
-    if predictions is None:
-        record["predictions"] = None
-    elif predictions.dtype.kind in "biuf":
-        record["predictions"] = np.ascontiguousarray(predictions)
-    else:  # labels as strings (or objects): orjson serializes no object arrays
-        record["predictions"] = [p if type(p) in _PREDICTION_TYPES else str(p) for p in predictions.tolist()]
-    return orjson.dumps(record, option=_NUMPY_OPTION)
+    """One record's JSON (see :class:`RecordEncoder`, which a writer of many records should keep)."""
+    return RecordEncoder(numeric_features, categorical_features, precision=precision).encode(
+        request_id=request_id,
+        model_version=model_version,
+        timestamp=timestamp,
+        latency_ms=latency_ms,
+        error=error,
+        numeric=numeric,
+        categorical=categorical,
+        predictions=predictions,
+        chunk=chunk,
+        chunks=chunks,
+    )
 
 
 def _joined(names: Sequence[str]) -> str | Sequence[str]:
@@ -201,14 +288,14 @@ def parse_payload(data: bytes | str) -> dict[str, Any]:
     version = payload.get("v")
     if version is None:
         return _from_legacy(payload)
-    if version != FORMAT_VERSION:
-        raise InferenceRecordError(f"v: unknown format version {version!r} (this reader knows 1 and 2)")
+    if version not in READABLE_VERSIONS:
+        raise InferenceRecordError(f"v: unknown format version {version!r} (this reader knows 1, 2 and 3)")
     check_shapes(payload)
     return payload
 
 
 def check_shapes(payload: dict[str, Any]) -> None:
-    """Field types and shapes of a version 2 payload; fills defaults, interns the name lists and
+    """Field types and shapes of a version 2 or 3 payload; fills defaults, interns the name lists and
     sets ``n_rows``. Raises :class:`InferenceRecordError` naming the field (and row)."""
     get = payload.get
     if (
@@ -239,14 +326,17 @@ def check_shapes(payload: dict[str, Any]) -> None:
     declared = get("n_rows")
     if declared is not None and (type(declared) is not int or declared < 1):
         raise InferenceRecordError(f"n_rows: expected a positive integer, got {_preview(declared)}")
-    if numeric and "numeric_f64" in payload:
-        block = payload["numeric_f64"]
+    block_field = _block_field(payload) if numeric else None
+    if block_field is not None:
+        block = payload[block_field]
         if declared is None or type(block) is not str:
-            raise InferenceRecordError("numeric_f64: expected a base64 string and an n_rows field")
-        # base64 length of n_rows x features float64 values, checked before decoding anything
-        if len(block) != 4 * -(-declared * len(numeric) * 8 // 3):
+            raise InferenceRecordError(f"{block_field}: expected a base64 string and an n_rows field")
+        # base64 length of n_rows x features values, checked before decoding anything
+        width = _BLOCKS[block_field][1]
+        if len(block) != 4 * -(-declared * len(numeric) * width // 3):
             raise InferenceRecordError(
-                f"numeric_f64: {len(block)} base64 characters, not {declared} rows x {len(numeric)} float64 values"
+                f"{block_field}: {len(block)} base64 characters, not {declared} rows x {len(numeric)} "
+                f"{_BLOCKS[block_field][0].name} values"
             )
         n_rows = declared
     elif numeric:
@@ -319,37 +409,41 @@ def _check_rows(rows: Any, width: int, field: str, value_types: frozenset[type] 
 
 
 def attach_numeric(records: Sequence[dict[str, Any]]) -> dict[int, str]:
-    """Give every parsed record a ``numeric`` float matrix (``n_rows`` x its numeric features, NaN
-    for missing), built for all records of one width with one numpy call (binary blocks are
-    joined and viewed as float64; JSON rows converted together).
+    """Give every parsed record a ``numeric`` float64 matrix (``n_rows`` x its numeric features,
+    NaN for missing), built for all records of one width and block type with one numpy call
+    (binary blocks are joined and viewed as float32 or float64, float32 restored as the module
+    docstring says; JSON rows converted together).
 
     Returns ``{index: reason}`` for records whose numeric block is not valid (those get no
     matrix): bad base64, or a non-numeric JSON value. Numeric strings in JSON rows are read as
     numbers, as the model server reads them.
     """
-    binary: dict[int, list[int]] = {}
+    binary: dict[tuple[int, str], list[int]] = {}
     text: dict[int, list[int]] = {}
     bad: dict[int, str] = {}
     for i, record in enumerate(records):
         width = len(record["numeric_features"])
         if width == 0:
             record["numeric"] = np.empty((record["n_rows"], 0))
+        elif "numeric_f32" in record:
+            binary.setdefault((width, "numeric_f32"), []).append(i)
         elif "numeric_f64" in record:
-            binary.setdefault(width, []).append(i)
+            binary.setdefault((width, "numeric_f64"), []).append(i)
         else:
             text.setdefault(width, []).append(i)
     a2b = binascii.a2b_base64
-    for width, indexes in binary.items():
+    for (width, block_field), indexes in binary.items():
         blocks, good = [], []
         for i in indexes:
             try:
-                blocks.append(a2b(records[i]["numeric_f64"], strict_mode=True))
+                blocks.append(a2b(records[i][block_field], strict_mode=True))
             except (binascii.Error, ValueError) as err:
-                bad[i] = f"numeric_f64: not base64: {err}"
+                bad[i] = f"{block_field}: not base64: {err}"
                 continue
             good.append(i)
-        matrix = np.frombuffer(b"".join(blocks), dtype=_F64).reshape(-1, width)
-        _slice(records, good, matrix)
+        dtype = _BLOCKS[block_field][0]
+        matrix = np.frombuffer(b"".join(blocks), dtype=dtype).reshape(-1, width)
+        _slice(records, good, restore_float32(matrix) if dtype is _F32 else matrix)
     for width, indexes in text.items():
         flat: list[Any] = []
         extend = flat.extend
@@ -377,16 +471,47 @@ def _slice(records: Sequence[dict[str, Any]], indexes: list[int], matrix: np.nda
         start = stop
 
 
+def _block_field(payload: Mapping[str, Any]) -> str | None:
+    """The binary numeric block's field name, if the payload has one."""
+    if "numeric_f32" in payload:
+        return "numeric_f32"
+    return "numeric_f64" if "numeric_f64" in payload else None
+
+
 def _binary_rows(payload: Mapping[str, Any]) -> np.ndarray:
+    block_field = _block_field(payload) or "numeric_f64"
     try:
-        raw = binascii.a2b_base64(payload["numeric_f64"], strict_mode=True)
+        raw = binascii.a2b_base64(payload[block_field], strict_mode=True)
     except (binascii.Error, ValueError, TypeError) as err:
-        raise InferenceRecordError(f"numeric_f64: not base64: {err}") from err
+        raise InferenceRecordError(f"{block_field}: not base64: {err}") from err
     width = len(payload.get("numeric_features") or ())
-    values = np.frombuffer(raw, dtype=_F64)
+    dtype = _BLOCKS[block_field][0]
+    if len(raw) % dtype.itemsize:
+        raise InferenceRecordError(f"{block_field}: {len(raw)} bytes, not whole {dtype.name} values")
+    values = np.frombuffer(raw, dtype=dtype)
     if width == 0 or values.size != width * int(payload.get("n_rows") or 0):
-        raise InferenceRecordError(f"numeric_f64: {values.size} values, not n_rows x {width} features")
-    return values.reshape(-1, width)
+        raise InferenceRecordError(f"{block_field}: {values.size} values, not n_rows x {width} features")
+    values = values.reshape(-1, width)
+    return restore_float32(values) if dtype is _F32 else values
+
+
+def restore_float32(values: np.ndarray) -> np.ndarray:
+    """float32 values as float64, with every value of at most 6 significant digits between 1e-17
+    and 1e6 in magnitude given back as the float64 of that decimal (see the module docstring).
+
+    For such a value, ``rint(y * 10**k)`` with ``k = 5 - floor(log10(|y|))`` is the decimal's
+    6-digit integer (float32's error is far below half a unit of it), and dividing two exactly
+    representable numbers rounds correctly. The rounding is kept only where it maps back to
+    the same float32, so no value moves by more than float32's own precision.
+    """
+    wide = values.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        k = 5.0 - np.floor(np.log10(np.abs(wide)))
+        usable = (k >= 0) & (k <= 22)  # False for 0, NaN and out-of-range magnitudes
+        scale = _POW10[np.where(usable, k, 0).astype(np.intp)]
+        rounded = np.rint(wide * scale) / scale
+        keep = usable & (rounded.astype(_F32) == values)
+    return np.where(keep, rounded, wide)
 
 
 def _float_rows(rows: list[list[Any]]) -> np.ndarray:
@@ -413,12 +538,12 @@ def normalize_record(record: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
     if payload.get("v") is None:
         payload = _from_legacy(payload)
     else:
-        if payload.get("v") != FORMAT_VERSION:
+        if payload.get("v") not in READABLE_VERSIONS:
             raise InferenceRecordError(f"v: unknown format version {payload.get('v')!r}")
         check_shapes(payload)
     if not payload["numeric_features"]:
         payload["numeric"] = np.empty((payload["n_rows"], 0))
-    elif "numeric_f64" in payload:
+    elif _block_field(payload) is not None:
         payload["numeric"] = _binary_rows(payload)
     else:
         payload["numeric"] = _float_rows(payload["numeric_rows"])
@@ -433,7 +558,7 @@ def _from_legacy(payload: dict[str, Any]) -> dict[str, Any]:
     numeric = [name for name, value in old.features.items() if not isinstance(value, str)]
     categorical = [name for name, value in old.features.items() if isinstance(value, str)]
     converted = {
-        "v": FORMAT_VERSION,
+        "v": 2,
         "request_id": old.request_id,
         "model_version": old.model_version,
         "timestamp": old.timestamp,
@@ -496,9 +621,11 @@ def decode_record_data(data: bytes) -> InferenceRecord:
 __all__ = [
     "FORMAT_VERSION",
     "NAME_SEPARATOR",
+    "READABLE_VERSIONS",
     "DecodedBatch",
     "InferenceRecord",
     "LegacyInferenceRecord",
+    "RecordEncoder",
     "attach_numeric",
     "check_shapes",
     "decode_kinesis_batch",
@@ -506,4 +633,5 @@ __all__ = [
     "encode_record",
     "normalize_record",
     "parse_payload",
+    "restore_float32",
 ]

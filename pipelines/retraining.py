@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.arrivals import INCOMING_PREFIX, DataArrival
 from pipelines.uris import parse_s3_uri
+from tenantml.errors import RetrainContentionError
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ def _claim_cooldown(s3: Any, bucket: str, model: str, holder: _CooldownHolder, n
             # another alarm wrote first: read its claim on the next pass
     existing, _ = _read_holder(s3, bucket, key)
     if existing is None:
-        raise RuntimeError(f"cooldown s3://{bucket}/{key} keeps changing; retry the alarm later")
+        raise RetrainContentionError(f"cooldown s3://{bucket}/{key} keeps changing; retry the alarm later")
     return existing
 
 

@@ -177,6 +177,10 @@ class PipelineRunError(TenantmlError):
         super().__init__(message)
 
 
+class RetrainContentionError(TenantmlError):
+    """The retrain cooldown kept changing under concurrent alarms; the alarm Lambda's retry settles it."""
+
+
 # --- model serving (pipelines/serving) ------------------------------------------------------
 
 
@@ -211,6 +215,18 @@ class InferenceInputError(ServingError):
         if code is not None:
             self.code = code
         super().__init__(message)
+
+
+class MonitoringError(TenantmlError):
+    """Base class of the errors of drift and health monitoring (``pipelines.monitoring``, ``drift_report``)."""
+
+
+class BaselineNotFoundError(MonitoringError):
+    """No training baseline can be found for a model version seen on the stream."""
+
+
+class NoSnapshotsError(MonitoringError):
+    """No monitoring snapshot exists yet for a model (nothing was served, or the monitor never ran)."""
 
 
 class InferenceRecordError(TenantmlError):

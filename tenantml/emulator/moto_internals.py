@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from typing import Any
 
 from tenantml.emulator.server import is_in_process
@@ -73,7 +74,12 @@ def ensure_aws_managed_policy(endpoint: str, account_id: str, arn: str) -> bool:
     return True
 
 
-__all__ = ["delete_model_package_group", "ensure_aws_managed_policy"]
+__all__ = [
+    "delete_model_package_group",
+    "ensure_aws_managed_policy",
+    "fix_kinesis_put_concurrency",
+    "fix_policy_condition_semantics",
+]
 
 
 _conditions_fixed = False
@@ -127,3 +133,64 @@ def fix_policy_condition_semantics() -> None:
 
     IAMPolicyStatement.is_action_permitted = is_action_permitted
     _conditions_fixed = True
+
+
+_kinesis_fixed = False
+#: one lock per stream, by (account, region, stream name); a deleted and re-created stream reuses its lock
+_STREAM_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
+
+
+def _stream_lock(backend: Any, stream_arn: str | None, stream_name: str | None) -> threading.Lock:
+    stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    # dict.setdefault is atomic under the GIL: two first callers get the same lock
+    return _STREAM_LOCKS.setdefault((backend.account_id, backend.region_name, stream.stream_name), threading.Lock())
+
+
+def fix_kinesis_put_concurrency() -> None:
+    """Serialize ``PutRecord``/``PutRecords``/``GetRecords`` per stream (moto 5.2.5 loses records).
+
+    moto numbers a shard's next record "highest sequence number + 1" with no lock (its source
+    says "not safe for concurrency"), and its werkzeug server answers each request in its own
+    thread. Two concurrent ``PutRecords`` calls (two server workers logging inferences) can take
+    the same number, and the second record silently replaces the first while both callers are
+    told it was stored. ``GetRecords`` iterates the same dict, which a concurrent put can change
+    under it. Holding one lock per stream around the backend's three methods makes each call
+    atomic, as on real Kinesis. Process-wide and idempotent;
+    ``tests/functional/emulator/test_moto_kinesis_concurrency.py`` pins the behaviour.
+    """
+    global _kinesis_fixed
+    if _kinesis_fixed:
+        return
+    from moto.kinesis.models import KinesisBackend
+    from moto.kinesis.utils import decompose_shard_iterator
+
+    put_record, put_records, get_records = (
+        KinesisBackend.put_record, KinesisBackend.put_records, KinesisBackend.get_records,
+    )
+
+    @functools.wraps(put_record)
+    def locked_put_record(self: Any, stream_arn: str | None, stream_name: str | None, *args: Any,
+                          **kwargs: Any) -> Any:
+        with _stream_lock(self, stream_arn, stream_name):
+            return put_record(self, stream_arn, stream_name, *args, **kwargs)
+
+    @functools.wraps(put_records)
+    def locked_put_records(self: Any, stream_arn: str | None, stream_name: str | None, *args: Any,
+                           **kwargs: Any) -> Any:
+        with _stream_lock(self, stream_arn, stream_name):
+            return put_records(self, stream_arn, stream_name, *args, **kwargs)
+
+    @functools.wraps(get_records)
+    def locked_get_records(self: Any, stream_arn: str | None, shard_iterator: str, *args: Any,
+                           **kwargs: Any) -> Any:
+        try:
+            stream_name = decompose_shard_iterator(shard_iterator)[0]
+        except Exception:  # noqa: BLE001 - not an iterator moto made: let moto answer with its own error
+            return get_records(self, stream_arn, shard_iterator, *args, **kwargs)
+        with _stream_lock(self, stream_arn, stream_name):
+            return get_records(self, stream_arn, shard_iterator, *args, **kwargs)
+
+    KinesisBackend.put_record = locked_put_record
+    KinesisBackend.put_records = locked_put_records
+    KinesisBackend.get_records = locked_get_records
+    _kinesis_fixed = True

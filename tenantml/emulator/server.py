@@ -199,9 +199,10 @@ def start(
         )
         if on_message is not None:
             on_message(fallback_message)
-    from tenantml.emulator.moto_internals import fix_policy_condition_semantics
+    from tenantml.emulator.moto_internals import fix_kinesis_put_concurrency, fix_policy_condition_semantics
 
     fix_policy_condition_semantics()
+    fix_kinesis_put_concurrency()
     moto = _make_moto_server(sock)
     moto.start()
 

@@ -3,6 +3,8 @@ through the real pipeline (scikit-learn, evaluation gate, SageMaker registry), a
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
+from botocore.exceptions import ClientError
 from monitoring_support import REGION, TENANT, inference_payloads
 from typer.testing import CliRunner
 
@@ -298,6 +301,22 @@ def test_given_an_ok_transition_when_handled_then_a_short_recovered_message(plat
     assert [v.version for v in platform.registry.list_model_versions()] == [1]
 
 
+
+
+def test_given_the_alert_cannot_be_published_then_the_transition_is_released_for_the_retry(platform):
+    # given an alerts topic that does not exist (deleted, or a permissions slip)
+    gone = platform.resources.model_copy(update={"alerts_topic_arn": platform.resources.alerts_topic_arn + "-gone"})
+    broken = dataclasses.replace(platform.context, resources=gone)
+
+    # when the first delivery fails to publish, Lambda retries it once the topic is back
+    with pytest.raises(ClientError):
+        handle_alarm_notifications([notification("OK", changed_at="2026-01-10T09:30:00.000+0000")], broken, now=T0)
+    (outcome,) = handle_alarm_notifications([notification("OK", changed_at="2026-01-10T09:30:00.000+0000")],
+                                            platform.context, now=T0)
+
+    # then the retry is not taken for a duplicate: the person is told once
+    assert outcome.action == "alerted"
+    assert len(platform.alerts()) == 1
 
 def test_given_an_alarm_leaving_insufficient_data_for_ok_when_handled_then_nobody_is_told(platform):
     # given: what every new alarm sends once, as soon as it has data

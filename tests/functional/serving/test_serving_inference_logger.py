@@ -125,6 +125,24 @@ def test_a_multi_row_request_is_one_record_with_all_its_rows(sender, stream, rea
     assert (logger.stats.sent_records, logger.stats.sent_rows, logger.stats.lost_rows) == (3, 1234, 0)
 
 
+def test_the_sender_wakes_for_a_full_call_not_for_every_few_multi_row_requests(kinesis, stream, read_records):
+    # given a started logger that would otherwise wait a minute between sends
+    client = FaultInjector(kinesis)
+    logger = _logger(client, stream, flush_interval=60, wake_rows=2_000)
+    logger.start()
+    # when 100-row requests arrive one by one
+    for i in range(40):
+        assert logger.submit(_entry(f"big{i}", 100))
+        time.sleep(0.005)  # time enough for a woken sender to send what is buffered
+    deadline = time.monotonic() + 10
+    while sum(client.call_sizes) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # then the 20th request (2,000 rows) woke the sender, not the 5th (500 rows, the old trigger)
+    assert client.call_sizes and client.call_sizes[0] >= 20, client.call_sizes
+    assert logger.close(timeout=30)
+    assert sum(client.call_sizes) == 40 and len(read_records(stream)) == 40
+
+
 def test_batches_also_respect_the_byte_limit(kinesis, stream, read_records):
     client = FaultInjector(kinesis)
     # a 2 KB byte budget fits only a handful of ~200-byte records per call

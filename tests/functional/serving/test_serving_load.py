@@ -17,28 +17,36 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from pipelines.inference_log import parse_payload
 from pipelines.serving.config import InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
+from tenantml.emulator import server as emulator
 
 #: the issue's load: 32 concurrent clients for 60 s
 DURATION_S = 60.0
 CONCURRENCY = 32
-#: one worker: moto 5.2.5's Kinesis numbers a shard's records as "highest + 1" without a lock
-#: ("not safe for concurrency"), so two workers' concurrent PutRecords calls can be given the same
-#: sequence number and one record silently replaces the other on the emulated stream. One worker
-#: has one sender thread, whose calls never overlap. (Two workers are covered, at low concurrency,
-#: by test_serving_end_to_end.)
-WORKERS = 1
+#: two workers, two sender threads whose PutRecords calls overlap: moto 5.2.5 alone would give two
+#: concurrent records one sequence number and silently keep only one, so this module's moto is the
+#: emulator's, which serializes puts per stream (``fix_kinesis_put_concurrency``)
+WORKERS = 2
 VERSION = "21"
 #: every 10th request carries this many rows, the others one
 MULTI_ROWS = 100
 CLOSED = re.compile(r"inference log closed \(all delivered: (True|False)\): (\{.*\})")
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """The emulator's moto (with its fixes), in place of conftest's plain ``ThreadedMotoServer``."""
+    with emulator.running(0) as server:
+        yield server.endpoint
 
 
 def _free_port() -> int:

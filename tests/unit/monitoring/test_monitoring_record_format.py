@@ -1,4 +1,4 @@
-"""Inference-log format 2 as the monitor reads it: one record per request, rows counted as rows."""
+"""Inference-log formats 3 and 2 as the monitor reads them: one record per request, rows counted as rows."""
 
 from __future__ import annotations
 
@@ -48,14 +48,36 @@ def _tamper(data: bytes, **fields) -> bytes:
 
 
 def test_a_record_round_trips_its_rows_exactly_with_missing_values():
+    # float64 blocks (format 2's, and format 3's fallback) are exact
     numeric = np.array([[0.1, np.nan], [1e-300, 2.0 / 3.0]])
-    decoded = decode_records([_event(_record("a", numeric), 1)])
+    decoded = decode_records([_event(_record("a", numeric, precision="float64"), 1)])
     record = decoded.records[0].record
     assert record["numeric_features"] == ("x", "y") and record["n_rows"] == 2
     np.testing.assert_array_equal(record["numeric"], numeric)  # bit for bit, NaN included
-    typed = decode_record_data(_record("a", numeric))
+    typed = decode_record_data(_record("a", numeric, precision="float64"))
     assert isinstance(typed, InferenceRecord) and typed.n_rows == 2
     assert typed.rows()[0] == {"x": 0.1, "y": None, "plan": "pro"}
+
+
+def test_float32_records_give_back_short_decimals_exactly_so_bin_edges_still_match():
+    # 0.7 as float32 is 0.69999998: read as such, every 0.7 would fall below a baseline edge of 0.7
+    numeric = np.array([[0.7, np.nan], [17.99, 123456.0], [-0.0015, 2.0 / 3.0]])
+    data = _record("a", numeric)
+    assert orjson.loads(data)["v"] == 3 and "numeric_f32" in orjson.loads(data)
+    record = decode_records([_event(data, 1)]).records[0].record
+    np.testing.assert_array_equal(record["numeric"][:, 0], numeric[:, 0])
+    assert record["numeric"][1, 1] == 123456.0 and math.isnan(record["numeric"][0, 1])
+    assert record["numeric"][2, 1] == pytest.approx(2.0 / 3.0, rel=1.2e-7) and record["numeric"][2, 1] != 2.0 / 3.0
+    assert decode_record_data(data).rows()[0] == {"x": 0.7, "y": None, "plan": "pro"}
+
+
+def test_format_2_and_3_records_are_read_together(baseline):
+    rng = np.random.default_rng(3)
+    old = _tamper(_record("old", np.round(rng.normal(size=(4, 2)), 2), precision="float64"), v=2)
+    new = _record("new", np.round(rng.normal(size=(4, 2)), 2))
+    decoded = decode_records([_event(old, 1), _event(new, 2)])
+    assert decoded.malformed == [] and [r.record["request_id"] for r in decoded.records] == ["old", "new"]
+    assert compute_window_metrics([r.record for r in decoded.records], baseline).row_count == 8
 
 
 def test_requests_count_once_while_features_and_predictions_count_every_row(baseline):
@@ -89,20 +111,22 @@ def test_records_under_other_feature_lists_line_up_by_name(baseline):
 
 
 GOOD = _record("ok", np.array([[1.0, 2.0]]))
+GOOD64 = _record("ok", np.array([[1.0, 2.0]]), precision="float64")
 
 
 @pytest.mark.parametrize(("data", "reason"), [
     (b"{not json", "JSON"),
-    (_tamper(GOOD, v=3), "version"),
-    (_tamper(GOOD, n_rows=2), "numeric_f64"),  # the binary block holds one row, not two
-    (_tamper(GOOD, numeric_f64="!" * 24), "base64"),
+    (_tamper(GOOD, v=4), "version"),
+    (_tamper(GOOD, n_rows=2), "numeric_f32"),  # the binary block holds one row, not two
+    (_tamper(GOOD, numeric_f32="!" * 12), "base64"),
+    (_tamper(GOOD64, numeric_f64="!" * 24), "base64"),
     (_tamper(GOOD, predictions=[1, 0]), "predictions"),
     (_tamper(GOOD, request_id=7), "request_id"),
     (_tamper(GOOD, categorical_rows=[["pro", "extra"]]), "categorical_rows[0]"),
     (orjson.dumps({k: v for k, v in {**orjson.loads(GOOD), "numeric_rows": [[1.0]], "n_rows": None}.items()
-                   if k not in ("numeric_f64", "n_rows")}), "numeric_rows[0]"),
+                   if k not in ("numeric_f32", "n_rows")}), "numeric_rows[0]"),
     (orjson.dumps({k: v for k, v in {**orjson.loads(GOOD), "numeric_rows": [[1.0, "abc"]]}.items()
-                   if k not in ("numeric_f64", "n_rows")}), "not a number"),
+                   if k not in ("numeric_f32", "n_rows")}), "not a number"),
 ])
 def test_a_malformed_record_is_counted_with_its_reason_and_the_others_are_kept(data, reason):
     decoded = decode_records([_event(GOOD, 1), _event(data, 2), _event(GOOD, 3)])
@@ -113,6 +137,6 @@ def test_a_malformed_record_is_counted_with_its_reason_and_the_others_are_kept(d
 
 def test_json_rows_from_another_producer_are_read_like_the_binary_block():
     payload = {**orjson.loads(GOOD), "numeric_features": ["x", "y"], "numeric_rows": [[1.0, None]]}
-    del payload["numeric_f64"], payload["n_rows"]
+    del payload["numeric_f32"], payload["n_rows"]
     record = decode_records([_event(orjson.dumps(payload), 1)]).records[0].record
     assert record["numeric"][0, 0] == 1.0 and math.isnan(record["numeric"][0, 1])

@@ -1,4 +1,4 @@
-"""The server's side of inference-log format 2: one record per request, chunked under the record limit."""
+"""The server's side of inference-log format 3: one record per request, chunked under the record limit."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ SCHEMA = InputSchema([FeatureSignature(name=f"f{i}", dtype="float64", kind="nume
                      + [FeatureSignature(name="plan", dtype="str", kind="categorical")])
 
 
-def _entry(rows: int, *, error: bool = False) -> LogEntry:
-    numeric = np.random.default_rng(rows).normal(size=(rows, 30))
+def _entry(rows: int, *, error: bool = False, numeric: np.ndarray | None = None) -> LogEntry:
+    if numeric is None:  # decimals as requests carry them (two decimals): float32 on the wire, exact when read
+        numeric = np.round(np.random.default_rng(rows).normal(size=(rows, 30)) * 100, 2)
     numeric[0, 3] = np.nan
     return LogEntry(request_id="req-1", model_version="9",
                     batch=FeatureBatch(numeric=numeric, categorical=np.array([["pro"]] * rows, dtype=object), n_rows=rows),
@@ -55,3 +56,26 @@ def test_a_single_row_over_the_limit_is_dropped_and_counted():
 def test_a_failed_request_is_logged_with_its_rows_and_no_predictions():
     decoded = decode_record_data(encode_records(_entry(2, error=True), SCHEMA)[0][0].data)
     assert decoded.error is True and decoded.predictions is None and decoded.n_rows == 2
+
+
+def test_values_of_more_than_6_digits_keep_float32_precision_and_short_decimals_come_back_exactly():
+    rng = np.random.default_rng(5)
+    numeric = rng.normal(size=(50, 30)) * 10.0 ** rng.integers(-6, 6, size=(50, 30))
+    # decimals of at most 6 significant digits, e.g. 0.7, which float32 holds as 0.69999998
+    numeric[:, :10] = [[float(f"{v:.6g}") for v in row] for row in numeric[:, :10]]
+    numeric[0, :3] = [0.7, 0.1, 17.99]
+    records, _ = encode_records(_entry(50, numeric=numeric), SCHEMA)
+    assert b'"numeric_f32":"' in records[0].data and b"numeric_f64" not in records[0].data
+    decoded = np.array(decode_record_data(records[0].data).numeric_rows, dtype=float)
+    np.testing.assert_array_equal(decoded[:, :10], numeric[:, :10])
+    np.testing.assert_allclose(decoded, numeric, rtol=1.2e-7, atol=0)
+    assert np.nanmax(np.abs(decoded - numeric)) > 0  # the long values really went through float32
+
+
+def test_a_value_float32_cannot_hold_makes_the_record_exact_float64():
+    numeric = np.round(np.random.default_rng(1).normal(size=(2, 30)), 1)
+    numeric[1, 7] = 1e300
+    with np.errstate(over="ignore"):
+        records, _ = encode_records(_entry(2, numeric=numeric), SCHEMA)
+    assert b'"numeric_f64":"' in records[0].data
+    np.testing.assert_array_equal(np.array(decode_record_data(records[0].data).numeric_rows, dtype=float), numeric)
