@@ -337,7 +337,7 @@ def handle_alarm_notifications(
             published: dict[str, str | None] = {}
 
             def announce(decision: Any, alert: AlarmAlert = alert, published: dict[str, str | None] = published,
-                         render_report: Any = render_report) -> None:
+                         render_report: Any = render_report, sent: _SentAlerts = sent) -> None:
                 published["id"] = sent.publish(clients.sns, resources.alerts_topic_arn,
                                                 alert.model_copy(update={"action": decision.describe()}))
                 published["report_uri"] = render_report()  # after the alert, before any training

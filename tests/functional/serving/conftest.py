@@ -1,5 +1,5 @@
 """Serving flows against real parts: uvicorn on 127.0.0.1, real scikit-learn models, and one moto
-server (``ThreadedMotoServer`` on a free loopback port) for Kinesis, S3 and SageMaker, reset
+server (the emulator's, on a free loopback port) for Kinesis, S3 and SageMaker, reset
 before every test that uses it."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import boto3
 import httpx
 import pandas as pd
 import pytest
-from moto.server import ThreadedMotoServer
 from sklearn.datasets import load_breast_cancer
 
 from pipelines.inference_log import InferenceRecord
@@ -21,6 +20,7 @@ from pipelines.serving.config import InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
 from pipelines.serving.runner import ThreadedServer
 from pipelines.training import TrainedModel, TrainingConfig, save_model, train_model
+from tenantml.emulator import server as emulator
 
 REGION = "eu-west-1"
 STREAM = "tenantml-acme-dev-inference-log"
@@ -28,13 +28,9 @@ STREAM = "tenantml-acme-dev-inference-log"
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    # the emulator's moto, with its fixes (Kinesis puts from several workers lose nothing)
+    with emulator.running(0) as server:
+        yield server.endpoint
 
 
 @pytest.fixture

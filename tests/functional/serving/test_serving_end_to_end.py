@@ -8,47 +8,21 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from serving_support import free_port, wait_for_workers
 
 from pipelines.serving.config import InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
 
 REQUESTS = 240
 WORKERS = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_workers(
-    client: httpx.Client, workers: int, process: subprocess.Popen, timeout: float = 90
-) -> set[int]:
-    """Poll /metrics on fresh connections until every worker process reports a loaded model."""
-    ready: set[int] = set()
-    deadline = time.monotonic() + timeout
-    while len(ready) < workers:
-        assert process.poll() is None, "the server exited during startup"
-        assert time.monotonic() < deadline, f"only {len(ready)} of {workers} workers became ready"
-        try:
-            metrics = client.get("/metrics").json()
-            if metrics["status"] == "ready":
-                ready.add(metrics["pid"])
-        except httpx.TransportError:
-            pass
-        time.sleep(0.02)
-    return ready
 
 
 def _uvicorn(port: int) -> list[str]:
@@ -70,7 +44,7 @@ def _entry_point(port: int) -> list[str]:
 def test_every_request_to_a_multi_worker_server_is_logged_exactly_once(
     aws, stream, model_dir: Path, rows, read_records, tmp_path, launcher
 ):
-    port = _free_port()
+    port = free_port()
     config = ServerConfig(
         source=DirectorySource(path=model_dir, version="12"),
         # a small buffer flush interval keeps the test short; shutdown must flush the rest anyway
@@ -87,7 +61,7 @@ def test_every_request_to_a_multi_worker_server_is_logged_exactly_once(
         base_url=f"http://127.0.0.1:{port}", timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
     )
     try:
-        pids = _wait_for_workers(client, WORKERS, process)
+        pids = wait_for_workers(f"http://127.0.0.1:{port}", WORKERS, process)
         assert len(pids) == WORKERS
 
         def send(i: int) -> str:

@@ -12,63 +12,31 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
-import pytest
+from serving_support import free_port, wait_for_workers
 
 from pipelines.inference_log import parse_payload
 from pipelines.serving.config import InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
-from tenantml.emulator import server as emulator
 
 #: the issue's load: 32 concurrent clients for 60 s
 DURATION_S = 60.0
 CONCURRENCY = 32
 #: two workers, two sender threads whose PutRecords calls overlap: moto 5.2.5 alone would give two
-#: concurrent records one sequence number and silently keep only one, so this module's moto is the
-#: emulator's, which serializes puts per stream (``fix_kinesis_put_concurrency``)
+#: concurrent records one sequence number and silently keep only one; the serving tests' moto is
+#: the emulator's, which serializes puts per stream (``fix_kinesis_put_concurrency``)
 WORKERS = 2
 VERSION = "21"
 #: every 10th request carries this many rows, the others one
 MULTI_ROWS = 100
 CLOSED = re.compile(r"inference log closed \(all delivered: (True|False)\): (\{.*\})")
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """The emulator's moto (with its fixes), in place of conftest's plain ``ThreadedMotoServer``."""
-    with emulator.running(0) as server:
-        yield server.endpoint
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    ready: set[int] = set()
-    deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=url, timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
-        while len(ready) < WORKERS:
-            assert process.poll() is None, "the server exited during startup"
-            assert time.monotonic() < deadline, f"only {len(ready)} of {WORKERS} workers became ready"
-            try:
-                metrics = client.get("/metrics").json()
-                if metrics["status"] == "ready":
-                    ready.add(metrics["pid"])
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
 
 
 async def _load(url: str, bodies: dict[int, bytes]) -> tuple[dict[str, int], Counter, list[str]]:
@@ -123,7 +91,7 @@ def test_a_minute_at_concurrency_32_has_no_errors_and_every_request_is_logged(
     aws, kinesis, stream, model_dir: Path, rows, tmp_path
 ):
     # given a server of model version 21 logging to a 2-shard stream
-    port = _free_port()
+    port = free_port()
     config = ServerConfig(
         source=DirectorySource(path=model_dir, version=VERSION),
         inference_log=InferenceLogConfig(stream_name=stream),
@@ -138,7 +106,7 @@ def test_a_minute_at_concurrency_32_has_no_errors_and_every_request_is_logged(
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_ready(url, process)
+            wait_for_workers(url, WORKERS, process)
             bodies = {
                 1: orjson.dumps({"instances": [rows[0]]}),
                 MULTI_ROWS: orjson.dumps({"instances": [rows[i % len(rows)] for i in range(MULTI_ROWS)]}),
