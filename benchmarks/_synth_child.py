@@ -12,8 +12,8 @@ started = time.perf_counter()
 
 def main() -> None:
     tenants_dir, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
-    from tenantml.synthesis import synth
     from tenantml.spec import load_specs
+    from tenantml.synthesis import synth
 
     results = synth(load_specs(tenants_dir), out_dir)
     wall = time.perf_counter() - started

@@ -37,9 +37,10 @@ Testing = _cdk.Testing
 VERSION: str = getattr(_cdk, "__version__", "unknown")
 
 __all__ = [
+    "LIBRARY",
+    "VERSION",
     "App",
     "AssetType",
-    "LIBRARY",
     "LocalBackend",
     "S3Backend",
     "TerraformAsset",
@@ -50,5 +51,4 @@ __all__ = [
     "TerraformResource",
     "TerraformStack",
     "Testing",
-    "VERSION",
 ]

@@ -78,7 +78,7 @@ class TenantStack(TerraformStack):
     def to_terraform(self) -> Any:
         doc = super().to_terraform()
         for block in ("resource", "data"):
-            for resource_type, bodies in doc.get(block, {}).items():
+            for bodies in doc.get(block, {}).values():
                 renamed = {}
                 for name, body in bodies.items():
                     metadata = body.get("//", {}).get("metadata", {})

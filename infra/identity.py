@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from constructs import Construct
 
@@ -179,7 +180,7 @@ class PermissionBoundaryProps:
 class PermissionBoundary(TenantConstruct):
     """The most any role of this tenant may do: every granted action, on this tenant's resources only."""
 
-    SERVICES = {
+    SERVICES: ClassVar[dict[str, tuple[tuple[str, ...], tuple[str, str]]]] = {
         "S3Objects": (actions.S3_READ + actions.S3_WRITE, ("s3", "{prefix}-*")),
         "S3ObjectKeys": (actions.S3_READ + actions.S3_WRITE, ("s3", "{prefix}-*/*")),
         "Kinesis": (actions.KINESIS_READ + actions.KINESIS_WRITE, ("kinesis", "stream/{prefix}-*")),

@@ -19,7 +19,7 @@ from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
 from infra.core import DataSource, TenantConstruct, TenantStack
 from infra.identity import PermissionBoundary, PermissionBoundaryProps, ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey, TenantKeyProps
-from infra.kubernetes import EksServing, EksServingProps, KubernetesProvider, WORKLOAD_LABEL, eks_cluster_auth
+from infra.kubernetes import WORKLOAD_LABEL, EksServing, EksServingProps, KubernetesProvider, eks_cluster_auth
 from infra.naming import Naming
 from infra.network import Network, NetworkProps
 from infra.registry import ModelRegistry, ModelRegistryProps
@@ -141,11 +141,16 @@ class TenantPlatformStack(TenantStack):
 
         network = Network(self, "Network", NetworkProps(naming=naming, cidr=spec.compute.vpc_cidr,
                                                         availability_zones=spec.compute.availability_zones))
-        compute_common = dict(
-            naming=naming, key=key, network=network, partition=account.partition,
-            instance_types=tuple(spec.compute.instance_types), min_nodes=spec.compute.min_nodes,
-            max_nodes=spec.compute.max_nodes, log_retention_days=spec.lambdas.log_retention_days,
-        )
+        compute_common = {
+            "naming": naming,
+            "key": key,
+            "network": network,
+            "partition": account.partition,
+            "instance_types": tuple(spec.compute.instance_types),
+            "min_nodes": spec.compute.min_nodes,
+            "max_nodes": spec.compute.max_nodes,
+            "log_retention_days": spec.lambdas.log_retention_days,
+        }
         compute_outputs: dict[str, str]
         cluster: EksCluster | None = None
         if spec.compute.kind == "eks":
@@ -322,8 +327,8 @@ class TenantPlatformStack(TenantStack):
     def _alarms(self, alerts: AlertTopic, spec: TenantSpec, functions: Mapping[str, PythonFunction]) -> None:
         mon = spec.monitoring
         model_dims = {"Tenant": spec.name, "Model": spec.model.name}
-        common = dict(period_seconds=mon.period_seconds, evaluation_periods=mon.evaluation_periods,
-                      datapoints_to_alarm=mon.datapoints_to_alarm, dimensions=model_dims)
+        common = {"period_seconds": mon.period_seconds, "evaluation_periods": mon.evaluation_periods,
+                  "datapoints_to_alarm": mon.datapoints_to_alarm, "dimensions": model_dims}
         # a drift score is already one whole window's verdict (scored only from drift_min_rows rows on),
         # so one breaching window alarms; error rate and latency are noisier and use the spec's M of N
         alerts.add_alarm(AlarmProps(

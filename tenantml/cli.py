@@ -163,8 +163,8 @@ def up(
             progress.stop()
             _print_outputs(summary)
             _print_lifecycle(summary)
-            for tenant, endpoint in sorted(summary.endpoints.items()):
-                console.print(f"  {tenant}: model version {endpoint['model_version']} serving at "
+            for name, endpoint in sorted(summary.endpoints.items()):
+                console.print(f"  {name}: model version {endpoint['model_version']} serving at "
                               f"[bold]{endpoint['invocations']}[/] ({len(endpoint['feature_names'])} features)",
                               highlight=False, soft_wrap=True)
             console.print(f"[bold green]tenantml is up[/] in {summary.timings['ready']:.1f} s: "

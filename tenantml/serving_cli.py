@@ -24,6 +24,7 @@ from tenantml.cli_support import console, err_console, reports_errors
 from tenantml.errors import ServingConfigError, TenantmlError
 from tenantml.up_file import UP_FILE, emulator_endpoint, read_up_file, tenant_entry
 
+
 @dataclass(frozen=True)
 class TenantOutputs:
     """A tenant's stack outputs and the AWS endpoint (the emulator's, or None for real AWS)."""

@@ -437,11 +437,11 @@ def load_specs(directory: Path, only: str | None = None) -> list[TenantSpec]:
 
 
 __all__ = [
+    "ESTIMATORS",
+    "METRICS",
     "ComputeSpec",
     "Environment",
-    "ESTIMATORS",
     "LambdaSpec",
-    "METRICS",
     "ModelSpec",
     "MonitoringSpec",
     "ProblemType",

@@ -38,7 +38,7 @@ class UpProcess:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         proc = subprocess.run([sys.executable, "-m", "tenantml.cli", *args], cwd=self.workdir, env=_env(),
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=300, check=False)
         if check and proc.returncode != 0:
             raise AssertionError(f"tenantml {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
         return proc

@@ -26,7 +26,6 @@ from infra_support import (
 
 from infra.actions import DATA_ACTIONS
 from infra.schema_check import check_stack
-from tenantml.errors import ConstructPropsError
 from tenantml.spec import load_specs, parse_spec
 
 TENANTS = ["churn", "fraud"]

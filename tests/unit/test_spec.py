@@ -437,8 +437,8 @@ def test_given_the_examples_then_churn_serves_on_sagemaker_and_fraud_on_eks():
         ({"serving.image_tag": None}, "fraud", f"{SPEC_PATH}: serving",
          "platform eks needs image_tag: the tag of the serving image in the tenant's repository"),
         ({"serving.model_version": 2}, "fraud", f"{SPEC_PATH}: serving",
-         "model_version pins a SageMaker endpoint; platform eks serves the registry's champion alias instead: "
-         "remove model_version or set platform: sagemaker"),
+         ("model_version pins a SageMaker endpoint; platform eks serves the registry's champion alias instead: "
+          "remove model_version or set platform: sagemaker")),
         ({"serving.platform": "eks", "serving.image_tag": "v1"}, "churn", f"{SPEC_PATH}: (top level)",
          "serving.platform eks needs compute.kind eks (this tenant runs on ec2); use serving.platform sagemaker or local"),
     ],

@@ -4,7 +4,6 @@ through the real pipeline (scikit-learn, evaluation gate, SageMaker registry), a
 from __future__ import annotations
 
 import dataclasses
-
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path

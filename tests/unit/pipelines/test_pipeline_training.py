@@ -11,10 +11,10 @@ import pytest
 from pipelines.estimators import SEARCH_SPACES, build_pipeline
 from pipelines.features import input_signature
 from pipelines.training import (
-    _search_sample,
     METADATA_FILENAME,
     MODEL_FILENAME,
     TrainingConfig,
+    _search_sample,
     load_model,
     save_model,
     train_model,

@@ -21,8 +21,8 @@ from pipelines.runs import (
     pipeline_config_from_env,
 )
 from tenantml.errors import PipelineRunError, TenantResourcesError
-from tenantml.up_file import is_emulator
 from tenantml.spec import ModelSpec
+from tenantml.up_file import is_emulator
 
 SPEC = ModelSpec(
     name="churn",
