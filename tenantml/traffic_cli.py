@@ -16,6 +16,7 @@ import typer
 from tenantml.cli_support import console, reports_errors
 from tenantml.errors import ServingConfigError
 from tenantml.up_file import UP_FILE, read_up_file, tenant_entry
+
 if TYPE_CHECKING:
     import pandas as pd
 
