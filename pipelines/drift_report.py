@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.baseline import Baseline, CategoricalSummary, NumericSummary
-from pipelines.monitoring import MONITORING_PREFIX, BaselineNotFoundError, MonitoringError, load_baseline
-from pipelines.reports import render_template
 from pipelines.uris import s3_uri
+from tenantml.contract import MONITORING_PREFIX
+from tenantml.errors import BaselineNotFoundError, NoSnapshotsError
 
-if TYPE_CHECKING:  # imported when a report is drawn: ~0.5 s a cold alarm Lambda must not spend before its alert
+if TYPE_CHECKING:  # imported when a report is drawn, after the alert: matplotlib ~0.5 s, pipelines.baseline
+    # and pipelines.monitoring (pandas, scipy) ~0.9 s that a cold alarm Lambda must not spend before it
     from matplotlib.figure import Figure
+
+    from pipelines.baseline import Baseline, CategoricalSummary, NumericSummary
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,6 @@ REPORTS_PREFIX = "reports/drift"
 TOP_FEATURES = 6
 #: snapshots read for the time series (the newest ones)
 MAX_SNAPSHOTS = 500
-
-
-class NoSnapshotsError(MonitoringError):
-    """No monitoring snapshot exists yet for a model (nothing was served, or the monitor never ran)."""
 
 
 class Snapshot(BaseModel):
@@ -199,6 +197,8 @@ def render_drift_report(
          "drifted": score is not None and score > latest.drift_threshold}
         for name, score in ranked
     ]
+    from pipelines.reports import render_template
+
     return render_template(
         "drift_report.html.j2",
         tenant=tenant,
@@ -236,6 +236,8 @@ def _png(figure: Figure) -> str:
 
 
 def _bin_labels(summary: NumericSummary | CategoricalSummary | None, count: int) -> list[str]:
+    from pipelines.baseline import CategoricalSummary, NumericSummary
+
     if isinstance(summary, CategoricalSummary):
         return [*[c for c in summary.frequencies if c != "__other__"], "other"][:count]
     if isinstance(summary, NumericSummary) and len(summary.bin_edges) >= 2:
@@ -245,6 +247,8 @@ def _bin_labels(summary: NumericSummary | CategoricalSummary | None, count: int)
 
 
 def _histogram_figure(name: str, summary: NumericSummary | CategoricalSummary | None, live: list[float]) -> Figure:
+    from pipelines.baseline import CategoricalSummary, NumericSummary
+
     figure = _figure()
     ax = figure.add_subplot()
     expected: list[float] = []
@@ -311,6 +315,7 @@ def _window_text(snapshot: Snapshot) -> str:
 
 
 def _baselines(s3: Any, sagemaker: Any, resources: Any, versions: set[str]) -> dict[str, Baseline | None]:
+    from pipelines.monitoring import load_baseline
     from pipelines.registry import SageMakerModelRegistry
 
     if sagemaker is None:

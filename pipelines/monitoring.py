@@ -37,13 +37,19 @@ from pydantic import ValidationError
 from pipelines.baseline import Baseline, CategoricalSummary, NumericSummary
 from pipelines.drift import FeatureDrift, as_float, category_shares, column_drift, psi
 from pipelines.inference_log import InferenceRecord, attach_numeric, normalize_record, parse_payload
-from tenantml.contract import METRICS_NAMESPACE
-from tenantml.errors import InferenceRecordError, Problem, TenantmlError, TenantResourcesError
+from tenantml.contract import METRICS_NAMESPACE, MONITORING_PREFIX
+from tenantml.errors import (
+    BaselineNotFoundError,
+    InferenceRecordError,
+    MonitoringError,
+    Problem,
+    TenantmlError,
+    TenantResourcesError,
+)
 from tenantml.spec import ModelSpec, MonitoringSpec
 
 #: PSI above this marks a feature as drifted unless the tenant's model spec says otherwise
 DEFAULT_DRIFT_THRESHOLD = 0.2
-MONITORING_PREFIX = "monitoring"
 CHECKPOINT_PREFIX = f"{MONITORING_PREFIX}/_checkpoints"
 PENDING_PREFIX = f"{MONITORING_PREFIX}/_pending"
 #: PutMetricData takes at most 1000 datums and 1 MB per call, and 150 values per datum
@@ -51,14 +57,6 @@ _DATUMS_PER_CALL = 150
 _VALUES_PER_DATUM = 150
 #: significant digits latencies keep when sent as Values/Counts (0.5% relative error at most)
 _LATENCY_DIGITS = 3
-
-
-class MonitoringError(TenantmlError):
-    """Base class of the errors of drift and health monitoring."""
-
-
-class BaselineNotFoundError(MonitoringError):
-    """No training baseline can be found for a model version seen on the stream."""
 
 
 # --- decoding --------------------------------------------------------------------------------

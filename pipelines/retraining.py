@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.arrivals import INCOMING_PREFIX, DataArrival
+from pipelines.run_records import new_run_id
 from pipelines.uris import parse_s3_uri
 from tenantml.errors import RetrainContentionError
 
@@ -148,9 +148,7 @@ def request_retrain(
         )
         return _finish_skip(clients.s3, bucket, decision, before_run)
 
-    # pipelines.runs.new_run_id's format, without importing the run machinery (about 2 s in a cold
-    # Lambda) before ``before_run`` has published the alert
-    run_id = f"{now:%Y%m%dT%H%M%SZ}-{os.urandom(6).hex()}"
+    run_id = new_run_id(now)
     holder = _CooldownHolder(run_id=run_id, started_at=now, until=now + cooldown, cause=cause)
     winner = _claim_cooldown(clients.s3, bucket, spec.name, holder, now)
     if winner.run_id != run_id:
@@ -187,7 +185,7 @@ def latest_training_data(s3: Any, resources: Any) -> DataArrival | str | None:
     """The data of the newest succeeded run (pinned to its object version), else the newest
     dataset object under ``incoming/``, else ``None``."""
     from pipelines.arrivals import DATA_SUFFIXES
-    from pipelines.runs import RunStatus, read_run_record
+    from pipelines.run_records import RunStatus, read_run_record
 
     bucket = resources.artifacts_bucket
     run_ids: list[str] = []

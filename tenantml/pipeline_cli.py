@@ -37,7 +37,8 @@ from tenantml.up_file import (
 
 if TYPE_CHECKING:
     from pipelines.resources import TenantResources
-    from pipelines.runs import AwsClients, RunRecord, StepEvent
+    from pipelines.run_records import RunRecord
+    from pipelines.runs import AwsClients, StepEvent
     from tenantml.spec import TenantSpec
 
 
@@ -279,7 +280,7 @@ def _stage_data(target: Target, data: str | None) -> tuple[Any, Any]:
     """The run's input and, for data uploaded here, its claim (so the S3 trigger does not run it too)."""
     from pipelines.arrivals import DataArrival
     from pipelines.idempotency import claim_arrival
-    from pipelines.runs import new_run_id
+    from pipelines.run_records import new_run_id
     from pipelines.sample_data import upload_sample_dataset
 
     s3 = target.clients.s3
@@ -323,7 +324,7 @@ class _StepProgress:
     def __init__(self, out: Console) -> None:
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        from pipelines.runs import STEPS
+        from pipelines.run_records import STEPS
 
         self._progress = Progress(
             SpinnerColumn(finished_text="•"),
@@ -346,7 +347,7 @@ class _StepProgress:
         self._progress.stop()
 
     def __call__(self, event: StepEvent) -> None:
-        from pipelines.runs import StepStatus
+        from pipelines.run_records import StepStatus
 
         task = self._tasks[event.step]
         if event.status is StepStatus.RUNNING:

@@ -1,16 +1,23 @@
-"""The process that runs one Lambda invocation: the emulator's stand-in for the AWS Python runtime.
+"""The process of one Lambda execution environment: the emulator's stand-in for the AWS Python runtime.
 
 Run as a script (``python -P bootstrap.py``), never imported by the handler's code, and
 standard library only: the handler's zip is first on ``PYTHONPATH`` and may ship its own
-copy of ``tenantml``. The protocol with :mod:`tenantml.emulator.runtime.process`:
+copy of ``tenantml``. The protocol with :mod:`tenantml.emulator.runtime.process`, over two
+pipes whose descriptors are ``_TENANTML_CONTROL_FD`` (parent to us) and
+``_TENANTML_RESULT_FD`` (us to parent):
 
 1. *init*: import the handler named by ``_HANDLER``; an import error is kept and reported
-   at invoke time, as AWS does. Then write one byte to the file descriptor
-   ``_TENANTML_READY_FD`` (the parent starts the function timeout only now).
-2. *invoke*: read one header line (JSON: request id, deadline, ARN, log names) and the
-   event from stdin, call the handler with a real context object, and write the outcome
-   as JSON to the file ``_TENANTML_RESULT_PATH``: ``{"ok": true, "payload": "<json>"}`` or
-   ``{"ok": false, "error": {"errorMessage", "errorType", "stackTrace"}}``.
+   at the first invoke, as AWS does. Then write ``{"ready": true}`` as one JSON line to the
+   result pipe (the parent starts the function timeout only now).
+2. *invoke*, repeated while the environment is warm: read one header line (JSON: request
+   id, deadline, ARN, log stream, ``event_length``) and then ``event_length`` bytes of event
+   from the control pipe, call the handler with a real context object, flush the log and
+   write :data:`END_MARKER` and the request id as one line to stdout (so the parent knows
+   every log line of this invocation has arrived), then the outcome as one JSON line to the
+   result pipe: ``{"ok": true, "payload": "<json>"}`` or ``{"ok": false, "error": {...}}``.
+   Module globals persist between invocations, as in a warm AWS environment.
+3. *exit* when the control pipe closes (the runtime stopped, or died: no orphan), or after
+   reporting an init error (AWS discards an environment that failed to initialise).
 
 stdout and stderr are the function's log; an unhandled error is also logged there the way
 the AWS runtime logs it (``[ERROR] Type: message`` with the traceback, one log event).
@@ -125,24 +132,19 @@ def _max_memory_mb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
 
 
-def main() -> int:
-    result_path = os.environ.pop("_TENANTML_RESULT_PATH")
-    ready_fd = int(os.environ.pop("_TENANTML_READY_FD"))
+#: written to stdout after each invocation's log; the parent cuts the log there
+END_MARKER = "\x00tenantml-invocation-end:"
 
-    init_error: _InvokeError | None = None
-    handler = None
-    try:
-        handler = _load_handler(os.environ.get("_HANDLER", ""))
-    except _InvokeError as err:
-        init_error = err
-    os.write(ready_fd, b"R")
-    os.close(ready_fd)
 
-    header = json.loads(sys.stdin.buffer.readline())
-    raw_event = sys.stdin.buffer.read()
+def _read_exactly(stream: Any, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError("the control pipe closed in the middle of an event")
+    return data
+
+
+def _invoke(handler: Any, init_error: _InvokeError | None, header: dict[str, Any], raw_event: bytes) -> dict[str, Any]:
     request_id = header["request_id"]
-
-    outcome: dict[str, Any]
     try:
         if init_error is not None:
             raise init_error
@@ -150,26 +152,49 @@ def main() -> int:
             event = json.loads(raw_event) if raw_event.strip() else {}
         except ValueError as err:
             raise _InvokeError("Runtime.UnmarshalError", f"Unable to unmarshal input: {err}") from None
-        result = handler(event, LambdaContext(header))  # type: ignore[misc]
+        result = handler(event, LambdaContext(header))
         try:
             payload = json.dumps(result)
         except (TypeError, ValueError) as err:
             raise _InvokeError("Runtime.MarshalError", f"Unable to marshal response: {err}") from None
-        outcome = {"ok": True, "payload": payload}
+        return {"ok": True, "payload": payload}
     except _InvokeError as err:
-        outcome = {"ok": False, "error": _error_body(err.error_type, str(err), err.stack, request_id)}
+        return {"ok": False, "error": _error_body(err.error_type, str(err), err.stack, request_id)}
     except Exception as err:  # noqa: BLE001 - the handler's own error is the invocation's result
-        outcome = {"ok": False, "error": _error_body(type(err).__name__, str(err), _stack(err), request_id)}
+        return {"ok": False, "error": _error_body(type(err).__name__, str(err), _stack(err), request_id)}
 
-    if not outcome["ok"]:
-        _log_error(outcome["error"])
-    sys.stdout.flush()
-    outcome["max_memory_mb"] = _max_memory_mb()
-    tmp = result_path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as out:
-        json.dump(outcome, out)
-    os.replace(tmp, result_path)
-    return 0
+
+def main() -> int:
+    control = os.fdopen(int(os.environ.pop("_TENANTML_CONTROL_FD")), "rb")
+    result_fd = int(os.environ.pop("_TENANTML_RESULT_FD"))
+    for fd in (control.fileno(), result_fd):  # processes the handler starts must not hold our pipes open
+        os.set_inheritable(fd, False)
+
+    init_error: _InvokeError | None = None
+    handler = None
+    try:
+        handler = _load_handler(os.environ.get("_HANDLER", ""))
+    except _InvokeError as err:
+        init_error = err
+    os.write(result_fd, b'{"ready": true}\n')
+
+    while True:
+        line = control.readline()
+        if not line:
+            return 0  # the runtime closed the environment (or is gone)
+        header = json.loads(line)
+        raw_event = _read_exactly(control, int(header.get("event_length", 0)))
+        outcome = _invoke(handler, init_error, header, raw_event)
+        if not outcome["ok"]:
+            _log_error(outcome["error"])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.write(1, f"{END_MARKER}{header['request_id']}\n".encode())
+        outcome["max_memory_mb"] = _max_memory_mb()
+        outcome["init_error"] = init_error is not None
+        os.write(result_fd, json.dumps(outcome).encode() + b"\n")
+        if init_error is not None:
+            return 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 A :class:`LambdaRuntime` owns
 
-- a :class:`~tenantml.emulator.runtime.process.ProcessRunner` (one process per invocation),
+- a :class:`~tenantml.emulator.runtime.process.ProcessRunner` (warm execution environments,
+  reused between invocations of the same function version, all killed by ``stop``),
 - a worker pool for asynchronous invocations (S3 and SNS events, ``InvocationType=Event``)
   with AWS's retries, dead-letter queue and on-failure / on-success destinations,
 - a supervisor thread that finds Kinesis and SQS event source mappings in moto and runs one
@@ -34,7 +35,13 @@ from tenantml.emulator.runtime import moto_hooks
 from tenantml.emulator.runtime.codecache import CodeCache
 from tenantml.emulator.runtime.functions import FunctionSpec, MappingSpec
 from tenantml.emulator.runtime.moto_hooks import TooManyRequestsError
-from tenantml.emulator.runtime.process import InvocationResult, LogLine, ProcessRunner, log_stream_name
+from tenantml.emulator.runtime.process import (
+    DEFAULT_IDLE_TIMEOUT,
+    InvocationResult,
+    LogLine,
+    ProcessRunner,
+    log_stream_name,
+)
 from tenantml.emulator.runtime.sinks import Sinks, invocation_record
 from tenantml.emulator.server import DEFAULT_REGION, EMULATOR_ACCOUNT_ID, is_in_process, make_session
 from tenantml.errors import LambdaCodeError, LambdaRuntimeError, LambdaRuntimeInstallError
@@ -103,7 +110,8 @@ class LambdaRuntime:
     ``async_retry_delays`` are the waits before the 1st, 2nd, ... retry of a failed
     asynchronous invocation; ``stream_retry_delay`` the wait before a stream batch is
     retried; ``poll_interval`` how often mappings are looked for and streams polled (a put
-    to a mapped Kinesis stream wakes the pollers at once).
+    to a mapped Kinesis stream wakes the pollers at once); ``idle_timeout`` how long an
+    execution environment stays warm without an invocation.
     """
 
     def __init__(
@@ -120,12 +128,14 @@ class LambdaRuntime:
         stream_retry_delay: float = 0.5,
         publish_metrics: bool = True,
         history_size: int = 500,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.region = region
         self.session = make_session(self.endpoint, region)
         self.sinks = Sinks(self.session, publish_metrics=publish_metrics)
-        self.runner = ProcessRunner(CodeCache(code_cache_dir), self.endpoint, python=python, extra_env=extra_env)
+        self.runner = ProcessRunner(CodeCache(code_cache_dir), self.endpoint, python=python, extra_env=extra_env,
+                                    idle_timeout=idle_timeout)
         self.async_workers = async_workers
         self.async_retry_delays = tuple(async_retry_delays) or (0.0,)
         self.poll_interval = poll_interval
@@ -206,6 +216,7 @@ class LambdaRuntime:
                 self._idle.wait_for(lambda: not self._inflight, timeout=_KILL_GRACE)
             for poller in polling:
                 poller.join(_KILL_GRACE)
+        self.runner.close()  # the warm environments: no process outlives the runtime
         self._executor = None
         self._supervisor = None
 

@@ -1,13 +1,23 @@
-"""Run one invocation of a function in a fresh Python process (a cold start every time).
+"""Run invocations of a function in warm execution environments: one Python process each, reused.
 
-The process is ``sys.executable -P bootstrap.py`` in the extracted code folder, with the
+An environment is ``sys.executable -P bootstrap.py`` in the extracted code folder, with the
 function's environment, the emulator's endpoint and fake credentials, and the variables
-the AWS Python runtime sets. stdout and stderr become the invocation's log lines; the
-process (and anything it started) is killed when the function's timeout passes.
+the AWS Python runtime sets. As on AWS it imports the handler once (a cold start, the
+only invocation whose REPORT line has an ``Init Duration``) and then runs one invocation
+at a time for as long as it is warm, so module globals (cached clients) persist. It is
+reused only for the same function version with the same code, handler, environment,
+memory and timeout: an update retires the old environments. stdout and stderr become the
+log lines of the invocation running at the time, in the environment's own log stream.
+
+An environment is discarded (its process group killed) when an invocation times out, the
+handler failed to import, or the process exited; the next invocation cold-starts. Idle
+environments are reaped after ``idle_timeout`` seconds, and all of them by :meth:`ProcessRunner.close`;
+an environment whose runtime is gone sees its control pipe close and exits by itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -34,6 +44,12 @@ BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 INIT_TIMEOUT = 10.0
 #: how much of the log a synchronous invoke returns with ``LogType=Tail`` (AWS: the last 4 KB)
 LOG_TAIL_BYTES = 4096
+#: how long an environment stays warm without an invocation (AWS keeps them for minutes too)
+DEFAULT_IDLE_TIMEOUT = 300.0
+#: how long to wait for an invocation's last log lines once its result is in
+_LOG_DRAIN_TIMEOUT = 2.0
+#: must equal ``bootstrap.END_MARKER`` (the bootstrap is a script and cannot import us, nor we it)
+END_MARKER = "\x00tenantml-invocation-end:"
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,8 @@ class InvocationResult:
     log_group: str
     log_stream: str
     log_lines: tuple[LogLine, ...] = field(repr=False, default=())
+    #: the invocation started a new execution environment (only then is ``init_duration_ms`` set)
+    cold_start: bool = False
 
     @property
     def failed(self) -> bool:
@@ -93,8 +111,164 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+def environment_key(spec: FunctionSpec) -> tuple[Any, ...]:
+    """What makes two invocations able to share an environment: same version, code and configuration."""
+    return (
+        spec.unqualified_arn, spec.version, hashlib.sha256(spec.code).hexdigest(), spec.handler, spec.runtime,
+        spec.memory_size, spec.timeout, tuple(sorted(spec.environment.items())), spec.log_group, spec.log_format,
+        spec.application_log_level,
+    )
+
+
+class _LineReader:
+    """Lines from a pipe with a deadline (``select`` and a buffered file object do not mix)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = b""
+
+    def read_line(self, deadline: float) -> bytes | None:
+        """One non-empty line without its newline; ``b""`` at end of file (a partial line is dropped); None at the deadline."""
+        while True:
+            while b"\n" not in self._buffer:
+                readable, _, _ = select.select([self.fd], [], [], max(0.0, deadline - time.monotonic()))
+                if not readable:
+                    return None
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    return b""
+                self._buffer += chunk
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            if line:
+                return line
+
+
+class _Environment:
+    """One execution environment: a bootstrap process, its pipes, and the log of the invocation it runs."""
+
+    def __init__(self, key: tuple[Any, ...], group: tuple[str, str], log_stream: str) -> None:
+        self.key = key
+        self.group = group
+        self.log_stream = log_stream
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.last_used = time.monotonic()
+        self._control: Any = None
+        self._results: _LineReader | None = None
+        self._result_fd = -1
+        self._log_lock = threading.Lock()
+        #: the running invocation's log; lines printed between invocations go to the next one
+        self._lines: list[LogLine] = []
+        self._request_id = ""
+        self._drained = threading.Event()
+        self._reader: threading.Thread | None = None
+        self._kill_lock = threading.Lock()
+
+    def spawn(self, python: str, code_dir: Path, env: dict[str, str]) -> None:
+        control_r, control_w = os.pipe()
+        result_r, result_w = os.pipe()
+        env = {**env, "_TENANTML_CONTROL_FD": str(control_r), "_TENANTML_RESULT_FD": str(result_w)}
+        try:
+            self.proc = subprocess.Popen(
+                [python, "-P", str(BOOTSTRAP)],
+                cwd=code_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(control_r, result_w),
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in (control_w, result_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(control_r)
+            os.close(result_w)
+        self._control = os.fdopen(control_w, "wb")
+        self._result_fd = result_r
+        self._results = _LineReader(result_r)
+        self._reader = threading.Thread(target=self._read_log, daemon=True, name="tenantml-lambda-log")
+        self._reader.start()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_ready(self, timeout: float) -> str:
+        """``ready`` once the bootstrap has imported the handler, ``exited`` if it died first, or ``timeout``."""
+        assert self._results is not None
+        line = self._results.read_line(time.monotonic() + timeout)
+        if line is None:
+            return "timeout"
+        return "ready" if line and json.loads(line).get("ready") else "exited"
+
+    def invoke(self, header: dict[str, Any], event: bytes, timeout: float) -> tuple[dict[str, Any] | None, bool]:
+        """Send one invocation and wait for its outcome: (outcome or None if the process died, timed out)."""
+        assert self._results is not None and self._control is not None
+        with self._log_lock:
+            self._request_id = header["request_id"]
+            self._drained.clear()
+        deadline = time.monotonic() + timeout
+        try:
+            self._control.write(json.dumps({**header, "event_length": len(event)}).encode() + b"\n" + event)
+            self._control.flush()
+        except (BrokenPipeError, OSError):
+            return None, False  # the process died; its exit status tells why
+        line = self._results.read_line(deadline)
+        if line is None:
+            return None, True
+        if not line:
+            return None, False
+        self._drained.wait(_LOG_DRAIN_TIMEOUT)
+        return json.loads(line), False
+
+    def take_lines(self) -> list[LogLine]:
+        with self._log_lock:
+            lines, self._lines = self._lines, []
+            self._request_id = ""
+        return lines
+
+    def _read_log(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            now = _now_ms()
+            with self._log_lock:
+                text, marker, request_id = text.partition(END_MARKER)
+                if text or not marker:
+                    self._lines.append(LogLine(now, text))
+                if marker and request_id == self._request_id:
+                    self._drained.set()
+
+    def signal_kill(self) -> None:
+        """Kill the process group only: the thread running an invocation here sees it die and cleans up."""
+        if self.proc is not None:
+            _kill_group(self.proc)
+
+    def kill(self) -> None:
+        """Kill the process group (the bootstrap and whatever the handler started) and close the pipes.
+
+        Only the owner may call it: the invocation's thread, or the runner for an idle environment.
+        """
+        with self._kill_lock:
+            if self.proc is None or self._result_fd < 0:
+                return
+            _kill_group(self.proc)
+            self.proc.wait()
+            if self._reader is not None:
+                self._reader.join(timeout=2)
+            try:
+                self._control.close()
+            except OSError:
+                pass  # the unread end is gone: buffered bytes cannot be flushed, and need not be
+            os.close(self._result_fd)
+            self._control = None
+            self._result_fd = -1
+
+
 class ProcessRunner:
-    """Starts, feeds, times and kills invocation processes; knows the live ones for ``kill_all``."""
+    """Runs invocations in warm environments; starts, reuses, times, retires and kills them."""
 
     def __init__(
         self,
@@ -103,13 +277,22 @@ class ProcessRunner:
         *,
         python: str | None = None,
         extra_env: Mapping[str, str] | None = None,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
+        if idle_timeout <= 0:
+            raise ValueError(f"idle_timeout must be positive, got {idle_timeout!r}")
         self.code_cache = code_cache
         self.endpoint = endpoint
         self.python = python or sys.executable
         self.extra_env = dict(extra_env or {})
+        self.idle_timeout = idle_timeout
         self._lock = threading.Lock()
-        self._live: set[subprocess.Popen[bytes]] = set()
+        self._busy: set[_Environment] = set()
+        self._idle: dict[tuple[Any, ...], list[_Environment]] = {}
+        #: the newest key seen per (function, version): environments with an older one are retired
+        self._current: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._reaper: threading.Thread | None = None
+        self._reaper_stop = threading.Event()
 
     def environment(self, spec: FunctionSpec, code_dir: Path, log_stream: str) -> dict[str, str]:
         """The process environment: a clean base, the function's variables, then Lambda's own."""
@@ -148,76 +331,151 @@ class ProcessRunner:
 
     def run(self, spec: FunctionSpec, event: bytes, request_id: str) -> InvocationResult:
         """Run ``spec``'s handler on ``event`` (JSON bytes) and wait for it, at most its timeout."""
-        stream = log_stream_name(spec.version)
         code_dir = self.code_cache.extract(spec.name, spec.code)
-        lines: list[LogLine] = []
-        with tempfile.TemporaryDirectory(prefix="tenantml-invoke-") as tmp:
-            result_path = Path(tmp) / "result.json"
-            ready_r, ready_w = os.pipe()
-            env = self.environment(spec, code_dir, stream)
-            env["_TENANTML_RESULT_PATH"] = str(result_path)
-            env["_TENANTML_READY_FD"] = str(ready_w)
-            spawned = time.monotonic()
-            try:
-                proc = subprocess.Popen(
-                    [self.python, "-P", str(BOOTSTRAP)],
-                    cwd=code_dir,
-                    env=env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    pass_fds=(ready_w,),
-                    start_new_session=True,
-                )
-            finally:
-                os.close(ready_w)
-            with self._lock:
-                self._live.add(proc)
-            reader = threading.Thread(target=_read_lines, args=(proc, lines), daemon=True, name="tenantml-lambda-log")
-            reader.start()
-            try:
-                state = _wait_ready(ready_r, INIT_TIMEOUT + spec.timeout)
-                init_ms = (time.monotonic() - spawned) * 1000
-                start_ms = _now_ms()
-                started = time.monotonic()
-                timed_out = state == "timeout"
-                if state == "ready":
-                    header = {
-                        "request_id": request_id,
-                        "deadline_ms": start_ms + int(spec.timeout * 1000),
-                        "invoked_function_arn": spec.arn,
-                        "log_stream_name": stream,
-                    }
-                    _feed(proc, json.dumps(header).encode() + b"\n" + event)
-                    try:
-                        proc.wait(timeout=max(0.0, spec.timeout - (time.monotonic() - started)))
-                    except subprocess.TimeoutExpired:
-                        timed_out = True
-                duration_ms = (time.monotonic() - started) * 1000
-            finally:
-                os.close(ready_r)
-                _kill_group(proc)  # the timeout, or what the handler left running
-                proc.wait()
-                reader.join(timeout=2)
+        environment = self._checkout(spec)
+        init_ms = 0.0
+        cold = environment is None
+        outcome: dict[str, Any] | None = None
+        timed_out = False
+        keep = False
+        try:
+            if environment is None:
+                environment = _Environment(environment_key(spec), (spec.unqualified_arn, spec.version),
+                                           log_stream_name(spec.version))
                 with self._lock:
-                    self._live.discard(proc)
-            outcome = _read_outcome(result_path)
-        return self._result(spec, request_id, stream, proc.returncode, outcome, timed_out,
-                            start_ms, duration_ms, init_ms, lines)
+                    self._busy.add(environment)
+                spawned = time.monotonic()
+                environment.spawn(self.python, code_dir, self.environment(spec, code_dir, environment.log_stream))
+                state = environment.wait_ready(INIT_TIMEOUT + spec.timeout)
+                init_ms = (time.monotonic() - spawned) * 1000
+                timed_out = state == "timeout"
+                ready = state == "ready"
+            else:
+                ready = True
+            start_ms = _now_ms()
+            started = time.monotonic()
+            if ready:
+                header = {
+                    "request_id": request_id,
+                    "deadline_ms": start_ms + int(spec.timeout * 1000),
+                    "invoked_function_arn": spec.arn,
+                    "log_stream_name": environment.log_stream,
+                }
+                outcome, timed_out = environment.invoke(header, event, spec.timeout)
+            duration_ms = (time.monotonic() - started) * 1000
+            # AWS resets an environment that timed out, crashed or failed to initialise
+            keep = outcome is not None and not timed_out and not outcome.get("init_error")
+        finally:
+            if environment is not None and not keep:
+                environment.kill()
+            lines = environment.take_lines() if environment is not None else []
+            if environment is not None:
+                self._checkin(environment, keep)
+        returncode = environment.proc.returncode if environment.proc is not None else None
+        return self._result(spec, request_id, environment.log_stream, returncode, outcome, timed_out,
+                            start_ms, duration_ms, init_ms if cold else None, lines)
+
+    def _checkout(self, spec: FunctionSpec) -> _Environment | None:
+        """A warm environment for ``spec``, or None (cold start); retires those of an older configuration."""
+        key = environment_key(spec)
+        group = (spec.unqualified_arn, spec.version)
+        retired: list[_Environment] = []
+        found: _Environment | None = None
+        with self._lock:
+            if self._current.get(group) != key:
+                self._current[group] = key
+                for other in [k for k in self._idle if k[:2] == group and k != key]:
+                    retired.extend(self._idle.pop(other))
+            pool = self._idle.get(key, [])
+            while pool and found is None:
+                candidate = pool.pop()  # the most recently used, like AWS tends to
+                if candidate.alive:
+                    found = candidate
+                    self._busy.add(found)
+                else:
+                    retired.append(candidate)
+        for environment in retired:
+            environment.kill()
+        return found
+
+    def _checkin(self, environment: _Environment, keep: bool) -> None:
+        retire = False
+        with self._lock:
+            self._busy.discard(environment)
+            if keep and environment.alive and self._current.get(environment.group) == environment.key:
+                environment.last_used = time.monotonic()
+                self._idle.setdefault(environment.key, []).append(environment)
+                if self._reaper is None or not self._reaper.is_alive():
+                    self._reaper_stop.clear()
+                    self._reaper = threading.Thread(target=self._reap_loop, daemon=True, name="tenantml-lambda-reaper")
+                    self._reaper.start()
+            else:
+                retire = keep
+        if retire:
+            environment.kill()
+
+    def _reap_loop(self) -> None:
+        while not self._reaper_stop.wait(min(self.idle_timeout / 2, 10.0)):
+            self.reap_idle()
+
+    def reap_idle(self, max_idle: float | None = None) -> int:
+        """Kill environments idle for more than ``max_idle`` seconds (default ``idle_timeout``); how many."""
+        limit = self.idle_timeout if max_idle is None else max_idle
+        now = time.monotonic()
+        reaped: list[_Environment] = []
+        with self._lock:
+            for key in list(self._idle):
+                keep = [e for e in self._idle[key] if now - e.last_used <= limit and e.alive]
+                reaped.extend(e for e in self._idle[key] if e not in keep)
+                if keep:
+                    self._idle[key] = keep
+                else:
+                    del self._idle[key]
+        for environment in reaped:
+            environment.kill()
+        return len(reaped)
+
+    @property
+    def environments(self) -> int:
+        """How many execution environments are alive now (running an invocation or warm and idle)."""
+        with self._lock:
+            return len(self._busy) + sum(len(pool) for pool in self._idle.values())
+
+    def environment_pids(self) -> list[int]:
+        """The process ids of the live environments (each the leader of its own process group)."""
+        with self._lock:
+            everything = [*self._busy, *(e for pool in self._idle.values() for e in pool)]
+        return [e.proc.pid for e in everything if e.proc is not None]
+
+    def close(self) -> int:
+        """Kill every environment, idle or busy, and stop the reaper (``LambdaRuntime.stop``); how many."""
+        self._reaper_stop.set()
+        with self._lock:
+            busy = list(self._busy)
+            idle = [e for pool in self._idle.values() for e in pool]
+            self._idle.clear()
+            self._current.clear()
+        for environment in busy:
+            environment.signal_kill()
+        for environment in idle:
+            environment.kill()
+        if self._reaper is not None and self._reaper is not threading.current_thread():
+            self._reaper.join(timeout=2)
+        return len(busy) + len(idle)
 
     @property
     def running(self) -> int:
-        """How many invocation processes are alive now."""
+        """How many invocations are running now (environments busy, or starting for one)."""
         with self._lock:
-            return len(self._live)
+            return len(self._busy)
 
     def kill_all(self) -> int:
-        """Kill every running invocation process (``LambdaRuntime.stop`` past its deadline)."""
+        """Kill the environments running an invocation (``LambdaRuntime.stop`` past its deadline)."""
         with self._lock:
-            live = list(self._live)
-        for proc in live:
-            _kill_group(proc)
-        return len(live)
+            busy = list(self._busy)
+        for environment in busy:
+            environment.signal_kill()
+        return len(busy)
 
     def _result(
         self,
@@ -229,7 +487,7 @@ class ProcessRunner:
         timed_out: bool,
         start_ms: int,
         duration_ms: float,
-        init_ms: float,
+        init_ms: float | None,
         lines: list[LogLine],
     ) -> InvocationResult:
         error: dict[str, Any] | None = None
@@ -262,11 +520,12 @@ class ProcessRunner:
             error=error,
             timed_out=timed_out,
             duration_ms=duration_ms,
-            init_duration_ms=init_ms,
+            init_duration_ms=init_ms or 0.0,
             max_memory_mb=max_memory,
             log_group=spec.log_group,
             log_stream=stream,
             log_lines=tuple(log),
+            cold_start=init_ms is not None,
         )
 
     @staticmethod
@@ -278,48 +537,27 @@ class ProcessRunner:
 
     @staticmethod
     def _end_lines(
-        spec: FunctionSpec, request_id: str, end_ms: int, duration_ms: float, init_ms: float, max_memory: int, status: str
+        spec: FunctionSpec, request_id: str, end_ms: int, duration_ms: float, init_ms: float | None, max_memory: int,
+        status: str,
     ) -> list[LogLine]:
+        """END and REPORT; ``init_ms`` is None on a warm start, whose REPORT has no Init Duration (as on AWS)."""
         billed = math.ceil(duration_ms)
         if spec.log_format.upper() == "JSON":
-            record = {
-                "requestId": request_id,
-                "metrics": {"durationMs": round(duration_ms, 2), "billedDurationMs": billed,
-                            "memorySizeMB": spec.memory_size, "maxMemoryUsedMB": max_memory,
-                            "initDurationMs": round(init_ms, 2)},
-                "status": status,
-            }
+            metrics: dict[str, float] = {"durationMs": round(duration_ms, 2), "billedDurationMs": billed,
+                                         "memorySizeMB": spec.memory_size, "maxMemoryUsedMB": max_memory}
+            if init_ms is not None:
+                metrics["initDurationMs"] = round(init_ms, 2)
+            record = {"requestId": request_id, "metrics": metrics, "status": status}
             return [LogLine(end_ms, json.dumps({"time": _iso(end_ms), "type": "platform.report", "record": record}))]
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
-            f"Memory Size: {spec.memory_size} MB\tMax Memory Used: {max_memory} MB\tInit Duration: {init_ms:.2f} ms"
+            f"Memory Size: {spec.memory_size} MB\tMax Memory Used: {max_memory} MB"
         )
+        if init_ms is not None:
+            report += f"\tInit Duration: {init_ms:.2f} ms"
         if status == "timeout":
             report += "\tStatus: timeout"
         return [LogLine(end_ms, f"END RequestId: {request_id}"), LogLine(end_ms, report)]
-
-
-def _read_lines(proc: subprocess.Popen[bytes], lines: list[LogLine]) -> None:
-    assert proc.stdout is not None
-    for raw in proc.stdout:
-        lines.append(LogLine(_now_ms(), raw.decode("utf-8", errors="replace").rstrip("\r\n")))
-
-
-def _wait_ready(fd: int, timeout: float) -> str:
-    """``ready`` once the bootstrap has imported the handler, ``exited`` if it died first, or ``timeout``."""
-    readable, _, _ = select.select([fd], [], [], timeout)
-    if not readable:
-        return "timeout"
-    return "ready" if os.read(fd, 1) == b"R" else "exited"
-
-
-def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
-    assert proc.stdin is not None
-    try:
-        proc.stdin.write(data)
-        proc.stdin.close()
-    except (BrokenPipeError, OSError):
-        pass  # the process died; its exit status tells why
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -329,11 +567,13 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def _read_outcome(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-__all__ = ["BOOTSTRAP", "INIT_TIMEOUT", "InvocationResult", "LogLine", "ProcessRunner", "log_stream_name"]
+__all__ = [
+    "BOOTSTRAP",
+    "DEFAULT_IDLE_TIMEOUT",
+    "INIT_TIMEOUT",
+    "InvocationResult",
+    "LogLine",
+    "ProcessRunner",
+    "environment_key",
+    "log_stream_name",
+]

@@ -46,7 +46,10 @@ class Sinks:
             logs.create_log_group(logGroupName=group)
         except logs.exceptions.ResourceAlreadyExistsException:
             pass
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        try:  # a warm execution environment writes each invocation to its one stream
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
         events = [{"timestamp": line.timestamp_ms, "message": line.message} for line in lines if line.message]
         # stdout and stderr are read by different threads, so their lines can arrive out of time
         # order; CloudWatch Logs refuses a batch that is not chronological (sorted() is stable)

@@ -23,7 +23,8 @@ from pipelines.monitoring import compute_window_metrics, load_baseline, write_sn
 from pipelines.registry import SageMakerModelRegistry
 from pipelines.resources import TenantResources
 from pipelines.retraining import CAUSE_METADATA_KEY, read_history
-from pipelines.runs import AwsClients, PipelineConfig, read_run_record, run_pipeline
+from pipelines.run_records import read_run_record
+from pipelines.runs import AwsClients, PipelineConfig, run_pipeline
 from tenantml.cli import app
 from tenantml.spec import ModelSpec
 

@@ -15,7 +15,8 @@ from runs_support import TENANT, model_packages, object_versions
 
 from pipelines.executors import LocalExecutor, SageMakerExecutor, SageMakerExecutorConfig, make_executor
 from pipelines.registry import SageMakerModelRegistry
-from pipelines.runs import STEPS, PipelineConfig, RunStatus, StepName, StepStatus, run_pipeline
+from pipelines.run_records import STEPS, RunStatus, StepName, StepStatus
+from pipelines.runs import PipelineConfig, run_pipeline
 from pipelines.sample_data import sample_frame
 from pipelines.training import TrainingPaths, run_training_job
 

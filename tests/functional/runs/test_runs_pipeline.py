@@ -16,7 +16,8 @@ from pipelines.baseline import Baseline
 from pipelines.executors import LocalExecutor
 from pipelines.lineage import Lineage
 from pipelines.registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerModelRegistry
-from pipelines.runs import STEPS, RunStatus, StepStatus, read_run_record, run_pipeline
+from pipelines.run_records import STEPS, RunStatus, StepStatus, read_run_record
+from pipelines.runs import run_pipeline
 from pipelines.sample_data import sample_frame, sample_parquet_bytes
 from tenantml.errors import PipelineRunError
 

@@ -94,12 +94,27 @@ def log_events(aws: AwsSession, group: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda e: (e["timestamp"], e.get("ingestionTime", 0)))
 
 
+def _starts_invocation(message: str) -> bool:
+    return message.startswith("START RequestId: ") or message.startswith('{"time"') and '"platform.start"' in message
+
+
 def invocation_logs(aws: AwsSession, group: str) -> list[list[str]]:
-    """The messages of each invocation (one log stream each), in the order the invocations ran."""
+    """The messages of each invocation, in the order the invocations ran.
+
+    A log stream is one execution environment, which runs one invocation after another
+    while warm: each stream is cut at its START lines.
+    """
     streams: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in log_events(aws, group):
         streams[event["logStreamName"]].append(event)
-    ordered = sorted(streams.values(), key=lambda events: events[0]["timestamp"])
+    invocations: list[list[dict[str, Any]]] = []
+    for events in streams.values():
+        for event in events:
+            if not invocations or invocations[-1][0]["logStreamName"] != event["logStreamName"] \
+                    or _starts_invocation(event["message"]):
+                invocations.append([])
+            invocations[-1].append(event)
+    ordered = sorted(invocations, key=lambda events: events[0]["timestamp"])
     return [[e["message"] for e in events] for events in ordered]
 
 

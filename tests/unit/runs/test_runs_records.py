@@ -8,16 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from pipelines.promotion import decide_promotion
+from pipelines.run_records import STEPS, RunRecord, RunStatus, StepName, StepRecord, new_run_id
 from pipelines.runs import (
-    STEPS,
     PipelineConfig,
-    RunRecord,
-    RunStatus,
-    StepName,
-    StepRecord,
     handle_arrivals,
     model_spec_from_env,
-    new_run_id,
     pipeline_config_from_env,
 )
 from tenantml.errors import PipelineRunError, TenantResourcesError
