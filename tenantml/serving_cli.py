@@ -172,38 +172,37 @@ def serve(
     outputs = load_outputs(tenant, outputs_file, required=model_dir is None)
     _use_emulator_credentials(outputs)
     fmt = _serving_format(tenant, tenants, serving_format)
-    work = Path(tempfile.mkdtemp(prefix=f"tenantml-serve-{tenant}-"))
-    source = _model_source(outputs, model_dir, version, alias, work / "download")
-    # fail here, before any worker starts, when the verified artifact does not load
-    with console.status(f"Loading {source.describe()} as {fmt}..."):
-        loaded = load(source, serving_format=fmt, work_dir=work / "check")  # type: ignore[arg-type]
-    log_config = None
-    if log_inferences:
-        stream = outputs.outputs.get("stream_name")
-        if stream:
-            log_config = InferenceLogConfig(
-                stream_name=str(stream), region=outputs.region, endpoint_url=outputs.endpoint_url
-            )
-        else:
-            err_console.print("note: no stream_name in the tenant outputs; inference logging is off")
-    config = ServerConfig(
-        source=source,
-        serving_format=fmt,  # type: ignore[arg-type]
-        max_body_bytes=int(max_body_mb * 1024 * 1024),
-        inference_log=log_config,
-        work_dir=str(work / "workers"),
-    )
-    console.print(
-        f"[green]serving[/] {tenant} version {loaded.version} ({fmt}, {loaded.predictor.mode}) on "
-        f"http://{host}:{port} with {workers} worker(s); inference log: "
-        f"{log_config.stream_name if log_config else 'off'}"
-    )
-    try:
+    # the downloaded archive and the workers' copies go when serving ends, however it ends
+    with tempfile.TemporaryDirectory(prefix=f"tenantml-serve-{tenant}-") as scratch:
+        work = Path(scratch)
+        source = _model_source(outputs, model_dir, version, alias, work / "download")
+        # fail here, before any worker starts, when the verified artifact does not load
+        with console.status(f"Loading {source.describe()} as {fmt}..."):
+            loaded = load(source, serving_format=fmt, work_dir=work / "check")  # type: ignore[arg-type]
+        log_config = None
+        if log_inferences:
+            stream = outputs.outputs.get("stream_name")
+            if stream:
+                log_config = InferenceLogConfig(
+                    stream_name=str(stream), region=outputs.region, endpoint_url=outputs.endpoint_url
+                )
+            else:
+                err_console.print("note: no stream_name in the tenant outputs; inference logging is off")
+        config = ServerConfig(
+            source=source,
+            serving_format=fmt,  # type: ignore[arg-type]
+            max_body_bytes=int(max_body_mb * 1024 * 1024),
+            inference_log=log_config,
+            work_dir=str(work / "workers"),
+        )
+        console.print(
+            f"[green]serving[/] {tenant} version {loaded.version} ({fmt}, {loaded.predictor.mode}) on "
+            f"http://{host}:{port} with {workers} worker(s); inference log: "
+            f"{log_config.stream_name if log_config else 'off'}"
+        )
         code = runner.run(config, host=host, port=port, workers=workers)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if code:
-        raise typer.Exit(code)
+        if code:
+            raise typer.Exit(code)
 
 
 @reports_errors
@@ -328,19 +327,21 @@ def deploy(
                            min_requests=min_requests)
     fmt = spec.model.serving_format
     work = Path(tempfile.mkdtemp(prefix=f"tenantml-deploy-{tenant}-"))
-    servers = [_start_version(outputs, champion, fmt, work), _start_version(outputs, version, fmt, work)]
-    router = RolloutRouter(servers[0].url, servers[1].url, strategy=strategy,  # type: ignore[arg-type]
-                           champion_version=champion, challenger_version=version, canary_weight=canary_weight)
-    servers.append(ThreadedServer(create_router_app(router)).start())
-    console.print(f"[bold]{strategy}[/] of {tenant} version {version} (champion {champion}) behind "
-                  f"{servers[-1].url}/invocations; baking {bake_seconds:g} s", highlight=False)
+    servers: list[ThreadedServer] = []
     stop = threading.Event()
     traffic = None
-    if replay is not None:
-        rows = [line for line in replay.read_text().splitlines() if line.strip()]
-        traffic = threading.Thread(target=_replay, args=(servers[-1].url, rows, stop), daemon=True)
-        traffic.start()
-    try:
+    try:  # whatever fails, the servers started so far stop and the scratch directory goes
+        servers.append(_start_version(outputs, champion, fmt, work))
+        servers.append(_start_version(outputs, version, fmt, work))
+        router = RolloutRouter(servers[0].url, servers[1].url, strategy=strategy,  # type: ignore[arg-type]
+                               champion_version=champion, challenger_version=version, canary_weight=canary_weight)
+        servers.append(ThreadedServer(create_router_app(router)).start())
+        console.print(f"[bold]{strategy}[/] of {tenant} version {version} (champion {champion}) behind "
+                      f"{servers[-1].url}/invocations; baking {bake_seconds:g} s", highlight=False)
+        if replay is not None:
+            rows = [line for line in replay.read_text().splitlines() if line.strip()]
+            traffic = threading.Thread(target=_replay, args=(servers[-1].url, rows, stop), daemon=True)
+            traffic.start()
         result = Rollout(router, policy, registry=registry, tenant=tenant, model_name=spec.model.name,
                          sns=outputs.client("sns"), topic_arn=outputs.outputs.get("alerts_topic_arn")).run()
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import boto3
@@ -180,6 +181,12 @@ def test_serve_without_any_outputs_says_where_they_come_from(cli):
     assert "pass --outputs FILE" in result.output
 
 
-def test_serve_refuses_a_missing_model_dir(cli, tmp_path: Path):
+def test_serve_refuses_a_missing_model_dir_and_leaves_no_scratch_directory(cli, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+
     result = CliRunner().invoke(cli, ["serve", "--tenant", "acme", "--model-dir", str(tmp_path / "nope")])
+
     assert result.exit_code == 2 and "no such directory" in result.output
+    assert list((tmp_path / "tmp").iterdir()) == []
