@@ -1,6 +1,6 @@
 """Throughput of the monitor's hot path on one core: decode + drift computation.
 
-Each timed batch starts from the Lambda Kinesis event form (base64 of format-3 inference records
+Each timed batch starts from the Lambda Kinesis event form (base64 of format-4 inference records
 made by ``encode_record``, as the serving logger writes them: one record per request, ``--rows``
 rows each), so the numbers INCLUDE decoding (base64 + orjson + structure checks + one numpy
 matrix per batch, float32 restored, ``decode_records``) plus ``compute_window_metrics`` (30 numeric features: PSI

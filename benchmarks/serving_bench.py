@@ -6,7 +6,7 @@ baselines with uvicorn's own ``--workers``):
 
 - ``tenantml``: ``python -m pipelines.serving`` (planned scikit-learn path; one SO_REUSEPORT socket
   per uvicorn worker), inference logging off and on. Logging on sends every request as one
-  record (format 3, all its rows) with PutRecords to ``NullKinesis``, a local stand-in for the remote service that costs almost no CPU; once more
+  record (format 4, all its rows) with PutRecords to ``NullKinesis``, a local stand-in for the remote service that costs almost no CPU; once more
   to a moto server in this process, for reference (moto's own CPU then competes with the server);
 - ``naive``: the baseline most hand-written servers are: Starlette, ``json``, a pandas DataFrame
   per request and ``pipeline.predict_proba`` on it (the same fitted pipeline);

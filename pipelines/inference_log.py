@@ -1,20 +1,25 @@
-"""Inference log records as they travel on the tenant's Kinesis stream (format version 3).
+"""Inference log records as they travel on the tenant's Kinesis stream (format version 4).
 
 One Kinesis record holds one request (or one chunk of a request too large for one record): its
-rows row-wise, with the feature names, so a record can be read without the registry::
+rows row-wise, with the feature names, so a record can be read without the registry. The server
+writes a binary frame: a JSON header, then the numeric values as raw bytes::
 
-    {"v": 2, "request_id": "…", "model_version": "7", "timestamp": 1.7e9, "latency_ms": 1.9,
-     "error": false, "chunk": 0, "chunks": 1, "n_rows": 2,
-     "numeric_features": "age\u001fincome", "numeric_f32": "<base64>",
-     "categorical_features": ["plan"], "categorical_rows": [["pro"], ["free"]],
-     "predictions": [1, 0]}
+    b"TML\x04"  <uint32 little-endian: header length>  <header JSON>  <numeric block>
 
-- ``numeric_f32``: the numeric values as base64 of little-endian float32, row-major
-  (``n_rows`` x numeric features), NaN = missing. The server writes this form: binary is an order
-  of magnitude cheaper to write and read than decimal text (formatting and parsing 30 floats per
-  row was most of the cost on both sides), and float32 halves the bytes of float64, whose base64
-  (twice: in the record, then in the PutRecords body) and signing were most of the logging cost
-  of a 100-row request. Precision: readers give back every value of at most 6 significant digits
+    header: {"v": 4, "request_id": "…", "model_version": "7", "timestamp": 1.7e9, "latency_ms": 1.9,
+             "error": false, "chunk": 0, "chunks": 1, "n_rows": 2,
+             "numeric_features": "age\u001fincome", "numeric_block": "f4",
+             "categorical_features": ["plan"], "categorical_rows": [["pro"], ["free"]],
+             "predictions": [1, 0]}
+
+- The numeric block: little-endian float32 (``numeric_block: "f4"``) or float64 (``"f8"``),
+  row-major (``n_rows`` x numeric features), NaN = missing; exactly ``n_rows`` x features x 4 (or
+  8) bytes, absent (with ``numeric_block``) when the record has no numeric feature. A Kinesis
+  record is bytes, so the block needs no base64: format 3 carried it base64 inside a JSON record,
+  which cost a third more bytes to send, sign and read, and its encoding was a quarter of the
+  logging cost of a 100-row request. Binary is an order of magnitude cheaper to write and read
+  than decimal text (formatting and parsing 30 floats per row was most of the cost on both
+  sides), and float32 halves the bytes of float64. Precision: readers give back every value of at most 6 significant digits
   between 1e-17 and 1e6 in magnitude (what CSV and JSON inputs usually hold), and every integer up
   to 2**24, as exactly the float64 the server parsed: a float32 value is replaced by the float64
   of its 6-significant-digit rounding when that rounds to the same float32 (vectorized, one pass
@@ -22,8 +27,7 @@ rows row-wise, with the feature names, so a record can be read without the regis
   baseline bin edge of 0.7, which for a feature with many 0.7s reads as drift. Other values keep
   float32 precision (relative error at most 1.2e-7; magnitudes under 1.2e-38 lose more, down to
   0). A request with a value float32 cannot hold (beyond +-3.4e38, or infinite) is written
-  exactly, as ``numeric_f64``: little-endian float64, format 2's block. Readers also accept ``numeric_rows``, rows of JSON numbers or ``null``, for producers without
-  numpy.
+  exactly, as a float64 block.
 - ``numeric_features``/``categorical_features``: a JSON list of names, or (as the server writes
   them) one string of the names joined by U+001F, the ASCII unit separator: parsing 30 short
   strings per record cost more than the rest of the record, and a reader splits a joined string
@@ -40,11 +44,17 @@ worth of encoding, signing and PutRecords entries, 53-83 % of the server's throu
 names ride along in every record (a few hundred bytes, well under the 25 KB PUT payload unit)
 rather than a schema hash that would need the registry to read a record.
 
-Version 2 records (the same fields, with ``numeric_f64`` as the server's numeric block) and
-version 1 records (no ``v``: one row, ``features`` as an object, one ``prediction``, read as a
-one-row record) are still read, so a monitor can be upgraded before the servers are. The block is
-spliced into the record as bytes (``RecordEncoder``): through a Python string it cost two more
-copies of the record's largest field.
+Older formats are still read, so a monitor can be upgraded before the servers are, and so are
+JSON records from producers without numpy:
+
+- versions 2 and 3: one JSON object with the header's fields, the numeric values either as
+  ``numeric_f32``/``numeric_f64`` (base64 of the block above; version 2 wrote only float64) or as
+  ``numeric_rows``, rows of JSON numbers or ``null``;
+- version 1 (no ``v``): one row, ``features`` as an object, one ``prediction``, read as a one-row
+  record.
+
+Readers tell the forms apart by the first bytes: a frame starts with ``TML`` and its version byte,
+a JSON record with ``{``.
 """
 
 from __future__ import annotations
@@ -62,9 +72,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from tenantml.errors import InferenceRecordError
 
-FORMAT_VERSION = 3
-#: versions this reader reads besides 1 (which has no ``v``)
-READABLE_VERSIONS = frozenset({2, 3})
+FORMAT_VERSION = 4
+#: versions this reader reads besides 1 (which has no ``v``): 2 and 3 as JSON, 4 as a frame
+READABLE_VERSIONS = frozenset({2, 3, 4})
+#: JSON records carry these versions; version 4 is a binary frame
+JSON_VERSIONS = frozenset({2, 3})
+#: the first bytes of a format-4 frame (a JSON record starts with "{")
+FRAME_MAGIC = b"TML\x04"
+#: the magic, then the header's length as uint32 little-endian
+FRAME_HEAD_BYTES = 8
 #: joins feature names into one string on the wire (see the module docstring)
 NAME_SEPARATOR = "\x1f"
 
@@ -76,8 +92,8 @@ _F64 = np.dtype("<f8")
 _F32 = np.dtype("<f4")
 #: the binary numeric blocks: field name -> (dtype, bytes per value)
 _BLOCKS = {"numeric_f32": (_F32, 4), "numeric_f64": (_F64, 8)}
-#: +inf and -inf as little-endian float32: in a float32 block they mean the cast overflowed
-_F32_INFINITIES = (np.array([np.inf], dtype=_F32).tobytes(), np.array([-np.inf], dtype=_F32).tobytes())
+#: a frame's ``numeric_block`` -> the block's field name in a parsed payload
+_FRAME_BLOCKS = {"f4": "numeric_f32", "f8": "numeric_f64"}
 #: 10**k for k in 0..22, all exact in float64
 _POW10 = 10.0 ** np.arange(23)
 #: feature-name lists seen so far, interned as tuples so records of one model share one object
@@ -90,7 +106,7 @@ class InferenceRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    v: Literal[2, 3] = FORMAT_VERSION
+    v: Literal[2, 3, 4] = FORMAT_VERSION
     request_id: str
     model_version: str
     timestamp: float
@@ -160,8 +176,8 @@ class LegacyInferenceRecord(BaseModel):
 class RecordEncoder:
     """Writes the records of one feature list (a model's schema); the joined names are made once.
 
-    ``precision="float32"`` (the default, see the module docstring) writes ``numeric_f32``;
-    ``"float64"`` writes ``numeric_f64``, exact, at twice the bytes.
+    ``precision="float32"`` (the default, see the module docstring) writes a float32 block;
+    ``"float64"`` a float64 block, exact, at twice the bytes.
     """
 
     def __init__(
@@ -193,7 +209,7 @@ class RecordEncoder:
         chunk: int = 0,
         chunks: int = 1,
     ) -> bytes:
-        """One record's JSON. ``numeric`` is a float matrix (NaN = missing), ``categorical`` an
+        """One record's frame. ``numeric`` is a float matrix (NaN = missing), ``categorical`` an
         object matrix, ``predictions`` one value per row (None for a failed request)."""
         record: dict[str, Any] = {
             "v": FORMAT_VERSION,
@@ -216,21 +232,20 @@ class RecordEncoder:
             record["predictions"] = np.ascontiguousarray(predictions)
         else:  # labels as strings (or objects): orjson serializes no object arrays
             record["predictions"] = [p if type(p) in _PREDICTION_TYPES else str(p) for p in predictions.tolist()]
+        block = b""
+        if numeric is not None and self.numeric_features:
+            record["numeric_block"], block = self._numeric_block(numeric)
         head = orjson.dumps(record, option=_NUMPY_OPTION)
-        if numeric is None or not self.numeric_features:
-            return head
-        field, raw = self._numeric_block(numeric)
-        # base64 needs no JSON escaping: splice it in as bytes rather than via a str orjson copies again
-        return b"".join((head[:-1], field, binascii.b2a_base64(raw, newline=False), b'"}'))
+        return b"".join((FRAME_MAGIC, len(head).to_bytes(4, "little"), head, block))
 
-    def _numeric_block(self, numeric: np.ndarray) -> tuple[bytes, bytes]:
+    def _numeric_block(self, numeric: np.ndarray) -> tuple[str, bytes]:
         if self.precision == "float32":
-            raw = np.ascontiguousarray(numeric, dtype=_F32).tobytes()
-            # an infinity in the float32 block: the cast overflowed (or the input held one); a
-            # rare false match across two values only costs the bigger exact form
-            if _F32_INFINITIES[0] not in raw and _F32_INFINITIES[1] not in raw:
-                return b',"numeric_f32":"', raw
-        return b',"numeric_f64":"', np.ascontiguousarray(numeric, dtype=_F64).tobytes()
+            with np.errstate(over="ignore"):
+                narrow = np.ascontiguousarray(numeric, dtype=_F32)
+            # an infinity in the float32 block: the cast overflowed (or the input held one)
+            if not np.isinf(narrow).any():
+                return "f4", narrow.tobytes()
+        return "f8", np.ascontiguousarray(numeric, dtype=_F64).tobytes()
 
 
 def encode_record(
@@ -249,7 +264,7 @@ def encode_record(
     chunks: int = 1,
     precision: Literal["float32", "float64"] = "float32",
 ) -> bytes:
-    """One record's JSON (see :class:`RecordEncoder`, which a writer of many records should keep)."""
+    """One record's frame (see :class:`RecordEncoder`, which a writer of many records should keep)."""
     return RecordEncoder(numeric_features, categorical_features, precision=precision).encode(
         request_id=request_id,
         model_version=model_version,
@@ -274,11 +289,14 @@ def _joined(names: Sequence[str]) -> str | Sequence[str]:
 
 
 def parse_payload(data: bytes | str) -> dict[str, Any]:
-    """The record's fields as a plain dict, its structure checked (version 1 converted to 2).
+    """The record's fields as a plain dict, its structure checked (version 1 converted to 2); a
+    frame's numeric block becomes the bytes of ``numeric_f32`` or ``numeric_f64``.
 
     Numeric values are not checked here: :func:`attach_numeric` does that for a whole batch at
     once. Feature-name lists become shared tuples. Raises :class:`InferenceRecordError`.
     """
+    if data[:3] == b"TML":
+        return _parse_frame(data)  # type: ignore[arg-type]
     try:
         payload = orjson.loads(data)
     except orjson.JSONDecodeError as err:
@@ -288,14 +306,42 @@ def parse_payload(data: bytes | str) -> dict[str, Any]:
     version = payload.get("v")
     if version is None:
         return _from_legacy(payload)
-    if version not in READABLE_VERSIONS:
-        raise InferenceRecordError(f"v: unknown format version {version!r} (this reader knows 1, 2 and 3)")
+    if version not in JSON_VERSIONS:
+        raise InferenceRecordError(
+            f"v: {version!r} is not a JSON format version (this reader knows 1, 2 and 3 as JSON, 4 as a frame)"
+        )
+    check_shapes(payload)
+    return payload
+
+
+def _parse_frame(data: bytes) -> dict[str, Any]:
+    if data[:4] != FRAME_MAGIC:
+        raise InferenceRecordError(f"v: unknown frame version {data[3:4]!r} (this reader knows 4)")
+    if len(data) < FRAME_HEAD_BYTES:
+        raise InferenceRecordError(f"frame: {len(data)} bytes, shorter than its {FRAME_HEAD_BYTES}-byte head")
+    end = FRAME_HEAD_BYTES + int.from_bytes(data[4:FRAME_HEAD_BYTES], "little")
+    if end > len(data):
+        raise InferenceRecordError(f"frame: the header says {end - FRAME_HEAD_BYTES} bytes, the record holds fewer")
+    try:
+        payload = orjson.loads(memoryview(data)[FRAME_HEAD_BYTES:end])
+    except orjson.JSONDecodeError as err:
+        raise InferenceRecordError(f"frame header: not JSON: {err}") from err
+    if type(payload) is not dict or payload.get("v") != 4:
+        raise InferenceRecordError(f"frame header: expected a JSON object with \"v\": 4, got {_preview(payload)}")
+    kind = payload.pop("numeric_block", None)
+    if kind is None:
+        if end != len(data):
+            raise InferenceRecordError(f"frame: {len(data) - end} bytes after the header but no numeric_block")
+    elif kind in _FRAME_BLOCKS:
+        payload[_FRAME_BLOCKS[kind]] = data[end:]
+    else:
+        raise InferenceRecordError(f"numeric_block: expected 'f4' or 'f8', got {_preview(kind)}")
     check_shapes(payload)
     return payload
 
 
 def check_shapes(payload: dict[str, Any]) -> None:
-    """Field types and shapes of a version 2 or 3 payload; fills defaults, interns the name lists and
+    """Field types and shapes of a version 2, 3 or 4 payload; fills defaults, interns the name lists and
     sets ``n_rows``. Raises :class:`InferenceRecordError` naming the field (and row)."""
     get = payload.get
     if (
@@ -329,14 +375,15 @@ def check_shapes(payload: dict[str, Any]) -> None:
     block_field = _block_field(payload) if numeric else None
     if block_field is not None:
         block = payload[block_field]
-        if declared is None or type(block) is not str:
-            raise InferenceRecordError(f"{block_field}: expected a base64 string and an n_rows field")
-        # base64 length of n_rows x features values, checked before decoding anything
-        width = _BLOCKS[block_field][1]
-        if len(block) != 4 * -(-declared * len(numeric) * width // 3):
+        if declared is None or type(block) not in (str, bytes):
+            raise InferenceRecordError(f"{block_field}: expected a base64 string or bytes, and an n_rows field")
+        # the block's length for n_rows x features values (base64 or raw), checked before decoding anything
+        dtype, width = _BLOCKS[block_field]
+        size = declared * len(numeric) * width
+        expected, unit = (size, "bytes") if type(block) is bytes else (4 * -(-size // 3), "base64 characters")
+        if len(block) != expected:
             raise InferenceRecordError(
-                f"{block_field}: {len(block)} base64 characters, not {declared} rows x {len(numeric)} "
-                f"{_BLOCKS[block_field][0].name} values"
+                f"{block_field}: {len(block)} {unit}, not {declared} rows x {len(numeric)} {dtype.name} values"
             )
         n_rows = declared
     elif numeric:
@@ -435,8 +482,13 @@ def attach_numeric(records: Sequence[dict[str, Any]]) -> dict[int, str]:
     for (width, block_field), indexes in binary.items():
         blocks, good = [], []
         for i in indexes:
+            block = records[i][block_field]
+            if type(block) is bytes:  # a frame's: raw already
+                blocks.append(block)
+                good.append(i)
+                continue
             try:
-                blocks.append(a2b(records[i][block_field], strict_mode=True))
+                blocks.append(a2b(block, strict_mode=True))
             except (binascii.Error, ValueError) as err:
                 bad[i] = f"{block_field}: not base64: {err}"
                 continue
@@ -480,10 +532,12 @@ def _block_field(payload: Mapping[str, Any]) -> str | None:
 
 def _binary_rows(payload: Mapping[str, Any]) -> np.ndarray:
     block_field = _block_field(payload) or "numeric_f64"
-    try:
-        raw = binascii.a2b_base64(payload[block_field], strict_mode=True)
-    except (binascii.Error, ValueError, TypeError) as err:
-        raise InferenceRecordError(f"{block_field}: not base64: {err}") from err
+    raw = payload[block_field]
+    if type(raw) is not bytes:
+        try:
+            raw = binascii.a2b_base64(raw, strict_mode=True)
+        except (binascii.Error, ValueError, TypeError) as err:
+            raise InferenceRecordError(f"{block_field}: not base64: {err}") from err
     width = len(payload.get("numeric_features") or ())
     dtype = _BLOCKS[block_field][0]
     if len(raw) % dtype.itemsize:
@@ -528,7 +582,7 @@ def _float_rows(rows: list[list[Any]]) -> np.ndarray:
 
 
 def normalize_record(record: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
-    """A record in any accepted form (an :class:`InferenceRecord`, a version 1 or 2 dict, or one
+    """A record in any accepted form (an :class:`InferenceRecord`, a version 1 to 4 dict, or one
     already decoded) as a decoded dict with its ``numeric`` matrix. Raises InferenceRecordError."""
     if isinstance(record, BaseModel):
         record = record.model_dump()
@@ -620,6 +674,8 @@ def decode_record_data(data: bytes) -> InferenceRecord:
 
 __all__ = [
     "FORMAT_VERSION",
+    "FRAME_MAGIC",
+    "JSON_VERSIONS",
     "NAME_SEPARATOR",
     "READABLE_VERSIONS",
     "DecodedBatch",

@@ -2,7 +2,7 @@
 
 A request hands :meth:`KinesisInferenceLogger.submit` one :class:`LogEntry` (the request's arrays,
 not yet JSON) and returns at once. A background thread per worker process encodes each entry as
-ONE Kinesis record holding all the request's rows (format version 3, see
+ONE Kinesis record holding all the request's rows (format version 4, see
 :mod:`pipelines.inference_log`; a request too large for one 1 MiB record is split into chunks that
 repeat its id) and sends them with ``PutRecords`` in batches of at most 500 records and 5 MiB.
 Encoding happens in the sender thread, never on the request path: ``submit`` appends a reference
@@ -148,7 +148,7 @@ def encode_records(
     max_bytes: int = MAX_BYTES_PER_RECORD,
     encoder: RecordEncoder | None = None,
 ) -> tuple[list[PendingRecord], int]:
-    """The entry as format-3 records: one, or chunks of its rows when one would exceed
+    """The entry as format-4 records: one, or chunks of its rows when one would exceed
     ``max_bytes``. Returns the records and the number of rows dropped (a single row over the
     limit cannot be sent). Pass the logger's ``encoder`` to reuse its joined feature names."""
     if encoder is None:

@@ -146,11 +146,10 @@ def test_up_json_names_each_tenants_region(running_up: UpProcess) -> None:
 
 
 def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(running_up: UpProcess) -> None:
-    import base64
-    import json
-
     import httpx
     from sklearn.datasets import load_breast_cancer
+
+    from pipelines.inference_log import parse_payload
 
     # given the endpoint up.json lists for churn
     endpoint = running_up.summary["tenants"]["churn"]["endpoint"]
@@ -178,8 +177,7 @@ def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(ru
     while sum(r["n_rows"] for r in records) < 5 and time.monotonic() < deadline:
         batch = kinesis.get_records(ShardIterator=iterator)
         iterator = batch["NextShardIterator"]
-        records += [json.loads(r["Data"] if isinstance(r["Data"], bytes) else base64.b64decode(r["Data"]))
-                    for r in batch["Records"]]
+        records += [parse_payload(r["Data"]) for r in batch["Records"]]
         time.sleep(0.3)
     assert [(r["request_id"], r["n_rows"], len(r["predictions"])) for r in records] == [
         (response.headers["X-Request-Id"], 5, 5)]

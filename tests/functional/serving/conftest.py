@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from pipelines.inference_log import InferenceRecord
+from pipelines.inference_log import InferenceRecord, decode_record_data
 from pipelines.serving.app import create_app
 from pipelines.serving.config import InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
@@ -74,7 +74,7 @@ def read_records(kinesis) -> Callable[[str], list[InferenceRecord]]:
             )["ShardIterator"]
             while iterator:
                 page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-                records.extend(InferenceRecord.model_validate_json(r["Data"]) for r in page["Records"])
+                records.extend(decode_record_data(r["Data"]) for r in page["Records"])
                 if not page["Records"]:
                     break
                 iterator = page.get("NextShardIterator")

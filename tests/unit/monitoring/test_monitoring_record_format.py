@@ -1,4 +1,5 @@
-"""Inference-log formats 3 and 2 as the monitor reads them: one record per request, rows counted as rows."""
+"""Inference-log formats 4 (binary frames), 3 and 2 (JSON) as the monitor reads them: one record per
+request, rows counted as rows."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pipelines.baseline import compute_baseline
-from pipelines.inference_log import InferenceRecord, decode_record_data, encode_record
+from pipelines.inference_log import FRAME_MAGIC, InferenceRecord, decode_record_data, encode_record
 from pipelines.monitoring import compute_window_metrics, decode_records
 from tenantml.spec import ModelSpec, ProblemType
 
@@ -43,12 +44,33 @@ def _event(data: bytes, sequence: int) -> dict:
             "kinesis": {"data": base64.b64encode(data).decode(), "sequenceNumber": str(sequence)}}
 
 
-def _tamper(data: bytes, **fields) -> bytes:
-    return orjson.dumps({**orjson.loads(data), **fields})
+def _split(frame: bytes) -> tuple[dict, bytes]:
+    """A format-4 frame's header and numeric block."""
+    end = 8 + int.from_bytes(frame[4:8], "little")
+    return orjson.loads(frame[8:end]), frame[end:]
+
+
+def _frame(header: dict, block: bytes = b"") -> bytes:
+    head = orjson.dumps(header)
+    return FRAME_MAGIC + len(head).to_bytes(4, "little") + head + block
+
+
+def _tamper(frame: bytes, **fields) -> bytes:
+    """The frame with header fields replaced."""
+    header, block = _split(frame)
+    return _frame({**header, **fields}, block)
+
+
+def _as_json(frame: bytes, *, v: int = 3, **fields) -> bytes:
+    """The frame as a format 2 or 3 JSON record: its block base64 in ``numeric_f32``/``numeric_f64``."""
+    header, block = _split(frame)
+    kind = header.pop("numeric_block")
+    header[{"f4": "numeric_f32", "f8": "numeric_f64"}[kind]] = base64.b64encode(block).decode()
+    return orjson.dumps({**header, "v": v, **fields})
 
 
 def test_a_record_round_trips_its_rows_exactly_with_missing_values():
-    # float64 blocks (format 2's, and format 3's fallback) are exact
+    # float64 blocks (format 2's, and the float32 form's fallback) are exact
     numeric = np.array([[0.1, np.nan], [1e-300, 2.0 / 3.0]])
     decoded = decode_records([_event(_record("a", numeric, precision="float64"), 1)])
     record = decoded.records[0].record
@@ -63,7 +85,8 @@ def test_float32_records_give_back_short_decimals_exactly_so_bin_edges_still_mat
     # 0.7 as float32 is 0.69999998: read as such, every 0.7 would fall below a baseline edge of 0.7
     numeric = np.array([[0.7, np.nan], [17.99, 123456.0], [-0.0015, 2.0 / 3.0]])
     data = _record("a", numeric)
-    assert orjson.loads(data)["v"] == 3 and "numeric_f32" in orjson.loads(data)
+    header, block = _split(data)
+    assert header["v"] == 4 and header["numeric_block"] == "f4" and len(block) == 6 * 4
     record = decode_records([_event(data, 1)]).records[0].record
     np.testing.assert_array_equal(record["numeric"][:, 0], numeric[:, 0])
     assert record["numeric"][1, 1] == 123456.0 and math.isnan(record["numeric"][0, 1])
@@ -71,13 +94,18 @@ def test_float32_records_give_back_short_decimals_exactly_so_bin_edges_still_mat
     assert decode_record_data(data).rows()[0] == {"x": 0.7, "y": None, "plan": "pro"}
 
 
-def test_format_2_and_3_records_are_read_together(baseline):
+def test_format_2_3_and_4_records_are_read_together(baseline):
     rng = np.random.default_rng(3)
-    old = _tamper(_record("old", np.round(rng.normal(size=(4, 2)), 2), precision="float64"), v=2)
-    new = _record("new", np.round(rng.normal(size=(4, 2)), 2))
-    decoded = decode_records([_event(old, 1), _event(new, 2)])
-    assert decoded.malformed == [] and [r.record["request_id"] for r in decoded.records] == ["old", "new"]
-    assert compute_window_metrics([r.record for r in decoded.records], baseline).row_count == 8
+    values = [np.round(rng.normal(size=(4, 2)), 2) for _ in range(3)]
+    v2 = _as_json(_record("v2", values[0], precision="float64"), v=2)
+    v3 = _as_json(_record("v3", values[1]))
+    v4 = _record("v4", values[2])
+    decoded = decode_records([_event(v2, 1), _event(v3, 2), _event(v4, 3)])
+    assert decoded.malformed == [] and [r.record["request_id"] for r in decoded.records] == ["v2", "v3", "v4"]
+    for record, expected in zip(decoded.records, values, strict=True):
+        np.testing.assert_array_equal(record.record["numeric"], expected)
+    assert compute_window_metrics([r.record for r in decoded.records], baseline).row_count == 12
+    assert decode_record_data(v3).rows() == decode_record_data(_record("v3", values[1])).rows()
 
 
 def test_requests_count_once_while_features_and_predictions_count_every_row(baseline):
@@ -112,21 +140,38 @@ def test_records_under_other_feature_lists_line_up_by_name(baseline):
 
 GOOD = _record("ok", np.array([[1.0, 2.0]]))
 GOOD64 = _record("ok", np.array([[1.0, 2.0]]), precision="float64")
+GOOD_JSON = _as_json(GOOD)
+
+
+def _json_rows(rows: list) -> bytes:
+    payload = {**orjson.loads(GOOD_JSON), "numeric_rows": rows}
+    del payload["numeric_f32"], payload["n_rows"]
+    return orjson.dumps(payload)
 
 
 @pytest.mark.parametrize(("data", "reason"), [
     (b"{not json", "JSON"),
-    (_tamper(GOOD, v=4), "version"),
-    (_tamper(GOOD, n_rows=2), "numeric_f32"),  # the binary block holds one row, not two
-    (_tamper(GOOD, numeric_f32="!" * 12), "base64"),
-    (_tamper(GOOD64, numeric_f64="!" * 24), "base64"),
+    (b"TML\x05" + GOOD[4:], "frame version"),
+    (GOOD[:6], "shorter than its 8-byte head"),
+    (GOOD[:4] + (10**6).to_bytes(4, "little") + GOOD[8:], "the header says 1000000 bytes"),
+    (_frame({"v": 4})[:8] + b"{nope!}", "frame header: not JSON"),
+    (_tamper(GOOD, v=3), '"v": 4'),
+    (_tamper(GOOD, numeric_block="f2"), "numeric_block"),
+    (_tamper(GOOD, n_rows=2), "numeric_f32: 8 bytes, not 2 rows x 2 float32 values"),
+    (GOOD + b"\x00", "numeric_f32: 9 bytes"),
+    (_tamper(GOOD64, n_rows=2), "numeric_f64: 16 bytes, not 2 rows"),
+    (_frame({k: v for k, v in _split(GOOD)[0].items() if k != "numeric_block"}, _split(GOOD)[1]),
+     "bytes after the header but no numeric_block"),
+    (_as_json(GOOD, v=4), "not a JSON format version"),
+    (_as_json(GOOD, n_rows=2), "numeric_f32"),  # the block holds one row, not two
+    (_as_json(GOOD, numeric_f32="!" * 12), "base64"),
+    (_as_json(GOOD64, numeric_f64="!" * 24), "base64"),
     (_tamper(GOOD, predictions=[1, 0]), "predictions"),
     (_tamper(GOOD, request_id=7), "request_id"),
     (_tamper(GOOD, categorical_rows=[["pro", "extra"]]), "categorical_rows[0]"),
-    (orjson.dumps({k: v for k, v in {**orjson.loads(GOOD), "numeric_rows": [[1.0]], "n_rows": None}.items()
+    (orjson.dumps({k: v for k, v in {**orjson.loads(GOOD_JSON), "numeric_rows": [[1.0]], "n_rows": None}.items()
                    if k not in ("numeric_f32", "n_rows")}), "numeric_rows[0]"),
-    (orjson.dumps({k: v for k, v in {**orjson.loads(GOOD), "numeric_rows": [[1.0, "abc"]]}.items()
-                   if k not in ("numeric_f32", "n_rows")}), "not a number"),
+    (_json_rows([[1.0, "abc"]]), "not a number"),
 ])
 def test_a_malformed_record_is_counted_with_its_reason_and_the_others_are_kept(data, reason):
     decoded = decode_records([_event(GOOD, 1), _event(data, 2), _event(GOOD, 3)])
@@ -136,7 +181,5 @@ def test_a_malformed_record_is_counted_with_its_reason_and_the_others_are_kept(d
 
 
 def test_json_rows_from_another_producer_are_read_like_the_binary_block():
-    payload = {**orjson.loads(GOOD), "numeric_features": ["x", "y"], "numeric_rows": [[1.0, None]]}
-    del payload["numeric_f32"], payload["n_rows"]
-    record = decode_records([_event(orjson.dumps(payload), 1)]).records[0].record
+    record = decode_records([_event(_json_rows([[1.0, None]]), 1)]).records[0].record
     assert record["numeric"][0, 0] == 1.0 and math.isnan(record["numeric"][0, 1])

@@ -1,4 +1,4 @@
-"""The server's side of inference-log format 3: one record per request, chunked under the record limit."""
+"""The server's side of inference-log format 4: one record per request, chunked under the record limit."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_values_of_more_than_6_digits_keep_float32_precision_and_short_decimals_
     numeric[:, :10] = [[float(f"{v:.6g}") for v in row] for row in numeric[:, :10]]
     numeric[0, :3] = [0.7, 0.1, 17.99]
     records, _ = encode_records(_entry(50, numeric=numeric), SCHEMA)
-    assert b'"numeric_f32":"' in records[0].data and b"numeric_f64" not in records[0].data
+    assert b'"numeric_block":"f4"' in records[0].data
     decoded = np.array(decode_record_data(records[0].data).numeric_rows, dtype=float)
     np.testing.assert_array_equal(decoded[:, :10], numeric[:, :10])
     np.testing.assert_allclose(decoded, numeric, rtol=1.2e-7, atol=0)
@@ -77,5 +77,5 @@ def test_a_value_float32_cannot_hold_makes_the_record_exact_float64():
     numeric[1, 7] = 1e300
     with np.errstate(over="ignore"):
         records, _ = encode_records(_entry(2, numeric=numeric), SCHEMA)
-    assert b'"numeric_f64":"' in records[0].data
+    assert b'"numeric_block":"f8"' in records[0].data
     np.testing.assert_array_equal(np.array(decode_record_data(records[0].data).numeric_rows, dtype=float), numeric)
