@@ -6,8 +6,9 @@ baselines with uvicorn's own ``--workers``):
 
 - ``tenantml``: ``python -m pipelines.serving`` (planned scikit-learn path; one SO_REUSEPORT socket
   per uvicorn worker), inference logging off and on. Logging on sends every request as one
-  record (format 4, all its rows) with PutRecords to ``NullKinesis``, a local stand-in for the remote service that costs almost no CPU; once more
-  to a moto server in this process, for reference (moto's own CPU then competes with the server);
+  record (format 4, all its rows) with PutRecords over CBOR (the default wire format) to
+  ``NullKinesis``, a local stand-in for the remote service that costs almost no CPU; once more
+  to the emulator's moto server in this process, for reference (moto's own CPU then competes with the server);
 - ``naive``: the baseline most hand-written servers are: Starlette, ``json``, a pandas DataFrame
   per request and ``pipeline.predict_proba`` on it (the same fitted pipeline);
 - ``mlflow``: ``mlflow models serve`` of the same fitted pipeline, when MLflow can be installed
@@ -413,6 +414,7 @@ class NullKinesis:
         self._thread.start()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import cbor2
         import orjson
 
         try:
@@ -420,18 +422,20 @@ class NullKinesis:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
                 body = await reader.readexactly(length)
-                count = len(orjson.loads(body).get("Records", []))
+                # the wire format the client chose (CBOR by default, JSON on request), answered in kind
+                cbor = b"x-amz-cbor" in head.lower()
+                count = len((cbor2.loads(body) if cbor else orjson.loads(body)).get("Records", []))
                 self.records += count
                 self.calls += 1
-                payload = orjson.dumps(
-                    {
-                        "FailedRecordCount": 0,
-                        "Records": [{"SequenceNumber": "1", "ShardId": "shardId-000000000000"}] * count,
-                    }
-                )
+                answer = {
+                    "FailedRecordCount": 0,
+                    "Records": [{"SequenceNumber": "1", "ShardId": "shardId-000000000000"}] * count,
+                }
+                payload = cbor2.dumps(answer) if cbor else orjson.dumps(answer)
+                content_type = b"application/x-amz-cbor-1.1" if cbor else b"application/x-amz-json-1.1"
                 writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
-                    b"Content-Length: %d\r\n\r\n" % len(payload) + payload
+                    b"HTTP/1.1 200 OK\r\nContent-Type: %b\r\n"
+                    b"Content-Length: %d\r\n\r\n" % (content_type, len(payload)) + payload
                 )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -570,17 +574,17 @@ def main() -> int:
             + "; ".join(f"{s['sent_records']}/{s['sent_rows']}/{s['lost_rows']}" for s in stats)
         )
 
-        # the same against moto on this machine, for reference: moto's CPU per record competes with the server
+        # the same against the emulator's moto on this machine, for reference: moto's CPU per record
+        # competes with the server
         import logging
 
         import boto3
-        from moto.server import ThreadedMotoServer
+
+        from tenantml.emulator import server as emulator
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        moto.start()
-        host, moto_port = moto.get_host_and_port()
-        endpoint = f"http://{host}:{moto_port}"
+        moto = emulator.start(0)
+        endpoint = moto.endpoint
         boto3.client(
             "kinesis",
             region_name=REGION,

@@ -80,7 +80,7 @@ def default_logger_factory(config: ServerConfig, model: LoadedModel) -> KinesisI
             backoff_base=settings.backoff_base,
         ),
         model.schema,
-        put_records_client_factory(settings.region, settings.endpoint_url),
+        put_records_client_factory(settings.region, settings.endpoint_url, protocol=settings.protocol),
     )
 
 

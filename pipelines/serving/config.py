@@ -27,6 +27,9 @@ class InferenceLogConfig(BaseModel):
     flush_interval: float = Field(default=0.25, gt=0, le=60)
     max_attempts: int = Field(default=8, ge=1, le=50)
     backoff_base: float = Field(default=0.05, gt=0)
+    #: PutRecords' wire format: CBOR (what the AWS SDKs for Java and the KPL send; record data
+    #: travels as raw bytes) or JSON (data as base64, for an endpoint that speaks no CBOR)
+    protocol: Literal["cbor", "json"] = "cbor"
 
 
 class ServerConfig(BaseModel):

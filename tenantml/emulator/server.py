@@ -122,13 +122,15 @@ def _make_moto_server(sock: socket.socket) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
+    from tenantml.emulator.kinesis_cbor import KinesisCborMiddleware
+
     class _QuietRequestHandler(MotoRequestHandler):
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             """One line per AWS call drowns the CLI's output; errors are still logged."""
 
     class _BoundMotoServer(ThreadedMotoServer):
         def start(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
+            app = KinesisCborMiddleware(DomainDispatcherApplication(create_backend_app))
             self._server = make_server(
                 self._ip_address,
                 self._port,

@@ -68,12 +68,13 @@ class FaultInjector:
         return {"FailedRecordCount": sum(failing), "Records": results}
 
 
-@pytest.fixture(params=["put-records-client", "boto3"])
+@pytest.fixture(params=["put-records-client-cbor", "put-records-client-json", "boto3"])
 def sender(request, kinesis, aws):
-    """The logger's own PutRecords client (the server's default) and boto3's, against the same stream."""
+    """The logger's own PutRecords client in both wire formats (CBOR is the server's default) and
+    boto3's, against the same stream."""
     if request.param == "boto3":
         return kinesis
-    return PutRecordsClient(REGION, aws)
+    return PutRecordsClient(REGION, aws, protocol=request.param.rsplit("-", 1)[1])
 
 
 def _entry(request_id: str, rows: int = 1, *, error: bool = False) -> LogEntry:
