@@ -173,6 +173,10 @@ class LegacyInferenceRecord(BaseModel):
 # --- writing ----------------------------------------------------------------------------------
 
 
+#: a record's numeric block: its ``numeric_block`` kind ("f4" or "f8") and its bytes
+NumericBlock = tuple[str, bytes | memoryview]
+
+
 class RecordEncoder:
     """Writes the records of one feature list (a model's schema); the joined names are made once.
 
@@ -208,9 +212,11 @@ class RecordEncoder:
         predictions: np.ndarray | None,
         chunk: int = 0,
         chunks: int = 1,
+        block: NumericBlock | None = None,
     ) -> bytes:
         """One record's frame. ``numeric`` is a float matrix (NaN = missing), ``categorical`` an
-        object matrix, ``predictions`` one value per row (None for a failed request)."""
+        object matrix, ``predictions`` one value per row (None for a failed request). ``block``:
+        ``numeric``'s block when :meth:`numeric_blocks` made it already."""
         record: dict[str, Any] = {
             "v": FORMAT_VERSION,
             "request_id": request_id,
@@ -232,20 +238,36 @@ class RecordEncoder:
             record["predictions"] = np.ascontiguousarray(predictions)
         else:  # labels as strings (or objects): orjson serializes no object arrays
             record["predictions"] = [p if type(p) in _PREDICTION_TYPES else str(p) for p in predictions.tolist()]
-        block = b""
+        raw: bytes | memoryview = b""
         if numeric is not None and self.numeric_features:
-            record["numeric_block"], block = self._numeric_block(numeric)
+            record["numeric_block"], raw = block or self.numeric_blocks([numeric])[0]
         head = orjson.dumps(record, option=_NUMPY_OPTION)
-        return b"".join((FRAME_MAGIC, len(head).to_bytes(4, "little"), head, block))
+        return b"".join((FRAME_MAGIC, len(head).to_bytes(4, "little"), head, raw))
 
-    def _numeric_block(self, numeric: np.ndarray) -> tuple[str, bytes]:
-        if self.precision == "float32":
-            with np.errstate(over="ignore"):
-                narrow = np.ascontiguousarray(numeric, dtype=_F32)
-            # an infinity in the float32 block: the cast overflowed (or the input held one)
-            if not np.isinf(narrow).any():
-                return "f4", narrow.tobytes()
-        return "f8", np.ascontiguousarray(numeric, dtype=_F64).tobytes()
+    def numeric_blocks(self, matrices: Sequence[np.ndarray]) -> list[NumericBlock]:
+        """The numeric block of each matrix (one request's rows each), cast to float32 for all of
+        them in one numpy pass: per request, the cast and its overflow check cost more in numpy's
+        call overhead than in work. A matrix with a value float32 cannot hold (the cast gave an
+        infinity) gets an exact float64 block; so does every matrix with ``precision="float64"``."""
+        if self.precision == "float64" or not matrices:
+            return [("f8", np.ascontiguousarray(m, dtype=_F64).tobytes()) for m in matrices]
+        with np.errstate(over="ignore"):
+            narrow = np.concatenate(matrices, dtype=_F32) if len(matrices) > 1 else matrices[0].astype(_F32)
+        data = memoryview(narrow.tobytes())
+        row_bytes = narrow.shape[1] * _F32.itemsize
+        infinite = np.isinf(narrow).any(axis=1)
+        # infinite rows before each row, so a matrix's count is one subtraction
+        before = np.concatenate(([0], np.cumsum(infinite))).tolist() if infinite.any() else None
+        blocks: list[NumericBlock] = []
+        start = 0
+        for matrix in matrices:
+            stop = start + len(matrix)
+            if before is not None and before[stop] != before[start]:
+                blocks.append(("f8", np.ascontiguousarray(matrix, dtype=_F64).tobytes()))
+            else:
+                blocks.append(("f4", data[start * row_bytes : stop * row_bytes]))
+            start = stop
+        return blocks
 
 
 def encode_record(
@@ -681,6 +703,7 @@ __all__ = [
     "DecodedBatch",
     "InferenceRecord",
     "LegacyInferenceRecord",
+    "NumericBlock",
     "RecordEncoder",
     "attach_numeric",
     "check_shapes",

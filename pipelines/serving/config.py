@@ -23,7 +23,7 @@ class InferenceLogConfig(BaseModel):
     stream_name: str = Field(min_length=1, max_length=128)
     region: str | None = None
     endpoint_url: str | None = None
-    max_buffer_records: int = Field(default=50_000, ge=1)
+    max_buffer_records: int = Field(default=100_000, ge=1)
     flush_interval: float = Field(default=0.25, gt=0, le=60)
     max_attempts: int = Field(default=8, ge=1, le=50)
     backoff_base: float = Field(default=0.05, gt=0)

@@ -40,7 +40,7 @@ import cbor2
 import numpy as np
 import orjson
 
-from pipelines.inference_log import RecordEncoder
+from pipelines.inference_log import NumericBlock, RecordEncoder
 from pipelines.serving.schema import FeatureBatch, InputSchema
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,8 @@ class LoggerStats:
     retried_calls: int = 0
     retried_records: int = 0
     put_calls: int = 0
+    #: CPU time the sender thread has used (encoding, signing, sending): logging's cost to the worker
+    sender_cpu_seconds: float = 0.0
     last_error: str | None = None
 
     @property
@@ -118,14 +120,14 @@ class LoggerStats:
 class LoggerSettings:
     stream_name: str
     #: rows held before new requests are dropped
-    max_buffer_records: int = 50_000
+    max_buffer_records: int = 100_000
     max_records_per_call: int = MAX_RECORDS_PER_CALL
     max_bytes_per_call: int = MAX_BYTES_PER_CALL
     max_bytes_per_record: int = MAX_BYTES_PER_RECORD
     #: send at least this often when traffic is light (seconds)
     flush_interval: float = 0.25
     #: rows buffered that wake the sender before ``flush_interval`` (so does a full call of requests)
-    wake_rows: int = 5_000
+    wake_rows: int = 10_000
     max_attempts: int = 8
     backoff_base: float = 0.05
     backoff_max: float = 2.0
@@ -150,22 +152,24 @@ def encode_records(
     *,
     max_bytes: int = MAX_BYTES_PER_RECORD,
     encoder: RecordEncoder | None = None,
+    block: NumericBlock | None = None,
 ) -> tuple[list[PendingRecord], int]:
     """The entry as format-4 records: one, or chunks of its rows when one would exceed
     ``max_bytes``. Returns the records and the number of rows dropped (a single row over the
-    limit cannot be sent). Pass the logger's ``encoder`` to reuse its joined feature names."""
+    limit cannot be sent). Pass the logger's ``encoder`` to reuse its joined feature names, and
+    the entry's numeric ``block`` when :meth:`RecordEncoder.numeric_blocks` made it."""
     if encoder is None:
         encoder = RecordEncoder(schema.numeric_names, schema.categorical_names)
     key = entry.request_id
     budget = max_bytes - len(key.encode())
     n = entry.n_rows
-    whole = _encode_chunk(encoder, entry, 0, n, 0, 1)
+    whole = _encode_chunk(encoder, entry, 0, n, 0, 1, block)
     if len(whole) <= budget:  # nearly always: 1 MiB holds thousands of rows
         return [PendingRecord(key, whole, n)], 0
     parts = min(n, int(len(whole) / budget * 1.1) + 1)
     while True:
         bounds = [(n * i) // parts for i in range(parts + 1)]
-        encoded = [_encode_chunk(encoder, entry, bounds[i], bounds[i + 1], i, parts) for i in range(parts)]
+        encoded = [_encode_chunk(encoder, entry, bounds[i], bounds[i + 1], i, parts, block) for i in range(parts)]
         largest = max(len(data) for data in encoded)
         if largest <= budget:
             return [
@@ -179,12 +183,21 @@ def encode_records(
 
 
 def _encode_chunk(
-    encoder: RecordEncoder, entry: LogEntry, start: int, stop: int, chunk: int, chunks: int
+    encoder: RecordEncoder,
+    entry: LogEntry,
+    start: int,
+    stop: int,
+    chunk: int,
+    chunks: int,
+    block: NumericBlock | None,
 ) -> bytes:
     batch = entry.batch
     whole = start == 0 and stop == batch.n_rows
     categorical = batch.categorical
     predictions = entry.predictions
+    if block is not None and not whole:  # the block's rows are of equal size: slice it like the rows
+        row_bytes = len(block[1]) // batch.n_rows
+        block = (block[0], memoryview(block[1])[start * row_bytes : stop * row_bytes])
     return encoder.encode(
         request_id=entry.request_id,
         model_version=entry.model_version,
@@ -196,6 +209,7 @@ def _encode_chunk(
         predictions=predictions if whole or predictions is None else predictions[start:stop],
         chunk=chunk,
         chunks=chunks,
+        block=block,
     )
 
 
@@ -305,6 +319,7 @@ class KinesisInferenceLogger:
             except Exception as err:  # never let the thread die: logging must not stop
                 log.exception("inference log sender failed")
                 self.stats.last_error = f"{type(err).__name__}: {err}"
+            self.stats.sender_cpu_seconds = time.thread_time()
             if closing:
                 with self._cond:
                     if not self._entries:
@@ -326,8 +341,15 @@ class KinesisInferenceLogger:
         try:
             pending: list[PendingRecord] = []
             encoder, max_bytes = self._encoder, self.settings.max_bytes_per_record
-            for entry in entries:
-                records, dropped = encode_records(entry, self.schema, max_bytes=max_bytes, encoder=encoder)
+            blocks: list[NumericBlock | None] = (
+                encoder.numeric_blocks([e.batch.numeric for e in entries])  # type: ignore[arg-type]
+                if encoder.numeric_features
+                else [None] * len(entries)
+            )
+            for entry, block in zip(entries, blocks, strict=True):
+                records, dropped = encode_records(
+                    entry, self.schema, max_bytes=max_bytes, encoder=encoder, block=block
+                )
                 pending.extend(records)
                 if dropped:
                     self.stats.dropped_oversized += dropped

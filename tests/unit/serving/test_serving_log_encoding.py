@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from pipelines.features import FeatureSignature
-from pipelines.inference_log import decode_record_data
+from pipelines.inference_log import RecordEncoder, decode_record_data
 from pipelines.serving.inference_logger import LogEntry, encode_records
 from pipelines.serving.schema import FeatureBatch, InputSchema
 
@@ -79,3 +79,24 @@ def test_a_value_float32_cannot_hold_makes_the_record_exact_float64():
         records, _ = encode_records(_entry(2, numeric=numeric), SCHEMA)
     assert b'"numeric_block":"f8"' in records[0].data
     np.testing.assert_array_equal(np.array(decode_record_data(records[0].data).numeric_rows, dtype=float), numeric)
+
+
+def test_blocks_made_for_many_requests_at_once_encode_as_each_alone_would():
+    # given three requests, the middle one holding a value float32 cannot hold
+    entries = [_entry(n) for n in (1, 3, 200)]
+    entries[1].batch.numeric[2, 5] = 1e300
+    encoder = RecordEncoder(SCHEMA.numeric_names, SCHEMA.categorical_names)
+    # when their blocks are made in one pass
+    blocks = encoder.numeric_blocks([e.batch.numeric for e in entries])
+    # then only the overflowing request is float64, and every record matches the one made alone
+    assert [kind for kind, _ in blocks] == ["f4", "f8", "f4"]
+    for entry, block in zip(entries, blocks, strict=True):
+        together, _ = encode_records(entry, SCHEMA, encoder=encoder, block=block)
+        with np.errstate(over="ignore"):
+            alone, _ = encode_records(entry, SCHEMA)
+        assert [r.data for r in together] == [r.data for r in alone]
+    # and a request split into chunks slices its block with its rows
+    chunked, _ = encode_records(entries[2], SCHEMA, max_bytes=8 * 1024, encoder=encoder, block=blocks[2])
+    assert len(chunked) > 1
+    values = np.array([row for r in chunked for row in decode_record_data(r.data).numeric_rows], dtype=float)
+    np.testing.assert_array_equal(values, entries[2].batch.numeric)
