@@ -24,7 +24,7 @@ Targets (2-core machine): tenantml >= 20x MLflow's throughput and p99 <= 1/10 of
 concurrency 8 with one row; logging on costs <= 10 % throughput; ONNX forest >= 10x scikit-learn's
 one-row throughput.
 
-    .venv/bin/python benchmarks/serving_bench.py [--duration 5] [--workers 2] [--no-mlflow] [--quick] [--logging-only [--rounds 3]]
+    .venv/bin/python benchmarks/serving_bench.py [--duration 5] [--workers 2] [--no-mlflow] [--quick] [--logging-only [--rounds 3]] [--protocol cbor|json]
 
 wrk: ``apt-get install -y wrk`` (Debian/Ubuntu) or ``brew install wrk``.
 """
@@ -368,6 +368,7 @@ def tenantml_server(
     stream: str | None = None,
     endpoint: str | None = None,
     log: Path | None = None,
+    protocol: str = "cbor",
 ):
     from pipelines.serving.config import InferenceLogConfig, ServerConfig
     from pipelines.serving.loader import DirectorySource
@@ -375,7 +376,12 @@ def tenantml_server(
     config = ServerConfig(
         source=DirectorySource(path=model_dir, version="1"),
         serving_format=serving_format,  # type: ignore[arg-type]
-        inference_log=InferenceLogConfig(stream_name=stream, region=REGION, endpoint_url=endpoint)
+        inference_log=InferenceLogConfig(
+            stream_name=stream,
+            region=REGION,
+            endpoint_url=endpoint,
+            protocol=protocol,  # type: ignore[arg-type]
+        )
         if stream
         else None,
     )
@@ -584,6 +590,9 @@ def main() -> int:
         help="only tenantml with inference logging off and on (to the sink), both servers up, measured in turns",
     )
     parser.add_argument("--rounds", type=int, default=3, help="--logging-only: off/on turns per row count")
+    parser.add_argument(
+        "--protocol", choices=("cbor", "json"), default="cbor", help="the inference log's PutRecords wire format"
+    )
     args = parser.parse_args()
     concurrency = (8,) if args.quick else CONCURRENCY
     if not shutil.which("wrk"):
@@ -624,6 +633,7 @@ def main() -> int:
             args.workers,
             stream="bench-inference-log",
             endpoint=sink.endpoint,
+            protocol=args.protocol,
             log=work / "tenantml-log.log",
         ):
             sweep("tenantml (log on)", f"http://127.0.0.1:{port}/invocations")
@@ -799,6 +809,7 @@ def logging_rounds(
         args.workers,
         stream="bench-inference-log",
         endpoint=sink.endpoint,
+        protocol=args.protocol,
         log=work / "tenantml-log.log",
     ):
         for n in ROWS:

@@ -77,6 +77,7 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
     from pipelines.serving.app import create_app
     from pipelines.serving.config import InferenceLogConfig, ServerConfig
     from pipelines.serving.loader import RegistrySource
+    from pipelines.serving.openapi import read_model_description
     from pipelines.serving.runner import ThreadedServer
 
     for applied in summary.applied:
@@ -99,11 +100,11 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{tenant}: the champion did not load within {SERVE_READY_TIMEOUT_S} s")
             time.sleep(0.1)
-        model = httpx.get(f"{server.url}/openapi.json").json()["x-model"]
+        model = read_model_description(server.url)
         summary.endpoints[tenant] = {
             "url": server.url,
             "invocations": f"{server.url}/invocations",
             "model_version": model["version"],
             "serving_format": model["serving_format"],
-            "feature_names": [f["name"] for f in model["input_signature"]],
+            "feature_names": model["feature_names"],
         }

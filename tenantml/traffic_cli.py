@@ -30,16 +30,6 @@ def _endpoint_url(tenant: str, up_file: Path = UP_FILE) -> str:
     return str(endpoint["url"])
 
 
-def _feature_names(url: str) -> list[str]:
-    import httpx
-
-    try:
-        document = httpx.get(url.rstrip("/") + "/openapi.json", timeout=10).json()
-        return [f["name"] for f in document["x-model"]["input_signature"]]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
-        raise ServingConfigError(f"{url}: cannot read the model's input signature from /openapi.json: {err}") from err
-
-
 def _rows(input_path: Path | None, drifted: bool, limit: int | None, seed: int) -> pd.DataFrame:
     import pandas as pd
 
@@ -73,10 +63,11 @@ def traffic(
     """Replay rows against a tenant's model endpoint (one CSV body per request), with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from pipelines.serving.openapi import read_model_description
     from pipelines.traffic import replay
 
     base = url or _endpoint_url(tenant)
-    features = _feature_names(base)
+    features = read_model_description(base)["feature_names"]
     frame = _rows(input_path, drifted, rows, seed)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.serving.loader import LoadedModel
+from tenantml.errors import ServingConfigError
 
 
 def _feature_schema(kind: str, dtype: str) -> dict[str, Any]:
@@ -171,4 +172,19 @@ def build_openapi(model: LoadedModel, *, max_body_bytes: int) -> dict[str, Any]:
     }
 
 
-__all__ = ["build_openapi"]
+def read_model_description(url: str, *, timeout: float = 10) -> dict[str, Any]:
+    """A running server's ``x-model`` description (version, serving format, input signature, ...)
+    from its ``/openapi.json``, with ``feature_names`` added in signature order.
+
+    Raises :class:`ServingConfigError` naming the URL when the server does not answer with one.
+    """
+    import httpx
+
+    try:
+        model = httpx.get(url.rstrip("/") + "/openapi.json", timeout=timeout).raise_for_status().json()["x-model"]
+        return {**model, "feature_names": [f["name"] for f in model["input_signature"]]}
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
+        raise ServingConfigError(f"{url}: cannot read the model's input signature from /openapi.json: {err}") from err
+
+
+__all__ = ["build_openapi", "read_model_description"]
