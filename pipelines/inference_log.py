@@ -19,15 +19,15 @@ writes a binary frame: a JSON header, then the numeric values as raw bytes::
   which cost a third more bytes to send, sign and read, and its encoding was a quarter of the
   logging cost of a 100-row request. Binary is an order of magnitude cheaper to write and read
   than decimal text (formatting and parsing 30 floats per row was most of the cost on both
-  sides), and float32 halves the bytes of float64. Precision: readers give back every value of at most 6 significant digits
-  between 1e-17 and 1e6 in magnitude (what CSV and JSON inputs usually hold), and every integer up
-  to 2**24, as exactly the float64 the server parsed: a float32 value is replaced by the float64
-  of its 6-significant-digit rounding when that rounds to the same float32 (vectorized, one pass
-  per batch). Without this, a decimal such as 0.7 would come back as 0.69999998 and land below a
-  baseline bin edge of 0.7, which for a feature with many 0.7s reads as drift. Other values keep
-  float32 precision (relative error at most 1.2e-7; magnitudes under 1.2e-38 lose more, down to
-  0). A request with a value float32 cannot hold (beyond +-3.4e38, or infinite) is written
-  exactly, as a float64 block.
+  sides), and float32 halves the bytes of float64. Precision: readers give back every value of at
+  most 6 significant digits between 1e-17 and 1e6 in magnitude (what CSV and JSON inputs usually
+  hold), and every integer up to 2**24, as exactly the float64 the server parsed: a float32 value
+  is replaced by the float64 of its 6-significant-digit rounding when that rounds to the same
+  float32 (vectorized, one pass per batch). Without this, a decimal such as 0.7 would come back as
+  0.69999998 and land below a baseline bin edge of 0.7, which for a feature with many 0.7s reads
+  as drift. Other values keep float32 precision (relative error at most 1.2e-7; magnitudes under
+  1.2e-38 lose more, down to 0). A request with a value float32 cannot hold (beyond +-3.4e38, or
+  infinite) is written exactly, as a float64 block.
 - ``numeric_features``/``categorical_features``: a JSON list of names, or (as the server writes
   them) one string of the names joined by U+001F, the ASCII unit separator: parsing 30 short
   strings per record cost more than the rest of the record, and a reader splits a joined string

@@ -458,8 +458,9 @@ class PutRecordsClient:
     ``protocol="cbor"`` (the default) sends Kinesis' CBOR wire format, ``application/x-amz-cbor-1.1``,
     which the AWS SDKs for Java and the Kinesis Producer Library use by default: record data
     travels as raw bytes. The JSON protocol (boto3's) carries it as base64, a third more bytes to
-    encode, sign (SigV4 hashes the whole body) and send; with 100-row records that was about half
-    of the logging cost. ``protocol="json"`` remains for endpoints that speak no CBOR.
+    encode, sign (SigV4 hashes the whole body) and send: for a 100-row request in the serving
+    benchmark, CBOR took the worker's logging CPU from about 86 to 64 us (with format 3 records).
+    ``protocol="json"`` remains for endpoints that speak no CBOR.
     """
 
     TARGET = "Kinesis_20131202.PutRecords"
