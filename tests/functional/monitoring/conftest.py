@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import boto3
 import pandas as pd
 import pytest
+from aws_fakes import use_fake_aws_credentials
 from monitoring_support import ARTIFACTS, GROUP, MODEL, REGION, RUN_ID, TENANT
 from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
@@ -27,14 +28,7 @@ SPEC = ModelSpec(name=MODEL, problem=ProblemType.CLASSIFICATION, target="target"
 
 @pytest.fixture
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-        "AWS_CONFIG_FILE": "/nonexistent/aws-config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_CLOUDWATCH"):
-        monkeypatch.delenv(name, raising=False)
+    use_fake_aws_credentials(monkeypatch, REGION)
 
 
 @pytest.fixture

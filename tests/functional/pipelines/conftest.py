@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import boto3
-import pandas as pd
 import pytest
+from aws_fakes import use_fake_aws_credentials
 from moto import mock_aws
-from sklearn.datasets import load_breast_cancer
 
 from tenantml.spec import ModelSpec
 
@@ -17,19 +16,7 @@ REGION = "eu-west-1"
 
 @pytest.fixture
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials, and nothing from the machine's AWS config or an emulator endpoint."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER"):
-        monkeypatch.delenv(name, raising=False)
+    use_fake_aws_credentials(monkeypatch, REGION)
 
 
 @pytest.fixture
@@ -60,16 +47,6 @@ def bucket(s3) -> str:
     s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
-
-
-@pytest.fixture(scope="session")
-def _cancer() -> pd.DataFrame:
-    return load_breast_cancer(as_frame=True).frame
-
-
-@pytest.fixture
-def cancer(_cancer: pd.DataFrame) -> pd.DataFrame:
-    return _cancer.copy()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from aws_fakes import use_fake_aws_credentials
 from moto import mock_aws
 from runs_support import REGION, AlertInbox, create_tenant_resources
 
@@ -17,21 +18,7 @@ from tenantml.spec import ModelSpec
 
 @pytest.fixture
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials, and nothing from the machine's AWS config or an emulator endpoint."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-        "TENANTML_CODE_REVISION": "0123456789abcdef0123456789abcdef01234567",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER"):
-        monkeypatch.delenv(name, raising=False)
+    use_fake_aws_credentials(monkeypatch, REGION, TENANTML_CODE_REVISION="0123456789abcdef0123456789abcdef01234567")
 
 
 @pytest.fixture

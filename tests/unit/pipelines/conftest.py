@@ -1,23 +1,13 @@
-"""Fixtures for the pipeline unit tests: small real datasets bundled with scikit-learn."""
+"""Fixtures for the pipeline unit tests: small real datasets bundled with scikit-learn (``cancer``
+is in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_diabetes
 
 from tenantml.spec import ModelSpec
-
-
-@pytest.fixture(scope="session")
-def _cancer() -> pd.DataFrame:
-    return load_breast_cancer(as_frame=True).frame
-
-
-@pytest.fixture
-def cancer(_cancer: pd.DataFrame) -> pd.DataFrame:
-    """Breast cancer: 569 rows, 30 numeric features, binary ``target`` (a fresh copy per test)."""
-    return _cancer.copy()
 
 
 @pytest.fixture
