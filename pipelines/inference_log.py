@@ -253,11 +253,13 @@ class RecordEncoder:
             return [("f8", np.ascontiguousarray(m, dtype=_F64).tobytes()) for m in matrices]
         with np.errstate(over="ignore"):
             narrow = np.concatenate(matrices, dtype=_F32) if len(matrices) > 1 else matrices[0].astype(_F32)
-        data = memoryview(narrow.tobytes())
+        # the block's bytes are the cast array's own (no copy): each frame copies its slice once
+        data = memoryview(narrow).cast("B") if narrow.size else memoryview(b"")
         row_bytes = narrow.shape[1] * _F32.itemsize
-        infinite = np.isinf(narrow).any(axis=1)
-        # infinite rows before each row, so a matrix's count is one subtraction
-        before = np.concatenate(([0], np.cumsum(infinite))).tolist() if infinite.any() else None
+        before = None
+        if np.isinf(narrow).any():  # rare: a check per row cost 2 us per 100-row request, this 0.2
+            # infinite rows before each row, so a matrix's count is one subtraction
+            before = np.concatenate(([0], np.cumsum(np.isinf(narrow).any(axis=1)))).tolist()
         blocks: list[NumericBlock] = []
         start = 0
         for matrix in matrices:

@@ -100,3 +100,12 @@ def test_blocks_made_for_many_requests_at_once_encode_as_each_alone_would():
     assert len(chunked) > 1
     values = np.array([row for r in chunked for row in decode_record_data(r.data).numeric_rows], dtype=float)
     np.testing.assert_array_equal(values, entries[2].batch.numeric)
+
+
+def test_a_batch_of_only_empty_requests_gets_empty_blocks():
+    encoder = RecordEncoder(SCHEMA.numeric_names, SCHEMA.categorical_names)
+    width = len(SCHEMA.numeric_names)
+    blocks = encoder.numeric_blocks([np.zeros((0, width))])
+    assert [(kind, bytes(data)) for kind, data in blocks] == [("f4", b"")]
+    blocks = encoder.numeric_blocks([np.zeros((0, width)), np.ones((2, width))])
+    assert [(kind, len(data)) for kind, data in blocks] == [("f4", 0), ("f4", 2 * width * 4)]
