@@ -1,6 +1,6 @@
-"""Inference log records as they travel on the tenant's Kinesis stream (format version 4).
+"""Inference log records as they travel on the tenant's Kinesis stream (format versions 4 and 5).
 
-One Kinesis record holds one request (or one chunk of a request too large for one record): its
+A format-4 record holds one request (or one chunk of a request too large for one record): its
 rows row-wise, with the feature names, so a record can be read without the registry. The server
 writes a binary frame: a JSON header, then the numeric values as raw bytes::
 
@@ -39,10 +39,29 @@ writes a binary frame: a JSON header, then the numeric values as raw bytes::
   chunk repeats the request's id, version, timestamp, latency and error flag. Readers count a
   request once, by its ``chunk`` 0.
 
-Why one record per request: one JSON record per row made a 100-row request cost 100 records'
-worth of encoding, signing and PutRecords entries, 53-83 % of the server's throughput. Feature
-names ride along in every record (a few hundred bytes, well under the 25 KB PUT payload unit)
-rather than a schema hash that would need the registry to read a record.
+Why whole requests: one JSON record per row made a 100-row request cost 100 records' worth of
+encoding, signing and PutRecords entries, 53-83 % of the server's throughput. Feature names ride
+along in every record (a few hundred bytes) rather than a schema hash that would need the
+registry to read a record.
+
+Format 5, the aggregated record: the server puts consecutive requests of one model version into
+one Kinesis record (about 128 KiB, as the Kinesis Producer Library aggregates), so per-record
+costs are paid per aggregate rather than per request (see
+:mod:`pipelines.serving.inference_logger`)::
+
+    b"TML\x05"  <uint32 little-endian: header length>  <header JSON>  <numeric block>
+
+    header: {"v": 5, "requests": 2, "request_id": ["a", "b"], "model_version": "7",
+             "timestamp": [1.7e9, 1.7e9], "latency_ms": [1.9, 2.2], "error": [false, false],
+             "n_rows": [1, 3], "numeric_features": "age\u001fincome", "numeric_block": "f4",
+             "categorical_features": ["plan"], "categorical_rows": [["pro"], ["free"], …],
+             "predictions": [[1], [0, 1, 1]]}
+
+The per-request fields are lists of ``requests`` values (``predictions``: each request's list, or
+``null`` for a failed one); the numeric block and ``categorical_rows`` hold every request's rows
+in order, request by request. Each request reads exactly as a format-4 frame of its own would
+(:func:`parse_payloads`); an aggregate that is malformed anywhere is rejected whole. An
+aggregate is never chunked: a request too large for one goes alone as format 4.
 
 Older formats are still read, so a monitor can be upgraded before the servers are, and so are
 JSON records from producers without numpy:
@@ -79,6 +98,9 @@ READABLE_VERSIONS = frozenset({2, 3, 4})
 JSON_VERSIONS = frozenset({2, 3})
 #: the first bytes of a format-4 frame (a JSON record starts with "{")
 FRAME_MAGIC = b"TML\x04"
+#: an aggregated record (format 5): several requests of one model version in one Kinesis record
+AGGREGATE_MAGIC = b"TML\x05"
+AGGREGATE_VERSION = 5
 #: the magic, then the header's length as uint32 little-endian
 FRAME_HEAD_BYTES = 8
 #: joins feature names into one string on the wire (see the module docstring)
@@ -232,17 +254,53 @@ class RecordEncoder:
         if self.categorical_features and categorical is not None:
             record["categorical_features"] = self._categorical_names
             record["categorical_rows"] = categorical.tolist()
-        if predictions is None:
-            record["predictions"] = None
-        elif predictions.dtype.kind in "biuf":
-            record["predictions"] = np.ascontiguousarray(predictions)
-        else:  # labels as strings (or objects): orjson serializes no object arrays
-            record["predictions"] = [p if type(p) in _PREDICTION_TYPES else str(p) for p in predictions.tolist()]
+        record["predictions"] = _prediction_values(predictions)
         raw: bytes | memoryview = b""
         if numeric is not None and self.numeric_features:
             record["numeric_block"], raw = block or self.numeric_blocks([numeric])[0]
         head = orjson.dumps(record, option=_NUMPY_OPTION)
         return b"".join((FRAME_MAGIC, len(head).to_bytes(4, "little"), head, raw))
+
+    def encode_aggregate(
+        self,
+        *,
+        request_ids: Sequence[str],
+        model_version: str,
+        timestamps: Sequence[float],
+        latencies_ms: Sequence[float],
+        errors: Sequence[bool],
+        n_rows: Sequence[int],
+        predictions: Sequence[np.ndarray | None],
+        categorical: Sequence[np.ndarray | None] | None = None,
+        numeric_block: Literal["f4", "f8"] | None = None,
+        numeric_parts: Sequence[bytes | memoryview] = (),
+    ) -> bytes:
+        """One aggregated frame (format 5) of several requests of one model version: the
+        per-request fields as lists, every row's numeric values in one block of kind
+        ``numeric_block`` (the requests' blocks, ``numeric_parts``, back to back: as
+        :meth:`numeric_blocks` makes them), the categorical rows of all requests in order.
+        ``predictions``: per request, its predictions or None for a failed request."""
+        record: dict[str, Any] = {
+            "v": AGGREGATE_VERSION,
+            "requests": len(request_ids),
+            "request_id": request_ids,
+            "model_version": model_version,
+            "timestamp": timestamps,
+            "latency_ms": latencies_ms,
+            "error": errors,
+            "n_rows": n_rows,
+            "numeric_features": self._numeric_names,
+        }
+        if self.categorical_features and categorical is not None:
+            record["categorical_features"] = self._categorical_names
+            record["categorical_rows"] = [row for rows in categorical if rows is not None for row in rows.tolist()]
+        record["predictions"] = [_prediction_values(p) for p in predictions]
+        if numeric_block is not None and self.numeric_features:
+            record["numeric_block"] = numeric_block
+        else:
+            numeric_parts = ()
+        head = orjson.dumps(record, option=_NUMPY_OPTION)
+        return b"".join((AGGREGATE_MAGIC, len(head).to_bytes(4, "little"), head, *numeric_parts))
 
     def numeric_blocks(self, matrices: Sequence[np.ndarray]) -> list[NumericBlock]:
         """The numeric block of each matrix (one request's rows each), cast to float32 for all of
@@ -270,6 +328,16 @@ class RecordEncoder:
                 blocks.append(("f4", data[start * row_bytes : stop * row_bytes]))
             start = stop
         return blocks
+
+
+def _prediction_values(predictions: np.ndarray | None) -> Any:
+    """Predictions as orjson writes them: a numeric array as is, labels as strings (orjson
+    serializes no object arrays), None for a failed request."""
+    if predictions is None:
+        return None
+    if predictions.dtype.kind in "biuf":
+        return np.ascontiguousarray(predictions)
+    return [p if type(p) in _PREDICTION_TYPES else str(p) for p in predictions.tolist()]
 
 
 def encode_record(
@@ -319,6 +387,13 @@ def parse_payload(data: bytes | str) -> dict[str, Any]:
     Numeric values are not checked here: :func:`attach_numeric` does that for a whole batch at
     once. Feature-name lists become shared tuples. Raises :class:`InferenceRecordError`.
     """
+    if data[:4] == AGGREGATE_MAGIC:
+        payloads = _parse_aggregate(data)  # type: ignore[arg-type]
+        if len(payloads) != 1:
+            raise InferenceRecordError(
+                f"an aggregated record of {len(payloads)} requests: read it with parse_payloads"
+            )
+        return payloads[0]
     if data[:3] == b"TML":
         return _parse_frame(data)  # type: ignore[arg-type]
     try:
@@ -338,9 +413,18 @@ def parse_payload(data: bytes | str) -> dict[str, Any]:
     return payload
 
 
-def _parse_frame(data: bytes) -> dict[str, Any]:
-    if data[:4] != FRAME_MAGIC:
-        raise InferenceRecordError(f"v: unknown frame version {data[3:4]!r} (this reader knows 4)")
+def parse_payloads(data: bytes | str) -> list[dict[str, Any]]:
+    """The requests one Kinesis record holds, each as :func:`parse_payload` gives a record: an
+    aggregated record (format 5) holds several, any other record one. Raises
+    :class:`InferenceRecordError` for the whole record when any of its requests is malformed."""
+    if data[:4] == AGGREGATE_MAGIC:
+        return _parse_aggregate(data)  # type: ignore[arg-type]
+    return [parse_payload(data)]
+
+
+def _frame_header(data: bytes, version: int) -> tuple[dict[str, Any], int, str | None]:
+    """A frame's header (checked to be an object of ``version``), where its numeric block starts,
+    and the block's kind (None when the frame has no block)."""
     if len(data) < FRAME_HEAD_BYTES:
         raise InferenceRecordError(f"frame: {len(data)} bytes, shorter than its {FRAME_HEAD_BYTES}-byte head")
     end = FRAME_HEAD_BYTES + int.from_bytes(data[4:FRAME_HEAD_BYTES], "little")
@@ -350,18 +434,94 @@ def _parse_frame(data: bytes) -> dict[str, Any]:
         payload = orjson.loads(memoryview(data)[FRAME_HEAD_BYTES:end])
     except orjson.JSONDecodeError as err:
         raise InferenceRecordError(f"frame header: not JSON: {err}") from err
-    if type(payload) is not dict or payload.get("v") != 4:
-        raise InferenceRecordError(f"frame header: expected a JSON object with \"v\": 4, got {_preview(payload)}")
+    if type(payload) is not dict or payload.get("v") != version:
+        raise InferenceRecordError(
+            f"frame header: expected a JSON object with \"v\": {version}, got {_preview(payload)}"
+        )
     kind = payload.pop("numeric_block", None)
     if kind is None:
         if end != len(data):
             raise InferenceRecordError(f"frame: {len(data) - end} bytes after the header but no numeric_block")
-    elif kind in _FRAME_BLOCKS:
-        payload[_FRAME_BLOCKS[kind]] = data[end:]
-    else:
+    elif kind not in _FRAME_BLOCKS:
         raise InferenceRecordError(f"numeric_block: expected 'f4' or 'f8', got {_preview(kind)}")
+    return payload, end, kind
+
+
+def _parse_frame(data: bytes) -> dict[str, Any]:
+    if data[:4] != FRAME_MAGIC:
+        raise InferenceRecordError(f"v: unknown frame version {data[3:4]!r} (this reader knows 4 and 5)")
+    payload, end, kind = _frame_header(data, FORMAT_VERSION)
+    if kind is not None:
+        payload[_FRAME_BLOCKS[kind]] = data[end:]
     check_shapes(payload)
     return payload
+
+
+#: an aggregated record's per-request lists
+_AGGREGATE_LISTS = ("request_id", "timestamp", "latency_ms", "error", "n_rows", "predictions")
+
+
+def _parse_aggregate(data: bytes) -> list[dict[str, Any]]:
+    """An aggregated record's requests, each as the payload of a format-4 frame of its own (its
+    slice of the numeric block and of the categorical rows), checked as such."""
+    header, end, kind = _frame_header(data, AGGREGATE_VERSION)
+    count = header.get("requests")
+    if type(count) is not int or count < 1:
+        raise InferenceRecordError(f"requests: expected a positive integer, got {_preview(count)}")
+    for name in _AGGREGATE_LISTS:
+        values = header.get(name)
+        if type(values) is not list or len(values) != count:
+            raise InferenceRecordError(f"{name}: expected a list of {count} values (one per request), got {_preview(values)}")
+    n_rows = header["n_rows"]
+    if not all(type(n) is int and n >= 1 for n in n_rows):
+        raise InferenceRecordError(f"n_rows: expected positive integers, got {_preview(n_rows)}")
+    total = sum(n_rows)
+    numeric = _names(header.get("numeric_features"), "numeric_features")
+    categorical = _names(header.get("categorical_features"), "categorical_features")
+    row_bytes = 0
+    if kind is not None:
+        row_bytes = len(numeric) * _BLOCKS[_FRAME_BLOCKS[kind]][1]
+        if len(data) - end != total * row_bytes:
+            raise InferenceRecordError(
+                f"numeric_block: {len(data) - end} bytes, not {total} rows x {len(numeric)} {kind} values"
+            )
+    categorical_rows = header.get("categorical_rows")
+    if categorical and (type(categorical_rows) is not list or len(categorical_rows) != total):
+        raise InferenceRecordError(f"categorical_rows: expected {total} rows (all requests'), got {_preview(categorical_rows)}")
+    ids, times, latencies, errors, predictions = (
+        header["request_id"], header["timestamp"], header["latency_ms"], header["error"], header["predictions"]
+    )  # fmt: skip
+    version = header.get("model_version")
+    payloads = []
+    row, at = 0, end
+    for i in range(count):
+        n = n_rows[i]
+        payload = {
+            "v": FORMAT_VERSION,
+            "request_id": ids[i],
+            "model_version": version,
+            "timestamp": times[i],
+            "latency_ms": latencies[i],
+            "error": errors[i],
+            "chunk": 0,
+            "chunks": 1,
+            "n_rows": n,
+            "numeric_features": numeric,
+            "categorical_features": categorical,
+            "predictions": predictions[i],
+        }
+        if kind is not None:
+            payload[_FRAME_BLOCKS[kind]] = data[at : at + n * row_bytes]
+            at += n * row_bytes
+        if categorical:
+            payload["categorical_rows"] = categorical_rows[row : row + n]
+        row += n
+        try:
+            check_shapes(payload)
+        except InferenceRecordError as err:
+            raise InferenceRecordError(f"requests[{i}] ({_preview(ids[i], 40)}): {err}") from None
+        payloads.append(payload)
+    return payloads
 
 
 def check_shapes(payload: dict[str, Any]) -> None:
@@ -680,11 +840,20 @@ def decode_kinesis_batch(raw_records: Iterable[Mapping[str, Any]]) -> DecodedBat
     for raw in raw_records:
         kinesis = raw.get("kinesis", {})
         try:
-            payload = parse_payload(base64.b64decode(kinesis["data"], validate=True))
-            batch.records.append(InferenceRecord.model_validate(payload))
+            payloads = parse_payloads(base64.b64decode(kinesis["data"], validate=True))
+            batch.records.extend([InferenceRecord.model_validate(payload) for payload in payloads])
         except (KeyError, binascii.Error, InferenceRecordError, ValidationError):
             batch.failures.append(str(kinesis.get("sequenceNumber", raw.get("eventID", "unknown"))))
     return batch
+
+
+def decode_stream_record(data: bytes) -> list[InferenceRecord]:
+    """The requests of one Kinesis record's bytes (several when it is aggregated) as validated
+    :class:`InferenceRecord` s."""
+    try:
+        return [InferenceRecord.model_validate(payload) for payload in parse_payloads(data)]
+    except ValidationError as err:
+        raise InferenceRecordError(f"not a valid inference record: {err}") from err
 
 
 def decode_record_data(data: bytes) -> InferenceRecord:
@@ -697,6 +866,8 @@ def decode_record_data(data: bytes) -> InferenceRecord:
 
 
 __all__ = [
+    "AGGREGATE_MAGIC",
+    "AGGREGATE_VERSION",
     "FORMAT_VERSION",
     "FRAME_MAGIC",
     "JSON_VERSIONS",
@@ -711,8 +882,10 @@ __all__ = [
     "check_shapes",
     "decode_kinesis_batch",
     "decode_record_data",
+    "decode_stream_record",
     "encode_record",
     "normalize_record",
     "parse_payload",
+    "parse_payloads",
     "restore_float32",
 ]

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from pipelines.baseline import Baseline, CategoricalSummary, NumericSummary
 from pipelines.drift import FeatureDrift, as_float, category_shares, column_drift, psi
-from pipelines.inference_log import InferenceRecord, attach_numeric, normalize_record, parse_payload
+from pipelines.inference_log import InferenceRecord, attach_numeric, normalize_record, parse_payloads
 from tenantml.contract import METRICS_NAMESPACE, MONITORING_PREFIX
 from tenantml.errors import (
     BaselineNotFoundError,
@@ -112,7 +112,7 @@ def decode_records(raw_records: Iterable[Mapping[str, Any]]) -> DecodedRecords:
 
 def _decode_records(raw_records: Iterable[Mapping[str, Any]]) -> DecodedRecords:
     out = DecodedRecords()
-    a2b, parse = binascii.a2b_base64, parse_payload
+    a2b, parse = binascii.a2b_base64, parse_payloads
     records, append = out.records, out.records.append
     # malformed ones by position among all records, to report them in arrival order
     rejected: list[tuple[int, str, str]] = []
@@ -125,21 +125,27 @@ def _decode_records(raw_records: Iterable[Mapping[str, Any]]) -> DecodedRecords:
         if type(sequence) is not str:
             sequence = str(raw.get("eventID", "unknown") if sequence is None else sequence)
         try:
-            record = parse(a2b(kinesis["data"], strict_mode=True))
+            requests = parse(a2b(kinesis["data"], strict_mode=True))
         except _DECODE_ERRORS as err:
             rejected.append((position, sequence, f"{type(err).__name__}: {err}"))
             continue
-        positions.append(position)
         event_id = raw.get("eventID")
         if prefix is None or type(event_id) is not str or not event_id.startswith(prefix):
             shard = shard_of(raw)
             prefix = shard + ":"
-        parsed.append(record)
-        append(StreamRecord(shard, sequence, record))
+        for record in requests:  # an aggregated Kinesis record holds several
+            positions.append(position)
+            parsed.append(record)
+            append(StreamRecord(shard, sequence, record))
     bad = attach_numeric(parsed)
     if bad:
-        out.records = [item for i, item in enumerate(records) if i not in bad]
-        rejected += [(positions[i], records[i].sequence_number, reason) for i, reason in bad.items()]
+        # a Kinesis record is malformed as a whole: none of its requests is kept
+        bad_positions = {positions[i] for i in bad}
+        out.records = [item for i, item in enumerate(records) if positions[i] not in bad_positions]
+        first_reason: dict[int, tuple[str, str]] = {}
+        for i, reason in sorted(bad.items()):
+            first_reason.setdefault(positions[i], (records[i].sequence_number, reason))
+        rejected += [(position, sequence, reason) for position, (sequence, reason) in first_reason.items()]
     for _, sequence, reason in sorted(rejected):
         out.malformed.append(sequence)
         out.reasons[sequence] = reason
@@ -638,6 +644,7 @@ class MonitorClients:
 
 @dataclass
 class BatchResult:
+    #: Kinesis records; every count here is of Kinesis records, an aggregated record's requests once
     received: int = 0
     processed: int = 0
     #: not valid inference records: counted and skipped, never retried (they would fail again)
@@ -695,7 +702,7 @@ def monitor_batch(
         try:
             baseline = load_baseline(clients.s3, clients.registry, bucket, version)
         except BaselineNotFoundError:
-            result.unmonitored += len(items)
+            result.unmonitored += _record_count(items)
             continue
         except (ClientError, BotoCoreError):
             failed.extend(items)
@@ -712,13 +719,18 @@ def monitor_batch(
         except (ClientError, BotoCoreError):
             failed.extend(items)
             continue
-        result.processed += len(items)
+        result.processed += _record_count(items)
         result.snapshots.append(key)
         result.metrics[version] = metrics
 
-    result.failures = [i.sequence_number for i in failed]
+    result.failures = list(dict.fromkeys(i.sequence_number for i in failed))
     _advance_checkpoints(clients.s3, bucket, fresh, failed, checkpoints)
     return result
+
+
+def _record_count(items: Sequence[StreamRecord]) -> int:
+    """Kinesis records among ``items`` (an aggregated record's requests share its sequence number)."""
+    return len({i.sequence_number for i in items})
 
 
 def pending_key(model: str, version: str, shard_id: str) -> str:
@@ -749,7 +761,7 @@ def _drift_window(
     if not pending["data"] and rows >= env.drift_min_rows:
         return []
     if pending["rows"] + rows < env.drift_min_rows:
-        data = [*pending["data"], *(raw_data[i.sequence_number] for i in items)]
+        data = [*pending["data"], *(raw_data[sequence] for sequence in dict.fromkeys(i.sequence_number for i in items))]
         s3.put_object(Bucket=bucket, Key=key, Body=orjson.dumps({"rows": pending["rows"] + rows, "data": data}),
                       ContentType="application/json")
         return []

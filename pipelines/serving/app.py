@@ -78,6 +78,7 @@ def default_logger_factory(config: ServerConfig, model: LoadedModel) -> KinesisI
             flush_interval=settings.flush_interval,
             max_attempts=settings.max_attempts,
             backoff_base=settings.backoff_base,
+            aggregate_bytes=settings.aggregate_bytes,
         ),
         model.schema,
         put_records_client_factory(settings.region, settings.endpoint_url, protocol=settings.protocol),

@@ -30,6 +30,9 @@ class InferenceLogConfig(BaseModel):
     #: PutRecords' wire format: CBOR (what the AWS SDKs for Java and the KPL send; record data
     #: travels as raw bytes) or JSON (data as base64, for an endpoint that speaks no CBOR)
     protocol: Literal["cbor", "json"] = "cbor"
+    #: requests aggregated into Kinesis records of about this many bytes (format 5, as the KPL
+    #: aggregates); 0 writes a record per request (format 4)
+    aggregate_bytes: int = Field(default=128 * 1024, ge=0, le=1024 * 1024)
 
 
 class ServerConfig(BaseModel):

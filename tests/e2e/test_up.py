@@ -149,7 +149,7 @@ def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(ru
     import httpx
     from sklearn.datasets import load_breast_cancer
 
-    from pipelines.inference_log import parse_payload
+    from pipelines.inference_log import parse_payloads
 
     # given the endpoint up.json lists for churn
     endpoint = running_up.summary["tenants"]["churn"]["endpoint"]
@@ -177,7 +177,7 @@ def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(ru
     while sum(r["n_rows"] for r in records) < 5 and time.monotonic() < deadline:
         batch = kinesis.get_records(ShardIterator=iterator)
         iterator = batch["NextShardIterator"]
-        records += [parse_payload(r["Data"]) for r in batch["Records"]]
+        records += [p for r in batch["Records"] for p in parse_payloads(r["Data"])]
         time.sleep(0.3)
     assert [(r["request_id"], r["n_rows"], len(r["predictions"])) for r in records] == [
         (response.headers["X-Request-Id"], 5, 5)]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from pipelines.inference_log import InferenceRecord, decode_record_data
+from pipelines.inference_log import InferenceRecord, decode_stream_record
 from pipelines.serving.app import create_app
 from pipelines.serving.config import InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
@@ -63,7 +63,8 @@ def stream(kinesis) -> str:
 
 @pytest.fixture
 def read_records(kinesis) -> Callable[[str], list[InferenceRecord]]:
-    """Every record on every shard of a stream, decoded as InferenceRecord (fails on a malformed one)."""
+    """Every request logged on every shard of a stream (each of an aggregated record's), decoded as
+    InferenceRecord (fails on a malformed record)."""
 
     def read(stream_name: str) -> list[InferenceRecord]:
         records = []
@@ -74,7 +75,7 @@ def read_records(kinesis) -> Callable[[str], list[InferenceRecord]]:
             )["ShardIterator"]
             while iterator:
                 page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-                records.extend(decode_record_data(r["Data"]) for r in page["Records"])
+                records.extend(record for r in page["Records"] for record in decode_stream_record(r["Data"]))
                 if not page["Records"]:
                     break
                 iterator = page.get("NextShardIterator")

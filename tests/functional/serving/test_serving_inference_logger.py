@@ -8,6 +8,7 @@ the stream.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -16,7 +17,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipelines.features import FeatureSignature
-from pipelines.inference_log import InferenceRecord, decode_kinesis_batch
+from pipelines.inference_log import (
+    AGGREGATE_MAGIC,
+    FRAME_MAGIC,
+    InferenceRecord,
+    decode_kinesis_batch,
+    parse_payloads,
+)
 from pipelines.serving.inference_logger import (
     KinesisInferenceLogger,
     LogEntry,
@@ -93,7 +100,9 @@ def _entry(request_id: str, rows: int = 1, *, error: bool = False) -> LogEntry:
 
 
 def _logger(client, stream, **settings) -> KinesisInferenceLogger:
-    settings = {"flush_interval": 0.02, "backoff_base": 0.001, **settings}
+    """A logger sending a record per request (format 4) unless ``aggregate_bytes`` says otherwise:
+    most tests here count records per request."""
+    settings = {"flush_interval": 0.02, "backoff_base": 0.001, "aggregate_bytes": 0, **settings}
     return KinesisInferenceLogger(LoggerSettings(stream_name=stream, **settings), SCHEMA, lambda: client)
 
 
@@ -172,7 +181,7 @@ def test_throttled_calls_are_retried_with_backoff(kinesis, stream, read_records)
     client = FaultInjector(kinesis, throttle_calls=2)
     sleeps: list[float] = []
     logger = KinesisInferenceLogger(
-        LoggerSettings(stream_name=stream, flush_interval=0.02, backoff_base=0.01),
+        LoggerSettings(stream_name=stream, flush_interval=0.02, backoff_base=0.01, aggregate_bytes=0),
         SCHEMA,
         lambda: client,
         sleep=lambda s: sleeps.append(s),
@@ -278,3 +287,88 @@ def test_unreachable_stream_is_reported_not_raised(sender):
     logger.close(timeout=10)
     assert logger.stats.failed_records == 1
     assert "ResourceNotFoundException" in logger.stats.last_error
+
+
+# --- aggregation (format 5): the server's default ------------------------------------------------
+
+
+def _raw_records(kinesis, stream) -> list[bytes]:
+    """Every Kinesis record's bytes on the stream."""
+    data = []
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        data += [r["Data"] for r in kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]]
+    return data
+
+
+def test_small_requests_are_aggregated_into_one_record_and_each_arrives_once(sender, kinesis, stream, read_records):
+    # given 300 one-row requests, every tenth a failed one, and the default aggregation
+    client = FaultInjector(sender)
+    logger = _logger(client, stream, aggregate_bytes=LoggerSettings(stream_name="s").aggregate_bytes)
+    for i in range(300):
+        assert logger.submit(_entry(f"a{i}", error=i % 10 == 0))
+    assert logger.close(timeout=30)
+    # then one call carried one Kinesis record holding all 300 requests, each readable on its own
+    assert client.call_sizes == [1]
+    assert [data[:4] for data in _raw_records(kinesis, stream)] == [AGGREGATE_MAGIC]
+    records = read_records(stream)
+    assert [r.request_id for r in records] == [f"a{i}" for i in range(300)]
+    assert [r.error for r in records] == [i % 10 == 0 for i in range(300)]
+    assert records[1].rows() == [{"amount": None, "color": "red"}] and records[1].predictions == [0]
+    assert (logger.stats.sent_records, logger.stats.sent_rows, logger.stats.lost_rows) == (1, 300, 0)
+
+
+def test_aggregates_keep_to_their_size_and_a_large_request_is_a_record_of_its_own(kinesis, stream, read_records):
+    # given 40 ten-row requests and one of 600 rows, aggregates of about 2 KB
+    client = FaultInjector(kinesis)
+    logger = _logger(client, stream, aggregate_bytes=2048)
+    for i in range(20):
+        logger.submit(_entry(f"s{i}", 10))
+    logger.submit(_entry("big", 600))
+    for i in range(20, 40):
+        logger.submit(_entry(f"s{i}", 10))
+    assert logger.close(timeout=30)
+    raw = _raw_records(kinesis, stream)
+    # then the large request went alone (format 4, as does a request left alone at the end of a
+    # run), the others in several aggregates of at most ~2 KB
+    singles = [parse_payloads(data)[0]["request_id"] for data in raw if data[:4] == FRAME_MAGIC]
+    aggregates = [data for data in raw if data[:4] == AGGREGATE_MAGIC]
+    assert "big" in singles and len(singles) <= 3
+    assert len(aggregates) > 2 and max(len(data) for data in aggregates) <= 2048 + 512
+    assert sorted(r.request_id for r in read_records(stream)) == sorted(["big", *(f"s{i}" for i in range(40))])
+    assert logger.stats.sent_rows == 40 * 10 + 600
+
+
+def test_a_failed_aggregate_is_resent_whole_and_its_requests_arrive_once(sender, stream, read_records):
+    # given small aggregates, and a stream that rejects the first one (its key: its first request's id) once
+    client = FaultInjector(sender, fail_entries={"f0"})
+    logger = _logger(client, stream, aggregate_bytes=1024)
+    for i in range(30):
+        logger.submit(_entry(f"f{i}", 5))
+    assert logger.close(timeout=30)
+    # then the retry carried only that aggregate, and every request arrived exactly once
+    assert len(client.call_sizes) == 2 and client.call_sizes[1] == 1 and client.call_sizes[0] > 1
+    assert sorted(r.request_id for r in read_records(stream)) == sorted(f"f{i}" for i in range(30))
+    assert logger.stats.retried_records == 1 and logger.stats.failed_records == 0
+
+
+def test_requests_of_different_model_versions_are_never_aggregated_together(kinesis, stream):
+    logger = _logger(kinesis, stream, aggregate_bytes=64 * 1024)
+    for i in range(12):
+        logger.submit(dataclasses.replace(_entry(f"v{i}"), model_version="4" if i // 3 % 2 else "5"))
+    assert logger.close(timeout=30)
+    versions = [{p["model_version"] for p in parse_payloads(data)} for data in _raw_records(kinesis, stream)]
+    assert sorted(len(v) for v in versions) == [1, 1, 1, 1]  # runs of 3 requests: 5, 4, 5, 4
+
+
+def test_an_aggregate_over_the_record_limit_is_split_until_each_part_fits(kinesis, stream, read_records):
+    client = FaultInjector(kinesis)
+    logger = _logger(client, stream, aggregate_bytes=10**6, max_bytes_per_record=1500)
+    for i in range(40):
+        logger.submit(_entry(f"p{i}", 4))
+    assert logger.close(timeout=30)
+    raw = _raw_records(kinesis, stream)
+    assert len(raw) > 2 and max(len(data) for data in raw) <= 1500
+    assert sorted(r.request_id for r in read_records(stream)) == sorted(f"p{i}" for i in range(40))

@@ -22,7 +22,7 @@ import httpx
 import orjson
 from serving_support import free_port, wait_for_workers
 
-from pipelines.inference_log import parse_payload
+from pipelines.inference_log import parse_payloads
 from pipelines.serving.config import InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
 
@@ -80,7 +80,7 @@ def _read_stream(kinesis, stream: str) -> list[dict]:
         )["ShardIterator"]
         while iterator:
             page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            records.extend(parse_payload(r["Data"]) for r in page["Records"])
+            records.extend(p for r in page["Records"] for p in parse_payloads(r["Data"]))
             if not page["Records"]:
                 break
             iterator = page.get("NextShardIterator")
