@@ -1,14 +1,17 @@
 """Throughput of the monitor's hot path on one core: decode + drift computation.
 
-Each timed batch starts from the Lambda Kinesis event form (base64 of format-4 inference records
-made by ``encode_record``, as the serving logger writes them: one record per request, ``--rows``
-rows each), so the numbers INCLUDE decoding (base64 + orjson + structure checks + one numpy
-matrix per batch, float32 restored, ``decode_records``) plus ``compute_window_metrics`` (30 numeric features: PSI
-against the baseline bins and KS against its 1,000-value sample, prediction PSI, latency
-percentiles). They exclude AWS calls (publishing and the snapshot). Building the synthetic events
-is not timed. Records/s counts Kinesis records (= requests); rows/s counts their rows.
+Each timed batch starts from the Lambda Kinesis event form (base64 of inference records as the
+serving logger writes them, by its own encoder: requests of ``--rows`` rows aggregated into
+Kinesis records of about ``--aggregate-bytes`` (format 5, the server's default), or with
+``--aggregate-bytes 0`` one format-4 record per request), so the numbers INCLUDE decoding
+(base64 + orjson + structure checks + one numpy matrix per batch, float32 restored,
+``decode_records``) plus ``compute_window_metrics`` (30 numeric features: PSI against the
+baseline bins and KS against its 1,000-value sample, prediction PSI, latency percentiles). They
+exclude AWS calls (publishing and the snapshot). Building the synthetic events is not timed.
+Records/s counts requests (what a record was before aggregation); rows/s counts their rows; a
+batch holds about ``--batch`` requests.
 
-Run: ``.venv/bin/python benchmarks/monitor_bench.py [--records 200000] [--batch 10000] [--rows 1]``
+Run: ``.venv/bin/python benchmarks/monitor_bench.py [--records 200000] [--batch 10000] [--rows 1] [--aggregate-bytes 131072]``
 """
 
 from __future__ import annotations
@@ -31,8 +34,11 @@ import numpy as np
 import pandas as pd
 
 from pipelines.baseline import compute_baseline
-from pipelines.inference_log import encode_record
+from pipelines.features import FeatureSignature
+from pipelines.inference_log import parse_payloads
 from pipelines.monitoring import compute_window_metrics, decode_records
+from pipelines.serving.inference_logger import KinesisInferenceLogger, LogEntry, LoggerSettings
+from pipelines.serving.schema import FeatureBatch, InputSchema
 from tenantml.spec import ModelSpec, ProblemType
 
 N_FEATURES = 30
@@ -47,26 +53,49 @@ def make_baseline(rng: np.random.Generator):
     return names, compute_baseline(frame, spec, predictions=rng.integers(0, 2, len(frame)))
 
 
-def make_events(rng: np.random.Generator, names: list[str], n: int, batch: int, rows: int = 1) -> list[list[dict]]:
+class _Capture:
+    """A PutRecords client that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+
+    def put_records(self, *, StreamName: str, Records: list[dict]) -> dict:
+        self.data += [r["Data"] for r in Records]
+        return {"FailedRecordCount": 0, "Records": [{} for _ in Records]}
+
+
+def make_events(rng: np.random.Generator, names: list[str], n: int, batch: int, rows: int = 1,
+                aggregate_bytes: int = LoggerSettings(stream_name="-").aggregate_bytes) -> list[list[dict]]:
     shift = np.linspace(0.0, 0.5, N_FEATURES)  # some features drift, some do not
     values = rng.normal(size=(n * rows, N_FEATURES)) + shift
     predictions = rng.integers(0, 2, n * rows)
     latencies = rng.lognormal(3.0, 0.4, n).tolist()
     now = time.time()
-    events, sequence = [], 10**20
-    for start in range(0, n, batch):
-        records = []
-        for i in range(start, min(start + batch, n)):
-            error = i % 97 == 0
-            body = encode_record(
-                request_id=f"{i:032x}", model_version="1", timestamp=now + i * 1e-3,
-                latency_ms=latencies[i], error=error, numeric_features=names,
-                numeric=values[i * rows:(i + 1) * rows],
-                predictions=None if error else predictions[i * rows:(i + 1) * rows],
-            )
-            sequence += 1
-            records.append({"eventID": f"shardId-000000000000:{sequence}",
-                            "kinesis": {"data": base64.b64encode(body).decode(), "sequenceNumber": str(sequence)}})
+    schema = InputSchema([FeatureSignature(name=name, dtype="float64", kind="numeric") for name in names])
+    capture = _Capture()
+    logger = KinesisInferenceLogger(LoggerSettings(stream_name="bench", aggregate_bytes=aggregate_bytes),
+                                    schema, lambda: capture)
+    for i in range(n):
+        error = i % 97 == 0
+        numeric = values[i * rows:(i + 1) * rows]
+        logger.submit(LogEntry(
+            request_id=f"{i:032x}", model_version="1", batch=FeatureBatch(numeric, None, rows),
+            predictions=None if error else predictions[i * rows:(i + 1) * rows],
+            latency_ms=latencies[i], timestamp=now + i * 1e-3, error=error,
+        ))
+        if logger.buffered_records >= 50_000:
+            logger.flush()
+    logger.flush()
+    events, records, requests, sequence = [], [], 0, 10**20
+    for body in capture.data:
+        sequence += 1
+        records.append({"eventID": f"shardId-000000000000:{sequence}",
+                        "kinesis": {"data": base64.b64encode(body).decode(), "sequenceNumber": str(sequence)}})
+        requests += len(parse_payloads(body))
+        if requests >= batch:
+            events.append(records)
+            records, requests = [], 0
+    if records:
         events.append(records)
     return events
 
@@ -96,13 +125,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--rows", type=int, default=1, help="rows per record (request)")
     parser.add_argument("--cpu", type=int, default=0, help="the one CPU to pin to")
+    parser.add_argument("--aggregate-bytes", type=int, default=LoggerSettings(stream_name="-").aggregate_bytes,
+                        help="the server's inference_log.aggregate_bytes (0: a record per request, format 4)")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     rng = np.random.default_rng(7)
     names, baseline = make_baseline(rng)
-    events = make_events(rng, names, args.records, args.batch, args.rows)
-    print(f"{args.records} records of {args.rows} row(s) x {N_FEATURES} numeric features, batches of {args.batch}, "
+    events = make_events(rng, names, args.records, args.batch, args.rows, args.aggregate_bytes)
+    kinesis_records = sum(len(e) for e in events)
+    print(f"{args.records} requests of {args.rows} row(s) x {N_FEATURES} numeric features in {kinesis_records} "
+          f"Kinesis records (aggregate_bytes {args.aggregate_bytes}), batches of about {args.batch} requests, "
           f"pinned to CPU {sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}")
     for run in range(1, args.runs + 1):
         decode_s, compute_s, total, rows = run_once(events, baseline)

@@ -149,7 +149,7 @@ class LoggerSettings:
 
 class PendingRecord(NamedTuple):
     """One encoded Kinesis record and the rows it carries (for the counters). A tuple: the
-    sender makes one per request, and a frozen dataclass cost twice as much to make."""
+    sender makes many per drain, and a frozen dataclass cost twice as much to make."""
 
     key: str
     data: bytes
