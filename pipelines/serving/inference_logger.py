@@ -74,8 +74,11 @@ RETRYABLE_CODES = frozenset(
         "ServiceUnavailableException",
         "KMSThrottlingException",
         "RequestTimeout",
+        "InvalidResponse",
     }
 )
+#: PutRecordsClient's code for a 200 answer it cannot read as PutRecords' result
+INVALID_RESPONSE = "InvalidResponse"
 
 
 @dataclass(frozen=True)
@@ -594,7 +597,27 @@ class PutRecordsClient:
                 },
                 "PutRecords",
             )
+        results = data.get("Records")
+        if type(results) is not list or len(results) != len(Records):
+            # a 200 that is not PutRecords' answer (a proxy's page, a cut-off body): what was
+            # stored is unknown, so the call is retried rather than counted as delivered
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": INVALID_RESPONSE,
+                        "Message": f"a 200 answer without the {len(Records)} record results: "
+                        f"{data.get('message') or _preview(data)}",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": response.status},
+                },
+                "PutRecords",
+            )
         return data
+
+
+def _preview(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _response_body(response: Any) -> dict[str, Any]:

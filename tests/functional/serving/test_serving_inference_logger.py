@@ -372,3 +372,41 @@ def test_an_aggregate_over_the_record_limit_is_split_until_each_part_fits(kinesi
     raw = _raw_records(kinesis, stream)
     assert len(raw) > 2 and max(len(data) for data in raw) <= 1500
     assert sorted(r.request_id for r in read_records(stream)) == sorted(f"p{i}" for i in range(40))
+
+
+def test_a_200_answer_that_is_not_putrecords_result_is_retried_not_counted_delivered(aws):
+    import http.server
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        """A proxy that answers every request with its own page."""
+
+        calls = 0
+
+        def do_POST(self):  # noqa: N802 - http.server's name
+            Proxy.calls += 1
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b"<html>maintenance</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = PutRecordsClient(REGION, f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(ClientError, match="200 answer without the 1 record results: <html>maintenance"):
+            client.put_records(StreamName="s", Records=[{"Data": b"x", "PartitionKey": "k"}])
+        logger = _logger(client, "s", max_attempts=3)
+        logger.submit(_entry("maybe-lost"))
+        logger.close(timeout=10)
+    finally:
+        server.shutdown()
+    # then each attempt was retried and the request is counted as failed, not as sent
+    assert Proxy.calls == 1 + 3
+    assert (logger.stats.sent_records, logger.stats.failed_records, logger.stats.retried_calls) == (0, 1, 2)
+    assert "InvalidResponse" in logger.stats.last_error
