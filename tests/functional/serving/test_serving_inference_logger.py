@@ -382,7 +382,7 @@ def test_a_200_answer_that_is_not_putrecords_result_is_retried_not_counted_deliv
 
         calls = 0
 
-        def do_POST(self):  # noqa: N802 - http.server's name
+        def do_POST(self):
             Proxy.calls += 1
             self.rfile.read(int(self.headers["Content-Length"]))
             body = b"<html>maintenance</html>"

@@ -28,18 +28,18 @@ def _aggregate(n_rows=(1, 3, 2), *, errors=None, encoder=ENCODER, **overrides) -
     matrices = [np.round(rng.normal(size=(n, 2)), 3) for n in n_rows]
     errors = errors or [False] * len(n_rows)
     blocks = encoder.numeric_blocks(matrices)
-    fields = dict(
-        request_ids=[f"req{i}" for i in range(len(n_rows))],
-        model_version="7",
-        timestamps=[1_700_000_000.0 + i for i in range(len(n_rows))],
-        latencies_ms=[1.5 * (i + 1) for i in range(len(n_rows))],
-        errors=errors,
-        n_rows=list(n_rows),
-        predictions=[None if e else np.arange(n) % 2 for n, e in zip(n_rows, errors, strict=True)],
-        categorical=[np.array([[f"p{i}"]] * n, dtype=object) for i, n in enumerate(n_rows)],
-        numeric_block="f4",
-        numeric_parts=[data for _, data in blocks],
-    )
+    fields = {
+        "request_ids": [f"req{i}" for i in range(len(n_rows))],
+        "model_version": "7",
+        "timestamps": [1_700_000_000.0 + i for i in range(len(n_rows))],
+        "latencies_ms": [1.5 * (i + 1) for i in range(len(n_rows))],
+        "errors": errors,
+        "n_rows": list(n_rows),
+        "predictions": [None if e else np.arange(n) % 2 for n, e in zip(n_rows, errors, strict=True)],
+        "categorical": [np.array([[f"p{i}"]] * n, dtype=object) for i, n in enumerate(n_rows)],
+        "numeric_block": "f4",
+        "numeric_parts": [data for _, data in blocks],
+    }
     return encoder.encode_aggregate(**{**fields, **overrides}), matrices
 
 
