@@ -62,6 +62,8 @@ MAX_BYTES_PER_CALL = 5 * 1024 * 1024
 MAX_BYTES_PER_RECORD = 1024 * 1024
 #: PutRecords' content type per wire protocol
 CONTENT_TYPES = {"cbor": "application/x-amz-cbor-1.1", "json": "application/x-amz-json-1.1"}
+#: PutRecordsClient's code for a 200 answer it cannot read as PutRecords' result
+INVALID_RESPONSE = "InvalidResponse"
 #: error codes worth retrying (whole call or a failed entry)
 RETRYABLE_CODES = frozenset(
     {
@@ -74,11 +76,9 @@ RETRYABLE_CODES = frozenset(
         "ServiceUnavailableException",
         "KMSThrottlingException",
         "RequestTimeout",
-        "InvalidResponse",
+        INVALID_RESPONSE,
     }
 )
-#: PutRecordsClient's code for a 200 answer it cannot read as PutRecords' result
-INVALID_RESPONSE = "InvalidResponse"
 
 
 @dataclass(frozen=True)
@@ -606,18 +606,13 @@ class PutRecordsClient:
                     "Error": {
                         "Code": INVALID_RESPONSE,
                         "Message": f"a 200 answer without the {len(Records)} record results: "
-                        f"{data.get('message') or _preview(data)}",
+                        f"{data.get('message') or f'fields {list(data)}'}",
                     },
                     "ResponseMetadata": {"HTTPStatusCode": response.status},
                 },
                 "PutRecords",
             )
         return data
-
-
-def _preview(value: Any, limit: int = 200) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _response_body(response: Any) -> dict[str, Any]:
