@@ -62,26 +62,32 @@ def stream(kinesis) -> str:
 
 
 @pytest.fixture
-def read_records(kinesis) -> Callable[[str], list[InferenceRecord]]:
-    """Every request logged on every shard of a stream (each of an aggregated record's), decoded as
-    InferenceRecord (fails on a malformed record)."""
+def stream_data(kinesis) -> Callable[[str], list[bytes]]:
+    """Every Kinesis record's bytes on every shard of a stream, from TRIM_HORIZON until a shard
+    has nothing more."""
 
-    def read(stream_name: str) -> list[InferenceRecord]:
-        records = []
-        shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
-        for shard in shards:
+    def read(stream_name: str) -> list[bytes]:
+        data = []
+        for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
             iterator = kinesis.get_shard_iterator(
                 StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
             )["ShardIterator"]
             while iterator:
                 page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-                records.extend(record for r in page["Records"] for record in decode_stream_record(r["Data"]))
+                data += [r["Data"] for r in page["Records"]]
                 if not page["Records"]:
                     break
                 iterator = page.get("NextShardIterator")
-        return records
+        return data
 
     return read
+
+
+@pytest.fixture
+def read_records(stream_data) -> Callable[[str], list[InferenceRecord]]:
+    """Every request logged on every shard of a stream (each of an aggregated record's), decoded as
+    InferenceRecord (fails on a malformed record)."""
+    return lambda stream_name: [record for data in stream_data(stream_name) for record in decode_stream_record(data)]
 
 
 @pytest.fixture(scope="session")

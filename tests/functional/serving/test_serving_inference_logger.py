@@ -292,18 +292,9 @@ def test_unreachable_stream_is_reported_not_raised(sender):
 # --- aggregation (format 5): the server's default ------------------------------------------------
 
 
-def _raw_records(kinesis, stream) -> list[bytes]:
-    """Every Kinesis record's bytes on the stream."""
-    data = []
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        iterator = kinesis.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        data += [r["Data"] for r in kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]]
-    return data
-
-
-def test_small_requests_are_aggregated_into_one_record_and_each_arrives_once(sender, kinesis, stream, read_records):
+def test_small_requests_are_aggregated_into_one_record_and_each_arrives_once(
+    sender, stream, read_records, stream_data
+):
     # given 300 one-row requests, every tenth a failed one, and the default aggregation
     client = FaultInjector(sender)
     logger = _logger(client, stream, aggregate_bytes=LoggerSettings(stream_name="s").aggregate_bytes)
@@ -312,7 +303,7 @@ def test_small_requests_are_aggregated_into_one_record_and_each_arrives_once(sen
     assert logger.close(timeout=30)
     # then one call carried one Kinesis record holding all 300 requests, each readable on its own
     assert client.call_sizes == [1]
-    assert [data[:4] for data in _raw_records(kinesis, stream)] == [AGGREGATE_MAGIC]
+    assert [data[:4] for data in stream_data(stream)] == [AGGREGATE_MAGIC]
     records = read_records(stream)
     assert [r.request_id for r in records] == [f"a{i}" for i in range(300)]
     assert [r.error for r in records] == [i % 10 == 0 for i in range(300)]
@@ -320,7 +311,9 @@ def test_small_requests_are_aggregated_into_one_record_and_each_arrives_once(sen
     assert (logger.stats.sent_records, logger.stats.sent_rows, logger.stats.lost_rows) == (1, 300, 0)
 
 
-def test_aggregates_keep_to_their_size_and_a_large_request_is_a_record_of_its_own(kinesis, stream, read_records):
+def test_aggregates_keep_to_their_size_and_a_large_request_is_a_record_of_its_own(
+    kinesis, stream, read_records, stream_data
+):
     # given 40 ten-row requests and one of 600 rows, aggregates of about 2 KB
     client = FaultInjector(kinesis)
     logger = _logger(client, stream, aggregate_bytes=2048)
@@ -330,7 +323,7 @@ def test_aggregates_keep_to_their_size_and_a_large_request_is_a_record_of_its_ow
     for i in range(20, 40):
         logger.submit(_entry(f"s{i}", 10))
     assert logger.close(timeout=30)
-    raw = _raw_records(kinesis, stream)
+    raw = stream_data(stream)
     # then the large request went alone (format 4, as does a request left alone at the end of a
     # run), the others in several aggregates of at most ~2 KB
     singles = [parse_payloads(data)[0]["request_id"] for data in raw if data[:4] == FRAME_MAGIC]
@@ -354,22 +347,24 @@ def test_a_failed_aggregate_is_resent_whole_and_its_requests_arrive_once(sender,
     assert logger.stats.retried_records == 1 and logger.stats.failed_records == 0
 
 
-def test_requests_of_different_model_versions_are_never_aggregated_together(kinesis, stream):
+def test_requests_of_different_model_versions_are_never_aggregated_together(kinesis, stream, stream_data):
     logger = _logger(kinesis, stream, aggregate_bytes=64 * 1024)
     for i in range(12):
         logger.submit(dataclasses.replace(_entry(f"v{i}"), model_version="4" if i // 3 % 2 else "5"))
     assert logger.close(timeout=30)
-    versions = [{p["model_version"] for p in parse_payloads(data)} for data in _raw_records(kinesis, stream)]
+    versions = [{p["model_version"] for p in parse_payloads(data)} for data in stream_data(stream)]
     assert sorted(len(v) for v in versions) == [1, 1, 1, 1]  # runs of 3 requests: 5, 4, 5, 4
 
 
-def test_an_aggregate_over_the_record_limit_is_split_until_each_part_fits(kinesis, stream, read_records):
+def test_an_aggregate_over_the_record_limit_is_split_until_each_part_fits(
+    kinesis, stream, read_records, stream_data
+):
     client = FaultInjector(kinesis)
     logger = _logger(client, stream, aggregate_bytes=10**6, max_bytes_per_record=1500)
     for i in range(40):
         logger.submit(_entry(f"p{i}", 4))
     assert logger.close(timeout=30)
-    raw = _raw_records(kinesis, stream)
+    raw = stream_data(stream)
     assert len(raw) > 2 and max(len(data) for data in raw) <= 1500
     assert sorted(r.request_id for r in read_records(stream)) == sorted(f"p{i}" for i in range(40))
 

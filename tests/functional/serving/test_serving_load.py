@@ -71,24 +71,8 @@ async def _load(url: str, bodies: dict[int, bytes]) -> tuple[dict[str, int], Cou
     return sent, statuses, transport_errors
 
 
-def _read_stream(kinesis, stream: str) -> list[dict]:
-    """Every record of every shard, from TRIM_HORIZON until a shard has nothing more."""
-    records = []
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        iterator = kinesis.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            records.extend(p for r in page["Records"] for p in parse_payloads(r["Data"]))
-            if not page["Records"]:
-                break
-            iterator = page.get("NextShardIterator")
-    return records
-
-
 def test_a_minute_at_concurrency_32_has_no_errors_and_every_request_is_logged(
-    aws, kinesis, stream, model_dir: Path, rows, tmp_path
+    aws, stream, stream_data, model_dir: Path, rows, tmp_path
 ):
     # given a server of model version 21 logging to a 2-shard stream
     port = free_port()
@@ -144,7 +128,7 @@ def test_a_minute_at_concurrency_32_has_no_errors_and_every_request_is_logged(
     assert sum(s["submitted_requests"] for s in stats) == len(sent)
 
     # and the stream holds exactly one record per request, with its rows and version
-    records = _read_stream(kinesis, stream)
+    records = [p for data in stream_data(stream) for p in parse_payloads(data)]
     logged = {r["request_id"]: r for r in records}
     assert len(records) == len(logged), "a request was logged twice"
     assert logged.keys() == sent.keys()
