@@ -6,6 +6,7 @@ WORKDIR /opt/tenantml
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY tenantml ./tenantml
 COPY infra ./infra
 COPY stacks ./stacks

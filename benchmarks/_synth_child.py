@@ -12,7 +12,7 @@ started = time.perf_counter()
 
 def main() -> None:
     tenants_dir, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
     from tenantml.synthesis import synth
 
     results = synth(load_specs(tenants_dir), out_dir)

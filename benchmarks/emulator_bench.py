@@ -25,7 +25,7 @@ import json, sys, time
 started = time.perf_counter()
 from pathlib import Path
 from tenantml.emulator.commands import apply_tenants
-from tenantml.spec import load_specs
+from core.spec import load_specs
 from tenantml.up import up
 
 measured = {}

@@ -39,7 +39,7 @@ from pipelines.inference_log import parse_payloads
 from pipelines.monitoring import compute_window_metrics, decode_records
 from pipelines.serving.inference_logger import KinesisInferenceLogger, LogEntry, LoggerSettings
 from pipelines.serving.schema import FeatureBatch, InputSchema
-from tenantml.spec import ModelSpec, ProblemType
+from core.spec import ModelSpec, ProblemType
 
 N_FEATURES = 30
 

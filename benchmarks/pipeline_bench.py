@@ -72,7 +72,7 @@ def child_pipeline() -> dict[str, Any]:
     from pipelines.resources import TenantResources
     from pipelines.runs import AwsClients, PipelineConfig, run_pipeline
     from pipelines.sample_data import upload_sample_dataset
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
 
     spec = load_specs(ROOT / "tenants", only="churn")[0].model  # 20 trials, logistic regression
     region = "eu-west-1"
@@ -142,7 +142,7 @@ def child_large(path: Path) -> dict[str, Any]:
     from pipelines.datasets import load_dataset
     from pipelines.training import TrainingConfig, train_model
     from pipelines.validation import ValidationConfig, validate_dataset
-    from tenantml.spec import ModelSpec
+    from core.spec import ModelSpec
 
     spec = ModelSpec(
         name="large",

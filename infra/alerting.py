@@ -19,9 +19,9 @@ from infra import actions
 from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token, snake
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
-from infra.naming import Naming
-from tenantml.contract import METRICS_NAMESPACE
-from tenantml.errors import ConstructPropsError, Problem
+from core.naming import Naming
+from core.contract import METRICS_NAMESPACE
+from core.errors import ConstructPropsError, Problem
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -10,9 +10,9 @@ from constructs import Construct
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey
-from infra.naming import Naming
+from core.naming import Naming
 from infra.network import Network
-from tenantml.errors import ConstructPropsError, Problem
+from core.errors import ConstructPropsError, Problem
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 #: the latest Amazon Linux 2023 image, resolved by EC2 at launch: no AMI id in the stack

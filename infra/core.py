@@ -24,7 +24,7 @@ from typing import Any
 from constructs import Construct
 
 from infra.cdk import TerraformDataSource, TerraformResource, TerraformStack
-from tenantml.errors import ConstructPropsError, Problem
+from core.errors import ConstructPropsError, Problem
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 PRIMARY_ID = "this"

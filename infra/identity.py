@@ -15,8 +15,8 @@ from constructs import Construct
 
 from infra import actions
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
-from infra.naming import Naming
-from tenantml.errors import ConstructPropsError, Problem
+from core.naming import Naming
+from core.errors import ConstructPropsError, Problem
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,9 +19,9 @@ from constructs import Construct
 from infra.cdk import TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.core import DataSource, Resource, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
-from infra.naming import Naming
+from core.naming import Naming
 from infra.serving import CONTAINER_PORT, SERVING_CONFIG_ENV, serving_config
-from tenantml.errors import ConstructPropsError, Problem
+from core.errors import ConstructPropsError, Problem
 
 KUBERNETES_PROVIDER_SOURCE = "hashicorp/kubernetes"
 #: the provider major version the committed schema (infra/provider_schema/kubernetes.json) comes from

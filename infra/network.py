@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
-from infra.naming import Naming
-from tenantml.errors import ConstructPropsError, Problem
+from core.naming import Naming
+from core.errors import ConstructPropsError, Problem
 
 _AZ_SUFFIXES = "abc"
 

@@ -9,7 +9,7 @@ from constructs import Construct
 from infra import actions
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole
-from infra.naming import Naming
+from core.naming import Naming
 
 
 @dataclass(frozen=True, kw_only=True)

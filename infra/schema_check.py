@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from infra.provider_schema import load_aws_schema, load_kubernetes_schema
-from tenantml.errors import Problem
+from core.errors import Problem
 
 Schema = Mapping[str, Any]
 

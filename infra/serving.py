@@ -22,8 +22,8 @@ from infra.alerting import AlarmProps, AlertTopic
 from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
-from infra.naming import Naming
-from tenantml.errors import ConstructPropsError, Problem
+from core.naming import Naming
+from core.errors import ConstructPropsError, Problem
 
 #: the SageMaker inference container contract the serving image follows
 CONTAINER_PORT = 8080

@@ -11,8 +11,8 @@ from infra import actions
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
-from infra.naming import Naming
-from tenantml.errors import ConstructPropsError, Problem
+from core.naming import Naming
+from core.errors import ConstructPropsError, Problem
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,10 +18,10 @@ from infra.cdk import AssetType, TerraformAsset
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey
-from infra.naming import Naming
+from core.naming import Naming
 from infra.storage import SecureBucket
 from infra.streaming import InferenceStream
-from tenantml.errors import ConstructPropsError, Problem
+from core.errors import ConstructPropsError, Problem
 
 RUNTIME = "python3.12"
 

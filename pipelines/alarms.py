@@ -33,7 +33,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantml.contract import METRICS_NAMESPACE
+from core.contract import METRICS_NAMESPACE
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ class AlarmContext:
     """What the handler needs from the tenant: resources, model spec, cooldown, clients, executor."""
 
     resources: Any  # pipelines.resources.TenantResources
-    spec: Any  # tenantml.spec.ModelSpec
+    spec: Any  # core.spec.ModelSpec
     cooldown_minutes: int
     clients: Any  # pipelines.runs.AwsClients or AlarmClients
     executor: Any = None  # pipelines.executors.Executor; made lazily only when a retrain runs
@@ -207,8 +207,8 @@ class AlarmContext:
         from pydantic import ValidationError
 
         from pipelines.resources import TenantResources
-        from tenantml.errors import Problem, TenantResourcesError
-        from tenantml.spec import ModelSpec, MonitoringSpec
+        from core.errors import Problem, TenantResourcesError
+        from core.spec import ModelSpec, MonitoringSpec
 
         resources = TenantResources.from_env(environ)
         if not environ.get("TENANTML_MODEL_SPEC"):
@@ -395,7 +395,7 @@ def _serving_version(clients: Any, resources: Any, model: str, note: AlarmNotifi
     """The champion's version from the registry, else the version of the newest snapshot."""
     from pipelines.drift_report import NoSnapshotsError, latest_snapshot
     from pipelines.registry import CHAMPION, SageMakerModelRegistry
-    from tenantml.errors import ModelRegistryError
+    from core.errors import ModelRegistryError
 
     if note.dimension("ModelVersion"):
         return note.dimension("ModelVersion")

@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipelines.uris import parse_s3_uri
-from tenantml.errors import ModelArtifactError, Problem
+from core.errors import ModelArtifactError, Problem
 
 MODEL_ARCHIVE_NAME = "model.tar.gz"
 ARTIFACT_PREFIX = "models/sha256"

@@ -15,7 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.features import feature_kind
-from tenantml.spec import ModelSpec, ProblemType
+from core.spec import ModelSpec, ProblemType
 
 #: bucket for categories beyond ``max_categories`` (and, when monitoring, for unseen ones)
 OTHER_CATEGORY = "__other__"

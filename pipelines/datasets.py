@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sklearn.model_selection import train_test_split
 
 from pipelines.uris import parse_s3_uri
-from tenantml.errors import DatasetNotFoundError, DatasetTooLargeError, DataValidationError, Problem
-from tenantml.spec import ModelSpec, ProblemType
+from core.errors import DatasetNotFoundError, DatasetTooLargeError, DataValidationError, Problem
+from core.spec import ModelSpec, ProblemType
 
 FileFormat = Literal["parquet", "csv"]
 

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.uris import s3_uri
-from tenantml.contract import MONITORING_PREFIX
-from tenantml.errors import BaselineNotFoundError, NoSnapshotsError
+from core.contract import MONITORING_PREFIX
+from core.errors import BaselineNotFoundError, NoSnapshotsError
 
 if TYPE_CHECKING:  # imported when a report is drawn, after the alert: matplotlib ~0.5 s, pipelines.baseline
     # and pipelines.monitoring (pandas, scipy) ~0.9 s that a cold alarm Lambda must not spend before it

@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from pipelines.features import FeatureSignature, categories_as_strings, numbers_as_float
-from tenantml.spec import ESTIMATORS, ProblemType
+from core.spec import ESTIMATORS, ProblemType
 
 Params = dict[str, Any]
 

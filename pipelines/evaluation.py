@@ -19,8 +19,8 @@ from sklearn.inspection import permutation_importance
 from pipelines import plots
 from pipelines.metrics import compute_metrics, higher_is_better, make_scorer, predict_for_metrics
 from pipelines.reports import render_template
-from tenantml.errors import DataValidationError, Problem
-from tenantml.spec import ModelSpec, ProblemType
+from core.errors import DataValidationError, Problem
+from core.spec import ModelSpec, ProblemType
 
 REPORT_FILENAME = "evaluation_report.html"
 METRICS_FILENAME = "evaluation.json"

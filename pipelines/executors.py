@@ -37,7 +37,7 @@ from pipelines.training import (
     run_training_job,
 )
 from pipelines.uris import parse_s3_uri, s3_uri
-from tenantml.errors import TrainingJobFailedError
+from core.errors import TrainingJobFailedError
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class TrainingResult:
 class Executor(Protocol):
     """Runs the training entry point somewhere and returns the trained model directory.
 
-    Raises :class:`~tenantml.errors.TrainingJobFailedError` when the job fails, with the
+    Raises :class:`~core.errors.TrainingJobFailedError` when the job fails, with the
     failure reason the job reported.
     """
 

@@ -89,7 +89,7 @@ import numpy as np
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from tenantml.errors import InferenceRecordError
+from core.errors import InferenceRecordError
 
 FORMAT_VERSION = 4
 #: versions this reader reads besides 1 (which has no ``v``): 2 and 3 as JSON, 4 as a frame

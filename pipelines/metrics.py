@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-from tenantml.spec import METRICS, ProblemType
+from core.spec import METRICS, ProblemType
 
 CLASSIFICATION_METRICS = tuple(m for m, (p, _) in METRICS.items() if p is ProblemType.CLASSIFICATION)
 REGRESSION_METRICS = tuple(m for m, (p, _) in METRICS.items() if p is ProblemType.REGRESSION)

@@ -37,8 +37,8 @@ from pydantic import ValidationError
 from pipelines.baseline import Baseline, CategoricalSummary, NumericSummary
 from pipelines.drift import FeatureDrift, as_float, category_shares, column_drift, psi
 from pipelines.inference_log import InferenceRecord, attach_numeric, normalize_record, parse_payloads
-from tenantml.contract import METRICS_NAMESPACE, MONITORING_PREFIX
-from tenantml.errors import (
+from core.contract import METRICS_NAMESPACE, MONITORING_PREFIX
+from core.errors import (
     BaselineNotFoundError,
     InferenceRecordError,
     MonitoringError,
@@ -46,7 +46,7 @@ from tenantml.errors import (
     TenantmlError,
     TenantResourcesError,
 )
-from tenantml.spec import ModelSpec, MonitoringSpec
+from core.spec import ModelSpec, MonitoringSpec
 
 #: PSI above this marks a feature as drifted unless the tenant's model spec says otherwise
 DEFAULT_DRIFT_THRESHOLD = 0.2

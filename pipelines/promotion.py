@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, computed_field
 
 from pipelines.registry import ApprovalStatus
-from tenantml.spec import ModelSpec
+from core.spec import ModelSpec
 
 
 class GateDecision(BaseModel):

@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipelines.lineage import Lineage
-from tenantml.errors import ModelRegistryError, ModelVersionNotFoundError
+from core.errors import ModelRegistryError, ModelVersionNotFoundError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"

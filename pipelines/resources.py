@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from tenantml.errors import Problem, TenantResourcesError
+from core.errors import Problem, TenantResourcesError
 
 #: field -> (stack output name, Lambda environment variable); ``None``: that source does not carry it
 _REQUIRED: dict[str, tuple[str, str]] = {

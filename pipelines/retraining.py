@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipelines.arrivals import INCOMING_PREFIX, DataArrival
 from pipelines.run_records import new_run_id
 from pipelines.uris import parse_s3_uri
-from tenantml.errors import RetrainContentionError
+from core.errors import RetrainContentionError
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ def _put_json(s3: Any, bucket: str, key: str, body: Any, **condition: str) -> No
 
 def _executor(context: Any) -> Any:
     from pipelines.executors import make_executor
-    from tenantml.errors import Problem, TenantResourcesError
+    from core.errors import Problem, TenantResourcesError
 
     environ = context.environ or {}
     kind = environ.get("TENANTML_EXECUTOR", "local")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipelines.promotion import GateDecision
-from tenantml.errors import PipelineRunError
+from core.errors import PipelineRunError
 
 RUNS_PREFIX = "runs"
 RUN_RECORD_NAME = "run.json"

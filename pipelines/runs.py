@@ -67,13 +67,13 @@ from pipelines.run_records import (
 from pipelines.training import TrainingConfig, load_model
 from pipelines.uris import parse_s3_uri, s3_uri
 from pipelines.validation import ValidationConfig, ValidationReport, check_dataset
-from tenantml.errors import (
+from core.errors import (
     ModelVersionNotFoundError,
     Problem,
     TenantmlError,
     TenantResourcesError,
 )
-from tenantml.spec import ModelSpec, ProblemType
+from core.spec import ModelSpec, ProblemType
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from pipelines.estimators import Params, build_pipeline, suggest_params
 from pipelines.features import FeatureSignature
 from pipelines.metrics import higher_is_better, score_model
-from tenantml.errors import Problem, TrainingConfigError
-from tenantml.spec import ProblemType
+from core.errors import Problem, TrainingConfigError
+from core.spec import ProblemType
 
 
 class SearchSettings(BaseModel):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import httpx
 import pandas as pd
 
-from tenantml.errors import TenantmlError
+from core.errors import TenantmlError
 
 #: failure messages kept in a result (the count covers all of them)
 MAX_FAILURE_MESSAGES = 5

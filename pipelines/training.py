@@ -33,14 +33,14 @@ from pipelines.estimators import Params, build_pipeline
 from pipelines.features import FeatureSignature, input_signature
 from pipelines.lineage import library_versions
 from pipelines.search import SearchResult, SearchSettings, run_search
-from tenantml.errors import (
+from core.errors import (
     DataValidationError,
     ModelArtifactError,
     Problem,
     TenantmlError,
     TrainingConfigError,
 )
-from tenantml.spec import ESTIMATORS, METRICS, ModelSpec, ProblemType
+from core.spec import ESTIMATORS, METRICS, ModelSpec, ProblemType
 
 log = logging.getLogger(__name__)
 

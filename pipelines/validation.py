@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from pipelines.features import FeatureKind, feature_kind
 from pipelines.reports import render_template
-from tenantml.errors import DataValidationError, Problem
-from tenantml.spec import ModelSpec, ProblemType
+from core.errors import DataValidationError, Problem
+from core.spec import ModelSpec, ProblemType
 
 with warnings.catch_warnings():
     # pandera warns at import when typeguard 2 is installed (jsii, under cdktf, pins it); the

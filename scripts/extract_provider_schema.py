@@ -51,7 +51,7 @@ from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
-from tenantml.errors import TenantmlError
+from core.errors import TenantmlError
 
 # The resource types our stacks use. Add a type here (or pass --types) and re-run the script.
 RESOURCE_TYPES: tuple[str, ...] = (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from infra.cdk import App
 from stacks.tenant_platform import TenantPlatformStack
-from tenantml.spec import TenantSpec, load_specs
+from core.spec import TenantSpec, load_specs
 
 DEFAULT_OUTDIR = Path("cdktf.out")
 DEFAULT_TENANTS_DIR = Path("tenants")

@@ -20,7 +20,7 @@ from infra.core import DataSource, TenantConstruct, TenantStack
 from infra.identity import PermissionBoundary, PermissionBoundaryProps, ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey, TenantKeyProps
 from infra.kubernetes import WORKLOAD_LABEL, EksServing, EksServingProps, KubernetesProvider, eks_cluster_auth
-from infra.naming import Naming
+from core.naming import Naming
 from infra.network import Network, NetworkProps
 from infra.registry import ModelRegistry, ModelRegistryProps
 from infra.serving import (
@@ -34,8 +34,8 @@ from infra.state import StateBackendProps, configure_state_backend
 from infra.storage import TenantStorage, TenantStorageProps
 from infra.streaming import InferenceStream, InferenceStreamProps
 from infra.triggers import PythonFunction, PythonFunctionProps
-from tenantml.contract import METRICS_NAMESPACE
-from tenantml.spec import TenantSpec
+from core.contract import METRICS_NAMESPACE
+from core.spec import TenantSpec
 
 AWS_PROVIDER_SOURCE = "hashicorp/aws"
 AWS_PROVIDER_VERSION = "~> 6.0"

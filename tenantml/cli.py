@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from tenantml.cli_support import OutDir, TenantName, TenantsDir, console, reports_errors
-from tenantml.errors import UsageError
+from core.errors import UsageError
 
 app = typer.Typer(
     name="tenantml",
@@ -61,7 +61,7 @@ def synth(
     out: OutDir = Path("cdktf.out"),
 ) -> None:
     """Synthesize one Terraform JSON stack per tenant into OUT/stacks/<tenant>/cdk.tf.json."""
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
 
     specs = load_specs(tenants, only=tenant)  # validates every file before anything is written
     started = time.perf_counter()
@@ -83,7 +83,7 @@ def synth(
 @reports_errors
 def validate(tenants: TenantsDir = Path("tenants"), tenant: TenantName = None) -> None:
     """Validate tenant spec files without synthesizing anything."""
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
 
     specs = load_specs(tenants, only=tenant)
     for spec in specs:
@@ -152,7 +152,7 @@ def up(
     """Run every tenant's platform on the embedded AWS emulator until Ctrl-C (or once)."""
     from tenantml import up as up_module
     from tenantml.lifecycle import run_sample_lifecycle, serve_champions
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
 
     specs = load_specs(tenants, only=tenant)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -191,7 +191,7 @@ def plan(
     """Show what applying the tenants' stacks to the emulator would create, change, replace or destroy."""
     from tenantml.emulator import server as emulator
     from tenantml.emulator.commands import plan_tenants, render_plan
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
     from tenantml.synthesis import synth as synth_stacks
     from tenantml.up import read_running
 
@@ -226,7 +226,7 @@ def apply_command(
 ) -> None:
     """Synthesize and apply changed stacks to the running emulator (no change does nothing)."""
     from tenantml.emulator.commands import apply_tenants
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
     from tenantml.synthesis import synth as synth_stacks
 
     running = _require_running()

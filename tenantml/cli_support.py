@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from tenantml.errors import TenantmlError
+from core.errors import TenantmlError
 
 console = Console()
 err_console = Console(stderr=True)

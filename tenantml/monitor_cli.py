@@ -121,7 +121,7 @@ def read_health(target: Target, cloudwatch: Any) -> Health:
     from pipelines.drift_report import list_snapshots
     from pipelines.registry import CHAMPION, SageMakerModelRegistry
     from pipelines.retraining import read_history
-    from tenantml.errors import ModelRegistryError
+    from core.errors import ModelRegistryError
 
     s3, bucket, model = target.clients.s3, target.resources.artifacts_bucket, target.spec.model.name
     newest: dict[str, Snapshot] = {}

@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tenantml.cli_support import console, reports_errors
-from tenantml.errors import Problem, TenantResourcesError, UsageError
+from core.errors import Problem, TenantResourcesError, UsageError
 from tenantml.up_file import (
     UP_FILE,
     boto3_session,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from pipelines.resources import TenantResources
     from pipelines.run_records import RunRecord
     from pipelines.runs import AwsClients, StepEvent
-    from tenantml.spec import TenantSpec
+    from core.spec import TenantSpec
 
 
 class ExecutorChoice(StrEnum):
@@ -115,7 +115,7 @@ def resolve_target(
 ) -> Target:
     """Load the tenant's spec and find its resources (``--outputs``, else ``up.json``)."""
     from pipelines.resources import TenantResources
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
 
     spec = load_specs(tenants_dir, only=tenant)[0]
     region = spec.region
@@ -504,7 +504,7 @@ def models_promote(
 ) -> None:
     """Make an approved version the champion (the version serving takes)."""
     from pipelines.registry import CHAMPION, ApprovalStatus
-    from tenantml.errors import ModelVersionNotFoundError
+    from core.errors import ModelVersionNotFoundError
 
     if version is None:
         raise UsageError("models promote needs --version N (see `tenantml models list`)")

@@ -21,7 +21,7 @@ import httpx
 import typer
 
 from tenantml.cli_support import console, err_console, reports_errors
-from tenantml.errors import ServingConfigError, TenantmlError
+from core.errors import ServingConfigError, TenantmlError
 from tenantml.up_file import UP_FILE, emulator_endpoint, read_up_file, tenant_entry
 
 
@@ -92,7 +92,7 @@ def _serving_format(tenant: str, tenants_dir: Path, override: str | None) -> str
         return override
     if not tenants_dir.is_dir():
         return "sklearn"
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
 
     try:
         specs = load_specs(tenants_dir, only=tenant)
@@ -307,7 +307,7 @@ def deploy(
     from pipelines.registry import CHAMPION, ApprovalStatus, SageMakerModelRegistry
     from pipelines.serving.rollout import STRATEGIES, Rollout, RolloutPolicy, RolloutRouter, create_router_app
     from pipelines.serving.runner import ThreadedServer
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
 
     if strategy not in STRATEGIES:
         raise ServingConfigError(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tenantml.spec import TenantSpec
+from core.spec import TenantSpec
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from typing import Any
 from tenantml.emulator import server as emulator
 from tenantml.emulator.commands import TenantApply, apply_tenants
 from tenantml.emulator.state import write_atomic
-from tenantml.errors import EmulatorAlreadyRunningError, UsageError
-from tenantml.spec import TenantSpec
+from core.errors import EmulatorAlreadyRunningError, UsageError
+from core.spec import TenantSpec
 from tenantml.up_file import RUN_DIR, UP_FILE
 
 STATE_DIR = RUN_DIR / "state"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from tenantml.errors import Problem, TenantResourcesError
+from core.errors import Problem, TenantResourcesError
 
 RUN_DIR = Path(".tenantml")
 UP_FILE = RUN_DIR / "up.json"

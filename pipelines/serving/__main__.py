@@ -11,7 +11,7 @@ import sys
 
 from pipelines.serving.config import DEFAULT_PORT, ServerConfig
 from pipelines.serving.runner import run
-from tenantml.errors import TenantmlError
+from core.errors import TenantmlError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,7 @@ from pipelines.serving.loader import LoadedModel, load
 from pipelines.serving.openapi import build_openapi
 from pipelines.serving.predictor import PredictionResult, probe_batch, repeat_rows, time_predict
 from pipelines.serving.schema import FeatureBatch, parse_csv, parse_json
-from tenantml.errors import InferenceInputError
+from core.errors import InferenceInputError
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipelines.serving.loader import LoadedModel
 from pipelines.uris import parse_s3_uri
-from tenantml.errors import InferenceInputError, ServingConfigError
+from core.errors import InferenceInputError, ServingConfigError
 
 DEFAULT_CHUNK_ROWS = 50_000
 Progress = Callable[[int, int | None], None]

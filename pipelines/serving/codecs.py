@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from pipelines.serving.predictor import PredictionResult
-from tenantml.errors import InferenceInputError
+from core.errors import InferenceInputError
 
 JSON = "application/json"
 CSV = "text/csv"

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipelines.serving.loader import ArchiveSource, DirectorySource, RegistrySource
-from tenantml.errors import ServingConfigError
+from core.errors import ServingConfigError
 
 CONFIG_ENV = "TENANTML_SERVING_CONFIG"
 DEFAULT_PORT = 8080

@@ -27,7 +27,7 @@ from pipelines.registry import ModelVersion, SageMakerModelRegistry
 from pipelines.serving.predictor import Predictor, ServingFormat, SklearnPredictor
 from pipelines.serving.schema import InputSchema
 from pipelines.training import ModelMetadata, load_model
-from tenantml.errors import ModelArtifactError, ModelNotServableError, ModelRegistryError, TenantmlError
+from core.errors import ModelArtifactError, ModelNotServableError, ModelRegistryError, TenantmlError
 
 log = logging.getLogger(__name__)
 

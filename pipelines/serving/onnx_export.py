@@ -35,7 +35,7 @@ from pipelines.serving.predictor import (
     probe_batch,
 )
 from pipelines.serving.schema import InputSchema
-from tenantml.errors import ModelExportError
+from core.errors import ModelExportError
 
 ONNX_FILENAME = "model.onnx"
 #: the highest opsets the export may use (skl2onnx picks the lowest that suffices)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.serving.loader import LoadedModel
-from tenantml.errors import ServingConfigError
+from core.errors import ServingConfigError
 
 
 def _feature_schema(kind: str, dtype: str) -> dict[str, Any]:

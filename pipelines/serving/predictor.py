@@ -31,7 +31,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from pipelines.features import categories_as_strings, numbers_as_float
 from pipelines.serving.schema import FeatureBatch, InputSchema
-from tenantml.errors import ModelExportError
+from core.errors import ModelExportError
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ from starlette.routing import Route
 
 from pipelines.registry import CHAMPION, ModelRegistry
 from pipelines.serving import codecs
-from tenantml.errors import ModelRegistryError, Problem, ProblemsError, ServingError
+from core.errors import ModelRegistryError, Problem, ProblemsError, ServingError
 
 log = logging.getLogger(__name__)
 

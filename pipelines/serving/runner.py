@@ -118,7 +118,7 @@ def supervise(host: str, port: int, workers: int, log_level: str = "info") -> in
     try:
         reservation = _reuse_port_socket(host, port)
     except OSError as err:
-        from tenantml.errors import ServingConfigError
+        from core.errors import ServingConfigError
 
         raise ServingConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
     stopping = threading.Event()

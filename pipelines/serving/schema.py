@@ -32,7 +32,7 @@ import numpy as np
 import orjson
 
 from pipelines.features import FeatureSignature
-from tenantml.errors import InferenceInputError
+from core.errors import InferenceInputError
 
 try:  # pandas' missing marker, for batch inference frames
     from pandas import NA as _PD_NA

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from tenantml.errors import AlarmDefinitionError, Problem
+from core.errors import AlarmDefinitionError, Problem
 
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 STATES: tuple[AlarmState, ...] = ("OK", "ALARM", "INSUFFICIENT_DATA")

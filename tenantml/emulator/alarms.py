@@ -49,7 +49,7 @@ from tenantml.emulator.alarm_semantics import (
     iso_millis,
     period_start,
 )
-from tenantml.errors import AlarmDefinitionError, EmulatorError, Problem
+from core.errors import AlarmDefinitionError, EmulatorError, Problem
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ from tenantml.emulator.plan import (
 from tenantml.emulator.resources import DATA_SOURCES, HANDLERS, Handler, HandlerContext
 from tenantml.emulator.server import DEFAULT_REGION, AwsSession
 from tenantml.emulator.state import State, StateEntry, load_state
-from tenantml.errors import (
+from core.errors import (
     EmulatorApplyError,
     EmulatorInjectedFailureError,
     EmulatorPlanError,

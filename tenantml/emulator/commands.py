@@ -3,7 +3,7 @@
 Each tenant's stack is ``<out_dir>/stacks/<tenant>/cdk.tf.json`` and its state
 ``<state_dir>/<tenant>.json``. Every function checks every requested stack before touching
 the emulator: a problem in one tenant's stack stops the whole command, with every problem
-of every stack listed in one :class:`~tenantml.errors.EmulatorPlanError`.
+of every stack listed in one :class:`~core.errors.EmulatorPlanError`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tenantml.emulator.plan import Plan, check_document, make_plan
 from tenantml.emulator.plan import render_plan as _render_plan
 from tenantml.emulator.server import DEFAULT_REGION, AwsSession, make_session
 from tenantml.emulator.state import state_path
-from tenantml.errors import EmulatorPlanError, UsageError
+from core.errors import EmulatorPlanError, UsageError
 
 STACK_FILE = "cdk.tf.json"
 #: where ``tenantml up`` keeps the emulator's state files, relative to the project
@@ -131,7 +131,7 @@ def apply_tenants(
     """Apply every tenant's stack to the emulator, one tenant after the other.
 
     All stacks are checked before the first resource is created. Raises
-    :class:`~tenantml.errors.EmulatorApplyError` on the first failure (earlier tenants stay
+    :class:`~core.errors.EmulatorApplyError` on the first failure (earlier tenants stay
     applied; the failing tenant's state lists what exists and the next run resumes).
     """
     stacks = find_stacks(out_dir, tenants)

@@ -9,7 +9,7 @@ literals and the few functions in :data:`FUNCTIONS`; anything else (variables, l
 operators, ``count``/``for_each``) is reported as a problem, never guessed at.
 
 :func:`build_graph` checks a whole document before anything is created and raises one
-:class:`~tenantml.errors.EmulatorPlanError` listing every dependency cycle, dangling
+:class:`~core.errors.EmulatorPlanError` listing every dependency cycle, dangling
 reference, unsupported resource type and unsupported expression. :func:`resolve`
 substitutes references with the attributes of created resources.
 """
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from tenantml.errors import EmulatorPlanError, Problem
+from core.errors import EmulatorPlanError, Problem
 
 #: meta-arguments Terraform reads itself; they are never sent to AWS
 META_ARGUMENTS = frozenset(

@@ -29,7 +29,7 @@ from tenantml.emulator.graph import (
 )
 from tenantml.emulator.resources import DATA_SOURCES, HANDLERS, Handler
 from tenantml.emulator.state import State
-from tenantml.errors import EmulatorPlanError, Problem
+from core.errors import EmulatorPlanError, Problem
 
 
 class Action(StrEnum):

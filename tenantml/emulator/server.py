@@ -3,7 +3,7 @@
 The emulator listens on loopback only. ``start()`` without a port tries the documented
 default (:data:`DEFAULT_PORT`, 4599) and falls back to a free port with a message when
 another process holds it; an explicitly requested port that is taken raises
-:class:`~tenantml.errors.EmulatorPortInUseError`.
+:class:`~core.errors.EmulatorPortInUseError`.
 
 Other processes (pipelines, the Lambda runtime, the AWS CLI) reach the emulator through the
 variables :func:`aws_env` returns. In this process, :class:`AwsSession` makes boto3 clients
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenantml.errors import EmulatorError, EmulatorPortInUseError
+from core.errors import EmulatorError, EmulatorPortInUseError
 
 HOST = "127.0.0.1"
 #: the documented default port of ``tenantml up`` (moto's own default, 5000, clashes with macOS AirPlay)

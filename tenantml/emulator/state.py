@@ -7,7 +7,7 @@ apply resumes from there.
 
 The file carries a format version and a SHA-256 checksum of its content. A file that is
 not JSON, has another format or version, lacks a field, or whose checksum does not match
-(it was edited by hand or truncated) raises :class:`~tenantml.errors.EmulatorStateError`
+(it was edited by hand or truncated) raises :class:`~core.errors.EmulatorStateError`
 naming the file and what is wrong; it is never silently replaced, because re-creating
 resources that already exist is exactly what a state file is there to prevent.
 """
@@ -24,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tenantml.errors import EmulatorStateError
+from core.errors import EmulatorStateError
 
 FORMAT = "tenantml-emulator-state"
 VERSION = 1

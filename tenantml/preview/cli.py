@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from tenantml.cli_support import OutDir, TenantName, TenantsDir, console, err_console, reports_errors
-from tenantml.errors import UsageError
+from core.errors import UsageError
 
 
 class OutputFormat(StrEnum):
@@ -67,7 +67,7 @@ def check(
     """
     from tenantml.preview.render import check_json, print_check, render_check_markdown, render_json
     from tenantml.preview.report import build_check_report, known_tenants
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
     from tenantml.synthesis import synth as synth_stacks
 
     every_spec = load_specs(tenants)
@@ -104,7 +104,7 @@ def preview(
     from tenantml.preview.render import preview_json, print_preview, render_json, render_markdown
     from tenantml.preview.report import build_preview_report
     from tenantml.preview.synth import repo_root, resolve_ref, synth_base_and_head
-    from tenantml.spec import load_specs
+    from core.spec import load_specs
 
     root = repo_root(Path.cwd())
     tenants_dir = tenants.resolve()

@@ -1,12 +1,12 @@
 """Errors of ``tenantml preview`` and ``tenantml check``, in tenantml's one error hierarchy.
 
-They subclass :mod:`tenantml.errors` classes (and may move there); each says what went wrong,
+They subclass :mod:`core.errors` classes (and may move there); each says what went wrong,
 where, and what to do.
 """
 
 from __future__ import annotations
 
-from tenantml.errors import TenantmlError, UsageError
+from core.errors import TenantmlError, UsageError
 
 
 class NotAGitRepositoryError(UsageError):

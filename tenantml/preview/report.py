@@ -20,7 +20,7 @@ from tenantml.preview.cost import (
     load_prices,
 )
 from tenantml.preview.diff import Action, StackDiff, TenantStatus, diff_stacks
-from tenantml.spec import TenantSpec
+from core.spec import TenantSpec
 
 
 @dataclass

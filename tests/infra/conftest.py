@@ -19,9 +19,9 @@ from infra.cdk import Testing
 from infra.core import TenantStack
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey, TenantKeyProps
-from infra.naming import Naming
+from core.naming import Naming
 from infra.triggers import PythonFunction, PythonFunctionProps
-from tenantml.spec import TenantSpec, load_specs
+from core.spec import TenantSpec, load_specs
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.cdk import Testing
-from tenantml.spec import TenantSpec
+from core.spec import TenantSpec
 from tenantml.synthesis import synth as synth_tenants
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

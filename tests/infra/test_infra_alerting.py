@@ -7,7 +7,7 @@ from infra_support import bodies, only, role_policy, statement, synth
 
 from infra import actions, cdk
 from infra.alerting import METRICS_NAMESPACE, AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
-from tenantml.errors import ConstructPropsError
+from core.errors import ConstructPropsError
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ from infra.identity import (
     policy_document,
     trust_policy,
 )
-from infra.naming import Naming
-from tenantml.errors import ConstructPropsError
+from core.naming import Naming
+from core.errors import ConstructPropsError
 
 
 def _problems(error: ConstructPropsError) -> list[tuple[str, str, object]]:

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from infra_support import EXAMPLE_TENANTS, SynthesizedStack, bodies, glob_matches, strings, synthesize_specs
 
-from tenantml.errors import TenantSpecError
-from tenantml.spec import load_specs
+from core.errors import TenantSpecError
+from core.spec import load_specs
 
 #: tenant -> (base example, changes); fraud and recsys share an account, churn and pricing a region and environment
 TENANTS = {

@@ -7,7 +7,7 @@ from infra_support import bodies, only, synth
 
 from infra import cdk
 from infra.network import Network, NetworkProps
-from tenantml.errors import ConstructPropsError
+from core.errors import ConstructPropsError
 
 
 def test_given_a_network_when_synthesized_then_the_vpc_has_dns_and_the_tenant_name(stack, naming):

@@ -13,8 +13,8 @@ from infra_support import EXAMPLE_TENANTS, REPO_ROOT, bodies, only, synthesize_s
 
 from infra.schema_check import check_stack
 from pipelines.serving.config import ServerConfig
-from tenantml.errors import TenantSpecError
-from tenantml.spec import TenantSpec, load_specs, parse_spec
+from core.errors import TenantSpecError
+from core.spec import TenantSpec, load_specs, parse_spec
 
 
 def _spec(name: str, **serving: Any) -> TenantSpec:

@@ -6,9 +6,9 @@ import pytest
 from infra_support import ACCOUNT_ID, bodies, only, policy, role_policy, sids, statement, synth
 
 from infra import actions, cdk
-from infra.naming import Naming
+from core.naming import Naming
 from infra.storage import LifecycleRule, SecureBucket, SecureBucketProps, TenantStorage, TenantStorageProps
-from tenantml.errors import ConstructPropsError
+from core.errors import ConstructPropsError
 
 BUCKET_NAME = f"tenantml-acme-dev-data-{ACCOUNT_ID}"
 

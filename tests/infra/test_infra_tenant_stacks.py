@@ -26,7 +26,7 @@ from infra_support import (
 
 from infra.actions import DATA_ACTIONS
 from infra.schema_check import check_stack
-from tenantml.spec import load_specs, parse_spec
+from core.spec import load_specs, parse_spec
 
 TENANTS = ["churn", "fraud"]
 
@@ -211,7 +211,7 @@ def test_given_the_fraud_spec_when_synthesized_then_its_settings_reach_the_resou
 
 def _bundled_sources_fingerprint() -> list[tuple[str, int, int]]:
     """Path, size and mtime of every file a lambda zip may hold (the handlers and the shared packages)."""
-    roots = [REPO_ROOT / "lambdas", REPO_ROOT / "pipelines", REPO_ROOT / "tenantml"]
+    roots = [REPO_ROOT / "lambdas", REPO_ROOT / "pipelines", REPO_ROOT / "core"]
     return sorted(
         (str(p), p.stat().st_size, p.stat().st_mtime_ns)
         for root in roots for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts

@@ -12,7 +12,7 @@ from infra import actions, cdk
 from infra.storage import SecureBucket, SecureBucketProps
 from infra.streaming import InferenceStream, InferenceStreamProps
 from infra.triggers import RUNTIME, PythonFunction
-from tenantml.errors import ConstructPropsError
+from core.errors import ConstructPropsError
 
 DLQ_ARN = "${aws_sqs_queue.monitor_dead_letters.arn}"
 FUNCTION_ARN = "${aws_lambda_function.monitor.arn}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.naming import NAME_LIMITS, Naming
-from tenantml.errors import ConstructPropsError
+from core.naming import NAME_LIMITS, Naming
+from core.errors import ConstructPropsError
 
 
 @pytest.fixture

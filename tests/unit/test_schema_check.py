@@ -15,7 +15,7 @@ import pytest
 
 from infra.provider_schema import load_aws_schema
 from infra.schema_check import check_stack
-from tenantml.errors import Problem
+from core.errors import Problem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

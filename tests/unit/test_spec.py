@@ -13,8 +13,8 @@ import yaml
 from typer.testing import CliRunner
 
 from tenantml.cli import app
-from tenantml.errors import TenantSpecError
-from tenantml.spec import TenantSpec, load_specs, parse_spec
+from core.errors import TenantSpecError
+from core.spec import TenantSpec, load_specs, parse_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "tenants"

@@ -24,7 +24,7 @@ from tenantml.emulator.resources.base import (
     sync_tags,
     undo_on_error,
 )
-from tenantml.errors import EmulatorApplyError
+from core.errors import EmulatorApplyError
 
 #: function arguments that UpdateFunctionConfiguration changes
 _CONFIG_ARGUMENTS = (

@@ -16,7 +16,7 @@ import threading
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from tenantml.errors import LambdaCodeError
+from core.errors import LambdaCodeError
 
 
 def default_cache_dir() -> Path:

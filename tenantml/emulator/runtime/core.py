@@ -44,7 +44,7 @@ from tenantml.emulator.runtime.process import (
 )
 from tenantml.emulator.runtime.sinks import Sinks, invocation_record
 from tenantml.emulator.server import DEFAULT_REGION, EMULATOR_ACCOUNT_ID, is_in_process, make_session
-from tenantml.errors import LambdaCodeError, LambdaRuntimeError, LambdaRuntimeInstallError
+from core.errors import LambdaCodeError, LambdaRuntimeError, LambdaRuntimeInstallError
 
 log = logging.getLogger("tenantml.emulator.runtime")
 
@@ -534,9 +534,9 @@ def install(endpoint_url: str, region: str = DEFAULT_REGION, *, runtime: LambdaR
     """Hook a started :class:`LambdaRuntime` into the moto server running in this process.
 
     Builds the runtime from ``options`` unless one is given. Raises
-    :class:`~tenantml.errors.LambdaRuntimeInstallError` when ``endpoint_url`` is not an
+    :class:`~core.errors.LambdaRuntimeInstallError` when ``endpoint_url`` is not an
     emulator this process started, or another runtime is installed, and
-    :class:`~tenantml.errors.MotoInternalsChangedError` when moto's shape changed.
+    :class:`~core.errors.MotoInternalsChangedError` when moto's shape changed.
     """
     if not is_in_process(endpoint_url):
         raise LambdaRuntimeInstallError(

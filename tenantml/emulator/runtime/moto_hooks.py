@@ -47,7 +47,7 @@ from tenantml.emulator.runtime.functions import (
     function_spec,
     mapping_spec,
 )
-from tenantml.errors import MotoInternalsChangedError
+from core.errors import MotoInternalsChangedError
 
 if TYPE_CHECKING:
     from tenantml.emulator.runtime.core import LambdaRuntime
@@ -329,7 +329,7 @@ def apply(runtime: LambdaRuntime) -> None:
         if _installed.runtime is runtime:
             return
         if _installed.runtime is not None:
-            from tenantml.errors import LambdaRuntimeInstallError
+            from core.errors import LambdaRuntimeInstallError
 
             raise LambdaRuntimeInstallError(
                 "another Lambda runtime is already installed in this process "

@@ -87,5 +87,5 @@ def test_the_dockerfile_runs_that_entry_point_and_copies_every_package_it_import
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["python", "-m", "pipelines.container"]' in dockerfile
     copied = set(re.findall(r"^COPY (\w+) ", dockerfile, flags=re.MULTILINE))
-    assert {"tenantml", "infra", "stacks", "pipelines", "lambdas"} <= copied
+    assert {"core", "tenantml", "infra", "stacks", "pipelines", "lambdas"} <= copied
     assert "EXPOSE 8080" in dockerfile

@@ -13,7 +13,7 @@ import pytest
 from tenantml.emulator import server
 from tenantml.emulator.alarms import AlarmEvaluator
 from tenantml.emulator.server import AwsSession
-from tenantml.errors import EmulatorError
+from core.errors import EmulatorError
 
 REGION = "eu-west-1"
 DIMS = [{"Name": "Tenant", "Value": "churn"}, {"Name": "Model", "Value": "default"}]

@@ -10,7 +10,7 @@ from test_alarm_evaluator import describe, put_drift, put_drift_alarm, receive, 
 
 from tenantml.emulator.alarms import AlarmEvaluator
 from tenantml.emulator.server import AwsSession
-from tenantml.errors import EmulatorError
+from core.errors import EmulatorError
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from tenantml.emulator import server
 from tenantml.emulator.apply import apply, destroy
 from tenantml.emulator.plan import Action
 from tenantml.emulator.state import load_state
-from tenantml.errors import EmulatorInjectedFailureError, EmulatorPlanError, EmulatorStateError
+from core.errors import EmulatorInjectedFailureError, EmulatorPlanError, EmulatorStateError
 
 BUCKET = "tenantml-demo-dev-data"
 STREAM = "tenantml-demo-dev-events"

@@ -15,7 +15,7 @@ import pytest
 from tenantml.emulator.apply import apply, destroy
 from tenantml.emulator.plan import Action
 from tenantml.emulator.state import load_state
-from tenantml.errors import EmulatorApplyError
+from core.errors import EmulatorApplyError
 
 TRUST = json.dumps(
     {

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from tenantml.emulator import server
-from tenantml.errors import EmulatorPortInUseError
+from core.errors import EmulatorPortInUseError
 
 
 @pytest.fixture

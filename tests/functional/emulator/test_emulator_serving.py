@@ -7,7 +7,7 @@ from pathlib import Path
 from tenantml.emulator import commands
 from tenantml.emulator.plan import Action
 from tenantml.emulator.resources.kubernetes import NO_CLUSTER
-from tenantml.spec import TenantSpec, load_specs
+from core.spec import TenantSpec, load_specs
 from tenantml.synthesis import synth
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -20,7 +20,7 @@ from pipelines.baseline import Baseline, compute_baseline
 from pipelines.lineage import Lineage
 from pipelines.monitoring import MonitorClients, MonitorSettings, baseline_key, clear_baseline_cache
 from pipelines.registry import SageMakerModelRegistry
-from tenantml.spec import ModelSpec, ProblemType
+from core.spec import ModelSpec, ProblemType
 
 SPEC = ModelSpec(name=MODEL, problem=ProblemType.CLASSIFICATION, target="target", primary_metric="roc_auc",
                  minimum_metric=0.5, drift_threshold=0.25)

@@ -26,7 +26,7 @@ from pipelines.retraining import CAUSE_METADATA_KEY, read_history
 from pipelines.run_records import read_run_record
 from pipelines.runs import AwsClients, PipelineConfig, run_pipeline
 from tenantml.cli import app
-from tenantml.spec import ModelSpec
+from core.spec import ModelSpec
 
 MODEL = "cancer"
 SPEC = ModelSpec(name=MODEL, problem="classification", target="target", primary_metric="roc_auc", minimum_metric=0.9,

@@ -11,7 +11,7 @@ import pytest
 from monitoring_support import ARTIFACTS, GROUP, MODEL, TENANT, inference_payloads, kinesis_event
 
 from lambdas.monitor import handler as monitor_handler
-from tenantml.errors import TenantResourcesError
+from core.errors import TenantResourcesError
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 from aws_fakes import use_fake_aws_credentials
 from moto import mock_aws
 
-from tenantml.spec import ModelSpec
+from core.spec import ModelSpec
 
 REGION = "eu-west-1"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.artifacts import download_artifact, pack_model_dir, sha256_file, upload_artifact
-from tenantml.errors import ModelArtifactError
+from core.errors import ModelArtifactError
 
 
 @pytest.fixture

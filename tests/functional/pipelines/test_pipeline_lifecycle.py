@@ -16,7 +16,7 @@ from pipelines.promotion import decide_promotion
 from pipelines.registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerModelRegistry
 from pipelines.training import TrainingConfig, load_model, save_model, train_model
 from pipelines.validation import validate_dataset
-from tenantml.errors import ModelVersionNotFoundError
+from core.errors import ModelVersionNotFoundError
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenantml-serving:1.0"
 

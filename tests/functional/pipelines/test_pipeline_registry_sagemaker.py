@@ -10,7 +10,7 @@ from pipelines.registry import (
     ModelRegistry,
     SageMakerModelRegistry,
 )
-from tenantml.errors import ModelRegistryError, ModelVersionNotFoundError
+from core.errors import ModelRegistryError, ModelVersionNotFoundError
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenantml-serving:1.0"
 

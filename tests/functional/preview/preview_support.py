@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-SOURCES = ("infra", "stacks", "tenantml", "pipelines", "lambdas", "cdktf.json")
+SOURCES = ("core", "infra", "stacks", "tenantml", "pipelines", "lambdas", "cdktf.json")
 
 CHURN = """\
 name: churn

@@ -13,7 +13,7 @@ from runs_support import REGION, AlertInbox, create_tenant_resources
 
 from pipelines.resources import TenantResources
 from pipelines.runs import AwsClients, PipelineConfig
-from tenantml.spec import ModelSpec
+from core.spec import ModelSpec
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from lambdas.data_arrival.handler import handler
 from pipelines.arrivals import DataArrival
 from pipelines.idempotency import claim_key
 from pipelines.sample_data import sample_parquet_bytes
-from tenantml.errors import TenantResourcesError
+from core.errors import TenantResourcesError
 
 KEY = "incoming/daily export.parquet"  # the sample event carries it URL-encoded: daily+export.parquet
 

@@ -19,7 +19,7 @@ from pipelines.registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerMo
 from pipelines.run_records import STEPS, RunStatus, StepStatus, read_run_record
 from pipelines.runs import run_pipeline
 from pipelines.sample_data import sample_frame, sample_parquet_bytes
-from tenantml.errors import PipelineRunError
+from core.errors import PipelineRunError
 
 
 def _upload(s3, bucket: str, key: str, data: bytes) -> DataArrival:

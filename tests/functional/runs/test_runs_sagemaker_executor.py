@@ -20,7 +20,7 @@ from pipelines.executors import (
 from pipelines.runs import PipelineConfig
 from pipelines.sample_data import sample_frame
 from pipelines.training import TrainingConfig, load_model
-from tenantml.errors import TrainingJobFailedError
+from core.errors import TrainingJobFailedError
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenantml-training:2025.06"
 

@@ -13,7 +13,7 @@ import pytest
 from typer import Typer
 from typer.testing import CliRunner
 
-from tenantml.errors import ServingConfigError, TenantResourcesError
+from core.errors import ServingConfigError, TenantResourcesError
 from tenantml.serving_cli import load_outputs, register
 
 REGION = "eu-west-1"

@@ -16,7 +16,7 @@ from pipelines.lineage import Lineage, new_run_id
 from pipelines.registry import CHAMPION, ApprovalStatus, SageMakerModelRegistry
 from pipelines.serving.config import ServerConfig
 from pipelines.serving.loader import RegistrySource, load
-from tenantml.errors import ModelNotServableError
+from core.errors import ModelNotServableError
 
 REGION = "eu-west-1"
 GROUP = "tenantml-acme-dev-default"

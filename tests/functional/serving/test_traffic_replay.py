@@ -79,7 +79,7 @@ def test_traffic_command_without_an_endpoint_says_how_to_get_one(tmp_path: Path,
 def test_the_servers_description_gives_its_feature_names_and_a_non_server_is_named(server, model_dir: Path) -> None:
     from pipelines.serving.openapi import read_model_description
     from pipelines.training import load_model
-    from tenantml.errors import ServingConfigError
+    from core.errors import ServingConfigError
 
     model = read_model_description(server.url)
     assert model["version"] == "3"

@@ -15,7 +15,7 @@ from tenantml.emulator.alarm_semantics import (
     evaluation_range,
     nearest_rank,
 )
-from tenantml.errors import AlarmDefinitionError
+from core.errors import AlarmDefinitionError
 
 #: 30 s into the in-progress 60 s period that starts at 16:04:00
 NOW = datetime(2025, 11, 26, 16, 4, 30, tzinfo=UTC)

@@ -19,7 +19,7 @@ from tenantml.emulator.graph import (
     topological_order,
 )
 from tenantml.emulator.plan import check_document
-from tenantml.errors import EmulatorPlanError
+from core.errors import EmulatorPlanError
 
 STATE = {
     "aws_s3_bucket.data": {

@@ -9,7 +9,7 @@ import pytest
 from tenantml.emulator.graph import UNKNOWN, parse_document
 from tenantml.emulator.plan import Action, make_plan, render_plan
 from tenantml.emulator.state import State, StateEntry
-from tenantml.errors import EmulatorPlanError
+from core.errors import EmulatorPlanError
 
 BUCKET = "tenantml-a-dev-data"
 POLICY = json.dumps(

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from tenantml.emulator.state import State, StateEntry, config_hash, load_state
-from tenantml.errors import EmulatorStateError
+from core.errors import EmulatorStateError
 
 
 def _state(tmp_path) -> State:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.alarms import AlarmClients, AlarmContext
-from tenantml.errors import TenantResourcesError
-from tenantml.spec import ModelSpec
+from core.errors import TenantResourcesError
+from core.spec import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[3]
 SPEC = ModelSpec(name="churn", problem="classification", target="target", primary_metric="roc_auc", minimum_metric=0.9)

@@ -18,7 +18,7 @@ from pipelines.inference_log import (
     parse_payloads,
 )
 from pipelines.monitoring import decode_records
-from tenantml.errors import InferenceRecordError
+from core.errors import InferenceRecordError
 
 ENCODER = RecordEncoder(["x", "y"], ["plan"])
 

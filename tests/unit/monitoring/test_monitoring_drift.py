@@ -19,8 +19,8 @@ from pipelines.monitoring import (
     decode_records,
     validate_record,
 )
-from tenantml.errors import InferenceRecordError
-from tenantml.spec import ModelSpec, ProblemType
+from core.errors import InferenceRecordError
+from core.spec import ModelSpec, ProblemType
 
 SPEC = ModelSpec(name="churn", problem=ProblemType.CLASSIFICATION, target="target",
                  primary_metric="roc_auc", minimum_metric=0.5)

@@ -14,7 +14,7 @@ import pytest
 from pipelines.baseline import compute_baseline
 from pipelines.inference_log import FRAME_MAGIC, InferenceRecord, decode_record_data, encode_record
 from pipelines.monitoring import compute_window_metrics, decode_records
-from tenantml.spec import ModelSpec, ProblemType
+from core.spec import ModelSpec, ProblemType
 
 SPEC = ModelSpec(name="churn", problem=ProblemType.CLASSIFICATION, target="target",
                  primary_metric="roc_auc", minimum_metric=0.5)

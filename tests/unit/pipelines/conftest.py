@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes
 
-from tenantml.spec import ModelSpec
+from core.spec import ModelSpec
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.artifacts import pack_model_dir, sha256_file, unpack_model_archive
-from tenantml.errors import ModelArtifactError
+from core.errors import ModelArtifactError
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipelines.datasets import load_dataset, load_directory, split_holdout
-from tenantml.errors import DatasetNotFoundError, DatasetTooLargeError, DataValidationError
+from core.errors import DatasetNotFoundError, DatasetTooLargeError, DataValidationError
 
 
 @pytest.fixture

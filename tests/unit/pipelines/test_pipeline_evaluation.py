@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from pipelines.datasets import split_holdout
 from pipelines.evaluation import evaluate_model, holdout_fingerprint
 from pipelines.training import TrainingConfig, train_model
-from tenantml.errors import DataValidationError
+from core.errors import DataValidationError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

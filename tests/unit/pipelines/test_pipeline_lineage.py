@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from pipelines.lineage import Lineage, code_revision, library_versions
 from pipelines.registry import decode_lineage, encode_metadata
-from tenantml.errors import ModelRegistryError
+from core.errors import ModelRegistryError
 
 
 def _lineage(**overrides) -> Lineage:

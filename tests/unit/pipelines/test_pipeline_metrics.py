@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pipelines.metrics import compute_metrics, make_scorer, score_model
-from tenantml.spec import ProblemType
+from core.spec import ProblemType
 
 
 def test_binary_metrics_match_scikit_learn_with_string_labels(cancer):

@@ -4,7 +4,7 @@ import pytest
 
 from pipelines.promotion import decide_promotion
 from pipelines.registry import ApprovalStatus
-from tenantml.spec import ModelSpec
+from core.spec import ModelSpec
 
 
 @pytest.fixture

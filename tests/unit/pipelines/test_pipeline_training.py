@@ -19,8 +19,8 @@ from pipelines.training import (
     save_model,
     train_model,
 )
-from tenantml.errors import DataValidationError, ModelArtifactError, TrainingConfigError
-from tenantml.spec import ESTIMATORS, ProblemType
+from core.errors import DataValidationError, ModelArtifactError, TrainingConfigError
+from core.spec import ESTIMATORS, ProblemType
 
 
 @pytest.fixture

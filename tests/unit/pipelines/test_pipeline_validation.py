@@ -14,7 +14,7 @@ from pipelines.validation import (
     validate_dataset,
     write_report,
 )
-from tenantml.errors import DataValidationError
+from core.errors import DataValidationError
 
 
 def _status(report, name, column=None):

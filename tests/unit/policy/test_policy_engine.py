@@ -12,7 +12,7 @@ from infra.policy import (
     spec_suppressions,
 )
 from infra.policy.model import RULE_ID_PATTERN
-from tenantml.spec import Suppression
+from core.spec import Suppression
 
 
 def _break_versioning(doc):

@@ -15,8 +15,8 @@ from pipelines.runs import (
     model_spec_from_env,
     pipeline_config_from_env,
 )
-from tenantml.errors import PipelineRunError, TenantResourcesError
-from tenantml.spec import ModelSpec
+from core.errors import PipelineRunError, TenantResourcesError
+from core.spec import ModelSpec
 from tenantml.up_file import is_emulator
 
 SPEC = ModelSpec(

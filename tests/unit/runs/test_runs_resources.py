@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.resources import TenantResources
-from tenantml.errors import TenantResourcesError
+from core.errors import TenantResourcesError
 
 OUTPUTS = {
     "data_bucket_name": "tenantml-churn-dev-data-123456789012",

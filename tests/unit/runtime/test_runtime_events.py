@@ -15,7 +15,7 @@ from tenantml.emulator.runtime.events import (
     kinesis_event,
     kinesis_failure_record,
 )
-from tenantml.errors import LambdaCodeError
+from core.errors import LambdaCodeError
 
 ARRIVED = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 RECORDS = [

@@ -13,7 +13,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from pipelines.datasets import split_holdout
 from pipelines.serving.schema import InputSchema
 from pipelines.training import TrainedModel, TrainingConfig, save_model, train_model
-from tenantml.spec import ModelSpec
+from core.spec import ModelSpec
 
 
 def _train(frame: pd.DataFrame, problem: str, metric: str, estimator: str, params=None) -> TrainedModel:

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.serving.codecs import encode_csv, encode_json, request_format, response_format
 from pipelines.serving.predictor import PredictionResult
-from tenantml.errors import InferenceInputError
+from core.errors import InferenceInputError
 
 
 @pytest.mark.parametrize(

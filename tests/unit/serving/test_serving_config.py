@@ -11,7 +11,7 @@ from pipelines.serving.app import default_logger_factory
 from pipelines.serving.config import CONFIG_ENV, InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
 from pipelines.serving.schema import InputSchema
-from tenantml.errors import ServingConfigError
+from core.errors import ServingConfigError
 
 MODEL = SimpleNamespace(schema=InputSchema([FeatureSignature(name="x", dtype="float64", kind="numeric")]))
 

@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.serving.predictor import SklearnPredictor, batch_to_frame
 from pipelines.serving.schema import InputSchema
-from tenantml.errors import ModelExportError
+from core.errors import ModelExportError
 
 ONNX_PROBABILITY_TOLERANCE = 1e-5
 

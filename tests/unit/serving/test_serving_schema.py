@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.features import FeatureSignature
 from pipelines.serving.schema import InputSchema, parse_csv, parse_json
-from tenantml.errors import InferenceInputError
+from core.errors import InferenceInputError
 
 SIGNATURE = [
     FeatureSignature(name="amount", dtype="float64", kind="numeric"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tenantml.errors import ConstructPropsError, Problem
+from core.errors import ConstructPropsError, Problem
 
 _COMPONENT = re.compile(r"^[a-z][a-z0-9-]*$")
 

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from tenantml.errors import Problem, TenantSpecError
+from core.errors import Problem, TenantSpecError
 
 #: lowercase DNS label, short enough that every physical name derived from it fits AWS limits
 TENANT_NAME_PATTERN = r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$"
