@@ -5,7 +5,7 @@ emulator. Each run starts a fresh `tenantml up --tenant churn` (a real process i
 directory, as the e2e tests do; the lifecycle serves champion v1), subscribes an SQS queue to
 churn's ``alerts`` topic (raw delivery), then puts ONE batch on the stream with PutRecords (two
 calls when there are more than 500 records):
-``--rows`` rows of the drifted sample dataset (``pipelines.sample_data.sample_frame(drifted=True)``)
+``--rows`` rows of the drifted sample dataset (``tenantml.sample_data.sample_frame(drifted=True)``)
 as format-2 records made by the serving logger's own encoder (``encode_records``), ``K`` rows per
 record, model version = the served champion's. The sample's labels stand in for predictions (a
 prediction through the endpoint would log a second batch). The clock starts when PutRecords returns
@@ -97,9 +97,9 @@ def drifted_records(model_version: str, signature: list[dict[str, Any]], rows: i
     """PutRecords entries of ``rows`` drifted rows, ``per_record`` rows per record, as the server logs them."""
     import numpy as np
 
-    from pipelines.features import FeatureSignature
-    from pipelines.sample_data import TARGET, sample_frame
-    from pipelines.serving.inference_logger import LogEntry, encode_records
+    from pipelines.data.features import FeatureSignature
+    from tenantml.sample_data import TARGET, sample_frame
+    from pipelines.inference_log.logger import LogEntry, encode_records
     from pipelines.serving.schema import InputSchema
 
     frame = sample_frame(drifted=True)

@@ -67,11 +67,11 @@ def child_pipeline() -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
-    from pipelines.executors import LocalExecutor
-    from pipelines.registry import SageMakerModelRegistry
-    from pipelines.resources import TenantResources
-    from pipelines.runs import AwsClients, PipelineConfig, run_pipeline
-    from pipelines.sample_data import upload_sample_dataset
+    from pipelines.training.executors import LocalExecutor
+    from pipelines.registry.model_registry import SageMakerModelRegistry
+    from pipelines.runs.resources import TenantResources
+    from pipelines.runs.pipeline import AwsClients, PipelineConfig, run_pipeline
+    from tenantml.sample_data import upload_sample_dataset
     from core.spec import load_specs
 
     spec = load_specs(ROOT / "tenants", only="churn")[0].model  # 20 trials, logistic regression
@@ -139,9 +139,9 @@ def child_generate(path: Path) -> dict[str, Any]:
 
 
 def child_large(path: Path) -> dict[str, Any]:
-    from pipelines.datasets import load_dataset
-    from pipelines.training import TrainingConfig, train_model
-    from pipelines.validation import ValidationConfig, validate_dataset
+    from pipelines.data.datasets import load_dataset
+    from pipelines.training.train import TrainingConfig, train_model
+    from pipelines.data.validation import ValidationConfig, validate_dataset
     from core.spec import ModelSpec
 
     spec = ModelSpec(

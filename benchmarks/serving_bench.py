@@ -129,7 +129,7 @@ def free_port() -> int:
 def train_models(work: Path) -> tuple[Path, Path, list[list[float]], list[str]]:
     from sklearn.datasets import load_breast_cancer
 
-    from pipelines.training import TrainingConfig, save_model, train_model
+    from pipelines.training.train import TrainingConfig, save_model, train_model
 
     frame = load_breast_cancer(as_frame=True).frame
     with warnings.catch_warnings():

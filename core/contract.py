@@ -9,5 +9,5 @@ from __future__ import annotations
 #: CloudWatch namespace of every custom metric the platform writes (drift, latency, errors)
 METRICS_NAMESPACE = "TenantML"
 #: the artifacts bucket's folder of monitoring snapshots, written by the monitor and read by the
-#: alarm Lambda (which must not import ``pipelines.monitoring``: scipy and pandas before its alert)
+#: alarm Lambda (which must not import ``pipelines.monitoring.monitor``: scipy and pandas before its alert)
 MONITORING_PREFIX = "monitoring"

@@ -148,7 +148,7 @@ class AlarmDefinitionError(ProblemsError, EmulatorError):
     headline = "alarm cannot be evaluated"
 
 
-# --- pipeline runs (pipelines/runs.py, resources, executors, idempotency) ---------------
+# --- pipeline runs (pipelines/runs/pipeline.py, resources, executors, idempotency) ---------------
 
 
 class TenantResourcesError(ProblemsError):
@@ -218,7 +218,7 @@ class InferenceInputError(ServingError):
 
 
 class MonitoringError(TenantmlError):
-    """Base class of the errors of drift and health monitoring (``pipelines.monitoring``, ``drift_report``)."""
+    """Base class of the errors of drift and health monitoring (``pipelines.monitoring.monitor``, ``drift_report``)."""
 
 
 class BaselineNotFoundError(MonitoringError):

@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     mode, rest = (args[0], args[1:]) if args else ("serve", [])
     if mode == "train":
-        from pipelines.training import main as train_main
+        from pipelines.training.train import main as train_main
 
         return train_main(["train", *rest])
     if mode == "serve":

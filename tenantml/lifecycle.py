@@ -33,7 +33,7 @@ def _run_record(s3: Any, record_uri: str) -> dict[str, Any]:
 
 def run_sample_lifecycle(context: UpContext, summary: UpSummary) -> None:
     """Upload the sample dataset for every tenant and wait until their pipeline runs finish."""
-    from pipelines.sample_data import upload_sample_dataset
+    from tenantml.sample_data import upload_sample_dataset
 
     sessions = {}
     started = time.perf_counter()

@@ -31,7 +31,7 @@ from tenantml.pipeline_cli import (
 from tenantml.up_file import boto3_session
 
 if TYPE_CHECKING:
-    from pipelines.drift_report import Snapshot
+    from pipelines.monitoring.report import Snapshot
     from tenantml.pipeline_cli import Target
 
 _STATE_STYLE = {"ALARM": "bold red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
@@ -54,7 +54,7 @@ def report(
     endpoint_url: EndpointOpt = None,
 ) -> None:
     """Render the drift report (histograms, PSI ranking, drift and health over time) to the bucket and a file."""
-    from pipelines.drift_report import publish_drift_report
+    from pipelines.monitoring.report import publish_drift_report
 
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     path = out or Path("reports") / f"drift-{target.spec.name}.html"
@@ -118,9 +118,9 @@ def monitor(
 
 
 def read_health(target: Target, cloudwatch: Any) -> Health:
-    from pipelines.drift_report import list_snapshots
-    from pipelines.registry import CHAMPION, SageMakerModelRegistry
-    from pipelines.retraining import read_history
+    from pipelines.monitoring.report import list_snapshots
+    from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
+    from pipelines.runs.retraining import read_history
     from core.errors import ModelRegistryError
 
     s3, bucket, model = target.clients.s3, target.resources.artifacts_bucket, target.spec.model.name

@@ -36,9 +36,9 @@ from tenantml.up_file import (
 )
 
 if TYPE_CHECKING:
-    from pipelines.resources import TenantResources
-    from pipelines.run_records import RunRecord
-    from pipelines.runs import AwsClients, StepEvent
+    from pipelines.runs.resources import TenantResources
+    from pipelines.runs.records import RunRecord
+    from pipelines.runs.pipeline import AwsClients, StepEvent
     from core.spec import TenantSpec
 
 
@@ -114,7 +114,7 @@ def resolve_target(
     up_file: Path = UP_FILE,
 ) -> Target:
     """Load the tenant's spec and find its resources (``--outputs``, else ``up.json``)."""
-    from pipelines.resources import TenantResources
+    from pipelines.runs.resources import TenantResources
     from core.spec import load_specs
 
     spec = load_specs(tenants_dir, only=tenant)[0]
@@ -149,7 +149,7 @@ def resolve_target(
 
 
 def make_clients(region: str, endpoint: str | None) -> AwsClients:
-    from pipelines.runs import AwsClients
+    from pipelines.runs.pipeline import AwsClients
 
     return AwsClients.create(region=region, endpoint_url=endpoint, session=boto3_session(endpoint))
 
@@ -195,8 +195,8 @@ def train(
     ] = None,
 ) -> None:
     """Run the pipeline once by hand: ingest, validate, train, evaluate, gate, register."""
-    from pipelines.executors import make_executor
-    from pipelines.runs import parse_pipeline_config, run_pipeline
+    from pipelines.training.executors import make_executor
+    from pipelines.runs.pipeline import parse_pipeline_config, run_pipeline
 
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     image = training_image or target.resources.training_image_uri
@@ -254,7 +254,7 @@ def train(
             _release(target, claim)
             raise
     if claim is not None:
-        from pipelines.idempotency import update_claim
+        from pipelines.runs.idempotency import update_claim
 
         update_claim(target.clients.s3, target.resources.artifacts_bucket, claim, record.status.value)  # type: ignore[arg-type]
     console.print(_summary(record))
@@ -278,10 +278,10 @@ def _read_config_file(path: Path) -> dict[str, Any]:
 
 def _stage_data(target: Target, data: str | None) -> tuple[Any, Any]:
     """The run's input and, for data uploaded here, its claim (so the S3 trigger does not run it too)."""
-    from pipelines.arrivals import DataArrival
-    from pipelines.idempotency import claim_arrival
-    from pipelines.run_records import new_run_id
-    from pipelines.sample_data import upload_sample_dataset
+    from pipelines.runs.arrivals import DataArrival
+    from pipelines.runs.idempotency import claim_arrival
+    from pipelines.runs.records import new_run_id
+    from tenantml.sample_data import upload_sample_dataset
 
     s3 = target.clients.s3
     bucket = target.resources.data_bucket
@@ -313,7 +313,7 @@ def _stage_data(target: Target, data: str | None) -> tuple[Any, Any]:
 
 def _release(target: Target, claim: Any) -> None:
     if claim is not None:
-        from pipelines.idempotency import release_claim
+        from pipelines.runs.idempotency import release_claim
 
         release_claim(target.clients.s3, target.resources.artifacts_bucket, claim)
 
@@ -324,7 +324,7 @@ class _StepProgress:
     def __init__(self, out: Console) -> None:
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        from pipelines.run_records import STEPS
+        from pipelines.runs.records import STEPS
 
         self._progress = Progress(
             SpinnerColumn(finished_text="•"),
@@ -347,7 +347,7 @@ class _StepProgress:
         self._progress.stop()
 
     def __call__(self, event: StepEvent) -> None:
-        from pipelines.run_records import StepStatus
+        from pipelines.runs.records import StepStatus
 
         task = self._tasks[event.step]
         if event.status is StepStatus.RUNNING:
@@ -406,7 +406,7 @@ VersionOpt = Annotated[int | None, typer.Option("--version", min=1, help="Model 
 
 
 def _registry(target: Target) -> Any:
-    from pipelines.registry import SageMakerModelRegistry
+    from pipelines.registry.model_registry import SageMakerModelRegistry
 
     return SageMakerModelRegistry(target.clients.sagemaker, target.resources.model_package_group)
 
@@ -445,7 +445,7 @@ def models_show(
     endpoint_url: EndpointOpt = None,
 ) -> None:
     """Show one version (default: the champion) with its full lineage."""
-    from pipelines.registry import CHAMPION
+    from pipelines.registry.model_registry import CHAMPION
 
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     registry = _registry(target)
@@ -466,7 +466,7 @@ def models_show(
         table.add_row("description", found.description)
     if found.approval_description:
         table.add_row("approval note", found.approval_description)
-    if "tenantml:retrain-cause" in found.metadata:  # set by pipelines.retraining
+    if "tenantml:retrain-cause" in found.metadata:  # set by pipelines.runs.retraining
         table.add_row("retrained because", found.metadata["tenantml:retrain-cause"])
     console.print(table)
     if found.lineage is not None:
@@ -482,7 +482,7 @@ def models_approve(
     endpoint_url: EndpointOpt = None,
 ) -> None:
     """Approve a pending version (it may then be promoted to champion)."""
-    from pipelines.registry import ApprovalStatus
+    from pipelines.registry.model_registry import ApprovalStatus
 
     if version is None:
         raise UsageError("models approve needs --version N (see `tenantml models list`)")
@@ -503,7 +503,7 @@ def models_promote(
     endpoint_url: EndpointOpt = None,
 ) -> None:
     """Make an approved version the champion (the version serving takes)."""
-    from pipelines.registry import CHAMPION, ApprovalStatus
+    from pipelines.registry.model_registry import CHAMPION, ApprovalStatus
     from core.errors import ModelVersionNotFoundError
 
     if version is None:

@@ -304,7 +304,7 @@ def deploy(
     tenants: TenantsDir = Path("tenants"),
 ) -> None:
     """Roll a version out behind a local router: watch error rate and p99 during the bake, then promote or roll back."""
-    from pipelines.registry import CHAMPION, ApprovalStatus, SageMakerModelRegistry
+    from pipelines.registry.model_registry import CHAMPION, ApprovalStatus, SageMakerModelRegistry
     from pipelines.serving.rollout import STRATEGIES, Rollout, RolloutPolicy, RolloutRouter, create_router_app
     from pipelines.serving.runner import ThreadedServer
     from core.spec import load_specs

@@ -33,7 +33,7 @@ def _endpoint_url(tenant: str, up_file: Path = UP_FILE) -> str:
 def _rows(input_path: Path | None, drifted: bool, limit: int | None, seed: int) -> pd.DataFrame:
     import pandas as pd
 
-    from pipelines.sample_data import sample_frame
+    from tenantml.sample_data import sample_frame
 
     if input_path is None:
         frame = sample_frame(drifted=drifted, seed=seed)
@@ -64,7 +64,7 @@ def traffic(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pipelines.serving.openapi import read_model_description
-    from pipelines.traffic import replay
+    from tenantml.traffic import replay
 
     base = url or _endpoint_url(tenant)
     features = read_model_description(base)["feature_names"]

@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
-from pipelines.arrivals import DataArrival, arrivals_from_s3_event
-from pipelines.runs import handle_arrivals
+from pipelines.runs.arrivals import DataArrival, arrivals_from_s3_event
+from pipelines.runs.pipeline import handle_arrivals
 
 logger = Logger()
 

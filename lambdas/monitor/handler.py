@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from pipelines.monitoring import MonitorClients, MonitorSettings, monitor_batch
+from pipelines.monitoring.monitor import MonitorClients, MonitorSettings, monitor_batch
 
 logger = Logger()
 

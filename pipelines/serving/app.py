@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from pipelines.serving import codecs
 from pipelines.serving.config import ServerConfig
-from pipelines.serving.inference_logger import (
+from pipelines.inference_log.logger import (
     KinesisInferenceLogger,
     LogEntry,
     LoggerSettings,

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from pipelines.serving.loader import LoadedModel
-from pipelines.uris import parse_s3_uri
+from pipelines.data.uris import parse_s3_uri
 from core.errors import InferenceInputError, ServingConfigError
 
 DEFAULT_CHUNK_ROWS = 50_000

@@ -55,7 +55,7 @@ def export_onnx(pipeline: Any, schema: InputSchema, *, check: bool = True) -> by
     if plan is None:
         raise ModelExportError(
             "this pipeline's preprocessing is not one tenantml can export (expected the "
-            "ColumnTransformer built by pipelines.estimators.build_pipeline); serve it as 'sklearn'"
+            "ColumnTransformer built by pipelines.training.estimators.build_pipeline); serve it as 'sklearn'"
         )
     from sklearn.pipeline import Pipeline
 

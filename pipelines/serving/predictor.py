@@ -1,6 +1,6 @@
 """Predictors: a fitted pipeline (or its ONNX export) applied to a :class:`FeatureBatch`.
 
-A model pipeline (``pipelines.estimators.build_pipeline``) is a ``ColumnTransformer`` over named
+A model pipeline (``pipelines.training.estimators.build_pipeline``) is a ``ColumnTransformer`` over named
 DataFrame columns followed by an estimator. Run as is, one row costs about 3 ms, almost all of it
 pandas and ColumnTransformer bookkeeping (the ``numbers_as_float`` step alone rebuilds a
 DataFrame). :class:`SklearnPredictor` therefore *plans* the fitted pipeline once: each block's
@@ -29,7 +29,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from pipelines.features import categories_as_strings, numbers_as_float
+from pipelines.data.features import categories_as_strings, numbers_as_float
 from pipelines.serving.schema import FeatureBatch, InputSchema
 from core.errors import ModelExportError
 

@@ -49,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pipelines.registry import CHAMPION, ModelRegistry
+from pipelines.registry.model_registry import CHAMPION, ModelRegistry
 from pipelines.serving import codecs
 from core.errors import ModelRegistryError, Problem, ProblemsError, ServingError
 

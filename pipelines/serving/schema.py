@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from pipelines.features import FeatureSignature
+from pipelines.data.features import FeatureSignature
 from core.errors import InferenceInputError
 
 try:  # pandas' missing marker, for batch inference frames

@@ -2,7 +2,7 @@
 
 This follows the CloudWatch User Guide ("Evaluating an alarm", "How alarm state is evaluated when
 data is missing", "Percentile-based alarms and low data samples"); the emulator's engine
-(:mod:`tenantml.emulator.alarms`) feeds it from moto and acts on the result. Choices where the
+(:mod:`tenantml.emulator.alarm_evaluator`) feeds it from moto and acts on the result. Choices where the
 documentation leaves room, each pinned by ``tests/unit/emulator/test_alarm_semantics.py``:
 
 * **Periods** are aligned to multiples of the period since the epoch (``12:03:00`` for a 60 s

@@ -44,7 +44,7 @@ from tenantml.emulator.plan import (
     make_plan,
 )
 from tenantml.emulator.resources import DATA_SOURCES, HANDLERS, Handler, HandlerContext
-from tenantml.emulator.server import DEFAULT_REGION, AwsSession
+from tenantml.emulator.session import DEFAULT_REGION, AwsSession
 from tenantml.emulator.state import State, StateEntry, load_state
 from core.errors import (
     EmulatorApplyError,

@@ -24,7 +24,7 @@ from tenantml.emulator.apply import (
 from tenantml.emulator.graph import Document, load_document
 from tenantml.emulator.plan import Plan, check_document, make_plan
 from tenantml.emulator.plan import render_plan as _render_plan
-from tenantml.emulator.server import DEFAULT_REGION, AwsSession, make_session
+from tenantml.emulator.session import DEFAULT_REGION, AwsSession, make_session
 from tenantml.emulator.state import state_path
 from core.errors import EmulatorPlanError, UsageError
 

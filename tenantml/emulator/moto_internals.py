@@ -13,7 +13,7 @@ import re
 import threading
 from typing import Any
 
-from tenantml.emulator.server import is_in_process
+from tenantml.emulator.session import is_in_process
 
 
 def delete_model_package_group(endpoint: str, account_id: str, region: str, name: str) -> bool:

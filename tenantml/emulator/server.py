@@ -24,35 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import EmulatorError, EmulatorPortInUseError
-
-HOST = "127.0.0.1"
-#: the documented default port of ``tenantml up`` (moto's own default, 5000, clashes with macOS AirPlay)
-DEFAULT_PORT = 4599
-DEFAULT_REGION = "us-east-1"
-#: the account id moto answers with (``MOTO_ACCOUNT_ID`` changes it)
-EMULATOR_ACCOUNT_ID = os.environ.get("MOTO_ACCOUNT_ID", "123456789012")
-
-#: the moto setting that makes its IAM know the AWS managed policies
-MANAGED_POLICIES_ENV = "MOTO_IAM_LOAD_MANAGED_POLICIES"
-
-#: fake credentials: moto accepts anything, and real ones must never reach the emulator
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-}
-
-
-def aws_env(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, str]:
-    """The environment variables another tool needs to talk to the emulator, and only it."""
-    return {
-        "AWS_ENDPOINT_URL": endpoint,
-        **FAKE_CREDENTIALS,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_REGION": region,
-    }
-
+from tenantml.emulator.session import (
+    DEFAULT_PORT,
+    DEFAULT_REGION,
+    EMULATOR_ACCOUNT_ID,
+    FAKE_CREDENTIALS,
+    HOST,
+    MANAGED_POLICIES_ENV,
+    AwsSession,
+    aws_env,
+    is_in_process,
+    make_session,
+    mark_in_process,
+)
 
 @dataclass
 class EmulatorServer:
@@ -64,7 +48,7 @@ class EmulatorServer:
     fallback_message: str | None = None
     _moto: Any = field(default=None, repr=False)
     _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
-    #: the :class:`~tenantml.emulator.alarms.AlarmEvaluator` when started with ``evaluate_alarms=True``
+    #: the :class:`~tenantml.emulator.alarm_evaluator.AlarmEvaluator` when started with ``evaluate_alarms=True``
     alarm_evaluator: Any = field(default=None, repr=False)
 
     @property
@@ -79,22 +63,13 @@ class EmulatorServer:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
-            _IN_PROCESS.discard(self.endpoint)
+            mark_in_process(self.endpoint, running=False)
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
         self._saved_env.clear()
-
-
-#: endpoints of the emulators running inside this process (their moto backends are reachable)
-_IN_PROCESS: set[str] = set()
-
-
-def is_in_process(endpoint: str) -> bool:
-    """True when ``endpoint`` is an emulator this process started (see ``moto_internals``)."""
-    return endpoint.rstrip("/") in _IN_PROCESS
 
 
 def _bind(port: int) -> socket.socket:
@@ -180,7 +155,7 @@ def start(
     backend, about half a second each time; it is not needed in-process, where the emulator
     adds the few policies a stack attaches on demand. ``stop()`` restores the previous values.
     ``evaluate_alarms=True`` also starts the CloudWatch alarm evaluation
-    (:mod:`tenantml.emulator.alarms`), which ``stop()`` stops; one per process.
+    (:mod:`tenantml.emulator.alarm_evaluator`), which ``stop()`` stops; one per process.
     """
     requested = DEFAULT_PORT if port is None else port
     fallback_message = None
@@ -209,7 +184,7 @@ def start(
     moto.start()
 
     server = EmulatorServer(port=moto.get_host_and_port()[1], fallback_message=fallback_message, _moto=moto)
-    _IN_PROCESS.add(server.endpoint)
+    mark_in_process(server.endpoint, running=True)
     exported = dict(FAKE_CREDENTIALS)
     if aws_managed_policies:
         exported[MANAGED_POLICIES_ENV] = "true"
@@ -219,7 +194,7 @@ def start(
         server._saved_env[key] = os.environ.get(key)
         os.environ[key] = value
     if evaluate_alarms:
-        from tenantml.emulator.alarms import AlarmEvaluator
+        from tenantml.emulator.alarm_evaluator import AlarmEvaluator
 
         try:
             server.alarm_evaluator = AlarmEvaluator(server.endpoint).start()
@@ -247,78 +222,6 @@ def reset(endpoint: str, *, timeout: float = 10.0) -> None:
             response.read()
     except (urllib.error.URLError, OSError) as err:
         raise EmulatorError(f"could not reset the AWS emulator at {endpoint}: {err}") from err
-
-
-class AwsSession:
-    """boto3 clients pointed at the emulator, created on first use and cached.
-
-    One ``boto3.Session`` is shared by every region so service models load once.
-    ``for_region`` returns a sibling for another region with the same endpoint and cache.
-    """
-
-    def __init__(
-        self, endpoint: str, region: str = DEFAULT_REGION, *, _shared: dict[str, Any] | None = None
-    ) -> None:
-        self.endpoint = endpoint
-        self.region = region
-        self._shared = (
-            _shared if _shared is not None else {"session": None, "clients": {}, "lock": threading.Lock()}
-        )
-
-    @property
-    def boto3_session(self) -> Any:
-        """The underlying ``boto3.Session`` with the fake credentials (created lazily)."""
-        with self._shared["lock"]:
-            if self._shared["session"] is None:
-                import boto3
-
-                self._shared["session"] = boto3.Session(
-                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                    aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-                    region_name=self.region,
-                )
-            return self._shared["session"]
-
-    def for_region(self, region: str) -> AwsSession:
-        if region == self.region:
-            return self
-        return AwsSession(self.endpoint, region, _shared=self._shared)
-
-    def client(self, service: str, region: str | None = None) -> Any:
-        """A cached boto3 client for ``service`` in ``region`` (default: this session's)."""
-        region = region or self.region
-        key = (service, region)
-        clients = self._shared["clients"]
-        client = clients.get(key)
-        if client is None:
-            from botocore.config import Config
-
-            session = self.boto3_session
-            with self._shared["lock"]:
-                client = clients.get(key)
-                if client is None:
-                    client = session.client(
-                        service,
-                        region_name=region,
-                        endpoint_url=self.endpoint,
-                        config=Config(
-                            retries={"max_attempts": 2, "mode": "standard"},
-                            connect_timeout=5,
-                            read_timeout=60,
-                        ),
-                    )
-                    clients[key] = client
-        return client
-
-    def resource(self, service: str, region: str | None = None) -> Any:
-        """A boto3 resource (not cached) pointed at the emulator."""
-        return self.boto3_session.resource(
-            service, region_name=region or self.region, endpoint_url=self.endpoint
-        )
-
-    def __repr__(self) -> str:
-        return f"AwsSession(endpoint={self.endpoint!r}, region={self.region!r})"
 
 
 #: one cheap read per service the resource handlers use: the first call to a service makes
@@ -364,11 +267,6 @@ def warm_up(endpoint: str, regions: tuple[str, ...] = (DEFAULT_REGION,)) -> thre
     thread = threading.Thread(target=run, daemon=True, name="tenantml-emulator-warm-up")
     thread.start()
     return thread
-
-
-def make_session(endpoint: str, region: str = DEFAULT_REGION) -> AwsSession:
-    """An :class:`AwsSession` for the emulator at ``endpoint``; nothing is created yet."""
-    return AwsSession(endpoint, region)
 
 
 __all__ = [

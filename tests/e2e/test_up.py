@@ -149,7 +149,7 @@ def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(ru
     import httpx
     from sklearn.datasets import load_breast_cancer
 
-    from pipelines.inference_log import parse_payloads
+    from pipelines.inference_log.records import parse_payloads
 
     # given the endpoint up.json lists for churn
     endpoint = running_up.summary["tenants"]["churn"]["endpoint"]
@@ -190,7 +190,7 @@ def test_deploy_rolls_an_approved_version_out_behind_a_canary_and_promotes_it(ru
     import numpy as np
     from sklearn.datasets import load_breast_cancer
 
-    from pipelines.registry import CHAMPION, SageMakerModelRegistry
+    from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
 
     region, outputs = TENANTS["churn"], running_up.outputs("churn")
     registry = SageMakerModelRegistry(running_up.client("sagemaker", region), outputs["model_package_group_name"])

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tenantml.emulator.server import EMULATOR_ACCOUNT_ID, AwsSession
+from tenantml.emulator.session import EMULATOR_ACCOUNT_ID, AwsSession
 
 Config = Mapping[str, Any]
 Attributes = dict[str, Any]

@@ -35,6 +35,7 @@ from tenantml.emulator.runtime import moto_hooks
 from tenantml.emulator.runtime.codecache import CodeCache
 from tenantml.emulator.runtime.functions import FunctionSpec, MappingSpec
 from tenantml.emulator.runtime.moto_hooks import TooManyRequestsError
+from tenantml.emulator.runtime.pollers import make_poller
 from tenantml.emulator.runtime.process import (
     DEFAULT_IDLE_TIMEOUT,
     InvocationResult,
@@ -43,7 +44,7 @@ from tenantml.emulator.runtime.process import (
     log_stream_name,
 )
 from tenantml.emulator.runtime.sinks import Sinks, invocation_record
-from tenantml.emulator.server import DEFAULT_REGION, EMULATOR_ACCOUNT_ID, is_in_process, make_session
+from tenantml.emulator.session import DEFAULT_REGION, EMULATOR_ACCOUNT_ID, is_in_process, make_session
 from core.errors import LambdaCodeError, LambdaRuntimeError, LambdaRuntimeInstallError
 
 log = logging.getLogger("tenantml.emulator.runtime")
@@ -413,7 +414,6 @@ class LambdaRuntime:
         return self._positions.pop(uuid_, None)
 
     def _supervise(self) -> None:
-        from tenantml.emulator.runtime.pollers import make_poller
 
         while not self._stopping.is_set():
             started = time.monotonic()

@@ -36,9 +36,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tenantml.emulator.runtime import events
+from tenantml.emulator.runtime.interfaces import HookedRuntime
 from tenantml.emulator.runtime.functions import (
     DEAD_LETTER_ATTRIBUTE,
     LOGGING_ATTRIBUTE,
@@ -49,8 +50,6 @@ from tenantml.emulator.runtime.functions import (
 )
 from core.errors import MotoInternalsChangedError
 
-if TYPE_CHECKING:
-    from tenantml.emulator.runtime.core import LambdaRuntime
 
 log = logging.getLogger("tenantml.emulator.runtime")
 
@@ -310,7 +309,7 @@ class _Patch:
 class _Installed:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.runtime: LambdaRuntime | None = None
+        self.runtime: HookedRuntime | None = None
         self.patches: list[_Patch] = []
         #: SQS mappings taken off moto's inline push: (queue, function arn, esm)
         self.detached: list[tuple[Any, str, Any]] = []
@@ -319,11 +318,11 @@ class _Installed:
 _installed = _Installed()
 
 
-def installed_runtime() -> LambdaRuntime | None:
+def installed_runtime() -> HookedRuntime | None:
     return _installed.runtime
 
 
-def apply(runtime: LambdaRuntime) -> None:
+def apply(runtime: HookedRuntime) -> None:
     """Patch moto so that ``runtime`` runs every invocation; checks moto's shape first."""
     with _installed.lock:
         if _installed.runtime is runtime:
@@ -387,7 +386,7 @@ def detach_sqs_mapping(uuid: str) -> None:
                 _detach_sqs_push(esm)
 
 
-def _runtime_or_none() -> LambdaRuntime | None:
+def _runtime_or_none() -> HookedRuntime | None:
     return _installed.runtime
 
 

@@ -26,15 +26,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tenantml.emulator.runtime import events, moto_hooks
+from tenantml.emulator.runtime.interfaces import PollingRuntime
 from tenantml.emulator.runtime.functions import FunctionSpec, MappingSpec
 
-if TYPE_CHECKING:
-    from tenantml.emulator.runtime.core import LambdaRuntime
 
 log = logging.getLogger("tenantml.emulator.runtime")
 
@@ -45,7 +44,7 @@ AGAIN = 0.0
 class MappingPoller(threading.Thread):
     """A thread that polls one mapping's source until stopped or the mapping disappears."""
 
-    def __init__(self, runtime: LambdaRuntime, mapping: MappingSpec) -> None:
+    def __init__(self, runtime: PollingRuntime, mapping: MappingSpec) -> None:
         super().__init__(daemon=True, name=f"tenantml-lambda-{mapping.source_service}-{mapping.uuid[:8]}")
         self.runtime = runtime
         self.mapping = mapping
@@ -105,7 +104,7 @@ class MappingPoller(threading.Thread):
 
 
 class KinesisPoller(MappingPoller):
-    def __init__(self, runtime: LambdaRuntime, mapping: MappingSpec) -> None:
+    def __init__(self, runtime: PollingRuntime, mapping: MappingSpec) -> None:
         super().__init__(runtime, mapping)
         self._client = runtime.session.client("kinesis", mapping.region)
         #: shard id -> the sequence number after which unread records start (None: AT_TIMESTAMP)
@@ -231,7 +230,7 @@ class KinesisPoller(MappingPoller):
 
 
 class SqsPoller(MappingPoller):
-    def __init__(self, runtime: LambdaRuntime, mapping: MappingSpec) -> None:
+    def __init__(self, runtime: PollingRuntime, mapping: MappingSpec) -> None:
         super().__init__(runtime, mapping)
         self._client = runtime.session.client("sqs", mapping.region)
         self._queue_url: str | None = None
@@ -290,7 +289,7 @@ class SqsPoller(MappingPoller):
             self._client.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
 
 
-def make_poller(runtime: LambdaRuntime, mapping: MappingSpec) -> MappingPoller:
+def make_poller(runtime: PollingRuntime, mapping: MappingSpec) -> MappingPoller:
     if mapping.source_service == "kinesis":
         return KinesisPoller(runtime, mapping)
     return SqsPoller(runtime, mapping)

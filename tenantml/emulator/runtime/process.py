@@ -37,7 +37,7 @@ from typing import Any
 
 from tenantml.emulator.runtime.codecache import CodeCache
 from tenantml.emulator.runtime.functions import FunctionSpec
-from tenantml.emulator.server import aws_env
+from tenantml.emulator.session import aws_env
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 #: the longest the import of a handler may take before the timeout clock starts (AWS: 10 s)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tenantml.emulator.runtime.process import InvocationResult, LogLine
-from tenantml.emulator.server import AwsSession
+from tenantml.emulator.session import AwsSession
 
 log = logging.getLogger("tenantml.emulator.runtime")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from sklearn.datasets import load_breast_cancer
 
-from pipelines.sample_data import write_sample_dataset
+from tenantml.sample_data import write_sample_dataset
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tenantml.emulator import server
-from tenantml.emulator.server import AwsSession
+from tenantml.emulator.session import AwsSession
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

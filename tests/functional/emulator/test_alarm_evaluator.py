@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tenantml.emulator import server
-from tenantml.emulator.alarms import AlarmEvaluator
-from tenantml.emulator.server import AwsSession
+from tenantml.emulator.alarm_evaluator import AlarmEvaluator
+from tenantml.emulator.session import AwsSession
 from core.errors import EmulatorError
 
 REGION = "eu-west-1"
@@ -180,7 +180,7 @@ def test_a_bad_alarm_is_skipped_and_the_others_still_evaluate(aws: AwsSession, c
     put_drift(aws, 0.5)
     published: list[tuple[str, str]] = []
     evaluator = AlarmEvaluator(aws.endpoint, publisher=lambda arn, subject, body: published.append((arn, subject)))
-    with caplog.at_level("WARNING", logger="tenantml.emulator.alarms"):
+    with caplog.at_level("WARNING", logger="tenantml.emulator.alarm_evaluator"):
         transitions = evaluator.evaluate_once()
         evaluator.evaluate_once()
     assert [(t.alarm_name, t.new_state) for t in transitions] == [("good", "ALARM")]

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from test_alarm_evaluator import describe, put_drift, put_drift_alarm, receive, topic_with_queue
 
-from tenantml.emulator.alarms import AlarmEvaluator
-from tenantml.emulator.server import AwsSession
+from tenantml.emulator.alarm_evaluator import AlarmEvaluator
+from tenantml.emulator.session import AwsSession
 from core.errors import EmulatorError
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tenantml.emulator import commands
 from tenantml.emulator.plan import Action
-from tenantml.emulator.server import AwsSession
+from tenantml.emulator.session import AwsSession
 
 ROOT = Path(__file__).resolve().parents[3]
 REGIONS = {"churn": "eu-west-1", "fraud": "us-east-1"}

@@ -15,16 +15,16 @@ from botocore.exceptions import ClientError
 from monitoring_support import REGION, TENANT, inference_payloads
 from typer.testing import CliRunner
 
-from pipelines.alarms import AlarmContext, AlarmNotification, handle_alarm_notifications
-from pipelines.arrivals import DataArrival
-from pipelines.drift_report import NoSnapshotsError, list_snapshots, publish_drift_report
-from pipelines.executors import make_executor
-from pipelines.monitoring import compute_window_metrics, load_baseline, write_snapshot
-from pipelines.registry import SageMakerModelRegistry
-from pipelines.resources import TenantResources
-from pipelines.retraining import CAUSE_METADATA_KEY, read_history
-from pipelines.run_records import read_run_record
-from pipelines.runs import AwsClients, PipelineConfig, run_pipeline
+from pipelines.monitoring.alarm_actions import AlarmContext, AlarmNotification, handle_alarm_notifications
+from pipelines.runs.arrivals import DataArrival
+from pipelines.monitoring.report import NoSnapshotsError, list_snapshots, publish_drift_report
+from pipelines.training.executors import make_executor
+from pipelines.monitoring.monitor import compute_window_metrics, load_baseline, write_snapshot
+from pipelines.registry.model_registry import SageMakerModelRegistry
+from pipelines.runs.resources import TenantResources
+from pipelines.runs.retraining import CAUSE_METADATA_KEY, read_history
+from pipelines.runs.records import read_run_record
+from pipelines.runs.pipeline import AwsClients, PipelineConfig, run_pipeline
 from tenantml.cli import app
 from core.spec import ModelSpec
 
@@ -215,7 +215,7 @@ def test_given_a_report_that_cannot_be_stored_when_handled_then_the_alert_and_re
                            executor=make_executor("local"), config=CONFIG)
 
     # when
-    with caplog.at_level("WARNING", logger="pipelines.alarms"):
+    with caplog.at_level("WARNING", logger="pipelines.monitoring.alarm_actions"):
         (outcome,) = handle_alarm_notifications([notification()], context, now=T0)
 
     # then
@@ -223,7 +223,7 @@ def test_given_a_report_that_cannot_be_stored_when_handled_then_the_alert_and_re
     assert "reports/drift/cancer/20260110T090000Z.html" in alert["Message"]
     assert outcome.report_uri is None
     assert outcome.retrain == "started" and outcome.retrain_status == "succeeded"
-    (warning,) = [r for r in caplog.records if r.name == "pipelines.alarms"]
+    (warning,) = [r for r in caplog.records if r.name == "pipelines.monitoring.alarm_actions"]
     assert "reports/drift/cancer/20260110T090000Z.html" in warning.getMessage()
     assert "AccessDenied" in warning.getMessage()
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from monitoring_support import ARTIFACTS, MODEL, TENANT, inference_payloads, kinesis_event
 
-from pipelines.monitoring import (
+from pipelines.monitoring.monitor import (
     BaselineNotFoundError,
     compute_window_metrics,
     load_baseline,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.artifacts import download_artifact, pack_model_dir, sha256_file, upload_artifact
+from pipelines.registry.artifacts import download_artifact, pack_model_dir, sha256_file, upload_artifact
 from core.errors import ModelArtifactError
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.lineage import Lineage
-from pipelines.registry import (
+from pipelines.registry.lineage import Lineage
+from pipelines.registry.model_registry import (
     CHALLENGER,
     CHAMPION,
     ApprovalStatus,

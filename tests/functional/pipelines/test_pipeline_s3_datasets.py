@@ -6,7 +6,7 @@ import io
 import pandas as pd
 import pytest
 
-from pipelines.datasets import load_dataset
+from pipelines.data.datasets import load_dataset
 from core.errors import DatasetNotFoundError, DatasetTooLargeError, DataValidationError
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.training import TrainingConfig, load_model, main
+from pipelines.training.train import TrainingConfig, load_model, main
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -106,7 +106,7 @@ def test_python_dash_m_runs_as_a_training_container_would(opt_ml: Path):
     env = {**os.environ, **_env(opt_ml), "PYTHONPATH": str(REPO_ROOT)}
     # when the module runs in its own process
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.training", "train"],
+        [sys.executable, "-m", "pipelines.training.train", "train"],
         env=env,
         cwd=opt_ml,
         capture_output=True,

@@ -22,14 +22,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pipelines.lineage import Lineage, new_run_id
-from pipelines.registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerModelRegistry
+from pipelines.registry.lineage import Lineage, new_run_id
+from pipelines.registry.model_registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerModelRegistry
 from pipelines.serving.app import create_app
 from pipelines.serving.config import ServerConfig
 from pipelines.serving.loader import DirectorySource
 from pipelines.serving.rollout import RolloutRouter, create_router_app
 from pipelines.serving.runner import ThreadedServer
-from pipelines.training import TrainedModel, TrainingConfig, save_model, train_model
+from pipelines.training.train import TrainedModel, TrainingConfig, save_model, train_model
 
 REGION = "eu-west-1"
 GROUP = "tenantml-acme-dev-default"

@@ -11,8 +11,8 @@ from aws_fakes import use_fake_aws_credentials
 from moto import mock_aws
 from runs_support import REGION, AlertInbox, create_tenant_resources
 
-from pipelines.resources import TenantResources
-from pipelines.runs import AwsClients, PipelineConfig
+from pipelines.runs.resources import TenantResources
+from pipelines.runs.pipeline import AwsClients, PipelineConfig
 from core.spec import ModelSpec
 
 

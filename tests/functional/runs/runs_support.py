@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.registry import SageMakerModelRegistry
-from pipelines.resources import TenantResources
+from pipelines.registry.model_registry import SageMakerModelRegistry
+from pipelines.runs.resources import TenantResources
 
 REGION = "eu-west-1"
 TENANT = "acme"

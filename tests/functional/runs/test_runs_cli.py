@@ -14,8 +14,8 @@ from moto.server import ThreadedMotoServer
 from runs_support import REGION, create_tenant_resources
 from typer.testing import CliRunner
 
-from pipelines.registry import CHAMPION, SageMakerModelRegistry
-from pipelines.sample_data import SAMPLE_KEY
+from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
+from tenantml.sample_data import SAMPLE_KEY
 from tenantml.pipeline_cli import register
 
 TENANT_YAML = """\
@@ -145,7 +145,7 @@ def test_train_registers_a_version_and_models_commands_manage_it(cli, stack, end
 
     # when a local file is trained in-process: no better than the champion, so it waits
     data = tmp_path / "export.csv"
-    from pipelines.sample_data import sample_frame
+    from tenantml.sample_data import sample_frame
 
     sample_frame().to_csv(data, index=False)
     second = cli("train", *common, *settings, "--data", str(data), "--trials", "2")

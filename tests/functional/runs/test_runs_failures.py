@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from runs_support import TENANT, model_packages, object_versions
 
-from pipelines.executors import LocalExecutor, SageMakerExecutor, SageMakerExecutorConfig, make_executor
-from pipelines.registry import SageMakerModelRegistry
-from pipelines.run_records import STEPS, RunStatus, StepName, StepStatus
-from pipelines.runs import PipelineConfig, run_pipeline
-from pipelines.sample_data import sample_frame
-from pipelines.training import TrainingPaths, run_training_job
+from pipelines.training.executors import LocalExecutor, SageMakerExecutor, SageMakerExecutorConfig, make_executor
+from pipelines.registry.model_registry import SageMakerModelRegistry
+from pipelines.runs.records import STEPS, RunStatus, StepName, StepStatus
+from pipelines.runs.pipeline import PipelineConfig, run_pipeline
+from tenantml.sample_data import sample_frame
+from pipelines.training.train import TrainingPaths, run_training_job
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

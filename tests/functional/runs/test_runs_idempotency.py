@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipelines.arrivals import DataArrival
-from pipelines.idempotency import (
+from pipelines.runs.arrivals import DataArrival
+from pipelines.runs.idempotency import (
     CLAIM_PREFIX,
     claim_arrival,
     claim_key,

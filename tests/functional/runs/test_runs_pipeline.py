@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from runs_support import TENANT, model_packages, object_versions
 
-from pipelines.arrivals import DataArrival
-from pipelines.baseline import Baseline
-from pipelines.executors import LocalExecutor
-from pipelines.lineage import Lineage
-from pipelines.registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerModelRegistry
-from pipelines.run_records import STEPS, RunStatus, StepStatus, read_run_record
-from pipelines.runs import run_pipeline
-from pipelines.sample_data import sample_frame, sample_parquet_bytes
+from pipelines.runs.arrivals import DataArrival
+from pipelines.monitoring.baseline import Baseline
+from pipelines.training.executors import LocalExecutor
+from pipelines.registry.lineage import Lineage
+from pipelines.registry.model_registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerModelRegistry
+from pipelines.runs.records import STEPS, RunStatus, StepStatus, read_run_record
+from pipelines.runs.pipeline import run_pipeline
+from tenantml.sample_data import sample_frame, sample_parquet_bytes
 from core.errors import PipelineRunError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.executors import (
+from pipelines.training.executors import (
     LocalExecutor,
     SageMakerExecutor,
     SageMakerExecutorConfig,
@@ -17,9 +17,9 @@ from pipelines.executors import (
     make_executor,
     training_job_name,
 )
-from pipelines.runs import PipelineConfig
-from pipelines.sample_data import sample_frame
-from pipelines.training import TrainingConfig, load_model
+from pipelines.runs.pipeline import PipelineConfig
+from tenantml.sample_data import sample_frame
+from pipelines.training.train import TrainingConfig, load_model
 from core.errors import TrainingJobFailedError
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenantml-training:2025.06"

@@ -13,7 +13,7 @@ import pytest
 
 from tenantml.emulator import server
 from tenantml.emulator.runtime import LambdaRuntime, install, uninstall
-from tenantml.emulator.server import AwsSession
+from tenantml.emulator.session import AwsSession
 
 REGION = "eu-west-1"
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from tenantml.emulator.server import AwsSession
+from tenantml.emulator.session import AwsSession
 
 ROLE_NAME = "lambda-test-role"
 TRUST = {

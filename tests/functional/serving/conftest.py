@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from pipelines.inference_log import InferenceRecord, decode_stream_record
+from pipelines.inference_log.records import InferenceRecord, decode_stream_record
 from pipelines.serving.app import create_app
 from pipelines.serving.config import InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
 from pipelines.serving.runner import ThreadedServer
-from pipelines.training import TrainedModel, TrainingConfig, save_model, train_model
+from pipelines.training.train import TrainedModel, TrainingConfig, save_model, train_model
 from tenantml.emulator import server as emulator
 
 REGION = "eu-west-1"

@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from pipelines.features import FeatureSignature
-from pipelines.inference_log import (
+from pipelines.data.features import FeatureSignature
+from pipelines.inference_log.records import (
     AGGREGATE_MAGIC,
     FRAME_MAGIC,
     InferenceRecord,
     decode_kinesis_batch,
     parse_payloads,
 )
-from pipelines.serving.inference_logger import (
+from pipelines.inference_log.logger import (
     KinesisInferenceLogger,
     LogEntry,
     LoggerSettings,

@@ -7,9 +7,9 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
-from pipelines.alarms import AlarmNotification, alarm_notifications_from_sns
-from pipelines.alerts import AlarmAlert, RecoveryAlert
-from pipelines.retraining import RetrainCause
+from pipelines.monitoring.alarm_actions import AlarmNotification, alarm_notifications_from_sns
+from pipelines.monitoring.alerts import AlarmAlert, RecoveryAlert
+from pipelines.runs.retraining import RetrainCause
 
 CLOUDWATCH_MESSAGE = {
     "AlarmName": "tenantml-churn-dev-drift",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.alarms import AlarmClients, AlarmContext
+from pipelines.monitoring.alarm_actions import AlarmClients, AlarmContext
 from core.errors import TenantResourcesError
 from core.spec import ModelSpec
 
@@ -81,19 +81,19 @@ def test_given_a_cold_alarm_lambda_when_the_context_and_alert_modules_load_then_
     # the alert waits for every import before it: scikit-learn, optuna and matplotlib cost seconds
     code = (
         "import json, os, sys\n"
-        "from pipelines.alarms import AlarmContext, handle_alarm_notifications\n"
-        "import pipelines.alerts, pipelines.drift_report, pipelines.retraining, pipelines.registry\n"
+        "from pipelines.monitoring.alarm_actions import AlarmContext, handle_alarm_notifications\n"
+        "import pipelines.monitoring.alerts, pipelines.monitoring.report, pipelines.runs.retraining, pipelines.registry.model_registry\n"
         # what request_retrain reads (the newest succeeded run) before its alert goes out
-        "import pipelines.run_records\n"
+        "import pipelines.runs.records\n"
         "AlarmContext.from_env(json.loads(os.environ['CONTEXT_ENV']))\n"
         "print(json.dumps(sorted({m.split('.')[0] if not m.startswith('pipelines.') else m for m in sys.modules})))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CONTEXT_ENV": json.dumps(ENVIRON)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     loaded = set(json.loads(proc.stdout))
-    assert not loaded & {"pipelines.runs", "pipelines.training", "sklearn", "optuna", "pandera", "matplotlib"}, loaded
+    assert not loaded & {"pipelines.runs.pipeline", "pipelines.training.train", "sklearn", "optuna", "pandera", "matplotlib"}, loaded
     # NoSnapshotsError and the snapshot folder come from tenantml, not from the monitor's modules,
     # whose scipy and pandas cost a cold alarm Lambda about 0.9 s before its alert
-    assert not loaded & {"pipelines.monitoring", "pipelines.baseline", "pipelines.drift", "scipy", "pandas",
+    assert not loaded & {"pipelines.monitoring.monitor", "pipelines.monitoring.baseline", "pipelines.monitoring.drift", "scipy", "pandas",
                          "jinja2"}, loaded
-    assert "pipelines.drift_report" in loaded  # the check saw the modules it is about
+    assert "pipelines.monitoring.report" in loaded  # the check saw the modules it is about

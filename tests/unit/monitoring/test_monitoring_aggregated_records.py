@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
-from pipelines.inference_log import (
+from pipelines.inference_log.records import (
     AGGREGATE_MAGIC,
     RecordEncoder,
     decode_kinesis_batch,
@@ -17,7 +17,7 @@ from pipelines.inference_log import (
     parse_payload,
     parse_payloads,
 )
-from pipelines.monitoring import decode_records
+from pipelines.monitoring.monitor import decode_records
 from core.errors import InferenceRecordError
 
 ENCODER = RecordEncoder(["x", "y"], ["plan"])

@@ -11,9 +11,9 @@ import orjson
 import pandas as pd
 import pytest
 
-from pipelines.baseline import compute_baseline
-from pipelines.inference_log import FRAME_MAGIC, InferenceRecord, decode_record_data, encode_record
-from pipelines.monitoring import compute_window_metrics, decode_records
+from pipelines.monitoring.baseline import compute_baseline
+from pipelines.inference_log.records import FRAME_MAGIC, InferenceRecord, decode_record_data, encode_record
+from pipelines.monitoring.monitor import compute_window_metrics, decode_records
 from core.spec import ModelSpec, ProblemType
 
 SPEC = ModelSpec(name="churn", problem=ProblemType.CLASSIFICATION, target="target",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.artifacts import pack_model_dir, sha256_file, unpack_model_archive
+from pipelines.registry.artifacts import pack_model_dir, sha256_file, unpack_model_archive
 from core.errors import ModelArtifactError
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.baseline import (
+from pipelines.monitoring.baseline import (
     OTHER_CATEGORY,
     Baseline,
     bin_proportions,

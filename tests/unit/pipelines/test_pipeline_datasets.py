@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.datasets import load_dataset, load_directory, split_holdout
+from pipelines.data.datasets import load_dataset, load_directory, split_holdout
 from core.errors import DatasetNotFoundError, DatasetTooLargeError, DataValidationError
 
 

@@ -10,9 +10,9 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from pipelines.datasets import split_holdout
-from pipelines.evaluation import evaluate_model, holdout_fingerprint
-from pipelines.training import TrainingConfig, train_model
+from pipelines.data.datasets import split_holdout
+from pipelines.evaluation.evaluate import evaluate_model, holdout_fingerprint
+from pipelines.training.train import TrainingConfig, train_model
 from core.errors import DataValidationError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.features import categories_as_strings, feature_kind, input_signature, numbers_as_float
+from pipelines.data.features import categories_as_strings, feature_kind, input_signature, numbers_as_float
 
 
 @pytest.mark.parametrize(

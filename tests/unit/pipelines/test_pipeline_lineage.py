@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pipelines.lineage import Lineage, code_revision, library_versions
-from pipelines.registry import decode_lineage, encode_metadata
+from pipelines.registry.lineage import Lineage, code_revision, library_versions
+from pipelines.registry.model_registry import decode_lineage, encode_metadata
 from core.errors import ModelRegistryError
 
 

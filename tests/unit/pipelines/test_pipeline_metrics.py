@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from pipelines.metrics import compute_metrics, make_scorer, score_model
+from pipelines.evaluation.metrics import compute_metrics, make_scorer, score_model
 from core.spec import ProblemType
 
 

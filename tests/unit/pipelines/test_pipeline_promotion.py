@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.promotion import decide_promotion
-from pipelines.registry import ApprovalStatus
+from pipelines.evaluation.gate import decide_promotion
+from pipelines.registry.model_registry import ApprovalStatus
 from core.spec import ModelSpec
 
 

@@ -8,9 +8,9 @@ import optuna
 import pandas as pd
 import pytest
 
-from pipelines.estimators import SEARCH_SPACES, build_pipeline
-from pipelines.features import input_signature
-from pipelines.training import (
+from pipelines.training.estimators import SEARCH_SPACES, build_pipeline
+from pipelines.data.features import input_signature
+from pipelines.training.train import (
     METADATA_FILENAME,
     MODEL_FILENAME,
     TrainingConfig,

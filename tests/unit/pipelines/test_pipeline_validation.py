@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.validation import (
+from pipelines.data.validation import (
     CheckStatus,
     ValidationConfig,
     check_dataset,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.alerts import RunFailureAlert
+from pipelines.monitoring.alerts import RunFailureAlert
 
 
 def _alert(**overrides) -> RunFailureAlert:

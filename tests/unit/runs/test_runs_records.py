@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.promotion import decide_promotion
-from pipelines.run_records import STEPS, RunRecord, RunStatus, StepName, StepRecord, new_run_id
-from pipelines.runs import (
+from pipelines.evaluation.gate import decide_promotion
+from pipelines.runs.records import STEPS, RunRecord, RunStatus, StepName, StepRecord, new_run_id
+from pipelines.runs.pipeline import (
     PipelineConfig,
     handle_arrivals,
     model_spec_from_env,

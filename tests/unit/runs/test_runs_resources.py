@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.resources import TenantResources
+from pipelines.runs.resources import TenantResources
 from core.errors import TenantResourcesError
 
 OUTPUTS = {

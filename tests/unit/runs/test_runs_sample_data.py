@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.sample_data import TARGET, sample_frame, sample_parquet_bytes, write_sample_dataset
+from tenantml.sample_data import TARGET, sample_frame, sample_parquet_bytes, write_sample_dataset
 
 
 def test_the_sample_is_the_breast_cancer_data_with_a_binary_target():

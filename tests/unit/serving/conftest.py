@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
-from pipelines.datasets import split_holdout
+from pipelines.data.datasets import split_holdout
 from pipelines.serving.schema import InputSchema
-from pipelines.training import TrainedModel, TrainingConfig, save_model, train_model
+from pipelines.training.train import TrainedModel, TrainingConfig, save_model, train_model
 from core.spec import ModelSpec
 
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipelines.features import FeatureSignature
+from pipelines.data.features import FeatureSignature
 from pipelines.serving.app import default_logger_factory
 from pipelines.serving.config import CONFIG_ENV, InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource

@@ -6,9 +6,9 @@ import time
 
 import numpy as np
 
-from pipelines.features import FeatureSignature
-from pipelines.inference_log import RecordEncoder, decode_record_data
-from pipelines.serving.inference_logger import LogEntry, encode_records
+from pipelines.data.features import FeatureSignature
+from pipelines.inference_log.records import RecordEncoder, decode_record_data
+from pipelines.inference_log.logger import LogEntry, encode_records
 from pipelines.serving.schema import FeatureBatch, InputSchema
 
 SCHEMA = InputSchema([FeatureSignature(name=f"f{i}", dtype="float64", kind="numeric") for i in range(30)]

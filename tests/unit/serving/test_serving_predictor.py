@@ -72,7 +72,7 @@ def test_an_unrecognised_pipeline_is_served_through_dataframes(cancer_split):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler
 
-    from pipelines.features import input_signature
+    from pipelines.data.features import input_signature
 
     train, holdout = cancer_split
     pipeline = make_pipeline(MinMaxScaler(), LogisticRegression(max_iter=2000))
@@ -120,7 +120,7 @@ def test_onnx_export_of_an_unrecognised_pipeline_says_to_use_sklearn(cancer_spli
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler
 
-    from pipelines.features import input_signature
+    from pipelines.data.features import input_signature
     from pipelines.serving.onnx_export import export_onnx
 
     train, _ = cancer_split

@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 import pytest
 
-from pipelines.features import FeatureSignature
+from pipelines.data.features import FeatureSignature
 from pipelines.serving.schema import InputSchema, parse_csv, parse_json
 from core.errors import InferenceInputError
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipelines.uris import parse_s3_uri
+from pipelines.data.uris import parse_s3_uri
 from core.errors import ModelArtifactError, Problem
 
 MODEL_ARCHIVE_NAME = "model.tar.gz"

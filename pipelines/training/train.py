@@ -1,7 +1,7 @@
 """Training: hyperparameter search, refit on the whole training split, and the saved model.
 
 Follows SageMaker's training-container contract so one entry point runs in-process, as a
-SageMaker training job and as a Kubernetes Job (``python -m pipelines.training [train]``):
+SageMaker training job and as a Kubernetes Job (``python -m pipelines.training.train [train]``):
 
 - hyperparameters: ``$SM_INPUT_CONFIG_DIR/hyperparameters.json`` (``/opt/ml/input/config``);
   SageMaker passes every value as a string, and its SDK also JSON-quotes strings; both are read
@@ -28,11 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from pipelines.datasets import DEFAULT_MAX_BYTES, DatasetProvenance, load_directory
-from pipelines.estimators import Params, build_pipeline
-from pipelines.features import FeatureSignature, input_signature
-from pipelines.lineage import library_versions
-from pipelines.search import SearchResult, SearchSettings, run_search
+from pipelines.data.datasets import DEFAULT_MAX_BYTES, DatasetProvenance, load_directory
+from pipelines.training.estimators import Params, build_pipeline
+from pipelines.data.features import FeatureSignature, input_signature
+from pipelines.registry.lineage import library_versions
+from pipelines.training.search import SearchResult, SearchSettings, run_search
 from core.errors import (
     DataValidationError,
     ModelArtifactError,
@@ -344,7 +344,7 @@ def run_training_job(paths: TrainingPaths | None = None) -> TrainedModel:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; SageMaker starts bring-your-own containers with the argument ``train``."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.training", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m pipelines.training.train", description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", choices=["train"], default="train")
     parser.add_argument("--config-dir", type=Path, help="directory holding hyperparameters.json")
     parser.add_argument("--train", type=Path, help="training data directory (the train channel)")

@@ -1,6 +1,6 @@
 """What a pipeline run leaves behind: its record (``runs/<run_id>/run.json``) and its id.
 
-Apart from :mod:`pipelines.runs` so that readers of run records (the alarm handler deciding a
+Apart from :mod:`pipelines.runs.pipeline` so that readers of run records (the alarm handler deciding a
 retrain, the CLI) need not import the run machinery and its ML libraries.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipelines.promotion import GateDecision
+from pipelines.evaluation.gate import GateDecision
 from core.errors import PipelineRunError
 
 RUNS_PREFIX = "runs"

@@ -496,7 +496,7 @@ class AlarmEvaluator:
         if len(parts) < 6 or parts[2] != "sns":
             raise EmulatorError(f"the emulator runs SNS topic actions only, not {arn}")
         if self._session is None:
-            from tenantml.emulator.server import make_session
+            from tenantml.emulator.session import make_session
 
             self._session = make_session(self.endpoint, parts[3])
         self._session.client("sns", parts[3]).publish(TopicArn=arn, Subject=subject, Message=body)

@@ -7,7 +7,7 @@ which, per state change:
 1. claims the transition with a conditional write (``alerts/by-transition/<sha256>.json``,
    ``If-None-Match: *``), so a redelivered SNS message never alerts or retrains twice;
 2. for an ALARM on a model-health metric (drift, error rate, p99 latency) asks for a retrain
-   (:func:`pipelines.retraining.request_retrain`, which enforces the cooldown); alarms on the
+   (:func:`pipelines.runs.retraining.request_retrain`, which enforces the cooldown); alarms on the
    platform's own functions (Lambda errors, dead letters) only alert;
 3. publishes one actionable message to the ``alerts`` topic (people subscribe there), naming
    where the drift report will be when monitoring snapshots exist;
@@ -164,14 +164,14 @@ class AlarmOutcome(BaseModel):
     report_uri: str | None = None
 
 
-#: variables :func:`pipelines.runs.pipeline_config_from_env` reads; without them a run uses the defaults
+#: variables :func:`pipelines.runs.pipeline.pipeline_config_from_env` reads; without them a run uses the defaults
 _PIPELINE_CONFIG_VARIABLES = ("TENANTML_PIPELINE_CONFIG", "TENANTML_MAX_BYTES", "TENANTML_SERVING_IMAGE_URI")
 
 
 @dataclass
 class AlarmClients:
     """The clients the alarm path uses and hands to a retrain: the attributes of
-    :class:`pipelines.runs.AwsClients`, made without importing ``pipelines.runs``, whose
+    :class:`pipelines.runs.pipeline.AwsClients`, made without importing ``pipelines.runs.pipeline``, whose
     scikit-learn, optuna and pandera imports cost a cold alarm Lambda about 2 s before its alert."""
 
     s3: Any
@@ -191,22 +191,22 @@ class AlarmClients:
 class AlarmContext:
     """What the handler needs from the tenant: resources, model spec, cooldown, clients, executor."""
 
-    resources: Any  # pipelines.resources.TenantResources
+    resources: Any  # pipelines.runs.resources.TenantResources
     spec: Any  # core.spec.ModelSpec
     cooldown_minutes: int
-    clients: Any  # pipelines.runs.AwsClients or AlarmClients
-    executor: Any = None  # pipelines.executors.Executor; made lazily only when a retrain runs
-    config: Any = None  # pipelines.runs.PipelineConfig; None: the defaults
+    clients: Any  # pipelines.runs.pipeline.AwsClients or AlarmClients
+    executor: Any = None  # pipelines.training.executors.Executor; made lazily only when a retrain runs
+    config: Any = None  # pipelines.runs.pipeline.PipelineConfig; None: the defaults
     environ: Mapping[str, str] | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, clients: Any = None, executor: Any = None,
                  config: Any = None) -> AlarmContext:
-        """Everything is read and validated here, before any alert; ``pipelines.runs`` is imported
+        """Everything is read and validated here, before any alert; ``pipelines.runs.pipeline`` is imported
         only when pipeline settings are set (the stack sets none: a retrain then uses the defaults)."""
         from pydantic import ValidationError
 
-        from pipelines.resources import TenantResources
+        from pipelines.runs.resources import TenantResources
         from core.errors import Problem, TenantResourcesError
         from core.spec import ModelSpec, MonitoringSpec
 
@@ -231,7 +231,7 @@ class AlarmContext:
                     [Problem("environment: TENANTML_MONITORING_SPEC", f"is not a valid monitoring spec: {err}")]
                 ) from err
         if config is None and any(environ.get(name) for name in _PIPELINE_CONFIG_VARIABLES):
-            from pipelines.runs import pipeline_config_from_env
+            from pipelines.runs.pipeline import pipeline_config_from_env
 
             config = pipeline_config_from_env(environ)
         return cls(
@@ -252,15 +252,15 @@ def handle_alarm_notifications(
     now: datetime | None = None,
 ) -> list[AlarmOutcome]:
     """Alert (and, for model-health alarms, retrain) once per alarm state change."""
-    from pipelines.alerts import AlarmAlert, RecoveryAlert
-    from pipelines.drift_report import (
+    from pipelines.monitoring.alerts import AlarmAlert, RecoveryAlert
+    from pipelines.monitoring.report import (
         NoSnapshotsError,
         drift_report_key,
         latest_snapshot,
         publish_drift_report,
     )
-    from pipelines.retraining import RetrainCause, request_retrain
-    from pipelines.uris import s3_uri
+    from pipelines.runs.retraining import RetrainCause, request_retrain
+    from pipelines.data.uris import s3_uri
 
     outcomes: list[AlarmOutcome] = []
     resources, clients, spec = context.resources, context.clients, context.spec
@@ -364,7 +364,7 @@ class _SentAlerts:
         self.ids: list[str] = []
 
     def publish(self, sns: Any, topic_arn: str, alert: Any) -> str:
-        from pipelines.alerts import publish_alert
+        from pipelines.monitoring.alerts import publish_alert
 
         message_id = publish_alert(sns, topic_arn, alert)
         self.ids.append(message_id)
@@ -393,8 +393,8 @@ def _claim_transition(s3: Any, bucket: str, note: AlarmNotification, now: dateti
 
 def _serving_version(clients: Any, resources: Any, model: str, note: AlarmNotification) -> str | None:
     """The champion's version from the registry, else the version of the newest snapshot."""
-    from pipelines.drift_report import NoSnapshotsError, latest_snapshot
-    from pipelines.registry import CHAMPION, SageMakerModelRegistry
+    from pipelines.monitoring.report import NoSnapshotsError, latest_snapshot
+    from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
     from core.errors import ModelRegistryError
 
     if note.dimension("ModelVersion"):

@@ -1,6 +1,6 @@
 """Retraining on an alarm: one pipeline run per tenant model per cooldown, through the same gate.
 
-:func:`request_retrain` starts :func:`pipelines.runs.run_pipeline` on the tenant's latest
+:func:`request_retrain` starts :func:`pipelines.runs.pipeline.run_pipeline` on the tenant's latest
 accepted training data (the data of the newest succeeded run; before any run, the newest object
 under ``incoming/``), so a retrained model faces the same validation, evaluation and promotion
 gate as any other candidate, and replaces the champion only if it wins.
@@ -29,9 +29,9 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.arrivals import INCOMING_PREFIX, DataArrival
-from pipelines.run_records import new_run_id
-from pipelines.uris import parse_s3_uri
+from pipelines.runs.arrivals import INCOMING_PREFIX, DataArrival
+from pipelines.runs.records import new_run_id
+from pipelines.data.uris import parse_s3_uri
 from core.errors import RetrainContentionError
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def request_retrain(
 ) -> RetrainResult:
     """Start one retrain of the tenant's model unless one started within the cooldown.
 
-    ``context`` is a :class:`pipelines.alarms.AlarmContext`. ``before_run`` is called with the
+    ``context`` is a :class:`pipelines.monitoring.alarm_actions.AlarmContext`. ``before_run`` is called with the
     decision, started or skipped, before any training happens (the alarm handler publishes its
     alert there, so people are not kept waiting for the run). ``now`` is injectable for tests.
     """
@@ -167,7 +167,7 @@ def request_retrain(
     if before_run is not None:
         before_run(decision)
     log.info("retraining %s on %s: %s", spec.name, data_uri, cause.summary())
-    from pipelines.runs import run_pipeline
+    from pipelines.runs.pipeline import run_pipeline
 
     executor = context.executor or _executor(context)
     record = run_pipeline(source, spec, resources, clients, executor=executor, config=context.config,
@@ -184,8 +184,8 @@ def request_retrain(
 def latest_training_data(s3: Any, resources: Any) -> DataArrival | str | None:
     """The data of the newest succeeded run (pinned to its object version), else the newest
     dataset object under ``incoming/``, else ``None``."""
-    from pipelines.arrivals import DATA_SUFFIXES
-    from pipelines.run_records import RunStatus, read_run_record
+    from pipelines.runs.arrivals import DATA_SUFFIXES
+    from pipelines.runs.records import RunStatus, read_run_record
 
     bucket = resources.artifacts_bucket
     run_ids: list[str] = []
@@ -222,7 +222,7 @@ def read_history(s3: Any, bucket: str, model: str, *, limit: int = 20) -> list[R
 
 def annotate_version(sagemaker: Any, group: str, version: int, cause: RetrainCause) -> None:
     """Record why a version exists in its registry metadata (``tenantml models show`` prints it)."""
-    from pipelines.registry import SageMakerModelRegistry
+    from pipelines.registry.model_registry import SageMakerModelRegistry
 
     current = SageMakerModelRegistry(sagemaker, group).get_model_version(version)
     # moto replaces rather than merges metadata on UpdateModelPackage: re-send all of it
@@ -289,7 +289,7 @@ def _put_json(s3: Any, bucket: str, key: str, body: Any, **condition: str) -> No
 
 
 def _executor(context: Any) -> Any:
-    from pipelines.executors import make_executor
+    from pipelines.training.executors import make_executor
     from core.errors import Problem, TenantResourcesError
 
     environ = context.environ or {}

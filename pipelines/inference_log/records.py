@@ -47,7 +47,7 @@ registry to read a record.
 Format 5, the aggregated record: the server puts consecutive requests of one model version into
 one Kinesis record (about 128 KiB, as the Kinesis Producer Library aggregates), so per-record
 costs are paid per aggregate rather than per request (see
-:mod:`pipelines.serving.inference_logger`)::
+:mod:`pipelines.inference_log.logger`)::
 
     b"TML\x05"  <uint32 little-endian: header length>  <header JSON>  <numeric block>
 
@@ -834,7 +834,7 @@ class DecodedBatch:
 def decode_kinesis_batch(raw_records: Iterable[Mapping[str, Any]]) -> DecodedBatch:
     """Lambda Kinesis event records as validated :class:`InferenceRecord` s (version 1 converted).
 
-    The monitor has its own faster path (:func:`pipelines.monitoring.decode_records`); this one
+    The monitor has its own faster path (:func:`pipelines.monitoring.monitor.decode_records`); this one
     gives typed models, for tools and tests.
     """
     batch = DecodedBatch()

@@ -34,9 +34,9 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from pipelines.baseline import Baseline, CategoricalSummary, NumericSummary
-from pipelines.drift import FeatureDrift, as_float, category_shares, column_drift, psi
-from pipelines.inference_log import InferenceRecord, attach_numeric, normalize_record, parse_payloads
+from pipelines.monitoring.baseline import Baseline, CategoricalSummary, NumericSummary
+from pipelines.monitoring.drift import FeatureDrift, as_float, category_shares, column_drift, psi
+from pipelines.inference_log.records import InferenceRecord, attach_numeric, normalize_record, parse_payloads
 from core.contract import METRICS_NAMESPACE, MONITORING_PREFIX
 from core.errors import (
     BaselineNotFoundError,
@@ -516,7 +516,7 @@ _BASELINES: dict[tuple[str, str, str], Baseline] = {}
 
 
 def baseline_key(run_id: str) -> str:
-    """Where a run stores its training baseline (see :mod:`pipelines.runs`)."""
+    """Where a run stores its training baseline (see :mod:`pipelines.runs.pipeline`)."""
     return f"runs/{run_id}/baseline.json"
 
 
@@ -621,14 +621,14 @@ class MonitorSettings:
 class MonitorClients:
     s3: Any
     cloudwatch: Any
-    #: a :class:`pipelines.registry.ModelRegistry` (resolves a version's run, hence its baseline)
+    #: a :class:`pipelines.registry.model_registry.ModelRegistry` (resolves a version's run, hence its baseline)
     registry: Any
 
     @classmethod
     def create(cls, settings: MonitorSettings, region: str | None = None) -> MonitorClients:
         import boto3
 
-        from pipelines.registry import SageMakerModelRegistry
+        from pipelines.registry.model_registry import SageMakerModelRegistry
 
         if not settings.model_package_group:
             raise TenantResourcesError(

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from pipelines.features import FeatureKind, feature_kind
+from pipelines.data.features import FeatureKind, feature_kind
 from pipelines.reports import render_template
 from core.errors import DataValidationError, Problem
 from core.spec import ModelSpec, ProblemType

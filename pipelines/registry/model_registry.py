@@ -26,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pipelines.lineage import Lineage
+from pipelines.registry.lineage import Lineage
 from core.errors import ModelRegistryError, ModelVersionNotFoundError
 
 CHAMPION = "champion"

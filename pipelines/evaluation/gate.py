@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from pipelines.registry import ApprovalStatus
+from pipelines.registry.model_registry import ApprovalStatus
 from core.spec import ModelSpec
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.features import feature_kind
+from pipelines.data.features import feature_kind
 from core.spec import ModelSpec, ProblemType
 
 #: bucket for categories beyond ``max_categories`` (and, when monitoring, for unseen ones)

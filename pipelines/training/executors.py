@@ -1,6 +1,6 @@
 """Where the training step runs: in this process, or as a SageMaker training job.
 
-Both executors run the same entry point, :func:`pipelines.training.run_training_job`, over the
+Both executors run the same entry point, :func:`pipelines.training.train.run_training_job`, over the
 same SageMaker container layout (hyperparameters file, ``train`` channel, model directory), and
 both hand back an unpacked model directory, so the rest of a pipeline run does not care which
 one trained the model.
@@ -27,8 +27,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from botocore.exceptions import ClientError, WaiterError
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.artifacts import MODEL_ARCHIVE_NAME, pack_model_dir, unpack_model_archive
-from pipelines.training import (
+from pipelines.registry.artifacts import MODEL_ARCHIVE_NAME, pack_model_dir, unpack_model_archive
+from pipelines.training.train import (
     HYPERPARAMETERS_FILENAME,
     ModelMetadata,
     TrainingConfig,
@@ -36,7 +36,7 @@ from pipelines.training import (
     load_model,
     run_training_job,
 )
-from pipelines.uris import parse_s3_uri, s3_uri
+from pipelines.data.uris import parse_s3_uri, s3_uri
 from core.errors import TrainingJobFailedError
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ class SageMakerExecutorConfig(BaseModel):
     instance_count: int = Field(default=1, ge=1, le=1)
     volume_size_gb: int = Field(default=30, ge=1, le=16384)
     #: the container's command; the image must contain this project
-    entrypoint: tuple[str, ...] = ("python", "-m", "pipelines.training")
+    entrypoint: tuple[str, ...] = ("python", "-m", "pipelines.training.train")
     #: added to the search timeout for loading data, the final fit and saving
     runtime_overhead_seconds: int = Field(default=900, ge=60)
     poll_seconds: int = Field(default=30, ge=1)

@@ -18,7 +18,7 @@ an alert goes to the tenant's SNS topic. ``run_pipeline`` returns the record eit
 
 ``handle_arrivals`` is what the data-arrival Lambda calls: it reads the tenant's resources and
 model spec from the environment and starts at most one run per object version (see
-:mod:`pipelines.idempotency`).
+:mod:`pipelines.runs.idempotency`).
 """
 
 from __future__ import annotations
@@ -41,19 +41,19 @@ import pandas as pd
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipelines.alerts import RunFailureAlert, publish_run_failure
-from pipelines.arrivals import DataArrival
-from pipelines.artifacts import download_artifact, pack_model_dir, unpack_model_archive, upload_artifact
-from pipelines.baseline import Baseline, compute_baseline, summarize_categorical, summarize_numeric
-from pipelines.datasets import DEFAULT_MAX_BYTES, Dataset, load_dataset, split_holdout
-from pipelines.evaluation import EvaluationResult, evaluate_model
-from pipelines.executors import Executor, TrainingRequest, delete_object_versions, make_executor
-from pipelines.idempotency import ClaimResult, claim_arrival, release_claim, update_claim
-from pipelines.lineage import Lineage, code_revision, library_versions
-from pipelines.promotion import GateDecision, decide_promotion
-from pipelines.registry import CHALLENGER, CHAMPION, ApprovalStatus, ModelVersion, SageMakerModelRegistry
-from pipelines.resources import TenantResources
-from pipelines.run_records import (
+from pipelines.monitoring.alerts import RunFailureAlert, publish_run_failure
+from pipelines.runs.arrivals import DataArrival
+from pipelines.registry.artifacts import download_artifact, pack_model_dir, unpack_model_archive, upload_artifact
+from pipelines.monitoring.baseline import Baseline, compute_baseline, summarize_categorical, summarize_numeric
+from pipelines.data.datasets import DEFAULT_MAX_BYTES, Dataset, load_dataset, split_holdout
+from pipelines.evaluation.evaluate import EvaluationResult, evaluate_model
+from pipelines.training.executors import Executor, TrainingRequest, delete_object_versions, make_executor
+from pipelines.runs.idempotency import ClaimResult, claim_arrival, release_claim, update_claim
+from pipelines.registry.lineage import Lineage, code_revision, library_versions
+from pipelines.evaluation.gate import GateDecision, decide_promotion
+from pipelines.registry.model_registry import CHALLENGER, CHAMPION, ApprovalStatus, ModelVersion, SageMakerModelRegistry
+from pipelines.runs.resources import TenantResources
+from pipelines.runs.records import (
     RUN_RECORD_NAME,
     STEPS,
     RunRecord,
@@ -64,9 +64,9 @@ from pipelines.run_records import (
     new_run_id,
     run_prefix,
 )
-from pipelines.training import TrainingConfig, load_model
-from pipelines.uris import parse_s3_uri, s3_uri
-from pipelines.validation import ValidationConfig, ValidationReport, check_dataset
+from pipelines.training.train import TrainingConfig, load_model
+from pipelines.data.uris import parse_s3_uri, s3_uri
+from pipelines.data.validation import ValidationConfig, ValidationReport, check_dataset
 from core.errors import (
     ModelVersionNotFoundError,
     Problem,

@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.uris import s3_uri
+from pipelines.data.uris import s3_uri
 from core.contract import MONITORING_PREFIX
 from core.errors import BaselineNotFoundError, NoSnapshotsError
 
-if TYPE_CHECKING:  # imported when a report is drawn, after the alert: matplotlib ~0.5 s, pipelines.baseline
-    # and pipelines.monitoring (pandas, scipy) ~0.9 s that a cold alarm Lambda must not spend before it
+if TYPE_CHECKING:  # imported when a report is drawn, after the alert: matplotlib ~0.5 s, pipelines.monitoring.baseline
+    # and pipelines.monitoring.monitor (pandas, scipy) ~0.9 s that a cold alarm Lambda must not spend before it
     from matplotlib.figure import Figure
 
-    from pipelines.baseline import Baseline, CategoricalSummary, NumericSummary
+    from pipelines.monitoring.baseline import Baseline, CategoricalSummary, NumericSummary
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ MAX_SNAPSHOTS = 500
 
 
 class Snapshot(BaseModel):
-    """One monitoring window as :func:`pipelines.monitoring.write_snapshot` stored it."""
+    """One monitoring window as :func:`pipelines.monitoring.monitor.write_snapshot` stored it."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -236,7 +236,7 @@ def _png(figure: Figure) -> str:
 
 
 def _bin_labels(summary: NumericSummary | CategoricalSummary | None, count: int) -> list[str]:
-    from pipelines.baseline import CategoricalSummary, NumericSummary
+    from pipelines.monitoring.baseline import CategoricalSummary, NumericSummary
 
     if isinstance(summary, CategoricalSummary):
         return [*[c for c in summary.frequencies if c != "__other__"], "other"][:count]
@@ -247,7 +247,7 @@ def _bin_labels(summary: NumericSummary | CategoricalSummary | None, count: int)
 
 
 def _histogram_figure(name: str, summary: NumericSummary | CategoricalSummary | None, live: list[float]) -> Figure:
-    from pipelines.baseline import CategoricalSummary, NumericSummary
+    from pipelines.monitoring.baseline import CategoricalSummary, NumericSummary
 
     figure = _figure()
     ax = figure.add_subplot()
@@ -315,8 +315,8 @@ def _window_text(snapshot: Snapshot) -> str:
 
 
 def _baselines(s3: Any, sagemaker: Any, resources: Any, versions: set[str]) -> dict[str, Baseline | None]:
-    from pipelines.monitoring import load_baseline
-    from pipelines.registry import SageMakerModelRegistry
+    from pipelines.monitoring.monitor import load_baseline
+    from pipelines.registry.model_registry import SageMakerModelRegistry
 
     if sagemaker is None:
         return {}

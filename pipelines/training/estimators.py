@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from pipelines.features import FeatureSignature, categories_as_strings, numbers_as_float
+from pipelines.data.features import FeatureSignature, categories_as_strings, numbers_as_float
 from core.spec import ESTIMATORS, ProblemType
 
 Params = dict[str, Any]

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from pipelines.arrivals import DataArrival
+from pipelines.runs.arrivals import DataArrival
 
 CLAIM_PREFIX = "runs/by-object"
 #: a run that has not finished after this long is presumed dead (Lambda's maximum is 15 minutes;

@@ -1,7 +1,7 @@
-"""Drift statistics of live values against a training :class:`~pipelines.baseline.Baseline`.
+"""Drift statistics of live values against a training :class:`~pipelines.monitoring.baseline.Baseline`.
 
 Pure numpy/scipy over whole columns: nothing here loops over records in Python. Numeric columns are
-binned with :func:`pipelines.baseline.bin_proportions` (the rule the baseline itself was built with)
+binned with :func:`pipelines.monitoring.baseline.bin_proportions` (the rule the baseline itself was built with)
 and compared by PSI and a two-sample KS test against the baseline's sample; categorical columns are
 compared by PSI over category shares, with categories the baseline never saw in an "other" bucket.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipelines.baseline import OTHER_CATEGORY, CategoricalSummary, NumericSummary, bin_proportions
+from pipelines.monitoring.baseline import OTHER_CATEGORY, CategoricalSummary, NumericSummary, bin_proportions
 
 #: share given to an empty bin on either side, so PSI stays finite
 PSI_EPSILON = 1e-4
