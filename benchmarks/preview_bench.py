@@ -3,7 +3,7 @@
 Builds a temporary git repository holding the project's code and 20 generated tenant specs (half
 EKS, half EC2, with varying sizes, streams and regions), commits them, then changes a few
 (an instance type, a node count, a stream mode, a new tenant, a removed tenant) in the working
-tree and runs ``python -m tenantml.preview preview --base HEAD`` in a fresh process, both synths
+tree and runs ``python -m tenantml.cli preview --base HEAD`` in a fresh process, both synths
 included, twice. Target on the 2-core reference machine: <= 10 s wall per run.
 
     .venv/bin/python benchmarks/preview_bench.py
@@ -99,7 +99,7 @@ def run(repo: Path, attempt: int) -> tuple[float, dict]:
     report = repo.parent / f"preview-{attempt}.json"
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "tenantml.preview", "preview", "--base", "HEAD", "--format", "json",
+        [sys.executable, "-m", "tenantml.cli", "preview", "--base", "HEAD", "--format", "json",
          "--output", str(report)],
         cwd=repo, capture_output=True, text=True, check=False,
     )

@@ -4,7 +4,7 @@
 * :mod:`tenantml.preview.diff` and :mod:`tenantml.preview.replacement`: create / update / replace / delete;
 * :mod:`tenantml.preview.cost` and ``prices.json``: the monthly estimate;
 * :mod:`tenantml.preview.report` and :mod:`tenantml.preview.render`: Markdown, JSON and terminal output;
-* :mod:`tenantml.preview.cli`: ``tenantml check`` and ``tenantml preview`` (``register(app)``).
+* :mod:`tenantml.cli.preview`: ``tenantml check`` and ``tenantml preview`` (``register(app)``).
 
 The policy rules themselves live in :mod:`infra.policy`.
 """

@@ -8,7 +8,7 @@ import pytest
 import typer
 from preview_support import CHURN, FRAUD, SEARCH, copy_project, git, write_tenants
 
-from tenantml.preview.cli import register
+from tenantml.cli.preview import register
 
 
 @pytest.fixture(scope="session")

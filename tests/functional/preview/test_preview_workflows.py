@@ -17,7 +17,7 @@ import yaml
 from preview_support import PROJECT_ROOT
 from typer.testing import CliRunner
 
-from tenantml.preview.cli import register
+from tenantml.cli.preview import register
 from tenantml.preview.render import COMMENT_MARKER
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"

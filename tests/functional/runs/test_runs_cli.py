@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
 from tenantml.sample_data import SAMPLE_KEY
-from tenantml.pipeline_cli import register
+from tenantml.cli.pipeline import register
 
 TENANT_YAML = """\
 name: acme

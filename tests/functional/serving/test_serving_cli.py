@@ -14,7 +14,7 @@ from typer import Typer
 from typer.testing import CliRunner
 
 from core.errors import ServingConfigError, TenantResourcesError
-from tenantml.serving_cli import load_outputs, register
+from tenantml.cli.serving import load_outputs, register
 
 REGION = "eu-west-1"
 

@@ -128,7 +128,7 @@ def test_a_version_without_lineage_is_refused(clients, model_dir, tmp_path):
 
 
 def test_cli_serve_fails_before_starting_when_the_checksum_fails(registered, clients, aws, tmp_path):
-    from tenantml.serving_cli import register
+    from tenantml.cli.serving import register
 
     s3, _ = clients
     _tamper(s3, registered, 2)

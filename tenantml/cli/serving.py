@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from tenantml.cli_support import console, err_console, reports_errors
+from tenantml.cli.options import console, err_console, reports_errors
 from core.errors import ServingConfigError, TenantmlError
 from tenantml.up_file import UP_FILE, emulator_endpoint, read_up_file, tenant_entry
 

@@ -1,7 +1,7 @@
 """``tenantml check`` and ``tenantml preview``, added to the main CLI by :func:`register`.
 
-    from tenantml.preview.cli import register
-    register(app)  # in tenantml/cli.py, after ``app`` is created
+    from tenantml.cli.preview import register
+    register(app)  # in tenantml/cli/app.py, after ``app`` is created
 
 Exit codes: 0 clean (or ``--warn-only``), 1 policy errors, 2 usage errors (bad spec, unknown
 tenant, not a git repository, unknown ``--base`` ref, a synthesis that failed).
@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tenantml.cli_support import OutDir, TenantName, TenantsDir, console, err_console, reports_errors
+from tenantml.cli.options import OutDir, TenantName, TenantsDir, console, err_console, reports_errors
 from core.errors import UsageError
 
 
@@ -132,9 +132,3 @@ def register(app: typer.Typer) -> None:
     """Add ``check`` and ``preview`` to ``app``."""
     app.command(name="check")(reports_errors(check))
     app.command(name="preview")(reports_errors(preview))
-
-
-def main() -> None:
-    app = typer.Typer(name="tenantml", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-    register(app)
-    app()

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tenantml.cli_support import console, reports_errors
+from tenantml.cli.options import console, reports_errors
 from core.errors import Problem, TenantResourcesError, UsageError
 from tenantml.up_file import (
     UP_FILE,

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from tenantml.cli_support import OutDir, TenantName, TenantsDir, console, reports_errors
+from tenantml.cli.options import OutDir, TenantName, TenantsDir, console, reports_errors
 from core.errors import UsageError
 
 app = typer.Typer(
@@ -36,21 +35,10 @@ app = typer.Typer(
 
 def _register_command_groups() -> None:
     """Commands that live next to the code they drive."""
-    from tenantml.pipeline_cli import register as register_pipeline
-    from tenantml.preview.cli import register as register_preview
-    from tenantml.serving_cli import register as register_serving
-    from tenantml.traffic_cli import register as register_traffic
+    from tenantml.cli import monitor, pipeline, preview, serving, traffic
 
-    register_pipeline(app)
-    register_serving(app)
-    register_traffic(app)
-    register_preview(app)
-    __import__("tenantml.monitor_cli").monitor_cli.register(app)
-err_console = Console(stderr=True)
-
-
-
-
+    for group in (pipeline, serving, traffic, preview, monitor):
+        group.register(app)
 
 
 @app.command()
@@ -256,11 +244,3 @@ def destroy(
 
 
 _register_command_groups()
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

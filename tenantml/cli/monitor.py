@@ -20,8 +20,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from tenantml.cli_support import console, reports_errors
-from tenantml.pipeline_cli import (
+from tenantml.cli.options import console, reports_errors
+from tenantml.cli.pipeline import (
     EndpointOpt,
     OutputsOpt,
     TenantOpt,
@@ -32,7 +32,7 @@ from tenantml.up_file import boto3_session
 
 if TYPE_CHECKING:
     from pipelines.monitoring.report import Snapshot
-    from tenantml.pipeline_cli import Target
+    from tenantml.cli.pipeline import Target
 
 _STATE_STYLE = {"ALARM": "bold red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
 
