@@ -35,7 +35,7 @@ import pandas as pd
 
 from pipelines.monitoring.baseline import compute_baseline
 from pipelines.data.features import FeatureSignature
-from pipelines.inference_log.records import parse_payloads
+from pipelines.inference_log.decoding import parse_payloads
 from pipelines.monitoring.monitor import compute_window_metrics, decode_records
 from pipelines.inference_log.logger import KinesisInferenceLogger, LogEntry, LoggerSettings
 from pipelines.serving.schema import FeatureBatch, InputSchema

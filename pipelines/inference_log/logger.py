@@ -5,7 +5,7 @@ not yet encoded) and returns at once. A background thread per worker process enc
 buffered and sends it with ``PutRecords`` in batches of at most 500 records and 5 MiB:
 
 - consecutive requests of one model version are aggregated into Kinesis records of about
-  ``aggregate_bytes`` (128 KiB; format 5, see :mod:`pipelines.inference_log.records`), as the Kinesis
+  ``aggregate_bytes`` (128 KiB; format 5, see :mod:`pipelines.inference_log.format`), as the Kinesis
   Producer Library aggregates user records. Per-record work (a header, a PutRecords entry, a
   result to read) is then paid per aggregate, not per request: with a record per request, the
   sender's CPU for a one-row request went mostly to that, and logging cost 10 % of a one-row
@@ -51,7 +51,9 @@ import cbor2
 import numpy as np
 import orjson
 
-from pipelines.inference_log.records import NumericBlock, RecordEncoder
+from pipelines.inference_log.encoding import RecordEncoder
+
+from pipelines.inference_log.format import NumericBlock
 from pipelines.serving.schema import FeatureBatch, InputSchema
 
 log = logging.getLogger(__name__)

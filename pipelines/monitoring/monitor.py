@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from pipelines.monitoring.baseline import Baseline, CategoricalSummary, NumericSummary
 from pipelines.monitoring.drift import FeatureDrift, as_float, category_shares, column_drift, psi
-from pipelines.inference_log.records import InferenceRecord, attach_numeric, normalize_record, parse_payloads
+from pipelines.inference_log.decoding import InferenceRecord, attach_numeric, normalize_record, parse_payloads
 from core.contract import METRICS_NAMESPACE, MONITORING_PREFIX
 from core.errors import (
     BaselineNotFoundError,

@@ -149,7 +149,7 @@ def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(ru
     import httpx
     from sklearn.datasets import load_breast_cancer
 
-    from pipelines.inference_log.records import parse_payloads
+    from pipelines.inference_log.decoding import parse_payloads
 
     # given the endpoint up.json lists for churn
     endpoint = running_up.summary["tenants"]["churn"]["endpoint"]

@@ -17,13 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipelines.data.features import FeatureSignature
-from pipelines.inference_log.records import (
-    AGGREGATE_MAGIC,
-    FRAME_MAGIC,
-    InferenceRecord,
-    decode_kinesis_batch,
-    parse_payloads,
-)
+from pipelines.inference_log.decoding import InferenceRecord, decode_kinesis_batch, parse_payloads
+from pipelines.inference_log.format import AGGREGATE_MAGIC, FRAME_MAGIC
 from pipelines.inference_log.logger import (
     KinesisInferenceLogger,
     LogEntry,

@@ -22,7 +22,7 @@ import httpx
 import orjson
 from serving_support import free_port, wait_for_workers
 
-from pipelines.inference_log.records import parse_payloads
+from pipelines.inference_log.decoding import parse_payloads
 from pipelines.serving.config import InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
 

@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.monitoring.baseline import OTHER_CATEGORY, CategoricalSummary, compute_baseline, summarize_numeric
 from pipelines.monitoring.drift import PSI_EPSILON, category_shares, numeric_drift, psi
-from pipelines.inference_log.records import decode_record_data
+from pipelines.inference_log.decoding import decode_record_data
 from pipelines.monitoring.monitor import (
     _latency_histogram,
     compute_window_metrics,

@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 from pipelines.monitoring.baseline import compute_baseline
-from pipelines.inference_log.records import FRAME_MAGIC, InferenceRecord, decode_record_data, encode_record
+from pipelines.inference_log.decoding import InferenceRecord, decode_record_data
+from pipelines.inference_log.encoding import encode_record
+from pipelines.inference_log.format import FRAME_MAGIC
 from pipelines.monitoring.monitor import compute_window_metrics, decode_records
 from core.spec import ModelSpec, ProblemType
 

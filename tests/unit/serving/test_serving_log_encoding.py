@@ -7,7 +7,8 @@ import time
 import numpy as np
 
 from pipelines.data.features import FeatureSignature
-from pipelines.inference_log.records import RecordEncoder, decode_record_data
+from pipelines.inference_log.decoding import decode_record_data
+from pipelines.inference_log.encoding import RecordEncoder
 from pipelines.inference_log.logger import LogEntry, encode_records
 from pipelines.serving.schema import FeatureBatch, InputSchema
 

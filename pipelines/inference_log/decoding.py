@@ -1,79 +1,7 @@
-"""Inference log records as they travel on the tenant's Kinesis stream (format versions 4 and 5).
+"""Reading inference log records: every wire version the platform has written, and Kinesis events.
 
-A format-4 record holds one request (or one chunk of a request too large for one record): its
-rows row-wise, with the feature names, so a record can be read without the registry. The server
-writes a binary frame: a JSON header, then the numeric values as raw bytes::
-
-    b"TML\x04"  <uint32 little-endian: header length>  <header JSON>  <numeric block>
-
-    header: {"v": 4, "request_id": "…", "model_version": "7", "timestamp": 1.7e9, "latency_ms": 1.9,
-             "error": false, "chunk": 0, "chunks": 1, "n_rows": 2,
-             "numeric_features": "age\u001fincome", "numeric_block": "f4",
-             "categorical_features": ["plan"], "categorical_rows": [["pro"], ["free"]],
-             "predictions": [1, 0]}
-
-- The numeric block: little-endian float32 (``numeric_block: "f4"``) or float64 (``"f8"``),
-  row-major (``n_rows`` x numeric features), NaN = missing; exactly ``n_rows`` x features x 4 (or
-  8) bytes, absent (with ``numeric_block``) when the record has no numeric feature. A Kinesis
-  record is bytes, so the block needs no base64: format 3 carried it base64 inside a JSON record,
-  which cost a third more bytes to send, sign and read, and its encoding was a quarter of the
-  logging cost of a 100-row request. Binary is an order of magnitude cheaper to write and read
-  than decimal text (formatting and parsing 30 floats per row was most of the cost on both
-  sides), and float32 halves the bytes of float64. Precision: readers give back every value of at
-  most 6 significant digits between 1e-17 and 1e6 in magnitude (what CSV and JSON inputs usually
-  hold), and every integer up to 2**24, as exactly the float64 the server parsed: a float32 value
-  is replaced by the float64 of its 6-significant-digit rounding when that rounds to the same
-  float32 (vectorized, one pass per batch). Without this, a decimal such as 0.7 would come back as
-  0.69999998 and land below a baseline bin edge of 0.7, which for a feature with many 0.7s reads
-  as drift. Other values keep float32 precision (relative error at most 1.2e-7; magnitudes under
-  1.2e-38 lose more, down to 0). A request with a value float32 cannot hold (beyond +-3.4e38, or
-  infinite) is written exactly, as a float64 block.
-- ``numeric_features``/``categorical_features``: a JSON list of names, or (as the server writes
-  them) one string of the names joined by U+001F, the ASCII unit separator: parsing 30 short
-  strings per record cost more than the rest of the record, and a reader splits a joined string
-  only when it differs from the previous record's.
-- ``categorical_rows`` hold strings, numbers, booleans or ``null``. Both blocks have one row per
-  input row; a block whose feature list is empty may be omitted.
-- ``predictions``: one per row; ``null`` when ``error`` is true (the model failed on the request).
-- ``chunk``/``chunks``: a request whose rows do not fit in one record (1 MiB) is split; every
-  chunk repeats the request's id, version, timestamp, latency and error flag. Readers count a
-  request once, by its ``chunk`` 0.
-
-Why whole requests: one JSON record per row made a 100-row request cost 100 records' worth of
-encoding, signing and PutRecords entries, 53-83 % of the server's throughput. Feature names ride
-along in every record (a few hundred bytes) rather than a schema hash that would need the
-registry to read a record.
-
-Format 5, the aggregated record: the server puts consecutive requests of one model version into
-one Kinesis record (about 128 KiB, as the Kinesis Producer Library aggregates), so per-record
-costs are paid per aggregate rather than per request (see
-:mod:`pipelines.inference_log.logger`)::
-
-    b"TML\x05"  <uint32 little-endian: header length>  <header JSON>  <numeric block>
-
-    header: {"v": 5, "requests": 2, "request_id": ["a", "b"], "model_version": "7",
-             "timestamp": [1.7e9, 1.7e9], "latency_ms": [1.9, 2.2], "error": [false, false],
-             "n_rows": [1, 3], "numeric_features": "age\u001fincome", "numeric_block": "f4",
-             "categorical_features": ["plan"], "categorical_rows": [["pro"], ["free"], …],
-             "predictions": [[1], [0, 1, 1]]}
-
-The per-request fields are lists of ``requests`` values (``predictions``: each request's list, or
-``null`` for a failed one); the numeric block and ``categorical_rows`` hold every request's rows
-in order, request by request. Each request reads exactly as a format-4 frame of its own would
-(:func:`parse_payloads`); an aggregate that is malformed anywhere is rejected whole. An
-aggregate is never chunked: a request too large for one goes alone as format 4.
-
-Older formats are still read, so a monitor can be upgraded before the servers are, and so are
-JSON records from producers without numpy:
-
-- versions 2 and 3: one JSON object with the header's fields, the numeric values either as
-  ``numeric_f32``/``numeric_f64`` (base64 of the block above; version 2 wrote only float64) or as
-  ``numeric_rows``, rows of JSON numbers or ``null``;
-- version 1 (no ``v``): one row, ``features`` as an object, one ``prediction``, read as a one-row
-  record.
-
-Readers tell the forms apart by the first bytes: a frame starts with ``TML`` and its version byte,
-a JSON record with ``{``.
+Formats 2 and 3 (JSON), 4 (a binary frame) and 5 (an aggregate of format-4 requests) are read;
+see :mod:`pipelines.inference_log.format`. A malformed record is rejected whole, with the reason.
 """
 
 from __future__ import annotations
@@ -90,37 +18,26 @@ import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from core.errors import InferenceRecordError
-
-FORMAT_VERSION = 4
-#: versions this reader reads besides 1 (which has no ``v``): 2 and 3 as JSON, 4 as a frame
-READABLE_VERSIONS = frozenset({2, 3, 4})
-#: JSON records carry these versions; version 4 is a binary frame
-JSON_VERSIONS = frozenset({2, 3})
-#: the first bytes of a format-4 frame (a JSON record starts with "{")
-FRAME_MAGIC = b"TML\x04"
-#: an aggregated record (format 5): several requests of one model version in one Kinesis record
-AGGREGATE_MAGIC = b"TML\x05"
-AGGREGATE_VERSION = 5
-#: the magic, then the header's length as uint32 little-endian
-FRAME_HEAD_BYTES = 8
-#: joins feature names into one string on the wire (see the module docstring)
-NAME_SEPARATOR = "\x1f"
-
-_NUMBER_TYPES = (float, int)
-_PREDICTION_TYPES = frozenset((float, int, str, bool))
-_CATEGORY_TYPES = frozenset((float, int, str, bool, type(None)))
-_NUMPY_OPTION = orjson.OPT_SERIALIZE_NUMPY
-_F64 = np.dtype("<f8")
-_F32 = np.dtype("<f4")
-#: the binary numeric blocks: field name -> (dtype, bytes per value)
-_BLOCKS = {"numeric_f32": (_F32, 4), "numeric_f64": (_F64, 8)}
-#: a frame's ``numeric_block`` -> the block's field name in a parsed payload
-_FRAME_BLOCKS = {"f4": "numeric_f32", "f8": "numeric_f64"}
-#: 10**k for k in 0..22, all exact in float64
-_POW10 = 10.0 ** np.arange(23)
-#: feature-name lists seen so far, interned as tuples so records of one model share one object
-_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
-_MAX_INTERNED = 1024
+from pipelines.inference_log.format import (
+    _BLOCKS,
+    _CATEGORY_TYPES,
+    _F32,
+    _FRAME_BLOCKS,
+    _LAST_NAMES,
+    _MAX_INTERNED,
+    _NAMES,
+    _NUMBER_TYPES,
+    _POW10,
+    _PREDICTION_TYPES,
+    AGGREGATE_MAGIC,
+    AGGREGATE_VERSION,
+    FORMAT_VERSION,
+    FRAME_HEAD_BYTES,
+    FRAME_MAGIC,
+    JSON_VERSIONS,
+    NAME_SEPARATOR,
+    READABLE_VERSIONS,
+)
 
 
 class InferenceRecord(BaseModel):
@@ -190,195 +107,6 @@ class LegacyInferenceRecord(BaseModel):
     latency_ms: float
     error: bool = False
     timestamp: float
-
-
-# --- writing ----------------------------------------------------------------------------------
-
-
-#: a record's numeric block: its ``numeric_block`` kind ("f4" or "f8") and its bytes
-NumericBlock = tuple[str, bytes | memoryview]
-
-
-class RecordEncoder:
-    """Writes the records of one feature list (a model's schema); the joined names are made once.
-
-    ``precision="float32"`` (the default, see the module docstring) writes a float32 block;
-    ``"float64"`` a float64 block, exact, at twice the bytes.
-    """
-
-    def __init__(
-        self,
-        numeric_features: Sequence[str],
-        categorical_features: Sequence[str] = (),
-        *,
-        precision: Literal["float32", "float64"] = "float32",
-    ) -> None:
-        if precision not in ("float32", "float64"):
-            raise ValueError(f"precision: expected 'float32' or 'float64', got {precision!r}")
-        self.numeric_features = tuple(numeric_features)
-        self.categorical_features = tuple(categorical_features)
-        self.precision = precision
-        self._numeric_names = _joined(self.numeric_features)
-        self._categorical_names = _joined(self.categorical_features)
-
-    def encode(
-        self,
-        *,
-        request_id: str,
-        model_version: str,
-        timestamp: float,
-        latency_ms: float,
-        error: bool,
-        numeric: np.ndarray | None,
-        categorical: np.ndarray | None = None,
-        predictions: np.ndarray | None,
-        chunk: int = 0,
-        chunks: int = 1,
-        block: NumericBlock | None = None,
-    ) -> bytes:
-        """One record's frame. ``numeric`` is a float matrix (NaN = missing), ``categorical`` an
-        object matrix, ``predictions`` one value per row (None for a failed request). ``block``:
-        ``numeric``'s block when :meth:`numeric_blocks` made it already."""
-        record: dict[str, Any] = {
-            "v": FORMAT_VERSION,
-            "request_id": request_id,
-            "model_version": model_version,
-            "timestamp": timestamp,
-            "latency_ms": latency_ms,
-            "error": error,
-            "chunk": chunk,
-            "chunks": chunks,
-            "n_rows": len(numeric) if numeric is not None else len(categorical) if categorical is not None else 0,
-            "numeric_features": self._numeric_names,
-        }
-        if self.categorical_features and categorical is not None:
-            record["categorical_features"] = self._categorical_names
-            record["categorical_rows"] = categorical.tolist()
-        record["predictions"] = _prediction_values(predictions)
-        raw: bytes | memoryview = b""
-        if numeric is not None and self.numeric_features:
-            record["numeric_block"], raw = block or self.numeric_blocks([numeric])[0]
-        head = orjson.dumps(record, option=_NUMPY_OPTION)
-        return b"".join((FRAME_MAGIC, len(head).to_bytes(4, "little"), head, raw))
-
-    def encode_aggregate(
-        self,
-        *,
-        request_ids: Sequence[str],
-        model_version: str,
-        timestamps: Sequence[float],
-        latencies_ms: Sequence[float],
-        errors: Sequence[bool],
-        n_rows: Sequence[int],
-        predictions: Sequence[np.ndarray | None],
-        categorical: Sequence[np.ndarray | None] | None = None,
-        numeric_block: Literal["f4", "f8"] | None = None,
-        numeric_parts: Sequence[bytes | memoryview] = (),
-    ) -> bytes:
-        """One aggregated frame (format 5) of several requests of one model version: the
-        per-request fields as lists, every row's numeric values in one block of kind
-        ``numeric_block`` (the requests' blocks, ``numeric_parts``, back to back: as
-        :meth:`numeric_blocks` makes them), the categorical rows of all requests in order.
-        ``predictions``: per request, its predictions or None for a failed request."""
-        record: dict[str, Any] = {
-            "v": AGGREGATE_VERSION,
-            "requests": len(request_ids),
-            "request_id": request_ids,
-            "model_version": model_version,
-            "timestamp": timestamps,
-            "latency_ms": latencies_ms,
-            "error": errors,
-            "n_rows": n_rows,
-            "numeric_features": self._numeric_names,
-        }
-        if self.categorical_features and categorical is not None:
-            record["categorical_features"] = self._categorical_names
-            record["categorical_rows"] = [row for rows in categorical if rows is not None for row in rows.tolist()]
-        record["predictions"] = [_prediction_values(p) for p in predictions]
-        if numeric_block is not None and self.numeric_features:
-            record["numeric_block"] = numeric_block
-        else:
-            numeric_parts = ()
-        head = orjson.dumps(record, option=_NUMPY_OPTION)
-        return b"".join((AGGREGATE_MAGIC, len(head).to_bytes(4, "little"), head, *numeric_parts))
-
-    def numeric_blocks(self, matrices: Sequence[np.ndarray]) -> list[NumericBlock]:
-        """The numeric block of each matrix (one request's rows each), cast to float32 for all of
-        them in one numpy pass: per request, the cast and its overflow check cost more in numpy's
-        call overhead than in work. A matrix with a value float32 cannot hold (the cast gave an
-        infinity) gets an exact float64 block; so does every matrix with ``precision="float64"``."""
-        if self.precision == "float64" or not matrices:
-            return [("f8", np.ascontiguousarray(m, dtype=_F64).tobytes()) for m in matrices]
-        with np.errstate(over="ignore"):
-            narrow = np.concatenate(matrices, dtype=_F32) if len(matrices) > 1 else matrices[0].astype(_F32)
-        # the block's bytes are the cast array's own (no copy): each frame copies its slice once
-        data = memoryview(narrow).cast("B") if narrow.size else memoryview(b"")
-        row_bytes = narrow.shape[1] * _F32.itemsize
-        before = None
-        infinite = np.isinf(narrow)
-        if infinite.any():  # rare: a check per row cost 2 us per 100-row request, this 0.2
-            # infinite rows before each row, so a matrix's count is one subtraction
-            before = np.concatenate(([0], np.cumsum(infinite.any(axis=1)))).tolist()
-        blocks: list[NumericBlock] = []
-        start = 0
-        for matrix in matrices:
-            stop = start + len(matrix)
-            if before is not None and before[stop] != before[start]:
-                blocks.append(("f8", np.ascontiguousarray(matrix, dtype=_F64).tobytes()))
-            else:
-                blocks.append(("f4", data[start * row_bytes : stop * row_bytes]))
-            start = stop
-        return blocks
-
-
-def _prediction_values(predictions: np.ndarray | None) -> Any:
-    """Predictions as orjson writes them: a numeric array as is, labels as strings (orjson
-    serializes no object arrays), None for a failed request."""
-    if predictions is None:
-        return None
-    if predictions.dtype.kind in "biuf":
-        return np.ascontiguousarray(predictions)
-    return [p if type(p) in _PREDICTION_TYPES else str(p) for p in predictions.tolist()]
-
-
-def encode_record(
-    *,
-    request_id: str,
-    model_version: str,
-    timestamp: float,
-    latency_ms: float,
-    error: bool,
-    numeric_features: Sequence[str],
-    numeric: np.ndarray | None,
-    categorical_features: Sequence[str] = (),
-    categorical: np.ndarray | None = None,
-    predictions: np.ndarray | None,
-    chunk: int = 0,
-    chunks: int = 1,
-    precision: Literal["float32", "float64"] = "float32",
-) -> bytes:
-    """One record's frame (see :class:`RecordEncoder`, which a writer of many records should keep)."""
-    return RecordEncoder(numeric_features, categorical_features, precision=precision).encode(
-        request_id=request_id,
-        model_version=model_version,
-        timestamp=timestamp,
-        latency_ms=latency_ms,
-        error=error,
-        numeric=numeric,
-        categorical=categorical,
-        predictions=predictions,
-        chunk=chunk,
-        chunks=chunks,
-    )
-
-
-def _joined(names: Sequence[str]) -> str | Sequence[str]:
-    """Names as one separator-joined string, or the list when a name holds the separator."""
-    joined = NAME_SEPARATOR.join(names)
-    return list(names) if joined.count(NAME_SEPARATOR) != max(len(names) - 1, 0) or "" in names else joined
-
-
-# --- reading ------------------------------------------------------------------------------------
 
 
 def parse_payload(data: bytes | str) -> dict[str, Any]:
@@ -602,11 +330,6 @@ def check_shapes(payload: dict[str, Any]) -> None:
     payload["n_rows"] = n_rows
 
 
-#: the last name list seen per field and its interned tuple: records of one model repeat it, and
-#: comparing a list is cheaper than hashing it
-_LAST_NAMES: dict[str, tuple[Any, tuple[str, ...]]] = {}
-
-
 def _names(names: Any, field: str) -> tuple[str, ...]:
     if names is None or names == () or names == "":
         return ()
@@ -821,9 +544,6 @@ def _preview(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# --- Lambda events --------------------------------------------------------------------------------
-
-
 @dataclass
 class DecodedBatch:
     records: list[InferenceRecord] = field(default_factory=list)
@@ -864,29 +584,3 @@ def decode_record_data(data: bytes) -> InferenceRecord:
         return InferenceRecord.model_validate(payload)
     except ValidationError as err:
         raise InferenceRecordError(f"not a valid inference record: {err}") from err
-
-
-__all__ = [
-    "AGGREGATE_MAGIC",
-    "AGGREGATE_VERSION",
-    "FORMAT_VERSION",
-    "FRAME_MAGIC",
-    "JSON_VERSIONS",
-    "NAME_SEPARATOR",
-    "READABLE_VERSIONS",
-    "DecodedBatch",
-    "InferenceRecord",
-    "LegacyInferenceRecord",
-    "NumericBlock",
-    "RecordEncoder",
-    "attach_numeric",
-    "check_shapes",
-    "decode_kinesis_batch",
-    "decode_record_data",
-    "decode_stream_record",
-    "encode_record",
-    "normalize_record",
-    "parse_payload",
-    "parse_payloads",
-    "restore_float32",
-]
