@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -21,10 +22,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from core.errors import Problem, TenantSpecError
 
@@ -76,13 +80,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
 
 
+# Rules between fields of one section are field validators on the later field, reading the earlier
+# one from ``info.data``: pydantic skips model validators when any field of the model is invalid,
+# but ``info.data`` holds every earlier field that did validate, so each rule runs exactly when its
+# inputs are valid and its error names the field. Such fields set ``validate_default`` so that a
+# default breaking the rule is caught too.
+
+
 class ComputeSpec(_Model):
     """Where training and serving run: an EKS cluster, or EC2 instances for small tenants."""
 
     kind: Literal["eks", "ec2"]
     instance_types: list[InstanceType] = Field(min_length=1, max_length=10)
     min_nodes: int = Field(default=1, ge=0, le=100)
-    max_nodes: int = Field(default=2, ge=1, le=100)
+    max_nodes: int = Field(default=2, ge=1, le=100, validate_default=True)
     kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.\d{2}$")] = "1.31"
     vpc_cidr: Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])$")] = (
         "10.0.0.0/16"
@@ -100,13 +111,13 @@ class ComputeSpec(_Model):
             raise ValueError("must be a private (RFC 1918) range such as 10.0.0.0/16")
         return value
 
-    @model_validator(mode="after")
-    def _min_not_above_max(self) -> ComputeSpec:
-        if self.min_nodes > self.max_nodes:
-            raise ValueError(
-                f"min_nodes ({self.min_nodes}) must not exceed max_nodes ({self.max_nodes})"
-            )
-        return self
+    @field_validator("max_nodes")
+    @classmethod
+    def _not_below_min_nodes(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_nodes")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must not be below min_nodes ({minimum})")
+        return value
 
 
 class StreamingSpec(_Model):
@@ -134,7 +145,7 @@ class ModelSpec(_Model):
     primary_metric: str
     minimum_metric: float
     drift_threshold: float = Field(default=0.2, gt=0, le=10)
-    estimator: str = "random_forest"
+    estimator: str = Field(default="random_forest", validate_default=True)
     search_trials: int = Field(default=20, ge=1, le=1000)
     search_timeout_seconds: int = Field(default=300, ge=10, le=86400)
     promotion_margin: float = Field(default=0.0, ge=0, le=1)
@@ -142,34 +153,25 @@ class ModelSpec(_Model):
 
     @field_validator("primary_metric")
     @classmethod
-    def _known_metric(cls, value: str) -> str:
+    def _known_metric_of_the_problem(cls, value: str, info: ValidationInfo) -> str:
         if value not in METRICS:
             raise ValueError(f"unknown metric; allowed: {', '.join(sorted(METRICS))}")
+        problem = info.data.get("problem")
+        if problem is not None and METRICS[value][0] is not problem:
+            allowed = sorted(m for m, (p, _) in METRICS.items() if p is problem)
+            raise ValueError(f"is not a {problem.value} metric; allowed: {', '.join(allowed)}")
         return value
 
     @field_validator("estimator")
     @classmethod
-    def _known_estimator(cls, value: str) -> str:
+    def _known_estimator_of_the_problem(cls, value: str, info: ValidationInfo) -> str:
         if value not in ESTIMATORS:
             raise ValueError(f"unknown estimator; allowed: {', '.join(sorted(ESTIMATORS))}")
+        problem = info.data.get("problem")
+        if problem is not None and problem not in ESTIMATORS[value]:
+            allowed = sorted(e for e, ps in ESTIMATORS.items() if problem in ps)
+            raise ValueError(f"does not solve {problem.value}; allowed: {', '.join(allowed)}")
         return value
-
-    @model_validator(mode="after")
-    def _fits_problem(self) -> ModelSpec:
-        metric_problem, _ = METRICS[self.primary_metric]
-        if metric_problem is not self.problem:
-            allowed = sorted(m for m, (p, _) in METRICS.items() if p is self.problem)
-            raise ValueError(
-                f"primary_metric {self.primary_metric!r} is not a {self.problem.value} metric; "
-                f"allowed: {', '.join(allowed)}"
-            )
-        if self.problem not in ESTIMATORS[self.estimator]:
-            allowed = sorted(e for e, ps in ESTIMATORS.items() if self.problem in ps)
-            raise ValueError(
-                f"estimator {self.estimator!r} does not solve {self.problem.value}; "
-                f"allowed: {', '.join(allowed)}"
-            )
-        return self
 
     @property
     def higher_is_better(self) -> bool:
@@ -182,21 +184,20 @@ class MonitoringSpec(_Model):
     latency_p99_ms: float = Field(default=250.0, gt=0, le=60_000)
     error_rate: float = Field(default=0.01, gt=0, le=1)
     evaluation_periods: int = Field(default=3, ge=1, le=100)
-    datapoints_to_alarm: int = Field(default=2, ge=1, le=100)
+    datapoints_to_alarm: int = Field(default=2, ge=1, le=100, validate_default=True)
     period_seconds: Literal[60, 300, 900, 3600] = 60
     retrain_cooldown_minutes: int = Field(default=60, ge=1, le=10_080)
     #: rows a monitored window needs before its drift is scored: PSI over a few dozen rows is
     #: sampling noise (about bins/rows per feature), not drift, and would page people
     drift_min_rows: int = Field(default=200, ge=1, le=1_000_000)
 
-    @model_validator(mode="after")
-    def _datapoints_within_periods(self) -> MonitoringSpec:
-        if self.datapoints_to_alarm > self.evaluation_periods:
-            raise ValueError(
-                f"datapoints_to_alarm ({self.datapoints_to_alarm}) must not exceed "
-                f"evaluation_periods ({self.evaluation_periods})"
-            )
-        return self
+    @field_validator("datapoints_to_alarm")
+    @classmethod
+    def _within_evaluation_periods(cls, value: int, info: ValidationInfo) -> int:
+        periods = info.data.get("evaluation_periods")
+        if periods is not None and value > periods:
+            raise ValueError(f"must not exceed evaluation_periods ({periods})")
+        return value
 
 
 SAGEMAKER_INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
@@ -222,26 +223,41 @@ class ServingSpec(_Model):
     #: how long the canary bakes under the guardrail alarms before all traffic shifts
     bake_minutes: int = Field(default=10, ge=0, le=60)
     min_replicas: int = Field(default=2, ge=1, le=100)
-    max_replicas: int = Field(default=4, ge=1, le=100)
+    max_replicas: int = Field(default=4, ge=1, le=100, validate_default=True)
     target_cpu_percent: int = Field(default=70, ge=10, le=100)
     #: the serving image tag in the tenant's ECR repository (tags are immutable)
-    image_tag: Annotated[str, StringConstraints(pattern=IMAGE_TAG_PATTERN)] | None = None
+    image_tag: Annotated[str, StringConstraints(pattern=IMAGE_TAG_PATTERN)] | None = Field(
+        default=None, validate_default=True
+    )
     workers: int = Field(default=2, ge=1, le=32)
 
-    @model_validator(mode="after")
-    def _replicas_and_image(self) -> ServingSpec:
-        if self.min_replicas > self.max_replicas:
+    @field_validator("model_version")
+    @classmethod
+    def _only_for_sagemaker(cls, value: int | None, info: ValidationInfo) -> int | None:
+        platform = info.data.get("platform")
+        if value is not None and platform not in (None, "sagemaker"):
             raise ValueError(
-                f"min_replicas ({self.min_replicas}) must not exceed max_replicas ({self.max_replicas})"
-            )
-        if self.platform == "eks" and self.image_tag is None:
-            raise ValueError("platform eks needs image_tag: the tag of the serving image in the tenant's repository")
-        if self.platform != "sagemaker" and self.model_version is not None:
-            raise ValueError(
-                f"model_version pins a SageMaker endpoint; platform {self.platform} serves the registry's "
+                f"pins a SageMaker endpoint; platform {platform} serves the registry's "
                 "champion alias instead: remove model_version or set platform: sagemaker"
             )
-        return self
+        return value
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _not_below_min_replicas(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_replicas")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must not be below min_replicas ({minimum})")
+        return value
+
+    @field_validator("image_tag")
+    @classmethod
+    def _required_on_eks(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("platform") == "eks":
+            raise ValueError(
+                "is required with platform eks: the tag of the serving image in the tenant's repository"
+            )
+        return value
 
 
 class StateBackendSpec(_Model):
@@ -274,6 +290,55 @@ class Suppression(_Model):
     reason: Annotated[str, StringConstraints(min_length=10, max_length=500)]
     #: Terraform address glob (``aws_s3_bucket.storage_*``); omitted means the whole stack
     address: str = "*"
+
+
+FieldPath = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _SectionRule:
+    """A rule between fields of different sections of a tenant spec.
+
+    It runs in TenantSpec's model validator when every field is valid. Pydantic skips that
+    validator as soon as one field anywhere is invalid, so :func:`parse_spec` then runs the rule
+    on the raw document, provided the fields it reads are valid.
+    """
+
+    #: the fields passed to ``check``, in order; a problem is reported at the first one
+    reads: tuple[FieldPath, ...]
+    #: the problem's message, or None when the values fit
+    check: Callable[..., str | None]
+
+
+def _eks_serving_needs_eks_compute(platform: str, compute_kind: str) -> str | None:
+    if platform == "eks" and compute_kind != "eks":
+        return f"needs compute.kind eks (this tenant runs on {compute_kind}); use sagemaker or local"
+    return None
+
+
+_SECTION_RULES = (
+    _SectionRule(reads=(("serving", "platform"), ("compute", "kind")), check=_eks_serving_needs_eks_compute),
+)
+#: the pydantic error type TenantSpec raises for broken section rules (its context lists them)
+_SECTION_RULES_ERROR = "section_rules"
+
+
+class _UnreadableField(Exception):
+    """A field a section rule reads is itself invalid: the rule cannot be judged."""
+
+
+def _section_problems(read: Callable[[FieldPath], Any]) -> list[tuple[FieldPath, str, Any]]:
+    """(field, message, value) for each broken section rule whose fields ``read`` can give."""
+    found = []
+    for rule in _SECTION_RULES:
+        try:
+            values = [read(path) for path in rule.reads]
+        except _UnreadableField:
+            continue
+        message = rule.check(*values)
+        if message is not None:
+            found.append((rule.reads[0], message, values[0]))
+    return found
 
 
 class TenantSpec(_Model):
@@ -320,11 +385,18 @@ class TenantSpec(_Model):
         return tags
 
     @model_validator(mode="after")
-    def _serving_fits_compute(self) -> TenantSpec:
-        if self.serving.platform == "eks" and self.compute.kind != "eks":
-            raise ValueError(
-                f"serving.platform eks needs compute.kind eks (this tenant runs on {self.compute.kind}); "
-                "use serving.platform sagemaker or local"
+    def _sections_fit(self) -> TenantSpec:
+        def read(path: FieldPath) -> Any:
+            value: Any = self
+            for name in path:
+                value = getattr(value, name)
+            return value
+
+        found = _section_problems(read)
+        if found:
+            # a model validator's error sits at the top level: the context carries each field
+            raise PydanticCustomError(
+                _SECTION_RULES_ERROR, "{summary}", {"summary": "; ".join(m for _, m, _ in found), "problems": found}
             )
         return self
 
@@ -362,11 +434,18 @@ def _format_location(loc: Iterable[int | str]) -> str:
     return "".join(parts) or "(top level)"
 
 
+def _field_path(loc: Iterable[int | str]) -> tuple[int | str, ...]:
+    # pydantic puts union/constraint branch names in loc; keep only the field path
+    return tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "constrained-str"))))
+
+
 def _problems_from_validation(path: Path, err: ValidationError) -> list[Problem]:
     problems = []
     for e in err.errors(include_url=False):
-        # pydantic puts union/constraint branch names in loc; keep only the field path
-        loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith(("function-", "constrained-str")))]
+        if e["type"] == _SECTION_RULES_ERROR:
+            problems.extend(_section_problem(path, *found) for found in e["ctx"]["problems"])
+            continue
+        loc = _field_path(e["loc"])
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "string_pattern_mismatch":
             pattern = e.get("ctx", {}).get("pattern", "")
@@ -378,8 +457,50 @@ def _problems_from_validation(path: Path, err: ValidationError) -> list[Problem]
     return problems
 
 
+def _section_problem(path: Path, field: FieldPath, message: str, value: Any) -> Problem:
+    return Problem(f"{path}: {_format_location(field)}", message, value)
+
+
+def _raw_reader(data: Mapping[str, Any], err: ValidationError) -> Callable[[FieldPath], Any]:
+    """Read fields pydantic accepted from the raw document, as validated values (defaults when absent)."""
+    # a broken section rule sits at the top level but leaves every field valid
+    failed = [_field_path(e["loc"]) for e in err.errors(include_url=False) if e["type"] != _SECTION_RULES_ERROR]
+
+    def read(path: FieldPath) -> Any:
+        # an error at the field, inside it, or at a section holding it (missing, not a mapping)
+        if any(f[: len(path)] == path or path[: len(f)] == f for f in failed):
+            raise _UnreadableField(path)
+        model: type[BaseModel] = TenantSpec
+        value: Any = data
+        for name in path:
+            info = model.model_fields[name]
+            if isinstance(value, Mapping) and name in value:
+                value = value[name]
+            else:
+                value = info.get_default(call_default_factory=True)
+            if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+                model = info.annotation
+                if isinstance(value, BaseModel):
+                    value = value.model_dump()
+        return TypeAdapter(Annotated[info.annotation, info]).validate_python(value)
+
+    return read
+
+
+class _SpecFileError(TenantSpecError):
+    """One file's problems, with its tenant name when that field is valid (for the duplicate check)."""
+
+    def __init__(self, problems: list[Problem], tenant_name: str | None) -> None:
+        super().__init__(problems)
+        self.tenant_name = tenant_name
+
+
 def parse_spec(path: Path, text: str) -> TenantSpec:
-    """Parse one spec document; raise :class:`TenantSpecError` naming every problem."""
+    """Parse one spec document; raise :class:`TenantSpecError` naming every problem.
+
+    Every problem means field errors, and also the cross-field rules pydantic skips once a field
+    is invalid: each is judged whenever the fields it reads are valid.
+    """
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -393,14 +514,23 @@ def parse_spec(path: Path, text: str) -> TenantSpec:
     try:
         return TenantSpec.model_validate(data)
     except ValidationError as err:
-        raise TenantSpecError(_problems_from_validation(path, err)) from err
+        problems = _problems_from_validation(path, err)
+        read = _raw_reader(data, err)
+        if not any(e["type"] == _SECTION_RULES_ERROR for e in err.errors(include_url=False)):
+            problems.extend(_section_problem(path, *found) for found in _section_problems(read))
+        try:
+            name = read(("name",))
+        except _UnreadableField:
+            name = None
+        raise _SpecFileError(problems, name) from err
 
 
 def load_specs(directory: Path, only: str | None = None) -> list[TenantSpec]:
     """Load and validate every ``*.yaml``/``*.yml`` in ``directory``, sorted by tenant name.
 
-    Problems from all files (and duplicate names across files) are gathered into one error.
-    ``only`` restricts the result to one tenant, after every file has been validated.
+    Problems from all files (and duplicate names across files, including files with other
+    problems) are gathered into one error. ``only`` restricts the result to one tenant, after
+    every file has been validated.
     """
     if not directory.is_dir():
         raise TenantSpecError([Problem(str(directory), "tenant directory does not exist")])
@@ -409,25 +539,31 @@ def load_specs(directory: Path, only: str | None = None) -> list[TenantSpec]:
         raise TenantSpecError([Problem(str(directory), "no tenant spec files (*.yaml) found")])
 
     problems: list[Problem] = []
-    specs: list[tuple[Path, TenantSpec]] = []
+    specs: list[TenantSpec] = []
+    names: list[tuple[Path, str]] = []
     for path in files:
         try:
-            specs.append((path, parse_spec(path, path.read_text(encoding="utf-8"))))
+            spec = parse_spec(path, path.read_text(encoding="utf-8"))
+        except _SpecFileError as err:
+            problems.extend(err.problems)
+            if err.tenant_name is not None:
+                names.append((path, err.tenant_name))
         except TenantSpecError as err:
             problems.extend(err.problems)
+        else:
+            specs.append(spec)
+            names.append((path, spec.name))
 
     seen: dict[str, Path] = {}
-    for path, spec in specs:
-        if spec.name in seen:
-            problems.append(
-                Problem(f"{path}: name", f"tenant name is already used by {seen[spec.name]}", spec.name)
-            )
+    for path, name in names:
+        if name in seen:
+            problems.append(Problem(f"{path}: name", f"tenant name is already used by {seen[name]}", name))
         else:
-            seen[spec.name] = path
+            seen[name] = path
     if problems:
         raise TenantSpecError(problems)
 
-    result = sorted((s for _, s in specs), key=lambda s: s.name)
+    result = sorted(specs, key=lambda s: s.name)
     if only is not None:
         result = [s for s in result if s.name == only]
         if not result:

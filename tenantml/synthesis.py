@@ -30,11 +30,19 @@ def synth(specs: Sequence[TenantSpec], outdir: Path) -> list[SynthResult]:
     """Synthesize ``specs`` into ``outdir/stacks/<tenant>/``; other tenants' output is kept."""
     from stacks.app import synth_into  # imports the CDK: only when there is something to build
 
+    # the scratch directory sits inside outdir so that publishing is a rename on one filesystem
+    # (outdir may be a mount); a directory this run created goes again when the synth fails
+    created = not outdir.exists()
     outdir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".synth-", dir=outdir) as scratch:
-        built = Path(scratch)
-        synth_into(specs, built)
-        return _publish(specs, built, outdir)
+    try:
+        with tempfile.TemporaryDirectory(prefix=".synth-", dir=outdir) as scratch:
+            built = Path(scratch)
+            synth_into(specs, built)
+            return _publish(specs, built, outdir)
+    except BaseException:
+        if created:
+            shutil.rmtree(outdir, ignore_errors=True)
+        raise
 
 
 def _publish(specs: Sequence[TenantSpec], built: Path, outdir: Path) -> list[SynthResult]:

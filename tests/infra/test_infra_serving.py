@@ -237,7 +237,7 @@ def test_given_eks_serving_on_an_ec2_tenant_then_the_spec_is_rejected_naming_the
     text = (EXAMPLE_TENANTS / "churn.yaml").read_text().replace("platform: sagemaker", "platform: eks\n  image_tag: v1")
     with pytest.raises(TenantSpecError) as raised:
         parse_spec(Path("churn.yaml"), text)
-    assert "serving.platform eks needs compute.kind eks" in str(raised.value)
+    assert "churn.yaml: serving.platform: needs compute.kind eks" in str(raised.value)
 
 
 def test_given_the_example_tenants_then_the_policy_check_passes():

@@ -26,7 +26,9 @@ from infra_support import (
 
 from infra.actions import DATA_ACTIONS
 from infra.schema_check import check_stack
+from core.errors import ConstructPropsError
 from core.spec import load_specs, parse_spec
+from tenantml.synthesis import synth as synth_tenants
 
 TENANTS = ["churn", "fraud"]
 
@@ -359,6 +361,22 @@ def test_given_a_valid_spec_with_the_longest_names_when_synthesized_then_it_synt
     # then
     (group,) = bodies(stacks["a" * 20].doc, "aws_sagemaker_model_package_group").values()
     assert len(group["model_package_group_name"]) <= 63
+
+
+def test_given_a_stack_that_fails_while_building_when_synthesized_into_a_new_directory_then_nothing_is_written(
+    tmp_path,
+):
+    # given: a name the spec would refuse (model_copy skips validation), so a construct refuses it mid-synth
+    spec = _spec_with(name="churn").model_copy(update={"name": "a" * 60})
+    out = tmp_path / "cdktf.out"
+
+    # when
+    with pytest.raises(ConstructPropsError) as caught:
+        synth_tenants([spec], out)
+
+    # then
+    assert "AWS allows" in str(caught.value)
+    assert not out.exists()
 
 
 def test_given_the_example_directory_when_loaded_then_it_holds_exactly_the_two_examples():

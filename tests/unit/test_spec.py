@@ -70,7 +70,7 @@ NAME_HINT = "must be lowercase letters, digits and '-', starting with a letter, 
          ("alert_emails[1]", "must be an e-mail address such as team@example.com", "oncall@nowhere")),
         ({"compute.kind": "fargate"}, ("compute.kind", "Input should be 'eks' or 'ec2'", "fargate")),
         ({"compute.min_nodes": 5, "compute.max_nodes": 2},
-         ("compute", "min_nodes (5) must not exceed max_nodes (2)", None)),
+         ("compute.max_nodes", "must not be below min_nodes (5)", 2)),
         ({"compute.instance_types": []},
          ("compute.instance_types", "List should have at least 1 item after validation, not 0", [])),
         ({"compute.instance_types": ["large"]},
@@ -80,8 +80,8 @@ NAME_HINT = "must be lowercase letters, digits and '-', starting with a letter, 
         ({"streaming.retention_hours": 8761},
          ("streaming.retention_hours", "Input should be less than or equal to 8760", 8761)),
         ({"model.primary_metric": "rmse"},
-         ("model", ("primary_metric 'rmse' is not a classification metric; allowed: accuracy, f1, log_loss, precision, "
-                   "recall, roc_auc"), None)),
+         ("model.primary_metric", ("is not a classification metric; allowed: accuracy, f1, log_loss, precision, "
+                                  "recall, roc_auc"), "rmse")),
         ({"model.primary_metric": "bleu"},
          ("model.primary_metric", ("unknown metric; allowed: accuracy, f1, log_loss, mae, precision, r2, recall, rmse, "
                                   "roc_auc"), "bleu")),
@@ -89,8 +89,8 @@ NAME_HINT = "must be lowercase letters, digits and '-', starting with a letter, 
          ("model.estimator", "unknown estimator; allowed: gradient_boosting, logistic_regression, random_forest, ridge",
           "xgboost")),
         ({"model.estimator": "ridge"},
-         ("model", ("estimator 'ridge' does not solve classification; allowed: gradient_boosting, logistic_regression, "
-                   "random_forest"), None)),
+         ("model.estimator", ("does not solve classification; allowed: gradient_boosting, logistic_regression, "
+                             "random_forest"), "ridge")),
         ({"tags": {"aws:createdBy": "me", "tenantml:tenant": "other", "team": "ok"}},
          ("tags", ("tag keys ['aws:createdBy', 'tenantml:tenant'] are reserved (aws:* and tenantml:* are set by the "
                   "platform)"), None)),
@@ -330,6 +330,159 @@ def test_given_a_vpc_cidr_that_is_not_a_private_network_when_parsed_then_the_spe
     assert [(p[0], p[2]) for p in problems] == [(f"{SPEC_PATH}: compute.vpc_cidr", cidr)]
 
 
+
+# --- every problem in one run ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "example", "cross_field"),
+    [
+        ({"compute.min_nodes": 5, "compute.max_nodes": 2}, "churn",
+         ("compute.max_nodes", "must not be below min_nodes (5)", 2)),
+        ({"model.primary_metric": "rmse"}, "churn",
+         ("model.primary_metric", ("is not a classification metric; allowed: accuracy, f1, log_loss, precision, "
+                                   "recall, roc_auc"), "rmse")),
+        ({"model.estimator": "ridge"}, "churn",
+         ("model.estimator", ("does not solve classification; allowed: gradient_boosting, logistic_regression, "
+                              "random_forest"), "ridge")),
+        ({"monitoring": {"evaluation_periods": 3, "datapoints_to_alarm": 5}}, "churn",
+         ("monitoring.datapoints_to_alarm", "must not exceed evaluation_periods (3)", 5)),
+        ({"serving.min_replicas": 5, "serving.max_replicas": 3}, "fraud",
+         ("serving.max_replicas", "must not be below min_replicas (5)", 3)),
+        ({"serving.image_tag": None}, "fraud",
+         ("serving.image_tag", "is required with platform eks: the tag of the serving image in the tenant's repository",
+          None)),
+        ({"serving.model_version": 2}, "fraud",
+         ("serving.model_version", ("pins a SageMaker endpoint; platform eks serves the registry's champion alias "
+                                    "instead: remove model_version or set platform: sagemaker"), 2)),
+        ({"serving.platform": "eks", "serving.image_tag": "v1"}, "churn",
+         ("serving.platform", "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local", "eks")),
+    ],
+    ids=["nodes", "metric", "estimator", "datapoints", "replicas", "image-tag", "model-version",
+         "serving-on-ec2"],
+)
+def test_given_a_cross_field_problem_next_to_field_errors_when_parsed_then_both_are_reported(
+    changes, example, cross_field
+):
+    # given: a field error in the same section as the cross-field problem and one at the top level;
+    # neither is a field the cross-field check reads
+    section = cross_field[0].split(".")[0]
+    bad_field = {"compute": "compute.instance_types", "model": "model.target", "monitoring": "monitoring.period_seconds",
+                 "serving": "serving.workers"}[section]
+    bad_value = {"compute.instance_types": [], "model.target": "", "monitoring.period_seconds": 7,
+                 "serving.workers": 0}[bad_field]
+    document = _with({"environment": "qa", **changes, bad_field: bad_value}, example)
+
+    # when
+    problems = _problems_of(document)
+
+    # then
+    location, message, value = cross_field
+    assert (f"{SPEC_PATH}: environment", "Input should be 'dev', 'staging' or 'prod'", "qa") in problems
+    assert [p for p in problems if p[0] == f"{SPEC_PATH}: {bad_field}"] != []
+    assert (f"{SPEC_PATH}: {location}", message, value) in problems
+    assert len(problems) == 3
+
+
+def test_given_an_invalid_field_next_to_a_valid_input_of_a_section_rule_when_parsed_then_the_rule_still_runs():
+    # given: compute.instance_types is invalid, compute.kind (what the rule reads) is not
+    document = _with({"compute.instance_types": ["large"], "serving.platform": "eks", "serving.image_tag": "v1"})
+
+    # when
+    problems = _problems_of(document)
+
+    # then
+    assert problems == [
+        (f"{SPEC_PATH}: compute.instance_types[0]", "must be an EC2 instance type such as m6i.large", "large"),
+        (f"{SPEC_PATH}: serving.platform", "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local",
+         "eks"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reported"),
+    [
+        ({"model.problem": "clustering", "model.primary_metric": "rmse"}, "model.problem"),
+        ({"compute.kind": "fargate", "serving.platform": "eks", "serving.image_tag": "v1"}, "compute.kind"),
+        ({"compute": "big", "serving.platform": "eks", "serving.image_tag": "v1"}, "compute"),
+    ],
+    ids=["metric-of-unknown-problem", "serving-on-unknown-compute", "compute-not-a-mapping"],
+)
+def test_given_a_cross_field_check_whose_input_is_invalid_when_parsed_then_only_the_input_is_reported(
+    changes, reported
+):
+    # when
+    problems = _problems_of(_with(changes))
+
+    # then: the invalid input is named once; a check run on it would only guess
+    assert [p[0] for p in problems] == [f"{SPEC_PATH}: {reported}"]
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "expected"),
+    [
+        ("compute", {"kind": "eks", "instance_types": ["m6i.large"], "min_nodes": 5},
+         ("compute.max_nodes", "must not be below min_nodes (5)", 2)),
+        ("monitoring", {"evaluation_periods": 1}, ("monitoring.datapoints_to_alarm",
+                                                  "must not exceed evaluation_periods (1)", 2)),
+        ("serving", {"platform": "eks", "min_replicas": 5}, ("serving.max_replicas",
+                                                             "must not be below min_replicas (5)", 4)),
+    ],
+    ids=["default-max-nodes", "default-datapoints", "default-max-replicas"],
+)
+def test_given_a_default_that_breaks_a_cross_field_rule_when_parsed_then_the_defaulted_field_is_named(
+    section, values, expected
+):
+    # given: the section written out without the field whose default breaks the rule
+    document = {**_document("fraud"), section: values}
+    document["serving"] = {**document["serving"], "image_tag": "1.0.0"} if section == "serving" else document["serving"]
+
+    # when
+    problems = _problems_of(document)
+
+    # then
+    location, message, value = expected
+    assert problems == [(f"{SPEC_PATH}: {location}", message, value)]
+
+
+def _two_broken_files(directory: Path) -> tuple[Path, Path, list[tuple[str, str, object]]]:
+    """alpha.yaml: a field error and a cross-field error; beta.yaml: alpha's tenant name and a cross-field error."""
+    first = _write(directory, "alpha.yaml", _with({"name": "alpha", "region": "moon-1", "model.primary_metric": "rmse"}))
+    second = _write(directory, "beta.yaml", _with({"name": "alpha", "serving.platform": "eks", "serving.image_tag": "v1"}))
+    expected = [
+        (f"{first}: region", "must be an AWS region such as eu-west-1", "moon-1"),
+        (f"{first}: model.primary_metric",
+         "is not a classification metric; allowed: accuracy, f1, log_loss, precision, recall, roc_auc", "rmse"),
+        (f"{second}: serving.platform", "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local", "eks"),
+        (f"{second}: name", f"tenant name is already used by {first}", "alpha"),
+    ]
+    return first, second, expected
+
+
+def test_given_field_cross_field_and_cross_file_problems_when_loaded_then_one_error_lists_them_all(tmp_path):
+    # given
+    _, _, expected = _two_broken_files(tmp_path)
+
+    # when
+    with pytest.raises(TenantSpecError) as caught:
+        load_specs(tmp_path)
+
+    # then
+    assert [(p.location, p.message, p.value) for p in caught.value.problems] == expected
+
+
+def test_given_a_file_whose_name_is_invalid_when_loaded_then_no_duplicate_is_guessed(tmp_path):
+    # given: two files both with the same invalid name: only the field error, twice
+    first = _write(tmp_path, "a.yaml", _with({"name": "Churn"}))
+    second = _write(tmp_path, "b.yaml", _with({"name": "Churn"}))
+
+    # when
+    with pytest.raises(TenantSpecError) as caught:
+        load_specs(tmp_path)
+
+    # then
+    assert [p.location for p in caught.value.problems] == [f"{first}: name", f"{second}: name"]
+
 # --- the CLI --------------------------------------------------------------------------------------
 
 
@@ -404,6 +557,29 @@ def test_given_bad_specs_when_validating_then_it_exits_2_with_the_same_problems(
     assert f"{bad}: region: must be an AWS region such as eu-west-1 (got 'mars-1')" in result.stderr
 
 
+
+@pytest.mark.parametrize("command", ["synth", "validate"])
+def test_given_field_cross_field_and_cross_file_problems_when_run_then_one_report_names_each_and_nothing_is_written(
+    runner, tmp_path, command
+):
+    # given
+    specs = tmp_path / "tenants"
+    specs.mkdir()
+    _, _, expected = _two_broken_files(specs)
+    out = tmp_path / "out"
+    args = [command, "--tenants", str(specs)] + (["--out", str(out)] if command == "synth" else [])
+
+    # when
+    result = runner.invoke(app, args)
+
+    # then
+    assert result.exit_code == 2
+    assert "invalid tenant spec (4 problem(s))" in result.stderr
+    for location, message, value in expected:
+        assert f"{location}: {message} (got {value!r})" in result.stderr
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
 # --- serving ------------------------------------------------------------------------------
 
 
@@ -432,15 +608,15 @@ def test_given_the_examples_then_churn_serves_on_sagemaker_and_fraud_on_eks():
          "Input should be less than or equal to 50"),
         ({"serving.model_version": 0}, "churn", f"{SPEC_PATH}: serving.model_version",
          "Input should be greater than or equal to 1"),
-        ({"serving.min_replicas": 5, "serving.max_replicas": 3}, "fraud", f"{SPEC_PATH}: serving",
-         "min_replicas (5) must not exceed max_replicas (3)"),
-        ({"serving.image_tag": None}, "fraud", f"{SPEC_PATH}: serving",
-         "platform eks needs image_tag: the tag of the serving image in the tenant's repository"),
-        ({"serving.model_version": 2}, "fraud", f"{SPEC_PATH}: serving",
-         ("model_version pins a SageMaker endpoint; platform eks serves the registry's champion alias instead: "
+        ({"serving.min_replicas": 5, "serving.max_replicas": 3}, "fraud", f"{SPEC_PATH}: serving.max_replicas",
+         "must not be below min_replicas (5)"),
+        ({"serving.image_tag": None}, "fraud", f"{SPEC_PATH}: serving.image_tag",
+         "is required with platform eks: the tag of the serving image in the tenant's repository"),
+        ({"serving.model_version": 2}, "fraud", f"{SPEC_PATH}: serving.model_version",
+         ("pins a SageMaker endpoint; platform eks serves the registry's champion alias instead: "
           "remove model_version or set platform: sagemaker")),
-        ({"serving.platform": "eks", "serving.image_tag": "v1"}, "churn", f"{SPEC_PATH}: (top level)",
-         "serving.platform eks needs compute.kind eks (this tenant runs on ec2); use serving.platform sagemaker or local"),
+        ({"serving.platform": "eks", "serving.image_tag": "v1"}, "churn", f"{SPEC_PATH}: serving.platform",
+         "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local"),
     ],
 )
 def test_given_a_bad_serving_section_then_the_problem_names_the_field(changes, example, location, message):
