@@ -19,12 +19,8 @@ from botocore.exceptions import ClientError
 from pipelines.data.features import FeatureSignature
 from pipelines.inference_log.decoding import InferenceRecord, decode_kinesis_batch, parse_payloads
 from pipelines.inference_log.format import AGGREGATE_MAGIC, FRAME_MAGIC
-from pipelines.inference_log.logger import (
-    KinesisInferenceLogger,
-    LogEntry,
-    LoggerSettings,
-    PutRecordsClient,
-)
+from pipelines.inference_log.kinesis import PutRecordsClient
+from pipelines.inference_log.logger import KinesisInferenceLogger, LogEntry, LoggerSettings
 from pipelines.serving.schema import FeatureBatch, InputSchema
 
 REGION = "eu-west-1"
