@@ -70,7 +70,8 @@ def child_pipeline() -> dict[str, Any]:
     from pipelines.training.executors import LocalExecutor
     from pipelines.registry.model_registry import SageMakerModelRegistry
     from pipelines.runs.resources import TenantResources
-    from pipelines.runs.pipeline import AwsClients, PipelineConfig, run_pipeline
+    from pipelines.runs.config import PipelineConfig
+    from pipelines.runs.pipeline import AwsClients, run_pipeline
     from tenantml.sample_data import upload_sample_dataset
     from core.spec import load_specs
 

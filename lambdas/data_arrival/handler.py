@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from pipelines.runs.arrivals import DataArrival, arrivals_from_s3_event
-from pipelines.runs.pipeline import handle_arrivals
+from pipelines.runs.arrivals_handler import handle_arrivals
 
 logger = Logger()
 

@@ -231,7 +231,7 @@ class AlarmContext:
                     [Problem("environment: TENANTML_MONITORING_SPEC", f"is not a valid monitoring spec: {err}")]
                 ) from err
         if config is None and any(environ.get(name) for name in _PIPELINE_CONFIG_VARIABLES):
-            from pipelines.runs.pipeline import pipeline_config_from_env
+            from pipelines.runs.config import pipeline_config_from_env
 
             config = pipeline_config_from_env(environ)
         return cls(

@@ -16,43 +16,58 @@ models bucket is deleted (every version), a model version created in the registr
 an alert goes to the tenant's SNS topic. ``run_pipeline`` returns the record either way;
 :meth:`RunRecord.raise_for_status` turns a failed run into :class:`PipelineRunError`.
 
-``handle_arrivals`` is what the data-arrival Lambda calls: it reads the tenant's resources and
-model spec from the environment and starts at most one run per object version (see
-:mod:`pipelines.runs.idempotency`).
+The data-arrival Lambda starts runs through :mod:`pipelines.runs.arrivals_handler`; the
+configuration is read by :mod:`pipelines.runs.config`.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import mimetypes
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipelines.monitoring.alerts import RunFailureAlert, publish_run_failure
-from pipelines.runs.arrivals import DataArrival
-from pipelines.registry.artifacts import download_artifact, pack_model_dir, unpack_model_archive, upload_artifact
-from pipelines.monitoring.baseline import Baseline, compute_baseline, summarize_categorical, summarize_numeric
-from pipelines.data.datasets import DEFAULT_MAX_BYTES, Dataset, load_dataset, split_holdout
+from core.errors import (
+    ModelVersionNotFoundError,
+    Problem,
+    TenantmlError,
+    TenantResourcesError,
+)
+from core.spec import ModelSpec, ProblemType
+from pipelines.data.datasets import Dataset, load_dataset, split_holdout
+from pipelines.data.uris import parse_s3_uri, s3_uri
+from pipelines.data.validation import ValidationReport, check_dataset
 from pipelines.evaluation.evaluate import EvaluationResult, evaluate_model
-from pipelines.training.executors import Executor, TrainingRequest, delete_object_versions, make_executor
-from pipelines.runs.idempotency import ClaimResult, claim_arrival, release_claim, update_claim
-from pipelines.registry.lineage import Lineage, code_revision, library_versions
 from pipelines.evaluation.gate import GateDecision, decide_promotion
-from pipelines.registry.model_registry import CHALLENGER, CHAMPION, ApprovalStatus, ModelVersion, SageMakerModelRegistry
-from pipelines.runs.resources import TenantResources
+from pipelines.monitoring.alerts import RunFailureAlert, publish_run_failure
+from pipelines.monitoring.baseline import Baseline, compute_baseline, summarize_categorical, summarize_numeric
+from pipelines.registry.artifacts import (
+    download_artifact,
+    pack_model_dir,
+    unpack_model_archive,
+    upload_artifact,
+)
+from pipelines.registry.lineage import Lineage, code_revision, library_versions
+from pipelines.registry.model_registry import (
+    CHALLENGER,
+    CHAMPION,
+    ApprovalStatus,
+    ModelVersion,
+    SageMakerModelRegistry,
+)
+from pipelines.runs.arrivals import DataArrival
+from pipelines.runs.config import DEFAULT_SERVING_IMAGE, PipelineConfig
 from pipelines.runs.records import (
     RUN_RECORD_NAME,
     STEPS,
@@ -64,56 +79,14 @@ from pipelines.runs.records import (
     new_run_id,
     run_prefix,
 )
-from pipelines.training.train import TrainingConfig, load_model
-from pipelines.data.uris import parse_s3_uri, s3_uri
-from pipelines.data.validation import ValidationConfig, ValidationReport, check_dataset
-from core.errors import (
-    ModelVersionNotFoundError,
-    Problem,
-    TenantmlError,
-    TenantResourcesError,
-)
-from core.spec import ModelSpec, ProblemType
+from pipelines.runs.resources import TenantResources
+from pipelines.training.executors import Executor, TrainingRequest, delete_object_versions
+from pipelines.training.train import load_model
 
 log = logging.getLogger(__name__)
 
-#: the serving image a version names when neither the config nor the stack outputs give one
-DEFAULT_SERVING_IMAGE = "tenantml/serving:latest"
+
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-class PipelineConfig(BaseModel):
-    """Knobs of a run that are not part of the tenant's model spec."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: largest dataset file a run reads (checked with HeadObject before downloading)
-    max_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=1)
-    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
-    seed: int = 0
-    cv_folds: int = Field(default=5, ge=2, le=20)
-    #: override the spec's search budget (tests, demos, benchmarks)
-    n_trials: int | None = Field(default=None, ge=1, le=1000)
-    timeout_seconds: float | None = Field(default=None, gt=0)
-    validation: ValidationConfig = ValidationConfig()
-    importance_repeats: int = Field(default=5, ge=1)
-    importance_rows: int = Field(default=500, ge=10)
-    serving_image_uri: str | None = None
-    #: ``None``: the git revision of this checkout (or ``TENANTML_CODE_REVISION``)
-    code_revision: str | None = None
-    publish_alerts: bool = True
-
-    def training_config(self, spec: ModelSpec) -> TrainingConfig:
-        overrides: dict[str, Any] = {
-            "cv_folds": self.cv_folds,
-            "seed": self.seed,
-            "max_bytes": self.max_bytes,
-        }
-        if self.n_trials is not None:
-            overrides["n_trials"] = self.n_trials
-        if self.timeout_seconds is not None:
-            overrides["timeout_seconds"] = self.timeout_seconds
-        return TrainingConfig.from_spec(spec, **overrides)
 
 
 @dataclass
@@ -697,201 +670,6 @@ class _Run:
         }
 
 
-# --- the data-arrival entry point -------------------------------------------------------
-
-
-class ArrivalOutcome(BaseModel):
-    """What ``handle_arrivals`` did with one arrival."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    data_uri: str
-    version_id: str | None
-    action: Literal["started", "duplicate", "ignored"]
-    run_id: str | None = None
-    status: str | None = None
-    record_uri: str | None = None
-    reason: str | None = None
-
-
-def model_spec_from_env(environ: Mapping[str, str]) -> ModelSpec:
-    """The tenant's model spec from ``TENANTML_MODEL_SPEC`` (JSON, set by the stack)."""
-    text = environ.get("TENANTML_MODEL_SPEC")
-    if not text:
-        raise TenantResourcesError(
-            [
-                Problem(
-                    "environment: TENANTML_MODEL_SPEC",
-                    "is missing; the tenant stack sets it to the model spec",
-                )
-            ]
-        )
-    try:
-        return ModelSpec.model_validate_json(text)
-    except ValidationError as err:
-        raise TenantResourcesError(
-            [
-                Problem(
-                    f"environment: TENANTML_MODEL_SPEC: {'.'.join(map(str, e['loc'])) or '(top level)'}",
-                    e["msg"],
-                )
-                for e in err.errors(include_url=False)
-            ],
-            headline="TENANTML_MODEL_SPEC is not a valid model spec",
-        ) from err
-
-
-def pipeline_config_from_env(environ: Mapping[str, str]) -> PipelineConfig:
-    """Run settings from optional variables: ``TENANTML_PIPELINE_CONFIG`` (JSON of
-    :class:`PipelineConfig` fields), then ``TENANTML_MAX_BYTES`` and ``TENANTML_SERVING_IMAGE_URI``."""
-    values: dict[str, Any] = {}
-    if environ.get("TENANTML_PIPELINE_CONFIG"):
-        values.update(
-            _json_object(environ["TENANTML_PIPELINE_CONFIG"], "environment: TENANTML_PIPELINE_CONFIG")
-        )
-    if environ.get("TENANTML_MAX_BYTES"):
-        values["max_bytes"] = environ["TENANTML_MAX_BYTES"]
-    if environ.get("TENANTML_SERVING_IMAGE_URI"):
-        values["serving_image_uri"] = environ["TENANTML_SERVING_IMAGE_URI"]
-    return parse_pipeline_config(values, source="environment")
-
-
-def parse_pipeline_config(values: Mapping[str, Any], *, source: str) -> PipelineConfig:
-    """A :class:`PipelineConfig` from a mapping; raise :class:`TenantResourcesError` naming every bad field."""
-    try:
-        return PipelineConfig.model_validate(dict(values))
-    except ValidationError as err:
-        raise TenantResourcesError(
-            [
-                Problem(
-                    f"{source}: {'.'.join(map(str, e['loc'])) or '(top level)'}", e["msg"], e.get("input")
-                )
-                for e in err.errors(include_url=False)
-            ],
-            headline="invalid pipeline settings",
-        ) from err
-
-
-def _json_object(text: str, source: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise TenantResourcesError([Problem(source, f"not valid JSON: {err}")]) from err
-    if not isinstance(value, dict):
-        raise TenantResourcesError([Problem(source, "must be a JSON object", type(value).__name__)])
-    return value
-
-
-def handle_arrivals(
-    arrivals: Sequence[DataArrival],
-    env: Mapping[str, str],
-    *,
-    clients: AwsClients | None = None,
-    executor: Executor | None = None,
-    config: PipelineConfig | None = None,
-) -> list[ArrivalOutcome]:
-    """Start one run per new dataset object version; duplicates and redeliveries start nothing.
-
-    ``env`` holds the stack's ``TENANTML_*`` variables. The executor comes from
-    ``TENANTML_EXECUTOR`` (``local``, the default, or ``sagemaker`` with
-    ``TENANTML_TRAINING_IMAGE_URI``; ``TENANTML_EMULATED=1`` on the emulator). A run that fails
-    on its data is final (recorded and alerted); an unexpected error releases the claim and is
-    raised so Lambda retries the event.
-    """
-    if not arrivals:
-        return []
-    resources = TenantResources.from_env(env)
-    spec = model_spec_from_env(env)
-    config = config or pipeline_config_from_env(env)
-    clients = clients or AwsClients.create(region=resources.region)
-    if executor is None:
-        kind = env.get("TENANTML_EXECUTOR", "local")
-        if kind not in ("local", "sagemaker"):
-            raise TenantResourcesError(
-                [Problem("environment: TENANTML_EXECUTOR", "must be 'local' or 'sagemaker'", kind)]
-            )
-        try:
-            executor = make_executor(
-                kind,  # type: ignore[arg-type]
-                clients=clients,
-                resources=resources,
-                emulated=env.get("TENANTML_EMULATED", "").lower() in {"1", "true", "yes"},
-            )
-        except ValueError as err:
-            raise TenantResourcesError(
-                [Problem("environment: TENANTML_TRAINING_IMAGE_URI", str(err))],
-                headline="the sagemaker executor is not configured",
-            ) from err
-    outcomes: list[ArrivalOutcome] = []
-    for arrival in arrivals:
-        if arrival.bucket != resources.data_bucket:
-            outcomes.append(
-                ArrivalOutcome(
-                    data_uri=arrival.uri,
-                    version_id=arrival.version_id,
-                    action="ignored",
-                    reason=f"not the tenant's data bucket ({resources.data_bucket})",
-                )
-            )
-            continue
-        outcomes.append(_start_run(arrival, spec, resources, clients, executor, config))
-    return outcomes
-
-
-def _start_run(
-    arrival: DataArrival,
-    spec: ModelSpec,
-    resources: TenantResources,
-    clients: AwsClients,
-    executor: Executor,
-    config: PipelineConfig,
-) -> ArrivalOutcome:
-    run_id = new_run_id()
-    claim: ClaimResult = claim_arrival(clients.s3, resources.artifacts_bucket, arrival, run_id)
-    if not claim.acquired:
-        log.info(
-            "duplicate event for %s: run %s already owns it (%s)",
-            arrival.dedup_key,
-            claim.claim.run_id,
-            claim.claim.status,
-        )
-        return ArrivalOutcome(
-            data_uri=arrival.uri,
-            version_id=arrival.version_id,
-            action="duplicate",
-            run_id=claim.claim.run_id,
-            status=claim.claim.status,
-            record_uri=s3_uri(resources.artifacts_bucket, claim.claim.run_record_key),
-        )
-    try:
-        record = run_pipeline(
-            arrival,
-            spec,
-            resources,
-            clients,
-            executor=executor,
-            config=config,
-            run_id=run_id,
-            trigger="s3-event",
-        )
-    except Exception:
-        # not a failure of the data or the model (those are recorded): let a retry try again
-        release_claim(clients.s3, resources.artifacts_bucket, claim)
-        raise
-    update_claim(clients.s3, resources.artifacts_bucket, claim, record.status.value)  # type: ignore[arg-type]
-    return ArrivalOutcome(
-        data_uri=arrival.uri,
-        version_id=arrival.version_id,
-        action="started",
-        run_id=record.run_id,
-        status=record.status.value,
-        record_uri=record.record_uri,
-    )
-
-
-# --- small helpers ----------------------------------------------------------------------
-
-
 class _PinnedVersion:
     """An S3 client whose ``HeadObject`` asks for one object version, so ``load_dataset`` checks
     the size of, reads and fingerprints exactly the version an event announced."""
@@ -956,18 +734,3 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
-
-
-__all__ = [
-    "DEFAULT_SERVING_IMAGE",
-    "ArrivalOutcome",
-    "AwsClients",
-    "PipelineConfig",
-    "ProgressCallback",
-    "StepEvent",
-    "handle_arrivals",
-    "model_spec_from_env",
-    "parse_pipeline_config",
-    "pipeline_config_from_env",
-    "run_pipeline",
-]

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipelines.evaluation.gate import GateDecision
 from core.errors import PipelineRunError
+from pipelines.evaluation.gate import GateDecision
 
 RUNS_PREFIX = "runs"
 RUN_RECORD_NAME = "run.json"

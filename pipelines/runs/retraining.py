@@ -29,10 +29,10 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.errors import RetrainContentionError
+from pipelines.data.uris import parse_s3_uri
 from pipelines.runs.arrivals import INCOMING_PREFIX, DataArrival
 from pipelines.runs.records import new_run_id
-from pipelines.data.uris import parse_s3_uri
-from core.errors import RetrainContentionError
 
 log = logging.getLogger(__name__)
 
@@ -289,8 +289,8 @@ def _put_json(s3: Any, bucket: str, key: str, body: Any, **condition: str) -> No
 
 
 def _executor(context: Any) -> Any:
-    from pipelines.training.executors import make_executor
     from core.errors import Problem, TenantResourcesError
+    from pipelines.training.executors import make_executor
 
     environ = context.environ or {}
     kind = environ.get("TENANTML_EXECUTOR", "local")

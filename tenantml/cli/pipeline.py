@@ -196,7 +196,8 @@ def train(
 ) -> None:
     """Run the pipeline once by hand: ingest, validate, train, evaluate, gate, register."""
     from pipelines.training.executors import make_executor
-    from pipelines.runs.pipeline import parse_pipeline_config, run_pipeline
+    from pipelines.runs.config import parse_pipeline_config
+    from pipelines.runs.pipeline import run_pipeline
 
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     image = training_image or target.resources.training_image_uri

@@ -24,7 +24,8 @@ from pipelines.registry.model_registry import SageMakerModelRegistry
 from pipelines.runs.resources import TenantResources
 from pipelines.runs.retraining import CAUSE_METADATA_KEY, read_history
 from pipelines.runs.records import read_run_record
-from pipelines.runs.pipeline import AwsClients, PipelineConfig, run_pipeline
+from pipelines.runs.config import PipelineConfig
+from pipelines.runs.pipeline import AwsClients, run_pipeline
 from tenantml.cli import app
 from core.spec import ModelSpec
 

@@ -12,7 +12,8 @@ from moto import mock_aws
 from runs_support import REGION, AlertInbox, create_tenant_resources
 
 from pipelines.runs.resources import TenantResources
-from pipelines.runs.pipeline import AwsClients, PipelineConfig
+from pipelines.runs.config import PipelineConfig
+from pipelines.runs.pipeline import AwsClients
 from core.spec import ModelSpec
 
 

@@ -17,7 +17,7 @@ from pipelines.training.executors import (
     make_executor,
     training_job_name,
 )
-from pipelines.runs.pipeline import PipelineConfig
+from pipelines.runs.config import PipelineConfig
 from tenantml.sample_data import sample_frame
 from pipelines.training.train import TrainingConfig, load_model
 from core.errors import TrainingJobFailedError

@@ -9,12 +9,8 @@ import pytest
 
 from pipelines.evaluation.gate import decide_promotion
 from pipelines.runs.records import STEPS, RunRecord, RunStatus, StepName, StepRecord, new_run_id
-from pipelines.runs.pipeline import (
-    PipelineConfig,
-    handle_arrivals,
-    model_spec_from_env,
-    pipeline_config_from_env,
-)
+from pipelines.runs.arrivals_handler import handle_arrivals
+from pipelines.runs.config import PipelineConfig, model_spec_from_env, pipeline_config_from_env
 from core.errors import PipelineRunError, TenantResourcesError
 from core.spec import ModelSpec
 from tenantml.up_file import is_emulator
