@@ -46,11 +46,13 @@ _MAX_LISTED = 10
 @dataclass(frozen=True)
 class FeatureBatch:
     """Rows of features: ``numeric`` (n, numeric features) float64, ``categorical`` (n, categorical
-    features) object or ``None`` when the model has no categorical feature."""
+    features) object or ``None`` when the model has no categorical feature; ``first_row`` is the
+    number of the first row in the request or file, for error messages."""
 
     numeric: np.ndarray
     categorical: np.ndarray | None
     n_rows: int
+    first_row: int = 1
 
 
 class InputSchema:
@@ -89,13 +91,13 @@ class InputSchema:
             numeric = _fast_float_matrix(rows, n)
             if numeric is None:
                 numeric = self._slow_numeric(rows, self._numeric_cols, first_row)
-            return FeatureBatch(numeric=numeric, categorical=None, n_rows=len(rows))
+            return FeatureBatch(numeric=numeric, categorical=None, n_rows=len(rows), first_row=first_row)
         cols = self._numeric_cols
         numeric = _fast_float_matrix([[row[c] for c in cols] for row in rows], len(cols))
         if numeric is None:
             numeric = self._slow_numeric(rows, cols, first_row)
         categorical = self._categorical(rows, self._categorical_cols, first_row, self.names)
-        return FeatureBatch(numeric=numeric, categorical=categorical, n_rows=len(rows))
+        return FeatureBatch(numeric=numeric, categorical=categorical, n_rows=len(rows), first_row=first_row)
 
     def batch_from_records(self, records: list[dict[str, Any]], *, first_row: int = 1) -> FeatureBatch:
         """JSON objects keyed by feature name."""
@@ -217,7 +219,7 @@ class InputSchema:
             rows = frame[self.categorical_names].astype(object).to_numpy().tolist()
             cols = list(range(len(self.categorical_names)))
             categorical = self._categorical(rows, cols, first_row, self.categorical_names)
-        return FeatureBatch(numeric=numeric, categorical=categorical, n_rows=len(frame))
+        return FeatureBatch(numeric=numeric, categorical=categorical, n_rows=len(frame), first_row=first_row)
 
 
 # --- body parsers --------------------------------------------------------------------------------
