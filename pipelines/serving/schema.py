@@ -231,7 +231,7 @@ def parse_csv(body: bytes, schema: InputSchema) -> FeatureBatch:
     except UnicodeDecodeError as err:
         raise InferenceInputError(f"the CSV body is not UTF-8 text (byte {err.start})") from None
     if '"' in text:
-        rows = [row for row in csv.reader(io.StringIO(text)) if row]
+        rows = _csv_rows(text)
     else:
         rows = [line.split(",") for line in text.splitlines() if line.strip()]
     if not rows:
@@ -240,6 +240,26 @@ def parse_csv(body: bytes, schema: InputSchema) -> FeatureBatch:
     if any(cell in schema.name_set for cell in header):
         return _with_header(header, rows[1:], schema)
     return schema.batch_from_rows(rows)
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for row in reader:
+            if row:
+                rows.append(row)
+    except csv.Error as err:
+        # the csv module's own limit (a process-wide setting we leave alone): no feature value is
+        # that long, and the module names neither the row nor the column
+        if "field larger than field limit" in str(err):
+            problem = f"a field is longer than {csv.field_size_limit()} characters"
+        else:
+            problem = str(err)
+        raise InferenceInputError(
+            f"CSV row {len(rows) + 1} (line {reader.line_num}): {problem}; check the quoting of that row"
+        ) from None
+    return rows
 
 
 def _with_header(header: list[str], rows: list[list[str]], schema: InputSchema) -> FeatureBatch:

@@ -115,6 +115,24 @@ def model_dir(logistic: TrainedModel, tmp_path_factory: pytest.TempPathFactory) 
     return save_model(logistic, tmp_path_factory.mktemp("served") / "model")
 
 
+@pytest.fixture(scope="session")
+def forest_dir(cancer: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small random forest: scikit-learn's trees compute on float32, not float64."""
+    config = TrainingConfig(
+        problem="classification",
+        target="target",
+        primary_metric="roc_auc",
+        estimator="random_forest",
+        n_trials=1,
+        cv_folds=2,
+    )
+    params = {"n_estimators": 10, "max_depth": 4, "min_samples_leaf": 2, "max_features": "sqrt"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        forest = train_model(cancer, config, initial_params=[params])
+    return save_model(forest, tmp_path_factory.mktemp("forest") / "model")
+
+
 @pytest.fixture
 def rows(cancer: pd.DataFrame, logistic: TrainedModel) -> list[list[float]]:
     return cancer[logistic.metadata.feature_names].head(20).to_numpy().tolist()
