@@ -97,6 +97,7 @@ def test_the_dataframe_fallback_refuses_what_the_estimator_cannot_take(logistic,
     assert where in str(err.value) and "fractal dimension error" in str(err.value)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp:RuntimeWarning")  # the overflow under test
 def test_a_non_finite_prediction_is_refused_not_answered_as_null():
     # given a regressor that predicts exp(ridge(x)): finite inputs can overflow its output
     names = ["a", "b"]
