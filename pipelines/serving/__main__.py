@@ -16,6 +16,8 @@ from core.errors import TenantmlError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.serving", description=__doc__.splitlines()[0])
+    # inside a container every interface is right: SageMaker and the EKS service reach it from outside
+    # (`tenantml serve`, run on a workstation, defaults to loopback instead)
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--workers", type=int, default=1)

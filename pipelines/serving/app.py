@@ -31,13 +31,13 @@ from typing import Any
 import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from pipelines.serving import codecs
 from pipelines.serving.config import ServerConfig
-from pipelines.inference_log.kinesis import put_records_client_factory
+from pipelines.inference_log.records.kinesis import put_records_client_factory
 from pipelines.inference_log.logger import KinesisInferenceLogger, LogEntry, LoggerSettings
 from pipelines.serving.loader import LoadedModel, load
 from pipelines.serving.openapi import build_openapi
@@ -100,6 +100,8 @@ class ModelServer:
         self.inference_logger: KinesisInferenceLogger | None = None
         self.loaded = threading.Event()
         self.responses: Counter[int] = Counter()
+        #: requests whose client went away before the body arrived: no response, no error
+        self.client_disconnects = 0
         self._openapi: bytes | None = None
         self._version_headers: dict[str, str] = {}
         self._base_s = 0.0
@@ -186,6 +188,7 @@ class ModelServer:
             "serving_format": self.model.serving_format if self.model else None,
             "predictor_mode": self.model.predictor.mode if self.model else None,
             "responses": {str(k): v for k, v in sorted(self.responses.items())},
+            "client_disconnects": self.client_disconnects,
             "inference_log": self.inference_logger.snapshot() if self.inference_logger else None,
         }
         return Response(orjson.dumps(body), 200, media_type=codecs.JSON)
@@ -217,6 +220,11 @@ class ModelServer:
             else:
                 result = model.predictor.predict(batch)
             content = self._encode(result, out_format, model)
+        except ClientDisconnect:
+            # nobody is left to answer: neither a client error nor a server one
+            self.client_disconnects += 1
+            log.info("request %s: the client disconnected before sending the whole body", request_id)
+            return Response(status_code=400)
         except InferenceInputError as err:
             self.responses[err.status_code] += 1
             return Response(

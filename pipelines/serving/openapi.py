@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 description of a served model: its input signature, outputs and version."""
+"""The OpenAPI 3.1 description of a served model: its input signature, outputs and version.
+
+The request schemas say what the server enforces: at least one row, a CSV body with a
+non-blank character, and each numeric feature's range (``minimum``/``maximum``, from
+:mod:`pipelines.serving.limits`), so a body valid against the description is one the server takes.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,13 @@ from pipelines.serving.loader import LoadedModel
 from core.errors import ServingConfigError
 
 
-def _feature_schema(kind: str, dtype: str) -> dict[str, Any]:
+def _feature_schema(kind: str, dtype: str, bounds: tuple[float, float] | None = None) -> dict[str, Any]:
     if kind == "numeric":
-        base = {"type": "integer"} if dtype.startswith(("int", "uint", "Int", "UInt")) else {"type": "number"}
+        base: dict[str, Any] = (
+            {"type": "integer"} if dtype.startswith(("int", "uint", "Int", "UInt")) else {"type": "number"}
+        )
+        if bounds is not None:
+            base["minimum"], base["maximum"] = bounds
         return {"anyOf": [base, {"type": "null"}], "x-dtype": dtype, "x-kind": kind}
     return {"anyOf": [{"type": "string"}, {"type": "null"}], "x-dtype": dtype, "x-kind": kind}
 
@@ -18,15 +27,21 @@ def _feature_schema(kind: str, dtype: str) -> dict[str, Any]:
 def build_openapi(model: LoadedModel, *, max_body_bytes: int) -> dict[str, Any]:
     meta = model.metadata
     signature = meta.input_signature
+    limits = getattr(model.predictor, "limits", None)
+
+    def feature(f: Any) -> dict[str, Any]:
+        bounds = limits.bounds(f.name) if limits is not None and f.kind == "numeric" else None
+        return _feature_schema(f.kind, f.dtype, bounds)
+
     record = {
         "type": "object",
-        "properties": {f.name: _feature_schema(f.kind, f.dtype) for f in signature},
+        "properties": {f.name: feature(f) for f in signature},
         "required": [f.name for f in signature],
         "additionalProperties": False,
     }
     row = {
         "type": "array",
-        "prefixItems": [{**_feature_schema(f.kind, f.dtype), "title": f.name} for f in signature],
+        "prefixItems": [{**feature(f), "title": f.name} for f in signature],
         "minItems": len(signature),
         "maxItems": len(signature),
     }
@@ -98,6 +113,7 @@ def build_openapi(model: LoadedModel, *, max_body_bytes: int) -> dict[str, Any]:
                                             "properties": {
                                                 "instances": {
                                                     "type": "array",
+                                                    "minItems": 1,
                                                     "items": {
                                                         "oneOf": [
                                                             {"$ref": "#/components/schemas/Row"},
@@ -113,6 +129,7 @@ def build_openapi(model: LoadedModel, *, max_body_bytes: int) -> dict[str, Any]:
                                             "properties": {
                                                 "inputs": {
                                                     "type": "array",
+                                                    "minItems": 1,
                                                     "items": {"$ref": "#/components/schemas/Record"},
                                                 }
                                             },
@@ -120,6 +137,7 @@ def build_openapi(model: LoadedModel, *, max_body_bytes: int) -> dict[str, Any]:
                                         },
                                         {
                                             "type": "array",
+                                            "minItems": 1,
                                             "items": {
                                                 "oneOf": [
                                                     {"$ref": "#/components/schemas/Row"},
@@ -131,7 +149,13 @@ def build_openapi(model: LoadedModel, *, max_body_bytes: int) -> dict[str, Any]:
                                 }
                             },
                             "text/csv": {
-                                "schema": {"type": "string", "description": csv_lines + " (optional header)"}
+                                "schema": {
+                                    "type": "string",
+                                    # a blank body is refused (JSON Schema patterns are unanchored)
+                                    "minLength": 1,
+                                    "pattern": r"\S",
+                                    "description": f"{csv_lines} (optional header); an empty field is missing",
+                                }
                             },
                         },
                     },

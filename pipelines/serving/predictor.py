@@ -30,6 +30,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from pipelines.data.features import categories_as_strings, numbers_as_float
+from pipelines.serving.limits import (
+    InputLimits,
+    check_estimator_input,
+    check_finite_output,
+    estimator_limit,
+    input_limits,
+)
 from pipelines.serving.schema import FeatureBatch, InputSchema
 from core.errors import ModelExportError
 
@@ -57,6 +64,8 @@ class Predictor(Protocol):
     classes: list[Any] | None
     #: how the predictor runs, for /metrics and logs ("planned", "dataframe", "onnx")
     mode: str
+    #: the range of each numeric feature the model computes with (None: not derivable)
+    limits: InputLimits | None
 
     def predict(self, batch: FeatureBatch) -> PredictionResult: ...
 
@@ -235,11 +244,18 @@ class SklearnPredictor:
             if reason:
                 log.warning("planned pipeline disagrees with the pipeline (%s); using DataFrames", reason)
                 self.plan, self.mode = None, "dataframe"
+        self.limits = input_limits(self.plan, schema.numeric_names) if self.plan is not None else None
 
     def predict(self, batch: FeatureBatch) -> PredictionResult:
+        """Predictions for a batch; input the model cannot compute with is an :class:`InferenceInputError`."""
+        if self.limits is not None:
+            self.limits.check(batch.numeric, batch.first_row)
         if self.plan is not None:
-            return self._predict_planned(batch)
-        return self._predict_frame(batch)
+            result = self._predict_planned(batch)
+        else:
+            result = self._predict_frame(batch, check=True)
+        check_finite_output(result, batch.first_row)
+        return result
 
     def _predict_planned(self, batch: FeatureBatch) -> PredictionResult:
         assert self.plan is not None
@@ -251,13 +267,31 @@ class SklearnPredictor:
             return PredictionResult(labels, probabilities)
         return PredictionResult(np.asarray(model.predict(matrix)).ravel())
 
-    def _predict_frame(self, batch: FeatureBatch) -> PredictionResult:
+    def _predict_frame(self, batch: FeatureBatch, *, check: bool = False) -> PredictionResult:
         frame = batch_to_frame(batch, self.schema)
+        model: Any = self.pipeline
+        data: Any = frame
+        if check and isinstance(self.pipeline, Pipeline) and len(self.pipeline.steps) > 1:
+            # what Pipeline.predict does, with a look at the estimator's input in between: an
+            # unrecognised preprocessing may still turn a finite value into one it refuses
+            with np.errstate(over="ignore"):  # an overflow is refused just below, by name
+                data = self.pipeline[:-1].transform(frame)
+            model = self.pipeline.steps[-1][1]
+            if isinstance(data, np.ndarray) and data.dtype.kind in "fc":
+                check_estimator_input(
+                    data, estimator_limit(model), self._matrix_columns(data), batch.first_row
+                )
         if self._proba:
-            probabilities = self.pipeline.predict_proba(frame)
+            probabilities = model.predict_proba(data)
             labels = np.asarray(self.pipeline.classes_)[probabilities.argmax(axis=1)]
             return PredictionResult(labels, probabilities)
-        return PredictionResult(np.asarray(self.pipeline.predict(frame)).ravel())
+        return PredictionResult(np.asarray(model.predict(data)).ravel())
+
+    def _matrix_columns(self, matrix: np.ndarray) -> list[str]:
+        try:
+            return [str(name) for name in self.pipeline[:-1].get_feature_names_out()]
+        except (AttributeError, ValueError, TypeError):  # a step without feature names
+            return [f"#{j}" for j in range(matrix.shape[1])]
 
 
 def batch_to_frame(batch: FeatureBatch, schema: InputSchema) -> pd.DataFrame:
@@ -334,8 +368,16 @@ class OnnxPredictor:
         self._input_names = [i.name for i in self.session.get_inputs()]
         self._outputs = [o.name for o in self.session.get_outputs()]
         self._single = self._input_names == ["numeric"]
+        # scikit-learn's limits: a version takes the same input whichever format serves it
+        self.limits = input_limits(plan, schema.numeric_names)
 
     def predict(self, batch: FeatureBatch) -> PredictionResult:
+        self.limits.check(batch.numeric, batch.first_row)
+        result = self._run(batch)
+        check_finite_output(result, batch.first_row)
+        return result
+
+    def _run(self, batch: FeatureBatch) -> PredictionResult:
         imputed, blocks = self.plan.impute(batch)
         if self._single:
             feeds = {"numeric": np.ascontiguousarray(imputed[0], dtype=np.float64)}

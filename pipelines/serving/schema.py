@@ -46,11 +46,13 @@ _MAX_LISTED = 10
 @dataclass(frozen=True)
 class FeatureBatch:
     """Rows of features: ``numeric`` (n, numeric features) float64, ``categorical`` (n, categorical
-    features) object or ``None`` when the model has no categorical feature."""
+    features) object or ``None`` when the model has no categorical feature; ``first_row`` is the
+    number of the first row in the request or file, for error messages."""
 
     numeric: np.ndarray
     categorical: np.ndarray | None
     n_rows: int
+    first_row: int = 1
 
 
 class InputSchema:
@@ -89,13 +91,13 @@ class InputSchema:
             numeric = _fast_float_matrix(rows, n)
             if numeric is None:
                 numeric = self._slow_numeric(rows, self._numeric_cols, first_row)
-            return FeatureBatch(numeric=numeric, categorical=None, n_rows=len(rows))
+            return FeatureBatch(numeric=numeric, categorical=None, n_rows=len(rows), first_row=first_row)
         cols = self._numeric_cols
         numeric = _fast_float_matrix([[row[c] for c in cols] for row in rows], len(cols))
         if numeric is None:
             numeric = self._slow_numeric(rows, cols, first_row)
         categorical = self._categorical(rows, self._categorical_cols, first_row, self.names)
-        return FeatureBatch(numeric=numeric, categorical=categorical, n_rows=len(rows))
+        return FeatureBatch(numeric=numeric, categorical=categorical, n_rows=len(rows), first_row=first_row)
 
     def batch_from_records(self, records: list[dict[str, Any]], *, first_row: int = 1) -> FeatureBatch:
         """JSON objects keyed by feature name."""
@@ -217,7 +219,7 @@ class InputSchema:
             rows = frame[self.categorical_names].astype(object).to_numpy().tolist()
             cols = list(range(len(self.categorical_names)))
             categorical = self._categorical(rows, cols, first_row, self.categorical_names)
-        return FeatureBatch(numeric=numeric, categorical=categorical, n_rows=len(frame))
+        return FeatureBatch(numeric=numeric, categorical=categorical, n_rows=len(frame), first_row=first_row)
 
 
 # --- body parsers --------------------------------------------------------------------------------
@@ -229,7 +231,7 @@ def parse_csv(body: bytes, schema: InputSchema) -> FeatureBatch:
     except UnicodeDecodeError as err:
         raise InferenceInputError(f"the CSV body is not UTF-8 text (byte {err.start})") from None
     if '"' in text:
-        rows = [row for row in csv.reader(io.StringIO(text)) if row]
+        rows = _csv_rows(text)
     else:
         rows = [line.split(",") for line in text.splitlines() if line.strip()]
     if not rows:
@@ -238,6 +240,26 @@ def parse_csv(body: bytes, schema: InputSchema) -> FeatureBatch:
     if any(cell in schema.name_set for cell in header):
         return _with_header(header, rows[1:], schema)
     return schema.batch_from_rows(rows)
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for row in reader:
+            if row:
+                rows.append(row)
+    except csv.Error as err:
+        # the csv module's own limit (a process-wide setting we leave alone): no feature value is
+        # that long, and the module names neither the row nor the column
+        if "field larger than field limit" in str(err):
+            problem = f"a field is longer than {csv.field_size_limit()} characters"
+        else:
+            problem = str(err)
+        raise InferenceInputError(
+            f"CSV row {len(rows) + 1} (line {reader.line_num}): {problem}; check the quoting of that row"
+        ) from None
+    return rows
 
 
 def _with_header(header: list[str], rows: list[list[str]], schema: InputSchema) -> FeatureBatch:

@@ -153,7 +153,9 @@ def serve(
     version: Version = None,
     alias: Alias = None,
     port: Annotated[int, typer.Option("--port")] = 8080,
-    host: Annotated[str, typer.Option("--host")] = "0.0.0.0",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; 0.0.0.0 serves every interface (the container does).")
+    ] = "127.0.0.1",
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 2,
     model_dir: ModelDir = None,
     outputs_file: OutputsFile = None,

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from pipelines.inference_log.decoding import InferenceRecord, decode_stream_record
+from pipelines.inference_log.records.decoding import InferenceRecord, decode_stream_record
 from pipelines.serving.app import create_app
 from pipelines.serving.config import InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
@@ -113,6 +113,24 @@ def logistic(cancer: pd.DataFrame) -> TrainedModel:
 @pytest.fixture(scope="session")
 def model_dir(logistic: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_model(logistic, tmp_path_factory.mktemp("served") / "model")
+
+
+@pytest.fixture(scope="session")
+def forest_dir(cancer: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small random forest: scikit-learn's trees compute on float32, not float64."""
+    config = TrainingConfig(
+        problem="classification",
+        target="target",
+        primary_metric="roc_auc",
+        estimator="random_forest",
+        n_trials=1,
+        cv_folds=2,
+    )
+    params = {"n_estimators": 10, "max_depth": 4, "min_samples_leaf": 2, "max_features": "sqrt"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        forest = train_model(cancer, config, initial_params=[params])
+    return save_model(forest, tmp_path_factory.mktemp("forest") / "model")
 
 
 @pytest.fixture

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
+from serving_support import free_port, wait_until_listening
 from typer import Typer
 from typer.testing import CliRunner
 
@@ -190,3 +194,37 @@ def test_serve_refuses_a_missing_model_dir_and_leaves_no_scratch_directory(cli, 
 
     assert result.exit_code == 2 and "no such directory" in result.output
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the kernel's socket table")
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        # the local CLI: loopback unless --host says otherwise (the README's promise)
+        (["-m", "tenantml.cli", "serve", "--tenant", "acme", "--workers", "1", "--no-log"], "127.0.0.1"),
+        # the container entry point SageMaker and EKS run: every interface, as their contract needs
+        (["-m", "pipelines.serving", "--workers", "1"], "0.0.0.0"),
+    ],
+    ids=["tenantml-serve", "container-entry-point"],
+)
+def test_the_address_each_server_listens_on_by_default(model_dir, tmp_path, command, expected):
+    from pipelines.serving.config import ServerConfig
+    from pipelines.serving.loader import DirectorySource
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env.update(ServerConfig(source=DirectorySource(path=model_dir)).to_env())
+    args = [*command, "--port", str(port)]
+    if "tenantml.cli" in command:
+        args += ["--model-dir", str(model_dir)]
+    process = subprocess.Popen(
+        [sys.executable, *args], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert wait_until_listening(port, process) == {expected}
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
