@@ -164,7 +164,7 @@ class AlarmOutcome(BaseModel):
     report_uri: str | None = None
 
 
-#: variables :func:`pipelines.runs.pipeline.pipeline_config_from_env` reads; without them a run uses the defaults
+#: variables :func:`pipelines.runs.config.pipeline_config_from_env` reads; without them a run uses the defaults
 _PIPELINE_CONFIG_VARIABLES = ("TENANTML_PIPELINE_CONFIG", "TENANTML_MAX_BYTES", "TENANTML_SERVING_IMAGE_URI")
 
 

@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from pipelines.serving import codecs
 from pipelines.serving.config import ServerConfig
-from pipelines.inference_log.records.kinesis import put_records_client_factory
+from pipelines.inference_log.kinesis import put_records_client_factory
 from pipelines.inference_log.logger import KinesisInferenceLogger, LogEntry, LoggerSettings
 from pipelines.serving.loader import LoadedModel, load
 from pipelines.serving.openapi import build_openapi

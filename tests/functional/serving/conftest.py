@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from pipelines.inference_log.records.decoding import InferenceRecord, decode_stream_record
+from pipelines.inference_log.decoding import InferenceRecord, decode_stream_record
 from pipelines.serving.app import create_app
 from pipelines.serving.config import InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
