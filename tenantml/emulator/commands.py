@@ -21,7 +21,8 @@ from tenantml.emulator.apply import (
     destroy,
     load_current_state,
 )
-from tenantml.emulator.graph import Document, load_document
+from core.terraform.document import Document
+from tenantml.emulator.graph import load_document
 from tenantml.emulator.plan import Plan, check_document, make_plan
 from tenantml.emulator.plan import render_plan as _render_plan
 from tenantml.emulator.server import DEFAULT_REGION, AwsSession, make_session

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tenantml.emulator.apply import apply, destroy
-from tenantml.emulator.plan import Action
+from core.terraform.diff import Action
 from tenantml.emulator.state import load_state
 from tenantml.errors import EmulatorApplyError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tenantml.emulator import commands
-from tenantml.emulator.plan import Action
+from core.terraform.diff import Action
 from tenantml.emulator.resources.kubernetes import NO_CLUSTER
 from tenantml.spec import TenantSpec, load_specs
 from tenantml.synthesis import synth

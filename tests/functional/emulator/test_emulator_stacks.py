@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tenantml.emulator import commands
-from tenantml.emulator.plan import Action
+from core.terraform.diff import Action
 from tenantml.emulator.server import AwsSession
 
 ROOT = Path(__file__).resolve().parents[3]
