@@ -19,7 +19,8 @@ from tenantml.preview.cost import (
     estimate_stack,
     load_prices,
 )
-from tenantml.preview.diff import Action, StackDiff, TenantStatus, diff_stacks
+from core.terraform.diff import Action
+from tenantml.preview.diff import StackDiff, TenantStatus, diff_stacks
 from tenantml.spec import TenantSpec
 
 
