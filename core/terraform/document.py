@@ -270,8 +270,8 @@ def load_document(source: Path | Mapping[str, Any]) -> Document:
 
 
 __all__ = [
-    "META_ARGUMENTS",
     "METADATA_KEY",
+    "META_ARGUMENTS",
     "Document",
     "ResourceBlock",
     "as_list",

@@ -210,9 +210,9 @@ def forces_replacement(resource_type: str, path: str, before: Any = ABSENT, afte
         name = entry_path(entry)
         if name != ALL and plain != name and not plain.startswith(name + "."):
             continue
-        if isinstance(entry, ForcesNewWhen) and (before is not ABSENT or after is not ABSENT):
-            if not entry.condition(before, after):
-                continue
+        conditional = isinstance(entry, ForcesNewWhen) and (before is not ABSENT or after is not ABSENT)
+        if conditional and not entry.condition(before, after):  # type: ignore[union-attr]
+            continue
         return True
     return False
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.terraform.document import Document
 from tenantml.emulator.apply import (
     ApplyResult,
     DestroyResult,
@@ -21,7 +22,6 @@ from tenantml.emulator.apply import (
     destroy,
     load_current_state,
 )
-from core.terraform.document import Document
 from tenantml.emulator.graph import load_document
 from tenantml.emulator.plan import Plan, check_document, make_plan
 from tenantml.emulator.plan import render_plan as _render_plan
