@@ -31,13 +31,12 @@ from core.terraform.diff import (
     AttributeChange,
     ResourceChange,
     apply_ignore_changes,
-    argument_root,
     diff_values,
     is_scalar,
     key_path,
 )
 from core.terraform.document import Document, ResourceBlock, parse_document
-from core.terraform.expressions import references
+from core.terraform.expressions import Reference, references
 from core.terraform.replacement import forces_replacement
 
 #: resource types that hold data, and what destroying one loses
@@ -170,12 +169,20 @@ def diff_stacks(tenant: str, base: Mapping[str, Any] | None, head: Mapping[str, 
     return StackDiff(tenant, status, changes, len(results) - len(changes), settings)
 
 
-def _attribute_changes(target: ResourceChange, attribute: str, head_body: Mapping[str, Any]) -> bool:
-    """Whether ``target.attribute`` has a new or unknown value after apply."""
+def _overlaps(path: str, other: str) -> bool:
+    """One path is the other or inside it: ``metadata[0]`` and ``metadata[0].name`` overlap."""
+    shorter, longer = sorted((path, other), key=len)
+    return longer == shorter or longer.startswith((shorter + ".", shorter + "["))
+
+
+def _attribute_changes(target: ResourceChange, ref: Reference, head_body: Mapping[str, Any]) -> bool:
+    """Whether the attribute ``ref`` reads from ``target`` has a new or unknown value after apply."""
     if target.action is Action.NOOP:
         return False
-    if attribute in head_body:  # a configured argument: known, and changed only if its value changed
-        return any(argument_root(c.path) == attribute for c in target.changes)
+    if (ref.attribute or "") in head_body:
+        # a configured argument: known from the configuration, so changed only where its value
+        # changed (a replaced Deployment's metadata[0].name is still known when only its namespace moves)
+        return any(_overlaps(c.path, ref.attribute_path) for c in target.changes)
     return target.action is Action.REPLACE  # computed (arn, id, ...): new only when the resource is new
 
 
@@ -207,7 +214,7 @@ def _propagate_references(
                     ref.address
                     for text in texts if isinstance(text, str) for ref in references(text)
                     if ref.address != address and ref.address in results and ref.address in head_resources
-                    and _attribute_changes(results[ref.address], ref.attribute or "", head_resources[ref.address].config)
+                    and _attribute_changes(results[ref.address], ref, head_resources[ref.address].config)
                 })
                 if not targets:
                     continue
