@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from core.terraform.diff import Action
 from tenantml.emulator import server
 from tenantml.emulator.apply import apply, destroy
-from core.terraform.diff import Action
 from tenantml.emulator.state import load_state
 from tenantml.errors import EmulatorInjectedFailureError, EmulatorPlanError, EmulatorStateError
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tenantml.emulator import commands
 from core.terraform.diff import Action
+from tenantml.emulator import commands
 from tenantml.emulator.resources.kubernetes import NO_CLUSTER
 from tenantml.spec import TenantSpec, load_specs
 from tenantml.synthesis import synth
