@@ -101,6 +101,13 @@ class ModelVersionNotFoundError(ModelRegistryError):
     """No model version with this number or alias exists in the model package group."""
 
 
+class TerraformDocumentError(ProblemsError):
+    """A synthesized Terraform JSON document cannot be read: a missing file or invalid JSON."""
+
+    exit_code = 2
+    headline = "the Terraform JSON document cannot be read"
+
+
 # --- the embedded AWS emulator (tenantml/emulator) ---------------------------------------
 
 

@@ -21,15 +21,16 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from core.terraform.document import META_ARGUMENTS as _TERRAFORM_META
+from core.terraform.document import METADATA_KEY
+from core.terraform.expressions import is_template
 from infra.provider_schema import load_aws_schema, load_kubernetes_schema
 from core.errors import Problem
 
 Schema = Mapping[str, Any]
 
 # Terraform's own resource arguments and cdktf's metadata key: not provider attributes.
-META_ARGUMENTS = frozenset(
-    {"depends_on", "count", "for_each", "provider", "lifecycle", "provisioner", "connection", "//"}
-)
+META_ARGUMENTS = _TERRAFORM_META | {METADATA_KEY}
 # What Terraform accepts as a number or a bool written as a string (cty's string conversions).
 NUMERIC_STRING = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 BOOL_STRINGS = frozenset({"true", "false", "1", "0"})
@@ -187,7 +188,7 @@ def _block_objects(location: str, value: Any, block: Schema) -> list[tuple[str, 
 
 def _attribute_objects(location: str, value: Any, nested: Schema) -> list[tuple[str, Any]] | Problem:
     """An object-typed attribute is an expression: one object, or a list of them, or an interpolation."""
-    if _is_template(value):
+    if is_template(value):
         return []
     if nested["nesting"] == "single":
         if not isinstance(value, Mapping):
@@ -241,7 +242,7 @@ def _as_list(location: str, value: Any) -> Iterator[tuple[str, Any]]:
 
 def _check_value(location: str, value: Any, type_expr: str) -> list[Problem]:
     """Check a value against a Terraform type expression: a primitive, ``list(T)``, ``set(T)``, ``map(T)``."""
-    if value is None or _is_template(value) or type_expr == "any":
+    if value is None or is_template(value) or type_expr == "any":
         return []
     collection, _, rest = type_expr.partition("(")
     element_type = rest.removesuffix(")")
@@ -275,11 +276,6 @@ def _fits_primitive(value: Any, type_expr: str) -> bool:
     if type_expr == "bool":
         return isinstance(value, bool) or (isinstance(value, str) and value in BOOL_STRINGS)
     raise ValueError(f"unknown type {type_expr!r} in the provider schema")
-
-
-def _is_template(value: Any) -> bool:
-    """A string holding an interpolation or a template directive is only known at apply time."""
-    return isinstance(value, str) and ("${" in value or "%{" in value)
 
 
 def _kind(value: Any) -> str:

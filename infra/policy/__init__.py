@@ -10,7 +10,7 @@ one tenant's ``cdk.tf.json`` and applies suppressions. See ``docs/preview.md`` f
 from infra.policy.engine import POLICY_RULE_ID, StackPolicyResult, check_stack, spec_suppressions
 from infra.policy.model import Finding, Result, Rule, Severity, Status, SuppressionEntry
 from infra.policy.rules import RULES, RULES_BY_ID
-from infra.policy.stack import MARKER_KEY, SynthResource, SynthStack, references
+from infra.policy.stack import MARKER_KEY, SynthResource, SynthStack
 
 __all__ = [
     "MARKER_KEY",
@@ -27,6 +27,5 @@ __all__ = [
     "SynthResource",
     "SynthStack",
     "check_stack",
-    "references",
     "spec_suppressions",
 ]

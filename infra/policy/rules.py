@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
+from core.terraform.document import as_list, first_block
 from infra.actions import DATA_ACTIONS
 from infra.policy.model import Check, Result, Rule, Severity
 from infra.policy.stack import (
@@ -29,9 +30,7 @@ from infra.policy.stack import (
     PROVIDER_TYPE,
     SynthResource,
     SynthStack,
-    as_list,
     falsy,
-    first_block,
     strings,
     truthy,
 )
@@ -409,10 +408,7 @@ def _taggable(resource: SynthResource) -> bool:
 def _provider_tags(resource: SynthResource, stack: SynthStack) -> Mapping[str, Any]:
     alias = resource.get("provider")
     if isinstance(alias, str) and alias.startswith("aws."):
-        for config in as_list(stack.doc.get("provider", {}).get("aws")):
-            if isinstance(config, Mapping) and config.get("alias") == alias.removeprefix("aws."):
-                return first_block(config, "default_tags").get("tags", {}) or {}
-        return {}
+        return first_block(stack.provider_config(alias), "default_tags").get("tags", {}) or {}
     return stack.default_tags
 
 

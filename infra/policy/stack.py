@@ -5,76 +5,37 @@ Resources keep their Terraform address (``aws_s3_bucket.storage_data``); data so
 interface: ``provider.aws`` (type ``provider``; the default, un-aliased AWS provider
 configuration) and ``terraform.backend.<kind>`` (type ``terraform_backend``).
 
-cdktf's ``//`` metadata is not part of a resource's body. A construct may put policy
-suppressions there (see :data:`MARKER_KEY`); they are read into ``SynthResource.markers``.
+The document is read with :mod:`core.terraform` (the model every reader shares), never
+matched with regular expressions. cdktf's ``//`` metadata is not part of a resource's body. A
+construct may put policy suppressions there (see :data:`MARKER_KEY`); they are read into
+``SynthResource.markers``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.terraform.document import (
+    Document,
+    ResourceBlock,
+    first_block,
+    parse_document,
+)
+from core.terraform.expressions import references, walk_strings
+
 #: where a construct records policy suppressions in a resource's ``//`` metadata:
 #: ``{"//": {"metadata": {...}, "tenantml": {"suppressions": [{"rule_id": ..., "reason": ...}]}}}``
 MARKER_KEY = "tenantml"
-METADATA_KEY = "//"
 PROVIDER_TYPE = "provider"
 BACKEND_TYPE = "terraform_backend"
-
-_SPAN = re.compile(r"\$\{([^}]*)\}")
-_REFERENCE = re.compile(
-    r"(?<![\w.])((?:data\.)?[a-z][a-z0-9]*_[a-z0-9_]+\.[A-Za-z_][A-Za-z0-9_-]*)((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)"
-)
-
-
-@dataclass(frozen=True)
-class Reference:
-    """``${aws_s3_bucket.storage_data.arn}`` -> address ``aws_s3_bucket.storage_data``, attribute ``arn``."""
-
-    address: str
-    attribute: str
-
-    @property
-    def root_attribute(self) -> str:
-        """The top-level attribute: ``identity[0].oidc[0].issuer`` -> ``identity``."""
-        return re.split(r"[.\[]", self.attribute, maxsplit=1)[0]
-
-
-def references(text: str) -> list[Reference]:
-    """Every resource or data-source reference inside ``${...}`` expressions of ``text``."""
-    found = []
-    for span in _SPAN.findall(text):
-        for match in _REFERENCE.finditer(span):
-            found.append(Reference(match.group(1), match.group(2).lstrip(".")))
-    return found
 
 
 def strings(value: Any) -> Iterator[str]:
     """Every string value inside a JSON value, recursively (keys are not included)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
-
-
-def first_block(body: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    """A nested block written as a one-element list (cdktf) or an object; ``{}`` when absent."""
-    value = body.get(name)
-    if isinstance(value, list):
-        value = value[0] if value else {}
-    return value if isinstance(value, Mapping) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
+    for _, text in walk_strings(value, ""):
+        yield text
 
 
 def truthy(value: Any) -> bool:
@@ -103,26 +64,27 @@ class SynthResource:
         if not isinstance(value, str):
             return False
         return any(
-            ref.address == target.address and (not target_attributes or ref.attribute in target_attributes)
+            ref.address == target.address and (not target_attributes or ref.attribute_path in target_attributes)
             for ref in references(value)
         )
 
 
-def _body_and_markers(raw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    if not isinstance(raw, Mapping):
-        return {}, {}
-    meta = raw.get(METADATA_KEY)
-    markers = meta.get(MARKER_KEY, {}) if isinstance(meta, Mapping) else {}
-    body = {k: v for k, v in raw.items() if k != METADATA_KEY}
-    return body, dict(markers) if isinstance(markers, Mapping) else {}
+def _body(block: ResourceBlock) -> dict[str, Any]:
+    """The block as written, without cdktf's metadata: its arguments and its meta-arguments."""
+    body = dict(block.config)
+    if block.depends_on:
+        body["depends_on"] = list(block.depends_on)
+    if block.lifecycle:
+        body["lifecycle"] = dict(block.lifecycle)
+    if block.provider is not None:
+        body["provider"] = block.provider
+    body.update(block.meta)
+    return body
 
 
-def _default_provider(doc: Mapping[str, Any]) -> dict[str, Any]:
-    configs = doc.get("provider", {}).get("aws")
-    for config in as_list(configs):
-        if isinstance(config, Mapping) and "alias" not in config:
-            return dict(config)
-    return {}
+def _markers(block: ResourceBlock) -> dict[str, Any]:
+    markers = block.metadata.get(MARKER_KEY, {})
+    return dict(markers) if isinstance(markers, Mapping) else {}
 
 
 class SynthStack:
@@ -131,7 +93,9 @@ class SynthStack:
     def __init__(self, name: str, doc: Mapping[str, Any], known_tenants: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.doc = doc
-        self.provider = _default_provider(doc)
+        self.document: Document = parse_document(doc, source=name)
+        #: the default (un-aliased) AWS provider configuration
+        self.provider: dict[str, Any] = dict(self.document.providers.get("aws", {}))
         self.default_tags: dict[str, str] = dict(first_block(self.provider, "default_tags").get("tags", {}) or {})
         self.tenant = self.default_tags.get("tenantml:tenant", name)
         self.environment = self.default_tags.get("tenantml:environment", "")
@@ -142,17 +106,27 @@ class SynthStack:
         self._by_address = {r.address: r for r in self.resources}
 
     def _collect(self) -> list[SynthResource]:
-        found: list[SynthResource] = []
-        for block, prefix in (("resource", ""), ("data", "data.")):
-            for resource_type, instances in sorted(self.doc.get(block, {}).items()):
-                for name, raw in sorted(instances.items()):
-                    body, markers = _body_and_markers(raw)
-                    found.append(SynthResource(f"{prefix}{resource_type}.{name}", f"{prefix}{resource_type}", name, body, markers))
+        found = [
+            SynthResource(
+                block.address,
+                block.type if block.mode == "managed" else f"data.{block.type}",
+                block.name,
+                _body(block),
+                _markers(block),
+            )
+            for block in sorted(
+                self.document.blocks(), key=lambda b: (b.mode != "managed", b.type, b.name)
+            )
+        ]
         if self.provider:
             found.append(SynthResource("provider.aws", PROVIDER_TYPE, "aws", self.provider))
-        for kind, config in sorted(self.doc.get("terraform", {}).get("backend", {}).items()):
+        for kind, config in sorted(self.document.backend.items()):
             found.append(SynthResource(f"terraform.backend.{kind}", BACKEND_TYPE, kind, dict(config)))
         return found
+
+    def provider_config(self, name: str) -> Mapping[str, Any]:
+        """A provider configuration by its reference (``aws``, ``aws.<alias>``); ``{}`` when absent."""
+        return self.document.providers.get(name, {})
 
     def get(self, address: str) -> SynthResource | None:
         return self._by_address.get(address)

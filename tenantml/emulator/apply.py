@@ -23,20 +23,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tenantml.emulator.graph import (
-    Document,
-    ExpressionError,
-    ResolutionError,
-    ResourceBlock,
-    is_known,
-    load_document,
-    parse_document,
-    resolve,
-)
+from core.terraform.diff import Action, ResourceChange
+from core.terraform.document import Document, ResourceBlock, parse_document
+from core.terraform.expressions import ExpressionError, ResolutionError, is_known, resolve
+from tenantml.emulator.graph import load_document
 from tenantml.emulator.plan import (
-    Action,
     Plan,
-    ResourceChange,
     apply_ignore_changes,
     check_document,
     compare,
@@ -388,7 +380,15 @@ def apply(
                 _inject(address, action, failures, state)
                 old = entry
                 update = handler.update
-                assert update is not None  # compare() replaces whatever has no update
+                if update is None:
+                    # the replacement table says Terraform updates this change in place; an
+                    # emulator that replaced instead would apply a different plan than it showed
+                    raise EmulatorApplyError(
+                        f"{address}: the emulator cannot update a {block.type} in place"
+                        f" (changed: {', '.join(c.path for c in changes)})",
+                        address=address,
+                        action=action.value,
+                    )
                 attributes = _call(
                     "update",
                     address,
@@ -402,7 +402,7 @@ def apply(
                 )
                 applied.append(
                     ResourceChange(
-                        address, block.type, Action.UPDATE, changes, old.config, desired,
+                        address, block.type, Action.UPDATE, list(changes), old.config, desired,
                         skipped=handler.skip_reason or "",
                     )
                 )
@@ -416,7 +416,7 @@ def apply(
         state.put(StateEntry(address, block.type, desired, attributes, dependencies, region=ctx.region))
         applied.append(
             ResourceChange(
-                address, block.type, action, planned.changes if planned else (), None, desired,
+                address, block.type, action, list(planned.changes) if planned else [], None, desired,
                 skipped=handler.skip_reason or "",
             )
         )

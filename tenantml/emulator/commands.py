@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.terraform.document import Document
 from tenantml.emulator.apply import (
     ApplyResult,
     DestroyResult,
@@ -21,7 +22,7 @@ from tenantml.emulator.apply import (
     destroy,
     load_current_state,
 )
-from tenantml.emulator.graph import Document, load_document
+from tenantml.emulator.graph import load_document
 from tenantml.emulator.plan import Plan, check_document, make_plan
 from tenantml.emulator.plan import render_plan as _render_plan
 from tenantml.emulator.session import DEFAULT_REGION, AwsSession, make_session

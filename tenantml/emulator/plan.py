@@ -4,82 +4,32 @@ Each resource is classified as create, update in place, replace, delete or no-op
 attribute-level differences. References are resolved against the state as far as they can
 be; a reference to a resource that is still to be created (or replaced) is "known after
 apply", so a dependent whose force-new argument refers to a replaced resource is replaced
-too. Which arguments force a replacement comes from the handler table.
+too. Which arguments force a replacement comes from the one replacement table
+(:mod:`core.terraform.replacement`), which the preview reads as well.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from tenantml.emulator.graph import (
+from core.terraform.diff import ABSENT, Action, AttributeChange, ResourceChange, classify
+from core.terraform.diff import apply_ignore_changes as _apply_ignore_changes
+from core.terraform.document import Document, ResourceBlock
+from core.terraform.expressions import (
     UNKNOWN,
-    Document,
     ExpressionError,
-    Graph,
     PartiallyKnown,
     ResolutionError,
-    ResourceBlock,
-    build_graph,
     is_known,
     resolve,
-    topological_order,
 )
+from core.terraform.replacement import is_known_type
+from tenantml.emulator.graph import Graph, build_graph, topological_order
 from tenantml.emulator.resources import DATA_SOURCES, HANDLERS, Handler
 from tenantml.emulator.state import State
 from core.errors import EmulatorPlanError, Problem
-
-
-class Action(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    REPLACE = "replace"
-    DELETE = "delete"
-    NOOP = "no-op"
-
-    @property
-    def symbol(self) -> str:
-        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": " "}[self.value]
-
-
-class _Absent:
-    def __repr__(self) -> str:
-        return "null"
-
-
-#: the value of an argument that is not set
-ABSENT: Any = _Absent()
-
-
-@dataclass(frozen=True)
-class AttributeChange:
-    """One argument (or one element inside it) whose value differs."""
-
-    path: str
-    before: Any
-    after: Any
-    forces_replacement: bool = False
-
-
-@dataclass(frozen=True)
-class ResourceChange:
-    address: str
-    type: str
-    action: Action
-    #: attribute-level differences (empty for create, delete and no-op)
-    changes: tuple[AttributeChange, ...] = ()
-    #: the configuration in the state (None when creating)
-    before: Mapping[str, Any] | None = None
-    #: the desired configuration, unknown values as UNKNOWN (None when deleting)
-    after: Mapping[str, Any] | None = None
-    #: why the emulator only records this resource instead of applying it ("" when it applies it)
-    skipped: str = ""
-
-    @property
-    def replace_reasons(self) -> tuple[str, ...]:
-        return tuple(c.path for c in self.changes if c.forces_replacement)
 
 
 @dataclass(frozen=True)
@@ -133,132 +83,19 @@ class Plan:
 # --- differences ----------------------------------------------------------------------------
 
 
-def _join(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else str(key)
-
-
-def diff_values(before: Any, after: Any, path: str = "") -> list[tuple[str, Any, Any]]:
-    """Leaf-level differences between two configurations as ``(path, before, after)``."""
-    if after is UNKNOWN:
-        return [(path, before, UNKNOWN)]
-    if isinstance(before, Mapping) and isinstance(after, Mapping):
-        out: list[tuple[str, Any, Any]] = []
-        for key in list(before) + [k for k in after if k not in before]:
-            out.extend(diff_values(before.get(key, ABSENT), after.get(key, ABSENT), _join(path, key)))
-        return out
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        out = []
-        for index, (b, a) in enumerate(zip(before, after, strict=True)):
-            out.extend(diff_values(b, a, _join(path, index)))
-        return out
-    if before == after and type(before) is type(after):
-        return []
-    if (
-        isinstance(before, (int, float))
-        and isinstance(after, (int, float))
-        and not isinstance(before, bool)
-        and before == after
-    ):
-        return []
-    return [(path, before, after)]
-
-
-def _root(path: str) -> str:
-    return path.split(".", 1)[0].split("[", 1)[0]
-
-
-def _normalise_path(path: str) -> str:
-    """``scaling_config[0].desired_size`` and ``scaling_config.0.desired_size`` compare equal."""
-    out = []
-    for part in path.replace("[", ".").replace("]", "").split("."):
-        if part:
-            out.append(part)
-    return ".".join(out)
-
-
-def ignored_paths(block: ResourceBlock) -> tuple[str, ...] | str:
-    """``lifecycle.ignore_changes`` of a resource: a tuple of paths, or ``"all"``."""
-    value = block.lifecycle.get("ignore_changes")
-    if value in ("all", ["all"]):
-        return "all"
-    if not value:
-        return ()
-    return tuple(_normalise_path(v) for v in value if isinstance(v, str))
-
-
-def _is_ignored(path: str, ignored: tuple[str, ...] | str) -> bool:
-    if ignored == "all":
-        return True
-    normal = _normalise_path(path)
-    return any(normal == p or normal.startswith(p + ".") for p in ignored)
-
-
-def _get_path(value: Any, path: str) -> Any:
-    for part in _normalise_path(path).split("."):
-        if isinstance(value, Mapping):
-            if part not in value:
-                return ABSENT
-            value = value[part]
-        elif isinstance(value, list):
-            if not part.isdigit() or int(part) >= len(value):
-                return ABSENT
-            value = value[int(part)]
-        else:
-            return ABSENT
-    return value
-
-
-def _set_path(value: Any, path: str, new: Any) -> Any:
-    """A copy of ``value`` with the element at ``path`` set to ``new`` (ABSENT removes it)."""
-    parts = _normalise_path(path).split(".")
-    head, rest = parts[0], ".".join(parts[1:])
-    if isinstance(value, Mapping):
-        copy = dict(value)
-        if rest:
-            if head in copy:
-                copy[head] = _set_path(copy[head], rest, new)
-        elif new is ABSENT:
-            copy.pop(head, None)
-        else:
-            copy[head] = new
-        return copy
-    if isinstance(value, list) and head.isdigit() and int(head) < len(value):
-        copy_list = list(value)
-        copy_list[int(head)] = _set_path(copy_list[int(head)], rest, new) if rest else new
-        return copy_list
-    return value
-
-
 def apply_ignore_changes(
     block: ResourceBlock, desired: Mapping[str, Any], current: Mapping[str, Any] | None
 ) -> Mapping[str, Any]:
     """``desired`` with ``ignore_changes`` paths taken from the current configuration."""
-    ignored = ignored_paths(block)
-    if current is None or not ignored:
-        return desired
-    if ignored == "all":
-        return dict(current)
-    result: Any = dict(desired)
-    for path in ignored:
-        result = _set_path(result, path, _get_path(current, path))
-    return result
+    return _apply_ignore_changes(block.lifecycle, desired, current)
 
 
 def compare(
     handler: Handler, before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> tuple[Action, tuple[AttributeChange, ...]]:
     """Classify the change from ``before`` to ``after`` for one resource of ``handler``'s type."""
-    changes = []
-    for path, old, new in diff_values(before, after):
-        forces = handler.update is None or _root(path) in handler.force_new
-        changes.append(AttributeChange(path or "(all)", old, new, forces))
-    if not changes:
-        return Action.NOOP, ()
-    if any(c.forces_replacement for c in changes):
-        return Action.REPLACE, tuple(changes)
-    return Action.UPDATE, tuple(changes)
+    action, changes = classify(handler.type, before, after)
+    return action, tuple(changes)
 
 
 # --- planning -------------------------------------------------------------------------------
@@ -340,7 +177,8 @@ def make_plan(
             )
         changes.append(
             ResourceChange(
-                address, block.type, action, attribute_changes, before=entry.config, after=desired, skipped=skipped
+                address, block.type, action, list(attribute_changes), before=entry.config, after=desired,
+                skipped=skipped,
             )
         )
         if action is Action.NOOP:
@@ -379,6 +217,10 @@ def make_plan(
 
     if problems:
         raise EmulatorPlanError(problems)
+    unknown = sorted({c.type for c in changes if c.action is Action.UPDATE and not is_known_type(c.type)})
+    if unknown:
+        # an update of a type the replacement table does not know may in truth be a replacement
+        notes = [*notes, f"not in the replacement table, so shown as updates: {', '.join(unknown)}"]
     return Plan(tuple(changes), outputs, document.source, tuple(notes), data)
 
 
@@ -413,7 +255,7 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
         for attribute in change.changes:
             mark = " (forces replacement)" if attribute.forces_replacement else ""
             lines.append(
-                f"      ~ {attribute.path}: {_show(attribute.before)} -> {_show(attribute.after)}{mark}"
+                f"      ~ {attribute.display_path}: {_show(attribute.before)} -> {_show(attribute.after)}{mark}"
             )
         if verbose and change.action is Action.CREATE and change.after is not None:
             for key in sorted(change.after):
@@ -425,16 +267,11 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
 
 
 __all__ = [
-    "ABSENT",
-    "Action",
-    "AttributeChange",
     "Plan",
-    "ResourceChange",
     "apply_ignore_changes",
     "check_document",
     "compare",
     "deletion_order",
-    "diff_values",
     "make_plan",
     "render_plan",
 ]

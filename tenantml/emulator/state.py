@@ -116,7 +116,7 @@ class State:
         return self.entries.get(address)
 
     def values_by_address(self) -> dict[str, dict[str, Any]]:
-        """address -> attributes, the mapping :func:`~tenantml.emulator.graph.resolve` reads."""
+        """address -> attributes, the mapping :func:`~core.terraform.expressions.resolve` reads."""
         return {address: entry.values for address, entry in self.entries.items()}
 
     def put(self, entry: StateEntry) -> None:

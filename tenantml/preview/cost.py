@@ -29,14 +29,14 @@ What is priced, per month (``hours_per_month`` hours):
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from infra.policy.stack import as_list, first_block, references
+from core.terraform.document import Document, as_list, first_block, parse_document
+from core.terraform.expressions import is_template, references
 
 PRICES_FILE = "prices.json"
 
@@ -132,14 +132,13 @@ def _fmt(value: float) -> str:
 
 
 class _Estimator:
-    def __init__(self, doc: Mapping[str, Any], prices: PriceTable) -> None:
-        self.doc = doc
+    def __init__(self, document: Document, prices: PriceTable) -> None:
+        self.document = document
         self.prices = prices
-        self.resources = doc.get("resource", {})
 
     def body(self, address: str) -> Mapping[str, Any] | None:
-        resource_type, _, name = address.partition(".")
-        return self.resources.get(resource_type, {}).get(name)
+        block = self.document.resources.get(address)
+        return block.config if block is not None else None
 
     def hourly(self, name: str) -> float:
         return self.prices.price(name) * self.prices.hours
@@ -180,7 +179,7 @@ class _Estimator:
         desired = _number(body.get("desired_capacity"), _number(body.get("min_size"), 0))
         spec = first_block(body, "launch_template")
         template_address = next(
-            (r.address for key in ("id", "name") for r in references(str(spec.get(key, "")))
+            (r.address for key in ("id", "name") for r in references(spec.get(key, ""))
              if r.address.startswith("aws_launch_template.")), "")
         template = self.body(template_address) if template_address else None
         if template is None:
@@ -249,23 +248,21 @@ class _Estimator:
 def estimate_stack(doc: Mapping[str, Any], prices: PriceTable | None = None) -> StackCost:
     """Monthly estimate of every priced resource in a synthesized document."""
     prices = prices or load_prices()
-    provider = next((c for c in as_list(doc.get("provider", {}).get("aws")) if isinstance(c, Mapping)), {})
-    region = str(provider.get("region", prices.data["region"]))
-    if re.search(r"\$\{", region):
+    document = parse_document(doc)
+    region = str(document.providers.get("aws", {}).get("region", prices.data["region"]))
+    if is_template(region):
         region = prices.data["region"]
     multiplier = prices.multiplier(region)
     result = StackCost(region, multiplier if multiplier is not None else 1.0)
     if multiplier is None:
         result.notes.append(f"no price multiplier for {region}: {prices.data['region']} prices used")
-    estimator = _Estimator(doc, prices)
-    for resource_type in sorted(doc.get("resource", {})):
-        for name, body in sorted(doc["resource"][resource_type].items()):
-            estimate = estimator.estimate(resource_type, body)
-            if estimate is None:
-                continue
-            monthly, basis, unpriced = estimate
-            address = f"{resource_type}.{name}"
-            result.items[address] = CostItem(address, monthly * result.multiplier, basis, unpriced)
+    estimator = _Estimator(document, prices)
+    for address, block in sorted(document.resources.items()):
+        estimate = estimator.estimate(block.type, block.config)
+        if estimate is None:
+            continue
+        monthly, basis, unpriced = estimate
+        result.items[address] = CostItem(address, monthly * result.multiplier, basis, unpriced)
     return result
 
 

@@ -17,8 +17,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from core.terraform.diff import ABSENT, Action, AttributeChange, ResourceChange
 from infra.policy import RULES, Finding, StackPolicyResult, SuppressionEntry
-from tenantml.preview.diff import ABSENT, Action, AttributeChange, ResourceChange, TenantStatus
+from tenantml.preview.diff import TenantStatus
 from tenantml.preview.report import CheckReport, PreviewReport, TenantPreview
 
 COMMENT_MARKER = "<!-- tenantml-preview -->"

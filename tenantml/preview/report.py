@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.terraform.diff import Action
 from infra.policy import StackPolicyResult, SynthStack, check_stack, spec_suppressions
 from tenantml.preview.cost import (
     CostChange,
@@ -19,7 +20,7 @@ from tenantml.preview.cost import (
     estimate_stack,
     load_prices,
 )
-from tenantml.preview.diff import Action, StackDiff, TenantStatus, diff_stacks
+from tenantml.preview.diff import StackDiff, TenantStatus, diff_stacks
 from core.spec import TenantSpec
 
 

@@ -1,9 +1,10 @@
 """What every resource handler is made of, and the helpers they share.
 
 A handler is a row in a table: ``create(ctx, config) -> attributes``,
-``update(ctx, old_config, new_config, attributes) -> attributes`` (``None``: every change
-replaces the resource), ``delete(ctx, config, attributes)``, the attributes whose change
-forces a replacement (``force_new``) and the attributes it exports beyond its arguments.
+``update(ctx, old_config, new_config, attributes) -> attributes`` (``None`` only for types
+whose every argument forces a replacement), ``delete(ctx, config, attributes)`` and the
+attributes it exports beyond its arguments. Which changes replace a resource is not a
+handler's business: the plan asks the one table in :mod:`core.terraform.replacement`.
 ``config`` is the resolved configuration with Terraform AWS provider 6.x argument names.
 """
 
@@ -70,8 +71,6 @@ class Handler:
     create: Create
     delete: Delete
     update: Update | None = None
-    #: top-level arguments whose change replaces the resource (Terraform's ForceNew)
-    force_new: frozenset[str] = frozenset()
     #: attributes a reference may read besides the arguments in the configuration
     exports: frozenset[str] = frozenset({"id"})
     #: exported attributes an in-place update may change (a plan shows them as known after apply)

@@ -172,7 +172,6 @@ HANDLERS = [
         create=put_alarm,
         update=update_alarm,
         delete=delete_alarm,
-        force_new=frozenset({"alarm_name"}),
         exports=frozenset({"arn"}),
     ),
     Handler(
@@ -180,7 +179,6 @@ HANDLERS = [
         create=create_log_group,
         update=update_log_group,
         delete=delete_log_group,
-        force_new=frozenset({"name", "name_prefix", "log_group_class"}),
         exports=frozenset({"arn", "name"}),
     ),
 ]

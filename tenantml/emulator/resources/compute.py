@@ -529,16 +529,6 @@ HANDLERS = [
         create=create_cluster,
         update=update_cluster,
         delete=delete_cluster,
-        force_new=frozenset(
-            {
-                "name",
-                "role_arn",
-                "encryption_config",
-                "kubernetes_network_config",
-                "bootstrap_self_managed_addons",
-                "access_config",
-            }
-        ),
         exports=frozenset(
             {
                 "arn",
@@ -561,20 +551,6 @@ HANDLERS = [
         create=create_node_group,
         update=update_node_group,
         delete=delete_node_group,
-        force_new=frozenset(
-            {
-                "cluster_name",
-                "node_group_name",
-                "node_group_name_prefix",
-                "node_role_arn",
-                "subnet_ids",
-                "instance_types",
-                "ami_type",
-                "capacity_type",
-                "disk_size",
-                "remote_access",
-            }
-        ),
         exports=frozenset({"arn", "node_group_name", "status", "version", "release_version", "resources"}),
         volatile=frozenset({"version", "release_version", "status"}),
     ),
@@ -583,7 +559,6 @@ HANDLERS = [
         create=create_launch_template,
         update=update_launch_template,
         delete=delete_launch_template,
-        force_new=frozenset({"name", "name_prefix"}),
         exports=frozenset({"arn", "name", "latest_version", "default_version"}),
         volatile=frozenset({"latest_version", "default_version"}),
     ),
@@ -592,7 +567,6 @@ HANDLERS = [
         create=create_autoscaling_group,
         update=update_autoscaling_group,
         delete=delete_autoscaling_group,
-        force_new=frozenset({"name", "name_prefix"}),
         exports=frozenset({"arn", "name", "availability_zones"}),
     ),
 ]

@@ -44,29 +44,32 @@ def _projection(index: dict[str, Any]) -> dict[str, Any]:
     return projection
 
 
+def _global_index(index: dict[str, Any], config: Config) -> dict[str, Any]:
+    return {
+        "IndexName": index["name"],
+        "KeySchema": _key_schema(index["hash_key"], index.get("range_key")),
+        "Projection": _projection(index),
+        **_throughput(
+            {**config, **{k: v for k, v in index.items() if k in ("read_capacity", "write_capacity")}}
+        ),
+    }
+
+
+def _attribute_definitions(config: Config) -> list[dict[str, str]]:
+    return [{"AttributeName": a["name"], "AttributeType": a["type"]} for a in blocks(config, "attribute")]
+
+
 def create_table(ctx: HandlerContext, config: Config) -> Attributes:
     dynamodb = ctx.client("dynamodb")
     name = config["name"]
     kwargs: dict[str, Any] = {
         "TableName": name,
-        "AttributeDefinitions": [
-            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in blocks(config, "attribute")
-        ],
+        "AttributeDefinitions": _attribute_definitions(config),
         "KeySchema": _key_schema(config["hash_key"], config.get("range_key")),
         "BillingMode": config.get("billing_mode", "PROVISIONED"),
         **_throughput(config),
     }
-    gsis = [
-        {
-            "IndexName": g["name"],
-            "KeySchema": _key_schema(g["hash_key"], g.get("range_key")),
-            "Projection": _projection(g),
-            **_throughput(
-                {**config, **{k: v for k, v in g.items() if k in ("read_capacity", "write_capacity")}}
-            ),
-        }
-        for g in blocks(config, "global_secondary_index")
-    ]
+    gsis = [_global_index(g, config) for g in blocks(config, "global_secondary_index")]
     if gsis:
         kwargs["GlobalSecondaryIndexes"] = gsis
     lsis = [
@@ -133,6 +136,23 @@ def _set_extras(dynamodb: Any, name: str, old: Config, new: Config) -> None:
         )
 
 
+def _index_updates(old: Config, new: Config) -> list[dict[str, Any]]:
+    """GlobalSecondaryIndexUpdates taking the table's GSIs from ``old`` to ``new``.
+
+    An index whose definition changed is deleted and created again (DynamoDB cannot change
+    an index's keys or projection), as the provider does.
+    """
+    before = {g["name"]: g for g in blocks(old, "global_secondary_index")}
+    after = {g["name"]: g for g in blocks(new, "global_secondary_index")}
+    updates: list[dict[str, Any]] = [
+        {"Delete": {"IndexName": name}} for name in before if before[name] != after.get(name)
+    ]
+    for name, index in after.items():
+        if before.get(name) != index:
+            updates.append({"Create": _global_index(index, new)})
+    return updates
+
+
 def update_table(ctx: HandlerContext, old: Config, new: Config, attributes: Attributes) -> Attributes:
     dynamodb = ctx.client("dynamodb")
     name = attributes["name"]
@@ -148,6 +168,11 @@ def update_table(ctx: HandlerContext, old: Config, new: Config, attributes: Attr
         kwargs["DeletionProtectionEnabled"] = bool(new.get("deletion_protection_enabled"))
     if changed(old, new, "table_class") and new.get("table_class"):
         kwargs["TableClass"] = new["table_class"]
+    index_updates = _index_updates(old, new)
+    if index_updates:
+        # attribute definitions and GSIs change in place (UpdateTable), as the provider does
+        kwargs["AttributeDefinitions"] = _attribute_definitions(new)
+        kwargs["GlobalSecondaryIndexUpdates"] = index_updates
     result = dict(attributes)
     if kwargs:
         table = dynamodb.update_table(TableName=name, **kwargs)["TableDescription"]
@@ -176,9 +201,6 @@ HANDLERS = [
         create=create_table,
         update=update_table,
         delete=delete_table,
-        force_new=frozenset(
-            {"name", "hash_key", "range_key", "local_secondary_index", "attribute", "global_secondary_index"}
-        ),
         exports=frozenset({"arn", "name", "stream_arn", "stream_label"}),
     ),
 ]

@@ -312,7 +312,6 @@ HANDLERS = [
         create=create_role,
         update=update_role,
         delete=delete_role,
-        force_new=frozenset({"name", "name_prefix", "path"}),
         exports=frozenset({"arn", "name", "unique_id", "create_date"}),
     ),
     Handler(
@@ -320,7 +319,6 @@ HANDLERS = [
         create=put_role_policy,
         update=update_role_policy,
         delete=delete_role_policy,
-        force_new=frozenset({"name", "name_prefix", "role"}),
         exports=frozenset({"name"}),
     ),
     Handler(
@@ -328,7 +326,6 @@ HANDLERS = [
         create=create_policy,
         update=update_policy,
         delete=delete_policy,
-        force_new=frozenset({"name", "name_prefix", "path", "description"}),
         exports=frozenset({"arn", "name", "policy_id", "attachment_count"}),
     ),
     Handler(
@@ -336,14 +333,12 @@ HANDLERS = [
         create=attach_role_policy,
         update=None,
         delete=detach_role_policy,
-        force_new=frozenset({"role", "policy_arn"}),
     ),
     Handler(
         "aws_iam_instance_profile",
         create=create_instance_profile,
         update=update_instance_profile,
         delete=delete_instance_profile,
-        force_new=frozenset({"name", "name_prefix", "path"}),
         exports=frozenset({"arn", "name", "unique_id", "create_date"}),
     ),
     Handler(
@@ -351,7 +346,6 @@ HANDLERS = [
         create=create_oidc_provider,
         update=update_oidc_provider,
         delete=delete_oidc_provider,
-        force_new=frozenset({"url"}),
         exports=frozenset({"arn", "url"}),
     ),
 ]

@@ -117,9 +117,6 @@ HANDLERS = [
         create=create_key,
         update=update_key,
         delete=delete_key,
-        force_new=frozenset(
-            {"key_usage", "customer_master_key_spec", "multi_region", "custom_key_store_id", "xks_key_id"}
-        ),
         exports=frozenset({"arn", "key_id"}),
     ),
     Handler(
@@ -127,7 +124,6 @@ HANDLERS = [
         create=create_alias,
         update=update_alias,
         delete=delete_alias,
-        force_new=frozenset({"name", "name_prefix"}),
         exports=frozenset({"arn", "name", "target_key_arn"}),
     ),
 ]

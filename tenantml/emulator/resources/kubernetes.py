@@ -53,7 +53,6 @@ HANDLERS = [
         create=record,
         update=update,
         delete=forget,
-        force_new=frozenset(),
         exports=frozenset({"metadata", "skipped"}),
         skip_reason=NO_CLUSTER,
     )

@@ -400,7 +400,6 @@ HANDLERS = [
         create=create_function,
         update=update_function,
         delete=delete_function,
-        force_new=frozenset({"function_name", "package_type"}),
         exports=frozenset(
             {
                 "arn",
@@ -446,9 +445,6 @@ HANDLERS = [
         create=create_mapping,
         update=update_mapping,
         delete=delete_mapping,
-        force_new=frozenset(
-            {"event_source_arn", "starting_position", "starting_position_timestamp", "topics", "queues"}
-        ),
         exports=frozenset({"arn", "uuid", "function_arn", "state", "last_modified"}),
     ),
     Handler(
@@ -463,7 +459,6 @@ HANDLERS = [
         create=put_invoke_config,
         update=update_invoke_config,
         delete=delete_invoke_config,
-        force_new=frozenset({"function_name", "qualifier"}),
     ),
 ]
 

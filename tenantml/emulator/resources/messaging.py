@@ -288,7 +288,6 @@ HANDLERS = [
         create=create_stream,
         update=update_stream,
         delete=delete_stream,
-        force_new=frozenset({"name"}),
         exports=frozenset({"arn", "name"}),
     ),
     Handler(
@@ -296,7 +295,6 @@ HANDLERS = [
         create=create_topic,
         update=update_topic,
         delete=delete_topic,
-        force_new=frozenset({"name", "name_prefix", "fifo_topic"}),
         exports=frozenset({"arn", "name", "owner"}),
     ),
     Handler(
@@ -304,7 +302,6 @@ HANDLERS = [
         create=create_subscription,
         update=update_subscription,
         delete=delete_subscription,
-        force_new=frozenset({"topic_arn", "protocol", "endpoint"}),
         exports=frozenset({"arn", "owner_id", "pending_confirmation"}),
     ),
     Handler(
@@ -312,7 +309,6 @@ HANDLERS = [
         create=create_queue,
         update=update_queue,
         delete=delete_queue,
-        force_new=frozenset({"name", "name_prefix", "fifo_queue"}),
         exports=frozenset({"arn", "name", "url"}),
     ),
 ]

@@ -113,7 +113,12 @@ def create_vpc(ctx: HandlerContext, config: Config) -> Attributes:
 
 
 def update_vpc(ctx: HandlerContext, old: Config, new: Config, attributes: Attributes) -> Attributes:
-    _set_vpc_dns(ctx.client("ec2"), attributes["id"], new, old)
+    ec2 = ctx.client("ec2")
+    tenancy = new.get("instance_tenancy") or "default"
+    if (old.get("instance_tenancy") or "default") != tenancy:
+        # only dedicated -> default reaches here; the other direction is a replacement
+        ec2.modify_vpc_tenancy(VpcId=attributes["id"], InstanceTenancy=tenancy)
+    _set_vpc_dns(ec2, attributes["id"], new, old)
     return {**attributes, "tags_all": update_ec2_tags(ctx, old, new, attributes["id"])}
 
 
@@ -374,6 +379,29 @@ def disassociate_route_table(ctx: HandlerContext, config: Config, attributes: At
 # --- security groups ------------------------------------------------------------------------
 
 
+#: the arguments of a standalone rule that ModifySecurityGroupRules changes in place
+_RULE_ARGUMENTS = (
+    "ip_protocol", "from_port", "to_port", "cidr_ipv4", "cidr_ipv6", "prefix_list_id",
+    "referenced_security_group_id", "description",
+)
+
+
+def _rule_request(rule: Config) -> dict[str, Any]:
+    """A standalone rule as the SecurityGroupRuleRequest of ModifySecurityGroupRules."""
+    protocol = str(rule.get("ip_protocol", "-1"))
+    request: dict[str, Any] = {"IpProtocol": "-1" if protocol in ("all", "-1") else protocol}
+    for arg, api in (
+        ("cidr_ipv4", "CidrIpv4"), ("cidr_ipv6", "CidrIpv6"), ("prefix_list_id", "PrefixListId"),
+        ("referenced_security_group_id", "ReferencedGroupId"), ("description", "Description"),
+    ):
+        if rule.get(arg):
+            request[api] = rule[arg]
+    if request["IpProtocol"] != "-1":
+        request["FromPort"] = int(rule.get("from_port", 0))
+        request["ToPort"] = int(rule.get("to_port", 0))
+    return request
+
+
 def _permission(rule: Config) -> dict[str, Any]:
     """An inline ``ingress``/``egress`` block or a standalone rule as an EC2 IpPermission."""
     protocol = str(rule.get("protocol", rule.get("ip_protocol", "-1")))
@@ -502,24 +530,22 @@ def _rule_handlers(direction: str) -> Handler:
                     GroupId=config["security_group_id"], SecurityGroupRuleIds=[attributes["id"]]
                 )
 
+    def update(ctx: HandlerContext, old: Config, new: Config, attributes: Attributes) -> Attributes:
+        if any(old.get(arg) != new.get(arg) for arg in _RULE_ARGUMENTS):
+            # the provider keeps the rule's id and changes it with ModifySecurityGroupRules
+            ctx.client("ec2").modify_security_group_rules(
+                GroupId=new["security_group_id"],
+                SecurityGroupRules=[
+                    {"SecurityGroupRuleId": attributes["id"], "SecurityGroupRule": _rule_request(new)}
+                ],
+            )
+        return {**attributes, "tags_all": update_ec2_tags(ctx, old, new, attributes["id"])}
+
     return Handler(
         f"aws_vpc_security_group_{direction}_rule",
         create=create,
-        update=_tags_only_update(),
+        update=update,
         delete=delete,
-        force_new=frozenset(
-            {
-                "security_group_id",
-                "ip_protocol",
-                "from_port",
-                "to_port",
-                "cidr_ipv4",
-                "cidr_ipv6",
-                "prefix_list_id",
-                "referenced_security_group_id",
-                "description",
-            }
-        ),
         exports=frozenset({"arn", "security_group_rule_id"}),
     )
 
@@ -530,7 +556,6 @@ HANDLERS = [
         create=create_vpc,
         update=update_vpc,
         delete=delete_vpc,
-        force_new=frozenset({"cidr_block", "instance_tenancy", "ipv4_ipam_pool_id", "ipv4_netmask_length"}),
         exports=frozenset(
             {
                 "arn",
@@ -549,9 +574,6 @@ HANDLERS = [
         create=create_subnet,
         update=update_subnet,
         delete=delete_subnet,
-        force_new=frozenset(
-            {"vpc_id", "cidr_block", "availability_zone", "availability_zone_id", "ipv6_cidr_block"}
-        ),
         exports=frozenset(
             {"arn", "availability_zone", "availability_zone_id", "cidr_block", "vpc_id", "owner_id"}
         ),
@@ -568,7 +590,6 @@ HANDLERS = [
         create=create_eip,
         update=_tags_only_update(),
         delete=delete_eip,
-        force_new=frozenset({"domain", "network_border_group", "vpc", "public_ipv4_pool", "address"}),
         exports=frozenset({"allocation_id", "public_ip", "public_dns", "domain", "arn"}),
     ),
     Handler(
@@ -576,7 +597,6 @@ HANDLERS = [
         create=create_nat_gateway,
         update=_tags_only_update(),
         delete=delete_nat_gateway,
-        force_new=frozenset({"allocation_id", "subnet_id", "connectivity_type", "private_ip"}),
         exports=frozenset({"public_ip", "private_ip", "network_interface_id", "association_id"}),
     ),
     Handler(
@@ -584,7 +604,6 @@ HANDLERS = [
         create=create_route_table,
         update=update_route_table,
         delete=delete_route_table,
-        force_new=frozenset({"vpc_id"}),
         exports=frozenset({"arn", "owner_id"}),
     ),
     Handler(
@@ -592,7 +611,6 @@ HANDLERS = [
         create=create_route,
         update=update_route,
         delete=delete_route,
-        force_new=frozenset({"route_table_id", *(a for a in _ROUTE_DESTINATIONS)}),
         exports=frozenset({"state", "origin"}),
     ),
     Handler(
@@ -600,14 +618,12 @@ HANDLERS = [
         create=associate_route_table,
         update=update_route_table_association,
         delete=disassociate_route_table,
-        force_new=frozenset({"subnet_id", "gateway_id"}),
     ),
     Handler(
         "aws_security_group",
         create=create_security_group,
         update=update_security_group,
         delete=delete_security_group,
-        force_new=frozenset({"name", "name_prefix", "description", "vpc_id"}),
         exports=frozenset({"arn", "name", "owner_id"}),
     ),
     _rule_handlers("egress"),

@@ -374,7 +374,6 @@ HANDLERS = [
         create=create_bucket,
         update=update_bucket,
         delete=delete_bucket,
-        force_new=frozenset({"bucket", "bucket_prefix", "object_lock_enabled"}),
         exports=_BUCKET_EXPORTS,
     ),
     Handler(
@@ -382,49 +381,42 @@ HANDLERS = [
         create=put_versioning,
         update=_put_as_update(put_versioning),
         delete=delete_versioning,
-        force_new=frozenset({"bucket", "expected_bucket_owner"}),
     ),
     Handler(
         "aws_s3_bucket_server_side_encryption_configuration",
         create=put_encryption,
         update=_put_as_update(put_encryption),
         delete=delete_encryption,
-        force_new=frozenset({"bucket", "expected_bucket_owner"}),
     ),
     Handler(
         "aws_s3_bucket_public_access_block",
         create=put_public_access_block,
         update=_put_as_update(put_public_access_block),
         delete=delete_public_access_block,
-        force_new=frozenset({"bucket"}),
     ),
     Handler(
         "aws_s3_bucket_policy",
         create=put_policy,
         update=_put_as_update(put_policy),
         delete=delete_policy,
-        force_new=frozenset({"bucket"}),
     ),
     Handler(
         "aws_s3_bucket_lifecycle_configuration",
         create=put_lifecycle,
         update=_put_as_update(put_lifecycle),
         delete=delete_lifecycle,
-        force_new=frozenset({"bucket", "expected_bucket_owner"}),
     ),
     Handler(
         "aws_s3_bucket_ownership_controls",
         create=put_ownership,
         update=_put_as_update(put_ownership),
         delete=delete_ownership,
-        force_new=frozenset({"bucket"}),
     ),
     Handler(
         "aws_s3_bucket_notification",
         create=put_notification,
         update=_put_as_update(put_notification),
         delete=delete_notification,
-        force_new=frozenset({"bucket"}),
     ),
 ]
 

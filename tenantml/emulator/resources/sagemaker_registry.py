@@ -69,7 +69,6 @@ HANDLERS = [
         create=create_group,
         update=update_group,
         delete=delete_group,
-        force_new=frozenset({"model_package_group_name", "model_package_group_description"}),
         exports=frozenset({"arn"}),
     ),
 ]

@@ -149,6 +149,28 @@ def create_repository(ctx: HandlerContext, config: Config) -> Attributes:
     }
 
 
+def update_repository(ctx: HandlerContext, old: Config, new: Config, attributes: Attributes) -> Attributes:
+    """What the provider changes in place: tag mutability, scan on push and tags."""
+    ecr = ctx.client("ecr")
+    name = attributes["id"]
+    if old.get("image_tag_mutability") != new.get("image_tag_mutability"):
+        ecr.put_image_tag_mutability(
+            repositoryName=name, imageTagMutability=new.get("image_tag_mutability") or "MUTABLE"
+        )
+    scanning = block(new, "image_scanning_configuration") or {}
+    if (block(old, "image_scanning_configuration") or {}) != scanning:
+        ecr.put_image_scanning_configuration(
+            repositoryName=name,
+            imageScanningConfiguration={"scanOnPush": scanning.get("scan_on_push") in (True, "true")},
+        )
+    sync_tags(
+        ctx.tags(old), ctx.tags(new),
+        tag=lambda t: ecr.tag_resource(resourceArn=attributes["arn"], tags=tag_list(t)),
+        untag=lambda keys: ecr.untag_resource(resourceArn=attributes["arn"], tagKeys=keys),
+    )
+    return {**attributes, "tags_all": ctx.tags(new)}
+
+
 def delete_repository(ctx: HandlerContext, config: Config, attributes: Attributes) -> None:
     # images pushed by hand would block the delete; nothing may be left behind on a laptop
     with ignore_missing(*_MISSING):
@@ -189,13 +211,13 @@ HANDLERS = [
         create=create_endpoint,
         update=update_endpoint,
         delete=delete_endpoint,
-        force_new=frozenset({"name"}),
         exports=frozenset({"arn", "name"}),
         volatile=frozenset({"arn"}),
     ),
     Handler(
         "aws_ecr_repository",
         create=create_repository,
+        update=update_repository,
         delete=delete_repository,
         exports=frozenset({"arn", "registry_id", "repository_url"}),
     ),
@@ -204,7 +226,6 @@ HANDLERS = [
         create=put_lifecycle_policy,
         update=update_lifecycle_policy,
         delete=delete_lifecycle_policy,
-        force_new=frozenset({"repository"}),
         exports=frozenset({"registry_id"}),
     ),
 ]

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from core.terraform.diff import Action
 from tenantml.emulator import server
 from tenantml.emulator.apply import apply, destroy
-from tenantml.emulator.plan import Action
 from tenantml.emulator.state import load_state
 from core.errors import EmulatorInjectedFailureError, EmulatorPlanError, EmulatorStateError
 

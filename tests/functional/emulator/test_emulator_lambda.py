@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from core.terraform.diff import Action
 from tenantml.emulator.apply import apply, destroy
-from tenantml.emulator.plan import Action
 from tenantml.emulator.state import load_state
 from core.errors import EmulatorApplyError
 

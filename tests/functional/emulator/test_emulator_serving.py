@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.terraform.diff import Action
 from tenantml.emulator import commands
-from tenantml.emulator.plan import Action
 from tenantml.emulator.resources.kubernetes import NO_CLUSTER
 from core.spec import TenantSpec, load_specs
 from tenantml.synthesis import synth

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.terraform.diff import Action
 from tenantml.emulator import commands
-from tenantml.emulator.plan import Action
 from tenantml.emulator.session import AwsSession
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from core.terraform.diff import ABSENT, Action, AttributeChange, diff_values
+from core.terraform.replacement import REPLACEMENT_ATTRIBUTES, forces_replacement, is_known_type
 from infra.provider_schema import load_aws_schema
 from tenantml.preview.cost import cost_changes, estimate_stack, load_prices
-from tenantml.preview.diff import ABSENT, Action, AttributeChange, TenantStatus, diff_stacks, diff_values
+from tenantml.preview.diff import TenantStatus, diff_stacks
 from tenantml.preview.render import code, render_markdown
-from tenantml.preview.replacement import REPLACEMENT_ATTRIBUTES, forces_replacement, is_known_type
 from tenantml.preview.report import build_preview_report
 
 # --- the replacement table ------------------------------------------------------------------
@@ -28,7 +29,6 @@ from tenantml.preview.report import build_preview_report
     ("aws_lambda_function", "function_name"),
     ("aws_iam_role", "name"),
     ("aws_eks_cluster", "name"),
-    ("aws_eks_cluster", "vpc_config[0].subnet_ids"),
     ("aws_eks_node_group", "instance_types"),
     ("aws_launch_template", "name"),
     ("aws_sagemaker_model_package_group", "model_package_group_name"),
@@ -52,6 +52,8 @@ def test_arguments_that_force_a_replacement(resource_type, path):
     ("aws_launch_template", "instance_type"),
     ("aws_eks_cluster", "version"),
     ("aws_eks_cluster", "vpc_config[0].endpoint_public_access"),
+    # provider 6.x changes a cluster's subnets and security groups in place (UpdateClusterConfig)
+    ("aws_eks_cluster", "vpc_config[0].subnet_ids"),
     ("aws_eks_node_group", "scaling_config[0].desired_size"),
     ("aws_iam_role_policy", "policy"),
     ("aws_s3_bucket", "tags"),

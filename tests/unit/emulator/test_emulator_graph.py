@@ -6,18 +6,17 @@ import json
 
 import pytest
 
-from tenantml.emulator.graph import (
+from core.terraform.document import parse_document
+from core.terraform.expressions import (
     UNKNOWN,
     ExpressionError,
     PartiallyKnown,
     Reference,
     ResolutionError,
-    find_cycles,
     find_references,
-    parse_document,
     resolve,
-    topological_order,
 )
+from tenantml.emulator.graph import find_cycles, topological_order
 from tenantml.emulator.plan import check_document
 from core.errors import EmulatorPlanError
 

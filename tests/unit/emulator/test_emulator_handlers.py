@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.terraform.replacement import ALL, REPLACEMENT_ATTRIBUTES, is_known_type
 from tenantml.emulator.resources import DATA_SOURCES, HANDLERS
 from tenantml.emulator.resources.base import block, blocks
 from tenantml.emulator.resources.compute import _template_data
@@ -77,11 +78,13 @@ def test_given_the_handler_table_then_every_type_the_stacks_use_has_a_handler():
 
 
 @pytest.mark.parametrize("address", sorted(HANDLERS))
-def test_given_a_handler_then_it_exports_id_and_its_force_new_arguments_are_names(address):
+def test_given_a_handler_then_it_exports_id_and_the_replacement_table_knows_its_type(address):
     handler = HANDLERS[address]
 
     assert "id" in handler.exports
-    assert all(name.isidentifier() for name in handler.force_new)
+    assert is_known_type(handler.type)
+    # a type the emulator cannot update in place must be one Terraform never updates in place
+    assert handler.update is not None or REPLACEMENT_ATTRIBUTES[handler.type] == (ALL,)
 
 
 def test_given_a_block_as_an_object_or_a_list_when_read_then_both_give_the_same_list():

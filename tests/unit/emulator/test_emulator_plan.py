@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from tenantml.emulator.graph import UNKNOWN, parse_document
-from tenantml.emulator.plan import Action, make_plan, render_plan
+from core.terraform.diff import Action
+from core.terraform.document import parse_document
+from core.terraform.expressions import UNKNOWN
+from tenantml.emulator.plan import make_plan, render_plan
 from tenantml.emulator.state import State, StateEntry
 from core.errors import EmulatorPlanError
 
