@@ -18,21 +18,19 @@ threads of one emulator process, which is a property of the emulator, not of S3.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from pipelines.runs.arrivals import DataArrival
+from pipelines.runs.s3_json import put_json, read_json
 
 CLAIM_PREFIX = "runs/by-object"
 #: a run that has not finished after this long is presumed dead (Lambda's maximum is 15 minutes;
 #: a SageMaker job can run longer, so the claim is refreshed when each step starts)
 DEFAULT_LEASE = timedelta(hours=2)
-_LOST = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 
 ClaimStatus = Literal["running", "succeeded", "failed"]
 
@@ -98,20 +96,20 @@ def claim_arrival(
         data_version_id=arrival.version_id,
         run_record_key=f"runs/{run_id}/run.json",
     )
-    written = _put(s3, bucket, key, claim, IfNoneMatch="*")
+    written = put_json(s3, bucket, key, claim.model_dump(mode="json"), if_none_match=True)
     if written is not None:
         return ClaimResult(acquired=True, claim=claim, key=key, etag=written)
 
     existing, etag = read_claim(s3, bucket, key)
     if existing is None:  # deleted between our write and our read: try once more
-        written = _put(s3, bucket, key, claim, IfNoneMatch="*")
+        written = put_json(s3, bucket, key, claim.model_dump(mode="json"), if_none_match=True)
         if written is not None:
             return ClaimResult(acquired=True, claim=claim, key=key, etag=written)
         existing, etag = read_claim(s3, bucket, key)
         if existing is None:
             raise RuntimeError(f"claim s3://{bucket}/{key} keeps changing; retry the event later")
     if existing.status == "running" and now - existing.updated_at > lease and etag is not None:
-        written = _put(s3, bucket, key, claim, IfMatch=etag)
+        written = put_json(s3, bucket, key, claim.model_dump(mode="json"), if_match=etag)
         if written is not None:
             return ClaimResult(acquired=True, claim=claim, key=key, etag=written, took_over=existing.run_id)
         existing, etag = read_claim(s3, bucket, key)
@@ -133,8 +131,7 @@ def update_claim(
             f"run {result.claim.run_id} does not own claim {result.key}; only the owner updates it"
         )
     claim = result.claim.model_copy(update={"status": status, "updated_at": now or datetime.now(UTC)})
-    condition = {"IfMatch": result.etag} if result.etag else {}
-    etag = _put(s3, bucket, result.key, claim, **condition)
+    etag = put_json(s3, bucket, result.key, claim.model_dump(mode="json"), if_match=result.etag or None)
     if etag is None:
         # the lease expired and another delivery took the object over; it owns the outcome now
         existing, current = read_claim(s3, bucket, result.key)
@@ -150,31 +147,8 @@ def release_claim(s3: Any, bucket: str, result: ClaimResult) -> None:
 
 def read_claim(s3: Any, bucket: str, key: str) -> tuple[RunClaim | None, str | None]:
     """The stored claim and its ETag, or ``(None, None)`` when there is none."""
-    try:
-        response = s3.get_object(Bucket=bucket, Key=key)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-            return None, None
-        raise
-    body = response["Body"].read()
-    return RunClaim.model_validate_json(body), response.get("ETag")
-
-
-def _put(s3: Any, bucket: str, key: str, claim: RunClaim, **condition: str) -> str | None:
-    """Write the claim; ``None`` when the condition failed (someone else wrote first)."""
-    try:
-        response = s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=json.dumps(claim.model_dump(mode="json"), indent=2).encode("utf-8"),
-            ContentType="application/json",
-            **condition,
-        )
-    except ClientError as err:
-        if condition and err.response.get("Error", {}).get("Code") in _LOST:
-            return None
-        raise
-    return response.get("ETag")
+    body, etag = read_json(s3, bucket, key)
+    return (RunClaim.model_validate_json(body) if body is not None else None), etag
 
 
 __all__ = [

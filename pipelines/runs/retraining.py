@@ -19,7 +19,6 @@ The cause (alarm, metric, value, threshold, time) is recorded in the run record'
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,13 +32,13 @@ from core.errors import RetrainContentionError
 from pipelines.data.uris import parse_s3_uri
 from pipelines.runs.arrivals import INCOMING_PREFIX, DataArrival
 from pipelines.runs.records import new_run_id
+from pipelines.runs.s3_json import put_json, read_json
 
 log = logging.getLogger(__name__)
 
 RETRAINING_PREFIX = "retraining"
 #: registry metadata key of the cause of a retrained version
 CAUSE_METADATA_KEY = "tenantml:retrain-cause"
-_LOST = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 _MAX_METADATA_VALUE = 256
 
 
@@ -177,7 +176,7 @@ def request_retrain(
     decision.alias = record.alias
     if record.model_version is not None:
         annotate_version(clients.sagemaker, resources.model_package_group, record.model_version, cause)
-    _put_json(clients.s3, bucket, history, decision.model_dump(mode="json"))
+    put_json(clients.s3, bucket, history, decision.model_dump(mode="json"))
     return RetrainResult(decision=decision, record=record)
 
 
@@ -243,14 +242,11 @@ def _claim_cooldown(s3: Any, bucket: str, model: str, holder: _CooldownHolder, n
         existing, etag = _read_holder(s3, bucket, key)
         if existing is not None and now < existing.until:
             return existing
-        condition = {"IfMatch": etag} if existing is not None and etag else {"IfNoneMatch": "*"}
-        try:
-            _put_json(s3, bucket, key, holder.model_dump(mode="json"), **condition)
+        replacing = existing is not None and etag
+        if put_json(s3, bucket, key, holder.model_dump(mode="json"), if_match=etag if replacing else None,
+                    if_none_match=not replacing) is not None:
             return holder
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") not in _LOST:
-                raise
-            # another alarm wrote first: read its claim on the next pass
+        # another alarm wrote first: read its claim on the next pass
     existing, _ = _read_holder(s3, bucket, key)
     if existing is None:
         raise RetrainContentionError(f"cooldown s3://{bucket}/{key} keeps changing; retry the alarm later")
@@ -258,13 +254,8 @@ def _claim_cooldown(s3: Any, bucket: str, model: str, holder: _CooldownHolder, n
 
 
 def _read_holder(s3: Any, bucket: str, key: str) -> tuple[_CooldownHolder | None, str | None]:
-    try:
-        response = s3.get_object(Bucket=bucket, Key=key)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-            return None, None
-        raise
-    return _CooldownHolder.model_validate_json(response["Body"].read()), response.get("ETag")
+    body, etag = read_json(s3, bucket, key)
+    return (_CooldownHolder.model_validate_json(body) if body is not None else None), etag
 
 
 def _finish_skip(s3: Any, bucket: str, decision: RetrainDecision,
@@ -279,13 +270,8 @@ def _finish_skip(s3: Any, bucket: str, decision: RetrainDecision,
 def _write_history(s3: Any, bucket: str, decision: RetrainDecision) -> str:
     stamp = decision.decided_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     key = f"{history_prefix(decision.model_name)}{stamp}-{decision.status}-{decision.run_id or 'none'}.json"
-    _put_json(s3, bucket, key, decision.model_dump(mode="json"))
+    put_json(s3, bucket, key, decision.model_dump(mode="json"))
     return key
-
-
-def _put_json(s3: Any, bucket: str, key: str, body: Any, **condition: str) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, indent=2).encode("utf-8"),
-                  ContentType="application/json", **condition)
 
 
 def _executor(context: Any) -> Any:
