@@ -136,6 +136,9 @@ def _model_source(
         )
 
 
+#: ``tenantml deploy`` exits with this when the challenger was rolled back (README, CLI reference)
+ROLLED_BACK_EXIT_CODE = 1
+
 Tenant = Annotated[str, typer.Option("--tenant", help="The tenant whose model to use.")]
 Version = Annotated[int | None, typer.Option("--version", help="Registry version number.")]
 Alias = Annotated[str | None, typer.Option("--alias", help="Registry alias (default: champion).")]
@@ -352,10 +355,12 @@ def deploy(
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
     m = result.metrics
+    # no challenger request means no latency to show (a bake without traffic rolls back)
+    p99_text = "n/a" if m.p99_ms is None else f"{m.p99_ms:.1f} ms"
     console.print(f"{result.status}: {result.reason} (challenger: {m.requests} requests, "
-                  f"error rate {m.error_rate:.2%}, p99 {m.p99_ms:.1f} ms)", highlight=False)
+                  f"error rate {m.error_rate:.2%}, p99 {p99_text})", highlight=False)
     if result.status != "promoted":
-        raise typer.Exit(1)
+        raise typer.Exit(ROLLED_BACK_EXIT_CODE)
 
 
 def register(app: typer.Typer) -> None:
