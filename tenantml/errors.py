@@ -101,6 +101,12 @@ class ModelVersionNotFoundError(ModelRegistryError):
     """No model version with this number or alias exists in the model package group."""
 
 
+class ModelNotApprovedError(ModelRegistryError):
+    """A version that is not approved was asked to become champion; no alias moved."""
+
+    exit_code = 2
+
+
 # --- the embedded AWS emulator (tenantml/emulator) ---------------------------------------
 
 

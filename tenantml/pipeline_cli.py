@@ -403,6 +403,7 @@ def _summary(record: RunRecord) -> Table:
 
 
 VersionOpt = Annotated[int | None, typer.Option("--version", min=1, help="Model version number.")]
+RequiredVersionOpt = Annotated[int, typer.Option("--version", min=1, help="Model version number.")]
 
 
 def _registry(target: Target) -> Any:
@@ -475,7 +476,7 @@ def models_show(
 
 def models_approve(
     tenant: TenantOpt,
-    version: VersionOpt = None,
+    version: RequiredVersionOpt,
     reason: Annotated[str, typer.Option("--reason", help="Why it is approved (kept in the registry).")] = "",
     tenants: TenantsDirOpt = Path("tenants"),
     outputs: OutputsOpt = None,
@@ -484,8 +485,6 @@ def models_approve(
     """Approve a pending version (it may then be promoted to champion)."""
     from pipelines.registry import ApprovalStatus
 
-    if version is None:
-        raise UsageError("models approve needs --version N (see `tenantml models list`)")
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     updated = _registry(target).update_approval_status(
         version, ApprovalStatus.APPROVED, reason=reason or "approved by hand with `tenantml models approve`"
@@ -497,32 +496,25 @@ def models_approve(
 
 def models_promote(
     tenant: TenantOpt,
-    version: VersionOpt = None,
+    version: RequiredVersionOpt,
     tenants: TenantsDirOpt = Path("tenants"),
     outputs: OutputsOpt = None,
     endpoint_url: EndpointOpt = None,
 ) -> None:
     """Make an approved version the champion (the version serving takes)."""
-    from pipelines.registry import CHAMPION, ApprovalStatus
+    from pipelines.registry import CHAMPION
     from tenantml.errors import ModelVersionNotFoundError
 
-    if version is None:
-        raise UsageError("models promote needs --version N (see `tenantml models list`)")
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     registry = _registry(target)
-    candidate = registry.get_model_version(version)
-    if candidate.approval_status is not ApprovalStatus.APPROVED:
-        raise UsageError(
-            f"version {version} is {candidate.approval_status.value}; only an approved version can become "
-            f"champion: run `tenantml models approve --tenant {tenant} --version {version}` first"
-        )
     try:
         previous: int | None = registry.get_version_by_alias(CHAMPION).version
     except ModelVersionNotFoundError:
         previous = None
-    registry.set_alias(CHAMPION, version)
+    # the registry refuses a version that is not approved (ModelNotApprovedError, exit 2)
+    promoted = registry.set_alias(CHAMPION, version)
     before = f"version {previous}" if previous is not None else "no champion"
-    console.print(f"champion of {candidate.group}: {before} -> [bold green]version {version}[/]")
+    console.print(f"champion of {promoted.group}: {before} -> [bold green]version {version}[/]")
 
 
 __all__ = ["MANUAL_PREFIX", "Target", "make_clients", "register", "resolve_target"]

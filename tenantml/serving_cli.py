@@ -307,7 +307,7 @@ def deploy(
     tenants: TenantsDir = Path("tenants"),
 ) -> None:
     """Roll a version out behind a local router: watch error rate and p99 during the bake, then promote or roll back."""
-    from pipelines.registry import CHAMPION, ApprovalStatus, SageMakerModelRegistry
+    from pipelines.registry import CHAMPION, SageMakerModelRegistry, check_alias_holder
     from pipelines.serving.rollout import STRATEGIES, Rollout, RolloutPolicy, RolloutRouter, create_router_app
     from pipelines.serving.runner import ThreadedServer
     from tenantml.spec import load_specs
@@ -318,11 +318,8 @@ def deploy(
     _use_emulator_credentials(outputs)
     spec = load_specs(tenants, only=tenant)[0]
     registry = SageMakerModelRegistry(outputs.client("sagemaker"), outputs.require("model_package_group_name"))
-    challenger = registry.get_model_version(version)
-    if challenger.approval_status is not ApprovalStatus.APPROVED:
-        raise ServingConfigError(
-            f"version {version} is {challenger.approval_status.value}, not Approved: approve it first "
-            f"(`tenantml models approve --tenant {tenant} --version {version}`)")
+    # the registry's rule, checked before the bake rather than after it
+    check_alias_holder(CHAMPION, registry.get_model_version(version))
     champion = registry.get_version_by_alias(CHAMPION).version
     if champion == version:
         raise ServingConfigError(f"version {version} is already the champion of {tenant}")

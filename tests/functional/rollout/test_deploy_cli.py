@@ -117,3 +117,12 @@ def test_a_bake_without_traffic_rolls_back_with_a_readable_summary(deploy, tenan
     assert "rolled_back: only 0 challenger request(s)" in result.output
     assert "0 requests, error rate 0.00%, p99 n/a" in result.output
     assert tenant["registry"].get_version_by_alias(CHAMPION).version == 1
+
+
+def test_a_version_that_is_not_approved_is_refused_before_the_bake(deploy, tenant):
+    tenant["registry"].update_approval_status(2, ApprovalStatus.PENDING)
+    result = deploy("--strategy", "canary")
+    assert result.exit_code == 2, result.output
+    assert "version 2 of model package group 'tenantml-acme-dev-default' is PendingManualApproval; " in result.output
+    assert "only an approved version can become champion" in result.output and "baking" not in result.output
+    assert tenant["registry"].get_version_by_alias(CHAMPION).version == 1

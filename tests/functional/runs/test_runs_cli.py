@@ -238,3 +238,15 @@ def test_outputs_with_unresolved_references_are_refused(cli, tmp_path, monkeypat
     assert result.exit_code == 2
     assert "data_bucket_name: is an unresolved Terraform reference" in result.output
     assert "artifacts_bucket_name: is missing" in result.output
+
+
+@pytest.mark.parametrize("command", ["approve", "promote"])
+def test_commands_that_need_a_version_declare_it_required(cli, tmp_path, monkeypatch, command):
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.chdir(tmp_path)
+    # when the version is left out / then the parser itself says so, before anything is looked up
+    result = cli("models", command, "--tenant", "acme")
+    assert result.exit_code == 2
+    assert "Missing option '--version'" in result.output
+    # and the help marks it required
+    assert "required" in cli("models", command, "--help").output.split("--version", 1)[1].split("\n", 1)[0]
