@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pipelines.alerts import RunFailureAlert, publish_run_failure
 from pipelines.arrivals import DataArrival
 from pipelines.artifacts import download_artifact, pack_model_dir, unpack_model_archive, upload_artifact
-from pipelines.baseline import Baseline, compute_baseline, summarize_categorical, summarize_numeric
+from pipelines.baseline import Baseline, compute_baseline, with_prediction_distribution
 from pipelines.datasets import DEFAULT_MAX_BYTES, Dataset, load_dataset, split_holdout
 from pipelines.evaluation import EvaluationResult, evaluate_model
 from pipelines.executors import Executor, TrainingRequest, delete_object_versions, make_executor
@@ -73,7 +73,7 @@ from tenantml.errors import (
     TenantmlError,
     TenantResourcesError,
 )
-from tenantml.spec import ModelSpec, ProblemType
+from tenantml.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,11 @@ class PipelineConfig(BaseModel):
         if self.timeout_seconds is not None:
             overrides["timeout_seconds"] = self.timeout_seconds
         return TrainingConfig.from_spec(spec, **overrides)
+
+    def artifact_settings(self, spec: ModelSpec) -> dict[str, str]:
+        """What besides the data decides the registered artifact's bytes: the training job's
+        hyperparameters and the holdout split (recorded in the lineage for reproduction)."""
+        return {**self.training_config(spec).to_hyperparameters(), "holdout_fraction": str(self.holdout_fraction)}
 
 
 @dataclass
@@ -484,14 +489,9 @@ class _Run:
         self.model = trained.pipeline
         self.training_metadata = trained.metadata
         # the baseline gains the model's prediction distribution on its own training rows
-        features = self.train.drop(columns=[self.spec.target])
-        predictions = pd.Series(self.model.predict(features))
-        summary = (
-            summarize_categorical(predictions)
-            if self.spec.problem is ProblemType.CLASSIFICATION
-            else summarize_numeric(predictions, seed=self.config.seed)
+        self.baseline = with_prediction_distribution(
+            self.baseline, self.model, self.train, self.spec, seed=self.config.seed
         )
-        self.baseline = self.baseline.model_copy(update={"prediction_distribution": summary})
         (result.model_dir / "baseline.json").write_text(self.baseline.to_json(), encoding="utf-8")
         self.record.artifacts["baseline"] = self._put_text(
             "baseline.json", self.baseline.to_json(), "application/json"
@@ -506,7 +506,6 @@ class _Run:
             "best_params": meta.best_params,
             "trials": meta.n_trials,
             "pruned": meta.n_pruned,
-            "search_seconds": meta.search_seconds,
         }
         if result.job_output_uri:
             step.summary["job_output_uri"] = result.job_output_uri
@@ -619,6 +618,7 @@ class _Run:
             parameters={"estimator": meta.estimator, **meta.best_params},
             metrics=self.candidate.metrics,
             library_versions=meta.library_versions or library_versions(),
+            settings=self.config.artifact_settings(self.spec),
             artifact_uri=stored.uri,
             artifact_sha256=stored.sha256,
         )

@@ -164,6 +164,13 @@ class TenantResourcesError(ProblemsError):
     headline = "tenant resources are incomplete"
 
 
+class ReproductionError(TenantmlError):
+    """A registered version cannot be re-run from its lineage: it has no lineage or no recorded
+    settings, the settings are invalid, or its data is gone or changed since it was trained."""
+
+    exit_code = 2
+
+
 class TrainingJobFailedError(TenantmlError):
     """A training job (in-process, SageMaker, emulated SageMaker) failed; ``reason`` says why."""
 
