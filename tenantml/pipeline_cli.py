@@ -75,12 +75,13 @@ def register(app: typer.Typer) -> None:
     """Add ``train`` and the ``models`` sub-commands to ``app``."""
     app.command("train")(reports_errors(train))
     models = typer.Typer(
-        name="models", help="List, inspect, approve and promote model versions.", no_args_is_help=True
+        name="models", help="List, inspect, approve, promote and reproduce model versions.", no_args_is_help=True
     )
     models.command("list")(reports_errors(models_list))
     models.command("show")(reports_errors(models_show))
     models.command("approve")(reports_errors(models_approve))
     models.command("promote")(reports_errors(models_promote))
+    models.command("reproduce")(reports_errors(models_reproduce))
     app.add_typer(models, name="models")
 
 
@@ -515,6 +516,37 @@ def models_promote(
     promoted = registry.set_alias(CHAMPION, version)
     before = f"version {previous}" if previous is not None else "no champion"
     console.print(f"champion of {promoted.group}: {before} -> [bold green]version {version}[/]")
+
+
+def models_reproduce(
+    tenant: TenantOpt,
+    version: RequiredVersionOpt,
+    tenants: TenantsDirOpt = Path("tenants"),
+    outputs: OutputsOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Re-run a version from its lineage and compare artifact digests; exits 1 when they differ."""
+    from pipelines.reproduce import reproduce_version
+
+    target = resolve_target(tenant, tenants, outputs, endpoint_url)
+    with console.status(f"Re-running version {version} from its lineage..."):
+        result = reproduce_version(
+            _registry(target), version, spec=target.spec.model, s3=target.clients.s3
+        )
+    console.print(f"registered sha256 {result.registered_sha256}", highlight=False)
+    console.print(f"reproduced sha256 {result.reproduced_sha256}", highlight=False)
+    if result.recorded_code_revision != result.current_code_revision:
+        console.print(
+            f"note: trained at code revision {result.recorded_code_revision}, re-run at "
+            f"{result.current_code_revision}",
+            highlight=False,
+        )
+    if result.matches:
+        console.print(f"[green]reproduced[/]: version {version} of {result.group} is byte-identical")
+        return
+    differing = ", ".join(result.differing_files or []) or "the registered archive could not be read"
+    console.print(f"[red]differs[/]: version {version} of {result.group} ({differing})", highlight=False)
+    raise typer.Exit(1)
 
 
 __all__ = ["MANUAL_PREFIX", "Target", "make_clients", "register", "resolve_target"]
