@@ -108,6 +108,12 @@ class TerraformDocumentError(ProblemsError):
     headline = "the Terraform JSON document cannot be read"
 
 
+class ModelNotApprovedError(ModelRegistryError):
+    """A version that is not approved was asked to become champion; no alias moved."""
+
+    exit_code = 2
+
+
 # --- the embedded AWS emulator (tenantml/emulator) ---------------------------------------
 
 
@@ -163,6 +169,13 @@ class TenantResourcesError(ProblemsError):
 
     exit_code = 2
     headline = "tenant resources are incomplete"
+
+
+class ReproductionError(TenantmlError):
+    """A registered version cannot be re-run from its lineage: it has no lineage or no recorded
+    settings, the settings are invalid, or its data is gone or changed since it was trained."""
+
+    exit_code = 2
 
 
 class TrainingJobFailedError(TenantmlError):

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import EmulatorAlreadyRunningError, UsageError
+from core.spec import TenantSpec
 from tenantml.emulator import server as emulator
 from tenantml.emulator.commands import TenantApply, apply_tenants
 from tenantml.emulator.state import write_atomic
-from core.errors import EmulatorAlreadyRunningError, UsageError
-from core.spec import TenantSpec
 from tenantml.up_file import RUN_DIR, UP_FILE
 
 STATE_DIR = RUN_DIR / "state"

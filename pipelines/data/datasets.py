@@ -20,9 +20,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.model_selection import train_test_split
 
-from pipelines.data.uris import parse_s3_uri
 from core.errors import DatasetNotFoundError, DatasetTooLargeError, DataValidationError, Problem
 from core.spec import ModelSpec, ProblemType
+from pipelines.data.uris import parse_s3_uri
 
 FileFormat = Literal["parquet", "csv"]
 

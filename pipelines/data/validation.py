@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from pipelines.data.features import FeatureKind, feature_kind
-from pipelines.reports import render_template
 from core.errors import DataValidationError, Problem
 from core.spec import ModelSpec, ProblemType
+from pipelines.data.features import FeatureKind, feature_kind
+from pipelines.reports import render_template
 
 with warnings.catch_warnings():
     # pandera warns at import when typeguard 2 is installed (jsii, under cdktf, pins it); the

@@ -16,11 +16,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sklearn.inspection import permutation_importance
 
+from core.errors import DataValidationError, Problem
+from core.spec import ModelSpec, ProblemType
 from pipelines.evaluation import plots
 from pipelines.evaluation.metrics import compute_metrics, higher_is_better, make_scorer, predict_for_metrics
 from pipelines.reports import render_template
-from core.errors import DataValidationError, Problem
-from core.spec import ModelSpec, ProblemType
 
 REPORT_FILENAME = "evaluation_report.html"
 METRICS_FILENAME = "evaluation.json"

@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from pipelines.registry.model_registry import ApprovalStatus
 from core.spec import ModelSpec
+from pipelines.registry.model_registry import ApprovalStatus
 
 
 class GateDecision(BaseModel):

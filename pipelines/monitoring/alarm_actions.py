@@ -206,9 +206,9 @@ class AlarmContext:
         only when pipeline settings are set (the stack sets none: a retrain then uses the defaults)."""
         from pydantic import ValidationError
 
-        from pipelines.runs.resources import TenantResources
         from core.errors import Problem, TenantResourcesError
         from core.spec import ModelSpec, MonitoringSpec
+        from pipelines.runs.resources import TenantResources
 
         resources = TenantResources.from_env(environ)
         if not environ.get("TENANTML_MODEL_SPEC"):
@@ -252,6 +252,7 @@ def handle_alarm_notifications(
     now: datetime | None = None,
 ) -> list[AlarmOutcome]:
     """Alert (and, for model-health alarms, retrain) once per alarm state change."""
+    from pipelines.data.uris import s3_uri
     from pipelines.monitoring.alerts import AlarmAlert, RecoveryAlert
     from pipelines.monitoring.report import (
         NoSnapshotsError,
@@ -260,7 +261,6 @@ def handle_alarm_notifications(
         publish_drift_report,
     )
     from pipelines.runs.retraining import RetrainCause, request_retrain
-    from pipelines.data.uris import s3_uri
 
     outcomes: list[AlarmOutcome] = []
     resources, clients, spec = context.resources, context.clients, context.spec
@@ -393,9 +393,9 @@ def _claim_transition(s3: Any, bucket: str, note: AlarmNotification, now: dateti
 
 def _serving_version(clients: Any, resources: Any, model: str, note: AlarmNotification) -> str | None:
     """The champion's version from the registry, else the version of the newest snapshot."""
+    from core.errors import ModelRegistryError
     from pipelines.monitoring.report import NoSnapshotsError, latest_snapshot
     from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
-    from core.errors import ModelRegistryError
 
     if note.dimension("ModelVersion"):
         return note.dimension("ModelVersion")

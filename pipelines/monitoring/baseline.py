@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.data.features import feature_kind
 from core.spec import ModelSpec, ProblemType
+from pipelines.data.features import feature_kind
 
 #: bucket for categories beyond ``max_categories`` (and, when monitoring, for unseen ones)
 OTHER_CATEGORY = "__other__"
@@ -145,6 +145,21 @@ def summarize(values: pd.Series, *, bins: int = 10, sample_size: int = 1000, see
     return summarize_categorical(values)
 
 
+def with_prediction_distribution(
+    baseline: Baseline, model: Any, train: pd.DataFrame, spec: ModelSpec, *, seed: int = 0
+) -> Baseline:
+    """``baseline`` plus the distribution of ``model``'s predictions on its own training rows,
+    as the registered artifact's ``baseline.json`` carries it (one definition for the pipeline
+    run and for reproducing a version)."""
+    predictions = pd.Series(model.predict(train.drop(columns=[spec.target])))
+    summary = (
+        summarize_categorical(predictions)
+        if spec.problem is ProblemType.CLASSIFICATION
+        else summarize_numeric(predictions, seed=seed)
+    )
+    return baseline.model_copy(update={"prediction_distribution": summary})
+
+
 def compute_baseline(
     frame: pd.DataFrame,
     spec: ModelSpec,
@@ -200,4 +215,5 @@ __all__ = [
     "summarize",
     "summarize_categorical",
     "summarize_numeric",
+    "with_prediction_distribution",
 ]

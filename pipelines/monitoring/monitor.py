@@ -34,9 +34,6 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from pipelines.monitoring.baseline import Baseline, CategoricalSummary, NumericSummary
-from pipelines.monitoring.drift import FeatureDrift, as_float, category_shares, column_drift, psi
-from pipelines.inference_log.decoding import InferenceRecord, attach_numeric, normalize_record, parse_payloads
 from core.contract import METRICS_NAMESPACE, MONITORING_PREFIX
 from core.errors import (
     BaselineNotFoundError,
@@ -47,6 +44,9 @@ from core.errors import (
     TenantResourcesError,
 )
 from core.spec import ModelSpec, MonitoringSpec
+from pipelines.inference_log.decoding import InferenceRecord, attach_numeric, normalize_record, parse_payloads
+from pipelines.monitoring.baseline import Baseline, CategoricalSummary, NumericSummary
+from pipelines.monitoring.drift import FeatureDrift, as_float, category_shares, column_drift, psi
 
 #: PSI above this marks a feature as drifted unless the tenant's model spec says otherwise
 DEFAULT_DRIFT_THRESHOLD = 0.2

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.data.uris import s3_uri
 from core.contract import MONITORING_PREFIX
 from core.errors import BaselineNotFoundError, NoSnapshotsError
+from pipelines.data.uris import s3_uri
 
 if TYPE_CHECKING:  # imported when a report is drawn, after the alert: matplotlib ~0.5 s, pipelines.monitoring.baseline
     # and pipelines.monitoring.monitor (pandas, scipy) ~0.9 s that a cold alarm Lambda must not spend before it

@@ -19,8 +19,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipelines.data.uris import parse_s3_uri
 from core.errors import ModelArtifactError, Problem
+from pipelines.data.uris import parse_s3_uri
 
 MODEL_ARCHIVE_NAME = "model.tar.gz"
 ARTIFACT_PREFIX = "models/sha256"

@@ -38,6 +38,10 @@ class Lineage(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
     library_versions: dict[str, str] = Field(default_factory=dict)
+    #: the run settings the artifact depends on besides the data (the training job's
+    #: hyperparameters and the holdout fraction), so the version can be re-run and its digest
+    #: compared (``pipelines.runs.reproduce``); empty for versions registered before they were kept
+    settings: dict[str, str] = Field(default_factory=dict)
     artifact_uri: str
     artifact_sha256: str = Field(pattern=SHA256_PATTERN)
 

@@ -26,8 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.errors import ModelNotApprovedError, ModelRegistryError, ModelVersionNotFoundError
 from pipelines.registry.lineage import Lineage
-from core.errors import ModelRegistryError, ModelVersionNotFoundError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -94,13 +94,27 @@ class ModelRegistry(Protocol):
 
     def list_model_versions(self) -> list[ModelVersion]: ...
 
-    def set_alias(self, alias: str, version: int) -> ModelVersion: ...
+    def set_alias(self, alias: str, version: int) -> ModelVersion:
+        """Point ``alias`` at ``version``; :func:`check_alias_holder` decides who may hold it."""
+        ...
 
     def get_version_by_alias(self, alias: str) -> ModelVersion: ...
 
     def update_approval_status(
         self, version: int, status: ApprovalStatus, *, reason: str = ""
     ) -> ModelVersion: ...
+
+
+def check_alias_holder(alias: str, version: ModelVersion) -> None:
+    """Raise :class:`ModelNotApprovedError` unless ``version`` may hold ``alias``: only an
+    approved version can be champion, since serving takes the champion. Every registry
+    enforces this in ``set_alias``; callers may check early (before a long bake) with it too."""
+    if alias == CHAMPION and version.approval_status is not ApprovalStatus.APPROVED:
+        raise ModelNotApprovedError(
+            f"version {version.version} of model package group {version.group!r} is "
+            f"{version.approval_status.value}; only an approved version can become {CHAMPION}: approve it "
+            f"first (`tenantml models approve --version {version.version}`, or update_approval_status)"
+        )
 
 
 class SageMakerModelRegistry:
@@ -191,7 +205,8 @@ class SageMakerModelRegistry:
         )
 
     def set_alias(self, alias: str, version: int) -> ModelVersion:
-        """Point ``alias`` at ``version``, taking it from whichever version held it."""
+        """Point ``alias`` at ``version``, taking it from whichever version held it; raises
+        :class:`ModelNotApprovedError` (nothing moved) for a champion that is not approved."""
         _check_alias(alias)
         versions = self.list_model_versions()
         target = next((v for v in versions if v.version == version), None)
@@ -201,6 +216,7 @@ class SageMakerModelRegistry:
                 f"model package group {self.group_name!r} has no version {version} (versions: {known}); "
                 f"cannot set alias {alias!r}"
             )
+        check_alias_holder(alias, target)
         key = _ALIAS_KEY + alias
         holders = [v for v in versions if key in v.metadata]
         if [v.version for v in holders] != [version]:
@@ -339,6 +355,7 @@ __all__ = [
     "ModelRegistry",
     "ModelVersion",
     "SageMakerModelRegistry",
+    "check_alias_holder",
     "decode_lineage",
     "encode_metadata",
 ]

@@ -59,6 +59,11 @@ class PipelineConfig(BaseModel):
             overrides["timeout_seconds"] = self.timeout_seconds
         return TrainingConfig.from_spec(spec, **overrides)
 
+    def artifact_settings(self, spec: ModelSpec) -> dict[str, str]:
+        """What besides the data decides the registered artifact's bytes: the training job's
+        hyperparameters and the holdout split (recorded in the lineage for reproduction)."""
+        return {**self.training_config(spec).to_hyperparameters(), "holdout_fraction": str(self.holdout_fraction)}
+
 
 def model_spec_from_env(environ: Mapping[str, str]) -> ModelSpec:
     """The tenant's model spec from ``TENANTML_MODEL_SPEC`` (JSON, set by the stack)."""

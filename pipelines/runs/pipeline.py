@@ -44,14 +44,14 @@ from core.errors import (
     TenantmlError,
     TenantResourcesError,
 )
-from core.spec import ModelSpec, ProblemType
+from core.spec import ModelSpec
 from pipelines.data.datasets import Dataset, load_dataset, split_holdout
 from pipelines.data.uris import parse_s3_uri, s3_uri
 from pipelines.data.validation import ValidationReport, check_dataset
 from pipelines.evaluation.evaluate import EvaluationResult, evaluate_model
 from pipelines.evaluation.gate import GateDecision, decide_promotion
 from pipelines.monitoring.alerts import RunFailureAlert, publish_run_failure
-from pipelines.monitoring.baseline import Baseline, compute_baseline, summarize_categorical, summarize_numeric
+from pipelines.monitoring.baseline import Baseline, compute_baseline, with_prediction_distribution
 from pipelines.registry.artifacts import (
     download_artifact,
     pack_model_dir,
@@ -87,6 +87,8 @@ log = logging.getLogger(__name__)
 
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 
 
 @dataclass
@@ -376,7 +378,7 @@ class _Run:
         source = self.source
         if isinstance(source, DataArrival) and source.version_id:
             # read exactly the version the event announced, even if the key was overwritten since
-            s3 = _PinnedVersion(s3, source.version_id)
+            s3 = PinnedVersion(s3, source.version_id)
         uri = source.uri if isinstance(source, DataArrival) else source
         dataset = load_dataset(uri, s3=s3, max_bytes=self.config.max_bytes)
         provenance = dataset.provenance
@@ -457,14 +459,9 @@ class _Run:
         self.model = trained.pipeline
         self.training_metadata = trained.metadata
         # the baseline gains the model's prediction distribution on its own training rows
-        features = self.train.drop(columns=[self.spec.target])
-        predictions = pd.Series(self.model.predict(features))
-        summary = (
-            summarize_categorical(predictions)
-            if self.spec.problem is ProblemType.CLASSIFICATION
-            else summarize_numeric(predictions, seed=self.config.seed)
+        self.baseline = with_prediction_distribution(
+            self.baseline, self.model, self.train, self.spec, seed=self.config.seed
         )
-        self.baseline = self.baseline.model_copy(update={"prediction_distribution": summary})
         (result.model_dir / "baseline.json").write_text(self.baseline.to_json(), encoding="utf-8")
         self.record.artifacts["baseline"] = self._put_text(
             "baseline.json", self.baseline.to_json(), "application/json"
@@ -479,7 +476,6 @@ class _Run:
             "best_params": meta.best_params,
             "trials": meta.n_trials,
             "pruned": meta.n_pruned,
-            "search_seconds": meta.search_seconds,
         }
         if result.job_output_uri:
             step.summary["job_output_uri"] = result.job_output_uri
@@ -592,6 +588,7 @@ class _Run:
             parameters={"estimator": meta.estimator, **meta.best_params},
             metrics=self.candidate.metrics,
             library_versions=meta.library_versions or library_versions(),
+            settings=self.config.artifact_settings(self.spec),
             artifact_uri=stored.uri,
             artifact_sha256=stored.sha256,
         )
@@ -670,7 +667,7 @@ class _Run:
         }
 
 
-class _PinnedVersion:
+class PinnedVersion:
     """An S3 client whose ``HeadObject`` asks for one object version, so ``load_dataset`` checks
     the size of, reads and fingerprints exactly the version an event announced."""
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.errors import TenantmlError
 from pipelines.serving.config import DEFAULT_PORT, ServerConfig
 from pipelines.serving.runner import run
-from core.errors import TenantmlError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,15 +35,15 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pipelines.serving import codecs
-from pipelines.serving.config import ServerConfig
+from core.errors import InferenceInputError
 from pipelines.inference_log.kinesis import put_records_client_factory
 from pipelines.inference_log.logger import KinesisInferenceLogger, LogEntry, LoggerSettings
+from pipelines.serving import codecs
+from pipelines.serving.config import ServerConfig
 from pipelines.serving.loader import LoadedModel, load
 from pipelines.serving.openapi import build_openapi
 from pipelines.serving.predictor import PredictionResult, probe_batch, repeat_rows, time_predict
 from pipelines.serving.schema import FeatureBatch, parse_csv, parse_json
-from core.errors import InferenceInputError
 
 log = logging.getLogger(__name__)
 

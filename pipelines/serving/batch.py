@@ -17,9 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.serving.loader import LoadedModel
-from pipelines.data.uris import parse_s3_uri
 from core.errors import InferenceInputError, ServingConfigError
+from pipelines.data.uris import parse_s3_uri
+from pipelines.serving.loader import LoadedModel
 
 DEFAULT_CHUNK_ROWS = 50_000
 Progress = Callable[[int, int | None], None]

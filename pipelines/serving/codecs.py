@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from pipelines.serving.predictor import PredictionResult
 from core.errors import InferenceInputError
+from pipelines.serving.predictor import PredictionResult
 
 JSON = "application/json"
 CSV = "text/csv"

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipelines.serving.loader import ArchiveSource, DirectorySource, RegistrySource
 from core.errors import ServingConfigError
+from pipelines.serving.loader import ArchiveSource, DirectorySource, RegistrySource
 
 CONFIG_ENV = "TENANTML_SERVING_CONFIG"
 DEFAULT_PORT = 8080

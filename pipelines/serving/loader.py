@@ -22,12 +22,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipelines.registry.artifacts import MODEL_ARCHIVE_NAME, download_artifact, sha256_file, unpack_model_archive
+from core.errors import ModelArtifactError, ModelNotServableError, ModelRegistryError, TenantmlError
+from pipelines.registry.artifacts import (
+    MODEL_ARCHIVE_NAME,
+    download_artifact,
+    sha256_file,
+    unpack_model_archive,
+)
 from pipelines.registry.model_registry import ModelVersion, SageMakerModelRegistry
 from pipelines.serving.predictor import Predictor, ServingFormat, SklearnPredictor
 from pipelines.serving.schema import InputSchema
 from pipelines.training.train import ModelMetadata, load_model
-from core.errors import ModelArtifactError, ModelNotServableError, ModelRegistryError, TenantmlError
 
 log = logging.getLogger(__name__)
 

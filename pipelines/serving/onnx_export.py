@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ModelExportError
 from pipelines.serving.predictor import (
     ONNX_TOLERANCE,
     OnnxPredictor,
@@ -35,9 +36,10 @@ from pipelines.serving.predictor import (
     probe_batch,
 )
 from pipelines.serving.schema import InputSchema
-from core.errors import ModelExportError
 
 ONNX_FILENAME = "model.onnx"
+#: the graph's name; skl2onnx would otherwise pick a random one, making every export's bytes differ
+GRAPH_NAME = "tenantml"
 #: the highest opsets the export may use (skl2onnx picks the lowest that suffices)
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 
@@ -79,7 +81,11 @@ def export_onnx(pipeline: Any, schema: InputSchema, *, check: bool = True) -> by
     options = {type(model): {"zipmap": False}} if hasattr(model, "predict_proba") else None
     try:
         onnx_model = convert_sklearn(
-            exported, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
+            exported,
+            initial_types=initial_types,
+            options=options,
+            target_opset=TARGET_OPSET,
+            name=GRAPH_NAME,
         )
     except Exception as err:  # skl2onnx raises RuntimeError, ValueError, TypeError, NameError...
         raise ModelExportError(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.serving.loader import LoadedModel
 from core.errors import ServingConfigError
+from pipelines.serving.loader import LoadedModel
 
 
 def _feature_schema(kind: str, dtype: str, bounds: tuple[float, float] | None = None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from core.errors import ModelExportError
 from pipelines.data.features import categories_as_strings, numbers_as_float
 from pipelines.serving.limits import (
     InputLimits,
@@ -38,7 +39,6 @@ from pipelines.serving.limits import (
     input_limits,
 )
 from pipelines.serving.schema import FeatureBatch, InputSchema
-from core.errors import ModelExportError
 
 log = logging.getLogger(__name__)
 

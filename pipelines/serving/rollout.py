@@ -16,8 +16,10 @@ Strategies, while the rollout bakes:
 - ``shadow``: the champion answers every request; a copy goes to the challenger in the
   background and its status, latency and whether its body matched the champion's are only
   recorded (mirrors beyond ``max_inflight_mirrors`` are dropped and counted, never queued).
-- ``all-at-once``: every request goes to the challenger and it is promoted at once: there is no
-  bake, so nothing watches it and nothing rolls it back.
+- ``all-at-once``: every request goes to the challenger at once, as in ``blue-green``, and it
+  bakes and rolls back like the other strategies: an unwatched promotion would put a model that
+  breaks the guardrails in front of every user. (The two differ on real endpoints, where
+  all-at-once replaces the champion's fleet instead of keeping it beside the challenger.)
 
 :class:`Rollout` is the controller. It starts the bake, and every ``check_interval_seconds``
 judges the challenger's requests so far (5xx answers and transport errors count as errors; p99
@@ -49,9 +51,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.errors import ModelRegistryError, Problem, ProblemsError, ServingError
 from pipelines.registry.model_registry import CHAMPION, ModelRegistry
 from pipelines.serving import codecs
-from core.errors import ModelRegistryError, Problem, ProblemsError, ServingError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,7 @@ class RolloutError(ServingError):
 
 @dataclass(frozen=True, kw_only=True)
 class RolloutPolicy:
-    """When a baking challenger is rolled back; ``bake_seconds`` is ignored by ``all-at-once``."""
+    """When a baking challenger is rolled back (the same rules for every strategy)."""
 
     bake_seconds: float = 600.0
     #: errors / requests, 0..1; the challenger is rolled back above it
@@ -549,20 +551,17 @@ class Rollout:
         the alias move fails (traffic is back on the champion then)."""
         started = self._clock()
         self.router.begin()
-        if self.router.strategy != "all-at-once":
-            deadline = started + self.policy.bake_seconds
-            while True:
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    break
-                if self._stop.wait(min(self.policy.check_interval_seconds, remaining)):
-                    break
-                breach = find_breach(self.router.metrics(), self.policy, final=False)
-                if breach is not None:
-                    return self._roll_back(breach, started)
-        breach = None
-        if self.router.strategy != "all-at-once":
-            breach = find_breach(self.router.metrics(), self.policy, final=True)
+        deadline = started + self.policy.bake_seconds
+        while True:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                break
+            if self._stop.wait(min(self.policy.check_interval_seconds, remaining)):
+                break
+            breach = find_breach(self.router.metrics(), self.policy, final=False)
+            if breach is not None:
+                return self._roll_back(breach, started)
+        breach = find_breach(self.router.metrics(), self.policy, final=True)
         if breach is not None:
             return self._roll_back(breach, started)
         return self._promote(started)
@@ -618,12 +617,7 @@ class Rollout:
                 f"refused the alias move ({err}); traffic is back on version {champion}"
             ) from err
         self.router.promote()
-        reason = (
-            "the bake passed every threshold"
-            if self.router.strategy != "all-at-once"
-            else ("all-at-once: promoted without a bake")
-        )
-        return self._finish("promoted", reason, metrics, started, None, None)
+        return self._finish("promoted", "the bake passed every threshold", metrics, started, None, None)
 
     def _finish(
         self,

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from pipelines.data.features import FeatureSignature
 from core.errors import InferenceInputError
+from pipelines.data.features import FeatureSignature
 
 try:  # pandas' missing marker, for batch inference frames
     from pandas import NA as _PD_NA

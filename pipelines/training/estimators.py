@@ -24,8 +24,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from pipelines.data.features import FeatureSignature, categories_as_strings, numbers_as_float
 from core.spec import ESTIMATORS, ProblemType
+from pipelines.data.features import FeatureSignature, categories_as_strings, numbers_as_float
 
 Params = dict[str, Any]
 

@@ -27,6 +27,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from botocore.exceptions import ClientError, WaiterError
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.errors import TrainingJobFailedError
+from pipelines.data.uris import parse_s3_uri, s3_uri
 from pipelines.registry.artifacts import MODEL_ARCHIVE_NAME, pack_model_dir, unpack_model_archive
 from pipelines.training.train import (
     HYPERPARAMETERS_FILENAME,
@@ -36,8 +38,6 @@ from pipelines.training.train import (
     load_model,
     run_training_job,
 )
-from pipelines.data.uris import parse_s3_uri, s3_uri
-from core.errors import TrainingJobFailedError
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from pipelines.training.estimators import Params, build_pipeline, suggest_params
-from pipelines.data.features import FeatureSignature
-from pipelines.evaluation.metrics import higher_is_better, score_model
 from core.errors import Problem, TrainingConfigError
 from core.spec import ProblemType
+from pipelines.data.features import FeatureSignature
+from pipelines.evaluation.metrics import higher_is_better, score_model
+from pipelines.training.estimators import Params, build_pipeline, suggest_params
 
 
 class SearchSettings(BaseModel):

@@ -28,11 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from pipelines.data.datasets import DEFAULT_MAX_BYTES, DatasetProvenance, load_directory
-from pipelines.training.estimators import Params, build_pipeline
-from pipelines.data.features import FeatureSignature, input_signature
-from pipelines.registry.lineage import library_versions
-from pipelines.training.search import SearchResult, SearchSettings, run_search
 from core.errors import (
     DataValidationError,
     ModelArtifactError,
@@ -41,6 +36,11 @@ from core.errors import (
     TrainingConfigError,
 )
 from core.spec import ESTIMATORS, METRICS, ModelSpec, ProblemType
+from pipelines.data.datasets import DEFAULT_MAX_BYTES, DatasetProvenance, load_directory
+from pipelines.data.features import FeatureSignature, input_signature
+from pipelines.registry.lineage import library_versions
+from pipelines.training.estimators import Params, build_pipeline
+from pipelines.training.search import SearchResult, SearchSettings, run_search
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,9 @@ class ModelMetadata(BaseModel):
     n_complete: int
     n_pruned: int
     seed: int
-    search_seconds: float
+    #: wall-clock time of the search: set on a freshly trained model, never saved (a timing in
+    #: the artifact would give every retrain a new sha256), so ``None`` once loaded
+    search_seconds: float | None = None
     #: the model's input columns, in order, with the dtypes it was trained on
     input_signature: list[FeatureSignature]
     #: class labels in the column order of ``predict_proba`` (classification only)
@@ -253,11 +255,17 @@ def train_model(
 
 
 def save_model(trained: TrainedModel, model_dir: Path) -> Path:
-    """Write ``model.joblib`` and ``model_metadata.json`` into ``model_dir``; return the directory."""
+    """Write ``model.joblib`` and ``model_metadata.json`` into ``model_dir``; return the directory.
+
+    Both files depend only on the data, the settings and the library versions, so the same
+    training gives the same bytes (the pickle of a fitted pipeline is deterministic; timings
+    are left out of the metadata).
+    """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(trained.pipeline, model_dir / MODEL_FILENAME)
-    (model_dir / METADATA_FILENAME).write_text(trained.metadata.model_dump_json(indent=2), encoding="utf-8")
+    metadata = trained.metadata.model_dump_json(indent=2, exclude={"search_seconds"})
+    (model_dir / METADATA_FILENAME).write_text(metadata, encoding="utf-8")
     return model_dir
 
 
@@ -327,7 +335,8 @@ def run_training_job(paths: TrainingPaths | None = None) -> TrainedModel:
     config = read_hyperparameters(paths.hyperparameters_file)
     dataset = load_directory(paths.train_channel, max_bytes=config.max_bytes)
     log.info("training %s on %d rows from %s", config.estimator, len(dataset.frame), dataset.provenance.uri)
-    trained = train_model(dataset.frame, config, data=dataset.provenance)
+    provenance = _as_container_channel(dataset.provenance, paths.train_channel)
+    trained = train_model(dataset.frame, config, data=provenance)
     save_model(trained, paths.model_dir)
     meta = trained.metadata
     log.info(
@@ -336,7 +345,7 @@ def run_training_job(paths: TrainingPaths | None = None) -> TrainedModel:
         meta.cv_score,
         meta.n_trials,
         meta.n_pruned,
-        meta.search_seconds,
+        meta.search_seconds or 0.0,
         paths.model_dir,
     )
     return trained
@@ -391,6 +400,22 @@ def _signature(frame: pd.DataFrame, target: str) -> list[FeatureSignature]:
     if problems:
         raise DataValidationError(problems, headline="training data cannot be used")
     return signature
+
+
+def _as_container_channel(provenance: DatasetProvenance, channel: Path) -> DatasetProvenance:
+    """``provenance`` with paths under ``channel`` moved to the container's channel path.
+
+    A SageMaker job always reads ``/opt/ml/input/data/train``; in-process and emulated jobs read
+    a scratch directory named after the run. Recording the container path keeps the artifact the
+    same wherever the job ran (the sha256 already identifies the data).
+    """
+    root, container = str(channel), str(TrainingPaths().train_channel)
+
+    def moved(item: DatasetProvenance) -> DatasetProvenance:
+        uri = container + item.uri[len(root) :] if item.uri == root or item.uri.startswith(root + "/") else item.uri
+        return item.model_copy(update={"uri": uri, "parts": tuple(moved(p) for p in item.parts)})
+
+    return moved(provenance)
 
 
 def _unquote(value: Any) -> Any:

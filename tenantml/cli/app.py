@@ -21,8 +21,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from tenantml.cli.options import OutDir, TenantName, TenantsDir, console, reports_errors
 from core.errors import UsageError
+from tenantml.cli.options import OutDir, TenantName, TenantsDir, console, reports_errors
 
 app = typer.Typer(
     name="tenantml",
@@ -138,9 +138,9 @@ def up(
     ] = True,
 ) -> None:
     """Run every tenant's platform on the embedded AWS emulator until Ctrl-C (or once)."""
+    from core.spec import load_specs
     from tenantml import up as up_module
     from tenantml.lifecycle import run_sample_lifecycle, serve_champions
-    from core.spec import load_specs
 
     specs = load_specs(tenants, only=tenant)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -177,9 +177,9 @@ def plan(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every attribute of created resources.")] = False,
 ) -> None:
     """Show what applying the tenants' stacks to the emulator would create, change, replace or destroy."""
+    from core.spec import load_specs
     from tenantml.emulator import server as emulator
     from tenantml.emulator.commands import plan_tenants, render_plan
-    from core.spec import load_specs
     from tenantml.synthesis import synth as synth_stacks
     from tenantml.up import read_running
 
@@ -213,8 +213,8 @@ def apply_command(
     out: OutDir = Path("cdktf.out"),
 ) -> None:
     """Synthesize and apply changed stacks to the running emulator (no change does nothing)."""
-    from tenantml.emulator.commands import apply_tenants
     from core.spec import load_specs
+    from tenantml.emulator.commands import apply_tenants
     from tenantml.synthesis import synth as synth_stacks
 
     running = _require_running()

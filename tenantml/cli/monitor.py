@@ -118,10 +118,10 @@ def monitor(
 
 
 def read_health(target: Target, cloudwatch: Any) -> Health:
+    from core.errors import ModelRegistryError
     from pipelines.monitoring.report import list_snapshots
     from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
     from pipelines.runs.retraining import read_history
-    from core.errors import ModelRegistryError
 
     s3, bucket, model = target.clients.s3, target.resources.artifacts_bucket, target.spec.model.name
     newest: dict[str, Snapshot] = {}

@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tenantml.cli.options import console, reports_errors
 from core.errors import Problem, TenantResourcesError, UsageError
+from tenantml.cli.options import console, reports_errors
 from tenantml.up_file import (
     UP_FILE,
     boto3_session,
@@ -36,10 +36,10 @@ from tenantml.up_file import (
 )
 
 if TYPE_CHECKING:
-    from pipelines.runs.resources import TenantResources
-    from pipelines.runs.records import RunRecord
-    from pipelines.runs.pipeline import AwsClients, StepEvent
     from core.spec import TenantSpec
+    from pipelines.runs.pipeline import AwsClients, StepEvent
+    from pipelines.runs.records import RunRecord
+    from pipelines.runs.resources import TenantResources
 
 
 class ExecutorChoice(StrEnum):
@@ -75,12 +75,13 @@ def register(app: typer.Typer) -> None:
     """Add ``train`` and the ``models`` sub-commands to ``app``."""
     app.command("train")(reports_errors(train))
     models = typer.Typer(
-        name="models", help="List, inspect, approve and promote model versions.", no_args_is_help=True
+        name="models", help="List, inspect, approve, promote and reproduce model versions.", no_args_is_help=True
     )
     models.command("list")(reports_errors(models_list))
     models.command("show")(reports_errors(models_show))
     models.command("approve")(reports_errors(models_approve))
     models.command("promote")(reports_errors(models_promote))
+    models.command("reproduce")(reports_errors(models_reproduce))
     app.add_typer(models, name="models")
 
 
@@ -114,8 +115,8 @@ def resolve_target(
     up_file: Path = UP_FILE,
 ) -> Target:
     """Load the tenant's spec and find its resources (``--outputs``, else ``up.json``)."""
-    from pipelines.runs.resources import TenantResources
     from core.spec import load_specs
+    from pipelines.runs.resources import TenantResources
 
     spec = load_specs(tenants_dir, only=tenant)[0]
     region = spec.region
@@ -195,9 +196,9 @@ def train(
     ] = None,
 ) -> None:
     """Run the pipeline once by hand: ingest, validate, train, evaluate, gate, register."""
-    from pipelines.training.executors import make_executor
     from pipelines.runs.config import parse_pipeline_config
     from pipelines.runs.pipeline import run_pipeline
+    from pipelines.training.executors import make_executor
 
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     image = training_image or target.resources.training_image_uri
@@ -404,6 +405,7 @@ def _summary(record: RunRecord) -> Table:
 
 
 VersionOpt = Annotated[int | None, typer.Option("--version", min=1, help="Model version number.")]
+RequiredVersionOpt = Annotated[int, typer.Option("--version", min=1, help="Model version number.")]
 
 
 def _registry(target: Target) -> Any:
@@ -476,7 +478,7 @@ def models_show(
 
 def models_approve(
     tenant: TenantOpt,
-    version: VersionOpt = None,
+    version: RequiredVersionOpt,
     reason: Annotated[str, typer.Option("--reason", help="Why it is approved (kept in the registry).")] = "",
     tenants: TenantsDirOpt = Path("tenants"),
     outputs: OutputsOpt = None,
@@ -485,8 +487,6 @@ def models_approve(
     """Approve a pending version (it may then be promoted to champion)."""
     from pipelines.registry.model_registry import ApprovalStatus
 
-    if version is None:
-        raise UsageError("models approve needs --version N (see `tenantml models list`)")
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     updated = _registry(target).update_approval_status(
         version, ApprovalStatus.APPROVED, reason=reason or "approved by hand with `tenantml models approve`"
@@ -498,32 +498,56 @@ def models_approve(
 
 def models_promote(
     tenant: TenantOpt,
-    version: VersionOpt = None,
+    version: RequiredVersionOpt,
     tenants: TenantsDirOpt = Path("tenants"),
     outputs: OutputsOpt = None,
     endpoint_url: EndpointOpt = None,
 ) -> None:
     """Make an approved version the champion (the version serving takes)."""
-    from pipelines.registry.model_registry import CHAMPION, ApprovalStatus
     from core.errors import ModelVersionNotFoundError
+    from pipelines.registry.model_registry import CHAMPION
 
-    if version is None:
-        raise UsageError("models promote needs --version N (see `tenantml models list`)")
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     registry = _registry(target)
-    candidate = registry.get_model_version(version)
-    if candidate.approval_status is not ApprovalStatus.APPROVED:
-        raise UsageError(
-            f"version {version} is {candidate.approval_status.value}; only an approved version can become "
-            f"champion: run `tenantml models approve --tenant {tenant} --version {version}` first"
-        )
     try:
         previous: int | None = registry.get_version_by_alias(CHAMPION).version
     except ModelVersionNotFoundError:
         previous = None
-    registry.set_alias(CHAMPION, version)
+    # the registry refuses a version that is not approved (ModelNotApprovedError, exit 2)
+    promoted = registry.set_alias(CHAMPION, version)
     before = f"version {previous}" if previous is not None else "no champion"
-    console.print(f"champion of {candidate.group}: {before} -> [bold green]version {version}[/]")
+    console.print(f"champion of {promoted.group}: {before} -> [bold green]version {version}[/]")
+
+
+def models_reproduce(
+    tenant: TenantOpt,
+    version: RequiredVersionOpt,
+    tenants: TenantsDirOpt = Path("tenants"),
+    outputs: OutputsOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Re-run a version from its lineage and compare artifact digests; exits 1 when they differ."""
+    from pipelines.runs.reproduce import reproduce_version
+
+    target = resolve_target(tenant, tenants, outputs, endpoint_url)
+    with console.status(f"Re-running version {version} from its lineage..."):
+        result = reproduce_version(
+            _registry(target), version, spec=target.spec.model, s3=target.clients.s3
+        )
+    console.print(f"registered sha256 {result.registered_sha256}", highlight=False)
+    console.print(f"reproduced sha256 {result.reproduced_sha256}", highlight=False)
+    if result.recorded_code_revision != result.current_code_revision:
+        console.print(
+            f"note: trained at code revision {result.recorded_code_revision}, re-run at "
+            f"{result.current_code_revision}",
+            highlight=False,
+        )
+    if result.matches:
+        console.print(f"[green]reproduced[/]: version {version} of {result.group} is byte-identical")
+        return
+    differing = ", ".join(result.differing_files or []) or "the registered archive could not be read"
+    console.print(f"[red]differs[/]: version {version} of {result.group} ({differing})", highlight=False)
+    raise typer.Exit(1)
 
 
 __all__ = ["MANUAL_PREFIX", "Target", "make_clients", "register", "resolve_target"]

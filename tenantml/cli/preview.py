@@ -19,8 +19,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tenantml.cli.options import OutDir, TenantName, TenantsDir, console, err_console, reports_errors
 from core.errors import UsageError
+from tenantml.cli.options import OutDir, TenantName, TenantsDir, console, err_console, reports_errors
 
 
 class OutputFormat(StrEnum):
@@ -65,9 +65,9 @@ def check(
 
     Exit 1 when a rule with severity error fails and is not suppressed (0 with --warn-only).
     """
+    from core.spec import load_specs
     from tenantml.preview.render import check_json, print_check, render_check_markdown, render_json
     from tenantml.preview.report import build_check_report, known_tenants
-    from core.spec import load_specs
     from tenantml.synthesis import synth as synth_stacks
 
     every_spec = load_specs(tenants)
@@ -101,10 +101,10 @@ def preview(
     Synthesizes BASE (in a temporary git worktree, with its own code) and the working tree,
     in parallel, and compares them. Run it from the repository.
     """
+    from core.spec import load_specs
     from tenantml.preview.render import preview_json, print_preview, render_json, render_markdown
     from tenantml.preview.report import build_preview_report
     from tenantml.preview.synth import repo_root, resolve_ref, synth_base_and_head
-    from core.spec import load_specs
 
     root = repo_root(Path.cwd())
     tenants_dir = tenants.resolve()

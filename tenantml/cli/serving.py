@@ -20,8 +20,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from tenantml.cli.options import console, err_console, reports_errors
 from core.errors import ServingConfigError, TenantmlError
+from tenantml.cli.options import console, err_console, reports_errors
 from tenantml.up_file import UP_FILE, emulator_endpoint, read_up_file, tenant_entry
 
 
@@ -135,6 +135,9 @@ def _model_source(
             source, work, sagemaker=outputs.client("sagemaker"), s3=outputs.client("s3")
         )
 
+
+#: ``tenantml deploy`` exits with this when the challenger was rolled back (README, CLI reference)
+ROLLED_BACK_EXIT_CODE = 1
 
 Tenant = Annotated[str, typer.Option("--tenant", help="The tenant whose model to use.")]
 Version = Annotated[int | None, typer.Option("--version", help="Registry version number.")]
@@ -306,10 +309,10 @@ def deploy(
     tenants: TenantsDir = Path("tenants"),
 ) -> None:
     """Roll a version out behind a local router: watch error rate and p99 during the bake, then promote or roll back."""
-    from pipelines.registry.model_registry import CHAMPION, ApprovalStatus, SageMakerModelRegistry
+    from core.spec import load_specs
+    from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry, check_alias_holder
     from pipelines.serving.rollout import STRATEGIES, Rollout, RolloutPolicy, RolloutRouter, create_router_app
     from pipelines.serving.runner import ThreadedServer
-    from core.spec import load_specs
 
     if strategy not in STRATEGIES:
         raise ServingConfigError(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
@@ -317,11 +320,8 @@ def deploy(
     _use_emulator_credentials(outputs)
     spec = load_specs(tenants, only=tenant)[0]
     registry = SageMakerModelRegistry(outputs.client("sagemaker"), outputs.require("model_package_group_name"))
-    challenger = registry.get_model_version(version)
-    if challenger.approval_status is not ApprovalStatus.APPROVED:
-        raise ServingConfigError(
-            f"version {version} is {challenger.approval_status.value}, not Approved: approve it first "
-            f"(`tenantml models approve --tenant {tenant} --version {version}`)")
+    # the registry's rule, checked before the bake rather than after it
+    check_alias_holder(CHAMPION, registry.get_model_version(version))
     champion = registry.get_version_by_alias(CHAMPION).version
     if champion == version:
         raise ServingConfigError(f"version {version} is already the champion of {tenant}")
@@ -354,10 +354,12 @@ def deploy(
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
     m = result.metrics
+    # no challenger request means no latency to show (a bake without traffic rolls back)
+    p99_text = "n/a" if m.p99_ms is None else f"{m.p99_ms:.1f} ms"
     console.print(f"{result.status}: {result.reason} (challenger: {m.requests} requests, "
-                  f"error rate {m.error_rate:.2%}, p99 {m.p99_ms:.1f} ms)", highlight=False)
+                  f"error rate {m.error_rate:.2%}, p99 {p99_text})", highlight=False)
     if result.status != "promoted":
-        raise typer.Exit(1)
+        raise typer.Exit(ROLLED_BACK_EXIT_CODE)
 
 
 def register(app: typer.Typer) -> None:

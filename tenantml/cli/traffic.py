@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tenantml.cli.options import console, reports_errors
 from core.errors import ServingConfigError
+from tenantml.cli.options import console, reports_errors
 from tenantml.up_file import UP_FILE, read_up_file, tenant_entry
 
 if TYPE_CHECKING:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.errors import AlarmDefinitionError, EmulatorError, Problem
 from tenantml.emulator.alarm_semantics import (
     AlarmDefinition,
     AlarmState,
@@ -49,7 +50,6 @@ from tenantml.emulator.alarm_semantics import (
     iso_millis,
     period_start,
 )
-from core.errors import AlarmDefinitionError, EmulatorError, Problem
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.errors import (
+    EmulatorApplyError,
+    EmulatorInjectedFailureError,
+    EmulatorPlanError,
+    EmulatorStateError,
+    Problem,
+)
 from core.terraform.diff import Action, ResourceChange
 from core.terraform.document import Document, ResourceBlock, parse_document
 from core.terraform.expressions import ExpressionError, ResolutionError, is_known, resolve
@@ -38,13 +45,6 @@ from tenantml.emulator.plan import (
 from tenantml.emulator.resources import DATA_SOURCES, HANDLERS, Handler, HandlerContext
 from tenantml.emulator.session import DEFAULT_REGION, AwsSession
 from tenantml.emulator.state import State, StateEntry, load_state
-from core.errors import (
-    EmulatorApplyError,
-    EmulatorInjectedFailureError,
-    EmulatorPlanError,
-    EmulatorStateError,
-    Problem,
-)
 
 FAIL_AT_ENV = "TENANTML_EMULATOR_FAIL_AT"
 #: where the emulator keeps the id of its current incarnation (moto forgets it on reset/restart)

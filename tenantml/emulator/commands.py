@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import EmulatorPlanError, UsageError
 from core.terraform.document import Document
 from tenantml.emulator.apply import (
     ApplyResult,
@@ -27,7 +28,6 @@ from tenantml.emulator.plan import Plan, check_document, make_plan
 from tenantml.emulator.plan import render_plan as _render_plan
 from tenantml.emulator.session import DEFAULT_REGION, AwsSession, make_session
 from tenantml.emulator.state import state_path
-from core.errors import EmulatorPlanError, UsageError
 
 STACK_FILE = "cdk.tf.json"
 #: where ``tenantml up`` keeps the emulator's state files, relative to the project

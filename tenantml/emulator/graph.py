@@ -18,10 +18,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import EmulatorPlanError, Problem, TerraformDocumentError
 from core.terraform import document as _document
 from core.terraform.document import Document, ResourceBlock
 from core.terraform.expressions import Reference, scan_references, walk_strings
-from core.errors import EmulatorPlanError, Problem, TerraformDocumentError
 
 #: meta-arguments the emulator does not implement (the stacks do not use them)
 UNSUPPORTED_META = ("count", "for_each", "provisioner", "connection")

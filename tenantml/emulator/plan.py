@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import EmulatorPlanError, Problem
 from core.terraform.diff import ABSENT, Action, AttributeChange, ResourceChange, classify
 from core.terraform.diff import apply_ignore_changes as _apply_ignore_changes
 from core.terraform.document import Document, ResourceBlock
@@ -29,7 +30,6 @@ from core.terraform.replacement import is_known_type
 from tenantml.emulator.graph import Graph, build_graph, topological_order
 from tenantml.emulator.resources import DATA_SOURCES, HANDLERS, Handler
 from tenantml.emulator.state import State
-from core.errors import EmulatorPlanError, Problem
 
 
 @dataclass(frozen=True)

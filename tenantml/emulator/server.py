@@ -38,6 +38,7 @@ from tenantml.emulator.session import (
     mark_in_process,
 )
 
+
 @dataclass
 class EmulatorServer:
     """A running moto server; ``stop()`` it (or use :func:`running`) when done."""

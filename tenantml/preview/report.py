@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.spec import TenantSpec
 from core.terraform.diff import Action
 from infra.policy import StackPolicyResult, SynthStack, check_stack, spec_suppressions
 from tenantml.preview.cost import (
@@ -21,7 +22,6 @@ from tenantml.preview.cost import (
     load_prices,
 )
 from tenantml.preview.diff import StackDiff, TenantStatus, diff_stacks
-from core.spec import TenantSpec
 
 
 @dataclass

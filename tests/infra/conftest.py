@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from infra_support import ACCOUNT_ID, BOUNDARY_ARN, EXAMPLE_TENANTS, SynthesizedStack, synthesize_specs
 
+from core.naming import Naming
+from core.spec import TenantSpec, load_specs
 from infra.cdk import Testing
 from infra.core import TenantStack
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey, TenantKeyProps
-from core.naming import Naming
 from infra.triggers import PythonFunction, PythonFunctionProps
-from core.spec import TenantSpec, load_specs
 
 
 @pytest.fixture

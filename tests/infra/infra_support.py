@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.cdk import Testing
 from core.spec import TenantSpec
+from infra.cdk import Testing
 from tenantml.synthesis import synth as synth_tenants
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from infra_support import bodies, only, role_policy, statement, synth
 
+from core.errors import ConstructPropsError
 from infra import actions, cdk
 from infra.alerting import METRICS_NAMESPACE, AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
-from core.errors import ConstructPropsError
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from infra_support import ACCOUNT_ID, as_list, bodies, only, policy, synth
 
+from core.errors import ConstructPropsError
 from infra import cdk
 from infra.compute import AL2023_AMI, EKS_LOG_TYPES, Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
 from infra.network import Network, NetworkProps
-from core.errors import ConstructPropsError
 
 PRIVATE_SUBNETS = ["${aws_subnet.network_private0.id}", "${aws_subnet.network_private1.id}"]
 

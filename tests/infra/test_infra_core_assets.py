@@ -9,9 +9,9 @@ import zipfile
 import pytest
 from infra_support import bodies, synth
 
+from core.errors import ConstructPropsError
 from infra.assets import PROJECT_ROOT, build_lambda_bundle
 from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token, ref, snake
-from core.errors import ConstructPropsError
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,8 @@ from infra_support import (
     synth,
 )
 
+from core.errors import ConstructPropsError
+from core.naming import Naming
 from infra import actions, cdk
 from infra.identity import (
     PermissionBoundary,
@@ -28,8 +30,6 @@ from infra.identity import (
     policy_document,
     trust_policy,
 )
-from core.naming import Naming
-from core.errors import ConstructPropsError
 
 
 def _problems(error: ConstructPropsError) -> list[tuple[str, str, object]]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from infra_support import ACCOUNT_ID, as_list, only, policy, role_policy, statement, synth
 
+from core.errors import ConstructPropsError
+from core.naming import Naming
 from infra import actions, cdk
 from infra.keys import TenantKey, TenantKeyProps
-from core.naming import Naming
-from core.errors import ConstructPropsError
 
 
 def test_given_a_tenant_key_when_synthesized_then_rotation_is_on_and_the_alias_names_the_tenant(stack, key):

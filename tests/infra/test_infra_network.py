@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from infra_support import bodies, only, synth
 
+from core.errors import ConstructPropsError
 from infra import cdk
 from infra.network import Network, NetworkProps
-from core.errors import ConstructPropsError
 
 
 def test_given_a_network_when_synthesized_then_the_vpc_has_dns_and_the_tenant_name(stack, naming):

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from infra_support import EXAMPLE_TENANTS, REPO_ROOT, bodies, only, synthesize_specs
 
-from infra.schema_check import check_stack
-from pipelines.serving.config import ServerConfig
 from core.errors import TenantSpecError
 from core.spec import TenantSpec, load_specs, parse_spec
+from infra.schema_check import check_stack
+from pipelines.serving.config import ServerConfig
 
 
 def _spec(name: str, **serving: Any) -> TenantSpec:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from infra_support import ACCOUNT_ID, bodies, only, policy, role_policy, sids, statement, synth
 
-from infra import actions, cdk
-from core.naming import Naming
-from infra.storage import LifecycleRule, SecureBucket, SecureBucketProps, TenantStorage, TenantStorageProps
 from core.errors import ConstructPropsError
+from core.naming import Naming
+from infra import actions, cdk
+from infra.storage import LifecycleRule, SecureBucket, SecureBucketProps, TenantStorage, TenantStorageProps
 
 BUCKET_NAME = f"tenantml-acme-dev-data-{ACCOUNT_ID}"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from infra_support import only, role_policy, statement, synth
 
+from core.errors import ConstructPropsError
 from infra import actions, cdk
 from infra.streaming import InferenceStream, InferenceStreamProps
-from core.errors import ConstructPropsError
 
 
 def test_given_a_provisioned_stream_when_synthesized_then_it_is_kms_encrypted_with_the_tenant_key(stack, naming, key):

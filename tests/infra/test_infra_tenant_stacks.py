@@ -24,10 +24,10 @@ from infra_support import (
     synthesize_specs,
 )
 
-from infra.actions import DATA_ACTIONS
-from infra.schema_check import check_stack
 from core.errors import ConstructPropsError
 from core.spec import load_specs, parse_spec
+from infra.actions import DATA_ACTIONS
+from infra.schema_check import check_stack
 from tenantml.synthesis import synth as synth_tenants
 
 TENANTS = ["churn", "fraud"]

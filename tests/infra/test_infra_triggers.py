@@ -8,11 +8,11 @@ import hashlib
 import pytest
 from infra_support import ACCOUNT_ID, BOUNDARY_ARN, bodies, only, policy, role_policy, statement, synth
 
+from core.errors import ConstructPropsError
 from infra import actions, cdk
 from infra.storage import SecureBucket, SecureBucketProps
 from infra.streaming import InferenceStream, InferenceStreamProps
 from infra.triggers import RUNTIME, PythonFunction
-from core.errors import ConstructPropsError
 
 DLQ_ARN = "${aws_sqs_queue.monitor_dead_letters.arn}"
 FUNCTION_ARN = "${aws_lambda_function.monitor.arn}"

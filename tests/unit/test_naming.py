@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.naming import NAME_LIMITS, Naming
 from core.errors import ConstructPropsError
+from core.naming import NAME_LIMITS, Naming
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from core.errors import Problem
 from infra.provider_schema import load_aws_schema
 from infra.schema_check import check_stack
-from core.errors import Problem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tenantml.cli import app
 from core.errors import TenantSpecError
 from core.spec import TenantSpec, load_specs, parse_spec
+from tenantml.cli import app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "tenants"

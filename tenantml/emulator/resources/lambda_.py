@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from core.errors import EmulatorApplyError
 from tenantml.emulator.resources.base import (
     Attributes,
     Config,
@@ -24,7 +25,6 @@ from tenantml.emulator.resources.base import (
     sync_tags,
     undo_on_error,
 )
-from core.errors import EmulatorApplyError
 
 #: function arguments that UpdateFunctionConfiguration changes
 _CONFIG_ARGUMENTS = (

@@ -31,6 +31,7 @@ from typing import Any, Self
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.errors import LambdaCodeError, LambdaRuntimeError, LambdaRuntimeInstallError
 from tenantml.emulator.runtime import moto_hooks
 from tenantml.emulator.runtime.codecache import CodeCache
 from tenantml.emulator.runtime.functions import FunctionSpec, MappingSpec
@@ -45,7 +46,6 @@ from tenantml.emulator.runtime.process import (
 )
 from tenantml.emulator.runtime.sinks import Sinks, invocation_record
 from tenantml.emulator.session import DEFAULT_REGION, EMULATOR_ACCOUNT_ID, is_in_process, make_session
-from core.errors import LambdaCodeError, LambdaRuntimeError, LambdaRuntimeInstallError
 
 log = logging.getLogger("tenantml.emulator.runtime")
 

@@ -38,8 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import MotoInternalsChangedError
 from tenantml.emulator.runtime import events
-from tenantml.emulator.runtime.interfaces import HookedRuntime
 from tenantml.emulator.runtime.functions import (
     DEAD_LETTER_ATTRIBUTE,
     LOGGING_ATTRIBUTE,
@@ -48,8 +48,7 @@ from tenantml.emulator.runtime.functions import (
     function_spec,
     mapping_spec,
 )
-from core.errors import MotoInternalsChangedError
-
+from tenantml.emulator.runtime.interfaces import HookedRuntime
 
 log = logging.getLogger("tenantml.emulator.runtime")
 

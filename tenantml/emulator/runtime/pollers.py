@@ -31,9 +31,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tenantml.emulator.runtime import events, moto_hooks
-from tenantml.emulator.runtime.interfaces import PollingRuntime
 from tenantml.emulator.runtime.functions import FunctionSpec, MappingSpec
-
+from tenantml.emulator.runtime.interfaces import PollingRuntime
 
 log = logging.getLogger("tenantml.emulator.runtime")
 

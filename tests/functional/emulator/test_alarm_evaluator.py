@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from core.errors import EmulatorError
 from tenantml.emulator import server
 from tenantml.emulator.alarm_evaluator import AlarmEvaluator
 from tenantml.emulator.session import AwsSession
-from core.errors import EmulatorError
 
 REGION = "eu-west-1"
 DIMS = [{"Name": "Tenant", "Value": "churn"}, {"Name": "Model", "Value": "default"}]

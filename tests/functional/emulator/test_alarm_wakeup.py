@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from test_alarm_evaluator import describe, put_drift, put_drift_alarm, receive, topic_with_queue
 
+from core.errors import EmulatorError
 from tenantml.emulator.alarm_evaluator import AlarmEvaluator
 from tenantml.emulator.session import AwsSession
-from core.errors import EmulatorError
 
 
 @pytest.fixture

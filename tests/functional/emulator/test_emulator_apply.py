@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from core.errors import EmulatorInjectedFailureError, EmulatorPlanError, EmulatorStateError
 from core.terraform.diff import Action
 from tenantml.emulator import server
 from tenantml.emulator.apply import apply, destroy
 from tenantml.emulator.state import load_state
-from core.errors import EmulatorInjectedFailureError, EmulatorPlanError, EmulatorStateError
 
 BUCKET = "tenantml-demo-dev-data"
 STREAM = "tenantml-demo-dev-events"

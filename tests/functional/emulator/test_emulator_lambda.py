@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import EmulatorApplyError
 from core.terraform.diff import Action
 from tenantml.emulator.apply import apply, destroy
 from tenantml.emulator.state import load_state
-from core.errors import EmulatorApplyError
 
 TRUST = json.dumps(
     {

@@ -8,8 +8,8 @@ import urllib.request
 
 import pytest
 
-from tenantml.emulator import server
 from core.errors import EmulatorPortInUseError
+from tenantml.emulator import server
 
 
 @pytest.fixture

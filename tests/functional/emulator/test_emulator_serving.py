@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.spec import TenantSpec, load_specs
 from core.terraform.diff import Action
 from tenantml.emulator import commands
 from tenantml.emulator.resources.kubernetes import NO_CLUSTER
-from core.spec import TenantSpec, load_specs
 from tenantml.synthesis import synth
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -16,11 +16,11 @@ from monitoring_support import ARTIFACTS, GROUP, MODEL, REGION, RUN_ID, TENANT
 from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
 
-from pipelines.monitoring.baseline import Baseline, compute_baseline
-from pipelines.registry.lineage import Lineage
-from pipelines.monitoring.monitor import MonitorClients, MonitorSettings, baseline_key, clear_baseline_cache
-from pipelines.registry.model_registry import SageMakerModelRegistry
 from core.spec import ModelSpec, ProblemType
+from pipelines.monitoring.baseline import Baseline, compute_baseline
+from pipelines.monitoring.monitor import MonitorClients, MonitorSettings, baseline_key, clear_baseline_cache
+from pipelines.registry.lineage import Lineage
+from pipelines.registry.model_registry import SageMakerModelRegistry
 
 SPEC = ModelSpec(name=MODEL, problem=ProblemType.CLASSIFICATION, target="target", primary_metric="roc_auc",
                  minimum_metric=0.5, drift_threshold=0.25)

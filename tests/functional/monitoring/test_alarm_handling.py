@@ -15,19 +15,19 @@ from botocore.exceptions import ClientError
 from monitoring_support import REGION, TENANT, inference_payloads
 from typer.testing import CliRunner
 
+from core.spec import ModelSpec
 from pipelines.monitoring.alarm_actions import AlarmContext, AlarmNotification, handle_alarm_notifications
-from pipelines.runs.arrivals import DataArrival
-from pipelines.monitoring.report import NoSnapshotsError, list_snapshots, publish_drift_report
-from pipelines.training.executors import make_executor
 from pipelines.monitoring.monitor import compute_window_metrics, load_baseline, write_snapshot
+from pipelines.monitoring.report import NoSnapshotsError, list_snapshots, publish_drift_report
 from pipelines.registry.model_registry import SageMakerModelRegistry
-from pipelines.runs.resources import TenantResources
-from pipelines.runs.retraining import CAUSE_METADATA_KEY, read_history
-from pipelines.runs.records import read_run_record
+from pipelines.runs.arrivals import DataArrival
 from pipelines.runs.config import PipelineConfig
 from pipelines.runs.pipeline import AwsClients, run_pipeline
+from pipelines.runs.records import read_run_record
+from pipelines.runs.resources import TenantResources
+from pipelines.runs.retraining import CAUSE_METADATA_KEY, read_history
+from pipelines.training.executors import make_executor
 from tenantml.cli import app
-from core.spec import ModelSpec
 
 MODEL = "cancer"
 SPEC = ModelSpec(name=MODEL, problem="classification", target="target", primary_metric="roc_auc", minimum_metric=0.9,

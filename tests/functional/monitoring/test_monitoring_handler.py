@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from monitoring_support import ARTIFACTS, GROUP, MODEL, TENANT, inference_payloads, kinesis_event
 
-from lambdas.monitor import handler as monitor_handler
 from core.errors import TenantResourcesError
+from lambdas.monitor import handler as monitor_handler
 
 
 @dataclass

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.registry.artifacts import download_artifact, pack_model_dir, sha256_file, upload_artifact
 from core.errors import ModelArtifactError
+from pipelines.registry.artifacts import download_artifact, pack_model_dir, sha256_file, upload_artifact
 
 
 @pytest.fixture

@@ -7,16 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.registry.artifacts import download_artifact, pack_model_dir, unpack_model_archive, upload_artifact
-from pipelines.monitoring.baseline import Baseline, compute_baseline
+from core.errors import ModelVersionNotFoundError
 from pipelines.data.datasets import load_dataset, split_holdout
+from pipelines.data.validation import validate_dataset
 from pipelines.evaluation.evaluate import evaluate_model
-from pipelines.registry.lineage import Lineage, code_revision, new_run_id
 from pipelines.evaluation.gate import decide_promotion
+from pipelines.monitoring.baseline import Baseline, compute_baseline
+from pipelines.registry.artifacts import (
+    download_artifact,
+    pack_model_dir,
+    unpack_model_archive,
+    upload_artifact,
+)
+from pipelines.registry.lineage import Lineage, code_revision, new_run_id
 from pipelines.registry.model_registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerModelRegistry
 from pipelines.training.train import TrainingConfig, load_model, save_model, train_model
-from pipelines.data.validation import validate_dataset
-from core.errors import ModelVersionNotFoundError
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenantml-serving:1.0"
 

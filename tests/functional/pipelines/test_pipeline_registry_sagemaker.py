@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import ModelNotApprovedError, ModelRegistryError, ModelVersionNotFoundError
 from pipelines.registry.lineage import Lineage
 from pipelines.registry.model_registry import (
     CHALLENGER,
@@ -10,7 +11,6 @@ from pipelines.registry.model_registry import (
     ModelRegistry,
     SageMakerModelRegistry,
 )
-from core.errors import ModelRegistryError, ModelVersionNotFoundError
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenantml-serving:1.0"
 
@@ -35,6 +35,9 @@ def registry(sagemaker) -> SageMakerModelRegistry:
     registry = SageMakerModelRegistry(sagemaker, "acme-dev-cancer")
     registry.ensure_group(description="cancer model of tenant acme", tags={"tenantml:tenant": "acme"})
     return registry
+
+
+APPROVED = {"approval_status": ApprovalStatus.APPROVED}
 
 
 def _create(registry: SageMakerModelRegistry, run: int, **kwargs):
@@ -78,9 +81,9 @@ def test_create_and_read_back_versions(registry):
 
 def test_lineage_and_aliases_survive_an_approval_update(registry):
     # given a champion version
-    _create(registry, 1)
+    _create(registry, 1, **APPROVED)
     registry.set_alias(CHAMPION, 1)
-    # when it is approved, then rejected
+    # when it is approved again with a reason, then rejected
     approved = registry.update_approval_status(1, ApprovalStatus.APPROVED, reason="gate passed")
     rejected = registry.update_approval_status(1, ApprovalStatus.REJECTED)
     # then each update kept the lineage and the alias
@@ -102,7 +105,7 @@ def test_setting_an_alias_does_not_touch_the_approval_status(registry):
 def test_moving_an_alias_clears_it_from_the_previous_holder(registry):
     # given three versions, champion on 1 and challenger on 2
     for run in (1, 2, 3):
-        _create(registry, run)
+        _create(registry, run, **APPROVED)
     registry.set_alias(CHAMPION, 1)
     registry.set_alias(CHALLENGER, 2)
     assert registry.get_version_by_alias(CHAMPION).version == 1
@@ -123,7 +126,7 @@ def test_moving_an_alias_clears_it_from_the_previous_holder(registry):
 
 
 def test_setting_an_alias_again_on_its_holder_changes_nothing(registry):
-    _create(registry, 1)
+    _create(registry, 1, **APPROVED)
     first = registry.set_alias(CHAMPION, 1)
     again = registry.set_alias(CHAMPION, 1)
     assert first.metadata == again.metadata
@@ -131,8 +134,8 @@ def test_setting_an_alias_again_on_its_holder_changes_nothing(registry):
 
 def test_an_interrupted_move_resolves_to_the_latest_assignment(registry, sagemaker):
     # given champion on 1 and then a move to 2 that died before clearing version 1
-    _create(registry, 1)
-    _create(registry, 2)
+    _create(registry, 1, **APPROVED)
+    _create(registry, 2, **APPROVED)
     registry.set_alias(CHAMPION, 1)
     v2 = registry.get_model_version(2)
     sagemaker.update_model_package(
@@ -144,9 +147,32 @@ def test_an_interrupted_move_resolves_to_the_latest_assignment(registry, sagemak
     assert {v.version for v in registry.list_model_versions() if CHAMPION in v.aliases} == {1, 2}
     assert registry.get_version_by_alias(CHAMPION).version == 2
     # and the next move cleans both up
-    _create(registry, 3)
+    _create(registry, 3, **APPROVED)
     registry.set_alias(CHAMPION, 3)
     assert [v.version for v in registry.list_model_versions() if CHAMPION in v.aliases] == [3]
+
+
+def test_only_an_approved_version_can_become_champion(registry):
+    # given an approved champion (1), a pending (2) and a rejected (3) version
+    _create(registry, 1, **APPROVED)
+    _create(registry, 2)
+    _create(registry, 3, approval_status=ApprovalStatus.REJECTED)
+    registry.set_alias(CHAMPION, 1)
+    # when the pending and the rejected version are made champion / then the registry refuses
+    for version, status in ((2, "PendingManualApproval"), (3, "Rejected")):
+        with pytest.raises(ModelNotApprovedError) as caught:
+            registry.set_alias(CHAMPION, version)
+        assert str(caught.value).startswith(
+            f"version {version} of model package group 'acme-dev-cancer' is {status}; "
+            "only an approved version can become champion: approve it first"
+        )
+        assert caught.value.exit_code == 2
+    # and nothing moved
+    assert {v.version: v.aliases for v in registry.list_model_versions()} == {1: (CHAMPION,), 2: (), 3: ()}
+    # while other aliases need no approval, and an approved version becomes champion
+    assert registry.set_alias(CHALLENGER, 2).aliases == (CHALLENGER,)
+    registry.update_approval_status(2, ApprovalStatus.APPROVED)
+    assert registry.set_alias(CHAMPION, 2).aliases == (CHALLENGER, CHAMPION)
 
 
 def test_unknown_version_and_alias_raise_not_found(registry):

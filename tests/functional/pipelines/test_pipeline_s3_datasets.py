@@ -6,8 +6,8 @@ import io
 import pandas as pd
 import pytest
 
-from pipelines.data.datasets import load_dataset
 from core.errors import DatasetNotFoundError, DatasetTooLargeError, DataValidationError
+from pipelines.data.datasets import load_dataset
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

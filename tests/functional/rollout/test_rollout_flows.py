@@ -194,11 +194,34 @@ def test_a_bake_without_enough_traffic_rolls_back(model_server, router, registry
     assert len(topic.messages()) == 1
 
 
-def test_all_at_once_promotes_without_a_bake(model_server, router, registry, csv_body):
+def test_all_at_once_bakes_and_rolls_back_a_slow_challenger(
+    model_server, servers, router, registry, topic, traffic, faulty, csv_body
+):
+    # given a challenger slower than the p99 limit, rolled out all at once
+    champion = model_server("1")
+    challenger = servers(faulty(delay=0.15).app())
+    at_once, server = router(champion.url, challenger.url, "all-at-once")
+    rollout = _rollout(at_once, registry, topic, bake_seconds=30, min_requests=5)
+    # when traffic flows / then it is judged like any other strategy and rolled back, not promoted
+    with traffic(server.url, csv_body, clients=4):
+        result = rollout.run()
+    assert result.status == "rolled_back" and result.breach is not None
+    assert result.breach.metric == "p99_ms" and result.breach.threshold == 100
+    assert registry.get_version_by_alias(CHAMPION).version == 1
+    assert at_once.primary() == "champion"
+    assert [m["Subject"] for m in topic.messages()] == [
+        "tenantml acme/default: version 2 rolled back (p99_ms)"
+    ]
+
+
+def test_all_at_once_promotes_after_a_clean_bake(model_server, router, registry, traffic, csv_body):
     champion, challenger = model_server("1"), model_server("2")
     at_once, server = router(champion.url, challenger.url, "all-at-once")
-    result = _rollout(at_once, registry, bake_seconds=60).run()
-    assert result.status == "promoted" and result.seconds < 5
+    with traffic(server.url, csv_body):
+        result = _rollout(at_once, registry, bake_seconds=1.0, max_p99_ms=1000).run()
+    assert result.status == "promoted", result.reason
+    assert result.reason == "the bake passed every threshold"
+    assert result.metrics.requests >= 10 and result.metrics.p99_ms is not None
     assert registry.get_version_by_alias(CHAMPION).version == 2
     assert (
         httpx.post(f"{server.url}/invocations", content=csv_body, headers=CSV).headers["x-model-version"]
@@ -206,11 +229,11 @@ def test_all_at_once_promotes_without_a_bake(model_server, router, registry, csv
     )
 
 
-def test_promotion_refuses_when_the_champion_moved_meanwhile(model_server, router, registry):
+def test_promotion_refuses_when_the_champion_moved_meanwhile(model_server, router, registry, traffic, csv_body):
     champion, challenger = model_server("1"), model_server("2")
-    at_once, _ = router(champion.url, challenger.url, "all-at-once")
+    at_once, server = router(champion.url, challenger.url, "all-at-once")
     registry.set_alias(CHAMPION, 2)  # someone else promoted in between
-    with pytest.raises(RolloutError) as caught:
-        _rollout(at_once, registry).run()
+    with traffic(server.url, csv_body), pytest.raises(RolloutError) as caught:
+        _rollout(at_once, registry, bake_seconds=0.5, max_p99_ms=1000, min_requests=1).run()
     assert "moved to version 2 during the rollout (it was 1)" in str(caught.value)
     assert at_once.phase == "rolled_back" and at_once.result.status == "rolled_back"

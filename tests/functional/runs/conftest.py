@@ -11,10 +11,10 @@ from aws_fakes import use_fake_aws_credentials
 from moto import mock_aws
 from runs_support import REGION, AlertInbox, create_tenant_resources
 
-from pipelines.runs.resources import TenantResources
+from core.spec import ModelSpec
 from pipelines.runs.config import PipelineConfig
 from pipelines.runs.pipeline import AwsClients
-from core.spec import ModelSpec
+from pipelines.runs.resources import TenantResources
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from runs_support import REGION, create_tenant_resources
 from typer.testing import CliRunner
 
 from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
-from tenantml.sample_data import SAMPLE_KEY
 from tenantml.cli.pipeline import register
+from tenantml.sample_data import SAMPLE_KEY
 
 TENANT_YAML = """\
 name: acme
@@ -238,3 +238,46 @@ def test_outputs_with_unresolved_references_are_refused(cli, tmp_path, monkeypat
     assert result.exit_code == 2
     assert "data_bucket_name: is an unresolved Terraform reference" in result.output
     assert "artifacts_bucket_name: is missing" in result.output
+
+
+@pytest.mark.parametrize("command", ["approve", "promote", "reproduce"])
+def test_commands_that_need_a_version_declare_it_required(cli, tmp_path, monkeypatch, command):
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.chdir(tmp_path)
+    # when the version is left out / then the parser itself says so, before anything is looked up
+    result = cli("models", command, "--tenant", "acme")
+    assert result.exit_code == 2
+    assert "Missing option '--version'" in result.output
+    # and the help marks it required
+    assert "required" in cli("models", command, "--help").output.split("--version", 1)[1].split("\n", 1)[0]
+
+
+def test_models_reproduce_re_runs_a_version_and_exits_non_zero_when_the_digest_differs(
+    cli, stack, endpoint, session, tmp_path
+):
+    common = ["--tenant", "acme", "--tenants", str(stack["tenants"]), "--outputs", str(stack["outputs_file"])]
+    common += ["--endpoint-url", endpoint]
+    registry = SageMakerModelRegistry(
+        session.client("sagemaker", endpoint_url=endpoint), stack["outputs"]["model_package_group_name"]
+    )
+    # given a version trained in-process by `tenantml train`
+    trained = cli("train", *common, "--config", str(stack["settings"]), "--trials", "2")
+    assert trained.exit_code == 0, trained.output
+    [version] = registry.list_model_versions()
+
+    # when it is reproduced / then both digests are the registered one and the command succeeds
+    result = cli("models", "reproduce", *common, "--version", "1")
+    assert result.exit_code == 0, result.output
+    assert f"registered sha256 {version.lineage.artifact_sha256}" in result.output
+    assert f"reproduced sha256 {version.lineage.artifact_sha256}" in result.output
+    assert "reproduced: version 1 of tenantml-acme-dev-cancer is byte-identical" in result.output
+
+    # given a version whose lineage names a digest the settings do not produce
+    forged = version.lineage.model_copy(update={"artifact_sha256": "0" * 64})
+    registry.create_model_version(model_data_url=version.model_data_url, image_uri="serving:1", lineage=forged)
+    # when it is reproduced / then the command says it differs and exits 1
+    differs = cli("models", "reproduce", *common, "--version", "2")
+    assert differs.exit_code == 1, differs.output
+    assert f"registered sha256 {'0' * 64}" in differs.output
+    assert f"reproduced sha256 {version.lineage.artifact_sha256}" in differs.output
+    assert "differs: version 2 of tenantml-acme-dev-cancer" in differs.output

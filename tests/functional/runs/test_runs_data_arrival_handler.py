@@ -9,11 +9,11 @@ import pytest
 from botocore.exceptions import ClientError
 from runs_support import REGION, load_event, model_packages
 
+from core.errors import TenantResourcesError
 from lambdas.data_arrival.handler import handler
 from pipelines.runs.arrivals import DataArrival
 from pipelines.runs.idempotency import claim_key
 from tenantml.sample_data import sample_parquet_bytes
-from core.errors import TenantResourcesError
 
 KEY = "incoming/daily export.parquet"  # the sample event carries it URL-encoded: daily+export.parquet
 

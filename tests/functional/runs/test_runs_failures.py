@@ -13,13 +13,18 @@ import pandas as pd
 import pytest
 from runs_support import TENANT, model_packages, object_versions
 
-from pipelines.training.executors import LocalExecutor, SageMakerExecutor, SageMakerExecutorConfig, make_executor
 from pipelines.registry.model_registry import SageMakerModelRegistry
-from pipelines.runs.records import STEPS, RunStatus, StepName, StepStatus
 from pipelines.runs.config import PipelineConfig
 from pipelines.runs.pipeline import run_pipeline
-from tenantml.sample_data import sample_frame
+from pipelines.runs.records import STEPS, RunStatus, StepName, StepStatus
+from pipelines.training.executors import (
+    LocalExecutor,
+    SageMakerExecutor,
+    SageMakerExecutorConfig,
+    make_executor,
+)
 from pipelines.training.train import TrainingPaths, run_training_job
+from tenantml.sample_data import sample_frame
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

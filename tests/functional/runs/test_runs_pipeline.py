@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 from runs_support import TENANT, model_packages, object_versions
 
-from pipelines.runs.arrivals import DataArrival
+from core.errors import PipelineRunError
 from pipelines.monitoring.baseline import Baseline
-from pipelines.training.executors import LocalExecutor
 from pipelines.registry.lineage import Lineage
 from pipelines.registry.model_registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerModelRegistry
-from pipelines.runs.records import STEPS, RunStatus, StepStatus, read_run_record
+from pipelines.runs.arrivals import DataArrival
 from pipelines.runs.pipeline import run_pipeline
+from pipelines.runs.records import STEPS, RunStatus, StepStatus, read_run_record
+from pipelines.training.executors import LocalExecutor
 from tenantml.sample_data import sample_frame, sample_parquet_bytes
-from core.errors import PipelineRunError
 
 
 def _upload(s3, bucket: str, key: str, data: bytes) -> DataArrival:

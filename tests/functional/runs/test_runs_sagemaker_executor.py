@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import TrainingJobFailedError
+from pipelines.runs.config import PipelineConfig
 from pipelines.training.executors import (
     LocalExecutor,
     SageMakerExecutor,
@@ -17,10 +19,8 @@ from pipelines.training.executors import (
     make_executor,
     training_job_name,
 )
-from pipelines.runs.config import PipelineConfig
-from tenantml.sample_data import sample_frame
 from pipelines.training.train import TrainingConfig, load_model
-from core.errors import TrainingJobFailedError
+from tenantml.sample_data import sample_frame
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenantml-training:2025.06"
 

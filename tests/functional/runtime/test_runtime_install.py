@@ -7,8 +7,8 @@ import time
 import pytest
 from runtime_support import create_function, handler_zip
 
-from tenantml.emulator.runtime import LambdaRuntime, install, moto_hooks, uninstall
 from core.errors import LambdaRuntimeInstallError
+from tenantml.emulator.runtime import LambdaRuntime, install, moto_hooks, uninstall
 
 
 def test_given_an_endpoint_this_process_did_not_start_when_installing_then_it_is_refused():

@@ -11,12 +11,12 @@ import pytest
 from typer import Typer
 from typer.testing import CliRunner
 
+from core.errors import ModelNotServableError
 from pipelines.registry.artifacts import pack_model_dir, upload_artifact
 from pipelines.registry.lineage import Lineage, new_run_id
 from pipelines.registry.model_registry import CHAMPION, ApprovalStatus, SageMakerModelRegistry
 from pipelines.serving.config import ServerConfig
 from pipelines.serving.loader import RegistrySource, load
-from core.errors import ModelNotServableError
 
 REGION = "eu-west-1"
 GROUP = "tenantml-acme-dev-default"

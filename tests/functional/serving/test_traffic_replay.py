@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from pipelines.serving.config import ServerConfig
 from pipelines.serving.loader import DirectorySource
-from tenantml.traffic import TrafficError, replay
 from tenantml.cli import app
+from tenantml.traffic import TrafficError, replay
 
 
 @pytest.fixture
@@ -77,9 +77,9 @@ def test_traffic_command_without_an_endpoint_says_how_to_get_one(tmp_path: Path,
 
 
 def test_the_servers_description_gives_its_feature_names_and_a_non_server_is_named(server, model_dir: Path) -> None:
+    from core.errors import ServingConfigError
     from pipelines.serving.openapi import read_model_description
     from pipelines.training.train import load_model
-    from core.errors import ServingConfigError
 
     model = read_model_description(server.url)
     assert model["version"] == "3"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.errors import AlarmDefinitionError
 from tenantml.emulator.alarm_semantics import (
     AlarmDefinition,
     StatisticSet,
@@ -15,7 +16,6 @@ from tenantml.emulator.alarm_semantics import (
     evaluation_range,
     nearest_rank,
 )
-from core.errors import AlarmDefinitionError
 
 #: 30 s into the in-progress 60 s period that starts at 16:04:00
 NOW = datetime(2025, 11, 26, 16, 4, 30, tzinfo=UTC)

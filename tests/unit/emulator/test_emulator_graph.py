@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from core.errors import EmulatorPlanError
 from core.terraform.document import parse_document
 from core.terraform.expressions import (
     UNKNOWN,
@@ -18,7 +19,6 @@ from core.terraform.expressions import (
 )
 from tenantml.emulator.graph import find_cycles, topological_order
 from tenantml.emulator.plan import check_document
-from core.errors import EmulatorPlanError
 
 STATE = {
     "aws_s3_bucket.data": {

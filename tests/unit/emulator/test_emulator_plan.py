@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+from core.errors import EmulatorPlanError
 from core.terraform.diff import Action
 from core.terraform.document import parse_document
 from core.terraform.expressions import UNKNOWN
 from tenantml.emulator.plan import make_plan, render_plan
 from tenantml.emulator.state import State, StateEntry
-from core.errors import EmulatorPlanError
 
 BUCKET = "tenantml-a-dev-data"
 POLICY = json.dumps(

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from tenantml.emulator.state import State, StateEntry, config_hash, load_state
 from core.errors import EmulatorStateError
+from tenantml.emulator.state import State, StateEntry, config_hash, load_state
 
 
 def _state(tmp_path) -> State:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.monitoring.alarm_actions import AlarmClients, AlarmContext
 from core.errors import TenantResourcesError
 from core.spec import ModelSpec
+from pipelines.monitoring.alarm_actions import AlarmClients, AlarmContext
 
 ROOT = Path(__file__).resolve().parents[3]
 SPEC = ModelSpec(name="churn", problem="classification", target="target", primary_metric="roc_auc", minimum_metric=0.9)

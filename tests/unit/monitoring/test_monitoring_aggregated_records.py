@@ -9,13 +9,16 @@ import numpy as np
 import orjson
 import pytest
 
-from pipelines.inference_log.decoding import decode_kinesis_batch, decode_stream_record, parse_payload, parse_payloads
-
+from core.errors import InferenceRecordError
+from pipelines.inference_log.decoding import (
+    decode_kinesis_batch,
+    decode_stream_record,
+    parse_payload,
+    parse_payloads,
+)
 from pipelines.inference_log.encoding import RecordEncoder
-
 from pipelines.inference_log.format import AGGREGATE_MAGIC
 from pipelines.monitoring.monitor import decode_records
-from core.errors import InferenceRecordError
 
 ENCODER = RecordEncoder(["x", "y"], ["plan"])
 

@@ -10,17 +10,22 @@ import orjson
 import pandas as pd
 import pytest
 
-from pipelines.monitoring.baseline import OTHER_CATEGORY, CategoricalSummary, compute_baseline, summarize_numeric
-from pipelines.monitoring.drift import PSI_EPSILON, category_shares, numeric_drift, psi
+from core.errors import InferenceRecordError
+from core.spec import ModelSpec, ProblemType
 from pipelines.inference_log.decoding import decode_record_data
+from pipelines.monitoring.baseline import (
+    OTHER_CATEGORY,
+    CategoricalSummary,
+    compute_baseline,
+    summarize_numeric,
+)
+from pipelines.monitoring.drift import PSI_EPSILON, category_shares, numeric_drift, psi
 from pipelines.monitoring.monitor import (
     _latency_histogram,
     compute_window_metrics,
     decode_records,
     validate_record,
 )
-from core.errors import InferenceRecordError
-from core.spec import ModelSpec, ProblemType
 
 SPEC = ModelSpec(name="churn", problem=ProblemType.CLASSIFICATION, target="target",
                  primary_metric="roc_auc", minimum_metric=0.5)

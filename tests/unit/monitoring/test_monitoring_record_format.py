@@ -11,12 +11,12 @@ import orjson
 import pandas as pd
 import pytest
 
-from pipelines.monitoring.baseline import compute_baseline
+from core.spec import ModelSpec, ProblemType
 from pipelines.inference_log.decoding import InferenceRecord, decode_record_data
 from pipelines.inference_log.encoding import encode_record
 from pipelines.inference_log.format import FRAME_MAGIC
+from pipelines.monitoring.baseline import compute_baseline
 from pipelines.monitoring.monitor import compute_window_metrics, decode_records
-from core.spec import ModelSpec, ProblemType
 
 SPEC = ModelSpec(name="churn", problem=ProblemType.CLASSIFICATION, target="target",
                  primary_metric="roc_auc", minimum_metric=0.5)

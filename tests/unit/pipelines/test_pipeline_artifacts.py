@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.registry.artifacts import pack_model_dir, sha256_file, unpack_model_archive
 from core.errors import ModelArtifactError
+from pipelines.registry.artifacts import pack_model_dir, sha256_file, unpack_model_archive
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.data.datasets import load_dataset, load_directory, split_holdout
 from core.errors import DatasetNotFoundError, DatasetTooLargeError, DataValidationError
+from pipelines.data.datasets import load_dataset, load_directory, split_holdout
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from core.errors import DataValidationError
 from pipelines.data.datasets import split_holdout
 from pipelines.evaluation.evaluate import evaluate_model, holdout_fingerprint
 from pipelines.training.train import TrainingConfig, train_model
-from core.errors import DataValidationError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

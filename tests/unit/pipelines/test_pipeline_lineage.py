@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from core.errors import ModelRegistryError
 from pipelines.registry.lineage import Lineage, code_revision, library_versions
 from pipelines.registry.model_registry import decode_lineage, encode_metadata
-from core.errors import ModelRegistryError
 
 
 def _lineage(**overrides) -> Lineage:

@@ -7,8 +7,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from pipelines.evaluation.metrics import compute_metrics, make_scorer, score_model
 from core.spec import ProblemType
+from pipelines.evaluation.metrics import compute_metrics, make_scorer, score_model
 
 
 def test_binary_metrics_match_scikit_learn_with_string_labels(cancer):

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.spec import ModelSpec
 from pipelines.evaluation.gate import decide_promotion
 from pipelines.registry.model_registry import ApprovalStatus
-from core.spec import ModelSpec
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ import optuna
 import pandas as pd
 import pytest
 
-from pipelines.training.estimators import SEARCH_SPACES, build_pipeline
+from core.errors import DataValidationError, ModelArtifactError, TrainingConfigError
+from core.spec import ESTIMATORS, ProblemType
 from pipelines.data.features import input_signature
+from pipelines.training.estimators import SEARCH_SPACES, build_pipeline
 from pipelines.training.train import (
     METADATA_FILENAME,
     MODEL_FILENAME,
@@ -19,8 +21,6 @@ from pipelines.training.train import (
     save_model,
     train_model,
 )
-from core.errors import DataValidationError, ModelArtifactError, TrainingConfigError
-from core.spec import ESTIMATORS, ProblemType
 
 
 @pytest.fixture
@@ -48,7 +48,9 @@ def test_trained_model_predicts_and_describes_its_inputs(cancer, config, tmp_pat
     assert (loaded.pipeline.predict(X) == cancer["target"]).mean() > 0.95
     # and the metadata carries the input signature and the search summary
     meta = loaded.metadata
-    assert meta == trained.metadata
+    # (all but the search's wall-clock time, which is never saved: it would change every digest)
+    assert meta == trained.metadata.model_copy(update={"search_seconds": None})
+    assert trained.metadata.search_seconds is not None and trained.metadata.search_seconds >= 0
     assert meta.feature_names == list(X.columns)
     assert {f.dtype for f in meta.input_signature} == {"float64"}
     assert {f.kind for f in meta.input_signature} == {"numeric"}

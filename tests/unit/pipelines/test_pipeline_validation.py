@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import DataValidationError
 from pipelines.data.validation import (
     CheckStatus,
     ValidationConfig,
@@ -14,7 +15,6 @@ from pipelines.data.validation import (
     validate_dataset,
     write_report,
 )
-from core.errors import DataValidationError
 
 
 def _status(report, name, column=None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.spec import Suppression
 from infra.policy import (
     POLICY_RULE_ID,
     RULES,
@@ -12,7 +13,6 @@ from infra.policy import (
     spec_suppressions,
 )
 from infra.policy.model import RULE_ID_PATTERN
-from core.spec import Suppression
 
 
 def _break_versioning(doc):

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines.evaluation.gate import decide_promotion
-from pipelines.runs.records import STEPS, RunRecord, RunStatus, StepName, StepRecord, new_run_id
-from pipelines.runs.arrivals_handler import handle_arrivals
-from pipelines.runs.config import PipelineConfig, model_spec_from_env, pipeline_config_from_env
 from core.errors import PipelineRunError, TenantResourcesError
 from core.spec import ModelSpec
+from pipelines.evaluation.gate import decide_promotion
+from pipelines.runs.arrivals_handler import handle_arrivals
+from pipelines.runs.config import PipelineConfig, model_spec_from_env, pipeline_config_from_env
+from pipelines.runs.records import STEPS, RunRecord, RunStatus, StepName, StepRecord, new_run_id
 from tenantml.up_file import is_emulator
 
 SPEC = ModelSpec(

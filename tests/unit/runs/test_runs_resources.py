@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.runs.resources import TenantResources
 from core.errors import TenantResourcesError
+from pipelines.runs.resources import TenantResources
 
 OUTPUTS = {
     "data_bucket_name": "tenantml-churn-dev-data-123456789012",

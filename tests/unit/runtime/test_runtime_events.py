@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.errors import LambdaCodeError
 from tenantml.emulator.runtime.codecache import CodeCache
 from tenantml.emulator.runtime.events import (
     complete_s3_event,
@@ -15,7 +16,6 @@ from tenantml.emulator.runtime.events import (
     kinesis_event,
     kinesis_failure_record,
 )
-from core.errors import LambdaCodeError
 
 ARRIVED = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 RECORDS = [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import moto
 
+from core.errors import MotoInternalsChangedError
 from tenantml.emulator.runtime import moto_hooks
 from tenantml.emulator.runtime.moto_hooks import CallSite, HookTarget, find_shape_problems
-from core.errors import MotoInternalsChangedError
 
 
 def test_given_the_installed_moto_then_it_is_the_pinned_release():

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
+from core.spec import ModelSpec
 from pipelines.data.datasets import split_holdout
 from pipelines.serving.schema import InputSchema
 from pipelines.training.train import TrainedModel, TrainingConfig, save_model, train_model
-from core.spec import ModelSpec
 
 
 def _train(frame: pd.DataFrame, problem: str, metric: str, estimator: str, params=None) -> TrainedModel:

@@ -6,9 +6,9 @@ import numpy as np
 import orjson
 import pytest
 
+from core.errors import InferenceInputError
 from pipelines.serving.codecs import encode_csv, encode_json, request_format, response_format
 from pipelines.serving.predictor import PredictionResult
-from core.errors import InferenceInputError
 
 
 @pytest.mark.parametrize(

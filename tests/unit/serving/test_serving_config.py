@@ -6,12 +6,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from core.errors import ServingConfigError
 from pipelines.data.features import FeatureSignature
 from pipelines.serving.app import default_logger_factory
 from pipelines.serving.config import CONFIG_ENV, InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
 from pipelines.serving.schema import InputSchema
-from core.errors import ServingConfigError
 
 MODEL = SimpleNamespace(schema=InputSchema([FeatureSignature(name="x", dtype="float64", kind="numeric")]))
 

@@ -14,11 +14,11 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from core.errors import InferenceInputError
 from pipelines.data.features import FeatureSignature
 from pipelines.serving.limits import FLOAT32_MAX, FLOAT64_MAX
 from pipelines.serving.predictor import SklearnPredictor
 from pipelines.serving.schema import FeatureBatch, InputSchema
-from core.errors import InferenceInputError
 
 
 def _predictors(model, schema: InputSchema, serving_format: str):

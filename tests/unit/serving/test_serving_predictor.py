@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import ModelExportError
 from pipelines.serving.predictor import SklearnPredictor, batch_to_frame
 from pipelines.serving.schema import InputSchema
-from core.errors import ModelExportError
 
 ONNX_PROBABILITY_TOLERANCE = 1e-5
 

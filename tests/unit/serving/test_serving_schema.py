@@ -8,9 +8,9 @@ import numpy as np
 import orjson
 import pytest
 
+from core.errors import InferenceInputError
 from pipelines.data.features import FeatureSignature
 from pipelines.serving.schema import InputSchema, parse_csv, parse_json
-from core.errors import InferenceInputError
 
 SIGNATURE = [
     FeatureSignature(name="amount", dtype="float64", kind="numeric"),
