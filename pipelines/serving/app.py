@@ -42,7 +42,8 @@ from pipelines.serving import codecs
 from pipelines.serving.config import ServerConfig
 from pipelines.serving.loader import LoadedModel, load
 from pipelines.serving.openapi import build_openapi
-from pipelines.serving.predictor import PredictionResult, probe_batch, repeat_rows, time_predict
+from pipelines.serving.pipeline_plan import PredictionResult
+from pipelines.serving.predictor import probe_batch, repeat_rows, time_predict
 from pipelines.serving.schema import FeatureBatch, parse_csv, parse_json
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from core.errors import InferenceInputError
-from pipelines.serving.predictor import PredictionResult
+from pipelines.serving.pipeline_plan import PredictionResult
 
 JSON = "application/json"
 CSV = "text/csv"

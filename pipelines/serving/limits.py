@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from core.errors import InferenceInputError
 
 if TYPE_CHECKING:
-    from pipelines.serving.predictor import PipelinePlan, PredictionResult
+    from pipelines.serving.pipeline_plan import PipelinePlan, PredictionResult
 
 FLOAT64_MAX = float(np.finfo(np.float64).max)
 FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -26,13 +26,12 @@ from typing import Any
 import numpy as np
 
 from core.errors import ModelExportError
+from pipelines.serving.pipeline_plan import PipelinePlan, plan_pipeline
 from pipelines.serving.predictor import (
     ONNX_TOLERANCE,
     OnnxPredictor,
-    PipelinePlan,
     SklearnPredictor,
     check_agreement,
-    plan_pipeline,
     probe_batch,
 )
 from pipelines.serving.schema import InputSchema

@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import InferenceInputError
 from pipelines.serving.codecs import encode_csv, encode_json, request_format, response_format
-from pipelines.serving.predictor import PredictionResult
+from pipelines.serving.pipeline_plan import PredictionResult
 
 
 @pytest.mark.parametrize(
