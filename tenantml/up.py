@@ -24,6 +24,7 @@ from typing import Any
 
 from tenantml.emulator import server as emulator
 from tenantml.emulator.commands import TenantApply, apply_tenants
+from tenantml.emulator.file_lock import FileLock
 from tenantml.emulator.state import write_atomic
 from tenantml.errors import EmulatorAlreadyRunningError, UsageError
 from tenantml.spec import TenantSpec
@@ -143,6 +144,33 @@ def _stop_on_signals(event: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def lock_file_of(up_file: Path) -> Path:
+    """``up.lock`` beside ``up.json``: held by the running ``up`` for its whole life."""
+    return up_file.with_name("up.lock")
+
+
+def claim_single_instance(up_file: Path = UP_FILE) -> FileLock:
+    """Take this directory's ``up`` lock, or fail at once naming the ``up`` that holds it.
+
+    ``up.json`` is written only when everything is ready, so it cannot be the guard: a second
+    ``up`` started before then went on and deleted the first one's state files. The lock is
+    taken before anything else and held until the ``up`` ends (the kernel drops it if the
+    process dies), so any ``up.json`` found once it is taken was left by a dead ``up``.
+    """
+    lock = FileLock(lock_file_of(up_file))
+    if not lock.try_acquire():
+        pid = lock.holder()
+        running = read_running(up_file) if pid is not None else None
+        where = f", emulator {running.endpoint}" if running is not None and running.pid == pid else ", starting"
+        raise EmulatorAlreadyRunningError(
+            f"tenantml up is already running (pid {pid if pid is not None else 'unknown'}{where}); "
+            + (f"stop it with Ctrl-C (or `kill {pid}`) before starting another" if pid is not None
+               else f"stop it before starting another (it holds {lock.path})")
+        )
+    up_file.unlink(missing_ok=True)
+    return lock
+
+
 def up(
     specs: Sequence[TenantSpec],
     *,
@@ -157,17 +185,16 @@ def up(
     state_dir: Path = STATE_DIR,
 ) -> UpSummary:
     """Run the platform on the emulator; returns the summary after shutdown."""
-    running = read_running(up_file)
-    if running is not None:
-        raise EmulatorAlreadyRunningError(
-            f"tenantml up is already running (pid {running.pid}, emulator {running.endpoint}); "
-            f"stop it with Ctrl-C (or `kill {running.pid}`) before starting another"
-        )
-    from tenantml.synthesis import synth  # imports the CDK
+    instance = claim_single_instance(up_file)
+    try:
+        from tenantml.synthesis import synth  # imports the CDK
 
-    started = time.perf_counter()
-    # evaluate_alarms: moto never evaluates alarms; drift and errors must reach the alarm Lambda
-    server = emulator.start(port, on_message=report, evaluate_alarms=True)
+        started = time.perf_counter()
+        # evaluate_alarms: moto never evaluates alarms; drift and errors must reach the alarm Lambda
+        server = emulator.start(port, on_message=report, evaluate_alarms=True)
+    except BaseException:
+        instance.release()
+        raise
     summary = UpSummary(endpoint=server.endpoint, region=specs[0].region, regions={s.name: s.region for s in specs})
     context = UpContext(specs=specs, out_dir=out_dir, state_dir=state_dir, server=server, report=report)
     with _stop_on_signals(context.stop_event):
@@ -211,4 +238,5 @@ def up(
             up_file.unlink(missing_ok=True)
             shutil.rmtree(state_dir, ignore_errors=True)
             server.stop()
+            instance.release()
     return summary

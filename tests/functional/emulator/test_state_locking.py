@@ -57,8 +57,8 @@ def test_given_an_apply_half_way_when_a_second_apply_of_the_tenant_starts_then_i
 
     # then: it said whom it waits for, and ran after the first had finished, with nothing left to do
     assert waits == [
-        f"emulator state file {state_file} is in use by process {os.getpid()} (another apply, plan or destroy "
-        f"of this tenant); waiting up to 300 s for it to finish"
+        (f"emulator state file {state_file} is in use by process {os.getpid()} (another apply, plan or destroy "
+         "of this tenant); waiting up to 300 s for it to finish")
     ]
     first_result, second_result = results["first"], results["second"]
     assert isinstance(first_result, ApplyResult), first_result
