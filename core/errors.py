@@ -142,6 +142,10 @@ class EmulatorStateError(EmulatorError):
     """A state file is unreadable, corrupt or hand-edited; it is never silently re-created."""
 
 
+class EmulatorStateLockedError(EmulatorStateError):
+    """Another apply, plan or destroy of the same tenant holds its state file; nothing was changed."""
+
+
 class EmulatorApplyError(EmulatorError):
     """An emulator call failed while applying one resource; the state file lists what exists."""
 

@@ -16,7 +16,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from core.errors import EmulatorAlreadyRunningError, UsageError
 from core.spec import TenantSpec
 from tenantml.emulator import server as emulator
 from tenantml.emulator.commands import TenantApply, apply_tenants
+from tenantml.emulator.file_lock import FileLock
 from tenantml.emulator.state import write_atomic
 from tenantml.up_file import RUN_DIR, UP_FILE
 
@@ -74,6 +75,31 @@ def read_running(up_file: Path = UP_FILE) -> RunningEmulator | None:
     return running
 
 
+#: the variables that pick a region; one exported value cannot serve tenants in several regions
+REGION_VARIABLES = ("AWS_DEFAULT_REGION", "AWS_REGION")
+
+#: (stack output, AWS CLI arguments) of the example commands printed and recorded for each tenant
+_EXAMPLE_COMMANDS = (
+    ("data_bucket_name", "s3 ls s3://{}/ --recursive"),
+    ("stream_name", "kinesis describe-stream-summary --stream-name {}"),
+    ("model_package_group_name", "sagemaker list-model-packages --model-package-group-name {}"),
+)
+
+
+def tenant_env(region: str) -> dict[str, str]:
+    """The region variables for one tenant's resources (the endpoint and credentials are shared)."""
+    return dict.fromkeys(REGION_VARIABLES, region)
+
+
+def example_commands(region: str, outputs: Mapping[str, Any]) -> list[str]:
+    """AWS CLI commands that look at a tenant's resources, each with the tenant's ``--region``."""
+    return [
+        f"aws --region {region} {arguments.format(outputs[output])}"
+        for output, arguments in _EXAMPLE_COMMANDS
+        if isinstance(outputs.get(output), str)
+    ]
+
+
 @dataclass
 class UpSummary:
     endpoint: str
@@ -85,13 +111,18 @@ class UpSummary:
     timings: dict[str, float] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
 
+    def tenant_region(self, tenant: str) -> str:
+        return self.regions.get(tenant, self.region)
+
     def to_json(self, state_dir: Path) -> dict[str, Any]:
         return {
             "emulator": {"endpoint": self.endpoint, "region": self.region, "pid": os.getpid(),
                          "state_dir": str(state_dir), "env": self.env},
             "tenants": {
                 a.tenant: {
-                    "region": self.regions.get(a.tenant, self.region),
+                    "region": self.tenant_region(a.tenant),
+                    "env": tenant_env(self.tenant_region(a.tenant)),
+                    "commands": example_commands(self.tenant_region(a.tenant), a.outputs),
                     "outputs": dict(a.outputs),
                     "stack": str(a.stack_file),
                     **({"lifecycle": self.lifecycle[a.tenant]} if a.tenant in self.lifecycle else {}),
@@ -143,6 +174,33 @@ def _stop_on_signals(event: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def lock_file_of(up_file: Path) -> Path:
+    """``up.lock`` beside ``up.json``: held by the running ``up`` for its whole life."""
+    return up_file.with_name("up.lock")
+
+
+def claim_single_instance(up_file: Path = UP_FILE) -> FileLock:
+    """Take this directory's ``up`` lock, or fail at once naming the ``up`` that holds it.
+
+    ``up.json`` is written only when everything is ready, so it cannot be the guard: a second
+    ``up`` started before then went on and deleted the first one's state files. The lock is
+    taken before anything else and held until the ``up`` ends (the kernel drops it if the
+    process dies), so any ``up.json`` found once it is taken was left by a dead ``up``.
+    """
+    lock = FileLock(lock_file_of(up_file))
+    if not lock.try_acquire():
+        pid = lock.holder()
+        running = read_running(up_file) if pid is not None else None
+        where = f", emulator {running.endpoint}" if running is not None and running.pid == pid else ", starting"
+        raise EmulatorAlreadyRunningError(
+            f"tenantml up is already running (pid {pid if pid is not None else 'unknown'}{where}); "
+            + (f"stop it with Ctrl-C (or `kill {pid}`) before starting another" if pid is not None
+               else f"stop it before starting another (it holds {lock.path})")
+        )
+    up_file.unlink(missing_ok=True)
+    return lock
+
+
 def up(
     specs: Sequence[TenantSpec],
     *,
@@ -155,19 +213,27 @@ def up(
     steps: Sequence[LifecycleStep] = (),
     up_file: Path = UP_FILE,
     state_dir: Path = STATE_DIR,
+    on_stage: Callable[[str], None] | None = None,
+    on_applied: Callable[[UpSummary], None] | None = None,
 ) -> UpSummary:
-    """Run the platform on the emulator; returns the summary after shutdown."""
-    running = read_running(up_file)
-    if running is not None:
-        raise EmulatorAlreadyRunningError(
-            f"tenantml up is already running (pid {running.pid}, emulator {running.endpoint}); "
-            f"stop it with Ctrl-C (or `kill {running.pid}`) before starting another"
-        )
-    from tenantml.synthesis import synth  # imports the CDK
+    """Run the platform on the emulator; returns the summary after shutdown.
 
-    started = time.perf_counter()
-    # evaluate_alarms: moto never evaluates alarms; drift and errors must reach the alarm Lambda
-    server = emulator.start(port, on_message=report, evaluate_alarms=True)
+    ``on_stage`` hears of each stage as it starts (starting, synthesizing, applying, each of
+    ``steps``), ``on_apply_progress`` of each resource, ``on_applied`` once every tenant is
+    applied (before ``steps``) and ``on_ready`` once ``up.json`` is written.
+    """
+    stage = on_stage or (lambda _message: None)
+    instance = claim_single_instance(up_file)
+    try:
+        from tenantml.synthesis import synth  # imports the CDK
+
+        started = time.perf_counter()
+        stage("starting the AWS emulator")
+        # evaluate_alarms: moto never evaluates alarms; drift and errors must reach the alarm Lambda
+        server = emulator.start(port, on_message=report, evaluate_alarms=True)
+    except BaseException:
+        instance.release()
+        raise
     summary = UpSummary(endpoint=server.endpoint, region=specs[0].region, regions={s.name: s.region for s in specs})
     context = UpContext(specs=specs, out_dir=out_dir, state_dir=state_dir, server=server, report=report)
     with _stop_on_signals(context.stop_event):
@@ -181,19 +247,29 @@ def up(
             context.runtime = runtime
             context.cleanups.append(lambda: uninstall(timeout=10))
             clock = time.perf_counter()
+            stage(f"synthesizing {len(specs)} tenant stack(s)")
             synth(specs, out_dir)
             summary.timings["synth"] = time.perf_counter() - clock
             # a state file from an earlier emulator describes resources that no longer exist
             shutil.rmtree(state_dir, ignore_errors=True)
             clock = time.perf_counter()
+            stage(f"applying {', '.join(s.name for s in specs)} to the AWS emulator at {server.endpoint}")
             summary.applied = apply_tenants(out_dir, [s.name for s in specs], state_dir, server.endpoint,
                                             on_progress=on_apply_progress)
             summary.timings["apply"] = time.perf_counter() - clock
+            if on_applied is not None:
+                on_applied(summary)
             for step in steps:
                 if context.stop_event.is_set():
                     break
+                stage(getattr(step, "__name__", "next step").replace("_", " ").strip())
                 step(context, summary)
             summary.env = emulator.aws_env(server.endpoint, summary.region)
+            if len(set(summary.regions.values())) > 1:
+                # tenants in several regions: one exported region would show only part of the
+                # platform, so each tenant's region is given with its commands instead
+                for key in REGION_VARIABLES:
+                    summary.env.pop(key, None)
             summary.timings["ready"] = time.perf_counter() - started
             up_file.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(up_file, json.dumps(summary.to_json(state_dir), indent=2, default=str))
@@ -211,4 +287,5 @@ def up(
             up_file.unlink(missing_ok=True)
             shutil.rmtree(state_dir, ignore_errors=True)
             server.stop()
+            instance.release()
     return summary

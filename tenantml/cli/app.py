@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from core.errors import UsageError
@@ -84,47 +73,6 @@ EmulatorPort = Annotated[
 ]
 
 
-def _apply_progress(progress: Progress, task: TaskID) -> Callable[[str, Any], None]:
-    def on_event(tenant: str, event: Any) -> None:
-        if event.phase == "start":
-            progress.update(task, description=f"{tenant}: {event.action} {event.address}")
-        elif event.phase == "done":
-            progress.advance(task)
-    return on_event
-
-
-def _print_outputs(summary: Any) -> None:
-    for applied in summary.applied:
-        table = Table(title=f"{applied.tenant}: {len(applied.result.applied)} change(s) in {applied.result.seconds:.2f} s",
-                      show_header=True)
-        table.add_column("output")
-        table.add_column("value", overflow="fold")
-        for name, value in sorted(applied.outputs.items()):
-            table.add_row(name, value if isinstance(value, str) else json.dumps(value))
-        console.print(table)
-
-
-def _print_lifecycle(summary: Any) -> None:
-    """One short block per tenant: what its pipeline run on the sample dataset produced."""
-    if not summary.lifecycle:
-        return
-    console.print("[bold]ML lifecycle[/] (the sample dataset dropped into each data bucket under incoming/):")
-    for tenant, run in sorted(summary.lifecycle.items()):
-        status = run.get("status") or "-"
-        colour = "green" if status == "succeeded" else "red"
-        line = f"  {tenant}: run {run.get('run_id') or '-'} [{colour}]{status}[/]"
-        if run.get("model_version"):
-            line += f", model version {run['model_version']} ({run.get('approval_status')}, {run.get('alias') or 'no alias'})"
-        console.print(line, highlight=False, soft_wrap=True)
-        if run.get("metrics"):
-            metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(run["metrics"].items()))
-            console.print(f"    holdout: {metrics}", highlight=False, soft_wrap=True)
-        if run.get("error"):
-            console.print(f"    [red]{run.get('failed_step') or 'error'}: {run['error']}[/]", highlight=False, soft_wrap=True)
-        for name, uri in sorted((run.get("reports") or {}).items()):
-            console.print(f"    {name}: {uri}", highlight=False, soft_wrap=True)
-
-
 @app.command()
 @reports_errors
 def up(
@@ -139,33 +87,12 @@ def up(
 ) -> None:
     """Run every tenant's platform on the embedded AWS emulator until Ctrl-C (or once)."""
     from core.spec import load_specs
-    from tenantml import up as up_module
     from tenantml.lifecycle import run_sample_lifecycle, serve_champions
+    from tenantml.up_console import run_up
 
     specs = load_specs(tenants, only=tenant)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
-        task = progress.add_task("starting the AWS emulator", total=None)
-
-        def on_ready(summary: Any) -> None:
-            progress.stop()
-            _print_outputs(summary)
-            _print_lifecycle(summary)
-            for name, endpoint in sorted(summary.endpoints.items()):
-                console.print(f"  {name}: model version {endpoint['model_version']} serving at "
-                              f"[bold]{endpoint['invocations']}[/] ({len(endpoint['feature_names'])} features)",
-                              highlight=False, soft_wrap=True)
-            console.print(f"[bold green]tenantml is up[/] in {summary.timings['ready']:.1f} s: "
-                          f"AWS emulator at {summary.endpoint}")
-            console.print("Point other tools at it:")
-            for key, value in summary.env.items():
-                console.print(f"  export {key}={value}", highlight=False, soft_wrap=True)
-            console.print(f"Summary for scripts: {up_module.UP_FILE}" + ("" if once else "  (Ctrl-C to stop)"))
-
-        up_module.up(specs, out_dir=out, port=emulator_port, once=once,
-                     report=lambda message: progress.console.print(f"[yellow]{message}[/]"),
-                     on_apply_progress=_apply_progress(progress, task), on_ready=on_ready,
-                     steps=[run_sample_lifecycle, serve_champions] if lifecycle else [])
+    run_up(specs, console, out_dir=out, port=emulator_port, once=once,
+           steps=[run_sample_lifecycle, serve_champions] if lifecycle else [])
 
 
 @app.command()
@@ -191,9 +118,14 @@ def plan(
         with emulator.running(0) as server, tempfile.TemporaryDirectory() as empty_state:
             plans = plan_tenants(out, [s.name for s in specs], Path(empty_state), server.endpoint)
     else:
-        plans = plan_tenants(out, [s.name for s in specs], running.state_dir, running.endpoint)
+        plans = plan_tenants(out, [s.name for s in specs], running.state_dir, running.endpoint,
+                             on_lock_wait=_print_lock_wait)
     for tenant_plan in plans:
         console.print(render_plan(tenant_plan, verbose=verbose), highlight=False)
+
+
+def _print_lock_wait(message: str) -> None:
+    console.print(f"[yellow]{message}[/]", highlight=False, soft_wrap=True)
 
 
 def _require_running() -> Any:
@@ -220,7 +152,8 @@ def apply_command(
     running = _require_running()
     specs = load_specs(tenants, only=tenant)
     synth_stacks(specs, out)
-    for applied in apply_tenants(out, [s.name for s in specs], running.state_dir, running.endpoint):
+    for applied in apply_tenants(out, [s.name for s in specs], running.state_dir, running.endpoint,
+                                 on_lock_wait=_print_lock_wait):
         changes = applied.result.applied
         console.print(f"{applied.tenant}: {len(changes)} change(s) in {applied.result.seconds:.2f} s "
                       f"({applied.result.plan.summary()})")
@@ -239,7 +172,8 @@ def destroy(
     who = tenant or "every tenant"
     if not yes and not typer.confirm(f"Destroy all resources of {who} on {running.endpoint}?"):
         raise typer.Exit(1)
-    for result in destroy_tenants(None, [tenant] if tenant else None, running.state_dir, running.endpoint):
+    for result in destroy_tenants(None, [tenant] if tenant else None, running.state_dir, running.endpoint,
+                                  on_lock_wait=_print_lock_wait):
         console.print(f"{result.tenant}: destroyed {len(result.result.deleted)} resource(s) in {result.result.seconds:.2f} s")
 
 

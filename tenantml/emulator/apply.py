@@ -44,7 +44,7 @@ from tenantml.emulator.plan import (
 )
 from tenantml.emulator.resources import DATA_SOURCES, HANDLERS, Handler, HandlerContext
 from tenantml.emulator.session import DEFAULT_REGION, AwsSession
-from tenantml.emulator.state import State, StateEntry, load_state
+from tenantml.emulator.state import STATE_LOCK_TIMEOUT_S, State, StateEntry, load_state, locked_state
 
 FAIL_AT_ENV = "TENANTML_EMULATOR_FAIL_AT"
 #: where the emulator keeps the id of its current incarnation (moto forgets it on reset/restart)
@@ -307,6 +307,8 @@ def apply(
     stack_dir: Path | None = None,
     fail_at: str | set[str] | None = None,
     handlers: Mapping[str, Handler] = HANDLERS,
+    lock_timeout: float = STATE_LOCK_TIMEOUT_S,
+    on_lock_wait: Callable[[str], None] | None = None,
 ) -> ApplyResult:
     """Make the emulator match ``document``; returns what was done and the stack outputs.
 
@@ -315,7 +317,26 @@ def apply(
     Raises :class:`EmulatorPlanError` before anything is touched when the document cannot
     be applied, :class:`EmulatorStateError` for an unusable state file and
     :class:`EmulatorApplyError` when a call fails (the state file then lists what exists).
+    The state is held for the whole apply: another apply, plan or destroy of it waits up to
+    ``lock_timeout`` seconds (see :func:`~tenantml.emulator.state.locked_state`).
     """
+    with locked_state(state_path, timeout=lock_timeout, on_wait=on_lock_wait):
+        return _apply(
+            document, state_path, session, on_progress=on_progress, stack_dir=stack_dir, fail_at=fail_at,
+            handlers=handlers,
+        )
+
+
+def _apply(
+    document: Document | Mapping[str, Any] | Path,
+    state_path: Path,
+    session: AwsSession,
+    *,
+    on_progress: ProgressCallback | None,
+    stack_dir: Path | None,
+    fail_at: str | set[str] | None,
+    handlers: Mapping[str, Handler],
+) -> ApplyResult:
     started = time.perf_counter()
     doc, doc_dir = _as_document(document)
     stack_dir = stack_dir or doc_dir
@@ -438,8 +459,25 @@ def destroy(
     on_progress: ProgressCallback | None = None,
     fail_at: str | set[str] | None = None,
     handlers: Mapping[str, Handler] = HANDLERS,
+    lock_timeout: float = STATE_LOCK_TIMEOUT_S,
+    on_lock_wait: Callable[[str], None] | None = None,
 ) -> DestroyResult:
-    """Delete every resource the state lists, dependents first, and leave an empty state."""
+    """Delete every resource the state lists, dependents first, and leave an empty state.
+
+    The state is held throughout, as in :func:`apply`.
+    """
+    with locked_state(state_path, timeout=lock_timeout, on_wait=on_lock_wait):
+        return _destroy(state_path, session, on_progress=on_progress, fail_at=fail_at, handlers=handlers)
+
+
+def _destroy(
+    state_path: Path,
+    session: AwsSession,
+    *,
+    on_progress: ProgressCallback | None,
+    fail_at: str | set[str] | None,
+    handlers: Mapping[str, Handler],
+) -> DestroyResult:
     started = time.perf_counter()
     state, notes = load_current_state(state_path, session)
     unknown = sorted({e.type for e in state if e.type not in handlers})

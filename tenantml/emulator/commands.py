@@ -27,7 +27,7 @@ from tenantml.emulator.graph import load_document
 from tenantml.emulator.plan import Plan, check_document, make_plan
 from tenantml.emulator.plan import render_plan as _render_plan
 from tenantml.emulator.session import DEFAULT_REGION, AwsSession, make_session
-from tenantml.emulator.state import state_path
+from tenantml.emulator.state import STATE_LOCK_TIMEOUT_S, locked_state, state_path
 
 STACK_FILE = "cdk.tf.json"
 #: where ``tenantml up`` keeps the emulator's state files, relative to the project
@@ -104,18 +104,28 @@ def _session(endpoint: str | AwsSession) -> AwsSession:
 
 
 def plan_tenants(
-    out_dir: Path, tenants: Sequence[str] | None, state_dir: Path, endpoint: str | AwsSession
+    out_dir: Path,
+    tenants: Sequence[str] | None,
+    state_dir: Path,
+    endpoint: str | AwsSession,
+    *,
+    lock_timeout: float = STATE_LOCK_TIMEOUT_S,
+    on_lock_wait: Callable[[str], None] | None = None,
 ) -> list[TenantPlan]:
-    """What ``apply_tenants`` would do for each tenant; changes nothing (data sources are read)."""
+    """What ``apply_tenants`` would do for each tenant; changes nothing (data sources are read).
+
+    Each tenant's state is held while it is planned, so a plan never reads an apply half-way.
+    """
     stacks = find_stacks(out_dir, tenants)
     documents = _load_all(stacks)
     session = _session(endpoint)
     plans = []
     for tenant, document in documents.items():
         path = state_path(state_dir, tenant)
-        state, notes = load_current_state(path, session, set_aside=False)
-        contexts = HandlerContexts(session, document, stacks[tenant].parent)
-        plan = make_plan(document, state, notes=notes, read_data=contexts.read_data(state))
+        with locked_state(path, timeout=lock_timeout, on_wait=on_lock_wait):
+            state, notes = load_current_state(path, session, set_aside=False)
+            contexts = HandlerContexts(session, document, stacks[tenant].parent)
+            plan = make_plan(document, state, notes=notes, read_data=contexts.read_data(state))
         plans.append(TenantPlan(tenant, stacks[tenant], path, plan))
     return plans
 
@@ -128,6 +138,8 @@ def apply_tenants(
     *,
     on_progress: TenantProgress | None = None,
     fail_at: str | set[str] | None = None,
+    lock_timeout: float = STATE_LOCK_TIMEOUT_S,
+    on_lock_wait: Callable[[str], None] | None = None,
 ) -> list[TenantApply]:
     """Apply every tenant's stack to the emulator, one tenant after the other.
 
@@ -143,7 +155,8 @@ def apply_tenants(
         path = state_path(state_dir, tenant)
         progress = (lambda event, _t=tenant: on_progress(_t, event)) if on_progress else None
         result = apply(
-            document, path, session, on_progress=progress, stack_dir=stacks[tenant].parent, fail_at=fail_at
+            document, path, session, on_progress=progress, stack_dir=stacks[tenant].parent, fail_at=fail_at,
+            lock_timeout=lock_timeout, on_lock_wait=on_lock_wait,
         )
         results.append(TenantApply(tenant, stacks[tenant], path, result))
     return results
@@ -157,6 +170,8 @@ def destroy_tenants(
     *,
     on_progress: TenantProgress | None = None,
     fail_at: str | set[str] | None = None,
+    lock_timeout: float = STATE_LOCK_TIMEOUT_S,
+    on_lock_wait: Callable[[str], None] | None = None,
 ) -> list[TenantDestroy]:
     """Delete everything each tenant's state lists; ``tenants=None`` means every state file.
 
@@ -177,7 +192,10 @@ def destroy_tenants(
     for tenant in reversed(names):
         path = state_path(state_dir, tenant)
         progress = (lambda event, _t=tenant: on_progress(_t, event)) if on_progress else None
-        result = destroy(path, session, on_progress=progress, fail_at=fail_at)
+        result = destroy(
+            path, session, on_progress=progress, fail_at=fail_at, lock_timeout=lock_timeout,
+            on_lock_wait=on_lock_wait,
+        )
         results.append(TenantDestroy(tenant, path, result))
     return results
 

@@ -15,25 +15,61 @@ from typing import Any
 
 from tenantml.emulator.session import is_in_process
 
+_model_package_deletion_added = False
 
-def delete_model_package_group(endpoint: str, account_id: str, region: str, name: str) -> bool:
-    """Remove a model package group and its versions; False when moto is not in this process.
 
-    moto 5.2.5 implements neither ``DeleteModelPackageGroup`` nor ``DeleteModelPackage``
-    (both answer HTTP 500 "has not been implemented").
+def add_model_package_deletion() -> None:
+    """Answer ``DeleteModelPackage`` and ``DeleteModelPackageGroup`` as SageMaker does.
+
+    moto 5.2.5 implements neither: both answer HTTP 500 "has not been implemented" and the
+    server logs a traceback. Without them, ``tenantml destroy`` (another process, which reaches
+    the emulator only through the API) left every registered version behind, and the re-applied
+    group still named a champion whose artifact was gone. As on AWS, a group that still holds
+    versions cannot be deleted (``ConflictException``): delete its versions first. Process-wide
+    and idempotent; ``tests/functional/emulator/test_model_package_deletion.py`` pins the
+    behaviour.
     """
-    if not is_in_process(endpoint):
-        return False
-    from moto.sagemaker.models import sagemaker_backends
+    global _model_package_deletion_added
+    if _model_package_deletion_added:
+        return
+    from moto.core.responses import EmptyResult
+    from moto.sagemaker.exceptions import ConflictException, ValidationError
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
 
-    backend = sagemaker_backends[account_id][region]
-    for arn, package in list(backend.model_packages.items()):
-        if package.model_package_group_name == name:
-            del backend.model_packages[arn]
-            for key in (package.model_package_name, arn):
-                backend.model_package_name_mapping.pop(key, None)
-    backend.model_package_groups.pop(name, None)
-    return True
+    def delete_model_package(self: Any, model_package_name: str) -> None:
+        arn = self.model_package_name_mapping.get(model_package_name, model_package_name)
+        if self.model_packages.pop(arn, None) is None:
+            raise ValidationError(f"Model package {model_package_name} not found")
+        # the mapping also maps a name (for versions: the group's) to its latest ARN
+        for key, value in list(self.model_package_name_mapping.items()):
+            if value == arn:
+                del self.model_package_name_mapping[key]
+
+    def delete_model_package_group(self: Any, model_package_group_name: str) -> None:
+        name = model_package_group_name.split("/")[-1]  # a name or an ARN, as on AWS
+        group = self.describe_model_package_group(name)  # ValidationException when it does not exist
+        versions = [p for p in self.model_packages.values() if p.model_package_group_name == name]
+        if versions:
+            raise ConflictException(
+                f"Model Package Group {group.arn} cannot be deleted because it contains "
+                f"{len(versions)} model package(s); delete them first"
+            )
+        del self.model_package_groups[name]
+
+    def respond_delete_model_package(self: Any) -> Any:
+        self.sagemaker_backend.delete_model_package(self._get_param("ModelPackageName"))
+        return EmptyResult()
+
+    def respond_delete_model_package_group(self: Any) -> Any:
+        self.sagemaker_backend.delete_model_package_group(self._get_param("ModelPackageGroupName"))
+        return EmptyResult()
+
+    SageMakerModelBackend.delete_model_package = delete_model_package
+    SageMakerModelBackend.delete_model_package_group = delete_model_package_group
+    SageMakerResponse.delete_model_package = respond_delete_model_package
+    SageMakerResponse.delete_model_package_group = respond_delete_model_package_group
+    _model_package_deletion_added = True
 
 
 _AWS_MANAGED_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?:.*/)?([^/]+)$")
@@ -75,7 +111,7 @@ def ensure_aws_managed_policy(endpoint: str, account_id: str, arn: str) -> bool:
 
 
 __all__ = [
-    "delete_model_package_group",
+    "add_model_package_deletion",
     "ensure_aws_managed_policy",
     "fix_kinesis_put_concurrency",
     "fix_policy_condition_semantics",

@@ -177,10 +177,15 @@ def start(
         )
         if on_message is not None:
             on_message(fallback_message)
-    from tenantml.emulator.moto_internals import fix_kinesis_put_concurrency, fix_policy_condition_semantics
+    from tenantml.emulator.moto_internals import (
+        add_model_package_deletion,
+        fix_kinesis_put_concurrency,
+        fix_policy_condition_semantics,
+    )
 
     fix_policy_condition_semantics()
     fix_kinesis_put_concurrency()
+    add_model_package_deletion()
     moto = _make_moto_server(sock)
     moto.start()
 

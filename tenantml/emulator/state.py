@@ -18,16 +18,20 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from core.errors import EmulatorStateError
+from core.errors import EmulatorStateError, EmulatorStateLockedError
+from tenantml.emulator.file_lock import FileLock
 
 FORMAT = "tenantml-emulator-state"
 VERSION = 1
+#: how long an apply, plan or destroy waits for another one of the same tenant to finish
+STATE_LOCK_TIMEOUT_S = 300.0
 
 
 def canonical_json(value: Any) -> str:
@@ -299,14 +303,57 @@ def state_path(state_dir: Path, tenant: str) -> Path:
     return state_dir / f"{tenant}.json"
 
 
+def lock_path(path: Path) -> Path:
+    """The lock file of the state at ``path``: ``<state_dir>/<tenant>.lock``."""
+    return path.with_suffix(".lock")
+
+
+@contextmanager
+def locked_state(
+    path: Path, *, timeout: float = STATE_LOCK_TIMEOUT_S, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold the state at ``path`` for one apply, plan or destroy; another one waits for it.
+
+    Two applies of one tenant that interleave each act on what the other is half-way through
+    (the second read the state while the first had written a few resources of 89). The second
+    waits up to ``timeout`` seconds (``on_wait`` gets a line saying so, once) and raises
+    :class:`~core.errors.EmulatorStateLockedError`, having changed nothing, if it is still held.
+    """
+    lock = FileLock(lock_path(path))
+
+    def holder(pid: int | None) -> str:
+        return f"process {pid}" if pid is not None else "another process"
+
+    def waiting(pid: int | None) -> None:
+        if on_wait is not None:
+            on_wait(
+                f"emulator state file {path} is in use by {holder(pid)} (another apply, plan or destroy "
+                f"of this tenant); waiting up to {timeout:g} s for it to finish"
+            )
+
+    if not lock.acquire(timeout, waiting):
+        raise EmulatorStateLockedError(
+            f"emulator state file {path} is still in use by {holder(lock.holder())} after {timeout:g} s "
+            "(another apply, plan or destroy of this tenant). Nothing was changed; let it finish, or stop "
+            "it, and run again."
+        )
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 __all__ = [
     "FORMAT",
+    "STATE_LOCK_TIMEOUT_S",
     "VERSION",
     "State",
     "StateEntry",
     "canonical_json",
     "config_hash",
     "load_state",
+    "lock_path",
+    "locked_state",
     "state_path",
     "write_atomic",
 ]

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from tenantml.emulator import moto_internals
 from tenantml.emulator.resources.base import (
     Attributes,
     Config,
@@ -43,24 +40,17 @@ def update_group(ctx: HandlerContext, old: Config, new: Config, attributes: Attr
 
 def delete_group(ctx: HandlerContext, config: Config, attributes: Attributes) -> None:
     # AWS refuses to delete a group that still holds model versions; versions registered by
-    # the pipelines are not stack resources, so the emulator deletes them too (nothing may
-    # be left behind on a laptop). moto 5.2.5 has neither DeleteModelPackageGroup nor
-    # DeleteModelPackage: with moto in this process they are removed from its backend
-    # (moto_internals); against an external moto the API is tried, and a group it cannot
-    # delete is left there (the emulator forgets it, as if deleted out of band).
+    # the pipelines are not stack resources, so the emulator deletes them first (nothing may
+    # be left behind on a laptop, and a re-applied group must not name a stale champion).
+    # moto lacks both calls; the emulator adds them (moto_internals.add_model_package_deletion).
     name = attributes["id"]
-    if moto_internals.delete_model_package_group(ctx.session.endpoint, ctx.account_id, ctx.region, name):
-        return
     sagemaker = ctx.client("sagemaker")
-    try:
-        with ignore_missing("ValidationException", "ResourceNotFound"):
-            for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=name):
-                for package in page.get("ModelPackageSummaryList", []):
+    with ignore_missing("ValidationException"):  # the group is already gone (the emulator was reset)
+        for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=name):
+            for package in page.get("ModelPackageSummaryList", []):
+                with ignore_missing("ValidationException"):
                     sagemaker.delete_model_package(ModelPackageName=package["ModelPackageArn"])
-            sagemaker.delete_model_package_group(ModelPackageGroupName=name)
-    except ClientError as err:
-        if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 500:
-            raise
+        sagemaker.delete_model_package_group(ModelPackageGroupName=name)
 
 
 HANDLERS = [
