@@ -98,9 +98,9 @@ def drifted_records(model_version: str, signature: list[dict[str, Any]], rows: i
     import numpy as np
 
     from pipelines.data.features import FeatureSignature
-    from tenantml.sample_data import TARGET, sample_frame
     from pipelines.inference_log.logger import LogEntry, encode_records
     from pipelines.serving.schema import InputSchema
+    from tenantml.sample_data import TARGET, sample_frame
 
     frame = sample_frame(drifted=True)
     frame = frame.sample(n=rows, replace=rows > len(frame), random_state=0).reset_index(drop=True)

@@ -33,13 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import pandas as pd
 
-from pipelines.monitoring.baseline import compute_baseline
+from core.spec import ModelSpec, ProblemType
 from pipelines.data.features import FeatureSignature
 from pipelines.inference_log.decoding import parse_payloads
-from pipelines.monitoring.monitor import compute_window_metrics, decode_records
 from pipelines.inference_log.logger import KinesisInferenceLogger, LogEntry, LoggerSettings
+from pipelines.monitoring.baseline import compute_baseline
+from pipelines.monitoring.monitor import compute_window_metrics, decode_records
 from pipelines.serving.schema import FeatureBatch, InputSchema
-from core.spec import ModelSpec, ProblemType
 
 N_FEATURES = 30
 

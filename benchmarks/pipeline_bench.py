@@ -67,13 +67,13 @@ def child_pipeline() -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
-    from pipelines.training.executors import LocalExecutor
-    from pipelines.registry.model_registry import SageMakerModelRegistry
-    from pipelines.runs.resources import TenantResources
+    from core.spec import load_specs
+    from pipelines.registry.factory import open_registry
     from pipelines.runs.config import PipelineConfig
     from pipelines.runs.pipeline import AwsClients, run_pipeline
+    from pipelines.runs.resources import TenantResources
+    from pipelines.training.executors import LocalExecutor
     from tenantml.sample_data import upload_sample_dataset
-    from core.spec import load_specs
 
     spec = load_specs(ROOT / "tenants", only="churn")[0].model  # 20 trials, logistic regression
     region = "eu-west-1"
@@ -84,7 +84,7 @@ def child_pipeline() -> dict[str, Any]:
             clients.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
             clients.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         group = "tenantml-churn-dev-churn"
-        SageMakerModelRegistry(clients.sagemaker, group).ensure_group()
+        open_registry(clients.sagemaker, group).ensure_group()
         resources = TenantResources(
             data_bucket=names["data"],
             artifacts_bucket=names["artifacts"],
@@ -140,10 +140,10 @@ def child_generate(path: Path) -> dict[str, Any]:
 
 
 def child_large(path: Path) -> dict[str, Any]:
-    from pipelines.data.datasets import load_dataset
-    from pipelines.training.train import TrainingConfig, train_model
-    from pipelines.data.validation import ValidationConfig, validate_dataset
     from core.spec import ModelSpec
+    from pipelines.data.datasets import load_dataset
+    from pipelines.data.validation import ValidationConfig, validate_dataset
+    from pipelines.training.train import TrainingConfig, train_model
 
     spec = ModelSpec(
         name="large",

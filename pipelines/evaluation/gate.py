@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, computed_field
 
 from core.spec import ModelSpec
-from pipelines.registry.model_registry import ApprovalStatus
+from pipelines.registry.interface import ApprovalStatus
 
 
 class GateDecision(BaseModel):

@@ -395,12 +395,13 @@ def _serving_version(clients: Any, resources: Any, model: str, note: AlarmNotifi
     """The champion's version from the registry, else the version of the newest snapshot."""
     from core.errors import ModelRegistryError
     from pipelines.monitoring.report import NoSnapshotsError, latest_snapshot
-    from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
+    from pipelines.registry.factory import open_registry
+    from pipelines.registry.interface import CHAMPION
 
     if note.dimension("ModelVersion"):
         return note.dimension("ModelVersion")
     try:
-        registry = SageMakerModelRegistry(clients.sagemaker, resources.model_package_group)
+        registry = open_registry(clients.sagemaker, resources.model_package_group)
         return str(registry.get_version_by_alias(CHAMPION).version)
     except (ModelRegistryError, ClientError) as err:
         log.info("no champion in the registry (%s); using the newest snapshot's version", err)

@@ -621,14 +621,14 @@ class MonitorSettings:
 class MonitorClients:
     s3: Any
     cloudwatch: Any
-    #: a :class:`pipelines.registry.model_registry.ModelRegistry` (resolves a version's run, hence its baseline)
+    #: a :class:`pipelines.registry.interface.ModelRegistry` (resolves a version's run, hence its baseline)
     registry: Any
 
     @classmethod
     def create(cls, settings: MonitorSettings, region: str | None = None) -> MonitorClients:
         import boto3
 
-        from pipelines.registry.model_registry import SageMakerModelRegistry
+        from pipelines.registry.factory import open_registry
 
         if not settings.model_package_group:
             raise TenantResourcesError(
@@ -638,7 +638,7 @@ class MonitorClients:
         return cls(
             s3=session.client("s3"),
             cloudwatch=session.client("cloudwatch"),
-            registry=SageMakerModelRegistry(session.client("sagemaker"), settings.model_package_group),
+            registry=open_registry(session.client("sagemaker"), settings.model_package_group),
         )
 
 

@@ -316,11 +316,11 @@ def _window_text(snapshot: Snapshot) -> str:
 
 def _baselines(s3: Any, sagemaker: Any, resources: Any, versions: set[str]) -> dict[str, Baseline | None]:
     from pipelines.monitoring.monitor import load_baseline
-    from pipelines.registry.model_registry import SageMakerModelRegistry
+    from pipelines.registry.factory import open_registry
 
     if sagemaker is None:
         return {}
-    registry = SageMakerModelRegistry(sagemaker, resources.model_package_group)
+    registry = open_registry(sagemaker, resources.model_package_group)
     found: dict[str, Baseline | None] = {}
     for version in versions:
         try:

@@ -58,14 +58,9 @@ from pipelines.registry.artifacts import (
     unpack_model_archive,
     upload_artifact,
 )
+from pipelines.registry.factory import open_registry
+from pipelines.registry.interface import CHALLENGER, CHAMPION, ApprovalStatus, ModelRegistry, ModelVersion
 from pipelines.registry.lineage import Lineage, code_revision, library_versions
-from pipelines.registry.model_registry import (
-    CHALLENGER,
-    CHAMPION,
-    ApprovalStatus,
-    ModelVersion,
-    SageMakerModelRegistry,
-)
 from pipelines.runs.arrivals import DataArrival
 from pipelines.runs.config import DEFAULT_SERVING_IMAGE, PipelineConfig
 from pipelines.runs.records import (
@@ -147,12 +142,14 @@ def run_pipeline(
     progress: ProgressCallback | None = None,
     trigger: str = "manual",
     work_dir: Path | None = None,
+    registry: ModelRegistry | None = None,
 ) -> RunRecord:
     """Run the whole pipeline once for one dataset; return the run record (succeeded or failed).
 
     ``arrival_or_uri`` is a :class:`DataArrival` (the run reads exactly that object version) or an
     ``s3://`` URI (the current version). Only errors writing the run record or publishing the
-    alert escape; every step failure is captured in the returned record.
+    alert escape; every step failure is captured in the returned record. ``registry`` defaults to
+    the tenant's (:func:`~pipelines.registry.factory.open_registry` over ``clients.sagemaker``).
     """
     if resources.tenant is None:
         raise TenantResourcesError(
@@ -168,6 +165,7 @@ def run_pipeline(
         run_id=run_id or new_run_id(),
         progress=progress,
         trigger=trigger,
+        registry=registry or open_registry(clients.sagemaker, resources.model_package_group),
     )
     if work_dir is not None:
         return run.execute(Path(work_dir))
@@ -194,6 +192,7 @@ class _Run:
         run_id: str,
         progress: ProgressCallback | None,
         trigger: str,
+        registry: ModelRegistry,
     ) -> None:
         self.source = source
         self.spec = spec
@@ -204,7 +203,7 @@ class _Run:
         self.progress = progress
         self.bucket = resources.artifacts_bucket
         self.prefix = run_prefix(run_id)
-        self.registry = SageMakerModelRegistry(clients.sagemaker, resources.model_package_group)
+        self.registry = registry
         data_uri = source.uri if isinstance(source, DataArrival) else str(source)
         self.record = RunRecord(
             run_id=run_id,

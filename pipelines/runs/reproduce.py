@@ -24,8 +24,8 @@ from core.spec import ModelSpec
 from pipelines.data.datasets import load_dataset, split_holdout
 from pipelines.monitoring.baseline import compute_baseline, with_prediction_distribution
 from pipelines.registry.artifacts import download_artifact, pack_model_dir, sha256_file, unpack_model_archive
+from pipelines.registry.interface import ModelRegistry
 from pipelines.registry.lineage import code_revision
-from pipelines.registry.model_registry import ModelRegistry
 from pipelines.runs.pipeline import PinnedVersion
 from pipelines.training.executors import write_hyperparameters
 from pipelines.training.train import TrainingConfig, TrainingPaths, load_model, run_training_job

@@ -221,9 +221,9 @@ def read_history(s3: Any, bucket: str, model: str, *, limit: int = 20) -> list[R
 
 def annotate_version(sagemaker: Any, group: str, version: int, cause: RetrainCause) -> None:
     """Record why a version exists in its registry metadata (``tenantml models show`` prints it)."""
-    from pipelines.registry.model_registry import SageMakerModelRegistry
+    from pipelines.registry.factory import open_registry
 
-    current = SageMakerModelRegistry(sagemaker, group).get_model_version(version)
+    current = open_registry(sagemaker, group).get_model_version(version)
     # moto replaces rather than merges metadata on UpdateModelPackage: re-send all of it
     kwargs: dict[str, Any] = {
         "ModelPackageArn": current.arn,

@@ -29,7 +29,8 @@ from pipelines.registry.artifacts import (
     sha256_file,
     unpack_model_archive,
 )
-from pipelines.registry.model_registry import ModelVersion, SageMakerModelRegistry
+from pipelines.registry.factory import open_registry
+from pipelines.registry.interface import ModelVersion
 from pipelines.serving.predictor import Predictor, ServingFormat, SklearnPredictor
 from pipelines.serving.schema import InputSchema
 from pipelines.training.train import ModelMetadata, load_model
@@ -111,7 +112,7 @@ def fetch_registry_archive(
     """Resolve the version, download its archive and verify it against the lineage's sha256."""
     sagemaker = sagemaker or _client("sagemaker", source)
     s3 = s3 or _client("s3", source)
-    registry = SageMakerModelRegistry(sagemaker, source.group)
+    registry = open_registry(sagemaker, source.group)
     try:
         version = resolve_version(registry, source)
     except ModelRegistryError as err:

@@ -52,7 +52,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core.errors import ModelRegistryError, Problem, ProblemsError, ServingError
-from pipelines.registry.model_registry import CHAMPION, ModelRegistry
+from pipelines.registry.interface import CHAMPION, ModelRegistry
 from pipelines.serving import codecs
 
 log = logging.getLogger(__name__)

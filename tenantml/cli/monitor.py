@@ -120,7 +120,8 @@ def monitor(
 def read_health(target: Target, cloudwatch: Any) -> Health:
     from core.errors import ModelRegistryError
     from pipelines.monitoring.report import list_snapshots
-    from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
+    from pipelines.registry.factory import open_registry
+    from pipelines.registry.interface import CHAMPION
     from pipelines.runs.retraining import read_history
 
     s3, bucket, model = target.clients.s3, target.resources.artifacts_bucket, target.spec.model.name
@@ -128,7 +129,7 @@ def read_health(target: Target, cloudwatch: Any) -> Health:
     for snapshot in list_snapshots(s3, bucket, model):
         newest[snapshot.model_version] = snapshot  # oldest first: the last one per version wins
     try:
-        champion = str(SageMakerModelRegistry(target.clients.sagemaker, target.resources.model_package_group)
+        champion = str(open_registry(target.clients.sagemaker, target.resources.model_package_group)
                        .get_version_by_alias(CHAMPION).version)
     except ModelRegistryError:
         champion = None

@@ -409,9 +409,9 @@ RequiredVersionOpt = Annotated[int, typer.Option("--version", min=1, help="Model
 
 
 def _registry(target: Target) -> Any:
-    from pipelines.registry.model_registry import SageMakerModelRegistry
+    from pipelines.registry.factory import open_registry
 
-    return SageMakerModelRegistry(target.clients.sagemaker, target.resources.model_package_group)
+    return open_registry(target.clients.sagemaker, target.resources.model_package_group)
 
 
 def models_list(
@@ -448,7 +448,7 @@ def models_show(
     endpoint_url: EndpointOpt = None,
 ) -> None:
     """Show one version (default: the champion) with its full lineage."""
-    from pipelines.registry.model_registry import CHAMPION
+    from pipelines.registry.interface import CHAMPION
 
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     registry = _registry(target)
@@ -485,7 +485,7 @@ def models_approve(
     endpoint_url: EndpointOpt = None,
 ) -> None:
     """Approve a pending version (it may then be promoted to champion)."""
-    from pipelines.registry.model_registry import ApprovalStatus
+    from pipelines.registry.interface import ApprovalStatus
 
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     updated = _registry(target).update_approval_status(
@@ -505,7 +505,7 @@ def models_promote(
 ) -> None:
     """Make an approved version the champion (the version serving takes)."""
     from core.errors import ModelVersionNotFoundError
-    from pipelines.registry.model_registry import CHAMPION
+    from pipelines.registry.interface import CHAMPION
 
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     registry = _registry(target)

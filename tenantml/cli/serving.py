@@ -310,7 +310,8 @@ def deploy(
 ) -> None:
     """Roll a version out behind a local router: watch error rate and p99 during the bake, then promote or roll back."""
     from core.spec import load_specs
-    from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry, check_alias_holder
+    from pipelines.registry.factory import open_registry
+    from pipelines.registry.interface import CHAMPION, check_alias_holder
     from pipelines.serving.rollout import STRATEGIES, Rollout, RolloutPolicy, RolloutRouter, create_router_app
     from pipelines.serving.runner import ThreadedServer
 
@@ -319,7 +320,7 @@ def deploy(
     outputs = load_outputs(tenant, outputs_file)
     _use_emulator_credentials(outputs)
     spec = load_specs(tenants, only=tenant)[0]
-    registry = SageMakerModelRegistry(outputs.client("sagemaker"), outputs.require("model_package_group_name"))
+    registry = open_registry(outputs.client("sagemaker"), outputs.require("model_package_group_name"))
     # the registry's rule, checked before the bake rather than after it
     check_alias_holder(CHAMPION, registry.get_model_version(version))
     champion = registry.get_version_by_alias(CHAMPION).version

@@ -190,7 +190,8 @@ def test_deploy_rolls_an_approved_version_out_behind_a_canary_and_promotes_it(ru
     import numpy as np
     from sklearn.datasets import load_breast_cancer
 
-    from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
+    from pipelines.registry.interface import CHAMPION
+    from pipelines.registry.sagemaker import SageMakerModelRegistry
 
     region, outputs = TENANTS["churn"], running_up.outputs("churn")
     registry = SageMakerModelRegistry(running_up.client("sagemaker", region), outputs["model_package_group_name"])

@@ -53,7 +53,7 @@ def _drift_scores(cloudwatch, since: float) -> int:
 
 def test_in_distribution_traffic_stays_quiet_and_shifted_traffic_alerts_once_and_retrains_once(
         running_up: UpProcess) -> None:
-    from pipelines.registry.model_registry import SageMakerModelRegistry
+    from pipelines.registry.sagemaker import SageMakerModelRegistry
 
     outputs = running_up.outputs("churn")
     cloudwatch = running_up.client("cloudwatch", REGION)

@@ -20,7 +20,7 @@ from core.spec import ModelSpec, ProblemType
 from pipelines.monitoring.baseline import Baseline, compute_baseline
 from pipelines.monitoring.monitor import MonitorClients, MonitorSettings, baseline_key, clear_baseline_cache
 from pipelines.registry.lineage import Lineage
-from pipelines.registry.model_registry import SageMakerModelRegistry
+from pipelines.registry.sagemaker import SageMakerModelRegistry
 
 SPEC = ModelSpec(name=MODEL, problem=ProblemType.CLASSIFICATION, target="target", primary_metric="roc_auc",
                  minimum_metric=0.5, drift_threshold=0.25)

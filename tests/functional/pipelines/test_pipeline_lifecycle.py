@@ -19,8 +19,9 @@ from pipelines.registry.artifacts import (
     unpack_model_archive,
     upload_artifact,
 )
+from pipelines.registry.interface import CHALLENGER, CHAMPION, ApprovalStatus
 from pipelines.registry.lineage import Lineage, code_revision, new_run_id
-from pipelines.registry.model_registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerModelRegistry
+from pipelines.registry.sagemaker import SageMakerModelRegistry
 from pipelines.training.train import TrainingConfig, load_model, save_model, train_model
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenantml-serving:1.0"

@@ -3,14 +3,9 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ModelNotApprovedError, ModelRegistryError, ModelVersionNotFoundError
+from pipelines.registry.interface import CHALLENGER, CHAMPION, ApprovalStatus, ModelRegistry
 from pipelines.registry.lineage import Lineage
-from pipelines.registry.model_registry import (
-    CHALLENGER,
-    CHAMPION,
-    ApprovalStatus,
-    ModelRegistry,
-    SageMakerModelRegistry,
-)
+from pipelines.registry.sagemaker import SageMakerModelRegistry
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenantml-serving:1.0"
 

@@ -22,8 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pipelines.registry.interface import CHALLENGER, CHAMPION, ApprovalStatus
 from pipelines.registry.lineage import Lineage, new_run_id
-from pipelines.registry.model_registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerModelRegistry
+from pipelines.registry.sagemaker import SageMakerModelRegistry
 from pipelines.serving.app import create_app
 from pipelines.serving.config import ServerConfig
 from pipelines.serving.loader import DirectorySource

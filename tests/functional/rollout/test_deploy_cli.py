@@ -14,8 +14,9 @@ import typer
 from typer.testing import CliRunner
 
 from pipelines.registry.artifacts import pack_model_dir, upload_artifact
+from pipelines.registry.interface import CHAMPION, ApprovalStatus
 from pipelines.registry.lineage import Lineage, new_run_id
-from pipelines.registry.model_registry import CHAMPION, ApprovalStatus, SageMakerModelRegistry
+from pipelines.registry.sagemaker import SageMakerModelRegistry
 from tenantml.cli.serving import register
 
 REGION = "eu-west-1"  # the rollout fixtures' (conftest.py)

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from pipelines.registry.model_registry import CHAMPION
+from pipelines.registry.interface import CHAMPION
 from pipelines.serving.rollout import PREVIOUS, Rollout, RolloutError, RolloutPolicy
 
 CSV = {"content-type": "text/csv"}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.registry.model_registry import SageMakerModelRegistry
+from pipelines.registry.sagemaker import SageMakerModelRegistry
 from pipelines.runs.resources import TenantResources
 
 REGION = "eu-west-1"

@@ -14,7 +14,8 @@ from moto.server import ThreadedMotoServer
 from runs_support import REGION, create_tenant_resources
 from typer.testing import CliRunner
 
-from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
+from pipelines.registry.interface import CHAMPION
+from pipelines.registry.sagemaker import SageMakerModelRegistry
 from tenantml.cli.pipeline import register
 from tenantml.sample_data import SAMPLE_KEY
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from runs_support import TENANT, model_packages, object_versions
 
-from pipelines.registry.model_registry import SageMakerModelRegistry
+from pipelines.registry.sagemaker import SageMakerModelRegistry
 from pipelines.runs.config import PipelineConfig
 from pipelines.runs.pipeline import run_pipeline
 from pipelines.runs.records import STEPS, RunStatus, StepName, StepStatus

@@ -13,8 +13,9 @@ from runs_support import TENANT, model_packages, object_versions
 
 from core.errors import PipelineRunError
 from pipelines.monitoring.baseline import Baseline
+from pipelines.registry.interface import CHALLENGER, CHAMPION, ApprovalStatus
 from pipelines.registry.lineage import Lineage
-from pipelines.registry.model_registry import CHALLENGER, CHAMPION, ApprovalStatus, SageMakerModelRegistry
+from pipelines.registry.sagemaker import SageMakerModelRegistry
 from pipelines.runs.arrivals import DataArrival
 from pipelines.runs.pipeline import run_pipeline
 from pipelines.runs.records import STEPS, RunStatus, StepStatus, read_run_record

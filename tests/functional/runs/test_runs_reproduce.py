@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import ReproductionError, TrainingConfigError
 from pipelines.registry.lineage import Lineage
-from pipelines.registry.model_registry import SageMakerModelRegistry
+from pipelines.registry.sagemaker import SageMakerModelRegistry
 from pipelines.runs.arrivals import DataArrival
 from pipelines.runs.pipeline import run_pipeline
 from pipelines.runs.records import RunStatus

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from core.errors import ModelNotServableError
 from pipelines.registry.artifacts import pack_model_dir, upload_artifact
+from pipelines.registry.interface import CHAMPION, ApprovalStatus
 from pipelines.registry.lineage import Lineage, new_run_id
-from pipelines.registry.model_registry import CHAMPION, ApprovalStatus, SageMakerModelRegistry
+from pipelines.registry.sagemaker import SageMakerModelRegistry
 from pipelines.serving.config import ServerConfig
 from pipelines.serving.loader import RegistrySource, load
 

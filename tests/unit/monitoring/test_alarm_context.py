@@ -82,7 +82,7 @@ def test_given_a_cold_alarm_lambda_when_the_context_and_alert_modules_load_then_
     code = (
         "import json, os, sys\n"
         "from pipelines.monitoring.alarm_actions import AlarmContext, handle_alarm_notifications\n"
-        "import pipelines.monitoring.alerts, pipelines.monitoring.report, pipelines.runs.retraining, pipelines.registry.model_registry\n"
+        "import pipelines.monitoring.alerts, pipelines.monitoring.report, pipelines.runs.retraining, pipelines.registry.factory\n"
         # what request_retrain reads (the newest succeeded run) before its alert goes out
         "import pipelines.runs.records\n"
         "AlarmContext.from_env(json.loads(os.environ['CONTEXT_ENV']))\n"

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from core.errors import ModelRegistryError
 from pipelines.registry.lineage import Lineage, code_revision, library_versions
-from pipelines.registry.model_registry import decode_lineage, encode_metadata
+from pipelines.registry.sagemaker import decode_lineage, encode_metadata
 
 
 def _lineage(**overrides) -> Lineage:

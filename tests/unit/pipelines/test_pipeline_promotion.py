@@ -4,7 +4,7 @@ import pytest
 
 from core.spec import ModelSpec
 from pipelines.evaluation.gate import decide_promotion
-from pipelines.registry.model_registry import ApprovalStatus
+from pipelines.registry.interface import ApprovalStatus
 
 
 @pytest.fixture

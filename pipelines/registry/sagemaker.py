@@ -1,4 +1,4 @@
-"""The model registry: an interface, and its implementation over the SageMaker model registry.
+"""The model registry over the SageMaker model registry (the implementation of :class:`ModelRegistry`).
 
 One model package group per tenant model; one model package per version, carrying the serving
 image and model archive (``InferenceSpecification``), the approval status, and the version's
@@ -17,104 +17,45 @@ emulator) replaces rather than merges them on ``UpdateModelPackage``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-from core.errors import ModelNotApprovedError, ModelRegistryError, ModelVersionNotFoundError
+from core.errors import ModelRegistryError, ModelVersionNotFoundError
+from pipelines.registry.interface import (
+    ApprovalStatus,
+    ModelVersion,
+    check_alias,
+    check_alias_holder,
+)
 from pipelines.registry.lineage import Lineage
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-
 _PREFIX = "tenantml:"
+
+
 _ALIAS_KEY = _PREFIX + "alias:"
+
+
 _LINEAGE_KEY = _PREFIX + "lineage:"
+
+
 _LINEAGE_CHUNKS_KEY = _PREFIX + "lineage-chunks"
+
+
 _SUMMARY_KEYS = {
     "run_id": _PREFIX + "run-id",
     "code_revision": _PREFIX + "code-revision",
     "data_sha256": _PREFIX + "data-sha256",
     "artifact_sha256": _PREFIX + "artifact-sha256",
 }
+
+
 _MAX_ENTRIES = 50
+
+
 _MAX_VALUE = 256
-
-
-class ApprovalStatus(StrEnum):
-    """SageMaker's ``ModelApprovalStatus`` values."""
-
-    APPROVED = "Approved"
-    REJECTED = "Rejected"
-    PENDING = "PendingManualApproval"
-
-
-class ModelVersion(BaseModel):
-    """One registered version of a tenant's model."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    group: str
-    version: int
-    arn: str
-    approval_status: ApprovalStatus
-    approval_description: str | None = None
-    description: str | None = None
-    created_at: datetime
-    image_uri: str | None = None
-    model_data_url: str | None = None
-    #: ``None`` for versions registered by other tools
-    lineage: Lineage | None = None
-    aliases: tuple[str, ...] = ()
-    #: the raw ``CustomerMetadataProperties``
-    metadata: dict[str, str] = {}
-
-
-@runtime_checkable
-class ModelRegistry(Protocol):
-    """What the pipelines need from a model registry (MLflow-style verbs)."""
-
-    def create_model_version(
-        self,
-        *,
-        model_data_url: str,
-        image_uri: str,
-        lineage: Lineage,
-        approval_status: ApprovalStatus = ApprovalStatus.PENDING,
-        description: str = "",
-    ) -> ModelVersion: ...
-
-    def get_model_version(self, version: int) -> ModelVersion: ...
-
-    def list_model_versions(self) -> list[ModelVersion]: ...
-
-    def set_alias(self, alias: str, version: int) -> ModelVersion:
-        """Point ``alias`` at ``version``; :func:`check_alias_holder` decides who may hold it."""
-        ...
-
-    def get_version_by_alias(self, alias: str) -> ModelVersion: ...
-
-    def update_approval_status(
-        self, version: int, status: ApprovalStatus, *, reason: str = ""
-    ) -> ModelVersion: ...
-
-
-def check_alias_holder(alias: str, version: ModelVersion) -> None:
-    """Raise :class:`ModelNotApprovedError` unless ``version`` may hold ``alias``: only an
-    approved version can be champion, since serving takes the champion. Every registry
-    enforces this in ``set_alias``; callers may check early (before a long bake) with it too."""
-    if alias == CHAMPION and version.approval_status is not ApprovalStatus.APPROVED:
-        raise ModelNotApprovedError(
-            f"version {version.version} of model package group {version.group!r} is "
-            f"{version.approval_status.value}; only an approved version can become {CHAMPION}: approve it "
-            f"first (`tenantml models approve --version {version.version}`, or update_approval_status)"
-        )
 
 
 class SageMakerModelRegistry:
@@ -207,7 +148,7 @@ class SageMakerModelRegistry:
     def set_alias(self, alias: str, version: int) -> ModelVersion:
         """Point ``alias`` at ``version``, taking it from whichever version held it; raises
         :class:`ModelNotApprovedError` (nothing moved) for a champion that is not approved."""
-        _check_alias(alias)
+        check_alias(alias)
         versions = self.list_model_versions()
         target = next((v for v in versions if v.version == version), None)
         if target is None:
@@ -239,7 +180,7 @@ class SageMakerModelRegistry:
         return target
 
     def get_version_by_alias(self, alias: str) -> ModelVersion:
-        _check_alias(alias)
+        check_alias(alias)
         key = _ALIAS_KEY + alias
         holders = [v for v in self.list_model_versions() if key in v.metadata]
         if not holders:
@@ -334,28 +275,8 @@ def decode_lineage(metadata: Mapping[str, str], *, where: str = "model package")
         raise ModelRegistryError(f"{where}: lineage metadata is incomplete or corrupt ({err})") from err
 
 
-def _check_alias(alias: str) -> None:
-    if not ALIAS_PATTERN.match(alias):
-        raise ValueError(
-            f"invalid alias {alias!r}: lowercase letters, digits and '-', starting with a letter"
-        )
-
-
 def _sequence(value: str) -> int:
     try:
         return int(value)
     except ValueError:
         return 0
-
-
-__all__ = [
-    "CHALLENGER",
-    "CHAMPION",
-    "ApprovalStatus",
-    "ModelRegistry",
-    "ModelVersion",
-    "SageMakerModelRegistry",
-    "check_alias_holder",
-    "decode_lineage",
-    "encode_metadata",
-]
