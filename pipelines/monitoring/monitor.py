@@ -43,6 +43,7 @@ from core.errors import (
     TenantmlError,
     TenantResourcesError,
 )
+from core.percentiles import nearest_rank_index
 from core.spec import ModelSpec, MonitoringSpec
 from pipelines.inference_log.decoding import InferenceRecord, attach_numeric, normalize_record, parse_payloads
 from pipelines.monitoring.baseline import Baseline, CategoricalSummary, NumericSummary
@@ -379,12 +380,13 @@ def compute_window_metrics(
     scored = rows.row_count >= drift_min_rows
     drifted = tuple(sorted(name for name, value in psis.items() if value > drift_threshold)) if scored else ()
     error_count = int(errors.sum())
+    ordered = np.sort(latencies)
     return WindowMetrics(
         request_count=n,
         error_count=error_count,
         error_rate=error_count / n if n else 0.0,
-        latency_p50_ms=float(np.percentile(latencies, 50)) if n else None,
-        latency_p99_ms=float(np.percentile(latencies, 99)) if n else None,
+        latency_p50_ms=float(ordered[nearest_rank_index(n, 50)]) if n else None,
+        latency_p99_ms=float(ordered[nearest_rank_index(n, 99)]) if n else None,
         features=features,
         prediction_drift=prediction_drift,
         drift_score=max(psis.values(), default=0.0),

@@ -52,6 +52,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core.errors import ModelRegistryError, Problem, ProblemsError, ServingError
+from core.percentiles import percentile
 from pipelines.registry.interface import CHAMPION, ModelRegistry
 from pipelines.serving import codecs
 
@@ -178,14 +179,6 @@ class RolloutResult(BaseModel):
     #: the SNS message id of the alert, when one was published
     alert_message_id: str | None = None
     seconds: float
-
-
-def p99(latencies_ms: list[float]) -> float | None:
-    """The 99th percentile by nearest rank; ``None`` for no samples."""
-    if not latencies_ms:
-        return None
-    ordered = sorted(latencies_ms)
-    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
 
 
 def find_breach(metrics: ChallengerMetrics, policy: RolloutPolicy, *, final: bool) -> Breach | None:
@@ -364,7 +357,7 @@ class RolloutRouter:
             requests=len(latencies),
             errors=errors,
             error_rate=errors / len(latencies) if latencies else 0.0,
-            p99_ms=p99(latencies),
+            p99_ms=percentile(latencies, 99),
             shadow_matches=matches,
             shadow_dropped=dropped,
         )
@@ -661,6 +654,5 @@ __all__ = [
     "canary_pick",
     "create_router_app",
     "find_breach",
-    "p99",
     "publish_rollback_alert",
 ]

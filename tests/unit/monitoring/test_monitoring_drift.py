@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from core.errors import InferenceRecordError
+from core.percentiles import percentile
 from core.spec import ModelSpec, ProblemType
 from pipelines.inference_log.decoding import decode_record_data
 from pipelines.monitoring.baseline import (
@@ -132,7 +133,7 @@ def test_categorical_shares_use_the_baselines_other_bucket_and_match_integral_fl
     assert actual == [0.5, 0.0, 0.5]
 
 
-def test_latency_percentiles_error_rate_and_count_match_numpy(normal_baseline):
+def test_latency_percentiles_are_the_nearest_rank_the_rollout_gate_and_cloudwatch_use(normal_baseline):
     rng = np.random.default_rng(3)
     n = 2_000
     live = pd.DataFrame({"x": rng.normal(size=n), "y": rng.uniform(size=n), "plan": ["pro"] * n})
@@ -144,8 +145,9 @@ def test_latency_percentiles_error_rate_and_count_match_numpy(normal_baseline):
     assert metrics.request_count == n
     assert metrics.error_count == int(errors.sum())
     assert metrics.error_rate == pytest.approx(errors.mean())
-    assert metrics.latency_p50_ms == pytest.approx(np.percentile(latencies, 50))
-    assert metrics.latency_p99_ms == pytest.approx(np.percentile(latencies, 99))
+    # the one definition (core.percentiles), which numpy's "inverted_cdf" method also computes
+    assert metrics.latency_p50_ms == percentile(list(latencies), 50) == np.percentile(latencies, 50, method="inverted_cdf")
+    assert metrics.latency_p99_ms == percentile(list(latencies), 99) == np.percentile(latencies, 99, method="inverted_cdf")
     assert metrics.window_start == 1_700_000_000.0 and metrics.window_end == 1_700_000_000.0 + n - 1
 
 

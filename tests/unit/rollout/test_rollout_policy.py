@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.percentiles import percentile
 from pipelines.serving.rollout import (
     Breach,
     ChallengerMetrics,
@@ -13,7 +14,6 @@ from pipelines.serving.rollout import (
     RolloutRouter,
     canary_pick,
     find_breach,
-    p99,
 )
 
 
@@ -56,10 +56,10 @@ def test_the_canary_split_is_exact_over_any_prefix(weight):
 
 
 def test_p99_is_the_nearest_rank():
-    assert p99([]) is None
-    assert p99([5.0]) == 5.0
-    assert p99([float(i) for i in range(1, 101)]) == 99.0
-    assert p99([1.0] * 98 + [500.0, 900.0]) == 500.0
+    assert percentile([], 99) is None
+    assert percentile([5.0], 99) == 5.0
+    assert percentile([float(i) for i in range(1, 101)], 99) == 99.0
+    assert percentile([1.0] * 98 + [500.0, 900.0], 99) == 500.0
 
 
 def test_nothing_is_judged_before_min_requests_until_the_end():
