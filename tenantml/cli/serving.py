@@ -312,7 +312,9 @@ def deploy(
     from core.spec import load_specs
     from pipelines.registry.factory import open_registry
     from pipelines.registry.interface import CHAMPION, check_alias_holder
-    from pipelines.serving.rollout import STRATEGIES, Rollout, RolloutPolicy, RolloutRouter, create_router_app
+    from pipelines.serving.rollout import Rollout
+    from pipelines.serving.rollout_policy import STRATEGIES, RolloutPolicy
+    from pipelines.serving.router import RolloutRouter, create_router_app
     from pipelines.serving.runner import ThreadedServer
 
     if strategy not in STRATEGIES:

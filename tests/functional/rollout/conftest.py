@@ -28,7 +28,7 @@ from pipelines.registry.sagemaker import SageMakerModelRegistry
 from pipelines.serving.app import create_app
 from pipelines.serving.config import ServerConfig
 from pipelines.serving.loader import DirectorySource
-from pipelines.serving.rollout import RolloutRouter, create_router_app
+from pipelines.serving.router import RolloutRouter, create_router_app
 from pipelines.serving.runner import ThreadedServer
 from pipelines.training.train import TrainedModel, TrainingConfig, save_model, train_model
 

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from pipelines.registry.interface import CHAMPION
-from pipelines.serving.rollout import PREVIOUS, Rollout, RolloutError, RolloutPolicy
+from pipelines.serving.rollout import PREVIOUS, Rollout
+from pipelines.serving.rollout_policy import RolloutError, RolloutPolicy
 
 CSV = {"content-type": "text/csv"}
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from core.percentiles import percentile
-from pipelines.serving.rollout import (
+from pipelines.serving.rollout_policy import (
     Breach,
     ChallengerMetrics,
     RolloutAlert,
     RolloutPolicy,
     RolloutPolicyError,
-    RolloutRouter,
     canary_pick,
     find_breach,
 )
+from pipelines.serving.router import RolloutRouter
 
 
 def _metrics(requests: int, errors: int = 0, p99_ms: float | None = 10.0) -> ChallengerMetrics:
