@@ -38,7 +38,7 @@ from pipelines.data.features import FeatureSignature
 from pipelines.inference_log.decoding import parse_payloads
 from pipelines.inference_log.logger import KinesisInferenceLogger, LogEntry, LoggerSettings
 from pipelines.monitoring.baseline import compute_baseline
-from pipelines.monitoring.monitor import compute_window_metrics, decode_records
+from pipelines.monitoring.window import compute_window_metrics, decode_records
 from pipelines.serving.schema import FeatureBatch, InputSchema
 
 N_FEATURES = 30

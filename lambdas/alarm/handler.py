@@ -8,7 +8,11 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
-from pipelines.monitoring.alarm_actions import AlarmContext, alarm_notifications_from_sns, handle_alarm_notifications
+from pipelines.monitoring.alarm_actions import (
+    AlarmContext,
+    alarm_notifications_from_sns,
+    handle_alarm_notifications,
+)
 
 logger = Logger()
 

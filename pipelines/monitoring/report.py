@@ -315,7 +315,7 @@ def _window_text(snapshot: Snapshot) -> str:
 
 
 def _baselines(s3: Any, sagemaker: Any, resources: Any, versions: set[str]) -> dict[str, Baseline | None]:
-    from pipelines.monitoring.monitor import load_baseline
+    from pipelines.monitoring.publishing import load_baseline
     from pipelines.registry.factory import open_registry
 
     if sagemaker is None:

@@ -18,7 +18,8 @@ from sklearn.datasets import load_breast_cancer
 
 from core.spec import ModelSpec, ProblemType
 from pipelines.monitoring.baseline import Baseline, compute_baseline
-from pipelines.monitoring.monitor import MonitorClients, MonitorSettings, baseline_key, clear_baseline_cache
+from pipelines.monitoring.monitor import MonitorClients, MonitorSettings
+from pipelines.monitoring.publishing import baseline_key, clear_baseline_cache
 from pipelines.registry.lineage import Lineage
 from pipelines.registry.sagemaker import SageMakerModelRegistry
 

@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from core.spec import ModelSpec
 from pipelines.monitoring.alarm_actions import AlarmContext, AlarmNotification, handle_alarm_notifications
-from pipelines.monitoring.monitor import compute_window_metrics, load_baseline, write_snapshot
+from pipelines.monitoring.publishing import load_baseline, write_snapshot
 from pipelines.monitoring.report import NoSnapshotsError, list_snapshots, publish_drift_report
+from pipelines.monitoring.window import compute_window_metrics
 from pipelines.registry.sagemaker import SageMakerModelRegistry
 from pipelines.runs.arrivals import DataArrival
 from pipelines.runs.config import PipelineConfig

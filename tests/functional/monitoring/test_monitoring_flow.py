@@ -11,14 +11,9 @@ import pytest
 from botocore.stub import Stubber
 from monitoring_support import ARTIFACTS, MODEL, TENANT, inference_payloads, kinesis_event
 
-from pipelines.monitoring.monitor import (
-    BaselineNotFoundError,
-    compute_window_metrics,
-    load_baseline,
-    monitor_batch,
-    publish_metrics,
-    read_checkpoint,
-)
+from pipelines.monitoring.monitor import BaselineNotFoundError, monitor_batch
+from pipelines.monitoring.publishing import load_baseline, publish_metrics, read_checkpoint
+from pipelines.monitoring.window import compute_window_metrics
 
 BASE_DIMS = [{"Name": "Tenant", "Value": TENANT}, {"Name": "Model", "Value": MODEL}]
 VERSION_DIMS = [*BASE_DIMS, {"Name": "ModelVersion", "Value": "1"}]

@@ -18,7 +18,7 @@ from pipelines.inference_log.decoding import (
 )
 from pipelines.inference_log.encoding import RecordEncoder
 from pipelines.inference_log.format import AGGREGATE_MAGIC
-from pipelines.monitoring.monitor import decode_records
+from pipelines.monitoring.window import decode_records
 
 ENCODER = RecordEncoder(["x", "y"], ["plan"])
 

@@ -21,12 +21,8 @@ from pipelines.monitoring.baseline import (
     summarize_numeric,
 )
 from pipelines.monitoring.drift import PSI_EPSILON, category_shares, numeric_drift, psi
-from pipelines.monitoring.monitor import (
-    _latency_histogram,
-    compute_window_metrics,
-    decode_records,
-    validate_record,
-)
+from pipelines.monitoring.publishing import _latency_histogram
+from pipelines.monitoring.window import compute_window_metrics, decode_records, validate_record
 
 SPEC = ModelSpec(name="churn", problem=ProblemType.CLASSIFICATION, target="target",
                  primary_metric="roc_auc", minimum_metric=0.5)

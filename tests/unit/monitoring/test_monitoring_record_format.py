@@ -16,7 +16,7 @@ from pipelines.inference_log.decoding import InferenceRecord, decode_record_data
 from pipelines.inference_log.encoding import encode_record
 from pipelines.inference_log.format import FRAME_MAGIC
 from pipelines.monitoring.baseline import compute_baseline
-from pipelines.monitoring.monitor import compute_window_metrics, decode_records
+from pipelines.monitoring.window import compute_window_metrics, decode_records
 
 SPEC = ModelSpec(name="churn", problem=ProblemType.CLASSIFICATION, target="target",
                  primary_metric="roc_auc", minimum_metric=0.5)
