@@ -20,14 +20,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from tenantml.cli.options import console, reports_errors
-from tenantml.cli.pipeline import (
-    EndpointOpt,
-    OutputsOpt,
-    TenantOpt,
-    TenantsDirOpt,
-    resolve_target,
-)
+from tenantml.cli.options import EndpointUrl, OutputsFile, Tenant, TenantsDir, console, reports_errors
+from tenantml.cli.pipeline import resolve_target
 from tenantml.up_file import boto3_session
 
 if TYPE_CHECKING:
@@ -46,12 +40,12 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    tenant: TenantOpt,
+    tenant: Tenant,
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the HTML (default: reports/drift-<tenant>.html).")] = None,
     open_it: Annotated[bool, typer.Option("--open", help="Open the report in a browser afterwards.")] = False,
-    tenants: TenantsDirOpt = Path("tenants"),
-    outputs: OutputsOpt = None,
-    endpoint_url: EndpointOpt = None,
+    tenants: TenantsDir = Path("tenants"),
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Render the drift report (histograms, PSI ranking, drift and health over time) to the bucket and a file."""
     from pipelines.monitoring.report import publish_drift_report
@@ -93,12 +87,12 @@ class Health:
 
 
 def monitor(
-    tenant: TenantOpt,
+    tenant: Tenant,
     once: Annotated[bool, typer.Option("--once", help="Print one table and exit.")] = False,
     interval: Annotated[float, typer.Option("--interval", min=1.0, help="Seconds between refreshes.")] = 5.0,
-    tenants: TenantsDirOpt = Path("tenants"),
-    outputs: OutputsOpt = None,
-    endpoint_url: EndpointOpt = None,
+    tenants: TenantsDir = Path("tenants"),
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Watch each model version's health: requests, errors, latency, drift, alarms and retrains."""
     target = resolve_target(tenant, tenants, outputs, endpoint_url)

@@ -19,9 +19,32 @@ err_console = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# --- options shared by several commands, declared once -------------------------------------------
+
 TenantsDir = Annotated[Path, typer.Option("--tenants", help="Directory of tenant spec files (*.yaml).")]
+#: commands over every tenant that can be narrowed to one
 TenantName = Annotated[str | None, typer.Option("--tenant", help="Only this tenant (all specs are still validated).")]
+#: commands that act on one tenant
+Tenant = Annotated[str, typer.Option("--tenant", help="The tenant to act on (its spec file's name).")]
 OutDir = Annotated[Path, typer.Option("--out", help="Where the synthesized stacks go.")]
+OutputsFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--outputs",
+        help="The tenant stack's outputs as JSON (terraform output -json, {name: value}, or an up.json). "
+        "Default: .tenantml/up.json from `tenantml up`.",
+    ),
+]
+EndpointUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        envvar="AWS_ENDPOINT_URL",
+        help="AWS endpoint (the emulator's URL); default: the one in .tenantml/up.json, else real AWS.",
+    ),
+]
+#: commands that act on one registered version
+Version = Annotated[int, typer.Option("--version", min=1, help="The registered model version.")]
 
 
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:

@@ -24,16 +24,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from core.errors import Problem, TenantResourcesError, UsageError
-from tenantml.cli.options import console, reports_errors
-from tenantml.up_file import (
-    UP_FILE,
-    boto3_session,
-    emulator_endpoint,
-    is_emulator,
-    read_up_file,
-    tenant_entry,
+from core.errors import UsageError
+from tenantml.cli.options import (
+    EndpointUrl,
+    OutputsFile,
+    Tenant,
+    TenantsDir,
+    Version,
+    console,
+    reports_errors,
 )
+from tenantml.tenant_outputs import load_outputs
+from tenantml.up_file import UP_FILE, boto3_session, is_emulator
 
 if TYPE_CHECKING:
     from core.spec import TenantSpec
@@ -49,26 +51,6 @@ class ExecutorChoice(StrEnum):
 
 #: prefix under ``incoming/`` for data uploaded by hand
 MANUAL_PREFIX = "incoming/manual/"
-
-
-TenantOpt = Annotated[str, typer.Option("--tenant", help="The tenant whose model to train or manage.")]
-TenantsDirOpt = Annotated[Path, typer.Option("--tenants", help="Directory of tenant spec files (*.yaml).")]
-OutputsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--outputs",
-        help="The tenant stack's outputs as JSON (terraform output -json, or {name: value}). "
-        "Default: .tenantml/up.json from `tenantml up`.",
-    ),
-]
-EndpointOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url",
-        envvar="AWS_ENDPOINT_URL",
-        help="AWS endpoint (the emulator's URL); default: the one in .tenantml/up.json, else real AWS.",
-    ),
-]
 
 
 def register(app: typer.Typer) -> None:
@@ -114,39 +96,17 @@ def resolve_target(
     *,
     up_file: Path = UP_FILE,
 ) -> Target:
-    """Load the tenant's spec and find its resources (``--outputs``, else ``up.json``)."""
+    """Load the tenant's spec and find its resources (:func:`tenantml.tenant_outputs.load_outputs`)."""
     from core.spec import load_specs
     from pipelines.runs.resources import TenantResources
 
     spec = load_specs(tenants_dir, only=tenant)[0]
-    region = spec.region
-    if outputs is not None:
-        resources = TenantResources.from_outputs_file(outputs, tenant=spec.name, region=region)
-        source = str(outputs)
-        endpoint = endpoint_url
-    elif up_file.is_file():
-        up = read_up_file(up_file)
-        entry = tenant_entry(up, spec.name, up_file)
-        if not isinstance(entry.get("outputs"), dict):
-            raise TenantResourcesError([Problem(f"{up_file}: tenants.{spec.name}.outputs", "missing; run `tenantml up` again")])
-        region = entry.get("region") or region
-        resources = TenantResources.from_outputs(
-            entry["outputs"],
-            tenant=spec.name,
-            region=region,
-            source=f"{up_file}: tenants.{spec.name}.outputs",
-        )
-        source = str(up_file)
-        endpoint = endpoint_url or emulator_endpoint(up)
-    else:
-        raise UsageError(
-            f"no outputs for tenant {spec.name}: run `tenantml up` (starts the local emulator and writes "
-            f"{up_file}) or pass --outputs FILE with the deployed stack's outputs (terraform output -json)"
-        )
-    clients = make_clients(region, endpoint)
-    return Target(
-        spec=spec, resources=resources, clients=clients, endpoint=endpoint, region=region, source=source
-    )
+    found = load_outputs(spec.name, outputs, endpoint_url=endpoint_url, region=spec.region, up_file=up_file)
+    region = found.region or spec.region
+    resources = TenantResources.from_outputs(found.outputs, tenant=spec.name, region=region, source=found.source)
+    clients = make_clients(region, found.endpoint_url)
+    return Target(spec=spec, resources=resources, clients=clients, endpoint=found.endpoint_url, region=region,
+                  source=str(outputs or up_file))
 
 
 def make_clients(region: str, endpoint: str | None) -> AwsClients:
@@ -161,8 +121,8 @@ def make_clients(region: str, endpoint: str | None) -> AwsClients:
 
 
 def train(
-    tenant: TenantOpt,
-    tenants: TenantsDirOpt = Path("tenants"),
+    tenant: Tenant,
+    tenants: TenantsDir = Path("tenants"),
     data: Annotated[
         str | None,
         typer.Option(
@@ -175,8 +135,8 @@ def train(
         ExecutorChoice,
         typer.Option("--executor", help="Where training runs: in-process, or as a SageMaker training job."),
     ] = ExecutorChoice.LOCAL,
-    outputs: OutputsOpt = None,
-    endpoint_url: EndpointOpt = None,
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
     trials: Annotated[
         int | None, typer.Option("--trials", min=1, max=1000, help="Override the spec's search_trials.")
     ] = None,
@@ -404,8 +364,7 @@ def _summary(record: RunRecord) -> Table:
 # --- tenantml models ------------------------------------------------------------------------
 
 
-VersionOpt = Annotated[int | None, typer.Option("--version", min=1, help="Model version number.")]
-RequiredVersionOpt = Annotated[int, typer.Option("--version", min=1, help="Model version number.")]
+OptionalVersion = Annotated[int | None, typer.Option("--version", min=1, help="The registered model version (default: the champion).")]
 
 
 def _registry(target: Target) -> Any:
@@ -415,10 +374,10 @@ def _registry(target: Target) -> Any:
 
 
 def models_list(
-    tenant: TenantOpt,
-    tenants: TenantsDirOpt = Path("tenants"),
-    outputs: OutputsOpt = None,
-    endpoint_url: EndpointOpt = None,
+    tenant: Tenant,
+    tenants: TenantsDir = Path("tenants"),
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """List the tenant model's versions, oldest first."""
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
@@ -441,11 +400,11 @@ def models_list(
 
 
 def models_show(
-    tenant: TenantOpt,
-    version: VersionOpt = None,
-    tenants: TenantsDirOpt = Path("tenants"),
-    outputs: OutputsOpt = None,
-    endpoint_url: EndpointOpt = None,
+    tenant: Tenant,
+    version: OptionalVersion = None,
+    tenants: TenantsDir = Path("tenants"),
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Show one version (default: the champion) with its full lineage."""
     from pipelines.registry.interface import CHAMPION
@@ -477,12 +436,12 @@ def models_show(
 
 
 def models_approve(
-    tenant: TenantOpt,
-    version: RequiredVersionOpt,
+    tenant: Tenant,
+    version: Version,
     reason: Annotated[str, typer.Option("--reason", help="Why it is approved (kept in the registry).")] = "",
-    tenants: TenantsDirOpt = Path("tenants"),
-    outputs: OutputsOpt = None,
-    endpoint_url: EndpointOpt = None,
+    tenants: TenantsDir = Path("tenants"),
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Approve a pending version (it may then be promoted to champion)."""
     from pipelines.registry.interface import ApprovalStatus
@@ -497,11 +456,11 @@ def models_approve(
 
 
 def models_promote(
-    tenant: TenantOpt,
-    version: RequiredVersionOpt,
-    tenants: TenantsDirOpt = Path("tenants"),
-    outputs: OutputsOpt = None,
-    endpoint_url: EndpointOpt = None,
+    tenant: Tenant,
+    version: Version,
+    tenants: TenantsDir = Path("tenants"),
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Make an approved version the champion (the version serving takes)."""
     from core.errors import ModelVersionNotFoundError
@@ -520,11 +479,11 @@ def models_promote(
 
 
 def models_reproduce(
-    tenant: TenantOpt,
-    version: RequiredVersionOpt,
-    tenants: TenantsDirOpt = Path("tenants"),
-    outputs: OutputsOpt = None,
-    endpoint_url: EndpointOpt = None,
+    tenant: Tenant,
+    version: Version,
+    tenants: TenantsDir = Path("tenants"),
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Re-run a version from its lineage and compare artifact digests; exits 1 when they differ."""
     from pipelines.runs.reproduce import reproduce_version

@@ -13,76 +13,33 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
 
-from core.errors import ServingConfigError, TenantmlError
-from tenantml.cli.options import console, err_console, reports_errors
-from tenantml.up_file import UP_FILE, emulator_endpoint, read_up_file, tenant_entry
+from core.errors import ServingConfigError, TenantmlError, TenantResourcesError
+from tenantml.cli.options import (
+    OutputsFile,
+    Tenant,
+    TenantsDir,
+    Version,
+    console,
+    err_console,
+    reports_errors,
+)
+from tenantml.tenant_outputs import TenantOutputs, load_outputs
 
 
-@dataclass(frozen=True)
-class TenantOutputs:
-    """A tenant's stack outputs and the AWS endpoint (the emulator's, or None for real AWS)."""
-
-    tenant: str
-    outputs: dict[str, Any] = field(default_factory=dict)
-    endpoint_url: str | None = None
-    region: str | None = None
-    source: str | None = None
-
-    def require(self, name: str) -> str:
-        value = self.outputs.get(name)
-        if not value:
-            raise ServingConfigError(
-                f"the outputs of tenant {self.tenant!r} ({self.source or 'none found'}) have no {name!r}; "
-                "deploy the tenant stack (or `tenantml up` on the emulator) first"
-            )
-        return str(value)
-
-    def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
-
-
-def load_outputs(tenant: str, outputs_file: Path | None = None, *, required: bool = True) -> TenantOutputs:
-    """Read ``outputs_file`` or ``.tenantml/up.json``; see the module docstring for the shapes."""
-    path = outputs_file or (UP_FILE if UP_FILE.is_file() else None)
-    if path is None:
-        if required:
-            raise ServingConfigError(
-                f"no stack outputs for tenant {tenant!r}: pass --outputs FILE (terraform output -json) "
-                f"or start the emulator so that {UP_FILE} exists"
-            )
-        return TenantOutputs(tenant=tenant, region=_env_region())
-    data = read_up_file(path)
-    endpoint = region = None
-    if "tenants" in data:
-        if tenant not in (data.get("tenants") or {}) and not required and outputs_file is None:
-            return TenantOutputs(tenant=tenant, region=_env_region())
-        entry = tenant_entry(data, tenant, path)
-        raw = entry.get("outputs") or {}
-        # each tenant lives in its own region; the emulator's region is only the first tenant's
-        endpoint, region = emulator_endpoint(data), entry.get("region") or (data.get("emulator") or {}).get("region")
-    else:
-        raw = data
-    outputs = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in raw.items()}
-    return TenantOutputs(
-        tenant=tenant,
-        outputs=outputs,
-        endpoint_url=endpoint,
-        region=region or _env_region(),
-        source=str(path),
-    )
-
-
-def _env_region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+def _outputs(tenant: str, outputs_file: Path | None, model_dir: Path | None) -> TenantOutputs:
+    """The tenant's outputs; serving a local ``--model-dir`` needs none (only inference logging does)."""
+    try:
+        return load_outputs(tenant, outputs_file)
+    except TenantResourcesError:
+        if model_dir is None or outputs_file is not None:
+            raise
+        return TenantOutputs(tenant=tenant, region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
 
 
 def _serving_format(tenant: str, tenants_dir: Path, override: str | None) -> str:
@@ -106,7 +63,7 @@ def _use_emulator_credentials(outputs: TenantOutputs) -> None:
     if outputs.endpoint_url and not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
         os.environ["AWS_ACCESS_KEY_ID"] = "testing"
         os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-    if outputs.region and not _env_region():
+    if outputs.region and not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
         os.environ["AWS_DEFAULT_REGION"] = outputs.region
 
 
@@ -139,21 +96,16 @@ def _model_source(
 #: ``tenantml deploy`` exits with this when the challenger was rolled back (README, CLI reference)
 ROLLED_BACK_EXIT_CODE = 1
 
-Tenant = Annotated[str, typer.Option("--tenant", help="The tenant whose model to use.")]
-Version = Annotated[int | None, typer.Option("--version", help="Registry version number.")]
+OptionalVersion = Annotated[int | None, typer.Option("--version", min=1, help="The registered model version (default: the --alias).")]
 Alias = Annotated[str | None, typer.Option("--alias", help="Registry alias (default: champion).")]
 ModelDir = Annotated[Path | None, typer.Option("--model-dir", help="Serve a local model directory instead.")]
-OutputsFile = Annotated[
-    Path | None, typer.Option("--outputs", help="Stack outputs: terraform output -json, or up.json.")
-]
-TenantsDir = Annotated[Path, typer.Option("--tenants", help="Tenant specs (for model.serving_format).")]
 Format = Annotated[str | None, typer.Option("--format", help="sklearn or onnx (default: the tenant spec's).")]
 
 
 @reports_errors
 def serve(
     tenant: Tenant,
-    version: Version = None,
+    version: OptionalVersion = None,
     alias: Alias = None,
     port: Annotated[int, typer.Option("--port")] = 8080,
     host: Annotated[
@@ -174,7 +126,7 @@ def serve(
     from pipelines.serving.config import InferenceLogConfig, ServerConfig
     from pipelines.serving.loader import load
 
-    outputs = load_outputs(tenant, outputs_file, required=model_dir is None)
+    outputs = _outputs(tenant, outputs_file, model_dir)
     _use_emulator_credentials(outputs)
     fmt = _serving_format(tenant, tenants, serving_format)
     # the downloaded archive and the workers' copies go when serving ends, however it ends
@@ -216,7 +168,7 @@ def predict(
     input_path: Annotated[str, typer.Option("--input", help="Parquet or CSV file, local or s3://.")],
     output_path: Annotated[str, typer.Option("--output", help="Parquet or CSV file, local or s3://.")],
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1)] = 50_000,
-    version: Version = None,
+    version: OptionalVersion = None,
     alias: Alias = None,
     model_dir: ModelDir = None,
     outputs_file: OutputsFile = None,
@@ -230,7 +182,7 @@ def predict(
     from pipelines.serving.loader import load
 
     needs_aws = model_dir is None or input_path.startswith("s3://") or output_path.startswith("s3://")
-    outputs = load_outputs(tenant, outputs_file, required=model_dir is None)
+    outputs = _outputs(tenant, outputs_file, model_dir)
     if needs_aws:
         _use_emulator_credentials(outputs)
     fmt = _serving_format(tenant, tenants, serving_format)
@@ -295,7 +247,7 @@ def _replay(url: str, rows: list[str], stop: threading.Event) -> None:
 @reports_errors
 def deploy(
     tenant: Tenant,
-    version: Annotated[int, typer.Option("--version", help="The registered version to roll out.")],
+    version: Version,
     strategy: Annotated[str, typer.Option("--strategy", help="canary, blue-green, all-at-once or shadow.")] = "canary",
     canary_weight: Annotated[float, typer.Option("--canary-weight", min=0.0, max=1.0)] = 0.1,
     bake_seconds: Annotated[float, typer.Option("--bake-seconds", min=0.0)] = 600.0,
@@ -372,4 +324,4 @@ def register(app: typer.Typer) -> None:
     app.command("deploy")(deploy)
 
 
-__all__ = ["TenantOutputs", "deploy", "load_outputs", "predict", "register", "serve"]
+__all__ = ["deploy", "predict", "register", "serve"]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from core.errors import ServingConfigError
-from tenantml.cli.options import console, reports_errors
+from tenantml.cli.options import Tenant, console, reports_errors
 from tenantml.up_file import UP_FILE, read_up_file, tenant_entry
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def _rows(input_path: Path | None, drifted: bool, limit: int | None, seed: int) 
 
 @reports_errors
 def traffic(
-    tenant: Annotated[str, typer.Option("--tenant", help="The tenant whose endpoint gets the traffic.")],
+    tenant: Tenant,
     url: Annotated[str | None, typer.Option("--url", help="Endpoint base URL; default: the one `up` serves.")] = None,
     input_path: Annotated[
         Path | None, typer.Option("--input", help="Parquet or CSV rows; default: the bundled sample dataset.")

@@ -17,8 +17,9 @@ from serving_support import free_port, wait_until_listening
 from typer import Typer
 from typer.testing import CliRunner
 
-from core.errors import ServingConfigError, TenantResourcesError
-from tenantml.cli.serving import load_outputs, register
+from core.errors import TenantResourcesError
+from tenantml.cli.serving import register
+from tenantml.tenant_outputs import load_outputs
 
 REGION = "eu-west-1"
 
@@ -175,7 +176,7 @@ def test_outputs_are_read_from_terraform_json_plain_json_and_up_json(tmp_path):
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(TenantResourcesError, match="broken.json: not valid JSON"):
         load_outputs("acme", tmp_path / "broken.json")
-    with pytest.raises(ServingConfigError, match="have no 'model_package_group_name'"):
+    with pytest.raises(TenantResourcesError, match="model_package_group_name: tenant acme has no such output"):
         load_outputs("acme", plain).require("model_package_group_name")
 
 
