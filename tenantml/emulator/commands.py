@@ -1,4 +1,4 @@
-"""Plain functions behind ``tenantml plan|up|down`` on the emulator; they return data, the CLI prints.
+"""Plain functions behind ``tenantml plan|apply|destroy`` on the emulator; they return data, the CLI prints.
 
 Each tenant's stack is ``<out_dir>/stacks/<tenant>/cdk.tf.json`` and its state
 ``<state_dir>/<tenant>.json``. Every function checks every requested stack before touching
