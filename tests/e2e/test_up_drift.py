@@ -1,7 +1,7 @@
 """Drift under `tenantml up`: traffic to churn's endpoint -> stream -> monitor -> alarm -> alert and retrain.
 
-Runs after test_up.py (same session `up`): everything here happens through the running
-platform, the way a user would drive it, with `tenantml traffic`.
+Shares the session's `up` with test_up.py, in any order: everything here happens through the
+running platform, the way a user would drive it, with `tenantml traffic`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import ROOT, UpProcess
+from up_support import ROOT, UpProcess
 
 REGION = "eu-west-1"
 SHIFTED_FEATURES = ("mean area", "worst area", "mean radius")
