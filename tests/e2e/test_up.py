@@ -118,14 +118,25 @@ def test_up_runs_each_tenants_pipeline_from_data_arrival_to_a_registered_version
     assert f"s3://{outputs['data_bucket_name']}/incoming/" in messages
 
 
-def test_a_corrupt_file_dropped_under_incoming_fails_its_run_and_alerts_the_tenant(running_up: UpProcess) -> None:
-    # given: an SQS queue subscribed to churn's alert topic, to read what a person would get by e-mail
+@pytest.fixture
+def churn_alert_queue(running_up: UpProcess) -> Iterator[str]:
+    """An SQS queue subscribed to churn's alert topic, to read what a person would get by e-mail;
+    unsubscribed afterwards, so the topic shows only what the stack wires to the next test."""
     region, outputs = TENANTS["churn"], running_up.outputs("churn")
     sqs, sns = running_up.client("sqs", region), running_up.client("sns", region)
     queue_url = sqs.create_queue(QueueName="e2e-alert-reader")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn,
-                  Attributes={"RawMessageDelivery": "true"})
+    subscription = sns.subscribe(TopicArn=outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn,
+                                 Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True)
+    yield queue_url
+    sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+
+
+def test_a_corrupt_file_dropped_under_incoming_fails_its_run_and_alerts_the_tenant(
+        running_up: UpProcess, churn_alert_queue: str) -> None:
+    # given: churn's alerts read through a queue
+    region, outputs = TENANTS["churn"], running_up.outputs("churn")
+    sqs, queue_url = running_up.client("sqs", region), churn_alert_queue
     groups_before = running_up.client("sagemaker", region).list_model_packages(
         ModelPackageGroupName=outputs["model_package_group_name"])["ModelPackageSummaryList"]
 
