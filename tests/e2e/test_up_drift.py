@@ -1,27 +1,34 @@
 """Drift under `tenantml up`: traffic to churn's endpoint -> stream -> monitor -> alarm -> alert and retrain.
 
-Runs after test_up.py (same session `up`): everything here happens through the running
-platform, the way a user would drive it, with `tenantml traffic`.
+Shares the session's `up` with test_up.py, in any order: everything here happens through the
+running platform, the way a user would drive it, with `tenantml traffic`.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
-from conftest import ROOT, UpProcess
+import pytest
+from up_support import ROOT, UpProcess
 
 REGION = "eu-west-1"
 SHIFTED_FEATURES = ("mean area", "worst area", "mean radius")
 
 
-def _alert_reader(up: UpProcess, topic_arn: str) -> tuple[object, str]:
-    sqs, sns = up.client("sqs", REGION), up.client("sns", REGION)
+@pytest.fixture
+def alert_reader(running_up: UpProcess) -> Iterator[tuple[object, str]]:
+    """A queue subscribed to churn's alert topic; unsubscribed afterwards, so the topic shows only
+    what the stack wires to the tests that run next."""
+    sqs, sns = running_up.client("sqs", REGION), running_up.client("sns", REGION)
     url = sqs.create_queue(QueueName="e2e-drift-alert-reader")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     # the SNS envelope keeps the subject, which says what the alert is about
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
-    return sqs, url
+    subscription = sns.subscribe(TopicArn=running_up.outputs("churn")["alerts_topic_arn"], Protocol="sqs",
+                                 Endpoint=arn, ReturnSubscriptionArn=True)
+    yield sqs, url
+    sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
 
 
 def _drain(sqs, url: str, seconds: float) -> list[str]:
@@ -52,13 +59,13 @@ def _drift_scores(cloudwatch, since: float) -> int:
 
 
 def test_in_distribution_traffic_stays_quiet_and_shifted_traffic_alerts_once_and_retrains_once(
-        running_up: UpProcess) -> None:
+        running_up: UpProcess, alert_reader: tuple[object, str]) -> None:
     from pipelines.registry.sagemaker import SageMakerModelRegistry
 
     outputs = running_up.outputs("churn")
     cloudwatch = running_up.client("cloudwatch", REGION)
     registry = SageMakerModelRegistry(running_up.client("sagemaker", REGION), outputs["model_package_group_name"])
-    sqs, queue = _alert_reader(running_up, outputs["alerts_topic_arn"])
+    sqs, queue = alert_reader
     versions_before = len(registry.list_model_versions())
     scores_before = _drift_scores(cloudwatch, time.time())
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,6 +28,7 @@ def _without_library_metadata(doc: dict) -> dict:
     return doc
 
 
+@pytest.mark.slow  # two synth subprocesses, one per library
 def test_cdktf_and_cdktn_synthesize_identical_terraform(tmp_path: Path) -> None:
     # given the example tenants, when each library synthesizes them in its own process
     with_cdktf = _synth_with("cdktf", tmp_path / "cdktf")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +37,8 @@ SPEC = ModelSpec(name=MODEL, problem="classification", target="target", primary_
 CONFIG = PipelineConfig(n_trials=2, cv_folds=3, importance_repeats=1, importance_rows=100)
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[3]
+#: the breast-cancer columns ``Platform.snapshot`` multiplies: the only ones that can drift
+SHIFTED = {"mean radius", "mean texture", "mean perimeter"}
 
 
 def _resources(session: boto3.session.Session) -> TenantResources:
@@ -83,6 +86,7 @@ class Platform:
     def snapshot(self, *, shift: float, at: float, latency_ms: float = 20.0) -> str:
         """One monitoring window of version 1's traffic, with the first features shifted by ``shift``x."""
         frame = self.cancer.drop(columns=["target"]).copy()
+        assert set(frame.columns[:3]) == SHIFTED
         for column in frame.columns[:3]:
             frame[column] = frame[column] * shift
         baseline = load_baseline(self.clients.s3, self.registry, self.resources.artifacts_bucket, "1")
@@ -137,8 +141,12 @@ def test_given_a_drift_alarm_when_handled_then_one_actionable_alert_and_a_retrai
                      "Since:     2026-01-10T09:00:00.000+0000", "tenantml report --tenant acme",
                      f"retrain started: run {outcome.retrain_run_id}", outcome.report_uri):
         assert expected in body, expected
-    drifted = [line.split()[0] for line in body.split("Drifted features")[1].splitlines()[1:4]]
-    assert drifted and set(drifted) <= {"mean radius", "mean texture", "mean perimeter"} | {"mean"}
+    # exactly the three features the snapshot shifted, each with its PSI, and no other
+    section = body.split("Drifted features, worst first (PSI above 0.25):\n")[1].split("\n\n")[0]
+    drifted = re.findall(r"^  (.+?) +PSI (\d+\.\d{3})$", section, flags=re.MULTILINE)
+    assert len(drifted) == len(section.splitlines()), section
+    assert {name for name, _ in drifted} == SHIFTED, section
+    assert all(float(psi) > SPEC.drift_threshold for _, psi in drifted), section
     assert outcome.report_uri.startswith("s3://tenantml-acme-dev-artifacts/reports/drift/cancer/")
     attributes = {k: v["Value"] for k, v in alert["MessageAttributes"].items()}
     assert {k: attributes[f"tenantml.{k}"] for k in ("tenant", "model", "version", "metric", "state")} == {
@@ -370,7 +378,7 @@ def test_given_snapshots_when_the_report_is_rendered_then_it_ranks_plots_and_is_
     if windows > 1:
         # the three shifted features come first
         top = {row.split("</td>")[0].removeprefix("<td>") for row in rows.split("<tr>")[2:5]}
-        assert top == {"mean radius", "mean texture", "mean perimeter"}
+        assert top == SHIFTED
     assert len(list_snapshots(platform.clients.s3, platform.resources.artifacts_bucket, MODEL)) == windows
 
 
@@ -424,7 +432,11 @@ def test_given_a_running_platform_when_report_and_monitor_once_run_then_both_pri
     out = monitored.output
     # the retrain on the same data did not beat the champion at the gate: v1 still serves
     assert "1 (champion)" in out and "569" in out
-    assert "mean radius" in out or "mean perimeter" in out or "mean texture" in out
+    # the worst feature of the window, with its PSI, is one the snapshot shifted
+    (window,) = list_snapshots(platform.clients.s3, platform.resources.artifacts_bucket, MODEL)
+    worst, psi = window.worst_feature
+    assert worst in SHIFTED
+    assert f"{worst} ({psi:.3f})" in out
     assert "tenantml-acme-dev-drift" in out and "ALARM" in out
     assert "started: run" in out and "alarm tenantml-acme-dev-drift" in out
 

@@ -5,76 +5,13 @@ from __future__ import annotations
 import pytest
 
 from core.terraform.replacement import ALL, REPLACEMENT_ATTRIBUTES, is_known_type
-from tenantml.emulator.resources import DATA_SOURCES, HANDLERS
+from tenantml.emulator.resources import HANDLERS
 from tenantml.emulator.resources.base import block, blocks
 from tenantml.emulator.resources.compute import _template_data
 from tenantml.emulator.resources.network import _permission
 from tenantml.emulator.resources.s3 import _lifecycle_rule
 
-#: the resource types the tenant stacks use (the brief's list)
-STACK_TYPES = {
-    "aws_s3_bucket",
-    "aws_s3_bucket_versioning",
-    "aws_s3_bucket_server_side_encryption_configuration",
-    "aws_s3_bucket_public_access_block",
-    "aws_s3_bucket_policy",
-    "aws_s3_bucket_lifecycle_configuration",
-    "aws_s3_bucket_ownership_controls",
-    "aws_s3_bucket_notification",
-    "aws_kms_key",
-    "aws_kms_alias",
-    "aws_iam_role",
-    "aws_iam_role_policy",
-    "aws_iam_policy",
-    "aws_iam_role_policy_attachment",
-    "aws_iam_instance_profile",
-    "aws_iam_openid_connect_provider",
-    "aws_kinesis_stream",
-    "aws_sns_topic",
-    "aws_sns_topic_subscription",
-    "aws_cloudwatch_metric_alarm",
-    "aws_cloudwatch_log_group",
-    "aws_vpc",
-    "aws_subnet",
-    "aws_internet_gateway",
-    "aws_eip",
-    "aws_nat_gateway",
-    "aws_route_table",
-    "aws_route",
-    "aws_route_table_association",
-    "aws_security_group",
-    "aws_vpc_security_group_egress_rule",
-    "aws_eks_cluster",
-    "aws_eks_node_group",
-    "aws_launch_template",
-    "aws_autoscaling_group",
-    "aws_lambda_function",
-    "aws_lambda_event_source_mapping",
-    "aws_lambda_permission",
-    "aws_sqs_queue",
-    "aws_sagemaker_model_package_group",
-    "aws_dynamodb_table",
-    "aws_ecr_repository",
-    "aws_ecr_lifecycle_policy",
-    "aws_sagemaker_model",
-    "aws_sagemaker_endpoint_configuration",
-    "aws_sagemaker_endpoint",
-    "kubernetes_namespace_v1",
-    "kubernetes_service_account_v1",
-    "kubernetes_deployment_v1",
-    "kubernetes_service_v1",
-    "kubernetes_horizontal_pod_autoscaler_v2",
-    "kubernetes_pod_disruption_budget_v1",
-}
-
-
-def test_given_the_handler_table_then_every_type_the_stacks_use_has_a_handler():
-    assert STACK_TYPES <= set(HANDLERS)
-    assert {
-        "aws_caller_identity", "aws_partition", "aws_region", "aws_availability_zones", "aws_eks_cluster_auth"
-    } == set(DATA_SOURCES)
-    # Kubernetes objects are recorded, never applied: moto runs no cluster
-    assert {t for t, h in HANDLERS.items() if h.skip_reason} == {t for t in STACK_TYPES if t.startswith("kubernetes_")}
+# which types the stacks synthesize, and that each has a handler, is tests/infra/test_infra_emulator_handlers.py
 
 
 @pytest.mark.parametrize("address", sorted(HANDLERS))
