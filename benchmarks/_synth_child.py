@@ -17,11 +17,15 @@ def main() -> None:
 
     results = synth(load_specs(tenants_dir), out_dir)
     wall = time.perf_counter() - started
-    print(json.dumps({
-        "tenants": len(results),
-        "resources": sum(r.resource_count for r in results),
-        "in_process_seconds": round(wall, 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "tenants": len(results),
+                "resources": sum(r.resource_count for r in results),
+                "in_process_seconds": round(wall, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

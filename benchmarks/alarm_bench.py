@@ -33,30 +33,67 @@ def main() -> None:
         sns, sqs, cloudwatch = aws.client("sns"), aws.client("sqs"), aws.client("cloudwatch")
         topic = sns.create_topic(Name="bench-alarms")["TopicArn"]
         queue = sqs.create_queue(QueueName="bench-alarms")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
         for i in range(args.extra_alarms):
             dims = [{"Name": "Tenant", "Value": f"t{i}"}]
             cloudwatch.put_metric_alarm(
-                AlarmName=f"extra-{i}", Namespace="Bench", MetricName="LatencyMs", Dimensions=dims,
-                ExtendedStatistic="p99", Period=60, EvaluationPeriods=3, DatapointsToAlarm=2, Threshold=1e9,
-                ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching")
-            cloudwatch.put_metric_data(Namespace="Bench", MetricData=[
-                {"MetricName": "LatencyMs", "Dimensions": dims, "Values": [float(v) for v in range(1, 151)],
-                 "Counts": [3.0] * 150}])
+                AlarmName=f"extra-{i}",
+                Namespace="Bench",
+                MetricName="LatencyMs",
+                Dimensions=dims,
+                ExtendedStatistic="p99",
+                Period=60,
+                EvaluationPeriods=3,
+                DatapointsToAlarm=2,
+                Threshold=1e9,
+                ComparisonOperator="GreaterThanThreshold",
+                TreatMissingData="notBreaching",
+            )
+            cloudwatch.put_metric_data(
+                Namespace="Bench",
+                MetricData=[
+                    {
+                        "MetricName": "LatencyMs",
+                        "Dimensions": dims,
+                        "Values": [float(v) for v in range(1, 151)],
+                        "Counts": [3.0] * 150,
+                    }
+                ],
+            )
         latencies = []
         for round_ in range(args.rounds):
             name = f"drift-{round_}"
             dims = [{"Name": "Tenant", "Value": name}]
             cloudwatch.put_metric_alarm(
-                AlarmName=name, Namespace="Bench", MetricName="DriftScore", Dimensions=dims, Statistic="Maximum",
-                Period=60, EvaluationPeriods=1, DatapointsToAlarm=1, Threshold=0.2,
-                ComparisonOperator="GreaterThanThreshold", TreatMissingData="missing", AlarmActions=[topic])
+                AlarmName=name,
+                Namespace="Bench",
+                MetricName="DriftScore",
+                Dimensions=dims,
+                Statistic="Maximum",
+                Period=60,
+                EvaluationPeriods=1,
+                DatapointsToAlarm=1,
+                Threshold=0.2,
+                ComparisonOperator="GreaterThanThreshold",
+                TreatMissingData="missing",
+                AlarmActions=[topic],
+            )
             time.sleep(1.5)  # let the evaluator see the new alarm (INSUFFICIENT_DATA, nothing sent)
             clock = time.perf_counter()
-            cloudwatch.put_metric_data(Namespace="Bench", MetricData=[
-                {"MetricName": "DriftScore", "Dimensions": dims, "Value": 0.5,
-                 "Timestamp": datetime.now(UTC) - timedelta(seconds=1)}])
+            cloudwatch.put_metric_data(
+                Namespace="Bench",
+                MetricData=[
+                    {
+                        "MetricName": "DriftScore",
+                        "Dimensions": dims,
+                        "Value": 0.5,
+                        "Timestamp": datetime.now(UTC) - timedelta(seconds=1),
+                    }
+                ],
+            )
             while True:
                 messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
                 if messages:
@@ -73,11 +110,15 @@ def main() -> None:
             evaluator.evaluate_once()
             passes.append(time.perf_counter() - clock)
         alarms = args.extra_alarms + args.rounds
-        print(f"breach -> SNS message on the queue: {', '.join(f'{s:.3f}' for s in latencies)} s "
-              f"(median {statistics.median(latencies):.3f} s, target < {TARGET_S:.0f} s, evaluation every "
-              f"{evaluator.interval:.1f} s)")
-        print(f"one evaluation pass over {alarms} alarms: median {statistics.median(passes) * 1000:.2f} ms, "
-              f"max {max(passes) * 1000:.2f} ms")
+        print(
+            f"breach -> SNS message on the queue: {', '.join(f'{s:.3f}' for s in latencies)} s "
+            f"(median {statistics.median(latencies):.3f} s, target < {TARGET_S:.0f} s, evaluation every "
+            f"{evaluator.interval:.1f} s)"
+        )
+        print(
+            f"one evaluation pass over {alarms} alarms: median {statistics.median(passes) * 1000:.2f} ms, "
+            f"max {max(passes) * 1000:.2f} ms"
+        )
     finally:
         emulator.stop()
 

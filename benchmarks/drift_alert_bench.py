@@ -67,9 +67,24 @@ def _env() -> dict[str, str]:
 def start_up(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     log = (workdir / "up.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tenantml.cli", "up", "--tenants", str(ROOT / "tenants"), "--tenant", TENANT,
-         "--out", "cdktf.out", "--emulator-port", "0"],
-        cwd=workdir, env=_env(), stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "tenantml.cli",
+            "up",
+            "--tenants",
+            str(ROOT / "tenants"),
+            "--tenant",
+            TENANT,
+            "--out",
+            "cdktf.out",
+            "--emulator-port",
+            "0",
+        ],
+        cwd=workdir,
+        env=_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     up_file = workdir / ".tenantml" / "up.json"
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -93,7 +108,9 @@ def stop_up(process: subprocess.Popen[bytes]) -> None:
 # --- one measurement ---------------------------------------------------------------------------------
 
 
-def drifted_records(model_version: str, signature: list[dict[str, Any]], rows: int, per_record: int) -> list[dict]:
+def drifted_records(
+    model_version: str, signature: list[dict[str, Any]], rows: int, per_record: int
+) -> list[dict]:
     """PutRecords entries of ``rows`` drifted rows, ``per_record`` rows per record, as the server logs them."""
     import numpy as np
 
@@ -107,10 +124,15 @@ def drifted_records(model_version: str, signature: list[dict[str, Any]], rows: i
     schema = InputSchema([FeatureSignature.model_validate(f) for f in signature])
     entries = []
     for start in range(0, rows, per_record):
-        part = frame.iloc[start:start + per_record]
-        entry = LogEntry(request_id=str(uuid.uuid4()), model_version=model_version,
-                         batch=schema.batch_from_frame(part), predictions=part[TARGET].to_numpy(dtype=np.int64),
-                         latency_ms=2.0, timestamp=time.time())
+        part = frame.iloc[start : start + per_record]
+        entry = LogEntry(
+            request_id=str(uuid.uuid4()),
+            model_version=model_version,
+            batch=schema.batch_from_frame(part),
+            predictions=part[TARGET].to_numpy(dtype=np.int64),
+            latency_ms=2.0,
+            timestamp=time.time(),
+        )
         encoded, dropped = encode_records(entry, schema)
         if dropped:
             raise RuntimeError(f"{dropped} row(s) did not fit in a record")
@@ -119,9 +141,13 @@ def drifted_records(model_version: str, signature: list[dict[str, Any]], rows: i
 
 
 def _client(summary: dict[str, Any], service: str) -> Any:
-    return boto3.client(service, region_name=summary["tenants"][TENANT]["region"],
-                        endpoint_url=summary["emulator"]["endpoint"], aws_access_key_id="testing",
-                        aws_secret_access_key="testing")
+    return boto3.client(
+        service,
+        region_name=summary["tenants"][TENANT]["region"],
+        endpoint_url=summary["emulator"]["endpoint"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def _signature(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -152,8 +178,9 @@ def _invocations(logs: Any, group: str) -> list[dict[str, float]]:
         elif line.get("type") == "platform.report" and record.get("requestId") in starts:
             start = starts[record["requestId"]]
             init = record.get("metrics", {}).get("initDurationMs", 0.0) / 1000
-            found.append({"spawn": start - init, "start": start, "end": event["timestamp"] / 1000,
-                          "init": init})
+            found.append(
+                {"spawn": start - init, "start": start, "end": event["timestamp"] / 1000, "init": init}
+            )
     return found
 
 
@@ -170,14 +197,19 @@ def measure(summary: dict[str, Any], rows: int, per_record: int, alarm_log_wait:
 
     url = sqs.create_queue(QueueName=f"bench-drift-alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn,
-                  Attributes={"RawMessageDelivery": "true"})
+    sns.subscribe(
+        TopicArn=outputs["alerts_topic_arn"],
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
     records = drifted_records(str(tenant["endpoint"]["model_version"]), _signature(summary), rows, per_record)
 
     failed = 0
     for start in range(0, len(records), 500):  # PutRecords takes at most 500 records a call
-        failed += kinesis.put_records(StreamName=outputs["stream_name"], Records=records[start:start + 500]).get(
-            "FailedRecordCount", 0)
+        failed += kinesis.put_records(
+            StreamName=outputs["stream_name"], Records=records[start : start + 500]
+        ).get("FailedRecordCount", 0)
     put_at = time.time()
     clock = time.perf_counter()
     if failed:
@@ -187,8 +219,9 @@ def measure(summary: dict[str, Any], rows: int, per_record: int, alarm_log_wait:
     while alert is None:
         if time.perf_counter() - clock > ALERT_TIMEOUT_S:
             raise RuntimeError(f"no drift alert within {ALERT_TIMEOUT_S} s")
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["SentTimestamp"],
-                                           WaitTimeSeconds=0).get("Messages", []):
+        for message in sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["SentTimestamp"], WaitTimeSeconds=0
+        ).get("Messages", []):
             body = message["Body"]
             if "drift" in body.lower() and "is in ALARM" in body:
                 alert = message
@@ -202,17 +235,26 @@ def measure(summary: dict[str, Any], rows: int, per_record: int, alarm_log_wait:
     timeline["monitor handler started"] = monitor["start"] - put_at if monitor else None
     timeline["monitor ended"] = monitor["end"] - put_at if monitor else None
 
-    drift_alarm = next(a for a in cloudwatch.describe_alarms()["MetricAlarms"] if a["MetricName"] == "DriftScore")
-    history = cloudwatch.describe_alarm_history(AlarmName=drift_alarm["AlarmName"], HistoryItemType="StateUpdate")
-    updates = [h["Timestamp"].timestamp() for h in history["AlarmHistoryItems"] if '"ALARM"' in h["HistoryData"]
-               or "to ALARM" in h["HistorySummary"]]
+    drift_alarm = next(
+        a for a in cloudwatch.describe_alarms()["MetricAlarms"] if a["MetricName"] == "DriftScore"
+    )
+    history = cloudwatch.describe_alarm_history(
+        AlarmName=drift_alarm["AlarmName"], HistoryItemType="StateUpdate"
+    )
+    updates = [
+        h["Timestamp"].timestamp()
+        for h in history["AlarmHistoryItems"]
+        if '"ALARM"' in h["HistoryData"] or "to ALARM" in h["HistorySummary"]
+    ]
     timeline["drift alarm -> ALARM"] = min(updates) - put_at if updates else None
 
     deadline = time.monotonic() + alarm_log_wait
     alarm = None
     while True:
-        alarm = _first_after(_invocations(logs, f"/aws/lambda/{outputs['alarm_function_name']}"),
-                             (min(updates) if updates else put_at))
+        alarm = _first_after(
+            _invocations(logs, f"/aws/lambda/{outputs['alarm_function_name']}"),
+            (min(updates) if updates else put_at),
+        )
         if alarm is not None or time.monotonic() >= deadline:
             break
         time.sleep(1)
@@ -234,9 +276,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--rows", type=int, default=600)
-    parser.add_argument("--rows-per-record", default="10,1", help="comma-separated: one measurement each per run")
-    parser.add_argument("--alarm-log-wait", type=float, default=120.0,
-                        help="seconds to wait for the alarm Lambda's log (it ends after the retrain); 0: skip")
+    parser.add_argument(
+        "--rows-per-record", default="10,1", help="comma-separated: one measurement each per run"
+    )
+    parser.add_argument(
+        "--alarm-log-wait",
+        type=float,
+        default=120.0,
+        help="seconds to wait for the alarm Lambda's log (it ends after the retrain); 0: skip",
+    )
     args = parser.parse_args()
     shapes = [int(s) for s in args.rows_per_record.split(",") if s.strip()]
 
@@ -250,8 +298,10 @@ def main() -> int:
                 finally:
                     stop_up(process)
             results.append((run, m))
-            print(f"run {run}, {args.rows} rows as {m.records} records of {per_record}: alert after {m.alert_s:.2f} s",
-                  flush=True)
+            print(
+                f"run {run}, {args.rows} rows as {m.records} records of {per_record}: alert after {m.alert_s:.2f} s",
+                flush=True,
+            )
             for stage, at in m.timeline.items():
                 print(f"    {stage:<26} +{_fmt(at)} s", flush=True)
 

@@ -48,8 +48,13 @@ def make_baseline(rng: np.random.Generator):
     names = [f"f{i:02d}" for i in range(N_FEATURES)]
     frame = pd.DataFrame(rng.normal(size=(20_000, N_FEATURES)), columns=names)
     frame["target"] = rng.integers(0, 2, len(frame))
-    spec = ModelSpec(name="bench", problem=ProblemType.CLASSIFICATION, target="target",
-                     primary_metric="roc_auc", minimum_metric=0.5)
+    spec = ModelSpec(
+        name="bench",
+        problem=ProblemType.CLASSIFICATION,
+        target="target",
+        primary_metric="roc_auc",
+        minimum_metric=0.5,
+    )
     return names, compute_baseline(frame, spec, predictions=rng.integers(0, 2, len(frame)))
 
 
@@ -64,8 +69,14 @@ class _Capture:
         return {"FailedRecordCount": 0, "Records": [{} for _ in Records]}
 
 
-def make_events(rng: np.random.Generator, names: list[str], n: int, batch: int, rows: int = 1,
-                aggregate_bytes: int = LoggerSettings(stream_name="-").aggregate_bytes) -> list[list[dict]]:
+def make_events(
+    rng: np.random.Generator,
+    names: list[str],
+    n: int,
+    batch: int,
+    rows: int = 1,
+    aggregate_bytes: int = LoggerSettings(stream_name="-").aggregate_bytes,
+) -> list[list[dict]]:
     shift = np.linspace(0.0, 0.5, N_FEATURES)  # some features drift, some do not
     values = rng.normal(size=(n * rows, N_FEATURES)) + shift
     predictions = rng.integers(0, 2, n * rows)
@@ -73,24 +84,35 @@ def make_events(rng: np.random.Generator, names: list[str], n: int, batch: int, 
     now = time.time()
     schema = InputSchema([FeatureSignature(name=name, dtype="float64", kind="numeric") for name in names])
     capture = _Capture()
-    logger = KinesisInferenceLogger(LoggerSettings(stream_name="bench", aggregate_bytes=aggregate_bytes),
-                                    schema, lambda: capture)
+    logger = KinesisInferenceLogger(
+        LoggerSettings(stream_name="bench", aggregate_bytes=aggregate_bytes), schema, lambda: capture
+    )
     for i in range(n):
         error = i % 97 == 0
-        numeric = values[i * rows:(i + 1) * rows]
-        logger.submit(LogEntry(
-            request_id=f"{i:032x}", model_version="1", batch=FeatureBatch(numeric, None, rows),
-            predictions=None if error else predictions[i * rows:(i + 1) * rows],
-            latency_ms=latencies[i], timestamp=now + i * 1e-3, error=error,
-        ))
+        numeric = values[i * rows : (i + 1) * rows]
+        logger.submit(
+            LogEntry(
+                request_id=f"{i:032x}",
+                model_version="1",
+                batch=FeatureBatch(numeric, None, rows),
+                predictions=None if error else predictions[i * rows : (i + 1) * rows],
+                latency_ms=latencies[i],
+                timestamp=now + i * 1e-3,
+                error=error,
+            )
+        )
         if logger.buffered_records >= 50_000:
             logger.flush()
     logger.flush()
     events, records, requests, sequence = [], [], 0, 10**20
     for body in capture.data:
         sequence += 1
-        records.append({"eventID": f"shardId-000000000000:{sequence}",
-                        "kinesis": {"data": base64.b64encode(body).decode(), "sequenceNumber": str(sequence)}})
+        records.append(
+            {
+                "eventID": f"shardId-000000000000:{sequence}",
+                "kinesis": {"data": base64.b64encode(body).decode(), "sequenceNumber": str(sequence)},
+            }
+        )
         requests += len(parse_payloads(body))
         if requests >= batch:
             events.append(records)
@@ -125,8 +147,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--rows", type=int, default=1, help="rows per record (request)")
     parser.add_argument("--cpu", type=int, default=0, help="the one CPU to pin to")
-    parser.add_argument("--aggregate-bytes", type=int, default=LoggerSettings(stream_name="-").aggregate_bytes,
-                        help="the server's inference_log.aggregate_bytes (0: a record per request, format 4)")
+    parser.add_argument(
+        "--aggregate-bytes",
+        type=int,
+        default=LoggerSettings(stream_name="-").aggregate_bytes,
+        help="the server's inference_log.aggregate_bytes (0: a record per request, format 4)",
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
@@ -134,15 +160,19 @@ def main() -> None:
     names, baseline = make_baseline(rng)
     events = make_events(rng, names, args.records, args.batch, args.rows, args.aggregate_bytes)
     kinesis_records = sum(len(e) for e in events)
-    print(f"{args.records} requests of {args.rows} row(s) x {N_FEATURES} numeric features in {kinesis_records} "
-          f"Kinesis records (aggregate_bytes {args.aggregate_bytes}), batches of about {args.batch} requests, "
-          f"pinned to CPU {sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}")
+    print(
+        f"{args.records} requests of {args.rows} row(s) x {N_FEATURES} numeric features in {kinesis_records} "
+        f"Kinesis records (aggregate_bytes {args.aggregate_bytes}), batches of about {args.batch} requests, "
+        f"pinned to CPU {sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}"
+    )
     for run in range(1, args.runs + 1):
         decode_s, compute_s, total, rows = run_once(events, baseline)
         elapsed = decode_s + compute_s
-        print(f"run {run}: {total / elapsed:,.0f} records/s = {rows / elapsed:,.0f} rows/s end to end "
-              f"(decode {total / decode_s:,.0f} records/s, drift math {total / compute_s:,.0f} records/s; "
-              f"{elapsed:.2f}s = {decode_s:.2f}s decode + {compute_s:.2f}s compute)")
+        print(
+            f"run {run}: {total / elapsed:,.0f} records/s = {rows / elapsed:,.0f} rows/s end to end "
+            f"(decode {total / decode_s:,.0f} records/s, drift math {total / compute_s:,.0f} records/s; "
+            f"{elapsed:.2f}s = {decode_s:.2f}s decode + {compute_s:.2f}s compute)"
+        )
 
 
 if __name__ == "__main__":

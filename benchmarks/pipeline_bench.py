@@ -165,8 +165,12 @@ def child_large(path: Path) -> dict[str, Any]:
     step = time.perf_counter()
     # the pipeline's own training step: the search cross-validates on a stratified sample of
     # search_max_rows rows, the best parameters are then fitted on every row
-    trained = train_model(dataset.frame, TrainingConfig.from_spec(
-        spec, n_trials=3, cv_folds=3, timeout_seconds=600, search_max_rows=SEARCH_ROWS))
+    trained = train_model(
+        dataset.frame,
+        TrainingConfig.from_spec(
+            spec, n_trials=3, cv_folds=3, timeout_seconds=600, search_max_rows=SEARCH_ROWS
+        ),
+    )
     search = trained.search
     timings["search_and_final_fit"] = time.perf_counter() - step
     timings["validate_and_train"] = time.perf_counter() - measured

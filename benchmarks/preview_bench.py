@@ -29,8 +29,12 @@ TARGET_SECONDS = 10.0
 REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "eu-central-1")
 EC2_TYPES = ("t3.large", "m6i.large", "c6i.xlarge", "r6i.large")
 EKS_TYPES = ("m6i.xlarge", "m6i.2xlarge", "c6i.2xlarge", "r6i.xlarge")
-GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
 
 
 def spec(i: int) -> dict:
@@ -51,8 +55,13 @@ def spec(i: int) -> dict:
             "availability_zones": 3 if eks and i % 4 == 0 else 2,
         },
         "streaming": {"mode": "on_demand"} if i % 3 == 0 else {"mode": "provisioned", "shards": 1 + i % 4},
-        "model": {"name": f"model{i}", "problem": "classification", "target": "label",
-                  "primary_metric": "roc_auc", "minimum_metric": 0.8},
+        "model": {
+            "name": f"model{i}",
+            "problem": "classification",
+            "target": "label",
+            "primary_metric": "roc_auc",
+            "minimum_metric": 0.8,
+        },
         "lambdas": {"reserved_concurrency": 2 + i % 10, "log_retention_days": (7, 30, 90)[i % 3]},
         "tags": {"cost-center": f"cc-{1000 + i}"},
     }
@@ -62,8 +71,13 @@ def spec(i: int) -> dict:
 
 
 def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args], cwd=repo,
-                   env={**os.environ, **GIT_ENV}, check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        env={**os.environ, **GIT_ENV},
+        check=True,
+        capture_output=True,
+    )
 
 
 def build_repo(repo: Path) -> None:
@@ -82,9 +96,11 @@ def build_repo(repo: Path) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "20 tenants")
     # the change under review: a few tenants edited, one added, one removed
-    edits = {1: ("compute", "instance_types", ["m6i.xlarge"]),
-             2: ("compute", "min_nodes", spec(2)["compute"]["min_nodes"] + 1),
-             5: ("streaming", "mode", "on_demand")}
+    edits = {
+        1: ("compute", "instance_types", ["m6i.xlarge"]),
+        2: ("compute", "min_nodes", spec(2)["compute"]["min_nodes"] + 1),
+        5: ("streaming", "mode", "on_demand"),
+    }
     for i, (section, key, value) in edits.items():
         doc = spec(i)
         doc[section][key] = value
@@ -99,9 +115,22 @@ def run(repo: Path, attempt: int) -> tuple[float, dict]:
     report = repo.parent / f"preview-{attempt}.json"
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "tenantml.cli", "preview", "--base", "HEAD", "--format", "json",
-         "--output", str(report)],
-        cwd=repo, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "tenantml.cli",
+            "preview",
+            "--base",
+            "HEAD",
+            "--format",
+            "json",
+            "--output",
+            str(report),
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 1):
@@ -115,14 +144,18 @@ def main() -> int:
         repo.mkdir()
         build_repo(repo)
         ok = True
-        print(f"{'run':>3} {'tenants':>7} {'changed':>7} {'new':>3} {'removed':>7} {'resources':>9} {'wall s':>7} {'target':>6}")
+        print(
+            f"{'run':>3} {'tenants':>7} {'changed':>7} {'new':>3} {'removed':>7} {'resources':>9} {'wall s':>7} {'target':>6}"
+        )
         for attempt in (1, 2):
             wall, report = run(repo, attempt)
             statuses = [t["status"] for t in report["tenants"]]
             resources = sum(sum(t["counts"].values()) for t in report["tenants"])
             ok &= wall <= TARGET_SECONDS
-            print(f"{attempt:>3} {len(statuses):>7} {statuses.count('changed'):>7} {statuses.count('new'):>3} "
-                  f"{statuses.count('removed'):>7} {resources:>9} {wall:>7.2f} {TARGET_SECONDS:>6.1f}")
+            print(
+                f"{attempt:>3} {len(statuses):>7} {statuses.count('changed'):>7} {statuses.count('new'):>3} "
+                f"{statuses.count('removed'):>7} {resources:>9} {wall:>7.2f} {TARGET_SECONDS:>6.1f}"
+            )
     print("target met" if ok else "TARGET MISSED")
     return 0 if ok else 1
 

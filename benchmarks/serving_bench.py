@@ -591,7 +591,10 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="--logging-only: off/on turns per row count")
     parser.add_argument(
-        "--protocol", choices=("cbor", "json"), default="cbor", help="the inference log's PutRecords wire format"
+        "--protocol",
+        choices=("cbor", "json"),
+        default="cbor",
+        help="the inference log's PutRecords wire format",
     )
     args = parser.parse_args()
     concurrency = (8,) if args.quick else CONCURRENCY
@@ -792,7 +795,11 @@ def main() -> int:
 
 
 def logging_rounds(
-    model_dir: Path, payloads: dict[int, bytes], concurrency: tuple[int, ...], args, work: Path,
+    model_dir: Path,
+    payloads: dict[int, bytes],
+    concurrency: tuple[int, ...],
+    args,
+    work: Path,
     results: list[Result],
 ) -> None:
     """Logging off and on, both servers running, measured in alternating turns; the median of each.
@@ -803,14 +810,17 @@ def logging_rounds(
     """
     sink = NullKinesis()
     off_port, on_port = free_port(), free_port()
-    with tenantml_server(model_dir, off_port, args.workers, log=work / "tenantml.log"), tenantml_server(
-        model_dir,
-        on_port,
-        args.workers,
-        stream="bench-inference-log",
-        endpoint=sink.endpoint,
-        protocol=args.protocol,
-        log=work / "tenantml-log.log",
+    with (
+        tenantml_server(model_dir, off_port, args.workers, log=work / "tenantml.log"),
+        tenantml_server(
+            model_dir,
+            on_port,
+            args.workers,
+            stream="bench-inference-log",
+            endpoint=sink.endpoint,
+            protocol=args.protocol,
+            log=work / "tenantml-log.log",
+        ),
     ):
         for n in ROWS:
             for c in concurrency:
@@ -818,7 +828,9 @@ def logging_rounds(
                 for _ in range(args.rounds):
                     for label, port in (("tenantml (log off)", off_port), ("tenantml (log on)", on_port)):
                         turns[label].append(
-                            measure(label, f"http://127.0.0.1:{port}/invocations", payloads[n], n, c, args, work)
+                            measure(
+                                label, f"http://127.0.0.1:{port}/invocations", payloads[n], n, c, args, work
+                            )
                         )
                 costs = [1 - on.rps / off.rps for off, on in zip(*turns.values(), strict=True)]
                 print(f"  turns rows={n} c={c}: logging cost " + ", ".join(f"{100 * x:.1f} %" for x in costs))

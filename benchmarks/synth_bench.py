@@ -59,7 +59,10 @@ def run(count: int) -> dict[str, float]:
         started = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "benchmarks" / "_synth_child.py"), str(specs), str(out)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         peak_kib = 0
         while proc.poll() is None:
@@ -75,12 +78,16 @@ def run(count: int) -> dict[str, float]:
 
 def main() -> int:
     ok = True
-    print(f"{'tenants':>7} {'run':>3} {'resources':>9} {'wall s':>7} {'target s':>8} {'peak MB (python+node, all processes)':>36}")
+    print(
+        f"{'tenants':>7} {'run':>3} {'resources':>9} {'wall s':>7} {'target s':>8} {'peak MB (python+node, all processes)':>36}"
+    )
     for count, target in TARGETS.items():
         for attempt in (1, 2):
             r = run(count)
             ok &= r["wall_seconds"] <= target and r["peak_mb"] <= MEMORY_TARGET_MB
-            print(f"{count:>7} {attempt:>3} {r['resources']:>9} {r['wall_seconds']:>7.2f} {target:>8.1f} {r['peak_mb']:>36.1f}")
+            print(
+                f"{count:>7} {attempt:>3} {r['resources']:>9} {r['wall_seconds']:>7.2f} {target:>8.1f} {r['peak_mb']:>36.1f}"
+            )
     print(f"memory target: {MEMORY_TARGET_MB} MB")
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1

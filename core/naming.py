@@ -51,7 +51,9 @@ class Naming:
     def name(self, component: str, kind: str = "default") -> str:
         """``tenantml-<tenant>-<env>-<component>``, checked against the AWS limit for ``kind``."""
         if not _COMPONENT.match(component):
-            raise ConstructPropsError([Problem("component", "must be lowercase letters, digits and '-'", component)])
+            raise ConstructPropsError(
+                [Problem("component", "must be lowercase letters, digits and '-'", component)]
+            )
         value = f"{self.prefix}-{component}"
         limit = NAME_LIMITS[kind]
         if len(value) > limit:

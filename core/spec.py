@@ -359,9 +359,10 @@ class TenantSpec(_Model):
     lambdas: LambdaSpec = LambdaSpec()
     state: StateBackendSpec = StateBackendSpec()
     suppressions: list[Suppression] = Field(default_factory=list)
-    tags: dict[Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN)], Annotated[str, StringConstraints(max_length=256)]] = Field(
-        default_factory=dict
-    )
+    tags: dict[
+        Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN)],
+        Annotated[str, StringConstraints(max_length=256)],
+    ] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -381,7 +382,9 @@ class TenantSpec(_Model):
     def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
         reserved = sorted(k for k in tags if k.lower().startswith("aws:") or k.startswith("tenantml:"))
         if reserved:
-            raise ValueError(f"tag keys {reserved} are reserved (aws:* and tenantml:* are set by the platform)")
+            raise ValueError(
+                f"tag keys {reserved} are reserved (aws:* and tenantml:* are set by the platform)"
+            )
         return tags
 
     @model_validator(mode="after")
@@ -396,7 +399,9 @@ class TenantSpec(_Model):
         if found:
             # a model validator's error sits at the top level: the context carries each field
             raise PydanticCustomError(
-                _SECTION_RULES_ERROR, "{summary}", {"summary": "; ".join(m for _, m, _ in found), "problems": found}
+                _SECTION_RULES_ERROR,
+                "{summary}",
+                {"summary": "; ".join(m for _, m, _ in found), "problems": found},
             )
         return self
 
@@ -436,7 +441,9 @@ def _format_location(loc: Iterable[int | str]) -> str:
 
 def _field_path(loc: Iterable[int | str]) -> tuple[int | str, ...]:
     # pydantic puts union/constraint branch names in loc; keep only the field path
-    return tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "constrained-str"))))
+    return tuple(
+        p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "constrained-str")))
+    )
 
 
 def _problems_from_validation(path: Path, err: ValidationError) -> list[Problem]:
@@ -464,7 +471,9 @@ def _section_problem(path: Path, field: FieldPath, message: str, value: Any) -> 
 def _raw_reader(data: Mapping[str, Any], err: ValidationError) -> Callable[[FieldPath], Any]:
     """Read fields pydantic accepted from the raw document, as validated values (defaults when absent)."""
     # a broken section rule sits at the top level but leaves every field valid
-    failed = [_field_path(e["loc"]) for e in err.errors(include_url=False) if e["type"] != _SECTION_RULES_ERROR]
+    failed = [
+        _field_path(e["loc"]) for e in err.errors(include_url=False) if e["type"] != _SECTION_RULES_ERROR
+    ]
 
     def read(path: FieldPath) -> Any:
         # an error at the field, inside it, or at a section holding it (missing, not a mapping)

@@ -6,15 +6,34 @@ the synthesized output holds no ``*`` action, and a reviewer reads the whole sur
 
 from __future__ import annotations
 
-S3_READ = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:ListBucket", "s3:ListBucketVersions")
+S3_READ = (
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectTagging",
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+)
 S3_WRITE = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject")
 
 KMS_DECRYPT = ("kms:Decrypt", "kms:DescribeKey")
-KMS_ENCRYPT_DECRYPT = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
+KMS_ENCRYPT_DECRYPT = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
 
 #: what EC2 Auto Scaling needs to launch instances with volumes encrypted by a customer key
-KMS_FOR_EBS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext",
-               "kms:ReEncryptFrom", "kms:ReEncryptTo")
+KMS_FOR_EBS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
 
 KINESIS_READ = (
     "kinesis:DescribeStream",
@@ -72,7 +91,12 @@ SAGEMAKER_VPC_ACCESS = (
     "ec2:DescribeVpcs",
 )
 #: SageMaker endpoint containers log to /aws/sagemaker/Endpoints/<endpoint>
-SAGEMAKER_ENDPOINT_LOGS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+SAGEMAKER_ENDPOINT_LOGS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:DescribeLogStreams",
+)
 
 #: X-Ray has no resource-level permissions: these are granted on "*"
 XRAY_WRITE = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")

@@ -15,13 +15,13 @@ from typing import Literal
 
 from constructs import Construct
 
+from core.contract import METRICS_NAMESPACE
+from core.errors import ConstructPropsError, Problem
+from core.naming import Naming
 from infra import actions
 from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token, snake
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
-from core.naming import Naming
-from core.contract import METRICS_NAMESPACE
-from core.errors import ConstructPropsError, Problem
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -67,12 +67,24 @@ class AlarmProps:
     def __post_init__(self) -> None:
         problems = []
         if (self.statistic is None) == (self.extended_statistic is None):
-            problems.append(Problem(f"{self.component}.statistic", "set exactly one of statistic and extended_statistic"))
+            problems.append(
+                Problem(f"{self.component}.statistic", "set exactly one of statistic and extended_statistic")
+            )
         if self.period_seconds not in (10, 30) and (self.period_seconds <= 0 or self.period_seconds % 60):
-            problems.append(Problem(f"{self.component}.period_seconds", "must be 10, 30 or a multiple of 60", self.period_seconds))
+            problems.append(
+                Problem(
+                    f"{self.component}.period_seconds",
+                    "must be 10, 30 or a multiple of 60",
+                    self.period_seconds,
+                )
+            )
         if not 1 <= self.datapoints_to_alarm <= self.evaluation_periods:
             problems.append(
-                Problem(f"{self.component}.datapoints_to_alarm", "must be between 1 and evaluation_periods", self.datapoints_to_alarm)
+                Problem(
+                    f"{self.component}.datapoints_to_alarm",
+                    "must be between 1 and evaluation_periods",
+                    self.datapoints_to_alarm,
+                )
             )
         if problems:
             raise ConstructPropsError(problems)
@@ -84,17 +96,25 @@ class AlertTopic(TenantConstruct):
         self.props = props
         self.topic_name = props.naming.name("alerts", "topic")
         self.topic = Resource(
-            self, PRIMARY_ID, "aws_sns_topic", {"name": self.topic_name, "kms_master_key_id": props.key.key_arn}
+            self,
+            PRIMARY_ID,
+            "aws_sns_topic",
+            {"name": self.topic_name, "kms_master_key_id": props.key.key_arn},
         )
         for i, email in enumerate(props.emails):
             Resource(
-                self, f"Email{i}", "aws_sns_topic_subscription",
+                self,
+                f"Email{i}",
+                "aws_sns_topic_subscription",
                 {"topic_arn": self.topic_arn, "protocol": "email", "endpoint": email},
             )
         # internal: alarm state changes for the alarm Lambda, never for people
         self.alarms_topic_name = props.naming.name("alarms", "topic")
         self.alarms_topic = Resource(
-            self, "Alarms", "aws_sns_topic", {"name": self.alarms_topic_name, "kms_master_key_id": props.key.key_arn}
+            self,
+            "Alarms",
+            "aws_sns_topic",
+            {"name": self.alarms_topic_name, "kms_master_key_id": props.key.key_arn},
         )
         self.alarms: dict[str, Resource] = {}
 
@@ -118,7 +138,9 @@ class AlertTopic(TenantConstruct):
         dims = {k: v for k, v in props.dimensions.items()}
         bad = [k for k, v in dims.items() if not v and not is_token(v)]
         if bad:
-            raise ConstructPropsError([Problem(f"{props.component}.dimensions", "dimension values must not be empty", bad)])
+            raise ConstructPropsError(
+                [Problem(f"{props.component}.dimensions", "dimension values must not be empty", bad)]
+            )
         alarm = Resource(
             self,
             f"Alarm{snake(props.component).title().replace('_', '')}",
@@ -147,5 +169,9 @@ class AlertTopic(TenantConstruct):
 
 def grant_put_metrics(role: ServiceRole, namespace: str = METRICS_NAMESPACE) -> None:
     """PutMetricData has no resource-level permissions; scope it to our namespace instead."""
-    role.grant("PutTenantMetrics", actions.CLOUDWATCH_PUT_METRICS, ["*"],
-               StringEquals={"cloudwatch:namespace": namespace})
+    role.grant(
+        "PutTenantMetrics",
+        actions.CLOUDWATCH_PUT_METRICS,
+        ["*"],
+        StringEquals={"cloudwatch:namespace": namespace},
+    )

@@ -23,8 +23,8 @@ from typing import Any
 
 from constructs import Construct
 
-from infra.cdk import TerraformDataSource, TerraformResource, TerraformStack
 from core.errors import ConstructPropsError, Problem
+from infra.cdk import TerraformDataSource, TerraformResource, TerraformStack
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 PRIMARY_ID = "this"
@@ -110,7 +110,11 @@ class TenantConstruct(Construct):
         self._stack: TenantStack = scope if isinstance(scope, TenantStack) else scope._stack
 
     def _address_name(self, construct_id: str, resource_type: str) -> str:
-        name = self.address_prefix if construct_id == PRIMARY_ID else f"{self.address_prefix}_{snake(construct_id)}"
+        name = (
+            self.address_prefix
+            if construct_id == PRIMARY_ID
+            else f"{self.address_prefix}_{snake(construct_id)}"
+        )
         address = f"{resource_type}.{name}"
         if address in self._addresses:
             raise ConstructPropsError(
@@ -158,8 +162,13 @@ class Resource(TerraformResource):
         if not SUPPRESSION_RULE_ID.match(rule_id):
             problems.append(Problem(f"{self.address}.suppress", "rule id must look like TM-S3-001", rule_id))
         if len(reason.strip()) < 10:
-            problems.append(Problem(f"{self.address}.suppress", "a suppression needs a written reason (10+ characters)",
-                                    reason))
+            problems.append(
+                Problem(
+                    f"{self.address}.suppress",
+                    "a suppression needs a written reason (10+ characters)",
+                    reason,
+                )
+            )
         if problems:
             raise ConstructPropsError(problems)
         self.suppressions.append({"rule_id": rule_id, "reason": reason.strip()})
@@ -184,7 +193,13 @@ class Resource(TerraformResource):
 class DataSource(TerraformDataSource):
     """A Terraform data source (``data.<type>.<name>``), e.g. the caller's account id."""
 
-    def __init__(self, scope: TenantConstruct, construct_id: str, source_type: str, attributes: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        scope: TenantConstruct,
+        construct_id: str,
+        source_type: str,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(scope, construct_id, terraform_resource_type=source_type)
         self.source_type = source_type
         self.name = scope._address_name(construct_id, f"data.{source_type}")

@@ -13,10 +13,10 @@ from typing import ClassVar
 
 from constructs import Construct
 
+from core.errors import ConstructPropsError, Problem
+from core.naming import Naming
 from infra import actions
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
-from core.naming import Naming
-from core.errors import ConstructPropsError, Problem
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +64,9 @@ def policy_document(statements: Iterable[PolicyStatement]) -> str:
         prev = merged.get(st.sid)
         if prev is not None:
             if prev.effect != st.effect or prev.conditions != st.conditions:
-                raise ConstructPropsError([Problem(st.sid, "statement id reused with a different effect or condition")])
+                raise ConstructPropsError(
+                    [Problem(st.sid, "statement id reused with a different effect or condition")]
+                )
             st = PolicyStatement(
                 sid=st.sid,
                 effect=st.effect,
@@ -77,12 +79,19 @@ def policy_document(statements: Iterable[PolicyStatement]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
-def trust_policy(services: Sequence[str] = (), federated: Mapping[str, Mapping[str, object]] | None = None) -> str:
+def trust_policy(
+    services: Sequence[str] = (), federated: Mapping[str, Mapping[str, object]] | None = None
+) -> str:
     """An assume-role policy for AWS services and, optionally, an OIDC provider (IRSA)."""
     statements: list[dict[str, object]] = []
     if services:
         statements.append(
-            {"Sid": "Services", "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": sorted(services)}}
+            {
+                "Sid": "Services",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": sorted(services)},
+            }
         )
     for provider_arn, condition in (federated or {}).items():
         statements.append(
@@ -94,7 +103,9 @@ def trust_policy(services: Sequence[str] = (), federated: Mapping[str, Mapping[s
                 "Condition": dict(condition),
             }
         )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +125,9 @@ class ServiceRoleProps:
             raise ConstructPropsError([Problem("assumed_by", "a role needs at least one trusted principal")])
         bad = [s for s in self.assumed_by if not s.endswith(".amazonaws.com")]
         if bad:
-            raise ConstructPropsError([Problem("assumed_by", "must be AWS service principals (*.amazonaws.com)", bad)])
+            raise ConstructPropsError(
+                [Problem("assumed_by", "must be AWS service principals (*.amazonaws.com)", bad)]
+            )
 
 
 class ServiceRole(TenantConstruct):
@@ -144,7 +157,12 @@ class ServiceRole(TenantConstruct):
             lambda: {"name": "grants", "role": self.role.id_ref, "policy": self.policy_json()},
         )
         for i, arn in enumerate(props.managed_policy_arns):
-            Resource(self, f"Managed{i}", "aws_iam_role_policy_attachment", {"role": self.role.ref("name"), "policy_arn": arn})
+            Resource(
+                self,
+                f"Managed{i}",
+                "aws_iam_role_policy_attachment",
+                {"role": self.role.ref("name"), "policy_arn": arn},
+            )
 
     @property
     def role_arn(self) -> str:
@@ -157,8 +175,18 @@ class ServiceRole(TenantConstruct):
     def add_statement(self, statement: PolicyStatement) -> None:
         self._statements.append(statement)
 
-    def grant(self, sid: str, action_list: Sequence[str], resources: Sequence[str], **conditions: Mapping[str, object]) -> None:
-        self.add_statement(PolicyStatement(sid=sid, actions=tuple(action_list), resources=tuple(resources), conditions=conditions))
+    def grant(
+        self,
+        sid: str,
+        action_list: Sequence[str],
+        resources: Sequence[str],
+        **conditions: Mapping[str, object],
+    ) -> None:
+        self.add_statement(
+            PolicyStatement(
+                sid=sid, actions=tuple(action_list), resources=tuple(resources), conditions=conditions
+            )
+        )
 
     def grant_pass_role(self, other: ServiceRole) -> None:
         """Let this role hand ``other`` to SageMaker (training jobs, endpoints)."""
@@ -196,17 +224,24 @@ class PermissionBoundary(TenantConstruct):
         "PassRole": (actions.IAM_PASS_ROLE, ("iam", "role/{prefix}-*")),
         "Alarms": (actions.CLOUDWATCH_ALARMS_READ, ("cloudwatch", "alarm:{prefix}-*")),
         "Images": (actions.ECR_PULL, ("ecr", "repository/{prefix}-*")),
-        "EndpointLogs": (actions.SAGEMAKER_ENDPOINT_LOGS, ("logs", "log-group:/aws/sagemaker/Endpoints/{prefix}-*")),
+        "EndpointLogs": (
+            actions.SAGEMAKER_ENDPOINT_LOGS,
+            ("logs", "log-group:/aws/sagemaker/Endpoints/{prefix}-*"),
+        ),
     }
 
-    def __init__(self, scope: Construct, construct_id: str, props: PermissionBoundaryProps, *, key_arn: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, props: PermissionBoundaryProps, *, key_arn: str
+    ) -> None:
         super().__init__(scope, construct_id)
         naming = props.naming
         statements = [
             PolicyStatement(
                 sid=sid,
                 actions=tuple(action_list),
-                resources=(naming.arn_pattern(service, pattern.format(prefix=naming.prefix, tenant=naming.tenant)),),
+                resources=(
+                    naming.arn_pattern(service, pattern.format(prefix=naming.prefix, tenant=naming.tenant)),
+                ),
             )
             for sid, (action_list, (service, pattern)) in self.SERVICES.items()
         ]

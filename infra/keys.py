@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
+from core.errors import ConstructPropsError, Problem
+from core.naming import Naming
 from infra import actions
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole
-from core.naming import Naming
-from core.errors import ConstructPropsError, Problem
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,9 +25,13 @@ class TenantKeyProps:
     def __post_init__(self) -> None:
         problems = []
         if not 7 <= self.deletion_window_days <= 30:
-            problems.append(Problem("deletion_window_days", "must be between 7 and 30", self.deletion_window_days))
+            problems.append(
+                Problem("deletion_window_days", "must be between 7 and 30", self.deletion_window_days)
+            )
         if not 90 <= self.rotation_period_days <= 2560:
-            problems.append(Problem("rotation_period_days", "must be between 90 and 2560", self.rotation_period_days))
+            problems.append(
+                Problem("rotation_period_days", "must be between 90 and 2560", self.rotation_period_days)
+            )
         if problems:
             raise ConstructPropsError(problems)
 
@@ -42,7 +46,13 @@ def _key_policy(props: TenantKeyProps) -> str:
     statements = [
         # The account root keeps full control, as in AWS's default key policy; without it a
         # key can become unmanageable. IAM policies (capped by the boundary) do the rest.
-        {"Sid": "AccountAdmin", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"},
+        {
+            "Sid": "AccountAdmin",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
         {
             "Sid": "CloudWatchAlarmsToEncryptedTopic",
             "Effect": "Allow",
@@ -59,7 +69,9 @@ def _key_policy(props: TenantKeyProps) -> str:
             "Action": sorted(actions.KMS_ENCRYPT_DECRYPT),
             "Resource": "*",
             "Condition": {
-                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{props.partition}:logs:{region}:{props.account_id}:*"}
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": f"arn:{props.partition}:logs:{region}:{props.account_id}:*"
+                }
             },
         },
         # EC2 Auto Scaling launches instances with volumes encrypted by this key through its
@@ -80,7 +92,9 @@ def _key_policy(props: TenantKeyProps) -> str:
             "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
         },
     ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":")
+    )
 
 
 class TenantKey(TenantConstruct):
@@ -103,7 +117,9 @@ class TenantKey(TenantConstruct):
             },
         )
         self.alias_name = f"alias/{props.naming.prefix}"
-        Resource(self, "Alias", "aws_kms_alias", {"name": self.alias_name, "target_key_id": self.key.ref("key_id")})
+        Resource(
+            self, "Alias", "aws_kms_alias", {"name": self.alias_name, "target_key_id": self.key.ref("key_id")}
+        )
 
     @property
     def key_arn(self) -> str:

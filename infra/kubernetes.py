@@ -16,12 +16,12 @@ from typing import Any
 
 from constructs import Construct
 
+from core.errors import ConstructPropsError, Problem
+from core.naming import Naming
 from infra.cdk import TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.core import DataSource, Resource, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
-from core.naming import Naming
 from infra.serving import CONTAINER_PORT, SERVING_CONFIG_ENV, serving_config
-from core.errors import ConstructPropsError, Problem
 
 KUBERNETES_PROVIDER_SOURCE = "hashicorp/kubernetes"
 #: the provider major version the committed schema (infra/provider_schema/kubernetes.json) comes from
@@ -86,8 +86,13 @@ class EksServingProps:
     def __post_init__(self) -> None:
         problems = []
         if not 1 <= self.min_replicas <= self.max_replicas:
-            problems.append(Problem("min_replicas", "must be at least 1 and at most max_replicas",
-                                    (self.min_replicas, self.max_replicas)))
+            problems.append(
+                Problem(
+                    "min_replicas",
+                    "must be at least 1 and at most max_replicas",
+                    (self.min_replicas, self.max_replicas),
+                )
+            )
         if not 10 <= self.target_cpu_percent <= 100:
             problems.append(Problem("target_cpu_percent", "must be 10 to 100", self.target_cpu_percent))
         if not 1 <= self.workers <= 32:
@@ -108,135 +113,210 @@ class EksServing(TenantConstruct):
         self.app_name = naming.name(props.model_name)
         subject = f"system:serviceaccount:{self.namespace}:{self.service_account}"
         self.role = ServiceRole(
-            self, "Role",
+            self,
+            "Role",
             ServiceRoleProps(
-                naming=naming, component="serving-pods", description=f"tenantml serving pods of {naming.tenant} (IRSA)",
+                naming=naming,
+                component="serving-pods",
+                description=f"tenantml serving pods of {naming.tenant} (IRSA)",
                 boundary_arn=props.boundary_arn,
-                federated={props.oidc_provider_arn: {"StringEquals": {
-                    f"{props.oidc_issuer_host}:sub": subject,
-                    f"{props.oidc_issuer_host}:aud": STS_AUDIENCE,
-                }}},
+                federated={
+                    props.oidc_provider_arn: {
+                        "StringEquals": {
+                            f"{props.oidc_issuer_host}:sub": subject,
+                            f"{props.oidc_issuer_host}:aud": STS_AUDIENCE,
+                        }
+                    }
+                },
             ),
         )
-        labels = {"app.kubernetes.io/name": self.app_name, "app.kubernetes.io/part-of": "tenantml",
-                  "tenantml.io/tenant": naming.tenant}
+        labels = {
+            "app.kubernetes.io/name": self.app_name,
+            "app.kubernetes.io/part-of": "tenantml",
+            "tenantml.io/tenant": naming.tenant,
+        }
         self.namespace_resource = Resource(
-            self, "Namespace", "kubernetes_namespace_v1",
+            self,
+            "Namespace",
+            "kubernetes_namespace_v1",
             {"metadata": [{"name": self.namespace, "labels": {"tenantml.io/tenant": naming.tenant}}]},
         )
         namespace_ref = self.namespace_resource.ref("metadata[0].name")
         self.account = Resource(
-            self, "ServiceAccount", "kubernetes_service_account_v1",
-            {"metadata": [{
-                "name": self.service_account,
-                "namespace": namespace_ref,
-                "annotations": {"eks.amazonaws.com/role-arn": self.role.role_arn},
-                "labels": labels,
-            }]},
+            self,
+            "ServiceAccount",
+            "kubernetes_service_account_v1",
+            {
+                "metadata": [
+                    {
+                        "name": self.service_account,
+                        "namespace": namespace_ref,
+                        "annotations": {"eks.amazonaws.com/role-arn": self.role.role_arn},
+                        "labels": labels,
+                    }
+                ]
+            },
         )
         self.deployment = Resource(
-            self, "Deployment", "kubernetes_deployment_v1",
+            self,
+            "Deployment",
+            "kubernetes_deployment_v1",
             {
                 "metadata": [{"name": self.app_name, "namespace": namespace_ref, "labels": labels}],
-                "spec": [{
-                    # the autoscaler owns the replica count from here on
-                    "replicas": str(props.min_replicas),
-                    "selector": [{"match_labels": {"app.kubernetes.io/name": self.app_name}}],
-                    "strategy": [{"type": "RollingUpdate",
-                                  "rolling_update": [{"max_surge": "25%", "max_unavailable": "0"}]}],
-                    "template": [{
-                        "metadata": [{"labels": labels}],
-                        "spec": [self._pod_spec(props)],
-                    }],
-                }],
+                "spec": [
+                    {
+                        # the autoscaler owns the replica count from here on
+                        "replicas": str(props.min_replicas),
+                        "selector": [{"match_labels": {"app.kubernetes.io/name": self.app_name}}],
+                        "strategy": [
+                            {
+                                "type": "RollingUpdate",
+                                "rolling_update": [{"max_surge": "25%", "max_unavailable": "0"}],
+                            }
+                        ],
+                        "template": [
+                            {
+                                "metadata": [{"labels": labels}],
+                                "spec": [self._pod_spec(props)],
+                            }
+                        ],
+                    }
+                ],
                 "lifecycle": {"ignore_changes": ["spec[0].replicas"]},
             },
         )
         self.service = Resource(
-            self, "Service", "kubernetes_service_v1",
+            self,
+            "Service",
+            "kubernetes_service_v1",
             {
                 "metadata": [{"name": self.app_name, "namespace": namespace_ref, "labels": labels}],
-                "spec": [{
-                    "type": "ClusterIP",
-                    "selector": {"app.kubernetes.io/name": self.app_name},
-                    "port": [{"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"}],
-                }],
+                "spec": [
+                    {
+                        "type": "ClusterIP",
+                        "selector": {"app.kubernetes.io/name": self.app_name},
+                        "port": [
+                            {"name": "http", "port": SERVICE_PORT, "target_port": "http", "protocol": "TCP"}
+                        ],
+                    }
+                ],
             },
         )
         self.autoscaler = Resource(
-            self, "Autoscaler", "kubernetes_horizontal_pod_autoscaler_v2",
+            self,
+            "Autoscaler",
+            "kubernetes_horizontal_pod_autoscaler_v2",
             {
                 "metadata": [{"name": self.app_name, "namespace": namespace_ref, "labels": labels}],
-                "spec": [{
-                    "min_replicas": props.min_replicas,
-                    "max_replicas": props.max_replicas,
-                    "scale_target_ref": [{"api_version": "apps/v1", "kind": "Deployment",
-                                          "name": self.deployment.ref("metadata[0].name")}],
-                    "metric": [{
-                        "type": "Resource",
-                        "resource": [{"name": "cpu", "target": [{
-                            "type": "Utilization", "average_utilization": props.target_cpu_percent}]}],
-                    }],
-                }],
+                "spec": [
+                    {
+                        "min_replicas": props.min_replicas,
+                        "max_replicas": props.max_replicas,
+                        "scale_target_ref": [
+                            {
+                                "api_version": "apps/v1",
+                                "kind": "Deployment",
+                                "name": self.deployment.ref("metadata[0].name"),
+                            }
+                        ],
+                        "metric": [
+                            {
+                                "type": "Resource",
+                                "resource": [
+                                    {
+                                        "name": "cpu",
+                                        "target": [
+                                            {
+                                                "type": "Utilization",
+                                                "average_utilization": props.target_cpu_percent,
+                                            }
+                                        ],
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ],
             },
         )
         self.disruption_budget = Resource(
-            self, "DisruptionBudget", "kubernetes_pod_disruption_budget_v1",
+            self,
+            "DisruptionBudget",
+            "kubernetes_pod_disruption_budget_v1",
             {
                 "metadata": [{"name": self.app_name, "namespace": namespace_ref, "labels": labels}],
-                "spec": [{
-                    # a node drain never takes the last serving pod
-                    "max_unavailable": "1" if props.min_replicas > 1 else "0",
-                    "selector": [{"match_labels": {"app.kubernetes.io/name": self.app_name}}],
-                }],
+                "spec": [
+                    {
+                        # a node drain never takes the last serving pod
+                        "max_unavailable": "1" if props.min_replicas > 1 else "0",
+                        "selector": [{"match_labels": {"app.kubernetes.io/name": self.app_name}}],
+                    }
+                ],
             },
         )
 
     def _pod_spec(self, props: EksServingProps) -> dict[str, Any]:
         naming = props.naming
         config = serving_config(
-            serving_format=props.serving_format, stream_name=props.stream_name, region=naming.region,
-            source={"kind": "registry", "group": props.model_package_group, "alias": props.alias,
-                    "region": naming.region},
+            serving_format=props.serving_format,
+            stream_name=props.stream_name,
+            region=naming.region,
+            source={
+                "kind": "registry",
+                "group": props.model_package_group,
+                "alias": props.alias,
+                "region": naming.region,
+            },
         )
         probe = {"http_get": [{"path": "/ping", "port": "http"}], "period_seconds": 10, "timeout_seconds": 2}
         return {
             "service_account_name": self.account.ref("metadata[0].name"),
             "automount_service_account_token": True,
             "node_selector": dict(props.node_selector) if props.node_selector else None,
-            "security_context": [{
-                "run_as_non_root": True, "run_as_user": str(RUN_AS), "run_as_group": str(RUN_AS),
-                "fs_group": str(RUN_AS), "seccomp_profile": [{"type": "RuntimeDefault"}],
-            }],
-            "container": [{
-                "name": "server",
-                "image": props.image_uri,
-                "args": ["serve", "--port", str(CONTAINER_PORT), "--workers", str(props.workers)],
-                "port": [{"name": "http", "container_port": CONTAINER_PORT, "protocol": "TCP"}],
-                "env": [
-                    {"name": SERVING_CONFIG_ENV, "value": config},
-                    {"name": "TENANTML_MODEL_PACKAGE_GROUP", "value": props.model_package_group},
-                    {"name": "TENANTML_MODEL_ALIAS", "value": props.alias},
-                    {"name": "TENANTML_STREAM_NAME", "value": props.stream_name},
-                    {"name": "AWS_REGION", "value": naming.region},
-                    {"name": "AWS_DEFAULT_REGION", "value": naming.region},
-                    # archives are unpacked here; the root filesystem is read-only
-                    {"name": "TMPDIR", "value": "/tmp"},
-                ],
-                "readiness_probe": [{**probe, "initial_delay_seconds": 5, "failure_threshold": 3}],
-                "liveness_probe": [{**probe, "initial_delay_seconds": 30, "failure_threshold": 3}],
-                "resources": [{
-                    "requests": {"cpu": props.cpu_request, "memory": props.memory_request},
-                    "limits": {"cpu": props.cpu_limit, "memory": props.memory_limit},
-                }],
-                "security_context": [{
-                    "allow_privilege_escalation": False,
-                    "read_only_root_filesystem": True,
+            "security_context": [
+                {
                     "run_as_non_root": True,
-                    "capabilities": [{"drop": ["ALL"]}],
-                }],
-                "volume_mount": [{"name": "tmp", "mount_path": "/tmp"}],
-            }],
+                    "run_as_user": str(RUN_AS),
+                    "run_as_group": str(RUN_AS),
+                    "fs_group": str(RUN_AS),
+                    "seccomp_profile": [{"type": "RuntimeDefault"}],
+                }
+            ],
+            "container": [
+                {
+                    "name": "server",
+                    "image": props.image_uri,
+                    "args": ["serve", "--port", str(CONTAINER_PORT), "--workers", str(props.workers)],
+                    "port": [{"name": "http", "container_port": CONTAINER_PORT, "protocol": "TCP"}],
+                    "env": [
+                        {"name": SERVING_CONFIG_ENV, "value": config},
+                        {"name": "TENANTML_MODEL_PACKAGE_GROUP", "value": props.model_package_group},
+                        {"name": "TENANTML_MODEL_ALIAS", "value": props.alias},
+                        {"name": "TENANTML_STREAM_NAME", "value": props.stream_name},
+                        {"name": "AWS_REGION", "value": naming.region},
+                        {"name": "AWS_DEFAULT_REGION", "value": naming.region},
+                        # archives are unpacked here; the root filesystem is read-only
+                        {"name": "TMPDIR", "value": "/tmp"},
+                    ],
+                    "readiness_probe": [{**probe, "initial_delay_seconds": 5, "failure_threshold": 3}],
+                    "liveness_probe": [{**probe, "initial_delay_seconds": 30, "failure_threshold": 3}],
+                    "resources": [
+                        {
+                            "requests": {"cpu": props.cpu_request, "memory": props.memory_request},
+                            "limits": {"cpu": props.cpu_limit, "memory": props.memory_limit},
+                        }
+                    ],
+                    "security_context": [
+                        {
+                            "allow_privilege_escalation": False,
+                            "read_only_root_filesystem": True,
+                            "run_as_non_root": True,
+                            "capabilities": [{"drop": ["ALL"]}],
+                        }
+                    ],
+                    "volume_mount": [{"name": "tmp", "mount_path": "/tmp"}],
+                }
+            ],
             "volume": [{"name": "tmp", "empty_dir": [{"size_limit": "1Gi"}]}],
         }
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
-from core.naming import Naming
 from core.errors import ConstructPropsError, Problem
+from core.naming import Naming
+from infra.core import PRIMARY_ID, Resource, TenantConstruct
 
 _AZ_SUFFIXES = "abc"
 
@@ -31,7 +31,9 @@ class NetworkProps:
         except ValueError as err:
             problems.append(Problem("cidr", f"not a network address: {err}", self.cidr))
         if not 2 <= self.availability_zones <= len(_AZ_SUFFIXES):
-            problems.append(Problem("availability_zones", f"must be 2 to {len(_AZ_SUFFIXES)}", self.availability_zones))
+            problems.append(
+                Problem("availability_zones", f"must be 2 to {len(_AZ_SUFFIXES)}", self.availability_zones)
+            )
         if problems:
             raise ConstructPropsError(problems)
 
@@ -47,9 +49,15 @@ class Network(TenantConstruct):
         super().__init__(scope, construct_id)
         naming = props.naming
         self.vpc = Resource(
-            self, PRIMARY_ID, "aws_vpc",
-            {"cidr_block": props.cidr, "enable_dns_hostnames": True, "enable_dns_support": True,
-             "tags": {"Name": naming.name("vpc")}},
+            self,
+            PRIMARY_ID,
+            "aws_vpc",
+            {
+                "cidr_block": props.cidr,
+                "enable_dns_hostnames": True,
+                "enable_dns_support": True,
+                "tags": {"Name": naming.name("vpc")},
+            },
         )
         cidrs = props.subnet_cidrs()
         zones = [f"{naming.region}{s}" for s in _AZ_SUFFIXES[: props.availability_zones]]
@@ -58,40 +66,78 @@ class Network(TenantConstruct):
         for i, zone in enumerate(zones):
             self.private_subnets.append(
                 Resource(
-                    self, f"Private{i}", "aws_subnet",
-                    {"vpc_id": self.vpc.id_ref, "cidr_block": cidrs[i], "availability_zone": zone,
-                     "map_public_ip_on_launch": False,
-                     "tags": {"Name": naming.name(f"private-{i}"), "kubernetes.io/role/internal-elb": "1"}},
+                    self,
+                    f"Private{i}",
+                    "aws_subnet",
+                    {
+                        "vpc_id": self.vpc.id_ref,
+                        "cidr_block": cidrs[i],
+                        "availability_zone": zone,
+                        "map_public_ip_on_launch": False,
+                        "tags": {"Name": naming.name(f"private-{i}"), "kubernetes.io/role/internal-elb": "1"},
+                    },
                 )
             )
             self.public_subnets.append(
                 Resource(
-                    self, f"Public{i}", "aws_subnet",
-                    {"vpc_id": self.vpc.id_ref, "cidr_block": cidrs[props.availability_zones + i],
-                     "availability_zone": zone, "map_public_ip_on_launch": False,
-                     "tags": {"Name": naming.name(f"public-{i}"), "kubernetes.io/role/elb": "1"}},
+                    self,
+                    f"Public{i}",
+                    "aws_subnet",
+                    {
+                        "vpc_id": self.vpc.id_ref,
+                        "cidr_block": cidrs[props.availability_zones + i],
+                        "availability_zone": zone,
+                        "map_public_ip_on_launch": False,
+                        "tags": {"Name": naming.name(f"public-{i}"), "kubernetes.io/role/elb": "1"},
+                    },
                 )
             )
         gateway = Resource(self, "Gateway", "aws_internet_gateway", {"vpc_id": self.vpc.id_ref})
         # one NAT gateway: private compute reaches registries and AWS APIs; one per zone costs 3x
         eip = Resource(self, "NatIp", "aws_eip", {"domain": "vpc"}, depends_on=[gateway])
         nat = Resource(
-            self, "Nat", "aws_nat_gateway",
+            self,
+            "Nat",
+            "aws_nat_gateway",
             {"allocation_id": eip.id_ref, "subnet_id": self.public_subnets[0].id_ref},
             depends_on=[gateway],
         )
         public_rt = Resource(self, "PublicRoutes", "aws_route_table", {"vpc_id": self.vpc.id_ref})
-        Resource(self, "PublicDefault", "aws_route",
-                 {"route_table_id": public_rt.id_ref, "destination_cidr_block": "0.0.0.0/0", "gateway_id": gateway.id_ref})
+        Resource(
+            self,
+            "PublicDefault",
+            "aws_route",
+            {
+                "route_table_id": public_rt.id_ref,
+                "destination_cidr_block": "0.0.0.0/0",
+                "gateway_id": gateway.id_ref,
+            },
+        )
         private_rt = Resource(self, "PrivateRoutes", "aws_route_table", {"vpc_id": self.vpc.id_ref})
-        Resource(self, "PrivateDefault", "aws_route",
-                 {"route_table_id": private_rt.id_ref, "destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id_ref})
+        Resource(
+            self,
+            "PrivateDefault",
+            "aws_route",
+            {
+                "route_table_id": private_rt.id_ref,
+                "destination_cidr_block": "0.0.0.0/0",
+                "nat_gateway_id": nat.id_ref,
+            },
+        )
         for i, subnet in enumerate(self.public_subnets):
-            Resource(self, f"PublicAssoc{i}", "aws_route_table_association",
-                     {"subnet_id": subnet.id_ref, "route_table_id": public_rt.id_ref})
+            Resource(
+                self,
+                f"PublicAssoc{i}",
+                "aws_route_table_association",
+                {"subnet_id": subnet.id_ref, "route_table_id": public_rt.id_ref},
+            )
         for i, subnet in enumerate(self.private_subnets):
-            Resource(self, f"PrivateAssoc{i}", "aws_route_table_association",
-                     {"subnet_id": subnet.id_ref, "route_table_id": private_rt.id_ref})
+            Resource(
+                self,
+                f"PrivateAssoc{i}",
+                "aws_route_table_association",
+                {"subnet_id": subnet.id_ref, "route_table_id": private_rt.id_ref},
+            )
 
     @property
     def vpc_id(self) -> str:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
+from core.naming import Naming
 from infra import actions
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole
-from core.naming import Naming
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +42,9 @@ class ModelRegistry(TenantConstruct):
     def _package_arns(self) -> list[str]:
         # versions live at model-package/<group>/<n>, a different ARN from the group's
         p = self.props
-        versions = f"arn:{p.partition}:sagemaker:{p.naming.region}:{p.account_id}:model-package/{self.group_name}/*"
+        versions = (
+            f"arn:{p.partition}:sagemaker:{p.naming.region}:{p.account_id}:model-package/{self.group_name}/*"
+        )
         return [self.group_arn, versions]
 
     def grant_read(self, role: ServiceRole) -> None:

@@ -21,11 +21,11 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from core.errors import Problem
 from core.terraform.document import META_ARGUMENTS as _TERRAFORM_META
 from core.terraform.document import METADATA_KEY
 from core.terraform.expressions import is_template
 from infra.provider_schema import load_aws_schema, load_kubernetes_schema
-from core.errors import Problem
 
 Schema = Mapping[str, Any]
 

@@ -17,13 +17,13 @@ from typing import Any, Literal
 
 from constructs import Construct
 
+from core.errors import ConstructPropsError, Problem
+from core.naming import Naming
 from infra import actions
 from infra.alerting import AlarmProps, AlertTopic
 from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
-from core.naming import Naming
-from core.errors import ConstructPropsError, Problem
 
 #: the SageMaker inference container contract the serving image follows
 CONTAINER_PORT = 8080
@@ -41,9 +41,7 @@ def content_hash(value: Any, length: int = 10) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def serving_config(
-    *, serving_format: str, stream_name: str, region: str, source: Mapping[str, Any]
-) -> str:
+def serving_config(*, serving_format: str, stream_name: str, region: str, source: Mapping[str, Any]) -> str:
     """``TENANTML_SERVING_CONFIG`` for the serving image: where the model comes from and where
     inference logs go (the monitor Lambda reads them from the stream). Written as plain JSON so the
     stacks need not import ``pipelines``; tests parse it with ``pipelines.serving.config.ServerConfig``."""
@@ -83,7 +81,9 @@ class ImageRepository(TenantConstruct):
         self.props = props
         self.repository_name = props.naming.name("images")
         self.repository = Resource(
-            self, PRIMARY_ID, "aws_ecr_repository",
+            self,
+            PRIMARY_ID,
+            "aws_ecr_repository",
             {
                 "name": self.repository_name,
                 "image_tag_mutability": "IMMUTABLE",
@@ -92,18 +92,36 @@ class ImageRepository(TenantConstruct):
             },
         )
         rules = [
-            {"rulePriority": 1, "description": f"Expire untagged images after {UNTAGGED_IMAGE_DAYS} days",
-             "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                           "countNumber": UNTAGGED_IMAGE_DAYS},
-             "action": {"type": "expire"}},
-            {"rulePriority": 2, "description": f"Keep the last {props.kept_images} images",
-             "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": props.kept_images},
-             "action": {"type": "expire"}},
+            {
+                "rulePriority": 1,
+                "description": f"Expire untagged images after {UNTAGGED_IMAGE_DAYS} days",
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": UNTAGGED_IMAGE_DAYS,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": f"Keep the last {props.kept_images} images",
+                "selection": {
+                    "tagStatus": "any",
+                    "countType": "imageCountMoreThan",
+                    "countNumber": props.kept_images,
+                },
+                "action": {"type": "expire"},
+            },
         ]
         self.lifecycle = Resource(
-            self, "Lifecycle", "aws_ecr_lifecycle_policy",
-            {"repository": self.repository.ref("name"),
-             "policy": json.dumps({"rules": rules}, sort_keys=True, separators=(",", ":"))},
+            self,
+            "Lifecycle",
+            "aws_ecr_lifecycle_policy",
+            {
+                "repository": self.repository.ref("name"),
+                "policy": json.dumps({"rules": rules}, sort_keys=True, separators=(",", ":")),
+            },
         )
 
     @property
@@ -164,17 +182,29 @@ class SageMakerEndpointProps:
     def __post_init__(self) -> None:
         problems = []
         if self.model_version < 1:
-            problems.append(Problem("model_version", "must be 1 or more (registry versions start at 1)", self.model_version))
+            problems.append(
+                Problem(
+                    "model_version", "must be 1 or more (registry versions start at 1)", self.model_version
+                )
+            )
         if not is_token(self.instance_type) and not self.instance_type.startswith("ml."):
-            problems.append(Problem("instance_type", "SageMaker endpoints need an ml.* instance type", self.instance_type))
+            problems.append(
+                Problem("instance_type", "SageMaker endpoints need an ml.* instance type", self.instance_type)
+            )
         if not 1 <= self.instance_count <= 100:
             problems.append(Problem("instance_count", "must be 1 to 100", self.instance_count))
         if not 1 <= self.canary_percent <= 50:
             problems.append(Problem("canary_percent", "must be 1 to 50", self.canary_percent))
         if not 0 <= self.bake_minutes <= 60:
-            problems.append(Problem("bake_minutes", "must be 0 to 60 (SageMaker waits at most an hour)", self.bake_minutes))
+            problems.append(
+                Problem(
+                    "bake_minutes", "must be 0 to 60 (SageMaker waits at most an hour)", self.bake_minutes
+                )
+            )
         if not self.subnet_ids:
-            problems.append(Problem("subnet_ids", "the endpoint runs in the tenant's private subnets; give at least one"))
+            problems.append(
+                Problem("subnet_ids", "the endpoint runs in the tenant's private subnets; give at least one")
+            )
         if problems:
             raise ConstructPropsError(problems)
 
@@ -193,18 +223,33 @@ class SageMakerEndpoint(TenantConstruct):
             f"{props.model_package_group}/{props.model_version}"
         )
         group = Resource(
-            self, "SecurityGroup", "aws_security_group",
-            {"name": naming.name("endpoint"), "description": "tenantml SageMaker endpoint: no inbound access",
-             "vpc_id": props.vpc_id},
+            self,
+            "SecurityGroup",
+            "aws_security_group",
+            {
+                "name": naming.name("endpoint"),
+                "description": "tenantml SageMaker endpoint: no inbound access",
+                "vpc_id": props.vpc_id,
+            },
         )
         Resource(
-            self, "HttpsOut", "aws_vpc_security_group_egress_rule",
-            {"security_group_id": group.id_ref, "description": "HTTPS to S3, Kinesis and the registry",
-             "ip_protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_ipv4": "0.0.0.0/0"},
+            self,
+            "HttpsOut",
+            "aws_vpc_security_group_egress_rule",
+            {
+                "security_group_id": group.id_ref,
+                "description": "HTTPS to S3, Kinesis and the registry",
+                "ip_protocol": "tcp",
+                "from_port": 443,
+                "to_port": 443,
+                "cidr_ipv4": "0.0.0.0/0",
+            },
         )
         environment = {
             SERVING_CONFIG_ENV: serving_config(
-                serving_format=props.serving_format, stream_name=props.stream_name, region=naming.region,
+                serving_format=props.serving_format,
+                stream_name=props.stream_name,
+                region=naming.region,
                 source={"kind": "directory", "path": MODEL_DIR},
             ),
         }
@@ -212,7 +257,9 @@ class SageMakerEndpoint(TenantConstruct):
         vpc = {"subnets": list(props.subnet_ids), "security_group_ids": [group.id_ref]}
         model_digest = content_hash({"container": container, "vpc": vpc, "role": props.role.role_arn}, 8)
         self.model = Resource(
-            self, "Model", "aws_sagemaker_model",
+            self,
+            "Model",
+            "aws_sagemaker_model",
             {
                 "name": naming.name(f"v{props.model_version}-{model_digest}"),
                 "execution_role_arn": props.role.role_arn,
@@ -234,32 +281,53 @@ class SageMakerEndpoint(TenantConstruct):
         # the model's own name is in the hash through its digest: a new model is a new configuration
         config_digest = content_hash({**config_body, "model": model_digest})
         self.config = Resource(
-            self, "Config", "aws_sagemaker_endpoint_configuration",
-            {"name": naming.name(f"config-{config_digest}"), **config_body,
-             "lifecycle": {"create_before_destroy": True}},
+            self,
+            "Config",
+            "aws_sagemaker_endpoint_configuration",
+            {
+                "name": naming.name(f"config-{config_digest}"),
+                **config_body,
+                "lifecycle": {"create_before_destroy": True},
+            },
         )
         self.guardrail_alarms = self._guardrails(props)
         bake_seconds = props.bake_minutes * 60
         self.endpoint = Resource(
-            self, PRIMARY_ID, "aws_sagemaker_endpoint",
+            self,
+            PRIMARY_ID,
+            "aws_sagemaker_endpoint",
             {
                 "name": self.endpoint_name,
                 "endpoint_config_name": self.config.ref("name"),
-                "deployment_config": [{
-                    "blue_green_update_policy": [{
-                        "traffic_routing_configuration": [{
-                            "type": "CANARY",
-                            "wait_interval_in_seconds": bake_seconds,
-                            "canary_size": [{"type": "CAPACITY_PERCENT", "value": props.canary_percent}],
-                        }],
-                        # the old fleet stays up for a while after the shift: a late alarm still rolls back fast
-                        "termination_wait_in_seconds": min(bake_seconds, 3600),
-                        "maximum_execution_timeout_in_seconds": min(14400, max(600, 2 * bake_seconds + 1800)),
-                    }],
-                    "auto_rollback_configuration": [{
-                        "alarms": [{"alarm_name": alarm.ref("alarm_name")} for alarm in self.guardrail_alarms],
-                    }],
-                }],
+                "deployment_config": [
+                    {
+                        "blue_green_update_policy": [
+                            {
+                                "traffic_routing_configuration": [
+                                    {
+                                        "type": "CANARY",
+                                        "wait_interval_in_seconds": bake_seconds,
+                                        "canary_size": [
+                                            {"type": "CAPACITY_PERCENT", "value": props.canary_percent}
+                                        ],
+                                    }
+                                ],
+                                # the old fleet stays up for a while after the shift: a late alarm still rolls back fast
+                                "termination_wait_in_seconds": min(bake_seconds, 3600),
+                                "maximum_execution_timeout_in_seconds": min(
+                                    14400, max(600, 2 * bake_seconds + 1800)
+                                ),
+                            }
+                        ],
+                        "auto_rollback_configuration": [
+                            {
+                                "alarms": [
+                                    {"alarm_name": alarm.ref("alarm_name")} for alarm in self.guardrail_alarms
+                                ],
+                            }
+                        ],
+                    }
+                ],
             },
         )
 
@@ -268,36 +336,54 @@ class SageMakerEndpoint(TenantConstruct):
         # literal names, not references: the endpoint refers to the alarms, so they cannot refer back
         dimensions = {"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME}
         common: dict[str, Any] = {
-            "namespace": "AWS/SageMaker", "dimensions": dimensions, "period_seconds": g.period_seconds,
-            "evaluation_periods": g.evaluation_periods, "datapoints_to_alarm": g.datapoints_to_alarm,
+            "namespace": "AWS/SageMaker",
+            "dimensions": dimensions,
+            "period_seconds": g.period_seconds,
+            "evaluation_periods": g.evaluation_periods,
+            "datapoints_to_alarm": g.datapoints_to_alarm,
         }
         return [
             # Invocation5XXErrors is 1 per failed and 0 per good invocation: its average is the error rate
-            props.alerts.add_alarm(AlarmProps(
-                component="endpoint-errors", metric_name="Invocation5XXErrors", threshold=g.error_rate,
-                statistic="Average",
-                description=f"Endpoint {self.endpoint_name}: 5xx rate above {g.error_rate:.2%} (deployment guardrail)",
-                **common)),
+            props.alerts.add_alarm(
+                AlarmProps(
+                    component="endpoint-errors",
+                    metric_name="Invocation5XXErrors",
+                    threshold=g.error_rate,
+                    statistic="Average",
+                    description=f"Endpoint {self.endpoint_name}: 5xx rate above {g.error_rate:.2%} (deployment guardrail)",
+                    **common,
+                )
+            ),
             # ModelLatency is in microseconds
-            props.alerts.add_alarm(AlarmProps(
-                component="endpoint-latency-p99", metric_name="ModelLatency", threshold=g.latency_p99_ms * 1000,
-                statistic=None, extended_statistic="p99",
-                description=f"Endpoint {self.endpoint_name}: p99 model latency above {g.latency_p99_ms} ms "
-                            "(deployment guardrail)",
-                **common)),
+            props.alerts.add_alarm(
+                AlarmProps(
+                    component="endpoint-latency-p99",
+                    metric_name="ModelLatency",
+                    threshold=g.latency_p99_ms * 1000,
+                    statistic=None,
+                    extended_statistic="p99",
+                    description=f"Endpoint {self.endpoint_name}: p99 model latency above {g.latency_p99_ms} ms "
+                    "(deployment guardrail)",
+                    **common,
+                )
+            ),
         ]
 
     @property
     def invoke_url(self) -> str:
         naming = self.props.naming
         suffix = "amazonaws.com.cn" if naming.partition == "aws-cn" else "amazonaws.com"
-        return f"https://runtime.sagemaker.{naming.region}.{suffix}/endpoints/{self.endpoint_name}/invocations"
+        return (
+            f"https://runtime.sagemaker.{naming.region}.{suffix}/endpoints/{self.endpoint_name}/invocations"
+        )
 
     def grant_execution(self, role: ServiceRole) -> None:
         """What the endpoint's execution role needs beyond model and registry reads: ENIs in the VPC
         and its container logs."""
         naming = self.props.naming
         role.grant("EndpointNetwork", actions.SAGEMAKER_VPC_ACCESS, ["*"])
-        log_group = (f"arn:{self.props.partition}:logs:{naming.region}:{self.props.account_id}:"
-                     f"log-group:/aws/sagemaker/Endpoints/{self.endpoint_name}")
+        log_group = (
+            f"arn:{self.props.partition}:logs:{naming.region}:{self.props.account_id}:"
+            f"log-group:/aws/sagemaker/Endpoints/{self.endpoint_name}"
+        )
         role.grant("EndpointLogs", actions.SAGEMAKER_ENDPOINT_LOGS, [log_group, f"{log_group}:*"])

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 from constructs import Construct
 
+from core.errors import ConstructPropsError, Problem
+from core.naming import Naming
 from infra import actions
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
-from core.naming import Naming
-from core.errors import ConstructPropsError, Problem
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,21 +37,39 @@ class LifecycleRule:
             if value is not None and value < 1:
                 found.append(Problem(f"{where}.{name}", "must be at least 1 day", value))
         if self.infrequent_access_days is not None and self.infrequent_access_days < 30:
-            found.append(Problem(f"{where}.infrequent_access_days", "S3 requires at least 30 days", self.infrequent_access_days))
+            found.append(
+                Problem(
+                    f"{where}.infrequent_access_days",
+                    "S3 requires at least 30 days",
+                    self.infrequent_access_days,
+                )
+            )
         if (
             self.expiration_days is not None
             and self.infrequent_access_days is not None
             and self.expiration_days <= self.infrequent_access_days
         ):
             found.append(
-                Problem(f"{where}.expiration_days", "must be later than the transition to infrequent access", self.expiration_days)
+                Problem(
+                    f"{where}.expiration_days",
+                    "must be later than the transition to infrequent access",
+                    self.expiration_days,
+                )
             )
-        if self.expiration_days is None and self.noncurrent_days is None and self.infrequent_access_days is None:
+        if (
+            self.expiration_days is None
+            and self.noncurrent_days is None
+            and self.infrequent_access_days is None
+        ):
             found.append(Problem(where, "a lifecycle rule needs at least one action"))
         return found
 
     def render(self) -> dict[str, object]:
-        rule: dict[str, object] = {"id": self.rule_id, "status": "Enabled", "filter": [{"prefix": self.prefix}]}
+        rule: dict[str, object] = {
+            "id": self.rule_id,
+            "status": "Enabled",
+            "filter": [{"prefix": self.prefix}],
+        }
         if self.expiration_days is not None:
             rule["expiration"] = [{"days": self.expiration_days}]
         if self.noncurrent_days is not None:
@@ -88,15 +106,22 @@ class SecureBucket(TenantConstruct):
         self.props = props
         self.bucket_name = props.naming.bucket(props.component)
         self.bucket = Resource(
-            self, PRIMARY_ID, "aws_s3_bucket", {"bucket": self.bucket_name, "force_destroy": props.force_destroy}
+            self,
+            PRIMARY_ID,
+            "aws_s3_bucket",
+            {"bucket": self.bucket_name, "force_destroy": props.force_destroy},
         )
         bucket_id = self.bucket.id_ref
         Resource(
-            self, "Versioning", "aws_s3_bucket_versioning",
+            self,
+            "Versioning",
+            "aws_s3_bucket_versioning",
             {"bucket": bucket_id, "versioning_configuration": [{"status": "Enabled"}]},
         )
         Resource(
-            self, "Encryption", "aws_s3_bucket_server_side_encryption_configuration",
+            self,
+            "Encryption",
+            "aws_s3_bucket_server_side_encryption_configuration",
             {
                 "bucket": bucket_id,
                 "rule": [
@@ -110,7 +135,9 @@ class SecureBucket(TenantConstruct):
             },
         )
         public_access_block = Resource(
-            self, "PublicAccessBlock", "aws_s3_bucket_public_access_block",
+            self,
+            "PublicAccessBlock",
+            "aws_s3_bucket_public_access_block",
             {
                 "bucket": bucket_id,
                 "block_public_acls": True,
@@ -120,18 +147,24 @@ class SecureBucket(TenantConstruct):
             },
         )
         Resource(
-            self, "Ownership", "aws_s3_bucket_ownership_controls",
+            self,
+            "Ownership",
+            "aws_s3_bucket_ownership_controls",
             {"bucket": bucket_id, "rule": [{"object_ownership": "BucketOwnerEnforced"}]},
         )
         # the policy goes after the public access block so that S3 never sees them half-applied
         Resource(
-            self, "Policy", "aws_s3_bucket_policy",
+            self,
+            "Policy",
+            "aws_s3_bucket_policy",
             {"bucket": bucket_id, "policy": self._tls_only_policy()},
             depends_on=[public_access_block],
         )
         if props.lifecycle_rules:
             Resource(
-                self, "Lifecycle", "aws_s3_bucket_lifecycle_configuration",
+                self,
+                "Lifecycle",
+                "aws_s3_bucket_lifecycle_configuration",
                 {"bucket": bucket_id, "rule": [r.render() for r in props.lifecycle_rules]},
             )
 
@@ -194,31 +227,50 @@ class TenantStorage(TenantConstruct):
     def __init__(self, scope: Construct, construct_id: str, props: TenantStorageProps) -> None:
         super().__init__(scope, construct_id)
         self.data = SecureBucket(
-            self, "Data",
+            self,
+            "Data",
             SecureBucketProps(
-                naming=props.naming, component="data", key=props.key,
+                naming=props.naming,
+                component="data",
+                key=props.key,
                 lifecycle_rules=(
-                    LifecycleRule(rule_id="expire-raw-data", prefix="incoming/", expiration_days=props.raw_data_expiration_days,
-                                  noncurrent_days=props.raw_data_expiration_days),
+                    LifecycleRule(
+                        rule_id="expire-raw-data",
+                        prefix="incoming/",
+                        expiration_days=props.raw_data_expiration_days,
+                        noncurrent_days=props.raw_data_expiration_days,
+                    ),
                 ),
             ),
         )
         self.artifacts = SecureBucket(
-            self, "Artifacts",
+            self,
+            "Artifacts",
             SecureBucketProps(
-                naming=props.naming, component="artifacts", key=props.key,
+                naming=props.naming,
+                component="artifacts",
+                key=props.key,
                 lifecycle_rules=(
-                    LifecycleRule(rule_id="tier-artifacts", infrequent_access_days=props.artifacts_infrequent_access_days,
-                                  noncurrent_days=props.noncurrent_model_expiration_days),
+                    LifecycleRule(
+                        rule_id="tier-artifacts",
+                        infrequent_access_days=props.artifacts_infrequent_access_days,
+                        noncurrent_days=props.noncurrent_model_expiration_days,
+                    ),
                 ),
             ),
         )
         self.models = SecureBucket(
-            self, "Models",
+            self,
+            "Models",
             SecureBucketProps(
-                naming=props.naming, component="models", key=props.key,
+                naming=props.naming,
+                component="models",
+                key=props.key,
                 lifecycle_rules=(
-                    LifecycleRule(rule_id="expire-old-model-versions", noncurrent_days=props.noncurrent_model_expiration_days),
+                    LifecycleRule(
+                        rule_id="expire-old-model-versions",
+                        noncurrent_days=props.noncurrent_model_expiration_days,
+                    ),
                 ),
             ),
         )

@@ -7,12 +7,12 @@ from typing import Literal
 
 from constructs import Construct
 
+from core.errors import ConstructPropsError, Problem
+from core.naming import Naming
 from infra import actions
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
-from core.naming import Naming
-from core.errors import ConstructPropsError, Problem
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,7 +28,9 @@ class InferenceStreamProps:
         if self.mode not in ("provisioned", "on_demand"):
             problems.append(Problem("mode", "must be provisioned or on_demand", self.mode))
         if not 24 <= self.retention_hours <= 8760:
-            problems.append(Problem("retention_hours", "Kinesis keeps records 24 to 8760 hours", self.retention_hours))
+            problems.append(
+                Problem("retention_hours", "Kinesis keeps records 24 to 8760 hours", self.retention_hours)
+            )
         if self.mode == "provisioned" and not 1 <= self.shards <= 500:
             problems.append(Problem("shards", "a provisioned stream needs 1 to 500 shards", self.shards))
         if problems:

@@ -12,16 +12,16 @@ from pathlib import Path
 
 from constructs import Construct
 
+from core.errors import ConstructPropsError, Problem
+from core.naming import Naming
 from infra import actions
 from infra.assets import build_lambda_bundle
 from infra.cdk import AssetType, TerraformAsset
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey
-from core.naming import Naming
 from infra.storage import SecureBucket
 from infra.streaming import InferenceStream
-from core.errors import ConstructPropsError, Problem
 
 RUNTIME = "python3.12"
 
@@ -46,14 +46,25 @@ class PythonFunctionProps:
     def __post_init__(self) -> None:
         problems = []
         if not 1 <= self.timeout_seconds <= 900:
-            problems.append(Problem("timeout_seconds", "Lambda allows 1 to 900 seconds", self.timeout_seconds))
+            problems.append(
+                Problem("timeout_seconds", "Lambda allows 1 to 900 seconds", self.timeout_seconds)
+            )
         if not 128 <= self.memory_mb <= 10240:
             problems.append(Problem("memory_mb", "Lambda allows 128 to 10240 MB", self.memory_mb))
         if self.reserved_concurrency < 1:
-            problems.append(Problem("reserved_concurrency", "must be at least 1 (0 would disable the function)",
-                                    self.reserved_concurrency))
+            problems.append(
+                Problem(
+                    "reserved_concurrency",
+                    "must be at least 1 (0 would disable the function)",
+                    self.reserved_concurrency,
+                )
+            )
         if not 0 <= self.max_retry_attempts <= 2:
-            problems.append(Problem("max_retry_attempts", "asynchronous invokes retry 0 to 2 times", self.max_retry_attempts))
+            problems.append(
+                Problem(
+                    "max_retry_attempts", "asynchronous invokes retry 0 to 2 times", self.max_retry_attempts
+                )
+            )
         reserved = sorted(k for k in self.environment if k.startswith("AWS_"))
         if reserved:
             problems.append(Problem("environment", "AWS_* variables are reserved by Lambda", reserved))
@@ -72,19 +83,37 @@ class PythonFunction(TenantConstruct):
         naming = props.naming
         self.function_name = naming.name(props.component, "function")
         self.role = ServiceRole(
-            self, "Role",
-            ServiceRoleProps(naming=naming, component=f"fn-{props.component}", description=props.description,
-                             assumed_by=("lambda.amazonaws.com",), boundary_arn=props.boundary_arn),
+            self,
+            "Role",
+            ServiceRoleProps(
+                naming=naming,
+                component=f"fn-{props.component}",
+                description=props.description,
+                assumed_by=("lambda.amazonaws.com",),
+                boundary_arn=props.boundary_arn,
+            ),
         )
         self.dead_letters = Resource(
-            self, "DeadLetters", "aws_sqs_queue",
-            {"name": naming.name(f"{props.component}-dlq", "queue"), "kms_master_key_id": props.key.key_arn,
-             "kms_data_key_reuse_period_seconds": 300, "message_retention_seconds": 1_209_600},
+            self,
+            "DeadLetters",
+            "aws_sqs_queue",
+            {
+                "name": naming.name(f"{props.component}-dlq", "queue"),
+                "kms_master_key_id": props.key.key_arn,
+                "kms_data_key_reuse_period_seconds": 300,
+                "message_retention_seconds": 1_209_600,
+            },
         )
         self.log_group_name = f"/aws/lambda/{self.function_name}"
         log_group = Resource(
-            self, "Logs", "aws_cloudwatch_log_group",
-            {"name": self.log_group_name, "retention_in_days": props.log_retention_days, "kms_key_id": props.key.key_arn},
+            self,
+            "Logs",
+            "aws_cloudwatch_log_group",
+            {
+                "name": self.log_group_name,
+                "retention_in_days": props.log_retention_days,
+                "kms_key_id": props.key.key_arn,
+            },
         )
         self.role.grant("WriteLogs", actions.LOGS_WRITE, [f"{log_group.arn_ref}:*"])
         self.role.grant("SendDeadLetters", actions.SQS_SEND, [self.dead_letters.arn_ref])
@@ -92,9 +121,17 @@ class PythonFunction(TenantConstruct):
         props.key.grant_encrypt_decrypt(self.role)
 
         bundle = build_lambda_bundle(props.handler_package, props.build_dir)
-        code = TerraformAsset(self, "Code", path=str(bundle.path.resolve()), type=AssetType.FILE, asset_hash=bundle.sha256_hex[:32])
+        code = TerraformAsset(
+            self,
+            "Code",
+            path=str(bundle.path.resolve()),
+            type=AssetType.FILE,
+            asset_hash=bundle.sha256_hex[:32],
+        )
         self.function = Resource(
-            self, PRIMARY_ID, "aws_lambda_function",
+            self,
+            PRIMARY_ID,
+            "aws_lambda_function",
             {
                 "function_name": self.function_name,
                 "description": props.description,
@@ -107,11 +144,15 @@ class PythonFunction(TenantConstruct):
                 "memory_size": props.memory_mb,
                 "reserved_concurrent_executions": props.reserved_concurrency,
                 "layers": list(props.layers) or None,
-                "environment": [{"variables": {
-                    "POWERTOOLS_SERVICE_NAME": f"tenantml-{props.component}",
-                    "TENANTML_TENANT": naming.tenant,
-                    **props.environment,
-                }}],
+                "environment": [
+                    {
+                        "variables": {
+                            "POWERTOOLS_SERVICE_NAME": f"tenantml-{props.component}",
+                            "TENANTML_TENANT": naming.tenant,
+                            **props.environment,
+                        }
+                    }
+                ],
                 "dead_letter_config": [{"target_arn": self.dead_letters.arn_ref}],
                 "tracing_config": [{"mode": "Active"}],
                 "logging_config": [{"log_format": "JSON", "log_group": self.log_group_name}],
@@ -120,9 +161,14 @@ class PythonFunction(TenantConstruct):
             depends_on=[log_group, self.role.policy],
         )
         Resource(
-            self, "AsyncRetries", "aws_lambda_function_event_invoke_config",
-            {"function_name": self.function.ref("function_name"), "maximum_retry_attempts": props.max_retry_attempts,
-             "destination_config": [{"on_failure": [{"destination": self.dead_letters.arn_ref}]}]},
+            self,
+            "AsyncRetries",
+            "aws_lambda_function_event_invoke_config",
+            {
+                "function_name": self.function.ref("function_name"),
+                "maximum_retry_attempts": props.max_retry_attempts,
+                "destination_config": [{"on_failure": [{"destination": self.dead_letters.arn_ref}]}],
+            },
         )
 
     @property
@@ -132,23 +178,39 @@ class PythonFunction(TenantConstruct):
     def add_s3_trigger(self, bucket: SecureBucket, prefix: str) -> None:
         """Run on every object created under ``prefix`` (one notification resource per bucket)."""
         permission = Resource(
-            self, "AllowS3", "aws_lambda_permission",
-            {"statement_id": "AllowS3Invoke", "action": "lambda:InvokeFunction",
-             "function_name": self.function.ref("function_name"), "principal": "s3.amazonaws.com",
-             "source_arn": bucket.bucket_arn, "source_account": self.props.account_id},
+            self,
+            "AllowS3",
+            "aws_lambda_permission",
+            {
+                "statement_id": "AllowS3Invoke",
+                "action": "lambda:InvokeFunction",
+                "function_name": self.function.ref("function_name"),
+                "principal": "s3.amazonaws.com",
+                "source_arn": bucket.bucket_arn,
+                "source_account": self.props.account_id,
+            },
         )
         Resource(
-            self, "S3Notification", "aws_s3_bucket_notification",
-            {"bucket": bucket.bucket_id, "lambda_function": [{
-                "id": f"{self.props.component}-on-{prefix.strip('/').replace('/', '-') or 'any'}",
-                "lambda_function_arn": self.function_arn,
-                "events": ["s3:ObjectCreated:*"],
-                "filter_prefix": prefix,
-            }]},
+            self,
+            "S3Notification",
+            "aws_s3_bucket_notification",
+            {
+                "bucket": bucket.bucket_id,
+                "lambda_function": [
+                    {
+                        "id": f"{self.props.component}-on-{prefix.strip('/').replace('/', '-') or 'any'}",
+                        "lambda_function_arn": self.function_arn,
+                        "events": ["s3:ObjectCreated:*"],
+                        "filter_prefix": prefix,
+                    }
+                ],
+            },
             depends_on=[permission],
         )
 
-    def add_kinesis_trigger(self, stream: InferenceStream, *, batch_size: int = 500, window_seconds: int = 1) -> None:
+    def add_kinesis_trigger(
+        self, stream: InferenceStream, *, batch_size: int = 500, window_seconds: int = 1
+    ) -> None:
         """Consume ``stream`` with partial batch failure reports; failed batches go to the dead-letter queue.
 
         ``window_seconds`` trades cost for latency: a batch smaller than ``batch_size`` waits that
@@ -160,7 +222,9 @@ class PythonFunction(TenantConstruct):
         """
         stream.grant_read(self.role)
         Resource(
-            self, "StreamMapping", "aws_lambda_event_source_mapping",
+            self,
+            "StreamMapping",
+            "aws_lambda_event_source_mapping",
             {
                 "function_name": self.function_arn,
                 "event_source_arn": stream.stream_arn,
@@ -176,13 +240,21 @@ class PythonFunction(TenantConstruct):
 
     def add_sns_trigger(self, topic_arn: str) -> None:
         permission = Resource(
-            self, "AllowSns", "aws_lambda_permission",
-            {"statement_id": "AllowSnsInvoke", "action": "lambda:InvokeFunction",
-             "function_name": self.function.ref("function_name"), "principal": "sns.amazonaws.com",
-             "source_arn": topic_arn},
+            self,
+            "AllowSns",
+            "aws_lambda_permission",
+            {
+                "statement_id": "AllowSnsInvoke",
+                "action": "lambda:InvokeFunction",
+                "function_name": self.function.ref("function_name"),
+                "principal": "sns.amazonaws.com",
+                "source_arn": topic_arn,
+            },
         )
         Resource(
-            self, "TopicSubscription", "aws_sns_topic_subscription",
+            self,
+            "TopicSubscription",
+            "aws_sns_topic_subscription",
             {"topic_arn": topic_arn, "protocol": "lambda", "endpoint": self.function_arn},
             depends_on=[permission],
         )

@@ -450,7 +450,9 @@ def nested_schema(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def extract_schema(bindings: Bindings, resource_types: Iterable[str], provider_source: str = PROVIDER_SOURCE) -> Json:
+def extract_schema(
+    bindings: Bindings, resource_types: Iterable[str], provider_source: str = PROVIDER_SOURCE
+) -> Json:
     """The compact schema document for the provider configuration and the given resource types."""
     types = bindings.types
     classes = index_resource_classes(types)
@@ -500,11 +502,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"pip requirement of the binding package; repeat to give fallbacks (default: {DEFAULT_PACKAGES})",
     )
     parser.add_argument(
-        "--provider", choices=sorted(PROVIDERS), default="aws", help="which provider's schema to write (default: aws)"
+        "--provider",
+        choices=sorted(PROVIDERS),
+        default="aws",
+        help="which provider's schema to write (default: aws)",
     )
     parser.add_argument("--wheel", type=Path, help="use this already-downloaded binding wheel instead")
     parser.add_argument("--types", nargs="+", default=[], metavar="TYPE", help="resource types to add")
-    parser.add_argument("--output", type=Path, help="where to write the schema (default: infra/provider_schema/<provider>.json)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="where to write the schema (default: infra/provider_schema/<provider>.json)",
+    )
     return parser.parse_args(argv)
 
 

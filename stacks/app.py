@@ -11,9 +11,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.spec import TenantSpec, load_specs
 from infra.cdk import App
 from stacks.tenant_platform import TenantPlatformStack
-from core.spec import TenantSpec, load_specs
 
 DEFAULT_OUTDIR = Path("cdktf.out")
 DEFAULT_TENANTS_DIR = Path("tenants")

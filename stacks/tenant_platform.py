@@ -13,6 +13,9 @@ from typing import Any
 
 from constructs import Construct
 
+from core.contract import METRICS_NAMESPACE
+from core.naming import Naming
+from core.spec import TenantSpec
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
 from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
@@ -20,7 +23,6 @@ from infra.core import DataSource, TenantConstruct, TenantStack
 from infra.identity import PermissionBoundary, PermissionBoundaryProps, ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey, TenantKeyProps
 from infra.kubernetes import WORKLOAD_LABEL, EksServing, EksServingProps, KubernetesProvider, eks_cluster_auth
-from core.naming import Naming
 from infra.network import Network, NetworkProps
 from infra.registry import ModelRegistry, ModelRegistryProps
 from infra.serving import (
@@ -34,8 +36,6 @@ from infra.state import StateBackendProps, configure_state_backend
 from infra.storage import TenantStorage, TenantStorageProps
 from infra.streaming import InferenceStream, InferenceStreamProps
 from infra.triggers import PythonFunction, PythonFunctionProps
-from core.contract import METRICS_NAMESPACE
-from core.spec import TenantSpec
 
 AWS_PROVIDER_SOURCE = "hashicorp/aws"
 AWS_PROVIDER_VERSION = "~> 6.0"
@@ -86,40 +86,69 @@ class TenantPlatformStack(TenantStack):
     def __init__(self, scope: Construct, spec: TenantSpec, *, build_dir: Path) -> None:
         super().__init__(scope, spec.name)
         self.spec = spec
-        naming = Naming(tenant=spec.name, environment=spec.environment.value, region=spec.region,
-                        account_id=spec.account_id)
+        naming = Naming(
+            tenant=spec.name,
+            environment=spec.environment.value,
+            region=spec.region,
+            account_id=spec.account_id,
+        )
         AwsProvider(self, spec)
         configure_state_backend(
             self,
-            StateBackendProps(tenant=spec.name, enabled=spec.state.enabled, bucket=spec.state.bucket,
-                              key_prefix=spec.state.key_prefix, lock_table=spec.state.lock_table,
-                              region=spec.state.region or spec.region),
+            StateBackendProps(
+                tenant=spec.name,
+                enabled=spec.state.enabled,
+                bucket=spec.state.bucket,
+                key_prefix=spec.state.key_prefix,
+                lock_table=spec.state.lock_table,
+                region=spec.state.region or spec.region,
+            ),
         )
         account = Account(self, "Account")
-        key = TenantKey(self, "Key", TenantKeyProps(naming=naming, account_id=account.account_id,
-                                                    partition=account.partition))
+        key = TenantKey(
+            self,
+            "Key",
+            TenantKeyProps(naming=naming, account_id=account.account_id, partition=account.partition),
+        )
         storage = TenantStorage(
-            self, "Storage",
+            self,
+            "Storage",
             TenantStorageProps(
-                naming=naming, key=key,
+                naming=naming,
+                key=key,
                 raw_data_expiration_days=spec.storage.raw_data_expiration_days,
                 noncurrent_model_expiration_days=spec.storage.noncurrent_model_expiration_days,
                 artifacts_infrequent_access_days=spec.storage.artifacts_infrequent_access_days,
             ),
         )
         stream = InferenceStream(
-            self, "Stream",
-            InferenceStreamProps(naming=naming, key=key, mode=spec.streaming.mode, shards=spec.streaming.shards,
-                                 retention_hours=spec.streaming.retention_hours),
+            self,
+            "Stream",
+            InferenceStreamProps(
+                naming=naming,
+                key=key,
+                mode=spec.streaming.mode,
+                shards=spec.streaming.shards,
+                retention_hours=spec.streaming.retention_hours,
+            ),
         )
-        alerts = AlertTopic(self, "Alerts", AlertTopicProps(naming=naming, key=key, emails=tuple(spec.alert_emails)))
+        alerts = AlertTopic(
+            self, "Alerts", AlertTopicProps(naming=naming, key=key, emails=tuple(spec.alert_emails))
+        )
         registry = ModelRegistry(
-            self, "Registry",
-            ModelRegistryProps(naming=naming, model_name=spec.model.name, account_id=account.account_id,
-                               partition=account.partition),
+            self,
+            "Registry",
+            ModelRegistryProps(
+                naming=naming,
+                model_name=spec.model.name,
+                account_id=account.account_id,
+                partition=account.partition,
+            ),
         )
         boundary = PermissionBoundary(
-            self, "Boundary", PermissionBoundaryProps(naming=naming, metrics_namespace=METRICS_NAMESPACE),
+            self,
+            "Boundary",
+            PermissionBoundaryProps(naming=naming, metrics_namespace=METRICS_NAMESPACE),
             key_arn=key.key_arn,
         )
 
@@ -139,8 +168,13 @@ class TenantPlatformStack(TenantStack):
         roles["pipelines"].grant_pass_role(roles["training"])
         roles["pipelines"].grant_pass_role(roles["serving"])
 
-        network = Network(self, "Network", NetworkProps(naming=naming, cidr=spec.compute.vpc_cidr,
-                                                        availability_zones=spec.compute.availability_zones))
+        network = Network(
+            self,
+            "Network",
+            NetworkProps(
+                naming=naming, cidr=spec.compute.vpc_cidr, availability_zones=spec.compute.availability_zones
+            ),
+        )
         compute_common = {
             "naming": naming,
             "key": key,
@@ -154,17 +188,38 @@ class TenantPlatformStack(TenantStack):
         compute_outputs: dict[str, str]
         cluster: EksCluster | None = None
         if spec.compute.kind == "eks":
-            cluster = EksCluster(self, "Cluster",
-                                 EksClusterProps(**compute_common, kubernetes_version=spec.compute.kubernetes_version))
-            compute_outputs = {"cluster_name": cluster.cluster.ref("name"), "cluster_arn": cluster.cluster_arn,
-                               "cluster_oidc_provider_arn": cluster.oidc_provider_arn}
+            cluster = EksCluster(
+                self,
+                "Cluster",
+                EksClusterProps(**compute_common, kubernetes_version=spec.compute.kubernetes_version),
+            )
+            compute_outputs = {
+                "cluster_name": cluster.cluster.ref("name"),
+                "cluster_arn": cluster.cluster_arn,
+                "cluster_oidc_provider_arn": cluster.oidc_provider_arn,
+            }
         else:
-            fleet = Ec2Fleet(self, "Fleet", Ec2FleetProps(**compute_common, instance_role=roles["pipelines"],
-                                                          instance_tags=spec.all_tags))
+            fleet = Ec2Fleet(
+                self,
+                "Fleet",
+                Ec2FleetProps(
+                    **compute_common, instance_role=roles["pipelines"], instance_tags=spec.all_tags
+                ),
+            )
             compute_outputs = {"launch_template_id": fleet.launch_template_id}
         serving_outputs = self._serving(
-            spec, naming, account, key, storage, stream, alerts, registry, network, roles["serving"],
-            boundary.policy_arn, cluster,
+            spec,
+            naming,
+            account,
+            key,
+            storage,
+            stream,
+            alerts,
+            registry,
+            network,
+            roles["serving"],
+            boundary.policy_arn,
+            cluster,
         )
 
         environment = {
@@ -180,7 +235,9 @@ class TenantPlatformStack(TenantStack):
             "TENANTML_MODEL_SPEC": json.dumps(spec.model.model_dump(mode="json"), sort_keys=True),
             "TENANTML_MONITORING_SPEC": json.dumps(spec.monitoring.model_dump(mode="json"), sort_keys=True),
         }
-        functions = self._functions(naming, spec, key, boundary.policy_arn, account.account_id, environment, build_dir)
+        functions = self._functions(
+            naming, spec, key, boundary.policy_arn, account.account_id, environment, build_dir
+        )
         storage.data.grant_read(functions["data_arrival"].role)
         for fn in functions.values():
             storage.artifacts.grant_read_write(fn.role)
@@ -233,61 +290,111 @@ class TenantPlatformStack(TenantStack):
             "training": ("sagemaker.amazonaws.com",),
             "serving": ("sagemaker.amazonaws.com",),
             # EC2 tenants run pipelines on their instances; everyone may run them as SageMaker jobs
-            "pipelines": ("sagemaker.amazonaws.com", "ec2.amazonaws.com") if spec.compute.kind == "ec2"
+            "pipelines": ("sagemaker.amazonaws.com", "ec2.amazonaws.com")
+            if spec.compute.kind == "ec2"
             else ("sagemaker.amazonaws.com",),
         }
         return {
             name: ServiceRole(
-                holders, name.title(),
-                ServiceRoleProps(naming=naming, component=name, description=f"tenantml {name} for {naming.tenant}",
-                                 assumed_by=principals, boundary_arn=boundary_arn),
+                holders,
+                name.title(),
+                ServiceRoleProps(
+                    naming=naming,
+                    component=name,
+                    description=f"tenantml {name} for {naming.tenant}",
+                    assumed_by=principals,
+                    boundary_arn=boundary_arn,
+                ),
             )
             for name, principals in trusted.items()
         }
 
-    def _serving(self, spec: TenantSpec, naming: Naming, account: Account, key: TenantKey, storage: TenantStorage,
-                 stream: InferenceStream, alerts: AlertTopic, registry: ModelRegistry, network: Network,
-                 role: ServiceRole, boundary_arn: str, cluster: EksCluster | None) -> dict[str, str]:
+    def _serving(
+        self,
+        spec: TenantSpec,
+        naming: Naming,
+        account: Account,
+        key: TenantKey,
+        storage: TenantStorage,
+        stream: InferenceStream,
+        alerts: AlertTopic,
+        registry: ModelRegistry,
+        network: Network,
+        role: ServiceRole,
+        boundary_arn: str,
+        cluster: EksCluster | None,
+    ) -> dict[str, str]:
         """The image repository and, as the spec chooses, a SageMaker endpoint or the EKS serving workload."""
         serving = spec.serving
         images = ImageRepository(self, "Images", ImageRepositoryProps(naming=naming, key=key))
         images.grant_pull(role)
-        outputs = {"image_repository_url": images.repository_url, "image_repository_name": images.repository_name}
+        outputs = {
+            "image_repository_url": images.repository_url,
+            "image_repository_name": images.repository_name,
+        }
         if serving.platform == "sagemaker" and serving.model_version is not None:
             mon = spec.monitoring
             endpoint = SageMakerEndpoint(
-                self, "Endpoint",
+                self,
+                "Endpoint",
                 SageMakerEndpointProps(
-                    naming=naming, key=key, role=role, alerts=alerts, partition=account.partition,
-                    account_id=account.account_id, model_package_group=registry.group_name,
-                    model_name=spec.model.name, model_version=serving.model_version,
-                    serving_format=spec.model.serving_format, stream_name=stream.stream.ref("name"),
-                    subnet_ids=network.private_subnet_ids, vpc_id=network.vpc_id,
-                    instance_type=serving.instance_type, instance_count=serving.instance_count,
-                    canary_percent=serving.canary_percent, bake_minutes=serving.bake_minutes,
+                    naming=naming,
+                    key=key,
+                    role=role,
+                    alerts=alerts,
+                    partition=account.partition,
+                    account_id=account.account_id,
+                    model_package_group=registry.group_name,
+                    model_name=spec.model.name,
+                    model_version=serving.model_version,
+                    serving_format=spec.model.serving_format,
+                    stream_name=stream.stream.ref("name"),
+                    subnet_ids=network.private_subnet_ids,
+                    vpc_id=network.vpc_id,
+                    instance_type=serving.instance_type,
+                    instance_count=serving.instance_count,
+                    canary_percent=serving.canary_percent,
+                    bake_minutes=serving.bake_minutes,
                     guardrails=GuardrailProps(
-                        error_rate=mon.error_rate, latency_p99_ms=mon.latency_p99_ms,
-                        period_seconds=mon.period_seconds, evaluation_periods=mon.evaluation_periods,
-                        datapoints_to_alarm=mon.datapoints_to_alarm),
+                        error_rate=mon.error_rate,
+                        latency_p99_ms=mon.latency_p99_ms,
+                        period_seconds=mon.period_seconds,
+                        evaluation_periods=mon.evaluation_periods,
+                        datapoints_to_alarm=mon.datapoints_to_alarm,
+                    ),
                 ),
             )
             endpoint.grant_execution(role)
-            outputs |= {"endpoint_name": endpoint.endpoint.ref("name"), "endpoint_invoke_url": endpoint.invoke_url}
+            outputs |= {
+                "endpoint_name": endpoint.endpoint.ref("name"),
+                "endpoint_invoke_url": endpoint.invoke_url,
+            }
         elif serving.platform == "eks" and cluster is not None and serving.image_tag is not None:
             holder = TenantConstruct(self, "Kubernetes")
             auth = eks_cluster_auth(holder, cluster.cluster.ref("name"))
-            KubernetesProvider(self, host=cluster.cluster.ref("endpoint"),
-                               ca_certificate_base64=cluster.cluster.ref("certificate_authority[0].data"),
-                               token=auth.ref("token"))
+            KubernetesProvider(
+                self,
+                host=cluster.cluster.ref("endpoint"),
+                ca_certificate_base64=cluster.cluster.ref("certificate_authority[0].data"),
+                token=auth.ref("token"),
+            )
             workload = EksServing(
-                self, "Serving",
+                self,
+                "Serving",
                 EksServingProps(
-                    naming=naming, model_name=spec.model.name, image_uri=images.image_uri(serving.image_tag),
-                    model_package_group=registry.group_name, serving_format=spec.model.serving_format,
-                    stream_name=stream.stream.ref("name"), oidc_provider_arn=cluster.oidc_provider_arn,
-                    oidc_issuer_host=cluster.oidc.ref("url"), boundary_arn=boundary_arn,
-                    min_replicas=serving.min_replicas, max_replicas=serving.max_replicas,
-                    target_cpu_percent=serving.target_cpu_percent, workers=serving.workers,
+                    naming=naming,
+                    model_name=spec.model.name,
+                    image_uri=images.image_uri(serving.image_tag),
+                    model_package_group=registry.group_name,
+                    serving_format=spec.model.serving_format,
+                    stream_name=stream.stream.ref("name"),
+                    oidc_provider_arn=cluster.oidc_provider_arn,
+                    oidc_issuer_host=cluster.oidc.ref("url"),
+                    boundary_arn=boundary_arn,
+                    min_replicas=serving.min_replicas,
+                    max_replicas=serving.max_replicas,
+                    target_cpu_percent=serving.target_cpu_percent,
+                    workers=serving.workers,
                     node_selector={WORKLOAD_LABEL: "serving"} if "serving" in cluster.node_groups else None,
                 ),
             )
@@ -297,13 +404,24 @@ class TenantPlatformStack(TenantStack):
             stream.grant_write(pods)
             grant_put_metrics(pods)
             images.grant_pull(pods)
-            outputs |= {"serving_namespace": workload.namespace, "serving_service_account": workload.service_account,
-                        "serving_pods_role_arn": pods.role_arn,
-                        "serving_service_host": f"{workload.app_name}.{workload.namespace}.svc.cluster.local"}
+            outputs |= {
+                "serving_namespace": workload.namespace,
+                "serving_service_account": workload.service_account,
+                "serving_pods_role_arn": pods.role_arn,
+                "serving_service_host": f"{workload.app_name}.{workload.namespace}.svc.cluster.local",
+            }
         return outputs
 
-    def _functions(self, naming: Naming, spec: TenantSpec, key: TenantKey, boundary_arn: str, account_id: str,
-                   environment: dict[str, str], build_dir: Path) -> dict[str, PythonFunction]:
+    def _functions(
+        self,
+        naming: Naming,
+        spec: TenantSpec,
+        key: TenantKey,
+        boundary_arn: str,
+        account_id: str,
+        environment: dict[str, str],
+        build_dir: Path,
+    ) -> dict[str, PythonFunction]:
         holders = TenantConstruct(self, "Functions")
         descriptions = {
             "data_arrival": "Starts a pipeline run when data lands under incoming/",
@@ -312,12 +430,20 @@ class TenantPlatformStack(TenantStack):
         }
         return {
             handler: PythonFunction(
-                holders, "".join(part.title() for part in handler.split("_")),
+                holders,
+                "".join(part.title() for part in handler.split("_")),
                 PythonFunctionProps(
-                    naming=naming, handler_package=handler, description=description, key=key,
-                    boundary_arn=boundary_arn, build_dir=build_dir, account_id=account_id,
-                    environment=environment, timeout_seconds=spec.lambdas.timeout_seconds,
-                    memory_mb=spec.lambdas.memory_mb, reserved_concurrency=spec.lambdas.reserved_concurrency,
+                    naming=naming,
+                    handler_package=handler,
+                    description=description,
+                    key=key,
+                    boundary_arn=boundary_arn,
+                    build_dir=build_dir,
+                    account_id=account_id,
+                    environment=environment,
+                    timeout_seconds=spec.lambdas.timeout_seconds,
+                    memory_mb=spec.lambdas.memory_mb,
+                    reserved_concurrency=spec.lambdas.reserved_concurrency,
                     log_retention_days=spec.lambdas.log_retention_days,
                 ),
             )
@@ -327,32 +453,71 @@ class TenantPlatformStack(TenantStack):
     def _alarms(self, alerts: AlertTopic, spec: TenantSpec, functions: Mapping[str, PythonFunction]) -> None:
         mon = spec.monitoring
         model_dims = {"Tenant": spec.name, "Model": spec.model.name}
-        common = {"period_seconds": mon.period_seconds, "evaluation_periods": mon.evaluation_periods,
-                  "datapoints_to_alarm": mon.datapoints_to_alarm, "dimensions": model_dims}
+        common = {
+            "period_seconds": mon.period_seconds,
+            "evaluation_periods": mon.evaluation_periods,
+            "datapoints_to_alarm": mon.datapoints_to_alarm,
+            "dimensions": model_dims,
+        }
         # a drift score is already one whole window's verdict (scored only from drift_min_rows rows on),
         # so one breaching window alarms; error rate and latency are noisier and use the spec's M of N
-        alerts.add_alarm(AlarmProps(
-            component="drift", metric_name="DriftScore", threshold=spec.model.drift_threshold,
-            description=f"Feature drift of model {spec.model.name} above {spec.model.drift_threshold} (PSI)",
-            statistic="Maximum", period_seconds=mon.period_seconds, evaluation_periods=1, datapoints_to_alarm=1,
-            dimensions=model_dims))
-        alerts.add_alarm(AlarmProps(
-            component="error-rate", metric_name="ErrorRate", threshold=mon.error_rate,
-            description=f"Error rate of model {spec.model.name} above {mon.error_rate:.2%}",
-            statistic="Average", **common))
-        alerts.add_alarm(AlarmProps(
-            component="latency-p99", metric_name="LatencyMs", threshold=mon.latency_p99_ms,
-            description=f"p99 latency of model {spec.model.name} above {mon.latency_p99_ms} ms",
-            statistic=None, extended_statistic="p99", **common))
+        alerts.add_alarm(
+            AlarmProps(
+                component="drift",
+                metric_name="DriftScore",
+                threshold=spec.model.drift_threshold,
+                description=f"Feature drift of model {spec.model.name} above {spec.model.drift_threshold} (PSI)",
+                statistic="Maximum",
+                period_seconds=mon.period_seconds,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                dimensions=model_dims,
+            )
+        )
+        alerts.add_alarm(
+            AlarmProps(
+                component="error-rate",
+                metric_name="ErrorRate",
+                threshold=mon.error_rate,
+                description=f"Error rate of model {spec.model.name} above {mon.error_rate:.2%}",
+                statistic="Average",
+                **common,
+            )
+        )
+        alerts.add_alarm(
+            AlarmProps(
+                component="latency-p99",
+                metric_name="LatencyMs",
+                threshold=mon.latency_p99_ms,
+                description=f"p99 latency of model {spec.model.name} above {mon.latency_p99_ms} ms",
+                statistic=None,
+                extended_statistic="p99",
+                **common,
+            )
+        )
         for name, fn in functions.items():
             component = name.replace("_", "-")
-            alerts.add_alarm(AlarmProps(
-                component=f"{component}-errors", namespace="AWS/Lambda", metric_name="Errors", threshold=0,
-                description=f"The {component} handler failed", statistic="Sum", period_seconds=300,
-                dimensions={"FunctionName": fn.function_name}))
-            alerts.add_alarm(AlarmProps(
-                component=f"{component}-dead-letters", namespace="AWS/SQS",
-                metric_name="ApproximateNumberOfMessagesVisible", threshold=0,
-                description=f"Events the {component} handler could not process are waiting in its dead-letter queue",
-                statistic="Maximum", period_seconds=300,
-                dimensions={"QueueName": fn.dead_letters.ref("name")}))
+            alerts.add_alarm(
+                AlarmProps(
+                    component=f"{component}-errors",
+                    namespace="AWS/Lambda",
+                    metric_name="Errors",
+                    threshold=0,
+                    description=f"The {component} handler failed",
+                    statistic="Sum",
+                    period_seconds=300,
+                    dimensions={"FunctionName": fn.function_name},
+                )
+            )
+            alerts.add_alarm(
+                AlarmProps(
+                    component=f"{component}-dead-letters",
+                    namespace="AWS/SQS",
+                    metric_name="ApproximateNumberOfMessagesVisible",
+                    threshold=0,
+                    description=f"Events the {component} handler could not process are waiting in its dead-letter queue",
+                    statistic="Maximum",
+                    period_seconds=300,
+                    dimensions={"QueueName": fn.dead_letters.ref("name")},
+                )
+            )

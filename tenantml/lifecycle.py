@@ -42,24 +42,35 @@ def run_sample_lifecycle(context: UpContext, summary: UpSummary) -> None:
         s3 = context.server_session.client("s3", spec.region)
         sessions[applied.tenant] = s3
         uri = upload_sample_dataset(s3, applied.outputs["data_bucket_name"])
-        context.report(f"{applied.tenant}: dropped the sample dataset at {uri}; its data-arrival handler runs the pipeline")
+        context.report(
+            f"{applied.tenant}: dropped the sample dataset at {uri}; its data-arrival handler runs the pipeline"
+        )
     timeout = max(s.lambdas.timeout_seconds for s in context.specs) + WAIT_MARGIN_S
     if not context.runtime.wait_idle(timeout=timeout):
-        context.report(f"pipeline runs still going after {timeout} s; see the run records in the artifacts buckets")
+        context.report(
+            f"pipeline runs still going after {timeout} s; see the run records in the artifacts buckets"
+        )
     for applied in summary.applied:
         history = context.runtime.history(applied.outputs["data_arrival_function_name"])
         outcome = _outcome(history[-1]) if history else {"status": "not run"}
-        entry: dict[str, Any] = {"status": outcome.get("status"), "run_id": outcome.get("run_id"),
-                                 "record_uri": outcome.get("record_uri")}
+        entry: dict[str, Any] = {
+            "status": outcome.get("status"),
+            "run_id": outcome.get("run_id"),
+            "record_uri": outcome.get("record_uri"),
+        }
         if outcome.get("error"):
             entry["error"] = outcome["error"]
         if outcome.get("record_uri"):
             record = _run_record(sessions[applied.tenant], outcome["record_uri"])
             entry.update(
-                status=record["status"], model_version=record.get("model_version"),
-                approval_status=record.get("approval_status"), alias=record.get("alias"),
-                metrics=record.get("metrics", {}), seconds=record.get("seconds"),
-                error=record.get("error"), failed_step=record.get("failed_step"),
+                status=record["status"],
+                model_version=record.get("model_version"),
+                approval_status=record.get("approval_status"),
+                alias=record.get("alias"),
+                metrics=record.get("metrics", {}),
+                seconds=record.get("seconds"),
+                error=record.get("error"),
+                failed_step=record.get("failed_step"),
                 reports={k: v for k, v in record.get("artifacts", {}).items() if k.endswith("report")},
             )
         summary.lifecycle[applied.tenant] = entry
@@ -87,11 +98,16 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
             continue
         spec = next(s for s in context.specs if s.name == tenant)
         config = ServerConfig(
-            source=RegistrySource(group=outputs["model_package_group_name"], alias="champion", region=spec.region,
-                                  endpoint_url=context.endpoint),
+            source=RegistrySource(
+                group=outputs["model_package_group_name"],
+                alias="champion",
+                region=spec.region,
+                endpoint_url=context.endpoint,
+            ),
             serving_format=spec.model.serving_format,
-            inference_log=InferenceLogConfig(stream_name=outputs["stream_name"], region=spec.region,
-                                             endpoint_url=context.endpoint),
+            inference_log=InferenceLogConfig(
+                stream_name=outputs["stream_name"], region=spec.region, endpoint_url=context.endpoint
+            ),
         )
         server = ThreadedServer(create_app(config)).start()
         context.cleanups.append(server.stop)

@@ -55,7 +55,9 @@ def _publish(specs: Sequence[TenantSpec], built: Path, outdir: Path) -> list[Syn
         os.replace(built / "stacks" / spec.name, target)
         stack_file = target / "cdk.tf.json"
         doc = json.loads(stack_file.read_text())
-        results.append(SynthResult(spec.name, stack_file, sum(len(v) for v in doc.get("resource", {}).values())))
+        results.append(
+            SynthResult(spec.name, stack_file, sum(len(v) for v in doc.get("resource", {}).values()))
+        )
     _merge_manifest(built / "manifest.json", outdir / "manifest.json")
     return results
 
@@ -63,7 +65,9 @@ def _publish(specs: Sequence[TenantSpec], built: Path, outdir: Path) -> list[Syn
 def _merge_manifest(new: Path, existing: Path) -> None:
     """Keep ``manifest.json`` listing every stack present, as ``cdktf deploy`` reads it."""
     merged = json.loads(new.read_text())
-    stacks: dict[str, object] = json.loads(existing.read_text()).get("stacks", {}) if existing.exists() else {}
+    stacks: dict[str, object] = (
+        json.loads(existing.read_text()).get("stacks", {}) if existing.exists() else {}
+    )
     stacks.update(merged.get("stacks", {}))
     merged["stacks"] = dict(sorted(stacks.items()))
     tmp = existing.with_suffix(".json.tmp")

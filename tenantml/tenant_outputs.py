@@ -59,8 +59,9 @@ class TenantOutputs:
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` (fake credentials for the emulator, the usual chain otherwise)."""
-        return boto3_session(self.endpoint_url).client(service, region_name=self.region,
-                                                       endpoint_url=self.endpoint_url)
+        return boto3_session(self.endpoint_url).client(
+            service, region_name=self.region, endpoint_url=self.endpoint_url
+        )
 
 
 def load_outputs(
@@ -89,7 +90,9 @@ def load_outputs(
         entry = tenant_entry(data, tenant, path)
         raw = entry.get("outputs")
         if not isinstance(raw, dict):
-            raise TenantResourcesError([Problem(f"{path}: tenants.{tenant}.outputs", "missing; run `tenantml up` again")])
+            raise TenantResourcesError(
+                [Problem(f"{path}: tenants.{tenant}.outputs", "missing; run `tenantml up` again")]
+            )
         endpoint = endpoint_url or emulator_endpoint(data)
         region = entry.get("region") or region or (data.get("emulator") or {}).get("region")
         source = f"{path}: tenants.{tenant}.outputs"

@@ -41,14 +41,16 @@ class ReplayResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def csv_bodies(frame: pd.DataFrame, features: list[str], rows_per_request: int) -> Iterator[tuple[bytes, int]]:
+def csv_bodies(
+    frame: pd.DataFrame, features: list[str], rows_per_request: int
+) -> Iterator[tuple[bytes, int]]:
     """``frame``'s ``features`` columns as CSV request bodies (no header), with their row counts."""
     missing = [name for name in features if name not in frame.columns]
     if missing:
         raise TrafficError(f"the replay data has no column(s) {', '.join(missing)} the model expects")
     values = frame[features]
     for start in range(0, len(values), rows_per_request):
-        chunk = values.iloc[start:start + rows_per_request]
+        chunk = values.iloc[start : start + rows_per_request]
         buffer = io.StringIO()
         chunk.to_csv(buffer, header=False, index=False)
         yield buffer.getvalue().encode(), len(chunk)
@@ -81,7 +83,11 @@ def replay(
             body, rows = body_rows
             try:
                 response = client.post(endpoint, content=body, headers=headers)
-                problem = None if response.status_code == 200 else f"HTTP {response.status_code}: {response.text[:200]}"
+                problem = (
+                    None
+                    if response.status_code == 200
+                    else f"HTTP {response.status_code}: {response.text[:200]}"
+                )
             except httpx.HTTPError as err:
                 problem = f"{type(err).__name__}: {err}"
             with lock:

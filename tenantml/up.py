@@ -68,7 +68,9 @@ def read_running(up_file: Path = UP_FILE) -> RunningEmulator | None:
             state_dir=Path(data["emulator"]["state_dir"]),
         )
     except (ValueError, KeyError, TypeError) as err:
-        raise UsageError(f"{up_file} is not a tenantml up summary ({err}); remove it if no `tenantml up` runs") from err
+        raise UsageError(
+            f"{up_file} is not a tenantml up summary ({err}); remove it if no `tenantml up` runs"
+        ) from err
     if not _alive(running.pid):
         up_file.unlink(missing_ok=True)
         return None
@@ -116,8 +118,13 @@ class UpSummary:
 
     def to_json(self, state_dir: Path) -> dict[str, Any]:
         return {
-            "emulator": {"endpoint": self.endpoint, "region": self.region, "pid": os.getpid(),
-                         "state_dir": str(state_dir), "env": self.env},
+            "emulator": {
+                "endpoint": self.endpoint,
+                "region": self.region,
+                "pid": os.getpid(),
+                "state_dir": str(state_dir),
+                "env": self.env,
+            },
             "tenants": {
                 a.tenant: {
                     "region": self.tenant_region(a.tenant),
@@ -191,11 +198,16 @@ def claim_single_instance(up_file: Path = UP_FILE) -> FileLock:
     if not lock.try_acquire():
         pid = lock.holder()
         running = read_running(up_file) if pid is not None else None
-        where = f", emulator {running.endpoint}" if running is not None and running.pid == pid else ", starting"
+        where = (
+            f", emulator {running.endpoint}" if running is not None and running.pid == pid else ", starting"
+        )
         raise EmulatorAlreadyRunningError(
             f"tenantml up is already running (pid {pid if pid is not None else 'unknown'}{where}); "
-            + (f"stop it with Ctrl-C (or `kill {pid}`) before starting another" if pid is not None
-               else f"stop it before starting another (it holds {lock.path})")
+            + (
+                f"stop it with Ctrl-C (or `kill {pid}`) before starting another"
+                if pid is not None
+                else f"stop it before starting another (it holds {lock.path})"
+            )
         )
     up_file.unlink(missing_ok=True)
     return lock
@@ -234,7 +246,9 @@ def up(
     except BaseException:
         instance.release()
         raise
-    summary = UpSummary(endpoint=server.endpoint, region=specs[0].region, regions={s.name: s.region for s in specs})
+    summary = UpSummary(
+        endpoint=server.endpoint, region=specs[0].region, regions={s.name: s.region for s in specs}
+    )
     context = UpContext(specs=specs, out_dir=out_dir, state_dir=state_dir, server=server, report=report)
     with _stop_on_signals(context.stop_event):
         try:
@@ -254,8 +268,9 @@ def up(
             shutil.rmtree(state_dir, ignore_errors=True)
             clock = time.perf_counter()
             stage(f"applying {', '.join(s.name for s in specs)} to the AWS emulator at {server.endpoint}")
-            summary.applied = apply_tenants(out_dir, [s.name for s in specs], state_dir, server.endpoint,
-                                            on_progress=on_apply_progress)
+            summary.applied = apply_tenants(
+                out_dir, [s.name for s in specs], state_dir, server.endpoint, on_progress=on_apply_progress
+            )
             summary.timings["apply"] = time.perf_counter() - clock
             if on_applied is not None:
                 on_applied(summary)

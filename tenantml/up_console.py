@@ -50,8 +50,15 @@ class UpConsole:
         if not self.live:
             yield self
             return
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=self.console, transient=True) as progress:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        ) as progress:
             self._progress = progress
             self._task = progress.add_task("starting the AWS emulator", total=None)
             try:
@@ -99,17 +106,23 @@ class UpConsole:
         """One short block per tenant: what its pipeline run on the sample dataset produced."""
         if not summary.lifecycle:
             return
-        self._line("[bold]ML lifecycle[/] (the sample dataset dropped into each data bucket under incoming/):")
+        self._line(
+            "[bold]ML lifecycle[/] (the sample dataset dropped into each data bucket under incoming/):"
+        )
         for tenant, run in sorted(summary.lifecycle.items()):
             status = run.get("status") or "-"
             colour = "green" if status == "succeeded" else "red"
             line = f"  {tenant}: run {run.get('run_id') or '-'} [{colour}]{status}[/]"
             if run.get("model_version"):
-                line += (f", model version {run['model_version']} ({run.get('approval_status')}, "
-                         f"{run.get('alias') or 'no alias'})")
+                line += (
+                    f", model version {run['model_version']} ({run.get('approval_status')}, "
+                    f"{run.get('alias') or 'no alias'})"
+                )
             self._line(line)
             if run.get("metrics"):
-                self._line(f"    holdout: {', '.join(f'{k} {v:.4f}' for k, v in sorted(run['metrics'].items()))}")
+                self._line(
+                    f"    holdout: {', '.join(f'{k} {v:.4f}' for k, v in sorted(run['metrics'].items()))}"
+                )
             if run.get("error"):
                 self._line(f"    [red]{run.get('failed_step') or 'error'}: {run['error']}[/]")
             for name, uri in sorted((run.get("reports") or {}).items()):
@@ -120,10 +133,14 @@ class UpConsole:
             self._progress.stop()
         self._lifecycle(summary)
         for name, endpoint in sorted(summary.endpoints.items()):
-            self._line(f"  {name}: model version {endpoint['model_version']} serving at "
-                       f"[bold]{endpoint['invocations']}[/] ({len(endpoint['feature_names'])} features)")
-        self._line(f"[bold green]tenantml is up[/] in {summary.timings['ready']:.1f} s: "
-                   f"AWS emulator at {summary.endpoint}")
+            self._line(
+                f"  {name}: model version {endpoint['model_version']} serving at "
+                f"[bold]{endpoint['invocations']}[/] ({len(endpoint['feature_names'])} features)"
+            )
+        self._line(
+            f"[bold green]tenantml is up[/] in {summary.timings['ready']:.1f} s: "
+            f"AWS emulator at {summary.endpoint}"
+        )
         self._line("Point other tools at it:")
         for key, value in summary.env.items():
             self._line(f"  export {key}={value}")
@@ -151,10 +168,20 @@ def run_up(
     """``tenantml up``, printing on ``console`` as it goes; returns the summary after shutdown."""
     view = UpConsole(console)
     with view.running():
-        return up(specs, out_dir=out_dir, port=port, once=once, report=view.report, on_stage=view.stage,
-                  on_apply_progress=view.apply_progress, on_applied=view.applied,
-                  on_ready=lambda summary: view.ready(summary, once=once, up_file=up_file),
-                  steps=steps, up_file=up_file, state_dir=state_dir)
+        return up(
+            specs,
+            out_dir=out_dir,
+            port=port,
+            once=once,
+            report=view.report,
+            on_stage=view.stage,
+            on_apply_progress=view.apply_progress,
+            on_applied=view.applied,
+            on_ready=lambda summary: view.ready(summary, once=once, up_file=up_file),
+            steps=steps,
+            up_file=up_file,
+            state_dir=state_dir,
+        )
 
 
 __all__ = ["UpConsole", "run_up"]

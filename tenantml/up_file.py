@@ -47,7 +47,9 @@ def read_up_file(path: Path = UP_FILE) -> dict[str, Any]:
             [Problem(str(path), f"cannot be read ({err.strerror or err}); run `tenantml up` here")]
         ) from err
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise TenantResourcesError([Problem(str(path), f"not valid JSON: {err}; run `tenantml up` again")]) from err
+        raise TenantResourcesError(
+            [Problem(str(path), f"not valid JSON: {err}; run `tenantml up` again")]
+        ) from err
     if not isinstance(data, dict):
         raise TenantResourcesError([Problem(str(path), "must be a JSON object", type(data).__name__)])
     return data

@@ -19,8 +19,13 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 30.0
 
 
-def wait_until(condition: Callable[[], T], *, timeout: float = DEFAULT_TIMEOUT, interval: float = 0.02,
-               message: str | Callable[[], str] = "") -> T:
+def wait_until(
+    condition: Callable[[], T],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    interval: float = 0.02,
+    message: str | Callable[[], str] = "",
+) -> T:
     """Poll ``condition`` until it returns something truthy and return that; fail the test after
     ``timeout`` seconds with ``message`` (a callable is evaluated then, to show the last state)."""
     deadline = time.monotonic() + timeout

@@ -114,7 +114,11 @@ def is_scalar(value: Any) -> bool:
 
 def _sid_keyed(items: list[Any]) -> dict[str, Any] | None:
     sids = [item.get("Sid") for item in items if isinstance(item, dict)]
-    if len(sids) == len(items) and all(isinstance(s, str) and s for s in sids) and len(set(sids)) == len(sids):
+    if (
+        len(sids) == len(items)
+        and all(isinstance(s, str) and s for s in sids)
+        and len(set(sids)) == len(sids)
+    ):
         return {item["Sid"]: item for item in items}
     return None
 
@@ -127,8 +131,11 @@ def _same(a: Any, b: Any) -> bool:
     # 2 and 2.0 are the same number to Terraform (a state read back from JSON may hold either)
     numbers = (int, float)
     return (
-        isinstance(a, numbers) and isinstance(b, numbers)
-        and not isinstance(a, bool) and not isinstance(b, bool) and a == b
+        isinstance(a, numbers)
+        and isinstance(b, numbers)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+        and a == b
     )
 
 
@@ -195,7 +202,10 @@ def classify(
     """
     changes = [
         AttributeChange(
-            change.path or "(all)", change.before, change.after, change.json_path,
+            change.path or "(all)",
+            change.before,
+            change.after,
+            change.json_path,
             forces_replacement(resource_type, change.path, change.before, change.after),
         )
         for change in diff_values(before, after)

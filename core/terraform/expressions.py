@@ -605,8 +605,6 @@ def resolve(value: Any, state: Mapping[str, Mapping[str, Any]]) -> Any:
     return value
 
 
-
-
 __all__ = [
     "ABSENT",
     "FUNCTIONS",

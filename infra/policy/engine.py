@@ -72,11 +72,18 @@ def _marker_entries(stack: SynthStack) -> tuple[list[SuppressionEntry], list[Fin
             rule_id = item.get("rule_id") if isinstance(item, Mapping) else None
             reason = item.get("reason") if isinstance(item, Mapping) else None
             if not isinstance(rule_id, str) or not RULE_ID_PATTERN.match(rule_id):
-                problems.append(_policy_finding(resource.address, f"construct suppression [{i}] has no valid rule_id: {item!r}"))
+                problems.append(
+                    _policy_finding(
+                        resource.address, f"construct suppression [{i}] has no valid rule_id: {item!r}"
+                    )
+                )
             elif not isinstance(reason, str) or len(reason.strip()) < MIN_REASON_LENGTH:
-                problems.append(_policy_finding(
-                    resource.address,
-                    f"construct suppression of {rule_id} needs a written reason of at least {MIN_REASON_LENGTH} characters"))
+                problems.append(
+                    _policy_finding(
+                        resource.address,
+                        f"construct suppression of {rule_id} needs a written reason of at least {MIN_REASON_LENGTH} characters",
+                    )
+                )
             else:
                 entries.append(SuppressionEntry(rule_id, reason.strip(), resource.address, "construct"))
     return entries, problems
@@ -99,7 +106,9 @@ def check_stack(
     for i, entry in enumerate([*suppressions, *markers]):
         if entry.rule_id not in known_ids:
             where = f"suppressions[{i}]" if entry.source == "spec" else entry.address
-            problems.append(_policy_finding(where, f"{entry.source} suppression names unknown rule {entry.rule_id}"))
+            problems.append(
+                _policy_finding(where, f"{entry.source} suppression names unknown rule {entry.rule_id}")
+            )
         elif entry.rule_id == POLICY_RULE_ID:
             problems.append(_policy_finding(entry.address, f"{POLICY_RULE_ID} cannot be suppressed"))
         else:
@@ -121,7 +130,9 @@ def check_stack(
             )
             if match is not None:
                 used.add(match)
-            findings.append(Finding(rule.id, rule.severity, rule.title, resource.address, verdict.message, match))
+            findings.append(
+                Finding(rule.id, rule.severity, rule.title, resource.address, verdict.message, match)
+            )
     result.findings = sorted([*findings, *problems], key=lambda f: (f.rule_id, f.address, f.message))
     result.unused_suppressions = [s for s in usable if s not in used]
     return result

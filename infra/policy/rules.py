@@ -38,15 +38,25 @@ from infra.policy.stack import (
 RULES: list[Rule] = []
 
 
-def rule(rule_id: str, severity: Severity, title: str, applies_to: Iterable[str] | None) -> Callable[[Check], Check]:
+def rule(
+    rule_id: str, severity: Severity, title: str, applies_to: Iterable[str] | None
+) -> Callable[[Check], Check]:
     """Register the decorated function as a rule; its docstring is the explanation."""
 
     def register(check: Check) -> Check:
         if any(r.id == rule_id for r in RULES):
             raise ValueError(f"duplicate policy rule id {rule_id}")
         explanation = " ".join((check.__doc__ or "").split())
-        RULES.append(Rule(rule_id, severity, title, explanation,
-                          tuple(applies_to) if applies_to is not None else None, check))
+        RULES.append(
+            Rule(
+                rule_id,
+                severity,
+                title,
+                explanation,
+                tuple(applies_to) if applies_to is not None else None,
+                check,
+            )
+        )
         return check
 
     return register
@@ -84,13 +94,22 @@ def _sid(statement: Mapping[str, Any], index: int) -> str:
 
 
 #: the IAM resources whose documents TM-IAM-001/002 read, and the attribute holding the document
-IAM_POLICY_TYPES = ("aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy", "aws_iam_role")
+IAM_POLICY_TYPES = (
+    "aws_iam_policy",
+    "aws_iam_role_policy",
+    "aws_iam_user_policy",
+    "aws_iam_group_policy",
+    "aws_iam_role",
+)
 
 
 def _iam_documents(resource: SynthResource) -> list[tuple[str, Any]]:
     if resource.type == "aws_iam_role":
-        return [(f"inline_policy[{i}]", block.get("policy"))
-                for i, block in enumerate(as_list(resource.get("inline_policy"))) if isinstance(block, Mapping)]
+        return [
+            (f"inline_policy[{i}]", block.get("policy"))
+            for i, block in enumerate(as_list(resource.get("inline_policy")))
+            if isinstance(block, Mapping)
+        ]
     return [("policy", resource.get("policy"))]
 
 
@@ -108,8 +127,10 @@ def _allow_statements(resource: SynthResource) -> tuple[list[tuple[str, Mapping[
     return found, unreadable
 
 
-_UNREADABLE = ("{} is not a literal JSON policy document (a reference or expression), so it cannot be checked;"
-               " write the document in the construct, or suppress this rule with a reason")
+_UNREADABLE = (
+    "{} is not a literal JSON policy document (a reference or expression), so it cannot be checked;"
+    " write the document in the construct, or suppress this rule with a reason"
+)
 
 _ARN = re.compile(r"^arn:[^:]*:[^:]*:[^:]*:[^:]*:(?P<resource>.*)$")
 
@@ -148,21 +169,32 @@ def s3_bucket_encryption(resource: SynthResource, stack: SynthStack) -> Result:
     """Every bucket needs a server-side encryption configuration with SSE-KMS and a named key
     (the tenant key), so that reading objects also needs kms:Decrypt on that key. SSE-S3 (AES256)
     or SSE-KMS with the AWS-managed aws/s3 key cannot be scoped to one tenant."""
-    configs = [c.body for c in _bucket_companions(stack, resource, "aws_s3_bucket_server_side_encryption_configuration")]
+    configs = [
+        c.body
+        for c in _bucket_companions(stack, resource, "aws_s3_bucket_server_side_encryption_configuration")
+    ]
     configs += [first_block(resource.body, "server_side_encryption_configuration")]
     algorithms = []
     for config in configs:
         for sse_rule in as_list(config.get("rule")):
-            default = first_block(sse_rule, "apply_server_side_encryption_by_default") if isinstance(sse_rule, Mapping) else {}
+            default = (
+                first_block(sse_rule, "apply_server_side_encryption_by_default")
+                if isinstance(sse_rule, Mapping)
+                else {}
+            )
             algorithm = default.get("sse_algorithm")
             if algorithm in ("aws:kms", "aws:kms:dsse") and default.get("kms_master_key_id"):
                 return Result.ok()
             if algorithm:
                 algorithms.append(str(algorithm))
     if algorithms:
-        return Result.fail(f"encrypted with {', '.join(sorted(set(algorithms)))} but not SSE-KMS with a named key;"
-                           " set sse_algorithm aws:kms and kms_master_key_id to the tenant key")
-    return Result.fail("no aws_s3_bucket_server_side_encryption_configuration for this bucket; use SecureBucket")
+        return Result.fail(
+            f"encrypted with {', '.join(sorted(set(algorithms)))} but not SSE-KMS with a named key;"
+            " set sse_algorithm aws:kms and kms_master_key_id to the tenant key"
+        )
+    return Result.fail(
+        "no aws_s3_bucket_server_side_encryption_configuration for this bucket; use SecureBucket"
+    )
 
 
 @rule("TM-S3-002", Severity.ERROR, "S3 bucket versioning enabled", ("aws_s3_bucket",))
@@ -179,7 +211,12 @@ def s3_bucket_versioning(resource: SynthResource, stack: SynthStack) -> Result:
     return Result.fail("no aws_s3_bucket_versioning with status 'Enabled' for this bucket")
 
 
-PUBLIC_ACCESS_FLAGS = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+PUBLIC_ACCESS_FLAGS = (
+    "block_public_acls",
+    "block_public_policy",
+    "ignore_public_acls",
+    "restrict_public_buckets",
+)
 
 
 @rule("TM-S3-003", Severity.ERROR, "S3 bucket blocks all public access", ("aws_s3_bucket",))
@@ -222,14 +259,18 @@ def s3_bucket_tls_only(resource: SynthResource, stack: SynthStack) -> Result:
     principal when aws:SecureTransport is false, so data never travels unencrypted."""
     policies = _bucket_companions(stack, resource, "aws_s3_bucket_policy")
     if not policies:
-        return Result.fail("no aws_s3_bucket_policy for this bucket; it needs a TLS-only (DenyInsecureTransport) policy")
+        return Result.fail(
+            "no aws_s3_bucket_policy for this bucket; it needs a TLS-only (DenyInsecureTransport) policy"
+        )
     doc = parse_policy(policies[0].get("policy"))
     if doc is None:
         return Result.fail(_UNREADABLE.format(f"{policies[0].address}.policy"))
     if any(_denies_insecure_transport(s, resource) for s in statements(doc)):
         return Result.ok()
-    return Result.fail(f"{policies[0].address} has no statement denying s3:* to '*' on the bucket and its objects"
-                       " when aws:SecureTransport is false")
+    return Result.fail(
+        f"{policies[0].address} has no statement denying s3:* to '*' on the bucket and its objects"
+        " when aws:SecureTransport is false"
+    )
 
 
 # --- KMS ------------------------------------------------------------------------------------
@@ -301,8 +342,10 @@ def kinesis_stream_encryption(resource: SynthResource, stack: SynthStack) -> Res
     (encryption_type KMS and a kms_key_id, the tenant key)."""
     if resource.get("encryption_type") == "KMS" and resource.get("kms_key_id"):
         return Result.ok()
-    return Result.fail(f"encryption_type is {resource.get('encryption_type', 'NONE')!r}"
-                       f"{'' if resource.get('kms_key_id') else ' and no kms_key_id'}; use KMS with the tenant key")
+    return Result.fail(
+        f"encryption_type is {resource.get('encryption_type', 'NONE')!r}"
+        f"{'' if resource.get('kms_key_id') else ' and no kms_key_id'}; use KMS with the tenant key"
+    )
 
 
 @rule("TM-SNS-001", Severity.ERROR, "SNS topic encrypted with KMS", ("aws_sns_topic",))
@@ -345,7 +388,11 @@ def lambda_reserved_concurrency(resource: SynthResource, stack: SynthStack) -> R
     try:
         reserved = int(value) if value is not None else -1
     except (TypeError, ValueError):
-        return Result.ok() if isinstance(value, str) and "${" in value else Result.fail(f"not a number: {value!r}")
+        return (
+            Result.ok()
+            if isinstance(value, str) and "${" in value
+            else Result.fail(f"not a number: {value!r}")
+        )
     if reserved >= 1:
         return Result.ok()
     if reserved == 0:
@@ -372,8 +419,11 @@ def eks_no_public_endpoint(resource: SynthResource, stack: SynthStack) -> Result
     value = first_block(resource.body, "vpc_config").get("endpoint_public_access")
     if falsy(value):
         return Result.ok()
-    return Result.fail("vpc_config.endpoint_public_access is true" if value is not None
-                       else "vpc_config.endpoint_public_access is not set (the provider defaults it to true)")
+    return Result.fail(
+        "vpc_config.endpoint_public_access is true"
+        if value is not None
+        else "vpc_config.endpoint_public_access is not set (the provider defaults it to true)"
+    )
 
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -441,7 +491,9 @@ def required_tags(resource: SynthResource, stack: SynthStack) -> Result:
 ENVIRONMENTS = ("dev", "staging", "prod")
 _PREFIX = "tenantml-"
 _ANY_TENANT = re.compile(r"^([a-z][a-z0-9-]*?)-(?:" + "|".join(ENVIRONMENTS) + r")(?![a-z0-9])")
-_STATE_KEY = re.compile(r"(?:^|[/:])([a-z][a-z0-9-]*)/terraform\.tfstate|terraform\.([a-z][a-z0-9-]*)\.tfstate")
+_STATE_KEY = re.compile(
+    r"(?:^|[/:])([a-z][a-z0-9-]*)/terraform\.tfstate|terraform\.([a-z][a-z0-9-]*)\.tfstate"
+)
 
 
 def tenant_named_at(text: str, start: int, known: Mapping[str, str]) -> str | None:
@@ -450,13 +502,17 @@ def tenant_named_at(text: str, start: int, known: Mapping[str, str]) -> str | No
     The longest known tenant name wins (``tenantml-a-dev-prod-x`` is tenant ``a-dev`` in prod
     when both ``a`` and ``a-dev`` exist); an unknown ``<name>-<env>`` is reported as ``name``.
     """
-    rest = text[start + len(_PREFIX):]
+    rest = text[start + len(_PREFIX) :]
     best = None
     for tenant in known:
         for env in ENVIRONMENTS:
             head = f"{tenant}-{env}"
-            follows = rest[len(head):len(head) + 1]
-            if rest.startswith(head) and not re.match(r"[a-z0-9]", follows) and (best is None or len(tenant) > len(best)):
+            follows = rest[len(head) : len(head) + 1]
+            if (
+                rest.startswith(head)
+                and not re.match(r"[a-z0-9]", follows)
+                and (best is None or len(tenant) > len(best))
+            ):
                 best = tenant
     if best is not None:
         return best

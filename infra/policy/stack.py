@@ -64,7 +64,8 @@ class SynthResource:
         if not isinstance(value, str):
             return False
         return any(
-            ref.address == target.address and (not target_attributes or ref.attribute_path in target_attributes)
+            ref.address == target.address
+            and (not target_attributes or ref.attribute_path in target_attributes)
             for ref in references(value)
         )
 
@@ -90,13 +91,17 @@ def _markers(block: ResourceBlock) -> dict[str, Any]:
 class SynthStack:
     """One tenant's synthesized document and the facts rules need about it."""
 
-    def __init__(self, name: str, doc: Mapping[str, Any], known_tenants: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, doc: Mapping[str, Any], known_tenants: Mapping[str, str] | None = None
+    ) -> None:
         self.name = name
         self.doc = doc
         self.document: Document = parse_document(doc, source=name)
         #: the default (un-aliased) AWS provider configuration
         self.provider: dict[str, Any] = dict(self.document.providers.get("aws", {}))
-        self.default_tags: dict[str, str] = dict(first_block(self.provider, "default_tags").get("tags", {}) or {})
+        self.default_tags: dict[str, str] = dict(
+            first_block(self.provider, "default_tags").get("tags", {}) or {}
+        )
         self.tenant = self.default_tags.get("tenantml:tenant", name)
         self.environment = self.default_tags.get("tenantml:environment", "")
         #: tenant name -> environment of every tenant the run knows about (this one included)
@@ -114,9 +119,7 @@ class SynthStack:
                 _body(block),
                 _markers(block),
             )
-            for block in sorted(
-                self.document.blocks(), key=lambda b: (b.mode != "managed", b.type, b.name)
-            )
+            for block in sorted(self.document.blocks(), key=lambda b: (b.mode != "managed", b.type, b.name))
         ]
         if self.provider:
             found.append(SynthResource("provider.aws", PROVIDER_TYPE, "aws", self.provider))
@@ -134,11 +137,18 @@ class SynthStack:
     def of_type(self, resource_type: str) -> list[SynthResource]:
         return [r for r in self.resources if r.type == resource_type]
 
-    def referencing(self, resource_type: str, attribute: str, target: SynthResource,
-                    *target_attributes: str, literal: str | None = None) -> list[SynthResource]:
+    def referencing(
+        self,
+        resource_type: str,
+        attribute: str,
+        target: SynthResource,
+        *target_attributes: str,
+        literal: str | None = None,
+    ) -> list[SynthResource]:
         """Resources of ``resource_type`` whose ``attribute`` refers to ``target`` (or equals ``literal``)."""
         return [
-            r for r in self.of_type(resource_type)
+            r
+            for r in self.of_type(resource_type)
             if r.refers_to(attribute, target, *target_attributes)
             or (literal is not None and r.body.get(attribute) == literal)
         ]

@@ -26,5 +26,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"alarms": [], "outcomes": []}
     outcomes = handle_alarm_notifications(notifications, AlarmContext.from_env(os.environ))
     for outcome in outcomes:
-        logger.info(f"alarm {outcome.alarm_name} {outcome.state}: {outcome.action}", extra=outcome.model_dump())
+        logger.info(
+            f"alarm {outcome.alarm_name} {outcome.state}: {outcome.action}", extra=outcome.model_dump()
+        )
     return {"alarms": [n.alarm_name for n in notifications], "outcomes": [o.model_dump() for o in outcomes]}

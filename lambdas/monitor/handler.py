@@ -29,8 +29,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info(
         "inference log batch",
         extra={
-            "received": result.received, "processed": result.processed, "malformed": result.malformed,
-            "duplicates": result.duplicates, "unmonitored": result.unmonitored, "failed": len(result.failures),
+            "received": result.received,
+            "processed": result.processed,
+            "malformed": result.malformed,
+            "duplicates": result.duplicates,
+            "unmonitored": result.unmonitored,
+            "failed": len(result.failures),
             "drift_scores": {v: m.drift_score for v, m in result.metrics.items()},
         },
     )

@@ -90,7 +90,9 @@ class InferenceRecord(BaseModel):
         """``{feature: value}`` per row (numeric features first)."""
         out = [dict(zip(self.numeric_features, row, strict=True)) for row in self.numeric_rows]
         if self.categorical_features:
-            categorical = [dict(zip(self.categorical_features, row, strict=True)) for row in self.categorical_rows]
+            categorical = [
+                dict(zip(self.categorical_features, row, strict=True)) for row in self.categorical_rows
+            ]
             out = [{**a, **b} for a, b in zip(out, categorical, strict=True)] if out else categorical
         return out
 
@@ -158,19 +160,23 @@ def _frame_header(data: bytes, version: int) -> tuple[dict[str, Any], int, str |
         raise InferenceRecordError(f"frame: {len(data)} bytes, shorter than its {FRAME_HEAD_BYTES}-byte head")
     end = FRAME_HEAD_BYTES + int.from_bytes(data[4:FRAME_HEAD_BYTES], "little")
     if end > len(data):
-        raise InferenceRecordError(f"frame: the header says {end - FRAME_HEAD_BYTES} bytes, the record holds fewer")
+        raise InferenceRecordError(
+            f"frame: the header says {end - FRAME_HEAD_BYTES} bytes, the record holds fewer"
+        )
     try:
         payload = orjson.loads(memoryview(data)[FRAME_HEAD_BYTES:end])
     except orjson.JSONDecodeError as err:
         raise InferenceRecordError(f"frame header: not JSON: {err}") from err
     if type(payload) is not dict or payload.get("v") != version:
         raise InferenceRecordError(
-            f"frame header: expected a JSON object with \"v\": {version}, got {_preview(payload)}"
+            f'frame header: expected a JSON object with "v": {version}, got {_preview(payload)}'
         )
     kind = payload.pop("numeric_block", None)
     if kind is None:
         if end != len(data):
-            raise InferenceRecordError(f"frame: {len(data) - end} bytes after the header but no numeric_block")
+            raise InferenceRecordError(
+                f"frame: {len(data) - end} bytes after the header but no numeric_block"
+            )
     elif kind not in _FRAME_BLOCKS:
         raise InferenceRecordError(f"numeric_block: expected 'f4' or 'f8', got {_preview(kind)}")
     return payload, end, kind
@@ -200,7 +206,9 @@ def _parse_aggregate(data: bytes) -> list[dict[str, Any]]:
     for name in _AGGREGATE_LISTS:
         values = header.get(name)
         if type(values) is not list or len(values) != count:
-            raise InferenceRecordError(f"{name}: expected a list of {count} values (one per request), got {_preview(values)}")
+            raise InferenceRecordError(
+                f"{name}: expected a list of {count} values (one per request), got {_preview(values)}"
+            )
     n_rows = header["n_rows"]
     if not all(type(n) is int and n >= 1 for n in n_rows):
         raise InferenceRecordError(f"n_rows: expected positive integers, got {_preview(n_rows)}")
@@ -216,7 +224,9 @@ def _parse_aggregate(data: bytes) -> list[dict[str, Any]]:
             )
     categorical_rows = header.get("categorical_rows")
     if categorical and (type(categorical_rows) is not list or len(categorical_rows) != total):
-        raise InferenceRecordError(f"categorical_rows: expected {total} rows (all requests'), got {_preview(categorical_rows)}")
+        raise InferenceRecordError(
+            f"categorical_rows: expected {total} rows (all requests'), got {_preview(categorical_rows)}"
+        )
     ids, times, latencies, errors, predictions = (
         header["request_id"], header["timestamp"], header["latency_ms"], header["error"], header["predictions"]
     )  # fmt: skip
@@ -278,9 +288,13 @@ def check_shapes(payload: dict[str, Any]) -> None:
     if type(chunk) is not int or type(chunks) is not int or not 0 <= chunk < chunks:
         raise InferenceRecordError(f"chunk/chunks: expected 0 <= chunk < chunks, got {chunk!r}/{chunks!r}")
     numeric = payload["numeric_features"] = _names(get("numeric_features"), "numeric_features")
-    categorical = payload["categorical_features"] = _names(get("categorical_features"), "categorical_features")
+    categorical = payload["categorical_features"] = _names(
+        get("categorical_features"), "categorical_features"
+    )
     if not numeric and not categorical:
-        raise InferenceRecordError("numeric_features, categorical_features: a record needs at least one feature")
+        raise InferenceRecordError(
+            "numeric_features, categorical_features: a record needs at least one feature"
+        )
     n_rows = -1
     declared = get("n_rows")
     if declared is not None and (type(declared) is not int or declared < 1):
@@ -289,7 +303,9 @@ def check_shapes(payload: dict[str, Any]) -> None:
     if block_field is not None:
         block = payload[block_field]
         if declared is None or type(block) not in (str, bytes):
-            raise InferenceRecordError(f"{block_field}: expected a base64 string or bytes, and an n_rows field")
+            raise InferenceRecordError(
+                f"{block_field}: expected a base64 string or bytes, and an n_rows field"
+            )
         # the block's length for n_rows x features values (base64 or raw), checked before decoding anything
         dtype, width = _BLOCKS[block_field]
         size = declared * len(numeric) * width
@@ -357,7 +373,9 @@ def _check_rows(rows: Any, width: int, field: str, value_types: frozenset[type] 
         raise InferenceRecordError(f"{field}: expected a list of rows, got {_preview(rows)}")
     for i, row in enumerate(rows):
         if type(row) is not list or len(row) != width:
-            raise InferenceRecordError(f"{field}[{i}]: expected {width} values (one per feature), got {_preview(row)}")
+            raise InferenceRecordError(
+                f"{field}[{i}]: expected {width} values (one per feature), got {_preview(row)}"
+            )
         if value_types is not None and not value_types.issuperset(map(type, row)):
             raise InferenceRecordError(f"{field}[{i}]: values must be strings, numbers, booleans or null")
     return len(rows)
@@ -485,7 +503,9 @@ def _float_rows(rows: list[list[Any]]) -> np.ndarray:
                 try:
                     float(value if value is not None else "nan")
                 except (TypeError, ValueError):
-                    raise InferenceRecordError(f"numeric_rows[{r}][{c}]: not a number: {_preview(value)}") from None
+                    raise InferenceRecordError(
+                        f"numeric_rows[{r}][{c}]: not a number: {_preview(value)}"
+                    ) from None
         raise InferenceRecordError("numeric_rows: not a matrix of numbers") from None
 
 

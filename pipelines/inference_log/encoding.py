@@ -74,7 +74,11 @@ class RecordEncoder:
             "error": error,
             "chunk": chunk,
             "chunks": chunks,
-            "n_rows": len(numeric) if numeric is not None else len(categorical) if categorical is not None else 0,
+            "n_rows": len(numeric)
+            if numeric is not None
+            else len(categorical)
+            if categorical is not None
+            else 0,
             "numeric_features": self._numeric_names,
         }
         if self.categorical_features and categorical is not None:
@@ -119,7 +123,9 @@ class RecordEncoder:
         }
         if self.categorical_features and categorical is not None:
             record["categorical_features"] = self._categorical_names
-            record["categorical_rows"] = [row for rows in categorical if rows is not None for row in rows.tolist()]
+            record["categorical_rows"] = [
+                row for rows in categorical if rows is not None for row in rows.tolist()
+            ]
         record["predictions"] = [_prediction_values(p) for p in predictions]
         if numeric_block is not None and self.numeric_features:
             record["numeric_block"] = numeric_block

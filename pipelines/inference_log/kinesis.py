@@ -182,8 +182,10 @@ def put_records_body(stream_name: str, records: list[dict[str, Any]]) -> bytes:
         b'"Data":"%b","PartitionKey":%b' % (b2a(r["Data"], newline=False), dumps(r["PartitionKey"]))
         for r in records
     )
-    return b'{"StreamName":%b,"Records":[{%b}]}' % (dumps(stream_name), entries) if records else (
-        b'{"StreamName":%b,"Records":[]}' % dumps(stream_name)
+    return (
+        b'{"StreamName":%b,"Records":[{%b}]}' % (dumps(stream_name), entries)
+        if records
+        else (b'{"StreamName":%b,"Records":[]}' % dumps(stream_name))
     )
 
 

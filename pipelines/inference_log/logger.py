@@ -168,12 +168,12 @@ def encode_records(
     parts = min(n, int(len(whole) / budget * 1.1) + 1)
     while True:
         bounds = [(n * i) // parts for i in range(parts + 1)]
-        encoded = [_encode_chunk(encoder, entry, bounds[i], bounds[i + 1], i, parts, block) for i in range(parts)]
+        encoded = [
+            _encode_chunk(encoder, entry, bounds[i], bounds[i + 1], i, parts, block) for i in range(parts)
+        ]
         largest = max(len(data) for data in encoded)
         if largest <= budget:
-            return [
-                PendingRecord(key, data, bounds[i + 1] - bounds[i]) for i, data in enumerate(encoded)
-            ], 0
+            return [PendingRecord(key, data, bounds[i + 1] - bounds[i]) for i, data in enumerate(encoded)], 0
         if parts >= n:  # one row per chunk and still too large: send what fits, drop the rest
             kept = [PendingRecord(key, data, 1) for data in encoded if len(data) <= budget]
             return kept, n - len(kept)
@@ -377,7 +377,11 @@ class KinesisInferenceLogger:
 
     def _encode_alone(self, entry: LogEntry, block: NumericBlock | None) -> list[PendingRecord]:
         records, dropped = encode_records(
-            entry, self.schema, max_bytes=self.settings.max_bytes_per_record, encoder=self._encoder, block=block
+            entry,
+            self.schema,
+            max_bytes=self.settings.max_bytes_per_record,
+            encoder=self._encoder,
+            block=block,
         )
         self.stats.dropped_oversized += dropped
         return records
@@ -395,7 +399,9 @@ class KinesisInferenceLogger:
             errors=[e.error for e in entries],
             n_rows=[e.n_rows for e in entries],
             predictions=[e.predictions for e in entries],
-            categorical=[e.batch.categorical for e in entries] if self._encoder.categorical_features else None,
+            categorical=[e.batch.categorical for e in entries]
+            if self._encoder.categorical_features
+            else None,
             numeric_block="f4" if group[0][1] is not None else None,
             numeric_parts=[block[1] for _, block in group if block is not None],
         )

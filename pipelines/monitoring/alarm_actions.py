@@ -183,8 +183,11 @@ class AlarmClients:
         import boto3
 
         kwargs = {"region_name": region} if region else {}
-        return cls(s3=boto3.client("s3", **kwargs), sagemaker=boto3.client("sagemaker", **kwargs),
-                   sns=boto3.client("sns", **kwargs))
+        return cls(
+            s3=boto3.client("s3", **kwargs),
+            sagemaker=boto3.client("sagemaker", **kwargs),
+            sns=boto3.client("sns", **kwargs),
+        )
 
 
 @dataclass
@@ -200,8 +203,9 @@ class AlarmContext:
     environ: Mapping[str, str] | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], *, clients: Any = None, executor: Any = None,
-                 config: Any = None) -> AlarmContext:
+    def from_env(
+        cls, environ: Mapping[str, str], *, clients: Any = None, executor: Any = None, config: Any = None
+    ) -> AlarmContext:
         """Everything is read and validated here, before any alert; ``pipelines.runs.pipeline`` is imported
         only when pipeline settings are set (the stack sets none: a retrain then uses the defaults)."""
         from pydantic import ValidationError
@@ -213,13 +217,24 @@ class AlarmContext:
         resources = TenantResources.from_env(environ)
         if not environ.get("TENANTML_MODEL_SPEC"):
             raise TenantResourcesError(
-                [Problem("environment: TENANTML_MODEL_SPEC", "is missing; the tenant stack sets it to the model spec")])
+                [
+                    Problem(
+                        "environment: TENANTML_MODEL_SPEC",
+                        "is missing; the tenant stack sets it to the model spec",
+                    )
+                ]
+            )
         try:
             spec = ModelSpec.model_validate_json(environ["TENANTML_MODEL_SPEC"])
         except ValidationError as err:
             raise TenantResourcesError(
-                [Problem(f"environment: TENANTML_MODEL_SPEC: {'.'.join(map(str, e['loc'])) or '(top level)'}",
-                         e["msg"]) for e in err.errors(include_url=False)],
+                [
+                    Problem(
+                        f"environment: TENANTML_MODEL_SPEC: {'.'.join(map(str, e['loc'])) or '(top level)'}",
+                        e["msg"],
+                    )
+                    for e in err.errors(include_url=False)
+                ],
                 headline="TENANTML_MODEL_SPEC is not a valid model spec",
             ) from err
         monitoring = MonitoringSpec()
@@ -228,7 +243,11 @@ class AlarmContext:
                 monitoring = MonitoringSpec.model_validate_json(environ["TENANTML_MONITORING_SPEC"])
             except ValueError as err:
                 raise TenantResourcesError(
-                    [Problem("environment: TENANTML_MONITORING_SPEC", f"is not a valid monitoring spec: {err}")]
+                    [
+                        Problem(
+                            "environment: TENANTML_MONITORING_SPEC", f"is not a valid monitoring spec: {err}"
+                        )
+                    ]
                 ) from err
         if config is None and any(environ.get(name) for name in _PIPELINE_CONFIG_VARIABLES):
             from pipelines.runs.config import pipeline_config_from_env
@@ -272,17 +291,29 @@ def handle_alarm_notifications(
             continue
         if not _claim_transition(clients.s3, resources.artifacts_bucket, note, now or datetime.now(UTC)):
             log.info("duplicate delivery of %s -> %s; already handled", note.alarm_name, note.new_state)
-            outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state=note.new_state, action="duplicate"))
+            outcomes.append(
+                AlarmOutcome(alarm_name=note.alarm_name, state=note.new_state, action="duplicate")
+            )
             continue
         sent = _SentAlerts()
         try:
             version = _serving_version(clients, resources, spec.name, note)
             if note.new_state == "OK":
-                recovery = RecoveryAlert(tenant=tenant, model_name=spec.name, version=version, alarm_name=note.alarm_name,
-                                         metric=note.metric_name, title=note.title, since=note.changed_at)
+                recovery = RecoveryAlert(
+                    tenant=tenant,
+                    model_name=spec.name,
+                    version=version,
+                    alarm_name=note.alarm_name,
+                    metric=note.metric_name,
+                    title=note.title,
+                    since=note.changed_at,
+                )
                 message_id = sent.publish(clients.sns, resources.alerts_topic_arn, recovery)
-                outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state="OK", action="alerted",
-                                             alert_message_id=message_id))
+                outcomes.append(
+                    AlarmOutcome(
+                        alarm_name=note.alarm_name, state="OK", action="alerted", alert_message_id=message_id
+                    )
+                )
                 continue
 
             snapshot = None
@@ -293,62 +324,124 @@ def handle_alarm_notifications(
             # the report is rendered after the alert went out (drawing it takes seconds in a cold
             # Lambda); its key is fixed now so the alert can already say where it will be
             generated_at = now or datetime.now(UTC)
-            report_uri = (s3_uri(resources.artifacts_bucket, drift_report_key(spec.name, generated_at))
-                          if snapshot is not None else None)
+            report_uri = (
+                s3_uri(resources.artifacts_bucket, drift_report_key(spec.name, generated_at))
+                if snapshot is not None
+                else None
+            )
 
-            def render_report(note: AlarmNotification = note, report_uri: str | None = report_uri,
-                              generated_at: datetime = generated_at) -> str | None:
+            def render_report(
+                note: AlarmNotification = note,
+                report_uri: str | None = report_uri,
+                generated_at: datetime = generated_at,
+            ) -> str | None:
                 """Store the report the alert names; None (logged) if it could not be made."""
                 if report_uri is None:
                     return None
                 try:
-                    publish_drift_report(clients.s3, resources, spec, tenant=tenant, sagemaker=clients.sagemaker,
-                                         now=generated_at)
-                except Exception as err:  # the alert is out already: a missing report must not fail the retrain
-                    log.warning("drift report %s for %s failed: %s", report_uri, note.alarm_name, err, exc_info=True)
+                    publish_drift_report(
+                        clients.s3,
+                        resources,
+                        spec,
+                        tenant=tenant,
+                        sagemaker=clients.sagemaker,
+                        now=generated_at,
+                    )
+                except (
+                    Exception
+                ) as err:  # the alert is out already: a missing report must not fail the retrain
+                    log.warning(
+                        "drift report %s for %s failed: %s", report_uri, note.alarm_name, err, exc_info=True
+                    )
                     return None
                 return report_uri
 
             value = note.value
             if value is None and snapshot is not None:
-                value = {"drift": snapshot.drift_score, "error-rate": snapshot.error_rate,
-                         "latency": snapshot.latency_p99_ms}.get(note.kind)
+                value = {
+                    "drift": snapshot.drift_score,
+                    "error-rate": snapshot.error_rate,
+                    "latency": snapshot.latency_p99_ms,
+                }.get(note.kind)
 
             alert = AlarmAlert(
-                tenant=tenant, model_name=spec.name, version=version, alarm_name=note.alarm_name, kind=note.kind,
-                title=note.title, metric=note.metric_name, value=value, threshold=note.trigger.threshold,
-                since=note.changed_at, reason=note.reason, description=note.description,
+                tenant=tenant,
+                model_name=spec.name,
+                version=version,
+                alarm_name=note.alarm_name,
+                kind=note.kind,
+                title=note.title,
+                metric=note.metric_name,
+                value=value,
+                threshold=note.trigger.threshold,
+                since=note.changed_at,
+                reason=note.reason,
+                description=note.description,
                 drifted_features=snapshot.ranked_drifted() if snapshot is not None else [],
                 drift_threshold=snapshot.drift_threshold if snapshot is not None else spec.drift_threshold,
                 report_uri=report_uri,
             )
             if not note.retrains:
-                message_id = sent.publish(clients.sns, resources.alerts_topic_arn,
-                                           alert.model_copy(update={"action": "no retrain: this alarm is about the platform, "
-                                                                              "not the model; see the function's logs"}))
-                outcomes.append(AlarmOutcome(alarm_name=note.alarm_name, state="ALARM", action="alerted",
-                                             alert_message_id=message_id, report_uri=render_report(),
-                                             retrain="not-applicable"))
+                message_id = sent.publish(
+                    clients.sns,
+                    resources.alerts_topic_arn,
+                    alert.model_copy(
+                        update={
+                            "action": "no retrain: this alarm is about the platform, "
+                            "not the model; see the function's logs"
+                        }
+                    ),
+                )
+                outcomes.append(
+                    AlarmOutcome(
+                        alarm_name=note.alarm_name,
+                        state="ALARM",
+                        action="alerted",
+                        alert_message_id=message_id,
+                        report_uri=render_report(),
+                        retrain="not-applicable",
+                    )
+                )
                 continue
 
-            cause = RetrainCause(alarm_name=note.alarm_name, metric=note.metric_name, value=value,
-                                 threshold=note.trigger.threshold, changed_at=note.changed_at, version=version,
-                                 drifted_features=[f for f, _ in alert.drifted_features])
+            cause = RetrainCause(
+                alarm_name=note.alarm_name,
+                metric=note.metric_name,
+                value=value,
+                threshold=note.trigger.threshold,
+                changed_at=note.changed_at,
+                version=version,
+                drifted_features=[f for f, _ in alert.drifted_features],
+            )
             published: dict[str, str | None] = {}
 
-            def announce(decision: Any, alert: AlarmAlert = alert, published: dict[str, str | None] = published,
-                         render_report: Any = render_report, sent: _SentAlerts = sent) -> None:
-                published["id"] = sent.publish(clients.sns, resources.alerts_topic_arn,
-                                                alert.model_copy(update={"action": decision.describe()}))
+            def announce(
+                decision: Any,
+                alert: AlarmAlert = alert,
+                published: dict[str, str | None] = published,
+                render_report: Any = render_report,
+                sent: _SentAlerts = sent,
+            ) -> None:
+                published["id"] = sent.publish(
+                    clients.sns,
+                    resources.alerts_topic_arn,
+                    alert.model_copy(update={"action": decision.describe()}),
+                )
                 published["report_uri"] = render_report()  # after the alert, before any training
 
             result = request_retrain(cause, context, now=now, before_run=announce)
-            outcomes.append(AlarmOutcome(
-                alarm_name=note.alarm_name, state="ALARM", action="alerted", alert_message_id=published.get("id"),
-                report_uri=published.get("report_uri"), retrain=result.decision.status,
-                retrain_run_id=result.decision.run_id,
-                retrain_status=result.record.status.value if result.record is not None else None,
-            ))
+            outcomes.append(
+                AlarmOutcome(
+                    alarm_name=note.alarm_name,
+                    state="ALARM",
+                    action="alerted",
+                    alert_message_id=published.get("id"),
+                    report_uri=published.get("report_uri"),
+                    retrain=result.decision.status,
+                    retrain_run_id=result.decision.run_id,
+                    retrain_status=result.record.status.value if result.record is not None else None,
+                )
+            )
         except BaseException:
             # nobody has been told yet: give the transition back so Lambda's retry handles it
             if not sent.ids:
@@ -375,15 +468,28 @@ def _release_transition(s3: Any, bucket: str, note: AlarmNotification) -> None:
     try:
         s3.delete_object(Bucket=bucket, Key=note.transition_key)
     except ClientError:
-        log.warning("could not release %s; its retry will be taken for a duplicate", note.transition_key, exc_info=True)
+        log.warning(
+            "could not release %s; its retry will be taken for a duplicate",
+            note.transition_key,
+            exc_info=True,
+        )
 
 
 def _claim_transition(s3: Any, bucket: str, note: AlarmNotification, now: datetime) -> bool:
-    body = {"alarm_name": note.alarm_name, "state": note.new_state, "changed_at": note.changed_at,
-            "handled_at": now.isoformat()}
+    body = {
+        "alarm_name": note.alarm_name,
+        "state": note.new_state,
+        "changed_at": note.changed_at,
+        "handled_at": now.isoformat(),
+    }
     try:
-        s3.put_object(Bucket=bucket, Key=note.transition_key, Body=json.dumps(body).encode("utf-8"),
-                      ContentType="application/json", IfNoneMatch="*")
+        s3.put_object(
+            Bucket=bucket,
+            Key=note.transition_key,
+            Body=json.dumps(body).encode("utf-8"),
+            ContentType="application/json",
+            IfNoneMatch="*",
+        )
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") in _LOST:
             return False

@@ -178,8 +178,16 @@ class AlarmAlert(BaseModel):
         return "\n".join(lines) + "\n"
 
     def attributes(self) -> dict[str, dict[str, str]]:
-        return _attributes({"tenant": self.tenant, "model": self.model_name, "version": self.version or "unknown",
-                            "metric": self.metric, "state": "ALARM", "alarm": self.alarm_name})
+        return _attributes(
+            {
+                "tenant": self.tenant,
+                "model": self.model_name,
+                "version": self.version or "unknown",
+                "metric": self.metric,
+                "state": "ALARM",
+                "alarm": self.alarm_name,
+            }
+        )
 
 
 class RecoveryAlert(BaseModel):
@@ -207,14 +215,23 @@ class RecoveryAlert(BaseModel):
         )
 
     def attributes(self) -> dict[str, dict[str, str]]:
-        return _attributes({"tenant": self.tenant, "model": self.model_name, "version": self.version or "unknown",
-                            "metric": self.metric, "state": "OK", "alarm": self.alarm_name})
+        return _attributes(
+            {
+                "tenant": self.tenant,
+                "model": self.model_name,
+                "version": self.version or "unknown",
+                "metric": self.metric,
+                "state": "OK",
+                "alarm": self.alarm_name,
+            }
+        )
 
 
 def publish_alert(sns: Any, topic_arn: str, alert: AlarmAlert | RecoveryAlert) -> str:
     """Publish an alarm alert to the tenant's ``alerts`` topic; return the SNS message id."""
-    response = sns.publish(TopicArn=topic_arn, Subject=alert.subject, Message=alert.body(),
-                           MessageAttributes=alert.attributes())
+    response = sns.publish(
+        TopicArn=topic_arn, Subject=alert.subject, Message=alert.body(), MessageAttributes=alert.attributes()
+    )
     return str(response["MessageId"])
 
 
@@ -227,7 +244,9 @@ def _number(value: float | None) -> str:
 
 
 def _attributes(values: dict[str, str]) -> dict[str, dict[str, str]]:
-    return {f"tenantml.{name}": {"DataType": "String", "StringValue": value} for name, value in values.items()}
+    return {
+        f"tenantml.{name}": {"DataType": "String", "StringValue": value} for name, value in values.items()
+    }
 
 
 __all__ = ["AlarmAlert", "RecoveryAlert", "RunFailureAlert", "publish_alert", "publish_run_failure"]

@@ -105,7 +105,9 @@ def as_float(values: np.ndarray) -> np.ndarray:
     try:
         return np.asarray(values, dtype="float64")
     except (TypeError, ValueError):
-        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy("float64", na_value=np.nan)
+        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+            "float64", na_value=np.nan
+        )
 
 
 def _integral(text: str) -> str:

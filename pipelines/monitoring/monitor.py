@@ -73,13 +73,17 @@ class MonitorSettings:
             try:
                 spec = ModelSpec.model_validate_json(environ["TENANTML_MODEL_SPEC"])
             except ValidationError as err:
-                problems.append(Problem("environment: TENANTML_MODEL_SPEC", f"is not a valid model spec: {err}"))
+                problems.append(
+                    Problem("environment: TENANTML_MODEL_SPEC", f"is not a valid model spec: {err}")
+                )
         monitoring = MonitoringSpec()
         if environ.get("TENANTML_MONITORING_SPEC"):
             try:
                 monitoring = MonitoringSpec.model_validate_json(environ["TENANTML_MONITORING_SPEC"])
             except ValidationError as err:
-                problems.append(Problem("environment: TENANTML_MONITORING_SPEC", f"is not a valid monitoring spec: {err}"))
+                problems.append(
+                    Problem("environment: TENANTML_MONITORING_SPEC", f"is not a valid monitoring spec: {err}")
+                )
         if problems or spec is None:
             raise TenantResourcesError(problems, headline="the monitor's environment is incomplete")
         return cls(
@@ -165,8 +169,10 @@ def monitor_batch(
         fresh.append(raw)
 
     decoded = decode_records(fresh)
-    raw_data = {str((raw.get("kinesis") or {}).get("sequenceNumber")): (raw.get("kinesis") or {}).get("data")
-                for raw in fresh}
+    raw_data = {
+        str((raw.get("kinesis") or {}).get("sequenceNumber")): (raw.get("kinesis") or {}).get("data")
+        for raw in fresh
+    }
     result.malformed = len(decoded.malformed)
     by_version: dict[str, list[StreamRecord]] = {}
     for item in decoded.records:
@@ -185,11 +191,22 @@ def monitor_batch(
         try:
             parked = _drift_window(clients.s3, bucket, env, version, items, raw_data)
             records = [i.record for i in items]
-            metrics = compute_window_metrics(records, baseline, drift_threshold=env.drift_threshold,
-                                             drift_min_rows=env.drift_min_rows,
-                                             drift_records=[*parked, *records] if parked else None)
-            key = write_snapshot(clients.s3, bucket, tenant=env.tenant, model=env.model_name, version=version,
-                                 metrics=metrics, suffix=items[0].sequence_number)
+            metrics = compute_window_metrics(
+                records,
+                baseline,
+                drift_threshold=env.drift_threshold,
+                drift_min_rows=env.drift_min_rows,
+                drift_records=[*parked, *records] if parked else None,
+            )
+            key = write_snapshot(
+                clients.s3,
+                bucket,
+                tenant=env.tenant,
+                model=env.model_name,
+                version=version,
+                metrics=metrics,
+                suffix=items[0].sequence_number,
+            )
             publish_metrics(clients.cloudwatch, env.tenant, env.model_name, version, metrics)
         except (ClientError, BotoCoreError):
             failed.extend(items)
@@ -213,7 +230,11 @@ def pending_key(model: str, version: str, shard_id: str) -> str:
 
 
 def _drift_window(
-    s3: Any, bucket: str, env: MonitorSettings, version: str, items: Sequence[StreamRecord],
+    s3: Any,
+    bucket: str,
+    env: MonitorSettings,
+    version: str,
+    items: Sequence[StreamRecord],
     raw_data: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     """Rows parked from earlier batches to score drift on together with ``items``' rows.
@@ -236,17 +257,29 @@ def _drift_window(
     if not pending["data"] and rows >= env.drift_min_rows:
         return []
     if pending["rows"] + rows < env.drift_min_rows:
-        data = [*pending["data"], *(raw_data[sequence] for sequence in dict.fromkeys(i.sequence_number for i in items))]
-        s3.put_object(Bucket=bucket, Key=key, Body=orjson.dumps({"rows": pending["rows"] + rows, "data": data}),
-                      ContentType="application/json")
+        data = [
+            *pending["data"],
+            *(raw_data[sequence] for sequence in dict.fromkeys(i.sequence_number for i in items)),
+        ]
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=orjson.dumps({"rows": pending["rows"] + rows, "data": data}),
+            ContentType="application/json",
+        )
         return []
-    parked = decode_records({"kinesis": {"data": d, "sequenceNumber": str(n)}} for n, d in enumerate(pending["data"]))
+    parked = decode_records(
+        {"kinesis": {"data": d, "sequenceNumber": str(n)}} for n, d in enumerate(pending["data"])
+    )
     s3.delete_object(Bucket=bucket, Key=key)
     return [p.record for p in parked.records]
 
 
 def _advance_checkpoints(
-    s3: Any, bucket: str, fresh: Sequence[Mapping[str, Any]], failed: Sequence[StreamRecord],
+    s3: Any,
+    bucket: str,
+    fresh: Sequence[Mapping[str, Any]],
+    failed: Sequence[StreamRecord],
     checkpoints: Mapping[str, int | None],
 ) -> None:
     highest: dict[str, int] = {}

@@ -57,7 +57,11 @@ def publish_metrics(
     when = timestamp or _metric_time(metrics.window_end)
     dimension_sets = [
         [{"Name": "Tenant", "Value": tenant}, {"Name": "Model", "Value": model}],
-        [{"Name": "Tenant", "Value": tenant}, {"Name": "Model", "Value": model}, {"Name": "ModelVersion", "Value": version}],
+        [
+            {"Name": "Tenant", "Value": tenant},
+            {"Name": "Model", "Value": model},
+            {"Name": "ModelVersion", "Value": version},
+        ],
     ]
     scalars: list[tuple[str, float, str]] = [("RequestCount", float(metrics.request_count), "Count")]
     if metrics.request_count:
@@ -71,21 +75,33 @@ def publish_metrics(
     data: list[dict[str, Any]] = []
     for dims in dimension_sets:
         for name, value, unit in scalars:
-            data.append({"MetricName": name, "Dimensions": dims, "Timestamp": when, "Value": value, "Unit": unit})
+            data.append(
+                {"MetricName": name, "Dimensions": dims, "Timestamp": when, "Value": value, "Unit": unit}
+            )
         for start in range(0, len(latency_values), _VALUES_PER_DATUM):
-            data.append({
-                "MetricName": "LatencyMs", "Dimensions": dims, "Timestamp": when, "Unit": "Milliseconds",
-                "Values": latency_values[start:start + _VALUES_PER_DATUM],
-                "Counts": latency_counts[start:start + _VALUES_PER_DATUM],
-            })
+            data.append(
+                {
+                    "MetricName": "LatencyMs",
+                    "Dimensions": dims,
+                    "Timestamp": when,
+                    "Unit": "Milliseconds",
+                    "Values": latency_values[start : start + _VALUES_PER_DATUM],
+                    "Counts": latency_counts[start : start + _VALUES_PER_DATUM],
+                }
+            )
         for name, drift in metrics.features.items():
             if drift.psi is not None and metrics.drift_scored:
-                data.append({
-                    "MetricName": "FeatureDrift", "Dimensions": [*dims, {"Name": "Feature", "Value": name}],
-                    "Timestamp": when, "Value": drift.psi, "Unit": "None",
-                })
+                data.append(
+                    {
+                        "MetricName": "FeatureDrift",
+                        "Dimensions": [*dims, {"Name": "Feature", "Value": name}],
+                        "Timestamp": when,
+                        "Value": drift.psi,
+                        "Unit": "None",
+                    }
+                )
     for start in range(0, len(data), _DATUMS_PER_CALL):
-        cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start:start + _DATUMS_PER_CALL])
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + _DATUMS_PER_CALL])
     return len(data)
 
 
@@ -104,7 +120,12 @@ def _latency_histogram(latencies: np.ndarray) -> tuple[list[float], list[float]]
 def _metric_time(window_end: float | None) -> datetime:
     """The window's last record time, unless it is in the future or older than CloudWatch accepts."""
     now = time.time()
-    if window_end is None or not math.isfinite(window_end) or window_end > now or window_end < now - 13 * 86_400:
+    if (
+        window_end is None
+        or not math.isfinite(window_end)
+        or window_end > now
+        or window_end < now - 13 * 86_400
+    ):
         return datetime.fromtimestamp(now, UTC)
     return datetime.fromtimestamp(window_end, UTC)
 
@@ -125,8 +146,12 @@ def write_snapshot(
     """
     key = snapshot_key(model, version, metrics.window_start, suffix)
     body = {"tenant": tenant, "model": model, "model_version": version, **metrics.as_dict()}
-    s3.put_object(Bucket=bucket, Key=key, Body=orjson.dumps(body, option=orjson.OPT_INDENT_2),
-                  ContentType="application/json")
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=orjson.dumps(body, option=orjson.OPT_INDENT_2),
+        ContentType="application/json",
+    )
     return key
 
 
@@ -147,20 +172,26 @@ def load_baseline(s3: Any, registry: Any, bucket: str, version: str) -> Baseline
     try:
         number = int(version)
     except ValueError as err:
-        raise BaselineNotFoundError(f"{where}: not a registry version number; cannot find its baseline") from err
+        raise BaselineNotFoundError(
+            f"{where}: not a registry version number; cannot find its baseline"
+        ) from err
     try:
         lineage = registry.get_model_version(number).lineage
     except TenantmlError as err:
         raise BaselineNotFoundError(f"{where}: {err}") from err
     if lineage is None:
-        raise BaselineNotFoundError(f"{where} has no lineage (registered outside tenantml); no baseline to compare")
+        raise BaselineNotFoundError(
+            f"{where} has no lineage (registered outside tenantml); no baseline to compare"
+        )
     key = baseline_key(lineage.run_id)
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
             raise
-        raise BaselineNotFoundError(f"{where}: s3://{bucket}/{key} does not exist; was run {lineage.run_id} validated?") from err
+        raise BaselineNotFoundError(
+            f"{where}: s3://{bucket}/{key} does not exist; was run {lineage.run_id} validated?"
+        ) from err
     baseline = Baseline.from_json(body)
     _BASELINES[cache_key] = baseline
     return baseline
@@ -185,5 +216,7 @@ def read_checkpoint(s3: Any, bucket: str, shard_id: str) -> int | None:
 
 
 def write_checkpoint(s3: Any, bucket: str, shard_id: str, sequence_number: int) -> None:
-    body = orjson.dumps({"shard_id": shard_id, "sequence_number": str(sequence_number), "written_at": time.time()})
+    body = orjson.dumps(
+        {"shard_id": shard_id, "sequence_number": str(sequence_number), "written_at": time.time()}
+    )
     s3.put_object(Bucket=bucket, Key=checkpoint_key(shard_id), Body=body, ContentType="application/json")

@@ -27,7 +27,9 @@ from core.contract import MONITORING_PREFIX
 from core.errors import BaselineNotFoundError, NoSnapshotsError
 from pipelines.data.uris import s3_uri
 
-if TYPE_CHECKING:  # imported when a report is drawn, after the alert: matplotlib ~0.5 s, pipelines.monitoring.baseline
+if (
+    TYPE_CHECKING
+):  # imported when a report is drawn, after the alert: matplotlib ~0.5 s, pipelines.monitoring.baseline
     # and pipelines.monitoring.monitor (pandas, scipy) ~0.9 s that a cold alarm Lambda must not spend before it
     from matplotlib.figure import Figure
 
@@ -104,7 +106,7 @@ def list_snapshots(
 
 def latest_snapshot(s3: Any, bucket: str, model: str, *, version: str | None = None) -> Snapshot:
     """The newest snapshot of ``version`` (else of any version); :class:`NoSnapshotsError` if none."""
-    for candidate in ([version, None] if version else [None]):
+    for candidate in [version, None] if version else [None]:
         found = list_snapshots(s3, bucket, model, version=candidate, limit=1)
         if found:
             return found[-1]
@@ -156,14 +158,21 @@ def publish_drift_report(
     key = drift_report_key(spec.name, now)
     latest = f"{REPORTS_PREFIX}/{spec.name}/latest.html"
     for target in (key, latest):
-        s3.put_object(Bucket=bucket, Key=target, Body=html.encode("utf-8"), ContentType="text/html; charset=utf-8")
+        s3.put_object(
+            Bucket=bucket, Key=target, Body=html.encode("utf-8"), ContentType="text/html; charset=utf-8"
+        )
     local = None
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(html, encoding="utf-8")
         local = out
-    return DriftReport(html=html, s3_uri=s3_uri(bucket, key), latest_uri=s3_uri(bucket, latest), local_path=local,
-                       snapshots=len(snapshots))
+    return DriftReport(
+        html=html,
+        s3_uri=s3_uri(bucket, key),
+        latest_uri=s3_uri(bucket, latest),
+        local_path=local,
+        snapshots=len(snapshots),
+    )
 
 
 def render_drift_report(
@@ -182,9 +191,15 @@ def render_drift_report(
     ranked = latest.ranked()
     top = [name for name, score in ranked if score is not None][:TOP_FEATURES]
     histograms = [
-        {"name": name, "psi": latest.features[name].get("psi"),
-         "png": _png(_histogram_figure(name, baseline.features.get(name) if baseline else None,
-                                       latest.histograms.get(name) or []))}
+        {
+            "name": name,
+            "psi": latest.features[name].get("psi"),
+            "png": _png(
+                _histogram_figure(
+                    name, baseline.features.get(name) if baseline else None, latest.histograms.get(name) or []
+                )
+            ),
+        }
         for name in top
     ]
     prediction_png = None
@@ -192,9 +207,14 @@ def render_drift_report(
     if latest.prediction_histogram:
         prediction_png = _png(_histogram_figure("prediction", reference, latest.prediction_histogram))
     rows = [
-        {"name": name, "psi": score, "kind": latest.features[name].get("kind"),
-         "count": latest.features[name].get("count"), "ks": latest.features[name].get("ks_statistic"),
-         "drifted": score is not None and score > latest.drift_threshold}
+        {
+            "name": name,
+            "psi": score,
+            "kind": latest.features[name].get("kind"),
+            "count": latest.features[name].get("count"),
+            "ks": latest.features[name].get("ks_statistic"),
+            "drifted": score is not None and score > latest.drift_threshold,
+        }
         for name, score in ranked
     ]
     from pipelines.reports import render_template
@@ -246,7 +266,9 @@ def _bin_labels(summary: NumericSummary | CategoricalSummary | None, count: int)
     return [str(i + 1) for i in range(count)]
 
 
-def _histogram_figure(name: str, summary: NumericSummary | CategoricalSummary | None, live: list[float]) -> Figure:
+def _histogram_figure(
+    name: str, summary: NumericSummary | CategoricalSummary | None, live: list[float]
+) -> Figure:
     from pipelines.monitoring.baseline import CategoricalSummary, NumericSummary
 
     figure = _figure()
@@ -262,10 +284,21 @@ def _histogram_figure(name: str, summary: NumericSummary | CategoricalSummary | 
     labels += [str(i + 1) for i in range(len(labels), width)]
     positions = list(range(width))
     if expected:
-        ax.bar([p - 0.2 for p in positions[: len(expected)]], expected, width=0.4, label="baseline (training)",
-               color="#8c959f")
+        ax.bar(
+            [p - 0.2 for p in positions[: len(expected)]],
+            expected,
+            width=0.4,
+            label="baseline (training)",
+            color="#8c959f",
+        )
     if live:
-        ax.bar([p + 0.2 for p in positions[: len(live)]], live, width=0.4, label="live (latest window)", color="#cf222e")
+        ax.bar(
+            [p + 0.2 for p in positions[: len(live)]],
+            live,
+            width=0.4,
+            label="live (latest window)",
+            color="#cf222e",
+        )
     ax.set_xticks(positions, labels, rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("share of values")
     ax.set_title(name if summary is not None else f"{name} (no baseline found)")
@@ -284,7 +317,9 @@ def _psi_over_time(snapshots: Sequence[Snapshot], features: list[str]) -> Figure
     times = _times(snapshots)
     for name in features:
         values = [s.features.get(name, {}).get("psi") for s in snapshots]
-        ax.plot(times, [float("nan") if v is None else v for v in values], marker="o", markersize=3, label=name)
+        ax.plot(
+            times, [float("nan") if v is None else v for v in values], marker="o", markersize=3, label=name
+        )
     ax.axhline(snapshots[-1].drift_threshold, color="#cf222e", linestyle="--", linewidth=1, label="threshold")
     ax.set_ylabel("PSI")
     ax.set_title("Drift per feature across windows")
@@ -297,8 +332,13 @@ def _health_over_time(snapshots: Sequence[Snapshot]) -> Figure:
     figure = _figure((7.0, 4.6))
     latency, errors = figure.subplots(2, 1, sharex=True)
     times = _times(snapshots)
-    latency.plot(times, [s.latency_p99_ms if s.latency_p99_ms is not None else float("nan") for s in snapshots],
-                 marker="o", markersize=3, color="#0969da")
+    latency.plot(
+        times,
+        [s.latency_p99_ms if s.latency_p99_ms is not None else float("nan") for s in snapshots],
+        marker="o",
+        markersize=3,
+        color="#0969da",
+    )
     latency.set_ylabel("p99 latency (ms)")
     latency.set_title("Health across windows")
     errors.plot(times, [s.error_rate for s in snapshots], marker="o", markersize=3, color="#cf222e")

@@ -151,7 +151,9 @@ class WindowArrays:
 
 
 def window_arrays(
-    records: Sequence[InferenceRecord | Mapping[str, Any]], numeric_names: Sequence[str], categorical_names: Sequence[str]
+    records: Sequence[InferenceRecord | Mapping[str, Any]],
+    numeric_names: Sequence[str],
+    categorical_names: Sequence[str],
 ) -> WindowArrays:
     """Stack a window's records into :class:`WindowArrays`, columns in the given name order.
 

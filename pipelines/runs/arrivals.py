@@ -39,6 +39,8 @@ def arrivals_from_s3_event(event: S3Event) -> list[DataArrival]:
             continue
         obj = record.s3.get_object
         arrivals.append(
-            DataArrival(bucket=record.s3.bucket.name, key=key, version_id=obj.version_id, size=obj.size, etag=obj.etag)
+            DataArrival(
+                bucket=record.s3.bucket.name, key=key, version_id=obj.version_id, size=obj.size, etag=obj.etag
+            )
         )
     return arrivals

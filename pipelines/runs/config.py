@@ -62,7 +62,10 @@ class PipelineConfig(BaseModel):
     def artifact_settings(self, spec: ModelSpec) -> dict[str, str]:
         """What besides the data decides the registered artifact's bytes: the training job's
         hyperparameters and the holdout split (recorded in the lineage for reproduction)."""
-        return {**self.training_config(spec).to_hyperparameters(), "holdout_fraction": str(self.holdout_fraction)}
+        return {
+            **self.training_config(spec).to_hyperparameters(),
+            "holdout_fraction": str(self.holdout_fraction),
+        }
 
 
 def model_spec_from_env(environ: Mapping[str, str]) -> ModelSpec:

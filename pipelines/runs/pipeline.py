@@ -84,8 +84,6 @@ log = logging.getLogger(__name__)
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-
-
 @dataclass
 class AwsClients:
     """The boto3 clients a run uses; made by the caller (never at import time)."""

@@ -137,7 +137,6 @@ class RunRecord(BaseModel):
         return self
 
 
-
 def new_run_id(now: datetime | None = None) -> str:
     """Sortable and unique: ``20250101T120000Z-1a2b3c4d5e6f``."""
     now = now or datetime.now(UTC)

@@ -123,8 +123,13 @@ def reproduce_version(
 
     differing: list[str] | None = []
     if reproduced != lineage.artifact_sha256:
-        differing = _differing_files(s3, found.model_data_url or lineage.artifact_uri, lineage.artifact_sha256,
-                                     paths.model_dir, work / "registered")
+        differing = _differing_files(
+            s3,
+            found.model_data_url or lineage.artifact_uri,
+            lineage.artifact_sha256,
+            paths.model_dir,
+            work / "registered",
+        )
     return ReproductionResult(
         group=found.group,
         version=version,

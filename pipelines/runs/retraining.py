@@ -141,9 +141,12 @@ def request_retrain(
     source = latest_training_data(clients.s3, resources)
     if source is None:
         decision = RetrainDecision(
-            model_name=spec.name, status="skipped", cause=cause, decided_at=now,
+            model_name=spec.name,
+            status="skipped",
+            cause=cause,
+            decided_at=now,
             reason=f"no accepted training data yet (no succeeded run, nothing under s3://{resources.data_bucket}/"
-                   f"{INCOMING_PREFIX}); upload data to start the first run",
+            f"{INCOMING_PREFIX}); upload data to start the first run",
         )
         return _finish_skip(clients.s3, bucket, decision, before_run)
 
@@ -152,16 +155,27 @@ def request_retrain(
     winner = _claim_cooldown(clients.s3, bucket, spec.name, holder, now)
     if winner.run_id != run_id:
         decision = RetrainDecision(
-            model_name=spec.name, status="skipped", cause=cause, decided_at=now, run_id=winner.run_id,
+            model_name=spec.name,
+            status="skipped",
+            cause=cause,
+            decided_at=now,
+            run_id=winner.run_id,
             cooldown_until=winner.until,
             reason=f"cooldown until {_when(winner.until)} (retrain run {winner.run_id} started "
-                   f"{_when(winner.started_at)} for {winner.cause.alarm_name})",
+            f"{_when(winner.started_at)} for {winner.cause.alarm_name})",
         )
         return _finish_skip(clients.s3, bucket, decision, before_run)
 
     data_uri = source.uri if isinstance(source, DataArrival) else source
-    decision = RetrainDecision(model_name=spec.name, status="started", cause=cause, decided_at=now, run_id=run_id,
-                               cooldown_until=holder.until, data_uri=data_uri)
+    decision = RetrainDecision(
+        model_name=spec.name,
+        status="started",
+        cause=cause,
+        decided_at=now,
+        run_id=run_id,
+        cooldown_until=holder.until,
+        data_uri=data_uri,
+    )
     history = _write_history(clients.s3, bucket, decision)
     if before_run is not None:
         before_run(decision)
@@ -169,8 +183,16 @@ def request_retrain(
     from pipelines.runs.pipeline import run_pipeline
 
     executor = context.executor or _executor(context)
-    record = run_pipeline(source, spec, resources, clients, executor=executor, config=context.config,
-                          run_id=run_id, trigger=f"alarm:{cause.alarm_name}")
+    record = run_pipeline(
+        source,
+        spec,
+        resources,
+        clients,
+        executor=executor,
+        config=context.config,
+        run_id=run_id,
+        trigger=f"alarm:{cause.alarm_name}",
+    )
     decision.run_status = record.status.value
     decision.model_version = record.model_version
     decision.alias = record.alias
@@ -200,9 +222,13 @@ def latest_training_data(s3: Any, resources: Any) -> DataArrival | str | None:
             data_bucket, key = parse_s3_uri(record.data_uri)
             return DataArrival(bucket=data_bucket, key=key, version_id=record.data_version_id)
     newest: dict[str, Any] | None = None
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=resources.data_bucket, Prefix=INCOMING_PREFIX):
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=resources.data_bucket, Prefix=INCOMING_PREFIX
+    ):
         for obj in page.get("Contents", []):
-            if obj["Key"].lower().endswith(DATA_SUFFIXES) and (newest is None or obj["LastModified"] > newest["LastModified"]):
+            if obj["Key"].lower().endswith(DATA_SUFFIXES) and (
+                newest is None or obj["LastModified"] > newest["LastModified"]
+            ):
                 newest = obj
     return f"s3://{resources.data_bucket}/{newest['Key']}" if newest else None
 
@@ -228,14 +254,19 @@ def annotate_version(sagemaker: Any, group: str, version: int, cause: RetrainCau
     kwargs: dict[str, Any] = {
         "ModelPackageArn": current.arn,
         "ModelApprovalStatus": current.approval_status.value,
-        "CustomerMetadataProperties": {**current.metadata, CAUSE_METADATA_KEY: cause.summary()[:_MAX_METADATA_VALUE]},
+        "CustomerMetadataProperties": {
+            **current.metadata,
+            CAUSE_METADATA_KEY: cause.summary()[:_MAX_METADATA_VALUE],
+        },
     }
     if current.approval_description:
         kwargs["ApprovalDescription"] = current.approval_description
     sagemaker.update_model_package(**kwargs)
 
 
-def _claim_cooldown(s3: Any, bucket: str, model: str, holder: _CooldownHolder, now: datetime) -> _CooldownHolder:
+def _claim_cooldown(
+    s3: Any, bucket: str, model: str, holder: _CooldownHolder, now: datetime
+) -> _CooldownHolder:
     """Take the cooldown for ``holder`` unless someone holds it; return whoever holds it now."""
     key = cooldown_key(model)
     for _ in range(3):
@@ -243,8 +274,17 @@ def _claim_cooldown(s3: Any, bucket: str, model: str, holder: _CooldownHolder, n
         if existing is not None and now < existing.until:
             return existing
         replacing = existing is not None and etag
-        if put_json(s3, bucket, key, holder.model_dump(mode="json"), if_match=etag if replacing else None,
-                    if_none_match=not replacing) is not None:
+        if (
+            put_json(
+                s3,
+                bucket,
+                key,
+                holder.model_dump(mode="json"),
+                if_match=etag if replacing else None,
+                if_none_match=not replacing,
+            )
+            is not None
+        ):
             return holder
         # another alarm wrote first: read its claim on the next pass
     existing, _ = _read_holder(s3, bucket, key)
@@ -258,8 +298,9 @@ def _read_holder(s3: Any, bucket: str, key: str) -> tuple[_CooldownHolder | None
     return (_CooldownHolder.model_validate_json(body) if body is not None else None), etag
 
 
-def _finish_skip(s3: Any, bucket: str, decision: RetrainDecision,
-                 before_run: Callable[[RetrainDecision], None] | None) -> RetrainResult:
+def _finish_skip(
+    s3: Any, bucket: str, decision: RetrainDecision, before_run: Callable[[RetrainDecision], None] | None
+) -> RetrainResult:
     _write_history(s3, bucket, decision)
     log.info("retrain of %s skipped: %s", decision.model_name, decision.reason)
     if before_run is not None:
@@ -281,13 +322,21 @@ def _executor(context: Any) -> Any:
     environ = context.environ or {}
     kind = environ.get("TENANTML_EXECUTOR", "local")
     if kind not in ("local", "sagemaker"):
-        raise TenantResourcesError([Problem("environment: TENANTML_EXECUTOR", "must be 'local' or 'sagemaker'", kind)])
+        raise TenantResourcesError(
+            [Problem("environment: TENANTML_EXECUTOR", "must be 'local' or 'sagemaker'", kind)]
+        )
     try:
-        return make_executor(kind, clients=context.clients, resources=context.resources,
-                             emulated=environ.get("TENANTML_EMULATED", "").lower() in {"1", "true", "yes"})
+        return make_executor(
+            kind,
+            clients=context.clients,
+            resources=context.resources,
+            emulated=environ.get("TENANTML_EMULATED", "").lower() in {"1", "true", "yes"},
+        )
     except ValueError as err:
-        raise TenantResourcesError([Problem("environment: TENANTML_TRAINING_IMAGE_URI", str(err))],
-                                   headline="the sagemaker executor is not configured") from err
+        raise TenantResourcesError(
+            [Problem("environment: TENANTML_TRAINING_IMAGE_URI", str(err))],
+            headline="the sagemaker executor is not configured",
+        ) from err
 
 
 def _when(moment: datetime | None) -> str:

@@ -29,8 +29,9 @@ def read_json(s3: Any, bucket: str, key: str) -> tuple[bytes | None, str | None]
     return response["Body"].read(), response.get("ETag")
 
 
-def put_json(s3: Any, bucket: str, key: str, body: Any, *, if_match: str | None = None,
-             if_none_match: bool = False) -> str | None:
+def put_json(
+    s3: Any, bucket: str, key: str, body: Any, *, if_match: str | None = None, if_none_match: bool = False
+) -> str | None:
     """Write ``body`` as JSON; the new ETag, or ``None`` when the condition failed (another writer won).
 
     Without a condition the write always happens (and a lost race cannot occur).
@@ -41,8 +42,13 @@ def put_json(s3: Any, bucket: str, key: str, body: Any, *, if_match: str | None 
     elif if_none_match:
         condition["IfNoneMatch"] = "*"
     try:
-        response = s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, indent=2).encode("utf-8"),
-                                 ContentType="application/json", **condition)
+        response = s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(body, indent=2).encode("utf-8"),
+            ContentType="application/json",
+            **condition,
+        )
     except ClientError as err:
         if condition and err.response.get("Error", {}).get("Code") in LOST_RACE_CODES:
             return None

@@ -151,7 +151,9 @@ def load(
     if work_dir is None:
         # nothing the loaded model keeps refers to the scratch files, so a directory we made is ours to remove
         with tempfile.TemporaryDirectory(prefix="tenantml-serving-") as scratch:
-            return load(source, serving_format=serving_format, work_dir=Path(scratch), sagemaker=sagemaker, s3=s3)
+            return load(
+                source, serving_format=serving_format, work_dir=Path(scratch), sagemaker=sagemaker, s3=s3
+            )
     started = time.perf_counter()
     work_dir = Path(work_dir)
     sha256 = None

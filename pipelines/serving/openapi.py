@@ -205,10 +205,14 @@ def read_model_description(url: str, *, timeout: float = 10) -> dict[str, Any]:
     import httpx
 
     try:
-        model = httpx.get(url.rstrip("/") + "/openapi.json", timeout=timeout).raise_for_status().json()["x-model"]
+        model = (
+            httpx.get(url.rstrip("/") + "/openapi.json", timeout=timeout).raise_for_status().json()["x-model"]
+        )
         return {**model, "feature_names": [f["name"] for f in model["input_signature"]]}
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
-        raise ServingConfigError(f"{url}: cannot read the model's input signature from /openapi.json: {err}") from err
+        raise ServingConfigError(
+            f"{url}: cannot read the model's input signature from /openapi.json: {err}"
+        ) from err
 
 
 __all__ = ["build_openapi", "read_model_description"]

@@ -353,7 +353,9 @@ def run_training_job(paths: TrainingPaths | None = None) -> TrainedModel:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; SageMaker starts bring-your-own containers with the argument ``train``."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.training.train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.training.train", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("mode", nargs="?", choices=["train"], default="train")
     parser.add_argument("--config-dir", type=Path, help="directory holding hyperparameters.json")
     parser.add_argument("--train", type=Path, help="training data directory (the train channel)")
@@ -412,7 +414,11 @@ def _as_container_channel(provenance: DatasetProvenance, channel: Path) -> Datas
     root, container = str(channel), str(TrainingPaths().train_channel)
 
     def moved(item: DatasetProvenance) -> DatasetProvenance:
-        uri = container + item.uri[len(root) :] if item.uri == root or item.uri.startswith(root + "/") else item.uri
+        uri = (
+            container + item.uri[len(root) :]
+            if item.uri == root or item.uri.startswith(root + "/")
+            else item.uri
+        )
         return item.model_copy(update={"uri": uri, "parts": tuple(moved(p) for p in item.parts)})
 
     return moved(provenance)

@@ -64,12 +64,17 @@ def validate(tenants: TenantsDir = Path("tenants"), tenant: TenantName = None) -
 
     specs = load_specs(tenants, only=tenant)
     for spec in specs:
-        console.print(f"[green]ok[/] {spec.name} ({spec.environment.value}, {spec.compute.kind}, {spec.region})")
+        console.print(
+            f"[green]ok[/] {spec.name} ({spec.environment.value}, {spec.compute.kind}, {spec.region})"
+        )
 
 
 EmulatorPort = Annotated[
     int | None,
-    typer.Option("--emulator-port", help="Port of the AWS emulator on 127.0.0.1 (default 4599, or a free one if taken)."),
+    typer.Option(
+        "--emulator-port",
+        help="Port of the AWS emulator on 127.0.0.1 (default 4599, or a free one if taken).",
+    ),
 ]
 
 
@@ -80,9 +85,14 @@ def up(
     tenant: TenantName = None,
     out: OutDir = Path("cdktf.out"),
     emulator_port: EmulatorPort = None,
-    once: Annotated[bool, typer.Option("--once", help="Exit after everything is up, with a summary.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit after everything is up, with a summary.")
+    ] = False,
     lifecycle: Annotated[
-        bool, typer.Option("--lifecycle/--no-lifecycle", help="Run each tenant's ML pipeline on the sample dataset.")
+        bool,
+        typer.Option(
+            "--lifecycle/--no-lifecycle", help="Run each tenant's ML pipeline on the sample dataset."
+        ),
     ] = True,
 ) -> None:
     """Run every tenant's platform on the embedded AWS emulator until Ctrl-C (or once)."""
@@ -91,8 +101,14 @@ def up(
     from tenantml.up_console import run_up
 
     specs = load_specs(tenants, only=tenant)
-    run_up(specs, console, out_dir=out, port=emulator_port, once=once,
-           steps=[run_sample_lifecycle, serve_champions] if lifecycle else [])
+    run_up(
+        specs,
+        console,
+        out_dir=out,
+        port=emulator_port,
+        once=once,
+        steps=[run_sample_lifecycle, serve_champions] if lifecycle else [],
+    )
 
 
 @app.command()
@@ -101,7 +117,9 @@ def plan(
     tenants: TenantsDir = Path("tenants"),
     tenant: TenantName = None,
     out: OutDir = Path("cdktf.out"),
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every attribute of created resources.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show every attribute of created resources.")
+    ] = False,
 ) -> None:
     """Show what applying the tenants' stacks to the emulator would create, change, replace or destroy."""
     from core.spec import load_specs
@@ -118,8 +136,9 @@ def plan(
         with emulator.running(0) as server, tempfile.TemporaryDirectory() as empty_state:
             plans = plan_tenants(out, [s.name for s in specs], Path(empty_state), server.endpoint)
     else:
-        plans = plan_tenants(out, [s.name for s in specs], running.state_dir, running.endpoint,
-                             on_lock_wait=_print_lock_wait)
+        plans = plan_tenants(
+            out, [s.name for s in specs], running.state_dir, running.endpoint, on_lock_wait=_print_lock_wait
+        )
     for tenant_plan in plans:
         console.print(render_plan(tenant_plan, verbose=verbose), highlight=False)
 
@@ -133,7 +152,9 @@ def _require_running() -> Any:
 
     running = read_running()
     if running is None:
-        raise UsageError("no `tenantml up` is running: start one first (the emulator keeps its resources in memory)")
+        raise UsageError(
+            "no `tenantml up` is running: start one first (the emulator keeps its resources in memory)"
+        )
     return running
 
 
@@ -152,11 +173,14 @@ def apply_command(
     running = _require_running()
     specs = load_specs(tenants, only=tenant)
     synth_stacks(specs, out)
-    for applied in apply_tenants(out, [s.name for s in specs], running.state_dir, running.endpoint,
-                                 on_lock_wait=_print_lock_wait):
+    for applied in apply_tenants(
+        out, [s.name for s in specs], running.state_dir, running.endpoint, on_lock_wait=_print_lock_wait
+    ):
         changes = applied.result.applied
-        console.print(f"{applied.tenant}: {len(changes)} change(s) in {applied.result.seconds:.2f} s "
-                      f"({applied.result.plan.summary()})")
+        console.print(
+            f"{applied.tenant}: {len(changes)} change(s) in {applied.result.seconds:.2f} s "
+            f"({applied.result.plan.summary()})"
+        )
 
 
 @app.command()
@@ -172,9 +196,12 @@ def destroy(
     who = tenant or "every tenant"
     if not yes and not typer.confirm(f"Destroy all resources of {who} on {running.endpoint}?"):
         raise typer.Exit(1)
-    for result in destroy_tenants(None, [tenant] if tenant else None, running.state_dir, running.endpoint,
-                                  on_lock_wait=_print_lock_wait):
-        console.print(f"{result.tenant}: destroyed {len(result.result.deleted)} resource(s) in {result.result.seconds:.2f} s")
+    for result in destroy_tenants(
+        None, [tenant] if tenant else None, running.state_dir, running.endpoint, on_lock_wait=_print_lock_wait
+    ):
+        console.print(
+            f"{result.tenant}: destroyed {len(result.result.deleted)} resource(s) in {result.result.seconds:.2f} s"
+        )
 
 
 _register_command_groups()

@@ -41,7 +41,10 @@ def register(app: typer.Typer) -> None:
 
 def report(
     tenant: Tenant,
-    out: Annotated[Path | None, typer.Option("--out", help="Where to write the HTML (default: reports/drift-<tenant>.html).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the HTML (default: reports/drift-<tenant>.html)."),
+    ] = None,
     open_it: Annotated[bool, typer.Option("--open", help="Open the report in a browser afterwards.")] = False,
     tenants: TenantsDir = Path("tenants"),
     outputs: OutputsFile = None,
@@ -53,10 +56,19 @@ def report(
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     path = out or Path("reports") / f"drift-{target.spec.name}.html"
     with console.status("Rendering the drift report..."):
-        result = publish_drift_report(target.clients.s3, target.resources, target.spec.model, tenant=target.spec.name,
-                                      sagemaker=target.clients.sagemaker, out=path)
-    console.print(f"drift report of [bold]{target.spec.name}/{target.spec.model.name}[/] "
-                  f"({result.snapshots} window(s))", highlight=False)
+        result = publish_drift_report(
+            target.clients.s3,
+            target.resources,
+            target.spec.model,
+            tenant=target.spec.name,
+            sagemaker=target.clients.sagemaker,
+            out=path,
+        )
+    console.print(
+        f"drift report of [bold]{target.spec.name}/{target.spec.model.name}[/] "
+        f"({result.snapshots} window(s))",
+        highlight=False,
+    )
     console.print(f"  local:  {result.local_path}", highlight=False, soft_wrap=True)
     console.print(f"  bucket: {result.s3_uri}", highlight=False, soft_wrap=True)
     console.print(f"  latest: {result.latest_uri}", highlight=False, soft_wrap=True)
@@ -123,17 +135,26 @@ def read_health(target: Target, cloudwatch: Any) -> Health:
     for snapshot in list_snapshots(s3, bucket, model):
         newest[snapshot.model_version] = snapshot  # oldest first: the last one per version wins
     try:
-        champion = str(open_registry(target.clients.sagemaker, target.resources.model_package_group)
-                       .get_version_by_alias(CHAMPION).version)
+        champion = str(
+            open_registry(target.clients.sagemaker, target.resources.model_package_group)
+            .get_version_by_alias(CHAMPION)
+            .version
+        )
     except ModelRegistryError:
         champion = None
     prefix = f"tenantml-{target.spec.name}-{target.spec.environment.value}-"
     alarms: list[dict[str, Any]] = []
-    for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"]):
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(
+        AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"]
+    ):
         alarms += page.get("MetricAlarms", [])
     return Health(
-        tenant=target.spec.name, model=model, champion=champion,
-        versions=[VersionHealth(v, s) for v, s in sorted(newest.items(), key=lambda item: (len(item[0]), item[0]))],
+        tenant=target.spec.name,
+        model=model,
+        champion=champion,
+        versions=[
+            VersionHealth(v, s) for v, s in sorted(newest.items(), key=lambda item: (len(item[0]), item[0]))
+        ],
         alarms=sorted(alarms, key=lambda a: a["AlarmName"]),
         retrains=read_history(s3, bucket, model, limit=5),
         read_at=datetime.now(UTC),
@@ -141,11 +162,20 @@ def read_health(target: Target, cloudwatch: Any) -> Health:
 
 
 def render_health(health: Health) -> Group:
-    versions = Table(title=f"{health.tenant}/{health.model}: model versions (newest window each)",
-                     caption=f"read {health.read_at:%Y-%m-%d %H:%M:%S} UTC")
-    for column, justify in (("version", "left"), ("requests", "right"), ("error rate", "right"),
-                            ("p50 ms", "right"), ("p99 ms", "right"), ("max drift", "right"),
-                            ("worst feature", "left"), ("window end", "left")):
+    versions = Table(
+        title=f"{health.tenant}/{health.model}: model versions (newest window each)",
+        caption=f"read {health.read_at:%Y-%m-%d %H:%M:%S} UTC",
+    )
+    for column, justify in (
+        ("version", "left"),
+        ("requests", "right"),
+        ("error rate", "right"),
+        ("p50 ms", "right"),
+        ("p99 ms", "right"),
+        ("max drift", "right"),
+        ("worst feature", "left"),
+        ("window end", "left"),
+    ):
         versions.add_column(column, justify=justify)  # type: ignore[arg-type]
     for item in health.versions:
         s = item.snapshot
@@ -153,12 +183,19 @@ def render_health(health: Health) -> Group:
         drift_style = "bold red" if s.drift_score > s.drift_threshold else ""
         label = item.version + (" (champion)" if item.version == health.champion else "")
         versions.add_row(
-            label, str(s.request_count), f"{s.error_rate:.2%}", _ms(s.latency_p50_ms), _ms(s.latency_p99_ms),
-            Text(f"{s.drift_score:.3f}", style=drift_style), f"{worst[0]} ({worst[1]:.3f})" if worst else "-",
+            label,
+            str(s.request_count),
+            f"{s.error_rate:.2%}",
+            _ms(s.latency_p50_ms),
+            _ms(s.latency_p99_ms),
+            Text(f"{s.drift_score:.3f}", style=drift_style),
+            f"{worst[0]} ({worst[1]:.3f})" if worst else "-",
             f"{s.ended_at:%H:%M:%S}" if s.ended_at else "-",
         )
     if not health.versions:
-        versions.add_row("-", "no monitoring snapshot yet: send traffic to a served version", "", "", "", "", "", "")
+        versions.add_row(
+            "-", "no monitoring snapshot yet: send traffic to a served version", "", "", "", "", "", ""
+        )
 
     alarms = Table(title="alarms")
     alarms.add_column("alarm")
@@ -167,8 +204,11 @@ def render_health(health: Health) -> Group:
     for alarm in health.alarms:
         state = alarm.get("StateValue", "?")
         updated = alarm.get("StateUpdatedTimestamp")
-        alarms.add_row(alarm["AlarmName"], Text(state, style=_STATE_STYLE.get(state, "")),
-                       f"{updated:%Y-%m-%d %H:%M:%S}" if isinstance(updated, datetime) else str(updated or "-"))
+        alarms.add_row(
+            alarm["AlarmName"],
+            Text(state, style=_STATE_STYLE.get(state, "")),
+            f"{updated:%Y-%m-%d %H:%M:%S}" if isinstance(updated, datetime) else str(updated or "-"),
+        )
     if not health.alarms:
         alarms.add_row("-", "no alarms found (is the stack applied?)", "")
 

@@ -23,7 +23,9 @@ R = TypeVar("R")
 
 TenantsDir = Annotated[Path, typer.Option("--tenants", help="Directory of tenant spec files (*.yaml).")]
 #: commands over every tenant that can be narrowed to one
-TenantName = Annotated[str | None, typer.Option("--tenant", help="Only this tenant (all specs are still validated).")]
+TenantName = Annotated[
+    str | None, typer.Option("--tenant", help="Only this tenant (all specs are still validated).")
+]
 #: commands that act on one tenant
 Tenant = Annotated[str, typer.Option("--tenant", help="The tenant to act on (its spec file's name).")]
 OutDir = Annotated[Path, typer.Option("--out", help="Where the synthesized stacks go.")]
@@ -55,7 +57,9 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except TenantmlError as err:
-            err_console.print(Text("error: ", style="bold red") + Text(str(err)), highlight=False, soft_wrap=True)
+            err_console.print(
+                Text("error: ", style="bold red") + Text(str(err)), highlight=False, soft_wrap=True
+            )
             raise typer.Exit(err.exit_code) from err
 
     return wrapper

@@ -57,7 +57,9 @@ def register(app: typer.Typer) -> None:
     """Add ``train`` and the ``models`` sub-commands to ``app``."""
     app.command("train")(reports_errors(train))
     models = typer.Typer(
-        name="models", help="List, inspect, approve, promote and reproduce model versions.", no_args_is_help=True
+        name="models",
+        help="List, inspect, approve, promote and reproduce model versions.",
+        no_args_is_help=True,
     )
     models.command("list")(reports_errors(models_list))
     models.command("show")(reports_errors(models_show))
@@ -65,8 +67,6 @@ def register(app: typer.Typer) -> None:
     models.command("promote")(reports_errors(models_promote))
     models.command("reproduce")(reports_errors(models_reproduce))
     app.add_typer(models, name="models")
-
-
 
 
 # --- where the tenant's resources are ----------------------------------------------------
@@ -103,18 +103,24 @@ def resolve_target(
     spec = load_specs(tenants_dir, only=tenant)[0]
     found = load_outputs(spec.name, outputs, endpoint_url=endpoint_url, region=spec.region, up_file=up_file)
     region = found.region or spec.region
-    resources = TenantResources.from_outputs(found.outputs, tenant=spec.name, region=region, source=found.source)
+    resources = TenantResources.from_outputs(
+        found.outputs, tenant=spec.name, region=region, source=found.source
+    )
     clients = make_clients(region, found.endpoint_url)
-    return Target(spec=spec, resources=resources, clients=clients, endpoint=found.endpoint_url, region=region,
-                  source=str(outputs or up_file))
+    return Target(
+        spec=spec,
+        resources=resources,
+        clients=clients,
+        endpoint=found.endpoint_url,
+        region=region,
+        source=str(outputs or up_file),
+    )
 
 
 def make_clients(region: str, endpoint: str | None) -> AwsClients:
     from pipelines.runs.pipeline import AwsClients
 
     return AwsClients.create(region=region, endpoint_url=endpoint, session=boto3_session(endpoint))
-
-
 
 
 # --- tenantml train ------------------------------------------------------------------------
@@ -364,7 +370,9 @@ def _summary(record: RunRecord) -> Table:
 # --- tenantml models ------------------------------------------------------------------------
 
 
-OptionalVersion = Annotated[int | None, typer.Option("--version", min=1, help="The registered model version (default: the champion).")]
+OptionalVersion = Annotated[
+    int | None, typer.Option("--version", min=1, help="The registered model version (default: the champion).")
+]
 
 
 def _registry(target: Target) -> Any:
@@ -490,9 +498,7 @@ def models_reproduce(
 
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
     with console.status(f"Re-running version {version} from its lineage..."):
-        result = reproduce_version(
-            _registry(target), version, spec=target.spec.model, s3=target.clients.s3
-        )
+        result = reproduce_version(_registry(target), version, spec=target.spec.model, s3=target.clients.s3)
     console.print(f"registered sha256 {result.registered_sha256}", highlight=False)
     console.print(f"reproduced sha256 {result.reproduced_sha256}", highlight=False)
     if result.recorded_code_revision != result.current_code_revision:

@@ -30,12 +30,14 @@ class OutputFormat(StrEnum):
 
 
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Report format.", case_sensitive=False)]
-OutputFile = Annotated[Path | None, typer.Option("--output", help="Write the report to this file instead of stdout.",
-                                                  dir_okay=False)]
+OutputFile = Annotated[
+    Path | None,
+    typer.Option("--output", help="Write the report to this file instead of stdout.", dir_okay=False),
+]
 WarnOnly = Annotated[bool, typer.Option("--warn-only", help="Report policy errors but exit 0.")]
-BaseRef = Annotated[str, typer.Option("--base", help="Git ref to compare with (branch, tag, sha, origin/main, HEAD~1).")]
-
-
+BaseRef = Annotated[
+    str, typer.Option("--base", help="Git ref to compare with (branch, tag, sha, origin/main, HEAD~1).")
+]
 
 
 def _emit(text: str, output: Path | None) -> None:

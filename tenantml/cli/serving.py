@@ -39,7 +39,9 @@ def _outputs(tenant: str, outputs_file: Path | None, model_dir: Path | None) -> 
     except TenantResourcesError:
         if model_dir is None or outputs_file is not None:
             raise
-        return TenantOutputs(tenant=tenant, region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+        return TenantOutputs(
+            tenant=tenant, region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        )
 
 
 def _serving_format(tenant: str, tenants_dir: Path, override: str | None) -> str:
@@ -96,7 +98,9 @@ def _model_source(
 #: ``tenantml deploy`` exits with this when the challenger was rolled back (README, CLI reference)
 ROLLED_BACK_EXIT_CODE = 1
 
-OptionalVersion = Annotated[int | None, typer.Option("--version", min=1, help="The registered model version (default: the --alias).")]
+OptionalVersion = Annotated[
+    int | None, typer.Option("--version", min=1, help="The registered model version (default: the --alias).")
+]
 Alias = Annotated[str | None, typer.Option("--alias", help="Registry alias (default: champion).")]
 ModelDir = Annotated[Path | None, typer.Option("--model-dir", help="Serve a local model directory instead.")]
 Format = Annotated[str | None, typer.Option("--format", help="sklearn or onnx (default: the tenant spec's).")]
@@ -109,7 +113,8 @@ def serve(
     alias: Alias = None,
     port: Annotated[int, typer.Option("--port")] = 8080,
     host: Annotated[
-        str, typer.Option("--host", help="Address to bind; 0.0.0.0 serves every interface (the container does).")
+        str,
+        typer.Option("--host", help="Address to bind; 0.0.0.0 serves every interface (the container does)."),
     ] = "127.0.0.1",
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 2,
     model_dir: ModelDir = None,
@@ -221,8 +226,11 @@ def _start_version(outputs: TenantOutputs, version: int, fmt: str, work: Path) -
 
     source = _model_source(outputs, None, version, None, work / f"v{version}")
     stream = outputs.outputs.get("stream_name")
-    log_config = (InferenceLogConfig(stream_name=str(stream), region=outputs.region, endpoint_url=outputs.endpoint_url)
-                  if stream else None)
+    log_config = (
+        InferenceLogConfig(stream_name=str(stream), region=outputs.region, endpoint_url=outputs.endpoint_url)
+        if stream
+        else None
+    )
     config = ServerConfig(source=source, serving_format=fmt, inference_log=log_config)  # type: ignore[arg-type]
     server = ThreadedServer(create_app(config)).start()
     deadline = time.monotonic() + 60
@@ -248,14 +256,17 @@ def _replay(url: str, rows: list[str], stop: threading.Event) -> None:
 def deploy(
     tenant: Tenant,
     version: Version,
-    strategy: Annotated[str, typer.Option("--strategy", help="canary, blue-green, all-at-once or shadow.")] = "canary",
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="canary, blue-green, all-at-once or shadow.")
+    ] = "canary",
     canary_weight: Annotated[float, typer.Option("--canary-weight", min=0.0, max=1.0)] = 0.1,
     bake_seconds: Annotated[float, typer.Option("--bake-seconds", min=0.0)] = 600.0,
     max_error_rate: Annotated[float, typer.Option("--max-error-rate", min=0.0, max=1.0)] = 0.01,
     max_p99_ms: Annotated[float, typer.Option("--max-p99-ms", min=0.0)] = 500.0,
     min_requests: Annotated[int, typer.Option("--min-requests", min=1)] = 100,
     replay: Annotated[
-        Path | None, typer.Option("--replay", help="CSV rows (no header) to send through the router during the bake.")
+        Path | None,
+        typer.Option("--replay", help="CSV rows (no header) to send through the router during the bake."),
     ] = None,
     outputs_file: OutputsFile = None,
     tenants: TenantsDir = Path("tenants"),
@@ -280,8 +291,12 @@ def deploy(
     champion = registry.get_version_by_alias(CHAMPION).version
     if champion == version:
         raise ServingConfigError(f"version {version} is already the champion of {tenant}")
-    policy = RolloutPolicy(bake_seconds=bake_seconds, max_error_rate=max_error_rate, max_p99_ms=max_p99_ms,
-                           min_requests=min_requests)
+    policy = RolloutPolicy(
+        bake_seconds=bake_seconds,
+        max_error_rate=max_error_rate,
+        max_p99_ms=max_p99_ms,
+        min_requests=min_requests,
+    )
     fmt = spec.model.serving_format
     work = Path(tempfile.mkdtemp(prefix=f"tenantml-deploy-{tenant}-"))
     servers: list[ThreadedServer] = []
@@ -290,17 +305,33 @@ def deploy(
     try:  # whatever fails, the servers started so far stop and the scratch directory goes
         servers.append(_start_version(outputs, champion, fmt, work))
         servers.append(_start_version(outputs, version, fmt, work))
-        router = RolloutRouter(servers[0].url, servers[1].url, strategy=strategy,  # type: ignore[arg-type]
-                               champion_version=champion, challenger_version=version, canary_weight=canary_weight)
+        router = RolloutRouter(
+            servers[0].url,
+            servers[1].url,
+            strategy=strategy,  # type: ignore[arg-type]
+            champion_version=champion,
+            challenger_version=version,
+            canary_weight=canary_weight,
+        )
         servers.append(ThreadedServer(create_router_app(router)).start())
-        console.print(f"[bold]{strategy}[/] of {tenant} version {version} (champion {champion}) behind "
-                      f"{servers[-1].url}/invocations; baking {bake_seconds:g} s", highlight=False)
+        console.print(
+            f"[bold]{strategy}[/] of {tenant} version {version} (champion {champion}) behind "
+            f"{servers[-1].url}/invocations; baking {bake_seconds:g} s",
+            highlight=False,
+        )
         if replay is not None:
             rows = [line for line in replay.read_text().splitlines() if line.strip()]
             traffic = threading.Thread(target=_replay, args=(servers[-1].url, rows, stop), daemon=True)
             traffic.start()
-        result = Rollout(router, policy, registry=registry, tenant=tenant, model_name=spec.model.name,
-                         sns=outputs.client("sns"), topic_arn=outputs.outputs.get("alerts_topic_arn")).run()
+        result = Rollout(
+            router,
+            policy,
+            registry=registry,
+            tenant=tenant,
+            model_name=spec.model.name,
+            sns=outputs.client("sns"),
+            topic_arn=outputs.outputs.get("alerts_topic_arn"),
+        ).run()
     finally:
         stop.set()
         if traffic is not None:
@@ -311,8 +342,11 @@ def deploy(
     m = result.metrics
     # no challenger request means no latency to show (a bake without traffic rolls back)
     p99_text = "n/a" if m.p99_ms is None else f"{m.p99_ms:.1f} ms"
-    console.print(f"{result.status}: {result.reason} (challenger: {m.requests} requests, "
-                  f"error rate {m.error_rate:.2%}, p99 {p99_text})", highlight=False)
+    console.print(
+        f"{result.status}: {result.reason} (challenger: {m.requests} requests, "
+        f"error rate {m.error_rate:.2%}, p99 {p99_text})",
+        highlight=False,
+    )
     if result.status != "promoted":
         raise typer.Exit(ROLLED_BACK_EXIT_CODE)
 

@@ -23,10 +23,14 @@ if TYPE_CHECKING:
 
 def _endpoint_url(tenant: str, up_file: Path = UP_FILE) -> str:
     if not up_file.is_file():
-        raise ServingConfigError(f"no endpoint for {tenant!r}: pass --url, or run `tenantml up` here so that {up_file} exists")
+        raise ServingConfigError(
+            f"no endpoint for {tenant!r}: pass --url, or run `tenantml up` here so that {up_file} exists"
+        )
     endpoint = tenant_entry(read_up_file(up_file), tenant, up_file).get("endpoint") or {}
     if not endpoint.get("url"):
-        raise ServingConfigError(f"{up_file}: tenant {tenant!r} has no endpoint (no approved champion was served)")
+        raise ServingConfigError(
+            f"{up_file}: tenant {tenant!r} has no endpoint (no approved champion was served)"
+        )
     return str(endpoint["url"])
 
 
@@ -50,12 +54,18 @@ def _rows(input_path: Path | None, drifted: bool, limit: int | None, seed: int) 
 @reports_errors
 def traffic(
     tenant: Tenant,
-    url: Annotated[str | None, typer.Option("--url", help="Endpoint base URL; default: the one `up` serves.")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Endpoint base URL; default: the one `up` serves.")
+    ] = None,
     input_path: Annotated[
         Path | None, typer.Option("--input", help="Parquet or CSV rows; default: the bundled sample dataset.")
     ] = None,
-    drifted: Annotated[bool, typer.Option("--drifted", help="Use the sample dataset's shifted variant.")] = False,
-    rows: Annotated[int | None, typer.Option("--rows", min=1, help="Send this many rows (resampled).")] = None,
+    drifted: Annotated[
+        bool, typer.Option("--drifted", help="Use the sample dataset's shifted variant.")
+    ] = False,
+    rows: Annotated[
+        int | None, typer.Option("--rows", min=1, help="Send this many rows (resampled).")
+    ] = None,
     rows_per_request: Annotated[int, typer.Option("--rows-per-request", min=1)] = 1,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256)] = 4,
     seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -69,13 +79,28 @@ def traffic(
     base = url or _endpoint_url(tenant)
     features = read_model_description(base)["feature_names"]
     frame = _rows(input_path, drifted, rows, seed)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task(f"{tenant}: rows to {base}", total=len(frame))
-        result = replay(base, frame, features, rows_per_request=rows_per_request, concurrency=concurrency,
-                        on_request=lambda n: progress.advance(task, n))
-    console.print(f"{tenant}: {result.requests} requests ({result.rows} rows) in {result.seconds:.1f} s, "
-                  f"{result.requests_per_second:.0f} requests/s, {result.failures} failed", highlight=False)
+        result = replay(
+            base,
+            frame,
+            features,
+            rows_per_request=rows_per_request,
+            concurrency=concurrency,
+            on_request=lambda n: progress.advance(task, n),
+        )
+    console.print(
+        f"{tenant}: {result.requests} requests ({result.rows} rows) in {result.seconds:.1f} s, "
+        f"{result.requests_per_second:.0f} requests/s, {result.failures} failed",
+        highlight=False,
+    )
     for message in result.failure_messages:
         console.print(f"  {message}", highlight=False)
     if result.failures:

@@ -144,14 +144,20 @@ class _BackendView:
         if len(data) < self.scanned:  # not expected: moto replaces the backend on reset
             self.series.clear()
             self.scanned = 0
-        new = data[self.scanned:]
+        new = data[self.scanned :]
         self.scanned += len(new)
         for datum in new:
             key = (datum.namespace, datum.name, _dimensions_key(datum.dimensions))
             bucket = period_start(epoch(datum.timestamp), _BUCKET_SECONDS)
-            acc = self.series.setdefault(key, {}).setdefault(datum.unit, {}).setdefault(bucket, PeriodAccumulator())
+            acc = (
+                self.series.setdefault(key, {})
+                .setdefault(datum.unit, {})
+                .setdefault(bucket, PeriodAccumulator())
+            )
             if hasattr(datum, "sample_count"):
-                acc.add_statistic_set(float(datum.sample_count), float(datum.sum), float(datum.min), float(datum.max))
+                acc.add_statistic_set(
+                    float(datum.sample_count), float(datum.sum), float(datum.min), float(datum.max)
+                )
             else:
                 acc.add_value(float(datum.value))
         if now_s - self.pruned_at > 60:
@@ -192,8 +198,11 @@ def _cloudwatch_backends() -> Iterator[tuple[str, str, Any]]:
 
 def _data_fingerprint() -> tuple[tuple[int, int, int], ...]:
     """Per backend with alarms: (identity, data points received, alarms); moto's lists only grow."""
-    return tuple((id(backend), len(backend.metric_data), len(backend.alarms))
-                 for _, _, backend in _cloudwatch_backends() if backend.alarms)
+    return tuple(
+        (id(backend), len(backend.metric_data), len(backend.alarms))
+        for _, _, backend in _cloudwatch_backends()
+        if backend.alarms
+    )
 
 
 # --- DescribeAlarmHistory ---------------------------------------------------------------------
@@ -232,7 +241,8 @@ def install_alarm_history() -> None:
         newest_first = (self._get_param("ScanBy") or "TimestampDescending") == "TimestampDescending"
         limit = int(self._get_param("MaxRecords") or 100)
         items = [
-            item for item in list(_history(self.cloudwatch_backend))
+            item
+            for item in list(_history(self.cloudwatch_backend))
             if (not name or item["AlarmName"] == name)
             and (not types or item["AlarmType"] in types)
             and (not item_type or item["HistoryItemType"] == item_type)
@@ -255,8 +265,9 @@ def _aware(value: Any) -> datetime:
 # --- notifications ----------------------------------------------------------------------------
 
 
-def notification_message(alarm: Any, account_id: str, region: str, old: str, new: str, reason: str,
-                         changed_at: datetime) -> dict[str, Any]:
+def notification_message(
+    alarm: Any, account_id: str, region: str, old: str, new: str, reason: str, changed_at: datetime
+) -> dict[str, Any]:
     """The JSON CloudWatch publishes to an SNS alarm action."""
     if alarm.extended_statistic:
         statistic = {"StatisticType": "ExtendedStatistic", "ExtendedStatistic": alarm.extended_statistic}
@@ -317,8 +328,14 @@ class AlarmEvaluator:
     backends are process-wide and two would notify twice.
     """
 
-    def __init__(self, endpoint: str, *, interval: float = 1.0, publisher: Publisher | None = None,
-                 wake_interval: float = 0.1) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        interval: float = 1.0,
+        publisher: Publisher | None = None,
+        wake_interval: float = 0.1,
+    ) -> None:
         if interval <= 0:
             raise EmulatorError(f"alarm evaluation interval must be positive, got {interval!r}")
         if wake_interval <= 0:
@@ -418,7 +435,9 @@ class AlarmEvaluator:
                     continue
                 if transition is not None:
                     made.append(transition)
-            for name in set(view.known) - set(backend.alarms):  # deleted: a new one by that name starts afresh
+            for name in set(view.known) - set(
+                backend.alarms
+            ):  # deleted: a new one by that name starts afresh
                 del view.known[name]
         for gone in set(self._views) - live:
             del self._views[gone]
@@ -430,7 +449,13 @@ class AlarmEvaluator:
         key = (getattr(alarm, "alarm_arn", "?"), message)
         if key not in self._logged:
             self._logged.add(key)
-            log.log(level, "alarm %s is not evaluated: %s", getattr(alarm, "name", "?"), message, exc_info=exc_info)
+            log.log(
+                level,
+                "alarm %s is not evaluated: %s",
+                getattr(alarm, "name", "?"),
+                message,
+                exc_info=exc_info,
+            )
 
     def _current_state(self, view: _BackendView, alarm: Any) -> str:
         """The alarm's state as CloudWatch would have it, fixing what moto's PutMetricAlarm sets."""
@@ -447,8 +472,14 @@ class AlarmEvaluator:
     def _evaluate_alarm(self, view: _BackendView, alarm: Any, now: datetime) -> Transition | None:
         old = self._current_state(view, alarm)
         if alarm.rule is not None or alarm.metric_data_queries:
-            raise AlarmDefinitionError([Problem(f"alarm {alarm.name!r}: AlarmRule/Metrics",
-                                                "composite and metric math alarms are not evaluated by the emulator")])
+            raise AlarmDefinitionError(
+                [
+                    Problem(
+                        f"alarm {alarm.name!r}: AlarmRule/Metrics",
+                        "composite and metric math alarms are not evaluated by the emulator",
+                    )
+                ]
+            )
         definition = definition_of(alarm)
         result = evaluate(definition, view.periods(alarm, definition, now), now, old)  # type: ignore[arg-type]
         if result.retained or result.state == old:
@@ -460,15 +491,28 @@ class AlarmEvaluator:
         history.append(_state_item(alarm, old, result.state, result.reason, result.reason_data, changed_at))
         notified, failed = self._run_actions(view, alarm, old, result.state, result.reason, changed_at)
         log.info("alarm %s: %s -> %s (%s)", alarm.name, old, result.state, result.reason)
-        return Transition(view.account_id, view.region, alarm.name, old, result.state, result.reason,  # type: ignore[arg-type]
-                          changed_at, tuple(notified), tuple(failed))
+        return Transition(
+            view.account_id,
+            view.region,
+            alarm.name,
+            old,
+            result.state,
+            result.reason,  # type: ignore[arg-type]
+            changed_at,
+            tuple(notified),
+            tuple(failed),
+        )
 
-    def _run_actions(self, view: _BackendView, alarm: Any, old: str, new: str, reason: str,
-                     changed_at: datetime) -> tuple[list[str], list[str]]:
+    def _run_actions(
+        self, view: _BackendView, alarm: Any, old: str, new: str, reason: str, changed_at: datetime
+    ) -> tuple[list[str], list[str]]:
         if not alarm.actions_enabled:
             return [], []
-        arns = {"ALARM": alarm.alarm_actions, "OK": alarm.ok_actions,
-                "INSUFFICIENT_DATA": alarm.insufficient_data_actions}[new] or []
+        arns = {
+            "ALARM": alarm.alarm_actions,
+            "OK": alarm.ok_actions,
+            "INSUFFICIENT_DATA": alarm.insufficient_data_actions,
+        }[new] or []
         if not arns:
             return [], []
         message = notification_message(alarm, view.account_id, view.region, old, new, reason, changed_at)
@@ -502,7 +546,9 @@ class AlarmEvaluator:
         self._session.client("sns", parts[3]).publish(TopicArn=arn, Subject=subject, Message=body)
 
 
-def _state_item(alarm: Any, old: str, new: str, reason: str, reason_data: str, at: datetime) -> dict[str, Any]:
+def _state_item(
+    alarm: Any, old: str, new: str, reason: str, reason_data: str, at: datetime
+) -> dict[str, Any]:
     data = {
         "version": "1.0",
         "oldState": {"stateValue": old, "stateReason": alarm.history[-1][1] if alarm.history else ""},
@@ -518,16 +564,31 @@ def _state_item(alarm: Any, old: str, new: str, reason: str, reason_data: str, a
     }
 
 
-def _action_item(alarm: Any, arn: str, state: str, at: datetime, *, message: dict[str, Any] | None = None,
-                 error: str | None = None) -> dict[str, Any]:
+def _action_item(
+    alarm: Any,
+    arn: str,
+    state: str,
+    at: datetime,
+    *,
+    message: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
     if error is None:
         summary = f"Successfully executed action {arn}"
-        data = {"actionState": "Succeeded", "stateUpdateTimestamp": int(at.timestamp() * 1000),
-                "notificationResource": arn, "publishedMessage": message}
+        data = {
+            "actionState": "Succeeded",
+            "stateUpdateTimestamp": int(at.timestamp() * 1000),
+            "notificationResource": arn,
+            "publishedMessage": message,
+        }
     else:
         summary = f"Failed to execute action {arn}"
-        data = {"actionState": "Failed", "stateUpdateTimestamp": int(at.timestamp() * 1000),
-                "notificationResource": arn, "error": error}
+        data = {
+            "actionState": "Failed",
+            "stateUpdateTimestamp": int(at.timestamp() * 1000),
+            "notificationResource": arn,
+            "error": error,
+        }
     return {
         "AlarmName": alarm.name,
         "AlarmType": "MetricAlarm",

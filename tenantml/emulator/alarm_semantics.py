@@ -84,30 +84,65 @@ class AlarmDefinition:
         where = f"alarm {self.name!r}"
         problems = []
         if (self.statistic is None) == (self.extended_statistic is None):
-            problems.append(Problem(f"{where}: Statistic/ExtendedStatistic", "set exactly one of them",
-                                    [self.statistic, self.extended_statistic]))
+            problems.append(
+                Problem(
+                    f"{where}: Statistic/ExtendedStatistic",
+                    "set exactly one of them",
+                    [self.statistic, self.extended_statistic],
+                )
+            )
         elif self.statistic is not None and self.statistic not in STATISTICS:
-            problems.append(Problem(f"{where}: Statistic", f"must be one of {', '.join(STATISTICS)}", self.statistic))
+            problems.append(
+                Problem(f"{where}: Statistic", f"must be one of {', '.join(STATISTICS)}", self.statistic)
+            )
         elif self.extended_statistic is not None and percentile_of(self.extended_statistic) is None:
-            problems.append(Problem(f"{where}: ExtendedStatistic",
-                                    "the emulator evaluates percentiles only (p0 to p100, e.g. p99 or p99.9)",
-                                    self.extended_statistic))
+            problems.append(
+                Problem(
+                    f"{where}: ExtendedStatistic",
+                    "the emulator evaluates percentiles only (p0 to p100, e.g. p99 or p99.9)",
+                    self.extended_statistic,
+                )
+            )
         if self.period not in (10, 20, 30) and (self.period <= 0 or self.period % 60):
-            problems.append(Problem(f"{where}: Period", "must be 10, 20, 30 or a multiple of 60 seconds", self.period))
+            problems.append(
+                Problem(f"{where}: Period", "must be 10, 20, 30 or a multiple of 60 seconds", self.period)
+            )
         if self.evaluation_periods < 1:
-            problems.append(Problem(f"{where}: EvaluationPeriods", "must be at least 1", self.evaluation_periods))
+            problems.append(
+                Problem(f"{where}: EvaluationPeriods", "must be at least 1", self.evaluation_periods)
+            )
         elif not 1 <= self.m <= self.evaluation_periods:
-            problems.append(Problem(f"{where}: DatapointsToAlarm", "must be between 1 and EvaluationPeriods",
-                                    self.datapoints_to_alarm))
+            problems.append(
+                Problem(
+                    f"{where}: DatapointsToAlarm",
+                    "must be between 1 and EvaluationPeriods",
+                    self.datapoints_to_alarm,
+                )
+            )
         if self.comparison_operator not in COMPARISONS:
-            problems.append(Problem(f"{where}: ComparisonOperator",
-                                    f"the emulator evaluates {', '.join(COMPARISONS)}", self.comparison_operator))
+            problems.append(
+                Problem(
+                    f"{where}: ComparisonOperator",
+                    f"the emulator evaluates {', '.join(COMPARISONS)}",
+                    self.comparison_operator,
+                )
+            )
         if self.treat_missing_data not in TREATMENTS:
-            problems.append(Problem(f"{where}: TreatMissingData", f"must be one of {', '.join(TREATMENTS)}",
-                                    self.treat_missing_data))
+            problems.append(
+                Problem(
+                    f"{where}: TreatMissingData",
+                    f"must be one of {', '.join(TREATMENTS)}",
+                    self.treat_missing_data,
+                )
+            )
         if self.evaluate_low_sample_count_percentile not in (None, "", "evaluate", "ignore"):
-            problems.append(Problem(f"{where}: EvaluateLowSampleCountPercentile", "must be evaluate or ignore",
-                                    self.evaluate_low_sample_count_percentile))
+            problems.append(
+                Problem(
+                    f"{where}: EvaluateLowSampleCountPercentile",
+                    "must be evaluate or ignore",
+                    self.evaluate_low_sample_count_percentile,
+                )
+            )
         if not math.isfinite(self.threshold):
             problems.append(Problem(f"{where}: Threshold", "must be a finite number", self.threshold))
         if problems:
@@ -370,19 +405,27 @@ def _decide(
     n, m, treatment = definition.evaluation_periods, definition.m, definition.treat_missing_data
     present = [p for p in points if not p.missing]
 
-    def result(state: AlarmState, evaluated: Sequence[Datapoint], retained: bool = False, note: str = "") -> Evaluation:
+    def result(
+        state: AlarmState, evaluated: Sequence[Datapoint], retained: bool = False, note: str = ""
+    ) -> Evaluation:
         evaluated = tuple(sorted(evaluated, key=lambda p: p.start))
         reason = note or _reason(definition, state, evaluated, current_state)
-        return Evaluation(state, reason, _reason_data(definition, evaluated, now), evaluated, points, retained)
+        return Evaluation(
+            state, reason, _reason_data(definition, evaluated, now), evaluated, points, retained
+        )
 
     p = percentile_of(definition.extended_statistic or "")
     if definition.evaluate_low_sample_count_percentile == "ignore" and p is not None:
         limit = _low_sample_limit(p)
         low = [d for d in present[-n:] if limit is not None and d.sample_count < limit]
         if low:
-            return result(current_state, present[-n:], retained=True,
-                          note=f"Low sample count: {_plural(len(low))} had fewer than {limit:g} samples; "
-                               f"the state is kept (EvaluateLowSampleCountPercentile: ignore).")
+            return result(
+                current_state,
+                present[-n:],
+                retained=True,
+                note=f"Low sample count: {_plural(len(low))} had fewer than {limit:g} samples; "
+                f"the state is kept (EvaluateLowSampleCountPercentile: ignore).",
+            )
 
     if len(present) >= n:
         evaluated = present[-n:]
@@ -391,7 +434,7 @@ def _decide(
 
     # fewer real datapoints than N: the most recent missing periods fill the gap, as few as possible
     missing = [d for d in points if d.missing]
-    fills = missing[len(missing) - (n - len(present)):]
+    fills = missing[len(missing) - (n - len(present)) :]
     if treatment in ("breaching", "notBreaching"):
         filled = [Datapoint(d.start, None, 0.0, treatment == "breaching") for d in fills]
         evaluated = [*present, *filled]
@@ -405,14 +448,20 @@ def _decide(
     if any(not d.breaching for d in present):
         return result("OK", evaluated)
     if treatment == "ignore":
-        return result(current_state, evaluated, retained=True,
-                      note=f"Missing data: {_plural(len(fills))} missing; the state is kept (TreatMissingData: ignore).")
+        return result(
+            current_state,
+            evaluated,
+            retained=True,
+            note=f"Missing data: {_plural(len(fills))} missing; the state is kept (TreatMissingData: ignore).",
+        )
     if present and not evaluated[0].missing:
         return result("ALARM", evaluated)
     return result("INSUFFICIENT_DATA", evaluated)
 
 
-def _reason(definition: AlarmDefinition, state: AlarmState, evaluated: Sequence[Datapoint], old: AlarmState) -> str:
+def _reason(
+    definition: AlarmDefinition, state: AlarmState, evaluated: Sequence[Datapoint], old: AlarmState
+) -> str:
     n, m = definition.evaluation_periods, definition.m
     _, words = COMPARISONS[definition.comparison_operator]
     if state == "INSUFFICIENT_DATA":
@@ -420,7 +469,9 @@ def _reason(definition: AlarmDefinition, state: AlarmState, evaluated: Sequence[
         return f"Insufficient Data: {_plural(unknown)} {'was' if unknown == 1 else 'were'} unknown."
     wanted = state == "ALARM"
     matching = [d for d in evaluated if d.breaching is wanted]
-    shown = ", ".join(f"{_fmt(d.value)} ({_when(d.start)})" for d in reversed(matching) if d.value is not None)
+    shown = ", ".join(
+        f"{_fmt(d.value)} ({_when(d.start)})" for d in reversed(matching) if d.value is not None
+    )
     verb = "was" if len(matching) == 1 else "were"
     minimum = m if wanted else n - m + 1
     return (
@@ -441,8 +492,10 @@ def _reason_data(definition: AlarmDefinition, evaluated: Sequence[Datapoint], no
         "recentDatapoints": [d.value for d in evaluated if d.value is not None],
         "threshold": definition.threshold,
         "evaluatedDatapoints": [
-            {"timestamp": iso_millis(d.start),
-             **({"sampleCount": d.sample_count, "value": d.value} if d.value is not None else {})}
+            {
+                "timestamp": iso_millis(d.start),
+                **({"sampleCount": d.sample_count, "value": d.value} if d.value is not None else {}),
+            }
             for d in newest_first
         ],
     }

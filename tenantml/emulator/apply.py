@@ -322,7 +322,12 @@ def apply(
     """
     with locked_state(state_path, timeout=lock_timeout, on_wait=on_lock_wait):
         return _apply(
-            document, state_path, session, on_progress=on_progress, stack_dir=stack_dir, fail_at=fail_at,
+            document,
+            state_path,
+            session,
+            on_progress=on_progress,
+            stack_dir=stack_dir,
+            fail_at=fail_at,
             handlers=handlers,
         )
 
@@ -423,7 +428,12 @@ def _apply(
                 )
                 applied.append(
                     ResourceChange(
-                        address, block.type, Action.UPDATE, list(changes), old.config, desired,
+                        address,
+                        block.type,
+                        Action.UPDATE,
+                        list(changes),
+                        old.config,
+                        desired,
                         skipped=handler.skip_reason or "",
                     )
                 )
@@ -437,7 +447,12 @@ def _apply(
         state.put(StateEntry(address, block.type, desired, attributes, dependencies, region=ctx.region))
         applied.append(
             ResourceChange(
-                address, block.type, action, list(planned.changes) if planned else [], None, desired,
+                address,
+                block.type,
+                action,
+                list(planned.changes) if planned else [],
+                None,
+                desired,
                 skipped=handler.skip_reason or "",
             )
         )

@@ -155,8 +155,14 @@ def apply_tenants(
         path = state_path(state_dir, tenant)
         progress = (lambda event, _t=tenant: on_progress(_t, event)) if on_progress else None
         result = apply(
-            document, path, session, on_progress=progress, stack_dir=stacks[tenant].parent, fail_at=fail_at,
-            lock_timeout=lock_timeout, on_lock_wait=on_lock_wait,
+            document,
+            path,
+            session,
+            on_progress=progress,
+            stack_dir=stacks[tenant].parent,
+            fail_at=fail_at,
+            lock_timeout=lock_timeout,
+            on_lock_wait=on_lock_wait,
         )
         results.append(TenantApply(tenant, stacks[tenant], path, result))
     return results
@@ -193,7 +199,11 @@ def destroy_tenants(
         path = state_path(state_dir, tenant)
         progress = (lambda event, _t=tenant: on_progress(_t, event)) if on_progress else None
         result = destroy(
-            path, session, on_progress=progress, fail_at=fail_at, lock_timeout=lock_timeout,
+            path,
+            session,
+            on_progress=progress,
+            fail_at=fail_at,
+            lock_timeout=lock_timeout,
             on_lock_wait=on_lock_wait,
         )
         results.append(TenantDestroy(tenant, path, result))

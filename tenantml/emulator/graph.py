@@ -44,7 +44,9 @@ def unsupported_features(document: Document) -> list[Problem]:
         if meta in block.meta
     ]
     for kind, present in (
-        ("variable", document.variables), ("locals", document.locals), ("module", document.modules)
+        ("variable", document.variables),
+        ("locals", document.locals),
+        ("module", document.modules),
     ):
         if present:
             problems.append(

@@ -103,7 +103,9 @@ class KinesisCborMiddleware:
         }
         captured: dict[str, Any] = {}
 
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        def capture(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
@@ -142,7 +144,10 @@ class KinesisCborMiddleware:
     def _error(self, start_response: StartResponse, status: int, code: str, message: str) -> list[bytes]:
         reason = {400: "Bad Request"}.get(status, "Error")
         return self._respond(
-            start_response, f"{status} {reason}", {"__type": code, "message": message}, [("x-amzn-ErrorType", code)]
+            start_response,
+            f"{status} {reason}",
+            {"__type": code, "message": message},
+            [("x-amzn-ErrorType", code)],
         )
 
 

@@ -158,8 +158,13 @@ def fix_policy_condition_semantics() -> None:
     original = IAMPolicyStatement.is_action_permitted
 
     @functools.wraps(original)
-    def is_action_permitted(self: Any, action: str, resource: str = "*", principal: str | None = None,
-                            incoming_condition_values: dict[str, str] | None = None) -> Any:
+    def is_action_permitted(
+        self: Any,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> Any:
         conditions = self._statement.get("Condition")
         if conditions:
             values = {**EMULATED_REQUEST_CONTEXT, **(incoming_condition_values or {})}
@@ -179,7 +184,9 @@ _STREAM_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
 def _stream_lock(backend: Any, stream_arn: str | None, stream_name: str | None) -> threading.Lock:
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
     # dict.setdefault is atomic under the GIL: two first callers get the same lock
-    return _STREAM_LOCKS.setdefault((backend.account_id, backend.region_name, stream.stream_name), threading.Lock())
+    return _STREAM_LOCKS.setdefault(
+        (backend.account_id, backend.region_name, stream.stream_name), threading.Lock()
+    )
 
 
 def fix_kinesis_put_concurrency() -> None:
@@ -201,24 +208,29 @@ def fix_kinesis_put_concurrency() -> None:
     from moto.kinesis.utils import decompose_shard_iterator
 
     put_record, put_records, get_records = (
-        KinesisBackend.put_record, KinesisBackend.put_records, KinesisBackend.get_records,
+        KinesisBackend.put_record,
+        KinesisBackend.put_records,
+        KinesisBackend.get_records,
     )
 
     @functools.wraps(put_record)
-    def locked_put_record(self: Any, stream_arn: str | None, stream_name: str | None, *args: Any,
-                          **kwargs: Any) -> Any:
+    def locked_put_record(
+        self: Any, stream_arn: str | None, stream_name: str | None, *args: Any, **kwargs: Any
+    ) -> Any:
         with _stream_lock(self, stream_arn, stream_name):
             return put_record(self, stream_arn, stream_name, *args, **kwargs)
 
     @functools.wraps(put_records)
-    def locked_put_records(self: Any, stream_arn: str | None, stream_name: str | None, *args: Any,
-                           **kwargs: Any) -> Any:
+    def locked_put_records(
+        self: Any, stream_arn: str | None, stream_name: str | None, *args: Any, **kwargs: Any
+    ) -> Any:
         with _stream_lock(self, stream_arn, stream_name):
             return put_records(self, stream_arn, stream_name, *args, **kwargs)
 
     @functools.wraps(get_records)
-    def locked_get_records(self: Any, stream_arn: str | None, shard_iterator: str, *args: Any,
-                           **kwargs: Any) -> Any:
+    def locked_get_records(
+        self: Any, stream_arn: str | None, shard_iterator: str, *args: Any, **kwargs: Any
+    ) -> Any:
         try:
             stream_name = decompose_shard_iterator(shard_iterator)[0]
         except Exception:  # noqa: BLE001 - not an iterator moto made: let moto answer with its own error

@@ -177,7 +177,12 @@ def make_plan(
             )
         changes.append(
             ResourceChange(
-                address, block.type, action, list(attribute_changes), before=entry.config, after=desired,
+                address,
+                block.type,
+                action,
+                list(attribute_changes),
+                before=entry.config,
+                after=desired,
                 skipped=skipped,
             )
         )
@@ -197,7 +202,10 @@ def make_plan(
         gone = handlers.get(entry.type)
         changes.append(
             ResourceChange(
-                address, entry.type, Action.DELETE, before=entry.config,
+                address,
+                entry.type,
+                Action.DELETE,
+                before=entry.config,
                 skipped=(gone.skip_reason or "") if gone else "",
             )
         )

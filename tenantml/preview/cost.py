@@ -172,15 +172,23 @@ class _Estimator:
         types = as_list(body.get("instance_types")) or ["t3.medium"]  # EKS's default
         cost, label, unpriced = self.instances(desired, types[0])
         disk_gb = _number(body.get("disk_size"), self.prices.assumption("eks_node_disk_gb_when_unset"))
-        disk_cost, disk_label, disk_unpriced = self.disks(desired, disk_gb, self.prices.assumption("eks_node_disk_type"))
+        disk_cost, disk_label, disk_unpriced = self.disks(
+            desired, disk_gb, self.prices.assumption("eks_node_disk_type")
+        )
         return cost + disk_cost, f"{label} + {disk_label}", unpriced or disk_unpriced
 
     def _aws_autoscaling_group(self, body: Mapping[str, Any]) -> tuple[float, str, str]:
         desired = _number(body.get("desired_capacity"), _number(body.get("min_size"), 0))
         spec = first_block(body, "launch_template")
         template_address = next(
-            (r.address for key in ("id", "name") for r in references(spec.get(key, ""))
-             if r.address.startswith("aws_launch_template.")), "")
+            (
+                r.address
+                for key in ("id", "name")
+                for r in references(spec.get(key, ""))
+                if r.address.startswith("aws_launch_template.")
+            ),
+            "",
+        )
         template = self.body(template_address) if template_address else None
         if template is None:
             return 0.0, f"{_fmt(desired)} instances", "launch template not found in the stack"
@@ -190,7 +198,8 @@ class _Estimator:
             ebs = first_block(mapping, "ebs") if isinstance(mapping, Mapping) else {}
             if ebs:
                 disk_cost, disk_label, disk_unpriced = self.disks(
-                    desired, _number(ebs.get("volume_size"), 8), str(ebs.get("volume_type", "gp3")))
+                    desired, _number(ebs.get("volume_size"), 8), str(ebs.get("volume_type", "gp3"))
+                )
                 cost += disk_cost
                 parts.append(disk_label)
                 unpriced = unpriced or disk_unpriced
@@ -208,7 +217,11 @@ class _Estimator:
     def _aws_kinesis_stream(self, body: Mapping[str, Any]) -> tuple[float, str, str]:
         mode = first_block(body, "stream_mode_details").get("stream_mode", "PROVISIONED")
         if mode == "ON_DEMAND":
-            return self.hourly("kinesis_on_demand_stream_hour"), "on-demand stream hours (data volume not counted)", ""
+            return (
+                self.hourly("kinesis_on_demand_stream_hour"),
+                "on-demand stream hours (data volume not counted)",
+                "",
+            )
         shards = _number(body.get("shard_count"), 1)
         cost = shards * self.hourly("kinesis_shard_hour")
         basis = f"{_fmt(shards)} shard(s)"
@@ -227,10 +240,18 @@ class _Estimator:
 
     def _aws_cloudwatch_log_group(self, body: Mapping[str, Any]) -> tuple[float, str, str]:
         ingested = _number(self.prices.assumption("log_gb_ingested_per_month"), 1)
-        retention = _number(body.get("retention_in_days"), 0) or self.prices.assumption("log_retention_days_when_unset")
+        retention = _number(body.get("retention_in_days"), 0) or self.prices.assumption(
+            "log_retention_days_when_unset"
+        )
         stored = ingested * retention / 30
-        cost = ingested * self.prices.price("logs_ingestion_gb") + stored * self.prices.price("logs_storage_gb_month")
-        return cost, f"{_fmt(ingested)} GB/month ingested, {_fmt(round(stored, 1))} GB kept ({_fmt(retention)} days)", ""
+        cost = ingested * self.prices.price("logs_ingestion_gb") + stored * self.prices.price(
+            "logs_storage_gb_month"
+        )
+        return (
+            cost,
+            f"{_fmt(ingested)} GB/month ingested, {_fmt(round(stored, 1))} GB kept ({_fmt(retention)} days)",
+            "",
+        )
 
     def _aws_s3_bucket(self, body: Mapping[str, Any]) -> tuple[float, str, str]:
         gb = _number(self.prices.assumption("s3_gb_per_bucket"), 0)
@@ -240,9 +261,14 @@ class _Estimator:
         invocations = _number(self.prices.assumption("lambda_invocations_per_month"), 0)
         duration = _number(self.prices.assumption("lambda_average_duration_seconds"), 1)
         memory_gb = _number(body.get("memory_size"), 128) / 1024
-        cost = (invocations / 1e6 * self.prices.price("lambda_million_requests")
-                + invocations * duration * memory_gb * self.prices.price("lambda_gb_second"))
-        return cost, f"{invocations:,.0f} invocations x {_fmt(duration)} s x {_fmt(memory_gb * 1024)} MB (assumed)", ""
+        cost = invocations / 1e6 * self.prices.price(
+            "lambda_million_requests"
+        ) + invocations * duration * memory_gb * self.prices.price("lambda_gb_second")
+        return (
+            cost,
+            f"{invocations:,.0f} invocations x {_fmt(duration)} s x {_fmt(memory_gb * 1024)} MB (assumed)",
+            "",
+        )
 
 
 def estimate_stack(doc: Mapping[str, Any], prices: PriceTable | None = None) -> StackCost:
@@ -285,15 +311,25 @@ def assumptions(prices: PriceTable | None = None) -> list[str]:
     prices = prices or load_prices()
     a = prices.data["assumptions"]
     return [
-        (f"{prices.label}; {_fmt(prices.hours)} hours per month; other regions use us-east-1 prices"
-         " unless the table has a multiplier"),
+        (
+            f"{prices.label}; {_fmt(prices.hours)} hours per month; other regions use us-east-1 prices"
+            " unless the table has a multiplier"
+        ),
         f"S3: {a['s3_gb_per_bucket']} GB per bucket in S3 Standard; requests and transfer not counted",
-        (f"CloudWatch Logs: {a['log_gb_ingested_per_month']} GB ingested per log group per month, kept for its"
-         f" retention ({a['log_retention_days_when_unset']} days when unset)"),
-        (f"Lambda: {a['lambda_invocations_per_month']:,} invocations per function per month,"
-         f" {a['lambda_average_duration_seconds']} s each, at the function's memory size; no free tier"),
-        ("EC2 and EKS nodes: desired capacity x the hourly price of the first instance type, on demand;"
-         f" EKS node disks {a['eks_node_disk_gb_when_unset']} GB {a['eks_node_disk_type']} unless set"),
-        ("Kinesis: shard-hours (provisioned) or stream-hours (on demand); data volume not counted."
-         " NAT gateway: hours only, data processing not counted"),
+        (
+            f"CloudWatch Logs: {a['log_gb_ingested_per_month']} GB ingested per log group per month, kept for its"
+            f" retention ({a['log_retention_days_when_unset']} days when unset)"
+        ),
+        (
+            f"Lambda: {a['lambda_invocations_per_month']:,} invocations per function per month,"
+            f" {a['lambda_average_duration_seconds']} s each, at the function's memory size; no free tier"
+        ),
+        (
+            "EC2 and EKS nodes: desired capacity x the hourly price of the first instance type, on demand;"
+            f" EKS node disks {a['eks_node_disk_gb_when_unset']} GB {a['eks_node_disk_type']} unless set"
+        ),
+        (
+            "Kinesis: shard-hours (provisioned) or stream-hours (on demand); data volume not counted."
+            " NAT gateway: hours only, data processing not counted"
+        ),
     ]

@@ -118,7 +118,10 @@ def _settings(document: Document | None) -> dict[str, Any]:
     terraform = document.terraform if document is not None else {}
     return {
         "provider": dict(document.providers) if document is not None else {},
-        "terraform": {"backend": terraform.get("backend", {}), "required_providers": terraform.get("required_providers", {})},
+        "terraform": {
+            "backend": terraform.get("backend", {}),
+            "required_providers": terraform.get("required_providers", {}),
+        },
     }
 
 
@@ -126,11 +129,18 @@ def classify_pair(base: ResourceBlock, head: ResourceBlock) -> tuple[Action, lis
     """The action the head block's arguments plan for the base block's (references not followed)."""
     after = apply_ignore_changes(head.lifecycle, head.config, base.config)
     changes = [
-        AttributeChange(c.path, c.before, c.after, c.json_path,
-                        forces_replacement(head.type, c.path, c.before, c.after))
+        AttributeChange(
+            c.path, c.before, c.after, c.json_path, forces_replacement(head.type, c.path, c.before, c.after)
+        )
         for c in diff_values(base.config, after)
     ]
-    action = Action.REPLACE if any(c.forces_replacement for c in changes) else Action.UPDATE if changes else Action.NOOP
+    action = (
+        Action.REPLACE
+        if any(c.forces_replacement for c in changes)
+        else Action.UPDATE
+        if changes
+        else Action.NOOP
+    )
     return action, changes
 
 
@@ -143,14 +153,17 @@ def diff_stacks(tenant: str, base: Mapping[str, Any] | None, head: Mapping[str, 
     for address in sorted(set(base_resources) | set(head_resources)):
         if address not in head_resources:
             resource_type = base_resources[address].type
-            results[address] = ResourceChange(address, resource_type, Action.DELETE, data_loss=DATA_BEARING.get(resource_type, ""))
+            results[address] = ResourceChange(
+                address, resource_type, Action.DELETE, data_loss=DATA_BEARING.get(resource_type, "")
+            )
         elif address not in base_resources:
             results[address] = ResourceChange(address, head_resources[address].type, Action.CREATE)
         else:
             resource_type = head_resources[address].type
             action, changes = classify_pair(base_resources[address], head_resources[address])
-            results[address] = ResourceChange(address, resource_type, action, changes,
-                                              data_loss=DATA_BEARING.get(resource_type, ""))
+            results[address] = ResourceChange(
+                address, resource_type, action, changes, data_loss=DATA_BEARING.get(resource_type, "")
+            )
     _propagate_references(results, base_resources, head_resources)
     _detect_renames(results, base_resources, head_resources)
 
@@ -160,8 +173,10 @@ def diff_stacks(tenant: str, base: Mapping[str, Any] | None, head: Mapping[str, 
         status = TenantStatus.REMOVED
     else:
         status = TenantStatus.UNCHANGED
-    settings = [] if status is not TenantStatus.UNCHANGED else diff_values(
-        _settings(parse_document(base)), _settings(parse_document(head))
+    settings = (
+        []
+        if status is not TenantStatus.UNCHANGED
+        else diff_values(_settings(parse_document(base)), _settings(parse_document(head)))
     )
     changes = [c for c in results.values() if c.action is not Action.NOOP]
     if status is TenantStatus.UNCHANGED and (changes or settings):
@@ -210,18 +225,27 @@ def _propagate_references(
                 if path in seen:
                     continue
                 texts = value if isinstance(value, list) else [value]
-                targets = sorted({
-                    ref.address
-                    for text in texts if isinstance(text, str) for ref in references(text)
-                    if ref.address != address and ref.address in results and ref.address in head_resources
-                    and _attribute_changes(results[ref.address], ref, head_resources[ref.address].config)
-                })
+                targets = sorted(
+                    {
+                        ref.address
+                        for text in texts
+                        if isinstance(text, str)
+                        for ref in references(text)
+                        if ref.address != address
+                        and ref.address in results
+                        and ref.address in head_resources
+                        and _attribute_changes(results[ref.address], ref, head_resources[ref.address].config)
+                    }
+                )
                 if not targets:
                     continue
                 before = _value_at(base_resources[address].config, path)
                 forced = forces_replacement(result.type, path, before, value)
-                changes.append(AttributeChange(path, before, value,
-                                               forces_replacement=forced, known_after_apply=tuple(targets)))
+                changes.append(
+                    AttributeChange(
+                        path, before, value, forces_replacement=forced, known_after_apply=tuple(targets)
+                    )
+                )
                 if forced:
                     action = Action.REPLACE
                     because.update(targets)

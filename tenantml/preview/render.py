@@ -29,11 +29,27 @@ VALUE_LIMIT = 100
 ADDRESS_LIMIT = 5
 
 ACTION_ORDER = {Action.DELETE: 0, Action.REPLACE: 1, Action.UPDATE: 2, Action.CREATE: 3, Action.NOOP: 4}
-ACTION_LABEL = {Action.DELETE: "destroy", Action.REPLACE: "replace", Action.UPDATE: "update",
-                Action.CREATE: "create", Action.NOOP: "no-op"}
-ACTION_SYMBOL = {Action.DELETE: "-", Action.REPLACE: "-/+", Action.UPDATE: "~", Action.CREATE: "+", Action.NOOP: " "}
-ACTION_STYLE = {Action.DELETE: "red", Action.REPLACE: "magenta", Action.UPDATE: "yellow", Action.CREATE: "green",
-                Action.NOOP: "dim"}
+ACTION_LABEL = {
+    Action.DELETE: "destroy",
+    Action.REPLACE: "replace",
+    Action.UPDATE: "update",
+    Action.CREATE: "create",
+    Action.NOOP: "no-op",
+}
+ACTION_SYMBOL = {
+    Action.DELETE: "-",
+    Action.REPLACE: "-/+",
+    Action.UPDATE: "~",
+    Action.CREATE: "+",
+    Action.NOOP: " ",
+}
+ACTION_STYLE = {
+    Action.DELETE: "red",
+    Action.REPLACE: "magenta",
+    Action.UPDATE: "yellow",
+    Action.CREATE: "green",
+    Action.NOOP: "dim",
+}
 
 
 # --- shared formatting ----------------------------------------------------------------------
@@ -121,8 +137,10 @@ def change_notes(change: ResourceChange) -> list[str]:
     if change.data_loss and change.action in (Action.DELETE, Action.REPLACE):
         notes.append("**holds data**")
     if change.renamed_from:
-        notes.append(f"same arguments as destroyed `{change.renamed_from}`: a renamed construct id?"
-                     " a `moved` block would keep the resource")
+        notes.append(
+            f"same arguments as destroyed `{change.renamed_from}`: a renamed construct id?"
+            " a `moved` block would keep the resource"
+        )
     if change.action is Action.UPDATE and not change.known_type:
         notes.append("type not in the replacement table: shown as an update, check the provider docs")
     return notes
@@ -171,17 +189,31 @@ def md_policy(result: StackPolicyResult) -> list[str]:
         lines += ["", "| Rule | Severity | Resources | Finding |", "| --- | --- | --- | --- |"]
         for finding, addresses in grouped_findings(result.active):
             shown = _addresses(addresses, code)
-            lines.append(f"| {code(finding.rule_id)} {cell(finding.title)} | {finding.severity.value} | {cell(shown)} | "
-                         f"{cell(finding.message)} |")
+            lines.append(
+                f"| {code(finding.rule_id)} {cell(finding.title)} | {finding.severity.value} | {cell(shown)} | "
+                f"{cell(finding.message)} |"
+            )
     if result.suppressed:
-        lines += ["", "Suppressed findings (accepted on purpose):", "",
-                  "| Rule | Resource | Reason | Suppressed in |", "| --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "Suppressed findings (accepted on purpose):",
+            "",
+            "| Rule | Resource | Reason | Suppressed in |",
+            "| --- | --- | --- | --- |",
+        ]
         for entry, addresses in grouped_suppressions(result.suppressed):
-            lines.append(f"| {code(entry.rule_id)} | {cell(_addresses(addresses, code))} | {cell(entry.reason)} | "
-                         f"{entry.source} |")
+            lines.append(
+                f"| {code(entry.rule_id)} | {cell(_addresses(addresses, code))} | {cell(entry.reason)} | "
+                f"{entry.source} |"
+            )
     if result.unused_suppressions:
-        lines += ["", "Unused suppressions (they match no finding; remove them?): "
-                  + ", ".join(f"{code(s.rule_id)} on {code(s.address)} ({s.source})" for s in result.unused_suppressions)]
+        lines += [
+            "",
+            "Unused suppressions (they match no finding; remove them?): "
+            + ", ".join(
+                f"{code(s.rule_id)} on {code(s.address)} ({s.source})" for s in result.unused_suppressions
+            ),
+        ]
     return lines
 
 
@@ -195,8 +227,17 @@ def md_tenant(t: TenantPreview, details: bool) -> list[str]:
         lines += [f"| {code(rtype)} | {count} |" for rtype, count in type_counts(diff.changes)]
         lines.append("")
     elif diff.changes or diff.settings:
-        counts = [f"{diff.count(a)} to {ACTION_LABEL[a]}" for a in ACTION_ORDER if a is not Action.NOOP and diff.count(a)]
-        lines += [", ".join(counts) + f"; {diff.unchanged} unchanged." if counts else f"{diff.unchanged} unchanged.", ""]
+        counts = [
+            f"{diff.count(a)} to {ACTION_LABEL[a]}"
+            for a in ACTION_ORDER
+            if a is not Action.NOOP and diff.count(a)
+        ]
+        lines += [
+            ", ".join(counts) + f"; {diff.unchanged} unchanged."
+            if counts
+            else f"{diff.unchanged} unchanged.",
+            "",
+        ]
         for change in sorted_changes(diff.changes):
             lines += md_resource(change, details)
         if diff.settings:
@@ -207,8 +248,10 @@ def md_tenant(t: TenantPreview, details: bool) -> list[str]:
     if t.cost_changes and t.status is TenantStatus.CHANGED:
         lines += ["", "| Resource | Before | After | Change | Basis |", "| --- | ---: | ---: | ---: | --- |"]
         for c in t.cost_changes:
-            lines.append(f"| {code(c.address)} | {money(c.before)} | {money(c.after)} | {signed_money(c.delta)} | "
-                         f"{cell(c.basis)} |")
+            lines.append(
+                f"| {code(c.address)} | {money(c.before)} | {money(c.after)} | {signed_money(c.delta)} | "
+                f"{cell(c.basis)} |"
+            )
     lines.append("")
     if t.policy is not None:
         lines += md_policy(t.policy)
@@ -238,26 +281,43 @@ def _markdown(report: PreviewReport, details: bool) -> str:
     if warnings or state:
         lines += ["> [!CAUTION]"]
         if warnings:
-            lines.append(f"> **{len(warnings)} data-bearing resource(s) would be destroyed or replaced.** "
-                         "What they hold is lost unless it is copied first:")
+            lines.append(
+                f"> **{len(warnings)} data-bearing resource(s) would be destroyed or replaced.** "
+                "What they hold is lost unless it is copied first:"
+            )
             lines.append(">")
-            lines += [f"> - {code(w.tenant)}: **{ACTION_LABEL[w.action]}** {code(w.address)}: {w.loses}" for w in warnings]
+            lines += [
+                f"> - {code(w.tenant)}: **{ACTION_LABEL[w.action]}** {code(w.address)}: {w.loses}"
+                for w in warnings
+            ]
         if state:
             if warnings:
                 lines.append(">")
-            lines.append("> **Terraform state would move.** Run `terraform init -migrate-state` before applying, "
-                         "or apply starts from an empty state and tries to create every resource again:")
+            lines.append(
+                "> **Terraform state would move.** Run `terraform init -migrate-state` before applying, "
+                "or apply starts from an empty state and tries to create every resource again:"
+            )
             lines.append(">")
             lines += [f"> - {code(tenant)}: {code(path)}" for tenant, path in state]
         lines.append("")
     if report.policy_failed:
-        lines += ["> [!WARNING]",
-                  "> **Policy checks fail.** See the tenants below; fix the resources or add a suppression with a reason.",
-                  ""]
+        lines += [
+            "> [!WARNING]",
+            "> **Policy checks fail.** See the tenants below; fix the resources or add a suppression with a reason.",
+            "",
+        ]
     for t in report.tenants:
         if t.has_details:
             lines += md_tenant(t, details)
-    notes = sorted({f"{t.tenant}: {n}" for t in report.tenants for c in (t.cost_after, t.cost_before) if c for n in c.notes})
+    notes = sorted(
+        {
+            f"{t.tenant}: {n}"
+            for t in report.tenants
+            for c in (t.cost_after, t.cost_before)
+            if c
+            for n in c.notes
+        }
+    )
     lines += ["<details><summary>How the cost estimate is made</summary>", ""]
     lines += [f"- {a}" for a in [*report.assumptions, *notes]]
     lines += ["", "</details>", "", "_Generated by `tenantml preview`. Costs are estimates, not a bill._", ""]
@@ -269,12 +329,17 @@ def render_markdown(report: PreviewReport, max_chars: int = MAX_COMMENT_CHARS) -
     if len(text) <= max_chars:
         return text
     text = _markdown(report, details=False)
-    note = ("\n\n_Attribute-level details are left out: the full report is too long for one comment. "
-            "Run `tenantml preview` locally for all of it._\n")
+    note = (
+        "\n\n_Attribute-level details are left out: the full report is too long for one comment. "
+        "Run `tenantml preview` locally for all of it._\n"
+    )
     if len(text) + len(note) <= max_chars:
         return text + note
     cut = text[: max_chars - 200].rsplit("\n", 1)[0]
-    return cut + "\n\n_The report is cut here: it is too long for one comment. Run `tenantml preview` locally._\n"
+    return (
+        cut
+        + "\n\n_The report is cut here: it is too long for one comment. Run `tenantml preview` locally._\n"
+    )
 
 
 def render_check_markdown(report: CheckReport) -> str:
@@ -304,8 +369,13 @@ def _attribute_json(change: AttributeChange) -> dict[str, Any]:
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
-    data: dict[str, Any] = {"rule_id": finding.rule_id, "severity": finding.severity.value, "title": finding.title,
-                            "address": finding.address, "message": finding.message}
+    data: dict[str, Any] = {
+        "rule_id": finding.rule_id,
+        "severity": finding.severity.value,
+        "title": finding.title,
+        "address": finding.address,
+        "message": finding.message,
+    }
     if finding.suppressed_by is not None:
         s = finding.suppressed_by
         data["suppressed_by"] = {"reason": s.reason, "source": s.source, "address": s.address}
@@ -331,41 +401,51 @@ def preview_json(report: PreviewReport) -> dict[str, Any]:
     tenants = []
     for t in report.tenants:
         d = t.diff
-        tenants.append({
-            "tenant": t.tenant,
-            "status": t.status.value,
-            "counts": {ACTION_LABEL[a]: d.count(a) for a in ACTION_ORDER if a is not Action.NOOP} | {"no-op": d.unchanged},
-            "changes": [
-                {
-                    "address": c.address,
-                    "type": c.type,
-                    "action": ACTION_LABEL[c.action],
-                    "data_bearing": bool(c.data_loss),
-                    "replaced_because": c.replaced_because,
-                    "renamed_from": c.renamed_from or None,
-                    "attributes": [_attribute_json(a) for a in c.changes],
-                }
-                for c in sorted_changes(d.changes)
-            ],
-            "settings": [_attribute_json(s) for s in d.settings],
-            "policy": policy_json(t.policy) if t.policy is not None else None,
-            "cost": {
-                "monthly_before": round(t.monthly_before, 2) if t.cost_before is not None else None,
-                "monthly_after": round(t.monthly_after, 2) if t.cost_after is not None else None,
-                "monthly_delta": round(t.monthly_after - t.monthly_before, 2),
+        tenants.append(
+            {
+                "tenant": t.tenant,
+                "status": t.status.value,
+                "counts": {ACTION_LABEL[a]: d.count(a) for a in ACTION_ORDER if a is not Action.NOOP}
+                | {"no-op": d.unchanged},
                 "changes": [
-                    {"address": c.address, "before": round(c.before, 2), "after": round(c.after, 2),
-                     "delta": round(c.delta, 2), "basis": c.basis}
-                    for c in t.cost_changes
+                    {
+                        "address": c.address,
+                        "type": c.type,
+                        "action": ACTION_LABEL[c.action],
+                        "data_bearing": bool(c.data_loss),
+                        "replaced_because": c.replaced_because,
+                        "renamed_from": c.renamed_from or None,
+                        "attributes": [_attribute_json(a) for a in c.changes],
+                    }
+                    for c in sorted_changes(d.changes)
                 ],
-                "notes": sorted({n for c in (t.cost_before, t.cost_after) if c for n in c.notes}),
-            },
-        })
+                "settings": [_attribute_json(s) for s in d.settings],
+                "policy": policy_json(t.policy) if t.policy is not None else None,
+                "cost": {
+                    "monthly_before": round(t.monthly_before, 2) if t.cost_before is not None else None,
+                    "monthly_after": round(t.monthly_after, 2) if t.cost_after is not None else None,
+                    "monthly_delta": round(t.monthly_after - t.monthly_before, 2),
+                    "changes": [
+                        {
+                            "address": c.address,
+                            "before": round(c.before, 2),
+                            "after": round(c.after, 2),
+                            "delta": round(c.delta, 2),
+                            "basis": c.basis,
+                        }
+                        for c in t.cost_changes
+                    ],
+                    "notes": sorted({n for c in (t.cost_before, t.cost_after) if c for n in c.notes}),
+                },
+            }
+        )
     return {
         "base": report.base,
         "policy_failed": report.policy_failed,
-        "data_warnings": [{"tenant": w.tenant, "address": w.address, "action": ACTION_LABEL[w.action], "loses": w.loses}
-                          for w in report.data_warnings],
+        "data_warnings": [
+            {"tenant": w.tenant, "address": w.address, "action": ACTION_LABEL[w.action], "loses": w.loses}
+            for w in report.data_warnings
+        ],
         "state_warnings": [{"tenant": t, "path": p} for t, p in report.state_warnings],
         "tenants": tenants,
         "cost_assumptions": report.assumptions,
@@ -400,8 +480,12 @@ def _text_attribute(change: AttributeChange) -> Text:
 
 
 def _text_policy(result: StackPolicyResult) -> list[Any]:
-    out: list[Any] = [Text(f"  policy: {policy_summary(result)} ({result.evaluated} checks of {len(RULES)} rules)",
-                           style="green" if result.passed else "bold red")]
+    out: list[Any] = [
+        Text(
+            f"  policy: {policy_summary(result)} ({result.evaluated} checks of {len(RULES)} rules)",
+            style="green" if result.passed else "bold red",
+        )
+    ]
     if result.active:
         table = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 2))
         for column in ("rule", "severity", "resources", "finding"):
@@ -412,34 +496,62 @@ def _text_policy(result: StackPolicyResult) -> list[Any]:
             table.add_row(Text(finding.rule_id, style=style), finding.severity.value, shown, finding.message)
         out.append(table)
     for entry, addresses in grouped_suppressions(result.suppressed):
-        out.append(Text(f"    suppressed {entry.rule_id} on {_addresses(addresses)} ({entry.source}): {entry.reason}",
-                        style="dim"))
+        out.append(
+            Text(
+                f"    suppressed {entry.rule_id} on {_addresses(addresses)} ({entry.source}): {entry.reason}",
+                style="dim",
+            )
+        )
     for entry in result.unused_suppressions:
-        out.append(Text(f"    unused suppression {entry.rule_id} on {entry.address} ({entry.source})", style="yellow"))
+        out.append(
+            Text(
+                f"    unused suppression {entry.rule_id} on {entry.address} ({entry.source})", style="yellow"
+            )
+        )
     return out
 
 
 def print_preview(report: PreviewReport, console: Console) -> None:
     console.print(Text(f"tenantml preview: base {report.base} -> working tree", style="bold"))
     table = Table(title=None)
-    for column, justify in (("tenant", "left"), ("status", "left"), ("create", "right"), ("update", "right"),
-                            ("replace", "right"), ("destroy", "right"), ("policy", "left"),
-                            ("cost/month", "right")):
+    for column, justify in (
+        ("tenant", "left"),
+        ("status", "left"),
+        ("create", "right"),
+        ("update", "right"),
+        ("replace", "right"),
+        ("destroy", "right"),
+        ("policy", "left"),
+        ("cost/month", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for t in report.tenants:
         d = t.diff
-        table.add_row(t.tenant, t.status.value, str(d.count(Action.CREATE)), str(d.count(Action.UPDATE)),
-                      str(d.count(Action.REPLACE)), str(d.count(Action.DELETE)),
-                      Text(policy_summary(t.policy), style="red" if t.policy and not t.policy.passed else ""),
-                      signed_money(t.monthly_after - t.monthly_before))
+        table.add_row(
+            t.tenant,
+            t.status.value,
+            str(d.count(Action.CREATE)),
+            str(d.count(Action.UPDATE)),
+            str(d.count(Action.REPLACE)),
+            str(d.count(Action.DELETE)),
+            Text(policy_summary(t.policy), style="red" if t.policy and not t.policy.passed else ""),
+            signed_money(t.monthly_after - t.monthly_before),
+        )
     console.print(table)
     warnings = report.data_warnings
     if warnings or report.state_warnings:
         lines = [Text(f"{w.tenant}: {ACTION_LABEL[w.action]} {w.address}: {w.loses}") for w in warnings]
-        lines += [Text(f"{tenant}: Terraform state moves ({path}); run terraform init -migrate-state first")
-                  for tenant, path in report.state_warnings]
-        console.print(Panel(Group(*lines), title="DATA LOSS: destroyed or replaced data-bearing resources",
-                            border_style="bold red"))
+        lines += [
+            Text(f"{tenant}: Terraform state moves ({path}); run terraform init -migrate-state first")
+            for tenant, path in report.state_warnings
+        ]
+        console.print(
+            Panel(
+                Group(*lines),
+                title="DATA LOSS: destroyed or replaced data-bearing resources",
+                border_style="bold red",
+            )
+        )
     for t in report.tenants:
         if not t.has_details:
             continue
@@ -466,8 +578,14 @@ def print_preview(report: PreviewReport, console: Console) -> None:
         console.print(Text(f"  estimated monthly cost: {cost_summary(t)}"))
         if t.status is TenantStatus.CHANGED:
             for c in t.cost_changes:
-                console.print(Text(f"    {c.address}: {money(c.before)} -> {money(c.after)} ({signed_money(c.delta)}); "
-                                   f"{c.basis}", style="dim"), soft_wrap=True)
+                console.print(
+                    Text(
+                        f"    {c.address}: {money(c.before)} -> {money(c.after)} ({signed_money(c.delta)}); "
+                        f"{c.basis}",
+                        style="dim",
+                    ),
+                    soft_wrap=True,
+                )
         if t.policy is not None:
             for item in _text_policy(t.policy):
                 console.print(item)

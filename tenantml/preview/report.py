@@ -49,8 +49,11 @@ class TenantPreview:
     @property
     def has_details(self) -> bool:
         policy = self.policy
-        return (self.status is not TenantStatus.UNCHANGED or bool(self.cost_changes)
-                or (policy is not None and bool(policy.findings or policy.suppressions)))
+        return (
+            self.status is not TenantStatus.UNCHANGED
+            or bool(self.cost_changes)
+            or (policy is not None and bool(policy.findings or policy.suppressions))
+        )
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ class PreviewReport:
     def data_warnings(self) -> list[DataWarning]:
         return [
             DataWarning(t.tenant, c.address, c.action, c.data_loss)
-            for t in self.tenants for c in t.diff.destructive
+            for t in self.tenants
+            for c in t.diff.destructive
         ]
 
     @property
@@ -101,14 +105,16 @@ def known_tenants(specs: Sequence[TenantSpec]) -> dict[str, str]:
     return {s.name: s.environment.value for s in specs}
 
 
-def check_tenant(spec: TenantSpec | None, tenant: str, doc: Mapping[str, Any],
-                 known: Mapping[str, str]) -> StackPolicyResult:
+def check_tenant(
+    spec: TenantSpec | None, tenant: str, doc: Mapping[str, Any], known: Mapping[str, str]
+) -> StackPolicyResult:
     suppressions = spec_suppressions(spec.suppressions) if spec is not None else []
     return check_stack(SynthStack(tenant, doc, known), suppressions)
 
 
-def build_check_report(specs: Sequence[TenantSpec], stacks: Mapping[str, Mapping[str, Any]],
-                       known: Mapping[str, str]) -> CheckReport:
+def build_check_report(
+    specs: Sequence[TenantSpec], stacks: Mapping[str, Mapping[str, Any]], known: Mapping[str, str]
+) -> CheckReport:
     by_name = {s.name: s for s in specs}
     return CheckReport([check_tenant(by_name.get(t), t, stacks[t], known) for t in sorted(stacks)])
 
@@ -128,14 +134,16 @@ def build_preview_report(
         base, head = base_stacks.get(tenant), head_stacks.get(tenant)
         before = estimate_stack(base, prices) if base is not None else None
         after = estimate_stack(head, prices) if head is not None else None
-        tenants.append(TenantPreview(
-            tenant,
-            diff_stacks(tenant, base, head),
-            check_tenant(by_name.get(tenant), tenant, head, known) if head is not None else None,
-            before,
-            after,
-            cost_changes(before, after),
-        ))
+        tenants.append(
+            TenantPreview(
+                tenant,
+                diff_stacks(tenant, base, head),
+                check_tenant(by_name.get(tenant), tenant, head, known) if head is not None else None,
+                before,
+                after,
+                cost_changes(before, after),
+            )
+        )
     return PreviewReport(base_ref, tenants, assumptions(prices), prices.label)
 
 

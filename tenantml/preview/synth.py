@@ -40,7 +40,9 @@ def repo_root(path: Path) -> Path:
     try:
         proc = _git(path, "rev-parse", "--show-toplevel")
     except FileNotFoundError as err:
-        raise NotAGitRepositoryError("git is not installed or not on PATH; tenantml preview needs it") from err
+        raise NotAGitRepositoryError(
+            "git is not installed or not on PATH; tenantml preview needs it"
+        ) from err
     if proc.returncode != 0:
         raise NotAGitRepositoryError(
             f"{path.resolve()} is not inside a git repository; run tenantml preview from a clone of the project"
@@ -52,7 +54,9 @@ def resolve_ref(root: Path, ref: str) -> str:
     """The commit id ``ref`` names (a branch, tag, ``origin/main``, ``HEAD~1``, a sha)."""
     proc = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
     if proc.returncode != 0 or not proc.stdout.strip():
-        hint = " (in CI, check out with fetch-depth: 0 so that the base branch is there)" if "/" in ref else ""
+        hint = (
+            " (in CI, check out with fetch-depth: 0 so that the base branch is there)" if "/" in ref else ""
+        )
         raise UnknownRefError(f"--base {ref!r} does not name a commit in {root}{hint}")
     return proc.stdout.strip()
 
@@ -91,8 +95,12 @@ class SynthJob:
         env["PYTHONPATH"] = os.pathsep.join([str(self.code_dir), *filter(None, [env.get("PYTHONPATH")])])
         self._log = (self.outdir.parent / f"{self.label}.log").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "stacks.app"], cwd=self.code_dir, env=env,
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "stacks.app"],
+            cwd=self.code_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait(self, what: str) -> dict[str, dict[str, Any]]:

@@ -26,8 +26,12 @@ def test_every_bucket_is_encrypted_versioned_and_private(running_up: UpProcess, 
         assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == outputs["kms_key_arn"]
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-        assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-                         "RestrictPublicBuckets": True}
+        assert block == {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        }
 
 
 @pytest.mark.parametrize("tenant", sorted(TENANTS))
@@ -41,7 +45,9 @@ def test_stream_topic_functions_mappings_and_alarms_exist(running_up: UpProcess,
     sns = running_up.client("sns", region)
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=outputs["alerts_topic_arn"])["Subscriptions"]
     assert {s["Protocol"] for s in subscriptions} == {"email"}
-    alarm_subscriptions = sns.list_subscriptions_by_topic(TopicArn=outputs["alarms_topic_arn"])["Subscriptions"]
+    alarm_subscriptions = sns.list_subscriptions_by_topic(TopicArn=outputs["alarms_topic_arn"])[
+        "Subscriptions"
+    ]
     assert {s["Protocol"] for s in alarm_subscriptions} == {"lambda"}
     assert sns.get_topic_attributes(TopicArn=outputs["alerts_topic_arn"])["Attributes"]["KmsMasterKeyId"]
 
@@ -52,15 +58,20 @@ def test_stream_topic_functions_mappings_and_alarms_exist(running_up: UpProcess,
         assert function["Configuration"]["Runtime"] == "python3.12"
         assert function["Concurrency"]["ReservedConcurrentExecutions"] >= 1
         # moto does not report DeadLetterConfig back; the queue the stack wires must exist and be encrypted
-        queue = sqs.get_queue_attributes(QueueUrl=outputs[f"{handler}_dead_letter_queue_url"], AttributeNames=["All"])
+        queue = sqs.get_queue_attributes(
+            QueueUrl=outputs[f"{handler}_dead_letter_queue_url"], AttributeNames=["All"]
+        )
         assert queue["Attributes"]["KmsMasterKeyId"] == outputs["kms_key_arn"]
-    monitor_arn = lam.get_function(FunctionName=outputs["monitor_function_name"])["Configuration"]["FunctionArn"]
+    monitor_arn = lam.get_function(FunctionName=outputs["monitor_function_name"])["Configuration"][
+        "FunctionArn"
+    ]
     mappings = lam.list_event_source_mappings(EventSourceArn=outputs["stream_arn"])["EventSourceMappings"]
     assert [m["FunctionArn"] for m in mappings] == [monitor_arn]
     assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
-    alarms = running_up.client("cloudwatch", region).describe_alarms(
-        AlarmNamePrefix=f"tenantml-{tenant}-")["MetricAlarms"]
+    alarms = running_up.client("cloudwatch", region).describe_alarms(AlarmNamePrefix=f"tenantml-{tenant}-")[
+        "MetricAlarms"
+    ]
     names = {a["AlarmName"].split("-", 3)[-1] for a in alarms}
     assert {"drift", "error-rate", "latency-p99", "monitor-errors", "data-arrival-dead-letters"} <= names
     assert all(a["AlarmActions"] == [outputs["alarms_topic_arn"]] for a in alarms)
@@ -78,7 +89,9 @@ def test_plan_against_the_running_emulator_shows_no_changes(running_up: UpProces
 
 
 def test_a_second_up_in_the_same_place_is_refused(running_up: UpProcess) -> None:
-    result = running_up.cli("up", "--tenants", str(ROOT / "tenants"), "--out", "cdktf.out", "--once", check=False)
+    result = running_up.cli(
+        "up", "--tenants", str(ROOT / "tenants"), "--out", "cdktf.out", "--once", check=False
+    )
     assert result.returncode == 2
     assert f"tenantml up is already running (pid {running_up.process.pid}" in result.stderr
 
@@ -95,8 +108,9 @@ def test_up_shuts_down_cleanly_on_sigterm_and_sigint(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("tenant", sorted(TENANTS))
-def test_up_runs_each_tenants_pipeline_from_data_arrival_to_a_registered_version(running_up: UpProcess,
-                                                                                 tenant: str) -> None:
+def test_up_runs_each_tenants_pipeline_from_data_arrival_to_a_registered_version(
+    running_up: UpProcess, tenant: str
+) -> None:
     # given: up dropped the sample dataset into the tenant's data bucket under incoming/
     region, outputs = TENANTS[tenant], running_up.outputs(tenant)
     lifecycle = running_up.summary["tenants"][tenant]["lifecycle"]
@@ -106,14 +120,17 @@ def test_up_runs_each_tenants_pipeline_from_data_arrival_to_a_registered_version
     assert lifecycle["metrics"]["roc_auc"] > 0.9
     # (other tests may have registered later versions: the first is the lifecycle's)
     packages = running_up.client("sagemaker", region).list_model_packages(
-        ModelPackageGroupName=outputs["model_package_group_name"], SortBy="CreationTime",
-        SortOrder="Ascending")["ModelPackageSummaryList"]
+        ModelPackageGroupName=outputs["model_package_group_name"],
+        SortBy="CreationTime",
+        SortOrder="Ascending",
+    )["ModelPackageSummaryList"]
     assert lifecycle["model_version"] == 1 == packages[0]["ModelPackageVersion"]
     assert packages[0]["ModelApprovalStatus"] == lifecycle["approval_status"]
 
     # and the data-arrival handler, run from its zip by the emulator's Lambda runtime, logged the object
     logs = running_up.client("logs", region).filter_log_events(
-        logGroupName=f"/aws/lambda/{outputs['data_arrival_function_name']}", filterPattern='"data arrived"')
+        logGroupName=f"/aws/lambda/{outputs['data_arrival_function_name']}", filterPattern='"data arrived"'
+    )
     messages = " ".join(e["message"] for e in logs["events"])
     assert f"s3://{outputs['data_bucket_name']}/incoming/" in messages
 
@@ -125,24 +142,34 @@ def churn_alert_queue(running_up: UpProcess) -> Iterator[str]:
     region, outputs = TENANTS["churn"], running_up.outputs("churn")
     sqs, sns = running_up.client("sqs", region), running_up.client("sns", region)
     queue_url = sqs.create_queue(QueueName="e2e-alert-reader")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    subscription = sns.subscribe(TopicArn=outputs["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn,
-                                 Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True)
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscription = sns.subscribe(
+        TopicArn=outputs["alerts_topic_arn"],
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+        ReturnSubscriptionArn=True,
+    )
     yield queue_url
     sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
 
 
 def test_a_corrupt_file_dropped_under_incoming_fails_its_run_and_alerts_the_tenant(
-        running_up: UpProcess, churn_alert_queue: str) -> None:
+    running_up: UpProcess, churn_alert_queue: str
+) -> None:
     # given: churn's alerts read through a queue
     region, outputs = TENANTS["churn"], running_up.outputs("churn")
     sqs, queue_url = running_up.client("sqs", region), churn_alert_queue
     groups_before = running_up.client("sagemaker", region).list_model_packages(
-        ModelPackageGroupName=outputs["model_package_group_name"])["ModelPackageSummaryList"]
+        ModelPackageGroupName=outputs["model_package_group_name"]
+    )["ModelPackageSummaryList"]
 
     # when a corrupt Parquet file lands
-    running_up.client("s3", region).put_object(Bucket=outputs["data_bucket_name"], Key="incoming/broken.parquet",
-                                               Body=b"PAR1 this is not parquet")
+    running_up.client("s3", region).put_object(
+        Bucket=outputs["data_bucket_name"], Key="incoming/broken.parquet", Body=b"PAR1 this is not parquet"
+    )
 
     # then exactly one alert names the file and the failed step, and no version is registered
     messages = []
@@ -152,7 +179,8 @@ def test_a_corrupt_file_dropped_under_incoming_fails_its_run_and_alerts_the_tena
     assert len(messages) == 1, "no alert arrived"
     assert "incoming/broken.parquet" in messages[0]["Body"]
     after = running_up.client("sagemaker", region).list_model_packages(
-        ModelPackageGroupName=outputs["model_package_group_name"])["ModelPackageSummaryList"]
+        ModelPackageGroupName=outputs["model_package_group_name"]
+    )["ModelPackageSummaryList"]
     assert len(after) == len(groups_before)
 
 
@@ -179,8 +207,10 @@ def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(ru
     # and a bad request gets a 400 naming the problem
     from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
 
-    registry = SageMakerModelRegistry(running_up.client("sagemaker", TENANTS["churn"]),
-                                      running_up.outputs("churn")["model_package_group_name"])
+    registry = SageMakerModelRegistry(
+        running_up.client("sagemaker", TENANTS["churn"]),
+        running_up.outputs("churn")["model_package_group_name"],
+    )
     champion = str(registry.get_version_by_alias(CHAMPION).version)
     assert response.status_code == 200
     assert response.headers["X-Model-Version"] == champion
@@ -193,17 +223,24 @@ def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(ru
     kinesis = running_up.client("kinesis", TENANTS["churn"])
     stream = running_up.outputs("churn")["stream_name"]
     request_id = response.headers["X-Request-Id"]
-    iterators = {shard["ShardId"]: kinesis.get_shard_iterator(
-        StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        for shard in kinesis.list_shards(StreamName=stream)["Shards"]}
+    iterators = {
+        shard["ShardId"]: kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        for shard in kinesis.list_shards(StreamName=stream)["Shards"]
+    }
     records: list[dict] = []
 
     def logged() -> bool:
         for shard, iterator in iterators.items():
             batch = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
             iterators[shard] = batch["NextShardIterator"]
-            records.extend(p for r in batch["Records"] for p in parse_payloads(r["Data"])
-                           if p["request_id"] == request_id)
+            records.extend(
+                p
+                for r in batch["Records"]
+                for p in parse_payloads(r["Data"])
+                if p["request_id"] == request_id
+            )
         return bool(records)
 
     wait_until(logged, timeout=60, interval=0.3, message="the request's record never reached the stream")
@@ -220,7 +257,9 @@ def own_up(tmp_path_factory) -> Iterator[UpProcess]:
         stop_up(up)
 
 
-def test_deploy_rolls_an_approved_version_out_behind_a_canary_and_promotes_it(own_up: UpProcess, tmp_path) -> None:
+def test_deploy_rolls_an_approved_version_out_behind_a_canary_and_promotes_it(
+    own_up: UpProcess, tmp_path
+) -> None:
     import numpy as np
     from sklearn.datasets import load_breast_cancer
 
@@ -238,15 +277,29 @@ def test_deploy_rolls_an_approved_version_out_behind_a_canary_and_promotes_it(ow
     frame["target"] = np.random.default_rng(0).permutation(frame["target"].to_numpy())
     shuffled = tmp_path / "shuffled.csv"
     frame.to_csv(shuffled, index=False)
-    trained = own_up.cli("train", "--tenant", "churn", "--tenants", str(ROOT / "tenants"), "--trials", "2",
-                         "--data", str(shuffled))
+    trained = own_up.cli(
+        "train",
+        "--tenant",
+        "churn",
+        "--tenants",
+        str(ROOT / "tenants"),
+        "--trials",
+        "2",
+        "--data",
+        str(shuffled),
+    )
     assert trained.returncode == 0
     # the CLI ran it, or the data-arrival trigger claimed the upload first and runs it: either way one version
-    (new,) = wait_until(lambda: {v.version for v in registry.list_model_versions()} - before, timeout=240,
-                        message="the hand-started run registered no version")
+    (new,) = wait_until(
+        lambda: {v.version for v in registry.list_model_versions()} - before,
+        timeout=240,
+        message="the hand-started run registered no version",
+    )
     assert registry.get_model_version(new).approval_status is ApprovalStatus.PENDING
     assert registry.get_version_by_alias(CHAMPION).version == champion
-    own_up.cli("models", "approve", "--tenant", "churn", "--version", str(new), "--tenants", str(ROOT / "tenants"))
+    own_up.cli(
+        "models", "approve", "--tenant", "churn", "--version", str(new), "--tenants", str(ROOT / "tenants")
+    )
     assert registry.get_model_version(new).approval_status is ApprovalStatus.APPROVED
 
     # when it is rolled out as a canary with replayed traffic during a short bake
@@ -254,9 +307,25 @@ def test_deploy_rolls_an_approved_version_out_behind_a_canary_and_promotes_it(ow
     # all rows, shuffled: the replay is logged and monitored, and a skewed slice would be real drift
     rows = np.random.default_rng(0).permutation(frame.drop(columns=["target"]).to_numpy())
     replay.write_text("\n".join(",".join(str(v) for v in row) for row in rows))
-    result = own_up.cli("deploy", "--tenant", "churn", "--version", str(new), "--strategy", "canary",
-                        "--canary-weight", "0.5", "--bake-seconds", "3", "--min-requests", "10",
-                        "--replay", str(replay), "--tenants", str(ROOT / "tenants"))
+    result = own_up.cli(
+        "deploy",
+        "--tenant",
+        "churn",
+        "--version",
+        str(new),
+        "--strategy",
+        "canary",
+        "--canary-weight",
+        "0.5",
+        "--bake-seconds",
+        "3",
+        "--min-requests",
+        "10",
+        "--replay",
+        str(replay),
+        "--tenants",
+        str(ROOT / "tenants"),
+    )
 
     # then the clean bake promotes it to champion (the bake watches errors and latency, not accuracy)
     assert result.returncode == 0

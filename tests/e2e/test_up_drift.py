@@ -25,8 +25,12 @@ def alert_reader(running_up: UpProcess) -> Iterator[tuple[object, str]]:
     url = sqs.create_queue(QueueName="e2e-drift-alert-reader")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     # the SNS envelope keeps the subject, which says what the alert is about
-    subscription = sns.subscribe(TopicArn=running_up.outputs("churn")["alerts_topic_arn"], Protocol="sqs",
-                                 Endpoint=arn, ReturnSubscriptionArn=True)
+    subscription = sns.subscribe(
+        TopicArn=running_up.outputs("churn")["alerts_topic_arn"],
+        Protocol="sqs",
+        Endpoint=arn,
+        ReturnSubscriptionArn=True,
+    )
     yield sqs, url
     sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
 
@@ -35,7 +39,9 @@ def _drain(sqs, url: str, seconds: float) -> list[str]:
     """The alerts that arrive within ``seconds``, each as its subject and message."""
     bodies, deadline = [], time.monotonic() + seconds
     while time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
             envelope = json.loads(message["Body"])
             bodies.append(f"{envelope.get('Subject', '')}\n{envelope['Message']}")
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
@@ -44,34 +50,47 @@ def _drain(sqs, url: str, seconds: float) -> list[str]:
 
 def _drift_alarm(cloudwatch) -> dict:
     alarms = cloudwatch.describe_alarms()["MetricAlarms"]
-    (alarm,) = [a for a in alarms if a["MetricName"] == "DriftScore"
-                and {"Name": "Tenant", "Value": "churn"} in a["Dimensions"]]
+    (alarm,) = [
+        a
+        for a in alarms
+        if a["MetricName"] == "DriftScore" and {"Name": "Tenant", "Value": "churn"} in a["Dimensions"]
+    ]
     return alarm
 
 
 def _drift_scores(cloudwatch, since: float) -> int:
     """How many drift scores churn's monitor has published since ``since`` (epoch seconds)."""
     stats = cloudwatch.get_metric_statistics(
-        Namespace="TenantML", MetricName="DriftScore", Dimensions=[{"Name": "Tenant", "Value": "churn"},
-                                                                   {"Name": "Model", "Value": "churn"}],
-        StartTime=since - 120, EndTime=time.time() + 120, Period=60, Statistics=["SampleCount"])
+        Namespace="TenantML",
+        MetricName="DriftScore",
+        Dimensions=[{"Name": "Tenant", "Value": "churn"}, {"Name": "Model", "Value": "churn"}],
+        StartTime=since - 120,
+        EndTime=time.time() + 120,
+        Period=60,
+        Statistics=["SampleCount"],
+    )
     return int(sum(p["SampleCount"] for p in stats["Datapoints"]))
 
 
 def test_in_distribution_traffic_stays_quiet_and_shifted_traffic_alerts_once_and_retrains_once(
-        running_up: UpProcess, alert_reader: tuple[object, str]) -> None:
+    running_up: UpProcess, alert_reader: tuple[object, str]
+) -> None:
     from pipelines.registry.sagemaker import SageMakerModelRegistry
 
     outputs = running_up.outputs("churn")
     cloudwatch = running_up.client("cloudwatch", REGION)
-    registry = SageMakerModelRegistry(running_up.client("sagemaker", REGION), outputs["model_package_group_name"])
+    registry = SageMakerModelRegistry(
+        running_up.client("sagemaker", REGION), outputs["model_package_group_name"]
+    )
     sqs, queue = alert_reader
     versions_before = len(registry.list_model_versions())
     scores_before = _drift_scores(cloudwatch, time.time())
 
     # given traffic drawn from the training distribution
     started = time.time()
-    running_up.cli("traffic", "--tenant", "churn", "--rows", "1500", "--rows-per-request", "10", "--seed", "1")
+    running_up.cli(
+        "traffic", "--tenant", "churn", "--rows", "1500", "--rows-per-request", "10", "--seed", "1"
+    )
 
     # then the monitor scores it, the drift alarm stays out of ALARM and nobody is alerted
     deadline = time.monotonic() + 60
@@ -102,13 +121,23 @@ def test_in_distribution_traffic_stays_quiet_and_shifted_traffic_alerts_once_and
     versions = registry.list_model_versions()
     assert len(versions) == versions_before + 1
     newest = max(versions, key=lambda v: v.version)
-    shown = running_up.cli("models", "show", "--tenant", "churn", "--version", str(newest.version),
-                           "--tenants", str(ROOT / "tenants")).stdout
+    shown = running_up.cli(
+        "models",
+        "show",
+        "--tenant",
+        "churn",
+        "--version",
+        str(newest.version),
+        "--tenants",
+        str(ROOT / "tenants"),
+    ).stdout
     assert "drift" in shown, shown
     later = _drain(sqs, queue, 5)
     assert not [b for b in later if "drift ALARM" in b]
     assert len(registry.list_model_versions()) == versions_before + 1
 
     # and the report the alert points at renders from the snapshots
-    report = running_up.cli("report", "--tenant", "churn", "--out", "drift.html", "--tenants", str(ROOT / "tenants"))
+    report = running_up.cli(
+        "report", "--tenant", "churn", "--out", "drift.html", "--tenants", str(ROOT / "tenants")
+    )
     assert (running_up.workdir / "drift.html").read_text().count("<img") >= 2, report.stdout

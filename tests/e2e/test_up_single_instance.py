@@ -32,8 +32,15 @@ up(load_specs(Path(sys.argv[1]), only="churn"), out_dir=Path("cdktf.out"), port=
 
 def test_a_second_up_while_the_first_gets_ready_is_refused_naming_it_and_leaves_its_state(tmp_path) -> None:
     # given: a first up that has applied churn but not yet written up.json
-    first = subprocess.Popen([sys.executable, "-c", _FIRST_UP, str(ROOT / "tenants")], cwd=tmp_path, env=_env(),
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-c", _FIRST_UP, str(ROOT / "tenants")],
+        cwd=tmp_path,
+        env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not (tmp_path / "in-the-window").exists():
@@ -45,9 +52,28 @@ def test_a_second_up_while_the_first_gets_ready_is_refused_naming_it_and_leaves_
 
         # when: a second up starts in the same directory
         second = subprocess.run(
-            [sys.executable, "-m", "tenantml.cli", "up", "--tenants", str(ROOT / "tenants"), "--tenant", "churn",
-             "--out", "cdktf.out", "--emulator-port", "0", "--once", "--no-lifecycle"],
-            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=READY_TIMEOUT_S, check=False,
+            [
+                sys.executable,
+                "-m",
+                "tenantml.cli",
+                "up",
+                "--tenants",
+                str(ROOT / "tenants"),
+                "--tenant",
+                "churn",
+                "--out",
+                "cdktf.out",
+                "--emulator-port",
+                "0",
+                "--once",
+                "--no-lifecycle",
+            ],
+            cwd=tmp_path,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=READY_TIMEOUT_S,
+            check=False,
         )
 
         # then: it is refused before it starts anything, naming the first, whose state is untouched

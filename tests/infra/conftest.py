@@ -89,6 +89,8 @@ def example_specs() -> list[TenantSpec]:
 
 
 @pytest.fixture(scope="session")
-def example_stacks(example_specs: list[TenantSpec], tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthesizedStack]:
+def example_stacks(
+    example_specs: list[TenantSpec], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, SynthesizedStack]:
     """``tenants/churn.yaml`` (EC2) and ``tenants/fraud.yaml`` (EKS), synthesized once per session."""
     return synthesize_specs(example_specs, tmp_path_factory.mktemp("examples"))

@@ -90,7 +90,9 @@ def policy(body: Mapping[str, Any], attribute: str = "policy") -> dict[str, Any]
 def statement(doc: Mapping[str, Any], sid: str) -> dict[str, Any]:
     """The statement with this Sid; fails the test when it is missing."""
     found = [s for s in doc["Statement"] if s.get("Sid") == sid]
-    assert len(found) == 1, f"expected one statement {sid!r}, found Sids {[s.get('Sid') for s in doc['Statement']]}"
+    assert len(found) == 1, (
+        f"expected one statement {sid!r}, found Sids {[s.get('Sid') for s in doc['Statement']]}"
+    )
     return found[0]
 
 

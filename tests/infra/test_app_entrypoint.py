@@ -26,8 +26,15 @@ def _run_app(project: Path, outdir: Path, **env: str) -> subprocess.CompletedPro
     path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
     base = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")}
     command = json.loads((project / "cdktf.json").read_text())["app"]
-    return subprocess.run(command, shell=True, cwd=project, capture_output=True, text=True, check=False,
-                          env={**base, "PATH": path, "CDKTF_OUTDIR": str(outdir), **env})
+    return subprocess.run(
+        command,
+        shell=True,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**base, "PATH": path, "CDKTF_OUTDIR": str(outdir), **env},
+    )
 
 
 def _stacks(outdir: Path) -> list[Path]:
@@ -46,27 +53,36 @@ def _checkout_with_venv(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_given_an_activated_venv_when_cdktf_runs_the_app_then_it_writes_the_same_stacks_as_tenantml_synth(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     # given the command cdktf's CLI would run, in a shell where the project's venv is activated
     ran = _run_app(ROOT, tmp_path / "cdktf", VIRTUAL_ENV=sys.prefix)
     assert ran.returncode == 0, ran.stderr[-2000:]
 
     # when tenantml synth writes the same tenants elsewhere
-    result = CliRunner().invoke(app, ["synth", "--tenants", str(ROOT / "tenants"), "--out", str(tmp_path / "cli")])
+    result = CliRunner().invoke(
+        app, ["synth", "--tenants", str(ROOT / "tenants"), "--out", str(tmp_path / "cli")]
+    )
     assert result.exit_code == 0, result.output
 
     # then every stack document is identical
-    assert _stacks(tmp_path / "cdktf") == _stacks(tmp_path / "cli") == [
-        Path("stacks/churn/cdk.tf.json"), Path("stacks/fraud/cdk.tf.json")]
+    assert (
+        _stacks(tmp_path / "cdktf")
+        == _stacks(tmp_path / "cli")
+        == [Path("stacks/churn/cdk.tf.json"), Path("stacks/fraud/cdk.tf.json")]
+    )
     for stack in _stacks(tmp_path / "cli"):
-        assert json.loads((tmp_path / "cdktf" / stack).read_text()) == json.loads((tmp_path / "cli" / stack).read_text())
+        assert json.loads((tmp_path / "cdktf" / stack).read_text()) == json.loads(
+            (tmp_path / "cli" / stack).read_text()
+        )
     manifest = json.loads((tmp_path / "cli" / "manifest.json").read_text())
     assert sorted(manifest["stacks"]) == ["churn", "fraud"]
 
 
 @pytest.mark.slow
 def test_given_the_readme_install_when_cdktf_runs_the_app_from_a_fresh_shell_then_it_synthesizes(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     # given a checkout with `.venv` as the README's install makes it, and nothing activated
     project = _checkout_with_venv(tmp_path)
 
@@ -78,7 +94,9 @@ def test_given_the_readme_install_when_cdktf_runs_the_app_from_a_fresh_shell_the
     assert _stacks(tmp_path / "out") == [Path("stacks/churn/cdk.tf.json"), Path("stacks/fraud/cdk.tf.json")]
 
 
-def test_given_no_project_environment_when_cdktf_runs_the_app_then_it_says_how_to_install(tmp_path: Path) -> None:
+def test_given_no_project_environment_when_cdktf_runs_the_app_then_it_says_how_to_install(
+    tmp_path: Path,
+) -> None:
     # given a checkout before the install: no `.venv`, nothing activated
     project = _checkout_with_venv(tmp_path)
     (project / ".venv").unlink()

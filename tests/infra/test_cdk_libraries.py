@@ -16,8 +16,21 @@ ROOT = Path(__file__).resolve().parents[2]
 def _synth_with(library: str, outdir: Path) -> dict[str, dict]:
     env = {**os.environ, "TENANTML_CDK": library}
     subprocess.run(
-        [sys.executable, "-m", "tenantml.cli", "synth", "--tenants", str(ROOT / "tenants"), "--out", str(outdir)],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tenantml.cli",
+            "synth",
+            "--tenants",
+            str(ROOT / "tenants"),
+            "--out",
+            str(outdir),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return {p.parent.name: json.loads(p.read_text()) for p in sorted(outdir.glob("stacks/*/cdk.tf.json"))}
 
@@ -44,8 +57,14 @@ def test_cdktf_and_cdktn_synthesize_identical_terraform(tmp_path: Path) -> None:
 
 def test_unknown_cdk_library_is_refused() -> None:
     env = {**os.environ, "TENANTML_CDK": "cdk-for-nothing"}
-    proc = subprocess.run([sys.executable, "-c", "import infra.cdk"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import infra.cdk"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode != 0
     assert "TENANTML_CDK='cdk-for-nothing' is not supported" in proc.stderr
 
@@ -56,8 +75,10 @@ def test_only_infra_cdk_imports_the_cdk_library() -> None:
         for folder in ("core", "infra", "stacks", "tenantml", "pipelines", "lambdas")
         for path in (ROOT / folder).rglob("*.py")
         if path != ROOT / "infra" / "cdk.py"
-        and any(line.strip().startswith(("import cdktf", "from cdktf", "import cdktn", "from cdktn"))
-                for line in path.read_text().splitlines())
+        and any(
+            line.strip().startswith(("import cdktf", "from cdktf", "import cdktn", "from cdktn"))
+            for line in path.read_text().splitlines()
+        )
     ]
     assert offenders == []
 

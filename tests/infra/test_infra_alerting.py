@@ -12,12 +12,20 @@ from infra.alerting import METRICS_NAMESPACE, AlarmProps, AlertTopic, AlertTopic
 
 @pytest.fixture
 def topic(stack, naming, key) -> AlertTopic:
-    return AlertTopic(stack, "Alerts", AlertTopicProps(naming=naming, key=key,
-                                                       emails=("oncall@example.com", "team@example.com")))
+    return AlertTopic(
+        stack,
+        "Alerts",
+        AlertTopicProps(naming=naming, key=key, emails=("oncall@example.com", "team@example.com")),
+    )
 
 
 def _alarm(**overrides) -> AlarmProps:
-    fields = {"component": "drift", "description": "drift above threshold", "metric_name": "DriftScore", "threshold": 0.2}
+    fields = {
+        "component": "drift",
+        "description": "drift above threshold",
+        "metric_name": "DriftScore",
+        "threshold": 0.2,
+    }
     fields.update(overrides)
     return AlarmProps(**fields)
 
@@ -28,12 +36,16 @@ def test_given_an_alert_topic_when_synthesized_then_it_is_encrypted_with_the_ten
 
     # then
     assert cdk.Testing.to_have_resource_with_properties(
-        text, "aws_sns_topic", {"name": "tenantml-acme-dev-alerts", "kms_master_key_id": "${aws_kms_key.key.arn}"}
+        text,
+        "aws_sns_topic",
+        {"name": "tenantml-acme-dev-alerts", "kms_master_key_id": "${aws_kms_key.key.arn}"},
     )
     assert topic.topic_arn == "${aws_sns_topic.alerts.arn}"
 
 
-def test_given_an_alert_topic_when_synthesized_then_an_encrypted_internal_alarms_topic_sits_next_to_it(stack, topic):
+def test_given_an_alert_topic_when_synthesized_then_an_encrypted_internal_alarms_topic_sits_next_to_it(
+    stack, topic
+):
     # when
     _, doc = synth(stack)
 
@@ -46,7 +58,9 @@ def test_given_an_alert_topic_when_synthesized_then_an_encrypted_internal_alarms
     assert topic.alarms_topic_arn == "${aws_sns_topic.alerts_alarms.arn}"
 
 
-def test_given_e_mail_addresses_when_synthesized_then_people_subscribe_to_alerts_and_never_to_raw_alarms(stack, topic):
+def test_given_e_mail_addresses_when_synthesized_then_people_subscribe_to_alerts_and_never_to_raw_alarms(
+    stack, topic
+):
     # when
     _, doc = synth(stack)
 
@@ -62,7 +76,8 @@ def test_given_two_addresses_when_synthesized_then_each_gets_exactly_one_email_s
     # then
     subscriptions = bodies(doc, "aws_sns_topic_subscription")
     assert sorted((s["protocol"], s["endpoint"]) for s in subscriptions.values()) == [
-        ("email", "oncall@example.com"), ("email", "team@example.com"),
+        ("email", "oncall@example.com"),
+        ("email", "team@example.com"),
     ]
     assert {s["topic_arn"] for s in subscriptions.values()} == {"${aws_sns_topic.alerts.arn}"}
 
@@ -79,9 +94,13 @@ def test_given_no_addresses_when_synthesized_then_there_is_a_topic_and_no_subscr
     assert not cdk.Testing.to_have_resource(text, "aws_sns_topic_subscription")
 
 
-def test_given_an_alarm_when_synthesized_then_alarm_and_ok_transitions_notify_the_internal_alarms_topic(stack, topic):
+def test_given_an_alarm_when_synthesized_then_alarm_and_ok_transitions_notify_the_internal_alarms_topic(
+    stack, topic
+):
     # given
-    topic.add_alarm(_alarm(dimensions={"Tenant": "acme", "Model": "churn"}, evaluation_periods=3, datapoints_to_alarm=2))
+    topic.add_alarm(
+        _alarm(dimensions={"Tenant": "acme", "Model": "churn"}, evaluation_periods=3, datapoints_to_alarm=2)
+    )
 
     # when
     _, doc = synth(stack)
@@ -108,7 +127,9 @@ def test_given_an_alarm_when_synthesized_then_alarm_and_ok_transitions_notify_th
 
 def test_given_a_percentile_alarm_when_synthesized_then_it_uses_the_extended_statistic_only(stack, topic):
     # given
-    topic.add_alarm(_alarm(component="latency-p99", metric_name="LatencyMs", statistic=None, extended_statistic="p99"))
+    topic.add_alarm(
+        _alarm(component="latency-p99", metric_name="LatencyMs", statistic=None, extended_statistic="p99")
+    )
 
     # when
     _, doc = synth(stack)
@@ -137,10 +158,14 @@ def test_given_an_alarm_dimension_that_is_a_reference_when_added_then_it_is_acce
     _, doc = synth(stack)
 
     # then
-    assert only(doc, "aws_cloudwatch_metric_alarm")["dimensions"] == {"QueueName": "${aws_sqs_queue.dlq.name}"}
+    assert only(doc, "aws_cloudwatch_metric_alarm")["dimensions"] == {
+        "QueueName": "${aws_sqs_queue.dlq.name}"
+    }
 
 
-def test_given_a_role_when_the_topic_grants_publish_then_it_may_publish_to_that_topic_and_encrypt(stack, topic, role):
+def test_given_a_role_when_the_topic_grants_publish_then_it_may_publish_to_that_topic_and_encrypt(
+    stack, topic, role
+):
     # when
     topic.grant_publish(role)
     _, doc = synth(stack)
@@ -148,7 +173,10 @@ def test_given_a_role_when_the_topic_grants_publish_then_it_may_publish_to_that_
 
     # then
     assert statement(granted, "PublishAlerts") == {
-        "Sid": "PublishAlerts", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["${aws_sns_topic.alerts.arn}"],
+        "Sid": "PublishAlerts",
+        "Effect": "Allow",
+        "Action": ["sns:Publish"],
+        "Resource": ["${aws_sns_topic.alerts.arn}"],
     }
     assert "kms:GenerateDataKey" in statement(granted, "TenantKeyEncryptDecrypt")["Action"]
 
@@ -176,7 +204,10 @@ def test_given_a_role_when_granted_put_metrics_then_it_is_limited_to_the_tenantm
     [
         (("not-an-address",), [("emails", "not an e-mail address", "not-an-address")]),
         (("a@b",), [("emails", "not an e-mail address", "a@b")]),
-        (("x@example.com", "x@example.com"), [("emails", "duplicate addresses", ["x@example.com", "x@example.com"])]),
+        (
+            ("x@example.com", "x@example.com"),
+            [("emails", "duplicate addresses", ["x@example.com", "x@example.com"])],
+        ),
     ],
     ids=["no-at-sign", "no-domain-dot", "duplicate"],
 )
@@ -192,7 +223,9 @@ def test_given_bad_alert_addresses_when_props_are_built_then_each_is_named(namin
 
 def test_given_valid_alert_addresses_when_props_are_built_then_they_are_kept(naming, key):
     # when
-    props = AlertTopicProps(naming=naming, key=key, emails=("oncall@example.com", "ml.team+alerts@corp.example.org"))
+    props = AlertTopicProps(
+        naming=naming, key=key, emails=("oncall@example.com", "ml.team+alerts@corp.example.org")
+    )
 
     # then
     assert props.emails == ("oncall@example.com", "ml.team+alerts@corp.example.org")
@@ -201,16 +234,37 @@ def test_given_valid_alert_addresses_when_props_are_built_then_they_are_kept(nam
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"statistic": None}, ("drift.statistic", "set exactly one of statistic and extended_statistic", None)),
-        ({"extended_statistic": "p99"}, ("drift.statistic", "set exactly one of statistic and extended_statistic", None)),
+        (
+            {"statistic": None},
+            ("drift.statistic", "set exactly one of statistic and extended_statistic", None),
+        ),
+        (
+            {"extended_statistic": "p99"},
+            ("drift.statistic", "set exactly one of statistic and extended_statistic", None),
+        ),
         ({"period_seconds": 45}, ("drift.period_seconds", "must be 10, 30 or a multiple of 60", 45)),
         ({"period_seconds": 90}, ("drift.period_seconds", "must be 10, 30 or a multiple of 60", 90)),
-        ({"datapoints_to_alarm": 2}, ("drift.datapoints_to_alarm", "must be between 1 and evaluation_periods", 2)),
-        ({"datapoints_to_alarm": 0}, ("drift.datapoints_to_alarm", "must be between 1 and evaluation_periods", 0)),
+        (
+            {"datapoints_to_alarm": 2},
+            ("drift.datapoints_to_alarm", "must be between 1 and evaluation_periods", 2),
+        ),
+        (
+            {"datapoints_to_alarm": 0},
+            ("drift.datapoints_to_alarm", "must be between 1 and evaluation_periods", 0),
+        ),
     ],
-    ids=["no-statistic", "both-statistics", "period-45", "period-90", "datapoints-above-periods", "datapoints-0"],
+    ids=[
+        "no-statistic",
+        "both-statistics",
+        "period-45",
+        "period-90",
+        "datapoints-above-periods",
+        "datapoints-0",
+    ],
 )
-def test_given_a_broken_alarm_setting_when_props_are_built_then_the_field_and_value_are_named(fields, expected):
+def test_given_a_broken_alarm_setting_when_props_are_built_then_the_field_and_value_are_named(
+    fields, expected
+):
     # when
     with pytest.raises(ConstructPropsError) as caught:
         _alarm(**fields)
@@ -222,8 +276,13 @@ def test_given_a_broken_alarm_setting_when_props_are_built_then_the_field_and_va
 
 @pytest.mark.parametrize(
     "fields",
-    [{"period_seconds": 10}, {"period_seconds": 30}, {"period_seconds": 300},
-     {"statistic": None, "extended_statistic": "p99"}, {"evaluation_periods": 5, "datapoints_to_alarm": 5}],
+    [
+        {"period_seconds": 10},
+        {"period_seconds": 30},
+        {"period_seconds": 300},
+        {"statistic": None, "extended_statistic": "p99"},
+        {"evaluation_periods": 5, "datapoints_to_alarm": 5},
+    ],
     ids=["period-10", "period-30", "period-300", "extended-statistic", "datapoints-equal-periods"],
 )
 def test_given_valid_alarm_settings_when_props_are_built_then_they_are_kept(fields):
@@ -248,7 +307,9 @@ def test_given_a_non_positive_alarm_period_when_props_are_built_then_it_is_rejec
 
 
 @pytest.mark.parametrize("name", ["churn", "fraud"])
-def test_given_an_example_tenant_when_synthesized_then_only_the_alarm_lambda_hears_the_alarms_topic(example_stacks, name):
+def test_given_an_example_tenant_when_synthesized_then_only_the_alarm_lambda_hears_the_alarms_topic(
+    example_stacks, name
+):
     # given
     doc = example_stacks[name].doc
 
@@ -256,10 +317,18 @@ def test_given_an_example_tenant_when_synthesized_then_only_the_alarm_lambda_hea
     alarms_topic = "${aws_sns_topic.alerts_alarms.arn}"
     alerts_topic = "${aws_sns_topic.alerts.arn}"
     for alarm in bodies(doc, "aws_cloudwatch_metric_alarm").values():
-        assert alarm["alarm_actions"] == [alarms_topic] and alarm["ok_actions"] == [alarms_topic], alarm["alarm_name"]
-    on_alarms = [s for s in bodies(doc, "aws_sns_topic_subscription").values() if s["topic_arn"] == alarms_topic]
-    assert [(s["protocol"], s["endpoint"]) for s in on_alarms] == [("lambda", "${aws_lambda_function.functions_alarm.arn}")]
-    on_alerts = [s for s in bodies(doc, "aws_sns_topic_subscription").values() if s["topic_arn"] == alerts_topic]
+        assert alarm["alarm_actions"] == [alarms_topic] and alarm["ok_actions"] == [alarms_topic], alarm[
+            "alarm_name"
+        ]
+    on_alarms = [
+        s for s in bodies(doc, "aws_sns_topic_subscription").values() if s["topic_arn"] == alarms_topic
+    ]
+    assert [(s["protocol"], s["endpoint"]) for s in on_alarms] == [
+        ("lambda", "${aws_lambda_function.functions_alarm.arn}")
+    ]
+    on_alerts = [
+        s for s in bodies(doc, "aws_sns_topic_subscription").values() if s["topic_arn"] == alerts_topic
+    ]
     assert {s["protocol"] for s in on_alerts} == {"email"}
     permission = bodies(doc, "aws_lambda_permission")["functions_alarm_allow_sns"]
     assert permission["source_arn"] == alarms_topic
@@ -274,7 +343,11 @@ def test_given_an_example_tenant_when_synthesized_then_the_alarm_lambda_may_publ
     # given
     doc = example_stacks[name].doc
     function = bodies(doc, "aws_lambda_function")["functions_alarm"]
-    variables = function["environment"][0]["variables"] if isinstance(function["environment"], list) else function["environment"]["variables"]
+    variables = (
+        function["environment"][0]["variables"]
+        if isinstance(function["environment"], list)
+        else function["environment"]["variables"]
+    )
 
     # then
     assert variables["TENANTML_ALERTS_TOPIC_ARN"] == "${aws_sns_topic.alerts.arn}"

@@ -20,8 +20,15 @@ def network(stack, naming) -> Network:
 
 @pytest.fixture
 def compute_fields(naming, key, network) -> dict:
-    return {"naming": naming, "key": key, "network": network, "partition": "aws", "instance_types": ("m6i.xlarge", "m6i.2xlarge"),
-                "min_nodes": 2, "max_nodes": 10}
+    return {
+        "naming": naming,
+        "key": key,
+        "network": network,
+        "partition": "aws",
+        "instance_types": ("m6i.xlarge", "m6i.2xlarge"),
+        "min_nodes": 2,
+        "max_nodes": 10,
+    }
 
 
 @pytest.fixture
@@ -31,8 +38,11 @@ def cluster(stack, compute_fields) -> EksCluster:
 
 @pytest.fixture
 def fleet(stack, compute_fields, role) -> Ec2Fleet:
-    return Ec2Fleet(stack, "Fleet", Ec2FleetProps(**{**compute_fields, "min_nodes": 1, "max_nodes": 2},
-                                                  instance_role=role))
+    return Ec2Fleet(
+        stack,
+        "Fleet",
+        Ec2FleetProps(**{**compute_fields, "min_nodes": 1, "max_nodes": 2}, instance_role=role),
+    )
 
 
 # --- EKS ------------------------------------------------------------------------------------------
@@ -46,14 +56,18 @@ def test_given_an_eks_cluster_when_synthesized_then_its_endpoint_is_private_only
     body = only(doc, "aws_eks_cluster")
     assert body["name"] == "tenantml-acme-dev-eks"
     assert body["version"] == "1.31"
-    assert body["vpc_config"] == [{
-        "subnet_ids": PRIVATE_SUBNETS,
-        "endpoint_private_access": True,
-        "endpoint_public_access": False,
-    }]
+    assert body["vpc_config"] == [
+        {
+            "subnet_ids": PRIVATE_SUBNETS,
+            "endpoint_private_access": True,
+            "endpoint_public_access": False,
+        }
+    ]
 
 
-def test_given_an_eks_cluster_when_synthesized_then_all_five_control_plane_log_types_go_to_an_encrypted_group(stack, cluster):
+def test_given_an_eks_cluster_when_synthesized_then_all_five_control_plane_log_types_go_to_an_encrypted_group(
+    stack, cluster
+):
     # when
     _, doc = synth(stack)
 
@@ -78,12 +92,18 @@ def test_given_an_eks_cluster_when_synthesized_then_secrets_are_encrypted_with_t
     assert cdk.Testing.to_have_resource_with_properties(
         text,
         "aws_eks_cluster",
-        {"encryption_config": [{"resources": ["secrets"], "provider": [{"key_arn": "${aws_kms_key.key.arn}"}]}],
-         "access_config": [{"authentication_mode": "API"}]},
+        {
+            "encryption_config": [
+                {"resources": ["secrets"], "provider": [{"key_arn": "${aws_kms_key.key.arn}"}]}
+            ],
+            "access_config": [{"authentication_mode": "API"}],
+        },
     )
 
 
-def test_given_an_eks_cluster_when_synthesized_then_training_and_serving_node_groups_run_in_private_subnets(stack, cluster):
+def test_given_an_eks_cluster_when_synthesized_then_training_and_serving_node_groups_run_in_private_subnets(
+    stack, cluster
+):
     # when
     _, doc = synth(stack)
 
@@ -114,7 +134,9 @@ def test_given_an_eks_cluster_when_synthesized_then_an_oidc_provider_trusts_its_
     assert cluster.cluster_arn == "${aws_eks_cluster.cluster.arn}"
 
 
-def test_given_an_eks_cluster_when_synthesized_then_its_roles_use_the_aws_managed_eks_policies(stack, cluster):
+def test_given_an_eks_cluster_when_synthesized_then_its_roles_use_the_aws_managed_eks_policies(
+    stack, cluster
+):
     # when
     _, doc = synth(stack)
 
@@ -123,14 +145,24 @@ def test_given_an_eks_cluster_when_synthesized_then_its_roles_use_the_aws_manage
     assert policy(roles["cluster_cluster_role"], "assume_role_policy")["Statement"][0]["Principal"] == {
         "Service": ["eks.amazonaws.com"]
     }
-    attached = sorted(a["policy_arn"].rsplit("/", 1)[1] for a in bodies(doc, "aws_iam_role_policy_attachment").values())
-    assert attached == ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSClusterPolicy", "AmazonEKSWorkerNodePolicy",
-                        "AmazonEKS_CNI_Policy"]
+    attached = sorted(
+        a["policy_arn"].rsplit("/", 1)[1] for a in bodies(doc, "aws_iam_role_policy_attachment").values()
+    )
+    assert attached == [
+        "AmazonEC2ContainerRegistryReadOnly",
+        "AmazonEKSClusterPolicy",
+        "AmazonEKSWorkerNodePolicy",
+        "AmazonEKS_CNI_Policy",
+    ]
 
 
-def test_given_zero_minimum_nodes_when_a_cluster_is_built_then_one_node_is_still_desired(stack, compute_fields):
+def test_given_zero_minimum_nodes_when_a_cluster_is_built_then_one_node_is_still_desired(
+    stack, compute_fields
+):
     # given
-    EksCluster(stack, "Cluster", EksClusterProps(**{**compute_fields, "min_nodes": 0}, kubernetes_version="1.31"))
+    EksCluster(
+        stack, "Cluster", EksClusterProps(**{**compute_fields, "min_nodes": 0}, kubernetes_version="1.31")
+    )
 
     # when
     _, doc = synth(stack)
@@ -151,27 +183,46 @@ def test_given_an_ec2_fleet_when_synthesized_then_instances_require_imdsv2(stack
     assert cdk.Testing.to_have_resource_with_properties(
         text,
         "aws_launch_template",
-        {"metadata_options": [{"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1}]},
+        {
+            "metadata_options": [
+                {"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1}
+            ]
+        },
     )
 
 
-def test_given_an_ec2_fleet_when_synthesized_then_root_volumes_are_encrypted_with_the_tenant_key(stack, fleet):
+def test_given_an_ec2_fleet_when_synthesized_then_root_volumes_are_encrypted_with_the_tenant_key(
+    stack, fleet
+):
     # when
     _, doc = synth(stack)
 
     # then
     template = only(doc, "aws_launch_template")
-    assert template["block_device_mappings"] == [{
-        "device_name": "/dev/xvda",
-        "ebs": [{"volume_size": 50, "volume_type": "gp3", "encrypted": "true", "kms_key_id": "${aws_kms_key.key.arn}",
-                 "delete_on_termination": "true"}],
-    }]
+    assert template["block_device_mappings"] == [
+        {
+            "device_name": "/dev/xvda",
+            "ebs": [
+                {
+                    "volume_size": 50,
+                    "volume_type": "gp3",
+                    "encrypted": "true",
+                    "kms_key_id": "${aws_kms_key.key.arn}",
+                    "delete_on_termination": "true",
+                }
+            ],
+        }
+    ]
     assert template["image_id"] == AL2023_AMI
     assert template["instance_type"] == "m6i.xlarge"
-    assert template["iam_instance_profile"] == [{"arn": "${aws_iam_instance_profile.fleet_instance_profile.arn}"}]
+    assert template["iam_instance_profile"] == [
+        {"arn": "${aws_iam_instance_profile.fleet_instance_profile.arn}"}
+    ]
 
 
-def test_given_an_ec2_fleet_when_synthesized_then_instances_run_in_private_subnets_with_https_egress_only(stack, fleet):
+def test_given_an_ec2_fleet_when_synthesized_then_instances_run_in_private_subnets_with_https_egress_only(
+    stack, fleet
+):
     # when
     _, doc = synth(stack)
 
@@ -188,7 +239,9 @@ def test_given_an_ec2_fleet_when_synthesized_then_instances_run_in_private_subne
     assert fleet.launch_template_id == "${aws_launch_template.fleet.id}"
 
 
-def test_given_an_ec2_fleet_with_tenant_key_volumes_when_synthesized_then_auto_scaling_may_use_the_key(stack, fleet):
+def test_given_an_ec2_fleet_with_tenant_key_volumes_when_synthesized_then_auto_scaling_may_use_the_key(
+    stack, fleet
+):
     # when
     _, doc = synth(stack)
     key_policy = policy(only(doc, "aws_kms_key"))
@@ -201,7 +254,12 @@ def test_given_an_ec2_fleet_with_tenant_key_volumes_when_synthesized_then_auto_s
         if st["Effect"] == "Allow" and autoscaling in as_list(st.get("Principal", {}).get("AWS", []))
         for action in as_list(st["Action"])
     }
-    assert {"kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext"} <= granted
+    assert {
+        "kms:CreateGrant",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+    } <= granted
 
 
 # --- props rules ----------------------------------------------------------------------------------
@@ -213,7 +271,10 @@ def test_given_an_ec2_fleet_with_tenant_key_volumes_when_synthesized_then_auto_s
         ({"instance_types": ()}, [("instance_types", "at least one instance type is needed", None)]),
         ({"min_nodes": 5, "max_nodes": 2}, [("min_nodes", "must not exceed max_nodes", 5)]),
         ({"min_nodes": -1}, [("min_nodes/max_nodes", "min_nodes >= 0 and max_nodes >= 1", (-1, 10))]),
-        ({"min_nodes": 0, "max_nodes": 0}, [("min_nodes/max_nodes", "min_nodes >= 0 and max_nodes >= 1", (0, 0))]),
+        (
+            {"min_nodes": 0, "max_nodes": 0},
+            [("min_nodes/max_nodes", "min_nodes >= 0 and max_nodes >= 1", (0, 0))],
+        ),
     ],
     ids=["no-instance-types", "min-above-max", "negative-min", "zero-max"],
 )
@@ -237,7 +298,9 @@ def test_given_a_broken_compute_setting_when_props_are_built_then_the_field_and_
 
 
 @pytest.mark.parametrize("volume", [7, 16385])
-def test_given_a_volume_size_out_of_range_when_fleet_props_are_built_then_it_is_named(compute_fields, role, volume):
+def test_given_a_volume_size_out_of_range_when_fleet_props_are_built_then_it_is_named(
+    compute_fields, role, volume
+):
     # when
     with pytest.raises(ConstructPropsError) as caught:
         Ec2FleetProps(**compute_fields, instance_role=role, volume_size_gb=volume)
@@ -248,7 +311,9 @@ def test_given_a_volume_size_out_of_range_when_fleet_props_are_built_then_it_is_
     ]
 
 
-def test_given_compute_and_volume_problems_when_fleet_props_are_built_then_one_error_lists_both(compute_fields, role):
+def test_given_compute_and_volume_problems_when_fleet_props_are_built_then_one_error_lists_both(
+    compute_fields, role
+):
     # when
     with pytest.raises(ConstructPropsError) as caught:
         Ec2FleetProps(**{**compute_fields, "instance_types": ()}, instance_role=role, volume_size_gb=1)
@@ -273,7 +338,9 @@ def test_given_valid_compute_settings_when_props_are_built_then_they_are_kept(co
 
 
 @pytest.mark.parametrize("volume", [8, 16384])
-def test_given_a_volume_size_at_the_limits_when_fleet_props_are_built_then_it_is_kept(compute_fields, role, volume):
+def test_given_a_volume_size_at_the_limits_when_fleet_props_are_built_then_it_is_kept(
+    compute_fields, role, volume
+):
     # when
     props = Ec2FleetProps(**compute_fields, instance_role=role, volume_size_gb=volume)
 

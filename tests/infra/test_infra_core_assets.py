@@ -16,16 +16,25 @@ from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token, ref, sna
 
 @pytest.mark.parametrize(
     ("construct_id", "expected"),
-    [("DataBucket", "data_bucket"), ("Data", "data"), ("PublicAccessBlock", "public_access_block"),
-     ("Private0", "private0"), ("AlarmLatencyP99", "alarm_latency_p99"), ("already_snake", "already_snake"),
-     ("with-dash", "with_dash"), ("KMSKey", "kms_key")],
+    [
+        ("DataBucket", "data_bucket"),
+        ("Data", "data"),
+        ("PublicAccessBlock", "public_access_block"),
+        ("Private0", "private0"),
+        ("AlarmLatencyP99", "alarm_latency_p99"),
+        ("already_snake", "already_snake"),
+        ("with-dash", "with_dash"),
+        ("KMSKey", "kms_key"),
+    ],
 )
 def test_given_a_construct_id_when_snake_cased_then_it_becomes_an_address_part(construct_id, expected):
     # when / then
     assert snake(construct_id) == expected
 
 
-def test_given_nested_constructs_when_synthesized_then_addresses_join_their_ids_and_this_names_the_primary(stack):
+def test_given_nested_constructs_when_synthesized_then_addresses_join_their_ids_and_this_names_the_primary(
+    stack,
+):
     # given
     outer = TenantConstruct(stack, "Storage")
     inner = TenantConstruct(outer, "Data")
@@ -62,8 +71,12 @@ def test_given_two_resources_with_one_address_when_the_second_is_built_then_the_
 def test_given_unset_optional_arguments_when_synthesized_then_they_are_left_out(stack):
     # given
     holder = TenantConstruct(stack, "Queue")
-    Resource(holder, PRIMARY_ID, "aws_sqs_queue", {"name": "q", "kms_master_key_id": None,
-                                                   "tags": {"a": "1", "b": None}, "list": ["x", None]})
+    Resource(
+        holder,
+        PRIMARY_ID,
+        "aws_sqs_queue",
+        {"name": "q", "kms_master_key_id": None, "tags": {"a": "1", "b": None}, "list": ["x", None]},
+    )
 
     # when
     _, doc = synth(stack)
@@ -86,8 +99,10 @@ def test_given_attributes_given_as_a_callable_when_synthesized_then_they_are_rea
     assert bodies(doc, "aws_sqs_queue")["queue"]["name"] == "after"
 
 
-@pytest.mark.parametrize(("value", "expected"), [("${aws_s3_bucket.a.id}", True), ("prefix-${var.x}", True),
-                                                 ("plain", False), (5, False), (None, False)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("${aws_s3_bucket.a.id}", True), ("prefix-${var.x}", True), ("plain", False), (5, False), (None, False)],
+)
 def test_given_a_value_when_checked_for_a_token_then_only_interpolations_count(value, expected):
     # when / then
     assert is_token(value) is expected
@@ -157,7 +172,9 @@ def test_given_a_suppressed_resource_when_checked_then_the_rule_is_suppressed_wi
     result = check_stack(SynthStack("acme", doc), [])
 
     # then
-    suppressed = [f for f in result.findings if f.rule_id == "TM-S3-002" and f.address == "aws_s3_bucket.scratch"]
+    suppressed = [
+        f for f in result.findings if f.rule_id == "TM-S3-002" and f.address == "aws_s3_bucket.scratch"
+    ]
     assert suppressed and all(f.suppressed for f in suppressed)
     assert "throwaway exports" in suppressed[0].suppressed_by.reason
     assert suppressed[0].suppressed_by.source != "spec"
@@ -171,15 +188,20 @@ def test_given_a_suppression_without_a_reason_when_added_then_it_is_refused(stac
     with pytest.raises(ConstructPropsError) as caught:
         bucket.suppress("S3-2", "because")
     assert [p.message for p in caught.value.problems] == [
-        "rule id must look like TM-S3-001", "a suppression needs a written reason (10+ characters)"]
+        "rule id must look like TM-S3-001",
+        "a suppression needs a written reason (10+ characters)",
+    ]
 
 
 def test_given_a_handler_when_bundled_then_the_zip_holds_exactly_the_project_modules_it_imports(tmp_path):
     # given: what the monitor handler imports, read by Python itself in a fresh interpreter
-    probe = ("import sys, lambdas.monitor.handler; print('\\n'.join(sorted(m for m in sys.modules "
-             "if m.split('.')[0] in ('core', 'pipelines', 'lambdas'))))")
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                            cwd=PROJECT_ROOT).stdout.split()
+    probe = (
+        "import sys, lambdas.monitor.handler; print('\\n'.join(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('core', 'pipelines', 'lambdas'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    ).stdout.split()
 
     # when
     bundle = build_lambda_bundle("monitor", tmp_path)
@@ -187,5 +209,7 @@ def test_given_a_handler_when_bundled_then_the_zip_holds_exactly_the_project_mod
     # then: every module the handler loads at import is in the zip (lazy imports may add more)
     with zipfile.ZipFile(bundle.path) as archive:
         names = set(archive.namelist())
-    missing = [m for m in loaded if not {m.replace(".", "/") + ".py", m.replace(".", "/") + "/__init__.py"} & names]
+    missing = [
+        m for m in loaded if not {m.replace(".", "/") + ".py", m.replace(".", "/") + "/__init__.py"} & names
+    ]
     assert missing == []

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from infra_support import EXAMPLE_TENANTS, SynthesizedStack, synthesize_specs
 
-from tenantml.emulator.resources import DATA_SOURCES, HANDLERS
 from core.spec import TenantSpec, load_specs
+from tenantml.emulator.resources import DATA_SOURCES, HANDLERS
 
 #: the serving resources exist only when a version is pinned on a SageMaker endpoint (not in the examples)
 PINNED_ONLY = {"aws_sagemaker_model", "aws_sagemaker_endpoint_configuration", "aws_sagemaker_endpoint"}
@@ -32,7 +32,9 @@ def _types(stacks: list[SynthesizedStack], block: str) -> dict[str, set[str]]:
 
 
 @pytest.fixture(scope="module")
-def synthesized(example_stacks: dict[str, SynthesizedStack], pinned_churn: SynthesizedStack) -> list[SynthesizedStack]:
+def synthesized(
+    example_stacks: dict[str, SynthesizedStack], pinned_churn: SynthesizedStack
+) -> list[SynthesizedStack]:
     return [*example_stacks.values(), pinned_churn]
 
 
@@ -53,7 +55,9 @@ def test_given_the_synthesized_stacks_then_every_data_source_has_an_emulator_rea
     assert data and unread == {}, f"data sources the emulator cannot read (type: tenants): {unread}"
 
 
-def test_given_the_synthesized_stacks_then_exactly_their_kubernetes_objects_are_recorded_not_applied(synthesized):
+def test_given_the_synthesized_stacks_then_exactly_their_kubernetes_objects_are_recorded_not_applied(
+    synthesized,
+):
     # moto runs no cluster: a Kubernetes object is recorded, anything else must really be applied
     types = set(_types(synthesized, "resource"))
 

@@ -45,12 +45,26 @@ def _problems(error: ConstructPropsError) -> list[tuple[str, str, object]]:
         ({"sid": "Read-Data"}, ("sid", "must be alphanumeric", "Read-Data")),
         ({"sid": ""}, ("sid", "must be alphanumeric", "")),
         ({"actions": ()}, ("ReadData.actions", "must not be empty", None)),
-        ({"actions": ("s3:Get*",)}, ("ReadData.actions", "wildcard actions are not allowed; name each action", "s3:Get*")),
-        ({"actions": ("*",)}, ("ReadData.actions", "wildcard actions are not allowed; name each action", "*")),
+        (
+            {"actions": ("s3:Get*",)},
+            ("ReadData.actions", "wildcard actions are not allowed; name each action", "s3:Get*"),
+        ),
+        (
+            {"actions": ("*",)},
+            ("ReadData.actions", "wildcard actions are not allowed; name each action", "*"),
+        ),
         ({"resources": ()}, ("ReadData.resources", "must not be empty", None)),
         ({"effect": "allow"}, ("ReadData.effect", "must be Allow or Deny", "allow")),
     ],
-    ids=["sid-with-dash", "sid-empty", "no-actions", "wildcard-action", "star-action", "no-resources", "bad-effect"],
+    ids=[
+        "sid-with-dash",
+        "sid-empty",
+        "no-actions",
+        "wildcard-action",
+        "star-action",
+        "no-resources",
+        "bad-effect",
+    ],
 )
 def test_given_a_broken_statement_when_built_then_the_field_and_value_are_named(fields, expected):
     # given
@@ -124,13 +138,17 @@ def test_given_one_sid_with_two_effects_when_a_document_is_rendered_then_the_sid
         policy_document([allow, deny])
 
     # then
-    assert _problems(caught.value) == [("Data", "statement id reused with a different effect or condition", None)]
+    assert _problems(caught.value) == [
+        ("Data", "statement id reused with a different effect or condition", None)
+    ]
 
 
 def test_given_services_and_an_oidc_provider_when_a_trust_policy_is_built_then_both_may_assume_the_role():
     # given
     provider = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC"
-    condition = {"StringEquals": {"oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:ml:trainer"}}
+    condition = {
+        "StringEquals": {"oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:ml:trainer"}
+    }
 
     # when
     doc = json.loads(trust_policy(("sagemaker.amazonaws.com", "ec2.amazonaws.com"), {provider: condition}))
@@ -160,8 +178,13 @@ def test_given_a_role_without_trusted_principals_when_props_are_built_then_assum
 def test_given_a_principal_that_is_not_an_aws_service_when_props_are_built_then_it_is_named(naming):
     # when
     with pytest.raises(ConstructPropsError) as caught:
-        ServiceRoleProps(naming=naming, component="worker", description="d", boundary_arn=BOUNDARY_ARN,
-                         assumed_by=("lambda.amazonaws.com", "arn:aws:iam::999999999999:root"))
+        ServiceRoleProps(
+            naming=naming,
+            component="worker",
+            description="d",
+            boundary_arn=BOUNDARY_ARN,
+            assumed_by=("lambda.amazonaws.com", "arn:aws:iam::999999999999:root"),
+        )
 
     # then
     assert _problems(caught.value) == [
@@ -171,14 +194,21 @@ def test_given_a_principal_that_is_not_an_aws_service_when_props_are_built_then_
 
 def test_given_only_a_federated_principal_when_props_are_built_then_they_are_valid(naming):
     # when
-    props = ServiceRoleProps(naming=naming, component="worker", description="d", boundary_arn=BOUNDARY_ARN,
-                             federated={"arn:aws:iam::1:oidc-provider/x": {"StringEquals": {"x:sub": "y"}}})
+    props = ServiceRoleProps(
+        naming=naming,
+        component="worker",
+        description="d",
+        boundary_arn=BOUNDARY_ARN,
+        federated={"arn:aws:iam::1:oidc-provider/x": {"StringEquals": {"x:sub": "y"}}},
+    )
 
     # then
     assert props.assumed_by == ()
 
 
-def test_given_a_service_role_when_synthesized_then_it_is_named_for_the_tenant_and_capped_by_the_boundary(stack, role):
+def test_given_a_service_role_when_synthesized_then_it_is_named_for_the_tenant_and_capped_by_the_boundary(
+    stack, role
+):
     # when
     text, doc = synth(stack)
 
@@ -186,7 +216,11 @@ def test_given_a_service_role_when_synthesized_then_it_is_named_for_the_tenant_a
     assert cdk.Testing.to_have_resource_with_properties(
         text,
         "aws_iam_role",
-        {"name": "tenantml-acme-dev-worker", "permissions_boundary": BOUNDARY_ARN, "max_session_duration": 3600},
+        {
+            "name": "tenantml-acme-dev-worker",
+            "permissions_boundary": BOUNDARY_ARN,
+            "max_session_duration": 3600,
+        },
     )
     trust = policy(only(doc, "aws_iam_role"), "assume_role_policy")
     assert statement(trust, "Services")["Principal"] == {"Service": ["sagemaker.amazonaws.com"]}
@@ -194,7 +228,9 @@ def test_given_a_service_role_when_synthesized_then_it_is_named_for_the_tenant_a
     assert role.role_name_ref == "${aws_iam_role.worker.name}"
 
 
-def test_given_a_role_without_grants_when_synthesized_then_its_inline_policy_allows_only_get_caller_identity(stack, role):
+def test_given_a_role_without_grants_when_synthesized_then_its_inline_policy_allows_only_get_caller_identity(
+    stack, role
+):
     # when
     _, doc = synth(stack)
 
@@ -208,7 +244,9 @@ def test_given_a_role_without_grants_when_synthesized_then_its_inline_policy_all
 
 def test_given_grants_added_after_the_role_was_built_when_synthesized_then_the_policy_holds_them(stack, role):
     # given
-    role.grant("PublishAlerts", actions.SNS_PUBLISH, ["arn:aws:sns:eu-west-1:123456789012:tenantml-acme-dev-alerts"])
+    role.grant(
+        "PublishAlerts", actions.SNS_PUBLISH, ["arn:aws:sns:eu-west-1:123456789012:tenantml-acme-dev-alerts"]
+    )
 
     # when
     _, doc = synth(stack)
@@ -219,7 +257,9 @@ def test_given_grants_added_after_the_role_was_built_when_synthesized_then_the_p
 
 def test_given_a_grant_with_a_condition_when_synthesized_then_the_condition_is_kept(stack, role):
     # given
-    role.grant("PutMetrics", actions.CLOUDWATCH_PUT_METRICS, ["*"], StringEquals={"cloudwatch:namespace": "TenantML"})
+    role.grant(
+        "PutMetrics", actions.CLOUDWATCH_PUT_METRICS, ["*"], StringEquals={"cloudwatch:namespace": "TenantML"}
+    )
 
     # when
     _, doc = synth(stack)
@@ -232,9 +272,17 @@ def test_given_a_grant_with_a_condition_when_synthesized_then_the_condition_is_k
 
 def test_given_two_roles_when_one_may_pass_the_other_then_pass_role_names_that_role_only(stack, naming, role):
     # given
-    other = ServiceRole(stack, "Trainer", ServiceRoleProps(naming=naming, component="trainer", description="d",
-                                                           assumed_by=("sagemaker.amazonaws.com",),
-                                                           boundary_arn=BOUNDARY_ARN))
+    other = ServiceRole(
+        stack,
+        "Trainer",
+        ServiceRoleProps(
+            naming=naming,
+            component="trainer",
+            description="d",
+            assumed_by=("sagemaker.amazonaws.com",),
+            boundary_arn=BOUNDARY_ARN,
+        ),
+    )
 
     # when
     role.grant_pass_role(other)
@@ -242,16 +290,31 @@ def test_given_two_roles_when_one_may_pass_the_other_then_pass_role_names_that_r
 
     # then
     assert statement(role_policy(doc, "worker"), "PassRole") == {
-        "Sid": "PassRole", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": ["${aws_iam_role.trainer.arn}"],
+        "Sid": "PassRole",
+        "Effect": "Allow",
+        "Action": ["iam:PassRole"],
+        "Resource": ["${aws_iam_role.trainer.arn}"],
     }
 
 
 def test_given_managed_policies_when_synthesized_then_each_is_attached_to_the_role(stack, naming):
     # given
-    managed = ("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy")
-    ServiceRole(stack, "Nodes", ServiceRoleProps(naming=naming, component="nodes", description="d",
-                                                 assumed_by=("ec2.amazonaws.com",), boundary_arn=None,
-                                                 managed_policy_arns=managed))
+    managed = (
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+        "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    )
+    ServiceRole(
+        stack,
+        "Nodes",
+        ServiceRoleProps(
+            naming=naming,
+            component="nodes",
+            description="d",
+            assumed_by=("ec2.amazonaws.com",),
+            boundary_arn=None,
+            managed_policy_arns=managed,
+        ),
+    )
 
     # when
     _, doc = synth(stack)
@@ -264,11 +327,22 @@ def test_given_managed_policies_when_synthesized_then_each_is_attached_to_the_ro
     assert "permissions_boundary" not in only(doc, "aws_iam_role")
 
 
-def test_given_a_component_too_long_for_a_role_name_when_a_role_is_built_then_the_limit_is_named(stack, naming):
+def test_given_a_component_too_long_for_a_role_name_when_a_role_is_built_then_the_limit_is_named(
+    stack, naming
+):
     # when
     with pytest.raises(ConstructPropsError) as caught:
-        ServiceRole(stack, "Long", ServiceRoleProps(naming=naming, component="x" * 50, description="d",
-                                                    assumed_by=("lambda.amazonaws.com",), boundary_arn=BOUNDARY_ARN))
+        ServiceRole(
+            stack,
+            "Long",
+            ServiceRoleProps(
+                naming=naming,
+                component="x" * 50,
+                description="d",
+                assumed_by=("lambda.amazonaws.com",),
+                boundary_arn=BOUNDARY_ARN,
+            ),
+        )
 
     # then
     (problem,) = caught.value.problems
@@ -281,8 +355,12 @@ def test_given_a_component_too_long_for_a_role_name_when_a_role_is_built_then_th
 
 @pytest.fixture
 def boundary_doc(stack, naming, key) -> dict:
-    PermissionBoundary(stack, "Boundary", PermissionBoundaryProps(naming=naming, metrics_namespace="TenantML"),
-                       key_arn=key.key_arn)
+    PermissionBoundary(
+        stack,
+        "Boundary",
+        PermissionBoundaryProps(naming=naming, metrics_namespace="TenantML"),
+        key_arn=key.key_arn,
+    )
     _, doc = synth(stack)
     return doc
 
@@ -318,14 +396,18 @@ def test_given_a_boundary_when_synthesized_then_arns_name_the_tenants_account_an
     doc = policy(only(boundary_doc, "aws_iam_policy"))
 
     # then
-    assert statement(doc, "Kinesis")["Resource"] == [f"arn:aws:kinesis:eu-west-1:{ACCOUNT_ID}:stream/tenantml-acme-dev-*"]
+    assert statement(doc, "Kinesis")["Resource"] == [
+        f"arn:aws:kinesis:eu-west-1:{ACCOUNT_ID}:stream/tenantml-acme-dev-*"
+    ]
     assert statement(doc, "S3Objects")["Resource"] == ["arn:aws:s3:::tenantml-acme-dev-*"]
     assert statement(doc, "S3ObjectKeys")["Resource"] == ["arn:aws:s3:::tenantml-acme-dev-*/*"]
     assert statement(doc, "PassRole")["Resource"] == [f"arn:aws:iam::{ACCOUNT_ID}:role/tenantml-acme-dev-*"]
     assert statement(doc, "TenantKey")["Resource"] == ["${aws_kms_key.key.arn}"]
 
 
-def test_given_a_boundary_when_synthesized_then_metrics_are_limited_to_the_namespace_and_no_action_is_a_wildcard(boundary_doc):
+def test_given_a_boundary_when_synthesized_then_metrics_are_limited_to_the_namespace_and_no_action_is_a_wildcard(
+    boundary_doc,
+):
     # given
     doc = policy(only(boundary_doc, "aws_iam_policy"))
 
@@ -333,8 +415,14 @@ def test_given_a_boundary_when_synthesized_then_metrics_are_limited_to_the_names
     assert statement(doc, "Metrics")["Condition"] == {"StringEquals": {"cloudwatch:namespace": "TenantML"}}
     assert [a for st in doc["Statement"] for a in as_list(st["Action"]) if "*" in a] == []
     on_any_resource = {a for st in doc["Statement"] if "*" in st["Resource"] for a in st["Action"]}
-    assert on_any_resource == {"cloudwatch:PutMetricData", "sts:GetCallerIdentity", "xray:PutTelemetryRecords",
-                               "xray:PutTraceSegments", *actions.ECR_AUTH, *actions.SAGEMAKER_VPC_ACCESS}
+    assert on_any_resource == {
+        "cloudwatch:PutMetricData",
+        "sts:GetCallerIdentity",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+        *actions.ECR_AUTH,
+        *actions.SAGEMAKER_VPC_ACCESS,
+    }
 
 
 def test_given_a_boundary_when_synthesized_then_it_allows_every_action_a_construct_can_grant(boundary_doc):
@@ -342,10 +430,21 @@ def test_given_a_boundary_when_synthesized_then_it_allows_every_action_a_constru
     doc = policy(only(boundary_doc, "aws_iam_policy"))
     allowed = {a for st in doc["Statement"] for a in st["Action"]}
     grantable = {
-        *actions.S3_READ, *actions.S3_WRITE, *actions.KMS_ENCRYPT_DECRYPT, *actions.KINESIS_READ,
-        *actions.KINESIS_WRITE, *actions.SNS_PUBLISH, *actions.SQS_SEND, *actions.LOGS_WRITE,
-        *actions.SAGEMAKER_REGISTRY_READ, *actions.SAGEMAKER_REGISTRY_WRITE, *actions.CLOUDWATCH_PUT_METRICS,
-        *actions.IAM_PASS_ROLE, *actions.ECR_PULL, *actions.ECR_AUTH, *actions.SAGEMAKER_VPC_ACCESS,
+        *actions.S3_READ,
+        *actions.S3_WRITE,
+        *actions.KMS_ENCRYPT_DECRYPT,
+        *actions.KINESIS_READ,
+        *actions.KINESIS_WRITE,
+        *actions.SNS_PUBLISH,
+        *actions.SQS_SEND,
+        *actions.LOGS_WRITE,
+        *actions.SAGEMAKER_REGISTRY_READ,
+        *actions.SAGEMAKER_REGISTRY_WRITE,
+        *actions.CLOUDWATCH_PUT_METRICS,
+        *actions.IAM_PASS_ROLE,
+        *actions.ECR_PULL,
+        *actions.ECR_AUTH,
+        *actions.SAGEMAKER_VPC_ACCESS,
         *actions.SAGEMAKER_ENDPOINT_LOGS,
     }
 
@@ -353,11 +452,17 @@ def test_given_a_boundary_when_synthesized_then_it_allows_every_action_a_constru
     assert grantable - allowed == set()
 
 
-def test_given_a_govcloud_tenant_when_its_boundary_is_synthesized_then_arns_use_the_tenants_partition(stack, key):
+def test_given_a_govcloud_tenant_when_its_boundary_is_synthesized_then_arns_use_the_tenants_partition(
+    stack, key
+):
     # given: the spec's region pattern accepts us-gov-west-1 (partition aws-us-gov)
     gov = Naming(tenant="acme", environment="dev", region="us-gov-west-1", account_id=ACCOUNT_ID)
-    PermissionBoundary(stack, "Boundary", PermissionBoundaryProps(naming=gov, metrics_namespace="TenantML"),
-                       key_arn=key.key_arn)
+    PermissionBoundary(
+        stack,
+        "Boundary",
+        PermissionBoundaryProps(naming=gov, metrics_namespace="TenantML"),
+        key_arn=key.key_arn,
+    )
 
     # when
     _, doc = synth(stack)

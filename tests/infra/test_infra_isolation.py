@@ -23,11 +23,25 @@ from core.spec import load_specs
 TENANTS = {
     "churn": ("churn", {}),
     "fraud": ("fraud", {}),
-    "recsys": ("churn", {"environment": "staging", "region": "eu-central-1", "account_id": "111122223333",
-                         "model": {"name": "recsys", "problem": "regression", "primary_metric": "rmse",
-                                   "minimum_metric": 1.0, "estimator": "ridge"}}),
-    "pricing": ("fraud", {"environment": "dev", "region": "eu-west-1", "account_id": None,
-                          "model": {"name": "pricing"}}),
+    "recsys": (
+        "churn",
+        {
+            "environment": "staging",
+            "region": "eu-central-1",
+            "account_id": "111122223333",
+            "model": {
+                "name": "recsys",
+                "problem": "regression",
+                "primary_metric": "rmse",
+                "minimum_metric": 1.0,
+                "estimator": "ridge",
+            },
+        },
+    ),
+    "pricing": (
+        "fraud",
+        {"environment": "dev", "region": "eu-west-1", "account_id": None, "model": {"name": "pricing"}},
+    ),
 }
 
 
@@ -74,7 +88,11 @@ def _name_globs(stack: SynthesizedStack) -> set[str]:
 
 def _cross_tenant_globs(owner: SynthesizedStack, other: SynthesizedStack) -> list[tuple[str, list[str]]]:
     names = _physical_names(other)
-    return [(glob, sorted(glob_matches(glob, names))) for glob in sorted(_name_globs(owner)) if glob_matches(glob, names)]
+    return [
+        (glob, sorted(glob_matches(glob, names)))
+        for glob in sorted(_name_globs(owner))
+        if glob_matches(glob, names)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +110,9 @@ def test_given_several_tenants_when_synthesized_together_then_each_gets_its_own_
 
 
 @pytest.mark.parametrize(("owner", "other"), PAIRS)
-def test_given_two_tenants_when_synthesized_then_no_string_in_one_stack_names_the_others_resources(stacks, owner, other):
+def test_given_two_tenants_when_synthesized_then_no_string_in_one_stack_names_the_others_resources(
+    stacks, owner, other
+):
     # given
     markers = (f"tenantml-{other}-", f"/tenantml/{other}/", f"tenants/{other}/")
 
@@ -104,7 +124,9 @@ def test_given_two_tenants_when_synthesized_then_no_string_in_one_stack_names_th
 
 
 @pytest.mark.parametrize(("owner", "other"), PAIRS)
-def test_given_two_tenants_when_synthesized_then_one_stack_never_mentions_the_other_tenant(stacks, owner, other):
+def test_given_two_tenants_when_synthesized_then_one_stack_never_mentions_the_other_tenant(
+    stacks, owner, other
+):
     # given: tags, descriptions, alarm dimensions and environment variables all carry tenant names
     word = re.compile(rf"(?<![a-z0-9]){re.escape(other)}(?![a-z0-9])")
 
@@ -116,7 +138,9 @@ def test_given_two_tenants_when_synthesized_then_one_stack_never_mentions_the_ot
 
 
 @pytest.mark.parametrize(("owner", "other"), PAIRS)
-def test_given_two_tenants_when_synthesized_then_no_wildcard_in_one_stack_matches_the_others_names(stacks, owner, other):
+def test_given_two_tenants_when_synthesized_then_no_wildcard_in_one_stack_matches_the_others_names(
+    stacks, owner, other
+):
     # when
     matches = _cross_tenant_globs(stacks[owner], stacks[other])
 
@@ -134,9 +158,15 @@ def test_given_a_tenant_when_synthesized_then_every_physical_name_and_tag_is_its
 
     # then
     named = {
-        "aws_s3_bucket": "bucket", "aws_kinesis_stream": "name", "aws_sns_topic": "name", "aws_sqs_queue": "name",
-        "aws_lambda_function": "function_name", "aws_iam_role": "name", "aws_iam_policy": "name",
-        "aws_cloudwatch_metric_alarm": "alarm_name", "aws_sagemaker_model_package_group": "model_package_group_name",
+        "aws_s3_bucket": "bucket",
+        "aws_kinesis_stream": "name",
+        "aws_sns_topic": "name",
+        "aws_sqs_queue": "name",
+        "aws_lambda_function": "function_name",
+        "aws_iam_role": "name",
+        "aws_iam_policy": "name",
+        "aws_cloudwatch_metric_alarm": "alarm_name",
+        "aws_sagemaker_model_package_group": "model_package_group_name",
     }
     for resource_type, attribute in named.items():
         for body in bodies(doc, resource_type).values():
@@ -148,7 +178,9 @@ def test_given_a_tenant_when_synthesized_then_every_physical_name_and_tag_is_its
     assert doc["terraform"]["backend"]["s3"]["key"] == f"tenants/{tenant}/terraform.tfstate"
 
 
-def test_given_a_tenant_named_like_another_tenant_plus_its_environment_when_loaded_then_the_spec_is_refused(tmp_path):
+def test_given_a_tenant_named_like_another_tenant_plus_its_environment_when_loaded_then_the_spec_is_refused(
+    tmp_path,
+):
     # given: "team-dev" in prod would sit inside the name prefix of "team" in dev (tenantml-team-dev-)
     specs = tmp_path / "tenants"
     specs.mkdir()
@@ -168,10 +200,19 @@ def test_given_a_tenant_named_like_another_tenant_plus_its_environment_when_load
 
 def test_given_tenants_whose_names_share_a_prefix_when_synthesized_then_boundaries_stay_apart(tmp_path):
     # given: "team" and "team-a" share a prefix, but environments separate every name
-    stacks = _synthesize(tmp_path, {
-        "team": ("churn", {"environment": "dev", "account_id": "111122223333", "model": {"name": "team"}}),
-        "team-a": ("churn", {"environment": "dev", "account_id": "111122223333", "model": {"name": "teama"}}),
-    })
+    stacks = _synthesize(
+        tmp_path,
+        {
+            "team": (
+                "churn",
+                {"environment": "dev", "account_id": "111122223333", "model": {"name": "team"}},
+            ),
+            "team-a": (
+                "churn",
+                {"environment": "dev", "account_id": "111122223333", "model": {"name": "teama"}},
+            ),
+        },
+    )
 
     # when
     matches = _cross_tenant_globs(stacks["team"], stacks["team-a"])

@@ -48,7 +48,9 @@ def test_given_a_tenant_key_when_synthesized_then_only_the_account_root_holds_a_
     assert all("*" not in a for s in others for a in as_list(s["Action"]))
 
 
-def test_given_a_tenant_key_when_synthesized_then_cloudwatch_logs_may_use_it_only_for_this_accounts_log_groups(stack, key):
+def test_given_a_tenant_key_when_synthesized_then_cloudwatch_logs_may_use_it_only_for_this_accounts_log_groups(
+    stack, key
+):
     # when
     _, doc = synth(stack)
     logs = statement(policy(only(doc, "aws_kms_key")), "CloudWatchLogs")
@@ -60,7 +62,9 @@ def test_given_a_tenant_key_when_synthesized_then_cloudwatch_logs_may_use_it_onl
     }
 
 
-def test_given_a_role_when_the_key_grants_decrypt_then_the_role_may_decrypt_and_describe_only_that_key(stack, key, role):
+def test_given_a_role_when_the_key_grants_decrypt_then_the_role_may_decrypt_and_describe_only_that_key(
+    stack, key, role
+):
     # when
     key.grant_decrypt(role)
     _, doc = synth(stack)
@@ -71,7 +75,9 @@ def test_given_a_role_when_the_key_grants_decrypt_then_the_role_may_decrypt_and_
     assert granted["Resource"] == ["${aws_kms_key.key.arn}"]
 
 
-def test_given_a_role_when_the_key_grants_encrypt_decrypt_then_the_role_gets_the_encrypt_actions_on_that_key(stack, key, role):
+def test_given_a_role_when_the_key_grants_encrypt_decrypt_then_the_role_gets_the_encrypt_actions_on_that_key(
+    stack, key, role
+):
     # when
     key.grant_encrypt_decrypt(role)
     _, doc = synth(stack)
@@ -110,18 +116,34 @@ def test_given_an_out_of_range_key_setting_when_props_are_built_then_the_field_a
 def test_given_both_key_settings_out_of_range_when_props_are_built_then_one_error_lists_both(naming: Naming):
     # when
     with pytest.raises(ConstructPropsError) as caught:
-        TenantKeyProps(naming=naming, account_id=ACCOUNT_ID, partition="aws", deletion_window_days=0,
-                       rotation_period_days=0)
+        TenantKeyProps(
+            naming=naming,
+            account_id=ACCOUNT_ID,
+            partition="aws",
+            deletion_window_days=0,
+            rotation_period_days=0,
+        )
 
     # then
     assert [p.location for p in caught.value.problems] == ["deletion_window_days", "rotation_period_days"]
 
 
 @pytest.mark.parametrize(("deletion", "rotation"), [(7, 90), (30, 2560)])
-def test_given_key_settings_at_the_limits_when_synthesized_then_they_are_used(stack, naming, deletion, rotation):
+def test_given_key_settings_at_the_limits_when_synthesized_then_they_are_used(
+    stack, naming, deletion, rotation
+):
     # given
-    TenantKey(stack, "Key", TenantKeyProps(naming=naming, account_id=ACCOUNT_ID, partition="aws",
-                                           deletion_window_days=deletion, rotation_period_days=rotation))
+    TenantKey(
+        stack,
+        "Key",
+        TenantKeyProps(
+            naming=naming,
+            account_id=ACCOUNT_ID,
+            partition="aws",
+            deletion_window_days=deletion,
+            rotation_period_days=rotation,
+        ),
+    )
 
     # when
     text, _ = synth(stack)

@@ -21,15 +21,21 @@ def test_given_a_network_when_synthesized_then_the_vpc_has_dns_and_the_tenant_na
     assert cdk.Testing.to_have_resource_with_properties(
         text,
         "aws_vpc",
-        {"cidr_block": "10.10.0.0/16", "enable_dns_hostnames": True, "enable_dns_support": True,
-         "tags": {"Name": "tenantml-acme-dev-vpc"}},
+        {
+            "cidr_block": "10.10.0.0/16",
+            "enable_dns_hostnames": True,
+            "enable_dns_support": True,
+            "tags": {"Name": "tenantml-acme-dev-vpc"},
+        },
     )
     assert network.vpc_id == "${aws_vpc.network.id}"
 
 
 def test_given_three_zones_when_synthesized_then_each_zone_has_a_private_and_a_public_subnet(stack, naming):
     # given
-    network = Network(stack, "Network", NetworkProps(naming=naming, cidr="10.20.0.0/16", availability_zones=3))
+    network = Network(
+        stack, "Network", NetworkProps(naming=naming, cidr="10.20.0.0/16", availability_zones=3)
+    )
 
     # when
     _, doc = synth(stack)
@@ -37,14 +43,28 @@ def test_given_three_zones_when_synthesized_then_each_zone_has_a_private_and_a_p
     # then
     subnets = bodies(doc, "aws_subnet")
     assert sorted(subnets) == [f"network_{kind}{i}" for kind in ("private", "public") for i in range(3)]
-    assert [subnets[f"network_private{i}"]["availability_zone"] for i in range(3)] == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
-    assert [subnets[f"network_private{i}"]["cidr_block"] for i in range(3)] == ["10.20.0.0/20", "10.20.16.0/20", "10.20.32.0/20"]
-    assert [subnets[f"network_public{i}"]["cidr_block"] for i in range(3)] == ["10.20.48.0/20", "10.20.64.0/20", "10.20.80.0/20"]
+    assert [subnets[f"network_private{i}"]["availability_zone"] for i in range(3)] == [
+        "eu-west-1a",
+        "eu-west-1b",
+        "eu-west-1c",
+    ]
+    assert [subnets[f"network_private{i}"]["cidr_block"] for i in range(3)] == [
+        "10.20.0.0/20",
+        "10.20.16.0/20",
+        "10.20.32.0/20",
+    ]
+    assert [subnets[f"network_public{i}"]["cidr_block"] for i in range(3)] == [
+        "10.20.48.0/20",
+        "10.20.64.0/20",
+        "10.20.80.0/20",
+    ]
     assert all(s["map_public_ip_on_launch"] is False for s in subnets.values())
     assert network.private_subnet_ids == [f"${{aws_subnet.network_private{i}.id}}" for i in range(3)]
 
 
-def test_given_a_network_when_synthesized_then_private_subnets_reach_out_only_through_the_nat_gateway(stack, naming):
+def test_given_a_network_when_synthesized_then_private_subnets_reach_out_only_through_the_nat_gateway(
+    stack, naming
+):
     # given
     Network(stack, "Network", NetworkProps(naming=naming, cidr="10.10.0.0/16"))
 
@@ -79,7 +99,9 @@ def test_given_a_network_when_synthesized_then_private_subnets_reach_out_only_th
     ],
     ids=["prefix-8", "prefix-28", "public-range", "one-zone", "four-zones"],
 )
-def test_given_a_broken_network_setting_when_props_are_built_then_the_field_and_value_are_named(naming, fields, expected):
+def test_given_a_broken_network_setting_when_props_are_built_then_the_field_and_value_are_named(
+    naming, fields, expected
+):
     # when
     with pytest.raises(ConstructPropsError) as caught:
         NetworkProps(naming=naming, **{"cidr": "10.0.0.0/16", **fields})
@@ -109,7 +131,9 @@ def test_given_a_cidr_that_is_not_a_network_when_props_are_built_then_the_cidr_i
     ("cidr", "zones"),
     [("10.0.0.0/16", 2), ("172.16.0.0/24", 3), ("192.168.0.0/20", 2)],
 )
-def test_given_a_private_range_when_props_are_built_then_it_is_split_into_two_subnets_per_zone(naming, cidr, zones):
+def test_given_a_private_range_when_props_are_built_then_it_is_split_into_two_subnets_per_zone(
+    naming, cidr, zones
+):
     # when
     props = NetworkProps(naming=naming, cidr=cidr, availability_zones=zones)
 

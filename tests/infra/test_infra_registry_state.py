@@ -14,11 +14,16 @@ VERSIONS_ARN = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT_ID}:model-package/tenantml
 
 @pytest.fixture
 def registry(stack, naming) -> ModelRegistry:
-    return ModelRegistry(stack, "Registry", ModelRegistryProps(naming=naming, model_name="churn", account_id=ACCOUNT_ID,
-                                                               partition="aws"))
+    return ModelRegistry(
+        stack,
+        "Registry",
+        ModelRegistryProps(naming=naming, model_name="churn", account_id=ACCOUNT_ID, partition="aws"),
+    )
 
 
-def test_given_a_registry_when_synthesized_then_one_model_package_group_is_named_for_tenant_and_model(stack, registry):
+def test_given_a_registry_when_synthesized_then_one_model_package_group_is_named_for_tenant_and_model(
+    stack, registry
+):
     # when
     text, doc = synth(stack)
 
@@ -31,7 +36,9 @@ def test_given_a_registry_when_synthesized_then_one_model_package_group_is_named
     assert registry.group_arn == "${aws_sagemaker_model_package_group.registry.arn}"
 
 
-def test_given_a_role_when_the_registry_grants_read_then_it_may_describe_the_group_and_its_versions(stack, registry, role):
+def test_given_a_role_when_the_registry_grants_read_then_it_may_describe_the_group_and_its_versions(
+    stack, registry, role
+):
     # when
     registry.grant_read(role)
     _, doc = synth(stack)
@@ -45,7 +52,9 @@ def test_given_a_role_when_the_registry_grants_read_then_it_may_describe_the_gro
     }
 
 
-def test_given_a_role_when_the_registry_grants_write_then_it_may_create_versions_in_that_group_only(stack, registry, role):
+def test_given_a_role_when_the_registry_grants_write_then_it_may_create_versions_in_that_group_only(
+    stack, registry, role
+):
     # when
     registry.grant_write(role)
     _, doc = synth(stack)
@@ -60,13 +69,21 @@ def test_given_a_role_when_the_registry_grants_write_then_it_may_create_versions
 
 
 def _state(**overrides) -> StateBackendProps:
-    fields = {"tenant": "acme", "enabled": True, "bucket": "tenantml-terraform-state", "key_prefix": "/tenants/",
-                  "lock_table": "tenantml-terraform-locks", "region": "eu-west-1"}
+    fields = {
+        "tenant": "acme",
+        "enabled": True,
+        "bucket": "tenantml-terraform-state",
+        "key_prefix": "/tenants/",
+        "lock_table": "tenantml-terraform-locks",
+        "region": "eu-west-1",
+    }
     fields.update(overrides)
     return StateBackendProps(**fields)
 
 
-def test_given_an_enabled_backend_when_synthesized_then_state_goes_to_the_tenants_own_key_locked_and_encrypted(stack):
+def test_given_an_enabled_backend_when_synthesized_then_state_goes_to_the_tenants_own_key_locked_and_encrypted(
+    stack,
+):
     # given
     configure_state_backend(stack, _state())
 
@@ -96,8 +113,10 @@ def test_given_a_disabled_backend_when_synthesized_then_state_is_a_local_file_pe
     assert doc["terraform"]["backend"] == {"local": {"path": "terraform.acme.tfstate"}}
 
 
-@pytest.mark.parametrize(("prefix", "key"), [("tenants", "tenants/acme/terraform.tfstate"),
-                                             ("org/ml/", "org/ml/acme/terraform.tfstate")])
+@pytest.mark.parametrize(
+    ("prefix", "key"),
+    [("tenants", "tenants/acme/terraform.tfstate"), ("org/ml/", "org/ml/acme/terraform.tfstate")],
+)
 def test_given_a_key_prefix_when_the_state_key_is_built_then_it_ends_with_the_tenant(prefix, key):
     # when / then
     assert _state(key_prefix=prefix).key == key

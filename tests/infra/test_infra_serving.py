@@ -28,8 +28,15 @@ def _spec(name: str, **serving: Any) -> TenantSpec:
 def stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """fraud as in tenants/ (EKS serving) and churn with version 3 pinned on a SageMaker endpoint."""
     specs = [
-        _spec("churn", platform="sagemaker", model_version=3, canary_percent=25, bake_minutes=15,
-              instance_type="ml.c5.xlarge", instance_count=2),
+        _spec(
+            "churn",
+            platform="sagemaker",
+            model_version=3,
+            canary_percent=25,
+            bake_minutes=15,
+            instance_type="ml.c5.xlarge",
+            instance_count=2,
+        ),
         _spec("fraud"),
     ]
     return {t: s.doc for t, s in synthesize_specs(specs, tmp_path_factory.mktemp("out")).items()}
@@ -47,7 +54,9 @@ def test_given_any_tenant_then_an_immutable_scanned_kms_encrypted_repository_is_
         repo = only(doc, "aws_ecr_repository")
         assert repo["image_tag_mutability"] == "IMMUTABLE"
         assert repo["image_scanning_configuration"] == [{"scan_on_push": True}]
-        assert repo["encryption_configuration"] == [{"encryption_type": "KMS", "kms_key": "${aws_kms_key.key.arn}"}]
+        assert repo["encryption_configuration"] == [
+            {"encryption_type": "KMS", "kms_key": "${aws_kms_key.key.arn}"}
+        ]
         rules = json.loads(only(doc, "aws_ecr_lifecycle_policy")["policy"])["rules"]
         assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]
         assert doc["output"]["image_repository_url"]["value"] == "${aws_ecr_repository.images.repository_url}"
@@ -66,7 +75,9 @@ def test_given_a_pinned_version_then_the_model_serves_that_package_in_the_privat
     )
     assert "image" not in container  # the package carries the image and the model data
     config = ServerConfig.model_validate_json(container["environment"]["TENANTML_SERVING_CONFIG"])
-    assert config.source.kind == "directory" and config.inference_log.stream_name.startswith("${aws_kinesis_stream.")
+    assert config.source.kind == "directory" and config.inference_log.stream_name.startswith(
+        "${aws_kinesis_stream."
+    )
     assert model["execution_role_arn"] == "${aws_iam_role.roles_serving.arn}"
     subnets = model["vpc_config"][0]["subnets"]
     assert len(subnets) == 2 and all(s.startswith("${aws_subnet.network_private") for s in subnets)
@@ -76,10 +87,15 @@ def test_given_a_pinned_version_then_the_model_serves_that_package_in_the_privat
 def test_given_the_spec_then_the_endpoint_config_and_blue_green_canary_follow_it(stacks):
     doc = stacks["churn"]
     config = only(doc, "aws_sagemaker_endpoint_configuration")
-    assert config["production_variants"] == [{
-        "variant_name": "primary", "model_name": "${aws_sagemaker_model.endpoint_model.name}",
-        "instance_type": "ml.c5.xlarge", "initial_instance_count": 2, "initial_variant_weight": 1,
-    }]
+    assert config["production_variants"] == [
+        {
+            "variant_name": "primary",
+            "model_name": "${aws_sagemaker_model.endpoint_model.name}",
+            "instance_type": "ml.c5.xlarge",
+            "initial_instance_count": 2,
+            "initial_variant_weight": 1,
+        }
+    ]
     assert config["kms_key_arn"] == "${aws_kms_key.key.arn}"
     assert config["lifecycle"] == {"create_before_destroy": True}
     endpoint = only(doc, "aws_sagemaker_endpoint")
@@ -87,8 +103,11 @@ def test_given_the_spec_then_the_endpoint_config_and_blue_green_canary_follow_it
     assert endpoint["endpoint_config_name"] == "${aws_sagemaker_endpoint_configuration.endpoint_config.name}"
     policy = endpoint["deployment_config"][0]["blue_green_update_policy"][0]
     routing = policy["traffic_routing_configuration"][0]
-    assert routing == {"type": "CANARY", "wait_interval_in_seconds": 900,
-                       "canary_size": [{"type": "CAPACITY_PERCENT", "value": 25}]}
+    assert routing == {
+        "type": "CANARY",
+        "wait_interval_in_seconds": 900,
+        "canary_size": [{"type": "CAPACITY_PERCENT", "value": 25}],
+    }
     assert policy["termination_wait_in_seconds"] == 900
     assert doc["output"]["endpoint_invoke_url"]["value"] == (
         "https://runtime.sagemaker.eu-west-1.amazonaws.com/endpoints/tenantml-churn-dev-churn/invocations"
@@ -99,13 +118,18 @@ def test_given_the_endpoint_then_its_rollback_alarms_are_the_guardrails_on_its_v
     doc = stacks["churn"]
     endpoint = only(doc, "aws_sagemaker_endpoint")
     named = endpoint["deployment_config"][0]["auto_rollback_configuration"][0]["alarms"]
-    alarms = {f"${{aws_cloudwatch_metric_alarm.{a}.alarm_name}}": body
-              for a, body in bodies(doc, "aws_cloudwatch_metric_alarm").items()}
+    alarms = {
+        f"${{aws_cloudwatch_metric_alarm.{a}.alarm_name}}": body
+        for a, body in bodies(doc, "aws_cloudwatch_metric_alarm").items()
+    }
     guardrails = [alarms[n["alarm_name"]] for n in named]
     assert {g["metric_name"] for g in guardrails} == {"Invocation5XXErrors", "ModelLatency"}
     for guardrail in guardrails:
         assert guardrail["namespace"] == "AWS/SageMaker"
-        assert guardrail["dimensions"] == {"EndpointName": "tenantml-churn-dev-churn", "VariantName": "primary"}
+        assert guardrail["dimensions"] == {
+            "EndpointName": "tenantml-churn-dev-churn",
+            "VariantName": "primary",
+        }
     latency = next(g for g in guardrails if g["metric_name"] == "ModelLatency")
     assert latency["extended_statistic"] == "p99"
     assert latency["threshold"] == 250.0 * 1000  # monitoring.latency_p99_ms, in microseconds
@@ -114,13 +138,22 @@ def test_given_the_endpoint_then_its_rollback_alarms_are_the_guardrails_on_its_v
 
 
 def test_given_a_content_change_then_model_and_config_names_change_and_the_endpoint_name_does_not(tmp_path):
-    one = synthesize_specs([_spec("churn", platform="sagemaker", model_version=3)], tmp_path / "a")["churn"].doc
-    two = synthesize_specs([_spec("churn", platform="sagemaker", model_version=4)], tmp_path / "b")["churn"].doc
-    same = synthesize_specs([_spec("churn", platform="sagemaker", model_version=3)], tmp_path / "c")["churn"].doc
+    one = synthesize_specs([_spec("churn", platform="sagemaker", model_version=3)], tmp_path / "a")[
+        "churn"
+    ].doc
+    two = synthesize_specs([_spec("churn", platform="sagemaker", model_version=4)], tmp_path / "b")[
+        "churn"
+    ].doc
+    same = synthesize_specs([_spec("churn", platform="sagemaker", model_version=3)], tmp_path / "c")[
+        "churn"
+    ].doc
 
     def names(doc: dict[str, Any]) -> tuple[str, str, str]:
-        return (only(doc, "aws_sagemaker_model")["name"], only(doc, "aws_sagemaker_endpoint_configuration")["name"],
-                only(doc, "aws_sagemaker_endpoint")["name"])
+        return (
+            only(doc, "aws_sagemaker_model")["name"],
+            only(doc, "aws_sagemaker_endpoint_configuration")["name"],
+            only(doc, "aws_sagemaker_endpoint")["name"],
+        )
 
     assert names(one) == names(same)
     assert names(one)[0] != names(two)[0] and names(one)[1] != names(two)[1]
@@ -130,7 +163,11 @@ def test_given_a_content_change_then_model_and_config_names_change_and_the_endpo
 
 def test_given_no_pinned_version_then_there_is_no_endpoint(tmp_path):
     doc = synthesize_specs([_spec("churn")], tmp_path)["churn"].doc
-    for resource_type in ("aws_sagemaker_model", "aws_sagemaker_endpoint_configuration", "aws_sagemaker_endpoint"):
+    for resource_type in (
+        "aws_sagemaker_model",
+        "aws_sagemaker_endpoint_configuration",
+        "aws_sagemaker_endpoint",
+    ):
         assert resource_type not in doc["resource"]
     assert "endpoint_name" not in doc["output"]
 
@@ -141,7 +178,9 @@ def test_given_sagemaker_serving_then_the_serving_role_may_pull_the_image_and_at
     by_sid = {s["Sid"]: s for s in grants["Statement"]}
     assert by_sid["PullImages"]["Resource"] == ["${aws_ecr_repository.images.arn}"]
     assert "ec2:CreateNetworkInterface" in by_sid["EndpointNetwork"]["Action"]
-    assert by_sid["EndpointLogs"]["Resource"][0].endswith("log-group:/aws/sagemaker/Endpoints/tenantml-churn-dev-churn")
+    assert by_sid["EndpointLogs"]["Resource"][0].endswith(
+        "log-group:/aws/sagemaker/Endpoints/tenantml-churn-dev-churn"
+    )
     boundary = json.loads(only(doc, "aws_iam_policy")["policy"])
     boundary_sids = {s["Sid"] for s in boundary["Statement"]}
     assert {"Images", "EndpointLogs", "ImageLogin", "EndpointNetwork"} <= boundary_sids
@@ -155,9 +194,15 @@ def test_given_eks_serving_then_the_kubernetes_provider_is_bound_to_the_cluster(
     assert doc["terraform"]["required_providers"]["kubernetes"]["source"] == "hashicorp/kubernetes"
     provider = doc["provider"]["kubernetes"][0]
     assert provider["host"] == "${aws_eks_cluster.cluster.endpoint}"
-    assert provider["cluster_ca_certificate"] == "${base64decode(aws_eks_cluster.cluster.certificate_authority[0].data)}"
+    assert (
+        provider["cluster_ca_certificate"]
+        == "${base64decode(aws_eks_cluster.cluster.certificate_authority[0].data)}"
+    )
     assert provider["token"] == "${data.aws_eks_cluster_auth.kubernetes_cluster_auth.token}"
-    assert doc["data"]["aws_eks_cluster_auth"]["kubernetes_cluster_auth"]["name"] == "${aws_eks_cluster.cluster.name}"
+    assert (
+        doc["data"]["aws_eks_cluster_auth"]["kubernetes_cluster_auth"]["name"]
+        == "${aws_eks_cluster.cluster.name}"
+    )
 
 
 def test_given_eks_serving_then_the_irsa_role_trusts_exactly_the_service_account(stacks):
@@ -168,16 +213,21 @@ def test_given_eks_serving_then_the_irsa_role_trusts_exactly_the_service_account
     issuer = "${aws_iam_openid_connect_provider.cluster_oidc.url}"
     assert federated["Principal"] == {"Federated": "${aws_iam_openid_connect_provider.cluster_oidc.arn}"}
     assert federated["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert federated["Condition"] == {"StringEquals": {
-        f"{issuer}:sub": "system:serviceaccount:tenantml-fraud-prod:tenantml-fraud-prod-serving",
-        f"{issuer}:aud": "sts.amazonaws.com",
-    }}
+    assert federated["Condition"] == {
+        "StringEquals": {
+            f"{issuer}:sub": "system:serviceaccount:tenantml-fraud-prod:tenantml-fraud-prod-serving",
+            f"{issuer}:aud": "sts.amazonaws.com",
+        }
+    }
     assert role["permissions_boundary"] == "${aws_iam_policy.boundary.arn}"
     account = only(doc, "kubernetes_service_account_v1")["metadata"][0]
     assert account["annotations"] == {"eks.amazonaws.com/role-arn": "${aws_iam_role.serving_role.arn}"}
     assert account["name"] == "tenantml-fraud-prod-serving"
     assert account["namespace"] == "${kubernetes_namespace_v1.serving_namespace.metadata[0].name}"
-    grants = {s["Sid"] for s in json.loads(bodies(doc, "aws_iam_role_policy")["serving_role_policy"]["policy"])["Statement"]}
+    grants = {
+        s["Sid"]
+        for s in json.loads(bodies(doc, "aws_iam_role_policy")["serving_role_policy"]["policy"])["Statement"]
+    }
     assert {"ReadRegistry", "WriteInferenceStream", "PullImages"} <= grants
 
 
@@ -195,7 +245,10 @@ def test_given_eks_serving_then_the_deployment_follows_the_inference_contract_an
     assert container["security_context"][0]["allow_privilege_escalation"] is False
     assert pod["security_context"][0]["run_as_non_root"] is True
     assert pod["node_selector"] == {"tenantml.io/workload": "serving"}
-    assert pod["service_account_name"] == "${kubernetes_service_account_v1.serving_service_account.metadata[0].name}"
+    assert (
+        pod["service_account_name"]
+        == "${kubernetes_service_account_v1.serving_service_account.metadata[0].name}"
+    )
     assert container["resources"][0]["requests"] and container["resources"][0]["limits"]
     env = _env(container)
     assert env["TENANTML_MODEL_PACKAGE_GROUP"] == "tenantml-fraud-prod-fraud"
@@ -203,7 +256,10 @@ def test_given_eks_serving_then_the_deployment_follows_the_inference_contract_an
     assert env["AWS_REGION"] == "us-east-1"
     config = ServerConfig.model_validate_json(env["TENANTML_SERVING_CONFIG"])
     assert (config.source.kind, config.source.group, config.source.alias) == (
-        "registry", "tenantml-fraud-prod-fraud", "champion")
+        "registry",
+        "tenantml-fraud-prod-fraud",
+        "champion",
+    )
 
 
 def test_given_eks_serving_then_service_and_autoscaler_follow_the_spec(stacks):
@@ -234,7 +290,11 @@ def test_given_a_misspelt_kubernetes_argument_then_the_schema_check_reports_it(s
 
 
 def test_given_eks_serving_on_an_ec2_tenant_then_the_spec_is_rejected_naming_the_field():
-    text = (EXAMPLE_TENANTS / "churn.yaml").read_text().replace("platform: sagemaker", "platform: eks\n  image_tag: v1")
+    text = (
+        (EXAMPLE_TENANTS / "churn.yaml")
+        .read_text()
+        .replace("platform: sagemaker", "platform: eks\n  image_tag: v1")
+    )
     with pytest.raises(TenantSpecError) as raised:
         parse_spec(Path("churn.yaml"), text)
     assert "churn.yaml: serving.platform: needs compute.kind eks" in str(raised.value)
@@ -242,6 +302,12 @@ def test_given_eks_serving_on_an_ec2_tenant_then_the_spec_is_rejected_naming_the
 
 def test_given_the_example_tenants_then_the_policy_check_passes():
     cli = Path(sys.executable).parent / "tenantml"
-    completed = subprocess.run([str(cli), "check", "--tenants", "tenants"], cwd=REPO_ROOT, capture_output=True,
-                               text=True, timeout=180, check=False)
+    completed = subprocess.run(
+        [str(cli), "check", "--tenants", "tenants"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr

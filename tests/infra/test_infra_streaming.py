@@ -10,9 +10,13 @@ from infra import actions, cdk
 from infra.streaming import InferenceStream, InferenceStreamProps
 
 
-def test_given_a_provisioned_stream_when_synthesized_then_it_is_kms_encrypted_with_the_tenant_key(stack, naming, key):
+def test_given_a_provisioned_stream_when_synthesized_then_it_is_kms_encrypted_with_the_tenant_key(
+    stack, naming, key
+):
     # given
-    stream = InferenceStream(stack, "Stream", InferenceStreamProps(naming=naming, key=key, shards=3, retention_hours=48))
+    stream = InferenceStream(
+        stack, "Stream", InferenceStreamProps(naming=naming, key=key, shards=3, retention_hours=48)
+    )
 
     # when
     text, doc = synth(stack)
@@ -48,7 +52,9 @@ def test_given_an_on_demand_stream_when_synthesized_then_no_shard_count_is_writt
     assert body["encryption_type"] == "KMS"
 
 
-def test_given_a_role_when_the_stream_grants_read_then_it_may_consume_that_stream_and_decrypt(stack, naming, key, role):
+def test_given_a_role_when_the_stream_grants_read_then_it_may_consume_that_stream_and_decrypt(
+    stack, naming, key, role
+):
     # given
     stream = InferenceStream(stack, "Stream", InferenceStreamProps(naming=naming, key=key))
 
@@ -64,7 +70,9 @@ def test_given_a_role_when_the_stream_grants_read_then_it_may_consume_that_strea
     assert "kms:Decrypt" in statement(granted, "TenantKeyDecrypt")["Action"]
 
 
-def test_given_a_role_when_the_stream_grants_write_then_it_may_put_records_and_generate_data_keys(stack, naming, key, role):
+def test_given_a_role_when_the_stream_grants_write_then_it_may_put_records_and_generate_data_keys(
+    stack, naming, key, role
+):
     # given
     stream = InferenceStream(stack, "Stream", InferenceStreamProps(naming=naming, key=key))
 
@@ -94,7 +102,9 @@ def test_given_a_role_when_the_stream_grants_write_then_it_may_put_records_and_g
     ],
     ids=["unknown-mode", "retention-23h", "retention-8761h", "no-shards", "501-shards"],
 )
-def test_given_a_broken_stream_setting_when_props_are_built_then_the_field_and_value_are_named(naming, key, fields, expected):
+def test_given_a_broken_stream_setting_when_props_are_built_then_the_field_and_value_are_named(
+    naming, key, fields, expected
+):
     # when
     with pytest.raises(ConstructPropsError) as caught:
         InferenceStreamProps(naming=naming, key=key, **fields)
@@ -106,8 +116,13 @@ def test_given_a_broken_stream_setting_when_props_are_built_then_the_field_and_v
 
 @pytest.mark.parametrize(
     "fields",
-    [{"retention_hours": 24}, {"retention_hours": 8760}, {"shards": 1}, {"shards": 500},
-     {"mode": "on_demand", "shards": 0}],
+    [
+        {"retention_hours": 24},
+        {"retention_hours": 8760},
+        {"shards": 1},
+        {"shards": 500},
+        {"mode": "on_demand", "shards": 0},
+    ],
     ids=["retention-24h", "retention-8760h", "1-shard", "500-shards", "on-demand-ignores-shards"],
 )
 def test_given_stream_settings_within_limits_when_props_are_built_then_they_are_kept(naming, key, fields):

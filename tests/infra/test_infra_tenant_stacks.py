@@ -45,28 +45,46 @@ def _bucket_ids(doc: dict) -> set[str]:
 # --- the "done when" list ---------------------------------------------------------------------------
 
 
-def test_given_an_example_tenant_when_synthesized_then_it_has_three_buckets_each_with_its_secure_defaults(tenant):
+def test_given_an_example_tenant_when_synthesized_then_it_has_three_buckets_each_with_its_secure_defaults(
+    tenant,
+):
     # given
     doc = tenant.doc
     buckets = _bucket_ids(doc)
 
     # then
     assert len(buckets) == 3
-    for companion in ("aws_s3_bucket_versioning", "aws_s3_bucket_server_side_encryption_configuration",
-                      "aws_s3_bucket_public_access_block"):
+    for companion in (
+        "aws_s3_bucket_versioning",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_public_access_block",
+    ):
         assert {b["bucket"] for b in bodies(doc, companion).values()} == buckets, companion
-    assert {b["versioning_configuration"][0]["status"] for b in bodies(doc, "aws_s3_bucket_versioning").values()} == {"Enabled"}
-    encryption = [b["rule"][0] for b in bodies(doc, "aws_s3_bucket_server_side_encryption_configuration").values()]
-    assert {r["apply_server_side_encryption_by_default"][0]["sse_algorithm"] for r in encryption} == {"aws:kms"}
+    assert {
+        b["versioning_configuration"][0]["status"] for b in bodies(doc, "aws_s3_bucket_versioning").values()
+    } == {"Enabled"}
+    encryption = [
+        b["rule"][0] for b in bodies(doc, "aws_s3_bucket_server_side_encryption_configuration").values()
+    ]
+    assert {r["apply_server_side_encryption_by_default"][0]["sse_algorithm"] for r in encryption} == {
+        "aws:kms"
+    }
     assert all(r["bucket_key_enabled"] is True for r in encryption)
 
 
 @pytest.mark.parametrize(
     "resource_type",
-    ["aws_kms_key", "aws_kinesis_stream", "aws_lambda_event_source_mapping",
-     "aws_s3_bucket_notification", "aws_sagemaker_model_package_group"],
+    [
+        "aws_kms_key",
+        "aws_kinesis_stream",
+        "aws_lambda_event_source_mapping",
+        "aws_s3_bucket_notification",
+        "aws_sagemaker_model_package_group",
+    ],
 )
-def test_given_an_example_tenant_when_synthesized_then_it_has_exactly_one_of_each_platform_resource(tenant, resource_type):
+def test_given_an_example_tenant_when_synthesized_then_it_has_exactly_one_of_each_platform_resource(
+    tenant, resource_type
+):
     # then
     assert len(bodies(tenant.doc, resource_type)) == 1
 
@@ -84,23 +102,37 @@ def test_given_an_example_tenant_when_synthesized_then_it_has_functions_roles_an
     assert all(a["alarm_actions"] == [topic] for a in alarms.values())
 
 
-def test_given_an_example_tenant_when_synthesized_then_one_drifted_window_alarms_and_health_alarms_use_m_of_n(tenant):
+def test_given_an_example_tenant_when_synthesized_then_one_drifted_window_alarms_and_health_alarms_use_m_of_n(
+    tenant,
+):
     # given
     spec = load_specs(EXAMPLE_TENANTS, only=tenant.tenant)[0]
-    alarms = {a["metric_name"]: a for a in bodies(tenant.doc, "aws_cloudwatch_metric_alarm").values()
-              if a["namespace"] == "TenantML"}
+    alarms = {
+        a["metric_name"]: a
+        for a in bodies(tenant.doc, "aws_cloudwatch_metric_alarm").values()
+        if a["namespace"] == "TenantML"
+    }
 
     # then: a drift score is a whole window's verdict; error rate and latency wait for M of N periods
     assert (alarms["DriftScore"]["evaluation_periods"], alarms["DriftScore"]["datapoints_to_alarm"]) == (1, 1)
     assert alarms["DriftScore"]["threshold"] == spec.model.drift_threshold
     for metric in ("ErrorRate", "LatencyMs"):
         assert (alarms[metric]["evaluation_periods"], alarms[metric]["datapoints_to_alarm"]) == (
-            spec.monitoring.evaluation_periods, spec.monitoring.datapoints_to_alarm)
+            spec.monitoring.evaluation_periods,
+            spec.monitoring.datapoints_to_alarm,
+        )
 
 
-@pytest.mark.parametrize(("name", "present", "absent"), [("fraud", "aws_eks_cluster", "aws_launch_template"),
-                                                          ("churn", "aws_launch_template", "aws_eks_cluster")])
-def test_given_the_compute_kind_of_a_tenant_when_synthesized_then_only_that_compute_is_built(example_stacks, name, present, absent):
+@pytest.mark.parametrize(
+    ("name", "present", "absent"),
+    [
+        ("fraud", "aws_eks_cluster", "aws_launch_template"),
+        ("churn", "aws_launch_template", "aws_eks_cluster"),
+    ],
+)
+def test_given_the_compute_kind_of_a_tenant_when_synthesized_then_only_that_compute_is_built(
+    example_stacks, name, present, absent
+):
     # given
     doc = example_stacks[name].doc
 
@@ -120,14 +152,20 @@ def test_given_an_example_tenant_when_checked_against_the_provider_schema_then_t
     assert [str(p) for p in problems] == []
 
 
-def test_given_an_example_tenant_when_synthesized_then_every_reference_points_at_something_in_the_document(tenant):
+def test_given_an_example_tenant_when_synthesized_then_every_reference_points_at_something_in_the_document(
+    tenant,
+):
     # given
     defined = addresses(tenant.doc)
 
     # when
     referenced = referenced_addresses(tenant.doc)
-    depends_on = {d for named in tenant.doc["resource"].values() for body in named.values()
-                  for d in body.get("depends_on", [])}
+    depends_on = {
+        d
+        for named in tenant.doc["resource"].values()
+        for body in named.values()
+        for d in body.get("depends_on", [])
+    }
 
     # then
     assert referenced, "a tenant stack is wired together by references"
@@ -163,7 +201,9 @@ def test_given_an_example_tenant_when_synthesized_then_each_lambda_zip_exists_an
         with zipfile.ZipFile(archive_path) as archive:
             assert f"lambdas/{package}/handler.py" in archive.namelist()
     assert {b["handler"] for b in functions.values()} == {
-        "lambdas.data_arrival.handler.handler", "lambdas.monitor.handler.handler", "lambdas.alarm.handler.handler",
+        "lambdas.data_arrival.handler.handler",
+        "lambdas.monitor.handler.handler",
+        "lambdas.alarm.handler.handler",
     }
 
 
@@ -181,7 +221,9 @@ def test_given_an_example_tenant_when_synthesized_then_outputs_name_everything_p
     for role in ("training", "serving", "pipelines"):
         assert outputs[f"{role}_role_arn"] == f"${{aws_iam_role.roles_{role}.arn}}"
     function_names = {outputs[f"{fn}_function_name"] for fn in ("data_arrival", "monitor", "alarm")}
-    assert function_names == {f"${{aws_lambda_function.{name}.function_name}}" for name in bodies(tenant.doc, "aws_lambda_function")}
+    assert function_names == {
+        f"${{aws_lambda_function.{name}.function_name}}" for name in bodies(tenant.doc, "aws_lambda_function")
+    }
 
 
 def test_given_an_example_tenant_when_synthesized_then_state_and_default_tags_are_the_tenants(tenant):
@@ -202,9 +244,13 @@ def test_given_the_fraud_spec_when_synthesized_then_its_settings_reach_the_resou
 
     # then
     (stream,) = bodies(doc, "aws_kinesis_stream").values()
-    assert stream["stream_mode_details"] == [{"stream_mode": "ON_DEMAND"}] and stream["retention_period"] == 168
+    assert (
+        stream["stream_mode_details"] == [{"stream_mode": "ON_DEMAND"}] and stream["retention_period"] == 168
+    )
     assert {f["reserved_concurrent_executions"] for f in bodies(doc, "aws_lambda_function").values()} == {20}
-    lambda_logs = [g for g in bodies(doc, "aws_cloudwatch_log_group").values() if g["name"].startswith("/aws/lambda/")]
+    lambda_logs = [
+        g for g in bodies(doc, "aws_cloudwatch_log_group").values() if g["name"].startswith("/aws/lambda/")
+    ]
     assert {g["retention_in_days"] for g in lambda_logs} == {90}
     (provider,) = doc["provider"]["aws"]
     assert provider["allowed_account_ids"] == ["111122223333"]
@@ -216,11 +262,15 @@ def _bundled_sources_fingerprint() -> list[tuple[str, int, int]]:
     roots = [REPO_ROOT / "lambdas", REPO_ROOT / "pipelines", REPO_ROOT / "core"]
     return sorted(
         (str(p), p.stat().st_size, p.stat().st_mtime_ns)
-        for root in roots for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        for root in roots
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
     )
 
 
-def test_given_both_examples_when_synthesized_twice_then_every_stack_file_is_byte_identical(example_specs, tmp_path):
+def test_given_both_examples_when_synthesized_twice_then_every_stack_file_is_byte_identical(
+    example_specs, tmp_path
+):
     # given: the working tree is shared, and a source edited between the two synths rightly changes the
     # zip hashes; such an attempt is repeated rather than counted
     for attempt in range(3):
@@ -238,12 +288,18 @@ def test_given_both_examples_when_synthesized_twice_then_every_stack_file_is_byt
     assert sorted(first) == sorted(second) == TENANTS
     for name in TENANTS:
         assert second[name].text == first[name].text, name
-        first_zips = sorted(p.relative_to(first[name].directory) for p in first[name].directory.rglob("*.zip"))
-        second_zips = sorted(p.relative_to(second[name].directory) for p in second[name].directory.rglob("*.zip"))
+        first_zips = sorted(
+            p.relative_to(first[name].directory) for p in first[name].directory.rglob("*.zip")
+        )
+        second_zips = sorted(
+            p.relative_to(second[name].directory) for p in second[name].directory.rglob("*.zip")
+        )
         assert len(first_zips) == 3
         assert first_zips == second_zips
         for relative in first_zips:
-            assert (first[name].directory / relative).read_bytes() == (second[name].directory / relative).read_bytes()
+            assert (first[name].directory / relative).read_bytes() == (
+                second[name].directory / relative
+            ).read_bytes()
 
 
 # --- IAM over everything synthesized --------------------------------------------------------------
@@ -291,11 +347,15 @@ def test_given_an_example_tenant_when_synthesized_then_only_the_eks_service_role
     }
 
 
-def test_given_an_example_tenant_when_synthesized_then_every_action_a_bounded_role_holds_is_allowed_by_the_boundary(tenant):
+def test_given_an_example_tenant_when_synthesized_then_every_action_a_bounded_role_holds_is_allowed_by_the_boundary(
+    tenant,
+):
     # given
     boundary = policy(bodies(tenant.doc, "aws_iam_policy")["boundary"])
     allowed = {a for st in boundary["Statement"] if st["Effect"] == "Allow" for a in as_list(st["Action"])}
-    bounded = {name for name, body in bodies(tenant.doc, "aws_iam_role").items() if "permissions_boundary" in body}
+    bounded = {
+        name for name, body in bodies(tenant.doc, "aws_iam_role").items() if "permissions_boundary" in body
+    }
 
     # when
     granted = {
@@ -310,15 +370,21 @@ def test_given_an_example_tenant_when_synthesized_then_every_action_a_bounded_ro
     assert sorted((role, a) for role, a in granted if a not in allowed) == []
 
 
-def test_given_an_example_tenant_when_synthesized_then_lambda_roles_may_use_the_dead_letter_queue_of_their_function(tenant):
+def test_given_an_example_tenant_when_synthesized_then_lambda_roles_may_use_the_dead_letter_queue_of_their_function(
+    tenant,
+):
     # given
     functions = bodies(tenant.doc, "aws_lambda_function")
 
     # then
     for name, fn in functions.items():
         role = fn["role"].split(".")[1]
-        granted = [st for body in bodies(tenant.doc, "aws_iam_role_policy").values()
-                   if body["role"] == f"${{aws_iam_role.{role}.id}}" for st in policy(body)["Statement"]]
+        granted = [
+            st
+            for body in bodies(tenant.doc, "aws_iam_role_policy").values()
+            if body["role"] == f"${{aws_iam_role.{role}.id}}"
+            for st in policy(body)["Statement"]
+        ]
         dlq = fn["dead_letter_config"][0]["target_arn"]
         assert any("sqs:SendMessage" in st["Action"] and dlq in st["Resource"] for st in granted), name
 

@@ -18,7 +18,9 @@ DLQ_ARN = "${aws_sqs_queue.monitor_dead_letters.arn}"
 FUNCTION_ARN = "${aws_lambda_function.monitor.arn}"
 
 
-def test_given_a_function_when_synthesized_then_it_runs_the_handler_package_with_tracing_and_json_logs(stack, function):
+def test_given_a_function_when_synthesized_then_it_runs_the_handler_package_with_tracing_and_json_logs(
+    stack, function
+):
     # when
     text, _doc = synth(stack)
 
@@ -40,7 +42,9 @@ def test_given_a_function_when_synthesized_then_it_runs_the_handler_package_with
     assert function.function_arn == FUNCTION_ARN
 
 
-def test_given_a_function_when_synthesized_then_failed_events_go_to_an_encrypted_dead_letter_queue(stack, function):
+def test_given_a_function_when_synthesized_then_failed_events_go_to_an_encrypted_dead_letter_queue(
+    stack, function
+):
     # when
     _, doc = synth(stack)
 
@@ -68,10 +72,14 @@ def test_given_a_function_when_synthesized_then_concurrency_is_reserved(stack, f
     text, _ = synth(stack)
 
     # then
-    assert cdk.Testing.to_have_resource_with_properties(text, "aws_lambda_function", {"reserved_concurrent_executions": 7})
+    assert cdk.Testing.to_have_resource_with_properties(
+        text, "aws_lambda_function", {"reserved_concurrent_executions": 7}
+    )
 
 
-def test_given_a_function_when_synthesized_then_its_log_group_keeps_logs_for_the_retention_and_is_encrypted(stack, function_props):
+def test_given_a_function_when_synthesized_then_its_log_group_keeps_logs_for_the_retention_and_is_encrypted(
+    stack, function_props
+):
     # given
     PythonFunction(stack, "Monitor", function_props(log_retention_days=90))
 
@@ -85,12 +93,18 @@ def test_given_a_function_when_synthesized_then_its_log_group_keeps_logs_for_the
         "kms_key_id": "${aws_kms_key.key.arn}",
     }
     assert only(doc, "aws_lambda_function")["depends_on"] == [
-        "aws_cloudwatch_log_group.monitor_logs", "aws_iam_role_policy.monitor_role_policy"]
+        "aws_cloudwatch_log_group.monitor_logs",
+        "aws_iam_role_policy.monitor_role_policy",
+    ]
 
 
-def test_given_a_function_when_synthesized_then_the_tenant_and_extra_variables_are_in_its_environment(stack, function_props):
+def test_given_a_function_when_synthesized_then_the_tenant_and_extra_variables_are_in_its_environment(
+    stack, function_props
+):
     # given
-    PythonFunction(stack, "Monitor", function_props(environment={"TENANTML_STREAM_NAME": "${aws_kinesis_stream.s.name}"}))
+    PythonFunction(
+        stack, "Monitor", function_props(environment={"TENANTML_STREAM_NAME": "${aws_kinesis_stream.s.name}"})
+    )
 
     # when
     _, doc = synth(stack)
@@ -104,7 +118,9 @@ def test_given_a_function_when_synthesized_then_the_tenant_and_extra_variables_a
     }
 
 
-def test_given_a_function_when_synthesized_then_its_code_is_the_built_zip_with_its_hash(stack, function, tmp_path):
+def test_given_a_function_when_synthesized_then_its_code_is_the_built_zip_with_its_hash(
+    stack, function, tmp_path
+):
     # when
     _, doc = synth(stack)
     fn = only(doc, "aws_lambda_function")
@@ -115,7 +131,9 @@ def test_given_a_function_when_synthesized_then_its_code_is_the_built_zip_with_i
     assert fn["source_code_hash"] == base64.b64encode(hashlib.sha256(built).digest()).decode()
 
 
-def test_given_a_function_when_synthesized_then_its_role_is_capped_and_may_write_logs_and_dead_letters(stack, function):
+def test_given_a_function_when_synthesized_then_its_role_is_capped_and_may_write_logs_and_dead_letters(
+    stack, function
+):
     # when
     _, doc = synth(stack)
 
@@ -123,7 +141,9 @@ def test_given_a_function_when_synthesized_then_its_role_is_capped_and_may_write
     role = bodies(doc, "aws_iam_role")["monitor_role"]
     assert role["name"] == "tenantml-acme-dev-fn-monitor"
     assert role["permissions_boundary"] == BOUNDARY_ARN
-    assert policy(role, "assume_role_policy")["Statement"][0]["Principal"] == {"Service": ["lambda.amazonaws.com"]}
+    assert policy(role, "assume_role_policy")["Statement"][0]["Principal"] == {
+        "Service": ["lambda.amazonaws.com"]
+    }
     granted = role_policy(doc, "monitor_role")
     assert statement(granted, "WriteLogs")["Resource"] == ["${aws_cloudwatch_log_group.monitor_logs.arn}:*"]
     assert statement(granted, "WriteLogs")["Action"] == sorted(actions.LOGS_WRITE)
@@ -132,7 +152,9 @@ def test_given_a_function_when_synthesized_then_its_role_is_capped_and_may_write
     assert statement(granted, "TenantKeyEncryptDecrypt")["Resource"] == ["${aws_kms_key.key.arn}"]
 
 
-def test_given_a_handler_package_that_does_not_exist_when_a_function_is_built_then_the_path_is_named(stack, function_props):
+def test_given_a_handler_package_that_does_not_exist_when_a_function_is_built_then_the_path_is_named(
+    stack, function_props
+):
     # when
     with pytest.raises(FileNotFoundError) as caught:
         PythonFunction(stack, "Ghost", function_props(handler_package="ghost"))
@@ -157,12 +179,14 @@ def test_given_an_s3_trigger_when_synthesized_then_only_objects_created_under_th
     # then
     notification = only(doc, "aws_s3_bucket_notification")
     assert notification["bucket"] == "${aws_s3_bucket.data.id}"
-    assert notification["lambda_function"] == [{
-        "id": "monitor-on-incoming",
-        "lambda_function_arn": FUNCTION_ARN,
-        "events": ["s3:ObjectCreated:*"],
-        "filter_prefix": "incoming/",
-    }]
+    assert notification["lambda_function"] == [
+        {
+            "id": "monitor-on-incoming",
+            "lambda_function_arn": FUNCTION_ARN,
+            "events": ["s3:ObjectCreated:*"],
+            "filter_prefix": "incoming/",
+        }
+    ]
     assert notification["depends_on"] == ["aws_lambda_permission.monitor_allow_s3"]
     assert only(doc, "aws_lambda_permission") == {
         "statement_id": "AllowS3Invoke",
@@ -174,7 +198,9 @@ def test_given_an_s3_trigger_when_synthesized_then_only_objects_created_under_th
     }
 
 
-def test_given_a_kinesis_trigger_when_synthesized_then_the_mapping_reports_partial_batch_failures(stack, naming, key, function):
+def test_given_a_kinesis_trigger_when_synthesized_then_the_mapping_reports_partial_batch_failures(
+    stack, naming, key, function
+):
     # given
     stream = InferenceStream(stack, "Stream", InferenceStreamProps(naming=naming, key=key))
 
@@ -198,7 +224,9 @@ def test_given_a_kinesis_trigger_when_synthesized_then_the_mapping_reports_parti
     assert statement(granted, "ReadInferenceStream")["Resource"] == ["${aws_kinesis_stream.stream.arn}"]
 
 
-def test_given_an_sns_trigger_when_synthesized_then_the_topic_may_invoke_the_function_through_a_subscription(stack, function):
+def test_given_an_sns_trigger_when_synthesized_then_the_topic_may_invoke_the_function_through_a_subscription(
+    stack, function
+):
     # given
     topic_arn = "${aws_sns_topic.alerts.arn}"
 
@@ -229,7 +257,9 @@ def test_given_a_traced_function_when_synthesized_then_its_role_may_send_traces(
     assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= granted
 
 
-def test_given_a_function_with_a_dead_letter_queue_when_synthesized_then_it_is_created_after_its_role_policy(stack, function):
+def test_given_a_function_with_a_dead_letter_queue_when_synthesized_then_it_is_created_after_its_role_policy(
+    stack, function
+):
     # when
     _, doc = synth(stack)
 
@@ -247,15 +277,27 @@ def test_given_a_function_with_a_dead_letter_queue_when_synthesized_then_it_is_c
         ({"timeout_seconds": 901}, ("timeout_seconds", "Lambda allows 1 to 900 seconds", 901)),
         ({"memory_mb": 127}, ("memory_mb", "Lambda allows 128 to 10240 MB", 127)),
         ({"memory_mb": 10241}, ("memory_mb", "Lambda allows 128 to 10240 MB", 10241)),
-        ({"reserved_concurrency": 0},
-         ("reserved_concurrency", "must be at least 1 (0 would disable the function)", 0)),
+        (
+            {"reserved_concurrency": 0},
+            ("reserved_concurrency", "must be at least 1 (0 would disable the function)", 0),
+        ),
         ({"max_retry_attempts": -1}, ("max_retry_attempts", "asynchronous invokes retry 0 to 2 times", -1)),
         ({"max_retry_attempts": 3}, ("max_retry_attempts", "asynchronous invokes retry 0 to 2 times", 3)),
-        ({"environment": {"AWS_REGION": "x", "MODE": "y", "AWS_PROFILE": "z"}},
-         ("environment", "AWS_* variables are reserved by Lambda", ["AWS_PROFILE", "AWS_REGION"])),
+        (
+            {"environment": {"AWS_REGION": "x", "MODE": "y", "AWS_PROFILE": "z"}},
+            ("environment", "AWS_* variables are reserved by Lambda", ["AWS_PROFILE", "AWS_REGION"]),
+        ),
     ],
-    ids=["timeout-0", "timeout-901", "memory-127", "memory-10241", "concurrency-0", "retries-negative",
-         "retries-3", "reserved-env"],
+    ids=[
+        "timeout-0",
+        "timeout-901",
+        "memory-127",
+        "memory-10241",
+        "concurrency-0",
+        "retries-negative",
+        "retries-3",
+        "reserved-env",
+    ],
 )
 def test_given_a_broken_function_setting_when_props_are_built_then_the_field_and_value_are_named(
     function_props, fields, expected
@@ -269,23 +311,47 @@ def test_given_a_broken_function_setting_when_props_are_built_then_the_field_and
     assert f"{expected[0]}: {expected[1]}" in str(caught.value)
 
 
-def test_given_several_broken_function_settings_when_props_are_built_then_one_error_lists_them_all(function_props):
+def test_given_several_broken_function_settings_when_props_are_built_then_one_error_lists_them_all(
+    function_props,
+):
     # when
     with pytest.raises(ConstructPropsError) as caught:
         function_props(timeout_seconds=0, memory_mb=64, reserved_concurrency=0)
 
     # then
-    assert [p.location for p in caught.value.problems] == ["timeout_seconds", "memory_mb", "reserved_concurrency"]
+    assert [p.location for p in caught.value.problems] == [
+        "timeout_seconds",
+        "memory_mb",
+        "reserved_concurrency",
+    ]
 
 
 @pytest.mark.parametrize(
     "fields",
-    [{"timeout_seconds": 1}, {"timeout_seconds": 900}, {"memory_mb": 128}, {"memory_mb": 10240},
-     {"reserved_concurrency": 1}, {"max_retry_attempts": 0}, {"max_retry_attempts": 2},
-     {"environment": {"MODE": "batch", "NOT_AWS_X": "1"}}],
-    ids=["timeout-1", "timeout-900", "memory-128", "memory-10240", "concurrency-1", "retries-0", "retries-2", "env"],
+    [
+        {"timeout_seconds": 1},
+        {"timeout_seconds": 900},
+        {"memory_mb": 128},
+        {"memory_mb": 10240},
+        {"reserved_concurrency": 1},
+        {"max_retry_attempts": 0},
+        {"max_retry_attempts": 2},
+        {"environment": {"MODE": "batch", "NOT_AWS_X": "1"}},
+    ],
+    ids=[
+        "timeout-1",
+        "timeout-900",
+        "memory-128",
+        "memory-10240",
+        "concurrency-1",
+        "retries-0",
+        "retries-2",
+        "env",
+    ],
 )
-def test_given_function_settings_within_limits_when_props_are_built_then_they_are_kept(function_props, fields):
+def test_given_function_settings_within_limits_when_props_are_built_then_they_are_kept(
+    function_props, fields
+):
     # when
     props = function_props(**fields)
 

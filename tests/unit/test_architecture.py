@@ -14,8 +14,13 @@ PACKAGES = ("core", "infra", "stacks", "pipelines", "lambdas", "tenantml")
 
 def test_the_layer_contracts_hold() -> None:
     # when: import-linter reads the contracts from pyproject.toml and every import of the six packages
-    proc = subprocess.run([str(Path(sys.executable).parent / "lint-imports"), "--no-cache"], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
     # then
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -51,12 +51,24 @@ def test_given_a_name_one_over_the_limit_when_naming_then_the_kind_and_limit_are
 
 def test_given_the_aws_limits_when_listed_then_they_match_the_service_documentation():
     # then: S3 63, IAM roles 64, Lambda functions 64, SQS 80, Kinesis 128, SNS 256, EKS 100, alarms 255
-    assert NAME_LIMITS == {"bucket": 63, "role": 64, "function": 64, "queue": 80, "stream": 128, "topic": 256,
-                           "cluster": 100, "alarm": 255, "model_package_group": 63, "default": 64}
+    assert NAME_LIMITS == {
+        "bucket": 63,
+        "role": 64,
+        "function": 64,
+        "queue": 80,
+        "stream": 128,
+        "topic": 256,
+        "cluster": 100,
+        "alarm": 255,
+        "model_package_group": 63,
+        "default": 64,
+    }
 
 
 @pytest.mark.parametrize("component", ["Data", "data_lake", "-data", "1data", "", "data lake"])
-def test_given_a_component_that_is_not_lowercase_dashes_when_naming_then_the_component_is_named(naming, component):
+def test_given_a_component_that_is_not_lowercase_dashes_when_naming_then_the_component_is_named(
+    naming, component
+):
     # when
     with pytest.raises(ConstructPropsError) as caught:
         naming.name(component)
@@ -109,10 +121,16 @@ def test_given_the_longest_tenant_name_when_naming_the_platform_buckets_then_the
     [
         ("s3", "tenantml-acme-prod-*", "arn:aws:s3:::tenantml-acme-prod-*"),
         ("iam", "role/tenantml-acme-prod-*", "arn:aws:iam::111122223333:role/tenantml-acme-prod-*"),
-        ("kinesis", "stream/tenantml-acme-prod-*", "arn:aws:kinesis:us-east-1:111122223333:stream/tenantml-acme-prod-*"),
+        (
+            "kinesis",
+            "stream/tenantml-acme-prod-*",
+            "arn:aws:kinesis:us-east-1:111122223333:stream/tenantml-acme-prod-*",
+        ),
     ],
 )
-def test_given_an_account_when_building_arn_patterns_then_region_and_account_are_filled_in(service, resource, expected):
+def test_given_an_account_when_building_arn_patterns_then_region_and_account_are_filled_in(
+    service, resource, expected
+):
     # given
     naming = Naming(tenant="acme", environment="prod", region="us-east-1", account_id="111122223333")
 

@@ -63,48 +63,124 @@ NAME_HINT = "must be lowercase letters, digits and '-', starting with a letter, 
         ({"region": "europe"}, ("region", "must be an AWS region such as eu-west-1", "europe")),
         ({"region": "EU-WEST-1"}, ("region", "must be an AWS region such as eu-west-1", "EU-WEST-1")),
         ({"account_id": "12345"}, ("account_id", "must be a string matching ^\\d{12}$", "12345")),
-        ({"account_id": "12345678901x"}, ("account_id", "must be a string matching ^\\d{12}$", "12345678901x")),
-        ({"owners": ["not-an-address"]},
-         ("owners[0]", "must be an e-mail address such as team@example.com", "not-an-address")),
-        ({"alert_emails": ["ok@example.com", "oncall@nowhere"]},
-         ("alert_emails[1]", "must be an e-mail address such as team@example.com", "oncall@nowhere")),
+        (
+            {"account_id": "12345678901x"},
+            ("account_id", "must be a string matching ^\\d{12}$", "12345678901x"),
+        ),
+        (
+            {"owners": ["not-an-address"]},
+            ("owners[0]", "must be an e-mail address such as team@example.com", "not-an-address"),
+        ),
+        (
+            {"alert_emails": ["ok@example.com", "oncall@nowhere"]},
+            ("alert_emails[1]", "must be an e-mail address such as team@example.com", "oncall@nowhere"),
+        ),
         ({"compute.kind": "fargate"}, ("compute.kind", "Input should be 'eks' or 'ec2'", "fargate")),
-        ({"compute.min_nodes": 5, "compute.max_nodes": 2},
-         ("compute.max_nodes", "must not be below min_nodes (5)", 2)),
-        ({"compute.instance_types": []},
-         ("compute.instance_types", "List should have at least 1 item after validation, not 0", [])),
-        ({"compute.instance_types": ["large"]},
-         ("compute.instance_types[0]", "must be an EC2 instance type such as m6i.large", "large")),
-        ({"streaming.retention_hours": 23},
-         ("streaming.retention_hours", "Input should be greater than or equal to 24", 23)),
-        ({"streaming.retention_hours": 8761},
-         ("streaming.retention_hours", "Input should be less than or equal to 8760", 8761)),
-        ({"model.primary_metric": "rmse"},
-         ("model.primary_metric", ("is not a classification metric; allowed: accuracy, f1, log_loss, precision, "
-                                  "recall, roc_auc"), "rmse")),
-        ({"model.primary_metric": "bleu"},
-         ("model.primary_metric", ("unknown metric; allowed: accuracy, f1, log_loss, mae, precision, r2, recall, rmse, "
-                                  "roc_auc"), "bleu")),
-        ({"model.estimator": "xgboost"},
-         ("model.estimator", "unknown estimator; allowed: gradient_boosting, logistic_regression, random_forest, ridge",
-          "xgboost")),
-        ({"model.estimator": "ridge"},
-         ("model.estimator", ("does not solve classification; allowed: gradient_boosting, logistic_regression, "
-                             "random_forest"), "ridge")),
-        ({"tags": {"aws:createdBy": "me", "tenantml:tenant": "other", "team": "ok"}},
-         ("tags", ("tag keys ['aws:createdBy', 'tenantml:tenant'] are reserved (aws:* and tenantml:* are set by the "
-                  "platform)"), None)),
+        (
+            {"compute.min_nodes": 5, "compute.max_nodes": 2},
+            ("compute.max_nodes", "must not be below min_nodes (5)", 2),
+        ),
+        (
+            {"compute.instance_types": []},
+            ("compute.instance_types", "List should have at least 1 item after validation, not 0", []),
+        ),
+        (
+            {"compute.instance_types": ["large"]},
+            ("compute.instance_types[0]", "must be an EC2 instance type such as m6i.large", "large"),
+        ),
+        (
+            {"streaming.retention_hours": 23},
+            ("streaming.retention_hours", "Input should be greater than or equal to 24", 23),
+        ),
+        (
+            {"streaming.retention_hours": 8761},
+            ("streaming.retention_hours", "Input should be less than or equal to 8760", 8761),
+        ),
+        (
+            {"model.primary_metric": "rmse"},
+            (
+                "model.primary_metric",
+                (
+                    "is not a classification metric; allowed: accuracy, f1, log_loss, precision, "
+                    "recall, roc_auc"
+                ),
+                "rmse",
+            ),
+        ),
+        (
+            {"model.primary_metric": "bleu"},
+            (
+                "model.primary_metric",
+                (
+                    "unknown metric; allowed: accuracy, f1, log_loss, mae, precision, r2, recall, rmse, "
+                    "roc_auc"
+                ),
+                "bleu",
+            ),
+        ),
+        (
+            {"model.estimator": "xgboost"},
+            (
+                "model.estimator",
+                "unknown estimator; allowed: gradient_boosting, logistic_regression, random_forest, ridge",
+                "xgboost",
+            ),
+        ),
+        (
+            {"model.estimator": "ridge"},
+            (
+                "model.estimator",
+                (
+                    "does not solve classification; allowed: gradient_boosting, logistic_regression, "
+                    "random_forest"
+                ),
+                "ridge",
+            ),
+        ),
+        (
+            {"tags": {"aws:createdBy": "me", "tenantml:tenant": "other", "team": "ok"}},
+            (
+                "tags",
+                (
+                    "tag keys ['aws:createdBy', 'tenantml:tenant'] are reserved (aws:* and tenantml:* are set by the "
+                    "platform)"
+                ),
+                None,
+            ),
+        ),
         ({"colour": "blue"}, ("colour", "Extra inputs are not permitted", "blue")),
         ({"compute.gpu": True}, ("compute.gpu", "Extra inputs are not permitted", True)),
     ],
-    ids=["name-uppercase", "name-too-long", "name-leading-digit", "name-trailing-dash", "unknown-environment",
-         "bad-region", "uppercase-region", "short-account-id", "account-id-with-letter", "bad-owner-email",
-         "bad-alert-email", "unknown-compute-kind", "min-nodes-above-max", "no-instance-types", "bad-instance-type",
-         "retention-too-short", "retention-too-long", "metric-for-other-problem", "unknown-metric",
-         "unknown-estimator", "estimator-for-other-problem", "reserved-tag-keys", "unknown-top-level-key",
-         "unknown-nested-key"],
+    ids=[
+        "name-uppercase",
+        "name-too-long",
+        "name-leading-digit",
+        "name-trailing-dash",
+        "unknown-environment",
+        "bad-region",
+        "uppercase-region",
+        "short-account-id",
+        "account-id-with-letter",
+        "bad-owner-email",
+        "bad-alert-email",
+        "unknown-compute-kind",
+        "min-nodes-above-max",
+        "no-instance-types",
+        "bad-instance-type",
+        "retention-too-short",
+        "retention-too-long",
+        "metric-for-other-problem",
+        "unknown-metric",
+        "unknown-estimator",
+        "estimator-for-other-problem",
+        "reserved-tag-keys",
+        "unknown-top-level-key",
+        "unknown-nested-key",
+    ],
 )
-def test_given_one_bad_field_when_parsed_then_the_file_field_path_message_and_value_are_reported(changes, expected):
+def test_given_one_bad_field_when_parsed_then_the_file_field_path_message_and_value_are_reported(
+    changes, expected
+):
     # given
     document = _with(changes)
     location, message, value = expected
@@ -129,7 +205,9 @@ def test_given_an_unquoted_account_id_when_parsed_then_it_must_be_a_string():
 
 def test_given_a_regression_spec_when_parsed_then_regression_metrics_and_estimators_fit():
     # given
-    document = _with({"model.problem": "regression", "model.primary_metric": "rmse", "model.estimator": "ridge"})
+    document = _with(
+        {"model.problem": "regression", "model.primary_metric": "rmse", "model.estimator": "ridge"}
+    )
 
     # when
     spec = parse_spec(SPEC_PATH, yaml.safe_dump(document))
@@ -155,14 +233,18 @@ def test_given_missing_required_fields_when_parsed_then_each_is_reported_without
 
 def test_given_several_bad_fields_in_one_file_when_parsed_then_one_error_lists_them_all():
     # given
-    document = _with({"name": "Bad_Name", "environment": "qa", "compute.kind": "gke", "streaming.retention_hours": 1})
+    document = _with(
+        {"name": "Bad_Name", "environment": "qa", "compute.kind": "gke", "streaming.retention_hours": 1}
+    )
 
     # when
     problems = _problems_of(document)
 
     # then
     assert [p[0] for p in problems] == [
-        f"{SPEC_PATH}: name", f"{SPEC_PATH}: environment", f"{SPEC_PATH}: compute.kind",
+        f"{SPEC_PATH}: name",
+        f"{SPEC_PATH}: environment",
+        f"{SPEC_PATH}: compute.kind",
         f"{SPEC_PATH}: streaming.retention_hours",
     ]
     assert [p[2] for p in problems] == ["Bad_Name", "qa", "gke", 1]
@@ -171,8 +253,16 @@ def test_given_several_bad_fields_in_one_file_when_parsed_then_one_error_lists_t
 @pytest.mark.parametrize(
     ("text", "location", "message"),
     [
-        ("name: churn\nenvironment: dev\n  region: eu-west-1\n", "3:9", "not valid YAML: mapping values are not allowed here"),
-        ("name: churn\ntags: {team: a\n", "3:1", "not valid YAML: expected ',' or '}', but got '<stream end>'"),
+        (
+            "name: churn\nenvironment: dev\n  region: eu-west-1\n",
+            "3:9",
+            "not valid YAML: mapping values are not allowed here",
+        ),
+        (
+            "name: churn\ntags: {team: a\n",
+            "3:1",
+            "not valid YAML: expected ',' or '}', but got '<stream end>'",
+        ),
     ],
     ids=["bad-indentation", "unclosed-flow-mapping"],
 )
@@ -189,7 +279,12 @@ def test_given_a_yaml_syntax_error_when_parsed_then_the_location_has_line_and_co
 
 @pytest.mark.parametrize(
     ("text", "kind"),
-    [("- name: churn\n- name: fraud\n", "list"), ("just a sentence\n", "str"), ("", "NoneType"), ("42\n", "int")],
+    [
+        ("- name: churn\n- name: fraud\n", "list"),
+        ("just a sentence\n", "str"),
+        ("", "NoneType"),
+        ("42\n", "int"),
+    ],
     ids=["list", "scalar", "empty", "number"],
 )
 def test_given_a_document_that_is_not_a_mapping_when_parsed_then_its_type_is_named(text, kind):
@@ -218,7 +313,9 @@ def test_given_an_example_spec_when_parsed_then_it_is_valid_and_gets_the_platfor
 # --- directories ----------------------------------------------------------------------------------
 
 
-def test_given_problems_in_several_files_when_loaded_then_one_error_lists_every_file_field_and_value(tmp_path):
+def test_given_problems_in_several_files_when_loaded_then_one_error_lists_every_file_field_and_value(
+    tmp_path,
+):
     # given
     good = _write(tmp_path, "churn.yaml", _document("churn"))
     first = _write(tmp_path, "alpha.yaml", _with({"name": "alpha", "region": "moon-1"}))
@@ -330,36 +427,92 @@ def test_given_a_vpc_cidr_that_is_not_a_private_network_when_parsed_then_the_spe
     assert [(p[0], p[2]) for p in problems] == [(f"{SPEC_PATH}: compute.vpc_cidr", cidr)]
 
 
-
 # --- every problem in one run ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("changes", "example", "cross_field"),
     [
-        ({"compute.min_nodes": 5, "compute.max_nodes": 2}, "churn",
-         ("compute.max_nodes", "must not be below min_nodes (5)", 2)),
-        ({"model.primary_metric": "rmse"}, "churn",
-         ("model.primary_metric", ("is not a classification metric; allowed: accuracy, f1, log_loss, precision, "
-                                   "recall, roc_auc"), "rmse")),
-        ({"model.estimator": "ridge"}, "churn",
-         ("model.estimator", ("does not solve classification; allowed: gradient_boosting, logistic_regression, "
-                              "random_forest"), "ridge")),
-        ({"monitoring": {"evaluation_periods": 3, "datapoints_to_alarm": 5}}, "churn",
-         ("monitoring.datapoints_to_alarm", "must not exceed evaluation_periods (3)", 5)),
-        ({"serving.min_replicas": 5, "serving.max_replicas": 3}, "fraud",
-         ("serving.max_replicas", "must not be below min_replicas (5)", 3)),
-        ({"serving.image_tag": None}, "fraud",
-         ("serving.image_tag", "is required with platform eks: the tag of the serving image in the tenant's repository",
-          None)),
-        ({"serving.model_version": 2}, "fraud",
-         ("serving.model_version", ("pins a SageMaker endpoint; platform eks serves the registry's champion alias "
-                                    "instead: remove model_version or set platform: sagemaker"), 2)),
-        ({"serving.platform": "eks", "serving.image_tag": "v1"}, "churn",
-         ("serving.platform", "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local", "eks")),
+        (
+            {"compute.min_nodes": 5, "compute.max_nodes": 2},
+            "churn",
+            ("compute.max_nodes", "must not be below min_nodes (5)", 2),
+        ),
+        (
+            {"model.primary_metric": "rmse"},
+            "churn",
+            (
+                "model.primary_metric",
+                (
+                    "is not a classification metric; allowed: accuracy, f1, log_loss, precision, "
+                    "recall, roc_auc"
+                ),
+                "rmse",
+            ),
+        ),
+        (
+            {"model.estimator": "ridge"},
+            "churn",
+            (
+                "model.estimator",
+                (
+                    "does not solve classification; allowed: gradient_boosting, logistic_regression, "
+                    "random_forest"
+                ),
+                "ridge",
+            ),
+        ),
+        (
+            {"monitoring": {"evaluation_periods": 3, "datapoints_to_alarm": 5}},
+            "churn",
+            ("monitoring.datapoints_to_alarm", "must not exceed evaluation_periods (3)", 5),
+        ),
+        (
+            {"serving.min_replicas": 5, "serving.max_replicas": 3},
+            "fraud",
+            ("serving.max_replicas", "must not be below min_replicas (5)", 3),
+        ),
+        (
+            {"serving.image_tag": None},
+            "fraud",
+            (
+                "serving.image_tag",
+                "is required with platform eks: the tag of the serving image in the tenant's repository",
+                None,
+            ),
+        ),
+        (
+            {"serving.model_version": 2},
+            "fraud",
+            (
+                "serving.model_version",
+                (
+                    "pins a SageMaker endpoint; platform eks serves the registry's champion alias "
+                    "instead: remove model_version or set platform: sagemaker"
+                ),
+                2,
+            ),
+        ),
+        (
+            {"serving.platform": "eks", "serving.image_tag": "v1"},
+            "churn",
+            (
+                "serving.platform",
+                "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local",
+                "eks",
+            ),
+        ),
     ],
-    ids=["nodes", "metric", "estimator", "datapoints", "replicas", "image-tag", "model-version",
-         "serving-on-ec2"],
+    ids=[
+        "nodes",
+        "metric",
+        "estimator",
+        "datapoints",
+        "replicas",
+        "image-tag",
+        "model-version",
+        "serving-on-ec2",
+    ],
 )
 def test_given_a_cross_field_problem_next_to_field_errors_when_parsed_then_both_are_reported(
     changes, example, cross_field
@@ -367,10 +520,18 @@ def test_given_a_cross_field_problem_next_to_field_errors_when_parsed_then_both_
     # given: a field error in the same section as the cross-field problem and one at the top level;
     # neither is a field the cross-field check reads
     section = cross_field[0].split(".")[0]
-    bad_field = {"compute": "compute.instance_types", "model": "model.target", "monitoring": "monitoring.period_seconds",
-                 "serving": "serving.workers"}[section]
-    bad_value = {"compute.instance_types": [], "model.target": "", "monitoring.period_seconds": 7,
-                 "serving.workers": 0}[bad_field]
+    bad_field = {
+        "compute": "compute.instance_types",
+        "model": "model.target",
+        "monitoring": "monitoring.period_seconds",
+        "serving": "serving.workers",
+    }[section]
+    bad_value = {
+        "compute.instance_types": [],
+        "model.target": "",
+        "monitoring.period_seconds": 7,
+        "serving.workers": 0,
+    }[bad_field]
     document = _with({"environment": "qa", **changes, bad_field: bad_value}, example)
 
     # when
@@ -386,16 +547,25 @@ def test_given_a_cross_field_problem_next_to_field_errors_when_parsed_then_both_
 
 def test_given_an_invalid_field_next_to_a_valid_input_of_a_section_rule_when_parsed_then_the_rule_still_runs():
     # given: compute.instance_types is invalid, compute.kind (what the rule reads) is not
-    document = _with({"compute.instance_types": ["large"], "serving.platform": "eks", "serving.image_tag": "v1"})
+    document = _with(
+        {"compute.instance_types": ["large"], "serving.platform": "eks", "serving.image_tag": "v1"}
+    )
 
     # when
     problems = _problems_of(document)
 
     # then
     assert problems == [
-        (f"{SPEC_PATH}: compute.instance_types[0]", "must be an EC2 instance type such as m6i.large", "large"),
-        (f"{SPEC_PATH}: serving.platform", "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local",
-         "eks"),
+        (
+            f"{SPEC_PATH}: compute.instance_types[0]",
+            "must be an EC2 instance type such as m6i.large",
+            "large",
+        ),
+        (
+            f"{SPEC_PATH}: serving.platform",
+            "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local",
+            "eks",
+        ),
     ]
 
 
@@ -421,12 +591,21 @@ def test_given_a_cross_field_check_whose_input_is_invalid_when_parsed_then_only_
 @pytest.mark.parametrize(
     ("section", "values", "expected"),
     [
-        ("compute", {"kind": "eks", "instance_types": ["m6i.large"], "min_nodes": 5},
-         ("compute.max_nodes", "must not be below min_nodes (5)", 2)),
-        ("monitoring", {"evaluation_periods": 1}, ("monitoring.datapoints_to_alarm",
-                                                  "must not exceed evaluation_periods (1)", 2)),
-        ("serving", {"platform": "eks", "min_replicas": 5}, ("serving.max_replicas",
-                                                             "must not be below min_replicas (5)", 4)),
+        (
+            "compute",
+            {"kind": "eks", "instance_types": ["m6i.large"], "min_nodes": 5},
+            ("compute.max_nodes", "must not be below min_nodes (5)", 2),
+        ),
+        (
+            "monitoring",
+            {"evaluation_periods": 1},
+            ("monitoring.datapoints_to_alarm", "must not exceed evaluation_periods (1)", 2),
+        ),
+        (
+            "serving",
+            {"platform": "eks", "min_replicas": 5},
+            ("serving.max_replicas", "must not be below min_replicas (5)", 4),
+        ),
     ],
     ids=["default-max-nodes", "default-datapoints", "default-max-replicas"],
 )
@@ -435,7 +614,9 @@ def test_given_a_default_that_breaks_a_cross_field_rule_when_parsed_then_the_def
 ):
     # given: the section written out without the field whose default breaks the rule
     document = {**_document("fraud"), section: values}
-    document["serving"] = {**document["serving"], "image_tag": "1.0.0"} if section == "serving" else document["serving"]
+    document["serving"] = (
+        {**document["serving"], "image_tag": "1.0.0"} if section == "serving" else document["serving"]
+    )
 
     # when
     problems = _problems_of(document)
@@ -447,13 +628,24 @@ def test_given_a_default_that_breaks_a_cross_field_rule_when_parsed_then_the_def
 
 def _two_broken_files(directory: Path) -> tuple[Path, Path, list[tuple[str, str, object]]]:
     """alpha.yaml: a field error and a cross-field error; beta.yaml: alpha's tenant name and a cross-field error."""
-    first = _write(directory, "alpha.yaml", _with({"name": "alpha", "region": "moon-1", "model.primary_metric": "rmse"}))
-    second = _write(directory, "beta.yaml", _with({"name": "alpha", "serving.platform": "eks", "serving.image_tag": "v1"}))
+    first = _write(
+        directory, "alpha.yaml", _with({"name": "alpha", "region": "moon-1", "model.primary_metric": "rmse"})
+    )
+    second = _write(
+        directory, "beta.yaml", _with({"name": "alpha", "serving.platform": "eks", "serving.image_tag": "v1"})
+    )
     expected = [
         (f"{first}: region", "must be an AWS region such as eu-west-1", "moon-1"),
-        (f"{first}: model.primary_metric",
-         "is not a classification metric; allowed: accuracy, f1, log_loss, precision, recall, roc_auc", "rmse"),
-        (f"{second}: serving.platform", "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local", "eks"),
+        (
+            f"{first}: model.primary_metric",
+            "is not a classification metric; allowed: accuracy, f1, log_loss, precision, recall, roc_auc",
+            "rmse",
+        ),
+        (
+            f"{second}: serving.platform",
+            "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local",
+            "eks",
+        ),
         (f"{second}: name", f"tenant name is already used by {first}", "alpha"),
     ]
     return first, second, expected
@@ -483,6 +675,7 @@ def test_given_a_file_whose_name_is_invalid_when_loaded_then_no_duplicate_is_gue
     # then
     assert [p.location for p in caught.value.problems] == [f"{first}: name", f"{second}: name"]
 
+
 # --- the CLI --------------------------------------------------------------------------------------
 
 
@@ -498,7 +691,9 @@ def test_given_a_directory_of_bad_specs_when_synthesizing_then_it_exits_2_prints
     specs = tmp_path / "tenants"
     specs.mkdir()
     first = _write(specs, "alpha.yaml", _with({"name": "Alpha", "environment": "qa"}))
-    second = _write(specs, "beta.yaml", _with({"name": "beta", "model.estimator": "xgboost"}, example="fraud"))
+    second = _write(
+        specs, "beta.yaml", _with({"name": "beta", "model.estimator": "xgboost"}, example="fraud")
+    )
     out = tmp_path / "out"
 
     # when
@@ -519,7 +714,9 @@ def test_given_an_unknown_tenant_when_synthesizing_then_it_exits_2_and_writes_no
     out = tmp_path / "out"
 
     # when
-    result = runner.invoke(app, ["synth", "--tenants", str(EXAMPLES), "--tenant", "billing", "--out", str(out)])
+    result = runner.invoke(
+        app, ["synth", "--tenants", str(EXAMPLES), "--tenant", "billing", "--out", str(out)]
+    )
 
     # then
     assert result.exit_code == 2
@@ -557,7 +754,6 @@ def test_given_bad_specs_when_validating_then_it_exits_2_with_the_same_problems(
     assert f"{bad}: region: must be an AWS region such as eu-west-1 (got 'mars-1')" in result.stderr
 
 
-
 @pytest.mark.parametrize("command", ["synth", "validate"])
 def test_given_field_cross_field_and_cross_file_problems_when_run_then_one_report_names_each_and_nothing_is_written(
     runner, tmp_path, command
@@ -579,6 +775,7 @@ def test_given_field_cross_field_and_cross_file_problems_when_run_then_one_repor
         assert f"{location}: {message} (got {value!r})" in result.stderr
     assert "Traceback" not in result.output
     assert not out.exists()
+
 
 # --- serving ------------------------------------------------------------------------------
 
@@ -602,21 +799,51 @@ def test_given_the_examples_then_churn_serves_on_sagemaker_and_fraud_on_eks():
 @pytest.mark.parametrize(
     ("changes", "example", "location", "message"),
     [
-        ({"serving.instance_type": "m5.large"}, "churn", f"{SPEC_PATH}: serving.instance_type",
-         "must be a SageMaker instance type such as ml.m5.large"),
-        ({"serving.canary_percent": 80}, "churn", f"{SPEC_PATH}: serving.canary_percent",
-         "Input should be less than or equal to 50"),
-        ({"serving.model_version": 0}, "churn", f"{SPEC_PATH}: serving.model_version",
-         "Input should be greater than or equal to 1"),
-        ({"serving.min_replicas": 5, "serving.max_replicas": 3}, "fraud", f"{SPEC_PATH}: serving.max_replicas",
-         "must not be below min_replicas (5)"),
-        ({"serving.image_tag": None}, "fraud", f"{SPEC_PATH}: serving.image_tag",
-         "is required with platform eks: the tag of the serving image in the tenant's repository"),
-        ({"serving.model_version": 2}, "fraud", f"{SPEC_PATH}: serving.model_version",
-         ("pins a SageMaker endpoint; platform eks serves the registry's champion alias instead: "
-          "remove model_version or set platform: sagemaker")),
-        ({"serving.platform": "eks", "serving.image_tag": "v1"}, "churn", f"{SPEC_PATH}: serving.platform",
-         "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local"),
+        (
+            {"serving.instance_type": "m5.large"},
+            "churn",
+            f"{SPEC_PATH}: serving.instance_type",
+            "must be a SageMaker instance type such as ml.m5.large",
+        ),
+        (
+            {"serving.canary_percent": 80},
+            "churn",
+            f"{SPEC_PATH}: serving.canary_percent",
+            "Input should be less than or equal to 50",
+        ),
+        (
+            {"serving.model_version": 0},
+            "churn",
+            f"{SPEC_PATH}: serving.model_version",
+            "Input should be greater than or equal to 1",
+        ),
+        (
+            {"serving.min_replicas": 5, "serving.max_replicas": 3},
+            "fraud",
+            f"{SPEC_PATH}: serving.max_replicas",
+            "must not be below min_replicas (5)",
+        ),
+        (
+            {"serving.image_tag": None},
+            "fraud",
+            f"{SPEC_PATH}: serving.image_tag",
+            "is required with platform eks: the tag of the serving image in the tenant's repository",
+        ),
+        (
+            {"serving.model_version": 2},
+            "fraud",
+            f"{SPEC_PATH}: serving.model_version",
+            (
+                "pins a SageMaker endpoint; platform eks serves the registry's champion alias instead: "
+                "remove model_version or set platform: sagemaker"
+            ),
+        ),
+        (
+            {"serving.platform": "eks", "serving.image_tag": "v1"},
+            "churn",
+            f"{SPEC_PATH}: serving.platform",
+            "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local",
+        ),
     ],
 )
 def test_given_a_bad_serving_section_then_the_problem_names_the_field(changes, example, location, message):

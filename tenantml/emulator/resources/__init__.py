@@ -25,8 +25,18 @@ from tenantml.emulator.resources.base import Handler, HandlerContext
 from tenantml.emulator.resources.data_sources import DATA_SOURCES, DataSourceHandler
 
 _MODULES = (
-    s3, kms, iam, messaging, cloudwatch, network, compute, lambda_, sagemaker_registry, sagemaker_serving,
-    dynamodb, kubernetes,
+    s3,
+    kms,
+    iam,
+    messaging,
+    cloudwatch,
+    network,
+    compute,
+    lambda_,
+    sagemaker_registry,
+    sagemaker_serving,
+    dynamodb,
+    kubernetes,
 )
 
 HANDLERS: Mapping[str, Handler] = {

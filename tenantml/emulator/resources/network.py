@@ -381,8 +381,14 @@ def disassociate_route_table(ctx: HandlerContext, config: Config, attributes: At
 
 #: the arguments of a standalone rule that ModifySecurityGroupRules changes in place
 _RULE_ARGUMENTS = (
-    "ip_protocol", "from_port", "to_port", "cidr_ipv4", "cidr_ipv6", "prefix_list_id",
-    "referenced_security_group_id", "description",
+    "ip_protocol",
+    "from_port",
+    "to_port",
+    "cidr_ipv4",
+    "cidr_ipv6",
+    "prefix_list_id",
+    "referenced_security_group_id",
+    "description",
 )
 
 
@@ -391,8 +397,11 @@ def _rule_request(rule: Config) -> dict[str, Any]:
     protocol = str(rule.get("ip_protocol", "-1"))
     request: dict[str, Any] = {"IpProtocol": "-1" if protocol in ("all", "-1") else protocol}
     for arg, api in (
-        ("cidr_ipv4", "CidrIpv4"), ("cidr_ipv6", "CidrIpv6"), ("prefix_list_id", "PrefixListId"),
-        ("referenced_security_group_id", "ReferencedGroupId"), ("description", "Description"),
+        ("cidr_ipv4", "CidrIpv4"),
+        ("cidr_ipv6", "CidrIpv6"),
+        ("prefix_list_id", "PrefixListId"),
+        ("referenced_security_group_id", "ReferencedGroupId"),
+        ("description", "Description"),
     ):
         if rule.get(arg):
             request[api] = rule[arg]

@@ -25,8 +25,12 @@ from tenantml.emulator.resources.base import (
     unique_name,
 )
 
-_MISSING = ("ValidationException", "ResourceNotFound", "RepositoryNotFoundException",
-            "LifecyclePolicyNotFoundException")
+_MISSING = (
+    "ValidationException",
+    "ResourceNotFound",
+    "RepositoryNotFoundException",
+    "LifecyclePolicyNotFoundException",
+)
 
 
 def _container(config: Config) -> dict[str, Any]:
@@ -50,7 +54,10 @@ def create_model(ctx: HandlerContext, config: Config) -> Attributes:
         kwargs["Containers"] = [_container(c) for c in containers]
     vpc = block(config, "vpc_config")
     if vpc:
-        kwargs["VpcConfig"] = {"Subnets": list(vpc["subnets"]), "SecurityGroupIds": list(vpc["security_group_ids"])}
+        kwargs["VpcConfig"] = {
+            "Subnets": list(vpc["subnets"]),
+            "SecurityGroupIds": list(vpc["security_group_ids"]),
+        }
     if config.get("enable_network_isolation"):
         kwargs["EnableNetworkIsolation"] = True
     tags = ctx.tags(config)
@@ -69,8 +76,10 @@ def create_endpoint_config(ctx: HandlerContext, config: Config) -> Attributes:
     name = unique_name(config)
     variants = []
     for variant in blocks(config, "production_variants"):
-        entry: dict[str, Any] = {"VariantName": variant.get("variant_name") or "variant-1",
-                                 "ModelName": variant["model_name"]}
+        entry: dict[str, Any] = {
+            "VariantName": variant.get("variant_name") or "variant-1",
+            "ModelName": variant["model_name"],
+        }
         for key in ("instance_type", "initial_instance_count", "initial_variant_weight", "volume_size_in_gb"):
             if variant.get(key) is not None:
                 entry[pascal(key)] = variant[key]
@@ -110,7 +119,8 @@ def update_endpoint(ctx: HandlerContext, old: Config, new: Config, attributes: A
             sagemaker.delete_endpoint(EndpointName=attributes["name"])
         return create_endpoint(ctx, new)
     sync_tags(
-        ctx.tags(old), ctx.tags(new),
+        ctx.tags(old),
+        ctx.tags(new),
         tag=lambda t: sagemaker.add_tags(ResourceArn=attributes["arn"], Tags=tag_list(t)),
         untag=lambda keys: sagemaker.delete_tags(ResourceArn=attributes["arn"], TagKeys=keys),
     )
@@ -164,7 +174,8 @@ def update_repository(ctx: HandlerContext, old: Config, new: Config, attributes:
             imageScanningConfiguration={"scanOnPush": scanning.get("scan_on_push") in (True, "true")},
         )
     sync_tags(
-        ctx.tags(old), ctx.tags(new),
+        ctx.tags(old),
+        ctx.tags(new),
         tag=lambda t: ecr.tag_resource(resourceArn=attributes["arn"], tags=tag_list(t)),
         untag=lambda keys: ecr.untag_resource(resourceArn=attributes["arn"], tagKeys=keys),
     )
@@ -184,7 +195,9 @@ def put_lifecycle_policy(ctx: HandlerContext, config: Config) -> Attributes:
     return {"id": config["repository"], "registry_id": response["registryId"]}
 
 
-def update_lifecycle_policy(ctx: HandlerContext, old: Config, new: Config, attributes: Attributes) -> Attributes:
+def update_lifecycle_policy(
+    ctx: HandlerContext, old: Config, new: Config, attributes: Attributes
+) -> Attributes:
     return put_lifecycle_policy(ctx, new)
 
 

@@ -76,7 +76,8 @@ def _load_handler(spec: str) -> Any:
         module_name, function_name = spec.rsplit(".", 1)
     except ValueError:
         raise _InvokeError(
-            "Runtime.MalformedHandlerName", f"Bad handler '{spec}': not enough values to unpack (expected 2, got 1)"
+            "Runtime.MalformedHandlerName",
+            f"Bad handler '{spec}': not enough values to unpack (expected 2, got 1)",
         ) from None
     try:
         module = importlib.import_module(module_name)
@@ -92,7 +93,9 @@ def _load_handler(spec: str) -> Any:
         raise _InvokeError(type(err).__name__, str(err), _stack(err)) from None
     handler = getattr(module, function_name, None)
     if handler is None:
-        raise _InvokeError("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
+        raise _InvokeError(
+            "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"
+        )
     return handler
 
 
@@ -108,16 +111,18 @@ def _error_body(error_type: str, message: str, stack: list[str], request_id: str
 def _log_error(body: dict[str, Any]) -> None:
     """Log an unhandled error as the AWS Python runtime does: one event, text or JSON."""
     if os.environ.get("AWS_LAMBDA_LOG_FORMAT", "Text").upper() == "JSON":
-        line = json.dumps({
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "level": "ERROR",
-            "message": body["errorMessage"],
-            "logger": "root",
-            "requestId": body["requestId"],
-            "errorType": body["errorType"],
-            "errorMessage": body["errorMessage"],
-            "stackTrace": body["stackTrace"],
-        })
+        line = json.dumps(
+            {
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "level": "ERROR",
+                "message": body["errorMessage"],
+                "logger": "root",
+                "requestId": body["requestId"],
+                "errorType": body["errorType"],
+                "errorMessage": body["errorMessage"],
+                "stackTrace": body["stackTrace"],
+            }
+        )
     else:
         trace = "".join(body["stackTrace"])
         text = f"[ERROR] {body['errorType']}: {body['errorMessage']}"
@@ -143,7 +148,9 @@ def _read_exactly(stream: Any, size: int) -> bytes:
     return data
 
 
-def _invoke(handler: Any, init_error: _InvokeError | None, header: dict[str, Any], raw_event: bytes) -> dict[str, Any]:
+def _invoke(
+    handler: Any, init_error: _InvokeError | None, header: dict[str, Any], raw_event: bytes
+) -> dict[str, Any]:
     request_id = header["request_id"]
     try:
         if init_error is not None:

@@ -70,7 +70,9 @@ def _safe_extract(function_name: str, code: bytes, dest: Path) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(code))
     except zipfile.BadZipFile as err:
-        raise LambdaCodeError(f"the code of Lambda function {function_name!r} is not a zip file: {err}") from err
+        raise LambdaCodeError(
+            f"the code of Lambda function {function_name!r} is not a zip file: {err}"
+        ) from err
     with archive:
         for info in archive.infolist():
             name = PurePosixPath(info.filename)

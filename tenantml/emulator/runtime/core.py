@@ -135,8 +135,13 @@ class LambdaRuntime:
         self.region = region
         self.session = make_session(self.endpoint, region)
         self.sinks = Sinks(self.session, publish_metrics=publish_metrics)
-        self.runner = ProcessRunner(CodeCache(code_cache_dir), self.endpoint, python=python, extra_env=extra_env,
-                                    idle_timeout=idle_timeout)
+        self.runner = ProcessRunner(
+            CodeCache(code_cache_dir),
+            self.endpoint,
+            python=python,
+            extra_env=extra_env,
+            idle_timeout=idle_timeout,
+        )
         self.async_workers = async_workers
         self.async_retry_delays = tuple(async_retry_delays) or (0.0,)
         self.poll_interval = poll_interval
@@ -178,8 +183,12 @@ class LambdaRuntime:
                 return self
             self._stopping.clear()
             self._abandoned.clear()
-            self._executor = ThreadPoolExecutor(max_workers=self.async_workers, thread_name_prefix="tenantml-lambda-async")
-            self._supervisor = threading.Thread(target=self._supervise, daemon=True, name="tenantml-lambda-mappings")
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.async_workers, thread_name_prefix="tenantml-lambda-async"
+            )
+            self._supervisor = threading.Thread(
+                target=self._supervise, daemon=True, name="tenantml-lambda-mappings"
+            )
             self._running = True
             self._supervisor.start()
         return self
@@ -211,8 +220,13 @@ class LambdaRuntime:
         if left or polling:
             self._abandoned.set()
             killed = self.runner.kill_all()
-            log.warning("Lambda runtime stopped with %d queued event(s) and %d mapping batch(es) in flight; "
-                        "killed %d process(es)", left, len(polling), killed)
+            log.warning(
+                "Lambda runtime stopped with %d queued event(s) and %d mapping batch(es) in flight; "
+                "killed %d process(es)",
+                left,
+                len(polling),
+                killed,
+            )
             with self._idle:  # let the killed invocations record their end (log, counters)
                 self._idle.wait_for(lambda: not self._inflight, timeout=_KILL_GRACE)
             for poller in polling:
@@ -238,7 +252,9 @@ class LambdaRuntime:
         """Run ``function`` (name or ARN) synchronously on ``payload`` (JSON-serialisable)."""
         spec = moto_hooks.find_function(self.function_arn(function, region))
         if spec is None:
-            raise LambdaRuntimeError(f"Lambda function {function!r} does not exist in the emulator at {self.endpoint}")
+            raise LambdaRuntimeError(
+                f"Lambda function {function!r} does not exist in the emulator at {self.endpoint}"
+            )
         return self.invoke_sync(spec, json.dumps({} if payload is None else payload).encode())
 
     def invoke_sync(self, spec: FunctionSpec, event: bytes) -> InvocationResult:
@@ -262,7 +278,9 @@ class LambdaRuntime:
                 self._track(+1)
                 executor.submit(self._run_async, spec, event, request_id, time.monotonic())
         if executor is None:
-            log.warning("Lambda runtime is not running: dropped the %s event for %s", source or "async", spec.name)
+            log.warning(
+                "Lambda runtime is not running: dropped the %s event for %s", source or "async", spec.name
+            )
             self._count(spec.name, dropped_events=1)
         return request_id
 
@@ -286,7 +304,9 @@ class LambdaRuntime:
         try:
             self.sinks.deliver(target_arn, body, invoke_function=self._invoke_target)
         except _AWS_ERRORS as err:
-            log.warning("could not send the failure of %s (%s) to %s: %s", function_name, what, target_arn, err)
+            log.warning(
+                "could not send the failure of %s (%s) to %s: %s", function_name, what, target_arn, err
+            )
             self._count(function_name, dropped_events=1)
             return
         self._count(function_name, destination_deliveries=1)
@@ -303,12 +323,19 @@ class LambdaRuntime:
         except LambdaCodeError as err:
             result = _code_error(spec, request_id, err)
         self._history.append(result)
-        self._count(spec.name, invocations=1, errors=int(result.failed), timeouts=int(result.timed_out),
-                    total_duration_ms=result.duration_ms)
+        self._count(
+            spec.name,
+            invocations=1,
+            errors=int(result.failed),
+            timeouts=int(result.timed_out),
+            total_duration_ms=result.duration_ms,
+        )
         try:
             self.sinks.write_invocation_log(spec.region, result)
         except _AWS_ERRORS as err:
-            log.warning("could not write the log of %s (%s) to CloudWatch Logs: %s", spec.name, request_id, err)
+            log.warning(
+                "could not write the log of %s (%s) to CloudWatch Logs: %s", spec.name, request_id, err
+            )
         self._publish(spec, invocations=1, errors=int(result.failed), duration_ms=result.duration_ms)
         return result
 
@@ -322,8 +349,11 @@ class LambdaRuntime:
         try:
             self._attempt_async(spec, event, request_id, queued)
         except Exception:  # a worker thread's boundary: nobody reads the future, so say it here
-            log.exception("asynchronous invocation %s of %s failed inside the runtime; the event is lost",
-                          request_id, spec.name)
+            log.exception(
+                "asynchronous invocation %s of %s failed inside the runtime; the event is lost",
+                request_id,
+                spec.name,
+            )
             self._count(spec.name, dropped_events=1)
         finally:
             self._track(-1)
@@ -337,7 +367,11 @@ class LambdaRuntime:
         throttled = False
         while attempts < max_attempts:
             if self._abandoned.is_set():
-                log.warning("the Lambda runtime stopped before event %s of %s was handled: dropped", request_id, spec.name)
+                log.warning(
+                    "the Lambda runtime stopped before event %s of %s was handled: dropped",
+                    request_id,
+                    spec.name,
+                )
                 self._count(spec.name, dropped_events=1)
                 return
             if spec.async_max_event_age is not None and time.monotonic() - queued > spec.async_max_event_age:
@@ -364,30 +398,61 @@ class LambdaRuntime:
                 self._stopping.wait(delay)  # on stop, retry at once: the drain deadline bounds it
         self._async_failed(spec, event, request_id, result, condition, attempts, throttled)
 
-    def _async_failed(self, spec: FunctionSpec, event: bytes, request_id: str, result: InvocationResult | None,
-                      condition: str, attempts: int, throttled: bool) -> None:
+    def _async_failed(
+        self,
+        spec: FunctionSpec,
+        event: bytes,
+        request_id: str,
+        result: InvocationResult | None,
+        condition: str,
+        attempts: int,
+        throttled: bool,
+    ) -> None:
         message = "Rate Exceeded." if throttled and result is None else None
         if not spec.dead_letter_arn and not spec.on_failure_arn:
-            log.warning("asynchronous invocation %s of %s failed %d time(s) and has no DLQ or destination: discarded",
-                        request_id, spec.name, attempts)
+            log.warning(
+                "asynchronous invocation %s of %s failed %d time(s) and has no DLQ or destination: discarded",
+                request_id,
+                spec.name,
+                attempts,
+            )
             self._count(spec.name, dropped_events=1)
             return
         if spec.dead_letter_arn:
             try:
-                self.sinks.send_to_dead_letter(spec.dead_letter_arn, event, result,
-                                               error_code=429 if message else 200, error_message=message)
+                self.sinks.send_to_dead_letter(
+                    spec.dead_letter_arn,
+                    event,
+                    result,
+                    error_code=429 if message else 200,
+                    error_message=message,
+                )
                 self._count(spec.name, dead_letters=1)
             except _AWS_ERRORS as err:
-                log.warning("could not send the failed event %s of %s to its DLQ %s: %s",
-                            request_id, spec.name, spec.dead_letter_arn, err)
+                log.warning(
+                    "could not send the failed event %s of %s to its DLQ %s: %s",
+                    request_id,
+                    spec.name,
+                    spec.dead_letter_arn,
+                    err,
+                )
                 self._count(spec.name, dropped_events=1)
         if spec.on_failure_arn:
             self._send_record(spec, spec.on_failure_arn, result, event, condition, attempts, message)
 
-    def _send_record(self, spec: FunctionSpec, target: str, result: InvocationResult | None, event: bytes,
-                     condition: str, attempts: int, error_message: str | None = None) -> None:
-        body = invocation_record(result, spec.arn, event, condition=condition, attempts=attempts,
-                                 error_message=error_message)
+    def _send_record(
+        self,
+        spec: FunctionSpec,
+        target: str,
+        result: InvocationResult | None,
+        event: bytes,
+        condition: str,
+        attempts: int,
+        error_message: str | None = None,
+    ) -> None:
+        body = invocation_record(
+            result, spec.arn, event, condition=condition, attempts=attempts, error_message=error_message
+        )
         try:
             self.sinks.deliver(target, body, invoke_function=self._invoke_target)
         except (*_AWS_ERRORS, LambdaRuntimeError) as err:
@@ -517,20 +582,32 @@ def _code_error(spec: FunctionSpec, request_id: str, err: LambdaCodeError) -> In
     now = int(time.time() * 1000)
     error = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": str(err)}
     return InvocationResult(
-        request_id=request_id, function_name=spec.name, function_arn=spec.arn, version=spec.version,
-        payload=json.dumps(error).encode(), error=error, timed_out=False, duration_ms=0.0, init_duration_ms=0.0,
-        max_memory_mb=0, log_group=spec.log_group, log_stream=log_stream_name(spec.version),
-        log_lines=(LogLine(now, f"START RequestId: {request_id} Version: {spec.version}"),
-                   LogLine(now, f"[ERROR] Runtime.InvalidEntrypoint: {err}"),
-                   LogLine(now, f"END RequestId: {request_id}")),
+        request_id=request_id,
+        function_name=spec.name,
+        function_arn=spec.arn,
+        version=spec.version,
+        payload=json.dumps(error).encode(),
+        error=error,
+        timed_out=False,
+        duration_ms=0.0,
+        init_duration_ms=0.0,
+        max_memory_mb=0,
+        log_group=spec.log_group,
+        log_stream=log_stream_name(spec.version),
+        log_lines=(
+            LogLine(now, f"START RequestId: {request_id} Version: {spec.version}"),
+            LogLine(now, f"[ERROR] Runtime.InvalidEntrypoint: {err}"),
+            LogLine(now, f"END RequestId: {request_id}"),
+        ),
     )
 
 
 # --- installing into the in-process moto server ------------------------------------------
 
 
-def install(endpoint_url: str, region: str = DEFAULT_REGION, *, runtime: LambdaRuntime | None = None,
-            **options: Any) -> LambdaRuntime:
+def install(
+    endpoint_url: str, region: str = DEFAULT_REGION, *, runtime: LambdaRuntime | None = None, **options: Any
+) -> LambdaRuntime:
     """Hook a started :class:`LambdaRuntime` into the moto server running in this process.
 
     Builds the runtime from ``options`` unless one is given. Raises

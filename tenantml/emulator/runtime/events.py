@@ -23,7 +23,9 @@ def iso_from_epoch(seconds: float) -> str:
 # --- S3 ------------------------------------------------------------------------------------
 
 
-def complete_s3_event(event: dict[str, Any], *, account_id: str, version_id: str | None = None) -> dict[str, Any]:
+def complete_s3_event(
+    event: dict[str, Any], *, account_id: str, version_id: str | None = None
+) -> dict[str, Any]:
     """Add the fields of AWS's S3 event that moto's notification leaves out (identity, sequencer, version)."""
     for record in event.get("Records", []):
         record.setdefault("userIdentity", {"principalId": f"AWS:{account_id}"})
@@ -43,41 +45,53 @@ def complete_s3_event(event: dict[str, Any], *, account_id: str, version_id: str
 # --- SNS -----------------------------------------------------------------------------------
 
 
-def sns_event(*, topic_arn: str, subscription_arn: str, message_id: str, message: str, subject: str | None,
-              message_attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+def sns_event(
+    *,
+    topic_arn: str,
+    subscription_arn: str,
+    message_id: str,
+    message: str,
+    subject: str | None,
+    message_attributes: Mapping[str, Any] | None,
+) -> dict[str, Any]:
     """One SNS notification as a Lambda subscriber receives it."""
     attributes = {
-        name: {"Type": value.get("Type", value.get("DataType", "String")),
-               "Value": value.get("Value", value.get("StringValue", value.get("BinaryValue")))}
+        name: {
+            "Type": value.get("Type", value.get("DataType", "String")),
+            "Value": value.get("Value", value.get("StringValue", value.get("BinaryValue"))),
+        }
         for name, value in (message_attributes or {}).items()
     }
     return {
-        "Records": [{
-            "EventSource": "aws:sns",
-            "EventVersion": "1.0",
-            "EventSubscriptionArn": subscription_arn,
-            "Sns": {
-                "Type": "Notification",
-                "MessageId": message_id,
-                "TopicArn": topic_arn,
-                "Subject": subject,
-                "Message": message,
-                "Timestamp": iso_now(),
-                "SignatureVersion": "1",
-                "Signature": "EMULATOR",
-                "SigningCertUrl": "EMULATOR",
-                "UnsubscribeUrl": "EMULATOR",
-                "MessageAttributes": attributes,
-            },
-        }]
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription_arn,
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id,
+                    "TopicArn": topic_arn,
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": iso_now(),
+                    "SignatureVersion": "1",
+                    "Signature": "EMULATOR",
+                    "SigningCertUrl": "EMULATOR",
+                    "UnsubscribeUrl": "EMULATOR",
+                    "MessageAttributes": attributes,
+                },
+            }
+        ]
     }
 
 
 # --- Kinesis -------------------------------------------------------------------------------
 
 
-def kinesis_event(records: Sequence[Mapping[str, Any]], *, shard_id: str, stream_arn: str, region: str,
-                  role_arn: str) -> dict[str, Any]:
+def kinesis_event(
+    records: Sequence[Mapping[str, Any]], *, shard_id: str, stream_arn: str, region: str, role_arn: str
+) -> dict[str, Any]:
     """A batch of records from ``GetRecords`` (boto3 shape) as a Kinesis event."""
     return {
         "Records": [
@@ -102,9 +116,17 @@ def kinesis_event(records: Sequence[Mapping[str, Any]], *, shard_id: str, stream
     }
 
 
-def kinesis_failure_record(records: Sequence[Mapping[str, Any]], *, shard_id: str, stream_arn: str,
-                           function_arn: str, request_id: str | None, condition: str, attempts: int,
-                           function_error: bool) -> dict[str, Any]:
+def kinesis_failure_record(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    shard_id: str,
+    stream_arn: str,
+    function_arn: str,
+    request_id: str | None,
+    condition: str,
+    attempts: int,
+    function_error: bool,
+) -> dict[str, Any]:
     """What a stream mapping's on-failure destination receives: the failed batch's metadata, not its data."""
     response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
     if function_error:
@@ -123,8 +145,12 @@ def kinesis_failure_record(records: Sequence[Mapping[str, Any]], *, shard_id: st
             "shardId": shard_id,
             "startSequenceNumber": records[0]["SequenceNumber"],
             "endSequenceNumber": records[-1]["SequenceNumber"],
-            "approximateArrivalOfFirstRecord": iso_from_epoch(_epoch(records[0].get("ApproximateArrivalTimestamp"))),
-            "approximateArrivalOfLastRecord": iso_from_epoch(_epoch(records[-1].get("ApproximateArrivalTimestamp"))),
+            "approximateArrivalOfFirstRecord": iso_from_epoch(
+                _epoch(records[0].get("ApproximateArrivalTimestamp"))
+            ),
+            "approximateArrivalOfLastRecord": iso_from_epoch(
+                _epoch(records[-1].get("ApproximateArrivalTimestamp"))
+            ),
             "batchSize": len(records),
             "streamArn": stream_arn,
         },
@@ -154,7 +180,9 @@ def sqs_event(messages: Sequence[Mapping[str, Any]], *, queue_arn: str, region: 
                 "messageAttributes": {
                     name: {
                         "stringValue": value.get("StringValue"),
-                        "binaryValue": base64.b64encode(value["BinaryValue"]).decode() if value.get("BinaryValue") else None,
+                        "binaryValue": base64.b64encode(value["BinaryValue"]).decode()
+                        if value.get("BinaryValue")
+                        else None,
                         "stringListValues": list(value.get("StringListValues") or []),
                         "binaryListValues": list(value.get("BinaryListValues") or []),
                         "dataType": value.get("DataType", "String"),

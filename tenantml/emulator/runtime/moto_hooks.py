@@ -85,55 +85,165 @@ class CallSite:
 
 
 HOOK_TARGETS: tuple[HookTarget, ...] = (
-    HookTarget("moto.awslambda.models", "LambdaFunction.invoke",
-               ("self", "body", "request_headers", "response_headers"), "runs Invoke calls in a local process"),
-    HookTarget("moto.awslambda.models", "LambdaFunction.__init__",
-               ("self", "account_id", "spec", "region", "version"), "keeps DeadLetterConfig and LoggingConfig"),
-    HookTarget("moto.awslambda.models", "LambdaFunction.update_configuration",
-               ("self", "config_updates"), "keeps DeadLetterConfig and LoggingConfig updates"),
-    HookTarget("moto.awslambda.models", "LambdaFunction.get_configuration",
-               ("self", "on_create"), "reports DeadLetterConfig and LoggingConfig"),
-    HookTarget("moto.awslambda.models", "LambdaBackend.send_kinesis_message",
-               ("self", "function_name", "kinesis_stream", "kinesis_partition_key", "kinesis_sequence_number",
-                "kinesis_data", "kinesis_shard_id"), "stops moto's inline one-record Kinesis push"),
-    HookTarget("moto.awslambda.models", "LambdaBackend.send_sns_message",
-               ("self", "function_name", "message", "subject", "qualifier"), "SNS lambda subscriptions"),
-    HookTarget("moto.awslambda.models", "LambdaBackend.create_event_source_mapping",
-               ("self", "spec"), "pins LATEST positions and detaches SQS queues from moto's push"),
-    HookTarget("moto.s3.notifications", "send_event",
-               ("account_id", "event_name", "bucket", "key"), "S3 notifications (the object's version)"),
-    HookTarget("moto.s3.notifications", "_invoke_awslambda",
-               ("account_id", "event_body", "fn_arn", "region_name"), "S3 notifications to Lambda"),
-    HookTarget("moto.sns.models", "Subscription.publish",
-               ("self", "message", "message_id", "subject", "message_attributes", "group_id", "deduplication_id",
-                "message_structure"), "SNS lambda subscriptions (topic and message ids)"),
+    HookTarget(
+        "moto.awslambda.models",
+        "LambdaFunction.invoke",
+        ("self", "body", "request_headers", "response_headers"),
+        "runs Invoke calls in a local process",
+    ),
+    HookTarget(
+        "moto.awslambda.models",
+        "LambdaFunction.__init__",
+        ("self", "account_id", "spec", "region", "version"),
+        "keeps DeadLetterConfig and LoggingConfig",
+    ),
+    HookTarget(
+        "moto.awslambda.models",
+        "LambdaFunction.update_configuration",
+        ("self", "config_updates"),
+        "keeps DeadLetterConfig and LoggingConfig updates",
+    ),
+    HookTarget(
+        "moto.awslambda.models",
+        "LambdaFunction.get_configuration",
+        ("self", "on_create"),
+        "reports DeadLetterConfig and LoggingConfig",
+    ),
+    HookTarget(
+        "moto.awslambda.models",
+        "LambdaBackend.send_kinesis_message",
+        (
+            "self",
+            "function_name",
+            "kinesis_stream",
+            "kinesis_partition_key",
+            "kinesis_sequence_number",
+            "kinesis_data",
+            "kinesis_shard_id",
+        ),
+        "stops moto's inline one-record Kinesis push",
+    ),
+    HookTarget(
+        "moto.awslambda.models",
+        "LambdaBackend.send_sns_message",
+        ("self", "function_name", "message", "subject", "qualifier"),
+        "SNS lambda subscriptions",
+    ),
+    HookTarget(
+        "moto.awslambda.models",
+        "LambdaBackend.create_event_source_mapping",
+        ("self", "spec"),
+        "pins LATEST positions and detaches SQS queues from moto's push",
+    ),
+    HookTarget(
+        "moto.s3.notifications",
+        "send_event",
+        ("account_id", "event_name", "bucket", "key"),
+        "S3 notifications (the object's version)",
+    ),
+    HookTarget(
+        "moto.s3.notifications",
+        "_invoke_awslambda",
+        ("account_id", "event_body", "fn_arn", "region_name"),
+        "S3 notifications to Lambda",
+    ),
+    HookTarget(
+        "moto.sns.models",
+        "Subscription.publish",
+        (
+            "self",
+            "message",
+            "message_id",
+            "subject",
+            "message_attributes",
+            "group_id",
+            "deduplication_id",
+            "message_structure",
+        ),
+        "SNS lambda subscriptions (topic and message ids)",
+    ),
 )
 
 CALL_SITES: tuple[CallSite, ...] = (
-    CallSite("moto.awslambda.responses", "LambdaResponse.invoke", ("invoke",), "Invoke goes through the backend"),
-    CallSite("moto.awslambda.models", "LambdaBackend.invoke", ("get_function", "invoke"),
-             "the backend calls LambdaFunction.invoke"),
-    CallSite("moto.s3.notifications", "send_event", ("_invoke_awslambda",),
-             "S3 notifications call _invoke_awslambda by its module-level name"),
-    CallSite("moto.sns.models", "Subscription.publish", ("send_sns_message", "protocol"),
-             "SNS lambda subscriptions call LambdaBackend.send_sns_message"),
-    CallSite("moto.kinesis.models", "Stream.put_record", ("send_kinesis_message", "lambda_event_source_mappings"),
-             "Kinesis pushes records through LambdaBackend.send_kinesis_message"),
+    CallSite(
+        "moto.awslambda.responses", "LambdaResponse.invoke", ("invoke",), "Invoke goes through the backend"
+    ),
+    CallSite(
+        "moto.awslambda.models",
+        "LambdaBackend.invoke",
+        ("get_function", "invoke"),
+        "the backend calls LambdaFunction.invoke",
+    ),
+    CallSite(
+        "moto.s3.notifications",
+        "send_event",
+        ("_invoke_awslambda",),
+        "S3 notifications call _invoke_awslambda by its module-level name",
+    ),
+    CallSite(
+        "moto.sns.models",
+        "Subscription.publish",
+        ("send_sns_message", "protocol"),
+        "SNS lambda subscriptions call LambdaBackend.send_sns_message",
+    ),
+    CallSite(
+        "moto.kinesis.models",
+        "Stream.put_record",
+        ("send_kinesis_message", "lambda_event_source_mappings"),
+        "Kinesis pushes records through LambdaBackend.send_kinesis_message",
+    ),
     CallSite("moto.kinesis.models", "Shard.get_max_sequence_number", ("records",), "LATEST positions"),
-    CallSite("moto.sqs.models", "Queue.add_message", ("lambda_event_source_mappings", "send_sqs_batch"),
-             "SQS pushes to mappings registered on the queue"),
-    CallSite("moto.awslambda.models", "LambdaBackend.create_event_source_mapping",
-             ("lambda_event_source_mappings", "_event_source_mappings"), "mappings are registered on their source"),
-    CallSite("moto.awslambda.models", "LambdaFunction.__init__",
-             ("function_name", "handler", "role", "run_time", "environment_vars", "timeout", "memory_size",
-              "reserved_concurrency", "event_invoke_config", "function_arn", "version"),
-             "the function attributes the runtime reads"),
+    CallSite(
+        "moto.sqs.models",
+        "Queue.add_message",
+        ("lambda_event_source_mappings", "send_sqs_batch"),
+        "SQS pushes to mappings registered on the queue",
+    ),
+    CallSite(
+        "moto.awslambda.models",
+        "LambdaBackend.create_event_source_mapping",
+        ("lambda_event_source_mappings", "_event_source_mappings"),
+        "mappings are registered on their source",
+    ),
+    CallSite(
+        "moto.awslambda.models",
+        "LambdaFunction.__init__",
+        (
+            "function_name",
+            "handler",
+            "role",
+            "run_time",
+            "environment_vars",
+            "timeout",
+            "memory_size",
+            "reserved_concurrency",
+            "event_invoke_config",
+            "function_arn",
+            "version",
+        ),
+        "the function attributes the runtime reads",
+    ),
     CallSite("moto.awslambda.models", "LambdaFunction._set_function_code", ("code_bytes",), "the zip bytes"),
-    CallSite("moto.awslambda.models", "EventSourceMapping.__init__",
-             ("uuid", "function_arn", "event_source_arn", "enabled", "batch_size", "starting_position",
-              "starting_position_timestamp", "max_batch_window", "max_retry_attempts", "max_record_age",
-              "bisect_on_error", "function_response_types", "destination_config"),
-             "the mapping attributes the pollers read"),
+    CallSite(
+        "moto.awslambda.models",
+        "EventSourceMapping.__init__",
+        (
+            "uuid",
+            "function_arn",
+            "event_source_arn",
+            "enabled",
+            "batch_size",
+            "starting_position",
+            "starting_position_timestamp",
+            "max_batch_window",
+            "max_retry_attempts",
+            "max_record_age",
+            "bisect_on_error",
+            "function_response_types",
+            "destination_config",
+        ),
+        "the mapping attributes the pollers read",
+    ),
 )
 
 
@@ -166,7 +276,9 @@ def find_shape_problems(
             continue
         actual = tuple(inspect.signature(func).parameters)
         if actual != target.parameters:
-            problems.append(f"{where} has parameters {actual}, expected {target.parameters}; it {target.purpose}")
+            problems.append(
+                f"{where} has parameters {actual}, expected {target.parameters}; it {target.purpose}"
+            )
     for site in call_sites:
         where = f"{site.module}.{site.qualname}"
         try:
@@ -195,8 +307,11 @@ def check_moto_internals() -> None:
     if problems:
         raise MotoInternalsChangedError(problems, version)
     if version != PINNED_MOTO_VERSION:
-        log.warning("moto %s is not the pinned %s; the Lambda runtime's hooks still match its shape",
-                    version, PINNED_MOTO_VERSION)
+        log.warning(
+            "moto %s is not the pinned %s; the Lambda runtime's hooks still match its shape",
+            version,
+            PINNED_MOTO_VERSION,
+        )
 
 
 # --- reading moto's state ------------------------------------------------------------------
@@ -361,8 +476,12 @@ def remove() -> None:
 def _all_moto_mappings() -> list[Any]:
     from moto.awslambda.models import lambda_backends
 
-    return [esm for per_account in list(lambda_backends.values()) for backend in list(per_account.values())
-            for esm in list(backend._event_source_mappings.values())]
+    return [
+        esm
+        for per_account in list(lambda_backends.values())
+        for backend in list(per_account.values())
+        for esm in list(backend._event_source_mappings.values())
+    ]
 
 
 def _detach_sqs_push(esm: Any) -> None:
@@ -372,7 +491,10 @@ def _detach_sqs_push(esm: Any) -> None:
     from moto.sqs.models import sqs_backends
 
     for queue in list(sqs_backends[esm.account_id][esm.region].queues.values()):
-        if queue.queue_arn == esm.event_source_arn and queue.lambda_event_source_mappings.get(esm.function_arn) is esm:
+        if (
+            queue.queue_arn == esm.event_source_arn
+            and queue.lambda_event_source_mappings.get(esm.function_arn) is esm
+        ):
             del queue.lambda_event_source_mappings[esm.function_arn]
             _installed.detached.append((queue, esm.function_arn, esm))
 
@@ -452,12 +574,26 @@ def _wrap_get_configuration(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _replace_send_kinesis_message(original: Callable[..., Any]) -> Callable[..., Any]:
-    def send_kinesis_message(self: Any, function_name: str, kinesis_stream: str, kinesis_partition_key: str,
-                             kinesis_sequence_number: str, kinesis_data: str, kinesis_shard_id: str) -> None:
+    def send_kinesis_message(
+        self: Any,
+        function_name: str,
+        kinesis_stream: str,
+        kinesis_partition_key: str,
+        kinesis_sequence_number: str,
+        kinesis_data: str,
+        kinesis_shard_id: str,
+    ) -> None:
         runtime = _runtime_or_none()
         if runtime is None:
-            return original(self, function_name, kinesis_stream, kinesis_partition_key,
-                            kinesis_sequence_number, kinesis_data, kinesis_shard_id)
+            return original(
+                self,
+                function_name,
+                kinesis_stream,
+                kinesis_partition_key,
+                kinesis_sequence_number,
+                kinesis_data,
+                kinesis_shard_id,
+            )
         runtime.nudge()  # the poller reads the record, batched, with retries
         return None
 
@@ -465,8 +601,9 @@ def _replace_send_kinesis_message(original: Callable[..., Any]) -> Callable[...,
 
 
 def _replace_send_sns_message(original: Callable[..., Any]) -> Callable[..., Any]:
-    def send_sns_message(self: Any, function_name: str, message: str, subject: str | None = None,
-                         qualifier: str | None = None) -> None:
+    def send_sns_message(
+        self: Any, function_name: str, message: str, subject: str | None = None, qualifier: str | None = None
+    ) -> None:
         runtime = _runtime_or_none()
         if runtime is None:
             return original(self, function_name, message, subject, qualifier)
@@ -493,17 +630,44 @@ def _replace_send_sns_message(original: Callable[..., Any]) -> Callable[..., Any
 
 
 def _wrap_subscription_publish(original: Callable[..., Any]) -> Callable[..., Any]:
-    def publish(self: Any, message: str, message_id: str, subject: str | None = None,
-                message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
-                deduplication_id: str | None = None, message_structure: str | None = None) -> None:
+    def publish(
+        self: Any,
+        message: str,
+        message_id: str,
+        subject: str | None = None,
+        message_attributes: dict[str, Any] | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+        message_structure: str | None = None,
+    ) -> None:
         if self.protocol != "lambda" or _runtime_or_none() is None:
-            return original(self, message, message_id, subject, message_attributes, group_id,
-                            deduplication_id, message_structure)
-        _tls.sns = {"topic_arn": self.topic.arn, "subscription_arn": self.arn, "message_id": message_id,
-                    "message_attributes": message_attributes}
+            return original(
+                self,
+                message,
+                message_id,
+                subject,
+                message_attributes,
+                group_id,
+                deduplication_id,
+                message_structure,
+            )
+        _tls.sns = {
+            "topic_arn": self.topic.arn,
+            "subscription_arn": self.arn,
+            "message_id": message_id,
+            "message_attributes": message_attributes,
+        }
         try:
-            return original(self, message, message_id, subject, message_attributes, group_id,
-                            deduplication_id, message_structure)
+            return original(
+                self,
+                message,
+                message_id,
+                subject,
+                message_attributes,
+                group_id,
+                deduplication_id,
+                message_structure,
+            )
         finally:
             _tls.sns = None
 

@@ -82,7 +82,9 @@ class MappingPoller(threading.Thread):
             try:
                 next_wait = self.poll_once()
             except (BotoCoreError, ClientError) as err:  # e.g. the stream was deleted or moto reset
-                log.debug("polling %s for mapping %s failed: %s", self.mapping.source_arn, self.mapping.uuid, err)
+                log.debug(
+                    "polling %s for mapping %s failed: %s", self.mapping.source_arn, self.mapping.uuid, err
+                )
                 next_wait = None
             except Exception:  # the thread's boundary: keep polling, but say what broke
                 log.exception("polling %s for mapping %s failed", self.mapping.source_arn, self.mapping.uuid)
@@ -118,21 +120,31 @@ class KinesisPoller(MappingPoller):
         if position == "AT_TIMESTAMP" and self.mapping.starting_position_timestamp is not None:
             return None
         if self._latest is None:  # made before the runtime was installed: LATEST is now
-            self._latest = moto_hooks.shard_positions(
-                self.mapping.account_id, self.mapping.region, self.mapping.source_arn) or {}
+            self._latest = (
+                moto_hooks.shard_positions(
+                    self.mapping.account_id, self.mapping.region, self.mapping.source_arn
+                )
+                or {}
+            )
         return self._latest.get(shard_id, 0)
 
     def _read(self, shard_id: str, limit: int) -> list[dict[str, Any]]:
         after = self._after[shard_id]
         kwargs: dict[str, Any] = {"StreamARN": self.mapping.source_arn, "ShardId": shard_id}
         if after is None:
-            kwargs.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=self.mapping.starting_position_timestamp)
+            kwargs.update(
+                ShardIteratorType="AT_TIMESTAMP", Timestamp=self.mapping.starting_position_timestamp
+            )
         elif after == 0:
             kwargs["ShardIteratorType"] = "TRIM_HORIZON"
         else:
             kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=str(after))
         iterator = self._client.get_shard_iterator(**kwargs)["ShardIterator"]
-        return list(self._client.get_records(ShardIterator=iterator, Limit=limit, StreamARN=self.mapping.source_arn)["Records"])
+        return list(
+            self._client.get_records(ShardIterator=iterator, Limit=limit, StreamARN=self.mapping.source_arn)[
+                "Records"
+            ]
+        )
 
     def poll_once(self) -> float | None:
         mapping = self.mapping
@@ -173,8 +185,13 @@ class KinesisPoller(MappingPoller):
             if self.stopped:
                 return False
             batch, attempts = pending.popleft()
-            event = events.kinesis_event(batch, shard_id=shard_id, stream_arn=mapping.source_arn,
-                                         region=mapping.region, role_arn=spec.role)
+            event = events.kinesis_event(
+                batch,
+                shard_id=shard_id,
+                stream_arn=mapping.source_arn,
+                region=mapping.region,
+                role_arn=spec.role,
+            )
             result = self.runtime.execute_for_mapping(spec, json.dumps(event).encode())
             if result is None:
                 return False
@@ -185,10 +202,21 @@ class KinesisPoller(MappingPoller):
             condition = self._exhausted(retry, attempts)
             if condition:
                 record = events.kinesis_failure_record(
-                    retry, shard_id=shard_id, stream_arn=mapping.source_arn, function_arn=spec.arn,
-                    request_id=result.request_id, condition=condition, attempts=attempts, function_error=result.failed)
-                self.runtime.deliver_failure(spec.name, mapping.on_failure_arn, json.dumps(record),
-                                             f"a batch of {len(retry)} record(s) from {shard_id}")
+                    retry,
+                    shard_id=shard_id,
+                    stream_arn=mapping.source_arn,
+                    function_arn=spec.arn,
+                    request_id=result.request_id,
+                    condition=condition,
+                    attempts=attempts,
+                    function_error=result.failed,
+                )
+                self.runtime.deliver_failure(
+                    spec.name,
+                    mapping.on_failure_arn,
+                    json.dumps(record),
+                    f"a batch of {len(retry)} record(s) from {shard_id}",
+                )
                 continue
             if result.failed and mapping.bisect_on_error and len(retry) > 1:
                 middle = len(retry) // 2
@@ -215,7 +243,7 @@ class KinesisPoller(MappingPoller):
         positions = [i for i, record in enumerate(batch) if record["SequenceNumber"] in set(failed)]
         if not positions:  # identifiers that are not in the batch fail it whole, as on AWS
             return batch
-        return batch[min(positions):]
+        return batch[min(positions) :]
 
     def _exhausted(self, batch: Sequence[dict[str, Any]], attempts: int) -> str | None:
         mapping = self.mapping
@@ -238,7 +266,9 @@ class SqsPoller(MappingPoller):
     def _url(self) -> str:
         if self._queue_url is None:
             parts = self.mapping.source_arn.split(":")
-            self._queue_url = self._client.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+            self._queue_url = self._client.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])[
+                "QueueUrl"
+            ]
         return self._queue_url
 
     def poll_once(self) -> float | None:
@@ -253,8 +283,11 @@ class SqsPoller(MappingPoller):
         window_ends = time.monotonic() + mapping.batching_window
         while len(messages) < mapping.batch_size and not self.stopped:
             received = self._client.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=min(10, mapping.batch_size - len(messages)), WaitTimeSeconds=0,
-                MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, mapping.batch_size - len(messages)),
+                WaitTimeSeconds=0,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
             ).get("Messages", [])
             messages.extend(received)
             if not received:
@@ -278,14 +311,18 @@ class SqsPoller(MappingPoller):
             failed = set()
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
-            chunk = done[start:start + 10]
+            chunk = done[start : start + 10]
             self._client.delete_message_batch(
-                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
         return AGAIN
 
     def _release(self, url: str, messages: list[dict[str, Any]]) -> None:
         for message in messages:
-            self._client.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+            self._client.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
 
 
 def make_poller(runtime: PollingRuntime, mapping: MappingSpec) -> MappingPoller:

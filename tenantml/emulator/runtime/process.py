@@ -114,8 +114,16 @@ def _iso(ms: int) -> str:
 def environment_key(spec: FunctionSpec) -> tuple[Any, ...]:
     """What makes two invocations able to share an environment: same version, code and configuration."""
     return (
-        spec.unqualified_arn, spec.version, hashlib.sha256(spec.code).hexdigest(), spec.handler, spec.runtime,
-        spec.memory_size, spec.timeout, tuple(sorted(spec.environment.items())), spec.log_group, spec.log_format,
+        spec.unqualified_arn,
+        spec.version,
+        hashlib.sha256(spec.code).hexdigest(),
+        spec.handler,
+        spec.runtime,
+        spec.memory_size,
+        spec.timeout,
+        tuple(sorted(spec.environment.items())),
+        spec.log_group,
+        spec.log_format,
         spec.application_log_level,
     )
 
@@ -203,7 +211,9 @@ class _Environment:
             return "timeout"
         return "ready" if line and json.loads(line).get("ready") else "exited"
 
-    def invoke(self, header: dict[str, Any], event: bytes, timeout: float) -> tuple[dict[str, Any] | None, bool]:
+    def invoke(
+        self, header: dict[str, Any], event: bytes, timeout: float
+    ) -> tuple[dict[str, Any] | None, bool]:
         """Send one invocation and wait for its outcome: (outcome or None if the process died, timed out)."""
         assert self._results is not None and self._control is not None
         with self._log_lock:
@@ -304,27 +314,29 @@ class ProcessRunner:
             **self.extra_env,
             **spec.environment,
         }
-        env.update({
-            "_HANDLER": spec.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime or 'python'}",
-            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout)),
-            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
-            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-            "AWS_LAMBDA_LOG_FORMAT": spec.log_format,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "LAMBDA_TASK_ROOT": str(code_dir),
-            "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
-            # the emulator and nothing else: fake credentials, no shared config or profile
-            **aws_env(self.endpoint, spec.region),
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "PYTHONPATH": str(code_dir),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONNOUSERSITE": "1",
-        })
+        env.update(
+            {
+                "_HANDLER": spec.handler,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime or 'python'}",
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout)),
+                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+                "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+                "AWS_LAMBDA_LOG_FORMAT": spec.log_format,
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "LAMBDA_TASK_ROOT": str(code_dir),
+                "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
+                # the emulator and nothing else: fake credentials, no shared config or profile
+                **aws_env(self.endpoint, spec.region),
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "PYTHONPATH": str(code_dir),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONNOUSERSITE": "1",
+            }
+        )
         if spec.application_log_level:
             env["AWS_LAMBDA_LOG_LEVEL"] = spec.application_log_level
         return env
@@ -340,12 +352,15 @@ class ProcessRunner:
         keep = False
         try:
             if environment is None:
-                environment = _Environment(environment_key(spec), (spec.unqualified_arn, spec.version),
-                                           log_stream_name(spec.version))
+                environment = _Environment(
+                    environment_key(spec), (spec.unqualified_arn, spec.version), log_stream_name(spec.version)
+                )
                 with self._lock:
                     self._busy.add(environment)
                 spawned = time.monotonic()
-                environment.spawn(self.python, code_dir, self.environment(spec, code_dir, environment.log_stream))
+                environment.spawn(
+                    self.python, code_dir, self.environment(spec, code_dir, environment.log_stream)
+                )
                 state = environment.wait_ready(INIT_TIMEOUT + spec.timeout)
                 init_ms = (time.monotonic() - spawned) * 1000
                 timed_out = state == "timeout"
@@ -372,8 +387,18 @@ class ProcessRunner:
             if environment is not None:
                 self._checkin(environment, keep)
         returncode = environment.proc.returncode if environment.proc is not None else None
-        return self._result(spec, request_id, environment.log_stream, returncode, outcome, timed_out,
-                            start_ms, duration_ms, init_ms if cold else None, lines)
+        return self._result(
+            spec,
+            request_id,
+            environment.log_stream,
+            returncode,
+            outcome,
+            timed_out,
+            start_ms,
+            duration_ms,
+            init_ms if cold else None,
+            lines,
+        )
 
     def _checkout(self, spec: FunctionSpec) -> _Environment | None:
         """A warm environment for ``spec``, or None (cold start); retires those of an older configuration."""
@@ -407,7 +432,9 @@ class ProcessRunner:
                 self._idle.setdefault(environment.key, []).append(environment)
                 if self._reaper is None or not self._reaper.is_alive():
                     self._reaper_stop.clear()
-                    self._reaper = threading.Thread(target=self._reap_loop, daemon=True, name="tenantml-lambda-reaper")
+                    self._reaper = threading.Thread(
+                        target=self._reap_loop, daemon=True, name="tenantml-lambda-reaper"
+                    )
                     self._reaper.start()
             else:
                 retire = keep
@@ -494,12 +521,21 @@ class ProcessRunner:
         payload = b""
         if timed_out:
             message = f"Task timed out after {spec.timeout:.2f} seconds"
-            error = {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"}
+            error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"RequestId: {request_id} Error: {message}",
+            }
             lines.append(LogLine(_now_ms(), f"{_iso(_now_ms())} {request_id} {message}"))
         elif outcome is None:
-            status = f"signal: {-returncode}" if returncode is not None and returncode < 0 else f"exit status {returncode}"
-            error = {"errorType": "Runtime.ExitError",
-                     "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {status}"}
+            status = (
+                f"signal: {-returncode}"
+                if returncode is not None and returncode < 0
+                else f"exit status {returncode}"
+            )
+            error = {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {status}",
+            }
         elif outcome.get("ok"):
             payload = outcome["payload"].encode()
         else:
@@ -509,8 +545,11 @@ class ProcessRunner:
         max_memory = int((outcome or {}).get("max_memory_mb") or 0)
         status = "timeout" if timed_out else ("error" if error else "success")
         end_ms = _now_ms()
-        log = [*self._start_lines(spec, request_id, start_ms), *sorted(lines, key=lambda line: line.timestamp_ms),
-               *self._end_lines(spec, request_id, end_ms, duration_ms, init_ms, max_memory, status)]
+        log = [
+            *self._start_lines(spec, request_id, start_ms),
+            *sorted(lines, key=lambda line: line.timestamp_ms),
+            *self._end_lines(spec, request_id, end_ms, duration_ms, init_ms, max_memory, status),
+        ]
         return InvocationResult(
             request_id=request_id,
             function_name=spec.name,
@@ -532,23 +571,40 @@ class ProcessRunner:
     def _start_lines(spec: FunctionSpec, request_id: str, start_ms: int) -> list[LogLine]:
         if spec.log_format.upper() == "JSON":
             record = {"requestId": request_id, "version": spec.version}
-            return [LogLine(start_ms, json.dumps({"time": _iso(start_ms), "type": "platform.start", "record": record}))]
+            return [
+                LogLine(
+                    start_ms, json.dumps({"time": _iso(start_ms), "type": "platform.start", "record": record})
+                )
+            ]
         return [LogLine(start_ms, f"START RequestId: {request_id} Version: {spec.version}")]
 
     @staticmethod
     def _end_lines(
-        spec: FunctionSpec, request_id: str, end_ms: int, duration_ms: float, init_ms: float | None, max_memory: int,
+        spec: FunctionSpec,
+        request_id: str,
+        end_ms: int,
+        duration_ms: float,
+        init_ms: float | None,
+        max_memory: int,
         status: str,
     ) -> list[LogLine]:
         """END and REPORT; ``init_ms`` is None on a warm start, whose REPORT has no Init Duration (as on AWS)."""
         billed = math.ceil(duration_ms)
         if spec.log_format.upper() == "JSON":
-            metrics: dict[str, float] = {"durationMs": round(duration_ms, 2), "billedDurationMs": billed,
-                                         "memorySizeMB": spec.memory_size, "maxMemoryUsedMB": max_memory}
+            metrics: dict[str, float] = {
+                "durationMs": round(duration_ms, 2),
+                "billedDurationMs": billed,
+                "memorySizeMB": spec.memory_size,
+                "maxMemoryUsedMB": max_memory,
+            }
             if init_ms is not None:
                 metrics["initDurationMs"] = round(init_ms, 2)
             record = {"requestId": request_id, "metrics": metrics, "status": status}
-            return [LogLine(end_ms, json.dumps({"time": _iso(end_ms), "type": "platform.report", "record": record}))]
+            return [
+                LogLine(
+                    end_ms, json.dumps({"time": _iso(end_ms), "type": "platform.report", "record": record})
+                )
+            ]
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
             f"Memory Size: {spec.memory_size} MB\tMax Memory Used: {max_memory} MB"

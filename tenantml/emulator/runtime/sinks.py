@@ -55,33 +55,62 @@ class Sinks:
         # order; CloudWatch Logs refuses a batch that is not chronological (sorted() is stable)
         events.sort(key=lambda event: event["timestamp"])
         for start in range(0, len(events), _LOG_BATCH):
-            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[start:start + _LOG_BATCH])
+            logs.put_log_events(
+                logGroupName=group, logStreamName=stream, logEvents=events[start : start + _LOG_BATCH]
+            )
 
     def write_invocation_log(self, region: str, result: InvocationResult) -> None:
         self.write_log(region, result.log_group, result.log_stream, result.log_lines)
 
     # --- CloudWatch metrics -------------------------------------------------------------
 
-    def put_metrics(self, region: str, function_name: str, *, invocations: int = 0, errors: int = 0,
-                    throttles: int = 0, duration_ms: float | None = None) -> None:
+    def put_metrics(
+        self,
+        region: str,
+        function_name: str,
+        *,
+        invocations: int = 0,
+        errors: int = 0,
+        throttles: int = 0,
+        duration_ms: float | None = None,
+    ) -> None:
         if not self.publish_metrics:
             return
         dimensions = [{"Name": "FunctionName", "Value": function_name}]
         now = datetime.now(UTC)
         data: list[dict[str, Any]] = [
-            {"MetricName": name, "Value": float(value), "Unit": "Count", "Dimensions": dimensions, "Timestamp": now}
+            {
+                "MetricName": name,
+                "Value": float(value),
+                "Unit": "Count",
+                "Dimensions": dimensions,
+                "Timestamp": now,
+            }
             for name, value in (("Invocations", invocations), ("Errors", errors), ("Throttles", throttles))
             if value or name != "Throttles"
         ]
         if duration_ms is not None:
-            data.append({"MetricName": "Duration", "Value": duration_ms, "Unit": "Milliseconds",
-                         "Dimensions": dimensions, "Timestamp": now})
+            data.append(
+                {
+                    "MetricName": "Duration",
+                    "Value": duration_ms,
+                    "Unit": "Milliseconds",
+                    "Dimensions": dimensions,
+                    "Timestamp": now,
+                }
+            )
         self.session.client("cloudwatch", region).put_metric_data(Namespace="AWS/Lambda", MetricData=data)
 
     # --- failure and success targets ----------------------------------------------------
 
-    def send_to_dead_letter(self, target_arn: str, event: bytes, result: InvocationResult | None,
-                            error_code: int = 200, error_message: str | None = None) -> None:
+    def send_to_dead_letter(
+        self,
+        target_arn: str,
+        event: bytes,
+        result: InvocationResult | None,
+        error_code: int = 200,
+        error_message: str | None = None,
+    ) -> None:
         """The original event, with AWS's RequestID / ErrorCode / ErrorMessage attributes."""
         message = error_message
         if message is None and result is not None and result.error is not None:
@@ -89,12 +118,20 @@ class Sinks:
         attributes = {
             "RequestID": {"DataType": "String", "StringValue": result.request_id if result else "unknown"},
             "ErrorCode": {"DataType": "Number", "StringValue": str(error_code)},
-            "ErrorMessage": {"DataType": "String", "StringValue": (message or "unknown error")[:_ERROR_MESSAGE_LIMIT]},
+            "ErrorMessage": {
+                "DataType": "String",
+                "StringValue": (message or "unknown error")[:_ERROR_MESSAGE_LIMIT],
+            },
         }
         self.deliver(target_arn, event.decode("utf-8", errors="replace"), attributes)
 
-    def deliver(self, target_arn: str, body: str, attributes: dict[str, dict[str, str]] | None = None,
-                invoke_function: Callable[[str, bytes], None] | None = None) -> None:
+    def deliver(
+        self,
+        target_arn: str,
+        body: str,
+        attributes: dict[str, dict[str, str]] | None = None,
+        invoke_function: Callable[[str, bytes], None] | None = None,
+    ) -> None:
         """Send ``body`` to an SQS queue, an SNS topic or (with ``invoke_function``) a Lambda function."""
         parts = target_arn.split(":")
         service, region, account = parts[2], parts[3], parts[4]
@@ -113,13 +150,26 @@ class Sinks:
         elif service == "lambda" and invoke_function is not None:
             invoke_function(target_arn, body.encode())
         else:
-            log.warning("the Lambda runtime cannot deliver to %s (only SQS, SNS and Lambda targets); dropped", target_arn)
+            log.warning(
+                "the Lambda runtime cannot deliver to %s (only SQS, SNS and Lambda targets); dropped",
+                target_arn,
+            )
 
 
-def invocation_record(result: InvocationResult | None, function_arn: str, event: bytes, *, condition: str,
-                      attempts: int, error_message: str | None = None) -> str:
+def invocation_record(
+    result: InvocationResult | None,
+    function_arn: str,
+    event: bytes,
+    *,
+    condition: str,
+    attempts: int,
+    error_message: str | None = None,
+) -> str:
     """The record an asynchronous invocation's on-failure / on-success destination receives."""
-    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": result.version if result else "$LATEST"}
+    response_context: dict[str, Any] = {
+        "statusCode": 200,
+        "executedVersion": result.version if result else "$LATEST",
+    }
     response_payload: Any = None
     if result is not None:
         if result.error is not None:
@@ -132,19 +182,21 @@ def invocation_record(result: InvocationResult | None, function_arn: str, event:
         request_payload: Any = json.loads(event) if event.strip() else {}
     except ValueError:
         request_payload = event.decode("utf-8", errors="replace")
-    return json.dumps({
-        "version": "1.0",
-        "timestamp": _iso_now(),
-        "requestContext": {
-            "requestId": result.request_id if result else None,
-            "functionArn": f"{function_arn}:$LATEST" if function_arn.count(":") == 6 else function_arn,
-            "condition": condition,
-            "approximateInvokeCount": attempts,
-        },
-        "requestPayload": request_payload,
-        "responseContext": response_context,
-        "responsePayload": response_payload,
-    })
+    return json.dumps(
+        {
+            "version": "1.0",
+            "timestamp": _iso_now(),
+            "requestContext": {
+                "requestId": result.request_id if result else None,
+                "functionArn": f"{function_arn}:$LATEST" if function_arn.count(":") == 6 else function_arn,
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": request_payload,
+            "responseContext": response_context,
+            "responsePayload": response_payload,
+        }
+    )
 
 
 def _iso_now() -> str:

@@ -32,11 +32,25 @@ def _sagemaker_layout(base: Path) -> dict[str, str]:
     for folder in (config, train, model, output):
         folder.mkdir(parents=True)
     write_sample_dataset(train / "data.parquet")
-    (config / "hyperparameters.json").write_text(json.dumps({
-        "model_name": "churn", "problem": "classification", "target": "target", "primary_metric": "roc_auc",
-        "estimator": "logistic_regression", "n_trials": "2", "cv_folds": "3"}))
-    return {"SM_INPUT_CONFIG_DIR": str(config), "SM_CHANNEL_TRAIN": str(train), "SM_MODEL_DIR": str(model),
-            "SM_OUTPUT_DIR": str(output)}
+    (config / "hyperparameters.json").write_text(
+        json.dumps(
+            {
+                "model_name": "churn",
+                "problem": "classification",
+                "target": "target",
+                "primary_metric": "roc_auc",
+                "estimator": "logistic_regression",
+                "n_trials": "2",
+                "cv_folds": "3",
+            }
+        )
+    )
+    return {
+        "SM_INPUT_CONFIG_DIR": str(config),
+        "SM_CHANNEL_TRAIN": str(train),
+        "SM_MODEL_DIR": str(model),
+        "SM_OUTPUT_DIR": str(output),
+    }
 
 
 def test_the_image_entry_point_trains_then_serves_the_model_as_sagemaker_runs_it(tmp_path: Path) -> None:
@@ -44,16 +58,28 @@ def test_the_image_entry_point_trains_then_serves_the_model_as_sagemaker_runs_it
     env.pop("TENANTML_SERVING_CONFIG", None)
 
     # when SageMaker runs `<image> train`
-    trained = subprocess.run([sys.executable, "-m", "pipelines.container", "train"], env=env, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=300, check=False)
+    trained = subprocess.run(
+        [sys.executable, "-m", "pipelines.container", "train"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert trained.returncode == 0, trained.stderr
     assert (tmp_path / "model" / "model_metadata.json").is_file()
 
     # and then `<image> serve`, which must serve /opt/ml/model (here SM_MODEL_DIR) on the given port
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "pipelines.container", "serve", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.container", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -65,7 +91,9 @@ def test_the_image_entry_point_trains_then_serves_the_model_as_sagemaker_runs_it
             assert time.monotonic() < deadline and server.poll() is None, "the server never became ready"
             time.sleep(0.2)
         row = ",".join(str(v) for v in load_breast_cancer().data[0])
-        answer = httpx.post(f"http://127.0.0.1:{port}/invocations", content=row, headers={"Content-Type": "text/csv"})
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/invocations", content=row, headers={"Content-Type": "text/csv"}
+        )
         assert answer.status_code == 200
         assert answer.json()["predictions"] == [0]
     finally:
@@ -77,8 +105,13 @@ def test_the_image_entry_point_trains_then_serves_the_model_as_sagemaker_runs_it
 
 
 def test_an_unknown_mode_is_refused_with_the_usage() -> None:
-    proc = subprocess.run([sys.executable, "-m", "pipelines.container", "deploy"], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.container", "deploy"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
     assert proc.returncode == 2
     assert "usage: python -m pipelines.container train|serve" in proc.stderr
 

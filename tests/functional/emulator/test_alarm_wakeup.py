@@ -25,7 +25,8 @@ def slow_ticking(aws: AwsSession) -> Iterator[AlarmEvaluator]:
 
 
 def test_given_a_long_tick_when_a_breaching_datum_arrives_then_the_alarm_fires_without_waiting_for_the_tick(
-        aws: AwsSession, slow_ticking: AlarmEvaluator) -> None:
+    aws: AwsSession, slow_ticking: AlarmEvaluator
+) -> None:
     topic_arn, queue_url = topic_with_queue(aws, "wakeup")
     put_drift_alarm(aws, topic_arn)
     # a pass has seen the new alarm (CloudWatch starts it in INSUFFICIENT_DATA; moto in OK)

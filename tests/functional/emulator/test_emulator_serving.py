@@ -20,7 +20,9 @@ def _spec(name: str, **serving: object) -> TenantSpec:
     return TenantSpec.model_validate(data)
 
 
-def test_given_a_pinned_version_when_applied_and_promoted_then_the_endpoint_moves_to_a_new_config(aws, tmp_path):
+def test_given_a_pinned_version_when_applied_and_promoted_then_the_endpoint_moves_to_a_new_config(
+    aws, tmp_path
+):
     out, state_dir = tmp_path / "out", tmp_path / "state"
     synth([_spec("churn", model_version=1)], out)
 
@@ -35,7 +37,9 @@ def test_given_a_pinned_version_when_applied_and_promoted_then_the_endpoint_move
     model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     assert model["PrimaryContainer"]["ModelPackageName"].endswith("model-package/tenantml-churn-dev-churn/1")
     assert config["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
-    repository = aws.client("ecr", "eu-west-1").describe_repositories(repositoryNames=["tenantml-churn-dev-images"])
+    repository = aws.client("ecr", "eu-west-1").describe_repositories(
+        repositoryNames=["tenantml-churn-dev-images"]
+    )
     assert repository["repositories"][0]["imageTagMutability"] == "IMMUTABLE"
     assert first.outputs["image_repository_url"] == repository["repositories"][0]["repositoryUri"]
     assert again.result.applied == ()
@@ -47,8 +51,11 @@ def test_given_a_pinned_version_when_applied_and_promoted_then_the_endpoint_move
     [promoted] = commands.apply_tenants(out, ["churn"], state_dir, aws)
 
     # then: a new model and configuration replace the old ones, and the same endpoint is updated to them
-    assert actions == {"aws_sagemaker_model": Action.REPLACE, "aws_sagemaker_endpoint_configuration": Action.REPLACE,
-                       "aws_sagemaker_endpoint": Action.UPDATE}
+    assert actions == {
+        "aws_sagemaker_model": Action.REPLACE,
+        "aws_sagemaker_endpoint_configuration": Action.REPLACE,
+        "aws_sagemaker_endpoint": Action.UPDATE,
+    }
     moved = sagemaker.describe_endpoint(EndpointName=first.outputs["endpoint_name"])
     assert moved["EndpointConfigName"] != endpoint["EndpointConfigName"]
     new_config = sagemaker.describe_endpoint_config(EndpointConfigName=moved["EndpointConfigName"])
@@ -57,7 +64,9 @@ def test_given_a_pinned_version_when_applied_and_promoted_then_the_endpoint_move
     assert promoted.outputs["endpoint_name"] == first.outputs["endpoint_name"]
 
 
-def test_given_eks_serving_when_planned_and_applied_then_kubernetes_objects_are_recorded_as_skipped(aws, tmp_path):
+def test_given_eks_serving_when_planned_and_applied_then_kubernetes_objects_are_recorded_as_skipped(
+    aws, tmp_path
+):
     out, state_dir = tmp_path / "out", tmp_path / "state"
     synth([_spec("fraud")], out)
 
@@ -72,8 +81,13 @@ def test_given_eks_serving_when_planned_and_applied_then_kubernetes_objects_are_
     assert f"+ kubernetes_deployment_v1.serving_deployment  # skipped locally: {NO_CLUSTER}" in text
     assert f"6 of them recorded but skipped locally: {NO_CLUSTER}." in plan.plan.summary()
     assert {c.type for c in applied.result.applied if c.skipped} == {
-        "kubernetes_namespace_v1", "kubernetes_service_account_v1", "kubernetes_deployment_v1",
-        "kubernetes_service_v1", "kubernetes_horizontal_pod_autoscaler_v2", "kubernetes_pod_disruption_budget_v1"}
+        "kubernetes_namespace_v1",
+        "kubernetes_service_account_v1",
+        "kubernetes_deployment_v1",
+        "kubernetes_service_v1",
+        "kubernetes_horizontal_pod_autoscaler_v2",
+        "kubernetes_pod_disruption_budget_v1",
+    }
     assert applied.outputs["serving_namespace"] == "tenantml-fraud-prod"
     role = aws.client("iam").get_role(RoleName="tenantml-fraud-prod-serving-pods")["Role"]
     [statement] = role["AssumeRolePolicyDocument"]["Statement"]

@@ -28,8 +28,13 @@ def endpoint(emulator: emulator_server.EmulatorServer) -> str:
 
 @pytest.fixture
 def kinesis(endpoint: str):
-    client = boto3.client("kinesis", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
+    client = boto3.client(
+        "kinesis",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     client.create_stream(StreamName=STREAM, ShardCount=1)
     return client
 
@@ -44,15 +49,20 @@ def _call(endpoint: str, operation: str, body: bytes) -> urllib3.BaseHTTPRespons
 
 def _shard_iterator(kinesis) -> str:
     shard = kinesis.list_shards(StreamName=STREAM)["Shards"][0]["ShardId"]
-    return kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard,
-                                      ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    return kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
 
 
 def test_records_put_as_cbor_byte_strings_read_back_byte_for_byte(endpoint, kinesis):
     # given binary record data, not valid UTF-8 and not base64
     blobs = [os.urandom(1000) + b"\xff\x00", b"TML\x04\x00", os.urandom(50_000)]
-    body = cbor2.dumps({"StreamName": STREAM,
-                        "Records": [{"Data": blob, "PartitionKey": f"k{i}"} for i, blob in enumerate(blobs)]})
+    body = cbor2.dumps(
+        {
+            "StreamName": STREAM,
+            "Records": [{"Data": blob, "PartitionKey": f"k{i}"} for i, blob in enumerate(blobs)],
+        }
+    )
     # when they are put over CBOR
     response = _call(endpoint, "PutRecords", body)
     # then the answer is CBOR in boto3's shape

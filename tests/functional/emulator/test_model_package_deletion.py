@@ -45,8 +45,13 @@ class SeparateEmulator:
         self._stderr_path = stderr_path
         with stderr_path.open("w") as stderr:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _EMULATOR], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=stderr, text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+                [sys.executable, "-c", _EMULATOR],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
             )
         endpoint = self._process.stdout.readline().strip()  # type: ignore[union-attr]
         if not endpoint.startswith("http://127.0.0.1:"):

@@ -32,15 +32,21 @@ def endpoint(emulator: emulator_server.EmulatorServer) -> str:
 
 
 def _kinesis(endpoint: str):
-    return boto3.client("kinesis", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="testing",
-                        aws_secret_access_key="testing")
+    return boto3.client(
+        "kinesis",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def _read_all(kinesis) -> list[dict]:
     records = []
     for shard in kinesis.list_shards(StreamName=STREAM)["Shards"]:
-        iterator = kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = kinesis.get_shard_iterator(
+            StreamName=STREAM, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while iterator:
             page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
             records += [{**r, "ShardId": shard["ShardId"]} for r in page["Records"]]
@@ -54,11 +60,21 @@ def test_the_moto_internals_the_fix_wraps_keep_their_shape() -> None:
     # the fix wraps these methods (by position of stream_arn/stream_name) and relies on this numbering;
     # a moto upgrade that changes them must fail here
     assert list(inspect.signature(inspect.unwrap(KinesisBackend.put_records)).parameters) == [
-        "self", "stream_arn", "stream_name", "records"]
+        "self",
+        "stream_arn",
+        "stream_name",
+        "records",
+    ]
     assert list(inspect.signature(inspect.unwrap(KinesisBackend.put_record)).parameters)[:3] == [
-        "self", "stream_arn", "stream_name"]
+        "self",
+        "stream_arn",
+        "stream_name",
+    ]
     assert list(inspect.signature(inspect.unwrap(KinesisBackend.get_records)).parameters)[:3] == [
-        "self", "stream_arn", "shard_iterator"]
+        "self",
+        "stream_arn",
+        "shard_iterator",
+    ]
     assert "get_max_sequence_number()" in inspect.getsource(Shard.put_record)
 
 
@@ -73,8 +89,10 @@ def test_concurrent_put_records_from_many_threads_are_all_stored_with_unique_seq
     def send(worker: int) -> None:
         start.wait()
         for call in range(CALLS):
-            records = [{"Data": f"{worker}-{call}-{i}".encode(), "PartitionKey": f"k{worker}-{call}-{i}"}
-                       for i in range(RECORDS_PER_CALL)]
+            records = [
+                {"Data": f"{worker}-{call}-{i}".encode(), "PartitionKey": f"k{worker}-{call}-{i}"}
+                for i in range(RECORDS_PER_CALL)
+            ]
             try:
                 response = clients[worker].put_records(StreamName=STREAM, Records=records)
             except Exception as err:  # noqa: BLE001 - reported by the assertion below
@@ -100,5 +118,6 @@ def test_concurrent_put_records_from_many_threads_are_all_stored_with_unique_seq
     assert len(acknowledged) == len(set(acknowledged)) == total, "two records were given one sequence number"
     stored = _read_all(_kinesis(endpoint))
     assert sorted(r["Data"].decode() for r in stored) == sorted(
-        f"{w}-{c}-{i}" for w in range(THREADS) for c in range(CALLS) for i in range(RECORDS_PER_CALL))
+        f"{w}-{c}-{i}" for w in range(THREADS) for c in range(CALLS) for i in range(RECORDS_PER_CALL)
+    )
     assert {(r["ShardId"], r["SequenceNumber"]) for r in stored} == set(acknowledged)

@@ -37,7 +37,12 @@ def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cdktf.out")
     cli = Path(sys.executable).parent / "tenantml"
     completed = subprocess.run(
-        [str(cli), "synth", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+        [str(cli), "synth", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr or completed.stdout
     return out
@@ -85,7 +90,9 @@ def _cases(documents: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, st
         document = parse_document(raw)
         for resource_type in sorted(document.types):
             address = min(b.address for b in document.of_type(resource_type))
-            cases += [(tenant, resource_type, address, entry_path(e)) for e in replacement_entries(resource_type)]
+            cases += [
+                (tenant, resource_type, address, entry_path(e)) for e in replacement_entries(resource_type)
+            ]
     return cases
 
 
@@ -118,7 +125,9 @@ def test_given_applied_example_stacks_when_each_table_argument_changes_then_plan
         # when: the argument changes in a copy of the tenant's document
         name = address.split(".", 1)[1]
         head = copy.deepcopy(documents[tenant])
-        head["resource"][resource_type][name] = _change_argument(head["resource"][resource_type][name], argument)
+        head["resource"][resource_type][name] = _change_argument(
+            head["resource"][resource_type][name], argument
+        )
         document = parse_document(head, source=f"{tenant} with {address}.{argument} changed")
         contexts = HandlerContexts(aws, document, stacks[tenant].parent)
         plan = make_plan(document, states[tenant], read_data=contexts.read_data(states[tenant]))

@@ -22,7 +22,11 @@ def test_given_an_apply_half_way_when_a_second_apply_of_the_tenant_starts_then_i
 ):
     # given: a first apply held right after its first resource was created
     state_file = tmp_path / "demo.json"
-    first_is_half_way, let_first_finish, second_is_waiting = threading.Event(), threading.Event(), threading.Event()
+    first_is_half_way, let_first_finish, second_is_waiting = (
+        threading.Event(),
+        threading.Event(),
+        threading.Event(),
+    )
     waits: list[str] = []
     results: dict[str, ApplyResult | BaseException] = {}
 
@@ -41,7 +45,9 @@ def test_given_an_apply_half_way_when_a_second_apply_of_the_tenant_starts_then_i
         except BaseException as err:  # noqa: BLE001 - handed to the test thread, which asserts on it
             results[name] = err
 
-    first = threading.Thread(target=run, args=("first",), kwargs={"on_progress": hold_after_the_first_resource})
+    first = threading.Thread(
+        target=run, args=("first",), kwargs={"on_progress": hold_after_the_first_resource}
+    )
     first.start()
     assert first_is_half_way.wait(TIMEOUT_S)
 
@@ -57,8 +63,10 @@ def test_given_an_apply_half_way_when_a_second_apply_of_the_tenant_starts_then_i
 
     # then: it said whom it waits for, and ran after the first had finished, with nothing left to do
     assert waits == [
-        (f"emulator state file {state_file} is in use by process {os.getpid()} (another apply, plan or destroy "
-         "of this tenant); waiting up to 300 s for it to finish")
+        (
+            f"emulator state file {state_file} is in use by process {os.getpid()} (another apply, plan or destroy "
+            "of this tenant); waiting up to 300 s for it to finish"
+        )
     ]
     first_result, second_result = results["first"], results["second"]
     assert isinstance(first_result, ApplyResult), first_result

@@ -40,9 +40,15 @@ Path("up-summary.json").write_text(json.dumps(summary.to_json(Path(".tenantml/st
 def up_run(tmp_path_factory) -> tuple[list[str], dict]:
     workdir = tmp_path_factory.mktemp("up-output")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.run([sys.executable, "-c", _UP, str(ROOT / "tenants")], cwd=workdir, text=True,
-                             capture_output=True, timeout=UP_TIMEOUT_S, check=False,
-                             env={**env, "PYTHONPATH": str(ROOT), "COLUMNS": "200"})
+    process = subprocess.run(
+        [sys.executable, "-c", _UP, str(ROOT / "tenants")],
+        cwd=workdir,
+        text=True,
+        capture_output=True,
+        timeout=UP_TIMEOUT_S,
+        check=False,
+        env={**env, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )
     assert process.returncode == 0, process.stdout + process.stderr
     return process.stdout.splitlines(), json.loads((workdir / "up-summary.json").read_text())
 
@@ -57,21 +63,25 @@ def test_given_output_that_is_not_a_terminal_when_up_runs_then_each_step_prints_
     lines, _ = up_run
 
     # then: the stages, in the order they happen
-    stages = [_index(lines, r"^starting the AWS emulator\.\.\.$"),
-              _index(lines, r"^synthesizing 2 tenant stack\(s\)\.\.\.$"),
-              _index(lines, r"^applying churn, fraud to the AWS emulator at http://127\.0\.0\.1:\d+\.\.\.$"),
-              _index(lines, r"^\s*churn: \d+ change\(s\) in "),
-              _index(lines, r"^\s*fraud: \d+ change\(s\) in "),
-              _index(lines, r"^stand in lifecycle\.\.\.$"),
-              _index(lines, r"^lifecycle: the sample dataset was dropped$"),
-              _index(lines, r"^tenantml is up in ")]
+    stages = [
+        _index(lines, r"^starting the AWS emulator\.\.\.$"),
+        _index(lines, r"^synthesizing 2 tenant stack\(s\)\.\.\.$"),
+        _index(lines, r"^applying churn, fraud to the AWS emulator at http://127\.0\.0\.1:\d+\.\.\.$"),
+        _index(lines, r"^\s*churn: \d+ change\(s\) in "),
+        _index(lines, r"^\s*fraud: \d+ change\(s\) in "),
+        _index(lines, r"^stand in lifecycle\.\.\.$"),
+        _index(lines, r"^lifecycle: the sample dataset was dropped$"),
+        _index(lines, r"^tenantml is up in "),
+    ]
     assert stages == sorted(stages), "\n".join(lines)
 
     # and one line per resource as it is applied, before that tenant's outputs
     for tenant in TENANTS:
         table = _index(lines, rf"^\s*{tenant}: \d+ change\(s\) in ")
         changes = int(re.search(r"(\d+) change", lines[table]).group(1))
-        created = [i for i, line in enumerate(lines) if re.match(rf"^  {tenant}: create \S+ \(\d+\.\d\d s\)$", line)]
+        created = [
+            i for i, line in enumerate(lines) if re.match(rf"^  {tenant}: create \S+ \(\d+\.\d\d s\)$", line)
+        ]
         assert len(created) == changes > 0
         assert stages[2] < min(created) and max(created) < table
 
@@ -85,7 +95,10 @@ def test_given_tenants_in_two_regions_when_up_is_ready_then_each_tenant_is_given
         assert entry["region"] == region
         assert entry["env"] == {"AWS_DEFAULT_REGION": region, "AWS_REGION": region}
         stream = entry["outputs"]["stream_name"]
-        assert f"aws --region {region} kinesis describe-stream-summary --stream-name {stream}" in entry["commands"]
+        assert (
+            f"aws --region {region} kinesis describe-stream-summary --stream-name {stream}"
+            in entry["commands"]
+        )
         assert all(command.startswith(f"aws --region {region} ") for command in entry["commands"])
     # and no single region for the whole platform, which would show half of it
     assert "AWS_DEFAULT_REGION" not in summary["emulator"]["env"]
@@ -93,10 +106,13 @@ def test_given_tenants_in_two_regions_when_up_is_ready_then_each_tenant_is_given
     assert summary["emulator"]["env"]["AWS_ENDPOINT_URL"] == summary["emulator"]["endpoint"]
 
     # and the printed text says the same
-    ready = lines[_index(lines, r"^tenantml is up in "):]
+    ready = lines[_index(lines, r"^tenantml is up in ") :]
     assert not [line for line in ready if re.match(r"^  export AWS_(DEFAULT_)?REGION=", line)]
     for tenant, region in TENANTS.items():
         heading = ready.index(f"  {tenant} ({region}):")
         assert ready[heading + 1] == f"    export AWS_DEFAULT_REGION={region} AWS_REGION={region}"
         for command in summary["tenants"][tenant]["commands"]:
-            assert f"    {command}" in ready[heading + 2:heading + 2 + len(summary["tenants"][tenant]["commands"])]
+            assert (
+                f"    {command}"
+                in ready[heading + 2 : heading + 2 + len(summary["tenants"][tenant]["commands"])]
+            )

@@ -35,8 +35,14 @@ def up_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def holder(up_file: Path) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen([sys.executable, "-c", _HOLDER, str(up_file)], cwd=ROOT, text=True,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={"PYTHONPATH": str(ROOT)})
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(up_file)],
+        cwd=ROOT,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={"PYTHONPATH": str(ROOT)},
+    )
     try:
         assert process.stdout.readline() == "holding\n"  # type: ignore[union-attr]
         yield process
@@ -56,8 +62,15 @@ def test_given_an_up_getting_ready_when_a_second_up_starts_then_it_fails_at_once
 
     # when
     with pytest.raises(EmulatorAlreadyRunningError) as refused:
-        up([], out_dir=tmp_path / "cdktf.out", port=0, once=True, report=print, up_file=up_file,
-           state_dir=state_dir)
+        up(
+            [],
+            out_dir=tmp_path / "cdktf.out",
+            port=0,
+            once=True,
+            report=print,
+            up_file=up_file,
+            state_dir=state_dir,
+        )
 
     # then: refused before anything started, naming the first, whose state is untouched
     assert str(refused.value) == (
@@ -73,8 +86,18 @@ def test_given_an_up_that_was_killed_when_another_starts_then_the_directory_is_f
     holder, up_file
 ):
     # given: an up that died without cleaning up, leaving its up.json and its lock file (with its pid)
-    up_file.write_text(json.dumps({"emulator": {"endpoint": "http://127.0.0.1:1", "pid": holder.pid,
-                                                "region": "us-east-1", "state_dir": "x"}}))
+    up_file.write_text(
+        json.dumps(
+            {
+                "emulator": {
+                    "endpoint": "http://127.0.0.1:1",
+                    "pid": holder.pid,
+                    "region": "us-east-1",
+                    "state_dir": "x",
+                }
+            }
+        )
+    )
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=STOP_TIMEOUT_S)
     assert lock_file_of(up_file).read_text().strip() == str(holder.pid)

@@ -23,8 +23,14 @@ from pipelines.monitoring.publishing import baseline_key, clear_baseline_cache
 from pipelines.registry.lineage import Lineage
 from pipelines.registry.sagemaker import SageMakerModelRegistry
 
-SPEC = ModelSpec(name=MODEL, problem=ProblemType.CLASSIFICATION, target="target", primary_metric="roc_auc",
-                 minimum_metric=0.5, drift_threshold=0.25)
+SPEC = ModelSpec(
+    name=MODEL,
+    problem=ProblemType.CLASSIFICATION,
+    target="target",
+    primary_metric="roc_auc",
+    minimum_metric=0.5,
+    drift_threshold=0.25,
+)
 
 
 @pytest.fixture
@@ -58,16 +64,27 @@ def clients(aws: None, baseline: Baseline) -> MonitorClients:
     registry = SageMakerModelRegistry(boto3.client("sagemaker", region_name=REGION), GROUP)
     registry.ensure_group()
     lineage = Lineage(
-        run_id=RUN_ID, data_uri="s3://acme-dev-data/incoming/cancer.csv", data_sha256="a" * 64,
-        artifact_uri="s3://acme-dev-models/models/sha256/" + "b" * 64 + "/model.tar.gz", artifact_sha256="b" * 64,
+        run_id=RUN_ID,
+        data_uri="s3://acme-dev-data/incoming/cancer.csv",
+        data_sha256="a" * 64,
+        artifact_uri="s3://acme-dev-models/models/sha256/" + "b" * 64 + "/model.tar.gz",
+        artifact_sha256="b" * 64,
     )
-    registry.create_model_version(model_data_url=lineage.artifact_uri, image_uri="123456789012.dkr.ecr."
-                                  f"{REGION}.amazonaws.com/serving:1", lineage=lineage)
+    registry.create_model_version(
+        model_data_url=lineage.artifact_uri,
+        image_uri=f"123456789012.dkr.ecr.{REGION}.amazonaws.com/serving:1",
+        lineage=lineage,
+    )
     return MonitorClients(s3=s3, cloudwatch=boto3.client("cloudwatch", region_name=REGION), registry=registry)
 
 
 @pytest.fixture
 def settings() -> MonitorSettings:
-    return MonitorSettings(tenant=TENANT, artifacts_bucket=ARTIFACTS, model_name=MODEL,
-                           model_package_group=GROUP, drift_threshold=SPEC.drift_threshold,
-                           drift_min_rows=50)  # the tests' windows are small
+    return MonitorSettings(
+        tenant=TENANT,
+        artifacts_bucket=ARTIFACTS,
+        model_name=MODEL,
+        model_package_group=GROUP,
+        drift_threshold=SPEC.drift_threshold,
+        drift_min_rows=50,
+    )  # the tests' windows are small

@@ -22,11 +22,19 @@ VERSION_DIMS = [*BASE_DIMS, {"Name": "ModelVersion", "Value": "1"}]
 def _stat(cloudwatch, metric: str, dims: list[dict], statistic: str) -> float | None:
     now = datetime.now(UTC)
     points = cloudwatch.get_metric_statistics(
-        Namespace="TenantML", MetricName=metric, Dimensions=dims, StartTime=now - timedelta(hours=1),
-        EndTime=now + timedelta(minutes=5), Period=3600, Statistics=[statistic],
+        Namespace="TenantML",
+        MetricName=metric,
+        Dimensions=dims,
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(minutes=5),
+        Period=3600,
+        Statistics=[statistic],
     )["Datapoints"]
-    return sum(p[statistic] for p in points) if statistic in ("Sum", "SampleCount") else (
-        max(p[statistic] for p in points) if points else None)
+    return (
+        sum(p[statistic] for p in points)
+        if statistic in ("Sum", "SampleCount")
+        else (max(p[statistic] for p in points) if points else None)
+    )
 
 
 def _dimension_sets(cloudwatch, metric: str) -> set[frozenset[tuple[str, str]]]:
@@ -67,13 +75,18 @@ def test_given_a_window_when_published_then_metrics_land_under_both_dimension_se
     assert sent == len(listed) + 2 * 5  # 4 scalars + one latency datum per dimension set
 
 
-
-def test_given_a_window_smaller_than_the_minimum_then_health_is_published_but_drift_is_not(clients, baseline, cancer):
+def test_given_a_window_smaller_than_the_minimum_then_health_is_published_but_drift_is_not(
+    clients, baseline, cancer
+):
     # given 40 rows, shifted far enough that their PSI is large, under a 200-row minimum
     shifted = cancer.head(40).copy()
     shifted["mean radius"] = shifted["mean radius"] * 3
-    metrics = compute_window_metrics(inference_payloads(shifted, timestamp=time.time() - 30), baseline,
-                                     drift_threshold=0.2, drift_min_rows=200)
+    metrics = compute_window_metrics(
+        inference_payloads(shifted, timestamp=time.time() - 30),
+        baseline,
+        drift_threshold=0.2,
+        drift_min_rows=200,
+    )
 
     sent = publish_metrics(clients.cloudwatch, TENANT, MODEL, "1", metrics)
 
@@ -86,13 +99,18 @@ def test_given_a_window_smaller_than_the_minimum_then_health_is_published_but_dr
         assert cw.list_metrics(Namespace="TenantML", MetricName=metric)["Metrics"] == [], metric
     assert sent == 2 * 3  # RequestCount, ErrorRate and one latency datum per dimension set
     # and from 40 rows on, the same window is scored
-    scored = compute_window_metrics(inference_payloads(shifted, timestamp=time.time() - 30), baseline,
-                                    drift_threshold=0.2, drift_min_rows=40)
+    scored = compute_window_metrics(
+        inference_payloads(shifted, timestamp=time.time() - 30),
+        baseline,
+        drift_threshold=0.2,
+        drift_min_rows=40,
+    )
     assert scored.drift_scored and "mean radius" in scored.drifted_features
 
 
-def test_given_small_batches_then_their_rows_are_parked_until_a_window_can_be_scored(clients, settings, baseline,
-                                                                                   cancer):
+def test_given_small_batches_then_their_rows_are_parked_until_a_window_can_be_scored(
+    clients, settings, baseline, cancer
+):
     # given batches of 20 rows under a 50-row minimum (settings), the third shifted hard
     shifted = cancer.iloc[40:60].copy()
     shifted["mean radius"] = shifted["mean radius"] * 3
@@ -101,7 +119,9 @@ def test_given_small_batches_then_their_rows_are_parked_until_a_window_can_be_sc
     results = []
     for b, frame in enumerate(batches):
         payloads = inference_payloads(frame, timestamp=time.time() - 30)
-        results.append(monitor_batch(kinesis_event(payloads, first_sequence=start + 100 * b), settings, clients))
+        results.append(
+            monitor_batch(kinesis_event(payloads, first_sequence=start + 100 * b), settings, clients)
+        )
 
     # then each batch's health is published, but drift only once, over all 60 rows
     assert [r.processed for r in results] == [20, 20, 20]
@@ -111,13 +131,18 @@ def test_given_small_batches_then_their_rows_are_parked_until_a_window_can_be_sc
     assert _stat(clients.cloudwatch, "RequestCount", VERSION_DIMS, "Sum") == 60
     assert _stat(clients.cloudwatch, "DriftScore", VERSION_DIMS, "SampleCount") == 1
     together = compute_window_metrics(
-        inference_payloads(pd.concat(batches), timestamp=time.time() - 30), baseline)
-    assert results[2].metrics["1"].features["mean radius"].psi == pytest.approx(together.features["mean radius"].psi)
+        inference_payloads(pd.concat(batches), timestamp=time.time() - 30), baseline
+    )
+    assert results[2].metrics["1"].features["mean radius"].psi == pytest.approx(
+        together.features["mean radius"].psi
+    )
     # and nothing stays parked
     assert clients.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix="monitoring/_pending/").get("KeyCount") == 0
 
-def test_given_a_batch_with_malformed_records_then_they_are_counted_and_skipped_not_retried(clients, settings,
-                                                                                         cancer):
+
+def test_given_a_batch_with_malformed_records_then_they_are_counted_and_skipped_not_retried(
+    clients, settings, cancer
+):
     payloads = inference_payloads(cancer.head(50), timestamp=time.time() - 10)
     raw = kinesis_event([*payloads[:25], b"{not json", {"request_id": "x"}, *payloads[25:]])
 
@@ -127,7 +152,9 @@ def test_given_a_batch_with_malformed_records_then_they_are_counted_and_skipped_
     assert result.batch_item_failures() == []
     assert _stat(clients.cloudwatch, "RequestCount", VERSION_DIMS, "Sum") == 50
     (key,) = _snapshots(clients.s3)
-    assert key.startswith(f"monitoring/{MODEL}/1/") and key.endswith(f"_{raw[0]['kinesis']['sequenceNumber']}.json")
+    assert key.startswith(f"monitoring/{MODEL}/1/") and key.endswith(
+        f"_{raw[0]['kinesis']['sequenceNumber']}.json"
+    )
     snapshot = orjson.loads(clients.s3.get_object(Bucket=ARTIFACTS, Key=key)["Body"].read())
     assert (snapshot["tenant"], snapshot["model_version"], snapshot["request_count"]) == (TENANT, "1", 50)
     assert len(snapshot["features"]) == 30 and snapshot["features"]["mean radius"]["ks_pvalue"] is not None
@@ -145,10 +172,14 @@ def test_given_the_same_batch_delivered_twice_then_metrics_are_published_once(cl
     assert _stat(clients.cloudwatch, "DriftScore", VERSION_DIMS, "SampleCount") == 1
     assert _stat(clients.cloudwatch, "RequestCount", VERSION_DIMS, "Sum") == 100
     assert len(_snapshots(clients.s3)) == 1
-    assert read_checkpoint(clients.s3, ARTIFACTS, "shardId-000000000000") == int(raw[-1]["kinesis"]["sequenceNumber"])
+    assert read_checkpoint(clients.s3, ARTIFACTS, "shardId-000000000000") == int(
+        raw[-1]["kinesis"]["sequenceNumber"]
+    )
 
 
-def test_given_a_redelivery_overlapping_new_records_then_only_the_new_ones_are_processed(clients, settings, cancer):
+def test_given_a_redelivery_overlapping_new_records_then_only_the_new_ones_are_processed(
+    clients, settings, cancer
+):
     raw = kinesis_event(inference_payloads(cancer.head(60), timestamp=time.time() - 10))
 
     monitor_batch(raw[:40], settings, clients)
@@ -162,7 +193,8 @@ def test_given_a_redelivery_overlapping_new_records_then_only_the_new_ones_are_p
 def test_given_two_shards_then_each_keeps_its_own_checkpoint(clients, settings, cancer):
     payloads = inference_payloads(cancer.head(20), timestamp=time.time() - 10)
     raw = kinesis_event(payloads[:10], shard="shardId-000000000000", first_sequence=500) + kinesis_event(
-        payloads[10:], shard="shardId-000000000001", first_sequence=100)
+        payloads[10:], shard="shardId-000000000001", first_sequence=100
+    )
 
     result = monitor_batch(raw, settings, clients)
 
@@ -171,9 +203,12 @@ def test_given_two_shards_then_each_keeps_its_own_checkpoint(clients, settings, 
     assert read_checkpoint(clients.s3, ARTIFACTS, "shardId-000000000001") == 109
 
 
-def test_given_a_version_without_a_baseline_then_its_records_are_counted_as_unmonitored(clients, settings, cancer):
+def test_given_a_version_without_a_baseline_then_its_records_are_counted_as_unmonitored(
+    clients, settings, cancer
+):
     payloads = inference_payloads(cancer.head(10), version="7", timestamp=time.time()) + inference_payloads(
-        cancer.head(5), version="local", timestamp=time.time())
+        cancer.head(5), version="local", timestamp=time.time()
+    )
 
     result = monitor_batch(kinesis_event(payloads), settings, clients)
 
@@ -185,17 +220,23 @@ def test_load_baseline_names_the_version_and_the_missing_key(clients):
     with pytest.raises(BaselineNotFoundError, match=r"model version 'local': not a registry version number"):
         load_baseline(clients.s3, clients.registry, ARTIFACTS, "local")
     clients.s3.delete_object(Bucket=ARTIFACTS, Key="runs/20261125T000000Z-abc123/baseline.json")
-    with pytest.raises(BaselineNotFoundError, match=r"s3://acme-dev-artifacts/runs/20261125T000000Z-abc123/"
-                                                     r"baseline.json does not exist"):
+    with pytest.raises(
+        BaselineNotFoundError,
+        match=r"s3://acme-dev-artifacts/runs/20261125T000000Z-abc123/"
+        r"baseline.json does not exist",
+    ):
         load_baseline(clients.s3, clients.registry, ARTIFACTS, "1")
 
 
 def test_given_cloudwatch_throttles_then_the_window_is_reported_for_retry_and_the_checkpoint_stays_below_it(
-        clients, settings, cancer):
+    clients, settings, cancer
+):
     raw = kinesis_event(inference_payloads(cancer.head(30), timestamp=time.time() - 10))
     sequences = [r["kinesis"]["sequenceNumber"] for r in raw]
     with Stubber(clients.cloudwatch) as throttled:
-        throttled.add_client_error("put_metric_data", service_error_code="Throttling", service_message="Rate exceeded")
+        throttled.add_client_error(
+            "put_metric_data", service_error_code="Throttling", service_message="Rate exceeded"
+        )
         result = monitor_batch(raw, settings, clients)
 
     assert result.failures == sequences

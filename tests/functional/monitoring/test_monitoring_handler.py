@@ -24,18 +24,29 @@ class LambdaContext:
 
 @pytest.fixture
 def lambda_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = {"name": MODEL, "problem": "classification", "target": "target", "primary_metric": "roc_auc",
-            "minimum_metric": 0.5, "drift_threshold": 0.25}
-    for name, value in {"TENANTML_TENANT": TENANT, "TENANTML_ARTIFACTS_BUCKET": ARTIFACTS,
-                        "TENANTML_MODEL_PACKAGE_GROUP": GROUP, "TENANTML_MODEL_SPEC": json.dumps(spec),
-                        "POWERTOOLS_SERVICE_NAME": "tenantml-monitor"}.items():
+    spec = {
+        "name": MODEL,
+        "problem": "classification",
+        "target": "target",
+        "primary_metric": "roc_auc",
+        "minimum_metric": 0.5,
+        "drift_threshold": 0.25,
+    }
+    for name, value in {
+        "TENANTML_TENANT": TENANT,
+        "TENANTML_ARTIFACTS_BUCKET": ARTIFACTS,
+        "TENANTML_MODEL_PACKAGE_GROUP": GROUP,
+        "TENANTML_MODEL_SPEC": json.dumps(spec),
+        "POWERTOOLS_SERVICE_NAME": "tenantml-monitor",
+    }.items():
         monkeypatch.setenv(name, value)
     # the handler keeps its clients for warm invocations; each test starts cold, inside its own mock
     monkeypatch.setattr(monitor_handler, "_clients", None)
 
 
 def test_given_drifted_traffic_when_the_handler_runs_then_drift_lands_in_cloudwatch_and_s3(
-        clients, lambda_env, cancer, caplog):
+    clients, lambda_env, cancer, caplog
+):
     shifted = cancer.head(300).copy()
     shifted["mean radius"] = shifted["mean radius"] * 1.8
     raw = kinesis_event([*inference_payloads(shifted, timestamp=time.time() - 20), b"\x00garbage"])
@@ -46,25 +57,41 @@ def test_given_drifted_traffic_when_the_handler_runs_then_drift_lands_in_cloudwa
     now = datetime.now(UTC)
     dims = [{"Name": "Tenant", "Value": TENANT}, {"Name": "Model", "Value": MODEL}]
     drift = clients.cloudwatch.get_metric_statistics(
-        Namespace="TenantML", MetricName="DriftScore", Dimensions=dims, StartTime=now - timedelta(hours=1),
-        EndTime=now + timedelta(minutes=5), Period=60, Statistics=["Maximum"])["Datapoints"]
+        Namespace="TenantML",
+        MetricName="DriftScore",
+        Dimensions=dims,
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(minutes=5),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
     assert max(p["Maximum"] for p in drift) > 1.0
     latency = clients.cloudwatch.get_metric_statistics(
-        Namespace="TenantML", MetricName="LatencyMs", Dimensions=dims, StartTime=now - timedelta(hours=1),
-        EndTime=now + timedelta(minutes=5), Period=3600, Statistics=["SampleCount", "Maximum"])["Datapoints"]
+        Namespace="TenantML",
+        MetricName="LatencyMs",
+        Dimensions=dims,
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(minutes=5),
+        Period=3600,
+        Statistics=["SampleCount", "Maximum"],
+    )["Datapoints"]
     # moto answers no ExtendedStatistics (p99); one sample per request is what CloudWatch needs for it.
     # Subset dimension matching in moto counts the (Tenant, Model, ModelVersion) set too: 2 x 300.
     assert sum(p["SampleCount"] for p in latency) == 600
     assert max(p["Maximum"] for p in latency) == 26.0
-    (key,) = [o["Key"] for o in clients.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix=f"monitoring/{MODEL}/1/")[
-        "Contents"]]
+    (key,) = [
+        o["Key"]
+        for o in clients.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix=f"monitoring/{MODEL}/1/")["Contents"]
+    ]
     snapshot = json.loads(clients.s3.get_object(Bucket=ARTIFACTS, Key=key)["Body"].read())
     assert "mean radius" in snapshot["drifted_features"]
     log = [r for r in caplog.records if r.getMessage() == "inference log batch"]
     assert [(r.processed, r.malformed, r.duplicates) for r in log] == [(300, 1, 0)]
 
 
-def test_given_the_same_event_twice_then_the_handler_does_no_work_the_second_time(clients, lambda_env, cancer):
+def test_given_the_same_event_twice_then_the_handler_does_no_work_the_second_time(
+    clients, lambda_env, cancer
+):
     raw = kinesis_event(inference_payloads(cancer.head(40), timestamp=time.time() - 20))
 
     monitor_handler.handler({"Records": raw}, LambdaContext())
@@ -74,16 +101,17 @@ def test_given_the_same_event_twice_then_the_handler_does_no_work_the_second_tim
     assert len(listed) == 1
 
 
-
 def test_given_the_tenants_minimum_rows_when_a_smaller_window_arrives_then_no_drift_score_is_published(
-        clients, lambda_env, cancer, monkeypatch):
+    clients, lambda_env, cancer, monkeypatch
+):
     # given the spec's monitoring section, as the stack passes it, asking for 500 rows
     monkeypatch.setenv("TENANTML_MONITORING_SPEC", json.dumps({"drift_min_rows": 500}))
     shifted = cancer.head(300).copy()
     shifted["mean radius"] = shifted["mean radius"] * 1.8
 
-    monitor_handler.handler({"Records": kinesis_event(inference_payloads(shifted, timestamp=time.time() - 20))},
-                            LambdaContext())
+    monitor_handler.handler(
+        {"Records": kinesis_event(inference_payloads(shifted, timestamp=time.time() - 20))}, LambdaContext()
+    )
 
     # then health is published, drift is not (300 rows are too few to call it)
     assert clients.cloudwatch.list_metrics(Namespace="TenantML", MetricName="RequestCount")["Metrics"]
@@ -92,11 +120,15 @@ def test_given_the_tenants_minimum_rows_when_a_smaller_window_arrives_then_no_dr
 
 def test_given_a_bad_monitoring_spec_then_the_handler_names_it(aws, lambda_env, monkeypatch):
     monkeypatch.setenv("TENANTML_MONITORING_SPEC", json.dumps({"drift_min_rows": 0}))
-    with pytest.raises(TenantResourcesError, match="TENANTML_MONITORING_SPEC: is not a valid monitoring spec"):
+    with pytest.raises(
+        TenantResourcesError, match="TENANTML_MONITORING_SPEC: is not a valid monitoring spec"
+    ):
         monitor_handler.handler({"Records": []}, LambdaContext())
 
+
 def test_given_an_incomplete_environment_then_the_handler_names_every_missing_variable(
-        aws, lambda_env, monkeypatch):
+    aws, lambda_env, monkeypatch
+):
     monkeypatch.delenv("TENANTML_TENANT")
     monkeypatch.delenv("TENANTML_ARTIFACTS_BUCKET")
     with pytest.raises(TenantResourcesError) as caught:

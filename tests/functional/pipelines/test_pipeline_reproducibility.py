@@ -47,12 +47,31 @@ def _train_in_a_new_process(frame: pd.DataFrame, root: Path, *, hash_seed: str, 
         cv_folds=2,
     )
     (root / "config").mkdir()
-    (root / "config" / "hyperparameters.json").write_text(json.dumps({**config.to_hyperparameters(), **overrides}))
+    (root / "config" / "hyperparameters.json").write_text(
+        json.dumps({**config.to_hyperparameters(), **overrides})
+    )
     env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.training.train", "train", "--config-dir", str(root / "config"),
-         "--train", str(root / "train"), "--model-dir", str(root / "model"), "--output-dir", str(root / "output")],
-        env=env, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pipelines.training.train",
+            "train",
+            "--config-dir",
+            str(root / "config"),
+            "--train",
+            str(root / "train"),
+            "--model-dir",
+            str(root / "model"),
+            "--output-dir",
+            str(root / "output"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return sha256_file(pack_model_dir(root / "model", root / "model.tar.gz"))

@@ -46,7 +46,8 @@ def clone(preview_repo: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def cli() -> typer.Typer:
     """The two commands as ``tenantml`` exposes them once the lead wires ``register(app)``."""
-    app = typer.Typer(name="tenantml", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+    app = typer.Typer(
+        name="tenantml", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False
+    )
     register(app)
     return app
-

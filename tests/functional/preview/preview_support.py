@@ -82,8 +82,10 @@ tags:
 """
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "tenantml tests", "GIT_AUTHOR_EMAIL": "tests@example.com",
-    "GIT_COMMITTER_NAME": "tenantml tests", "GIT_COMMITTER_EMAIL": "tests@example.com",
+    "GIT_AUTHOR_NAME": "tenantml tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.com",
+    "GIT_COMMITTER_NAME": "tenantml tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.com",
     "GIT_CONFIG_NOSYSTEM": "1",
 }
 
@@ -91,7 +93,11 @@ GIT_ENV = {
 def git(repo: Path, *args: str) -> str:
     proc = subprocess.run(
         ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
-        cwd=repo, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True,
+        cwd=repo,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return proc.stdout
 

@@ -20,46 +20,52 @@ from tenantml.preview.report import build_preview_report
 # --- the replacement table ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("resource_type", "path"), [
-    ("aws_s3_bucket", "bucket"),
-    ("aws_kinesis_stream", "name"),
-    ("aws_kms_key", "customer_master_key_spec"),
-    ("aws_kms_key", "key_usage"),
-    ("aws_sqs_queue", "name"),
-    ("aws_lambda_function", "function_name"),
-    ("aws_iam_role", "name"),
-    ("aws_eks_cluster", "name"),
-    ("aws_eks_node_group", "instance_types"),
-    ("aws_launch_template", "name"),
-    ("aws_sagemaker_model_package_group", "model_package_group_name"),
-    ("aws_dynamodb_table", "name"),
-    ("aws_s3_bucket_versioning", "bucket"),
-    ("aws_lambda_permission", "source_arn"),
-    ("aws_sagemaker_endpoint_configuration", "production_variants[0].instance_type"),
-])
+@pytest.mark.parametrize(
+    ("resource_type", "path"),
+    [
+        ("aws_s3_bucket", "bucket"),
+        ("aws_kinesis_stream", "name"),
+        ("aws_kms_key", "customer_master_key_spec"),
+        ("aws_kms_key", "key_usage"),
+        ("aws_sqs_queue", "name"),
+        ("aws_lambda_function", "function_name"),
+        ("aws_iam_role", "name"),
+        ("aws_eks_cluster", "name"),
+        ("aws_eks_node_group", "instance_types"),
+        ("aws_launch_template", "name"),
+        ("aws_sagemaker_model_package_group", "model_package_group_name"),
+        ("aws_dynamodb_table", "name"),
+        ("aws_s3_bucket_versioning", "bucket"),
+        ("aws_lambda_permission", "source_arn"),
+        ("aws_sagemaker_endpoint_configuration", "production_variants[0].instance_type"),
+    ],
+)
 def test_arguments_that_force_a_replacement(resource_type, path):
     assert forces_replacement(resource_type, path)
 
 
-@pytest.mark.parametrize(("resource_type", "path"), [
-    ("aws_s3_bucket", "force_destroy"),
-    ("aws_kinesis_stream", "retention_period"),
-    ("aws_kinesis_stream", "shard_count"),
-    ("aws_kms_key", "enable_key_rotation"),
-    ("aws_kms_key", "policy"),
-    ("aws_lambda_function", "memory_size"),
-    ("aws_lambda_function", "environment[0].variables.X"),
-    ("aws_launch_template", "instance_type"),
-    ("aws_eks_cluster", "version"),
-    ("aws_eks_cluster", "vpc_config[0].endpoint_public_access"),
-    # provider 6.x changes a cluster's subnets and security groups in place (UpdateClusterConfig)
-    ("aws_eks_cluster", "vpc_config[0].subnet_ids"),
-    ("aws_eks_node_group", "scaling_config[0].desired_size"),
-    ("aws_iam_role_policy", "policy"),
-    ("aws_s3_bucket", "tags"),
-    ("aws_sagemaker_endpoint_configuration", "tags.team"),
-    ("aws_made_up_thing", "name"),
-])
+@pytest.mark.parametrize(
+    ("resource_type", "path"),
+    [
+        ("aws_s3_bucket", "force_destroy"),
+        ("aws_kinesis_stream", "retention_period"),
+        ("aws_kinesis_stream", "shard_count"),
+        ("aws_kms_key", "enable_key_rotation"),
+        ("aws_kms_key", "policy"),
+        ("aws_lambda_function", "memory_size"),
+        ("aws_lambda_function", "environment[0].variables.X"),
+        ("aws_launch_template", "instance_type"),
+        ("aws_eks_cluster", "version"),
+        ("aws_eks_cluster", "vpc_config[0].endpoint_public_access"),
+        # provider 6.x changes a cluster's subnets and security groups in place (UpdateClusterConfig)
+        ("aws_eks_cluster", "vpc_config[0].subnet_ids"),
+        ("aws_eks_node_group", "scaling_config[0].desired_size"),
+        ("aws_iam_role_policy", "policy"),
+        ("aws_s3_bucket", "tags"),
+        ("aws_sagemaker_endpoint_configuration", "tags.team"),
+        ("aws_made_up_thing", "name"),
+    ],
+)
 def test_arguments_that_update_in_place(resource_type, path):
     assert not forces_replacement(resource_type, path)
 
@@ -83,27 +89,77 @@ BASE: dict[str, Any] = {
     "terraform": {"backend": {"s3": {"bucket": "state", "key": "tenants/acme/terraform.tfstate"}}},
     "resource": {
         "aws_s3_bucket": {"data": {"//": _meta("a/Data/this"), "bucket": "tenantml-acme-dev-data"}},
-        "aws_s3_bucket_versioning": {"data_versioning": {
-            "//": _meta("a/Data/Versioning"), "bucket": "${aws_s3_bucket.data.id}",
-            "versioning_configuration": [{"status": "Enabled"}]}},
-        "aws_s3_bucket_lifecycle_configuration": {"data_lifecycle": {
-            "bucket": "${aws_s3_bucket.data.id}",
-            "rule": [{"id": "expire", "status": "Enabled", "expiration": [{"days": 30}]}]}},
-        "aws_kinesis_stream": {"stream": {"name": "tenantml-acme-dev-inference", "shard_count": 1,
-                                          "retention_period": 24}},
-        "aws_lambda_function": {"fn": {
-            "function_name": "tenantml-acme-dev-fn", "memory_size": 512, "depends_on": ["aws_s3_bucket.data"],
-            "environment": [{"variables": {"BUCKET": "${aws_s3_bucket.data.id}",
-                                           "STREAM": "${aws_kinesis_stream.stream.name}",
-                                           "STREAM_ARN": "${aws_kinesis_stream.stream.arn}"}}]}},
-        "aws_iam_role_policy": {"grants": {"name": "grants", "role": "r", "policy": json.dumps({
-            "Version": "2012-10-17", "Statement": [
-                {"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::x/*"]},
-                {"Sid": "Write", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::x/*"]}]})}},
-        "aws_launch_template": {"fleet": {"name": "tenantml-acme-dev-instances", "instance_type": "m6i.large",
-                                          "block_device_mappings": [{"ebs": [{"volume_size": 50, "volume_type": "gp3"}]}]}},
-        "aws_autoscaling_group": {"fleet_group": {"desired_capacity": 2, "min_size": 1,
-                                                  "launch_template": [{"id": "${aws_launch_template.fleet.id}"}]}},
+        "aws_s3_bucket_versioning": {
+            "data_versioning": {
+                "//": _meta("a/Data/Versioning"),
+                "bucket": "${aws_s3_bucket.data.id}",
+                "versioning_configuration": [{"status": "Enabled"}],
+            }
+        },
+        "aws_s3_bucket_lifecycle_configuration": {
+            "data_lifecycle": {
+                "bucket": "${aws_s3_bucket.data.id}",
+                "rule": [{"id": "expire", "status": "Enabled", "expiration": [{"days": 30}]}],
+            }
+        },
+        "aws_kinesis_stream": {
+            "stream": {"name": "tenantml-acme-dev-inference", "shard_count": 1, "retention_period": 24}
+        },
+        "aws_lambda_function": {
+            "fn": {
+                "function_name": "tenantml-acme-dev-fn",
+                "memory_size": 512,
+                "depends_on": ["aws_s3_bucket.data"],
+                "environment": [
+                    {
+                        "variables": {
+                            "BUCKET": "${aws_s3_bucket.data.id}",
+                            "STREAM": "${aws_kinesis_stream.stream.name}",
+                            "STREAM_ARN": "${aws_kinesis_stream.stream.arn}",
+                        }
+                    }
+                ],
+            }
+        },
+        "aws_iam_role_policy": {
+            "grants": {
+                "name": "grants",
+                "role": "r",
+                "policy": json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "Read",
+                                "Effect": "Allow",
+                                "Action": ["s3:GetObject"],
+                                "Resource": ["arn:aws:s3:::x/*"],
+                            },
+                            {
+                                "Sid": "Write",
+                                "Effect": "Allow",
+                                "Action": ["s3:PutObject"],
+                                "Resource": ["arn:aws:s3:::x/*"],
+                            },
+                        ],
+                    }
+                ),
+            }
+        },
+        "aws_launch_template": {
+            "fleet": {
+                "name": "tenantml-acme-dev-instances",
+                "instance_type": "m6i.large",
+                "block_device_mappings": [{"ebs": [{"volume_size": 50, "volume_type": "gp3"}]}],
+            }
+        },
+        "aws_autoscaling_group": {
+            "fleet_group": {
+                "desired_capacity": 2,
+                "min_size": 1,
+                "launch_template": [{"id": "${aws_launch_template.fleet.id}"}],
+            }
+        },
     },
 }
 
@@ -133,17 +189,23 @@ def test_identical_stacks_and_metadata_changes_are_no_ops():
 
 def test_a_nested_argument_change_is_an_update_with_its_path():
     head = stack()
-    head["resource"]["aws_s3_bucket_lifecycle_configuration"]["data_lifecycle"]["rule"][0]["expiration"][0]["days"] = 60
+    head["resource"]["aws_s3_bucket_lifecycle_configuration"]["data_lifecycle"]["rule"][0]["expiration"][0][
+        "days"
+    ] = 60
     [change] = diff_stacks("acme", BASE, head).changes
-    assert (change.address, change.action) == ("aws_s3_bucket_lifecycle_configuration.data_lifecycle", Action.UPDATE)
+    assert (change.address, change.action) == (
+        "aws_s3_bucket_lifecycle_configuration.data_lifecycle",
+        Action.UPDATE,
+    )
     assert change.changes == [AttributeChange("rule[0].expiration[0].days", 30, 60)]
 
 
 def test_policy_documents_are_compared_as_json_by_statement_id():
     head = stack()
     policy = json.loads(head["resource"]["aws_iam_role_policy"]["grants"]["policy"])
-    policy["Statement"].insert(0, {"Sid": "List", "Effect": "Allow", "Action": ["s3:ListBucket"],
-                                   "Resource": ["arn:aws:s3:::x"]})
+    policy["Statement"].insert(
+        0, {"Sid": "List", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::x"]}
+    )
     policy["Statement"][2]["Action"].append("s3:DeleteObject")
     head["resource"]["aws_iam_role_policy"]["grants"]["policy"] = json.dumps(policy, indent=2)
     [change] = diff_stacks("acme", BASE, head).changes
@@ -162,8 +224,15 @@ def test_a_renamed_bucket_is_replaced_and_so_is_everything_whose_forcing_argumen
     assert changes["aws_s3_bucket.data"].data_loss.startswith("every object")
     versioning = changes["aws_s3_bucket_versioning.data_versioning"]
     assert (versioning.action, versioning.replaced_because) == (Action.REPLACE, ["aws_s3_bucket.data"])
-    assert versioning.changes == [AttributeChange("bucket", "${aws_s3_bucket.data.id}", "${aws_s3_bucket.data.id}",
-                                                  forces_replacement=True, known_after_apply=("aws_s3_bucket.data",))]
+    assert versioning.changes == [
+        AttributeChange(
+            "bucket",
+            "${aws_s3_bucket.data.id}",
+            "${aws_s3_bucket.data.id}",
+            forces_replacement=True,
+            known_after_apply=("aws_s3_bucket.data",),
+        )
+    ]
     # a Lambda environment variable is updatable: the function is updated, not replaced
     fn = changes["aws_lambda_function.fn"]
     assert (fn.action, [c.path for c in fn.changes]) == (Action.UPDATE, ["environment[0].variables.BUCKET"])
@@ -175,7 +244,10 @@ def test_a_changed_configured_attribute_propagates_but_a_computed_one_only_on_re
     head = stack()
     head["resource"]["aws_kinesis_stream"]["stream"]["name"] = "tenantml-acme-dev-events"
     fn = by_address(diff_stacks("acme", BASE, head))["aws_lambda_function.fn"]
-    assert [c.path for c in fn.changes] == ["environment[0].variables.STREAM", "environment[0].variables.STREAM_ARN"]
+    assert [c.path for c in fn.changes] == [
+        "environment[0].variables.STREAM",
+        "environment[0].variables.STREAM_ARN",
+    ]
     # the stream is updated in place (more shards): neither its name nor its arn changes
     head = stack()
     head["resource"]["aws_kinesis_stream"]["stream"]["shard_count"] = 2
@@ -204,13 +276,20 @@ def test_a_backend_change_is_a_state_change():
     head["terraform"]["backend"]["s3"]["key"] = "tenants/acme-v2/terraform.tfstate"
     diff = diff_stacks("acme", BASE, head)
     assert diff.status is TenantStatus.CHANGED and diff.changes == []
-    assert diff.state_changes == [AttributeChange("terraform.backend.s3.key", "tenants/acme/terraform.tfstate",
-                                                  "tenants/acme-v2/terraform.tfstate")]
+    assert diff.state_changes == [
+        AttributeChange(
+            "terraform.backend.s3.key", "tenants/acme/terraform.tfstate", "tenants/acme-v2/terraform.tfstate"
+        )
+    ]
 
 
 def test_diff_values_paths():
-    assert diff_values({"tags": {"a:b": "1"}}, {"tags": {"a:b": "2"}}) == [AttributeChange('tags["a:b"]', "1", "2")]
-    assert diff_values({"l": [{"x": 1}]}, {"l": [{"x": 1}, {"x": 2}]}) == [AttributeChange("l[1]", ABSENT, {"x": 2})]
+    assert diff_values({"tags": {"a:b": "1"}}, {"tags": {"a:b": "2"}}) == [
+        AttributeChange('tags["a:b"]', "1", "2")
+    ]
+    assert diff_values({"l": [{"x": 1}]}, {"l": [{"x": 1}, {"x": 2}]}) == [
+        AttributeChange("l[1]", ABSENT, {"x": 2})
+    ]
 
 
 # --- cost -----------------------------------------------------------------------------------
@@ -235,13 +314,22 @@ def test_instances_are_priced_from_the_launch_template_and_the_desired_capacity(
 
 def test_streams_node_groups_and_unknown_instance_types():
     prices = load_prices()
-    doc = {"provider": {"aws": [{"region": "ap-south-1"}]}, "resource": {
-        "aws_kinesis_stream": {"s": {"shard_count": 2, "retention_period": 48},
-                               "od": {"stream_mode_details": [{"stream_mode": "ON_DEMAND"}]}},
-        "aws_eks_node_group": {"n": {"instance_types": ["m6i.xlarge", "m6i.2xlarge"],
-                                     "scaling_config": [{"desired_size": 3, "min_size": 1, "max_size": 5}]},
-                               "odd": {"instance_types": ["x9.huge"], "scaling_config": [{"desired_size": 1}]}},
-    }}
+    doc = {
+        "provider": {"aws": [{"region": "ap-south-1"}]},
+        "resource": {
+            "aws_kinesis_stream": {
+                "s": {"shard_count": 2, "retention_period": 48},
+                "od": {"stream_mode_details": [{"stream_mode": "ON_DEMAND"}]},
+            },
+            "aws_eks_node_group": {
+                "n": {
+                    "instance_types": ["m6i.xlarge", "m6i.2xlarge"],
+                    "scaling_config": [{"desired_size": 3, "min_size": 1, "max_size": 5}],
+                },
+                "odd": {"instance_types": ["x9.huge"], "scaling_config": [{"desired_size": 1}]},
+            },
+        },
+    }
     cost = estimate_stack(doc, prices)
     assert cost.items["aws_kinesis_stream.s"].monthly == pytest.approx(2 * 730 * (0.015 + 0.02))
     assert cost.items["aws_kinesis_stream.od"].monthly == pytest.approx(730 * 0.04)

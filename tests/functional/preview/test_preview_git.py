@@ -28,7 +28,11 @@ def invoke(app, *args: str):
 
 
 def worktrees(repo: Path) -> list[str]:
-    return [line for line in git(repo, "worktree", "list", "--porcelain").splitlines() if line.startswith("worktree ")]
+    return [
+        line
+        for line in git(repo, "worktree", "list", "--porcelain").splitlines()
+        if line.startswith("worktree ")
+    ]
 
 
 def test_preview_reports_the_exact_change(preview_repo, cli, monkeypatch, tmp_path):
@@ -43,8 +47,9 @@ def test_preview_reports_the_exact_change(preview_repo, cli, monkeypatch, tmp_pa
     if os.environ.get("TENANTML_UPDATE_GOLDEN") == "1":
         GOLDEN.write_text(actual)
     expected = GOLDEN.read_text()
-    assert actual == expected, "".join(difflib.unified_diff(
-        expected.splitlines(True), actual.splitlines(True), "expected", "actual"))
+    assert actual == expected, "".join(
+        difflib.unified_diff(expected.splitlines(True), actual.splitlines(True), "expected", "actual")
+    )
     # and the repository is as it was: clean working tree, the temporary worktree removed
     assert git(preview_repo, "status", "--porcelain") == ""
     assert worktrees(preview_repo) == [f"worktree {preview_repo.resolve()}"]
@@ -53,8 +58,12 @@ def test_preview_reports_the_exact_change(preview_repo, cli, monkeypatch, tmp_pa
 def test_preview_shows_removed_and_new_tenants_and_fails_on_policy_errors(clone, cli, monkeypatch):
     # given a working tree (against origin/main) that removes churn and adds a tenant without a cost-center tag
     git(clone, "rm", "-q", "tenants/churn.yaml")
-    write_tenants(clone, untagged=SEARCH.replace("name: search", "name: untagged").replace("10.30.", "10.40.")
-                  .replace('tags:\n  cost-center: "cc-3003"\n', ""))
+    write_tenants(
+        clone,
+        untagged=SEARCH.replace("name: search", "name: untagged")
+        .replace("10.30.", "10.40.")
+        .replace('tags:\n  cost-center: "cc-3003"\n', ""),
+    )
     monkeypatch.chdir(clone)
     # when previewed as JSON
     result = invoke(cli, "preview", "--base", "origin/main", "--format", "json")
@@ -62,13 +71,21 @@ def test_preview_shows_removed_and_new_tenants_and_fails_on_policy_errors(clone,
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
     assert {t["tenant"]: t["status"] for t in report["tenants"]} == {
-        "churn": "removed", "fraud": "unchanged", "search": "unchanged", "untagged": "new"}
+        "churn": "removed",
+        "fraud": "unchanged",
+        "search": "unchanged",
+        "untagged": "new",
+    }
     churn = next(t for t in report["tenants"] if t["tenant"] == "churn")
     assert churn["counts"]["destroy"] == 89 and churn["policy"] is None
     assert churn["cost"]["monthly_after"] is None and churn["cost"]["monthly_delta"] < 0
     destroyed = {(w["tenant"], w["address"]) for w in report["data_warnings"]}
-    assert {("churn", "aws_s3_bucket.storage_data"), ("churn", "aws_kms_key.key"), ("churn", "aws_kinesis_stream.stream"),
-            ("churn", "aws_sagemaker_model_package_group.registry")} <= destroyed
+    assert {
+        ("churn", "aws_s3_bucket.storage_data"),
+        ("churn", "aws_kms_key.key"),
+        ("churn", "aws_kinesis_stream.stream"),
+        ("churn", "aws_sagemaker_model_package_group.registry"),
+    } <= destroyed
     untagged = next(t for t in report["tenants"] if t["tenant"] == "untagged")
     assert {f["rule_id"] for f in untagged["policy"]["findings"]} == {"TM-TAG-001"}
     assert report["policy_failed"] is True
@@ -88,7 +105,11 @@ def test_preview_removes_the_worktree_when_the_base_fails_to_synthesize(clone, c
     # given a base commit whose own code cannot synthesize
     app_file = clone / "stacks" / "app.py"
     original = app_file.read_text()
-    app_file.write_text(original.replace('    """Entry point for ``cdktf synth``', '    raise RuntimeError("broken base")\n    """'))
+    app_file.write_text(
+        original.replace(
+            '    """Entry point for ``cdktf synth``', '    raise RuntimeError("broken base")\n    """'
+        )
+    )
     git(clone, "commit", "-q", "-am", "break the app")
     app_file.write_text(original)
     monkeypatch.chdir(clone)
@@ -127,8 +148,18 @@ def test_preview_of_a_bad_spec_is_a_usage_error(clone, cli, monkeypatch):
 
 def test_check_passes_on_the_example_tenants_with_zero_findings(cli, tmp_path):
     output = tmp_path / "check.json"
-    result = invoke(cli, "check", "--tenants", str(PROJECT_ROOT / "tenants"), "--out", str(tmp_path / "out"),
-                    "--format", "json", "--output", str(output))
+    result = invoke(
+        cli,
+        "check",
+        "--tenants",
+        str(PROJECT_ROOT / "tenants"),
+        "--out",
+        str(tmp_path / "out"),
+        "--format",
+        "json",
+        "--output",
+        str(output),
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(output.read_text())
     assert report["passed"] is True
@@ -144,21 +175,41 @@ def untagged_tenants(tmp_path: Path) -> Path:
 
 
 def test_check_fails_on_policy_errors(cli, untagged_tenants, tmp_path):
-    result = invoke(cli, "check", "--tenants", str(untagged_tenants), "--out", str(tmp_path / "out"),
-                    "--format", "markdown")
+    result = invoke(
+        cli,
+        "check",
+        "--tenants",
+        str(untagged_tenants),
+        "--out",
+        str(tmp_path / "out"),
+        "--format",
+        "markdown",
+    )
     assert result.exit_code == 1
     assert "| `churn` | " in result.stdout and "errors" in result.stdout
     assert "default_tags and resource tags lack cost-center" in result.stdout
 
 
 def test_check_warn_only_exits_zero(cli, untagged_tenants, tmp_path):
-    result = invoke(cli, "check", "--tenants", str(untagged_tenants), "--out", str(tmp_path / "out"), "--warn-only")
+    result = invoke(
+        cli, "check", "--tenants", str(untagged_tenants), "--out", str(tmp_path / "out"), "--warn-only"
+    )
     assert result.exit_code == 0
     assert "TM-TAG-001" in result.stdout
 
 
 def test_check_of_an_unknown_tenant_is_a_usage_error(cli, tmp_path):
-    result = runner.invoke(cli, ["check", "--tenants", str(PROJECT_ROOT / "tenants"), "--tenant", "nobody",
-                                 "--out", str(tmp_path / "out")])
+    result = runner.invoke(
+        cli,
+        [
+            "check",
+            "--tenants",
+            str(PROJECT_ROOT / "tenants"),
+            "--tenant",
+            "nobody",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 2
     assert "no tenant with this name; known: churn, fraud" in result.stderr

@@ -53,8 +53,12 @@ def shell_commands(script: str) -> list[list[str]]:
 
 def tenantml_calls(doc: dict[str, Any]) -> list[list[str]]:
     """The argument lists of every ``tenantml`` command in the workflow's shell steps."""
-    return [words[1:] for step in steps(doc) for words in shell_commands(step.get("run", ""))
-            if Path(words[0]).name == "tenantml"]
+    return [
+        words[1:]
+        for step in steps(doc)
+        for words in shell_commands(step.get("run", ""))
+        if Path(words[0]).name == "tenantml"
+    ]
 
 
 def full_cli() -> tuple[typer.Typer, Any]:
@@ -113,7 +117,9 @@ def test_preview_workflow_compares_with_the_base_branch_and_updates_one_comment(
     assert ["--format", "markdown"] == args[3:5] and args[5:] == ["--output", "preview.md"]
     preview_step = next(s for s in steps(doc) if "tenantml preview" in s.get("run", ""))
     assert preview_step["env"]["BASE_REF"] == "${{ github.base_ref }}"
-    script = next(s for s in steps(doc) if s.get("uses", "").startswith("actions/github-script"))["with"]["script"]
+    script = next(s for s in steps(doc) if s.get("uses", "").startswith("actions/github-script"))["with"][
+        "script"
+    ]
     assert COMMENT_MARKER in script and "updateComment" in script and "createComment" in script
     assert doc["permissions"]["pull-requests"] == "write"
 
@@ -124,7 +130,9 @@ def test_deploy_workflow_applies_each_tenant_with_oidc_credentials():
     assert doc["permissions"]["id-token"] == "write"
     deploy = doc["jobs"]["deploy"]
     assert deploy["strategy"]["matrix"]["tenant"] == "${{ fromJSON(needs.tenants.outputs.names) }}"
-    credentials = next(s for s in deploy["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials"))
+    credentials = next(
+        s for s in deploy["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")
+    )
     assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
     [synth] = tenantml_calls(doc)
     assert synth == ["synth", "--tenant", "$TENANT"]

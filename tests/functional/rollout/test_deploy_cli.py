@@ -98,7 +98,9 @@ def test_all_at_once_rolls_back_when_a_guardrail_fails(deploy, tenant, topic):
     assert result.exit_code == ROLLED_BACK, result.output
     assert "rolled_back: p99 latency" in result.output and "above the 0.001 ms limit" in result.output
     assert tenant["registry"].get_version_by_alias(CHAMPION).version == 1
-    assert [m["Subject"] for m in topic.messages()] == ["tenantml acme/default: version 2 rolled back (p99_ms)"]
+    assert [m["Subject"] for m in topic.messages()] == [
+        "tenantml acme/default: version 2 rolled back (p99_ms)"
+    ]
 
 
 def test_all_at_once_with_passing_guardrails_promotes_and_prints_a_summary(deploy, tenant):
@@ -124,6 +126,9 @@ def test_a_version_that_is_not_approved_is_refused_before_the_bake(deploy, tenan
     tenant["registry"].update_approval_status(2, ApprovalStatus.PENDING)
     result = deploy("--strategy", "canary")
     assert result.exit_code == 2, result.output
-    assert "version 2 of model package group 'tenantml-acme-dev-default' is PendingManualApproval; " in result.output
+    assert (
+        "version 2 of model package group 'tenantml-acme-dev-default' is PendingManualApproval; "
+        in result.output
+    )
     assert "only an approved version can become champion" in result.output and "baking" not in result.output
     assert tenant["registry"].get_version_by_alias(CHAMPION).version == 1

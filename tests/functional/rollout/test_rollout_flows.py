@@ -231,7 +231,9 @@ def test_all_at_once_promotes_after_a_clean_bake(model_server, router, registry,
     )
 
 
-def test_promotion_refuses_when_the_champion_moved_meanwhile(model_server, router, registry, traffic, csv_body):
+def test_promotion_refuses_when_the_champion_moved_meanwhile(
+    model_server, router, registry, traffic, csv_body
+):
     champion, challenger = model_server("1"), model_server("2")
     at_once, server = router(champion.url, challenger.url, "all-at-once")
     registry.set_alias(CHAMPION, 2)  # someone else promoted in between

@@ -19,7 +19,9 @@ from pipelines.runs.resources import TenantResources
 
 @pytest.fixture
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_fake_aws_credentials(monkeypatch, REGION, TENANTML_CODE_REVISION="0123456789abcdef0123456789abcdef01234567")
+    use_fake_aws_credentials(
+        monkeypatch, REGION, TENANTML_CODE_REVISION="0123456789abcdef0123456789abcdef01234567"
+    )
 
 
 @pytest.fixture

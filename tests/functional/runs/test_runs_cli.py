@@ -275,7 +275,9 @@ def test_models_reproduce_re_runs_a_version_and_exits_non_zero_when_the_digest_d
 
     # given a version whose lineage names a digest the settings do not produce
     forged = version.lineage.model_copy(update={"artifact_sha256": "0" * 64})
-    registry.create_model_version(model_data_url=version.model_data_url, image_uri="serving:1", lineage=forged)
+    registry.create_model_version(
+        model_data_url=version.model_data_url, image_uri="serving:1", lineage=forged
+    )
     # when it is reproduced / then the command says it differs and exits 1
     differs = cli("models", "reproduce", *common, "--version", "2")
     assert differs.exit_code == 1, differs.output

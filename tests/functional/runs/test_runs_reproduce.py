@@ -35,7 +35,8 @@ def test_registered_versions_reproduce_to_their_digest_and_a_changed_setting_doe
     # given two runs of the pipeline on the same data, seed and settings
     arrival = _arrival(clients.s3, resources.data_bucket)
     records = [
-        run_pipeline(arrival, spec, resources, clients, executor=LocalExecutor(), config=config) for _ in range(2)
+        run_pipeline(arrival, spec, resources, clients, executor=LocalExecutor(), config=config)
+        for _ in range(2)
     ]
     assert [r.status for r in records] == [RunStatus.SUCCEEDED] * 2, [r.error for r in records]
     # then both registered versions name the same artifact, byte for byte
@@ -84,8 +85,15 @@ def test_a_version_that_cannot_be_re_run_says_why(clients, resources, spec):
         model_data_url=lineage.artifact_uri,
         image_uri="serving:1",
         lineage=lineage.model_copy(
-            update={"settings": {"problem": "classification", "target": "target", "primary_metric": "roc_auc",
-                                 "estimator": "logistic_regression", "holdout_fraction": "0.2"}}
+            update={
+                "settings": {
+                    "problem": "classification",
+                    "target": "target",
+                    "primary_metric": "roc_auc",
+                    "estimator": "logistic_regression",
+                    "holdout_fraction": "0.2",
+                }
+            }
         ),
     )
     _arrival(clients.s3, resources.data_bucket)
@@ -94,4 +102,6 @@ def test_a_version_that_cannot_be_re_run_says_why(clients, resources, spec):
     # and an override the training job does not know is named, before any data is read
     with pytest.raises(TrainingConfigError) as bad:
         reproduce_version(registry, 2, spec=spec, s3=clients.s3, overrides={"n_trees": "5"})
-    assert "version 2 of model package group" in str(bad.value) and "lineage.settings: n_trees" in str(bad.value)
+    assert "version 2 of model package group" in str(bad.value) and "lineage.settings: n_trees" in str(
+        bad.value
+    )

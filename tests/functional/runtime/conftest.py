@@ -41,7 +41,9 @@ def aws(runtime_emulator: server.EmulatorServer) -> AwsSession:
 
 
 @pytest.fixture
-def lambda_runtime(aws: AwsSession, runtime_emulator: server.EmulatorServer, code_cache_dir: Path) -> Iterator[LambdaRuntime]:
+def lambda_runtime(
+    aws: AwsSession, runtime_emulator: server.EmulatorServer, code_cache_dir: Path
+) -> Iterator[LambdaRuntime]:
     """The runtime, installed with short retry delays and poll intervals so tests stay fast."""
     runtime = install(
         runtime_emulator.endpoint,

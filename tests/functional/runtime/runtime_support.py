@@ -15,7 +15,9 @@ from tenantml.emulator.session import AwsSession
 ROLE_NAME = "lambda-test-role"
 TRUST = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
 }
 
 
@@ -45,8 +47,16 @@ def role_arn(aws: AwsSession) -> str:
         return iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
 
 
-def create_function(aws: AwsSession, name: str, code: bytes, *, handler: str = "app.handler", timeout: int = 3,
-                    env: dict[str, str] | None = None, **kwargs: Any) -> str:
+def create_function(
+    aws: AwsSession,
+    name: str,
+    code: bytes,
+    *,
+    handler: str = "app.handler",
+    timeout: int = 3,
+    env: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> str:
     """Create a python3.12 function from ``code``; returns its ARN."""
     function = aws.client("lambda").create_function(
         FunctionName=name,
@@ -74,8 +84,9 @@ def drain_queue(aws: AwsSession, url: str) -> list[dict[str, Any]]:
     sqs = aws.client("sqs")
     messages: list[dict[str, Any]] = []
     while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                    WaitTimeSeconds=0).get("Messages", [])
+        batch = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
         if not batch:
             return messages
         messages.extend(batch)
@@ -95,7 +106,11 @@ def log_events(aws: AwsSession, group: str) -> list[dict[str, Any]]:
 
 
 def _starts_invocation(message: str) -> bool:
-    return message.startswith("START RequestId: ") or message.startswith('{"time"') and '"platform.start"' in message
+    return (
+        message.startswith("START RequestId: ")
+        or message.startswith('{"time"')
+        and '"platform.start"' in message
+    )
 
 
 def invocation_logs(aws: AwsSession, group: str) -> list[list[str]]:
@@ -110,8 +125,11 @@ def invocation_logs(aws: AwsSession, group: str) -> list[list[str]]:
     invocations: list[list[dict[str, Any]]] = []
     for events in streams.values():
         for event in events:
-            if not invocations or invocations[-1][0]["logStreamName"] != event["logStreamName"] \
-                    or _starts_invocation(event["message"]):
+            if (
+                not invocations
+                or invocations[-1][0]["logStreamName"] != event["logStreamName"]
+                or _starts_invocation(event["message"])
+            ):
                 invocations.append([])
             invocations[-1].append(event)
     ordered = sorted(invocations, key=lambda events: events[0]["timestamp"])
@@ -121,5 +139,9 @@ def invocation_logs(aws: AwsSession, group: str) -> list[list[str]]:
 def printed(aws: AwsSession, group: str, marker: str) -> list[Any]:
     """The JSON documents the handler printed as ``<marker> <json>``, in order."""
     prefix = f"{marker} "
-    return [json.loads(line[len(prefix):]) for stream in invocation_logs(aws, group)
-            for line in stream if line.startswith(prefix)]
+    return [
+        json.loads(line[len(prefix) :])
+        for stream in invocation_logs(aws, group)
+        for line in stream
+        if line.startswith(prefix)
+    ]

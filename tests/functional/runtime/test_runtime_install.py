@@ -23,7 +23,9 @@ def test_given_an_endpoint_this_process_did_not_start_when_installing_then_it_is
     assert moto_hooks.installed_runtime() is None
 
 
-def test_given_an_installed_runtime_when_another_is_installed_then_it_is_refused(lambda_runtime, runtime_emulator):
+def test_given_an_installed_runtime_when_another_is_installed_then_it_is_refused(
+    lambda_runtime, runtime_emulator
+):
     other = LambdaRuntime(runtime_emulator.endpoint, "eu-west-1")
 
     with pytest.raises(LambdaRuntimeInstallError, match="another Lambda runtime is already installed"):
@@ -34,7 +36,8 @@ def test_given_an_installed_runtime_when_another_is_installed_then_it_is_refused
 
 
 def test_given_an_installed_runtime_when_uninstalled_then_moto_is_restored_and_the_runtime_stopped(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     from moto.awslambda.models import LambdaFunction
 
     create_function(aws, "plain", handler_zip(tmp_path, "def handler(event, context):\n    return 'ran'\n"))
@@ -57,7 +60,9 @@ SLOW_HANDLER = """
 """
 
 
-def test_given_an_async_invocation_in_flight_when_uninstalled_then_stop_waits_for_it(aws, lambda_runtime, tmp_path):
+def test_given_an_async_invocation_in_flight_when_uninstalled_then_stop_waits_for_it(
+    aws, lambda_runtime, tmp_path
+):
     create_function(aws, "slow", handler_zip(tmp_path, SLOW_HANDLER), timeout=10)
     aws.client("lambda").invoke(FunctionName="slow", InvocationType="Event", Payload=b'{"seconds": 0.5}')
 
@@ -70,7 +75,8 @@ def test_given_an_async_invocation_in_flight_when_uninstalled_then_stop_waits_fo
 
 
 def test_given_an_invocation_outlasting_the_stop_deadline_when_uninstalled_then_it_is_killed(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     create_function(aws, "stuck", handler_zip(tmp_path, SLOW_HANDLER), timeout=900)
     # the handler would outlive the test's own timeout: only a kill lets uninstall return
     aws.client("lambda").invoke(FunctionName="stuck", InvocationType="Event", Payload=b'{"seconds": 3600}')

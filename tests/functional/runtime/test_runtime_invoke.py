@@ -42,9 +42,16 @@ def _invoke(aws, name, payload=None, **kwargs):
 
 
 def test_given_a_function_when_invoked_then_the_handler_result_comes_back_with_its_env_and_context(
-        aws, lambda_runtime, tmp_path, runtime_emulator):
-    arn = create_function(aws, "echo", handler_zip(tmp_path, CONTEXT_HANDLER), timeout=7, MemorySize=256,
-                          env={"GREETING": "hello"})
+    aws, lambda_runtime, tmp_path, runtime_emulator
+):
+    arn = create_function(
+        aws,
+        "echo",
+        handler_zip(tmp_path, CONTEXT_HANDLER),
+        timeout=7,
+        MemorySize=256,
+        env={"GREETING": "hello"},
+    )
 
     response, body = _invoke(aws, "echo", {"order": 42})
 
@@ -55,14 +62,18 @@ def test_given_a_function_when_invoked_then_the_handler_result_comes_back_with_i
     assert re.fullmatch(r"[0-9a-f-]{36}", body["request_id"])
     assert 0 < body["remaining_ms"] <= 7000
     assert body["lambda_env"] == {
-        "AWS_LAMBDA_FUNCTION_NAME": "echo", "AWS_LAMBDA_FUNCTION_TIMEOUT": "7", "AWS_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL": runtime_emulator.endpoint, "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_LAMBDA_FUNCTION_NAME": "echo",
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": "7",
+        "AWS_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": runtime_emulator.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
     }
     assert lambda_runtime.metrics("echo").invocations == 1
 
 
 def test_given_a_handler_that_raises_when_invoked_then_the_error_is_unhandled_with_aws_error_payload(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     create_function(aws, "failing", handler_zip(tmp_path, FAILING_HANDLER))
 
     response, body = _invoke(aws, "failing", {"order": 7}, LogType="Tail")
@@ -79,7 +90,8 @@ def test_given_a_handler_that_raises_when_invoked_then_the_error_is_unhandled_wi
 
 
 def test_given_a_handler_slower_than_its_timeout_when_invoked_then_it_is_killed_and_reported_timed_out(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     source = """
         import time
 
@@ -103,7 +115,8 @@ def test_given_a_handler_slower_than_its_timeout_when_invoked_then_it_is_killed_
 
 
 def test_given_a_handler_that_cannot_be_imported_when_invoked_then_the_runtime_names_the_import_error(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     create_function(aws, "broken", handler_zip(tmp_path, "import not_a_module_anywhere\n"))
 
     response, body = _invoke(aws, "broken")
@@ -114,7 +127,8 @@ def test_given_a_handler_that_cannot_be_imported_when_invoked_then_the_runtime_n
 
 
 def test_given_a_handler_that_prints_and_uses_powertools_when_invoked_then_its_lines_reach_cloudwatch_logs(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     source = """
         from aws_lambda_powertools import Logger
 
@@ -140,17 +154,23 @@ def test_given_a_handler_that_prints_and_uses_powertools_when_invoked_then_its_l
     assert messages[-1].startswith("REPORT RequestId: ") and "Billed Duration:" in messages[-1]
     structured = [json.loads(m) for m in messages if m.startswith("{")]
     assert [(s["message"], s["order_id"], s["service"], s["function_name"]) for s in structured] == [
-        ("structured line", "A-1", "orders", "logger")]
+        ("structured line", "A-1", "orders", "logger")
+    ]
 
 
 def test_given_a_logging_config_with_a_log_group_when_invoked_then_the_logs_go_to_that_group_as_json(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     source = """
         def handler(event, context):
             print("hello from a custom group")
     """
-    create_function(aws, "custom-logs", handler_zip(tmp_path, source),
-                    LoggingConfig={"LogFormat": "JSON", "LogGroup": "/tenantml/custom"})
+    create_function(
+        aws,
+        "custom-logs",
+        handler_zip(tmp_path, source),
+        LoggingConfig={"LogFormat": "JSON", "LogGroup": "/tenantml/custom"},
+    )
 
     _invoke(aws, "custom-logs")
 
@@ -164,7 +184,8 @@ def test_given_a_logging_config_with_a_log_group_when_invoked_then_the_logs_go_t
 
 
 def test_given_an_event_invocation_when_invoked_then_it_returns_202_at_once_and_runs_in_the_background(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     source = """
         import os
         import time
@@ -177,8 +198,9 @@ def test_given_an_event_invocation_when_invoked_then_it_returns_202_at_once_and_
     create_function(aws, "background", handler_zip(tmp_path, source), timeout=60)
     gate = tmp_path / "gate"
 
-    response = aws.client("lambda").invoke(FunctionName="background", InvocationType="Event",
-                                           Payload=json.dumps({"n": 3, "gate": str(gate)}))
+    response = aws.client("lambda").invoke(
+        FunctionName="background", InvocationType="Event", Payload=json.dumps({"n": 3, "gate": str(gate)})
+    )
 
     # the answer came while the handler was still held: the invoke did not wait for it
     assert response["StatusCode"] == 202
@@ -187,12 +209,20 @@ def test_given_an_event_invocation_when_invoked_then_it_returns_202_at_once_and_
     assert "background 3" in invocation_logs(aws, "/aws/lambda/background")[0]
 
 
-def test_given_reserved_concurrency_zero_when_invoked_then_the_call_is_throttled(aws, lambda_runtime, tmp_path):
-    create_function(aws, "switched-off", handler_zip(tmp_path, "def handler(event, context):\n    return 1\n"))
+def test_given_reserved_concurrency_zero_when_invoked_then_the_call_is_throttled(
+    aws, lambda_runtime, tmp_path
+):
+    create_function(
+        aws, "switched-off", handler_zip(tmp_path, "def handler(event, context):\n    return 1\n")
+    )
     lam = aws.client("lambda")
     lam.put_function_concurrency(FunctionName="switched-off", ReservedConcurrentExecutions=0)
-    no_retries = aws.boto3_session.client("lambda", endpoint_url=aws.endpoint, region_name=aws.region,
-                                          config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    no_retries = aws.boto3_session.client(
+        "lambda",
+        endpoint_url=aws.endpoint,
+        region_name=aws.region,
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
 
     with pytest.raises(ClientError) as raised:
         no_retries.invoke(FunctionName="switched-off", Payload=b"{}")
@@ -203,7 +233,9 @@ def test_given_reserved_concurrency_zero_when_invoked_then_the_call_is_throttled
     assert lambda_runtime.metrics("switched-off").invocations == 0
 
 
-def test_given_invocations_when_they_finish_then_the_aws_lambda_metrics_are_published(aws, lambda_runtime, tmp_path):
+def test_given_invocations_when_they_finish_then_the_aws_lambda_metrics_are_published(
+    aws, lambda_runtime, tmp_path
+):
     create_function(aws, "counted", handler_zip(tmp_path, FAILING_HANDLER))
 
     _invoke(aws, "counted", {"order": 1})
@@ -213,14 +245,21 @@ def test_given_invocations_when_they_finish_then_the_aws_lambda_metrics_are_publ
     sums = {}
     for name in ("Invocations", "Errors"):
         stats = cloudwatch.get_metric_statistics(
-            Namespace="AWS/Lambda", MetricName=name, Dimensions=[{"Name": "FunctionName", "Value": "counted"}],
-            StartTime=time.time() - 600, EndTime=time.time() + 60, Period=60, Statistics=["Sum"])
+            Namespace="AWS/Lambda",
+            MetricName=name,
+            Dimensions=[{"Name": "FunctionName", "Value": "counted"}],
+            StartTime=time.time() - 600,
+            EndTime=time.time() + 60,
+            Period=60,
+            Statistics=["Sum"],
+        )
         sums[name] = sum(p["Sum"] for p in stats["Datapoints"])
     assert sums == {"Invocations": 2.0, "Errors": 2.0}
 
 
 def test_given_a_handler_that_calls_aws_when_invoked_then_its_boto3_client_reaches_the_emulator(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     source = """
         import boto3
 
@@ -228,12 +267,16 @@ def test_given_a_handler_that_calls_aws_when_invoked_then_its_boto3_client_reach
             boto3.client("s3").put_object(Bucket=event["bucket"], Key="from-lambda.txt", Body=context.aws_request_id)
             return "written"
     """
-    aws.client("s3").create_bucket(Bucket="handler-output", CreateBucketConfiguration={"LocationConstraint": aws.region})
+    aws.client("s3").create_bucket(
+        Bucket="handler-output", CreateBucketConfiguration={"LocationConstraint": aws.region}
+    )
     create_function(aws, "writer", handler_zip(tmp_path, source), timeout=10)
 
     response, body = _invoke(aws, "writer", {"bucket": "handler-output"})
 
     assert (response.get("FunctionError"), body) == (None, "written")
     (run,) = lambda_runtime.history("writer")
-    stored = aws.client("s3").get_object(Bucket="handler-output", Key="from-lambda.txt")["Body"].read().decode()
+    stored = (
+        aws.client("s3").get_object(Bucket="handler-output", Key="from-lambda.txt")["Body"].read().decode()
+    )
     assert stored == run.request_id

@@ -43,17 +43,20 @@ def stream_arn(aws) -> str:
 
 def _put(aws, *data: str) -> list[str]:
     response = aws.client("kinesis").put_records(
-        StreamName=STREAM, Records=[{"Data": d.encode(), "PartitionKey": "model-a"} for d in data])
+        StreamName=STREAM, Records=[{"Data": d.encode(), "PartitionKey": "model-a"} for d in data]
+    )
     return [r["SequenceNumber"] for r in response["Records"]]
 
 
 def _map(aws, function_arn: str, stream_arn: str, **settings) -> str:
     return aws.client("lambda").create_event_source_mapping(
-        FunctionName=function_arn, EventSourceArn=stream_arn, StartingPosition="LATEST", **settings)["UUID"]
+        FunctionName=function_arn, EventSourceArn=stream_arn, StartingPosition="LATEST", **settings
+    )["UUID"]
 
 
 def test_given_a_mapping_with_a_batch_size_when_records_arrive_then_the_handler_gets_them_in_batches_in_order(
-        aws, lambda_runtime, tmp_path, stream_arn):
+    aws, lambda_runtime, tmp_path, stream_arn
+):
     _put(aws, "before the mapping")  # LATEST: not delivered
     arn = create_function(aws, "consumer", handler_zip(tmp_path, PARTIAL_FAILURE_HANDLER))
     _map(aws, arn, stream_arn, BatchSize=2, MaximumBatchingWindowInSeconds=1)
@@ -62,16 +65,28 @@ def test_given_a_mapping_with_a_batch_size_when_records_arrive_then_the_handler_
     assert lambda_runtime.wait_idle(15)
 
     batches = printed(aws, "/aws/lambda/consumer", "BATCH")
-    assert batches == [[[seqs[0], "r1"], [seqs[1], "r2"]], [[seqs[2], "r3"], [seqs[3], "r4"]], [[seqs[4], "r5"]]]
+    assert batches == [
+        [[seqs[0], "r1"], [seqs[1], "r2"]],
+        [[seqs[2], "r3"], [seqs[3], "r4"]],
+        [[seqs[4], "r5"]],
+    ]
 
 
 def test_given_a_partial_batch_failure_when_retries_run_out_then_only_the_failed_tail_is_retried_and_sent_on(
-        aws, lambda_runtime, tmp_path, stream_arn):
+    aws, lambda_runtime, tmp_path, stream_arn
+):
     failures_url, failures_arn = create_queue(aws, "stream-failures")
     arn = create_function(aws, "partial", handler_zip(tmp_path, PARTIAL_FAILURE_HANDLER))
-    _map(aws, arn, stream_arn, BatchSize=10, MaximumBatchingWindowInSeconds=1,
-         FunctionResponseTypes=["ReportBatchItemFailures"], MaximumRetryAttempts=2,
-         DestinationConfig={"OnFailure": {"Destination": failures_arn}})
+    _map(
+        aws,
+        arn,
+        stream_arn,
+        BatchSize=10,
+        MaximumBatchingWindowInSeconds=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": failures_arn}},
+    )
 
     seqs = _put(aws, "ok-1", "bad-2", "ok-3")
     assert lambda_runtime.wait_idle(15)
@@ -87,32 +102,56 @@ def test_given_a_partial_batch_failure_when_retries_run_out_then_only_the_failed
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert "functionError" not in record["responseContext"]
     info = record["KinesisBatchInfo"]
-    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (seqs[1], seqs[2], 2)
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        seqs[1],
+        seqs[2],
+        2,
+    )
     assert (info["shardId"], info["streamArn"]) == ("shardId-000000000000", stream_arn)
     assert lambda_runtime.metrics("partial").destination_deliveries == 1
 
 
 def test_given_bisect_on_error_when_a_batch_raises_then_it_is_split_until_the_poison_record_is_isolated(
-        aws, lambda_runtime, tmp_path, stream_arn):
+    aws, lambda_runtime, tmp_path, stream_arn
+):
     failures_url, failures_arn = create_queue(aws, "bisect-failures")
     arn = create_function(aws, "bisecting", handler_zip(tmp_path, RAISING_HANDLER))
-    _map(aws, arn, stream_arn, BatchSize=10, MaximumBatchingWindowInSeconds=1, BisectBatchOnFunctionError=True,
-         MaximumRetryAttempts=2, DestinationConfig={"OnFailure": {"Destination": failures_arn}})
+    _map(
+        aws,
+        arn,
+        stream_arn,
+        BatchSize=10,
+        MaximumBatchingWindowInSeconds=1,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": failures_arn}},
+    )
 
     seqs = _put(aws, "ok-1", "ok-2", "bad-3", "ok-4")
     assert lambda_runtime.wait_idle(15)
 
     batches = printed(aws, "/aws/lambda/bisecting", "BATCH")
-    assert batches == [["ok-1", "ok-2", "bad-3", "ok-4"], ["ok-1", "ok-2"], ["bad-3", "ok-4"], ["bad-3"], ["ok-4"]]
+    assert batches == [
+        ["ok-1", "ok-2", "bad-3", "ok-4"],
+        ["ok-1", "ok-2"],
+        ["bad-3", "ok-4"],
+        ["bad-3"],
+        ["ok-4"],
+    ]
     (message,) = drain_queue(aws, failures_url)
     record = json.loads(message["Body"])
     assert record["responseContext"]["functionError"] == "Unhandled"
     info = record["KinesisBatchInfo"]
-    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (seqs[2], seqs[2], 1)
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        seqs[2],
+        seqs[2],
+        1,
+    )
 
 
 def test_given_a_disabled_mapping_when_records_arrive_then_nothing_runs_until_it_is_enabled(
-        aws, lambda_runtime, tmp_path, stream_arn):
+    aws, lambda_runtime, tmp_path, stream_arn
+):
     arn = create_function(aws, "paused", handler_zip(tmp_path, PARTIAL_FAILURE_HANDLER))
     uuid = _map(aws, arn, stream_arn, BatchSize=10, Enabled=False)
 
@@ -122,4 +161,6 @@ def test_given_a_disabled_mapping_when_records_arrive_then_nothing_runs_until_it
 
     aws.client("lambda").update_event_source_mapping(UUID=uuid, Enabled=True)
     assert lambda_runtime.wait_idle(10)
-    assert [[data for _, data in batch] for batch in printed(aws, "/aws/lambda/paused", "BATCH")] == [["waiting"]]
+    assert [[data for _, data in batch] for batch in printed(aws, "/aws/lambda/paused", "BATCH")] == [
+        ["waiting"]
+    ]

@@ -31,17 +31,22 @@ def _notify_on_prefix(aws, function_arn: str, prefix: str) -> None:
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": aws.region})
     s3.put_bucket_notification_configuration(
         Bucket=BUCKET,
-        NotificationConfiguration={"LambdaFunctionConfigurations": [{
-            "Id": "on-incoming",
-            "LambdaFunctionArn": function_arn,
-            "Events": ["s3:ObjectCreated:*"],
-            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
-        }]},
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {
+                    "Id": "on-incoming",
+                    "LambdaFunctionArn": function_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                }
+            ]
+        },
     )
 
 
 def test_given_a_bucket_notification_with_a_prefix_when_objects_land_then_only_keys_under_it_run_the_handler(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     arn = create_function(aws, "on-upload", handler_zip(tmp_path, RECORDING_HANDLER))
     _notify_on_prefix(aws, arn, "incoming/")
     s3 = aws.client("s3")
@@ -61,10 +66,12 @@ def test_given_a_bucket_notification_with_a_prefix_when_objects_land_then_only_k
 
 
 def test_given_a_failing_async_handler_when_s3_triggers_it_then_it_runs_three_times_and_the_event_lands_in_the_dlq(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     dlq_url, dlq_arn = create_queue(aws, "on-upload-dlq")
-    arn = create_function(aws, "flaky", handler_zip(tmp_path, ALWAYS_FAILING_HANDLER),
-                          DeadLetterConfig={"TargetArn": dlq_arn})
+    arn = create_function(
+        aws, "flaky", handler_zip(tmp_path, ALWAYS_FAILING_HANDLER), DeadLetterConfig={"TargetArn": dlq_arn}
+    )
     _notify_on_prefix(aws, arn, "incoming/")
 
     aws.client("s3").put_object(Bucket=BUCKET, Key="incoming/x.csv", Body=b"1")
@@ -77,8 +84,11 @@ def test_given_a_failing_async_handler_when_s3_triggers_it_then_it_runs_three_ti
     event = json.loads(message["Body"])
     assert event["Records"][0]["s3"]["object"]["key"] == "incoming/x.csv"
     attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
-    assert attributes == {"RequestID": attempts[0]["request_id"], "ErrorCode": "200",
-                          "ErrorMessage": "downstream is down"}
+    assert attributes == {
+        "RequestID": attempts[0]["request_id"],
+        "ErrorCode": "200",
+        "ErrorMessage": "downstream is down",
+    }
     metrics = lambda_runtime.metrics("flaky")
     assert (metrics.invocations, metrics.errors, metrics.dead_letters) == (3, 3, 1)
     config = aws.client("lambda").get_function_configuration(FunctionName="flaky")
@@ -86,13 +96,16 @@ def test_given_a_failing_async_handler_when_s3_triggers_it_then_it_runs_three_ti
 
 
 def test_given_an_event_invoke_config_when_an_async_invoke_fails_then_its_retries_and_on_failure_destination_apply(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     destination_url, destination_arn = create_queue(aws, "failures")
     create_function(aws, "no-retries", handler_zip(tmp_path, ALWAYS_FAILING_HANDLER))
     lam = aws.client("lambda")
     lam.put_function_event_invoke_config(
-        FunctionName="no-retries", MaximumRetryAttempts=0,
-        DestinationConfig={"OnFailure": {"Destination": destination_arn}})
+        FunctionName="no-retries",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": destination_arn}},
+    )
 
     lam.invoke(FunctionName="no-retries", InvocationType="Event", Payload=json.dumps({"order": 9}))
     assert lambda_runtime.wait_idle(10)
@@ -108,35 +121,48 @@ def test_given_an_event_invoke_config_when_an_async_invoke_fails_then_its_retrie
 
 
 def test_given_an_sns_lambda_subscription_when_a_message_is_published_then_the_handler_gets_the_notification(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     arn = create_function(aws, "on-alarm", handler_zip(tmp_path, RECORDING_HANDLER))
     sns = aws.client("sns")
     topic_arn = sns.create_topic(Name="alarms")["TopicArn"]
     subscription_arn = sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=arn)["SubscriptionArn"]
 
-    message_id = sns.publish(TopicArn=topic_arn, Message='{"AlarmName": "errors"}', Subject="ALARM",
-                             MessageAttributes={"tenant": {"DataType": "String", "StringValue": "acme"}})["MessageId"]
+    message_id = sns.publish(
+        TopicArn=topic_arn,
+        Message='{"AlarmName": "errors"}',
+        Subject="ALARM",
+        MessageAttributes={"tenant": {"DataType": "String", "StringValue": "acme"}},
+    )["MessageId"]
     assert lambda_runtime.wait_idle(10)
 
     (record,) = printed(aws, "/aws/lambda/on-alarm", "RECORD")
     assert record["EventSource"] == "aws:sns"
     assert record["EventSubscriptionArn"] == subscription_arn
     notification = record["Sns"]
-    assert (notification["TopicArn"], notification["MessageId"], notification["Subject"]) == (topic_arn, message_id, "ALARM")
+    assert (notification["TopicArn"], notification["MessageId"], notification["Subject"]) == (
+        topic_arn,
+        message_id,
+        "ALARM",
+    )
     assert json.loads(notification["Message"]) == {"AlarmName": "errors"}
     assert notification["MessageAttributes"] == {"tenant": {"Type": "String", "Value": "acme"}}
 
 
 def test_given_an_sqs_mapping_when_messages_are_sent_then_the_handler_gets_them_in_a_batch_and_they_are_deleted(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     arn = create_function(aws, "on-message", handler_zip(tmp_path, RECORDING_HANDLER))
     url, queue_arn = create_queue(aws, "work", VisibilityTimeout="30")
     lam = aws.client("lambda")
-    lam.create_event_source_mapping(FunctionName=arn, EventSourceArn=queue_arn, BatchSize=3,
-                                    MaximumBatchingWindowInSeconds=1)
+    lam.create_event_source_mapping(
+        FunctionName=arn, EventSourceArn=queue_arn, BatchSize=3, MaximumBatchingWindowInSeconds=1
+    )
     sqs = aws.client("sqs")
 
-    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"job {i}"} for i in range(3)])
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"job {i}"} for i in range(3)]
+    )
     assert lambda_runtime.wait_idle(10)
 
     batches = invocation_logs(aws, "/aws/lambda/on-message")
@@ -146,4 +172,7 @@ def test_given_an_sqs_mapping_when_messages_are_sent_then_the_handler_gets_them_
     assert {r["eventSource"] for r in records} == {"aws:sqs"}
     assert records[0]["eventSourceARN"] == queue_arn
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
+    assert (
+        attributes["ApproximateNumberOfMessages"],
+        attributes["ApproximateNumberOfMessagesNotVisible"],
+    ) == ("0", "0")

@@ -58,7 +58,8 @@ def _wait_dead(pid: int, timeout: float = 5.0) -> bool:
 
 
 def test_given_a_warm_environment_when_invoked_again_then_globals_persist_and_only_the_first_is_a_cold_start(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     create_function(aws, "counter", handler_zip(tmp_path, COUNTER_HANDLER))
 
     bodies = [_invoke(aws, "counter", {"tag": f"t{i}"})[1] for i in range(3)]
@@ -79,7 +80,9 @@ def test_given_a_warm_environment_when_invoked_again_then_globals_persist_and_on
     assert lambda_runtime.runner.environments == 1
 
 
-def test_given_a_handler_error_when_invoked_again_then_the_environment_survived(aws, lambda_runtime, tmp_path):
+def test_given_a_handler_error_when_invoked_again_then_the_environment_survived(
+    aws, lambda_runtime, tmp_path
+):
     create_function(aws, "flaky", handler_zip(tmp_path, COUNTER_HANDLER))
 
     first = _invoke(aws, "flaky", {"fail": True})
@@ -91,7 +94,8 @@ def test_given_a_handler_error_when_invoked_again_then_the_environment_survived(
 
 
 def test_given_a_timed_out_invocation_when_invoked_again_then_it_cold_starts_and_the_old_process_is_gone(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     create_function(aws, "sleepy", handler_zip(tmp_path, COUNTER_HANDLER), timeout=1)
     _, warm = _invoke(aws, "sleepy")
 
@@ -115,15 +119,20 @@ def test_given_an_import_error_when_invoked_then_the_environment_is_discarded(aw
 
 
 def test_given_a_code_or_configuration_update_when_invoked_then_old_environments_are_retired(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     client = aws.client("lambda")
     create_function(aws, "evolving", handler_zip(tmp_path, COUNTER_HANDLER), env={"GREETING": "v1"})
     _, first = _invoke(aws, "evolving")
 
-    client.update_function_configuration(FunctionName="evolving", Environment={"Variables": {"GREETING": "v2"}})
+    client.update_function_configuration(
+        FunctionName="evolving", Environment={"Variables": {"GREETING": "v2"}}
+    )
     _, configured = _invoke(aws, "evolving")
-    client.update_function_code(FunctionName="evolving", ZipFile=handler_zip(
-        tmp_path, COUNTER_HANDLER.replace('"greeting"', '"new_code"')))
+    client.update_function_code(
+        FunctionName="evolving",
+        ZipFile=handler_zip(tmp_path, COUNTER_HANDLER.replace('"greeting"', '"new_code"')),
+    )
     _, recoded = _invoke(aws, "evolving")
 
     assert (first["greeting"], configured["greeting"], recoded["new_code"]) == ("v1", "v2", "v2")
@@ -133,7 +142,8 @@ def test_given_a_code_or_configuration_update_when_invoked_then_old_environments
 
 
 def test_given_concurrent_invocations_when_they_overlap_then_each_gets_its_own_environment_and_both_stay_warm(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     create_function(aws, "parallel", handler_zip(tmp_path, COUNTER_HANDLER))
 
     with ThreadPoolExecutor(2) as pool:
@@ -145,7 +155,9 @@ def test_given_concurrent_invocations_when_they_overlap_then_each_gets_its_own_e
     assert lambda_runtime.runner.environments == 2
 
 
-def test_given_idle_environments_when_the_idle_time_passes_then_they_are_reaped(aws, lambda_runtime, tmp_path):
+def test_given_idle_environments_when_the_idle_time_passes_then_they_are_reaped(
+    aws, lambda_runtime, tmp_path
+):
     lambda_runtime.runner.idle_timeout = 0.4
     create_function(aws, "idle", handler_zip(tmp_path, COUNTER_HANDLER))
     _, body = _invoke(aws, "idle")
@@ -157,7 +169,8 @@ def test_given_idle_environments_when_the_idle_time_passes_then_they_are_reaped(
 
 
 def test_given_warm_environments_when_the_runtime_is_uninstalled_then_no_process_is_left(
-        aws, lambda_runtime, tmp_path):
+    aws, lambda_runtime, tmp_path
+):
     create_function(aws, "one", handler_zip(tmp_path, COUNTER_HANDLER))
     create_function(aws, "two", handler_zip(tmp_path, COUNTER_HANDLER))
     pids = [_invoke(aws, name)[1]["pid"] for name in ("one", "two")]
@@ -188,8 +201,13 @@ ABANDONING_PROGRAM = """
 
 
 def test_given_a_process_that_dies_without_stopping_its_runtime_then_its_warm_environments_exit_too(tmp_path):
-    completed = subprocess.run([sys.executable, "-c", textwrap.dedent(ABANDONING_PROGRAM), str(tmp_path / "code")],
-                               capture_output=True, text=True, timeout=120, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(ABANDONING_PROGRAM), str(tmp_path / "code")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
     assert completed.returncode == 0, completed.stderr
     pid = int(completed.stdout.strip().splitlines()[-1])

@@ -87,7 +87,9 @@ def stream_data(kinesis) -> Callable[[str], list[bytes]]:
 def read_records(stream_data) -> Callable[[str], list[InferenceRecord]]:
     """Every request logged on every shard of a stream (each of an aggregated record's), decoded as
     InferenceRecord (fails on a malformed record)."""
-    return lambda stream_name: [record for data in stream_data(stream_name) for record in decode_stream_record(data)]
+    return lambda stream_name: [
+        record for data in stream_data(stream_name) for record in decode_stream_record(data)
+    ]
 
 
 @pytest.fixture(scope="session")

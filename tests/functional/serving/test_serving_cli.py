@@ -176,7 +176,9 @@ def test_outputs_are_read_from_terraform_json_plain_json_and_up_json(tmp_path):
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(TenantResourcesError, match="broken.json: not valid JSON"):
         load_outputs("acme", tmp_path / "broken.json")
-    with pytest.raises(TenantResourcesError, match="model_package_group_name: tenant acme has no such output"):
+    with pytest.raises(
+        TenantResourcesError, match="model_package_group_name: tenant acme has no such output"
+    ):
         load_outputs("acme", plain).require("model_package_group_name")
 
 

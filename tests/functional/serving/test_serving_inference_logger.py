@@ -321,7 +321,9 @@ def test_aggregates_keep_to_their_size_and_a_large_request_is_a_record_of_its_ow
     aggregates = [data for data in raw if data[:4] == AGGREGATE_MAGIC]
     assert "big" in singles and len(singles) <= 3
     assert len(aggregates) > 2 and max(len(data) for data in aggregates) <= 2048 + 512
-    assert sorted(r.request_id for r in read_records(stream)) == sorted(["big", *(f"s{i}" for i in range(40))])
+    assert sorted(r.request_id for r in read_records(stream)) == sorted(
+        ["big", *(f"s{i}" for i in range(40))]
+    )
     assert logger.stats.sent_rows == 40 * 10 + 600
 
 

@@ -86,7 +86,11 @@ def test_a_minute_at_concurrency_32_has_no_errors_and_every_request_is_logged(
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            command, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[3]
+            command,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[3],
         )
         try:
             url = f"http://127.0.0.1:{port}"
@@ -109,8 +113,10 @@ def test_a_minute_at_concurrency_32_has_no_errors_and_every_request_is_logged(
                     process.kill()
     server_log = log_path.read_text(errors="replace")
     total = sum(statuses.values()) + len(transport_errors)
-    print(f"\nload: {total} requests in {elapsed:.1f}s = {total / elapsed:,.0f} requests/s "
-          f"({sum(sent.values())} rows) at concurrency {CONCURRENCY}")
+    print(
+        f"\nload: {total} requests in {elapsed:.1f}s = {total / elapsed:,.0f} requests/s "
+        f"({sum(sent.values())} rows) at concurrency {CONCURRENCY}"
+    )
 
     # then nothing failed
     assert transport_errors == [], transport_errors[:5]

@@ -34,7 +34,9 @@ def test_replay_sends_every_row_and_counts_them(server, cancer: pd.DataFrame, lo
     assert result.requests_per_second > 0
 
 
-def test_replay_counts_refused_requests_with_the_servers_message(server, cancer: pd.DataFrame, logistic) -> None:
+def test_replay_counts_refused_requests_with_the_servers_message(
+    server, cancer: pd.DataFrame, logistic
+) -> None:
     # two columns short: the server answers 400 for every request, and the replay says why
     features = logistic.metadata.feature_names[:-2]
 
@@ -56,11 +58,14 @@ def test_traffic_command_replays_the_drifted_sample_against_the_endpoint_in_up_j
     server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / ".tenantml").mkdir()
-    (tmp_path / ".tenantml" / "up.json").write_text(json.dumps({"tenants": {"acme": {"endpoint": {"url": server.url}}}}))
+    (tmp_path / ".tenantml" / "up.json").write_text(
+        json.dumps({"tenants": {"acme": {"endpoint": {"url": server.url}}}})
+    )
     monkeypatch.chdir(tmp_path)
 
-    result = CliRunner().invoke(app, ["traffic", "--tenant", "acme", "--drifted", "--rows", "40",
-                                      "--rows-per-request", "8"])
+    result = CliRunner().invoke(
+        app, ["traffic", "--tenant", "acme", "--drifted", "--rows", "40", "--rows-per-request", "8"]
+    )
 
     assert result.exit_code == 0, result.output
     assert "5 requests (40 rows)" in result.output
@@ -76,7 +81,9 @@ def test_traffic_command_without_an_endpoint_says_how_to_get_one(tmp_path: Path,
     assert "pass --url, or run `tenantml up`" in result.output
 
 
-def test_the_servers_description_gives_its_feature_names_and_a_non_server_is_named(server, model_dir: Path) -> None:
+def test_the_servers_description_gives_its_feature_names_and_a_non_server_is_named(
+    server, model_dir: Path
+) -> None:
     from core.errors import ServingConfigError
     from pipelines.serving.openapi import read_model_description
     from pipelines.training.train import load_model

@@ -23,8 +23,16 @@ PERIOD_START = datetime(2025, 11, 26, 16, 4, tzinfo=UTC)
 
 
 def alarm(**overrides: object) -> AlarmDefinition:
-    fields: dict = {"name": "drift", "period": 60, "evaluation_periods": 3, "datapoints_to_alarm": 3, "threshold": 0.5,
-                        "comparison_operator": "GreaterThanThreshold", "statistic": "Maximum", "treat_missing_data": "missing"}
+    fields: dict = {
+        "name": "drift",
+        "period": 60,
+        "evaluation_periods": 3,
+        "datapoints_to_alarm": 3,
+        "threshold": 0.5,
+        "comparison_operator": "GreaterThanThreshold",
+        "statistic": "Maximum",
+        "treat_missing_data": "missing",
+    }
     fields.update(overrides)
     return AlarmDefinition(**fields)
 
@@ -73,7 +81,9 @@ def _table_cases() -> list:
 
 
 @pytest.mark.parametrize(("m", "pattern", "treatment", "expected"), _table_cases())
-def test_every_row_of_the_documented_missing_data_tables(m: int, pattern: str, treatment: str, expected: str) -> None:
+def test_every_row_of_the_documented_missing_data_tables(
+    m: int, pattern: str, treatment: str, expected: str
+) -> None:
     definition = alarm(datapoints_to_alarm=m, treat_missing_data=treatment)
     for current in ("OK", "ALARM"):
         result = evaluate_samples(definition, samples_from(pattern), NOW, current)
@@ -88,7 +98,12 @@ def test_every_row_of_the_documented_missing_data_tables(m: int, pattern: str, t
 def test_the_evaluation_range_is_n_plus_two_periods_ending_with_the_in_progress_one() -> None:
     starts = evaluation_range(alarm(), NOW)
     assert [datetime.fromtimestamp(s, UTC).strftime("%H:%M:%S") for s in starts] == [
-        "16:00:00", "16:01:00", "16:02:00", "16:03:00", "16:04:00"]
+        "16:00:00",
+        "16:01:00",
+        "16:02:00",
+        "16:03:00",
+        "16:04:00",
+    ]
 
 
 def test_periods_are_aligned_to_multiples_of_the_period_and_the_in_progress_one_counts() -> None:
@@ -126,7 +141,9 @@ def test_m_out_of_n_uses_the_most_recent_n_present_datapoints() -> None:
         ("LessThanOrEqualToThreshold", 0.51, False),
     ],
 )
-def test_comparison_operators_at_and_around_the_threshold(operator: str, value: float, breaches: bool) -> None:
+def test_comparison_operators_at_and_around_the_threshold(
+    operator: str, value: float, breaches: bool
+) -> None:
     definition = alarm(evaluation_periods=1, datapoints_to_alarm=1, comparison_operator=operator)
     assert evaluate_samples(definition, [Value(NOW, value)], NOW).state == ("ALARM" if breaches else "OK")
 
@@ -141,8 +158,11 @@ def test_statistics_of_one_period(statistic: str, expected: float) -> None:
     at = evaluate_samples(definition, samples, NOW)
     assert at.state == "OK"  # equal is not greater
     assert at.evaluated[0].value == pytest.approx(expected)
-    above = evaluate_samples(alarm(evaluation_periods=1, datapoints_to_alarm=1, statistic=statistic,
-                                   threshold=expected - 0.01), samples, NOW)
+    above = evaluate_samples(
+        alarm(evaluation_periods=1, datapoints_to_alarm=1, statistic=statistic, threshold=expected - 0.01),
+        samples,
+        NOW,
+    )
     assert above.state == "ALARM"
 
 
@@ -155,7 +175,9 @@ def test_statistic_sets_count_in_every_statistic() -> None:
 
 
 def test_p99_is_the_nearest_rank_over_values_with_counts() -> None:
-    p99 = alarm(evaluation_periods=1, datapoints_to_alarm=1, statistic=None, extended_statistic="p99", threshold=250.0)
+    p99 = alarm(
+        evaluation_periods=1, datapoints_to_alarm=1, statistic=None, extended_statistic="p99", threshold=250.0
+    )
     # 990 fast requests and 10 slow ones: the 990th value is still fast
     fast = [Value(NOW, 12.0, count=990), Value(NOW, 900.0, count=10)]
     result = evaluate_samples(p99, fast, NOW)
@@ -173,12 +195,20 @@ def test_nearest_rank_and_fractional_percentiles() -> None:
     assert nearest_rank(values, 0.999) == 999.0
     assert nearest_rank(values, 1.0) == 1000.0
     assert nearest_rank(values, 0.0) == 1.0
-    p999 = alarm(evaluation_periods=1, datapoints_to_alarm=1, statistic=None, extended_statistic="p99.9", threshold=998.5)
+    p999 = alarm(
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        statistic=None,
+        extended_statistic="p99.9",
+        threshold=998.5,
+    )
     assert evaluate_samples(p999, [Value(NOW, v) for v, _ in values], NOW).state == "ALARM"
 
 
 def test_a_percentile_over_a_statistic_set_is_missing_unless_its_values_are_known() -> None:
-    p99 = alarm(evaluation_periods=1, datapoints_to_alarm=1, statistic=None, extended_statistic="p99", threshold=1.0)
+    p99 = alarm(
+        evaluation_periods=1, datapoints_to_alarm=1, statistic=None, extended_statistic="p99", threshold=1.0
+    )
     unknown = [StatisticSet(NOW, sample_count=10, sum=50.0, minimum=1.0, maximum=9.0)]
     assert evaluate_samples(p99, unknown, NOW).state == "INSUFFICIENT_DATA"
     known = [StatisticSet(NOW, sample_count=10, sum=50.0, minimum=5.0, maximum=5.0)]
@@ -186,21 +216,40 @@ def test_a_percentile_over_a_statistic_set_is_missing_unless_its_values_are_know
 
 
 def test_low_sample_count_percentiles_keep_the_state_only_when_asked() -> None:
-    fields = {"evaluation_periods": 1, "datapoints_to_alarm": 1, "statistic": None, "extended_statistic": "p99", "threshold": 100.0}
+    fields = {
+        "evaluation_periods": 1,
+        "datapoints_to_alarm": 1,
+        "statistic": None,
+        "extended_statistic": "p99",
+        "threshold": 100.0,
+    }
     few = [Value(NOW, 500.0, count=50)]  # p99 needs 10 / (1 - 0.99) = 1000 samples
     kept = evaluate_samples(alarm(**fields, evaluate_low_sample_count_percentile="ignore"), few, NOW, "OK")
     assert (kept.state, kept.retained) == ("OK", True)
     assert "fewer than 1000 samples" in kept.reason
-    assert evaluate_samples(alarm(**fields, evaluate_low_sample_count_percentile="evaluate"), few, NOW, "OK").state == "ALARM"
+    assert (
+        evaluate_samples(
+            alarm(**fields, evaluate_low_sample_count_percentile="evaluate"), few, NOW, "OK"
+        ).state
+        == "ALARM"
+    )
     assert evaluate_samples(alarm(**fields), few, NOW, "OK").state == "ALARM"
     many = [Value(NOW, 500.0, count=1000)]
-    assert evaluate_samples(alarm(**fields, evaluate_low_sample_count_percentile="ignore"), many, NOW, "OK").state == "ALARM"
+    assert (
+        evaluate_samples(
+            alarm(**fields, evaluate_low_sample_count_percentile="ignore"), many, NOW, "OK"
+        ).state
+        == "ALARM"
+    )
 
 
 def test_the_alarm_reason_reads_like_cloudwatch() -> None:
     definition = alarm(datapoints_to_alarm=2, threshold=0.2)
-    samples = [Value(PERIOD_START + timedelta(seconds=3), 0.41), Value(PERIOD_START - timedelta(seconds=50), 0.38),
-               Value(PERIOD_START - timedelta(minutes=2), 0.1)]
+    samples = [
+        Value(PERIOD_START + timedelta(seconds=3), 0.41),
+        Value(PERIOD_START - timedelta(seconds=50), 0.38),
+        Value(PERIOD_START - timedelta(minutes=2), 0.1),
+    ]
     result = evaluate_samples(definition, samples, NOW, "OK")
     assert result.state == "ALARM"
     assert result.reason == (
@@ -211,14 +260,20 @@ def test_the_alarm_reason_reads_like_cloudwatch() -> None:
     assert data["statistic"] == "Maximum"
     assert data["period"] == 60
     assert data["recentDatapoints"] == [0.1, 0.38, 0.41]
-    assert data["evaluatedDatapoints"][0] == {"timestamp": "2025-11-26T16:04:00.000+0000", "sampleCount": 1.0, "value": 0.41}
+    assert data["evaluatedDatapoints"][0] == {
+        "timestamp": "2025-11-26T16:04:00.000+0000",
+        "sampleCount": 1.0,
+        "value": 0.41,
+    }
 
 
 def test_the_ok_and_insufficient_data_reasons() -> None:
     definition = alarm(evaluation_periods=1, datapoints_to_alarm=1, threshold=0.2)
     ok = evaluate_samples(definition, [Value(NOW, 0.05)], NOW, "ALARM")
-    assert ok.reason == ("Threshold Crossed: 1 out of the last 1 datapoints [0.05 (26/11/25 16:04:00)] was not "
-                         "greater than the threshold (0.2) (minimum 1 datapoint for ALARM -> OK transition).")
+    assert ok.reason == (
+        "Threshold Crossed: 1 out of the last 1 datapoints [0.05 (26/11/25 16:04:00)] was not "
+        "greater than the threshold (0.2) (minimum 1 datapoint for ALARM -> OK transition)."
+    )
     nothing = evaluate_samples(alarm(), [], NOW, "OK")
     assert nothing.state == "INSUFFICIENT_DATA"
     assert nothing.reason == "Insufficient Data: 3 datapoints were unknown."
@@ -226,11 +281,25 @@ def test_the_ok_and_insufficient_data_reasons() -> None:
 
 def test_a_bad_definition_names_the_alarm_and_every_bad_field() -> None:
     with pytest.raises(AlarmDefinitionError) as raised:
-        alarm(statistic=None, extended_statistic="tm99", period=45, datapoints_to_alarm=4,
-              comparison_operator="LessThanLowerOrGreaterThanUpperThreshold", treat_missing_data="zero")
+        alarm(
+            statistic=None,
+            extended_statistic="tm99",
+            period=45,
+            datapoints_to_alarm=4,
+            comparison_operator="LessThanLowerOrGreaterThanUpperThreshold",
+            treat_missing_data="zero",
+        )
     text = str(raised.value)
-    for fragment in ("alarm 'drift': ExtendedStatistic", "'tm99'", "Period", "45", "DatapointsToAlarm",
-                     "ComparisonOperator", "TreatMissingData", "'zero'"):
+    for fragment in (
+        "alarm 'drift': ExtendedStatistic",
+        "'tm99'",
+        "Period",
+        "45",
+        "DatapointsToAlarm",
+        "ComparisonOperator",
+        "TreatMissingData",
+        "'zero'",
+    ):
         assert fragment in text
     with pytest.raises(AlarmDefinitionError, match="set exactly one of them"):
         alarm(extended_statistic="p99")

@@ -15,7 +15,9 @@ from core.spec import ModelSpec
 from pipelines.monitoring.alarm_actions import AlarmClients, AlarmContext
 
 ROOT = Path(__file__).resolve().parents[3]
-SPEC = ModelSpec(name="churn", problem="classification", target="target", primary_metric="roc_auc", minimum_metric=0.9)
+SPEC = ModelSpec(
+    name="churn", problem="classification", target="target", primary_metric="roc_auc", minimum_metric=0.9
+)
 ENVIRON = {
     "TENANTML_TENANT": "churn",
     "TENANTML_DATA_BUCKET": "tenantml-churn-dev-data",
@@ -33,8 +35,11 @@ ENVIRON = {
 
 @pytest.fixture(autouse=True)
 def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
         monkeypatch.setenv(name, value)
 
 
@@ -47,7 +52,9 @@ def test_given_the_stacks_environment_when_read_then_spec_cooldown_and_clients_a
     assert context.cooldown_minutes == 15
     assert isinstance(context.clients, AlarmClients)
     assert context.clients.s3.meta.region_name == "eu-west-1"
-    assert context.config is None  # run_pipeline's defaults, as pipeline_config_from_env gives for no variables
+    assert (
+        context.config is None
+    )  # run_pipeline's defaults, as pipeline_config_from_env gives for no variables
 
 
 def test_given_pipeline_settings_when_read_then_they_are_validated_before_anything_happens():
@@ -63,11 +70,16 @@ def test_given_pipeline_settings_when_read_then_they_are_validated_before_anythi
     assert AlarmContext.from_env({**ENVIRON, "TENANTML_MAX_BYTES": "1234"}).config.max_bytes == 1234
 
 
-@pytest.mark.parametrize(("value", "named"), [
-    (None, "TENANTML_MODEL_SPEC"),
-    (json.dumps({"name": "churn", "problem": "clustering"}), "TENANTML_MODEL_SPEC: problem"),
-])
-def test_given_a_missing_or_bad_model_spec_when_read_then_the_error_names_the_variable_and_field(value, named):
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        (None, "TENANTML_MODEL_SPEC"),
+        (json.dumps({"name": "churn", "problem": "clustering"}), "TENANTML_MODEL_SPEC: problem"),
+    ],
+)
+def test_given_a_missing_or_bad_model_spec_when_read_then_the_error_names_the_variable_and_field(
+    value, named
+):
     environ = {k: v for k, v in ENVIRON.items() if k != "TENANTML_MODEL_SPEC"}
     if value is not None:
         environ["TENANTML_MODEL_SPEC"] = value
@@ -91,9 +103,22 @@ def test_given_a_cold_alarm_lambda_when_the_context_and_alert_modules_load_then_
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CONTEXT_ENV": json.dumps(ENVIRON)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     loaded = set(json.loads(proc.stdout))
-    assert not loaded & {"pipelines.runs.pipeline", "pipelines.training.train", "sklearn", "optuna", "pandera", "matplotlib"}, loaded
+    assert not loaded & {
+        "pipelines.runs.pipeline",
+        "pipelines.training.train",
+        "sklearn",
+        "optuna",
+        "pandera",
+        "matplotlib",
+    }, loaded
     # NoSnapshotsError and the snapshot folder come from tenantml, not from the monitor's modules,
     # whose scipy and pandas cost a cold alarm Lambda about 0.9 s before its alert
-    assert not loaded & {"pipelines.monitoring.monitor", "pipelines.monitoring.baseline", "pipelines.monitoring.drift", "scipy", "pandas",
-                         "jinja2"}, loaded
+    assert not loaded & {
+        "pipelines.monitoring.monitor",
+        "pipelines.monitoring.baseline",
+        "pipelines.monitoring.drift",
+        "scipy",
+        "pandas",
+        "jinja2",
+    }, loaded
     assert "pipelines.monitoring.report" in loaded  # the check saw the modules it is about

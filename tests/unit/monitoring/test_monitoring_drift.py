@@ -24,8 +24,13 @@ from pipelines.monitoring.drift import PSI_EPSILON, category_shares, numeric_dri
 from pipelines.monitoring.publishing import _latency_histogram
 from pipelines.monitoring.window import compute_window_metrics, decode_records, validate_record
 
-SPEC = ModelSpec(name="churn", problem=ProblemType.CLASSIFICATION, target="target",
-                 primary_metric="roc_auc", minimum_metric=0.5)
+SPEC = ModelSpec(
+    name="churn",
+    problem=ProblemType.CLASSIFICATION,
+    target="target",
+    primary_metric="roc_auc",
+    minimum_metric=0.5,
+)
 
 
 def _records(frame: pd.DataFrame, *, predictions=None, latencies=None, errors=None) -> list[dict]:
@@ -34,8 +39,15 @@ def _records(frame: pd.DataFrame, *, predictions=None, latencies=None, errors=No
     latencies = [10.0] * n if latencies is None else list(latencies)
     errors = [False] * n if errors is None else list(errors)
     return [
-        {"request_id": f"r{i}", "model_version": "1", "features": row, "prediction": predictions[i],
-         "latency_ms": float(latencies[i]), "error": bool(errors[i]), "timestamp": 1_700_000_000.0 + i}
+        {
+            "request_id": f"r{i}",
+            "model_version": "1",
+            "features": row,
+            "prediction": predictions[i],
+            "latency_ms": float(latencies[i]),
+            "error": bool(errors[i]),
+            "timestamp": 1_700_000_000.0 + i,
+        }
         for i, row in enumerate(frame.to_dict(orient="records"))
     ]
 
@@ -43,8 +55,13 @@ def _records(frame: pd.DataFrame, *, predictions=None, latencies=None, errors=No
 @pytest.fixture(scope="module")
 def normal_baseline():
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.normal(size=20_000), "y": rng.uniform(size=20_000),
-                          "plan": rng.choice(["basic", "pro"], size=20_000, p=[0.7, 0.3])})
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=20_000),
+            "y": rng.uniform(size=20_000),
+            "plan": rng.choice(["basic", "pro"], size=20_000, p=[0.7, 0.3]),
+        }
+    )
     frame["target"] = rng.integers(0, 2, len(frame))
     return compute_baseline(frame, SPEC)
 
@@ -66,10 +83,16 @@ def test_psi_refuses_bins_of_different_lengths():
 
 
 def test_given_live_data_from_the_training_distribution_then_psi_is_near_zero_and_ks_does_not_reject(
-        normal_baseline):
+    normal_baseline,
+):
     rng = np.random.default_rng(1)
-    live = pd.DataFrame({"x": rng.normal(size=10_000), "y": rng.uniform(size=10_000),
-                         "plan": rng.choice(["basic", "pro"], size=10_000, p=[0.7, 0.3])})
+    live = pd.DataFrame(
+        {
+            "x": rng.normal(size=10_000),
+            "y": rng.uniform(size=10_000),
+            "plan": rng.choice(["basic", "pro"], size=10_000, p=[0.7, 0.3]),
+        }
+    )
 
     metrics = compute_window_metrics(_records(live), normal_baseline, drift_threshold=0.1)
 
@@ -83,8 +106,13 @@ def test_given_live_data_from_the_training_distribution_then_psi_is_near_zero_an
 
 def test_given_a_shifted_feature_then_its_psi_is_large_ks_p_tiny_and_it_is_listed_as_drifted(normal_baseline):
     rng = np.random.default_rng(2)
-    live = pd.DataFrame({"x": rng.normal(loc=1.0, size=5_000), "y": rng.uniform(size=5_000),
-                         "plan": rng.choice(["basic", "pro"], size=5_000, p=[0.7, 0.3])})
+    live = pd.DataFrame(
+        {
+            "x": rng.normal(loc=1.0, size=5_000),
+            "y": rng.uniform(size=5_000),
+            "plan": rng.choice(["basic", "pro"], size=5_000, p=[0.7, 0.3]),
+        }
+    )
 
     metrics = compute_window_metrics(_records(live), normal_baseline, drift_threshold=0.2)
 
@@ -116,15 +144,19 @@ def test_categorical_psi_puts_unseen_categories_in_the_other_bucket():
     assert actual == [0.25, 0.0, 0.75]
     summary = CategoricalSummary(count=2, missing_ratio=0.0, frequencies=frequencies)
     metrics_psi = psi(expected, actual)
-    by_hand = ((0.25 - 0.5) * math.log(0.25 / 0.5) + (PSI_EPSILON - 0.5) * math.log(PSI_EPSILON / 0.5)
-               + (0.75 - PSI_EPSILON) * math.log(0.75 / PSI_EPSILON))
+    by_hand = (
+        (0.25 - 0.5) * math.log(0.25 / 0.5)
+        + (PSI_EPSILON - 0.5) * math.log(PSI_EPSILON / 0.5)
+        + (0.75 - PSI_EPSILON) * math.log(0.75 / PSI_EPSILON)
+    )
     assert metrics_psi == pytest.approx(by_hand, rel=1e-12)
     assert summary.frequencies == frequencies
 
 
 def test_categorical_shares_use_the_baselines_other_bucket_and_match_integral_floats():
-    expected, actual = category_shares(np.array([1.0, 1, "zzz", 2.5], dtype=object),
-                                       {"1": 0.6, "2": 0.3, OTHER_CATEGORY: 0.1})
+    expected, actual = category_shares(
+        np.array([1.0, 1, "zzz", 2.5], dtype=object), {"1": 0.6, "2": 0.3, OTHER_CATEGORY: 0.1}
+    )
     assert expected == [0.6, 0.3, 0.1]
     assert actual == [0.5, 0.0, 0.5]
 
@@ -142,8 +174,16 @@ def test_latency_percentiles_are_the_nearest_rank_the_rollout_gate_and_cloudwatc
     assert metrics.error_count == int(errors.sum())
     assert metrics.error_rate == pytest.approx(errors.mean())
     # the one definition (core.percentiles), which numpy's "inverted_cdf" method also computes
-    assert metrics.latency_p50_ms == percentile(list(latencies), 50) == np.percentile(latencies, 50, method="inverted_cdf")
-    assert metrics.latency_p99_ms == percentile(list(latencies), 99) == np.percentile(latencies, 99, method="inverted_cdf")
+    assert (
+        metrics.latency_p50_ms
+        == percentile(list(latencies), 50)
+        == np.percentile(latencies, 50, method="inverted_cdf")
+    )
+    assert (
+        metrics.latency_p99_ms
+        == percentile(list(latencies), 99)
+        == np.percentile(latencies, 99, method="inverted_cdf")
+    )
     assert metrics.window_start == 1_700_000_000.0 and metrics.window_end == 1_700_000_000.0 + n - 1
 
 
@@ -169,10 +209,16 @@ def test_errored_requests_count_for_health_but_not_for_prediction_drift(normal_b
 
 
 def test_missing_and_null_features_count_as_missing_values(normal_baseline):
-    records = _records(pd.DataFrame({"x": [1.0, None, 2.0], "y": [0.1, 0.2, 0.3], "plan": ["pro", None, "basic"]}))
+    records = _records(
+        pd.DataFrame({"x": [1.0, None, 2.0], "y": [0.1, 0.2, 0.3], "plan": ["pro", None, "basic"]})
+    )
     del records[2]["features"]["y"]
     metrics = compute_window_metrics(records, normal_baseline)
-    assert (metrics.features["x"].count, metrics.features["y"].count, metrics.features["plan"].count) == (2, 2, 2)
+    assert (metrics.features["x"].count, metrics.features["y"].count, metrics.features["plan"].count) == (
+        2,
+        2,
+        2,
+    )
 
 
 def test_a_window_of_inference_records_and_of_their_dicts_give_the_same_metrics(normal_baseline):
@@ -180,8 +226,10 @@ def test_a_window_of_inference_records_and_of_their_dicts_give_the_same_metrics(
     live = pd.DataFrame({"x": rng.normal(size=300), "y": rng.uniform(size=300), "plan": ["pro"] * 300})
     dicts = _records(live)  # format 1: one row per record
     models = [decode_record_data(orjson.dumps(d)) for d in dicts]
-    assert compute_window_metrics(models, normal_baseline).as_dict() == compute_window_metrics(
-        dicts, normal_baseline).as_dict()
+    assert (
+        compute_window_metrics(models, normal_baseline).as_dict()
+        == compute_window_metrics(dicts, normal_baseline).as_dict()
+    )
 
 
 def test_an_empty_window_has_no_drift_and_no_latency(normal_baseline):
@@ -191,8 +239,16 @@ def test_an_empty_window_has_no_drift_and_no_latency(normal_baseline):
 
 
 def test_validate_record_reads_a_format_1_record_as_a_one_row_format_2_record():
-    got = validate_record({"request_id": "r", "model_version": "1", "features": {"a": 1, "b": 2.5, "c": "x", "d": None},
-                           "prediction": 1, "latency_ms": 3, "timestamp": 5})
+    got = validate_record(
+        {
+            "request_id": "r",
+            "model_version": "1",
+            "features": {"a": 1, "b": 2.5, "c": "x", "d": None},
+            "prediction": 1,
+            "latency_ms": 3,
+            "timestamp": 5,
+        }
+    )
     assert (got["numeric_features"], got["categorical_features"]) == (("a", "b", "d"), ("c",))
     assert got["numeric"].tolist()[0][:2] == [1.0, 2.5] and math.isnan(got["numeric"][0, 2])
     assert got["categorical_rows"] == [["x"]] and got["predictions"] == [1] and got["n_rows"] == 1
@@ -200,20 +256,43 @@ def test_validate_record_reads_a_format_1_record_as_a_one_row_format_2_record():
 
 def test_validate_record_rejects_a_bad_record_naming_the_field():
     with pytest.raises(InferenceRecordError, match="features"):
-        validate_record({"request_id": "r", "model_version": "1", "features": {"a": [1]}, "prediction": 1,
-                         "latency_ms": 1.0, "timestamp": 1.0})
+        validate_record(
+            {
+                "request_id": "r",
+                "model_version": "1",
+                "features": {"a": [1]},
+                "prediction": 1,
+                "latency_ms": 1.0,
+                "timestamp": 1.0,
+            }
+        )
 
 
 def _event(data: bytes, sequence: int) -> dict:
-    return {"eventID": f"shardId-000000000000:{sequence}",
-            "kinesis": {"data": base64.b64encode(data).decode(), "sequenceNumber": str(sequence)}}
+    return {
+        "eventID": f"shardId-000000000000:{sequence}",
+        "kinesis": {"data": base64.b64encode(data).decode(), "sequenceNumber": str(sequence)},
+    }
 
 
 def test_decode_records_counts_and_skips_malformed_records():
-    good = orjson.dumps({"request_id": "r", "model_version": "1", "features": {"a": 1.0}, "prediction": 1,
-                         "latency_ms": 1.0, "timestamp": 1.0})
-    raw = [_event(good, 1), _event(b"{not json", 2), _event(b'{"request_id": "r"}', 3),
-           {"eventID": "shardId-000000000000:4", "kinesis": {"data": "%%%", "sequenceNumber": "4"}}, _event(good, 5)]
+    good = orjson.dumps(
+        {
+            "request_id": "r",
+            "model_version": "1",
+            "features": {"a": 1.0},
+            "prediction": 1,
+            "latency_ms": 1.0,
+            "timestamp": 1.0,
+        }
+    )
+    raw = [
+        _event(good, 1),
+        _event(b"{not json", 2),
+        _event(b'{"request_id": "r"}', 3),
+        {"eventID": "shardId-000000000000:4", "kinesis": {"data": "%%%", "sequenceNumber": "4"}},
+        _event(good, 5),
+    ]
 
     decoded = decode_records(raw)
 

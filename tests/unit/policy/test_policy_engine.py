@@ -16,20 +16,30 @@ from infra.policy.model import RULE_ID_PATTERN
 
 
 def _break_versioning(doc):
-    doc["resource"]["aws_s3_bucket_versioning"]["data_versioning"]["versioning_configuration"] = [{"status": "Suspended"}]
+    doc["resource"]["aws_s3_bucket_versioning"]["data_versioning"]["versioning_configuration"] = [
+        {"status": "Suspended"}
+    ]
 
 
 def test_a_spec_suppression_accepts_the_finding_and_is_reported(policy_doc):
     # given a bucket without versioning and a spec suppression for it
     _break_versioning(policy_doc)
-    suppressions = spec_suppressions([Suppression(rule_id="TM-S3-002", reason="scratch data, recreated nightly",
-                                                  address="aws_s3_bucket.*")])
+    suppressions = spec_suppressions(
+        [
+            Suppression(
+                rule_id="TM-S3-002", reason="scratch data, recreated nightly", address="aws_s3_bucket.*"
+            )
+        ]
+    )
     # when the rules run
     result = check_stack(SynthStack("acme", policy_doc), suppressions)
     # then the finding is kept, marked suppressed with its reason, and the stack passes
-    assert [(f.rule_id, f.address, f.suppressed) for f in result.findings] == [("TM-S3-002", "aws_s3_bucket.data", True)]
+    assert [(f.rule_id, f.address, f.suppressed) for f in result.findings] == [
+        ("TM-S3-002", "aws_s3_bucket.data", True)
+    ]
     assert result.findings[0].suppressed_by == SuppressionEntry(
-        "TM-S3-002", "scratch data, recreated nightly", "aws_s3_bucket.*", "spec")
+        "TM-S3-002", "scratch data, recreated nightly", "aws_s3_bucket.*", "spec"
+    )
     assert result.passed and result.unused_suppressions == []
 
 
@@ -46,20 +56,30 @@ def test_a_construct_marker_suppresses_its_own_resource(policy_doc):
     # given the construct wrote a suppression into the bucket's // metadata
     _break_versioning(policy_doc)
     policy_doc["resource"]["aws_s3_bucket"]["data"]["//"]["tenantml"] = {
-        "suppressions": [{"rule_id": "TM-S3-002", "reason": "versioned by the replication target instead"}]}
+        "suppressions": [{"rule_id": "TM-S3-002", "reason": "versioned by the replication target instead"}]
+    }
     result = check_stack(SynthStack("acme", policy_doc))
     assert [(f.rule_id, f.suppressed_by) for f in result.findings] == [
-        ("TM-S3-002", SuppressionEntry("TM-S3-002", "versioned by the replication target instead", "aws_s3_bucket.data",
-                                       "construct"))]
+        (
+            "TM-S3-002",
+            SuppressionEntry(
+                "TM-S3-002", "versioned by the replication target instead", "aws_s3_bucket.data", "construct"
+            ),
+        )
+    ]
     assert result.passed
 
 
 def test_a_marker_without_a_reason_is_a_finding(policy_doc):
     _break_versioning(policy_doc)
     policy_doc["resource"]["aws_s3_bucket"]["data"]["//"]["tenantml"] = {
-        "suppressions": [{"rule_id": "TM-S3-002", "reason": "no"}]}
+        "suppressions": [{"rule_id": "TM-S3-002", "reason": "no"}]
+    }
     result = check_stack(SynthStack("acme", policy_doc))
-    assert [(f.rule_id, f.suppressed) for f in result.findings] == [(POLICY_RULE_ID, False), ("TM-S3-002", False)]
+    assert [(f.rule_id, f.suppressed) for f in result.findings] == [
+        (POLICY_RULE_ID, False),
+        ("TM-S3-002", False),
+    ]
     assert "needs a written reason of at least 10 characters" in result.findings[0].message
     assert not result.passed
 
@@ -68,7 +88,8 @@ def test_an_unknown_rule_id_is_a_finding(policy_doc):
     suppressions = spec_suppressions([Suppression(rule_id="TM-S3-999", reason="a typo in the rule id")])
     result = check_stack(SynthStack("acme", policy_doc), suppressions)
     assert [(f.rule_id, f.address, f.message) for f in result.findings] == [
-        (POLICY_RULE_ID, "suppressions[0]", "spec suppression names unknown rule TM-S3-999")]
+        (POLICY_RULE_ID, "suppressions[0]", "spec suppression names unknown rule TM-S3-999")
+    ]
     assert not result.passed
 
 

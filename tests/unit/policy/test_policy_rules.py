@@ -27,11 +27,13 @@ def res(doc: Doc, address: str) -> dict[str, Any]:
 def set_policy(address: str, statements: list[dict[str, Any]]) -> Callable[[Doc], None]:
     def mutate(doc: Doc) -> None:
         res(doc, address)["policy"] = json.dumps({"Version": "2012-10-17", "Statement": statements})
+
     return mutate
 
 
 def setter(address: str, path: str, value: Any) -> Callable[[Doc], None]:
     """Set ``path`` (``a.b[0].c``) of a resource; ``value=...`` (Ellipsis) deletes it."""
+
     def mutate(doc: Doc) -> None:
         node: Any = res(doc, address)
         parts = path.replace("[", ".[").split(".")
@@ -43,12 +45,14 @@ def setter(address: str, path: str, value: Any) -> Callable[[Doc], None]:
             del node[key]
         else:
             node[key] = value
+
     return mutate
 
 
 def drop(resource_type: str) -> Callable[[Doc], None]:
     def mutate(doc: Doc) -> None:
         del doc[R][resource_type]
+
     return mutate
 
 
@@ -61,6 +65,7 @@ def provider_tags(**changes: str | None) -> Callable[[Doc], None]:
                 tags.pop(key, None)
             else:
                 tags[key] = value
+
     return mutate
 
 
@@ -72,128 +77,400 @@ CLUSTER = "aws_eks_cluster.cluster"
 
 # (rule id, address, mutation, fragment of the expected message)
 NON_COMPLIANT: list[tuple[str, str, Callable[[Doc], None], str]] = [
-    ("TM-S3-001", BUCKET, drop("aws_s3_bucket_server_side_encryption_configuration"),
-     "no aws_s3_bucket_server_side_encryption_configuration"),
-    ("TM-S3-001", BUCKET, setter("aws_s3_bucket_server_side_encryption_configuration.data_encryption",
-                                 "rule[0].apply_server_side_encryption_by_default[0]", {"sse_algorithm": "AES256"}),
-     "encrypted with AES256 but not SSE-KMS"),
-    ("TM-S3-001", BUCKET, setter("aws_s3_bucket_server_side_encryption_configuration.data_encryption",
-                                 "rule[0].apply_server_side_encryption_by_default[0].kms_master_key_id", ...),
-     "not SSE-KMS with a named key"),
+    (
+        "TM-S3-001",
+        BUCKET,
+        drop("aws_s3_bucket_server_side_encryption_configuration"),
+        "no aws_s3_bucket_server_side_encryption_configuration",
+    ),
+    (
+        "TM-S3-001",
+        BUCKET,
+        setter(
+            "aws_s3_bucket_server_side_encryption_configuration.data_encryption",
+            "rule[0].apply_server_side_encryption_by_default[0]",
+            {"sse_algorithm": "AES256"},
+        ),
+        "encrypted with AES256 but not SSE-KMS",
+    ),
+    (
+        "TM-S3-001",
+        BUCKET,
+        setter(
+            "aws_s3_bucket_server_side_encryption_configuration.data_encryption",
+            "rule[0].apply_server_side_encryption_by_default[0].kms_master_key_id",
+            ...,
+        ),
+        "not SSE-KMS with a named key",
+    ),
     ("TM-S3-002", BUCKET, drop("aws_s3_bucket_versioning"), "no aws_s3_bucket_versioning"),
-    ("TM-S3-002", BUCKET, setter("aws_s3_bucket_versioning.data_versioning", "versioning_configuration[0].status",
-                                 "Suspended"), "versioning status is 'Suspended'"),
+    (
+        "TM-S3-002",
+        BUCKET,
+        setter("aws_s3_bucket_versioning.data_versioning", "versioning_configuration[0].status", "Suspended"),
+        "versioning status is 'Suspended'",
+    ),
     ("TM-S3-003", BUCKET, drop("aws_s3_bucket_public_access_block"), "no aws_s3_bucket_public_access_block"),
-    ("TM-S3-003", BUCKET, setter("aws_s3_bucket_public_access_block.data_public_access_block",
-                                 "restrict_public_buckets", False), "leaves restrict_public_buckets off"),
+    (
+        "TM-S3-003",
+        BUCKET,
+        setter(
+            "aws_s3_bucket_public_access_block.data_public_access_block", "restrict_public_buckets", False
+        ),
+        "leaves restrict_public_buckets off",
+    ),
     ("TM-S3-004", BUCKET, drop("aws_s3_bucket_policy"), "no aws_s3_bucket_policy"),
-    ("TM-S3-004", BUCKET, set_policy("aws_s3_bucket_policy.data_policy", [
-        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-         "Resource": ["${aws_s3_bucket.data.arn}"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]),
-     "has no statement denying s3:*"),
-    ("TM-S3-004", BUCKET, setter("aws_s3_bucket_policy.data_policy", "policy",
-                                 "${data.aws_iam_policy_document.tls.json}"), "is not a literal JSON policy document"),
-    ("TM-KMS-001", "aws_kms_key.key", setter("aws_kms_key.key", "enable_key_rotation", False),
-     "enable_key_rotation is not true"),
-    ("TM-IAM-001", ROLE_POLICY, set_policy(ROLE_POLICY, [
-        {"Sid": "All", "Effect": "Allow", "Action": ["s3:*"], "Resource": ["${aws_s3_bucket.data.arn}"]}]),
-     "statement All allows wildcard actions ['s3:*']"),
-    ("TM-IAM-001", BOUNDARY, set_policy(BOUNDARY, [
-        {"Sid": "Reads", "Effect": "Allow", "Action": ["s3:Get*"], "Resource": ["arn:aws:s3:::tenantml-acme-dev-*"]}]),
-     "allows wildcard actions ['s3:Get*']"),
-    ("TM-IAM-001", ROLE_POLICY, set_policy(ROLE_POLICY, [
-        {"Sid": "Rest", "Effect": "Allow", "NotAction": ["iam:*"], "Resource": ["*"]}]),
-     "uses NotAction in an Allow"),
-    ("TM-IAM-001", "aws_iam_role.worker", setter("aws_iam_role.worker", "inline_policy", [{
-        "name": "inline", "policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})}]),
-     "inline_policy[0] statement Statement[0] allows wildcard actions ['*']"),
-    ("TM-IAM-002", ROLE_POLICY, set_policy(ROLE_POLICY, [
-        {"Sid": "ReadAll", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}]),
-     "statement ReadAll allows data actions ['s3:GetObject'] on ['*']"),
-    ("TM-IAM-002", ROLE_POLICY, set_policy(ROLE_POLICY, [
-        {"Sid": "Everything", "Effect": "Allow", "Action": ["kinesis:PutRecord"],
-         "Resource": ["arn:aws:kinesis:eu-west-1:123456789012:stream/*"]}]),
-     "allows data actions ['kinesis:PutRecord'] on ['arn:aws:kinesis:eu-west-1:123456789012:stream/*']"),
-    ("TM-IAM-002", ROLE_POLICY, setter(ROLE_POLICY, "policy", "${data.aws_iam_policy_document.grants.json}"),
-     "policy is not a literal JSON policy document"),
-    ("TM-KINESIS-001", "aws_kinesis_stream.stream", setter("aws_kinesis_stream.stream", "encryption_type", "NONE"),
-     "encryption_type is 'NONE'"),
-    ("TM-KINESIS-001", "aws_kinesis_stream.stream", setter("aws_kinesis_stream.stream", "kms_key_id", ...),
-     "and no kms_key_id"),
-    ("TM-SNS-001", "aws_sns_topic.alerts", setter("aws_sns_topic.alerts", "kms_master_key_id", ...),
-     "kms_master_key_id is not set"),
-    ("TM-SQS-001", "aws_sqs_queue.dlq", setter("aws_sqs_queue.dlq", "kms_master_key_id", ...),
-     "neither kms_master_key_id nor sqs_managed_sse_enabled"),
+    (
+        "TM-S3-004",
+        BUCKET,
+        set_policy(
+            "aws_s3_bucket_policy.data_policy",
+            [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": ["${aws_s3_bucket.data.arn}"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        ),
+        "has no statement denying s3:*",
+    ),
+    (
+        "TM-S3-004",
+        BUCKET,
+        setter("aws_s3_bucket_policy.data_policy", "policy", "${data.aws_iam_policy_document.tls.json}"),
+        "is not a literal JSON policy document",
+    ),
+    (
+        "TM-KMS-001",
+        "aws_kms_key.key",
+        setter("aws_kms_key.key", "enable_key_rotation", False),
+        "enable_key_rotation is not true",
+    ),
+    (
+        "TM-IAM-001",
+        ROLE_POLICY,
+        set_policy(
+            ROLE_POLICY,
+            [
+                {
+                    "Sid": "All",
+                    "Effect": "Allow",
+                    "Action": ["s3:*"],
+                    "Resource": ["${aws_s3_bucket.data.arn}"],
+                }
+            ],
+        ),
+        "statement All allows wildcard actions ['s3:*']",
+    ),
+    (
+        "TM-IAM-001",
+        BOUNDARY,
+        set_policy(
+            BOUNDARY,
+            [
+                {
+                    "Sid": "Reads",
+                    "Effect": "Allow",
+                    "Action": ["s3:Get*"],
+                    "Resource": ["arn:aws:s3:::tenantml-acme-dev-*"],
+                }
+            ],
+        ),
+        "allows wildcard actions ['s3:Get*']",
+    ),
+    (
+        "TM-IAM-001",
+        ROLE_POLICY,
+        set_policy(
+            ROLE_POLICY, [{"Sid": "Rest", "Effect": "Allow", "NotAction": ["iam:*"], "Resource": ["*"]}]
+        ),
+        "uses NotAction in an Allow",
+    ),
+    (
+        "TM-IAM-001",
+        "aws_iam_role.worker",
+        setter(
+            "aws_iam_role.worker",
+            "inline_policy",
+            [
+                {
+                    "name": "inline",
+                    "policy": json.dumps(
+                        {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+                    ),
+                }
+            ],
+        ),
+        "inline_policy[0] statement Statement[0] allows wildcard actions ['*']",
+    ),
+    (
+        "TM-IAM-002",
+        ROLE_POLICY,
+        set_policy(
+            ROLE_POLICY,
+            [{"Sid": "ReadAll", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}],
+        ),
+        "statement ReadAll allows data actions ['s3:GetObject'] on ['*']",
+    ),
+    (
+        "TM-IAM-002",
+        ROLE_POLICY,
+        set_policy(
+            ROLE_POLICY,
+            [
+                {
+                    "Sid": "Everything",
+                    "Effect": "Allow",
+                    "Action": ["kinesis:PutRecord"],
+                    "Resource": ["arn:aws:kinesis:eu-west-1:123456789012:stream/*"],
+                }
+            ],
+        ),
+        "allows data actions ['kinesis:PutRecord'] on ['arn:aws:kinesis:eu-west-1:123456789012:stream/*']",
+    ),
+    (
+        "TM-IAM-002",
+        ROLE_POLICY,
+        setter(ROLE_POLICY, "policy", "${data.aws_iam_policy_document.grants.json}"),
+        "policy is not a literal JSON policy document",
+    ),
+    (
+        "TM-KINESIS-001",
+        "aws_kinesis_stream.stream",
+        setter("aws_kinesis_stream.stream", "encryption_type", "NONE"),
+        "encryption_type is 'NONE'",
+    ),
+    (
+        "TM-KINESIS-001",
+        "aws_kinesis_stream.stream",
+        setter("aws_kinesis_stream.stream", "kms_key_id", ...),
+        "and no kms_key_id",
+    ),
+    (
+        "TM-SNS-001",
+        "aws_sns_topic.alerts",
+        setter("aws_sns_topic.alerts", "kms_master_key_id", ...),
+        "kms_master_key_id is not set",
+    ),
+    (
+        "TM-SQS-001",
+        "aws_sqs_queue.dlq",
+        setter("aws_sqs_queue.dlq", "kms_master_key_id", ...),
+        "neither kms_master_key_id nor sqs_managed_sse_enabled",
+    ),
     ("TM-LAMBDA-001", LAMBDA, setter(LAMBDA, "dead_letter_config", ...), "no dead_letter_config.target_arn"),
-    ("TM-LAMBDA-002", LAMBDA, setter(LAMBDA, "reserved_concurrent_executions", ...),
-     "reserved_concurrent_executions is not set"),
+    (
+        "TM-LAMBDA-002",
+        LAMBDA,
+        setter(LAMBDA, "reserved_concurrent_executions", ...),
+        "reserved_concurrent_executions is not set",
+    ),
     ("TM-LAMBDA-002", LAMBDA, setter(LAMBDA, "reserved_concurrent_executions", 0), "is 0, which disables"),
-    ("TM-EKS-001", CLUSTER, setter(CLUSTER, "vpc_config[0].endpoint_private_access", False),
-     "endpoint_private_access is not true"),
-    ("TM-EKS-002", CLUSTER, setter(CLUSTER, "vpc_config[0].endpoint_public_access", True),
-     "endpoint_public_access is true"),
-    ("TM-EKS-002", CLUSTER, setter(CLUSTER, "vpc_config[0].endpoint_public_access", ...),
-     "not set (the provider defaults it to true)"),
-    ("TM-EKS-003", CLUSTER, setter(CLUSTER, "enabled_cluster_log_types", ["api"]),
-     "lacks audit, authenticator, controllerManager, scheduler"),
-    ("TM-TAG-001", BUCKET, provider_tags(cost_center=None), "default_tags and resource tags lack cost-center"),
-    ("TM-TAG-001", "provider.aws", provider_tags(tenantml__managed_by=None),
-     "the provider's default_tags lack tenantml:managed-by"),
-    ("TM-TAG-001", "aws_kms_key.key", setter("aws_kms_key.key", "tags", {"tenantml:tenant": "globex"}),
-     "tenantml:tenant is 'globex' in the stack of tenant 'acme'"),
-    ("TM-ISO-001", ROLE_POLICY, set_policy(ROLE_POLICY, [
-        {"Sid": "ReadOther", "Effect": "Allow", "Action": ["s3:GetObject"],
-         "Resource": ["arn:aws:s3:::tenantml-globex-prod-data/*"]}]), "refers to tenant 'globex'"),
-    ("TM-ISO-001", LAMBDA, setter(LAMBDA, "environment[0].variables.OTHER_STATE",
-                                  "s3://tenantml-terraform-state/tenants/globex/terraform.tfstate"),
-     "refers to tenant 'globex'"),
-    ("TM-ISO-001", LAMBDA, setter(LAMBDA, "environment[0].variables.OLD_TOPIC", "tenantml-initech-staging-alerts"),
-     "refers to tenant 'initech'"),
-    ("TM-ISO-001", "terraform.backend.s3", lambda doc: doc["terraform"]["backend"]["s3"].update(
-        key="tenants/globex/terraform.tfstate"), "state key 'tenants/globex/terraform.tfstate' is not this tenant's own"),
+    (
+        "TM-EKS-001",
+        CLUSTER,
+        setter(CLUSTER, "vpc_config[0].endpoint_private_access", False),
+        "endpoint_private_access is not true",
+    ),
+    (
+        "TM-EKS-002",
+        CLUSTER,
+        setter(CLUSTER, "vpc_config[0].endpoint_public_access", True),
+        "endpoint_public_access is true",
+    ),
+    (
+        "TM-EKS-002",
+        CLUSTER,
+        setter(CLUSTER, "vpc_config[0].endpoint_public_access", ...),
+        "not set (the provider defaults it to true)",
+    ),
+    (
+        "TM-EKS-003",
+        CLUSTER,
+        setter(CLUSTER, "enabled_cluster_log_types", ["api"]),
+        "lacks audit, authenticator, controllerManager, scheduler",
+    ),
+    (
+        "TM-TAG-001",
+        BUCKET,
+        provider_tags(cost_center=None),
+        "default_tags and resource tags lack cost-center",
+    ),
+    (
+        "TM-TAG-001",
+        "provider.aws",
+        provider_tags(tenantml__managed_by=None),
+        "the provider's default_tags lack tenantml:managed-by",
+    ),
+    (
+        "TM-TAG-001",
+        "aws_kms_key.key",
+        setter("aws_kms_key.key", "tags", {"tenantml:tenant": "globex"}),
+        "tenantml:tenant is 'globex' in the stack of tenant 'acme'",
+    ),
+    (
+        "TM-ISO-001",
+        ROLE_POLICY,
+        set_policy(
+            ROLE_POLICY,
+            [
+                {
+                    "Sid": "ReadOther",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject"],
+                    "Resource": ["arn:aws:s3:::tenantml-globex-prod-data/*"],
+                }
+            ],
+        ),
+        "refers to tenant 'globex'",
+    ),
+    (
+        "TM-ISO-001",
+        LAMBDA,
+        setter(
+            LAMBDA,
+            "environment[0].variables.OTHER_STATE",
+            "s3://tenantml-terraform-state/tenants/globex/terraform.tfstate",
+        ),
+        "refers to tenant 'globex'",
+    ),
+    (
+        "TM-ISO-001",
+        LAMBDA,
+        setter(LAMBDA, "environment[0].variables.OLD_TOPIC", "tenantml-initech-staging-alerts"),
+        "refers to tenant 'initech'",
+    ),
+    (
+        "TM-ISO-001",
+        "terraform.backend.s3",
+        lambda doc: doc["terraform"]["backend"]["s3"].update(key="tenants/globex/terraform.tfstate"),
+        "state key 'tenants/globex/terraform.tfstate' is not this tenant's own",
+    ),
 ]
 
 # (rule id, address, mutation that keeps it compliant or makes it not applicable, expected status)
 COMPLIANT_VARIANTS: list[tuple[str, str, Callable[[Doc], None] | None, Status]] = [
-    *[(rule.id, address, None, Status.COMPLIANT) for rule in RULES for address in (
-        BUCKET, "aws_kms_key.key", ROLE_POLICY, BOUNDARY, "aws_kinesis_stream.stream", "aws_sns_topic.alerts",
-        "aws_sqs_queue.dlq", LAMBDA, CLUSTER, "provider.aws", "terraform.backend.s3")
-      if rule.applies_to and address.split(".")[0] in rule.applies_to],
+    *[
+        (rule.id, address, None, Status.COMPLIANT)
+        for rule in RULES
+        for address in (
+            BUCKET,
+            "aws_kms_key.key",
+            ROLE_POLICY,
+            BOUNDARY,
+            "aws_kinesis_stream.stream",
+            "aws_sns_topic.alerts",
+            "aws_sqs_queue.dlq",
+            LAMBDA,
+            CLUSTER,
+            "provider.aws",
+            "terraform.backend.s3",
+        )
+        if rule.applies_to and address.split(".")[0] in rule.applies_to
+    ],
     ("TM-TAG-001", BUCKET, None, Status.COMPLIANT),
     ("TM-TAG-001", "provider.aws", None, Status.COMPLIANT),
     ("TM-ISO-001", "terraform.backend.s3", None, Status.COMPLIANT),
     ("TM-ISO-001", ROLE_POLICY, None, Status.COMPLIANT),
-    ("TM-S3-001", BUCKET, lambda doc: (drop("aws_s3_bucket_server_side_encryption_configuration")(doc),
-                                       res(doc, BUCKET).update(server_side_encryption_configuration=[{"rule": [{
-                                           "apply_server_side_encryption_by_default": [{
-                                               "sse_algorithm": "aws:kms", "kms_master_key_id": "arn:aws:kms:k"}]}]}])),
-     Status.COMPLIANT),
-    ("TM-S3-002", BUCKET, setter("aws_s3_bucket_versioning.data_versioning", "bucket", "tenantml-acme-dev-data"),
-     Status.COMPLIANT),
-    ("TM-KMS-001", "aws_kms_key.key", setter("aws_kms_key.key", "customer_master_key_spec", "RSA_2048"),
-     Status.NOT_APPLICABLE),
-    ("TM-IAM-001", ROLE_POLICY, set_policy(ROLE_POLICY, [
-        {"Sid": "DenyAll", "Effect": "Deny", "Action": ["s3:*"], "Resource": ["*"]},
-        {"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["${aws_s3_bucket.data.arn}/*"]}]),
-     Status.COMPLIANT),
+    (
+        "TM-S3-001",
+        BUCKET,
+        lambda doc: (
+            drop("aws_s3_bucket_server_side_encryption_configuration")(doc),
+            res(doc, BUCKET).update(
+                server_side_encryption_configuration=[
+                    {
+                        "rule": [
+                            {
+                                "apply_server_side_encryption_by_default": [
+                                    {"sse_algorithm": "aws:kms", "kms_master_key_id": "arn:aws:kms:k"}
+                                ]
+                            }
+                        ]
+                    }
+                ]
+            ),
+        ),
+        Status.COMPLIANT,
+    ),
+    (
+        "TM-S3-002",
+        BUCKET,
+        setter("aws_s3_bucket_versioning.data_versioning", "bucket", "tenantml-acme-dev-data"),
+        Status.COMPLIANT,
+    ),
+    (
+        "TM-KMS-001",
+        "aws_kms_key.key",
+        setter("aws_kms_key.key", "customer_master_key_spec", "RSA_2048"),
+        Status.NOT_APPLICABLE,
+    ),
+    (
+        "TM-IAM-001",
+        ROLE_POLICY,
+        set_policy(
+            ROLE_POLICY,
+            [
+                {"Sid": "DenyAll", "Effect": "Deny", "Action": ["s3:*"], "Resource": ["*"]},
+                {
+                    "Sid": "Read",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject"],
+                    "Resource": ["${aws_s3_bucket.data.arn}/*"],
+                },
+            ],
+        ),
+        Status.COMPLIANT,
+    ),
     ("TM-IAM-001", "aws_iam_role.worker", None, Status.NOT_APPLICABLE),
-    ("TM-IAM-002", ROLE_POLICY, set_policy(ROLE_POLICY, [
-        {"Sid": "WhoAmI", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": ["*"]}]),
-     Status.COMPLIANT),
-    ("TM-SQS-001", "aws_sqs_queue.dlq", lambda doc: res(doc, "aws_sqs_queue.dlq").update(
-        kms_master_key_id=None, sqs_managed_sse_enabled=True), Status.COMPLIANT),
-    ("TM-TAG-001", BUCKET, lambda doc: (provider_tags(cost_center=None)(doc),
-                                        res(doc, BUCKET).update(tags={"cost-center": "cc-9"})), Status.COMPLIANT),
+    (
+        "TM-IAM-002",
+        ROLE_POLICY,
+        set_policy(
+            ROLE_POLICY,
+            [{"Sid": "WhoAmI", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": ["*"]}],
+        ),
+        Status.COMPLIANT,
+    ),
+    (
+        "TM-SQS-001",
+        "aws_sqs_queue.dlq",
+        lambda doc: res(doc, "aws_sqs_queue.dlq").update(
+            kms_master_key_id=None, sqs_managed_sse_enabled=True
+        ),
+        Status.COMPLIANT,
+    ),
+    (
+        "TM-TAG-001",
+        BUCKET,
+        lambda doc: (
+            provider_tags(cost_center=None)(doc),
+            res(doc, BUCKET).update(tags={"cost-center": "cc-9"}),
+        ),
+        Status.COMPLIANT,
+    ),
     ("TM-TAG-001", "aws_s3_bucket_policy.data_policy", None, Status.NOT_APPLICABLE),
     ("TM-TAG-001", "terraform.backend.s3", None, Status.NOT_APPLICABLE),
     # tenant "acme-dev" (prod) exists, but tenantml-acme-dev-data is acme's own dev bucket
     ("TM-ISO-001", BUCKET, None, Status.COMPLIANT),
-    ("TM-ISO-001", LAMBDA, setter(LAMBDA, "environment[0].variables.SERVICE", "tenantml-monitor"), Status.COMPLIANT),
+    (
+        "TM-ISO-001",
+        LAMBDA,
+        setter(LAMBDA, "environment[0].variables.SERVICE", "tenantml-monitor"),
+        Status.COMPLIANT,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("rule_id", "address", "mutate", "expected"), NON_COMPLIANT,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(NON_COMPLIANT)])
+@pytest.mark.parametrize(
+    ("rule_id", "address", "mutate", "expected"),
+    NON_COMPLIANT,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(NON_COMPLIANT)],
+)
 def test_rule_fails_on_a_non_compliant_resource(policy_doc, verdict, rule_id, address, mutate, expected):
     # given a compliant stack with one thing broken
     mutate(policy_doc)
@@ -204,8 +481,11 @@ def test_rule_fails_on_a_non_compliant_resource(policy_doc, verdict, rule_id, ad
     assert expected in result.message
 
 
-@pytest.mark.parametrize(("rule_id", "address", "mutate", "expected"), COMPLIANT_VARIANTS,
-                         ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(COMPLIANT_VARIANTS)])
+@pytest.mark.parametrize(
+    ("rule_id", "address", "mutate", "expected"),
+    COMPLIANT_VARIANTS,
+    ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(COMPLIANT_VARIANTS)],
+)
 def test_rule_passes_on_a_compliant_resource(policy_doc, verdict, rule_id, address, mutate, expected):
     if mutate is not None:
         mutate(policy_doc)
@@ -238,29 +518,40 @@ def test_a_broken_resource_is_reported_by_its_rule_only(policy_doc):
     setter("aws_kinesis_stream.stream", "encryption_type", "NONE")(policy_doc)
     result = check_stack(SynthStack("acme", policy_doc))
     assert [(f.rule_id, f.address, f.severity.value) for f in result.findings] == [
-        ("TM-KINESIS-001", "aws_kinesis_stream.stream", "error")]
+        ("TM-KINESIS-001", "aws_kinesis_stream.stream", "error")
+    ]
     assert not result.passed
 
 
-@pytest.mark.parametrize(("resource", "unscoped"), [
-    ("*", True), ("arn:aws:s3:::*", True), ("arn:aws:s3:::*/*", True), ("arn:aws:kinesis:eu-west-1:1:stream/*", True),
-    ("arn:aws:s3:::tenantml-acme-dev-*", False), ("${aws_s3_bucket.data.arn}/*", False),
-    ("arn:aws:logs:eu-west-1:1:log-group:/aws/lambda/tenantml-acme-dev-x:*", False),
-])
+@pytest.mark.parametrize(
+    ("resource", "unscoped"),
+    [
+        ("*", True),
+        ("arn:aws:s3:::*", True),
+        ("arn:aws:s3:::*/*", True),
+        ("arn:aws:kinesis:eu-west-1:1:stream/*", True),
+        ("arn:aws:s3:::tenantml-acme-dev-*", False),
+        ("${aws_s3_bucket.data.arn}/*", False),
+        ("arn:aws:logs:eu-west-1:1:log-group:/aws/lambda/tenantml-acme-dev-x:*", False),
+    ],
+)
 def test_unscoped_resource(resource, unscoped):
     assert unscoped_resource(resource) is unscoped
 
 
-@pytest.mark.parametrize(("text", "found"), [
-    ("tenantml-acme-dev-data", []),
-    ("tenantml-acme-prod-data", []),  # the tenant's own name in another environment is not another tenant
-    ("tenantml-acme-dev-prod-data", ["acme-dev"]),  # the longest known tenant name wins
-    ("arn:aws:s3:::tenantml-globex-prod-models/*", ["globex"]),
-    ("tenantml-terraform-state", []),
-    ("tenants/globex/terraform.tfstate", ["globex"]),
-    ("terraform.globex.tfstate", ["globex"]),
-    ("xtenantml-globex-prod", []),
-])
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("tenantml-acme-dev-data", []),
+        ("tenantml-acme-prod-data", []),  # the tenant's own name in another environment is not another tenant
+        ("tenantml-acme-dev-prod-data", ["acme-dev"]),  # the longest known tenant name wins
+        ("arn:aws:s3:::tenantml-globex-prod-models/*", ["globex"]),
+        ("tenantml-terraform-state", []),
+        ("tenants/globex/terraform.tfstate", ["globex"]),
+        ("terraform.globex.tfstate", ["globex"]),
+        ("xtenantml-globex-prod", []),
+    ],
+)
 def test_foreign_tenants(text, found):
     assert foreign_tenants(text, "acme", {"acme": "dev", "acme-dev": "prod", "globex": "prod"}) == found
 

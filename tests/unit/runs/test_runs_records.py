@@ -100,7 +100,9 @@ def test_pipeline_settings_from_optional_variables():
 
 
 def test_pipeline_settings_as_json_are_validated_field_by_field():
-    config = pipeline_config_from_env({"TENANTML_PIPELINE_CONFIG": '{"cv_folds": 3, "holdout_fraction": 0.3}'})
+    config = pipeline_config_from_env(
+        {"TENANTML_PIPELINE_CONFIG": '{"cv_folds": 3, "holdout_fraction": 0.3}'}
+    )
     assert (config.cv_folds, config.holdout_fraction) == (3, 0.3)
     with pytest.raises(TenantResourcesError) as raised:
         pipeline_config_from_env({"TENANTML_PIPELINE_CONFIG": '{"cv_folds": 1, "holdout": 0.3}'})

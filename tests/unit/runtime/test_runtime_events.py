@@ -41,33 +41,59 @@ def test_given_a_partial_batch_response_then_the_failed_ids_follow_aws_rules(pay
 
 
 def test_given_kinesis_records_then_the_event_has_aws_fields_and_base64_data():
-    event = kinesis_event(RECORDS, shard_id="shardId-000000000000", stream_arn="arn:aws:kinesis:eu-west-1:1:stream/s",
-                          region="eu-west-1", role_arn="arn:aws:iam::1:role/r")
+    event = kinesis_event(
+        RECORDS,
+        shard_id="shardId-000000000000",
+        stream_arn="arn:aws:kinesis:eu-west-1:1:stream/s",
+        region="eu-west-1",
+        role_arn="arn:aws:iam::1:role/r",
+    )
 
     first = event["Records"][0]
     assert first["kinesis"]["data"] == "eyJhIjogMX0="
     assert first["kinesis"]["approximateArrivalTimestamp"] == ARRIVED.timestamp()
     assert first["eventID"] == "shardId-000000000000:7"
     assert (first["eventSource"], first["eventName"], first["invokeIdentityArn"]) == (
-        "aws:kinesis", "aws:kinesis:record", "arn:aws:iam::1:role/r")
+        "aws:kinesis",
+        "aws:kinesis:record",
+        "arn:aws:iam::1:role/r",
+    )
 
 
 def test_given_a_failed_kinesis_batch_then_the_destination_record_holds_its_metadata_not_its_data():
-    record = kinesis_failure_record(RECORDS, shard_id="shardId-000000000000", stream_arn="arn:s", function_arn="arn:f",
-                                    request_id="r-1", condition="RetryAttemptsExhausted", attempts=3, function_error=True)
+    record = kinesis_failure_record(
+        RECORDS,
+        shard_id="shardId-000000000000",
+        stream_arn="arn:s",
+        function_arn="arn:f",
+        request_id="r-1",
+        condition="RetryAttemptsExhausted",
+        attempts=3,
+        function_error=True,
+    )
 
     assert record["KinesisBatchInfo"] == {
-        "shardId": "shardId-000000000000", "startSequenceNumber": "7", "endSequenceNumber": "8",
+        "shardId": "shardId-000000000000",
+        "startSequenceNumber": "7",
+        "endSequenceNumber": "8",
         "approximateArrivalOfFirstRecord": "2026-01-02T03:04:05.678Z",
-        "approximateArrivalOfLastRecord": "2026-01-02T03:04:05.678Z", "batchSize": 2, "streamArn": "arn:s",
+        "approximateArrivalOfLastRecord": "2026-01-02T03:04:05.678Z",
+        "batchSize": 2,
+        "streamArn": "arn:s",
     }
-    assert record["requestContext"] == {"requestId": "r-1", "functionArn": "arn:f",
-                                        "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 3}
+    assert record["requestContext"] == {
+        "requestId": "r-1",
+        "functionArn": "arn:f",
+        "condition": "RetryAttemptsExhausted",
+        "approximateInvokeCount": 3,
+    }
     assert record["responseContext"]["functionError"] == "Unhandled"
 
 
 def test_given_moto_s3_event_then_the_key_keeps_its_slashes_and_gains_aws_fields():
-    event = {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "incoming%2Fday+1.csv", "size": 1}}}]}
+    event = {
+        "Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "incoming%2Fday+1.csv", "size": 1}}}]
+    }
 
     record = complete_s3_event(event, account_id="123456789012", version_id="v1")["Records"][0]
 

@@ -22,7 +22,9 @@ def test_given_the_installed_moto_then_checking_it_raises_nothing():
 
 
 def test_given_a_hook_target_whose_signature_changed_then_the_problem_names_it_and_both_signatures():
-    changed = HookTarget("moto.awslambda.models", "LambdaFunction.invoke", ("self", "body", "headers"), "runs Invoke")
+    changed = HookTarget(
+        "moto.awslambda.models", "LambdaFunction.invoke", ("self", "body", "headers"), "runs Invoke"
+    )
 
     (problem,) = find_shape_problems((changed,), ())
 
@@ -43,7 +45,9 @@ def test_given_a_hook_target_that_is_gone_then_the_problem_says_so():
 
 
 def test_given_a_call_site_that_no_longer_calls_the_hook_then_the_problem_names_the_missing_call():
-    site = CallSite("moto.s3.notifications", "send_event", ("_invoke_awslambda", "_invoke_lambda_v2"), "S3 to Lambda")
+    site = CallSite(
+        "moto.s3.notifications", "send_event", ("_invoke_awslambda", "_invoke_lambda_v2"), "S3 to Lambda"
+    )
 
     (problem,) = find_shape_problems((), (site,))
 

@@ -17,8 +17,10 @@ MODEL = SimpleNamespace(schema=InputSchema([FeatureSignature(name="x", dtype="fl
 
 
 def _config(**log) -> ServerConfig:
-    return ServerConfig(source=DirectorySource(path="/models/churn", version="3"),
-                        inference_log=InferenceLogConfig(stream_name="churn-inference", **log))
+    return ServerConfig(
+        source=DirectorySource(path="/models/churn", version="3"),
+        inference_log=InferenceLogConfig(stream_name="churn-inference", **log),
+    )
 
 
 @pytest.mark.parametrize(("aggregate_bytes", "expected"), [(None, 128 * 1024), (0, 0), (50_000, 50_000)])
@@ -33,6 +35,10 @@ def test_the_logger_aggregates_as_configured(aggregate_bytes, expected):
 
 @pytest.mark.parametrize("aggregate_bytes", [-1, 2 * 1024 * 1024])
 def test_an_aggregate_size_outside_0_to_1_mib_is_refused_naming_the_field(aggregate_bytes):
-    text = _config().model_dump_json().replace('"aggregate_bytes":131072', f'"aggregate_bytes":{aggregate_bytes}')
+    text = (
+        _config()
+        .model_dump_json()
+        .replace('"aggregate_bytes":131072', f'"aggregate_bytes":{aggregate_bytes}')
+    )
     with pytest.raises(ServingConfigError, match="aggregate_bytes"):
         ServerConfig.from_env({CONFIG_ENV: text})

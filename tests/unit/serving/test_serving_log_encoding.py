@@ -12,18 +12,29 @@ from pipelines.inference_log.encoding import RecordEncoder
 from pipelines.inference_log.logger import LogEntry, encode_records
 from pipelines.serving.schema import FeatureBatch, InputSchema
 
-SCHEMA = InputSchema([FeatureSignature(name=f"f{i}", dtype="float64", kind="numeric") for i in range(30)]
-                     + [FeatureSignature(name="plan", dtype="str", kind="categorical")])
+SCHEMA = InputSchema(
+    [FeatureSignature(name=f"f{i}", dtype="float64", kind="numeric") for i in range(30)]
+    + [FeatureSignature(name="plan", dtype="str", kind="categorical")]
+)
 
 
 def _entry(rows: int, *, error: bool = False, numeric: np.ndarray | None = None) -> LogEntry:
-    if numeric is None:  # decimals as requests carry them (two decimals): float32 on the wire, exact when read
+    if (
+        numeric is None
+    ):  # decimals as requests carry them (two decimals): float32 on the wire, exact when read
         numeric = np.round(np.random.default_rng(rows).normal(size=(rows, 30)) * 100, 2)
     numeric[0, 3] = np.nan
-    return LogEntry(request_id="req-1", model_version="9",
-                    batch=FeatureBatch(numeric=numeric, categorical=np.array([["pro"]] * rows, dtype=object), n_rows=rows),
-                    predictions=None if error else np.array(["yes", "no"] * (rows // 2) + ["yes"] * (rows % 2)),
-                    latency_ms=2.5, timestamp=time.time(), error=error)
+    return LogEntry(
+        request_id="req-1",
+        model_version="9",
+        batch=FeatureBatch(
+            numeric=numeric, categorical=np.array([["pro"]] * rows, dtype=object), n_rows=rows
+        ),
+        predictions=None if error else np.array(["yes", "no"] * (rows // 2) + ["yes"] * (rows % 2)),
+        latency_ms=2.5,
+        timestamp=time.time(),
+        error=error,
+    )
 
 
 def test_a_request_is_one_record_holding_all_its_rows():
@@ -31,7 +42,12 @@ def test_a_request_is_one_record_holding_all_its_rows():
     records, dropped = encode_records(entry, SCHEMA)
     assert dropped == 0 and len(records) == 1 and records[0].rows == 100 and records[0].key == "req-1"
     decoded = decode_record_data(records[0].data)
-    assert (decoded.request_id, decoded.model_version, decoded.n_rows, decoded.chunks) == ("req-1", "9", 100, 1)
+    assert (decoded.request_id, decoded.model_version, decoded.n_rows, decoded.chunks) == (
+        "req-1",
+        "9",
+        100,
+        1,
+    )
     rows = decoded.rows()
     assert rows[0]["f3"] is None and rows[1]["f0"] == entry.batch.numeric[1, 0] and rows[99]["plan"] == "pro"
     assert decoded.predictions[:3] == ["yes", "no", "yes"]
@@ -79,7 +95,9 @@ def test_a_value_float32_cannot_hold_makes_the_record_exact_float64():
     with np.errstate(over="ignore"):
         records, _ = encode_records(_entry(2, numeric=numeric), SCHEMA)
     assert b'"numeric_block":"f8"' in records[0].data
-    np.testing.assert_array_equal(np.array(decode_record_data(records[0].data).numeric_rows, dtype=float), numeric)
+    np.testing.assert_array_equal(
+        np.array(decode_record_data(records[0].data).numeric_rows, dtype=float), numeric
+    )
 
 
 def test_blocks_made_for_many_requests_at_once_encode_as_each_alone_would():
