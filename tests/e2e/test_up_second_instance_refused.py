@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, _env
+from up_support import ROOT, _env
 
 READY_TIMEOUT_S = 240
 
