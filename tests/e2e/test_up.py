@@ -205,7 +205,8 @@ def test_up_serves_each_champion_and_logs_every_request_to_the_tenants_stream(ru
 
     # then the champion answers with its version (a test may have promoted another since up started),
     # and a bad request gets a 400 naming the problem
-    from pipelines.registry.model_registry import CHAMPION, SageMakerModelRegistry
+    from pipelines.registry.interface import CHAMPION
+    from pipelines.registry.sagemaker import SageMakerModelRegistry
 
     registry = SageMakerModelRegistry(
         running_up.client("sagemaker", TENANTS["churn"]),
