@@ -40,7 +40,14 @@ TENANTS = {
     ),
     "pricing": (
         "fraud",
-        {"environment": "dev", "region": "eu-west-1", "account_id": None, "model": {"name": "pricing"}},
+        # no account: remote state needs one (its bucket is named with it), so pricing keeps local state
+        {
+            "environment": "dev",
+            "region": "eu-west-1",
+            "account_id": None,
+            "model": {"name": "pricing"},
+            "state": {"enabled": False},
+        },
     ),
 }
 
@@ -53,7 +60,7 @@ def _write_spec(directory: Path, name: str, base: str, changes: dict) -> None:
     document["tags"] = {"team": f"{name}-team", "cost-center": "cc-0001"}
     for key, value in changes.items():
         if isinstance(value, dict):
-            document[key] = {**document[key], **value}
+            document[key] = {**document.get(key, {}), **value}
         elif value is None:
             document.pop(key, None)
         else:
