@@ -204,20 +204,6 @@ class StateStore(TenantConstruct):
                         "Resource": [arn, f"{arn}/*"],
                         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                     },
-                    # state is secret: a writer asking for another encryption (SSE-S3, e.g. a
-                    # backend with `encrypt = true`) is refused instead of bypassing the state key
-                    {
-                        "Sid": "DenyOtherEncryption",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:PutObject",
-                        "Resource": f"{arn}/*",
-                        # Null false: only a request that names an encryption; none means the default
-                        "Condition": {
-                            "Null": {"s3:x-amz-server-side-encryption": "false"},
-                            "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
-                        },
-                    },
                 ],
             },
             sort_keys=True,

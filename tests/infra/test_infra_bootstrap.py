@@ -68,19 +68,14 @@ def test_given_a_bootstrap_stack_then_the_bucket_is_versioned_kms_encrypted_with
         )
 
 
-def test_given_a_bootstrap_stack_then_its_bucket_policy_denies_plain_http_and_other_encryption(bootstraps):
+def test_given_a_bootstrap_stack_then_its_bucket_policy_denies_plain_http(bootstraps):
     for _result, doc in bootstraps.values():
         document = policy(only(doc, "aws_s3_bucket_policy"))
         tls = statement(document, "DenyInsecureTransport")
         assert tls["Effect"] == "Deny" and tls["Principal"] == "*" and tls["Action"] == "s3:*"
         assert tls["Resource"] == ["${aws_s3_bucket.state.arn}", "${aws_s3_bucket.state.arn}/*"]
         assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-        other = statement(document, "DenyOtherEncryption")
-        # only a request naming an encryption other than KMS: Terraform's own (no header) passes
-        assert other["Condition"] == {
-            "Null": {"s3:x-amz-server-side-encryption": "false"},
-            "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
-        }
+        assert len(document["Statement"]) == 1
 
 
 def test_given_a_bootstrap_stack_then_it_has_no_lock_table_and_keeps_its_own_state_locally(bootstraps):

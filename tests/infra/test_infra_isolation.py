@@ -17,6 +17,7 @@ import yaml
 from infra_support import EXAMPLE_TENANTS, SynthesizedStack, bodies, glob_matches, strings, synthesize_specs
 
 from core.errors import TenantSpecError
+from core.platform import PlatformSpec
 from core.spec import load_specs
 
 #: tenant -> (base example, changes); fraud and recsys share an account, churn and pricing a region and environment
@@ -40,14 +41,7 @@ TENANTS = {
     ),
     "pricing": (
         "fraud",
-        # no account: remote state needs one (its bucket is named with it), so pricing keeps local state
-        {
-            "environment": "dev",
-            "region": "eu-west-1",
-            "account_id": None,
-            "model": {"name": "pricing"},
-            "state": {"enabled": False},
-        },
+        {"environment": "dev", "region": "eu-west-1", "account_id": None, "model": {"name": "pricing"}},
     ),
 }
 
@@ -60,7 +54,7 @@ def _write_spec(directory: Path, name: str, base: str, changes: dict) -> None:
     document["tags"] = {"team": f"{name}-team", "cost-center": "cc-0001"}
     for key, value in changes.items():
         if isinstance(value, dict):
-            document[key] = {**document.get(key, {}), **value}
+            document[key] = {**document[key], **value}
         elif value is None:
             document.pop(key, None)
         else:
@@ -73,7 +67,10 @@ def _synthesize(tmp: Path, tenants: dict[str, tuple[str, dict]]) -> dict[str, Sy
     specs_dir.mkdir()
     for name, (base, changes) in tenants.items():
         _write_spec(specs_dir, name, base, changes)
-    return synthesize_specs(load_specs(specs_dir), tmp / "out")
+    # pricing names no account: the platform's default account holds its state bucket
+    return synthesize_specs(
+        load_specs(specs_dir), tmp / "out", PlatformSpec(default_account_id="210987654321")
+    )
 
 
 def _prefix(stack: SynthesizedStack) -> str:
