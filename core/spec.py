@@ -261,17 +261,14 @@ class ServingSpec(_Model):
 
 
 class StateBackendSpec(_Model):
-    """Where Terraform keeps this tenant's state on real AWS: one key per tenant, DynamoDB locking."""
+    """Whether Terraform keeps this tenant's state remotely on real AWS.
+
+    Where it goes is a platform setting (``platform.yaml``: one state region, a bucket per
+    account made by ``tenantml bootstrap``, key ``<key_prefix>/<tenant>/terraform.tfstate``),
+    not a tenant's: tenants sharing an account share its bucket, whatever their region.
+    """
 
     enabled: bool = True
-    bucket: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")] = (
-        "tenantml-terraform-state"
-    )
-    key_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9!_.*'()/-]{1,200}$")] = "tenants"
-    lock_table: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = (
-        "tenantml-terraform-locks"
-    )
-    region: Annotated[str, StringConstraints(pattern=REGION_PATTERN)] | None = None
 
 
 class LambdaSpec(_Model):

@@ -24,8 +24,8 @@ from infra.identity import ServiceRole, ServiceRoleProps
 from infra.serving import CONTAINER_PORT, SERVING_CONFIG_ENV, serving_config
 
 KUBERNETES_PROVIDER_SOURCE = "hashicorp/kubernetes"
-#: the provider major version the committed schema (infra/provider_schema/kubernetes.json) comes from
-KUBERNETES_PROVIDER_VERSION = "~> 3.0"
+#: at least the provider release the committed schema (infra/provider_schema/kubernetes.json) comes from
+KUBERNETES_PROVIDER_VERSION = "~> 3.4"
 SERVICE_PORT = 80
 #: the node label the EKS construct puts on its serving node group
 WORKLOAD_LABEL = "tenantml.io/workload"

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from core.contract import METRICS_NAMESPACE
 from core.naming import Naming
+from core.platform import PlatformSpec, state_bucket_name, state_key, tenant_account
 from core.spec import TenantSpec
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
 from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
@@ -38,7 +39,8 @@ from infra.streaming import InferenceStream, InferenceStreamProps
 from infra.triggers import PythonFunction, PythonFunctionProps
 
 AWS_PROVIDER_SOURCE = "hashicorp/aws"
-AWS_PROVIDER_VERSION = "~> 6.0"
+#: at least the provider release infra/provider_schema/aws.json comes from (every attribute used exists)
+AWS_PROVIDER_VERSION = "~> 6.69"
 
 
 class AwsProvider(TerraformProvider):
@@ -83,8 +85,11 @@ class Account(TenantConstruct):
 
 
 class TenantPlatformStack(TenantStack):
-    def __init__(self, scope: Construct, spec: TenantSpec, *, build_dir: Path) -> None:
+    def __init__(
+        self, scope: Construct, spec: TenantSpec, *, build_dir: Path, platform: PlatformSpec | None = None
+    ) -> None:
         super().__init__(scope, spec.name)
+        platform = platform or PlatformSpec()
         self.spec = spec
         naming = Naming(
             tenant=spec.name,
@@ -93,15 +98,16 @@ class TenantPlatformStack(TenantStack):
             account_id=spec.account_id,
         )
         AwsProvider(self, spec)
+        state_account = tenant_account(spec, platform)
         configure_state_backend(
             self,
             StateBackendProps(
                 tenant=spec.name,
                 enabled=spec.state.enabled,
-                bucket=spec.state.bucket,
-                key_prefix=spec.state.key_prefix,
-                lock_table=spec.state.lock_table,
-                region=spec.state.region or spec.region,
+                # None only when remote state is off: synthesis checks every tenant has an account
+                bucket=state_bucket_name(state_account, platform.state.region) if state_account else None,
+                key=state_key(platform.state.key_prefix, spec.name),
+                region=platform.state.region,
             ),
         )
         account = Account(self, "Account")

@@ -16,7 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.platform import PlatformSpec, state_accounts, state_bucket_name
 from core.spec import TenantSpec
+
+#: the bootstrap stacks go beside the tenant stacks, in their own cdktf output, so that nothing
+#: that walks ``<out>/stacks`` (apply, destroy, preview, ``cdktf deploy``) takes them for tenants
+BOOTSTRAP_DIR = "bootstrap"
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,18 @@ class SynthResult:
     resource_count: int
 
 
-def synth(specs: Sequence[TenantSpec], outdir: Path) -> list[SynthResult]:
+@dataclass(frozen=True)
+class BootstrapResult:
+    account_id: str
+    stack: str
+    bucket: str
+    region: str
+    path: Path
+
+
+def synth(
+    specs: Sequence[TenantSpec], outdir: Path, platform: PlatformSpec | None = None
+) -> list[SynthResult]:
     """Synthesize ``specs`` into ``outdir/stacks/<tenant>/``; other tenants' output is kept."""
     from stacks.app import synth_into  # imports the CDK: only when there is something to build
 
@@ -37,12 +53,45 @@ def synth(specs: Sequence[TenantSpec], outdir: Path) -> list[SynthResult]:
     try:
         with tempfile.TemporaryDirectory(prefix=".synth-", dir=outdir) as scratch:
             built = Path(scratch)
-            synth_into(specs, built)
+            synth_into(specs, built, platform)
             return _publish(specs, built, outdir)
     except BaseException:
         if created:
             shutil.rmtree(outdir, ignore_errors=True)
         raise
+
+
+def synth_bootstrap(
+    specs: Sequence[TenantSpec], outdir: Path, platform: PlatformSpec
+) -> list[BootstrapResult]:
+    """One bootstrap stack per account the specs deploy into, in ``outdir/bootstrap/stacks/``.
+
+    The directory is replaced as a whole once every stack synthesized (an account no tenant
+    names any more loses its stack here, never its bucket: that takes a deliberate destroy).
+    """
+    from stacks.app import build_bootstrap_app  # imports the CDK
+    from stacks.bootstrap import bootstrap_stack_name
+
+    accounts = state_accounts(specs, platform)  # raises naming a tenant without an account
+    outdir.mkdir(parents=True, exist_ok=True)
+    target = outdir / BOOTSTRAP_DIR
+    with tempfile.TemporaryDirectory(prefix=".bootstrap-", dir=outdir) as scratch:
+        built = Path(scratch) / BOOTSTRAP_DIR
+        build_bootstrap_app(accounts, built, platform).synth()
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(built, target)
+    region = platform.state.region
+    return [
+        BootstrapResult(
+            account_id=account,
+            stack=bootstrap_stack_name(account),
+            bucket=state_bucket_name(account, region),
+            region=region,
+            path=target / "stacks" / bootstrap_stack_name(account) / "cdk.tf.json",
+        )
+        for account in accounts
+    ]
 
 
 def _publish(specs: Sequence[TenantSpec], built: Path, outdir: Path) -> list[SynthResult]:

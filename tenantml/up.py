@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import EmulatorAlreadyRunningError, UsageError
+from core.errors import EmulatorAlreadyRunningError, ProblemsError, UsageError
+from core.platform import PlatformSpec
 from core.spec import TenantSpec
 from tenantml.emulator import server as emulator
 from tenantml.emulator.commands import TenantApply, apply_tenants
@@ -213,6 +214,29 @@ def claim_single_instance(up_file: Path = UP_FILE) -> FileLock:
     return lock
 
 
+def _bootstrap(
+    specs: Sequence[TenantSpec],
+    out_dir: Path,
+    state_dir: Path,
+    endpoint: str,
+    platform: PlatformSpec,
+    stage: Callable[[str], None],
+) -> None:
+    """Each account's state bucket first, as on AWS, then proof every tenant backend could init."""
+    from tenantml.bootstrap import apply_bootstrap, backend_problems, tenant_backends
+    from tenantml.synthesis import synth_bootstrap
+
+    results = synth_bootstrap(specs, out_dir, platform)
+    if not results:
+        return
+    stage(f"bootstrapping Terraform state for account(s) {', '.join(r.account_id for r in results)}")
+    session = emulator.make_session(endpoint)
+    apply_bootstrap(out_dir, results, state_dir, session)
+    problems = backend_problems(tenant_backends(out_dir, [s.name for s in specs]), session)
+    if problems:
+        raise ProblemsError(problems, headline="a tenant's Terraform state backend cannot initialise")
+
+
 def up(
     specs: Sequence[TenantSpec],
     *,
@@ -227,6 +251,7 @@ def up(
     state_dir: Path = STATE_DIR,
     on_stage: Callable[[str], None] | None = None,
     on_applied: Callable[[UpSummary], None] | None = None,
+    platform: PlatformSpec | None = None,
 ) -> UpSummary:
     """Run the platform on the emulator; returns the summary after shutdown.
 
@@ -262,10 +287,13 @@ def up(
             context.cleanups.append(lambda: uninstall(timeout=10))
             clock = time.perf_counter()
             stage(f"synthesizing {len(specs)} tenant stack(s)")
-            synth(specs, out_dir)
+            synth(specs, out_dir, platform)
             summary.timings["synth"] = time.perf_counter() - clock
             # a state file from an earlier emulator describes resources that no longer exist
             shutil.rmtree(state_dir, ignore_errors=True)
+            clock = time.perf_counter()
+            _bootstrap(specs, out_dir, state_dir, server.endpoint, platform or PlatformSpec(), stage)
+            summary.timings["bootstrap"] = time.perf_counter() - clock
             clock = time.perf_counter()
             stage(f"applying {', '.join(s.name for s in specs)} to the AWS emulator at {server.endpoint}")
             summary.applied = apply_tenants(

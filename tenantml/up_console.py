@@ -25,6 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from core.platform import PlatformSpec
 from core.spec import TenantSpec
 from tenantml.up import STATE_DIR, UP_FILE, LifecycleStep, UpSummary, example_commands, tenant_env, up
 
@@ -164,6 +165,7 @@ def run_up(
     steps: Sequence[LifecycleStep] = (),
     up_file: Path = UP_FILE,
     state_dir: Path = STATE_DIR,
+    platform: PlatformSpec | None = None,
 ) -> UpSummary:
     """``tenantml up``, printing on ``console`` as it goes; returns the summary after shutdown."""
     view = UpConsole(console)
@@ -181,6 +183,7 @@ def run_up(
             steps=steps,
             up_file=up_file,
             state_dir=state_dir,
+            platform=platform,
         )
 
 

@@ -11,7 +11,15 @@ import typer
 from rich.table import Table
 
 from core.errors import UsageError
-from tenantml.cli.options import OutDir, TenantName, TenantsDir, console, reports_errors
+from tenantml.cli.options import (
+    OutDir,
+    PlatformFile,
+    TenantName,
+    TenantsDir,
+    console,
+    load_platform_for,
+    reports_errors,
+)
 
 app = typer.Typer(
     name="tenantml",
@@ -24,9 +32,9 @@ app = typer.Typer(
 
 def _register_command_groups() -> None:
     """Commands that live next to the code they drive."""
-    from tenantml.cli import monitor, pipeline, preview, serving, traffic
+    from tenantml.cli import bootstrap, monitor, pipeline, preview, serving, traffic
 
-    for group in (pipeline, serving, traffic, preview, monitor):
+    for group in (bootstrap, pipeline, serving, traffic, preview, monitor):
         group.register(app)
 
 
@@ -36,16 +44,18 @@ def synth(
     tenants: TenantsDir = Path("tenants"),
     tenant: TenantName = None,
     out: OutDir = Path("cdktf.out"),
+    platform: PlatformFile = None,
 ) -> None:
     """Synthesize one Terraform JSON stack per tenant into OUT/stacks/<tenant>/cdk.tf.json."""
     from core.spec import load_specs
 
     specs = load_specs(tenants, only=tenant)  # validates every file before anything is written
+    settings = load_platform_for(tenants, platform)
     started = time.perf_counter()
     with console.status(f"Synthesizing {len(specs)} tenant stack(s)..."):
         from tenantml.synthesis import synth as synth_stacks
 
-        results = synth_stacks(specs, out)
+        results = synth_stacks(specs, out, settings)
     elapsed = time.perf_counter() - started
     table = Table(title=f"Synthesized {len(results)} stack(s) in {elapsed:.2f} s")
     table.add_column("tenant")
@@ -85,6 +95,7 @@ def up(
     tenant: TenantName = None,
     out: OutDir = Path("cdktf.out"),
     emulator_port: EmulatorPort = None,
+    platform: PlatformFile = None,
     once: Annotated[
         bool, typer.Option("--once", help="Exit after everything is up, with a summary.")
     ] = False,
@@ -101,9 +112,11 @@ def up(
     from tenantml.up_console import run_up
 
     specs = load_specs(tenants, only=tenant)
+    settings = load_platform_for(tenants, platform)
     run_up(
         specs,
         console,
+        platform=settings,
         out_dir=out,
         port=emulator_port,
         once=once,
@@ -120,6 +133,7 @@ def plan(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show every attribute of created resources.")
     ] = False,
+    platform: PlatformFile = None,
 ) -> None:
     """Show what applying the tenants' stacks to the emulator would create, change, replace or destroy."""
     from core.spec import load_specs
@@ -129,7 +143,7 @@ def plan(
     from tenantml.up import read_running
 
     specs = load_specs(tenants, only=tenant)
-    synth_stacks(specs, out)
+    synth_stacks(specs, out, load_platform_for(tenants, platform))
     running = read_running()
     if running is None:
         console.print("[dim]no `tenantml up` is running: planning against an empty emulator[/]")
@@ -164,6 +178,7 @@ def apply_command(
     tenants: TenantsDir = Path("tenants"),
     tenant: TenantName = None,
     out: OutDir = Path("cdktf.out"),
+    platform: PlatformFile = None,
 ) -> None:
     """Synthesize and apply changed stacks to the running emulator (no change does nothing)."""
     from core.spec import load_specs
@@ -172,7 +187,7 @@ def apply_command(
 
     running = _require_running()
     specs = load_specs(tenants, only=tenant)
-    synth_stacks(specs, out)
+    synth_stacks(specs, out, load_platform_for(tenants, platform))
     for applied in apply_tenants(
         out, [s.name for s in specs], running.state_dir, running.endpoint, on_lock_wait=_print_lock_wait
     ):

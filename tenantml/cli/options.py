@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from core.errors import TenantmlError
+
+if TYPE_CHECKING:
+    from core.platform import PlatformSpec
 
 console = Console()
 err_console = Console(stderr=True)
@@ -63,3 +66,19 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(err.exit_code) from err
 
     return wrapper
+
+
+PlatformFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--platform",
+        help="Platform settings (state region, default account). Default: platform.yaml beside --tenants.",
+    ),
+]
+
+
+def load_platform_for(tenants: Path, platform: Path | None) -> PlatformSpec:
+    """The platform settings of a command: ``--platform``, else ``platform.yaml`` beside the tenants."""
+    from core.platform import default_platform_file, load_platform
+
+    return load_platform(platform if platform is not None else default_platform_file(tenants))

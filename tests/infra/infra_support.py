@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.platform import PlatformSpec
 from core.spec import TenantSpec
 from infra.cdk import Testing
 from tenantml.synthesis import synth as synth_tenants
@@ -37,10 +38,12 @@ class SynthesizedStack:
     doc: dict[str, Any]
 
 
-def synthesize_specs(specs: Sequence[TenantSpec], outdir: Path) -> dict[str, SynthesizedStack]:
+def synthesize_specs(
+    specs: Sequence[TenantSpec], outdir: Path, platform: PlatformSpec | None = None
+) -> dict[str, SynthesizedStack]:
     """Synthesize ``specs`` the way ``tenantml synth`` does and read every stack back."""
     stacks = {}
-    for result in synth_tenants(specs, outdir):
+    for result in synth_tenants(specs, outdir, platform):
         text = result.path.read_text(encoding="utf-8")
         stacks[result.tenant] = SynthesizedStack(result.tenant, result.path.parent, text, json.loads(text))
     return stacks

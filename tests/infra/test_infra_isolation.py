@@ -17,6 +17,7 @@ import yaml
 from infra_support import EXAMPLE_TENANTS, SynthesizedStack, bodies, glob_matches, strings, synthesize_specs
 
 from core.errors import TenantSpecError
+from core.platform import PlatformSpec
 from core.spec import load_specs
 
 #: tenant -> (base example, changes); fraud and recsys share an account, churn and pricing a region and environment
@@ -66,7 +67,10 @@ def _synthesize(tmp: Path, tenants: dict[str, tuple[str, dict]]) -> dict[str, Sy
     specs_dir.mkdir()
     for name, (base, changes) in tenants.items():
         _write_spec(specs_dir, name, base, changes)
-    return synthesize_specs(load_specs(specs_dir), tmp / "out")
+    # pricing names no account: the platform's default account holds its state bucket
+    return synthesize_specs(
+        load_specs(specs_dir), tmp / "out", PlatformSpec(default_account_id="210987654321")
+    )
 
 
 def _prefix(stack: SynthesizedStack) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from infra_support import ACCOUNT_ID, only, role_policy, statement, synth
 
+from core.errors import ConstructPropsError
+from core.platform import state_key
 from infra import actions, cdk
 from infra.registry import ModelRegistry, ModelRegistryProps
 from infra.state import StateBackendProps, configure_state_backend
@@ -72,16 +74,15 @@ def _state(**overrides) -> StateBackendProps:
     fields = {
         "tenant": "acme",
         "enabled": True,
-        "bucket": "tenantml-terraform-state",
-        "key_prefix": "/tenants/",
-        "lock_table": "tenantml-terraform-locks",
-        "region": "eu-west-1",
+        "bucket": "tenantml-tfstate-123456789012-us-east-1",
+        "key": "tenants/acme/terraform.tfstate",
+        "region": "us-east-1",
     }
     fields.update(overrides)
     return StateBackendProps(**fields)
 
 
-def test_given_an_enabled_backend_when_synthesized_then_state_goes_to_the_tenants_own_key_locked_and_encrypted(
+def test_given_an_enabled_backend_when_synthesized_then_state_goes_to_the_tenants_own_key_with_s3_locking(
     stack,
 ):
     # given
@@ -90,27 +91,34 @@ def test_given_an_enabled_backend_when_synthesized_then_state_goes_to_the_tenant
     # when
     _, doc = synth(stack)
 
-    # then
+    # then: S3-native locking (Terraform >= 1.10), no DynamoDB table, encryption by the bucket's key
     assert doc["terraform"]["backend"] == {
         "s3": {
-            "bucket": "tenantml-terraform-state",
+            "bucket": "tenantml-tfstate-123456789012-us-east-1",
             "key": "tenants/acme/terraform.tfstate",
-            "region": "eu-west-1",
-            "dynamodb_table": "tenantml-terraform-locks",
-            "encrypt": True,
+            "region": "us-east-1",
+            "use_lockfile": True,
         }
     }
+    assert doc["terraform"]["required_version"] == ">= 1.10"
 
 
 def test_given_a_disabled_backend_when_synthesized_then_state_is_a_local_file_per_tenant(stack):
     # given
-    configure_state_backend(stack, _state(enabled=False))
+    configure_state_backend(stack, _state(enabled=False, bucket=None))
 
     # when
     _, doc = synth(stack)
 
     # then
     assert doc["terraform"]["backend"] == {"local": {"path": "terraform.acme.tfstate"}}
+    assert doc["terraform"]["required_version"] == ">= 1.10"
+
+
+def test_given_remote_state_without_a_bucket_when_configured_then_it_fails_instead_of_going_local(stack):
+    # when / then
+    with pytest.raises(ConstructPropsError, match="tenant acme: state bucket"):
+        configure_state_backend(stack, _state(bucket=None))
 
 
 @pytest.mark.parametrize(
@@ -119,4 +127,4 @@ def test_given_a_disabled_backend_when_synthesized_then_state_is_a_local_file_pe
 )
 def test_given_a_key_prefix_when_the_state_key_is_built_then_it_ends_with_the_tenant(prefix, key):
     # when / then
-    assert _state(key_prefix=prefix).key == key
+    assert state_key(prefix, "acme") == key

@@ -1,0 +1,84 @@
+"""``BootstrapStack``: what one account needs before any tenant stack can keep remote state.
+
+Applied once per account (``tenantml bootstrap``): the state bucket
+``tenantml-tfstate-<account>-<state region>`` and its KMS key, in the platform's one state
+region. Its own state stays local (``terraform.bootstrap-<account>.tfstate``): the bucket it
+would live in is what it creates. Every tenant stack in the account points its S3 backend at
+this bucket, with S3-native locking and no DynamoDB table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from constructs import Construct
+
+from core.naming import Naming
+from core.platform import PlatformSpec, state_bucket_name
+from infra.cdk import LocalBackend, TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
+from infra.core import TenantStack
+from infra.state import StateStore, StateStoreProps, require_terraform
+from stacks.tenant_platform import AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION
+
+BOOTSTRAP_PREFIX = "bootstrap-"
+
+
+def state_key_alias(account_id: str) -> str:
+    # the account in the alias too: the emulator may hold several accounts' bootstraps in one
+    return f"alias/tenantml-tfstate-{account_id}"
+
+
+def bootstrap_stack_name(account_id: str) -> str:
+    """``bootstrap-<account>``: longer than a tenant name may be, so it never names a tenant's stack."""
+    return f"{BOOTSTRAP_PREFIX}{account_id}"
+
+
+class BootstrapProvider(TerraformProvider):
+    """The AWS provider in the state region, allowed only in the account it bootstraps."""
+
+    def __init__(self, scope: Construct, *, account_id: str, region: str) -> None:
+        super().__init__(
+            scope,
+            "aws",
+            terraform_resource_type="aws",
+            terraform_provider_source=AWS_PROVIDER_SOURCE,
+            terraform_generator_metadata=TerraformProviderGeneratorMetadata(
+                provider_name="aws", provider_version_constraint=AWS_PROVIDER_VERSION
+            ),
+        )
+        self._attributes: dict[str, Any] = {
+            "region": region,
+            "allowed_account_ids": [account_id],
+            "default_tags": [{"tags": {"tenantml:managed-by": "tenantml", "tenantml:component": "state"}}],
+        }
+
+    def _synthesize_attributes(self) -> Mapping[str, Any]:
+        return self._attributes
+
+
+class BootstrapStack(TenantStack):
+    def __init__(self, scope: Construct, account_id: str, platform: PlatformSpec) -> None:
+        stack_name = bootstrap_stack_name(account_id)
+        super().__init__(scope, stack_name)
+        region = platform.state.region
+        require_terraform(self)
+        LocalBackend(self, path=f"terraform.{stack_name}.tfstate")
+        BootstrapProvider(self, account_id=account_id, region=region)
+        store = StateStore(
+            self,
+            "State",
+            StateStoreProps(
+                account_id=account_id,
+                region=region,
+                # the partition follows the region (GovCloud and China have their own)
+                partition=Naming(tenant="state", environment="dev", region=region).partition,
+                bucket_name=state_bucket_name(account_id, region),
+                key_alias=state_key_alias(account_id),
+            ),
+        )
+        self.bucket_name = store.props.bucket_name
+        TerraformOutput(self, "state_bucket_name", value=store.bucket.id_ref)
+        TerraformOutput(self, "state_bucket_arn", value=store.bucket_arn)
+        TerraformOutput(self, "state_key_arn", value=store.key_arn)
+        TerraformOutput(self, "state_region", value=region)
