@@ -12,7 +12,7 @@ from typing import Any
 
 from infra_support import EXAMPLE_TENANTS, synthesize_specs
 
-from core.spec import AWS_TAG_LIMIT, MAX_SPEC_TAGS, TenantSpec, load_specs
+from core.spec import AWS_TAG_LIMIT, MAX_SPEC_TAGS, PLATFORM_TAG_KEYS, TenantSpec, load_specs
 
 
 def _nested_tag_sets(value: Any) -> Iterator[Mapping[str, Any]]:
@@ -46,7 +46,7 @@ def test_given_the_most_tags_a_spec_allows_when_synthesized_then_no_resource_has
     for tenant, stack in stacks.items():
         (provider,) = stack.doc["provider"]["aws"]
         default_tags = provider["default_tags"][0]["tags"]
-        assert len(default_tags) == MAX_SPEC_TAGS + 3
+        assert len(default_tags) == MAX_SPEC_TAGS + len(PLATFORM_TAG_KEYS)
         for resource_type, resources in stack.doc["resource"].items():
             for name, body in resources.items():
                 own = body.get("tags") or {}
