@@ -12,7 +12,9 @@ other files' problems:
   to write out;
 * duplicate keys are refused instead of silently keeping the last value;
 * collections nest at most :data:`MAX_NESTING_DEPTH` deep (the spec itself needs three):
-  PyYAML composes nodes recursively, so a deeper file would end in a ``RecursionError``.
+  PyYAML composes nodes recursively, so a deeper file would end in a ``RecursionError``;
+* a scalar Python cannot convert (an integer of 5,000 digits, a date in month 13) is a problem
+  at that value, not a ``ValueError`` traceback.
 """
 
 from __future__ import annotations
@@ -64,6 +66,16 @@ class SpecLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as err:
+            # SafeLoader's int and timestamp constructors raise plain Python errors (an integer of
+            # 5,000 digits, the date 2024-13-45): a traceback, unless named at the value here
+            if isinstance(err, yaml.YAMLError):
+                raise
+            raise SpecYamlError(None, None, f"cannot read this value: {err}", node.start_mark) from err
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, Any] = {}

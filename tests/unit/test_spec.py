@@ -1243,3 +1243,25 @@ def test_given_hostile_files_when_validated_then_it_exits_2_naming_each_file_wit
     for name, path in files.items():
         assert (str(path) in result.stderr) is (name != "good")
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "location", "message"),
+    [
+        (
+            "name: churn\nstreaming: {shards: " + "1" * 5000 + "}\n",
+            "2:21",
+            "cannot read this value: Exceeds the limit (4300 digits) for integer string conversion",
+        ),
+        ("name: churn\nowners: [2024-13-45]\n", "2:10", "cannot read this value: month must be in 1..12"),
+    ],
+    ids=["huge-integer", "impossible-date"],
+)
+def test_given_a_scalar_python_cannot_convert_when_parsed_then_the_value_is_named(text, location, message):
+    # when: both used to end in a ValueError traceback
+    with pytest.raises(TenantSpecError) as caught:
+        parse_spec(SPEC_PATH, text)
+
+    # then
+    [(where, what)] = [(p.location, p.message) for p in caught.value.problems]
+    assert (where, what[: len(message)]) == (f"{SPEC_PATH}:{location}", message)
