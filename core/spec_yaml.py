@@ -114,6 +114,8 @@ def load_yaml(path: Path, text: str) -> Any:
 
 def read_spec_text(path: Path) -> str:
     """The text of one spec file, at most :data:`MAX_SPEC_BYTES`, decoded as UTF-8."""
+    if path.exists() and not path.is_file():  # a FIFO would block the open, a device never end
+        raise TenantSpecError([Problem(str(path), "is not a regular file")])
     try:
         with path.open("rb") as stream:
             data = stream.read(MAX_SPEC_BYTES + 1)  # never more, whatever the file claims to be

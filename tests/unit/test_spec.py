@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -1265,3 +1266,23 @@ def test_given_a_scalar_python_cannot_convert_when_parsed_then_the_value_is_name
     # then
     [(where, what)] = [(p.location, p.message) for p in caught.value.problems]
     assert (where, what[: len(message)]) == (f"{SPEC_PATH}:{location}", message)
+
+
+def test_given_a_fifo_and_a_directory_named_like_specs_when_loaded_then_each_is_named_and_the_rest_checked(
+    tmp_path,
+):
+    # given: opening a FIFO would block until someone writes to it
+    os.mkfifo(tmp_path / "a-pipe.yaml")
+    (tmp_path / "b-dir.yaml").mkdir()
+    bad = _write(tmp_path, "c.yaml", _with({"environment": "qa"}))
+
+    # when
+    with pytest.raises(TenantSpecError) as caught:
+        load_specs(tmp_path)
+
+    # then
+    assert [(p.location, p.message) for p in caught.value.problems] == [
+        (str(tmp_path / "a-pipe.yaml"), "is not a regular file"),
+        (str(tmp_path / "b-dir.yaml"), "is not a regular file"),
+        (f"{bad}: environment", "Input should be 'dev', 'staging' or 'prod'"),
+    ]
