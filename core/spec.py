@@ -16,7 +16,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -31,6 +30,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from core.errors import Problem, TenantSpecError
+from core.spec_yaml import load_yaml, read_spec_text
 
 #: lowercase DNS label, short enough that every physical name derived from it fits AWS limits
 TENANT_NAME_PATTERN = r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$"
@@ -76,8 +76,51 @@ ESTIMATORS: dict[str, frozenset[ProblemType]] = {
 }
 
 
+#: Terraform reads ``${...}`` (interpolation) and ``%{...}`` (template directives) in every string of a
+#: stack, and every spec string reaches one (tags, e-mail subscriptions, the model spec in the Lambda
+#: environment, ...): ``${file("/etc/passwd")}`` in a tag would be read on apply. No spec field needs
+#: either sequence (AWS tag values and e-mail addresses do not even allow the braces' neighbours in
+#: practice), so they are refused rather than escaped as ``$${``/``%%{`` construct by construct.
+TERRAFORM_TEMPLATE_SEQUENCES = ("${", "%{")
+
+
+def _template_sequence_in(value: Any) -> tuple[str, str] | None:
+    """(where inside ``value``, the offending string) for the first string holding ``${`` or ``%{``."""
+    if isinstance(value, str):
+        return ("", value) if any(s in value for s in TERRAFORM_TEMPLATE_SEQUENCES) else None
+    items: Iterable[tuple[str, Any]]
+    if isinstance(value, Mapping):
+        items = [(f" key {k!r}", k) for k in value] + [(f"[{k!r}]", v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        items = [(f"[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return None  # numbers, enums, and nested sections (they check their own fields)
+    for where, item in items:
+        found = _template_sequence_in(item)
+        if found is not None:
+            return where + found[0], found[1]
+    return None
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+    @field_validator("*")
+    @classmethod
+    def _no_terraform_template(cls, value: Any) -> Any:
+        found = _template_sequence_in(value)
+        if found is not None:
+            where, text = found
+            which = f"{where.strip()} ({_shorten(text)!r}) " if where else ""
+            raise ValueError(
+                f"{which}must not contain '${{' or '%{{': Terraform would evaluate it as an expression "
+                "instead of keeping the text"
+            )
+        return value
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # Rules between fields of one section are field validators on the later field, reading the earlier
@@ -199,6 +242,16 @@ class MonitoringSpec(_Model):
             raise ValueError(f"must not exceed evaluation_periods ({periods})")
         return value
 
+
+#: AWS's limit of tags on one resource; the provider's default_tags count towards it
+AWS_TAG_LIMIT = 50
+#: the tags ``TenantSpec.all_tags`` adds to the spec's on every resource
+PLATFORM_TAG_KEYS = ("tenantml:tenant", "tenantml:environment", "tenantml:managed-by")
+#: the most tags a construct sets on one resource of its own (infra/network.py: subnets)
+STACK_RESOURCE_TAGS = 2
+MAX_SPEC_TAGS = AWS_TAG_LIMIT - len(PLATFORM_TAG_KEYS) - STACK_RESOURCE_TAGS
+MAX_ALERT_EMAILS = 100
+MAX_SUPPRESSIONS = 200
 
 SAGEMAKER_INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
 IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
@@ -346,7 +399,8 @@ class TenantSpec(_Model):
     region: Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
     account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")] | None = None
     owners: list[Email] = Field(min_length=1)
-    alert_emails: list[Email] = Field(default_factory=list)
+    #: each address is an SNS subscription resource; more people: subscribe a distribution list
+    alert_emails: list[Email] = Field(default_factory=list, max_length=MAX_ALERT_EMAILS)
     compute: ComputeSpec
     streaming: StreamingSpec = StreamingSpec()
     storage: StorageSpec = StorageSpec()
@@ -355,7 +409,8 @@ class TenantSpec(_Model):
     serving: ServingSpec = ServingSpec()
     lambdas: LambdaSpec = LambdaSpec()
     state: StateBackendSpec = StateBackendSpec()
-    suppressions: list[Suppression] = Field(default_factory=list)
+    #: every suppression is matched against every finding: bounded so that a check stays fast
+    suppressions: list[Suppression] = Field(default_factory=list, max_length=MAX_SUPPRESSIONS)
     tags: dict[
         Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN)],
         Annotated[str, StringConstraints(max_length=256)],
@@ -374,6 +429,14 @@ class TenantSpec(_Model):
             )
         return value
 
+    @field_validator("alert_emails")
+    @classmethod
+    def _no_duplicate_alert_emails(cls, emails: list[str]) -> list[str]:
+        repeated = sorted({e for e in emails if emails.count(e) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once (one subscription per address)")
+        return emails
+
     @field_validator("tags")
     @classmethod
     def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
@@ -381,6 +444,12 @@ class TenantSpec(_Model):
         if reserved:
             raise ValueError(
                 f"tag keys {reserved} are reserved (aws:* and tenantml:* are set by the platform)"
+            )
+        if len(tags) > MAX_SPEC_TAGS:
+            raise ValueError(
+                f"has {len(tags)} tags; at most {MAX_SPEC_TAGS}: AWS allows {AWS_TAG_LIMIT} per resource, "
+                f"and the platform adds {len(PLATFORM_TAG_KEYS)} to every resource and up to "
+                f"{STACK_RESOURCE_TAGS} more to some (a subnet's Name and kubernetes.io/role)"
             )
         return tags
 
@@ -455,8 +524,10 @@ def _problems_from_validation(path: Path, err: ValidationError) -> list[Problem]
             pattern = e.get("ctx", {}).get("pattern", "")
             message = f"must be {_PATTERN_HINTS.get(pattern, f'a string matching {pattern}')}"
         value = e.get("input") if e["type"] != "missing" else None
-        if isinstance(value, dict):
-            value = None  # a whole sub-document is noise; the message says what is wrong with it
+        if isinstance(value, dict | list) and (isinstance(value, dict) or e["type"] == "too_long"):
+            value = None  # a whole sub-document or long list is noise; the message says what is wrong
+        elif isinstance(value, str):
+            value = _shorten(value)  # a 1 MiB string would bury every other problem
         problems.append(Problem(f"{path}: {_format_location(loc)}", message, value))
     return problems
 
@@ -494,11 +565,12 @@ def _raw_reader(data: Mapping[str, Any], err: ValidationError) -> Callable[[Fiel
 
 
 class _SpecFileError(TenantSpecError):
-    """One file's problems, with its tenant name when that field is valid (for the duplicate check)."""
+    """One file's problems, with its tenant name and VPC range when valid (for the cross-file checks)."""
 
-    def __init__(self, problems: list[Problem], tenant_name: str | None) -> None:
+    def __init__(self, problems: list[Problem], tenant_name: str | None, vpc_cidr: str | None = None) -> None:
         super().__init__(problems)
         self.tenant_name = tenant_name
+        self.vpc_cidr = vpc_cidr
 
 
 def parse_spec(path: Path, text: str) -> TenantSpec:
@@ -507,12 +579,7 @@ def parse_spec(path: Path, text: str) -> TenantSpec:
     Every problem means field errors, and also the cross-field rules pydantic skips once a field
     is invalid: each is judged whenever the fields it reads are valid.
     """
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise TenantSpecError([Problem(where, f"not valid YAML: {getattr(err, 'problem', err)}")]) from err
+    data = load_yaml(path, text)  # bounded: size, aliases, depth, duplicate keys
     if not isinstance(data, dict):
         raise TenantSpecError(
             [Problem(str(path), "a tenant spec must be a YAML mapping", type(data).__name__)]
@@ -524,11 +591,40 @@ def parse_spec(path: Path, text: str) -> TenantSpec:
         read = _raw_reader(data, err)
         if not any(e["type"] == _SECTION_RULES_ERROR for e in err.errors(include_url=False)):
             problems.extend(_section_problem(path, *found) for found in _section_problems(read))
-        try:
-            name = read(("name",))
-        except _UnreadableField:
-            name = None
-        raise _SpecFileError(problems, name) from err
+        raise _SpecFileError(
+            problems, _readable(read, ("name",)), _readable(read, ("compute", "vpc_cidr"))
+        ) from err
+
+
+def _readable(read: Callable[[FieldPath], Any], path: FieldPath) -> Any:
+    try:
+        return read(path)
+    except _UnreadableField:
+        return None
+
+
+def _overlapping_networks(networks: list[tuple[Path, str, str]]) -> list[Problem]:
+    """A problem for each tenant whose ``compute.vpc_cidr`` overlaps an earlier file's.
+
+    Tenants' VPCs are peered, routed through a transit gateway or reached over one VPN sooner or
+    later; overlapping ranges make that impossible without renumbering a running network.
+    """
+    problems = []
+    seen: list[tuple[Path, str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
+    for path, tenant, cidr in networks:
+        network = ipaddress.ip_network(cidr)
+        clash = next((s for s in seen if s[2].overlaps(network)), None)
+        if clash is not None:
+            problems.append(
+                Problem(
+                    f"{path}: compute.vpc_cidr",
+                    f"overlaps {clash[2]} of tenant {clash[1]} ({clash[0]}): every tenant needs its own "
+                    "range so that tenant networks can be peered or routed",
+                    cidr,
+                )
+            )
+        seen.append((path, tenant, network))
+    return problems
 
 
 def load_specs(directory: Path, only: str | None = None) -> list[TenantSpec]:
@@ -547,18 +643,22 @@ def load_specs(directory: Path, only: str | None = None) -> list[TenantSpec]:
     problems: list[Problem] = []
     specs: list[TenantSpec] = []
     names: list[tuple[Path, str]] = []
+    networks: list[tuple[Path, str, str]] = []
     for path in files:
         try:
-            spec = parse_spec(path, path.read_text(encoding="utf-8"))
+            spec = parse_spec(path, read_spec_text(path))
         except _SpecFileError as err:
             problems.extend(err.problems)
             if err.tenant_name is not None:
                 names.append((path, err.tenant_name))
+                if err.vpc_cidr is not None:
+                    networks.append((path, err.tenant_name, err.vpc_cidr))
         except TenantSpecError as err:
             problems.extend(err.problems)
         else:
             specs.append(spec)
             names.append((path, spec.name))
+            networks.append((path, spec.name, spec.compute.vpc_cidr))
 
     seen: dict[str, Path] = {}
     for path, name in names:
@@ -566,6 +666,8 @@ def load_specs(directory: Path, only: str | None = None) -> list[TenantSpec]:
             problems.append(Problem(f"{path}: name", f"tenant name is already used by {seen[name]}", name))
         else:
             seen[name] = path
+    # a file repeating a tenant name is reported as that; its range is the same tenant's again
+    problems.extend(_overlapping_networks([n for n in networks if seen[n[1]] == n[0]]))
     if problems:
         raise TenantSpecError(problems)
 

@@ -30,6 +30,8 @@ TENANTS = {
             "environment": "staging",
             "region": "eu-central-1",
             "account_id": "111122223333",
+            # every tenant has its own network range (the spec refuses overlaps)
+            "compute": {"vpc_cidr": "10.30.0.0/16"},
             "model": {
                 "name": "recsys",
                 "problem": "regression",
@@ -41,7 +43,13 @@ TENANTS = {
     ),
     "pricing": (
         "fraud",
-        {"environment": "dev", "region": "eu-west-1", "account_id": None, "model": {"name": "pricing"}},
+        {
+            "environment": "dev",
+            "region": "eu-west-1",
+            "account_id": None,
+            "compute": {"vpc_cidr": "10.40.0.0/16"},
+            "model": {"name": "pricing"},
+        },
     ),
 }
 
@@ -213,7 +221,12 @@ def test_given_tenants_whose_names_share_a_prefix_when_synthesized_then_boundari
             ),
             "team-a": (
                 "churn",
-                {"environment": "dev", "account_id": "111122223333", "model": {"name": "teama"}},
+                {
+                    "environment": "dev",
+                    "account_id": "111122223333",
+                    "compute": {"vpc_cidr": "10.11.0.0/16"},
+                    "model": {"name": "teama"},
+                },
             ),
         },
     )

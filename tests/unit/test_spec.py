@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from core.errors import TenantSpecError
@@ -318,7 +320,11 @@ def test_given_problems_in_several_files_when_loaded_then_one_error_lists_every_
 ):
     # given
     good = _write(tmp_path, "churn.yaml", _document("churn"))
-    first = _write(tmp_path, "alpha.yaml", _with({"name": "alpha", "region": "moon-1"}))
+    first = _write(
+        tmp_path,
+        "alpha.yaml",
+        _with({"name": "alpha", "region": "moon-1", "compute.vpc_cidr": "10.30.0.0/16"}),
+    )
     second = _write(tmp_path, "beta.yml", _with({"name": "beta", "compute.kind": "gke"}, example="fraud"))
     third = _write(tmp_path, "gamma.yaml", "name: gamma\n  environment: dev\n")
 
@@ -852,3 +858,431 @@ def test_given_a_bad_serving_section_then_the_problem_names_the_field(changes, e
     problems = _problems_of(document)
 
     assert [(where, what) for where, what, _ in problems] == [(location, message)]
+
+
+# --- hostile input: bounded time and memory, exit 2, the file named, the other files still checked ---------
+
+TEMPLATE_HINT = (
+    "must not contain '${' or '%{': Terraform would evaluate it as an expression instead of keeping the text"
+)
+ALIAS_HINT = (
+    "YAML anchors and aliases (&name, *name, <<: *name) are not allowed in a tenant spec: write the value out"
+)
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    """The 'billion laughs': ~500 bytes whose last alias expands to 9**9 strings when walked."""
+    lines = ["name: churn", 'l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        lines.append(f"l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 9)}]")
+    lines.append(f"owners: *l{levels - 1}")
+    return "\n".join(lines) + "\n"
+
+
+def _latin1_spec() -> bytes:
+    document = _with({"name": "latin", "compute.vpc_cidr": "10.40.0.0/16", "tags.team": "caf\u00e9"})
+    return yaml.safe_dump(document, allow_unicode=True).encode("latin-1")
+
+
+def _padded_to(size: int) -> str:
+    """A valid spec (the churn example) padded with a comment to exactly ``size`` bytes."""
+    body = yaml.safe_dump(_with({"name": "big", "compute.vpc_cidr": "10.50.0.0/16"}))
+    return body + "#" + "x" * (size - len(body.encode()) - 2) + "\n"
+
+
+def test_given_an_alias_bomb_when_parsed_then_the_first_anchor_is_refused_before_anything_expands():
+    # when
+    with pytest.raises(TenantSpecError) as caught:
+        parse_spec(SPEC_PATH, _alias_bomb())
+
+    # then: refused at the first anchor (line 2, column 5), with nothing expanded
+    assert [(p.location, p.message) for p in caught.value.problems] == [(f"{SPEC_PATH}:2:5", ALIAS_HINT)]
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "location"),
+    [
+        ("name: churn\nowners: &o [a@example.com]\nalert_emails: *o\n", "2:9"),
+        ("name: churn\nmodel: {<<: {problem: regression}, target: y}\n", None),
+    ],
+    ids=["anchor-and-alias", "merge-key-without-alias"],
+)
+def test_given_an_anchor_when_parsed_then_it_is_refused_and_a_merge_key_without_alias_is_just_a_field(
+    text, location
+):
+    # when
+    with pytest.raises(TenantSpecError) as caught:
+        parse_spec(SPEC_PATH, text)
+
+    # then: anchors are refused; '<<' without an alias merges like YAML says and is validated as fields
+    problems = [(p.location, p.message) for p in caught.value.problems]
+    if location is not None:
+        assert problems == [(f"{SPEC_PATH}:{location}", ALIAS_HINT)]
+    else:
+        assert ALIAS_HINT not in {m for _, m in problems}
+        assert (f"{SPEC_PATH}: model.primary_metric", "Field required") in problems
+
+
+@pytest.mark.parametrize(
+    ("text", "location", "key"),
+    [
+        ("name: churn\nenvironment: dev\nname: fraud\n", "3:1", "'name' (first at line 1)"),
+        ("name: churn\ncompute:\n  kind: ec2\n  kind: eks\n", "4:3", "'kind' (first at line 3)"),
+        ("name: churn\ntags: {team: a, team: b}\n", "2:17", "'team' (first at line 2)"),
+    ],
+    ids=["top-level", "nested", "flow-mapping"],
+)
+def test_given_a_duplicate_key_when_parsed_then_it_is_refused_with_both_lines(text, location, key):
+    # when
+    with pytest.raises(TenantSpecError) as caught:
+        parse_spec(SPEC_PATH, text)
+
+    # then
+    assert [(p.location, p.message) for p in caught.value.problems] == [
+        (f"{SPEC_PATH}:{location}", f"duplicate key {key}: YAML would silently keep the last value")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "location"),
+    [
+        ("name: churn\ntags: " + "[" * 5000 + "]" * 5000 + "\n", "2:16"),
+        ("name: churn\ntags: " + "{a: " * 5000 + "b" + "}" * 5000 + "\n", "2:43"),
+        ("name: churn\n" + "".join(f"{'  ' * i}k{i}:\n" for i in range(40)) + "  " * 40 + "v\n", "12:21"),
+    ],
+    ids=["flow-sequences", "flow-mappings", "block-mappings"],
+)
+def test_given_a_deeply_nested_document_when_parsed_then_the_depth_limit_is_reported(text, location):
+    # when: 5,000 levels used to end in a RecursionError traceback
+    with pytest.raises(TenantSpecError) as caught:
+        parse_spec(SPEC_PATH, text)
+
+    # then
+    assert [(p.location, p.message) for p in caught.value.problems] == [
+        (f"{SPEC_PATH}:{location}", "nested deeper than 10 levels")
+    ]
+
+
+def test_given_a_latin1_file_when_loaded_then_it_is_named_with_the_line_and_the_byte(tmp_path):
+    # given
+    data = _latin1_spec()
+    path = tmp_path / "latin.yaml"
+    path.write_bytes(data)
+    offset = data.index(b"\xe9")
+
+    # when
+    with pytest.raises(TenantSpecError) as caught:
+        load_specs(tmp_path)
+
+    # then
+    line = data[:offset].count(b"\n") + 1
+    assert [(p.location, p.message) for p in caught.value.problems] == [
+        (f"{path}:{line}", f"is not UTF-8: byte 0xe9 at offset {offset} (save the file as UTF-8)")
+    ]
+
+
+def test_given_a_file_over_the_size_cap_when_loaded_then_it_is_refused_unparsed_and_one_at_the_cap_loads(
+    tmp_path,
+):
+    from core.spec_yaml import MAX_SPEC_BYTES
+
+    # given: two valid specs, one byte apart
+    at_cap, over = tmp_path / "at", tmp_path / "over"
+    at_cap.mkdir()
+    over.mkdir()
+    (at_cap / "big.yaml").write_text(_padded_to(MAX_SPEC_BYTES), encoding="utf-8")
+    big = over / "big.yaml"
+    big.write_text(_padded_to(MAX_SPEC_BYTES + 1), encoding="utf-8")
+
+    # when
+    loaded = load_specs(at_cap)
+    with pytest.raises(TenantSpecError) as caught:
+        load_specs(over)
+
+    # then
+    assert [s.name for s in loaded] == ["big"]
+    assert [(p.location, p.message) for p in caught.value.problems] == [
+        (str(big), "is larger than 1024 KiB, the limit for a tenant spec")
+    ]
+
+
+def test_given_a_text_over_the_size_cap_when_parsed_then_it_is_refused():
+    from core.spec_yaml import MAX_SPEC_BYTES
+
+    # when
+    with pytest.raises(TenantSpecError) as caught:
+        parse_spec(SPEC_PATH, _padded_to(MAX_SPEC_BYTES + 1))
+
+    # then
+    assert [p.message for p in caught.value.problems] == [
+        "is larger than 1024 KiB, the limit for a tenant spec"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "location", "message"),
+    [
+        (
+            {"tags.team": "${aws_iam_role.roles_training.arn}"},
+            "tags",
+            "['team'] ('${aws_iam_role.roles_training.arn}') ",
+        ),
+        ({"tags.team": "%{ if true }x%{ endif }"}, "tags", "['team'] ('%{ if true }x%{ endif }') "),
+        (
+            {"alert_emails": ["ok@example.com", "${aws_iam_role.roles_training.arn}@x.io"]},
+            "alert_emails",
+            "[1] ('${aws_iam_role.roles_training.arn}@x.io') ",
+        ),
+        ({"owners": ['${file("/etc/passwd")}@x.io']}, "owners", "[0] ('${file(\"/etc/passwd\")}@x.io') "),
+        ({"model.target": '${file("/etc/passwd")}'}, "model.target", ""),
+        (
+            {
+                "suppressions": [
+                    {"rule_id": "TM-S3-001", "reason": "accepted by ${var.owner}", "address": "*"}
+                ]
+            },
+            "suppressions[0].reason",
+            "",
+        ),
+        (
+            {
+                "suppressions": [
+                    {"rule_id": "TM-S3-001", "reason": "accepted by the owner", "address": "%{x}"}
+                ]
+            },
+            "suppressions[0].address",
+            "",
+        ),
+    ],
+    ids=[
+        "tag-value",
+        "tag-directive",
+        "alert-email",
+        "owner",
+        "model-target",
+        "suppression-reason",
+        "address",
+    ],
+)
+def test_given_a_terraform_template_in_a_free_text_field_when_parsed_then_the_field_is_named(
+    changes, location, message
+):
+    # when
+    problems = _problems_of(_with(changes))
+
+    # then
+    assert [(p[0], p[1]) for p in problems] == [(f"{SPEC_PATH}: {location}", message + TEMPLATE_HINT)]
+
+
+def test_given_a_terraform_template_when_built_in_code_then_the_model_refuses_it_too():
+    # given: code (a test, a benchmark) that builds a spec without parse_spec
+    document = _with({"model.target": "${path.module}"})
+
+    # when / then
+    with pytest.raises(ValidationError, match=r"model\.target\n.*must not contain '\$\{'"):
+        TenantSpec.model_validate(document)
+
+
+def test_given_dollar_and_percent_signs_without_a_brace_when_parsed_then_they_are_plain_text():
+    # when
+    spec = parse_spec(
+        SPEC_PATH, yaml.safe_dump(_with({"tags.budget": "$100 or 5%", "model.target": "price$"}))
+    )
+
+    # then
+    assert (spec.tags["budget"], spec.model.target) == ("$100 or 5%", "price$")
+
+
+def test_given_more_tags_than_aws_allows_with_the_platform_tags_when_parsed_then_the_count_is_reported():
+    # given: 48 of the spec's own + the platform's 3 = 51 on every resource, past AWS's 50
+    tags = {f"k{i}": "v" for i in range(48)}
+
+    # when
+    problems = _problems_of(_with({"tags": tags}))
+
+    # then
+    assert [(p[0], p[1].split(":")[0], p[2]) for p in problems] == [
+        (f"{SPEC_PATH}: tags", "has 48 tags; at most 45", None)
+    ]
+
+
+def test_given_the_most_tags_allowed_when_parsed_then_the_spec_is_valid_and_the_platform_adds_its_own():
+    from core.spec import MAX_SPEC_TAGS, PLATFORM_TAG_KEYS
+
+    # when
+    spec = parse_spec(
+        SPEC_PATH, yaml.safe_dump(_with({"tags": {f"k{i}": "v" for i in range(MAX_SPEC_TAGS)}}))
+    )
+
+    # then
+    assert sorted(set(spec.all_tags) - set(spec.tags)) == sorted(PLATFORM_TAG_KEYS)
+
+
+@pytest.mark.parametrize(
+    ("emails", "message"),
+    [
+        (
+            ["a@example.com", "b@example.com", "a@example.com"],
+            "lists a@example.com more than once (one subscription per address)",
+        ),
+        (
+            [f"p{i}@example.com" for i in range(101)],
+            "List should have at most 100 items after validation, not 101",
+        ),
+    ],
+    ids=["duplicate", "too-many"],
+)
+def test_given_alert_emails_that_synth_would_refuse_or_multiply_when_parsed_then_they_are_reported(
+    emails, message
+):
+    # when
+    problems = _problems_of(_with({"alert_emails": emails}))
+
+    # then: a long list is not echoed back
+    assert problems == [(f"{SPEC_PATH}: alert_emails", message, None if len(emails) > 100 else emails)]
+
+
+def test_given_two_tenants_with_overlapping_vpc_ranges_when_loaded_then_the_second_names_the_first(tmp_path):
+    # given: churn 10.10.0.0/16; fraud inside it; gamma's range is fine but its region is not
+    churn = _write(tmp_path, "a-churn.yaml", _document("churn"))
+    fraud = _write(tmp_path, "b-fraud.yaml", _with({"compute.vpc_cidr": "10.10.128.0/17"}, example="fraud"))
+    gamma = _write(
+        tmp_path,
+        "c-gamma.yaml",
+        _with({"name": "gamma", "region": "moon-1", "compute.vpc_cidr": "10.10.64.0/18"}, example="fraud"),
+    )
+
+    # when
+    with pytest.raises(TenantSpecError) as caught:
+        load_specs(tmp_path)
+
+    # then: a file with another problem still takes part when its range is valid
+    overlap = (
+        "of tenant {} ({}): every tenant needs its own range so that tenant networks can be peered or routed"
+    )
+    assert [(p.location, p.message, p.value) for p in caught.value.problems] == [
+        (f"{gamma}: region", "must be an AWS region such as eu-west-1", "moon-1"),
+        (
+            f"{fraud}: compute.vpc_cidr",
+            "overlaps 10.10.0.0/16 " + overlap.format("churn", churn),
+            "10.10.128.0/17",
+        ),
+        (
+            f"{gamma}: compute.vpc_cidr",
+            "overlaps 10.10.0.0/16 " + overlap.format("churn", churn),
+            "10.10.64.0/18",
+        ),
+    ]
+
+
+def _hostile_directory(directory: Path) -> dict[str, Path]:
+    """One file per hostile input, next to a valid tenant and one with an ordinary field problem."""
+    from core.spec_yaml import MAX_SPEC_BYTES
+
+    files = {
+        "good": _write(directory, "good.yaml", _document("churn")),
+        "field": _write(directory, "field.yaml", _with({"environment": "qa"}, example="fraud")),
+        "bomb": _write(directory, "bomb.yaml", _alias_bomb()),
+        "deep": _write(directory, "deep.yaml", "name: deep\ntags: " + "[" * 5000 + "]" * 5000 + "\n"),
+        "dup": _write(directory, "dup.yaml", "name: dup\nname: dup2\n"),
+        "big": _write(directory, "big.yaml", _padded_to(MAX_SPEC_BYTES + 1)),
+        "template": _write(
+            directory,
+            "template.yaml",
+            _with({"name": "tpl", "compute.vpc_cidr": "10.60.0.0/16", "tags.team": '${file("/etc/passwd")}'}),
+        ),
+    }
+    latin = directory / "latin.yaml"
+    latin.write_bytes(_latin1_spec())
+    files["latin"] = latin
+    return files
+
+
+def test_given_hostile_files_next_to_good_ones_when_loaded_then_every_file_is_reported_in_one_error(tmp_path):
+    # given
+    files = _hostile_directory(tmp_path)
+
+    # when
+    with pytest.raises(TenantSpecError) as caught:
+        load_specs(tmp_path)
+
+    # then: one problem per broken file, each naming its file; the valid one is not mentioned
+    by_file = {
+        name: [p for p in caught.value.problems if p.location.startswith(str(path))]
+        for name, path in files.items()
+    }
+    assert {name: len(found) for name, found in by_file.items()} == {
+        "good": 0,
+        "field": 1,
+        "bomb": 1,
+        "deep": 1,
+        "dup": 1,
+        "big": 1,
+        "template": 1,
+        "latin": 1,
+    }
+    assert len(caught.value.problems) == 7
+    assert by_file["field"][0].location == f"{files['field']}: environment"
+    assert by_file["template"][0].location == f"{files['template']}: tags"
+
+
+def test_given_hostile_files_when_validated_then_it_exits_2_naming_each_file_without_a_traceback(
+    runner, tmp_path
+):
+    # given
+    specs = tmp_path / "tenants"
+    specs.mkdir()
+    files = _hostile_directory(specs)
+
+    # when
+    result = runner.invoke(app, ["validate", "--tenants", str(specs)])
+
+    # then
+    assert result.exit_code == 2
+    assert "invalid tenant spec (7 problem(s))" in result.stderr
+    for name, path in files.items():
+        assert (str(path) in result.stderr) is (name != "good")
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "location", "message"),
+    [
+        (
+            "name: churn\nstreaming: {shards: " + "1" * 5000 + "}\n",
+            "2:21",
+            "cannot read this value: Exceeds the limit (4300 digits) for integer string conversion",
+        ),
+        ("name: churn\nowners: [2024-13-45]\n", "2:10", "cannot read this value: month must be in 1..12"),
+    ],
+    ids=["huge-integer", "impossible-date"],
+)
+def test_given_a_scalar_python_cannot_convert_when_parsed_then_the_value_is_named(text, location, message):
+    # when: both used to end in a ValueError traceback
+    with pytest.raises(TenantSpecError) as caught:
+        parse_spec(SPEC_PATH, text)
+
+    # then
+    [(where, what)] = [(p.location, p.message) for p in caught.value.problems]
+    assert (where, what[: len(message)]) == (f"{SPEC_PATH}:{location}", message)
+
+
+def test_given_a_fifo_and_a_directory_named_like_specs_when_loaded_then_each_is_named_and_the_rest_checked(
+    tmp_path,
+):
+    # given: opening a FIFO would block until someone writes to it
+    os.mkfifo(tmp_path / "a-pipe.yaml")
+    (tmp_path / "b-dir.yaml").mkdir()
+    bad = _write(tmp_path, "c.yaml", _with({"environment": "qa"}))
+
+    # when
+    with pytest.raises(TenantSpecError) as caught:
+        load_specs(tmp_path)
+
+    # then
+    assert [(p.location, p.message) for p in caught.value.problems] == [
+        (str(tmp_path / "a-pipe.yaml"), "is not a regular file"),
+        (str(tmp_path / "b-dir.yaml"), "is not a regular file"),
+        (f"{bad}: environment", "Input should be 'dev', 'staging' or 'prod'"),
+    ]
