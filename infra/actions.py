@@ -14,6 +14,9 @@ S3_READ = (
     "s3:ListBucketVersions",
 )
 S3_WRITE = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:DeleteObject")
+#: what the S3 gateway endpoint lets through to AWS-owned buckets: ECR image layers (EKS nodes pulling
+#: the tenant image) and the Amazon Linux package repositories (``dnf`` on EC2 instances)
+S3_GET_OBJECT = ("s3:GetObject",)
 
 KMS_DECRYPT = ("kms:Decrypt", "kms:DescribeKey")
 KMS_ENCRYPT_DECRYPT = (

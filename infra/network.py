@@ -1,14 +1,23 @@
-"""A VPC with private subnets for compute and public subnets only for the NAT gateway."""
+"""A VPC with private subnets for compute and public subnets only for the NAT gateway.
+
+S3 traffic from the private subnets takes an S3 gateway endpoint instead of the NAT gateway: a
+gateway endpoint costs nothing, while the NAT gateway charges for every GB it processes, and
+training data and model artifacts are most of what compute moves. The endpoint's policy lets
+through only the tenant's buckets and the AWS-owned buckets compute needs (ECR image layers,
+Amazon Linux packages), so the VPC cannot be used to reach other buckets in the region.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass
 
 from constructs import Construct
 
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
+from infra import actions
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 
 _AZ_SUFFIXES = "abc"
@@ -19,6 +28,10 @@ class NetworkProps:
     naming: Naming
     cidr: str
     availability_zones: int = 2
+    #: the tenant's bucket ARNs: the only customer buckets the S3 gateway endpoint lets through.
+    #: Without any, no endpoint is made (a policy without the tenant's buckets would cut them off).
+    s3_bucket_arns: tuple[str, ...] = ()
+    partition: str = "aws"
 
     def __post_init__(self) -> None:
         problems = []
@@ -138,6 +151,21 @@ class Network(TenantConstruct):
                 "aws_route_table_association",
                 {"subnet_id": subnet.id_ref, "route_table_id": private_rt.id_ref},
             )
+        self.s3_endpoint: Resource | None = None
+        if props.s3_bucket_arns:
+            self.s3_endpoint = Resource(
+                self,
+                "S3Endpoint",
+                "aws_vpc_endpoint",
+                {
+                    "vpc_id": self.vpc.id_ref,
+                    "service_name": f"com.amazonaws.{naming.region}.s3",
+                    "vpc_endpoint_type": "Gateway",
+                    "route_table_ids": [private_rt.id_ref],
+                    "policy": _s3_endpoint_policy(props),
+                    "tags": {"Name": naming.name("s3-endpoint")},
+                },
+            )
 
     @property
     def vpc_id(self) -> str:
@@ -146,3 +174,33 @@ class Network(TenantConstruct):
     @property
     def private_subnet_ids(self) -> list[str]:
         return [s.id_ref for s in self.private_subnets]
+
+
+def _s3_endpoint_policy(props: NetworkProps) -> str:
+    region, arn = props.naming.region, f"arn:{props.partition}:s3:::"
+    tenant = [r for bucket in props.s3_bucket_arns for r in (bucket, f"{bucket}/*")]
+    aws_owned = [
+        # where ECR keeps image layers: EKS nodes fetch them through S3
+        f"{arn}prod-{region}-starport-layer-bucket/*",
+        # the Amazon Linux 2023 package repositories
+        f"{arn}al2023-repos-{region}-*/*",
+    ]
+    statements = [
+        {
+            "Sid": "TenantBuckets",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": [*actions.S3_READ, *actions.S3_WRITE],
+            "Resource": tenant,
+        },
+        {
+            "Sid": "AwsOwnedBuckets",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": list(actions.S3_GET_OBJECT),
+            "Resource": aws_owned,
+        },
+    ]
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":")
+    )

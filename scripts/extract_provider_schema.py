@@ -85,6 +85,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "aws_route_table",
     "aws_route",
     "aws_route_table_association",
+    "aws_vpc_endpoint",
     "aws_security_group",
     "aws_vpc_security_group_egress_rule",
     "aws_vpc_security_group_ingress_rule",

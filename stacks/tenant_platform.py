@@ -178,7 +178,12 @@ class TenantPlatformStack(TenantStack):
             self,
             "Network",
             NetworkProps(
-                naming=naming, cidr=spec.compute.vpc_cidr, availability_zones=spec.compute.availability_zones
+                naming=naming,
+                cidr=spec.compute.vpc_cidr,
+                availability_zones=spec.compute.availability_zones,
+                # S3 traffic takes the free gateway endpoint, not the NAT gateway (billed per GB)
+                s3_bucket_arns=tuple(b.bucket_arn for b in (storage.data, storage.artifacts, storage.models)),
+                partition=account.partition,
             ),
         )
         compute_common = {

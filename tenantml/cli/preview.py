@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -37,6 +38,13 @@ OutputFile = Annotated[
 WarnOnly = Annotated[bool, typer.Option("--warn-only", help="Report policy errors but exit 0.")]
 BaseRef = Annotated[
     str, typer.Option("--base", help="Git ref to compare with (branch, tag, sha, origin/main, HEAD~1).")
+]
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Price as of this date (YYYY-MM-DD; default today): decides which EKS versions are in extended support.",
+    ),
 ]
 
 
@@ -97,6 +105,7 @@ def preview(
     format: FormatOption = OutputFormat.TEXT,
     output: OutputFile = None,
     warn_only: WarnOnly = False,
+    as_of: AsOf = None,
 ) -> None:
     """Preview what a change does to every tenant: resources, policy, estimated cost.
 
@@ -108,6 +117,10 @@ def preview(
     from tenantml.preview.report import build_preview_report
     from tenantml.preview.synth import repo_root, resolve_ref, synth_base_and_head
 
+    try:
+        on = date.fromisoformat(as_of) if as_of is not None else None
+    except ValueError as err:
+        raise UsageError(f"--as-of {as_of!r} is not a date such as 2026-12-07: {err}") from err
     root = repo_root(Path.cwd())
     tenants_dir = tenants.resolve()
     if not tenants_dir.is_relative_to(root):
@@ -116,7 +129,7 @@ def preview(
     specs = load_specs(tenants_dir)  # a bad spec in the working tree: exit 2 before anything runs
     with err_console.status(f"Synthesizing {base} and the working tree..."):
         pair = synth_base_and_head(root, commit, tenants_dir)
-    report = build_preview_report(base, pair.base, pair.head, specs)
+    report = build_preview_report(base, pair.base, pair.head, specs, on)
 
     if format is OutputFormat.JSON:
         _emit(render_json(preview_json(report)), output)

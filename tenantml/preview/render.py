@@ -19,6 +19,7 @@ from rich.text import Text
 
 from core.terraform.diff import ABSENT, Action, AttributeChange, ResourceChange
 from infra.policy import RULES, Finding, StackPolicyResult, SuppressionEntry
+from tenantml.preview.cost import StackCost
 from tenantml.preview.diff import TenantStatus
 from tenantml.preview.report import CheckReport, PreviewReport, TenantPreview
 
@@ -73,9 +74,17 @@ def show(value: Any, limit: int = VALUE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _stack_money(cost: StackCost | None, monthly: float) -> str:
+    if cost is None:
+        return "—"
+    return money(monthly) if cost.priced else f"no price for {cost.region}"
+
+
 def cost_summary(t: TenantPreview) -> str:
-    before = money(t.monthly_before) if t.cost_before is not None else "—"
-    after = money(t.monthly_after) if t.cost_after is not None else "—"
+    before = _stack_money(t.cost_before, t.monthly_before)
+    after = _stack_money(t.cost_after, t.monthly_after)
+    if any(c is not None and not c.priced for c in (t.cost_before, t.cost_after)):
+        return f"{before} → {after}"
     return f"{before} → {after} ({signed_money(t.monthly_after - t.monthly_before)})"
 
 
@@ -422,8 +431,16 @@ def preview_json(report: PreviewReport) -> dict[str, Any]:
                 "settings": [_attribute_json(s) for s in d.settings],
                 "policy": policy_json(t.policy) if t.policy is not None else None,
                 "cost": {
-                    "monthly_before": round(t.monthly_before, 2) if t.cost_before is not None else None,
-                    "monthly_after": round(t.monthly_after, 2) if t.cost_after is not None else None,
+                    # None when the stack does not exist on that side or its region has no prices
+                    "monthly_before": round(t.monthly_before, 2)
+                    if t.cost_before and t.cost_before.priced
+                    else None,
+                    "monthly_after": round(t.monthly_after, 2)
+                    if t.cost_after and t.cost_after.priced
+                    else None,
+                    "region": (t.cost_after or t.cost_before).region
+                    if (t.cost_after or t.cost_before)
+                    else None,
                     "monthly_delta": round(t.monthly_after - t.monthly_before, 2),
                     "changes": [
                         {

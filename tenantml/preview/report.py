@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from core.spec import TenantSpec
@@ -124,16 +125,18 @@ def build_preview_report(
     base_stacks: Mapping[str, Mapping[str, Any]],
     head_stacks: Mapping[str, Mapping[str, Any]],
     specs: Sequence[TenantSpec],
+    on: date | None = None,
 ) -> PreviewReport:
-    """Diff, policy and cost for every tenant in either synthesis."""
+    """Diff, policy and cost for every tenant in either synthesis, priced on ``on`` (today)."""
     prices = load_prices()
+    on = on or date.today()
     known = known_tenants(specs)
     by_name = {s.name: s for s in specs}
     tenants = []
     for tenant in sorted(set(base_stacks) | set(head_stacks)):
         base, head = base_stacks.get(tenant), head_stacks.get(tenant)
-        before = estimate_stack(base, prices) if base is not None else None
-        after = estimate_stack(head, prices) if head is not None else None
+        before = estimate_stack(base, prices, on) if base is not None else None
+        after = estimate_stack(head, prices, on) if head is not None else None
         tenants.append(
             TenantPreview(
                 tenant,
@@ -144,7 +147,7 @@ def build_preview_report(
                 cost_changes(before, after),
             )
         )
-    return PreviewReport(base_ref, tenants, assumptions(prices), prices.label)
+    return PreviewReport(base_ref, tenants, assumptions(prices, on), prices.label)
 
 
 __all__ = [

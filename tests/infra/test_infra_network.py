@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from infra_support import bodies, only, synth
 
 from core.errors import ConstructPropsError
-from infra import cdk
+from infra import actions, cdk
 from infra.network import Network, NetworkProps
 
 
@@ -141,3 +143,81 @@ def test_given_a_private_range_when_props_are_built_then_it_is_split_into_two_su
     cidrs = props.subnet_cidrs()
     assert len(cidrs) == 2 * zones
     assert len(set(cidrs)) == len(cidrs)
+
+
+BUCKETS = ("${aws_s3_bucket.data.arn}", "${aws_s3_bucket.models.arn}")
+
+
+def test_given_tenant_buckets_when_synthesized_then_s3_takes_a_gateway_endpoint_on_the_private_routes(
+    stack, naming
+):
+    # given
+    network = Network(
+        stack, "Network", NetworkProps(naming=naming, cidr="10.10.0.0/16", s3_bucket_arns=BUCKETS)
+    )
+
+    # when
+    _, doc = synth(stack)
+
+    # then the endpoint is a free gateway endpoint on the private route table only (public subnets hold the NAT)
+    endpoint = only(doc, "aws_vpc_endpoint")
+    assert {k: v for k, v in endpoint.items() if k != "policy"} == {
+        "vpc_id": "${aws_vpc.network.id}",
+        "service_name": "com.amazonaws.eu-west-1.s3",
+        "vpc_endpoint_type": "Gateway",
+        "route_table_ids": ["${aws_route_table.network_private_routes.id}"],
+        "tags": {"Name": "tenantml-acme-dev-s3-endpoint"},
+    }
+    assert network.s3_endpoint is not None
+    # and its policy lets through the tenant's buckets and their objects, and of AWS's buckets only
+    # ECR's image layers and the Amazon Linux repositories, read-only
+    statements = {s["Sid"]: s for s in json.loads(endpoint["policy"])["Statement"]}
+    assert sorted(statements) == ["AwsOwnedBuckets", "TenantBuckets"]
+    tenant = statements["TenantBuckets"]
+    assert tenant["Resource"] == [
+        "${aws_s3_bucket.data.arn}",
+        "${aws_s3_bucket.data.arn}/*",
+        "${aws_s3_bucket.models.arn}",
+        "${aws_s3_bucket.models.arn}/*",
+    ]
+    assert tenant["Action"] == [*actions.S3_READ, *actions.S3_WRITE] and "*" not in tenant["Action"]
+    assert statements["AwsOwnedBuckets"]["Action"] == ["s3:GetObject"]
+    assert statements["AwsOwnedBuckets"]["Resource"] == [
+        "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*",
+        "arn:aws:s3:::al2023-repos-eu-west-1-*/*",
+    ]
+    assert all(s["Effect"] == "Allow" and s["Principal"] == "*" for s in statements.values())
+
+
+def test_given_no_tenant_buckets_when_synthesized_then_there_is_no_endpoint_that_would_cut_them_off(
+    stack, naming
+):
+    # when
+    network = Network(stack, "Network", NetworkProps(naming=naming, cidr="10.10.0.0/16"))
+    _, doc = synth(stack)
+
+    # then
+    assert bodies(doc, "aws_vpc_endpoint") == {} and network.s3_endpoint is None
+
+
+def test_given_the_example_tenants_when_synthesized_then_each_vpc_has_an_s3_endpoint_for_its_three_buckets(
+    example_stacks,
+):
+    for tenant, stack in example_stacks.items():
+        endpoint = only(stack.doc, "aws_vpc_endpoint")
+        region = stack.doc["provider"]["aws"][0]["region"]
+        assert endpoint["service_name"] == f"com.amazonaws.{region}.s3", tenant
+        private_routes = {
+            route["route_table_id"]
+            for route in bodies(stack.doc, "aws_route").values()
+            if "nat_gateway_id" in route
+        }
+        assert set(endpoint["route_table_ids"]) == private_routes, tenant
+        (tenant_statement,) = [
+            s for s in json.loads(endpoint["policy"])["Statement"] if s["Sid"] == "TenantBuckets"
+        ]
+        assert tenant_statement["Resource"] == [
+            f"${{aws_s3_bucket.storage_{b}.arn}}{suffix}"
+            for b in ("data", "artifacts", "models")
+            for suffix in ("", "/*")
+        ], tenant

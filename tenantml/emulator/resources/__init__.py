@@ -20,6 +20,7 @@ from tenantml.emulator.resources import (
     s3,
     sagemaker_registry,
     sagemaker_serving,
+    vpc_endpoints,
 )
 from tenantml.emulator.resources.base import Handler, HandlerContext
 from tenantml.emulator.resources.data_sources import DATA_SOURCES, DataSourceHandler
@@ -31,6 +32,7 @@ _MODULES = (
     messaging,
     cloudwatch,
     network,
+    vpc_endpoints,
     compute,
     lambda_,
     sagemaker_registry,

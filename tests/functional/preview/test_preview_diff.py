@@ -299,9 +299,11 @@ def test_instances_are_priced_from_the_launch_template_and_the_desired_capacity(
     prices = load_prices()
     cost = estimate_stack(BASE, prices)
     fleet = cost.items["aws_autoscaling_group.fleet_group"]
-    m6i_large = prices.instance_hour("m6i.large")
+    rates = prices.for_region("us-east-1")
+    assert rates is not None
+    m6i_large = rates.instance_hour("m6i.large")
     assert m6i_large is not None
-    expected = 2 * m6i_large * 730 + 2 * 50 * prices.ebs_gb_month("gp3")
+    expected = 2 * m6i_large * 730 + 2 * 50 * rates.ebs_gb_month("gp3")
     assert fleet.monthly == pytest.approx(expected)
     assert fleet.basis == "2 x m6i.large (aws_launch_template.fleet) + 2 x 50 GB gp3"
     # a bigger instance type changes the group's cost, and only that
@@ -309,13 +311,13 @@ def test_instances_are_priced_from_the_launch_template_and_the_desired_capacity(
     head["resource"]["aws_launch_template"]["fleet"]["instance_type"] = "m6i.xlarge"
     [change] = cost_changes(cost, estimate_stack(head, prices))
     assert change.address == "aws_autoscaling_group.fleet_group"
-    assert change.delta == pytest.approx(2 * 730 * (prices.instance_hour("m6i.xlarge") - m6i_large))
+    assert change.delta == pytest.approx(2 * 730 * (rates.instance_hour("m6i.xlarge") - m6i_large))
 
 
 def test_streams_node_groups_and_unknown_instance_types():
     prices = load_prices()
     doc = {
-        "provider": {"aws": [{"region": "ap-south-1"}]},
+        "provider": {"aws": [{"region": "us-east-1"}]},
         "resource": {
             "aws_kinesis_stream": {
                 "s": {"shard_count": 2, "retention_period": 48},
@@ -335,13 +337,46 @@ def test_streams_node_groups_and_unknown_instance_types():
     assert cost.items["aws_kinesis_stream.od"].monthly == pytest.approx(730 * 0.04)
     assert cost.items["aws_eks_node_group.n"].monthly == pytest.approx(3 * 730 * 0.192 + 3 * 20 * 0.08)
     assert cost.items["aws_eks_node_group.odd"].unpriced == "no price for instance type 'x9.huge'"
-    assert cost.notes == ["no price multiplier for ap-south-1: us-east-1 prices used"]
+    assert cost.notes == []
 
 
-def test_the_price_table_is_versioned_and_dated():
+def test_a_region_without_prices_is_reported_unpriced_not_priced_as_us_east_1():
+    # given a stack in a region the table does not have
+    doc = stack()
+    doc["provider"]["aws"][0]["region"] = "ap-south-1"
+
+    # when
+    cost = estimate_stack(doc, load_prices())
+
+    # then nothing is priced, and the note names the region and the regions that have prices
+    assert (cost.region, cost.priced, cost.items, cost.total) == ("ap-south-1", False, {}, 0)
+    assert cost.notes == [
+        (
+            "no price for region ap-south-1: the price table has us-east-1, us-west-2, eu-west-1, eu-central-1;"
+            " this stack is not priced"
+        )
+    ]
+    # and the report says so instead of an amount
+    report = build_preview_report("origin/main", {"acme": BASE}, {"acme": doc}, [])
+    assert "| $160.19 → no price for ap-south-1 |" in render_markdown(report)
+    # and no resource looks free
+    assert cost_changes(estimate_stack(BASE), cost) == [] and report.tenants[0].cost_changes == []
+
+
+def test_the_price_table_is_versioned_and_dated_and_every_region_prices_the_same_things():
     prices = load_prices()
-    assert prices.version >= 1 and len(prices.as_of) == 10
-    assert prices.data["region"] == "us-east-1" and prices.data["currency"] == "USD"
+    assert prices.version >= 2 and len(prices.as_of) == 10 and prices.data["currency"] == "USD"
+    assert {"us-east-1", "us-west-2", "eu-west-1", "eu-central-1"} <= set(prices.regions)
+    shapes = {
+        region: (sorted(entry["prices"]), sorted(entry["prices"]["ec2_instance_hour"]))
+        for region, entry in prices.data["regions"].items()
+    }
+    assert len(set(map(str, shapes.values()))) == 1, shapes
+    rates = {r: prices.for_region(r) for r in prices.regions}
+    assert all(
+        r.price("eks_extended_support_cluster_hour") == pytest.approx(6 * r.price("eks_cluster_hour"))
+        for r in rates.values()
+    )
 
 
 # --- rendering ------------------------------------------------------------------------------

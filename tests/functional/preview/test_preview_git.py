@@ -40,7 +40,19 @@ def test_preview_reports_the_exact_change(preview_repo, cli, monkeypatch, tmp_pa
     monkeypatch.chdir(preview_repo)
     report = tmp_path / "preview.md"
     # when the change is previewed against its parent
-    result = invoke(cli, "preview", "--base", "HEAD~1", "--format", "markdown", "--output", str(report))
+    # (priced as of a fixed date: which EKS versions are in extended support depends on it)
+    result = invoke(
+        cli,
+        "preview",
+        "--base",
+        "HEAD~1",
+        "--format",
+        "markdown",
+        "--output",
+        str(report),
+        "--as-of",
+        "2026-12-07",
+    )
     # then the report is exactly the expected one, and nothing failed
     assert result.exit_code == 0, result.output
     actual = report.read_text()
@@ -77,7 +89,7 @@ def test_preview_shows_removed_and_new_tenants_and_fails_on_policy_errors(clone,
         "untagged": "new",
     }
     churn = next(t for t in report["tenants"] if t["tenant"] == "churn")
-    assert churn["counts"]["destroy"] == 89 and churn["policy"] is None
+    assert churn["counts"]["destroy"] == 90 and churn["policy"] is None
     assert churn["cost"]["monthly_after"] is None and churn["cost"]["monthly_delta"] < 0
     destroyed = {(w["tenant"], w["address"]) for w in report["data_warnings"]}
     assert {
