@@ -495,6 +495,14 @@ class TenantPlatformStack(TenantStack):
                 **common,
             )
         )
+        # the platform's own failures go to people directly (notify="people"): the alarm Lambda
+        # cannot fix them and may be the function that is failing. Pipeline runs execute inside the
+        # data_arrival (new data) and alarm (retrain) handlers, so their errors alarms are the
+        # pipeline-failure alarms; a run that fails on its data or model is recorded and alerted by the run.
+        failure_descriptions = {
+            "data_arrival": "A pipeline run on newly arrived data crashed in the data-arrival handler",
+            "alarm": "The alarm handler failed: an alert or a retraining pipeline run may be lost",
+        }
         for name, fn in functions.items():
             component = name.replace("_", "-")
             alerts.add_alarm(
@@ -503,10 +511,11 @@ class TenantPlatformStack(TenantStack):
                     namespace="AWS/Lambda",
                     metric_name="Errors",
                     threshold=0,
-                    description=f"The {component} handler failed",
+                    description=failure_descriptions.get(name, f"The {component} handler failed"),
                     statistic="Sum",
                     period_seconds=300,
                     dimensions={"FunctionName": fn.function_name},
+                    notify="people",
                 )
             )
             alerts.add_alarm(
@@ -519,5 +528,6 @@ class TenantPlatformStack(TenantStack):
                     statistic="Maximum",
                     period_seconds=300,
                     dimensions={"QueueName": fn.dead_letters.ref("name")},
+                    notify="people",
                 )
             )

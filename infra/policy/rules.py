@@ -369,14 +369,59 @@ def sqs_queue_encryption(resource: SynthResource, stack: SynthStack) -> Result:
 # --- Lambda ---------------------------------------------------------------------------------
 
 
+def _on_failure_destinations(resource: SynthResource, stack: SynthStack) -> list[str]:
+    """On-failure destinations of the function's ``aws_lambda_function_event_invoke_config``s."""
+    name = resource.get("function_name")
+    literal = name if isinstance(name, str) and "${" not in name else None
+    configs = stack.referencing(
+        "aws_lambda_function_event_invoke_config",
+        "function_name",
+        resource,
+        "function_name",
+        "arn",
+        "id",
+        literal=literal,
+    )
+    found = []
+    for config in configs:
+        on_failure = first_block(first_block(config.body, "destination_config"), "on_failure")
+        if on_failure.get("destination"):
+            found.append(f"{config.address} on_failure {on_failure['destination']}")
+    return found
+
+
 @rule("TM-LAMBDA-001", Severity.WARNING, "Lambda function has a dead-letter queue", ("aws_lambda_function",))
 def lambda_dead_letter_queue(resource: SynthResource, stack: SynthStack) -> Result:
     """An asynchronous event that fails every retry is dropped unless the function has a
-    dead-letter queue (dead_letter_config.target_arn); with one, it can be inspected and
-    replayed, and an alarm on the queue tells someone."""
+    dead-letter path: an on-failure destination in its event invoke config, or a dead-letter
+    queue (dead_letter_config.target_arn); with one, it can be inspected and replayed, and an
+    alarm on the queue tells someone."""
     if first_block(resource.body, "dead_letter_config").get("target_arn"):
         return Result.ok()
-    return Result.fail("no dead_letter_config.target_arn")
+    if _on_failure_destinations(resource, stack):
+        return Result.ok()
+    return Result.fail(
+        "no dead_letter_config.target_arn and no on-failure destination"
+        " (aws_lambda_function_event_invoke_config)"
+    )
+
+
+@rule("TM-LAMBDA-003", Severity.WARNING, "Lambda function has one dead-letter path", ("aws_lambda_function",))
+def lambda_one_dead_letter_path(resource: SynthResource, stack: SynthStack) -> Result:
+    """A failed asynchronous event goes to every dead-letter path the function has: with both a
+    dead_letter_config and an on-failure destination it lands twice, so a replay runs it twice
+    and a dead-letter alarm counts it twice. Keep one (tenantml keeps the on-failure destination,
+    whose record carries the error with the payload)."""
+    target = first_block(resource.body, "dead_letter_config").get("target_arn")
+    destinations = _on_failure_destinations(resource, stack)
+    if not target and not destinations:
+        return Result.skip("no dead-letter path (TM-LAMBDA-001)")
+    if target and destinations:
+        return Result.fail(
+            f"dead_letter_config.target_arn {target} and {'; '.join(destinations)} both receive every"
+            " failed event; remove one"
+        )
+    return Result.ok()
 
 
 @rule("TM-LAMBDA-002", Severity.WARNING, "Lambda function has reserved concurrency", ("aws_lambda_function",))

@@ -6,6 +6,7 @@ rule that guards it reports it, with a message naming what is wrong.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +57,24 @@ def drop(resource_type: str) -> Callable[[Doc], None]:
     return mutate
 
 
+def add(address: str, body: dict[str, Any]) -> Callable[[Doc], None]:
+    """Add the resource ``address`` with ``body``."""
+
+    def mutate(doc: Doc) -> None:
+        resource_type, name = address.split(".", 1)
+        doc[R].setdefault(resource_type, {})[name] = copy.deepcopy(body)
+
+    return mutate
+
+
+def both(*mutations: Callable[[Doc], None]) -> Callable[[Doc], None]:
+    def mutate(doc: Doc) -> None:
+        for mutation in mutations:
+            mutation(doc)
+
+    return mutate
+
+
 def provider_tags(**changes: str | None) -> Callable[[Doc], None]:
     def mutate(doc: Doc) -> None:
         tags = doc["provider"]["aws"][0]["default_tags"][0]["tags"]
@@ -74,6 +93,13 @@ ROLE_POLICY = "aws_iam_role_policy.worker_policy"
 BOUNDARY = "aws_iam_policy.boundary"
 LAMBDA = "aws_lambda_function.monitor"
 CLUSTER = "aws_eks_cluster.cluster"
+
+ON_FAILURE = "aws_lambda_function_event_invoke_config.monitor_async"
+ON_FAILURE_BODY = {
+    "function_name": "${aws_lambda_function.monitor.function_name}",
+    "maximum_retry_attempts": 2,
+    "destination_config": [{"on_failure": [{"destination": "${aws_sqs_queue.dlq.arn}"}]}],
+}
 
 # (rule id, address, mutation, fragment of the expected message)
 NON_COMPLIANT: list[tuple[str, str, Callable[[Doc], None], str]] = [
@@ -263,6 +289,12 @@ NON_COMPLIANT: list[tuple[str, str, Callable[[Doc], None], str]] = [
         "neither kms_master_key_id nor sqs_managed_sse_enabled",
     ),
     ("TM-LAMBDA-001", LAMBDA, setter(LAMBDA, "dead_letter_config", ...), "no dead_letter_config.target_arn"),
+    (
+        "TM-LAMBDA-003",
+        LAMBDA,
+        add(ON_FAILURE, ON_FAILURE_BODY),
+        "both receive every failed event",
+    ),
     (
         "TM-LAMBDA-002",
         LAMBDA,
@@ -455,6 +487,20 @@ COMPLIANT_VARIANTS: list[tuple[str, str, Callable[[Doc], None] | None, Status]] 
     ),
     ("TM-TAG-001", "aws_s3_bucket_policy.data_policy", None, Status.NOT_APPLICABLE),
     ("TM-TAG-001", "terraform.backend.s3", None, Status.NOT_APPLICABLE),
+    # one dead-letter path: the on-failure destination instead of dead_letter_config
+    (
+        "TM-LAMBDA-001",
+        LAMBDA,
+        both(setter(LAMBDA, "dead_letter_config", ...), add(ON_FAILURE, ON_FAILURE_BODY)),
+        Status.COMPLIANT,
+    ),
+    (
+        "TM-LAMBDA-003",
+        LAMBDA,
+        both(setter(LAMBDA, "dead_letter_config", ...), add(ON_FAILURE, ON_FAILURE_BODY)),
+        Status.COMPLIANT,
+    ),
+    ("TM-LAMBDA-003", LAMBDA, setter(LAMBDA, "dead_letter_config", ...), Status.NOT_APPLICABLE),
     # tenant "acme-dev" (prod) exists, but tenantml-acme-dev-data is acme's own dev bucket
     ("TM-ISO-001", BUCKET, None, Status.COMPLIANT),
     (
