@@ -20,6 +20,7 @@ from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_me
 from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
 from infra.core import DataSource, TenantConstruct, TenantStack
+from infra.flow_logs import VpcFlowLog, VpcFlowLogProps
 from infra.identity import PermissionBoundary, PermissionBoundaryProps, ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey, TenantKeyProps
 from infra.kubernetes import WORKLOAD_LABEL, EksServing, EksServingProps, KubernetesProvider, eks_cluster_auth
@@ -119,6 +120,9 @@ class TenantPlatformStack(TenantStack):
                 raw_data_expiration_days=spec.storage.raw_data_expiration_days,
                 noncurrent_model_expiration_days=spec.storage.noncurrent_model_expiration_days,
                 artifacts_infrequent_access_days=spec.storage.artifacts_infrequent_access_days,
+                access_logging=spec.environment.value == "prod",
+                account_id=account.account_id,
+                partition=account.partition,
             ),
         )
         stream = InferenceStream(
@@ -173,6 +177,17 @@ class TenantPlatformStack(TenantStack):
             "Network",
             NetworkProps(
                 naming=naming, cidr=spec.compute.vpc_cidr, availability_zones=spec.compute.availability_zones
+            ),
+        )
+        VpcFlowLog(
+            network,
+            "FlowLog",
+            VpcFlowLogProps(
+                naming=naming,
+                key=key,
+                network=network,
+                boundary_arn=boundary.policy_arn,
+                retention_days=spec.lambdas.log_retention_days,
             ),
         )
         compute_common = {

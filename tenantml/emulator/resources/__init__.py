@@ -11,6 +11,7 @@ from tenantml.emulator.resources import (
     cloudwatch,
     compute,
     dynamodb,
+    hardening,
     iam,
     kms,
     kubernetes,
@@ -37,6 +38,7 @@ _MODULES = (
     sagemaker_serving,
     dynamodb,
     kubernetes,
+    hardening,
 )
 
 HANDLERS: Mapping[str, Handler] = {
