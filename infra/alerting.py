@@ -1,9 +1,13 @@
 """Alerts: two encrypted SNS topics, CloudWatch alarms, and the e-mail subscriptions people read.
 
-CloudWatch alarm notifications are raw JSON nobody can act on, so alarms notify an internal
-``alarms`` topic that only the alarm Lambda subscribes to; the Lambda turns each transition into
-an actionable message (tenant, model, version, drifted features, what the platform did, where the
+Model-health alarms (drift, error rate, latency) notify an internal ``alarms`` topic that only the
+alarm Lambda subscribes to: the Lambda must act on them (retrain) and turns each transition into an
+actionable message (tenant, model, version, drifted features, what the platform did, where the
 report is) on the ``alerts`` topic, which is the one people subscribe to.
+
+Alarms on the platform's own failures (a handler erring, events in a dead-letter queue, a pipeline
+run crashing) notify ``alerts`` directly: the alarm Lambda has nothing to do about them, and it may
+be the very function that is failing, so routing them through it could silence them.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from infra.keys import TenantKey
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+
+#: who an alarm's transitions go to: the alarm Lambda (internal ``alarms`` topic) or people (``alerts``)
+Audience = Literal["alarm-handler", "people"]
 
 Comparison = Literal[
     "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"
@@ -63,6 +70,8 @@ class AlarmProps:
     datapoints_to_alarm: int = 1
     treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"] = "notBreaching"
     dimensions: Mapping[str, str] = field(default_factory=dict)
+    #: "alarm-handler" for what the alarm Lambda acts on; "people" for failures nobody but a person can fix
+    notify: Audience = "alarm-handler"
 
     def __post_init__(self) -> None:
         problems = []
@@ -133,7 +142,7 @@ class AlertTopic(TenantConstruct):
         self.props.key.grant_encrypt_decrypt(role)
 
     def add_alarm(self, props: AlarmProps) -> Resource:
-        """A CloudWatch alarm whose ALARM and OK transitions notify the internal alarms topic."""
+        """A CloudWatch alarm whose ALARM and OK transitions notify the topic of ``props.notify``."""
         name = self.props.naming.name(props.component, "alarm")
         dims = {k: v for k, v in props.dimensions.items()}
         bad = [k for k, v in dims.items() if not v and not is_token(v)]
@@ -141,6 +150,7 @@ class AlertTopic(TenantConstruct):
             raise ConstructPropsError(
                 [Problem(f"{props.component}.dimensions", "dimension values must not be empty", bad)]
             )
+        target = self.topic_arn if props.notify == "people" else self.alarms_topic_arn
         alarm = Resource(
             self,
             f"Alarm{snake(props.component).title().replace('_', '')}",
@@ -159,8 +169,8 @@ class AlertTopic(TenantConstruct):
                 "threshold": props.threshold,
                 "comparison_operator": props.comparison,
                 "treat_missing_data": props.treat_missing_data,
-                "alarm_actions": [self.alarms_topic_arn],
-                "ok_actions": [self.alarms_topic_arn],
+                "alarm_actions": [target],
+                "ok_actions": [target],
             },
         )
         self.alarms[props.component] = alarm

@@ -277,6 +277,12 @@ class Ec2Fleet(TenantConstruct):
                 "vpc_zone_identifier": props.network.private_subnet_ids,
                 "launch_template": [{"id": self.template.id_ref, "version": "$Latest"}],
                 "health_check_type": "EC2",
+                # default_tags never reach a group or its instances: tag blocks, propagated (TM-ASG-001)
+                "tag": [
+                    {"key": key, "value": value, "propagate_at_launch": True}
+                    for key, value in sorted(props.instance_tags.items())
+                ]
+                or None,
             },
         )
 

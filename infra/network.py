@@ -5,6 +5,11 @@ gateway endpoint costs nothing, while the NAT gateway charges for every GB it pr
 training data and model artifacts are most of what compute moves. The endpoint's policy lets
 through only the tenant's buckets and the AWS-owned buckets compute needs (ECR image layers,
 Amazon Linux packages), so the VPC cannot be used to reach other buckets in the region.
+
+The VPC's default security group is adopted with no rules (TM-VPC-001): AWS creates it allowing
+all traffic between its members and all egress, and anything launched without a group lands in
+it. Flow logs (TM-VPC-002) are ``infra.flow_logs.VpcFlowLog``, which needs the tenant key and
+boundary.
 """
 
 from __future__ import annotations
@@ -71,6 +76,13 @@ class Network(TenantConstruct):
                 "enable_dns_support": True,
                 "tags": {"Name": naming.name("vpc")},
             },
+        )
+        # the provider removes every rule of the default group it does not declare: declare none
+        Resource(
+            self,
+            "DefaultSecurityGroup",
+            "aws_default_security_group",
+            {"vpc_id": self.vpc.id_ref, "ingress": [], "egress": []},
         )
         cidrs = props.subnet_cidrs()
         zones = [f"{naming.region}{s}" for s in _AZ_SUFFIXES[: props.availability_zones]]

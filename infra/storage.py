@@ -15,6 +15,7 @@ from constructs import Construct
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
+from infra.access_logs import AccessLogsBucket, AccessLogsBucketProps
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
@@ -76,8 +77,17 @@ class LifecycleRule:
             rule["noncurrent_version_expiration"] = [{"noncurrent_days": self.noncurrent_days}]
         if self.infrequent_access_days is not None:
             rule["transition"] = [{"days": self.infrequent_access_days, "storage_class": "STANDARD_IA"}]
-        rule["abort_incomplete_multipart_upload"] = [{"days_after_initiation": 7}]
         return rule
+
+
+#: one bucket-wide rule aborts incomplete multipart uploads (their parts are billed and unlisted
+#: until aborted); a per-rule abort would only cover that rule's prefix (TM-S3-006)
+ABORT_INCOMPLETE_UPLOADS = {
+    "id": "abort-incomplete-uploads",
+    "status": "Enabled",
+    "filter": [{"prefix": ""}],
+    "abort_incomplete_multipart_upload": [{"days_after_initiation": 7}],
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,13 +170,15 @@ class SecureBucket(TenantConstruct):
             {"bucket": bucket_id, "policy": self._tls_only_policy()},
             depends_on=[public_access_block],
         )
-        if props.lifecycle_rules:
-            Resource(
-                self,
-                "Lifecycle",
-                "aws_s3_bucket_lifecycle_configuration",
-                {"bucket": bucket_id, "rule": [r.render() for r in props.lifecycle_rules]},
-            )
+        Resource(
+            self,
+            "Lifecycle",
+            "aws_s3_bucket_lifecycle_configuration",
+            {
+                "bucket": bucket_id,
+                "rule": [*(r.render() for r in props.lifecycle_rules), dict(ABORT_INCOMPLETE_UPLOADS)],
+            },
+        )
 
     def _tls_only_policy(self) -> str:
         arn = self.bucket_arn
@@ -196,6 +208,21 @@ class SecureBucket(TenantConstruct):
     def bucket_id(self) -> str:
         return self.bucket.id_ref
 
+    def log_access_to(self, logs: AccessLogsBucket) -> None:
+        """Server access logs of this bucket go to ``logs`` under ``<component>/``."""
+        Resource(
+            self,
+            "AccessLogs",
+            "aws_s3_bucket_logging",
+            {
+                "bucket": self.bucket_id,
+                "target_bucket": logs.bucket_id,
+                "target_prefix": f"{self.props.component}/",
+            },
+            # S3 refuses to turn logging on until the target's policy lets log delivery write
+            depends_on=[logs.policy],
+        )
+
     def _sid(self, verb: str) -> str:
         return f"{verb}{self.props.component.title().replace('-', '')}Bucket"
 
@@ -219,6 +246,10 @@ class TenantStorageProps:
     raw_data_expiration_days: int
     noncurrent_model_expiration_days: int
     artifacts_infrequent_access_days: int
+    #: server access logs of the three buckets (prod tenants: TM-S3-005); needs ``account_id``
+    access_logging: bool = False
+    account_id: str = ""
+    partition: str = "aws"
 
 
 class TenantStorage(TenantConstruct):
@@ -274,3 +305,17 @@ class TenantStorage(TenantConstruct):
                 ),
             ),
         )
+        self.access_logs: AccessLogsBucket | None = None
+        if props.access_logging:
+            self.access_logs = AccessLogsBucket(
+                self,
+                "AccessLogs",
+                AccessLogsBucketProps(
+                    naming=props.naming,
+                    account_id=props.account_id,
+                    partition=props.partition,
+                    source_bucket_arns=tuple(b.bucket_arn for b in (self.data, self.artifacts, self.models)),
+                ),
+            )
+            for bucket in (self.data, self.artifacts, self.models):
+                bucket.log_access_to(self.access_logs)

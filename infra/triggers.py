@@ -2,6 +2,15 @@
 
 Every function gets its own role (capped by the tenant boundary), an encrypted dead-letter
 queue, reserved concurrency and a log group with retention, none of which props can remove.
+
+A failed asynchronous event reaches the dead-letter queue by one path only, the on-failure
+destination of the function's event invoke config (``dead_letter_config`` is not set: with both,
+Lambda delivers the event twice). The destination is the richer of the two: its record carries the
+request payload together with the error type, message and stack trace, the condition
+(``RetriesExhausted``, ``EventAgeExceeded``) and the attempt count, where a ``dead_letter_config``
+message carries the payload alone with the error in message attributes; and it lives in its own
+resource, so changing it never updates the function. Kinesis batches are not asynchronous
+invokes: their on-failure destination is the event source mapping's, a separate, single path.
 """
 
 from __future__ import annotations
@@ -153,11 +162,11 @@ class PythonFunction(TenantConstruct):
                         }
                     }
                 ],
-                "dead_letter_config": [{"target_arn": self.dead_letters.arn_ref}],
                 "tracing_config": [{"mode": "Active"}],
                 "logging_config": [{"log_format": "JSON", "log_group": self.log_group_name}],
             },
-            # Lambda checks at create time that the role may write to the dead-letter queue
+            # the role's policy (logs, and the dead-letter queue the invoke config below names, which
+            # Lambda checks when the config is written) exists before the function can run
             depends_on=[log_group, self.role.policy],
         )
         Resource(

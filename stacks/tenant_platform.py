@@ -21,6 +21,7 @@ from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_me
 from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
 from infra.core import DataSource, TenantConstruct, TenantStack
+from infra.flow_logs import VpcFlowLog, VpcFlowLogProps
 from infra.identity import PermissionBoundary, PermissionBoundaryProps, ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey, TenantKeyProps
 from infra.kubernetes import WORKLOAD_LABEL, EksServing, EksServingProps, KubernetesProvider, eks_cluster_auth
@@ -125,6 +126,9 @@ class TenantPlatformStack(TenantStack):
                 raw_data_expiration_days=spec.storage.raw_data_expiration_days,
                 noncurrent_model_expiration_days=spec.storage.noncurrent_model_expiration_days,
                 artifacts_infrequent_access_days=spec.storage.artifacts_infrequent_access_days,
+                access_logging=spec.environment.value == "prod",
+                account_id=account.account_id,
+                partition=account.partition,
             ),
         )
         stream = InferenceStream(
@@ -184,6 +188,17 @@ class TenantPlatformStack(TenantStack):
                 # S3 traffic takes the free gateway endpoint, not the NAT gateway (billed per GB)
                 s3_bucket_arns=tuple(b.bucket_arn for b in (storage.data, storage.artifacts, storage.models)),
                 partition=account.partition,
+            ),
+        )
+        VpcFlowLog(
+            network,
+            "FlowLog",
+            VpcFlowLogProps(
+                naming=naming,
+                key=key,
+                network=network,
+                boundary_arn=boundary.policy_arn,
+                retention_days=spec.lambdas.log_retention_days,
             ),
         )
         compute_common = {
@@ -506,6 +521,14 @@ class TenantPlatformStack(TenantStack):
                 **common,
             )
         )
+        # the platform's own failures go to people directly (notify="people"): the alarm Lambda
+        # cannot fix them and may be the function that is failing. Pipeline runs execute inside the
+        # data_arrival (new data) and alarm (retrain) handlers, so their errors alarms are the
+        # pipeline-failure alarms; a run that fails on its data or model is recorded and alerted by the run.
+        failure_descriptions = {
+            "data_arrival": "A pipeline run on newly arrived data crashed in the data-arrival handler",
+            "alarm": "The alarm handler failed: an alert or a retraining pipeline run may be lost",
+        }
         for name, fn in functions.items():
             component = name.replace("_", "-")
             alerts.add_alarm(
@@ -514,10 +537,11 @@ class TenantPlatformStack(TenantStack):
                     namespace="AWS/Lambda",
                     metric_name="Errors",
                     threshold=0,
-                    description=f"The {component} handler failed",
+                    description=failure_descriptions.get(name, f"The {component} handler failed"),
                     statistic="Sum",
                     period_seconds=300,
                     dimensions={"FunctionName": fn.function_name},
+                    notify="people",
                 )
             )
             alerts.add_alarm(
@@ -530,5 +554,6 @@ class TenantPlatformStack(TenantStack):
                     statistic="Maximum",
                     period_seconds=300,
                     dimensions={"QueueName": fn.dead_letters.ref("name")},
+                    notify="people",
                 )
             )

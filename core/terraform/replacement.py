@@ -91,6 +91,7 @@ REPLACEMENT_ATTRIBUTES: dict[str, tuple[Entry, ...]] = {
     "aws_s3_bucket_policy": ("bucket",),
     "aws_s3_bucket_lifecycle_configuration": ("bucket", "expected_bucket_owner"),
     "aws_s3_bucket_notification": ("bucket",),
+    "aws_s3_bucket_logging": ("bucket", "expected_bucket_owner"),
     "aws_dynamodb_table": ("name", "hash_key", "range_key", "local_secondary_index"),
     # --- keys
     "aws_kms_key": (
@@ -171,6 +172,7 @@ REPLACEMENT_ATTRIBUTES: dict[str, tuple[Entry, ...]] = {
         "service_network_arn",
     ),
     "aws_security_group": ("name", "name_prefix", "description", "vpc_id"),
+    "aws_default_security_group": ("vpc_id",),
     "aws_vpc_security_group_egress_rule": ("security_group_id", *_RULE_SOURCES),
     "aws_vpc_security_group_ingress_rule": ("security_group_id", *_RULE_SOURCES),
     "aws_flow_log": (

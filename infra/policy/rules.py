@@ -273,6 +273,59 @@ def s3_bucket_tls_only(resource: SynthResource, stack: SynthStack) -> Result:
     )
 
 
+@rule("TM-S3-005", Severity.ERROR, "S3 server access logging on prod tenants", ("aws_s3_bucket",))
+def s3_bucket_access_logging(resource: SynthResource, stack: SynthStack) -> Result:
+    """On a prod tenant every bucket logs its requests (aws_s3_bucket_logging with a
+    target_bucket), so that who read or wrote which object can be answered after an incident.
+    The bucket receiving the logs is not applicable (logging it into itself would loop), nor are
+    buckets of other environments."""
+    if stack.environment != "prod":
+        return Result.skip(f"access logging is required on prod tenants (this is {stack.environment!r})")
+    if stack.referencing("aws_s3_bucket_logging", "target_bucket", resource, "id", "bucket"):
+        return Result.skip("this bucket receives the access logs")
+    for config in _bucket_companions(stack, resource, "aws_s3_bucket_logging"):
+        if config.get("target_bucket"):
+            return Result.ok()
+    if first_block(resource.body, "logging").get("target_bucket"):
+        return Result.ok()
+    return Result.fail("no aws_s3_bucket_logging with a target_bucket for this bucket on a prod tenant")
+
+
+def _bucket_wide(lifecycle_rule: Mapping[str, Any]) -> bool:
+    """A lifecycle rule with no filter, or an empty one (prefix "" and no tag or size limit)."""
+    if lifecycle_rule.get("prefix"):
+        return False
+    filters = [f for f in as_list(lifecycle_rule.get("filter")) if isinstance(f, Mapping)]
+    narrowing = ("tag", "and", "object_size_greater_than", "object_size_less_than")
+    return all(not f.get("prefix") and not any(f.get(k) for k in narrowing) for f in filters)
+
+
+@rule("TM-S3-006", Severity.WARNING, "S3 bucket aborts incomplete multipart uploads", ("aws_s3_bucket",))
+def s3_bucket_aborts_incomplete_uploads(resource: SynthResource, stack: SynthStack) -> Result:
+    """The parts of a multipart upload that never completes are stored and billed until the
+    upload is aborted, and no listing shows them: an enabled lifecycle rule covering the whole
+    bucket (no prefix or tag filter) must abort incomplete uploads. A rule limited to a prefix
+    leaves uploads everywhere else billed for good."""
+    prefixed = []
+    for config in _bucket_companions(stack, resource, "aws_s3_bucket_lifecycle_configuration"):
+        for lifecycle_rule in as_list(config.get("rule")):
+            if not isinstance(lifecycle_rule, Mapping) or lifecycle_rule.get("status") != "Enabled":
+                continue
+            if not first_block(lifecycle_rule, "abort_incomplete_multipart_upload").get(
+                "days_after_initiation"
+            ):
+                continue
+            if _bucket_wide(lifecycle_rule):
+                return Result.ok()
+            prefixed.append(str(lifecycle_rule.get("id", "?")))
+    if prefixed:
+        return Result.fail(
+            f"only prefix- or tag-limited rules ({', '.join(prefixed)}) abort incomplete multipart uploads;"
+            " add a bucket-wide rule"
+        )
+    return Result.fail("no enabled bucket-wide lifecycle rule with abort_incomplete_multipart_upload")
+
+
 # --- KMS ------------------------------------------------------------------------------------
 
 
@@ -369,14 +422,59 @@ def sqs_queue_encryption(resource: SynthResource, stack: SynthStack) -> Result:
 # --- Lambda ---------------------------------------------------------------------------------
 
 
+def _on_failure_destinations(resource: SynthResource, stack: SynthStack) -> list[str]:
+    """On-failure destinations of the function's ``aws_lambda_function_event_invoke_config``s."""
+    name = resource.get("function_name")
+    literal = name if isinstance(name, str) and "${" not in name else None
+    configs = stack.referencing(
+        "aws_lambda_function_event_invoke_config",
+        "function_name",
+        resource,
+        "function_name",
+        "arn",
+        "id",
+        literal=literal,
+    )
+    found = []
+    for config in configs:
+        on_failure = first_block(first_block(config.body, "destination_config"), "on_failure")
+        if on_failure.get("destination"):
+            found.append(f"{config.address} on_failure {on_failure['destination']}")
+    return found
+
+
 @rule("TM-LAMBDA-001", Severity.WARNING, "Lambda function has a dead-letter queue", ("aws_lambda_function",))
 def lambda_dead_letter_queue(resource: SynthResource, stack: SynthStack) -> Result:
     """An asynchronous event that fails every retry is dropped unless the function has a
-    dead-letter queue (dead_letter_config.target_arn); with one, it can be inspected and
-    replayed, and an alarm on the queue tells someone."""
+    dead-letter path: an on-failure destination in its event invoke config, or a dead-letter
+    queue (dead_letter_config.target_arn); with one, it can be inspected and replayed, and an
+    alarm on the queue tells someone."""
     if first_block(resource.body, "dead_letter_config").get("target_arn"):
         return Result.ok()
-    return Result.fail("no dead_letter_config.target_arn")
+    if _on_failure_destinations(resource, stack):
+        return Result.ok()
+    return Result.fail(
+        "no dead_letter_config.target_arn and no on-failure destination"
+        " (aws_lambda_function_event_invoke_config)"
+    )
+
+
+@rule("TM-LAMBDA-003", Severity.WARNING, "Lambda function has one dead-letter path", ("aws_lambda_function",))
+def lambda_one_dead_letter_path(resource: SynthResource, stack: SynthStack) -> Result:
+    """A failed asynchronous event goes to every dead-letter path the function has: with both a
+    dead_letter_config and an on-failure destination it lands twice, so a replay runs it twice
+    and a dead-letter alarm counts it twice. Keep one (tenantml keeps the on-failure destination,
+    whose record carries the error with the payload)."""
+    target = first_block(resource.body, "dead_letter_config").get("target_arn")
+    destinations = _on_failure_destinations(resource, stack)
+    if not target and not destinations:
+        return Result.skip("no dead-letter path (TM-LAMBDA-001)")
+    if target and destinations:
+        return Result.fail(
+            f"dead_letter_config.target_arn {target} and {'; '.join(destinations)} both receive every"
+            " failed event; remove one"
+        )
+    return Result.ok()
 
 
 @rule("TM-LAMBDA-002", Severity.WARNING, "Lambda function has reserved concurrency", ("aws_lambda_function",))
@@ -438,6 +536,74 @@ def eks_control_plane_logging(resource: SynthResource, stack: SynthStack) -> Res
     if missing:
         return Result.fail(f"enabled_cluster_log_types lacks {', '.join(missing)}")
     return Result.ok()
+
+
+# --- network and compute ----------------------------------------------------------------------
+
+
+def _vpc_companions(stack: SynthStack, vpc: SynthResource, resource_type: str) -> list[SynthResource]:
+    return stack.referencing(resource_type, "vpc_id", vpc, "id")
+
+
+@rule("TM-VPC-001", Severity.ERROR, "VPC default security group has no rules", ("aws_vpc",))
+def vpc_default_security_group_locked(resource: SynthResource, stack: SynthStack) -> Result:
+    """Every VPC comes with a default security group that allows all traffic between its members
+    and all egress, and anything launched without a group lands in it. The stack must adopt it
+    (aws_default_security_group, which removes every rule it does not declare) with no ingress
+    and no egress rules."""
+    groups = _vpc_companions(stack, resource, "aws_default_security_group")
+    if not groups:
+        return Result.fail(
+            "no aws_default_security_group for this VPC: its default group keeps AWS's allow-all rules"
+        )
+    open_rules = [
+        f"{group.address} {direction}"
+        for group in groups
+        for direction in ("ingress", "egress")
+        if as_list(group.get(direction))
+    ]
+    if open_rules:
+        return Result.fail(f"the default security group keeps rules: {', '.join(open_rules)}; declare none")
+    return Result.ok()
+
+
+@rule("TM-VPC-002", Severity.ERROR, "VPC flow logs enabled", ("aws_vpc",))
+def vpc_flow_logs(resource: SynthResource, stack: SynthStack) -> Result:
+    """An aws_flow_log records the VPC's traffic (traffic_type ALL, or at least REJECT) to a log
+    destination, so that connections to and from tenant compute can be investigated."""
+    logs = _vpc_companions(stack, resource, "aws_flow_log")
+    if not logs:
+        return Result.fail("no aws_flow_log for this VPC")
+    if any(log.get("traffic_type") in ("ALL", "REJECT") for log in logs):
+        return Result.ok()
+    kinds = sorted(str(log.get("traffic_type")) for log in logs)
+    return Result.fail(f"flow logs record {', '.join(kinds)} traffic only; record ALL (or REJECT)")
+
+
+@rule(
+    "TM-ASG-001", Severity.ERROR, "Auto scaling group tags propagate to instances", ("aws_autoscaling_group",)
+)
+def autoscaling_group_tags(resource: SynthResource, stack: SynthStack) -> Result:
+    """The provider's default_tags do not reach an auto scaling group (it takes tag blocks, not a
+    tags map) nor the instances it launches: the group must carry the required tags
+    (tenantml:tenant, tenantml:environment, tenantml:managed-by, cost-center) as tag blocks with
+    propagate_at_launch, so its instances and their cost are attributed to the tenant."""
+    tags = {
+        str(t.get("key")): t for t in as_list(resource.get("tag")) if isinstance(t, Mapping) and t.get("key")
+    }
+    missing = [key for key in REQUIRED_TAGS if not tags.get(key, {}).get("value")]
+    not_propagated = [
+        key for key in REQUIRED_TAGS if key in tags and not truthy(tags[key].get("propagate_at_launch"))
+    ]
+    problems = []
+    if missing:
+        problems.append(f"no tag blocks for {', '.join(missing)}")
+    if not_propagated:
+        problems.append(f"{', '.join(not_propagated)} not propagated at launch")
+    tenant_tag = tags.get("tenantml:tenant", {}).get("value")
+    if tenant_tag and tenant_tag != stack.name:
+        problems.append(f"tenantml:tenant is {tenant_tag!r} in the stack of tenant {stack.name!r}")
+    return Result.fail("; ".join(problems)) if problems else Result.ok()
 
 
 # --- tags -----------------------------------------------------------------------------------

@@ -57,11 +57,16 @@ def test_stream_topic_functions_mappings_and_alarms_exist(running_up: UpProcess,
         function = lam.get_function(FunctionName=outputs[f"{handler}_function_name"])
         assert function["Configuration"]["Runtime"] == "python3.12"
         assert function["Concurrency"]["ReservedConcurrentExecutions"] >= 1
-        # moto does not report DeadLetterConfig back; the queue the stack wires must exist and be encrypted
+        # one dead-letter path: the on-failure destination, an existing encrypted queue
         queue = sqs.get_queue_attributes(
             QueueUrl=outputs[f"{handler}_dead_letter_queue_url"], AttributeNames=["All"]
         )
         assert queue["Attributes"]["KmsMasterKeyId"] == outputs["kms_key_arn"]
+        invoke_config = lam.get_function_event_invoke_config(FunctionName=outputs[f"{handler}_function_name"])
+        assert (
+            invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == queue["Attributes"]["QueueArn"]
+        )
+        assert not function["Configuration"].get("DeadLetterConfig")
     monitor_arn = lam.get_function(FunctionName=outputs["monitor_function_name"])["Configuration"][
         "FunctionArn"
     ]
@@ -74,7 +79,12 @@ def test_stream_topic_functions_mappings_and_alarms_exist(running_up: UpProcess,
     ]
     names = {a["AlarmName"].split("-", 3)[-1] for a in alarms}
     assert {"drift", "error-rate", "latency-p99", "monitor-errors", "data-arrival-dead-letters"} <= names
-    assert all(a["AlarmActions"] == [outputs["alarms_topic_arn"]] for a in alarms)
+    # what the alarm Lambda acts on goes to it; the platform's own failures go to people
+    for alarm in alarms:
+        name = alarm["AlarmName"].split("-", 3)[-1]
+        for_people = name.endswith(("-errors", "-dead-letters"))
+        topic = outputs["alerts_topic_arn"] if for_people else outputs["alarms_topic_arn"]
+        assert alarm["AlarmActions"] == [topic], name
 
 
 def test_a_second_apply_with_no_change_does_nothing(running_up: UpProcess) -> None:

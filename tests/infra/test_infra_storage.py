@@ -148,8 +148,13 @@ def test_given_a_lifecycle_rule_when_synthesized_then_it_expires_objects_and_abo
                 "filter": [{"prefix": "incoming/"}],
                 "expiration": [{"days": 30}],
                 "noncurrent_version_expiration": [{"noncurrent_days": 7}],
+            },
+            {
+                "id": "abort-incomplete-uploads",
+                "status": "Enabled",
+                "filter": [{"prefix": ""}],
                 "abort_incomplete_multipart_upload": [{"days_after_initiation": 7}],
-            }
+            },
         ],
     }
 
@@ -169,23 +174,30 @@ def test_given_an_infrequent_access_rule_when_synthesized_then_objects_move_to_s
     _, doc = synth(stack)
 
     # then
-    (rendered,) = only(doc, "aws_s3_bucket_lifecycle_configuration")["rule"]
+    rendered, _abort = only(doc, "aws_s3_bucket_lifecycle_configuration")["rule"]
     assert rendered["transition"] == [{"days": 30, "storage_class": "STANDARD_IA"}]
     assert rendered["filter"] == [{"prefix": ""}]
     assert "expiration" not in rendered
 
 
-def test_given_no_lifecycle_rules_when_synthesized_then_no_lifecycle_configuration_is_written(
+def test_given_no_lifecycle_rules_when_synthesized_then_only_incomplete_uploads_are_aborted_bucket_wide(
     stack, naming, key
 ):
     # given
     SecureBucket(stack, "Scratch", SecureBucketProps(naming=naming, component="scratch", key=key))
 
     # when
-    text, doc = synth(stack)
+    _, doc = synth(stack)
 
     # then
-    assert not cdk.Testing.to_have_resource(text, "aws_s3_bucket_lifecycle_configuration")
+    assert only(doc, "aws_s3_bucket_lifecycle_configuration")["rule"] == [
+        {
+            "id": "abort-incomplete-uploads",
+            "status": "Enabled",
+            "filter": [{"prefix": ""}],
+            "abort_incomplete_multipart_upload": [{"days_after_initiation": 7}],
+        }
+    ]
     assert len(bodies(doc, "aws_s3_bucket_versioning")) == 1
 
 

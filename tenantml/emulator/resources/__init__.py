@@ -11,6 +11,7 @@ from tenantml.emulator.resources import (
     cloudwatch,
     compute,
     dynamodb,
+    hardening,
     iam,
     kms,
     kubernetes,
@@ -39,6 +40,7 @@ _MODULES = (
     sagemaker_serving,
     dynamodb,
     kubernetes,
+    hardening,
 )
 
 HANDLERS: Mapping[str, Handler] = {

@@ -144,6 +144,20 @@ COMPLIANT: dict[str, Any] = {
                 "policy": TLS_ONLY,
             }
         },
+        "aws_s3_bucket_lifecycle_configuration": {
+            "data_lifecycle": {
+                "//": _meta("Data/Lifecycle"),
+                "bucket": "${aws_s3_bucket.data.id}",
+                "rule": [
+                    {
+                        "id": "abort-incomplete-uploads",
+                        "status": "Enabled",
+                        "filter": [{"prefix": ""}],
+                        "abort_incomplete_multipart_upload": [{"days_after_initiation": 7}],
+                    }
+                ],
+            }
+        },
         "aws_kms_key": {
             "key": {
                 "//": _meta("Key/this"),

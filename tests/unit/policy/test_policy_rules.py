@@ -6,6 +6,7 @@ rule that guards it reports it, with a message naming what is wrong.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +57,24 @@ def drop(resource_type: str) -> Callable[[Doc], None]:
     return mutate
 
 
+def add(address: str, body: dict[str, Any]) -> Callable[[Doc], None]:
+    """Add the resource ``address`` with ``body``."""
+
+    def mutate(doc: Doc) -> None:
+        resource_type, name = address.split(".", 1)
+        doc[R].setdefault(resource_type, {})[name] = copy.deepcopy(body)
+
+    return mutate
+
+
+def both(*mutations: Callable[[Doc], None]) -> Callable[[Doc], None]:
+    def mutate(doc: Doc) -> None:
+        for mutation in mutations:
+            mutation(doc)
+
+    return mutate
+
+
 def provider_tags(**changes: str | None) -> Callable[[Doc], None]:
     def mutate(doc: Doc) -> None:
         tags = doc["provider"]["aws"][0]["default_tags"][0]["tags"]
@@ -74,6 +93,57 @@ ROLE_POLICY = "aws_iam_role_policy.worker_policy"
 BOUNDARY = "aws_iam_policy.boundary"
 LAMBDA = "aws_lambda_function.monitor"
 CLUSTER = "aws_eks_cluster.cluster"
+
+ON_FAILURE = "aws_lambda_function_event_invoke_config.monitor_async"
+ON_FAILURE_BODY = {
+    "function_name": "${aws_lambda_function.monitor.function_name}",
+    "maximum_retry_attempts": 2,
+    "destination_config": [{"on_failure": [{"destination": "${aws_sqs_queue.dlq.arn}"}]}],
+}
+
+VPC = "aws_vpc.network"
+ASG = "aws_autoscaling_group.fleet"
+LOCKED_DEFAULT_GROUP = "aws_default_security_group.network_default"
+FLOW_LOG = "aws_flow_log.network_flow_log"
+LIFECYCLE = "aws_s3_bucket_lifecycle_configuration.data_lifecycle"
+with_vpc = both(
+    add(VPC, {"cidr_block": "10.0.0.0/16"}),
+    add(LOCKED_DEFAULT_GROUP, {"vpc_id": "${aws_vpc.network.id}", "ingress": [], "egress": []}),
+    add(
+        FLOW_LOG,
+        {
+            "vpc_id": "${aws_vpc.network.id}",
+            "traffic_type": "ALL",
+            "log_destination": "${aws_cloudwatch_log_group.flow.arn}",
+            "iam_role_arn": "${aws_iam_role.worker.arn}",
+        },
+    ),
+)
+ASG_TAGS = {"tenantml:tenant": "acme", "tenantml:environment": "dev", "tenantml:managed-by": "tenantml"}
+with_asg = add(
+    ASG,
+    {
+        "min_size": 1,
+        "max_size": 2,
+        "tag": [
+            {"key": k, "value": v, "propagate_at_launch": True}
+            for k, v in {**ASG_TAGS, "cost-center": "cc-1"}.items()
+        ],
+    },
+)
+prod = provider_tags(tenantml__environment="prod")
+with_access_logs = both(
+    prod,
+    add("aws_s3_bucket.logs", {"bucket": "tenantml-acme-prod-access-logs"}),
+    add(
+        "aws_s3_bucket_logging.data_access_logs",
+        {
+            "bucket": "${aws_s3_bucket.data.id}",
+            "target_bucket": "${aws_s3_bucket.logs.id}",
+            "target_prefix": "data/",
+        },
+    ),
+)
 
 # (rule id, address, mutation, fragment of the expected message)
 NON_COMPLIANT: list[tuple[str, str, Callable[[Doc], None], str]] = [
@@ -264,6 +334,49 @@ NON_COMPLIANT: list[tuple[str, str, Callable[[Doc], None], str]] = [
     ),
     ("TM-LAMBDA-001", LAMBDA, setter(LAMBDA, "dead_letter_config", ...), "no dead_letter_config.target_arn"),
     (
+        "TM-LAMBDA-003",
+        LAMBDA,
+        add(ON_FAILURE, ON_FAILURE_BODY),
+        "both receive every failed event",
+    ),
+    ("TM-S3-005", BUCKET, prod, "no aws_s3_bucket_logging with a target_bucket"),
+    (
+        "TM-S3-006",
+        BUCKET,
+        setter(LIFECYCLE, "rule[0].filter", [{"prefix": "incoming/"}]),
+        "only prefix- or tag-limited rules (abort-incomplete-uploads)",
+    ),
+    ("TM-S3-006", BUCKET, drop("aws_s3_bucket_lifecycle_configuration"), "no enabled bucket-wide"),
+    (
+        "TM-VPC-001",
+        VPC,
+        both(with_vpc, lambda doc: doc[R]["aws_default_security_group"].clear()),
+        "no aws_default_security_group for this VPC",
+    ),
+    (
+        "TM-VPC-001",
+        VPC,
+        both(
+            with_vpc,
+            setter(LOCKED_DEFAULT_GROUP, "egress", [{"protocol": "-1", "cidr_blocks": ["0.0.0.0/0"]}]),
+        ),
+        "keeps rules: aws_default_security_group.network_default egress",
+    ),
+    ("TM-VPC-002", VPC, both(with_vpc, drop("aws_flow_log")), "no aws_flow_log for this VPC"),
+    (
+        "TM-VPC-002",
+        VPC,
+        both(with_vpc, setter(FLOW_LOG, "traffic_type", "ACCEPT")),
+        "flow logs record ACCEPT traffic only",
+    ),
+    ("TM-ASG-001", ASG, add(ASG, {"min_size": 1, "max_size": 2}), "no tag blocks for tenantml:tenant"),
+    (
+        "TM-ASG-001",
+        ASG,
+        both(with_asg, setter(ASG, "tag[3].propagate_at_launch", False)),
+        "cost-center not propagated at launch",
+    ),
+    (
         "TM-LAMBDA-002",
         LAMBDA,
         setter(LAMBDA, "reserved_concurrent_executions", ...),
@@ -352,6 +465,8 @@ NON_COMPLIANT: list[tuple[str, str, Callable[[Doc], None], str]] = [
     ),
 ]
 
+PROD_ONLY_RULES = {"TM-S3-005"}
+
 # (rule id, address, mutation that keeps it compliant or makes it not applicable, expected status)
 COMPLIANT_VARIANTS: list[tuple[str, str, Callable[[Doc], None] | None, Status]] = [
     *[
@@ -370,7 +485,10 @@ COMPLIANT_VARIANTS: list[tuple[str, str, Callable[[Doc], None] | None, Status]] 
             "provider.aws",
             "terraform.backend.s3",
         )
-        if rule.applies_to and address.split(".")[0] in rule.applies_to
+        if rule.applies_to
+        and address.split(".")[0] in rule.applies_to
+        # the compliant stack is a dev tenant: prod-only rules are not applicable to it (cases below)
+        and rule.id not in PROD_ONLY_RULES
     ],
     ("TM-TAG-001", BUCKET, None, Status.COMPLIANT),
     ("TM-TAG-001", "provider.aws", None, Status.COMPLIANT),
@@ -455,6 +573,27 @@ COMPLIANT_VARIANTS: list[tuple[str, str, Callable[[Doc], None] | None, Status]] 
     ),
     ("TM-TAG-001", "aws_s3_bucket_policy.data_policy", None, Status.NOT_APPLICABLE),
     ("TM-TAG-001", "terraform.backend.s3", None, Status.NOT_APPLICABLE),
+    # one dead-letter path: the on-failure destination instead of dead_letter_config
+    (
+        "TM-LAMBDA-001",
+        LAMBDA,
+        both(setter(LAMBDA, "dead_letter_config", ...), add(ON_FAILURE, ON_FAILURE_BODY)),
+        Status.COMPLIANT,
+    ),
+    (
+        "TM-LAMBDA-003",
+        LAMBDA,
+        both(setter(LAMBDA, "dead_letter_config", ...), add(ON_FAILURE, ON_FAILURE_BODY)),
+        Status.COMPLIANT,
+    ),
+    ("TM-LAMBDA-003", LAMBDA, setter(LAMBDA, "dead_letter_config", ...), Status.NOT_APPLICABLE),
+    ("TM-S3-005", BUCKET, None, Status.NOT_APPLICABLE),
+    ("TM-S3-005", BUCKET, with_access_logs, Status.COMPLIANT),
+    ("TM-S3-005", "aws_s3_bucket.logs", with_access_logs, Status.NOT_APPLICABLE),
+    ("TM-S3-006", BUCKET, setter(LIFECYCLE, "rule[0].filter", [{}]), Status.COMPLIANT),
+    ("TM-VPC-001", VPC, with_vpc, Status.COMPLIANT),
+    ("TM-VPC-002", VPC, with_vpc, Status.COMPLIANT),
+    ("TM-ASG-001", ASG, with_asg, Status.COMPLIANT),
     # tenant "acme-dev" (prod) exists, but tenantml-acme-dev-data is acme's own dev bucket
     ("TM-ISO-001", BUCKET, None, Status.COMPLIANT),
     (
