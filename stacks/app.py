@@ -1,4 +1,5 @@
-"""The CDK for Terraform app: one ``TenantPlatformStack`` per tenant spec.
+"""The CDK for Terraform app: one ``TenantPlatformStack`` per tenant spec, and a
+``TenantKubernetesStack`` (``<tenant>-kubernetes``) for each tenant serving on EKS, applied after it.
 
 ``cdktf synth`` runs this module (see ``cdktf.json``) and reads its output from
 ``CDKTF_OUTDIR``; ``tenantml synth`` goes through :mod:`tenantml.synthesis`, which calls
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from core.spec import TenantSpec, load_specs
 from infra.cdk import App
+from stacks.kubernetes import TenantKubernetesStack, needs_kubernetes_stack
 from stacks.tenant_platform import TenantPlatformStack
 
 DEFAULT_OUTDIR = Path("cdktf.out")
@@ -26,11 +28,13 @@ def build_app(specs: Sequence[TenantSpec], outdir: Path) -> App:
     build_dir = outdir / LAMBDA_BUILD_DIR
     for spec in specs:
         TenantPlatformStack(app, spec, build_dir=build_dir)
+        if needs_kubernetes_stack(spec):
+            TenantKubernetesStack(app, spec)
     return app
 
 
 def synth_into(specs: Sequence[TenantSpec], outdir: Path) -> None:
-    """Synthesize ``specs`` into ``outdir`` (``stacks/<tenant>/cdk.tf.json`` and ``manifest.json``)."""
+    """Synthesize ``specs`` into ``outdir`` (``stacks/<stack>/cdk.tf.json`` and ``manifest.json``)."""
     build_app(specs, outdir).synth()
 
 

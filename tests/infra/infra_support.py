@@ -42,7 +42,7 @@ def synthesize_specs(specs: Sequence[TenantSpec], outdir: Path) -> dict[str, Syn
     stacks = {}
     for result in synth_tenants(specs, outdir):
         text = result.path.read_text(encoding="utf-8")
-        stacks[result.tenant] = SynthesizedStack(result.tenant, result.path.parent, text, json.loads(text))
+        stacks[result.stack] = SynthesizedStack(result.stack, result.path.parent, text, json.loads(text))
     return stacks
 
 
