@@ -11,6 +11,7 @@ from tenantml.emulator.resources import (
     cloudwatch,
     compute,
     dynamodb,
+    eks_access,
     iam,
     kms,
     kubernetes,
@@ -22,7 +23,8 @@ from tenantml.emulator.resources import (
     sagemaker_serving,
 )
 from tenantml.emulator.resources.base import Handler, HandlerContext
-from tenantml.emulator.resources.data_sources import DATA_SOURCES, DataSourceHandler
+from tenantml.emulator.resources.data_sources import DATA_SOURCES as _COMMON_DATA_SOURCES
+from tenantml.emulator.resources.data_sources import DataSourceHandler
 
 _MODULES = (
     s3,
@@ -37,7 +39,10 @@ _MODULES = (
     sagemaker_serving,
     dynamodb,
     kubernetes,
+    eks_access,
 )
+
+DATA_SOURCES: Mapping[str, DataSourceHandler] = {**_COMMON_DATA_SOURCES, **eks_access.DATA_SOURCES}
 
 HANDLERS: Mapping[str, Handler] = {
     handler.type: handler for module in _MODULES for handler in module.HANDLERS
