@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -29,8 +30,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from core import eks_versions
 from core.errors import Problem, TenantSpecError
 from core.spec_yaml import load_yaml, read_spec_text
+from core.stack_names import KUBERNETES_STACK_SUFFIX
 
 #: lowercase DNS label, short enough that every physical name derived from it fits AWS limits
 TENANT_NAME_PATTERN = r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$"
@@ -130,6 +133,33 @@ def _shorten(text: str, limit: int = 120) -> str:
 # default breaking the rule is caught too.
 
 
+#: an IAM role in the tenant's account by name, or any role by ARN
+IAM_ROLE_PATTERN = r"^(?:[A-Za-z0-9+=,.@_-]{1,64}|arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+)$"
+IamRole = Annotated[str, StringConstraints(pattern=IAM_ROLE_PATTERN, max_length=600)]
+
+
+class ClusterAccessSpec(_Model):
+    """Who may use an EKS cluster's Kubernetes API: one EKS access entry (cluster admin) per principal.
+
+    The cluster authenticates through access entries only (``authentication_mode = "API"``), and the
+    creator gets no implicit admin rights, so these are the only ways in.
+    """
+
+    #: the role that applies the tenant's Kubernetes stack (CI); None: whoever applies the cluster stack
+    deploy_role: IamRole | None = None
+    #: the roles of the people who administer the cluster
+    admin_roles: list[IamRole] = Field(default_factory=list, max_length=10)
+
+    @field_validator("admin_roles")
+    @classmethod
+    def _distinct(cls, roles: list[str], info: ValidationInfo) -> list[str]:
+        # EKS refuses a second access entry for the same principal
+        repeated = sorted({r for r in roles if roles.count(r) > 1 or r == info.data.get("deploy_role")})
+        if repeated:
+            raise ValueError(f"{repeated} listed twice (deploy_role included): one access entry per role")
+        return roles
+
+
 class ComputeSpec(_Model):
     """Where training and serving run: an EKS cluster, or EC2 instances for small tenants."""
 
@@ -137,11 +167,44 @@ class ComputeSpec(_Model):
     instance_types: list[InstanceType] = Field(min_length=1, max_length=10)
     min_nodes: int = Field(default=1, ge=0, le=100)
     max_nodes: int = Field(default=2, ge=1, le=100, validate_default=True)
-    kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.\d{2}$")] = "1.31"
+    kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.\d{2}$")] = Field(
+        default=eks_versions.DEFAULT_VERSION, validate_default=True
+    )
     vpc_cidr: Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])$")] = (
         "10.0.0.0/16"
     )
     availability_zones: int = Field(default=2, ge=2, le=3)
+    #: networks outside the VPC that may reach the EKS API endpoint (e.g. CI runners); empty: private only
+    endpoint_public_access_cidrs: list[str] = Field(default_factory=list, max_length=40)
+    cluster_access: ClusterAccessSpec = ClusterAccessSpec()
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _in_standard_support(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("kind") != "eks":
+            return value
+        # a validation context may fix the day (tests); otherwise today, in UTC like AWS's calendar
+        on = (info.context or {}).get("today") or datetime.now(UTC).date()
+        status = eks_versions.support_status(value, on)
+        if status is not eks_versions.SupportStatus.STANDARD:
+            supported = ", ".join(eks_versions.versions_in_standard_support(on))
+            raise ValueError(
+                f"Kubernetes {value} is {status.value} in EKS support on {on.isoformat()} (the cluster's "
+                f"upgrade policy is STANDARD: no extended-support charges); use one of {supported}"
+            )
+        return value
+
+    @field_validator("endpoint_public_access_cidrs")
+    @classmethod
+    def _narrow_networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                network = ipaddress.ip_network(value, strict=True)
+            except ValueError as err:
+                raise ValueError(f"{value!r} is not a network address: {err}") from err
+            if network.prefixlen == 0:
+                raise ValueError(f"{value} opens the API endpoint to the internet; name the CI networks")
+        return values
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -437,6 +500,15 @@ class TenantSpec(_Model):
             raise ValueError(f"lists {', '.join(repeated)} more than once (one subscription per address)")
         return emails
 
+    @field_validator("name")
+    @classmethod
+    def _not_a_kubernetes_stack(cls, value: str) -> str:
+        if value.endswith(KUBERNETES_STACK_SUFFIX):
+            raise ValueError(
+                f"must not end in {KUBERNETES_STACK_SUFFIX!r}: that names the Kubernetes stack of an EKS tenant"
+            )
+        return value
+
     @field_validator("tags")
     @classmethod
     def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
@@ -492,6 +564,7 @@ _PATTERN_HINTS = {
     SAGEMAKER_INSTANCE_TYPE_PATTERN: "a SageMaker instance type such as ml.m5.large",
     IMAGE_TAG_PATTERN: "an image tag: letters, digits, '_', '.' and '-', at most 128 characters",
     TAG_KEY_PATTERN: "1-128 letters, digits, spaces and _ . : / = + - @",
+    IAM_ROLE_PATTERN: "an IAM role name (deploy-role) or role ARN (arn:aws:iam::111122223333:role/deploy-role)",
 }
 
 

@@ -108,3 +108,36 @@ XRAY_WRITE = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 DATA_ACTIONS = frozenset(
     (*S3_READ, *S3_WRITE, *KMS_ENCRYPT_DECRYPT, *KINESIS_READ, *KINESIS_WRITE, *SQS_SEND, *SNS_PUBLISH)
 )
+
+#: what an administrator needs to write a kubeconfig for the tenant's cluster (aws eks update-kubeconfig)
+EKS_DESCRIBE = ("eks:DescribeCluster",)
+#: the AWS managed policies of EKS worker nodes, as of 2026-12-07 (AmazonEKSWorkerNodePolicy v3,
+#: AmazonEKS_CNI_Policy v5; https://docs.aws.amazon.com/aws-managed-policy/latest/reference/): the node
+#: role's permission boundary allows exactly these, so nothing attached later reaches further
+EKS_WORKER_NODE = (
+    "ec2:DescribeInstances",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVolumes",
+    "ec2:DescribeVolumesModifications",
+    "ec2:DescribeVpcs",
+    "eks:DescribeCluster",
+    "eks-auth:AssumeRoleForPodIdentity",
+)
+EKS_CNI = (
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:AttachNetworkInterface",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeInstances",
+    "ec2:DescribeTags",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeSubnets",
+    "ec2:DetachNetworkInterface",
+    "ec2:ModifyNetworkInterfaceAttribute",
+    "ec2:UnassignPrivateIpAddresses",
+)
+EKS_CNI_TAG = ("ec2:CreateTags",)

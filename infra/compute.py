@@ -9,8 +9,9 @@ from constructs import Construct
 
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
-from infra.identity import ServiceRole, ServiceRoleProps
+from infra import actions
+from infra.core import PRIMARY_ID, DataSource, Resource, TenantConstruct
+from infra.identity import PolicyStatement, ServiceRole, ServiceRoleProps, policy_document
 from infra.keys import TenantKey
 from infra.network import Network
 
@@ -51,23 +52,55 @@ class ComputeProps:
         return found
 
 
+#: EKS access policy every access entry gets: the deploy principal creates the namespace (cluster-scoped)
+CLUSTER_ADMIN_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
+
+
+def _access_policy(partition: str, name: str) -> str:
+    return f"arn:{partition}:eks::aws:cluster-access-policy/{name}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class EksClusterProps(ComputeProps):
     kubernetes_version: str
+    account_id: str
+    #: the tenant boundary, for the administrator role this construct creates
+    boundary_arn: str
+    #: the tenant's image repository: the only repository of the account the nodes may pull from
+    image_repository_arn: str
+    #: networks outside the VPC that may reach the API endpoint; empty keeps it private
+    endpoint_public_access_cidrs: tuple[str, ...] = ()
+    #: the principal that applies the Kubernetes stack; None: whoever applies this stack
+    deploy_principal_arn: str | None = None
+    #: further administrators (role ARNs) besides the administrator role this construct creates
+    admin_principal_arns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if problems := self.problems():
+        problems = self.problems()
+        if "0.0.0.0/0" in self.endpoint_public_access_cidrs:
+            problems.append(Problem("endpoint_public_access_cidrs", "must name networks, not the internet"))
+        if len(set(self.admin_principal_arns)) != len(self.admin_principal_arns):
+            problems.append(
+                Problem("admin_principal_arns", "one access entry per principal", self.admin_principal_arns)
+            )
+        if problems:
             raise ConstructPropsError(problems)
 
 
 class EksCluster(TenantConstruct):
-    """A private EKS cluster (no public endpoint, all control-plane logs, secrets encrypted)
-    with managed node groups for training and serving and an OIDC provider for IRSA."""
+    """A private EKS cluster (all control-plane logs, secrets encrypted, standard support only) with
+    managed node groups for training and serving, an OIDC provider for IRSA, and EKS access entries:
+    the deploy principal and the administrators are cluster admins, nobody else gets in.
+
+    Every role has a permission boundary: the control plane's is its one AWS managed policy, the
+    nodes' lists exactly what the node policies allow plus pulling from the tenant's repository.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, props: EksClusterProps) -> None:
         super().__init__(scope, construct_id)
         naming = props.naming
         self.cluster_name = naming.name("eks", "cluster")
+        cluster_policy = _aws_managed(props.partition, "AmazonEKSClusterPolicy")
         cluster_role = ServiceRole(
             self,
             "ClusterRole",
@@ -76,10 +109,12 @@ class EksCluster(TenantConstruct):
                 component="eks-cluster",
                 description="EKS control plane",
                 assumed_by=("eks.amazonaws.com",),
-                boundary_arn=None,
-                managed_policy_arns=(_aws_managed(props.partition, "AmazonEKSClusterPolicy"),),
+                # the boundary is the role's one policy: anything attached later is capped by it
+                boundary_arn=cluster_policy,
+                managed_policy_arns=(cluster_policy,),
             ),
         )
+        node_boundary = self._node_boundary(props)
         self.node_role = ServiceRole(
             self,
             "NodeRole",
@@ -88,17 +123,23 @@ class EksCluster(TenantConstruct):
                 component="eks-nodes",
                 description="EKS worker nodes",
                 assumed_by=("ec2.amazonaws.com",),
-                boundary_arn=None,
+                boundary_arn=node_boundary.arn_ref,
                 managed_policy_arns=tuple(
                     _aws_managed(props.partition, p)
-                    for p in (
-                        "AmazonEKSWorkerNodePolicy",
-                        "AmazonEKS_CNI_Policy",
-                        "AmazonEC2ContainerRegistryReadOnly",
-                    )
+                    for p in ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy")
                 ),
             ),
         )
+        # not AmazonEC2ContainerRegistryReadOnly: that reads every repository of the account
+        self.node_role.grant("PullImages", actions.ECR_PULL, [props.image_repository_arn])
+        self.node_role.grant(
+            "PullAddOnImages",
+            actions.ECR_PULL,
+            ["*"],
+            StringNotEquals={"aws:ResourceAccount": props.account_id},
+        )
+        self.node_role.grant("ImageLogin", actions.ECR_AUTH, ["*"])
+        props.key.grant_decrypt(self.node_role)
         log_group = Resource(
             self,
             "ControlPlaneLogs",
@@ -109,6 +150,7 @@ class EksCluster(TenantConstruct):
                 "kms_key_id": props.key.key_arn,
             },
         )
+        public = bool(props.endpoint_public_access_cidrs)
         self.cluster = Resource(
             self,
             PRIMARY_ID,
@@ -121,16 +163,24 @@ class EksCluster(TenantConstruct):
                     {
                         "subnet_ids": props.network.private_subnet_ids,
                         "endpoint_private_access": True,
-                        "endpoint_public_access": False,
+                        "endpoint_public_access": public,
+                        "public_access_cidrs": list(props.endpoint_public_access_cidrs) if public else None,
                     }
                 ],
                 "enabled_cluster_log_types": list(EKS_LOG_TYPES),
                 "encryption_config": [
                     {"resources": ["secrets"], "provider": [{"key_arn": props.key.key_arn}]}
                 ],
-                "access_config": [{"authentication_mode": "API"}],
+                # access entries only, and none made implicitly for the creator: an implicit entry for
+                # the deploy principal would clash with its explicit one below
+                "access_config": [
+                    {"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": False}
+                ],
+                # upgraded at the end of standard support rather than billed for extended support
+                "upgrade_policy": [{"support_type": "STANDARD"}],
             },
-            depends_on=[log_group],
+            # the control plane cannot be created, nor deleted cleanly, without its role's policy
+            depends_on=[log_group, *cluster_role.attachments],
         )
         self.node_groups: dict[str, Resource] = {}
         for workload in ("training", "serving"):
@@ -154,12 +204,87 @@ class EksCluster(TenantConstruct):
                     "update_config": [{"max_unavailable": 1}],
                     "labels": {"tenantml.io/workload": workload},
                 },
+                # nodes that start before their role's policies exist never join the cluster
+                depends_on=self.node_role.attachments,
             )
         self.oidc = Resource(
             self,
             "Oidc",
             "aws_iam_openid_connect_provider",
             {"url": self.cluster.ref("identity[0].oidc[0].issuer"), "client_id_list": ["sts.amazonaws.com"]},
+        )
+        self.admin_role = ServiceRole(
+            self,
+            "AdminRole",
+            ServiceRoleProps(
+                naming=naming,
+                component="eks-admin",
+                description=f"Administrators of the EKS cluster of {naming.tenant}",
+                trusted_accounts=(f"arn:{props.partition}:iam::{props.account_id}:root",),
+                boundary_arn=props.boundary_arn,
+            ),
+        )
+        self.admin_role.grant("DescribeCluster", actions.EKS_DESCRIBE, [self.cluster.arn_ref])
+        deploy_arn = props.deploy_principal_arn
+        if deploy_arn is None:
+            caller = DataSource(self, "Caller", "aws_caller_identity")
+            # the role behind the session that applies this stack (not the session's own ARN)
+            deploy_arn = DataSource(
+                self, "DeployPrincipal", "aws_iam_session_context", {"arn": caller.ref("arn")}
+            ).ref("issuer_arn")
+        principals = {"Deploy": deploy_arn, "Admin": self.admin_role.role_arn}
+        principals |= {f"Admin{i}": arn for i, arn in enumerate(props.admin_principal_arns, start=1)}
+        self.access_entries: dict[str, Resource] = {}
+        for access_id, principal in principals.items():
+            entry = Resource(
+                self,
+                f"{access_id}Access",
+                "aws_eks_access_entry",
+                {"cluster_name": self.cluster.ref("name"), "principal_arn": principal, "type": "STANDARD"},
+            )
+            Resource(
+                self,
+                f"{access_id}AccessPolicy",
+                "aws_eks_access_policy_association",
+                {
+                    "cluster_name": self.cluster.ref("name"),
+                    "principal_arn": entry.ref("principal_arn"),
+                    "policy_arn": _access_policy(props.partition, CLUSTER_ADMIN_ACCESS_POLICY),
+                    "access_scope": [{"type": "cluster"}],
+                },
+            )
+            self.access_entries[access_id] = entry
+
+    def _node_boundary(self, props: EksClusterProps) -> Resource:
+        statements = [
+            PolicyStatement(sid="WorkerNode", actions=actions.EKS_WORKER_NODE, resources=("*",)),
+            PolicyStatement(sid="Cni", actions=actions.EKS_CNI, resources=("*",)),
+            PolicyStatement(
+                sid="CniTags",
+                actions=actions.EKS_CNI_TAG,
+                resources=(f"arn:{props.partition}:ec2:*:*:network-interface/*",),
+            ),
+            PolicyStatement(
+                sid="PullImages", actions=actions.ECR_PULL, resources=(props.image_repository_arn,)
+            ),
+            PolicyStatement(
+                sid="PullAddOnImages",
+                actions=actions.ECR_PULL,
+                resources=("*",),
+                conditions={"StringNotEquals": {"aws:ResourceAccount": props.account_id}},
+            ),
+            PolicyStatement(sid="ImageLogin", actions=actions.ECR_AUTH, resources=("*",)),
+            PolicyStatement(sid="TenantKey", actions=actions.KMS_DECRYPT, resources=(props.key.key_arn,)),
+        ]
+        return Resource(
+            self,
+            "NodeBoundary",
+            "aws_iam_policy",
+            {
+                "name": props.naming.name("eks-nodes-boundary", "role"),
+                "description": f"Permission boundary of the EKS nodes of tenant {props.naming.tenant}",
+                "policy": policy_document(statements),
+            },
         )
 
     @property

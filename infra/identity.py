@@ -80,10 +80,22 @@ def policy_document(statements: Iterable[PolicyStatement]) -> str:
 
 
 def trust_policy(
-    services: Sequence[str] = (), federated: Mapping[str, Mapping[str, object]] | None = None
+    services: Sequence[str] = (),
+    federated: Mapping[str, Mapping[str, object]] | None = None,
+    accounts: Sequence[str] = (),
 ) -> str:
-    """An assume-role policy for AWS services and, optionally, an OIDC provider (IRSA)."""
+    """An assume-role policy for AWS services, accounts' principals and, optionally, an OIDC provider (IRSA)."""
     statements: list[dict[str, object]] = []
+    if accounts:
+        # the account root: any principal of the account whose own policies allow sts:AssumeRole on it
+        statements.append(
+            {
+                "Sid": "Accounts",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"AWS": sorted(accounts)},
+            }
+        )
     if services:
         statements.append(
             {
@@ -114,14 +126,16 @@ class ServiceRoleProps:
     component: str
     description: str
     assumed_by: tuple[str, ...] = ()
-    #: workload roles are capped by the tenant boundary; None only for roles that AWS services
-    #: use with AWS-managed policies (EKS control plane, nodes), which the boundary cannot express
-    boundary_arn: str | None
+    #: every role has one: the tenant boundary for workload roles, a boundary of exactly their AWS
+    #: managed policies for the EKS control plane and nodes
+    boundary_arn: str
     managed_policy_arns: tuple[str, ...] = ()
     federated: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    #: account root ARNs whose principals may assume the role (people, e.g. cluster administrators)
+    trusted_accounts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.assumed_by and not self.federated:
+        if not self.assumed_by and not self.federated and not self.trusted_accounts:
             raise ConstructPropsError([Problem("assumed_by", "a role needs at least one trusted principal")])
         bad = [s for s in self.assumed_by if not s.endswith(".amazonaws.com")]
         if bad:
@@ -145,7 +159,7 @@ class ServiceRole(TenantConstruct):
             {
                 "name": self.role_name,
                 "description": props.description,
-                "assume_role_policy": trust_policy(props.assumed_by, props.federated),
+                "assume_role_policy": trust_policy(props.assumed_by, props.federated, props.trusted_accounts),
                 "permissions_boundary": props.boundary_arn,
                 "max_session_duration": 3600,
             },
@@ -156,13 +170,16 @@ class ServiceRole(TenantConstruct):
             "aws_iam_role_policy",
             lambda: {"name": "grants", "role": self.role.id_ref, "policy": self.policy_json()},
         )
+        #: what the role's users must depend on: its permissions exist only once these do
+        self.attachments: list[Resource] = [self.policy]
         for i, arn in enumerate(props.managed_policy_arns):
-            Resource(
+            attachment = Resource(
                 self,
                 f"Managed{i}",
                 "aws_iam_role_policy_attachment",
                 {"role": self.role.ref("name"), "policy_arn": arn},
             )
+            self.attachments.append(attachment)
 
     @property
     def role_arn(self) -> str:
@@ -224,6 +241,7 @@ class PermissionBoundary(TenantConstruct):
         "PassRole": (actions.IAM_PASS_ROLE, ("iam", "role/{prefix}-*")),
         "Alarms": (actions.CLOUDWATCH_ALARMS_READ, ("cloudwatch", "alarm:{prefix}-*")),
         "Images": (actions.ECR_PULL, ("ecr", "repository/{prefix}-*")),
+        "Cluster": (actions.EKS_DESCRIBE, ("eks", "cluster/{prefix}-*")),
         "EndpointLogs": (
             actions.SAGEMAKER_ENDPOINT_LOGS,
             ("logs", "log-group:/aws/sagemaker/Endpoints/{prefix}-*"),

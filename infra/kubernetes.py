@@ -1,7 +1,9 @@
 """Serving on EKS: the Kubernetes provider bound to the tenant cluster, and the serving workload.
 
-The workload is a namespace per tenant, a service account bound to an IAM role through IRSA (the
-role trusts the cluster's OIDC provider for exactly that service account), a Deployment of the
+The IRSA role of the serving pods (:func:`serving_pods_role`) lives in the tenant stack beside the
+cluster, where the grants are made; the workload lives in the tenant's Kubernetes stack, applied after
+the cluster exists, and gets the role's ARN. The workload is a namespace per tenant, a service account
+bound to that role (the role trusts the cluster's OIDC provider for exactly that service account), a Deployment of the
 serving image (the SageMaker inference contract: ``GET /ping``, ``POST /invocations``, port 8080),
 a ClusterIP Service on port 80, a CPU HorizontalPodAutoscaler and a PodDisruptionBudget.
 Resources are written generically like every other (``infra.core``); their arguments are checked
@@ -59,6 +61,61 @@ class KubernetesProvider(TerraformProvider):
         return self._attributes
 
 
+@dataclass(frozen=True)
+class ServingNames:
+    """The Kubernetes names of a tenant's serving workload, known before anything exists."""
+
+    namespace: str
+    service_account: str
+    app_name: str
+
+    @property
+    def subject(self) -> str:
+        return f"system:serviceaccount:{self.namespace}:{self.service_account}"
+
+    @property
+    def service_host(self) -> str:
+        return f"{self.app_name}.{self.namespace}.svc.cluster.local"
+
+
+def serving_names(naming: Naming, model_name: str) -> ServingNames:
+    return ServingNames(naming.prefix, naming.name("serving"), naming.name(model_name))
+
+
+def serving_pods_role(
+    scope: Construct,
+    construct_id: str,
+    *,
+    naming: Naming,
+    names: ServingNames,
+    oidc_provider_arn: str,
+    oidc_issuer_host: str,
+    boundary_arn: str,
+) -> ServiceRole:
+    """The IRSA role of the serving pods: trusted by the cluster's OIDC provider for one service account.
+
+    ``oidc_issuer_host`` is the issuer without ``https://`` (the IAM condition-key prefix)."""
+    holder = TenantConstruct(scope, construct_id)
+    return ServiceRole(
+        holder,
+        "Role",
+        ServiceRoleProps(
+            naming=naming,
+            component="serving-pods",
+            description=f"tenantml serving pods of {naming.tenant} (IRSA)",
+            boundary_arn=boundary_arn,
+            federated={
+                oidc_provider_arn: {
+                    "StringEquals": {
+                        f"{oidc_issuer_host}:sub": names.subject,
+                        f"{oidc_issuer_host}:aud": STS_AUDIENCE,
+                    }
+                }
+            },
+        ),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class EksServingProps:
     naming: Naming
@@ -69,10 +126,8 @@ class EksServingProps:
     alias: str = "champion"
     serving_format: str = "sklearn"
     stream_name: str
-    oidc_provider_arn: str
-    #: the OIDC issuer without ``https://`` (the IAM condition-key prefix)
-    oidc_issuer_host: str
-    boundary_arn: str
+    #: the IRSA role the service account is bound to (made by :func:`serving_pods_role`)
+    role_arn: str
     min_replicas: int = 2
     max_replicas: int = 4
     target_cpu_percent: int = 70
@@ -108,28 +163,10 @@ class EksServing(TenantConstruct):
         super().__init__(scope, construct_id)
         self.props = props
         naming = props.naming
-        self.namespace = naming.prefix
-        self.service_account = naming.name("serving")
-        self.app_name = naming.name(props.model_name)
-        subject = f"system:serviceaccount:{self.namespace}:{self.service_account}"
-        self.role = ServiceRole(
-            self,
-            "Role",
-            ServiceRoleProps(
-                naming=naming,
-                component="serving-pods",
-                description=f"tenantml serving pods of {naming.tenant} (IRSA)",
-                boundary_arn=props.boundary_arn,
-                federated={
-                    props.oidc_provider_arn: {
-                        "StringEquals": {
-                            f"{props.oidc_issuer_host}:sub": subject,
-                            f"{props.oidc_issuer_host}:aud": STS_AUDIENCE,
-                        }
-                    }
-                },
-            ),
-        )
+        names = serving_names(naming, props.model_name)
+        self.namespace = names.namespace
+        self.service_account = names.service_account
+        self.app_name = names.app_name
         labels = {
             "app.kubernetes.io/name": self.app_name,
             "app.kubernetes.io/part-of": "tenantml",
@@ -151,7 +188,7 @@ class EksServing(TenantConstruct):
                     {
                         "name": self.service_account,
                         "namespace": namespace_ref,
-                        "annotations": {"eks.amazonaws.com/role-arn": self.role.role_arn},
+                        "annotations": {"eks.amazonaws.com/role-arn": props.role_arn},
                         "labels": labels,
                     }
                 ]
@@ -182,6 +219,10 @@ class EksServing(TenantConstruct):
                         ],
                     }
                 ],
+                # a new image or champion may not be there yet when the stack is applied (the image is
+                # pushed and the champion promoted after the first apply): the pods retry until they
+                # are, and the apply does not wait for them
+                "wait_for_rollout": False,
                 "lifecycle": {"ignore_changes": ["spec[0].replicas"]},
             },
         )
@@ -324,3 +365,8 @@ class EksServing(TenantConstruct):
 def eks_cluster_auth(scope: TenantConstruct, cluster_name: str) -> DataSource:
     """A short-lived token for the cluster (read at plan time, never stored in state)."""
     return DataSource(scope, "ClusterAuth", "aws_eks_cluster_auth", {"name": cluster_name})
+
+
+def existing_cluster(scope: TenantConstruct, cluster_name: str) -> DataSource:
+    """The tenant's cluster, made by the tenant stack: endpoint, CA bundle and OIDC issuer."""
+    return DataSource(scope, "Cluster", "aws_eks_cluster", {"name": cluster_name})

@@ -95,6 +95,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "aws_eks_cluster",
     "aws_eks_node_group",
     "aws_eks_access_entry",
+    "aws_eks_access_policy_association",
     "aws_launch_template",
     "aws_autoscaling_group",
     "aws_lambda_function",

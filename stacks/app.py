@@ -1,4 +1,5 @@
-"""The CDK for Terraform app: one ``TenantPlatformStack`` per tenant spec.
+"""The CDK for Terraform app: one ``TenantPlatformStack`` per tenant spec, and a
+``TenantKubernetesStack`` (``<tenant>-kubernetes``) for each tenant serving on EKS, applied after it.
 
 The platform settings (``platform.yaml`` beside the tenants directory, or
 ``TENANTML_PLATFORM_FILE``) give every tenant backend its state region and bucket. The
@@ -20,6 +21,7 @@ from core.platform import PLATFORM_ERROR, PlatformSpec, default_platform_file, l
 from core.spec import TenantSpec, load_specs
 from infra.cdk import App
 from stacks.bootstrap import BootstrapStack
+from stacks.kubernetes import TenantKubernetesStack, needs_kubernetes_stack
 from stacks.tenant_platform import TenantPlatformStack
 
 DEFAULT_OUTDIR = Path("cdktf.out")
@@ -40,6 +42,8 @@ def build_app(specs: Sequence[TenantSpec], outdir: Path, platform: PlatformSpec 
     build_dir = outdir / LAMBDA_BUILD_DIR
     for spec in specs:
         TenantPlatformStack(app, spec, build_dir=build_dir, platform=platform)
+        if needs_kubernetes_stack(spec):
+            TenantKubernetesStack(app, spec, platform=platform)
     return app
 
 
@@ -52,7 +56,7 @@ def build_bootstrap_app(accounts: Sequence[str], outdir: Path, platform: Platfor
 
 
 def synth_into(specs: Sequence[TenantSpec], outdir: Path, platform: PlatformSpec | None = None) -> None:
-    """Synthesize ``specs`` into ``outdir`` (``stacks/<tenant>/cdk.tf.json`` and ``manifest.json``)."""
+    """Synthesize ``specs`` into ``outdir`` (``stacks/<stack>/cdk.tf.json`` and ``manifest.json``)."""
     build_app(specs, outdir, platform).synth()
 
 

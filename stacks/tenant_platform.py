@@ -24,7 +24,7 @@ from infra.core import DataSource, TenantConstruct, TenantStack
 from infra.flow_logs import VpcFlowLog, VpcFlowLogProps
 from infra.identity import PermissionBoundary, PermissionBoundaryProps, ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey, TenantKeyProps
-from infra.kubernetes import WORKLOAD_LABEL, EksServing, EksServingProps, KubernetesProvider, eks_cluster_auth
+from infra.kubernetes import serving_names, serving_pods_role
 from infra.network import Network, NetworkProps
 from infra.registry import ModelRegistry, ModelRegistryProps
 from infra.serving import (
@@ -211,18 +211,20 @@ class TenantPlatformStack(TenantStack):
             "max_nodes": spec.compute.max_nodes,
             "log_retention_days": spec.lambdas.log_retention_days,
         }
+        images = ImageRepository(self, "Images", ImageRepositoryProps(naming=naming, key=key))
         compute_outputs: dict[str, str]
         cluster: EksCluster | None = None
         if spec.compute.kind == "eks":
             cluster = EksCluster(
                 self,
                 "Cluster",
-                EksClusterProps(**compute_common, kubernetes_version=spec.compute.kubernetes_version),
+                self._cluster_props(spec, compute_common, account, boundary.policy_arn, images),
             )
             compute_outputs = {
                 "cluster_name": cluster.cluster.ref("name"),
                 "cluster_arn": cluster.cluster_arn,
                 "cluster_oidc_provider_arn": cluster.oidc_provider_arn,
+                "cluster_admin_role_arn": cluster.admin_role.role_arn,
             }
         else:
             fleet = Ec2Fleet(
@@ -246,6 +248,7 @@ class TenantPlatformStack(TenantStack):
             roles["serving"],
             boundary.policy_arn,
             cluster,
+            images,
         )
 
         environment = {
@@ -310,6 +313,31 @@ class TenantPlatformStack(TenantStack):
             TerraformOutput(self, output_id, value=value)
         TerraformOutput(self, "private_subnet_ids", value=network.private_subnet_ids)
 
+    @staticmethod
+    def _cluster_props(
+        spec: TenantSpec,
+        common: Mapping[str, Any],
+        account: Account,
+        boundary_arn: str,
+        images: ImageRepository,
+    ) -> EksClusterProps:
+        partition, account_id = account.partition, account.account_id
+
+        def role_arn(role: str) -> str:
+            return role if role.startswith("arn:") else f"arn:{partition}:iam::{account_id}:role/{role}"
+
+        access = spec.compute.cluster_access
+        return EksClusterProps(
+            **common,
+            kubernetes_version=spec.compute.kubernetes_version,
+            account_id=account_id,
+            boundary_arn=boundary_arn,
+            image_repository_arn=images.repository_arn,
+            endpoint_public_access_cidrs=tuple(spec.compute.endpoint_public_access_cidrs),
+            deploy_principal_arn=role_arn(access.deploy_role) if access.deploy_role else None,
+            admin_principal_arns=tuple(role_arn(r) for r in access.admin_roles),
+        )
+
     def _workload_roles(self, naming: Naming, boundary_arn: str, spec: TenantSpec) -> dict[str, ServiceRole]:
         holders = TenantConstruct(self, "Roles")
         trusted = {
@@ -349,10 +377,11 @@ class TenantPlatformStack(TenantStack):
         role: ServiceRole,
         boundary_arn: str,
         cluster: EksCluster | None,
+        images: ImageRepository,
     ) -> dict[str, str]:
-        """The image repository and, as the spec chooses, a SageMaker endpoint or the EKS serving workload."""
+        """The image repository's grants and, as the spec chooses, a SageMaker endpoint or the IRSA role of
+        the EKS serving workload (the workload itself is the tenant's Kubernetes stack, ``stacks/kubernetes``)."""
         serving = spec.serving
-        images = ImageRepository(self, "Images", ImageRepositoryProps(naming=naming, key=key))
         images.grant_pull(role)
         outputs = {
             "image_repository_url": images.repository_url,
@@ -396,45 +425,26 @@ class TenantPlatformStack(TenantStack):
                 "endpoint_invoke_url": endpoint.invoke_url,
             }
         elif serving.platform == "eks" and cluster is not None and serving.image_tag is not None:
-            holder = TenantConstruct(self, "Kubernetes")
-            auth = eks_cluster_auth(holder, cluster.cluster.ref("name"))
-            KubernetesProvider(
-                self,
-                host=cluster.cluster.ref("endpoint"),
-                ca_certificate_base64=cluster.cluster.ref("certificate_authority[0].data"),
-                token=auth.ref("token"),
-            )
-            workload = EksServing(
+            names = serving_names(naming, spec.model.name)
+            pods = serving_pods_role(
                 self,
                 "Serving",
-                EksServingProps(
-                    naming=naming,
-                    model_name=spec.model.name,
-                    image_uri=images.image_uri(serving.image_tag),
-                    model_package_group=registry.group_name,
-                    serving_format=spec.model.serving_format,
-                    stream_name=stream.stream.ref("name"),
-                    oidc_provider_arn=cluster.oidc_provider_arn,
-                    oidc_issuer_host=cluster.oidc.ref("url"),
-                    boundary_arn=boundary_arn,
-                    min_replicas=serving.min_replicas,
-                    max_replicas=serving.max_replicas,
-                    target_cpu_percent=serving.target_cpu_percent,
-                    workers=serving.workers,
-                    node_selector={WORKLOAD_LABEL: "serving"} if "serving" in cluster.node_groups else None,
-                ),
+                naming=naming,
+                names=names,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_issuer_host=cluster.oidc.ref("url"),
+                boundary_arn=boundary_arn,
             )
-            pods = workload.role
             storage.models.grant_read(pods)
             registry.grant_read(pods)
             stream.grant_write(pods)
             grant_put_metrics(pods)
             images.grant_pull(pods)
             outputs |= {
-                "serving_namespace": workload.namespace,
-                "serving_service_account": workload.service_account,
+                "serving_namespace": names.namespace,
+                "serving_service_account": names.service_account,
                 "serving_pods_role_arn": pods.role_arn,
-                "serving_service_host": f"{workload.app_name}.{workload.namespace}.svc.cluster.local",
+                "serving_service_host": names.service_host,
             }
         return outputs
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.platform import PlatformSpec, state_accounts, state_bucket_name
 from core.spec import TenantSpec
+from core.stack_names import kubernetes_stack_name
 
 #: the bootstrap stacks go beside the tenant stacks, in their own cdktf output, so that nothing
 #: that walks ``<out>/stacks`` (apply, destroy, preview, ``cdktf deploy``) takes them for tenants
@@ -29,6 +30,11 @@ class SynthResult:
     tenant: str
     path: Path
     resource_count: int
+
+    @property
+    def stack(self) -> str:
+        """The stack's name: the tenant's, or ``<tenant>-kubernetes`` for its Kubernetes stack."""
+        return self.path.parent.name
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,8 @@ class BootstrapResult:
 def synth(
     specs: Sequence[TenantSpec], outdir: Path, platform: PlatformSpec | None = None
 ) -> list[SynthResult]:
-    """Synthesize ``specs`` into ``outdir/stacks/<tenant>/``; other tenants' output is kept."""
+    """Synthesize ``specs`` into ``outdir/stacks/<stack>/`` (each tenant's stack, then its Kubernetes
+    stack if it serves on EKS); other tenants' output is kept."""
     from stacks.app import synth_into  # imports the CDK: only when there is something to build
 
     # the scratch directory sits inside outdir so that publishing is a rename on one filesystem
@@ -96,27 +103,34 @@ def synth_bootstrap(
 
 def _publish(specs: Sequence[TenantSpec], built: Path, outdir: Path) -> list[SynthResult]:
     results = []
+    gone: list[str] = []
     for spec in specs:
-        target = outdir / "stacks" / spec.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(built / "stacks" / spec.name, target)
-        stack_file = target / "cdk.tf.json"
-        doc = json.loads(stack_file.read_text())
-        results.append(
-            SynthResult(spec.name, stack_file, sum(len(v) for v in doc.get("resource", {}).values()))
-        )
-    _merge_manifest(built / "manifest.json", outdir / "manifest.json")
+        for stack in (spec.name, kubernetes_stack_name(spec.name)):
+            target = outdir / "stacks" / stack
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                shutil.rmtree(target)
+            if not (built / "stacks" / stack).exists():
+                gone.append(stack)  # a tenant that stopped serving on EKS has no Kubernetes stack
+                continue
+            os.replace(built / "stacks" / stack, target)
+            stack_file = target / "cdk.tf.json"
+            doc = json.loads(stack_file.read_text())
+            results.append(
+                SynthResult(spec.name, stack_file, sum(len(v) for v in doc.get("resource", {}).values()))
+            )
+    _merge_manifest(built / "manifest.json", outdir / "manifest.json", gone)
     return results
 
 
-def _merge_manifest(new: Path, existing: Path) -> None:
+def _merge_manifest(new: Path, existing: Path, gone: list[str]) -> None:
     """Keep ``manifest.json`` listing every stack present, as ``cdktf deploy`` reads it."""
     merged = json.loads(new.read_text())
     stacks: dict[str, object] = (
         json.loads(existing.read_text()).get("stacks", {}) if existing.exists() else {}
     )
+    for stack in gone:
+        stacks.pop(stack, None)
     stacks.update(merged.get("stacks", {}))
     merged["stacks"] = dict(sorted(stacks.items()))
     tmp = existing.with_suffix(".json.tmp")

@@ -296,9 +296,12 @@ def up(
             summary.timings["bootstrap"] = time.perf_counter() - clock
             clock = time.perf_counter()
             stage(f"applying {', '.join(s.name for s in specs)} to the AWS emulator at {server.endpoint}")
-            summary.applied = apply_tenants(
+            applied = apply_tenants(
                 out_dir, [s.name for s in specs], state_dir, server.endpoint, on_progress=on_apply_progress
             )
+            # an EKS tenant's Kubernetes stack is applied too (its progress is reported), but the
+            # lifecycle, the endpoints and up.json are per tenant: they read the tenant stack's outputs
+            summary.applied = [a for a in applied if a.tenant in {s.name for s in specs}]
             summary.timings["apply"] = time.perf_counter() - clock
             if on_applied is not None:
                 on_applied(summary)

@@ -217,6 +217,8 @@ REPLACEMENT_ATTRIBUTES: dict[str, tuple[Entry, ...]] = {
         "launch_template.name",
     ),
     "aws_eks_access_entry": ("cluster_name", "principal_arn", "type"),
+    # no update function in the provider: every argument forces a new association
+    "aws_eks_access_policy_association": (ALL,),
     "aws_launch_template": ("name", "name_prefix"),
     "aws_autoscaling_group": ("name", "name_prefix"),
     # --- registry and serving (SageMaker models and endpoint configurations are immutable)

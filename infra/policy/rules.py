@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
+from core.stack_names import tenant_of_stack
 from core.terraform.document import as_list, first_block
 from infra.actions import DATA_ACTIONS
 from infra.policy.model import Check, Result, Rule, Severity
@@ -647,7 +648,7 @@ def required_tags(resource: SynthResource, stack: SynthStack) -> Result:
     missing = [key for key in wanted if not tags.get(key)]
     problems = [f"{where} lack {', '.join(missing)}"] if missing else []
     tenant_tag = tags.get("tenantml:tenant")
-    if tenant_tag and tenant_tag != stack.name:
+    if tenant_tag and tenant_tag != tenant_of_stack(stack.name):
         problems.append(f"tenantml:tenant is {tenant_tag!r} in the stack of tenant {stack.name!r}")
     return Result.fail("; ".join(problems)) if problems else Result.ok()
 
@@ -716,7 +717,8 @@ def tenant_isolation(resource: SynthResource, stack: SynthStack) -> Result:
             problems.append(f"state key {key!r} is not this tenant's own ({stack.name!r})")
     others: dict[str, list[str]] = {}
     for text in strings(resource.body):
-        for tenant in foreign_tenants(text, stack.name, stack.known_tenants):
+        # the tenant, not the stack: an EKS tenant's <tenant>-kubernetes stack names its tenant's cluster
+        for tenant in foreign_tenants(text, stack.tenant, stack.known_tenants):
             others.setdefault(tenant, []).append(text)
     for tenant, texts in sorted(others.items()):
         sample = texts[0] if len(texts[0]) <= 120 else texts[0][:117] + "..."

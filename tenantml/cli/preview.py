@@ -84,7 +84,7 @@ def check(
     specs = load_specs(tenants, only=tenant) if tenant is not None else every_spec
     with err_console.status(f"Synthesizing {len(specs)} tenant stack(s)..."):
         results = synth_stacks(specs, out)
-    stacks = {r.tenant: json.loads(r.path.read_text(encoding="utf-8")) for r in results}
+    stacks = {r.stack: json.loads(r.path.read_text(encoding="utf-8")) for r in results}
     report = build_check_report(specs, stacks, known_tenants(every_spec))
 
     if format is OutputFormat.JSON:

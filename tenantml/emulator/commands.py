@@ -1,7 +1,8 @@
 """Plain functions behind ``tenantml plan|apply|destroy`` on the emulator; they return data, the CLI prints.
 
-Each tenant's stack is ``<out_dir>/stacks/<tenant>/cdk.tf.json`` and its state
-``<state_dir>/<tenant>.json``. Every function checks every requested stack before touching
+Each stack is ``<out_dir>/stacks/<stack>/cdk.tf.json`` and its state ``<state_dir>/<stack>.json``:
+a tenant's stack is named after the tenant, and an EKS tenant has a second one, ``<tenant>-kubernetes``,
+applied after it and destroyed before it. Every function checks every requested stack before touching
 the emulator: a problem in one tenant's stack stops the whole command, with every problem
 of every stack listed in one :class:`~core.errors.EmulatorPlanError`.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import EmulatorPlanError, UsageError
+from core.stack_names import kubernetes_stack_name, tenant_of_stack
 from core.terraform.document import Document
 from tenantml.emulator.apply import (
     ApplyResult,
@@ -64,22 +66,27 @@ class TenantDestroy:
 
 
 def find_stacks(out_dir: Path, tenants: Sequence[str] | None = None) -> dict[str, Path]:
-    """tenant -> ``cdk.tf.json`` of every synthesized stack (or of the ones named)."""
+    """stack -> ``cdk.tf.json`` of every synthesized stack (or of the tenants named), in apply order:
+    each tenant's stack, then its Kubernetes stack (``<tenant>-kubernetes``), which reads the cluster."""
     stacks_dir = out_dir / "stacks"
     found = (
         {p.parent.name: p for p in sorted(stacks_dir.glob(f"*/{STACK_FILE}"))} if stacks_dir.is_dir() else {}
     )
     if not found:
         raise UsageError(f"no synthesized stacks in {stacks_dir}; run `tenantml synth` first")
-    if not tenants:
-        return found
-    unknown = [t for t in tenants if t not in found]
+    names = list(tenants) if tenants else sorted({tenant_of_stack(s) for s in found})
+    unknown = [t for t in names if t not in found and kubernetes_stack_name(t) not in found]
     if unknown:
         raise UsageError(
             f"no synthesized stack for tenant(s) {', '.join(unknown)} in {stacks_dir}; "
             f"known: {', '.join(found)}"
         )
-    return {t: found[t] for t in tenants}
+    ordered: dict[str, Path] = {}
+    for tenant in names:
+        for stack in (tenant, kubernetes_stack_name(tenant)):
+            if stack in found:
+                ordered[stack] = found[stack]
+    return ordered
 
 
 def _load_all(stacks: dict[str, Path]) -> dict[str, Document]:
@@ -186,7 +193,9 @@ def destroy_tenants(
     """
     del out_dir  # the state is the source of truth for what exists
     if tenants:
-        names = list(tenants)
+        # reversed below: a tenant's Kubernetes stack goes before the cluster it runs on
+        names = [s for t in tenants for s in (t, kubernetes_stack_name(t))]
+        names = [s for s in names if s in tenants or state_path(state_dir, s).exists()]
     else:
         names = (
             sorted(p.stem for p in state_dir.glob("*.json") if not p.name.endswith(".stale.json"))

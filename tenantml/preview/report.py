@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from core.spec import TenantSpec
+from core.stack_names import tenant_of_stack
 from core.terraform.diff import Action
 from infra.policy import StackPolicyResult, SynthStack, check_stack, spec_suppressions
 from tenantml.preview.cost import (
@@ -117,7 +118,10 @@ def build_check_report(
     specs: Sequence[TenantSpec], stacks: Mapping[str, Mapping[str, Any]], known: Mapping[str, str]
 ) -> CheckReport:
     by_name = {s.name: s for s in specs}
-    return CheckReport([check_tenant(by_name.get(t), t, stacks[t], known) for t in sorted(stacks)])
+    # a tenant's Kubernetes stack takes the tenant's suppressions
+    return CheckReport(
+        [check_tenant(by_name.get(tenant_of_stack(t)), t, stacks[t], known) for t in sorted(stacks)]
+    )
 
 
 def build_preview_report(
@@ -141,7 +145,9 @@ def build_preview_report(
             TenantPreview(
                 tenant,
                 diff_stacks(tenant, base, head),
-                check_tenant(by_name.get(tenant), tenant, head, known) if head is not None else None,
+                check_tenant(by_name.get(tenant_of_stack(tenant)), tenant, head, known)
+                if head is not None
+                else None,
                 before,
                 after,
                 cost_changes(before, after),

@@ -45,7 +45,7 @@ def synthesize_specs(
     stacks = {}
     for result in synth_tenants(specs, outdir, platform):
         text = result.path.read_text(encoding="utf-8")
-        stacks[result.tenant] = SynthesizedStack(result.tenant, result.path.parent, text, json.loads(text))
+        stacks[result.stack] = SynthesizedStack(result.stack, result.path.parent, text, json.loads(text))
     return stacks
 
 

@@ -19,6 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 CHECKOUT = ("cdktf.json", "scripts", "stacks", "infra", "tenantml", "pipelines", "lambdas", "tenants")
 
 
+#: every stack of the example tenants: fraud serves on EKS, so it has a Kubernetes stack too
+EXAMPLE_STACKS = [
+    Path("stacks/churn/cdk.tf.json"),
+    Path("stacks/fraud/cdk.tf.json"),
+    Path("stacks/fraud-kubernetes/cdk.tf.json"),
+]
+
+
 def _run_app(project: Path, outdir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the app string as cdktf does: a shell in ``project``, ``CDKTF_OUTDIR`` set. The environment
     is a fresh terminal's: no virtual environment activated, none of its directories on PATH."""
@@ -66,17 +74,13 @@ def test_given_an_activated_venv_when_cdktf_runs_the_app_then_it_writes_the_same
     assert result.exit_code == 0, result.output
 
     # then every stack document is identical
-    assert (
-        _stacks(tmp_path / "cdktf")
-        == _stacks(tmp_path / "cli")
-        == [Path("stacks/churn/cdk.tf.json"), Path("stacks/fraud/cdk.tf.json")]
-    )
+    assert _stacks(tmp_path / "cdktf") == _stacks(tmp_path / "cli") == EXAMPLE_STACKS
     for stack in _stacks(tmp_path / "cli"):
         assert json.loads((tmp_path / "cdktf" / stack).read_text()) == json.loads(
             (tmp_path / "cli" / stack).read_text()
         )
     manifest = json.loads((tmp_path / "cli" / "manifest.json").read_text())
-    assert sorted(manifest["stacks"]) == ["churn", "fraud"]
+    assert sorted(manifest["stacks"]) == ["churn", "fraud", "fraud-kubernetes"]
 
 
 @pytest.mark.slow
@@ -91,7 +95,7 @@ def test_given_the_readme_install_when_cdktf_runs_the_app_from_a_fresh_shell_the
 
     # then it ran in the project's environment and wrote every tenant's stack
     assert ran.returncode == 0, ran.stderr[-2000:]
-    assert _stacks(tmp_path / "out") == [Path("stacks/churn/cdk.tf.json"), Path("stacks/fraud/cdk.tf.json")]
+    assert _stacks(tmp_path / "out") == EXAMPLE_STACKS
 
 
 def test_given_no_project_environment_when_cdktf_runs_the_app_then_it_says_how_to_install(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from infra_support import ACCOUNT_ID, as_list, bodies, only, policy, synth
+from infra_support import ACCOUNT_ID, BOUNDARY_ARN, as_list, bodies, only, policy, synth
 
 from core.errors import ConstructPropsError
-from infra import cdk
+from infra import actions, cdk
 from infra.compute import AL2023_AMI, EKS_LOG_TYPES, Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
 from infra.network import Network, NetworkProps
 
@@ -31,9 +31,18 @@ def compute_fields(naming, key, network) -> dict:
     }
 
 
+REPOSITORY_ARN = f"arn:aws:ecr:eu-west-1:{ACCOUNT_ID}:repository/tenantml-acme-dev-images"
+EKS_FIELDS = {
+    "kubernetes_version": "1.36",
+    "account_id": ACCOUNT_ID,
+    "boundary_arn": BOUNDARY_ARN,
+    "image_repository_arn": REPOSITORY_ARN,
+}
+
+
 @pytest.fixture
 def cluster(stack, compute_fields) -> EksCluster:
-    return EksCluster(stack, "Cluster", EksClusterProps(**compute_fields, kubernetes_version="1.31"))
+    return EksCluster(stack, "Cluster", EksClusterProps(**compute_fields, **EKS_FIELDS))
 
 
 @pytest.fixture
@@ -55,7 +64,8 @@ def test_given_an_eks_cluster_when_synthesized_then_its_endpoint_is_private_only
     # then
     body = only(doc, "aws_eks_cluster")
     assert body["name"] == "tenantml-acme-dev-eks"
-    assert body["version"] == "1.31"
+    assert body["version"] == "1.36"
+    assert body["upgrade_policy"] == [{"support_type": "STANDARD"}]
     assert body["vpc_config"] == [
         {
             "subnet_ids": PRIVATE_SUBNETS,
@@ -81,7 +91,7 @@ def test_given_an_eks_cluster_when_synthesized_then_all_five_control_plane_log_t
         "kms_key_id": "${aws_kms_key.key.arn}",
     }
     # EKS creates the group itself when the cluster comes first; then Terraform's create fails
-    assert body["depends_on"] == ["aws_cloudwatch_log_group.cluster_control_plane_logs"]
+    assert "aws_cloudwatch_log_group.cluster_control_plane_logs" in body["depends_on"]
 
 
 def test_given_an_eks_cluster_when_synthesized_then_secrets_are_encrypted_with_the_tenant_key(stack, cluster):
@@ -96,7 +106,9 @@ def test_given_an_eks_cluster_when_synthesized_then_secrets_are_encrypted_with_t
             "encryption_config": [
                 {"resources": ["secrets"], "provider": [{"key_arn": "${aws_kms_key.key.arn}"}]}
             ],
-            "access_config": [{"authentication_mode": "API"}],
+            "access_config": [
+                {"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": False}
+            ],
         },
     )
 
@@ -148,8 +160,8 @@ def test_given_an_eks_cluster_when_synthesized_then_its_roles_use_the_aws_manage
     attached = sorted(
         a["policy_arn"].rsplit("/", 1)[1] for a in bodies(doc, "aws_iam_role_policy_attachment").values()
     )
+    # not AmazonEC2ContainerRegistryReadOnly: it reads every repository of the account
     assert attached == [
-        "AmazonEC2ContainerRegistryReadOnly",
         "AmazonEKSClusterPolicy",
         "AmazonEKSWorkerNodePolicy",
         "AmazonEKS_CNI_Policy",
@@ -160,9 +172,7 @@ def test_given_zero_minimum_nodes_when_a_cluster_is_built_then_one_node_is_still
     stack, compute_fields
 ):
     # given
-    EksCluster(
-        stack, "Cluster", EksClusterProps(**{**compute_fields, "min_nodes": 0}, kubernetes_version="1.31")
-    )
+    EksCluster(stack, "Cluster", EksClusterProps(**{**compute_fields, "min_nodes": 0}, **EKS_FIELDS))
 
     # when
     _, doc = synth(stack)
@@ -170,6 +180,151 @@ def test_given_zero_minimum_nodes_when_a_cluster_is_built_then_one_node_is_still
     # then
     group = bodies(doc, "aws_eks_node_group")["cluster_training_nodes"]
     assert group["scaling_config"] == [{"min_size": 0, "desired_size": 1, "max_size": 10}]
+
+
+def test_given_an_eks_cluster_then_the_deploy_principal_and_the_admin_role_are_cluster_admins(stack, cluster):
+    # when
+    _, doc = synth(stack)
+
+    # then: nobody else gets in (API mode, no implicit entry for the creator)
+    entries = bodies(doc, "aws_eks_access_entry")
+    assert sorted(entries) == ["cluster_admin_access", "cluster_deploy_access"]
+    assert entries["cluster_admin_access"]["principal_arn"] == "${aws_iam_role.cluster_admin_role.arn}"
+    # by default the deploy principal is the role behind the session applying the stack
+    assert (
+        entries["cluster_deploy_access"]["principal_arn"]
+        == "${data.aws_iam_session_context.cluster_deploy_principal.issuer_arn}"
+    )
+    assert doc["data"]["aws_iam_session_context"]["cluster_deploy_principal"]["arn"] == (
+        "${data.aws_caller_identity.cluster_caller.arn}"
+    )
+    assert {e["cluster_name"] for e in entries.values()} == {"${aws_eks_cluster.cluster.name}"}
+    associations = bodies(doc, "aws_eks_access_policy_association")
+    assert sorted(associations) == ["cluster_admin_access_policy", "cluster_deploy_access_policy"]
+    for name, association in associations.items():
+        entry = name.removesuffix("_policy")
+        assert association["principal_arn"] == f"${{aws_eks_access_entry.{entry}.principal_arn}}"
+        assert (
+            association["policy_arn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        )
+        assert association["access_scope"] == [{"type": "cluster"}]
+    admin = bodies(doc, "aws_iam_role")["cluster_admin_role"]
+    assert policy(admin, "assume_role_policy")["Statement"] == [
+        {
+            "Sid": "Accounts",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT_ID}:root"]},
+        }
+    ]
+    grants = policy(bodies(doc, "aws_iam_role_policy")["cluster_admin_role_policy"], "policy")
+    assert grants["Statement"][0]["Action"] == ["eks:DescribeCluster"]
+    assert grants["Statement"][0]["Resource"] == ["${aws_eks_cluster.cluster.arn}"]
+
+
+def test_given_a_deploy_role_and_more_admins_then_each_gets_its_own_access_entry(stack, compute_fields):
+    # given
+    deploy = f"arn:aws:iam::{ACCOUNT_ID}:role/ci-deploy"
+    admins = (f"arn:aws:iam::{ACCOUNT_ID}:role/ops", f"arn:aws:iam::{ACCOUNT_ID}:role/sre")
+    EksCluster(
+        stack,
+        "Cluster",
+        EksClusterProps(
+            **compute_fields, **EKS_FIELDS, deploy_principal_arn=deploy, admin_principal_arns=admins
+        ),
+    )
+
+    # when
+    _, doc = synth(stack)
+
+    # then
+    entries = {k: v["principal_arn"] for k, v in bodies(doc, "aws_eks_access_entry").items()}
+    assert entries == {
+        "cluster_deploy_access": deploy,
+        "cluster_admin_access": "${aws_iam_role.cluster_admin_role.arn}",
+        "cluster_admin1_access": admins[0],
+        "cluster_admin2_access": admins[1],
+    }
+    assert "aws_iam_session_context" not in doc.get("data", {})
+    assert len(bodies(doc, "aws_eks_access_policy_association")) == 4
+
+
+def test_given_ci_networks_then_the_endpoint_is_public_to_those_networks_only(stack, compute_fields):
+    # given
+    EksCluster(
+        stack,
+        "Cluster",
+        EksClusterProps(**compute_fields, **EKS_FIELDS, endpoint_public_access_cidrs=("203.0.113.0/24",)),
+    )
+
+    # when
+    _, doc = synth(stack)
+
+    # then
+    assert only(doc, "aws_eks_cluster")["vpc_config"][0] == {
+        "subnet_ids": PRIVATE_SUBNETS,
+        "endpoint_private_access": True,
+        "endpoint_public_access": True,
+        "public_access_cidrs": ["203.0.113.0/24"],
+    }
+
+
+def test_given_the_internet_as_a_ci_network_then_the_props_are_rejected(compute_fields):
+    with pytest.raises(ConstructPropsError) as raised:
+        EksClusterProps(**compute_fields, **EKS_FIELDS, endpoint_public_access_cidrs=("0.0.0.0/0",))
+    assert "endpoint_public_access_cidrs" in str(raised.value)
+
+
+def test_given_an_eks_cluster_then_cluster_and_node_groups_wait_for_their_role_policies(stack, cluster):
+    # when
+    _, doc = synth(stack)
+
+    # then: a control plane or node started before its role's policies exist fails (nodes never join)
+    cluster_needs = set(only(doc, "aws_eks_cluster")["depends_on"])
+    assert {"aws_iam_role_policy_attachment.cluster_cluster_role_managed0"} <= cluster_needs
+    node_policies = {
+        "aws_iam_role_policy.cluster_node_role_policy",
+        "aws_iam_role_policy_attachment.cluster_node_role_managed0",
+        "aws_iam_role_policy_attachment.cluster_node_role_managed1",
+    }
+    for group in bodies(doc, "aws_eks_node_group").values():
+        assert set(group["depends_on"]) == node_policies
+
+
+def test_given_an_eks_cluster_then_every_role_has_a_permission_boundary(stack, cluster):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    roles = bodies(doc, "aws_iam_role")
+    assert {n: r.get("permissions_boundary") for n, r in roles.items()} == {
+        # the control plane's one policy is its boundary: nothing attached later reaches further
+        "cluster_cluster_role": "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+        "cluster_node_role": "${aws_iam_policy.cluster_node_boundary.arn}",
+        "cluster_admin_role": BOUNDARY_ARN,
+    }
+
+
+def test_given_an_eks_cluster_then_nodes_pull_only_the_tenant_repository_of_their_account(stack, cluster):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    grants = {
+        s["Sid"]: s
+        for s in policy(bodies(doc, "aws_iam_role_policy")["cluster_node_role_policy"], "policy")["Statement"]
+    }
+    assert grants["PullImages"]["Resource"] == [REPOSITORY_ARN]
+    # EKS add-on images (VPC CNI, kube-proxy, CoreDNS) live in AWS's accounts, never in this one
+    assert grants["PullAddOnImages"]["Resource"] == ["*"]
+    assert grants["PullAddOnImages"]["Condition"] == {"StringNotEquals": {"aws:ResourceAccount": ACCOUNT_ID}}
+    boundary = {s["Sid"]: s for s in policy(only(doc, "aws_iam_policy"), "policy")["Statement"]}
+    assert boundary["PullImages"]["Resource"] == [REPOSITORY_ARN]
+    assert boundary["PullAddOnImages"]["Condition"] == grants["PullAddOnImages"]["Condition"]
+    # the boundary covers every action the node policies allow, and nothing of S3, IAM or KMS writes
+    allowed = {a for s in boundary.values() for a in s["Action"]}
+    assert set(actions.EKS_WORKER_NODE) | set(actions.EKS_CNI) <= allowed
+    assert not [a for a in allowed if a.startswith(("s3:", "iam:", "kms:Encrypt", "sts:"))]
 
 
 # --- EC2 ------------------------------------------------------------------------------------------
@@ -288,7 +443,7 @@ def test_given_a_broken_compute_setting_when_props_are_built_then_the_field_and_
     # when
     with pytest.raises(ConstructPropsError) as caught:
         if kind == "eks":
-            EksClusterProps(**merged, kubernetes_version="1.31")
+            EksClusterProps(**merged, **EKS_FIELDS)
         else:
             Ec2FleetProps(**merged, instance_role=role)
 
@@ -329,7 +484,7 @@ def test_given_compute_and_volume_problems_when_fleet_props_are_built_then_one_e
 )
 def test_given_valid_compute_settings_when_props_are_built_then_they_are_kept(compute_fields, role, fields):
     # when
-    eks = EksClusterProps(**{**compute_fields, **fields}, kubernetes_version="1.31")
+    eks = EksClusterProps(**{**compute_fields, **fields}, **EKS_FIELDS)
     ec2 = Ec2FleetProps(**{**compute_fields, **fields}, instance_role=role)
 
     # then

@@ -311,7 +311,7 @@ def test_given_managed_policies_when_synthesized_then_each_is_attached_to_the_ro
             component="nodes",
             description="d",
             assumed_by=("ec2.amazonaws.com",),
-            boundary_arn=None,
+            boundary_arn=BOUNDARY_ARN,
             managed_policy_arns=managed,
         ),
     )
@@ -324,7 +324,7 @@ def test_given_managed_policies_when_synthesized_then_each_is_attached_to_the_ro
     assert sorted(attachments) == ["nodes_managed0", "nodes_managed1"]
     assert sorted(a["policy_arn"] for a in attachments.values()) == sorted(managed)
     assert {a["role"] for a in attachments.values()} == {"${aws_iam_role.nodes.name}"}
-    assert "permissions_boundary" not in only(doc, "aws_iam_role")
+    assert only(doc, "aws_iam_role")["permissions_boundary"] == BOUNDARY_ARN
 
 
 def test_given_a_component_too_long_for_a_role_name_when_a_role_is_built_then_the_limit_is_named(

@@ -50,7 +50,7 @@ def _env(container: dict[str, Any]) -> dict[str, str]:
 
 
 def test_given_any_tenant_then_an_immutable_scanned_kms_encrypted_repository_is_an_output(stacks):
-    for doc in stacks.values():
+    for doc in (stacks["churn"], stacks["fraud"]):  # the tenant stacks; fraud-kubernetes reads fraud's
         repo = only(doc, "aws_ecr_repository")
         assert repo["image_tag_mutability"] == "IMMUTABLE"
         assert repo["image_scanning_configuration"] == [{"scan_on_push": True}]
@@ -189,20 +189,43 @@ def test_given_sagemaker_serving_then_the_serving_role_may_pull_the_image_and_at
 # --- EKS ----------------------------------------------------------------------------------
 
 
-def test_given_eks_serving_then_the_kubernetes_provider_is_bound_to_the_cluster(stacks):
-    doc = stacks["fraud"]
+def test_given_eks_serving_then_the_workload_is_its_own_stack_reading_the_cluster_through_data_sources(
+    stacks,
+):
+    # the Kubernetes provider cannot be configured from a cluster the same apply creates
+    cluster_stack, doc = stacks["fraud"], stacks["fraud-kubernetes"]
+    assert "kubernetes" not in cluster_stack["provider"]
+    assert not [t for t in cluster_stack["resource"] if t.startswith("kubernetes_")]
     assert doc["terraform"]["required_providers"]["kubernetes"]["source"] == "hashicorp/kubernetes"
+    assert doc["terraform"]["backend"]["s3"]["key"] == "tenants/fraud-kubernetes/terraform.tfstate"
+    assert set(doc["resource"]) == {
+        "kubernetes_namespace_v1",
+        "kubernetes_service_account_v1",
+        "kubernetes_deployment_v1",
+        "kubernetes_service_v1",
+        "kubernetes_horizontal_pod_autoscaler_v2",
+        "kubernetes_pod_disruption_budget_v1",
+    }
     provider = doc["provider"]["kubernetes"][0]
-    assert provider["host"] == "${aws_eks_cluster.cluster.endpoint}"
+    assert provider["host"] == "${data.aws_eks_cluster.existing_cluster.endpoint}"
     assert (
         provider["cluster_ca_certificate"]
-        == "${base64decode(aws_eks_cluster.cluster.certificate_authority[0].data)}"
+        == "${base64decode(data.aws_eks_cluster.existing_cluster.certificate_authority[0].data)}"
     )
-    assert provider["token"] == "${data.aws_eks_cluster_auth.kubernetes_cluster_auth.token}"
-    assert (
-        doc["data"]["aws_eks_cluster_auth"]["kubernetes_cluster_auth"]["name"]
-        == "${aws_eks_cluster.cluster.name}"
-    )
+    assert provider["token"] == "${data.aws_eks_cluster_auth.existing_cluster_auth.token}"
+    data = doc["data"]
+    assert data["aws_eks_cluster"]["existing_cluster"]["name"] == "tenantml-fraud-prod-eks"
+    assert data["aws_iam_role"]["existing_serving_role"]["name"] == "tenantml-fraud-prod-serving-pods"
+    assert data["aws_ecr_repository"]["existing_images"]["name"] == "tenantml-fraud-prod-images"
+    # what the data sources name is what the tenant stack creates
+    assert bodies(cluster_stack, "aws_eks_cluster")["cluster"]["name"] == "tenantml-fraud-prod-eks"
+    assert bodies(cluster_stack, "aws_iam_role")["serving_role"]["name"] == "tenantml-fraud-prod-serving-pods"
+    assert bodies(cluster_stack, "aws_ecr_repository")["images"]["name"] == "tenantml-fraud-prod-images"
+
+
+def test_given_eks_serving_then_the_first_apply_does_not_wait_for_a_rollout(stacks):
+    # the image is pushed and the champion promoted after the first apply: waiting would time out
+    assert only(stacks["fraud-kubernetes"], "kubernetes_deployment_v1")["wait_for_rollout"] is False
 
 
 def test_given_eks_serving_then_the_irsa_role_trusts_exactly_the_service_account(stacks):
@@ -220,8 +243,10 @@ def test_given_eks_serving_then_the_irsa_role_trusts_exactly_the_service_account
         }
     }
     assert role["permissions_boundary"] == "${aws_iam_policy.boundary.arn}"
-    account = only(doc, "kubernetes_service_account_v1")["metadata"][0]
-    assert account["annotations"] == {"eks.amazonaws.com/role-arn": "${aws_iam_role.serving_role.arn}"}
+    account = only(stacks["fraud-kubernetes"], "kubernetes_service_account_v1")["metadata"][0]
+    assert account["annotations"] == {
+        "eks.amazonaws.com/role-arn": "${data.aws_iam_role.existing_serving_role.arn}"
+    }
     assert account["name"] == "tenantml-fraud-prod-serving"
     assert account["namespace"] == "${kubernetes_namespace_v1.serving_namespace.metadata[0].name}"
     grants = {
@@ -232,11 +257,11 @@ def test_given_eks_serving_then_the_irsa_role_trusts_exactly_the_service_account
 
 
 def test_given_eks_serving_then_the_deployment_follows_the_inference_contract_and_runs_unprivileged(stacks):
-    doc = stacks["fraud"]
+    doc = stacks["fraud-kubernetes"]
     deployment = only(doc, "kubernetes_deployment_v1")
     pod = deployment["spec"][0]["template"][0]["spec"][0]
     [container] = pod["container"]
-    assert container["image"] == "${aws_ecr_repository.images.repository_url}:1.0.0"
+    assert container["image"] == "${data.aws_ecr_repository.existing_images.repository_url}:1.0.0"
     assert container["args"] == ["serve", "--port", "8080", "--workers", "2"]
     assert container["port"] == [{"name": "http", "container_port": 8080, "protocol": "TCP"}]
     for probe in ("readiness_probe", "liveness_probe"):
@@ -263,7 +288,7 @@ def test_given_eks_serving_then_the_deployment_follows_the_inference_contract_an
 
 
 def test_given_eks_serving_then_service_and_autoscaler_follow_the_spec(stacks):
-    doc = stacks["fraud"]
+    doc = stacks["fraud-kubernetes"]
     service = only(doc, "kubernetes_service_v1")["spec"][0]
     assert service["type"] == "ClusterIP"
     assert service["port"] == [{"name": "http", "port": 80, "target_port": "http", "protocol": "TCP"}]
@@ -278,11 +303,15 @@ def test_given_eks_serving_then_service_and_autoscaler_follow_the_spec(stacks):
 
 
 def test_given_both_serving_platforms_then_the_stacks_have_no_schema_problems(stacks):
-    assert {t: check_stack(doc) for t, doc in stacks.items()} == {"churn": [], "fraud": []}
+    assert {t: check_stack(doc) for t, doc in stacks.items()} == {
+        "churn": [],
+        "fraud": [],
+        "fraud-kubernetes": [],
+    }
 
 
 def test_given_a_misspelt_kubernetes_argument_then_the_schema_check_reports_it(stacks):
-    doc = json.loads(json.dumps(stacks["fraud"]))
+    doc = json.loads(json.dumps(stacks["fraud-kubernetes"]))
     next(iter(doc["resource"]["kubernetes_service_v1"].values()))["spec"][0]["typ"] = "ClusterIP"
     problems = check_stack(doc)
     assert [p.location for p in problems] == ["kubernetes_service_v1.serving_service.spec[0].typ"]

@@ -287,7 +287,8 @@ def test_given_both_examples_when_synthesized_twice_then_every_stack_file_is_byt
         pytest.fail("the lambda sources changed during every attempt; determinism could not be checked")
 
     # then
-    assert sorted(first) == sorted(second) == TENANTS
+    assert sorted(first) == sorted(second) == [*TENANTS, "fraud-kubernetes"]
+    assert second["fraud-kubernetes"].text == first["fraud-kubernetes"].text
     for name in TENANTS:
         assert second[name].text == first[name].text, name
         first_zips = sorted(
@@ -334,42 +335,57 @@ def test_given_an_example_tenant_when_synthesized_then_no_data_action_is_granted
     assert found == []
 
 
-def test_given_an_example_tenant_when_synthesized_then_only_the_eks_service_roles_lack_the_boundary(tenant):
+def test_given_an_example_tenant_when_synthesized_then_every_role_has_a_permission_boundary(tenant):
     # given
     roles = bodies(tenant.doc, "aws_iam_role")
 
     # when
-    unbounded = sorted(name for name, body in roles.items() if "permissions_boundary" not in body)
+    boundaries = {name: body.get("permissions_boundary") for name, body in roles.items()}
 
-    # then: the EKS control plane and nodes use AWS-managed policies the boundary cannot express
-    expected = ["cluster_cluster_role", "cluster_node_role"] if tenant.tenant == "fraud" else []
-    assert unbounded == expected
-    assert {body.get("permissions_boundary") for name, body in roles.items() if name not in expected} == {
-        "${aws_iam_policy.boundary.arn}"
+    # then: the EKS control plane is capped by its one AWS managed policy, the nodes by their own
+    # boundary (the node policies plus the tenant's repository), every other role by the tenant's
+    own = {
+        "cluster_cluster_role": "arn:${data.aws_partition.account_partition.partition}:iam::aws:policy/AmazonEKSClusterPolicy",
+        "cluster_node_role": "${aws_iam_policy.cluster_node_boundary.arn}",
     }
+    expected = {
+        name: own.get(name, "${aws_iam_policy.boundary.arn}")
+        if tenant.tenant == "fraud"
+        else "${aws_iam_policy.boundary.arn}"
+        for name in roles
+    }
+    assert boundaries == expected
 
 
 def test_given_an_example_tenant_when_synthesized_then_every_action_a_bounded_role_holds_is_allowed_by_the_boundary(
     tenant,
 ):
-    # given
-    boundary = policy(bodies(tenant.doc, "aws_iam_policy")["boundary"])
-    allowed = {a for st in boundary["Statement"] if st["Effect"] == "Allow" for a in as_list(st["Action"])}
-    bounded = {
-        name for name, body in bodies(tenant.doc, "aws_iam_role").items() if "permissions_boundary" in body
+    # given: each role's boundary, where it is a policy of this stack
+    policies = {
+        f"${{aws_iam_policy.{name}.arn}}": {
+            a for st in policy(body)["Statement"] if st["Effect"] == "Allow" for a in as_list(st["Action"])
+        }
+        for name, body in bodies(tenant.doc, "aws_iam_policy").items()
+    }
+    allowed_for = {
+        name: policies[body["permissions_boundary"]]
+        for name, body in bodies(tenant.doc, "aws_iam_role").items()
+        if body.get("permissions_boundary") in policies
     }
 
     # when
     granted = {
         (body["role"], a)
         for body in bodies(tenant.doc, "aws_iam_role_policy").values()
-        if body["role"].split(".")[1] in bounded
+        if body["role"].split(".")[1] in allowed_for
         for st in policy(body)["Statement"]
         for a in as_list(st["Action"])
     }
 
     # then: a grant outside the boundary is silently ineffective on AWS
-    assert sorted((role, a) for role, a in granted if a not in allowed) == []
+    assert sorted((role, a) for role, a in granted if a not in allowed_for[role.split(".")[1]]) == []
+    if tenant.tenant == "fraud":
+        assert "cluster_node_role" in allowed_for
 
 
 def test_given_an_example_tenant_when_synthesized_then_lambda_roles_may_use_the_dead_letter_queue_of_their_function(

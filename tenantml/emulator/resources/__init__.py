@@ -11,6 +11,7 @@ from tenantml.emulator.resources import (
     cloudwatch,
     compute,
     dynamodb,
+    eks_access,
     hardening,
     iam,
     kms,
@@ -24,7 +25,8 @@ from tenantml.emulator.resources import (
     vpc_endpoints,
 )
 from tenantml.emulator.resources.base import Handler, HandlerContext
-from tenantml.emulator.resources.data_sources import DATA_SOURCES, DataSourceHandler
+from tenantml.emulator.resources.data_sources import DATA_SOURCES as _COMMON_DATA_SOURCES
+from tenantml.emulator.resources.data_sources import DataSourceHandler
 
 _MODULES = (
     s3,
@@ -41,7 +43,10 @@ _MODULES = (
     dynamodb,
     kubernetes,
     hardening,
+    eks_access,
 )
+
+DATA_SOURCES: Mapping[str, DataSourceHandler] = {**_COMMON_DATA_SOURCES, **eks_access.DATA_SOURCES}
 
 HANDLERS: Mapping[str, Handler] = {
     handler.type: handler for module in _MODULES for handler in module.HANDLERS

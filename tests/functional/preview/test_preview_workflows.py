@@ -80,7 +80,9 @@ def full_cli() -> tuple[typer.Typer, Any]:
 def test_workflow_is_valid_yaml_with_jobs(workflow):
     doc = load(workflow)
     assert doc["on"] and doc["jobs"]
-    assert all(job.get("runs-on") == "ubuntu-latest" for job in doc["jobs"].values())
+    # the deploy job may run on a self-hosted runner in the VPC (private EKS endpoint), ubuntu-latest by default
+    hosted = ("ubuntu-latest", "${{ vars.DEPLOY_RUNNER || 'ubuntu-latest' }}")
+    assert all(job.get("runs-on") in hosted for job in doc["jobs"].values())
 
 
 @pytest.mark.parametrize("workflow", ["preview.yml", "deploy.yml"])
@@ -139,3 +141,17 @@ def test_deploy_workflow_applies_each_tenant_with_oidc_credentials():
     apply = "\n".join(s.get("run", "") for s in deploy["steps"])
     assert 'terraform -chdir="cdktf.out/stacks/$TENANT" init' in apply
     assert 'terraform -chdir="cdktf.out/stacks/$TENANT" apply -auto-approve' in apply
+
+
+def test_deploy_workflow_applies_the_kubernetes_stack_after_the_cluster_stack():
+    deploy = load("deploy.yml")["jobs"]["deploy"]
+    runs = [s.get("run", "") for s in deploy["steps"]]
+    cluster = next(i for i, r in enumerate(runs) if 'chdir="cdktf.out/stacks/$TENANT" apply' in r)
+    kubernetes = next(
+        i for i, r in enumerate(runs) if 'chdir="cdktf.out/stacks/$TENANT-kubernetes" apply' in r
+    )
+    # a later step: it runs only once the cluster stack's apply succeeded
+    assert cluster < kubernetes
+    assert 'if [ -d "cdktf.out/stacks/$TENANT-kubernetes" ]' in runs[kubernetes]
+    # the cluster's endpoint is private: the job may run on a runner inside the VPC
+    assert deploy["runs-on"] == "${{ vars.DEPLOY_RUNNER || 'ubuntu-latest' }}"
