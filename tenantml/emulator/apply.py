@@ -503,7 +503,10 @@ def _apply(
         action = Action.REPLACE if planned is not None and planned.action is Action.REPLACE else Action.CREATE
         if action is Action.CREATE:
             _inject(address, action, failures, state)
-        _begin(state, Intent.of(address, block.type, "create", desired, ctx.region, dependencies))
+        _begin(
+            state,
+            Intent.of(address, block.type, "create", desired, ctx.region, dependencies, ctx.tags(desired)),
+        )
         attributes = _call(
             "create", address, action, functools.partial(handler.create, ctx, desired), state, on_progress
         )

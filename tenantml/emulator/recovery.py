@@ -86,8 +86,11 @@ def resolve_intents(
         if intent.action == "create":
             if handler.read is not None:
                 taken = frozenset(str(e.attributes.get("id")) for e in state if e.type == intent.type)
+                # the tags the create set, default tags included, whichever context reads it
+                tags = intent.identity.get("tags_all")
+                located = {**intent.config, "tags": tags} if isinstance(tags, dict) else intent.config
                 with claimed(taken):
-                    found = _read(handler, ctx, intent.config, {})
+                    found = _read(handler, ctx, located, {})
                 if found is not None:
                     state.entries[address] = StateEntry(
                         address,

@@ -149,8 +149,14 @@ class Intent:
         config: Mapping[str, Any],
         region: str | None,
         dependencies: tuple[str, ...] = (),
+        tags_all: Mapping[str, str] | None = None,
     ) -> Intent:
-        identity = {k: config[k] for k in IDENTITY_ARGUMENTS if isinstance(config.get(k), str)}
+        identity: dict[str, Any] = {
+            k: config[k] for k in IDENTITY_ARGUMENTS if isinstance(config.get(k), str)
+        }
+        if tags_all:
+            # with the provider's default tags: a destroy, which has no document, still finds by them
+            identity["tags_all"] = dict(tags_all)
         return cls(address, rtype, action, dict(config), region, tuple(dependencies), identity)
 
     def to_json(self) -> dict[str, Any]:
