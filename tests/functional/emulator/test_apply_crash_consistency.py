@@ -146,6 +146,8 @@ def shape(state_file: Path) -> dict[str, Any]:
     return {e.address: (e.type, sorted(e.attributes), sorted(e.dependencies)) for e in state}
 
 
+# one subprocess per resource of the stack (90): minutes, not the suite's 300 s per test
+@pytest.mark.timeout(1800)
 def test_given_churn_applied_by_processes_killed_at_every_resource_boundary_then_it_matches_a_clean_apply(
     aws, emulator, out_dir, tmp_path
 ):
