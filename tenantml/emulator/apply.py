@@ -8,12 +8,22 @@ resources created a moment earlier flow into the ones that refer to them. The st
 written after every resource: a failure leaves it listing exactly what exists, and the
 next ``apply`` resumes. ``TENANTML_EMULATOR_FAIL_AT=<address>[,<address>...]`` (or
 ``fail_at=``) raises right before that resource is touched, to test exactly that.
+
+Crash consistency: before each call that creates, updates or deletes a resource the state
+records the intent (fsync'd), and the result replaces it after; the next apply (or destroy)
+first settles any intent a killed process left, adopting what it created
+(:mod:`tenantml.emulator.recovery`), then refreshes the state from the emulator so that a
+resource deleted or changed behind its back is created or updated again.
+``TENANTML_EMULATOR_KILL_AFTER=<n>`` makes the process SIGKILL itself right after its n-th
+such call returns, before the result is recorded (``<n>:intent``: right after the n-th
+intent is written, before the call): the worst moments to crash, for the tests.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -42,11 +52,20 @@ from tenantml.emulator.plan import (
     deletion_order,
     make_plan,
 )
+from tenantml.emulator.recovery import refresh, resolve_intents
 from tenantml.emulator.resources import DATA_SOURCES, HANDLERS, Handler, HandlerContext
 from tenantml.emulator.session import DEFAULT_REGION, AwsSession
-from tenantml.emulator.state import STATE_LOCK_TIMEOUT_S, State, StateEntry, load_state, locked_state
+from tenantml.emulator.state import (
+    STATE_LOCK_TIMEOUT_S,
+    Intent,
+    State,
+    StateEntry,
+    load_state,
+    locked_state,
+)
 
 FAIL_AT_ENV = "TENANTML_EMULATOR_FAIL_AT"
+KILL_AFTER_ENV = "TENANTML_EMULATOR_KILL_AFTER"
 #: where the emulator keeps the id of its current incarnation (moto forgets it on reset/restart)
 INSTANCE_SECRET = "tenantml/emulator/instance-id"
 
@@ -122,6 +141,11 @@ class HandlerContexts:
             self._cache[key] = HandlerContext(self.session.for_region(region), region, self.stack_dir, tags)
         return self._cache[key]
 
+    def for_address(self, address: str, region: str | None) -> HandlerContext:
+        """The context of a resource in the state (with its block's default tags when the document has it)."""
+        block = self.document.resources.get(address) if self.document is not None else None
+        return self.for_block(block, region)
+
     def read_data(self, state: State) -> Callable[[ResourceBlock, Mapping[str, Any]], Mapping[str, Any]]:
         """A reader for :func:`make_plan` that asks the emulator for each data source."""
 
@@ -131,6 +155,36 @@ class HandlerContexts:
             return _call("read", block.address, Action.NOOP, lambda: source.read(ctx, config), state, None)
 
         return read
+
+
+class _KillSwitch:
+    """``TENANTML_EMULATOR_KILL_AFTER``: SIGKILL this process at the n-th change (tests only)."""
+
+    def __init__(self) -> None:
+        raw = os.environ.get(KILL_AFTER_ENV, "").strip()
+        count, _, phase = raw.partition(":")
+        self.at = int(count) if count.isdigit() else 0
+        self.phase = phase or "call"
+        self.intents = self.calls = 0
+
+    def intent_written(self) -> None:
+        self.intents += 1
+        if self.phase == "intent" and self.intents == self.at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def call_returned(self) -> None:
+        self.calls += 1
+        if self.phase == "call" and self.calls == self.at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+_kill_switch: _KillSwitch | None = None
+
+
+def _begin(state: State, intent: Intent) -> None:
+    state.begin(intent)
+    if _kill_switch is not None:
+        _kill_switch.intent_written()
 
 
 def _fail_at(explicit: str | set[str] | None) -> set[str]:
@@ -227,6 +281,8 @@ def _call(
         on_progress(ProgressEvent(address, action, "start"))
     try:
         result = fn()
+        if _kill_switch is not None and kind in ("create", "update", "delete"):
+            _kill_switch.call_returned()
     except EmulatorApplyError as err:
         if on_progress:
             on_progress(ProgressEvent(address, action, "failed", time.perf_counter() - started, str(err)))
@@ -287,6 +343,7 @@ def _delete(
     entry = state.entries[address]
     handler = handlers[entry.type]
     ctx = contexts.for_block(None, entry.region)
+    _begin(state, Intent.of(address, entry.type, "delete", entry.config, entry.region, entry.dependencies))
     _call(
         "delete",
         address,
@@ -320,6 +377,8 @@ def apply(
     The state is held for the whole apply: another apply, plan or destroy of it waits up to
     ``lock_timeout`` seconds (see :func:`~tenantml.emulator.state.locked_state`).
     """
+    global _kill_switch
+    _kill_switch = _KillSwitch() if os.environ.get(KILL_AFTER_ENV) else None
     with locked_state(state_path, timeout=lock_timeout, on_wait=on_lock_wait):
         return _apply(
             document,
@@ -348,6 +407,8 @@ def _apply(
     graph = check_document(doc, handlers)
     state, notes = load_current_state(state_path, session)
     contexts = HandlerContexts(session, doc, stack_dir)
+    notes += resolve_intents(state, handlers, contexts.for_address)
+    notes += refresh(state, handlers, contexts.for_address).notes()
     plan = make_plan(
         doc, state, handlers=handlers, graph=graph, notes=notes, read_data=contexts.read_data(state)
     )
@@ -415,6 +476,7 @@ def _apply(
                         address=address,
                         action=action.value,
                     )
+                _begin(state, Intent.of(address, block.type, "update", desired, ctx.region, dependencies))
                 attributes = _call(
                     "update",
                     address,
@@ -441,6 +503,10 @@ def _apply(
         action = Action.REPLACE if planned is not None and planned.action is Action.REPLACE else Action.CREATE
         if action is Action.CREATE:
             _inject(address, action, failures, state)
+        _begin(
+            state,
+            Intent.of(address, block.type, "create", desired, ctx.region, dependencies, ctx.tags(desired)),
+        )
         attributes = _call(
             "create", address, action, functools.partial(handler.create, ctx, desired), state, on_progress
         )
@@ -481,6 +547,8 @@ def destroy(
 
     The state is held throughout, as in :func:`apply`.
     """
+    global _kill_switch
+    _kill_switch = _KillSwitch() if os.environ.get(KILL_AFTER_ENV) else None
     with locked_state(state_path, timeout=lock_timeout, on_wait=on_lock_wait):
         return _destroy(state_path, session, on_progress=on_progress, fail_at=fail_at, handlers=handlers)
 
@@ -495,6 +563,8 @@ def _destroy(
 ) -> DestroyResult:
     started = time.perf_counter()
     state, notes = load_current_state(state_path, session)
+    # what a killed apply created is adopted first, so that it is destroyed too
+    notes += resolve_intents(state, handlers, HandlerContexts(session, None, None).for_address)
     unknown = sorted({e.type for e in state if e.type not in handlers})
     if unknown:
         raise EmulatorStateError(
@@ -514,6 +584,7 @@ def _destroy(
 
 __all__ = [
     "FAIL_AT_ENV",
+    "KILL_AFTER_ENV",
     "ApplyResult",
     "DestroyResult",
     "ProgressEvent",

@@ -28,6 +28,8 @@ from tenantml.emulator.apply import (
 from tenantml.emulator.graph import load_document
 from tenantml.emulator.plan import Plan, check_document, make_plan
 from tenantml.emulator.plan import render_plan as _render_plan
+from tenantml.emulator.recovery import refresh, resolve_intents
+from tenantml.emulator.resources import HANDLERS
 from tenantml.emulator.session import DEFAULT_REGION, AwsSession, make_session
 from tenantml.emulator.state import STATE_LOCK_TIMEOUT_S, locked_state, state_path
 
@@ -122,6 +124,9 @@ def plan_tenants(
     """What ``apply_tenants`` would do for each tenant; changes nothing (data sources are read).
 
     Each tenant's state is held while it is planned, so a plan never reads an apply half-way.
+    The plan starts from the state refreshed in memory against the emulator (what an
+    interrupted apply created is counted, a resource deleted or changed behind the engine's
+    back shows as a create or an update); the state file is not written.
     """
     stacks = find_stacks(out_dir, tenants)
     documents = _load_all(stacks)
@@ -132,6 +137,8 @@ def plan_tenants(
         with locked_state(path, timeout=lock_timeout, on_wait=on_lock_wait):
             state, notes = load_current_state(path, session, set_aside=False)
             contexts = HandlerContexts(session, document, stacks[tenant].parent)
+            notes += resolve_intents(state, HANDLERS, contexts.for_address, persist=False)
+            notes += refresh(state, HANDLERS, contexts.for_address, persist=False).notes()
             plan = make_plan(document, state, notes=notes, read_data=contexts.read_data(state))
         plans.append(TenantPlan(tenant, stacks[tenant], path, plan))
     return plans

@@ -5,6 +5,12 @@
 an apply that fails half-way leaves a file describing exactly what exists and the next
 apply resumes from there.
 
+Before a resource is created, replaced, updated or deleted, the apply records its *intent*
+(address, action, the resolved configuration and the physical identity it names) and writes
+the file; the result replaces the intent in the next write. A crash (even ``kill -9``) between
+the two leaves an intent without a result, which the next apply resolves against what exists
+(:mod:`tenantml.emulator.recovery`) before it plans anything.
+
 The file carries a format version and a SHA-256 checksum of its content. A file that is
 not JSON, has another format or version, lacks a field, or whose checksum does not match
 (it was edited by hand or truncated) raises :class:`~core.errors.EmulatorStateError`
@@ -95,6 +101,75 @@ class StateEntry:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False).replace("\n", "\n    ")
 
 
+#: configuration arguments that name a resource's physical identity, recorded with an intent
+IDENTITY_ARGUMENTS = (
+    "name",
+    "bucket",
+    "function_name",
+    "role",
+    "policy_arn",
+    "cluster_name",
+    "node_group_name",
+    "repository",
+    "alarm_name",
+    "topic_arn",
+    "statement_id",
+    "model_package_group_name",
+    "url",
+    "cidr_block",
+    "vpc_id",
+    "subnet_id",
+    "route_table_id",
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A change the apply is about to make, written before the call that makes it.
+
+    ``action`` is ``create``, ``update`` or ``delete`` (a replacement is a delete, then a
+    create). ``config`` is the resolved configuration the call uses; ``identity`` the
+    arguments of it that name the physical resource (name, bucket, ARN, ...), for a reader.
+    """
+
+    address: str
+    type: str
+    action: str
+    config: Mapping[str, Any]
+    region: str | None = None
+    dependencies: tuple[str, ...] = ()
+    identity: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        address: str,
+        rtype: str,
+        action: str,
+        config: Mapping[str, Any],
+        region: str | None,
+        dependencies: tuple[str, ...] = (),
+        tags_all: Mapping[str, str] | None = None,
+    ) -> Intent:
+        identity: dict[str, Any] = {
+            k: config[k] for k in IDENTITY_ARGUMENTS if isinstance(config.get(k), str)
+        }
+        if tags_all:
+            # with the provider's default tags: a destroy, which has no document, still finds by them
+            identity["tags_all"] = dict(tags_all)
+        return cls(address, rtype, action, dict(config), region, tuple(dependencies), identity)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "action": self.action,
+            "region": self.region,
+            "config": dict(self.config),
+            "dependencies": list(self.dependencies),
+            "identity": dict(self.identity),
+        }
+
+
 @dataclass
 class State:
     """Every resource of one tenant that exists in the emulator, keyed by address."""
@@ -106,6 +181,8 @@ class State:
     serial: int = 0
     #: free-form information about where the state applies (endpoint, stack file)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: changes begun and not yet recorded as done (address -> intent); empty after a clean apply
+    intents: dict[str, Intent] = field(default_factory=dict)
 
     def __contains__(self, address: object) -> bool:
         return address in self.entries
@@ -123,14 +200,26 @@ class State:
         """address -> attributes, the mapping :func:`~core.terraform.expressions.resolve` reads."""
         return {address: entry.values for address, entry in self.entries.items()}
 
+    def begin(self, intent: Intent) -> None:
+        """Record (and fsync) that ``intent`` is about to be carried out, before the call that does it."""
+        self.intents[intent.address] = intent
+        self.save()
+
     def put(self, entry: StateEntry) -> None:
-        """Record a created or updated resource and write the file."""
+        """Record a created or updated resource (its intent done) and write the file."""
         self.entries[entry.address] = entry
+        self.intents.pop(entry.address, None)
         self.save()
 
     def remove(self, address: str) -> None:
-        """Forget a deleted resource and write the file."""
-        if self.entries.pop(address, None) is not None:
+        """Forget a deleted resource (its intent done) and write the file."""
+        had_intent = self.intents.pop(address, None) is not None
+        if self.entries.pop(address, None) is not None or had_intent:
+            self.save()
+
+    def forget_intent(self, address: str) -> None:
+        """Drop an intent that turned out to have changed nothing, and write the file."""
+        if self.intents.pop(address, None) is not None:
             self.save()
 
     def set_outputs(self, outputs: Mapping[str, Any]) -> None:
@@ -138,7 +227,7 @@ class State:
         self.save()
 
     def content(self) -> dict[str, Any]:
-        return {
+        content = {
             "format": FORMAT,
             "version": VERSION,
             "serial": self.serial,
@@ -146,14 +235,24 @@ class State:
             "resources": {address: self.entries[address].to_json() for address in sorted(self.entries)},
             "outputs": self.outputs,
         }
+        if self.intents:
+            content["intents"] = self._intents_json()
+        return content
+
+    def _intents_json(self) -> dict[str, Any]:
+        return {address: self.intents[address].to_json() for address in sorted(self.intents)}
 
     def save(self) -> None:
         """Write the file atomically: a crash leaves the old or the new file, never half of one."""
         self.serial += 1
         addresses = sorted(self.entries)
         # canonical_json(content without checksum), assembled from the entries' cached texts
+        # "intents" only while there are some, so a file without pending work reads as before
+        intents = self._intents_json() if self.intents else None
         canonical = (
-            f'{{"format":{canonical_json(FORMAT)},"meta":{canonical_json(self.meta)},'
+            f'{{"format":{canonical_json(FORMAT)},'
+            + (f'"intents":{canonical_json(intents)},' if intents is not None else "")
+            + f'"meta":{canonical_json(self.meta)},'
             f'"outputs":{canonical_json(self.outputs)},"resources":{{'
             + ",".join(f"{canonical_json(a)}:{self.entries[a].canonical_text}" for a in addresses)
             + f'}},"serial":{self.serial},"version":{VERSION}}}'
@@ -172,7 +271,8 @@ class State:
             f'  "version": {VERSION},\n'
             f'  "serial": {self.serial},\n'
             f'  "checksum": {json.dumps(checksum)},\n'
-            f'  "meta": {field_text(self.meta)},\n'
+            + (f'  "intents": {field_text(intents)},\n' if intents is not None else "")
+            + f'  "meta": {field_text(self.meta)},\n'
             f'  "outputs": {field_text(self.outputs)},\n'
             + ('  "resources": {\n' + resources + "\n  }\n" if addresses else '  "resources": {}\n')
             + "}\n"
@@ -289,12 +389,34 @@ def load_state(path: Path) -> State:
             config_hash=recorded_hash,
             region=raw.get("region"),
         )
+    intents: dict[str, Intent] = {}
+    raw_intents = content.get("intents", {})
+    if not isinstance(raw_intents, dict):
+        raise _fail(path, "has 'intents' that is not an object")
+    for address, raw in raw_intents.items():
+        where = f"intent {address}: "
+        if not isinstance(raw, dict):
+            raise _fail(path, f"has {where}not an object")
+        rtype = _require(path, raw, "type", str, where)
+        action = _require(path, raw, "action", str, where)
+        if action not in ("create", "update", "delete"):
+            raise _fail(path, f"has {where}unknown action {action!r}")
+        intents[address] = Intent(
+            address=address,
+            type=rtype,
+            action=action,
+            config=_require(path, raw, "config", dict, where),
+            region=raw.get("region"),
+            dependencies=tuple(_require(path, raw, "dependencies", list, where)),
+            identity=raw.get("identity") or {},
+        )
     return State(
         path=path,
         entries=entries,
         outputs=outputs,
         serial=serial,
         meta=meta if isinstance(meta, dict) else {},
+        intents=intents,
     )
 
 
@@ -345,8 +467,10 @@ def locked_state(
 
 __all__ = [
     "FORMAT",
+    "IDENTITY_ARGUMENTS",
     "STATE_LOCK_TIMEOUT_S",
     "VERSION",
+    "Intent",
     "State",
     "StateEntry",
     "canonical_json",

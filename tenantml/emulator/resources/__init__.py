@@ -5,6 +5,7 @@ Each module holds the handlers of one AWS family; adding a type is adding a row.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from tenantml.emulator.resources import (
@@ -27,6 +28,7 @@ from tenantml.emulator.resources import (
 from tenantml.emulator.resources.base import Handler, HandlerContext
 from tenantml.emulator.resources.data_sources import DATA_SOURCES as _COMMON_DATA_SOURCES
 from tenantml.emulator.resources.data_sources import DataSourceHandler
+from tenantml.emulator.resources.reads import READERS
 
 _MODULES = (
     s3,
@@ -49,7 +51,9 @@ _MODULES = (
 DATA_SOURCES: Mapping[str, DataSourceHandler] = {**_COMMON_DATA_SOURCES, **eks_access.DATA_SOURCES}
 
 HANDLERS: Mapping[str, Handler] = {
-    handler.type: handler for module in _MODULES for handler in module.HANDLERS
+    handler.type: dataclasses.replace(handler, read=handler.read or READERS.get(handler.type))
+    for module in _MODULES
+    for handler in module.HANDLERS
 }
 
 

@@ -58,9 +58,23 @@ class HandlerContext:
         return {**self.default_tags, **(config.get("tags") or {})}
 
 
+@dataclass(frozen=True)
+class Observed:
+    """A resource as it exists now, as a handler's ``read`` found it."""
+
+    #: what ``create`` would have returned for it (ids, ARNs, ...): an adopted resource's attributes
+    attributes: Attributes
+    #: the arguments the reader could see, as they are now (a plan shows where they left the state)
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+
 Create = Callable[[HandlerContext, Config], Attributes]
 Update = Callable[[HandlerContext, Config, Config, Attributes], Attributes]
 Delete = Callable[[HandlerContext, Config, Attributes], None]
+#: ``read(ctx, config, attributes)``: the resource as it exists, or ``None`` when it does not. It is
+#: located by ``attributes`` (its ids in the state) or, when they are empty (a create whose result
+#: was never recorded), by the identity ``config`` names.
+Read = Callable[[HandlerContext, Config, Attributes], "Observed | None"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,10 @@ class Handler:
     #: why the emulator only records this type instead of applying it (e.g. Kubernetes objects:
     #: moto runs no cluster); plans and applies show such resources as skipped with this reason
     skip_reason: str | None = None
+    #: finds the resource as it exists (refresh, and adopting what a crashed apply created);
+    #: ``None`` for a type that cannot be read: its state is trusted, and a crashed create of it
+    #: is cleaned up by deleting what the intent names
+    read: Read | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exports", frozenset(self.exports) | {"id", "tags_all"})
@@ -182,6 +200,8 @@ __all__ = [
     "Config",
     "Handler",
     "HandlerContext",
+    "Observed",
+    "Read",
     "block",
     "blocks",
     "bool_str",
