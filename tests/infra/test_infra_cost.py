@@ -26,8 +26,16 @@ def _variant(specs: list[TenantSpec], name: str, tmp_path, **compute_or_top) -> 
             data["compute"][key] = value
         else:
             data[key] = value
-    (stack,) = synthesize_specs([TenantSpec.model_validate(data)], tmp_path).values()
-    return stack
+    # validated as of a day when every version the tests price was still in standard support: the spec
+    # refuses older versions at synth time, while the estimate prices a cluster as of a later day
+    spec = TenantSpec.model_validate(data, context={"today": date(2025, 1, 1)})
+    return synthesize_specs([spec], tmp_path)[name]
+
+
+def _with_support_type(doc: dict, support_type: str) -> dict:
+    changed = copy.deepcopy(doc)
+    changed["resource"]["aws_eks_cluster"]["cluster"]["upgrade_policy"] = [{"support_type": support_type}]
+    return changed
 
 
 # --- region -----------------------------------------------------------------------------------
@@ -107,8 +115,12 @@ def fraud_135(example_specs, tmp_path_factory) -> SynthesizedStack:
 def test_given_an_eks_cluster_when_estimated_on_a_date_then_its_support_window_sets_the_price(
     fraud_135, on, hourly, basis
 ):
+    # given a cluster that stays on its version into extended support (the stack's own upgrade_policy,
+    # STANDARD, has EKS upgrade it instead: priced in the next test)
+    doc = _with_support_type(fraud_135.doc, "EXTENDED")
+
     # when
-    item = estimate_stack(fraud_135.doc, load_prices(), on).items[CLUSTER]
+    item = estimate_stack(doc, load_prices(), on).items[CLUSTER]
 
     # then
     assert item.monthly == pytest.approx(hourly * HOURS)
@@ -116,12 +128,12 @@ def test_given_an_eks_cluster_when_estimated_on_a_date_then_its_support_window_s
 
 
 def test_given_an_upgrade_policy_standard_when_past_standard_support_then_no_extended_price(fraud_135):
-    # given the cluster asks EKS to upgrade it at the end of standard support
-    doc = copy.deepcopy(fraud_135.doc)
-    doc["resource"]["aws_eks_cluster"]["cluster"]["upgrade_policy"] = [{"support_type": "STANDARD"}]
+    # given the cluster asks EKS to upgrade it at the end of standard support (what the stack synthesizes)
+    doc = fraud_135.doc
+    assert doc["resource"]["aws_eks_cluster"]["cluster"]["upgrade_policy"] == [{"support_type": "STANDARD"}]
 
-    # when priced after the end of standard support
-    before = estimate_stack(fraud_135.doc, load_prices(), date(2027, 6, 1))
+    # when priced after the end of standard support, against the same cluster kept in extended support
+    before = estimate_stack(_with_support_type(doc, "EXTENDED"), load_prices(), date(2027, 6, 1))
     after = estimate_stack(doc, load_prices(), date(2027, 6, 1))
 
     # then it pays the standard rate, and the change shows -$365 on the cluster alone
@@ -133,12 +145,12 @@ def test_given_an_upgrade_policy_standard_when_past_standard_support_then_no_ext
 
 def test_given_a_version_without_support_dates_then_the_cluster_is_flagged(fraud_135):
     doc = copy.deepcopy(fraud_135.doc)
-    doc["resource"]["aws_eks_cluster"]["cluster"]["version"] = "1.36"
+    doc["resource"]["aws_eks_cluster"]["cluster"]["version"] = "1.37"
 
     item = estimate_stack(doc, load_prices(), TODAY).items[CLUSTER]
 
     assert item.monthly == pytest.approx(0.10 * HOURS)
-    assert item.unpriced == "no EKS support dates for Kubernetes 1.36 in core/eks_versions.py"
+    assert item.unpriced == "no EKS support dates for Kubernetes 1.37 in core/eks_versions.py"
 
 
 # --- NAT data processing and the S3 gateway endpoint -----------------------------------------

@@ -59,7 +59,9 @@ def test_given_no_version_then_an_eks_tenant_gets_the_default():
     assert spec.compute.kubernetes_version == eks_versions.DEFAULT_VERSION
 
 
-@pytest.mark.parametrize(("version", "status"), [("1.31", "ended"), ("1.34", "extended"), ("1.29", "ended")])
+@pytest.mark.parametrize(
+    ("version", "status"), [("1.31", "unsupported"), ("1.34", "extended"), ("1.29", "unsupported")]
+)
 def test_given_a_version_out_of_standard_support_then_the_spec_is_rejected_naming_it(version, status):
     with pytest.raises(ValueError) as raised:
         TenantSpec.model_validate(_fraud(kubernetes_version=version), context={"today": TODAY})
