@@ -370,6 +370,8 @@ def add_permission_boundaries() -> None:
     - a denial is AWS's error for the service's protocol: ``AccessDeniedException`` in JSON for
       JSON services (Kinesis, KMS, Lambda, SageMaker, ...), moto's ``AccessDenied`` XML otherwise
       (moto answers JSON services with XML, which the SDKs read as a bare HTTP 403);
+    - a request without a body (and no form) is signed over the empty payload, as the SDKs sign it (moto
+      hashes its parsed parameters, so every bodiless Lambda call failed its signature check);
     - condition values the request carries are passed (``aws:SecureTransport``,
       ``aws:PrincipalArn``, ``cloudwatch:namespace``), and a statement whose condition is not
       met does not apply (moto turns an unmet condition on an Allow into a Deny).
@@ -443,6 +445,16 @@ def add_permission_boundaries() -> None:
             return
         signature_check(self)
 
+    make_request = IAMRequestBase._create_aws_request
+
+    @functools.wraps(make_request)
+    def create_aws_request(self: Any) -> Any:
+        request = make_request(self)
+        form = "x-www-form-urlencoded" in self._headers.get("Content-Type", "")
+        if not self._body and not form:  # moto signs its parsed parameters instead (Lambda: the headers)
+            request.data = b""
+        return request
+
     xml_access_denied = IAMRequest._raise_access_denied
 
     def raise_access_denied(self: Any) -> None:
@@ -461,6 +473,7 @@ def add_permission_boundaries() -> None:
     IAMPolicyStatement._check_element_matches = check_element_matches
     IAMRequestBase.check_action_permitted = check_action_permitted
     IAMRequestBase.check_signature = check_signature
+    IAMRequestBase._create_aws_request = create_aws_request
     IAMRequest._raise_access_denied = raise_access_denied
     _boundaries_added = True
 
