@@ -104,12 +104,20 @@ def _session(endpoint: str | AwsSession) -> AwsSession:
 
 
 def _account_session(session: AwsSession, account_id: str | None) -> AwsSession:
-    """``session`` signing as the administrator of ``account_id``, made to exist in an in-process emulator."""
-    scoped = session.for_account(account_id)
-    if is_in_process(session.endpoint):
-        from tenantml.emulator.iam_enforcement import ensure_admin
+    """``session`` signing as the administrator of ``account_id`` when the in-process emulator enforces IAM.
 
-        ensure_admin(scoped.account_id)
+    Accounts come with enforcement (one switch for AWS's strictness): with IAM off every tenant
+    stays in the emulator's account, as before, because the served models and the tenant
+    commands still sign with the fake keys, which moto puts in its default account.
+    """
+    if not is_in_process(session.endpoint):
+        return session
+    from tenantml.emulator.iam_enforcement import ensure_admin, is_enforced
+
+    if not is_enforced():
+        return session
+    scoped = session.for_account(account_id)
+    ensure_admin(scoped.account_id)
     return scoped
 
 
