@@ -39,7 +39,7 @@ def run_sample_lifecycle(context: UpContext, summary: UpSummary) -> None:
     started = time.perf_counter()
     for applied in summary.applied:
         spec = next(s for s in context.specs if s.name == applied.tenant)
-        s3 = context.server_session.client("s3", spec.region)
+        s3 = context.server_session.for_account(spec.account_id).client("s3", spec.region)
         sessions[applied.tenant] = s3
         uri = upload_sample_dataset(s3, applied.outputs["data_bucket_name"])
         context.report(

@@ -57,9 +57,18 @@ class TenantOutputs:
             )
         return str(value)
 
+    @property
+    def account_id(self) -> str | None:
+        """The tenant's account, read from its outputs' ARNs (None when they name none)."""
+        for value in self.outputs.values():
+            parts = value.split(":") if isinstance(value, str) and value.startswith("arn:") else []
+            if len(parts) > 4 and parts[4].isdigit():
+                return parts[4]
+        return None
+
     def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` (fake credentials for the emulator, the usual chain otherwise)."""
-        return boto3_session(self.endpoint_url).client(
+        """A boto3 client for ``service`` (the tenant account's emulator keys for the emulator, the usual chain otherwise)."""
+        return boto3_session(self.endpoint_url, self.account_id).client(
             service, region_name=self.region, endpoint_url=self.endpoint_url
         )
 

@@ -31,11 +31,24 @@ def is_emulator(endpoint: str | None) -> bool:
     return bool(endpoint) and (urlparse(endpoint).hostname or "") in _LOOPBACK
 
 
-def boto3_session(endpoint: str | None) -> Any:
-    """A boto3 session for ``endpoint``: fake credentials for the emulator, the usual chain otherwise."""
+def boto3_session(endpoint: str | None, account_id: str | None = None) -> Any:
+    """A boto3 session for ``endpoint``: emulator-only credentials for the emulator, the usual chain otherwise.
+
+    With ``account_id`` the emulator session signs as that account's administrator, so it reaches
+    the resources of a tenant with its own ``account_id`` (the emulator routes by access key).
+    """
     import boto3
 
-    return boto3.session.Session(**EMULATOR_CREDENTIALS) if is_emulator(endpoint) else boto3.session.Session()
+    if not is_emulator(endpoint):
+        return boto3.session.Session()
+    if account_id is None:
+        return boto3.session.Session(**EMULATOR_CREDENTIALS)
+    from tenantml.emulator.session import admin_credentials
+
+    keys = admin_credentials(account_id)
+    return boto3.session.Session(
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"], aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"]
+    )
 
 
 def read_up_file(path: Path = UP_FILE) -> dict[str, Any]:

@@ -265,6 +265,7 @@ def load_current_state(
         state = State(path=state_path)
     state.meta["emulator_instance"] = instance
     state.meta["endpoint"] = session.endpoint
+    state.meta["account_id"] = session.account_id  # destroy works from the state alone
     return state, notes
 
 

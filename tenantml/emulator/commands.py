@@ -30,8 +30,8 @@ from tenantml.emulator.plan import Plan, check_document, make_plan
 from tenantml.emulator.plan import render_plan as _render_plan
 from tenantml.emulator.recovery import refresh, resolve_intents
 from tenantml.emulator.resources import HANDLERS
-from tenantml.emulator.session import DEFAULT_REGION, AwsSession, make_session
-from tenantml.emulator.state import STATE_LOCK_TIMEOUT_S, locked_state, state_path
+from tenantml.emulator.session import DEFAULT_REGION, AwsSession, is_in_process, make_session
+from tenantml.emulator.state import STATE_LOCK_TIMEOUT_S, load_state, locked_state, state_path
 
 STACK_FILE = "cdk.tf.json"
 #: where ``tenantml up`` keeps the emulator's state files, relative to the project
@@ -112,6 +112,38 @@ def _session(endpoint: str | AwsSession) -> AwsSession:
     return endpoint if isinstance(endpoint, AwsSession) else make_session(endpoint, DEFAULT_REGION)
 
 
+def _account_session(session: AwsSession, account_id: str | None) -> AwsSession:
+    """``session`` signing as the administrator of ``account_id`` when the in-process emulator enforces IAM.
+
+    Accounts come with enforcement (one switch for AWS's strictness): with IAM off every tenant
+    stays in the emulator's account, as before, because the served models and the tenant
+    commands still sign with the fake keys, which moto puts in its default account.
+    """
+    if not is_in_process(session.endpoint):
+        return session
+    from tenantml.emulator.iam_enforcement import ensure_admin, is_enforced
+
+    if not is_enforced():
+        return session
+    scoped = session.for_account(account_id)
+    ensure_admin(scoped.account_id)
+    return scoped
+
+
+def _document_account(document: Document) -> str | None:
+    """The account a stack is for: the AWS provider's first ``allowed_account_ids`` (the tenant's ``account_id``)."""
+    allowed = document.providers.get("aws", {}).get("allowed_account_ids") or []
+    return allowed[0] if allowed and isinstance(allowed[0], str) else None
+
+
+def _state_account(path: Path) -> str | None:
+    """The account a tenant's state was applied in (None before any apply recorded it)."""
+    if not path.is_file():
+        return None
+    account = load_state(path).meta.get("account_id")
+    return account if isinstance(account, str) else None
+
+
 def plan_tenants(
     out_dir: Path,
     tenants: Sequence[str] | None,
@@ -134,9 +166,10 @@ def plan_tenants(
     plans = []
     for tenant, document in documents.items():
         path = state_path(state_dir, tenant)
+        tenant_session = _account_session(session, _document_account(document))
         with locked_state(path, timeout=lock_timeout, on_wait=on_lock_wait):
-            state, notes = load_current_state(path, session, set_aside=False)
-            contexts = HandlerContexts(session, document, stacks[tenant].parent)
+            state, notes = load_current_state(path, tenant_session, set_aside=False)
+            contexts = HandlerContexts(tenant_session, document, stacks[tenant].parent)
             notes += resolve_intents(state, HANDLERS, contexts.for_address, persist=False)
             notes += refresh(state, HANDLERS, contexts.for_address, persist=False).notes()
             plan = make_plan(document, state, notes=notes, read_data=contexts.read_data(state))
@@ -171,7 +204,7 @@ def apply_tenants(
         result = apply(
             document,
             path,
-            session,
+            _account_session(session, _document_account(document)),
             on_progress=progress,
             stack_dir=stacks[tenant].parent,
             fail_at=fail_at,
@@ -216,7 +249,7 @@ def destroy_tenants(
         progress = (lambda event, _t=tenant: on_progress(_t, event)) if on_progress else None
         result = destroy(
             path,
-            session,
+            _account_session(session, _state_account(path)),
             on_progress=progress,
             fail_at=fail_at,
             lock_timeout=lock_timeout,

@@ -23,6 +23,10 @@ import orjson
 
 CBOR_CONTENT_TYPE = "application/x-amz-cbor-1.1"
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+#: set on a request this middleware re-encoded: its SigV4 signature covers the CBOR body, not the
+#: JSON moto sees, so moto's signature check (with IAM enforced) must not recompute it
+TRANSCODED_HEADER = "X-Tenantml-Cbor-Transcoded"
+_TRANSCODED_ENVIRON = "HTTP_" + TRANSCODED_HEADER.upper().replace("-", "_")
 _TARGET_PREFIX = "Kinesis_20131202."
 
 Environ = dict[str, Any]
@@ -78,6 +82,7 @@ class KinesisCborMiddleware:
         self.app = app
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        environ.pop(_TRANSCODED_ENVIRON, None)  # only this middleware may say so, never a client
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not environ.get("CONTENT_TYPE", "").startswith(CBOR_CONTENT_TYPE) or not target.startswith(
             _TARGET_PREFIX
@@ -98,6 +103,7 @@ class KinesisCborMiddleware:
         inner = {
             **environ,
             "CONTENT_TYPE": JSON_CONTENT_TYPE,
+            _TRANSCODED_ENVIRON: "1",
             "CONTENT_LENGTH": str(len(body)),
             "wsgi.input": io.BytesIO(body),
         }
@@ -151,4 +157,4 @@ class KinesisCborMiddleware:
         )
 
 
-__all__ = ["CBOR_CONTENT_TYPE", "KinesisCborMiddleware"]
+__all__ = ["CBOR_CONTENT_TYPE", "TRANSCODED_HEADER", "KinesisCborMiddleware"]

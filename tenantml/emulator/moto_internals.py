@@ -91,8 +91,15 @@ def ensure_aws_managed_policy(endpoint: str, account_id: str, arn: str) -> bool:
     just those, from the same data moto ships. False when moto is not in this process or
     does not know the policy.
     """
+    if not is_in_process(endpoint):
+        return False
+    return add_aws_managed_policy(account_id, arn)
+
+
+def add_aws_managed_policy(account_id: str, arn: str) -> bool:
+    """:func:`ensure_aws_managed_policy` for a moto known to be in this process."""
     match = _AWS_MANAGED_ARN.match(arn)
-    if not match or not is_in_process(endpoint):
+    if not match:
         return False
     from moto.iam.models import AWSManagedPolicy, iam_backends
 
@@ -111,7 +118,9 @@ def ensure_aws_managed_policy(endpoint: str, account_id: str, arn: str) -> bool:
 
 
 __all__ = [
+    "add_aws_managed_policy",
     "add_model_package_deletion",
+    "add_permission_boundaries",
     "ensure_aws_managed_policy",
     "fix_kinesis_put_concurrency",
     "fix_policy_condition_semantics",
@@ -242,3 +251,232 @@ def fix_kinesis_put_concurrency() -> None:
     KinesisBackend.put_records = locked_put_records
     KinesisBackend.get_records = locked_get_records
     _kinesis_fixed = True
+
+
+_boundaries_added = False
+#: SigV4 signing names that differ from botocore's service names
+_SIGNING_NAMES = {"monitoring": "cloudwatch", "states": "stepfunctions"}
+
+
+@functools.lru_cache(maxsize=64)
+def _speaks_json(signing_name: str) -> bool:
+    """Whether the service answers in JSON (``AccessDeniedException``) rather than XML (``AccessDenied``)."""
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+
+    try:
+        model = botocore.session.get_session().get_service_model(
+            _SIGNING_NAMES.get(signing_name, signing_name)
+        )
+    except UnknownServiceError:
+        return False
+    return model.metadata.get("protocol") in ("json", "rest-json")
+
+
+def _request_values(request: Any) -> dict[str, Any]:
+    """The request's parameters: the form or query values, else the JSON body."""
+    values: dict[str, Any] = {}
+    for key, value in (request._data or {}).items():
+        values[key] = value[0] if isinstance(value, list) and value else value
+    body = request._body
+    if body and body[:1] == b"{":
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            values.update(parsed)
+    return values
+
+
+def _request_resource(request: Any, values: dict[str, Any]) -> str | None:
+    """The ARN a request acts on, for the services whose resource moto 5.2.5 does not name.
+
+    moto hands its IAM check ``"*"`` for every service but S3, SQS, IAM and STS, and a
+    statement scoped to an ARN never matches ``"*"``. None when the request names no resource
+    this function knows.
+    """
+    service, region, account = request._service, request._region, request.account_id
+    if service == "kinesis":
+        if isinstance(values.get("StreamARN"), str):
+            return values["StreamARN"]
+        if isinstance(values.get("StreamName"), str):
+            return f"arn:aws:kinesis:{region}:{account}:stream/{values['StreamName']}"
+    if service == "sns":
+        for key in ("TopicArn", "TargetArn"):
+            if isinstance(values.get(key), str):
+                return values[key]
+    if service == "kms":
+        key_id = values.get("KeyId")
+        if isinstance(key_id, str) and not key_id.startswith("alias/") and ":alias/" not in key_id:
+            return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key_id}"
+    if service == "sagemaker":
+        for key in ("ModelPackageGroupName", "ModelPackageName"):
+            value = values.get(key)
+            if isinstance(value, str):
+                if value.startswith("arn:"):
+                    return value
+                if key == "ModelPackageGroupName":
+                    return f"arn:aws:sagemaker:{region}:{account}:model-package-group/{value.lower()}"
+    return None
+
+
+def _request_conditions(request: Any, values: dict[str, Any]) -> dict[str, str]:
+    """Condition keys the request carries (moto passes none to identity policies)."""
+    context = dict(EMULATED_REQUEST_CONTEXT)
+    context["aws:PrincipalArn"] = request._access_key.arn
+    context["aws:PrincipalAccount"] = request.account_id
+    if request._service == "monitoring" and isinstance(values.get("Namespace"), str):
+        context["cloudwatch:namespace"] = values["Namespace"]
+    return context
+
+
+def _permissions_boundary(access_key: Any) -> Any:
+    """The managed policy capping the signing principal (a role's or a user's boundary), or None."""
+    from moto.iam.access_control import AssumedRoleAccessKey
+    from moto.iam.exceptions import NotFoundException
+
+    backend = access_key.backend
+    try:
+        if isinstance(access_key, AssumedRoleAccessKey):
+            arn = backend.get_role(access_key._owner_role_name).permissions_boundary_arn
+        else:
+            arn = getattr(backend.get_user(access_key._owner_user_name), "permissions_boundary_arn", None)
+    except NotFoundException:
+        return None
+    if not arn:
+        return None
+    policy = backend.managed_policies.get(arn)
+    if policy is None:  # AWS refuses a boundary that does not exist; deny rather than ignore it
+        return '{"Statement": []}'
+    return policy
+
+
+def add_permission_boundaries() -> None:
+    """Evaluate permission boundaries, and name the resource, in moto's IAM check (moto 5.2.5 does neither).
+
+    Replaces ``IAMRequestBase.check_action_permitted``, moto's check of a signed request
+    against the principal's identity policies, which runs only while IAM is enforced
+    (``iam_enforcement.set_enforced``). As on AWS:
+
+    - an explicit Deny in any identity policy denies; otherwise some policy must Allow;
+    - when the role (or user) has a permission boundary, the boundary must Allow too: what is
+      allowed is the intersection of identity policies and boundary (moto ignores boundaries);
+    - for Kinesis, SNS, KMS and the SageMaker registry the resource ARN is taken from the request
+      (:func:`_request_resource`), so a statement scoped to one tenant's stream, topic, key or
+      model group does not cover another's. For the other services moto knows no resource: a
+      request there matches an Allow statement by its action whatever the statement's
+      resources (a documented approximation, more permissive than AWS, never less);
+    - a denial is AWS's error for the service's protocol: ``AccessDeniedException`` in JSON for
+      JSON services (Kinesis, KMS, Lambda, SageMaker, ...), moto's ``AccessDenied`` XML otherwise
+      (moto answers JSON services with XML, which the SDKs read as a bare HTTP 403);
+    - a request without a body (and no form) is signed over the empty payload, as the SDKs sign it (moto
+      hashes its parsed parameters, so every bodiless Lambda call failed its signature check);
+    - condition values the request carries are passed (``aws:SecureTransport``,
+      ``aws:PrincipalArn``, ``cloudwatch:namespace``), and a statement whose condition is not
+      met does not apply (moto turns an unmet condition on an Allow into a Deny).
+
+    ``sts:GetCallerIdentity`` is always allowed, as on AWS. Process-wide and idempotent;
+    ``tests/functional/emulator/test_iam_enforcement.py`` pins the behaviour.
+    """
+    global _boundaries_added
+    if _boundaries_added:
+        return
+    fix_policy_condition_semantics()
+    from moto.iam.access_control import (
+        IAMPolicy,
+        IAMPolicyStatement,
+        IAMRequest,
+        IAMRequestBase,
+        PermissionResult,
+    )
+
+    statement_check = IAMPolicyStatement.is_action_permitted
+    element_matches = IAMPolicyStatement._check_element_matches
+
+    @functools.wraps(statement_check)
+    def is_action_permitted(self: Any, action: str, resource: str = "*", *args: Any, **kwargs: Any) -> Any:
+        result = statement_check(self, action, resource, *args, **kwargs)
+        if result == PermissionResult.DENIED and self._statement.get("Effect") == "Allow":
+            return PermissionResult.NEUTRAL  # an Allow whose principal or condition does not match
+        return result
+
+    @functools.wraps(element_matches)
+    def check_element_matches(self: Any, statement_element: Any, value: str) -> bool:
+        if (
+            statement_element == "Resource"
+            and value == _UNKNOWN_RESOURCE
+            and self._statement["Effect"] == "Allow"
+        ):
+            return True  # an unknown resource may be any: Deny statements still match only "*"
+        return element_matches(self, statement_element, value)
+
+    def check_action_permitted(self: Any, resource: str) -> None:
+        if self._action == "sts:GetCallerIdentity":
+            return
+        values = _request_values(self)
+        if resource == "*":
+            resource = _request_resource(self, values) or _UNKNOWN_RESOURCE
+        self._tenantml_resource = resource
+        context = _request_conditions(self, values)
+        permitted = False
+        for policy in self._access_key.collect_policies():
+            result = IAMPolicy(policy).is_action_permitted(self._action, resource, None, context)
+            if result == PermissionResult.DENIED:
+                self._raise_access_denied()
+            permitted = permitted or result == PermissionResult.PERMITTED
+        if permitted and self._is_assuming_role_operation(resource):
+            permitted = self._check_role_trust_relationship(resource)
+        if permitted:
+            boundary = _permissions_boundary(self._access_key)
+            if boundary is not None:
+                result = IAMPolicy(boundary).is_action_permitted(self._action, resource, None, context)
+                permitted = result == PermissionResult.PERMITTED
+        if not permitted:
+            self._raise_access_denied()
+
+    signature_check = IAMRequestBase.check_signature
+
+    @functools.wraps(signature_check)
+    def check_signature(self: Any) -> None:
+        from tenantml.emulator.kinesis_cbor import TRANSCODED_HEADER
+
+        if self._headers.get(TRANSCODED_HEADER):  # signed over the CBOR body moto never sees
+            return
+        signature_check(self)
+
+    make_request = IAMRequestBase._create_aws_request
+
+    @functools.wraps(make_request)
+    def create_aws_request(self: Any) -> Any:
+        request = make_request(self)
+        form = "x-www-form-urlencoded" in self._headers.get("Content-Type", "")
+        if not self._body and not form:  # moto signs its parsed parameters instead (Lambda: the headers)
+            request.data = b""
+        return request
+
+    xml_access_denied = IAMRequest._raise_access_denied
+
+    def raise_access_denied(self: Any) -> None:
+        if not _speaks_json(self._service):
+            xml_access_denied(self)
+        from moto.core.exceptions import JsonRESTError
+
+        resource = getattr(self, "_tenantml_resource", "*")
+        raise JsonRESTError(
+            "AccessDeniedException",
+            f"User: {self._access_key.arn} is not authorized to perform: {self._action} on resource: "
+            f"{resource} because no identity-based policy allows the {self._action} action",
+        )
+
+    IAMPolicyStatement.is_action_permitted = is_action_permitted
+    IAMPolicyStatement._check_element_matches = check_element_matches
+    IAMRequestBase.check_action_permitted = check_action_permitted
+    IAMRequestBase.check_signature = check_signature
+    IAMRequestBase._create_aws_request = create_aws_request
+    IAMRequest._raise_access_denied = raise_access_denied
+    _boundaries_added = True
+
+
+#: the resource moto's IAM check is given when nobody knows it (see :func:`add_permission_boundaries`)
+_UNKNOWN_RESOURCE = "*"

@@ -51,6 +51,9 @@ class EmulatorServer:
     _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
     #: the :class:`~tenantml.emulator.alarm_evaluator.AlarmEvaluator` when started with ``evaluate_alarms=True``
     alarm_evaluator: Any = field(default=None, repr=False)
+    #: whether requests are checked against IAM (see :mod:`tenantml.emulator.iam_enforcement`)
+    enforce_iam: bool = False
+    _iam_was_enforced: bool = field(default=False, repr=False)
 
     @property
     def endpoint(self) -> str:
@@ -65,6 +68,9 @@ class EmulatorServer:
             self._moto.stop()
             self._moto = None
             mark_in_process(self.endpoint, running=False)
+            from tenantml.emulator.iam_enforcement import set_enforced
+
+            set_enforced(self._iam_was_enforced)
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -142,6 +148,7 @@ def start(
     on_message: Callable[[str], None] | None = None,
     aws_managed_policies: bool = False,
     evaluate_alarms: bool = False,
+    enforce_iam: bool | None = None,
 ) -> EmulatorServer:
     """Start moto on 127.0.0.1 and return the running server (``.endpoint`` is its URL).
 
@@ -157,6 +164,9 @@ def start(
     adds the few policies a stack attaches on demand. ``stop()`` restores the previous values.
     ``evaluate_alarms=True`` also starts the CloudWatch alarm evaluation
     (:mod:`tenantml.emulator.alarm_evaluator`), which ``stop()`` stops; one per process.
+    ``enforce_iam=True`` checks every request against IAM as AWS does (None: as
+    ``TENANTML_EMULATOR_IAM`` says, off when unset); the administrator user that
+    :class:`AwsSession` signs with is created either way (:mod:`tenantml.emulator.iam_enforcement`).
     """
     requested = DEFAULT_PORT if port is None else port
     fallback_message = None
@@ -177,8 +187,10 @@ def start(
         )
         if on_message is not None:
             on_message(fallback_message)
+    from tenantml.emulator import iam_enforcement
     from tenantml.emulator.moto_internals import (
         add_model_package_deletion,
+        add_permission_boundaries,
         fix_kinesis_put_concurrency,
         fix_policy_condition_semantics,
     )
@@ -186,11 +198,17 @@ def start(
     fix_policy_condition_semantics()
     fix_kinesis_put_concurrency()
     add_model_package_deletion()
+    add_permission_boundaries()
+    enforce = iam_enforcement.requested(default=False) if enforce_iam is None else enforce_iam
     moto = _make_moto_server(sock)
     moto.start()
 
-    server = EmulatorServer(port=moto.get_host_and_port()[1], fallback_message=fallback_message, _moto=moto)
+    server = EmulatorServer(
+        port=moto.get_host_and_port()[1], fallback_message=fallback_message, _moto=moto, enforce_iam=enforce
+    )
     mark_in_process(server.endpoint, running=True)
+    iam_enforcement.ensure_admin()
+    server._iam_was_enforced = iam_enforcement.set_enforced(enforce)
     exported = dict(FAKE_CREDENTIALS)
     if aws_managed_policies:
         exported[MANAGED_POLICIES_ENV] = "true"
@@ -228,6 +246,10 @@ def reset(endpoint: str, *, timeout: float = 10.0) -> None:
             response.read()
     except (urllib.error.URLError, OSError) as err:
         raise EmulatorError(f"could not reset the AWS emulator at {endpoint}: {err}") from err
+    if is_in_process(endpoint):  # the reset forgot the administrator the sessions sign as
+        from tenantml.emulator.iam_enforcement import ensure_admin
+
+        ensure_admin()
 
 
 #: one cheap read per service the resource handlers use: the first call to a service makes

@@ -29,11 +29,40 @@ FAKE_CREDENTIALS = {
 }
 
 
-def aws_env(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, str]:
-    """The environment variables another tool needs to talk to the emulator, and only it."""
+#: the IAM user the platform's own apply signs with, one per account (see ``iam_enforcement``)
+ADMIN_USER_NAME = "tenantml-admin"
+
+
+def admin_credentials(account_id: str | None = None) -> dict[str, str]:
+    """The emulator's administrator keys in ``account_id`` (default: the emulator's account).
+
+    Derived from the account id, so any process can compute them without a file to share, and
+    moto routes a request signed with them to that account (it finds the account by the access
+    key). They exist in moto only once ``iam_enforcement.ensure_admin`` made the user; they are
+    emulator-only, like :data:`FAKE_CREDENTIALS`: a real AWS endpoint rejects them.
+    """
+    account = account_id or EMULATOR_ACCOUNT_ID
+    return {
+        "AWS_ACCESS_KEY_ID": f"AKIA{account}ADMN",
+        "AWS_SECRET_ACCESS_KEY": f"tenantml-emulator-admin-secret-{account}",
+    }
+
+
+def aws_env(
+    endpoint: str, region: str = DEFAULT_REGION, credentials: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment variables another tool needs to talk to the emulator, and only it.
+
+    ``credentials`` (``AWS_ACCESS_KEY_ID`` and friends, e.g. a role's from the emulator's STS)
+    replace the fake ones; a missing session token is blanked so no other token leaks in.
+    """
+    creds = dict(FAKE_CREDENTIALS)
+    if credentials is not None:
+        token = credentials.get("AWS_SESSION_TOKEN", "")
+        creds = {**credentials, "AWS_SESSION_TOKEN": token, "AWS_SECURITY_TOKEN": token}
     return {
         "AWS_ENDPOINT_URL": endpoint,
-        **FAKE_CREDENTIALS,
+        **creds,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
     }
@@ -61,13 +90,22 @@ class AwsSession:
 
     One ``boto3.Session`` is shared by every region so service models load once.
     ``for_region`` returns a sibling for another region with the same endpoint and cache.
+    The session signs as the administrator of ``account_id`` (:func:`admin_credentials`), so
+    with IAM enforced the platform's own calls are allowed and land in that account;
+    ``for_account`` returns a session for another account.
     """
 
     def __init__(
-        self, endpoint: str, region: str = DEFAULT_REGION, *, _shared: dict[str, Any] | None = None
+        self,
+        endpoint: str,
+        region: str = DEFAULT_REGION,
+        *,
+        account_id: str | None = None,
+        _shared: dict[str, Any] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.region = region
+        self.account_id = account_id or EMULATOR_ACCOUNT_ID
         self._shared = (
             _shared if _shared is not None else {"session": None, "clients": {}, "lock": threading.Lock()}
         )
@@ -79,10 +117,10 @@ class AwsSession:
             if self._shared["session"] is None:
                 import boto3
 
+                credentials = admin_credentials(self.account_id)
                 self._shared["session"] = boto3.Session(
-                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                    aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+                    aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
                     region_name=self.region,
                 )
             return self._shared["session"]
@@ -90,7 +128,13 @@ class AwsSession:
     def for_region(self, region: str) -> AwsSession:
         if region == self.region:
             return self
-        return AwsSession(self.endpoint, region, _shared=self._shared)
+        return AwsSession(self.endpoint, region, account_id=self.account_id, _shared=self._shared)
+
+    def for_account(self, account_id: str | None) -> AwsSession:
+        """A session signing as the administrator of ``account_id`` (None: this one's)."""
+        if account_id is None or account_id == self.account_id:
+            return self
+        return AwsSession(self.endpoint, self.region, account_id=account_id)
 
     def client(self, service: str, region: str | None = None) -> Any:
         """A cached boto3 client for ``service`` in ``region`` (default: this session's)."""
@@ -125,9 +169,11 @@ class AwsSession:
         )
 
     def __repr__(self) -> str:
-        return f"AwsSession(endpoint={self.endpoint!r}, region={self.region!r})"
+        return (
+            f"AwsSession(endpoint={self.endpoint!r}, region={self.region!r}, account_id={self.account_id!r})"
+        )
 
 
-def make_session(endpoint: str, region: str = DEFAULT_REGION) -> AwsSession:
+def make_session(endpoint: str, region: str = DEFAULT_REGION, account_id: str | None = None) -> AwsSession:
     """An :class:`AwsSession` for the emulator at ``endpoint``; nothing is created yet."""
-    return AwsSession(endpoint, region)
+    return AwsSession(endpoint, region, account_id=account_id)

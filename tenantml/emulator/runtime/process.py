@@ -37,7 +37,7 @@ from typing import Any
 
 from tenantml.emulator.runtime.codecache import CodeCache
 from tenantml.emulator.runtime.functions import FunctionSpec
-from tenantml.emulator.session import aws_env
+from tenantml.emulator.session import aws_env, is_in_process
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 #: the longest the import of a handler may take before the timeout clock starts (AWS: 10 s)
@@ -328,8 +328,8 @@ class ProcessRunner:
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "LAMBDA_TASK_ROOT": str(code_dir),
                 "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
-                # the emulator and nothing else: fake credentials, no shared config or profile
-                **aws_env(self.endpoint, spec.region),
+                # the emulator and nothing else: the function role's credentials, no shared config or profile
+                **aws_env(self.endpoint, spec.region, self._role_credentials(spec)),
                 "AWS_CONFIG_FILE": os.devnull,
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                 "PYTHONPATH": str(code_dir),
@@ -340,6 +340,18 @@ class ProcessRunner:
         if spec.application_log_level:
             env["AWS_LAMBDA_LOG_LEVEL"] = spec.application_log_level
         return env
+
+    def _role_credentials(self, spec: FunctionSpec) -> dict[str, str] | None:
+        """The execution role's credentials from the emulator's STS, as Lambda hands them to a function.
+
+        With them the handler's calls are checked against its role when IAM is enforced, and land
+        in the role's account. None (the fake credentials) when moto is not in this process.
+        """
+        if not spec.role or not is_in_process(self.endpoint):
+            return None
+        from tenantml.emulator.iam_enforcement import role_credentials
+
+        return role_credentials(spec.role, spec.name, spec.region)
 
     def run(self, spec: FunctionSpec, event: bytes, request_id: str) -> InvocationResult:
         """Run ``spec``'s handler on ``event`` (JSON bytes) and wait for it, at most its timeout."""

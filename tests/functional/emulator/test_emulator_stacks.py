@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from core.terraform.diff import Action
-from tenantml.emulator import commands
-from tenantml.emulator.session import AwsSession
+from tenantml.emulator import commands, iam_enforcement
+from tenantml.emulator.session import EMULATOR_ACCOUNT_ID, AwsSession
 
 ROOT = Path(__file__).resolve().parents[3]
 REGIONS = {"churn": "eu-west-1", "fraud": "us-east-1"}
+#: fraud's ``account_id`` (tenants/fraud.yaml); churn names none and lives in the emulator's account
+FRAUD_ACCOUNT = "111122223333"
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +96,23 @@ def _leftovers(aws: AwsSession) -> dict[str, list[str]]:
     return found
 
 
+@pytest.fixture(params=["iam-off", "iam-enforced"])
+def iam(request: pytest.FixtureRequest, aws: AwsSession):
+    """Each test twice: IAM off, and IAM enforced (the apply signs as each account's administrator)."""
+    previous = iam_enforcement.set_enforced(request.param == "iam-enforced")
+    try:
+        yield request.param
+    finally:
+        iam_enforcement.set_enforced(previous)
+
+
 def test_given_both_example_tenants_when_applied_re_applied_and_destroyed_then_nothing_is_left(
-    aws, out_dir, tmp_path
+    aws, iam, out_dir, tmp_path
 ):
     state_dir = tmp_path / "state"
+    # with IAM enforced, accounts are honoured: fraud's resources live in its account_id
+    fraud_account = FRAUD_ACCOUNT if iam == "iam-enforced" else EMULATOR_ACCOUNT_ID
+    fraud_aws = aws.for_account(fraud_account)
 
     # when: applied
     applied = commands.apply_tenants(out_dir, None, state_dir, aws)
@@ -130,9 +145,21 @@ def test_given_both_example_tenants_when_applied_re_applied_and_destroyed_then_n
         notification["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"]
         == function["Configuration"]["FunctionArn"]
     )
-    cluster = aws.client("eks", REGIONS["fraud"]).describe_cluster(name=fraud["cluster_name"])["cluster"]
+    # fraud's resources live in its account (enforced: its account_id), churn's in the emulator's
+    cluster = fraud_aws.client("eks", REGIONS["fraud"]).describe_cluster(name=fraud["cluster_name"])[
+        "cluster"
+    ]
     assert cluster["status"] == "ACTIVE"
-    assert aws.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    assert cluster["arn"].split(":")[4] == fraud_account
+    assert fraud_aws.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    arns = [
+        v for v in fraud.values() if isinstance(v, str) and v.startswith("arn:aws:") and ":iam::aws:" not in v
+    ]
+    assert arns and {a.split(":")[4] for a in arns} <= {fraud_account, ""}
+    arns = [
+        v for v in churn.values() if isinstance(v, str) and v.startswith("arn:aws:") and ":iam::aws:" not in v
+    ]
+    assert arns and {a.split(":")[4] for a in arns} <= {EMULATOR_ACCOUNT_ID, ""}
     assert aws.client("autoscaling", REGIONS["churn"]).describe_auto_scaling_groups()["AutoScalingGroups"]
 
     # when: planned and applied again without a change
@@ -148,4 +175,5 @@ def test_given_both_example_tenants_when_applied_re_applied_and_destroyed_then_n
 
     assert [d.tenant for d in destroyed] == ["fraud-kubernetes", "fraud", "churn"]
     left = {kind: names for kind, names in _leftovers(aws).items() if names}
+    left.update({f"{fraud_account}:{k}": names for k, names in _leftovers(fraud_aws).items() if names})
     assert left == {}

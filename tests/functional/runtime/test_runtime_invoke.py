@@ -61,12 +61,14 @@ def test_given_a_function_when_invoked_then_the_handler_result_comes_back_with_i
     assert (body["greeting"], body["function"], body["memory"], body["arn"]) == ("hello", "echo", 256, arn)
     assert re.fullmatch(r"[0-9a-f-]{36}", body["request_id"])
     assert 0 < body["remaining_ms"] <= 7000
+    # the function runs with its execution role's temporary credentials from the emulator's STS
+    access_key = body["lambda_env"].pop("AWS_ACCESS_KEY_ID")
+    assert access_key.startswith("ASIA")
     assert body["lambda_env"] == {
         "AWS_LAMBDA_FUNCTION_NAME": "echo",
         "AWS_LAMBDA_FUNCTION_TIMEOUT": "7",
         "AWS_REGION": "eu-west-1",
         "AWS_ENDPOINT_URL": runtime_emulator.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
     }
     assert lambda_runtime.metrics("echo").invocations == 1
 
