@@ -18,9 +18,16 @@ from core.naming import Naming
 from core.spec import TenantSpec
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
 from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
-from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
+from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps, FleetServing
 from infra.core import DataSource, TenantConstruct, TenantStack
-from infra.identity import PermissionBoundary, PermissionBoundaryProps, ServiceRole, ServiceRoleProps
+from infra.identity import (
+    PermissionBoundary,
+    PermissionBoundaryProps,
+    ServiceLinkedRole,
+    ServiceLinkedRoleProps,
+    ServiceRole,
+    ServiceRoleProps,
+)
 from infra.keys import TenantKey, TenantKeyProps
 from infra.kubernetes import WORKLOAD_LABEL, EksServing, EksServingProps, KubernetesProvider, eks_cluster_auth
 from infra.network import Network, NetworkProps
@@ -105,10 +112,25 @@ class TenantPlatformStack(TenantStack):
             ),
         )
         account = Account(self, "Account")
+        # only EC2 tenants launch through Auto Scaling; the key policy names the role, so it exists first
+        auto_scaling_role = (
+            ServiceLinkedRole(
+                self,
+                "AutoScalingRole",
+                ServiceLinkedRoleProps(naming=naming, service="autoscaling.amazonaws.com"),
+            )
+            if spec.compute.kind == "ec2"
+            else None
+        )
         key = TenantKey(
             self,
             "Key",
-            TenantKeyProps(naming=naming, account_id=account.account_id, partition=account.partition),
+            TenantKeyProps(
+                naming=naming,
+                account_id=account.account_id,
+                partition=account.partition,
+                auto_scaling_role_arn=auto_scaling_role.role_arn if auto_scaling_role else None,
+            ),
         )
         storage = TenantStorage(
             self,
@@ -148,7 +170,9 @@ class TenantPlatformStack(TenantStack):
         boundary = PermissionBoundary(
             self,
             "Boundary",
-            PermissionBoundaryProps(naming=naming, metrics_namespace=METRICS_NAMESPACE),
+            PermissionBoundaryProps(
+                naming=naming, metrics_namespace=METRICS_NAMESPACE, session_manager=spec.compute.kind == "ec2"
+            ),
             key_arn=key.key_arn,
         )
 
@@ -185,6 +209,7 @@ class TenantPlatformStack(TenantStack):
             "max_nodes": spec.compute.max_nodes,
             "log_retention_days": spec.lambdas.log_retention_days,
         }
+        images = ImageRepository(self, "Images", ImageRepositoryProps(naming=naming, key=key))
         compute_outputs: dict[str, str]
         cluster: EksCluster | None = None
         if spec.compute.kind == "eks":
@@ -199,14 +224,33 @@ class TenantPlatformStack(TenantStack):
                 "cluster_oidc_provider_arn": cluster.oidc_provider_arn,
             }
         else:
+            assert auto_scaling_role is not None
             fleet = Ec2Fleet(
                 self,
                 "Fleet",
                 Ec2FleetProps(
-                    **compute_common, instance_role=roles["pipelines"], instance_tags=spec.all_tags
+                    **compute_common,
+                    instance_role=roles["pipelines"],
+                    service_linked_role=auto_scaling_role,
+                    serving=FleetServing(
+                        repository_name=images.repository_name,
+                        image_tag=spec.serving.image_tag,
+                        model_package_group=registry.group_name,
+                        stream_name=stream.stream_name,
+                        serving_format=spec.model.serving_format,
+                        workers=spec.serving.workers,
+                    ),
+                    instance_tags=spec.all_tags,
                 ),
             )
-            compute_outputs = {"launch_template_id": fleet.launch_template_id}
+            # the instances serve: they pull the image, log inferences and publish serving metrics
+            images.grant_pull(roles["pipelines"])
+            stream.grant_write(roles["pipelines"])
+            grant_put_metrics(roles["pipelines"])
+            compute_outputs = {
+                "launch_template_id": fleet.launch_template_id,
+                "serving_endpoint_url": fleet.endpoint_url,
+            }
         serving_outputs = self._serving(
             spec,
             naming,
@@ -217,6 +261,7 @@ class TenantPlatformStack(TenantStack):
             alerts,
             registry,
             network,
+            images,
             roles["serving"],
             boundary.policy_arn,
             cluster,
@@ -320,13 +365,13 @@ class TenantPlatformStack(TenantStack):
         alerts: AlertTopic,
         registry: ModelRegistry,
         network: Network,
+        images: ImageRepository,
         role: ServiceRole,
         boundary_arn: str,
         cluster: EksCluster | None,
     ) -> dict[str, str]:
         """The image repository and, as the spec chooses, a SageMaker endpoint or the EKS serving workload."""
         serving = spec.serving
-        images = ImageRepository(self, "Images", ImageRepositoryProps(naming=naming, key=key))
         images.grant_pull(role)
         outputs = {
             "image_repository_url": images.repository_url,
