@@ -13,7 +13,7 @@ from typing import Any
 
 from constructs import Construct
 
-from core.contract import METRICS_NAMESPACE
+from core.contract import metrics_namespace
 from core.naming import Naming
 from core.spec import TenantSpec
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
@@ -171,7 +171,9 @@ class TenantPlatformStack(TenantStack):
             self,
             "Boundary",
             PermissionBoundaryProps(
-                naming=naming, metrics_namespace=METRICS_NAMESPACE, session_manager=spec.compute.kind == "ec2"
+                naming=naming,
+                metrics_namespace=metrics_namespace(spec.name),
+                session_manager=spec.compute.kind == "ec2",
             ),
             key_arn=key.key_arn,
         )
@@ -183,7 +185,7 @@ class TenantPlatformStack(TenantStack):
         storage.models.grant_read(roles["serving"])
         registry.grant_read(roles["serving"])
         stream.grant_write(roles["serving"])
-        grant_put_metrics(roles["serving"])
+        grant_put_metrics(roles["serving"], metrics_namespace(spec.name))
         for bucket in (storage.data, storage.artifacts, storage.models):
             bucket.grant_read_write(roles["pipelines"])
         registry.grant_read(roles["pipelines"])
@@ -246,7 +248,7 @@ class TenantPlatformStack(TenantStack):
             # the instances serve: they pull the image, log inferences and publish serving metrics
             images.grant_pull(roles["pipelines"])
             stream.grant_write(roles["pipelines"])
-            grant_put_metrics(roles["pipelines"])
+            grant_put_metrics(roles["pipelines"], metrics_namespace(spec.name))
             compute_outputs = {
                 "launch_template_id": fleet.launch_template_id,
                 "serving_endpoint_url": fleet.endpoint_url,
@@ -293,7 +295,7 @@ class TenantPlatformStack(TenantStack):
             registry.grant_read(functions[name].role)
             registry.grant_write(functions[name].role)
             functions[name].role.grant_pass_role(roles["training"])
-        grant_put_metrics(functions["monitor"].role)
+        grant_put_metrics(functions["monitor"].role, metrics_namespace(spec.name))
         registry.grant_read(functions["monitor"].role)
         functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
         functions["monitor"].add_kinesis_trigger(stream)
@@ -447,7 +449,7 @@ class TenantPlatformStack(TenantStack):
             storage.models.grant_read(pods)
             registry.grant_read(pods)
             stream.grant_write(pods)
-            grant_put_metrics(pods)
+            grant_put_metrics(pods, metrics_namespace(spec.name))
             images.grant_pull(pods)
             outputs |= {
                 "serving_namespace": workload.namespace,
@@ -499,6 +501,7 @@ class TenantPlatformStack(TenantStack):
         mon = spec.monitoring
         model_dims = {"Tenant": spec.name, "Model": spec.model.name}
         common = {
+            "namespace": metrics_namespace(spec.name),
             "period_seconds": mon.period_seconds,
             "evaluation_periods": mon.evaluation_periods,
             "datapoints_to_alarm": mon.datapoints_to_alarm,
@@ -513,6 +516,7 @@ class TenantPlatformStack(TenantStack):
                 threshold=spec.model.drift_threshold,
                 description=f"Feature drift of model {spec.model.name} above {spec.model.drift_threshold} (PSI)",
                 statistic="Maximum",
+                namespace=metrics_namespace(spec.name),
                 period_seconds=mon.period_seconds,
                 evaluation_periods=1,
                 datapoints_to_alarm=1,

@@ -110,7 +110,7 @@ def test_given_an_example_tenant_when_synthesized_then_one_drifted_window_alarms
     alarms = {
         a["metric_name"]: a
         for a in bodies(tenant.doc, "aws_cloudwatch_metric_alarm").values()
-        if a["namespace"] == "TenantML"
+        if a["namespace"] == f"TenantML/{tenant.tenant}"
     }
 
     # then: a drift score is a whole window's verdict; error rate and latency wait for M of N periods
@@ -139,6 +139,32 @@ def test_given_the_compute_kind_of_a_tenant_when_synthesized_then_only_that_comp
     # then
     assert len(bodies(doc, present)) == 1
     assert bodies(doc, absent) == {}
+
+
+def test_given_an_example_tenant_when_synthesized_then_metrics_are_published_and_read_only_in_its_own_namespace(
+    tenant,
+):
+    # given: IAM has a condition key on the namespace and none on dimension values
+    own = f"TenantML/{tenant.tenant}"
+
+    # when
+    conditions = [
+        (address, st.get("Condition"))
+        for _, address, doc in policies(tenant.doc)
+        for st in doc["Statement"]
+        if st["Effect"] == "Allow" and "cloudwatch:PutMetricData" in as_list(st["Action"])
+    ]
+    namespaces = {
+        a["namespace"]
+        for a in bodies(tenant.doc, "aws_cloudwatch_metric_alarm").values()
+        if a["namespace"].startswith("TenantML")
+    }
+
+    # then: every grant (and the boundary) holds publishers to the tenant's namespace, and its
+    # model alarms read that namespace: another tenant's roles cannot move them
+    assert conditions, "the monitor, the serving role and the boundary publish metrics"
+    assert [(a, c) for a, c in conditions if c != {"StringEquals": {"cloudwatch:namespace": own}}] == []
+    assert namespaces == {own}
 
 
 def test_given_the_example_tenants_when_synthesized_then_only_the_ec2_tenant_has_an_auto_scaling_role_in_its_key_policy(
