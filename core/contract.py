@@ -6,8 +6,25 @@ This module imports nothing, so Lambda bundles can ship it without the CDK.
 
 from __future__ import annotations
 
-#: CloudWatch namespace of every custom metric the platform writes (drift, latency, errors)
+#: root of the CloudWatch namespaces of every custom metric the platform writes (drift, latency, errors)
 METRICS_NAMESPACE = "TenantML"
+
+
+def metrics_namespace(tenant: str) -> str:
+    """The tenant's own CloudWatch namespace, ``TenantML/<tenant>``: every publisher and alarm uses it.
+
+    ``cloudwatch:PutMetricData`` has no resource-level permissions and IAM offers a condition key on
+    the namespace but none on dimension values, so a shared namespace with a ``Tenant`` dimension
+    would let one tenant publish into another's alarm metrics; one namespace per tenant is what the
+    tenant's roles can be held to (``cloudwatch:namespace`` condition)."""
+    return f"{METRICS_NAMESPACE}/{tenant}"
+
+
+def is_platform_namespace(namespace: str) -> bool:
+    """A namespace the platform's own publishers write (any tenant's)."""
+    return namespace == METRICS_NAMESPACE or namespace.startswith(f"{METRICS_NAMESPACE}/")
+
+
 #: the artifacts bucket's folder of monitoring snapshots, written by the monitor and read by the
 #: alarm Lambda (which must not import ``pipelines.monitoring.monitor``: scipy and pandas before its alert)
 MONITORING_PREFIX = "monitoring"

@@ -101,6 +101,23 @@ SAGEMAKER_ENDPOINT_LOGS = (
     "logs:DescribeLogStreams",
 )
 
+#: what the SSM agent on an instance calls to register and to carry Session Manager sessions (the
+#: part of AmazonSSMManagedInstanceCore a tenant boundary lets through); none has resource-level
+#: permissions, so they are granted on "*"
+SSM_SESSION_MANAGER = (
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+)
+
 #: X-Ray has no resource-level permissions: these are granted on "*"
 XRAY_WRITE = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 

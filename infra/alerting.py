@@ -19,7 +19,6 @@ from typing import Literal
 
 from constructs import Construct
 
-from core.contract import METRICS_NAMESPACE
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
@@ -62,7 +61,8 @@ class AlarmProps:
     metric_name: str
     threshold: float
     comparison: Comparison = "GreaterThanThreshold"
-    namespace: str = METRICS_NAMESPACE
+    #: the tenant's own namespace (core.contract.metrics_namespace) or an AWS one (AWS/Lambda, ...)
+    namespace: str
     statistic: str | None = "Maximum"
     extended_statistic: str | None = None
     period_seconds: int = 60
@@ -177,7 +177,7 @@ class AlertTopic(TenantConstruct):
         return alarm
 
 
-def grant_put_metrics(role: ServiceRole, namespace: str = METRICS_NAMESPACE) -> None:
+def grant_put_metrics(role: ServiceRole, namespace: str) -> None:
     """PutMetricData has no resource-level permissions; scope it to our namespace instead."""
     role.grant(
         "PutTenantMetrics",

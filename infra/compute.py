@@ -1,7 +1,8 @@
-"""Compute for training and serving: an EKS cluster for larger tenants, EC2 for small ones."""
+"""Compute for training and serving: an EKS cluster for larger tenants, an EC2 serving fleet for small ones."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -11,12 +12,15 @@ from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
 from infra.core import PRIMARY_ID, DataSource, Resource, TenantConstruct
-from infra.identity import PolicyStatement, ServiceRole, ServiceRoleProps, policy_document
+from infra.identity import PolicyStatement, ServiceLinkedRole, ServiceRole, ServiceRoleProps, policy_document
 from infra.keys import TenantKey
 from infra.network import Network
+from infra.serving import SERVING_CONFIG_ENV, serving_config
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 #: the latest Amazon Linux 2023 image, resolved by EC2 at launch: no AMI id in the stack
+#: what the SSM agent needs for Session Manager (instead of SSH keys and port 22)
+SSM_MANAGED_INSTANCE_POLICY = "AmazonSSMManagedInstanceCore"
 AL2023_AMI = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
@@ -296,9 +300,38 @@ class EksCluster(TenantConstruct):
         return self.oidc.arn_ref
 
 
+#: the SageMaker inference contract the serving image follows (``GET /ping``, ``POST /invocations``)
+SERVING_PORT = 8080
+HEALTH_CHECK_PATH = "/ping"
+#: the internal load balancer's listener port
+LISTENER_PORT = 80
+#: AWS's limit on load balancer and target group names
+LB_NAME_LIMIT = 32
+#: time for a new instance to install Docker, pull the image and load the champion before the
+#: load balancer's health checks count against it
+HEALTH_CHECK_GRACE_SECONDS = 300
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetServing:
+    """What the fleet's instances serve: the champion of the tenant's registry, from its image."""
+
+    repository_name: str
+    #: the serving image's tag; None: no image to run yet, so the fleet keeps no instance
+    image_tag: str | None
+    model_package_group: str
+    stream_name: str
+    serving_format: str = "sklearn"
+    alias: str = "champion"
+    workers: int = 2
+
+
 @dataclass(frozen=True, kw_only=True)
 class Ec2FleetProps(ComputeProps):
     instance_role: ServiceRole
+    #: the tenant's Auto Scaling service-linked role, which the key policy lets use the key
+    service_linked_role: ServiceLinkedRole
+    serving: FleetServing
     #: provider default_tags do not reach instances an auto scaling group launches
     instance_tags: Mapping[str, str] = field(default_factory=dict)
     volume_size_gb: int = 50
@@ -307,22 +340,107 @@ class Ec2FleetProps(ComputeProps):
         problems = self.problems()
         if not 8 <= self.volume_size_gb <= 16384:
             problems.append(Problem("volume_size_gb", "must be 8 to 16384", self.volume_size_gb))
+        if not 1 <= self.serving.workers <= 32:
+            problems.append(Problem("serving.workers", "must be 1 to 32", self.serving.workers))
         if problems:
             raise ConstructPropsError(problems)
 
 
+def _registry_host(region: str) -> str:
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"dkr.ecr.{region}.{suffix}"
+
+
+def serving_user_data(region: str, serving: FleetServing) -> str:
+    """The instance's boot script: run the tenant's serving image on port 8080, restarted by Docker.
+
+    Plain text with no Terraform references (names only; the account comes from STS on the
+    instance), so the stack can base64-encode it itself and a spec value never reaches a template."""
+    config = serving_config(
+        serving_format=serving.serving_format,
+        stream_name=serving.stream_name,
+        region=region,
+        source={
+            "kind": "registry",
+            "group": serving.model_package_group,
+            "alias": serving.alias,
+            "region": region,
+        },
+    )
+    image = f'"$registry/{serving.repository_name}:{serving.image_tag}"'
+    return "\n".join(
+        [
+            "#!/bin/bash",
+            f"# tenantml: serve the {serving.alias} of {serving.model_package_group} on port {SERVING_PORT}",
+            "set -euo pipefail",
+            "dnf install -y docker",
+            "systemctl enable --now docker",
+            f'registry="$(aws sts get-caller-identity --query Account --output text).{_registry_host(region)}"',
+            f'aws ecr get-login-password --region {region} | docker login --username AWS --password-stdin "$registry"',
+            "install -d -m 0700 /etc/tenantml",
+            # --env-file takes each line literally: the JSON needs no shell quoting
+            "cat > /etc/tenantml/serving.env <<'ENV'",
+            f"{SERVING_CONFIG_ENV}={config}",
+            f"AWS_REGION={region}",
+            f"AWS_DEFAULT_REGION={region}",
+            "ENV",
+            (
+                f"docker run --detach --name tenantml-serving --restart unless-stopped"
+                f" --publish {SERVING_PORT}:{SERVING_PORT} --env-file /etc/tenantml/serving.env"
+                f" --read-only --tmpfs /tmp {image}"
+                f" serve --port {SERVING_PORT} --workers {serving.workers}"
+            ),
+            "",
+        ]
+    )
+
+
+def _lb_name(naming: Naming, component: str) -> dict[str, str]:
+    """A load balancer or target group name (32 characters at most); a longer one becomes a prefix."""
+    name = f"{naming.prefix}-{component}"
+    return {"name": name} if len(name) <= LB_NAME_LIMIT else {"name_prefix": "tm-"}
+
+
 class Ec2Fleet(TenantConstruct):
-    """A launch template (IMDSv2 only, encrypted disks, no inbound access) and an auto scaling
-    group in private subnets, running as the tenant's pipeline role through an instance profile."""
+    """The tenant's champion model served from its image by an auto scaling group behind an internal
+    Application Load Balancer.
+
+    Instances run in private subnets with a launch template (IMDSv2 only, encrypted disks) whose user
+    data starts the serving container; the only inbound traffic is the load balancer's, on port 8080,
+    and the group replaces an instance whose ``/ping`` fails (ELB health checks). Access for people is
+    SSM Session Manager: no SSH key, no port 22. Without an image tag there is nothing to serve, so
+    the group keeps no instance: nothing idles by design.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, props: Ec2FleetProps) -> None:
         super().__init__(scope, construct_id)
         naming = props.naming
+        serving = props.serving
+        # Session Manager instead of SSH: the agent on Amazon Linux 2023 registers with these permissions
+        Resource(
+            self,
+            "SessionManager",
+            "aws_iam_role_policy_attachment",
+            {
+                "role": props.instance_role.role_name_ref,
+                "policy_arn": _aws_managed(props.partition, SSM_MANAGED_INSTANCE_POLICY),
+            },
+        )
         profile = Resource(
             self,
             "InstanceProfile",
             "aws_iam_instance_profile",
             {"name": naming.name("instance", "role"), "role": props.instance_role.role_name_ref},
+        )
+        balancer_group = Resource(
+            self,
+            "BalancerSecurityGroup",
+            "aws_security_group",
+            {
+                "name": naming.name("serving-lb"),
+                "description": "tenantml serving load balancer: HTTP from inside the VPC",
+                "vpc_id": props.network.vpc_id,
+            },
         )
         group = Resource(
             self,
@@ -330,8 +448,47 @@ class Ec2Fleet(TenantConstruct):
             "aws_security_group",
             {
                 "name": naming.name("instances"),
-                "description": "tenantml instances: no inbound access",
+                "description": "tenantml instances: the serving port from the load balancer only",
                 "vpc_id": props.network.vpc_id,
+            },
+        )
+        Resource(
+            self,
+            "BalancerIn",
+            "aws_vpc_security_group_ingress_rule",
+            {
+                "security_group_id": balancer_group.id_ref,
+                "description": "model requests from inside the VPC",
+                "ip_protocol": "tcp",
+                "from_port": LISTENER_PORT,
+                "to_port": LISTENER_PORT,
+                "cidr_ipv4": props.network.vpc.ref("cidr_block"),
+            },
+        )
+        Resource(
+            self,
+            "BalancerToInstances",
+            "aws_vpc_security_group_egress_rule",
+            {
+                "security_group_id": balancer_group.id_ref,
+                "description": "requests and health checks to the serving port",
+                "ip_protocol": "tcp",
+                "from_port": SERVING_PORT,
+                "to_port": SERVING_PORT,
+                "referenced_security_group_id": group.id_ref,
+            },
+        )
+        Resource(
+            self,
+            "ServingIn",
+            "aws_vpc_security_group_ingress_rule",
+            {
+                "security_group_id": group.id_ref,
+                "description": "requests and health checks from the load balancer",
+                "ip_protocol": "tcp",
+                "from_port": SERVING_PORT,
+                "to_port": SERVING_PORT,
+                "referenced_security_group_id": balancer_group.id_ref,
             },
         )
         Resource(
@@ -340,11 +497,61 @@ class Ec2Fleet(TenantConstruct):
             "aws_vpc_security_group_egress_rule",
             {
                 "security_group_id": group.id_ref,
-                "description": "HTTPS to AWS APIs and package registries",
+                "description": "HTTPS to AWS APIs (ECR, S3, SageMaker, Kinesis, SSM) and package mirrors",
                 "ip_protocol": "tcp",
                 "from_port": 443,
                 "to_port": 443,
                 "cidr_ipv4": "0.0.0.0/0",
+            },
+        )
+        self.balancer = Resource(
+            self,
+            "Balancer",
+            "aws_lb",
+            {
+                **_lb_name(naming, "serving"),
+                "internal": True,
+                "load_balancer_type": "application",
+                "subnets": props.network.private_subnet_ids,
+                "security_groups": [balancer_group.id_ref],
+                "drop_invalid_header_fields": True,
+            },
+        )
+        self.target_group = Resource(
+            self,
+            "Targets",
+            "aws_lb_target_group",
+            {
+                **_lb_name(naming, "serving"),
+                "port": SERVING_PORT,
+                "protocol": "HTTP",
+                "target_type": "instance",
+                "vpc_id": props.network.vpc_id,
+                "deregistration_delay": "30",
+                "health_check": [
+                    {
+                        "enabled": True,
+                        "path": HEALTH_CHECK_PATH,
+                        "port": "traffic-port",
+                        "protocol": "HTTP",
+                        "matcher": "200",
+                        "interval": 15,
+                        "timeout": 5,
+                        "healthy_threshold": 2,
+                        "unhealthy_threshold": 3,
+                    }
+                ],
+            },
+        )
+        self.listener = Resource(
+            self,
+            "Listener",
+            "aws_lb_listener",
+            {
+                "load_balancer_arn": self.balancer.arn_ref,
+                "port": LISTENER_PORT,
+                "protocol": "HTTP",
+                "default_action": [{"type": "forward", "target_group_arn": self.target_group.arn_ref}],
             },
         )
         self.template_name = naming.name("instances")
@@ -354,17 +561,21 @@ class Ec2Fleet(TenantConstruct):
             "aws_launch_template",
             {
                 "name": self.template_name,
-                "description": "tenantml training and serving instances",
+                "description": "tenantml serving instances",
                 "image_id": AL2023_AMI,
                 "instance_type": props.instance_types[0],
                 "update_default_version": True,
                 "iam_instance_profile": [{"arn": profile.arn_ref}],
                 "vpc_security_group_ids": [group.id_ref],
+                "user_data": base64.b64encode(serving_user_data(naming.region, serving).encode()).decode()
+                if serving.image_tag
+                else None,
                 "metadata_options": [
                     {
                         "http_endpoint": "enabled",
                         "http_tokens": "required",
-                        "http_put_response_hop_limit": 1,
+                        # 2: the serving container reaches the instance role through IMDSv2 (one more hop)
+                        "http_put_response_hop_limit": 2,
                     }
                 ],
                 "block_device_mappings": [
@@ -390,18 +601,26 @@ class Ec2Fleet(TenantConstruct):
                 else None,
             },
         )
+        # no image, nothing to serve: no instance at all rather than idle ones
+        capacity = props.min_nodes if serving.image_tag else 0
         self.group = Resource(
             self,
             "Group",
             "aws_autoscaling_group",
             {
                 "name": naming.name("instances"),
-                "min_size": props.min_nodes,
+                "min_size": capacity,
                 "max_size": props.max_nodes,
-                "desired_capacity": props.min_nodes,
+                "desired_capacity": capacity,
                 "vpc_zone_identifier": props.network.private_subnet_ids,
                 "launch_template": [{"id": self.template.id_ref, "version": "$Latest"}],
-                "health_check_type": "EC2",
+                "service_linked_role_arn": props.service_linked_role.role_arn,
+                "target_group_arns": [self.target_group.arn_ref],
+                "health_check_type": "ELB",
+                "health_check_grace_period": HEALTH_CHECK_GRACE_SECONDS,
+                # the first apply has no champion (and maybe no image) yet: do not wait for healthy
+                # instances, the group keeps replacing unhealthy ones until the pipeline registers one
+                "wait_for_capacity_timeout": "0",
                 # default_tags never reach a group or its instances: tag blocks, propagated (TM-ASG-001)
                 "tag": [
                     {"key": key, "value": value, "propagate_at_launch": True}
@@ -414,3 +633,8 @@ class Ec2Fleet(TenantConstruct):
     @property
     def launch_template_id(self) -> str:
         return self.template.id_ref
+
+    @property
+    def endpoint_url(self) -> str:
+        """The internal load balancer's URL (reachable from inside the VPC)."""
+        return f"http://{self.balancer.ref('dns_name')}"

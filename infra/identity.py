@@ -220,6 +220,8 @@ class ServiceRole(TenantConstruct):
 class PermissionBoundaryProps:
     naming: Naming
     metrics_namespace: str
+    #: let the SSM agent of the tenant's instances through (EC2 tenants: Session Manager, no SSH)
+    session_manager: bool = False
 
 
 class PermissionBoundary(TenantConstruct):
@@ -277,6 +279,10 @@ class PermissionBoundary(TenantConstruct):
             PolicyStatement(sid="ImageLogin", actions=actions.ECR_AUTH, resources=("*",)),
             PolicyStatement(sid="EndpointNetwork", actions=actions.SAGEMAKER_VPC_ACCESS, resources=("*",)),
         ]
+        if props.session_manager:
+            statements.append(
+                PolicyStatement(sid="SessionManager", actions=actions.SSM_SESSION_MANAGER, resources=("*",))
+            )
         self.policy = Resource(
             self,
             PRIMARY_ID,
@@ -291,3 +297,65 @@ class PermissionBoundary(TenantConstruct):
     @property
     def policy_arn(self) -> str:
         return self.policy.arn_ref
+
+
+#: IAM's limit on a role name, which a service-linked role's name plus its custom suffix must fit
+_ROLE_NAME_MAX = 64
+#: the role names AWS gives service-linked roles, by service principal
+SERVICE_LINKED_ROLE_NAMES = {"autoscaling.amazonaws.com": "AWSServiceRoleForAutoScaling"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceLinkedRoleProps:
+    naming: Naming
+    service: str
+
+    @property
+    def suffix(self) -> str:
+        """``<tenant>-<environment>``: unique per tenant in an account, and short enough for any tenant
+        name the spec allows (the whole prefix would not fit IAM's 64 characters)."""
+        return f"{self.naming.tenant}-{self.naming.environment}"
+
+    def __post_init__(self) -> None:
+        problems = []
+        base = SERVICE_LINKED_ROLE_NAMES.get(self.service)
+        if base is None:
+            problems.append(Problem("service", f"one of {sorted(SERVICE_LINKED_ROLE_NAMES)}", self.service))
+        elif len(name := f"{base}_{self.suffix}") > _ROLE_NAME_MAX:
+            problems.append(
+                Problem(
+                    "service-linked role name",
+                    f"is {len(name)} characters; AWS allows {_ROLE_NAME_MAX}",
+                    name,
+                )
+            )
+        if problems:
+            raise ConstructPropsError(problems)
+
+
+class ServiceLinkedRole(TenantConstruct):
+    """The tenant's own service-linked role for one AWS service, named ``<AWS name>_<tenant>-<env>``.
+
+    Created by the stack rather than left to the service: a key policy may only name principals
+    that exist (KMS rejects the policy otherwise), and the default role appears only when the
+    service is first used. The custom suffix makes the role the tenant's: it cannot collide with
+    the account's default role or another tenant's, and deleting the stack removes only its own.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: ServiceLinkedRoleProps) -> None:
+        super().__init__(scope, construct_id)
+        self.role_name = f"{SERVICE_LINKED_ROLE_NAMES[props.service]}_{props.suffix}"
+        self.role = Resource(
+            self,
+            PRIMARY_ID,
+            "aws_iam_service_linked_role",
+            {
+                "aws_service_name": props.service,
+                "custom_suffix": props.suffix,
+                "description": f"{props.service} for tenantml tenant {props.naming.tenant}",
+            },
+        )
+
+    @property
+    def role_arn(self) -> str:
+        return self.role.arn_ref

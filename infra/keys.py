@@ -21,6 +21,10 @@ class TenantKeyProps:
     partition: str
     deletion_window_days: int = 30
     rotation_period_days: int = 365
+    #: the tenant's Auto Scaling service-linked role (EC2 tenants only): it launches instances
+    #: whose volumes this key encrypts. A reference to the role's ``arn``, so Terraform creates
+    #: the role before the key policy names it; None leaves Auto Scaling out of the policy.
+    auto_scaling_role_arn: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -39,10 +43,6 @@ class TenantKeyProps:
 def _key_policy(props: TenantKeyProps) -> str:
     region = props.naming.region
     root = f"arn:{props.partition}:iam::{props.account_id}:root"
-    autoscaling = (
-        f"arn:{props.partition}:iam::{props.account_id}:role/aws-service-role/"
-        "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
-    )
     statements = [
         # The account root keeps full control, as in AWS's default key policy; without it a
         # key can become unmanageable. IAM policies (capped by the boundary) do the rest.
@@ -74,24 +74,27 @@ def _key_policy(props: TenantKeyProps) -> str:
                 }
             },
         },
+    ]
+    if props.auto_scaling_role_arn is not None:
         # EC2 Auto Scaling launches instances with volumes encrypted by this key through its
         # service-linked role, which needs the key policy itself to allow it (AWS documents both)
-        {
-            "Sid": "AutoScalingVolumes",
-            "Effect": "Allow",
-            "Principal": {"AWS": autoscaling},
-            "Action": sorted(actions.KMS_FOR_EBS),
-            "Resource": "*",
-        },
-        {
-            "Sid": "AutoScalingGrants",
-            "Effect": "Allow",
-            "Principal": {"AWS": autoscaling},
-            "Action": "kms:CreateGrant",
-            "Resource": "*",
-            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-        },
-    ]
+        statements += [
+            {
+                "Sid": "AutoScalingVolumes",
+                "Effect": "Allow",
+                "Principal": {"AWS": props.auto_scaling_role_arn},
+                "Action": sorted(actions.KMS_FOR_EBS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "AutoScalingGrants",
+                "Effect": "Allow",
+                "Principal": {"AWS": props.auto_scaling_role_arn},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+        ]
     return json.dumps(
         {"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":")
     )

@@ -23,9 +23,10 @@ from constructs import Construct
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, DataSource, Resource, TenantConstruct
 
-_AZ_SUFFIXES = "abc"
+#: the most zones a tenant network spans (every commercial region has at least three)
+MAX_ZONES = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,9 +49,9 @@ class NetworkProps:
                 problems.append(Problem("cidr", "must be a private (RFC 1918) range", self.cidr))
         except ValueError as err:
             problems.append(Problem("cidr", f"not a network address: {err}", self.cidr))
-        if not 2 <= self.availability_zones <= len(_AZ_SUFFIXES):
+        if not 2 <= self.availability_zones <= MAX_ZONES:
             problems.append(
-                Problem("availability_zones", f"must be 2 to {len(_AZ_SUFFIXES)}", self.availability_zones)
+                Problem("availability_zones", f"must be 2 to {MAX_ZONES}", self.availability_zones)
             )
         if problems:
             raise ConstructPropsError(problems)
@@ -85,7 +86,16 @@ class Network(TenantConstruct):
             {"vpc_id": self.vpc.id_ref, "ingress": [], "egress": []},
         )
         cidrs = props.subnet_cidrs()
-        zones = [f"{naming.region}{s}" for s in _AZ_SUFFIXES[: props.availability_zones]]
+        # the region's zones as the account sees them: "<region>a/b/c" is not a given (us-east-1's
+        # letters map to different physical zones per account, some letters are retired or
+        # constrained), and opt-in Local/Wavelength zones are not where a VPC's subnets belong
+        self.zones = DataSource(
+            self,
+            "Zones",
+            "aws_availability_zones",
+            {"state": "available", "filter": [{"name": "opt-in-status", "values": ["opt-in-not-required"]}]},
+        )
+        zones = [self.zones.ref(f"names[{i}]") for i in range(props.availability_zones)]
         self.private_subnets: list[Resource] = []
         self.public_subnets: list[Resource] = []
         for i, zone in enumerate(zones):

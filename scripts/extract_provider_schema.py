@@ -112,6 +112,10 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "aws_lambda_function_event_invoke_config",
     "aws_ecr_repository",
     "aws_ecr_lifecycle_policy",
+    "aws_iam_service_linked_role",
+    "aws_lb",
+    "aws_lb_target_group",
+    "aws_lb_listener",
 )
 
 # The Kubernetes resources the EKS serving construct synthesizes (hashicorp/kubernetes).

@@ -13,16 +13,23 @@ from typing import Any
 
 from constructs import Construct
 
-from core.contract import METRICS_NAMESPACE
+from core.contract import metrics_namespace
 from core.naming import Naming
 from core.platform import PlatformSpec, state_bucket_name, state_key, tenant_account
 from core.spec import TenantSpec
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
 from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
-from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
+from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps, FleetServing
 from infra.core import DataSource, TenantConstruct, TenantStack
 from infra.flow_logs import VpcFlowLog, VpcFlowLogProps
-from infra.identity import PermissionBoundary, PermissionBoundaryProps, ServiceRole, ServiceRoleProps
+from infra.identity import (
+    PermissionBoundary,
+    PermissionBoundaryProps,
+    ServiceLinkedRole,
+    ServiceLinkedRoleProps,
+    ServiceRole,
+    ServiceRoleProps,
+)
 from infra.keys import TenantKey, TenantKeyProps
 from infra.kubernetes import serving_names, serving_pods_role
 from infra.network import Network, NetworkProps
@@ -112,10 +119,25 @@ class TenantPlatformStack(TenantStack):
             ),
         )
         account = Account(self, "Account")
+        # only EC2 tenants launch through Auto Scaling; the key policy names the role, so it exists first
+        auto_scaling_role = (
+            ServiceLinkedRole(
+                self,
+                "AutoScalingRole",
+                ServiceLinkedRoleProps(naming=naming, service="autoscaling.amazonaws.com"),
+            )
+            if spec.compute.kind == "ec2"
+            else None
+        )
         key = TenantKey(
             self,
             "Key",
-            TenantKeyProps(naming=naming, account_id=account.account_id, partition=account.partition),
+            TenantKeyProps(
+                naming=naming,
+                account_id=account.account_id,
+                partition=account.partition,
+                auto_scaling_role_arn=auto_scaling_role.role_arn if auto_scaling_role else None,
+            ),
         )
         storage = TenantStorage(
             self,
@@ -158,7 +180,11 @@ class TenantPlatformStack(TenantStack):
         boundary = PermissionBoundary(
             self,
             "Boundary",
-            PermissionBoundaryProps(naming=naming, metrics_namespace=METRICS_NAMESPACE),
+            PermissionBoundaryProps(
+                naming=naming,
+                metrics_namespace=metrics_namespace(spec.name),
+                session_manager=spec.compute.kind == "ec2",
+            ),
             key_arn=key.key_arn,
         )
 
@@ -169,7 +195,7 @@ class TenantPlatformStack(TenantStack):
         storage.models.grant_read(roles["serving"])
         registry.grant_read(roles["serving"])
         stream.grant_write(roles["serving"])
-        grant_put_metrics(roles["serving"])
+        grant_put_metrics(roles["serving"], metrics_namespace(spec.name))
         for bucket in (storage.data, storage.artifacts, storage.models):
             bucket.grant_read_write(roles["pipelines"])
         registry.grant_read(roles["pipelines"])
@@ -227,14 +253,33 @@ class TenantPlatformStack(TenantStack):
                 "cluster_admin_role_arn": cluster.admin_role.role_arn,
             }
         else:
+            assert auto_scaling_role is not None
             fleet = Ec2Fleet(
                 self,
                 "Fleet",
                 Ec2FleetProps(
-                    **compute_common, instance_role=roles["pipelines"], instance_tags=spec.all_tags
+                    **compute_common,
+                    instance_role=roles["pipelines"],
+                    service_linked_role=auto_scaling_role,
+                    serving=FleetServing(
+                        repository_name=images.repository_name,
+                        image_tag=spec.serving.image_tag,
+                        model_package_group=registry.group_name,
+                        stream_name=stream.stream_name,
+                        serving_format=spec.model.serving_format,
+                        workers=spec.serving.workers,
+                    ),
+                    instance_tags=spec.all_tags,
                 ),
             )
-            compute_outputs = {"launch_template_id": fleet.launch_template_id}
+            # the instances serve: they pull the image, log inferences and publish serving metrics
+            images.grant_pull(roles["pipelines"])
+            stream.grant_write(roles["pipelines"])
+            grant_put_metrics(roles["pipelines"], metrics_namespace(spec.name))
+            compute_outputs = {
+                "launch_template_id": fleet.launch_template_id,
+                "serving_endpoint_url": fleet.endpoint_url,
+            }
         serving_outputs = self._serving(
             spec,
             naming,
@@ -245,10 +290,10 @@ class TenantPlatformStack(TenantStack):
             alerts,
             registry,
             network,
+            images,
             roles["serving"],
             boundary.policy_arn,
             cluster,
-            images,
         )
 
         environment = {
@@ -277,7 +322,7 @@ class TenantPlatformStack(TenantStack):
             registry.grant_read(functions[name].role)
             registry.grant_write(functions[name].role)
             functions[name].role.grant_pass_role(roles["training"])
-        grant_put_metrics(functions["monitor"].role)
+        grant_put_metrics(functions["monitor"].role, metrics_namespace(spec.name))
         registry.grant_read(functions["monitor"].role)
         functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
         functions["monitor"].add_kinesis_trigger(stream)
@@ -374,10 +419,10 @@ class TenantPlatformStack(TenantStack):
         alerts: AlertTopic,
         registry: ModelRegistry,
         network: Network,
+        images: ImageRepository,
         role: ServiceRole,
         boundary_arn: str,
         cluster: EksCluster | None,
-        images: ImageRepository,
     ) -> dict[str, str]:
         """The image repository's grants and, as the spec chooses, a SageMaker endpoint or the IRSA role of
         the EKS serving workload (the workload itself is the tenant's Kubernetes stack, ``stacks/kubernetes``)."""
@@ -438,7 +483,7 @@ class TenantPlatformStack(TenantStack):
             storage.models.grant_read(pods)
             registry.grant_read(pods)
             stream.grant_write(pods)
-            grant_put_metrics(pods)
+            grant_put_metrics(pods, metrics_namespace(spec.name))
             images.grant_pull(pods)
             outputs |= {
                 "serving_namespace": names.namespace,
@@ -490,6 +535,7 @@ class TenantPlatformStack(TenantStack):
         mon = spec.monitoring
         model_dims = {"Tenant": spec.name, "Model": spec.model.name}
         common = {
+            "namespace": metrics_namespace(spec.name),
             "period_seconds": mon.period_seconds,
             "evaluation_periods": mon.evaluation_periods,
             "datapoints_to_alarm": mon.datapoints_to_alarm,
@@ -504,6 +550,7 @@ class TenantPlatformStack(TenantStack):
                 threshold=spec.model.drift_threshold,
                 description=f"Feature drift of model {spec.model.name} above {spec.model.drift_threshold} (PSI)",
                 statistic="Maximum",
+                namespace=metrics_namespace(spec.name),
                 period_seconds=mon.period_seconds,
                 evaluation_periods=1,
                 datapoints_to_alarm=1,

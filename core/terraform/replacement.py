@@ -133,6 +133,7 @@ REPLACEMENT_ATTRIBUTES: dict[str, tuple[Entry, ...]] = {
     "aws_iam_role_policy_attachment": (ALL,),
     "aws_iam_instance_profile": ("name", "name_prefix", "path"),
     "aws_iam_openid_connect_provider": ("url",),
+    "aws_iam_service_linked_role": ("aws_service_name", "custom_suffix"),
     # --- network
     "aws_vpc": (
         "cidr_block",
@@ -221,6 +222,19 @@ REPLACEMENT_ATTRIBUTES: dict[str, tuple[Entry, ...]] = {
     "aws_eks_access_policy_association": (ALL,),
     "aws_launch_template": ("name", "name_prefix"),
     "aws_autoscaling_group": ("name", "name_prefix"),
+    # --- load balancing (elbv2)
+    "aws_lb": ("name", "name_prefix", "internal", "load_balancer_type", "customer_owned_ipv4_pool"),
+    "aws_lb_target_group": (
+        "name",
+        "name_prefix",
+        "port",
+        "protocol",
+        "protocol_version",
+        "target_type",
+        "vpc_id",
+        "ip_address_type",
+    ),
+    "aws_lb_listener": ("load_balancer_arn",),
     # --- registry and serving (SageMaker models and endpoint configurations are immutable)
     "aws_sagemaker_model_package_group": ("model_package_group_name", "model_package_group_description"),
     "aws_sagemaker_model": (ALL,),

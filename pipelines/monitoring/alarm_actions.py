@@ -33,7 +33,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.contract import METRICS_NAMESPACE
+from core.contract import is_platform_namespace
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class AlarmNotification(BaseModel):
     @property
     def kind(self) -> AlarmKind:
         """What the alarm watches; only the tenant's own metrics say anything about the model."""
-        if self.trigger.namespace in (None, METRICS_NAMESPACE):
+        if self.trigger.namespace is None or is_platform_namespace(self.trigger.namespace):
             found = _KIND_BY_METRIC.get(self.trigger.metric_name or "")
             if found:
                 return found  # type: ignore[return-value]

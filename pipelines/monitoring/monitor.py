@@ -3,7 +3,7 @@
 ``monitor_batch`` is what the monitor Lambda runs: decode the inference-log records, drop ones
 already processed, compare each model version's window against its training baseline
 (``runs/<run_id>/baseline.json``, found through the registry's lineage), publish CloudWatch
-metrics in the ``TenantML`` namespace (the tenant stack's alarms read ``DriftScore`` (Maximum),
+metrics in the tenant's ``TenantML/<tenant>`` namespace (the tenant stack's alarms read ``DriftScore`` (Maximum),
 ``ErrorRate`` (Average) and ``LatencyMs`` (p99) with dimensions Tenant and Model), and write a JSON
 snapshot to ``monitoring/<model>/<version>/<window-start>_<first-sequence>.json`` in the artifacts
 bucket.

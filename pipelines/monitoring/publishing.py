@@ -1,6 +1,6 @@
 """What the monitor leaves behind: CloudWatch metrics, JSON snapshots, baselines and shard checkpoints.
 
-Metrics go to the platform's namespace (``ErrorRate``, ``LatencyMs`` as values and counts so
+Metrics go to the tenant's namespace ``TenantML/<tenant>`` (``ErrorRate``, ``LatencyMs`` as values and counts so
 CloudWatch can compute percentiles, ``FeatureDrift`` per feature); snapshots, cached baselines
 and Kinesis checkpoints live in the tenant's artifacts bucket under ``monitoring/``.
 """
@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 from botocore.exceptions import ClientError
 
-from core.contract import METRICS_NAMESPACE, MONITORING_PREFIX
+from core.contract import MONITORING_PREFIX, metrics_namespace
 from core.errors import (
     BaselineNotFoundError,
     TenantmlError,
@@ -46,7 +46,7 @@ def publish_metrics(
     metrics: WindowMetrics,
     *,
     timestamp: datetime | None = None,
-    namespace: str = METRICS_NAMESPACE,
+    namespace: str | None = None,
 ) -> int:
     """PutMetricData for one window, under dimensions (Tenant, Model) and (Tenant, Model, ModelVersion).
 
@@ -100,6 +100,8 @@ def publish_metrics(
                         "Unit": "None",
                     }
                 )
+    # the tenant's own namespace: the only one its roles may publish into
+    namespace = namespace or metrics_namespace(tenant)
     for start in range(0, len(data), _DATUMS_PER_CALL):
         cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + _DATUMS_PER_CALL])
     return len(data)

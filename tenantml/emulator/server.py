@@ -269,6 +269,7 @@ WARM_UP_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
     "cloudwatch": ("describe_alarms", {}),
     "eks": ("list_clusters", {}),
     "autoscaling": ("describe_auto_scaling_groups", {}),
+    "elbv2": ("describe_load_balancers", {}),
     "sagemaker": ("list_model_package_groups", {}),
     "dynamodb": ("list_tables", {}),
 }

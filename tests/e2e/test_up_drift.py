@@ -61,7 +61,7 @@ def _drift_alarm(cloudwatch) -> dict:
 def _drift_scores(cloudwatch, since: float) -> int:
     """How many drift scores churn's monitor has published since ``since`` (epoch seconds)."""
     stats = cloudwatch.get_metric_statistics(
-        Namespace="TenantML",
+        Namespace="TenantML/churn",
         MetricName="DriftScore",
         Dimensions=[{"Name": "Tenant", "Value": "churn"}, {"Name": "Model", "Value": "churn"}],
         StartTime=since - 120,

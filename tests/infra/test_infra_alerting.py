@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from infra_support import bodies, only, role_policy, statement, synth
 
+from core.contract import metrics_namespace
 from core.errors import ConstructPropsError
 from infra import actions, cdk
-from infra.alerting import METRICS_NAMESPACE, AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
+from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
 
 
 @pytest.fixture
@@ -24,6 +25,7 @@ def _alarm(**overrides) -> AlarmProps:
         "component": "drift",
         "description": "drift above threshold",
         "metric_name": "DriftScore",
+        "namespace": metrics_namespace("acme"),
         "threshold": 0.2,
     }
     fields.update(overrides)
@@ -109,7 +111,7 @@ def test_given_an_alarm_when_synthesized_then_alarm_and_ok_transitions_notify_th
     assert only(doc, "aws_cloudwatch_metric_alarm") == {
         "alarm_name": "tenantml-acme-dev-drift",
         "alarm_description": "drift above threshold",
-        "namespace": METRICS_NAMESPACE,
+        "namespace": "TenantML/acme",
         "metric_name": "DriftScore",
         "dimensions": {"Tenant": "acme", "Model": "churn"},
         "statistic": "Maximum",
@@ -181,9 +183,9 @@ def test_given_a_role_when_the_topic_grants_publish_then_it_may_publish_to_that_
     assert "kms:GenerateDataKey" in statement(granted, "TenantKeyEncryptDecrypt")["Action"]
 
 
-def test_given_a_role_when_granted_put_metrics_then_it_is_limited_to_the_tenantml_namespace(stack, role):
+def test_given_a_role_when_granted_put_metrics_then_it_is_limited_to_the_tenants_namespace(stack, role):
     # when
-    grant_put_metrics(role)
+    grant_put_metrics(role, metrics_namespace("acme"))
     _, doc = synth(stack)
 
     # then
@@ -192,7 +194,7 @@ def test_given_a_role_when_granted_put_metrics_then_it_is_limited_to_the_tenantm
         "Effect": "Allow",
         "Action": list(actions.CLOUDWATCH_PUT_METRICS),
         "Resource": ["*"],
-        "Condition": {"StringEquals": {"cloudwatch:namespace": "TenantML"}},
+        "Condition": {"StringEquals": {"cloudwatch:namespace": "TenantML/acme"}},
     }
 
 

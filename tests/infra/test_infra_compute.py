@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+
 import pytest
-from infra_support import ACCOUNT_ID, BOUNDARY_ARN, as_list, bodies, only, policy, synth
+from infra_support import ACCOUNT_ID, BOUNDARY_ARN, bodies, only, policy, synth
 
 from core.errors import ConstructPropsError
 from infra import actions, cdk
-from infra.compute import AL2023_AMI, EKS_LOG_TYPES, Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps
+from infra.compute import (
+    AL2023_AMI,
+    EKS_LOG_TYPES,
+    Ec2Fleet,
+    Ec2FleetProps,
+    EksCluster,
+    EksClusterProps,
+    FleetServing,
+    serving_user_data,
+)
+from infra.identity import ServiceLinkedRole, ServiceLinkedRoleProps
 from infra.network import Network, NetworkProps
+from pipelines.serving.config import ServerConfig
 
 PRIVATE_SUBNETS = ["${aws_subnet.network_private0.id}", "${aws_subnet.network_private1.id}"]
 
@@ -45,12 +59,29 @@ def cluster(stack, compute_fields) -> EksCluster:
     return EksCluster(stack, "Cluster", EksClusterProps(**compute_fields, **EKS_FIELDS))
 
 
+SERVING = FleetServing(
+    repository_name="tenantml-acme-dev-images",
+    image_tag="v1",
+    model_package_group="tenantml-acme-dev-churn",
+    stream_name="tenantml-acme-dev-inference",
+)
+
+
 @pytest.fixture
-def fleet(stack, compute_fields, role) -> Ec2Fleet:
+def ec2_extra(stack, naming, role) -> dict:
+    """The fleet's own props: the instance role, the Auto Scaling role and what it serves."""
+    linked = ServiceLinkedRole(
+        stack, "AutoScalingRole", ServiceLinkedRoleProps(naming=naming, service="autoscaling.amazonaws.com")
+    )
+    return {"instance_role": role, "service_linked_role": linked, "serving": SERVING}
+
+
+@pytest.fixture
+def fleet(stack, compute_fields, ec2_extra) -> Ec2Fleet:
     return Ec2Fleet(
         stack,
         "Fleet",
-        Ec2FleetProps(**{**compute_fields, "min_nodes": 1, "max_nodes": 2}, instance_role=role),
+        Ec2FleetProps(**{**compute_fields, "min_nodes": 1, "max_nodes": 2}, **ec2_extra),
     )
 
 
@@ -334,13 +365,13 @@ def test_given_an_ec2_fleet_when_synthesized_then_instances_require_imdsv2(stack
     # when
     text, _ = synth(stack)
 
-    # then
+    # then: tokens only; one hop more than the instance, for the serving container behind Docker's bridge
     assert cdk.Testing.to_have_resource_with_properties(
         text,
         "aws_launch_template",
         {
             "metadata_options": [
-                {"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1}
+                {"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 2}
             ]
         },
     )
@@ -375,46 +406,136 @@ def test_given_an_ec2_fleet_when_synthesized_then_root_volumes_are_encrypted_wit
     ]
 
 
-def test_given_an_ec2_fleet_when_synthesized_then_instances_run_in_private_subnets_with_https_egress_only(
+def test_given_an_ec2_fleet_when_synthesized_then_instances_take_only_the_load_balancers_traffic(
     stack, fleet
 ):
+    # when
+    _, doc = synth(stack)
+
+    # then: private subnets, no inline rules; in: 8080 from the balancer only (no port 22); out: HTTPS
+    group = only(doc, "aws_autoscaling_group")
+    assert group["vpc_zone_identifier"] == PRIVATE_SUBNETS
+    assert group["launch_template"] == [{"id": "${aws_launch_template.fleet.id}", "version": "$Latest"}]
+    groups = bodies(doc, "aws_security_group")
+    assert all("ingress" not in g and "egress" not in g for g in groups.values())
+    ingress = bodies(doc, "aws_vpc_security_group_ingress_rule")
+    assert {(r["security_group_id"], r["from_port"], r["to_port"]) for r in ingress.values()} == {
+        ("${aws_security_group.fleet_security_group.id}", 8080, 8080),
+        ("${aws_security_group.fleet_balancer_security_group.id}", 80, 80),
+    }
+    assert ingress["fleet_serving_in"]["referenced_security_group_id"] == (
+        "${aws_security_group.fleet_balancer_security_group.id}"
+    )
+    assert ingress["fleet_balancer_in"]["cidr_ipv4"] == "${aws_vpc.network.cidr_block}"
+    egress = bodies(doc, "aws_vpc_security_group_egress_rule")
+    assert egress["fleet_https_out"]["from_port"] == 443
+    assert egress["fleet_balancer_to_instances"]["referenced_security_group_id"] == (
+        "${aws_security_group.fleet_security_group.id}"
+    )
+    assert "key_name" not in only(doc, "aws_launch_template")
+    assert only(doc, "aws_iam_instance_profile")["role"] == "${aws_iam_role.worker.name}"
+    assert fleet.launch_template_id == "${aws_launch_template.fleet.id}"
+
+
+def test_given_an_ec2_fleet_when_synthesized_then_an_internal_balancer_checks_ping_and_the_group_uses_it(
+    stack, fleet
+):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    balancer = only(doc, "aws_lb")
+    assert balancer["internal"] is True
+    assert balancer["load_balancer_type"] == "application"
+    assert balancer["subnets"] == PRIVATE_SUBNETS
+    assert balancer["drop_invalid_header_fields"] is True
+    targets = only(doc, "aws_lb_target_group")
+    assert (targets["port"], targets["protocol"], targets["target_type"]) == (8080, "HTTP", "instance")
+    (check,) = targets["health_check"]
+    assert (check["path"], check["port"], check["matcher"]) == ("/ping", "traffic-port", "200")
+    listener = only(doc, "aws_lb_listener")
+    assert listener["load_balancer_arn"] == "${aws_lb.fleet_balancer.arn}"
+    assert listener["default_action"] == [
+        {"type": "forward", "target_group_arn": "${aws_lb_target_group.fleet_targets.arn}"}
+    ]
+    group = only(doc, "aws_autoscaling_group")
+    assert group["target_group_arns"] == ["${aws_lb_target_group.fleet_targets.arn}"]
+    assert group["health_check_type"] == "ELB"
+    assert group["health_check_grace_period"] >= 60
+    assert group["service_linked_role_arn"] == "${aws_iam_service_linked_role.auto_scaling_role.arn}"
+    assert fleet.endpoint_url == "http://${aws_lb.fleet_balancer.dns_name}"
+
+
+def test_given_an_ec2_fleet_when_synthesized_then_user_data_runs_the_serving_image_on_8080(stack, fleet):
+    # when
+    _, doc = synth(stack)
+
+    # then: the boot script serves the registry's champion from the tenant's image
+    script = base64.b64decode(only(doc, "aws_launch_template")["user_data"]).decode()
+    assert script == serving_user_data("eu-west-1", SERVING)
+    assert script.startswith("#!/bin/bash\n")
+    assert "docker login --username AWS --password-stdin" in script
+    run = next(line for line in script.splitlines() if line.startswith("docker run "))
+    assert '"$registry/tenantml-acme-dev-images:v1"' in run
+    assert "--publish 8080:8080" in run
+    assert run.endswith("serve --port 8080 --workers 2")
+    env_line = next(line for line in script.splitlines() if line.startswith("TENANTML_SERVING_CONFIG="))
+    config = ServerConfig.model_validate_json(env_line.split("=", 1)[1])
+    assert config.source.kind == "registry"
+    assert (config.source.group, config.source.alias) == ("tenantml-acme-dev-churn", "champion")
+    assert config.inference_log.stream_name == "tenantml-acme-dev-inference"
+    assert "${" not in script, "user data is plain text: no Terraform template reaches the instance"
+
+
+def test_given_an_ec2_fleet_when_synthesized_then_people_reach_instances_through_session_manager(
+    stack, fleet
+):
+    # when
+    _, doc = synth(stack)
+
+    # then
+    attachment = bodies(doc, "aws_iam_role_policy_attachment")["fleet_session_manager"]
+    assert attachment == {
+        "role": "${aws_iam_role.worker.name}",
+        "policy_arn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    }
+
+
+@pytest.mark.parametrize(("tag", "capacity"), [("v1", (1, 2, 1)), (None, (0, 2, 0))])
+def test_given_an_image_tag_or_none_when_a_fleet_is_synthesized_then_instances_run_only_with_an_image(
+    stack, compute_fields, ec2_extra, tag, capacity
+):
+    # given
+    serving = dataclasses.replace(SERVING, image_tag=tag)
+    Ec2Fleet(
+        stack,
+        "Fleet",
+        Ec2FleetProps(
+            **{**compute_fields, "min_nodes": 1, "max_nodes": 2}, **{**ec2_extra, "serving": serving}
+        ),
+    )
+
+    # when
+    _, doc = synth(stack)
+
+    # then: nothing to serve, no instance at all (and no boot script to run)
+    group = only(doc, "aws_autoscaling_group")
+    assert (group["min_size"], group["max_size"], group["desired_capacity"]) == capacity
+    assert ("user_data" in only(doc, "aws_launch_template")) is (tag is not None)
+
+
+def test_given_zero_minimum_nodes_when_a_fleet_is_synthesized_then_nothing_is_kept_running(
+    stack, compute_fields, ec2_extra
+):
+    # given
+    Ec2Fleet(stack, "Fleet", Ec2FleetProps(**{**compute_fields, "min_nodes": 0, "max_nodes": 3}, **ec2_extra))
+
     # when
     _, doc = synth(stack)
 
     # then
     group = only(doc, "aws_autoscaling_group")
-    assert group["vpc_zone_identifier"] == PRIVATE_SUBNETS
-    assert (group["min_size"], group["max_size"], group["desired_capacity"]) == (1, 2, 1)
-    assert group["launch_template"] == [{"id": "${aws_launch_template.fleet.id}", "version": "$Latest"}]
-    security_group = only(doc, "aws_security_group")
-    assert "ingress" not in security_group
-    assert only(doc, "aws_vpc_security_group_egress_rule")["from_port"] == 443
-    assert bodies(doc, "aws_vpc_security_group_ingress_rule") == {}
-    assert only(doc, "aws_iam_instance_profile")["role"] == "${aws_iam_role.worker.name}"
-    assert fleet.launch_template_id == "${aws_launch_template.fleet.id}"
-
-
-def test_given_an_ec2_fleet_with_tenant_key_volumes_when_synthesized_then_auto_scaling_may_use_the_key(
-    stack, fleet
-):
-    # when
-    _, doc = synth(stack)
-    key_policy = policy(only(doc, "aws_kms_key"))
-
-    # then
-    autoscaling = f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
-    granted = {
-        action
-        for st in key_policy["Statement"]
-        if st["Effect"] == "Allow" and autoscaling in as_list(st.get("Principal", {}).get("AWS", []))
-        for action in as_list(st["Action"])
-    }
-    assert {
-        "kms:CreateGrant",
-        "kms:Decrypt",
-        "kms:DescribeKey",
-        "kms:GenerateDataKeyWithoutPlaintext",
-    } <= granted
+    assert (group["min_size"], group["max_size"], group["desired_capacity"]) == (0, 3, 0)
 
 
 # --- props rules ----------------------------------------------------------------------------------
@@ -435,7 +556,7 @@ def test_given_an_ec2_fleet_with_tenant_key_volumes_when_synthesized_then_auto_s
 )
 @pytest.mark.parametrize("kind", ["eks", "ec2"])
 def test_given_a_broken_compute_setting_when_props_are_built_then_the_field_and_value_are_named(
-    compute_fields, role, kind, fields, expected
+    compute_fields, ec2_extra, kind, fields, expected
 ):
     # given
     merged = {**compute_fields, **fields}
@@ -445,7 +566,7 @@ def test_given_a_broken_compute_setting_when_props_are_built_then_the_field_and_
         if kind == "eks":
             EksClusterProps(**merged, **EKS_FIELDS)
         else:
-            Ec2FleetProps(**merged, instance_role=role)
+            Ec2FleetProps(**merged, **ec2_extra)
 
     # then
     assert [(p.location, p.message, p.value) for p in caught.value.problems] == expected
@@ -454,11 +575,11 @@ def test_given_a_broken_compute_setting_when_props_are_built_then_the_field_and_
 
 @pytest.mark.parametrize("volume", [7, 16385])
 def test_given_a_volume_size_out_of_range_when_fleet_props_are_built_then_it_is_named(
-    compute_fields, role, volume
+    compute_fields, ec2_extra, volume
 ):
     # when
     with pytest.raises(ConstructPropsError) as caught:
-        Ec2FleetProps(**compute_fields, instance_role=role, volume_size_gb=volume)
+        Ec2FleetProps(**compute_fields, **ec2_extra, volume_size_gb=volume)
 
     # then
     assert [(p.location, p.message, p.value) for p in caught.value.problems] == [
@@ -467,11 +588,11 @@ def test_given_a_volume_size_out_of_range_when_fleet_props_are_built_then_it_is_
 
 
 def test_given_compute_and_volume_problems_when_fleet_props_are_built_then_one_error_lists_both(
-    compute_fields, role
+    compute_fields, ec2_extra
 ):
     # when
     with pytest.raises(ConstructPropsError) as caught:
-        Ec2FleetProps(**{**compute_fields, "instance_types": ()}, instance_role=role, volume_size_gb=1)
+        Ec2FleetProps(**{**compute_fields, "instance_types": ()}, **ec2_extra, volume_size_gb=1)
 
     # then
     assert [p.location for p in caught.value.problems] == ["instance_types", "volume_size_gb"]
@@ -482,10 +603,12 @@ def test_given_compute_and_volume_problems_when_fleet_props_are_built_then_one_e
     [{"min_nodes": 0, "max_nodes": 1}, {"min_nodes": 3, "max_nodes": 3}, {"instance_types": ("t3.large",)}],
     ids=["zero-to-one", "fixed-size", "one-type"],
 )
-def test_given_valid_compute_settings_when_props_are_built_then_they_are_kept(compute_fields, role, fields):
+def test_given_valid_compute_settings_when_props_are_built_then_they_are_kept(
+    compute_fields, ec2_extra, fields
+):
     # when
     eks = EksClusterProps(**{**compute_fields, **fields}, **EKS_FIELDS)
-    ec2 = Ec2FleetProps(**{**compute_fields, **fields}, instance_role=role)
+    ec2 = Ec2FleetProps(**{**compute_fields, **fields}, **ec2_extra)
 
     # then
     assert {name: getattr(eks, name) for name in fields} == fields
@@ -494,10 +617,10 @@ def test_given_valid_compute_settings_when_props_are_built_then_they_are_kept(co
 
 @pytest.mark.parametrize("volume", [8, 16384])
 def test_given_a_volume_size_at_the_limits_when_fleet_props_are_built_then_it_is_kept(
-    compute_fields, role, volume
+    compute_fields, ec2_extra, volume
 ):
     # when
-    props = Ec2FleetProps(**compute_fields, instance_role=role, volume_size_gb=volume)
+    props = Ec2FleetProps(**compute_fields, **ec2_extra, volume_size_gb=volume)
 
     # then
     assert props.volume_size_gb == volume

@@ -152,3 +152,49 @@ def test_given_key_settings_at_the_limits_when_synthesized_then_they_are_used(
     assert cdk.Testing.to_have_resource_with_properties(
         text, "aws_kms_key", {"deletion_window_in_days": deletion, "rotation_period_in_days": rotation}
     )
+
+
+AUTO_SCALING_ROLE = "${aws_iam_service_linked_role.auto_scaling_role.arn}"
+
+
+def test_given_no_auto_scaling_role_when_synthesized_then_the_key_policy_names_no_auto_scaling_principal(
+    stack, key
+):
+    # given: a tenant that launches nothing through Auto Scaling (EKS, or no compute)
+    # when
+    _, doc = synth(stack)
+    key_policy = policy(only(doc, "aws_kms_key"))
+
+    # then: no principal that may not exist in a fresh account (KMS rejects unknown principals)
+    assert "AutoScaling" not in str(key_policy)
+    assert {s["Sid"] for s in key_policy["Statement"]} == {
+        "AccountAdmin",
+        "CloudWatchAlarmsToEncryptedTopic",
+        "CloudWatchLogs",
+    }
+
+
+def test_given_the_tenants_auto_scaling_role_when_synthesized_then_only_that_role_may_use_the_key_for_volumes(
+    stack, naming
+):
+    # given
+    TenantKey(
+        stack,
+        "Key",
+        TenantKeyProps(
+            naming=naming, account_id=ACCOUNT_ID, partition="aws", auto_scaling_role_arn=AUTO_SCALING_ROLE
+        ),
+    )
+
+    # when
+    _, doc = synth(stack)
+    key_policy = policy(only(doc, "aws_kms_key"))
+
+    # then: a reference to the role, so Terraform creates it before the key policy names it
+    volumes = statement(key_policy, "AutoScalingVolumes")
+    grants = statement(key_policy, "AutoScalingGrants")
+    assert volumes["Principal"] == grants["Principal"] == {"AWS": AUTO_SCALING_ROLE}
+    assert volumes["Action"] == sorted(actions.KMS_FOR_EBS)
+    assert grants["Action"] == "kms:CreateGrant"
+    assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert "AWSServiceRoleForAutoScaling" not in str(key_policy), "no hand-written service-linked role ARN"

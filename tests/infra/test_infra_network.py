@@ -45,11 +45,9 @@ def test_given_three_zones_when_synthesized_then_each_zone_has_a_private_and_a_p
     # then
     subnets = bodies(doc, "aws_subnet")
     assert sorted(subnets) == [f"network_{kind}{i}" for kind in ("private", "public") for i in range(3)]
-    assert [subnets[f"network_private{i}"]["availability_zone"] for i in range(3)] == [
-        "eu-west-1a",
-        "eu-west-1b",
-        "eu-west-1c",
-    ]
+    zone_refs = [f"${{data.aws_availability_zones.network_zones.names[{i}]}}" for i in range(3)]
+    assert [subnets[f"network_private{i}"]["availability_zone"] for i in range(3)] == zone_refs
+    assert [subnets[f"network_public{i}"]["availability_zone"] for i in range(3)] == zone_refs
     assert [subnets[f"network_private{i}"]["cidr_block"] for i in range(3)] == [
         "10.20.0.0/20",
         "10.20.16.0/20",
@@ -62,6 +60,27 @@ def test_given_three_zones_when_synthesized_then_each_zone_has_a_private_and_a_p
     ]
     assert all(s["map_public_ip_on_launch"] is False for s in subnets.values())
     assert network.private_subnet_ids == [f"${{aws_subnet.network_private{i}.id}}" for i in range(3)]
+
+
+def test_given_a_network_when_synthesized_then_zones_come_from_the_accounts_available_standard_zones(
+    stack, naming
+):
+    # given: no "<region>a/b/c" guesses; the account's own zone names, read while planning
+    Network(stack, "Network", NetworkProps(naming=naming, cidr="10.10.0.0/16"))
+
+    # when
+    _, doc = synth(stack)
+
+    # then: only available zones that need no opt-in (no Local or Wavelength zones)
+    assert doc["data"]["aws_availability_zones"] == {
+        "network_zones": {
+            "state": "available",
+            "filter": [{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+        }
+    }
+    zones = {s["availability_zone"] for s in bodies(doc, "aws_subnet").values()}
+    assert zones == {f"${{data.aws_availability_zones.network_zones.names[{i}]}}" for i in range(2)}
+    assert not any("eu-west-1a" in str(s) for s in bodies(doc, "aws_subnet").values())
 
 
 def test_given_a_network_when_synthesized_then_private_subnets_reach_out_only_through_the_nat_gateway(

@@ -112,7 +112,7 @@ def test_given_an_example_tenant_when_synthesized_then_one_drifted_window_alarms
     alarms = {
         a["metric_name"]: a
         for a in bodies(tenant.doc, "aws_cloudwatch_metric_alarm").values()
-        if a["namespace"] == "TenantML"
+        if a["namespace"] == f"TenantML/{tenant.tenant}"
     }
 
     # then: a drift score is a whole window's verdict; error rate and latency wait for M of N periods
@@ -141,6 +141,75 @@ def test_given_the_compute_kind_of_a_tenant_when_synthesized_then_only_that_comp
     # then
     assert len(bodies(doc, present)) == 1
     assert bodies(doc, absent) == {}
+
+
+def test_given_an_example_tenant_when_synthesized_then_metrics_are_published_and_read_only_in_its_own_namespace(
+    tenant,
+):
+    # given: IAM has a condition key on the namespace and none on dimension values
+    own = f"TenantML/{tenant.tenant}"
+
+    # when
+    conditions = [
+        (address, st.get("Condition"))
+        for _, address, doc in policies(tenant.doc)
+        for st in doc["Statement"]
+        if st["Effect"] == "Allow" and "cloudwatch:PutMetricData" in as_list(st["Action"])
+    ]
+    namespaces = {
+        a["namespace"]
+        for a in bodies(tenant.doc, "aws_cloudwatch_metric_alarm").values()
+        if a["namespace"].startswith("TenantML")
+    }
+
+    # then: every grant (and the boundary) holds publishers to the tenant's namespace, and its
+    # model alarms read that namespace: another tenant's roles cannot move them
+    assert conditions, "the monitor, the serving role and the boundary publish metrics"
+    assert [(a, c) for a, c in conditions if c != {"StringEquals": {"cloudwatch:namespace": own}}] == []
+    assert namespaces == {own}
+
+
+def test_given_the_example_tenants_when_synthesized_then_only_the_ec2_tenant_has_an_auto_scaling_role_in_its_key_policy(
+    example_stacks,
+):
+    # given
+    churn, fraud = example_stacks["churn"].doc, example_stacks["fraud"].doc
+    role_arn = "${aws_iam_service_linked_role.auto_scaling_role.arn}"
+
+    # then: churn (EC2) creates its own Auto Scaling role; the key policy and the group reference it,
+    # so Terraform creates the role before KMS sees a policy naming it
+    (linked,) = bodies(churn, "aws_iam_service_linked_role").values()
+    assert (linked["aws_service_name"], linked["custom_suffix"]) == ("autoscaling.amazonaws.com", "churn-dev")
+    key_policy = policy(bodies(churn, "aws_kms_key")["key"])
+    principals = {
+        st["Sid"]: st["Principal"].get("AWS") for st in key_policy["Statement"] if "AWS" in st["Principal"]
+    }
+    assert principals["AutoScalingVolumes"] == principals["AutoScalingGrants"] == role_arn
+    assert bodies(churn, "aws_autoscaling_group")["fleet_group"]["service_linked_role_arn"] == role_arn
+    assert "AWSServiceRoleForAutoScaling" not in bodies(churn, "aws_kms_key")["key"]["policy"]
+    # fraud (EKS) uses no Auto Scaling role of its own: none created, none named
+    assert bodies(fraud, "aws_iam_service_linked_role") == {}
+    assert "AutoScaling" not in bodies(fraud, "aws_kms_key")["key"]["policy"]
+
+
+def test_given_the_ec2_tenant_when_synthesized_then_its_instances_serve_behind_an_internal_balancer(
+    example_stacks,
+):
+    # given
+    doc = example_stacks["churn"].doc
+
+    # then
+    assert len(bodies(doc, "aws_lb")) == len(bodies(doc, "aws_lb_target_group")) == 1
+    assert bodies(doc, "aws_lb")["fleet_balancer"]["internal"] is True
+    assert example_stacks["churn"].doc["output"]["serving_endpoint_url"]["value"] == (
+        "http://${aws_lb.fleet_balancer.dns_name}"
+    )
+    boundary = policy(bodies(doc, "aws_iam_policy")["boundary"])
+    assert "ssmmessages:OpenDataChannel" in as_list(
+        next(st for st in boundary["Statement"] if st["Sid"] == "SessionManager")["Action"]
+    )
+    fraud_boundary = policy(bodies(example_stacks["fraud"].doc, "aws_iam_policy")["boundary"])
+    assert "SessionManager" not in {st["Sid"] for st in fraud_boundary["Statement"]}
 
 
 # --- valid Terraform ------------------------------------------------------------------------------
@@ -176,8 +245,9 @@ def test_given_an_example_tenant_when_synthesized_then_every_reference_points_at
 
 
 def test_given_an_example_tenant_when_synthesized_then_references_are_plain_attribute_reads(tenant):
-    # given: ``${aws_x.name.attr}``, ``${data.aws_x.name.attr}`` or an indexed read such as identity[0]
-    shape = r"(data\.)?(aws|kubernetes)_[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+(\[\d+\]\.[a-z0-9_]+)*"
+    # given: ``${aws_x.name.attr}``, ``${data.aws_x.name.attr}`` or an indexed read such as
+    # identity[0].oidc or a list element such as names[1]
+    shape = r"(data\.)?(aws|kubernetes)_[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+(\[\d+\](\.[a-z0-9_]+)?)*"
 
     # when: the emulator never reads provider configurations, where the Kubernetes provider
     # must base64-decode the cluster's CA bundle

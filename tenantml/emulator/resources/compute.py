@@ -498,6 +498,16 @@ def update_autoscaling_group(
     if "MixedInstancesPolicy" in kwargs:
         kwargs.pop("LaunchTemplate", None)
     autoscaling.update_auto_scaling_group(AutoScalingGroupName=name, **kwargs)
+    if changed(old, new, "target_group_arns"):
+        before, after = set(old.get("target_group_arns") or []), set(new.get("target_group_arns") or [])
+        if before - after:
+            autoscaling.detach_load_balancer_target_groups(
+                AutoScalingGroupName=name, TargetGroupARNs=sorted(before - after)
+            )
+        if after - before:
+            autoscaling.attach_load_balancer_target_groups(
+                AutoScalingGroupName=name, TargetGroupARNs=sorted(after - before)
+            )
     if changed(old, new, "tag"):
         new_tags = _asg_tags(name, new)
         gone = [t for t in _asg_tags(name, old) if t["Key"] not in {n["Key"] for n in new_tags}]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tenantml.emulator.resources.base import Attributes, Config, HandlerContext
+from tenantml.emulator.resources.base import Attributes, Config, HandlerContext, blocks
 
 Read = Callable[[HandlerContext, Config], Attributes]
 
@@ -60,10 +60,19 @@ def read_region(ctx: HandlerContext, config: Config) -> Attributes:
     }
 
 
+#: ``filter`` names of ``aws_availability_zones`` that moto ignores, matched here on the response
+_ZONE_FIELDS = {"opt-in-status": "OptInStatus"}
+
+
 def read_availability_zones(ctx: HandlerContext, config: Config) -> Attributes:
     zones = ctx.client("ec2").describe_availability_zones(
         Filters=[{"Name": "state", "Values": [config.get("state", "available")]}]
     )["AvailabilityZones"]
+    for wanted in blocks(config, "filter"):
+        field = _ZONE_FIELDS.get(wanted.get("name", ""))
+        if field:
+            # moto's zones carry no opt-in status: all of them are standard zones
+            zones = [z for z in zones if z.get(field, "opt-in-not-required") in wanted.get("values", [])]
     zones = sorted(zones, key=lambda z: z["ZoneName"])
     return {
         "id": ctx.region,

@@ -1,4 +1,4 @@
-"""IAM: roles, inline and managed policies, attachments, instance profiles, OIDC providers."""
+"""IAM: roles, service-linked roles, inline and managed policies, attachments, instance profiles, OIDC providers."""
 
 from __future__ import annotations
 
@@ -306,7 +306,50 @@ def delete_oidc_provider(ctx: HandlerContext, config: Config, attributes: Attrib
         ctx.client("iam").delete_open_id_connect_provider(OpenIDConnectProviderArn=attributes["arn"])
 
 
+# --- service-linked roles -------------------------------------------------------------------
+
+
+def create_service_linked_role(ctx: HandlerContext, config: Config) -> Attributes:
+    kwargs: dict[str, Any] = {"AWSServiceName": config["aws_service_name"]}
+    if config.get("custom_suffix"):
+        kwargs["CustomSuffix"] = config["custom_suffix"]
+    if config.get("description"):
+        kwargs["Description"] = config["description"]
+    role = ctx.client("iam").create_service_linked_role(**kwargs)["Role"]
+    return {
+        "id": role["Arn"],
+        "arn": role["Arn"],
+        "name": role["RoleName"],
+        "path": role["Path"],
+        "unique_id": role["RoleId"],
+        "create_date": _iso(role["CreateDate"]),
+        "tags_all": ctx.tags(config),
+    }
+
+
+def update_service_linked_role(
+    ctx: HandlerContext, old: Config, new: Config, attributes: Attributes
+) -> Attributes:
+    if changed(old, new, "description"):
+        ctx.client("iam").update_role_description(
+            RoleName=attributes["name"], Description=new.get("description") or ""
+        )
+    return {**attributes, "tags_all": ctx.tags(new)}
+
+
+def delete_service_linked_role(ctx: HandlerContext, config: Config, attributes: Attributes) -> None:
+    with ignore_missing("NoSuchEntity"):
+        ctx.client("iam").delete_service_linked_role(RoleName=attributes["name"])
+
+
 HANDLERS = [
+    Handler(
+        "aws_iam_service_linked_role",
+        create=create_service_linked_role,
+        update=update_service_linked_role,
+        delete=delete_service_linked_role,
+        exports=frozenset({"arn", "name", "path", "unique_id", "create_date"}),
+    ),
     Handler(
         "aws_iam_role",
         create=create_role,

@@ -148,7 +148,7 @@ def notification(
     state: str = "ALARM",
     *,
     metric: str = "DriftScore",
-    namespace: str = "TenantML",
+    namespace: str = "TenantML/acme",
     changed_at: str = "2026-01-10T09:00:00.000+0000",
     value: float = 3.2,
     threshold: float = 0.25,
@@ -573,7 +573,7 @@ def test_given_a_running_platform_when_report_and_monitor_once_run_then_both_pri
     cloudwatch.put_metric_alarm(
         AlarmName="tenantml-acme-dev-drift",
         MetricName="DriftScore",
-        Namespace="TenantML",
+        Namespace="TenantML/acme",
         Statistic="Maximum",
         Period=60,
         EvaluationPeriods=1,

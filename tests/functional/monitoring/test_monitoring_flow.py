@@ -11,6 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from monitoring_support import ARTIFACTS, MODEL, TENANT, inference_payloads, kinesis_event
 
+from core.contract import metrics_namespace
 from pipelines.monitoring.monitor import BaselineNotFoundError, monitor_batch
 from pipelines.monitoring.publishing import load_baseline, publish_metrics, read_checkpoint
 from pipelines.monitoring.window import compute_window_metrics
@@ -22,7 +23,7 @@ VERSION_DIMS = [*BASE_DIMS, {"Name": "ModelVersion", "Value": "1"}]
 def _stat(cloudwatch, metric: str, dims: list[dict], statistic: str) -> float | None:
     now = datetime.now(UTC)
     points = cloudwatch.get_metric_statistics(
-        Namespace="TenantML",
+        Namespace=metrics_namespace(TENANT),
         MetricName=metric,
         Dimensions=dims,
         StartTime=now - timedelta(hours=1),
@@ -38,7 +39,7 @@ def _stat(cloudwatch, metric: str, dims: list[dict], statistic: str) -> float | 
 
 
 def _dimension_sets(cloudwatch, metric: str) -> set[frozenset[tuple[str, str]]]:
-    listed = cloudwatch.list_metrics(Namespace="TenantML", MetricName=metric)["Metrics"]
+    listed = cloudwatch.list_metrics(Namespace=metrics_namespace(TENANT), MetricName=metric)["Metrics"]
     return {frozenset((d["Name"], d["Value"]) for d in m["Dimensions"]) for m in listed}
 
 
@@ -66,7 +67,7 @@ def test_given_a_window_when_published_then_metrics_land_under_both_dimension_se
     assert _stat(cw, "LatencyMs", VERSION_DIMS, "SampleCount") == 200
     assert _stat(cw, "LatencyMs", VERSION_DIMS, "Maximum") == pytest.approx(26.0)
     assert _stat(cw, "LatencyMs", VERSION_DIMS, "Minimum") == pytest.approx(20.0)
-    listed = cw.list_metrics(Namespace="TenantML", MetricName="FeatureDrift")["Metrics"]
+    listed = cw.list_metrics(Namespace=metrics_namespace(TENANT), MetricName="FeatureDrift")["Metrics"]
     features = {d["Value"] for m in listed for d in m["Dimensions"] if d["Name"] == "Feature"}
     assert features == set(baseline.features)
     assert len(listed) == 2 * len(baseline.features)
@@ -96,7 +97,9 @@ def test_given_a_window_smaller_than_the_minimum_then_health_is_published_but_dr
     cw = clients.cloudwatch
     assert _stat(cw, "RequestCount", VERSION_DIMS, "Sum") == 40
     for metric in ("DriftScore", "FeatureDrift", "PredictionDrift"):
-        assert cw.list_metrics(Namespace="TenantML", MetricName=metric)["Metrics"] == [], metric
+        assert cw.list_metrics(Namespace=metrics_namespace(TENANT), MetricName=metric)["Metrics"] == [], (
+            metric
+        )
     assert sent == 2 * 3  # RequestCount, ErrorRate and one latency datum per dimension set
     # and from 40 rows on, the same window is scored
     scored = compute_window_metrics(

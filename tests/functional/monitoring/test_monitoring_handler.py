@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from monitoring_support import ARTIFACTS, GROUP, MODEL, TENANT, inference_payloads, kinesis_event
 
+from core.contract import metrics_namespace
 from core.errors import TenantResourcesError
 from lambdas.monitor import handler as monitor_handler
 
@@ -57,7 +58,7 @@ def test_given_drifted_traffic_when_the_handler_runs_then_drift_lands_in_cloudwa
     now = datetime.now(UTC)
     dims = [{"Name": "Tenant", "Value": TENANT}, {"Name": "Model", "Value": MODEL}]
     drift = clients.cloudwatch.get_metric_statistics(
-        Namespace="TenantML",
+        Namespace=metrics_namespace(TENANT),
         MetricName="DriftScore",
         Dimensions=dims,
         StartTime=now - timedelta(hours=1),
@@ -67,7 +68,7 @@ def test_given_drifted_traffic_when_the_handler_runs_then_drift_lands_in_cloudwa
     )["Datapoints"]
     assert max(p["Maximum"] for p in drift) > 1.0
     latency = clients.cloudwatch.get_metric_statistics(
-        Namespace="TenantML",
+        Namespace=metrics_namespace(TENANT),
         MetricName="LatencyMs",
         Dimensions=dims,
         StartTime=now - timedelta(hours=1),
@@ -114,8 +115,15 @@ def test_given_the_tenants_minimum_rows_when_a_smaller_window_arrives_then_no_dr
     )
 
     # then health is published, drift is not (300 rows are too few to call it)
-    assert clients.cloudwatch.list_metrics(Namespace="TenantML", MetricName="RequestCount")["Metrics"]
-    assert clients.cloudwatch.list_metrics(Namespace="TenantML", MetricName="DriftScore")["Metrics"] == []
+    assert clients.cloudwatch.list_metrics(Namespace=metrics_namespace(TENANT), MetricName="RequestCount")[
+        "Metrics"
+    ]
+    assert (
+        clients.cloudwatch.list_metrics(Namespace=metrics_namespace(TENANT), MetricName="DriftScore")[
+            "Metrics"
+        ]
+        == []
+    )
 
 
 def test_given_a_bad_monitoring_spec_then_the_handler_names_it(aws, lambda_env, monkeypatch):

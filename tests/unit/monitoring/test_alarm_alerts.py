@@ -24,7 +24,7 @@ CLOUDWATCH_MESSAGE = {
     "AlarmArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:tenantml-churn-dev-drift",
     "Trigger": {
         "MetricName": "DriftScore",
-        "Namespace": "TenantML",
+        "Namespace": "TenantML/churn",
         "StatisticType": "Statistic",
         "Statistic": "MAXIMUM",
         "Unit": None,
@@ -81,9 +81,11 @@ def test_given_a_cloudwatch_message_when_parsed_then_metric_value_threshold_and_
 @pytest.mark.parametrize(
     ("metric", "namespace", "kind", "retrains"),
     [
+        ("DriftScore", "TenantML/churn", "drift", True),
         ("DriftScore", "TenantML", "drift", True),
-        ("ErrorRate", "TenantML", "error-rate", True),
-        ("LatencyMs", "TenantML", "latency", True),
+        ("ErrorRate", "TenantML/churn", "error-rate", True),
+        ("LatencyMs", "TenantML/churn", "latency", True),
+        ("DriftScore", "TenantMLOther", "platform", False),
         ("Errors", "AWS/Lambda", "platform", False),
         ("ApproximateNumberOfMessagesVisible", "AWS/SQS", "platform", False),
         ("ErrorRate", "AWS/SageMaker", "platform", False),
