@@ -21,6 +21,8 @@ CLUSTER = "aws_eks_cluster.cluster"
 def _variant(specs: list[TenantSpec], name: str, tmp_path, **compute_or_top) -> SynthesizedStack:
     """One example tenant with top-level or ``compute`` fields changed, synthesized."""
     data = next(s for s in specs if s.name == name).model_dump(mode="json")
+    if (image_tag := compute_or_top.pop("image_tag", None)) is not None:
+        data["serving"]["image_tag"] = image_tag
     for key, value in compute_or_top.items():
         if key in data["compute"]:
             data["compute"][key] = value
@@ -48,9 +50,16 @@ def test_given_churn_in_eu_west_1_when_estimated_then_eu_west_1_prices_are_used(
     ireland, virginia = prices.for_region("eu-west-1"), prices.for_region("us-east-1")
     assert ireland is not None and virginia is not None
 
-    # when churn (eu-west-1) is estimated, and the same tenant moved to us-east-1
-    churn = estimate_stack(example_stacks["churn"].doc, prices, TODAY)
-    moved = estimate_stack(_variant(example_specs, "churn", tmp_path, region="us-east-1").doc, prices, TODAY)
+    # when churn (eu-west-1) is estimated with an image to serve (without one its fleet runs no
+    # instance), and the same tenant moved to us-east-1
+    churn = estimate_stack(
+        _variant(example_specs, "churn", tmp_path / "ie", image_tag="1.0.0").doc, prices, TODAY
+    )
+    moved = estimate_stack(
+        _variant(example_specs, "churn", tmp_path / "us", image_tag="1.0.0", region="us-east-1").doc,
+        prices,
+        TODAY,
+    )
 
     # then each is priced in its own region, with no note about borrowed prices
     assert (churn.region, churn.priced, moved.region) == ("eu-west-1", True, "us-east-1")
