@@ -22,6 +22,7 @@ CHURN = """\
 name: churn
 environment: dev
 region: eu-west-1
+account_id: "123456789012"
 owners: [data-science@example.com]
 compute:
   kind: ec2
@@ -33,6 +34,9 @@ model:
   target: target
   primary_metric: roc_auc
   minimum_metric: 0.9
+serving:
+  # an image to serve, so the fleet runs instances and the instance-type change has a price
+  image_tag: "1.0.0"
 tags:
   cost-center: "cc-1001"
 """
@@ -65,6 +69,7 @@ SEARCH = """\
 name: search
 environment: staging
 region: us-east-1
+account_id: "123456789012"
 owners: [search@example.com]
 compute:
   kind: ec2
