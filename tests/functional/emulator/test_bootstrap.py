@@ -35,9 +35,10 @@ def test_given_no_bootstrap_when_backends_are_checked_then_each_tenant_is_told_t
     # when
     problems = backend_problems(tenant_backends(out), aws)
 
-    # then: the old shared bucket failed for one tenant silently; now both are named
+    # then: the old shared bucket failed for one tenant silently; now every stack is named
     assert sorted(p.location for p in problems) == [
         "tenant churn: terraform.backend.s3.bucket",
+        "tenant fraud-kubernetes: terraform.backend.s3.bucket",
         "tenant fraud: terraform.backend.s3.bucket",
     ]
     assert all("tenantml bootstrap" in p.message for p in problems)
@@ -55,7 +56,8 @@ def test_given_the_bootstrap_applied_then_every_tenant_backend_names_a_bucket_it
     # then
     assert sorted(a.tenant for a in applied) == sorted(r.stack for r in results)
     backends = tenant_backends(out)
-    assert {b.tenant for b in backends} == {"churn", "fraud"}
+    # fraud's Kubernetes workload stack keeps its state beside fraud's, under a key of its own
+    assert {b.tenant for b in backends} == {"churn", "fraud", "fraud-kubernetes"}
     assert backend_problems(backends, aws) == []
     created = {a.outputs["state_bucket_name"] for a in applied}
     assert {b.bucket for b in backends} <= created

@@ -70,17 +70,17 @@ def test_given_eks_serving_when_planned_and_applied_then_kubernetes_objects_are_
     out, state_dir = tmp_path / "out", tmp_path / "state"
     synth([_spec("fraud")], out)
 
-    [plan] = commands.plan_tenants(out, ["fraud"], state_dir, aws)
-    kubernetes = [c for c in plan.plan.changes if c.type.startswith("kubernetes_")]
-    text = commands.render_plan(plan)
-    [applied] = commands.apply_tenants(out, ["fraud"], state_dir, aws)
-    [again] = commands.apply_tenants(out, ["fraud"], state_dir, aws)
-    [replan] = commands.plan_tenants(out, ["fraud"], state_dir, aws)
+    # the workload stack reads the cluster and the repository through data sources, so (as with
+    # Terraform) it is planned once the tenant stack exists: apply both, tenant stack first
+    [tenant_stack, workload] = commands.apply_tenants(out, ["fraud"], state_dir, aws)
+    again = commands.apply_tenants(out, ["fraud"], state_dir, aws)
+    replans = commands.plan_tenants(out, ["fraud"], state_dir, aws)
 
+    assert (tenant_stack.tenant, workload.tenant) == ("fraud", "fraud-kubernetes")
+    kubernetes = [c for c in workload.result.applied if c.type.startswith("kubernetes_")]
     assert len(kubernetes) == 6 and {c.skipped for c in kubernetes} == {NO_CLUSTER}
-    assert f"+ kubernetes_deployment_v1.serving_deployment  # skipped locally: {NO_CLUSTER}" in text
-    assert f"6 of them recorded but skipped locally: {NO_CLUSTER}." in plan.plan.summary()
-    assert {c.type for c in applied.result.applied if c.skipped} == {
+    assert not any(c.type.startswith("kubernetes_") for c in tenant_stack.result.applied)
+    assert {c.type for c in workload.result.applied if c.skipped} == {
         "kubernetes_namespace_v1",
         "kubernetes_service_account_v1",
         "kubernetes_deployment_v1",
@@ -88,12 +88,12 @@ def test_given_eks_serving_when_planned_and_applied_then_kubernetes_objects_are_
         "kubernetes_horizontal_pod_autoscaler_v2",
         "kubernetes_pod_disruption_budget_v1",
     }
-    assert applied.outputs["serving_namespace"] == "tenantml-fraud-prod"
+    assert tenant_stack.outputs["serving_namespace"] == "tenantml-fraud-prod"
     role = aws.client("iam").get_role(RoleName="tenantml-fraud-prod-serving-pods")["Role"]
     [statement] = role["AssumeRolePolicyDocument"]["Statement"]
     sub = next(k for k in statement["Condition"]["StringEquals"] if k.endswith(":sub"))
     assert sub.startswith("oidc.eks.us-east-1.amazonaws.com/id/")  # the provider's url has no https://
-    assert again.result.applied == () and not replan.plan.has_changes
+    assert all(a.result.applied == () for a in again) and not any(p.plan.has_changes for p in replans)
 
     destroyed = commands.destroy_tenants(out, ["fraud"], state_dir, aws)
-    assert any(a.startswith("kubernetes_deployment_v1.") for a in destroyed[0].result.deleted)
+    assert any(a.startswith("kubernetes_deployment_v1.") for d in destroyed for a in d.result.deleted)
