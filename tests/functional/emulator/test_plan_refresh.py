@@ -105,3 +105,39 @@ def test_given_both_example_stacks_applied_when_each_resource_is_read_by_its_ide
                 )
             assert found is not None, entry.address
             assert dict(found.attributes) == dict(entry.attributes), entry.address
+
+
+def test_given_resources_of_the_later_added_types_removed_behind_the_engine_when_planned_then_they_are_created(
+    aws, out_dir, tmp_path
+):
+    # given: both tenants applied, then churn's flow log, listener and S3 endpoint deleted and the
+    # access logging of fraud's data bucket turned off, directly in the emulator
+    state_dir = tmp_path / "state"
+    commands.apply_tenants(out_dir, None, state_dir, aws)
+    churn = {e.address: e.attributes for e in load_state(state_dir / "churn.json")}
+    ec2, elbv2, s3 = (aws.client(s, "eu-west-1") for s in ("ec2", "elbv2", "s3"))
+    ec2.delete_flow_logs(FlowLogIds=[churn["aws_flow_log.network_flow_log"]["id"]])
+    elbv2.delete_listener(ListenerArn=churn["aws_lb_listener.fleet_listener"]["arn"])
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[churn["aws_vpc_endpoint.network_s3_endpoint"]["id"]])
+    fraud = {e.address: e.config for e in load_state(state_dir / "fraud.json")}
+    s3.put_bucket_logging(
+        Bucket=fraud["aws_s3_bucket_logging.storage_data_access_logs"]["bucket"], BucketLoggingStatus={}
+    )
+
+    # when: planned
+    planned = {p.tenant: p.plan for p in commands.plan_tenants(out_dir, None, state_dir, aws)}
+
+    # then: refresh saw each one gone, and the plan creates exactly those
+    assert {c.address for c in planned["churn"].by_action(Action.CREATE)} == {
+        "aws_flow_log.network_flow_log",
+        "aws_lb_listener.fleet_listener",
+        "aws_vpc_endpoint.network_s3_endpoint",
+    }
+    assert {c.address for c in planned["fraud"].by_action(Action.CREATE)} == {
+        "aws_s3_bucket_logging.storage_data_access_logs"
+    }
+
+    # when: applied, then planned again; then nothing is left to do
+    commands.apply_tenants(out_dir, None, state_dir, aws)
+    for again in commands.plan_tenants(out_dir, None, state_dir, aws):
+        assert not again.plan.has_changes, commands.render_plan(again)
