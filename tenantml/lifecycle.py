@@ -103,10 +103,15 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
                 alias="champion",
                 region=spec.region,
                 endpoint_url=context.endpoint,
+                # the model runs as a workload, with the serving role's own (STS) credentials
+                role_arn=outputs["serving_role_arn"],
             ),
             serving_format=spec.model.serving_format,
             inference_log=InferenceLogConfig(
-                stream_name=outputs["stream_name"], region=spec.region, endpoint_url=context.endpoint
+                stream_name=outputs["stream_name"],
+                region=spec.region,
+                endpoint_url=context.endpoint,
+                role_arn=outputs["serving_role_arn"],
             ),
         )
         server = ThreadedServer(create_app(config)).start()

@@ -78,7 +78,9 @@ def default_logger_factory(config: ServerConfig, model: LoadedModel) -> KinesisI
             aggregate_bytes=settings.aggregate_bytes,
         ),
         model.schema,
-        put_records_client_factory(settings.region, settings.endpoint_url, protocol=settings.protocol),
+        put_records_client_factory(
+            settings.region, settings.endpoint_url, protocol=settings.protocol, role_arn=settings.role_arn
+        ),
     )
 
 
