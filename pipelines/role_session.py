@@ -25,16 +25,18 @@ def role_session(
     endpoint_url: str | None = None,
     session_name: str = "tenantml-workload",
     duration_seconds: int = ROLE_SESSION_SECONDS,
+    source: Any = None,
 ) -> Any:
     """A ``botocore.session.Session`` whose credentials are ``role_arn``'s, assumed through STS.
 
-    The AssumeRole calls sign with the ambient credentials and go to ``endpoint_url`` (the
-    emulator's STS, or the regional STS endpoint when None).
+    The AssumeRole calls sign with ``source``'s credentials (a botocore session; default: the
+    ambient chain) and go to ``endpoint_url`` (the emulator's STS, or the regional STS endpoint
+    when None).
     """
     import botocore.session
     from botocore.credentials import RefreshableCredentials
 
-    source = botocore.session.get_session()
+    source = source or botocore.session.get_session()
     sts = source.create_client("sts", region_name=region, endpoint_url=endpoint_url)
 
     def fetch() -> dict[str, str]:
@@ -50,6 +52,7 @@ def role_session(
         }
 
     session = botocore.session.get_session()
+    # botocore has no public setter for refreshable credentials (set_credentials makes static ones)
     session._credentials = RefreshableCredentials.create_from_metadata(
         metadata=fetch(), refresh_using=fetch, method="assume-role"
     )

@@ -79,6 +79,7 @@ class PutRecordsClient:
         timeout: float = 10,
         protocol: Literal["cbor", "json"] = "cbor",
         role_arn: str | None = None,
+        session: Any = None,
     ) -> None:
         if protocol not in CONTENT_TYPES:
             raise ValueError(f"protocol: expected 'cbor' or 'json', got {protocol!r}")
@@ -86,7 +87,9 @@ class PutRecordsClient:
         import botocore.session
         import urllib3
 
-        if role_arn:
+        if session is not None:  # e.g. a role's refreshable session the caller made
+            self._session = session
+        elif role_arn:
             from pipelines.role_session import role_session
 
             # the role's refreshable credentials: get_credentials() below renews them before expiry
@@ -204,9 +207,13 @@ def put_records_client_factory(
     *,
     protocol: Literal["cbor", "json"] = "cbor",
     role_arn: str | None = None,
+    session: Any = None,
 ) -> Callable[[], Any]:
-    """A factory for :class:`PutRecordsClient` (made when the logger starts), signing as ``role_arn`` if given."""
-    return lambda: PutRecordsClient(region, endpoint_url, protocol=protocol, role_arn=role_arn)
+    """A factory for :class:`PutRecordsClient` (made when the logger starts), signing as ``role_arn``
+    (assumed through STS) or with ``session``'s credentials if given."""
+    return lambda: PutRecordsClient(
+        region, endpoint_url, protocol=protocol, role_arn=role_arn, session=session
+    )
 
 
 def kinesis_client_factory(region: str | None = None, endpoint_url: str | None = None) -> Callable[[], Any]:

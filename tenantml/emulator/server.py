@@ -200,11 +200,13 @@ def start(
         fix_kinesis_put_concurrency,
         fix_policy_condition_semantics,
     )
+    from tenantml.emulator.service_principals import let_administrators_stand_in_for_services
 
     fix_policy_condition_semantics()
     fix_kinesis_put_concurrency()
     add_model_package_deletion()
     add_permission_boundaries()
+    let_administrators_stand_in_for_services()
     enforce = iam_enforcement.requested(default=False) if enforce_iam is None else enforce_iam
     moto = _make_moto_server(sock)
     moto.start()
