@@ -100,13 +100,16 @@ def serving_role_session(endpoint: str, region: str, account_id: str | None, rol
 
 def _load_as(role: Any, region: str, endpoint: str, config: Any) -> Any:
     """The server's loader, reading the registry and the artifact with ``role``'s credentials."""
+    import boto3
+
     from pipelines.serving.loader import load
 
+    session = boto3.Session(botocore_session=role)  # boto3's clients: the download uses S3 transfers
     return load(
         config.source,
         serving_format=config.serving_format,
-        sagemaker=role.create_client("sagemaker", region_name=region, endpoint_url=endpoint),
-        s3=role.create_client("s3", region_name=region, endpoint_url=endpoint),
+        sagemaker=session.client("sagemaker", region_name=region, endpoint_url=endpoint),
+        s3=session.client("s3", region_name=region, endpoint_url=endpoint),
     )
 
 

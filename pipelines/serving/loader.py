@@ -203,6 +203,8 @@ def load(
 
 
 def _client(service: str, source: RegistrySource) -> Any:
+    import boto3
+
     if source.role_arn:
         from pipelines.role_session import role_session
 
@@ -212,8 +214,10 @@ def _client(service: str, source: RegistrySource) -> Any:
             endpoint_url=source.endpoint_url,
             session_name="tenantml-serving",
         )
-        return session.create_client(service, region_name=source.region, endpoint_url=source.endpoint_url)
-    import boto3
+        # a boto3 client (S3 downloads use boto3's transfer methods) over the role's botocore session
+        return boto3.Session(botocore_session=session).client(
+            service, region_name=source.region, endpoint_url=source.endpoint_url
+        )
 
     return boto3.client(service, region_name=source.region, endpoint_url=source.endpoint_url)
 
