@@ -194,6 +194,7 @@ def start(
         if on_message is not None:
             on_message(fallback_message)
     from tenantml.emulator import iam_enforcement
+    from tenantml.emulator.iam_action_names import use_iam_action_names
     from tenantml.emulator.moto_internals import (
         add_model_package_deletion,
         add_permission_boundaries,
@@ -207,6 +208,7 @@ def start(
     add_model_package_deletion()
     add_permission_boundaries()
     let_administrators_stand_in_for_services()
+    use_iam_action_names()
     enforce = iam_enforcement.requested(default=False) if enforce_iam is None else enforce_iam
     moto = _make_moto_server(sock)
     moto.start()

@@ -106,7 +106,9 @@ def test_the_accounts_administrator_stands_in_for_the_service_a_role_trusts(as_a
     role_arn = _service_role(as_admin, "serving")
 
     # when the account's administrator assumes it (as `up` does, playing the endpoint), then STS answers
-    credentials = as_admin.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="serving")["Credentials"]
+    credentials = as_admin.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="serving")[
+        "Credentials"
+    ]
     assert credentials["AccessKeyId"].startswith("ASIA")
 
 
@@ -120,3 +122,30 @@ def test_another_principal_is_denied_a_service_role_not_answered_with_an_error(a
     with pytest.raises(ClientError) as raised:
         other.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="serving")
     assert raised.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_a_cloudwatch_grant_allows_publishing_in_its_namespace_only(as_admin: AwsSession) -> None:
+    # given a role allowed cloudwatch:PutMetricData in its tenant's namespace (the IAM name; the
+    # request is signed for "monitoring", which moto took as the action's service)
+    role_arn = _service_role(as_admin, "monitor")
+    grant = {
+        "Effect": "Allow",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": "TenantML/churn"}},
+    }
+    as_admin.client("iam").put_role_policy(
+        RoleName="monitor",
+        PolicyName="metrics",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [grant]}),
+    )
+    cloudwatch = role_session(role_arn, region=REGION, endpoint_url=as_admin.endpoint).create_client(
+        "cloudwatch", region_name=REGION, endpoint_url=as_admin.endpoint
+    )
+    datum = [{"MetricName": "DriftScore", "Value": 0.1}]
+
+    # when it publishes in its namespace, then that is allowed; in another tenant's, denied
+    cloudwatch.put_metric_data(Namespace="TenantML/churn", MetricData=datum)
+    with pytest.raises(ClientError) as raised:
+        cloudwatch.put_metric_data(Namespace="TenantML/fraud", MetricData=datum)
+    assert raised.value.response["Error"]["Code"] in ("AccessDenied", "403")
