@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from pipelines.role_session import role_session
 from tenantml.emulator import iam_enforcement
-from tenantml.emulator.session import ADMIN_USER_NAME, AwsSession, admin_credentials
+from tenantml.emulator.session import ADMIN_USER_NAME, AwsSession, admin_credentials, aws_env
 
 REGION = "eu-west-1"
 
@@ -149,3 +150,36 @@ def test_a_cloudwatch_grant_allows_publishing_in_its_namespace_only(as_admin: Aw
     with pytest.raises(ClientError) as raised:
         cloudwatch.put_metric_data(Namespace="TenantML/fraud", MetricData=datum)
     assert raised.value.response["Error"]["Code"] in ("AccessDenied", "403")
+
+
+def test_a_workload_publishes_a_large_metric_batch_under_enforcement(
+    as_admin: AwsSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a Lambda function's environment (aws_env) with a role allowed to publish in its namespace
+    role_arn = _service_role(as_admin, "monitor")
+    grant = {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}
+    as_admin.client("iam").put_role_policy(
+        RoleName="monitor",
+        PolicyName="metrics",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [grant]}),
+    )
+    credentials = as_admin.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="monitor")[
+        "Credentials"
+    ]
+    keys = {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
+    for name, value in aws_env(as_admin.endpoint, REGION, keys).items():
+        monkeypatch.setenv(name, value)
+
+    # when it publishes a batch over the SDK's 10 KB compression threshold (a monitor's latency histogram)
+    datum = {"MetricName": "LatencyMs", "Values": [float(v) for v in range(150)], "Counts": [1.0] * 150}
+    cloudwatch = boto3.client("cloudwatch")
+    cloudwatch.put_metric_data(Namespace="TenantML/churn", MetricData=[datum] * 20)
+
+    # then it was accepted (moto verified the signature of a compressed body over the decompressed one)
+    listed = as_admin.client("cloudwatch").list_metrics(Namespace="TenantML/churn")["Metrics"]
+    names = [m["MetricName"] for m in listed]
+    assert "LatencyMs" in names
