@@ -9,6 +9,7 @@ each run did from the run record it wrote to the artifacts bucket.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any
@@ -77,6 +78,41 @@ def run_sample_lifecycle(context: UpContext, summary: UpSummary) -> None:
     summary.timings["lifecycle"] = time.perf_counter() - started
 
 
+def serving_role_session(endpoint: str, region: str, account_id: str | None, role_arn: str) -> Any:
+    """A botocore session acting as a tenant's serving role, as a SageMaker endpoint's container does.
+
+    The emulator's STS hands the role's credentials to the tenant account's administrator, who
+    stands in for the SageMaker service there (:mod:`tenantml.emulator.service_principals`); they
+    are renewed before they expire, so a long ``up`` keeps serving.
+    """
+    import botocore.session
+
+    from pipelines.role_session import role_session
+    from tenantml.emulator.session import admin_credentials
+
+    keys = admin_credentials(account_id)
+    source = botocore.session.get_session()
+    source.set_credentials(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"])
+    return role_session(
+        role_arn, region=region, endpoint_url=endpoint, session_name="tenantml-up-serving", source=source
+    )
+
+
+def _load_as(role: Any, region: str, endpoint: str, config: Any) -> Any:
+    """The server's loader, reading the registry and the artifact with ``role``'s credentials."""
+    import boto3
+
+    from pipelines.serving.loader import load
+
+    session = boto3.Session(botocore_session=role)  # boto3's clients: the download uses S3 transfers
+    return load(
+        config.source,
+        serving_format=config.serving_format,
+        sagemaker=session.client("sagemaker", region_name=region, endpoint_url=endpoint),
+        s3=session.client("s3", region_name=region, endpoint_url=endpoint),
+    )
+
+
 #: how long a champion may take to download, verify and load before up gives up on its endpoint
 SERVE_READY_TIMEOUT_S = 60
 
@@ -85,7 +121,7 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
     """Serve each tenant's champion on 127.0.0.1 (SageMaker contract), logging to its Kinesis stream."""
     import httpx
 
-    from pipelines.serving.app import create_app
+    from pipelines.serving.app import create_app, default_logger_factory
     from pipelines.serving.config import InferenceLogConfig, ServerConfig
     from pipelines.serving.loader import RegistrySource
     from pipelines.serving.openapi import read_model_description
@@ -106,10 +142,21 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
             ),
             serving_format=spec.model.serving_format,
             inference_log=InferenceLogConfig(
-                stream_name=outputs["stream_name"], region=spec.region, endpoint_url=context.endpoint
+                stream_name=outputs["stream_name"],
+                region=spec.region,
+                endpoint_url=context.endpoint,
             ),
         )
-        server = ThreadedServer(create_app(config)).start()
+        role = serving_role_session(
+            context.endpoint, spec.region, spec.account_id, outputs["serving_role_arn"]
+        )
+
+        app = create_app(
+            config,
+            loader=functools.partial(_load_as, role, spec.region, context.endpoint),
+            logger_factory=functools.partial(default_logger_factory, session=role),
+        )
+        server = ThreadedServer(app).start()
         context.cleanups.append(server.stop)
         deadline = time.monotonic() + SERVE_READY_TIMEOUT_S
         while httpx.get(f"{server.url}/ping").status_code != 200:

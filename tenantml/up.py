@@ -28,6 +28,7 @@ from core.spec import TenantSpec
 from tenantml.emulator import server as emulator
 from tenantml.emulator.commands import TenantApply, apply_tenants
 from tenantml.emulator.file_lock import FileLock
+from tenantml.emulator.iam_enforcement import requested as iam_requested
 from tenantml.emulator.state import write_atomic
 from tenantml.up_file import RUN_DIR, UP_FILE
 
@@ -267,7 +268,9 @@ def up(
         started = time.perf_counter()
         stage("starting the AWS emulator")
         # evaluate_alarms: moto never evaluates alarms; drift and errors must reach the alarm Lambda
-        server = emulator.start(port, on_message=report, evaluate_alarms=True)
+        # IAM enforced as AWS does, unless TENANTML_EMULATOR_IAM=off (debugging a denial)
+        enforce = iam_requested(default=True)
+        server = emulator.start(port, on_message=report, evaluate_alarms=True, enforce_iam=enforce)
     except BaseException:
         instance.release()
         raise
@@ -310,7 +313,9 @@ def up(
                     break
                 stage(getattr(step, "__name__", "next step").replace("_", " ").strip())
                 step(context, summary)
-            summary.env = emulator.aws_env(server.endpoint, summary.region)
+            summary.env = emulator.aws_env(
+                server.endpoint, summary.region, credentials=emulator.ambient_credentials(enforce)
+            )
             if len(set(summary.regions.values())) > 1:
                 # tenants in several regions: one exported region would show only part of the
                 # platform, so each tenant's region is given with its commands instead

@@ -18,11 +18,6 @@ from core.errors import Problem, TenantResourcesError
 
 RUN_DIR = Path(".tenantml")
 UP_FILE = RUN_DIR / "up.json"
-EMULATOR_CREDENTIALS = {
-    "aws_access_key_id": "testing",
-    "aws_secret_access_key": "testing",
-    "aws_session_token": "testing",
-}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -34,15 +29,16 @@ def is_emulator(endpoint: str | None) -> bool:
 def boto3_session(endpoint: str | None, account_id: str | None = None) -> Any:
     """A boto3 session for ``endpoint``: emulator-only credentials for the emulator, the usual chain otherwise.
 
-    With ``account_id`` the emulator session signs as that account's administrator, so it reaches
-    the resources of a tenant with its own ``account_id`` (the emulator routes by access key).
+    The emulator session signs as the administrator of ``account_id`` (default: the emulator's
+    account), so it reaches the resources of a tenant with its own ``account_id`` (the emulator
+    routes by access key) and passes IAM enforcement.
     """
     import boto3
 
     if not is_emulator(endpoint):
         return boto3.session.Session()
-    if account_id is None:
-        return boto3.session.Session(**EMULATOR_CREDENTIALS)
+    # the emulator enforces IAM: the operator signs as an account's administrator (the emulator's
+    # own account when the tenant names none), never with keys it does not know
     from tenantml.emulator.session import admin_credentials
 
     keys = admin_credentials(account_id)
@@ -86,7 +82,6 @@ def emulator_endpoint(data: dict[str, Any]) -> str | None:
 
 
 __all__ = [
-    "EMULATOR_CREDENTIALS",
     "RUN_DIR",
     "UP_FILE",
     "boto3_session",

@@ -78,6 +78,8 @@ class PutRecordsClient:
         *,
         timeout: float = 10,
         protocol: Literal["cbor", "json"] = "cbor",
+        role_arn: str | None = None,
+        session: Any = None,
     ) -> None:
         if protocol not in CONTENT_TYPES:
             raise ValueError(f"protocol: expected 'cbor' or 'json', got {protocol!r}")
@@ -85,7 +87,17 @@ class PutRecordsClient:
         import botocore.session
         import urllib3
 
-        self._session = botocore.session.get_session()
+        if session is not None:  # e.g. a role's refreshable session the caller made
+            self._session = session
+        elif role_arn:
+            from pipelines.role_session import role_session
+
+            # the role's refreshable credentials: get_credentials() below renews them before expiry
+            self._session = role_session(
+                role_arn, region=region, endpoint_url=endpoint_url, session_name="tenantml-inference-log"
+            )
+        else:
+            self._session = botocore.session.get_session()
         client = self._session.create_client("kinesis", region_name=region, endpoint_url=endpoint_url)
         self.endpoint_url = client.meta.endpoint_url.rstrip("/") + "/"
         self.region = client.meta.region_name
@@ -194,9 +206,14 @@ def put_records_client_factory(
     endpoint_url: str | None = None,
     *,
     protocol: Literal["cbor", "json"] = "cbor",
+    role_arn: str | None = None,
+    session: Any = None,
 ) -> Callable[[], Any]:
-    """A factory for :class:`PutRecordsClient` (made when the logger starts)."""
-    return lambda: PutRecordsClient(region, endpoint_url, protocol=protocol)
+    """A factory for :class:`PutRecordsClient` (made when the logger starts), signing as ``role_arn``
+    (assumed through STS) or with ``session``'s credentials if given."""
+    return lambda: PutRecordsClient(
+        region, endpoint_url, protocol=protocol, role_arn=role_arn, session=session
+    )
 
 
 def kinesis_client_factory(region: str | None = None, endpoint_url: str | None = None) -> Callable[[], Any]:

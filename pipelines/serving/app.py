@@ -64,7 +64,10 @@ def default_loader(config: ServerConfig) -> LoadedModel:
     return load(config.source, serving_format=config.serving_format, work_dir=work_dir)
 
 
-def default_logger_factory(config: ServerConfig, model: LoadedModel) -> KinesisInferenceLogger | None:
+def default_logger_factory(
+    config: ServerConfig, model: LoadedModel, *, session: Any = None
+) -> KinesisInferenceLogger | None:
+    """The inference logger ``config`` asks for; ``session`` (botocore) signs its requests if given."""
     settings = config.inference_log
     if settings is None:
         return None
@@ -78,7 +81,13 @@ def default_logger_factory(config: ServerConfig, model: LoadedModel) -> KinesisI
             aggregate_bytes=settings.aggregate_bytes,
         ),
         model.schema,
-        put_records_client_factory(settings.region, settings.endpoint_url, protocol=settings.protocol),
+        put_records_client_factory(
+            settings.region,
+            settings.endpoint_url,
+            protocol=settings.protocol,
+            role_arn=settings.role_arn,
+            session=session,
+        ),
     )
 
 

@@ -23,6 +23,8 @@ class InferenceLogConfig(BaseModel):
     stream_name: str = Field(min_length=1, max_length=128)
     region: str | None = None
     endpoint_url: str | None = None
+    #: the role the log writes as (assumed through STS, renewed before expiry); None: ambient credentials
+    role_arn: str | None = None
     max_buffer_records: int = Field(default=100_000, ge=1)
     flush_interval: float = Field(default=0.25, gt=0, le=60)
     max_attempts: int = Field(default=8, ge=1, le=50)

@@ -84,6 +84,9 @@ class RegistrySource(BaseModel):
     alias: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
+    #: the role the server reads the registry and the artifact as (STS AssumeRole with the ambient
+    #: credentials, see ``pipelines.role_session``); None: the ambient credentials themselves
+    role_arn: str | None = None
 
     @model_validator(mode="after")
     def _one_selector(self) -> RegistrySource:
@@ -201,6 +204,20 @@ def load(
 
 def _client(service: str, source: RegistrySource) -> Any:
     import boto3
+
+    if source.role_arn:
+        from pipelines.role_session import role_session
+
+        session = role_session(
+            source.role_arn,
+            region=source.region,
+            endpoint_url=source.endpoint_url,
+            session_name="tenantml-serving",
+        )
+        # a boto3 client (S3 downloads use boto3's transfer methods) over the role's botocore session
+        return boto3.Session(botocore_session=session).client(
+            service, region_name=source.region, endpoint_url=source.endpoint_url
+        )
 
     return boto3.client(service, region_name=source.region, endpoint_url=source.endpoint_url)
 

@@ -235,7 +235,7 @@ def _ms(value: float | None) -> str:
 
 
 def _cloudwatch(target: Target) -> Any:
-    session = boto3_session(target.endpoint)
+    session = boto3_session(target.endpoint, target.account_id)
     kwargs: dict[str, Any] = {"region_name": target.region}
     if target.endpoint:
         kwargs["endpoint_url"] = target.endpoint

@@ -82,6 +82,8 @@ class Target:
     endpoint: str | None
     region: str
     source: str
+    #: the tenant's account (from its outputs' ARNs): the emulator's administrator of it signs
+    account_id: str | None = None
 
     @property
     def emulated(self) -> bool:
@@ -106,7 +108,7 @@ def resolve_target(
     resources = TenantResources.from_outputs(
         found.outputs, tenant=spec.name, region=region, source=found.source
     )
-    clients = make_clients(region, found.endpoint_url)
+    clients = make_clients(region, found.endpoint_url, found.account_id)
     return Target(
         spec=spec,
         resources=resources,
@@ -114,13 +116,16 @@ def resolve_target(
         endpoint=found.endpoint_url,
         region=region,
         source=str(outputs or up_file),
+        account_id=found.account_id,
     )
 
 
-def make_clients(region: str, endpoint: str | None) -> AwsClients:
+def make_clients(region: str, endpoint: str | None, account_id: str | None = None) -> AwsClients:
     from pipelines.runs.pipeline import AwsClients
 
-    return AwsClients.create(region=region, endpoint_url=endpoint, session=boto3_session(endpoint))
+    return AwsClients.create(
+        region=region, endpoint_url=endpoint, session=boto3_session(endpoint, account_id)
+    )
 
 
 # --- tenantml train ------------------------------------------------------------------------

@@ -61,12 +61,26 @@ def _serving_format(tenant: str, tenants_dir: Path, override: str | None) -> str
 
 
 def _use_emulator_credentials(outputs: TenantOutputs) -> None:
-    """The emulator accepts any credentials; give boto3 some when none are configured."""
-    if outputs.endpoint_url and not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
-        os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-        os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    """On the emulator, sign as the tenant account's administrator when no credentials are configured.
+
+    The emulator enforces IAM and rejects keys it does not know; the workload parts (the model
+    download and the inference log) then assume the serving role with these (:func:`_workload_role`).
+    """
+    if outputs.emulated and not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
+        from tenantml.emulator.session import admin_credentials
+
+        keys = admin_credentials(outputs.account_id)
+        os.environ["AWS_ACCESS_KEY_ID"] = keys["AWS_ACCESS_KEY_ID"]
+        os.environ["AWS_SECRET_ACCESS_KEY"] = keys["AWS_SECRET_ACCESS_KEY"]
+        os.environ.pop("AWS_SESSION_TOKEN", None)
     if outputs.region and not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
         os.environ["AWS_DEFAULT_REGION"] = outputs.region
+
+
+def _workload_role(outputs: TenantOutputs) -> str | None:
+    """The role a served model acts as on the emulator (on AWS the process already has its role)."""
+    role = outputs.outputs.get("serving_role_arn") if outputs.emulated else None
+    return str(role) if role else None
 
 
 def _model_source(
@@ -88,8 +102,11 @@ def _model_source(
         alias=None if version is not None else (alias or "champion"),
         region=outputs.region,
         endpoint_url=outputs.endpoint_url,
+        role_arn=_workload_role(outputs),
     )
     with console.status(f"Fetching and verifying {source.describe()}..."):
+        if source.role_arn:  # the loader's clients sign as the serving role
+            return fetch_registry_archive(source, work)
         return fetch_registry_archive(
             source, work, sagemaker=outputs.client("sagemaker"), s3=outputs.client("s3")
         )
@@ -146,7 +163,10 @@ def serve(
             stream = outputs.outputs.get("stream_name")
             if stream:
                 log_config = InferenceLogConfig(
-                    stream_name=str(stream), region=outputs.region, endpoint_url=outputs.endpoint_url
+                    stream_name=str(stream),
+                    region=outputs.region,
+                    endpoint_url=outputs.endpoint_url,
+                    role_arn=_workload_role(outputs),
                 )
             else:
                 err_console.print("note: no stream_name in the tenant outputs; inference logging is off")

@@ -345,7 +345,8 @@ class AlarmEvaluator:
         #: how often the thread looks (cheaply) for new metric data or alarms between ticks
         self.wake_interval = wake_interval
         self._publisher = publisher
-        self._session: Any = None
+        #: one administrator session per account whose topics the alarms notify
+        self._session: dict[str, Any] | None = None
         self._views: dict[int, _BackendView] = {}
         self._logged: set[tuple[str, str]] = set()
         self._stop = threading.Event()
@@ -539,11 +540,19 @@ class AlarmEvaluator:
         parts = arn.split(":")
         if len(parts) < 6 or parts[2] != "sns":
             raise EmulatorError(f"the emulator runs SNS topic actions only, not {arn}")
+        # as the topic account's administrator (CloudWatch acts for the alarm's owner): under IAM
+        # enforcement another account's keys, or unknown ones, would be refused
         if self._session is None:
+            self._session = {}
+        account = parts[4]
+        session = self._session.get(account)
+        if session is None:
             from tenantml.emulator.session import make_session
 
-            self._session = make_session(self.endpoint, parts[3])
-        self._session.client("sns", parts[3]).publish(TopicArn=arn, Subject=subject, Message=body)
+            session = self._session[account] = make_session(
+                self.endpoint, parts[3], account_id=account or None
+            )
+        session.client("sns", parts[3]).publish(TopicArn=arn, Subject=subject, Message=body)
 
 
 def _state_item(

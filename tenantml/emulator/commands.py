@@ -116,11 +116,12 @@ def _account_session(session: AwsSession, account_id: str | None) -> AwsSession:
     """``session`` signing as the administrator of ``account_id`` when the in-process emulator enforces IAM.
 
     Accounts come with enforcement (one switch for AWS's strictness): with IAM off every tenant
-    stays in the emulator's account, as before, because the served models and the tenant
-    commands still sign with the fake keys, which moto puts in its default account.
+    stays in the emulator's account, as before. Another process (``tenantml apply`` next to a
+    running ``up``) signs as the account's administrator, which the emulator's process made when
+    it applied the tenant; the emulator puts keys it does not know (IAM off) in its default account.
     """
     if not is_in_process(session.endpoint):
-        return session
+        return session.for_account(account_id)
     from tenantml.emulator.iam_enforcement import ensure_admin, is_enforced
 
     if not is_enforced():

@@ -32,6 +32,7 @@ from tenantml.emulator.session import (
     HOST,
     MANAGED_POLICIES_ENV,
     AwsSession,
+    admin_credentials,
     aws_env,
     is_in_process,
     make_session,
@@ -140,6 +141,11 @@ def _is_address_in_use(err: OSError) -> bool:
     return err.errno in (errno.EADDRINUSE, errno.EACCES) or "address already in use" in str(err).lower()
 
 
+def ambient_credentials(enforced: bool) -> dict[str, str] | None:
+    """What a process talking to the emulator signs with: the administrator under enforcement, else the fake keys (None)."""
+    return admin_credentials() if enforced else None
+
+
 def start(
     port: int | None = None,
     *,
@@ -188,17 +194,21 @@ def start(
         if on_message is not None:
             on_message(fallback_message)
     from tenantml.emulator import iam_enforcement
+    from tenantml.emulator.iam_action_names import use_iam_action_names
     from tenantml.emulator.moto_internals import (
         add_model_package_deletion,
         add_permission_boundaries,
         fix_kinesis_put_concurrency,
         fix_policy_condition_semantics,
     )
+    from tenantml.emulator.service_principals import let_administrators_stand_in_for_services
 
     fix_policy_condition_semantics()
     fix_kinesis_put_concurrency()
     add_model_package_deletion()
     add_permission_boundaries()
+    let_administrators_stand_in_for_services()
+    use_iam_action_names()
     enforce = iam_enforcement.requested(default=False) if enforce_iam is None else enforce_iam
     moto = _make_moto_server(sock)
     moto.start()
@@ -209,11 +219,14 @@ def start(
     mark_in_process(server.endpoint, running=True)
     iam_enforcement.ensure_admin()
     server._iam_was_enforced = iam_enforcement.set_enforced(enforce)
-    exported = dict(FAKE_CREDENTIALS)
+    # under enforcement moto rejects keys it does not know, so the process's ambient identity is the
+    # operator: the emulator account's administrator (emulator-only keys too, never real ones)
+    ambient = aws_env(server.endpoint, region, credentials=ambient_credentials(enforce))
+    exported = {k: v for k, v in ambient.items() if k in FAKE_CREDENTIALS}
     if aws_managed_policies:
         exported[MANAGED_POLICIES_ENV] = "true"
     if export_env:
-        exported.update(aws_env(server.endpoint, region))
+        exported.update(ambient)
     for key, value in exported.items():
         server._saved_env[key] = os.environ.get(key)
         os.environ[key] = value
@@ -307,6 +320,7 @@ __all__ = [
     "MANAGED_POLICIES_ENV",
     "AwsSession",
     "EmulatorServer",
+    "ambient_credentials",
     "aws_env",
     "is_in_process",
     "make_session",

@@ -16,8 +16,12 @@ from pathlib import Path
 
 import boto3
 
+from tenantml.emulator.session import EMULATOR_ACCOUNT_ID, admin_credentials
+
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 240
+#: the e2e suite runs with IAM enforced, as `up` does by default (whatever the caller's environment says)
+IAM_ENV = {"TENANTML_EMULATOR_IAM": "enforce"}
 
 
 @dataclass
@@ -33,13 +37,45 @@ class UpProcess:
     def outputs(self, tenant: str) -> dict:
         return self.summary["tenants"][tenant]["outputs"]
 
-    def client(self, service: str, region: str):
+    def account(self, tenant: str) -> str:
+        """The tenant's account, read from its outputs' ARNs (the emulator's when none names one)."""
+        for value in self.outputs(tenant).values():
+            parts = value.split(":") if isinstance(value, str) and value.startswith("arn:") else []
+            if len(parts) > 4 and parts[4].isdigit():
+                return parts[4]
+        return EMULATOR_ACCOUNT_ID
+
+    def client(self, service: str, region: str, *, tenant: str | None = None):
+        """A client signing as the administrator of ``tenant``'s account (IAM is enforced).
+
+        Without ``tenant``, the tenant in ``region`` (the example tenants have one region each).
+        """
+        if tenant is None:
+            here = [name for name, entry in self.summary["tenants"].items() if entry.get("region") == region]
+            tenant = here[0] if len(here) == 1 else None
+        keys = admin_credentials(self.account(tenant) if tenant else None)
         return boto3.client(
             service,
             region_name=region,
             endpoint_url=self.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def role_client(self, service: str, tenant: str, role: str):
+        """A client signing as ``tenant``'s ``role`` role, with credentials from the emulator's STS."""
+        region = self.summary["tenants"][tenant]["region"]
+        sts = self.client("sts", region, tenant=tenant)
+        credentials = sts.assume_role(
+            RoleArn=self.outputs(tenant)[f"{role}_role_arn"], RoleSessionName=f"e2e-{tenant}-{role}"
+        )["Credentials"]
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
         )
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -61,7 +97,7 @@ class UpProcess:
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return {**env, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    return {**env, **IAM_ENV, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
 
 
 def start_up(workdir: Path, *extra: str) -> UpProcess:

@@ -331,7 +331,7 @@ class LambdaRuntime:
             total_duration_ms=result.duration_ms,
         )
         try:
-            self.sinks.write_invocation_log(spec.region, result)
+            self.sinks.write_invocation_log(spec.region, result, spec.account_id)
         except _AWS_ERRORS as err:
             log.warning(
                 "could not write the log of %s (%s) to CloudWatch Logs: %s", spec.name, request_id, err
@@ -341,7 +341,7 @@ class LambdaRuntime:
 
     def _publish(self, spec: FunctionSpec, **values: Any) -> None:
         try:
-            self.sinks.put_metrics(spec.region, spec.name, **values)
+            self.sinks.put_metrics(spec.region, spec.name, account=spec.account_id, **values)
         except _AWS_ERRORS as err:
             log.warning("could not publish the AWS/Lambda metrics of %s: %s", spec.name, err)
 

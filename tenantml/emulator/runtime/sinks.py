@@ -36,12 +36,25 @@ class Sinks:
     def __init__(self, session: AwsSession, *, publish_metrics: bool = True) -> None:
         self.session = session
         self.publish_metrics = publish_metrics
+        self._accounts: dict[str, AwsSession] = {}
+
+    def _in(self, account: str | None) -> AwsSession:
+        """The session acting in ``account`` (its administrator's, cached): a function's logs,
+        metrics and failure targets live in the function's account, which moto finds by the key."""
+        if not account or account == self.session.account_id:
+            return self.session
+        session = self._accounts.get(account)
+        if session is None:
+            session = self._accounts[account] = self.session.for_account(account)
+        return session
 
     # --- CloudWatch Logs ---------------------------------------------------------------
 
-    def write_log(self, region: str, group: str, stream: str, lines: Sequence[LogLine]) -> None:
+    def write_log(
+        self, region: str, group: str, stream: str, lines: Sequence[LogLine], account: str | None = None
+    ) -> None:
         """Create ``group`` if needed, then ``stream`` with ``lines`` (empty lines are skipped)."""
-        logs = self.session.client("logs", region)
+        logs = self._in(account).client("logs", region)
         try:
             logs.create_log_group(logGroupName=group)
         except logs.exceptions.ResourceAlreadyExistsException:
@@ -59,8 +72,8 @@ class Sinks:
                 logGroupName=group, logStreamName=stream, logEvents=events[start : start + _LOG_BATCH]
             )
 
-    def write_invocation_log(self, region: str, result: InvocationResult) -> None:
-        self.write_log(region, result.log_group, result.log_stream, result.log_lines)
+    def write_invocation_log(self, region: str, result: InvocationResult, account: str | None = None) -> None:
+        self.write_log(region, result.log_group, result.log_stream, result.log_lines, account)
 
     # --- CloudWatch metrics -------------------------------------------------------------
 
@@ -73,6 +86,7 @@ class Sinks:
         errors: int = 0,
         throttles: int = 0,
         duration_ms: float | None = None,
+        account: str | None = None,
     ) -> None:
         if not self.publish_metrics:
             return
@@ -99,7 +113,9 @@ class Sinks:
                     "Timestamp": now,
                 }
             )
-        self.session.client("cloudwatch", region).put_metric_data(Namespace="AWS/Lambda", MetricData=data)
+        self._in(account).client("cloudwatch", region).put_metric_data(
+            Namespace="AWS/Lambda", MetricData=data
+        )
 
     # --- failure and success targets ----------------------------------------------------
 
@@ -136,7 +152,7 @@ class Sinks:
         parts = target_arn.split(":")
         service, region, account = parts[2], parts[3], parts[4]
         if service == "sqs":
-            sqs = self.session.client("sqs", region)
+            sqs = self._in(account).client("sqs", region)
             url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=account)["QueueUrl"]
             kwargs: dict[str, Any] = {"QueueUrl": url, "MessageBody": body}
             if attributes:
@@ -146,7 +162,7 @@ class Sinks:
             kwargs = {"TopicArn": target_arn, "Message": body}
             if attributes:
                 kwargs["MessageAttributes"] = attributes
-            self.session.client("sns", region).publish(**kwargs)
+            self._in(account).client("sns", region).publish(**kwargs)
         elif service == "lambda" and invoke_function is not None:
             invoke_function(target_arn, body.encode())
         else:

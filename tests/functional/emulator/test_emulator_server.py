@@ -82,6 +82,7 @@ def test_given_an_endpoint_when_aws_env_is_asked_then_it_holds_exactly_what_othe
         "AWS_SECURITY_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_REGION": "eu-west-1",
+        "AWS_DISABLE_REQUEST_COMPRESSION": "true",
     }
 
 
