@@ -34,22 +34,6 @@ APPLY = (
 )
 
 
-@pytest.fixture(scope="module")
-def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("cdktf.out")
-    cli = Path(sys.executable).parent / "tenantml"
-    completed = subprocess.run(
-        [str(cli), "synth", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr or completed.stdout
-    return out
-
-
 def inventory(aws: AwsSession) -> dict[str, Any]:
     """What exists in the emulator, with AWS-made ids left out (they differ from run to run)."""
 

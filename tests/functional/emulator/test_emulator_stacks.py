@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,23 +15,6 @@ ROOT = Path(__file__).resolve().parents[3]
 REGIONS = {"churn": "eu-west-1", "fraud": "us-east-1"}
 #: fraud's ``account_id`` (tenants/fraud.yaml); churn names none and lives in the emulator's account
 FRAUD_ACCOUNT = "111122223333"
-
-
-@pytest.fixture(scope="module")
-def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Both example tenants synthesized by the CLI, as `tenantml up` would."""
-    out = tmp_path_factory.mktemp("cdktf.out")
-    cli = Path(sys.executable).parent / "tenantml"
-    completed = subprocess.run(
-        [str(cli), "synth", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr or completed.stdout
-    return out
 
 
 def _leftovers(aws: AwsSession) -> dict[str, list[str]]:

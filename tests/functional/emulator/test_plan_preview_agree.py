@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from core.terraform.diff import Action
 from core.terraform.document import parse_document
@@ -29,23 +25,6 @@ from tenantml.preview.diff import diff_stacks
 
 ROOT = Path(__file__).resolve().parents[3]
 CHANGED = "tenantml-changed"
-
-
-@pytest.fixture(scope="module")
-def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Both example tenants synthesized by the CLI."""
-    out = tmp_path_factory.mktemp("cdktf.out")
-    cli = Path(sys.executable).parent / "tenantml"
-    completed = subprocess.run(
-        [str(cli), "synth", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr or completed.stdout
-    return out
 
 
 def _changed(value: Any) -> Any:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from core.terraform.diff import Action
 from tenantml.emulator import commands
@@ -17,22 +13,6 @@ from tenantml.emulator.resources.reads import claimed
 from tenantml.emulator.state import load_state
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("cdktf.out")
-    cli = Path(sys.executable).parent / "tenantml"
-    completed = subprocess.run(
-        [str(cli), "synth", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr or completed.stdout
-    return out
 
 
 def test_given_resources_deleted_and_changed_behind_the_engine_when_planned_then_creates_and_an_update_show(
