@@ -29,8 +29,7 @@ from tenantml.emulator.resources import (
 from tenantml.emulator.resources.base import Handler, HandlerContext
 from tenantml.emulator.resources.data_sources import DATA_SOURCES as _COMMON_DATA_SOURCES
 from tenantml.emulator.resources.data_sources import DataSourceHandler
-from tenantml.emulator.resources.reads import READERS as _READERS
-from tenantml.emulator.resources.reads_added import READERS as _ADDED_READERS
+from tenantml.emulator.resources.reads import READERS
 
 _MODULES = (
     s3,
@@ -51,12 +50,11 @@ _MODULES = (
     eks_access,
 )
 
-_ALL_READERS = {**_READERS, **_ADDED_READERS}
 
 DATA_SOURCES: Mapping[str, DataSourceHandler] = {**_COMMON_DATA_SOURCES, **eks_access.DATA_SOURCES}
 
 HANDLERS: Mapping[str, Handler] = {
-    handler.type: dataclasses.replace(handler, read=handler.read or _ALL_READERS.get(handler.type))
+    handler.type: dataclasses.replace(handler, read=handler.read or READERS.get(handler.type))
     for module in _MODULES
     for handler in module.HANDLERS
 }
