@@ -17,6 +17,7 @@ from constructs import Construct
 
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
+from infra.buckets import private_bucket_baseline
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 
 LOG_DELIVERY_PRINCIPAL = "logging.s3.amazonaws.com"
@@ -57,39 +58,9 @@ class AccessLogsBucket(TenantConstruct):
             " not trust; they are encrypted with SSE-S3 and hold request metadata, not tenant data",
         )
         bucket_id = self.bucket.id_ref
-        Resource(
-            self,
-            "Versioning",
-            "aws_s3_bucket_versioning",
-            {"bucket": bucket_id, "versioning_configuration": [{"status": "Enabled"}]},
-        )
-        Resource(
-            self,
-            "Encryption",
-            "aws_s3_bucket_server_side_encryption_configuration",
-            {
-                "bucket": bucket_id,
-                "rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "AES256"}]}],
-            },
-        )
-        public_access_block = Resource(
-            self,
-            "PublicAccessBlock",
-            "aws_s3_bucket_public_access_block",
-            {
-                "bucket": bucket_id,
-                "block_public_acls": True,
-                "block_public_policy": True,
-                "ignore_public_acls": True,
-                "restrict_public_buckets": True,
-            },
-        )
-        # with ACLs disabled, log delivery is granted by the bucket policy alone
-        Resource(
-            self,
-            "Ownership",
-            "aws_s3_bucket_ownership_controls",
-            {"bucket": bucket_id, "rule": [{"object_ownership": "BucketOwnerEnforced"}]},
+        # ACLs are off (BucketOwnerEnforced): log delivery is granted by the bucket policy alone
+        public_access_block = private_bucket_baseline(
+            self, bucket_id, {"sse_algorithm": "AES256"}, bucket_key=False
         )
         #: log delivery is checked against this policy when a bucket's logging is turned on
         self.policy = Resource(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from core.errors import ConstructPropsError, Problem
+from infra.buckets import private_bucket_baseline
 from infra.cdk import LocalBackend, S3Backend, TerraformStack
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 
@@ -124,45 +125,11 @@ class StateStore(TenantConstruct):
             self, PRIMARY_ID, "aws_s3_bucket", {"bucket": props.bucket_name, "force_destroy": False}
         )
         bucket_id = self.bucket.id_ref
-        Resource(
+        public_access_block = private_bucket_baseline(
             self,
-            "Versioning",
-            "aws_s3_bucket_versioning",
-            {"bucket": bucket_id, "versioning_configuration": [{"status": "Enabled"}]},
-        )
-        Resource(
-            self,
-            "Encryption",
-            "aws_s3_bucket_server_side_encryption_configuration",
-            {
-                "bucket": bucket_id,
-                "rule": [
-                    {
-                        "apply_server_side_encryption_by_default": [
-                            {"sse_algorithm": "aws:kms", "kms_master_key_id": self.key.arn_ref}
-                        ],
-                        "bucket_key_enabled": True,
-                    }
-                ],
-            },
-        )
-        public_access_block = Resource(
-            self,
-            "PublicAccessBlock",
-            "aws_s3_bucket_public_access_block",
-            {
-                "bucket": bucket_id,
-                "block_public_acls": True,
-                "block_public_policy": True,
-                "ignore_public_acls": True,
-                "restrict_public_buckets": True,
-            },
-        )
-        Resource(
-            self,
-            "Ownership",
-            "aws_s3_bucket_ownership_controls",
-            {"bucket": bucket_id, "rule": [{"object_ownership": "BucketOwnerEnforced"}]},
+            bucket_id,
+            {"sse_algorithm": "aws:kms", "kms_master_key_id": self.key.arn_ref},
+            bucket_key=True,
         )
         Resource(
             self,

@@ -16,6 +16,7 @@ from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
 from infra.access_logs import AccessLogsBucket, AccessLogsBucketProps
+from infra.buckets import private_bucket_baseline
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
@@ -122,45 +123,11 @@ class SecureBucket(TenantConstruct):
             {"bucket": self.bucket_name, "force_destroy": props.force_destroy},
         )
         bucket_id = self.bucket.id_ref
-        Resource(
+        public_access_block = private_bucket_baseline(
             self,
-            "Versioning",
-            "aws_s3_bucket_versioning",
-            {"bucket": bucket_id, "versioning_configuration": [{"status": "Enabled"}]},
-        )
-        Resource(
-            self,
-            "Encryption",
-            "aws_s3_bucket_server_side_encryption_configuration",
-            {
-                "bucket": bucket_id,
-                "rule": [
-                    {
-                        "apply_server_side_encryption_by_default": [
-                            {"sse_algorithm": "aws:kms", "kms_master_key_id": props.key.key_arn}
-                        ],
-                        "bucket_key_enabled": True,
-                    }
-                ],
-            },
-        )
-        public_access_block = Resource(
-            self,
-            "PublicAccessBlock",
-            "aws_s3_bucket_public_access_block",
-            {
-                "bucket": bucket_id,
-                "block_public_acls": True,
-                "block_public_policy": True,
-                "ignore_public_acls": True,
-                "restrict_public_buckets": True,
-            },
-        )
-        Resource(
-            self,
-            "Ownership",
-            "aws_s3_bucket_ownership_controls",
-            {"bucket": bucket_id, "rule": [{"object_ownership": "BucketOwnerEnforced"}]},
+            bucket_id,
+            {"sse_algorithm": "aws:kms", "kms_master_key_id": props.key.key_arn},
+            bucket_key=True,
         )
         # the policy goes after the public access block so that S3 never sees them half-applied
         Resource(
