@@ -5,6 +5,9 @@ FROM python:3.12-slim
 WORKDIR /opt/tenantml
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 
+# the locked, hash-checked dependencies first: a code change does not reinstall them
+COPY requirements/runtime.lock requirements/runtime.lock
+RUN pip install --no-cache-dir --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY core ./core
 COPY tenantml ./tenantml
@@ -12,7 +15,7 @@ COPY infra ./infra
 COPY stacks ./stacks
 COPY pipelines ./pipelines
 COPY lambdas ./lambdas
-RUN pip install --no-cache-dir '.[onnx]'
+RUN pip install --no-cache-dir --no-deps .
 
 EXPOSE 8080
 ENTRYPOINT ["python", "-m", "pipelines.container"]

@@ -8,7 +8,7 @@ elif [ -x .venv/bin/python ]; then
     python=.venv/bin/python
 else
     echo "cdktf app: no Python environment with tenantml: install it as the README says" \
-         "(python3 -m venv .venv && .venv/bin/pip install -e .) or activate the virtual environment it is in" >&2
+         "(the README's install command: python3 -m venv .venv && .venv/bin/pip install --require-hashes -r requirements/runtime.lock && .venv/bin/pip install --no-deps -e .) or activate the virtual environment it is in" >&2
     exit 2
 fi
 exec "$python" -m stacks.app "$@"

@@ -110,5 +110,5 @@ def test_given_no_project_environment_when_cdktf_runs_the_app_then_it_says_how_t
 
     # then it fails naming the fix, and writes nothing
     assert ran.returncode == 2
-    assert "python3 -m venv .venv && .venv/bin/pip install -e ." in ran.stderr
+    assert "pip install --require-hashes -r requirements/runtime.lock" in ran.stderr
     assert not (tmp_path / "out").exists()
