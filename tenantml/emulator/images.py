@@ -7,7 +7,7 @@ checkout with its own Python (:mod:`tenantml.emulator.jobs`). What it keeps from
 job depends on: a tag exists only once pushed, and an immutable tag cannot be pushed again with
 other content. :func:`push_local_image` puts a deterministic manifest for the tag whose config
 digest is derived from the files the ``Dockerfile`` copies, so a code change gives a new digest
-(and, under an immutable tag, ECR's ``ImageTagAlreadyExistsException``).
+(and, under an immutable tag, a refused push).
 """
 
 from __future__ import annotations
@@ -114,8 +114,9 @@ def push_local_image(ecr_client: Any, repository_name: str, tag: str, *, root: P
     """Put the manifest of this checkout into ``repository_name`` under ``tag``; returns the image digest.
 
     Pushing the same content again is a no-op, as ``docker push`` is. A repository with immutable
-    tags that already holds ``tag`` with other content refuses, with ECR's
-    ``ImageTagAlreadyExistsException`` (a botocore ``ClientError``).
+    tags that already holds ``tag`` with other content refuses, as ECR does (a botocore
+    ``ClientError``: ECR's code is ``ImageTagAlreadyExistsException``, moto 5.2.5 answers
+    ``ImageAlreadyExistsException``).
     """
     if not tag:
         raise EmulatorError(f"no image tag to push to ECR repository {repository_name!r}")
