@@ -167,6 +167,28 @@ class UpContext:
         return emulator.make_session(self.server.endpoint)
 
 
+def _push_images(
+    specs: Sequence[TenantSpec], applied: Sequence[TenantApply], endpoint: str, report: Callable[[str], None]
+) -> None:
+    """Push each tenant's image (a manifest of this checkout) to its ECR repository under its pinned tag.
+
+    A tenant whose spec pins no tag gets none pushed: a job naming an image tag fails as on AWS.
+    """
+    from tenantml.emulator.images import push_local_image
+
+    by_name = {spec.name: spec for spec in specs}
+    for tenant in applied:
+        spec = by_name.get(tenant.tenant)
+        repository = tenant.outputs.get("image_repository_name")
+        tag = getattr(spec.serving, "image_tag", None) if spec is not None else None
+        tag = getattr(spec, "image_tag", None) or tag  # the tenant-level tag, where the spec has one
+        if spec is None or not repository or not tag:
+            continue
+        session = emulator.make_session(endpoint, spec.region, account_id=spec.account_id)
+        digest = push_local_image(session.client("ecr"), str(repository), str(tag))
+        report(f"pushed {tenant.tenant}'s image {repository}:{tag} ({digest[:19]})")
+
+
 @contextmanager
 def _stop_on_signals(event: threading.Event) -> Iterator[None]:
     """SIGINT and SIGTERM set ``event`` instead of killing the process mid-shutdown."""
@@ -306,6 +328,12 @@ def up(
             # lifecycle, the endpoints and up.json are per tenant: they read the tenant stack's outputs
             summary.applied = [a for a in applied if a.tenant in {s.name for s in specs}]
             summary.timings["apply"] = time.perf_counter() - clock
+            _push_images(specs, summary.applied, server.endpoint, report)
+            # SageMaker jobs (training and processing, as their role) run for real from the pushed image
+            from tenantml.emulator import jobs
+
+            jobs.install(server.endpoint)
+            context.cleanups.append(lambda: jobs.uninstall(timeout=10))
             if on_applied is not None:
                 on_applied(summary)
             for step in steps:

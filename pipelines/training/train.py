@@ -13,6 +13,7 @@ SageMaker training job and as a Kubernetes Job (``python -m pipelines.training.t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from core.errors import (
     TenantmlError,
     TrainingConfigError,
 )
+from core.sagemaker_paths import opt_ml
 from core.spec import ESTIMATORS, METRICS, ModelSpec, ProblemType
 from pipelines.data.datasets import DEFAULT_MAX_BYTES, DatasetProvenance, load_directory
 from pipelines.data.features import FeatureSignature, input_signature
@@ -304,7 +306,8 @@ class TrainingPaths:
     def from_env(cls, env: Mapping[str, str] | None = None) -> TrainingPaths:
         """Paths from SageMaker's environment variables, falling back to the container defaults."""
         env = os.environ if env is None else env
-        defaults = cls()
+        # the /opt/ml defaults lie under TENANTML_OPT_ML when a job runs outside a container (the emulator)
+        defaults = cls(*(opt_ml(path, env) for path in dataclasses.astuple(cls())))
         return cls(
             config_dir=Path(env.get("SM_INPUT_CONFIG_DIR", defaults.config_dir)),
             train_channel=Path(env.get("SM_CHANNEL_TRAIN", defaults.train_channel)),

@@ -217,6 +217,9 @@ def start(
         port=moto.get_host_and_port()[1], fallback_message=fallback_message, _moto=moto, enforce_iam=enforce
     )
     mark_in_process(server.endpoint, running=True)
+    from tenantml.emulator.stepfunctions import enable as enable_step_functions
+
+    enable_step_functions(server.endpoint)  # state machines run, their calls sign as their role
     iam_enforcement.ensure_admin()
     server._iam_was_enforced = iam_enforcement.set_enforced(enforce)
     # under enforcement moto rejects keys it does not know, so the process's ambient identity is the
