@@ -475,9 +475,12 @@ def add_permission_boundaries() -> None:
     - an explicit Deny in any identity policy denies; otherwise some policy must Allow;
     - when the role (or user) has a permission boundary, the boundary must Allow too: what is
       allowed is the intersection of identity policies and boundary (moto ignores boundaries);
-    - for Kinesis, SNS, KMS and the SageMaker registry the resource ARN is taken from the request
-      (:func:`_request_resource`), so a statement scoped to one tenant's stream, topic, key or
-      model group does not cover another's. For the other services moto knows no resource: a
+    - for Kinesis, SNS, the SageMaker registry, CloudWatch Logs, Lambda and ECR the resource ARN is
+      taken from the request (:func:`_request_resource`), so a statement scoped to one tenant's
+      stream, topic, model group, log group, function or repository does not cover another's;
+    - a KMS request on a key (an alias resolves to its key) is decided by the key policy with IAM,
+      and an S3 object request under SSE-KMS also needs the caller's use of the object's key
+      (:func:`_authorize_key_use`, :mod:`tenantml.emulator.kms_access`). For the other services moto knows no resource: a
       request there matches an Allow statement by its action whatever the statement's
       resources (a documented approximation, more permissive than AWS, never less);
     - a denial is AWS's error for the service's protocol: ``AccessDeniedException`` in JSON for
