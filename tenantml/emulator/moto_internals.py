@@ -465,6 +465,21 @@ def _authorize_key_use(
         _deny(request, action, key.arn, reason, via_service)
 
 
+def _sns_authorization_error(message: str) -> Exception:
+    """SNS's 403 ``AuthorizationError`` (moto's ``AccessDenied`` XML error with SNS's code)."""
+    from moto.core.exceptions import AccessDeniedError
+
+    class AuthorizationError(AccessDeniedError):
+        def __init__(self) -> None:
+            super(AccessDeniedError, self).__init__("AuthorizationError", message)
+
+    return AuthorizationError()
+
+
+#: query-compatible services (their JSON errors carry the query protocol's codes) by signing name
+_QUERY_COMPATIBLE = frozenset({"monitoring"})
+
+
 def add_permission_boundaries() -> None:
     """Evaluate permission boundaries, and name the resource, in moto's IAM check (moto 5.2.5 does neither).
 
@@ -569,9 +584,16 @@ def add_permission_boundaries() -> None:
     xml_access_denied = IAMRequest._raise_access_denied
 
     def raise_access_denied(self: Any) -> None:
+        from moto.core.exceptions import JsonRESTError
+
+        if self._service in _QUERY_COMPATIBLE and "json" in self._headers.get("Content-Type", ""):
+            # current SDKs speak JSON to CloudWatch, which answers with the query protocol's code;
+            # moto's XML error left them a bare "403"
+            raise JsonRESTError("AccessDenied", _denial_message(self))
+        if self._service == "sns":  # SNS says AuthorizationError where other query services say AccessDenied
+            raise _sns_authorization_error(_denial_message(self))
         if not _speaks_json(self._service):
             xml_access_denied(self)
-        from moto.core.exceptions import JsonRESTError
 
         raise JsonRESTError("AccessDeniedException", _denial_message(self))
 
