@@ -12,7 +12,9 @@ import json
 import re
 import threading
 from typing import Any
+from urllib.parse import unquote
 
+from tenantml.emulator.kms_access import Caller, KeyPolicyAnswer, key_policy_answer, kms_key_uses, s3_key_uses
 from tenantml.emulator.session import is_in_process
 
 _model_package_deletion_added = False
@@ -318,7 +320,32 @@ def _request_resource(request: Any, values: dict[str, Any]) -> str | None:
                     return value
                 if key == "ModelPackageGroupName":
                     return f"arn:aws:sagemaker:{region}:{account}:model-package-group/{value.lower()}"
+    if service == "logs":
+        return _log_resource(values, region, account)
+    if service == "lambda":
+        match = _FUNCTION_IN_PATH.search(request._path)
+        if match:
+            name = unquote(match.group(1))
+            return name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"
+    if service == "ecr" and isinstance(values.get("repositoryName"), str):
+        registry = values.get("registryId") or account
+        return f"arn:aws:ecr:{region}:{registry}:repository/{values['repositoryName']}"
     return None
+
+
+#: Lambda's REST paths name the function: /2015-03-31/functions/<name or ARN>/...
+_FUNCTION_IN_PATH = re.compile(r"/functions/([^/?]+)")
+
+
+def _log_resource(values: dict[str, Any], region: str, account: str) -> str | None:
+    """A log stream's ARN when the request names one, else its log group's (as IAM evaluates them:
+    ``arn:aws:logs:<region>:<account>:log-group:<group>[:log-stream:<stream>]``)."""
+    group = values.get("logGroupName") or values.get("logGroupIdentifier")
+    if not isinstance(group, str):
+        return None
+    arn = group if group.startswith("arn:") else f"arn:aws:logs:{region}:{account}:log-group:{group}"
+    stream = values.get("logStreamName")
+    return f"{arn.removesuffix(':*')}:log-stream:{stream}" if isinstance(stream, str) else arn
 
 
 def _request_conditions(request: Any, values: dict[str, Any]) -> dict[str, str]:
@@ -352,6 +379,107 @@ def _permissions_boundary(access_key: Any) -> Any:
     return policy
 
 
+def _deny(request: Any, action: str, resource: str, reason: str, via_service: str | None = None) -> None:
+    """Answer with AWS's AccessDenied for ``action`` on ``resource``, saying why as AWS does.
+
+    ``via_service``: the service that used a key on the caller's behalf; S3 answers a denied key
+    use with its own ``AccessDenied`` XML error, whose message names the KMS action and key.
+    """
+    request._tenantml_action, request._tenantml_resource, request._tenantml_reason = action, resource, reason
+    if via_service == "s3":
+        from moto.s3.exceptions import S3ClientError
+
+        raise S3ClientError("AccessDenied", _denial_message(request))
+    request._raise_access_denied()
+
+
+def _denial_message(request: Any) -> str:
+    action = getattr(request, "_tenantml_action", request._action)
+    resource = getattr(request, "_tenantml_resource", "*")
+    reason = getattr(request, "_tenantml_reason", "because no identity-based policy allows")
+    return (
+        f"User: {request._access_key.arn} is not authorized to perform: {action} on resource: {resource} "
+        + (reason if reason.startswith("with ") else f"{reason} the {action} action")
+    )
+
+
+def _identity_allows(
+    request: Any, action: str, resource: str, context: dict[str, str], via_service: str | None = None
+) -> bool:
+    """Whether an identity policy of the signer allows; AccessDenied at once on an explicit Deny."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    permitted = False
+    for policy in request._access_key.collect_policies():
+        result = IAMPolicy(policy).is_action_permitted(action, resource, None, context)
+        if result == PermissionResult.DENIED:
+            _deny(request, action, resource, "with an explicit deny in an identity-based policy", via_service)
+        permitted = permitted or result == PermissionResult.PERMITTED
+    return permitted
+
+
+def _boundary_allows(request: Any, action: str, resource: str, context: dict[str, str]) -> bool:
+    """Whether the signer's permission boundary (if any) allows."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    boundary = _permissions_boundary(request._access_key)
+    if boundary is None:
+        return True
+    return (
+        IAMPolicy(boundary).is_action_permitted(action, resource, None, context) == PermissionResult.PERMITTED
+    )
+
+
+def _authorize_key_use(
+    request: Any, action: str, key: Any, context: dict[str, str], via_service: str | None = None
+) -> None:
+    """KMS's access check for ``action`` on ``key`` (see :mod:`tenantml.emulator.kms_access`).
+
+    The key policy must allow, directly or by delegating to the caller's account; when it
+    delegates, or the key is another account's, the caller's identity policies and boundary
+    must allow too; a Deny anywhere wins. ``via_service``: the service using the key on the
+    caller's behalf (``s3``), whose denial is that service's AccessDenied naming the KMS action.
+    """
+    access_key = request._access_key
+    caller = Caller(access_key.arn, request.account_id, getattr(access_key, "_owner_role_name", None))
+    key_region = key.arn.split(":")[3]
+    key_context = {name.lower(): value for name, value in context.items()}
+    key_context["kms:calleraccount"] = request.account_id
+    if via_service:
+        key_context["kms:viaservice"] = f"{via_service}.{key_region}.amazonaws.com"
+    reason = None
+    answer = key_policy_answer(key, action, caller, key_context)
+    if answer == KeyPolicyAnswer.DENY:
+        reason = "with an explicit deny in a resource-based policy"
+    elif answer == KeyPolicyAnswer.NONE:
+        reason = "because no resource-based policy allows"
+    else:
+        identity = _identity_allows(request, action, key.arn, context, via_service)
+        boundary = _boundary_allows(request, action, key.arn, context)
+        needs_iam = answer == KeyPolicyAnswer.DELEGATED or key.account_id != request.account_id
+        if needs_iam and not identity:
+            reason = "because no identity-based policy allows"
+        elif answer != KeyPolicyAnswer.DIRECT_SESSION and not boundary:
+            reason = "because no permissions boundary allows"
+    if reason is not None:
+        _deny(request, action, key.arn, reason, via_service)
+
+
+def _sns_authorization_error(message: str) -> Exception:
+    """SNS's 403 ``AuthorizationError`` (moto's ``AccessDenied`` XML error with SNS's code)."""
+    from moto.core.exceptions import AccessDeniedError
+
+    class AuthorizationError(AccessDeniedError):
+        def __init__(self) -> None:
+            super(AccessDeniedError, self).__init__("AuthorizationError", message)
+
+    return AuthorizationError()
+
+
+#: query-compatible services (their JSON errors carry the query protocol's codes) by signing name
+_QUERY_COMPATIBLE = frozenset({"monitoring"})
+
+
 def add_permission_boundaries() -> None:
     """Evaluate permission boundaries, and name the resource, in moto's IAM check (moto 5.2.5 does neither).
 
@@ -362,9 +490,12 @@ def add_permission_boundaries() -> None:
     - an explicit Deny in any identity policy denies; otherwise some policy must Allow;
     - when the role (or user) has a permission boundary, the boundary must Allow too: what is
       allowed is the intersection of identity policies and boundary (moto ignores boundaries);
-    - for Kinesis, SNS, KMS and the SageMaker registry the resource ARN is taken from the request
-      (:func:`_request_resource`), so a statement scoped to one tenant's stream, topic, key or
-      model group does not cover another's. For the other services moto knows no resource: a
+    - for Kinesis, SNS, the SageMaker registry, CloudWatch Logs, Lambda and ECR the resource ARN is
+      taken from the request (:func:`_request_resource`), so a statement scoped to one tenant's
+      stream, topic, model group, log group, function or repository does not cover another's;
+    - a KMS request on a key (an alias resolves to its key) is decided by the key policy with IAM,
+      and an S3 object request under SSE-KMS also needs the caller's use of the object's key
+      (:func:`_authorize_key_use`, :mod:`tenantml.emulator.kms_access`). For the other services moto knows no resource: a
       request there matches an Allow statement by its action whatever the statement's
       resources (a documented approximation, more permissive than AWS, never less);
     - a denial is AWS's error for the service's protocol: ``AccessDeniedException`` in JSON for
@@ -383,13 +514,7 @@ def add_permission_boundaries() -> None:
     if _boundaries_added:
         return
     fix_policy_condition_semantics()
-    from moto.iam.access_control import (
-        IAMPolicy,
-        IAMPolicyStatement,
-        IAMRequest,
-        IAMRequestBase,
-        PermissionResult,
-    )
+    from moto.iam.access_control import IAMPolicyStatement, IAMRequest, IAMRequestBase, PermissionResult
 
     statement_check = IAMPolicyStatement.is_action_permitted
     element_matches = IAMPolicyStatement._check_element_matches
@@ -415,25 +540,26 @@ def add_permission_boundaries() -> None:
         if self._action == "sts:GetCallerIdentity":
             return
         values = _request_values(self)
+        context = _request_conditions(self, values)
+        if self._service == "kms":
+            uses = kms_key_uses(self._action, values, self.account_id, self._region)
+            if uses:  # a request on a key: its key policy decides, with IAM where it delegates
+                for action, key in uses:
+                    _authorize_key_use(self, action, key, context)
+                return
         if resource == "*":
             resource = _request_resource(self, values) or _UNKNOWN_RESOURCE
         self._tenantml_resource = resource
-        context = _request_conditions(self, values)
-        permitted = False
-        for policy in self._access_key.collect_policies():
-            result = IAMPolicy(policy).is_action_permitted(self._action, resource, None, context)
-            if result == PermissionResult.DENIED:
-                self._raise_access_denied()
-            permitted = permitted or result == PermissionResult.PERMITTED
+        permitted = _identity_allows(self, self._action, resource, context)
         if permitted and self._is_assuming_role_operation(resource):
             permitted = self._check_role_trust_relationship(resource)
-        if permitted:
-            boundary = _permissions_boundary(self._access_key)
-            if boundary is not None:
-                result = IAMPolicy(boundary).is_action_permitted(self._action, resource, None, context)
-                permitted = result == PermissionResult.PERMITTED
+        if permitted and not _boundary_allows(self, self._action, resource, context):
+            _deny(self, self._action, resource, "because no permissions boundary allows")
         if not permitted:
             self._raise_access_denied()
+        if self._service == "s3":  # SSE-KMS: S3 uses the object's key as the caller
+            for action, key in s3_key_uses(self._action, self._method, self._path, resource, self._headers):
+                _authorize_key_use(self, action, key, context, via_service="s3")
 
     signature_check = IAMRequestBase.check_signature
 
@@ -458,16 +584,18 @@ def add_permission_boundaries() -> None:
     xml_access_denied = IAMRequest._raise_access_denied
 
     def raise_access_denied(self: Any) -> None:
-        if not _speaks_json(self._service):
-            xml_access_denied(self)
         from moto.core.exceptions import JsonRESTError
 
-        resource = getattr(self, "_tenantml_resource", "*")
-        raise JsonRESTError(
-            "AccessDeniedException",
-            f"User: {self._access_key.arn} is not authorized to perform: {self._action} on resource: "
-            f"{resource} because no identity-based policy allows the {self._action} action",
-        )
+        if self._service in _QUERY_COMPATIBLE and "json" in self._headers.get("Content-Type", ""):
+            # current SDKs speak JSON to CloudWatch, which answers with the query protocol's code;
+            # moto's XML error left them a bare "403"
+            raise JsonRESTError("AccessDenied", _denial_message(self))
+        if self._service == "sns":  # SNS says AuthorizationError where other query services say AccessDenied
+            raise _sns_authorization_error(_denial_message(self))
+        if not _speaks_json(self._service):
+            xml_access_denied(self)
+
+        raise JsonRESTError("AccessDeniedException", _denial_message(self))
 
     IAMPolicyStatement.is_action_permitted = is_action_permitted
     IAMPolicyStatement._check_element_matches = check_element_matches
