@@ -204,3 +204,27 @@ def test_given_an_endpoint_on_another_route_table_then_no_saving_is_claimed(exam
     cost = estimate_stack(doc, load_prices(), TODAY)
 
     assert "no S3 gateway endpoint" in cost.items[NAT].basis
+
+
+# --- node groups ------------------------------------------------------------------------------
+
+
+def test_given_fraud_on_eks_when_estimated_then_only_its_serving_nodes_are_priced(example_stacks):
+    # given: fraud (EKS) synthesized from the example spec
+    doc = example_stacks["fraud"].doc
+    prices = load_prices()
+    rates = prices.for_region("us-east-1")
+    assert rates is not None
+
+    # when
+    cost = estimate_stack(doc, prices, TODAY)
+
+    # then: no training node group (training runs as SageMaker jobs): one group of 2 x m6i.xlarge
+    node_groups = {a: i for a, i in cost.items.items() if a.startswith("aws_eks_node_group.")}
+    assert sorted(node_groups) == ["aws_eks_node_group.cluster_serving_nodes"]
+    disk = prices.assumption("eks_node_disk_gb_when_unset") * rates.ebs_gb_month(
+        prices.assumption("eks_node_disk_type")
+    )
+    assert node_groups["aws_eks_node_group.cluster_serving_nodes"].monthly == pytest.approx(
+        2 * (rates.instance_hour("m6i.xlarge") * HOURS + disk)
+    )
