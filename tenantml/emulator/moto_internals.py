@@ -428,6 +428,8 @@ def add_permission_boundaries() -> None:
       (moto answers JSON services with XML, which the SDKs read as a bare HTTP 403);
     - a request without a body (and no form) is signed over the empty payload, as the SDKs sign it (moto
       hashes its parsed parameters, so every bodiless Lambda call failed its signature check);
+    - a Kinesis CBOR request (which :mod:`~tenantml.emulator.kinesis_cbor` hands moto as JSON) has
+      its signature checked over the CBOR body and content type its client signed;
     - condition values the request carries are passed (``aws:SecureTransport``,
       ``aws:PrincipalArn``, ``cloudwatch:namespace``), and a statement whose condition is not
       met does not apply (moto turns an unmet condition on an Allow into a Deny).
@@ -495,11 +497,25 @@ def add_permission_boundaries() -> None:
 
     @functools.wraps(signature_check)
     def check_signature(self: Any) -> None:
-        from tenantml.emulator.kinesis_cbor import TRANSCODED_HEADER
+        from tenantml.emulator.kinesis_cbor import TRANSCODED_HEADER, signed_request
 
-        if self._headers.get(TRANSCODED_HEADER):  # signed over the CBOR body moto never sees
+        if not self._headers.get(TRANSCODED_HEADER):
+            signature_check(self)
             return
-        signature_check(self)
+        # signed over the CBOR body and content type the client sent, not the JSON moto sees
+        signed = signed_request()
+        if signed is None:
+            self._raise_signature_does_not_match()
+        body, content_type = signed
+        headers = {
+            k: v for k, v in self._headers.items() if k.lower() not in ("content-type", "content-length")
+        }
+        kept = self._body, self._headers
+        self._body, self._headers = body, {**headers, "Content-Type": content_type}
+        try:
+            signature_check(self)
+        finally:
+            self._body, self._headers = kept
 
     make_request = IAMRequestBase._create_aws_request
 
