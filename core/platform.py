@@ -101,6 +101,11 @@ def state_bucket_name(account_id: str, region: str) -> str:
     return f"tenantml-tfstate-{account_id}-{region}"
 
 
+def state_key_alias(account_id: str) -> str:
+    """The alias of the account's state key (the account in it: the emulator may hold several accounts)."""
+    return f"alias/tenantml-tfstate-{account_id}"
+
+
 def state_key(key_prefix: str, tenant: str) -> str:
     return f"{key_prefix.strip('/')}/{tenant}/terraform.tfstate"
 

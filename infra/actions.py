@@ -53,6 +53,10 @@ SNS_PUBLISH = ("sns:Publish",)
 SQS_SEND = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 
 LOGS_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
+#: what VPC Flow Logs delivery needs beside the writes (AWS's documented role policy); the group
+#: list has no narrower resource than the account's log groups in the region
+LOGS_DESCRIBE_STREAMS = ("logs:DescribeLogStreams",)
+LOGS_LIST_GROUPS = ("logs:DescribeLogGroups",)
 
 SAGEMAKER_REGISTRY_READ = (
     "sagemaker:DescribeModelPackage",

@@ -1,4 +1,7 @@
-"""Compute for training and serving: an EKS cluster for larger tenants, an EC2 serving fleet for small ones."""
+"""Compute for serving: an EKS cluster for larger tenants, an EC2 serving fleet for small ones.
+
+Training runs as SageMaker jobs, so no node group or instance waits for it.
+"""
 
 from __future__ import annotations
 
@@ -93,7 +96,7 @@ class EksClusterProps(ComputeProps):
 
 class EksCluster(TenantConstruct):
     """A private EKS cluster (all control-plane logs, secrets encrypted, standard support only) with
-    managed node groups for training and serving, an OIDC provider for IRSA, and EKS access entries:
+    a managed node group for serving (training runs as SageMaker jobs), an OIDC provider for IRSA, and EKS access entries:
     the deploy principal and the administrators are cluster admins, nobody else gets in.
 
     Every role has a permission boundary: the control plane's is its one AWS managed policy, the
@@ -187,7 +190,8 @@ class EksCluster(TenantConstruct):
             depends_on=[log_group, *cluster_role.attachments],
         )
         self.node_groups: dict[str, Resource] = {}
-        for workload in ("training", "serving"):
+        # serving only: training runs as SageMaker jobs, and a node group nothing runs on idles at full price
+        for workload in ("serving",):
             self.node_groups[workload] = Resource(
                 self,
                 f"{workload.title()}Nodes",

@@ -74,6 +74,14 @@ class VpcFlowLog(TenantConstruct):
             ),
         )
         self.role.grant("WriteFlowLogs", actions.LOGS_WRITE, [f"{self.log_group.arn_ref}:*"])
+        # the delivery service also describes its group's streams and lists the groups (AWS documents
+        # both for the flow-logs role); a list of groups is authorized on the account's groups only
+        self.role.grant(
+            "DescribeFlowLogStreams", actions.LOGS_DESCRIBE_STREAMS, [f"{self.log_group.arn_ref}:*"]
+        )
+        self.role.grant(
+            "ListLogGroups", actions.LOGS_LIST_GROUPS, [naming.arn_pattern("logs", "log-group:*")]
+        )
         self.flow_log = Resource(
             self,
             PRIMARY_ID,

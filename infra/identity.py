@@ -248,6 +248,9 @@ class PermissionBoundary(TenantConstruct):
             actions.SAGEMAKER_ENDPOINT_LOGS,
             ("logs", "log-group:/aws/sagemaker/Endpoints/{prefix}-*"),
         ),
+        # VPC flow logs delivery (infra/flow_logs.py): its streams, and the list of the account's groups
+        "FlowLogStreams": (actions.LOGS_DESCRIBE_STREAMS, ("logs", "log-group:/tenantml/{tenant}/*")),
+        "LogGroupList": (actions.LOGS_LIST_GROUPS, ("logs", "log-group:*")),
     }
 
     def __init__(

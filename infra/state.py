@@ -4,7 +4,7 @@ Every stack requires Terraform 1.10 or later: the S3 backend locks with a lock f
 the state (``use_lockfile``, S3 conditional writes) since 1.10, and ``dynamodb_table`` locking
 is deprecated since 1.11, so there is no lock table to create or pay for. The state bucket is
 made once per account by the bootstrap stack (``stacks/bootstrap.py``): versioned, SSE-KMS
-with its own key, public access blocked, TLS only.
+with its own key, public access blocked, TLS only, and uploads without the SSE-KMS header denied.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ class StateBackendProps:
     key: str
     #: the platform's one state region, not the tenant's workload region
     region: str
+    #: the bootstrap's state key by alias (``core.platform.state_key_alias``): the backend sends SSE-KMS
+    #: with it, which the state bucket's policy requires of every upload
+    kms_key_alias: str | None = None
 
 
 def configure_state_backend(stack: TerraformStack, props: StateBackendProps) -> None:
@@ -56,10 +59,11 @@ def configure_state_backend(stack: TerraformStack, props: StateBackendProps) -> 
                 )
             ]
         )
-    # no `encrypt`: it makes Terraform send SSE-S3 (AES256) and override the bucket's default
-    # SSE-KMS with the state key; `kms_key_id` cannot name that key (the backend block takes no
-    # interpolation and the key id exists only once the bootstrap ran), so the default applies
-    S3Backend(stack, bucket=props.bucket, key=props.key, region=props.region)
+    # `encrypt` alone would make Terraform send SSE-S3 (AES256), which the state bucket denies; with
+    # `kms_key_id` it sends SSE-KMS with the bootstrap's key, named by its alias: the backend block
+    # takes no interpolation, and the alias is known before the key exists (its id is not)
+    kms = {"encrypt": True, "kms_key_id": props.kms_key_alias} if props.kms_key_alias else {}
+    S3Backend(stack, bucket=props.bucket, key=props.key, region=props.region, **kms)
     # cdktf's S3Backend predates use_lockfile; the override writes it into the same block
     stack.add_override("terraform.backend.s3.use_lockfile", True)
 
@@ -170,6 +174,24 @@ class StateStore(TenantConstruct):
                         "Action": "s3:*",
                         "Resource": [arn, f"{arn}/*"],
                         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                    # every upload asks for SSE-KMS itself: the condition reads the request's header
+                    # only, so the bucket default does not excuse a missing one (the backends send it)
+                    {
+                        "Sid": "DenyIncorrectEncryptionHeader",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": [f"{arn}/*"],
+                        "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+                    },
+                    {
+                        "Sid": "DenyUnencryptedObjectUploads",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": [f"{arn}/*"],
+                        "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}},
                     },
                 ],
             },

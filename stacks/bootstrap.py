@@ -15,18 +15,13 @@ from typing import Any
 from constructs import Construct
 
 from core.naming import Naming
-from core.platform import PlatformSpec, state_bucket_name
+from core.platform import PlatformSpec, state_bucket_name, state_key_alias
 from infra.cdk import LocalBackend, TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.core import TenantStack
 from infra.state import StateStore, StateStoreProps, require_terraform
 from stacks.tenant_platform import AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION
 
 BOOTSTRAP_PREFIX = "bootstrap-"
-
-
-def state_key_alias(account_id: str) -> str:
-    # the account in the alias too: the emulator may hold several accounts' bootstraps in one
-    return f"alias/tenantml-tfstate-{account_id}"
 
 
 def bootstrap_stack_name(account_id: str) -> str:

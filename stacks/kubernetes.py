@@ -15,7 +15,7 @@ from __future__ import annotations
 from constructs import Construct
 
 from core.naming import Naming
-from core.platform import PlatformSpec, state_bucket_name, state_key, tenant_account
+from core.platform import PlatformSpec, state_bucket_name, state_key, state_key_alias, tenant_account
 from core.spec import TenantSpec
 from core.stack_names import kubernetes_stack_name
 from infra.core import DataSource, TenantConstruct, TenantStack
@@ -60,6 +60,7 @@ class TenantKubernetesStack(TenantStack):
                 bucket=state_bucket_name(state_account, platform.state.region) if state_account else None,
                 key=state_key(platform.state.key_prefix, name),
                 region=platform.state.region,
+                kms_key_alias=state_key_alias(state_account) if state_account else None,
             ),
         )
         found = TenantConstruct(self, "Existing")

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from core.contract import metrics_namespace
 from core.naming import Naming
-from core.platform import PlatformSpec, state_bucket_name, state_key, tenant_account
+from core.platform import PlatformSpec, state_bucket_name, state_key, state_key_alias, tenant_account
 from core.spec import TenantSpec
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
 from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
@@ -116,6 +116,7 @@ class TenantPlatformStack(TenantStack):
                 bucket=state_bucket_name(state_account, platform.state.region) if state_account else None,
                 key=state_key(platform.state.key_prefix, spec.name),
                 region=platform.state.region,
+                kms_key_alias=state_key_alias(state_account) if state_account else None,
             ),
         )
         account = Account(self, "Account")

@@ -35,6 +35,8 @@ class TenantBackend:
     key: str
     region: str
     use_lockfile: bool
+    #: the key the backend asks S3 to encrypt with (SSE-KMS), or None when it sends no SSE header
+    kms_key_id: str | None = None
 
 
 def apply_bootstrap(
@@ -64,7 +66,14 @@ def tenant_backends(out_dir: Path, tenants: Sequence[str] | None = None) -> list
         s3 = json.loads(path.read_text()).get("terraform", {}).get("backend", {}).get("s3")
         if s3 is not None:
             found.append(
-                TenantBackend(tenant, s3["bucket"], s3["key"], s3["region"], bool(s3.get("use_lockfile")))
+                TenantBackend(
+                    tenant,
+                    s3["bucket"],
+                    s3["key"],
+                    s3["region"],
+                    bool(s3.get("use_lockfile")),
+                    s3.get("kms_key_id") if s3.get("encrypt") else None,
+                )
             )
     return found
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import EmulatorAlreadyRunningError, ProblemsError, UsageError
-from core.platform import PlatformSpec
+from core.platform import PlatformSpec, tenant_account
 from core.spec import TenantSpec
 from tenantml.emulator import server as emulator
 from tenantml.emulator.commands import TenantApply, apply_tenants
@@ -114,9 +114,16 @@ class UpSummary:
     regions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    #: the administrator keys of each tenant whose account is not the emulator's default (the shared
+    #: ``env`` signs there, where such a tenant's resources are not)
+    credentials: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def tenant_region(self, tenant: str) -> str:
         return self.regions.get(tenant, self.region)
+
+    def tenant_env(self, tenant: str) -> dict[str, str]:
+        """The variables for one tenant's commands: its region, and its account's keys when it has its own."""
+        return {**tenant_env(self.tenant_region(tenant)), **self.credentials.get(tenant, {})}
 
     def to_json(self, state_dir: Path) -> dict[str, Any]:
         return {
@@ -130,7 +137,7 @@ class UpSummary:
             "tenants": {
                 a.tenant: {
                     "region": self.tenant_region(a.tenant),
-                    "env": tenant_env(self.tenant_region(a.tenant)),
+                    "env": self.tenant_env(a.tenant),
                     "commands": example_commands(self.tenant_region(a.tenant), a.outputs),
                     "outputs": dict(a.outputs),
                     "stack": str(a.stack_file),
@@ -260,6 +267,24 @@ def _bootstrap(
         raise ProblemsError(problems, headline="a tenant's Terraform state backend cannot initialise")
 
 
+def _own_account_credentials(
+    specs: Sequence[TenantSpec], platform: PlatformSpec
+) -> dict[str, dict[str, str]]:
+    """Each tenant outside the emulator's default account: that account's administrator keys.
+
+    The emulator puts a tenant's resources in its ``account_id`` and routes a request by its access
+    key, so commands signed with the shared (default account) keys would not find them.
+    """
+    from tenantml.emulator.session import EMULATOR_ACCOUNT_ID, admin_credentials
+
+    found = {}
+    for spec in specs:
+        account = tenant_account(spec, platform) or EMULATOR_ACCOUNT_ID
+        if account != EMULATOR_ACCOUNT_ID:
+            found[spec.name] = admin_credentials(account)
+    return found
+
+
 def up(
     specs: Sequence[TenantSpec],
     *,
@@ -297,7 +322,10 @@ def up(
         instance.release()
         raise
     summary = UpSummary(
-        endpoint=server.endpoint, region=specs[0].region, regions={s.name: s.region for s in specs}
+        endpoint=server.endpoint,
+        region=specs[0].region,
+        regions={s.name: s.region for s in specs},
+        credentials=_own_account_credentials(specs, platform or PlatformSpec()),
     )
     context = UpContext(specs=specs, out_dir=out_dir, state_dir=state_dir, server=server, report=report)
     with _stop_on_signals(context.stop_event):

@@ -27,7 +27,7 @@ from rich.table import Table
 
 from core.platform import PlatformSpec
 from core.spec import TenantSpec
-from tenantml.up import STATE_DIR, UP_FILE, LifecycleStep, UpSummary, example_commands, tenant_env, up
+from tenantml.up import STATE_DIR, UP_FILE, LifecycleStep, UpSummary, example_commands, up
 
 
 class UpConsole:
@@ -149,7 +149,8 @@ class UpConsole:
         for applied in summary.applied:
             region = summary.tenant_region(applied.tenant)
             self._line(f"  {applied.tenant} ({region}):")
-            self._line("    export " + " ".join(f"{k}={v}" for k, v in tenant_env(region).items()))
+            variables = summary.tenant_env(applied.tenant)
+            self._line("    export " + " ".join(f"{k}={v}" for k, v in variables.items()))
             for command in example_commands(region, applied.outputs):
                 self._line(f"    {command}")
         self._line(f"Summary for scripts: {up_file}" + ("" if once else "  (Ctrl-C to stop)"))

@@ -5,6 +5,8 @@ Kinesis requests as CBOR (``Content-Type: application/x-amz-cbor-1.1``): the sam
 the JSON protocol, with blobs (record data) as CBOR byte strings instead of base64 text and
 timestamps as CBOR epoch times. :class:`KinesisCborMiddleware` wraps moto's WSGI application:
 a CBOR request becomes the JSON request moto understands, and moto's answer goes back as CBOR.
+With IAM enforced, the client's signature is checked over the CBOR body it signed
+(:func:`signed_request`), not over the JSON moto sees.
 Which fields are blobs or timestamps comes from botocore's Kinesis service model, so every
 operation converts, not only ``PutRecords``. Other requests pass through untouched.
 """
@@ -12,7 +14,9 @@ operation converts, not only ``PutRecords``. Other requests pass through untouch
 from __future__ import annotations
 
 import base64
+import contextvars
 import io
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cache
@@ -28,6 +32,19 @@ JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 TRANSCODED_HEADER = "X-Tenantml-Cbor-Transcoded"
 _TRANSCODED_ENVIRON = "HTTP_" + TRANSCODED_HEADER.upper().replace("-", "_")
 _TARGET_PREFIX = "Kinesis_20131202."
+#: the body and content type the client signed, while moto answers the transcoded request (moto runs
+#: in the middleware's thread): the signature check verifies the client's signature over them
+_SIGNED_REQUEST: contextvars.ContextVar[tuple[bytes, str] | None] = contextvars.ContextVar(
+    "tenantml_cbor_signed_request", default=None
+)
+#: moto answers some errors (an unknown access key, a bad signature) as an XML document
+_XML_ERROR = re.compile(rb"<Code>([^<]+)</Code>.*?<Message>([^<]*)</Message>", re.DOTALL)
+
+
+def signed_request() -> tuple[bytes, str] | None:
+    """The CBOR body and content type of the request being answered, as its client signed them."""
+    return _SIGNED_REQUEST.get()
+
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -115,18 +132,27 @@ class KinesisCborMiddleware:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
-        chunks = self.app(inner, capture)
+        token = _SIGNED_REQUEST.set((raw, environ.get("CONTENT_TYPE", "")))
         try:
-            answer = b"".join(chunks)
+            chunks = self.app(inner, capture)
+            try:
+                answer = b"".join(chunks)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+            _SIGNED_REQUEST.reset(token)
         status = captured["status"]
         try:
             reply = orjson.loads(answer) if answer else {}
         except orjson.JSONDecodeError:
-            reply = {"__type": "InternalFailure", "message": answer[:200].decode(errors="replace")}
+            xml = _XML_ERROR.search(answer)
+            reply = (
+                {"__type": xml.group(1).decode(), "message": xml.group(2).decode(errors="replace")}
+                if xml
+                else {"__type": "InternalFailure", "message": answer[:200].decode(errors="replace")}
+            )
         if status.startswith("2") and operation is not None and operation.output_shape is not None:
             reply = _convert(reply, operation.output_shape, _base64_to_blob, _epoch_to_datetime)
         return self._respond(start_response, status, reply, captured["headers"])
@@ -157,4 +183,4 @@ class KinesisCborMiddleware:
         )
 
 
-__all__ = ["CBOR_CONTENT_TYPE", "TRANSCODED_HEADER", "KinesisCborMiddleware"]
+__all__ = ["CBOR_CONTENT_TYPE", "TRANSCODED_HEADER", "KinesisCborMiddleware", "signed_request"]

@@ -7,6 +7,7 @@ because of this module: check these functions whenever moto is upgraded.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import re
@@ -136,37 +137,87 @@ _conditions_fixed = False
 EMULATED_REQUEST_CONTEXT = {"aws:SecureTransport": "true"}
 
 
-def _bool_conditions_met(conditions: dict[str, Any], values: dict[str, str]) -> bool | None:
-    """IAM's ``Bool`` operator (moto 5.2.5 ignores it); None when other operators are present."""
-    if set(conditions) != {"Bool"}:
+#: the operators :func:`_conditions_met` evaluates (moto 5.2.5 knows only ``StringEquals``)
+_EVALUATED_OPERATORS = frozenset({"Bool", "Null", "StringNotEquals"})
+
+#: condition keys an S3 object request carries, from its headers (moto passes none to bucket policies)
+_S3_REQUEST_VALUES: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "tenantml_s3_request_values", default=None
+)
+#: request header -> condition key; AWS reads these from the request only, never from bucket defaults
+_S3_CONDITION_HEADERS = {
+    "x-amz-server-side-encryption": "s3:x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id": "s3:x-amz-server-side-encryption-aws-kms-key-id",
+}
+
+
+def _listed(expected: Any) -> list[str]:
+    return [str(v) for v in (expected if isinstance(expected, list) else [expected])]
+
+
+def _conditions_met(conditions: dict[str, Any], values: dict[str, str]) -> bool | None:
+    """IAM's ``Bool``, ``Null`` and ``StringNotEquals`` operators (moto 5.2.5 treats them as met).
+
+    None when another operator is present (moto's own check then decides). As on AWS: ``Bool`` on
+    a key the request does not carry is not met; ``Null: true`` is met when the key is absent,
+    ``Null: false`` when present; ``StringNotEquals`` (a negated operator) is met when the key is
+    absent or its value is none of the listed ones.
+    """
+    if not conditions or not set(conditions) <= _EVALUATED_OPERATORS:
         return None
-    for key, expected in conditions["Bool"].items():
+    for key, expected in conditions.get("Bool", {}).items():
         actual = values.get(key)
-        if actual is None:  # a condition on a key the request does not carry is not met
+        if actual is None or str(actual).lower() not in {v.lower() for v in _listed(expected)}:
             return False
-        allowed = expected if isinstance(expected, list) else [expected]
-        if str(actual).lower() not in {str(v).lower() for v in allowed}:
+    for key, expected in conditions.get("Null", {}).items():
+        absent = values.get(key) is None
+        if absent != (_listed(expected)[0].lower() == "true"):
+            return False
+    for key, expected in conditions.get("StringNotEquals", {}).items():
+        actual = values.get(key)
+        if actual is not None and str(actual) in _listed(expected):
             return False
     return True
 
 
 def fix_policy_condition_semantics() -> None:
-    """Evaluate ``Bool`` conditions in resource policies (moto 5.2.5 treats them as always met).
+    """Evaluate ``Bool``, ``Null`` and ``StringNotEquals`` conditions in policies (moto 5.2.5 treats them as met).
 
     moto's condition check knows only ``StringEquals`` and counts any other operator as met.
     So the TLS-only bucket policy every tenant bucket carries ("deny s3:* when
-    aws:SecureTransport is false") denies every request to the emulator. Here ``Bool``
-    conditions are evaluated against the request's values, with ``aws:SecureTransport`` true
-    (the emulator stands for AWS's HTTPS endpoints); a statement whose condition is not met
-    does not apply. Process-wide and idempotent;
-    ``tests/functional/emulator/test_moto_policy_conditions.py`` pins the behaviour.
+    aws:SecureTransport is false") denied every request to the emulator, and the state bucket's
+    "deny PutObject unless the SSE header is aws:kms" statements denied every upload. Here those
+    operators are evaluated (:func:`_conditions_met`) against the request's values, with
+    ``aws:SecureTransport`` true (the emulator stands for AWS's HTTPS endpoints) and, for S3
+    object requests, the ``s3:x-amz-server-side-encryption*`` keys from the request's headers
+    only (AWS does not count a bucket's default encryption); a statement whose condition is
+    not met does not apply. A bucket policy's denial is S3's ``AccessDenied`` error (moto
+    answers a bare 403). Process-wide and idempotent;
+    ``tests/functional/emulator/test_moto_policy_conditions.py`` and the state bucket tests in
+    ``tests/functional/emulator/test_bootstrap.py`` pin the behaviour.
     """
     global _conditions_fixed
     if _conditions_fixed:
         return
     from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+    from moto.s3.exceptions import S3AccessDeniedError
+    from moto.s3.responses import S3Response
 
     original = IAMPolicyStatement.is_action_permitted
+    key_response = S3Response._key_response
+
+    @functools.wraps(key_response)
+    def s3_key_response(self: Any, request: Any, full_url: str) -> Any:
+        headers = request.headers
+        carried = {key: headers[h] for h, key in _S3_CONDITION_HEADERS.items() if headers.get(h)}
+        token = _S3_REQUEST_VALUES.set(carried)
+        try:
+            answer = key_response(self, request, full_url)
+        finally:
+            _S3_REQUEST_VALUES.reset(token)
+        if isinstance(answer, tuple) and answer[0] == 403 and not answer[2]:
+            raise S3AccessDeniedError()  # the bucket policy denied it: S3's error, not a bare 403
+        return answer
 
     @functools.wraps(original)
     def is_action_permitted(
@@ -178,12 +229,17 @@ def fix_policy_condition_semantics() -> None:
     ) -> Any:
         conditions = self._statement.get("Condition")
         if conditions:
-            values = {**EMULATED_REQUEST_CONTEXT, **(incoming_condition_values or {})}
-            if _bool_conditions_met(conditions, values) is False:
+            values = {
+                **EMULATED_REQUEST_CONTEXT,
+                **(_S3_REQUEST_VALUES.get() or {}),
+                **(incoming_condition_values or {}),
+            }
+            if _conditions_met(conditions, values) is False:
                 return PermissionResult.NEUTRAL
         return original(self, action, resource, principal, incoming_condition_values)
 
     IAMPolicyStatement.is_action_permitted = is_action_permitted
+    S3Response._key_response = s3_key_response
     _conditions_fixed = True
 
 
@@ -503,6 +559,8 @@ def add_permission_boundaries() -> None:
       (moto answers JSON services with XML, which the SDKs read as a bare HTTP 403);
     - a request without a body (and no form) is signed over the empty payload, as the SDKs sign it (moto
       hashes its parsed parameters, so every bodiless Lambda call failed its signature check);
+    - a Kinesis CBOR request (which :mod:`~tenantml.emulator.kinesis_cbor` hands moto as JSON) has
+      its signature checked over the CBOR body and content type its client signed;
     - condition values the request carries are passed (``aws:SecureTransport``,
       ``aws:PrincipalArn``, ``cloudwatch:namespace``), and a statement whose condition is not
       met does not apply (moto turns an unmet condition on an Allow into a Deny).
@@ -565,11 +623,25 @@ def add_permission_boundaries() -> None:
 
     @functools.wraps(signature_check)
     def check_signature(self: Any) -> None:
-        from tenantml.emulator.kinesis_cbor import TRANSCODED_HEADER
+        from tenantml.emulator.kinesis_cbor import TRANSCODED_HEADER, signed_request
 
-        if self._headers.get(TRANSCODED_HEADER):  # signed over the CBOR body moto never sees
+        if not self._headers.get(TRANSCODED_HEADER):
+            signature_check(self)
             return
-        signature_check(self)
+        # signed over the CBOR body and content type the client sent, not the JSON moto sees
+        signed = signed_request()
+        if signed is None:
+            self._raise_signature_does_not_match()
+        body, content_type = signed
+        headers = {
+            k: v for k, v in self._headers.items() if k.lower() not in ("content-type", "content-length")
+        }
+        kept = self._body, self._headers
+        self._body, self._headers = body, {**headers, "Content-Type": content_type}
+        try:
+            signature_check(self)
+        finally:
+            self._body, self._headers = kept
 
     make_request = IAMRequestBase._create_aws_request
 

@@ -6,7 +6,7 @@ date are shown in every report); a region the table does not have is reported as
 ("no price for region X"), never priced as another region. Usage-driven charges are estimated
 from the documented assumptions in ``prices.json`` (``assumptions``): GB stored per bucket, GB of
 logs per log group, Lambda invocations and duration, GB processed by a NAT gateway and the share
-of it that is S3 traffic. Data transfer, request charges of S3/SQS/SNS/KMS and free tiers are not
+of it that is S3 traffic, LCUs an Application Load Balancer uses per hour. Data transfer, request charges of S3/SQS/SNS/KMS and free tiers are not
 counted; resources with no hourly or monthly charge (IAM, VPC, subnets, routes, gateway
 endpoints, SQS queues and SNS topics at low volume, registries) cost 0.
 
@@ -22,6 +22,8 @@ What is priced, per month (``hours_per_month`` hours):
 * ``aws_nat_gateway`` per hour plus the assumed GB processed; the S3 share of that traffic is not
   processed when an S3 gateway endpoint (``aws_vpc_endpoint``) serves the route tables that use
   the gateway, and the saving is shown; ``aws_eip`` (public IPv4 address) per hour;
+* ``aws_lb`` (an Application Load Balancer) per hour plus the assumed LCUs (load balancer capacity
+  units) per hour, each at the region's price; other load balancer types are flagged unpriced;
 * ``aws_kinesis_stream``: provisioned shards per shard-hour (plus extended retention beyond
   24 h per shard-hour), or on-demand per stream-hour (data volume not counted);
 * ``aws_kms_key`` per key-month; ``aws_cloudwatch_metric_alarm`` per alarm-month
@@ -320,6 +322,15 @@ class _Estimator:
     def _aws_eip(self, body: Mapping[str, Any]) -> tuple[float, str, str]:
         return self.hourly("public_ipv4_hour"), "public IPv4 address hours", ""
 
+    def _aws_lb(self, body: Mapping[str, Any]) -> tuple[float, str, str]:
+        kind = str(body.get("load_balancer_type", "application"))  # the provider's default
+        if kind != "application":
+            return 0.0, f"{kind} load balancer", f"no price for a {kind} load balancer"
+        # LCUs follow traffic (new and active connections, bytes, rule evaluations): an assumption
+        lcus = _number(self.prices.assumption("alb_lcu_per_hour"), 1)
+        cost = self.hourly("alb_hour") + lcus * self.hourly("alb_lcu_hour")
+        return cost, f"Application Load Balancer hours + {_fmt(lcus)} LCU per hour (assumed)", ""
+
     def _aws_kinesis_stream(self, body: Mapping[str, Any]) -> tuple[float, str, str]:
         mode = first_block(body, "stream_mode_details").get("stream_mode", "PROVISIONED")
         if mode == "ON_DEMAND":
@@ -449,6 +460,10 @@ def assumptions(prices: PriceTable | None = None, on: date | None = None) -> lis
         (
             "EKS control plane: the extended-support rate when the cluster's Kubernetes version is past the end"
             f" of standard support on {(on or date.today()).isoformat()} (core/eks_versions.py)"
+        ),
+        (
+            f"Application Load Balancer: hours plus {_fmt(a['alb_lcu_per_hour'])} LCU per hour (a light"
+            " internal load: under 25 new connections per second and 1 GB processed per hour)"
         ),
         (
             "Kinesis: shard-hours (provisioned) or stream-hours (on demand); data volume not counted."

@@ -75,7 +75,30 @@ def test_given_a_bootstrap_stack_then_its_bucket_policy_denies_plain_http(bootst
         assert tls["Effect"] == "Deny" and tls["Principal"] == "*" and tls["Action"] == "s3:*"
         assert tls["Resource"] == ["${aws_s3_bucket.state.arn}", "${aws_s3_bucket.state.arn}/*"]
         assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-        assert len(document["Statement"]) == 1
+
+
+def test_given_a_bootstrap_stack_then_its_bucket_policy_denies_uploads_not_encrypted_with_kms(bootstraps):
+    for _result, doc in bootstraps.values():
+        document = policy(only(doc, "aws_s3_bucket_policy"))
+        objects = ["${aws_s3_bucket.state.arn}/*"]
+        # the standard pair: a wrong SSE header, and no SSE header at all (the bucket default does not count)
+        wrong = statement(document, "DenyIncorrectEncryptionHeader")
+        assert (wrong["Effect"], wrong["Principal"], wrong["Action"], wrong["Resource"]) == (
+            "Deny",
+            "*",
+            "s3:PutObject",
+            objects,
+        )
+        assert wrong["Condition"] == {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+        missing = statement(document, "DenyUnencryptedObjectUploads")
+        assert (missing["Effect"], missing["Principal"], missing["Action"], missing["Resource"]) == (
+            "Deny",
+            "*",
+            "s3:PutObject",
+            objects,
+        )
+        assert missing["Condition"] == {"Null": {"s3:x-amz-server-side-encryption": "true"}}
+        assert len(document["Statement"]) == 3
 
 
 def test_given_a_bootstrap_stack_then_it_has_no_lock_table_and_keeps_its_own_state_locally(bootstraps):
@@ -103,6 +126,10 @@ def test_given_the_example_tenants_then_every_backend_uses_its_accounts_bucket_i
             "key": f"tenants/{spec.name}/terraform.tfstate",
             "region": STATE_REGION,
             "use_lockfile": True,
+            # the bucket policy denies uploads without the SSE-KMS header: Terraform sends it, naming
+            # the bootstrap's key by its alias (known before the key exists, unlike its id)
+            "encrypt": True,
+            "kms_key_id": f"alias/tenantml-tfstate-{spec.account_id}",
         }
         keys.add((backend["bucket"], backend["key"]))
     assert len(keys) == len(example_specs)
@@ -157,6 +184,8 @@ def test_given_a_custom_state_region_and_prefix_when_synthesized_then_backend_an
         "key": "org/ml/fraud/terraform.tfstate",
         "region": "eu-central-1",
         "use_lockfile": True,
+        "encrypt": True,
+        "kms_key_id": "alias/tenantml-tfstate-111122223333",
     }
     assert result.bucket == "tenantml-tfstate-111122223333-eu-central-1"
     assert json.loads(result.path.read_text())["provider"]["aws"][0]["region"] == "eu-central-1"

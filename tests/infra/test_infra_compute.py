@@ -144,24 +144,23 @@ def test_given_an_eks_cluster_when_synthesized_then_secrets_are_encrypted_with_t
     )
 
 
-def test_given_an_eks_cluster_when_synthesized_then_training_and_serving_node_groups_run_in_private_subnets(
+def test_given_an_eks_cluster_when_synthesized_then_only_a_serving_node_group_runs_in_private_subnets(
     stack, cluster
 ):
     # when
     _, doc = synth(stack)
 
-    # then
+    # then: training runs as SageMaker jobs, so no training node group idles on the cluster
     groups = bodies(doc, "aws_eks_node_group")
-    assert sorted(groups) == ["cluster_serving_nodes", "cluster_training_nodes"]
-    for workload in ("training", "serving"):
-        group = groups[f"cluster_{workload}_nodes"]
-        assert group["node_group_name"] == f"tenantml-acme-dev-{workload}-nodes"
-        assert group["cluster_name"] == "${aws_eks_cluster.cluster.name}"
-        assert group["node_role_arn"] == "${aws_iam_role.cluster_node_role.arn}"
-        assert group["subnet_ids"] == PRIVATE_SUBNETS
-        assert group["instance_types"] == ["m6i.xlarge", "m6i.2xlarge"]
-        assert group["scaling_config"] == [{"min_size": 2, "desired_size": 2, "max_size": 10}]
-        assert group["labels"] == {"tenantml.io/workload": workload}
+    assert sorted(groups) == ["cluster_serving_nodes"]
+    group = groups["cluster_serving_nodes"]
+    assert group["node_group_name"] == "tenantml-acme-dev-serving-nodes"
+    assert group["cluster_name"] == "${aws_eks_cluster.cluster.name}"
+    assert group["node_role_arn"] == "${aws_iam_role.cluster_node_role.arn}"
+    assert group["subnet_ids"] == PRIVATE_SUBNETS
+    assert group["instance_types"] == ["m6i.xlarge", "m6i.2xlarge"]
+    assert group["scaling_config"] == [{"min_size": 2, "desired_size": 2, "max_size": 10}]
+    assert group["labels"] == {"tenantml.io/workload": "serving"}
 
 
 def test_given_an_eks_cluster_when_synthesized_then_an_oidc_provider_trusts_its_issuer(stack, cluster):
@@ -209,7 +208,7 @@ def test_given_zero_minimum_nodes_when_a_cluster_is_built_then_one_node_is_still
     _, doc = synth(stack)
 
     # then
-    group = bodies(doc, "aws_eks_node_group")["cluster_training_nodes"]
+    group = bodies(doc, "aws_eks_node_group")["cluster_serving_nodes"]
     assert group["scaling_config"] == [{"min_size": 0, "desired_size": 1, "max_size": 10}]
 
 

@@ -204,3 +204,61 @@ def test_given_an_endpoint_on_another_route_table_then_no_saving_is_claimed(exam
     cost = estimate_stack(doc, load_prices(), TODAY)
 
     assert "no S3 gateway endpoint" in cost.items[NAT].basis
+
+
+# --- node groups ------------------------------------------------------------------------------
+
+
+def test_given_fraud_on_eks_when_estimated_then_only_its_serving_nodes_are_priced(example_stacks):
+    # given: fraud (EKS) synthesized from the example spec
+    doc = example_stacks["fraud"].doc
+    prices = load_prices()
+    rates = prices.for_region("us-east-1")
+    assert rates is not None
+
+    # when
+    cost = estimate_stack(doc, prices, TODAY)
+
+    # then: no training node group (training runs as SageMaker jobs): one group of 2 x m6i.xlarge
+    node_groups = {a: i for a, i in cost.items.items() if a.startswith("aws_eks_node_group.")}
+    assert sorted(node_groups) == ["aws_eks_node_group.cluster_serving_nodes"]
+    disk = prices.assumption("eks_node_disk_gb_when_unset") * rates.ebs_gb_month(
+        prices.assumption("eks_node_disk_type")
+    )
+    assert node_groups["aws_eks_node_group.cluster_serving_nodes"].monthly == pytest.approx(
+        2 * (rates.instance_hour("m6i.xlarge") * HOURS + disk)
+    )
+
+
+# --- load balancer ----------------------------------------------------------------------------
+
+
+def test_given_churns_fleet_when_estimated_then_its_load_balancer_hours_and_lcus_use_its_regions_prices(
+    example_specs, tmp_path
+):
+    # given: churn (eu-west-1) serving an image, behind an internal Application Load Balancer, and
+    # the same tenant in us-east-1
+    prices = load_prices()
+    lcus = prices.assumption("alb_lcu_per_hour")
+    assert lcus > 0
+
+    # when
+    costs = {
+        region: estimate_stack(
+            _variant(example_specs, "churn", tmp_path / region, image_tag="1.0.0", region=region).doc,
+            prices,
+            TODAY,
+        )
+        for region in ("eu-west-1", "us-east-1")
+    }
+
+    # then: the balancer hour plus the assumed LCUs, each region at its own price
+    for region, cost in costs.items():
+        rates = prices.for_region(region)
+        item = cost.items["aws_lb.fleet_balancer"]
+        expected = HOURS * (rates.price("alb_hour") + lcus * rates.price("alb_lcu_hour"))
+        assert item.monthly == pytest.approx(expected)
+        assert item.basis == f"Application Load Balancer hours + {lcus:g} LCU per hour (assumed)"
+    assert costs["eu-west-1"].items["aws_lb.fleet_balancer"].monthly > (
+        costs["us-east-1"].items["aws_lb.fleet_balancer"].monthly
+    )

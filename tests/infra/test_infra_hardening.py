@@ -48,6 +48,8 @@ def test_given_an_example_tenant_when_synthesized_then_the_default_security_grou
 def test_given_an_example_tenant_when_synthesized_then_all_vpc_traffic_is_logged_by_a_capped_role(tenant):
     # given
     doc = tenant.doc
+    spec = {s.name: s for s in load_specs(EXAMPLE_TENANTS)}[tenant.tenant]
+    region, account = spec.region, spec.account_id
 
     # then
     (flow_log,) = bodies(doc, "aws_flow_log").values()
@@ -63,10 +65,23 @@ def test_given_an_example_tenant_when_synthesized_then_all_vpc_traffic_is_logged
     assert role["permissions_boundary"] == "${aws_iam_policy.boundary.arn}"
     trust = json.loads(role["assume_role_policy"])["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": ["vpc-flow-logs.amazonaws.com"]}]
-    (grant,) = json.loads(bodies(doc, "aws_iam_role_policy")["network_flow_log_role_policy"]["policy"])[
-        "Statement"
-    ]
-    assert grant["Resource"] == ["${aws_cloudwatch_log_group.network_flow_log_logs.arn}:*"]
+    grants = {
+        st["Sid"]: st
+        for st in json.loads(bodies(doc, "aws_iam_role_policy")["network_flow_log_role_policy"]["policy"])[
+            "Statement"
+        ]
+    }
+    group_arn = "${aws_cloudwatch_log_group.network_flow_log_logs.arn}:*"
+    # what AWS documents for flow logs to CloudWatch Logs, each on the narrowest resource it accepts
+    assert {sid: (sorted(st["Action"]), st["Resource"]) for sid, st in grants.items()} == {
+        "WriteFlowLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [group_arn]),
+        "DescribeFlowLogStreams": (["logs:DescribeLogStreams"], [group_arn]),
+        # a list of the account's groups in the region: no narrower resource exists
+        "ListLogGroups": (
+            ["logs:DescribeLogGroups"],
+            [f"arn:aws:logs:{region}:{account}:log-group:*"],
+        ),
+    }
     assert flow_log["depends_on"] == ["aws_iam_role_policy.network_flow_log_role_policy"]
 
 

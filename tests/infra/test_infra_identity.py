@@ -376,8 +376,9 @@ def test_given_a_boundary_when_synthesized_then_every_resource_is_one_of_this_te
     # given
     doc = policy(only(boundary_doc, "aws_iam_policy"))
     # PutMetricData, GetCallerIdentity, the X-Ray writes, the ECR login and the SageMaker VPC
-    # network-interface calls have no resource-level permissions
-    unscoped = {"Metrics", "WhoAmI", "Traces", "ImageLogin", "EndpointNetwork"}
+    # network-interface calls have no resource-level permissions; listing log groups (VPC flow logs
+    # delivery) is authorized on the account's log groups as a whole
+    unscoped = {"Metrics", "WhoAmI", "Traces", "ImageLogin", "EndpointNetwork", "LogGroupList"}
 
     # then
     for st in doc["Statement"]:
@@ -403,6 +404,7 @@ def test_given_a_boundary_when_synthesized_then_arns_name_the_tenants_account_an
     assert statement(doc, "S3ObjectKeys")["Resource"] == ["arn:aws:s3:::tenantml-acme-dev-*/*"]
     assert statement(doc, "PassRole")["Resource"] == [f"arn:aws:iam::{ACCOUNT_ID}:role/tenantml-acme-dev-*"]
     assert statement(doc, "TenantKey")["Resource"] == ["${aws_kms_key.key.arn}"]
+    assert statement(doc, "LogGroupList")["Resource"] == [f"arn:aws:logs:eu-west-1:{ACCOUNT_ID}:log-group:*"]
 
 
 def test_given_a_boundary_when_synthesized_then_metrics_are_limited_to_the_namespace_and_no_action_is_a_wildcard(
@@ -446,6 +448,8 @@ def test_given_a_boundary_when_synthesized_then_it_allows_every_action_a_constru
         *actions.ECR_AUTH,
         *actions.SAGEMAKER_VPC_ACCESS,
         *actions.SAGEMAKER_ENDPOINT_LOGS,
+        *actions.LOGS_DESCRIBE_STREAMS,
+        *actions.LOGS_LIST_GROUPS,
     }
 
     # then

@@ -80,12 +80,14 @@ def test_given_the_bootstrap_applied_then_s3_native_locking_works_on_each_tenant
     for backend in tenant_backends(out):
         s3 = aws.client("s3", backend.region)
         lock = f"{backend.key}.tflock"
-        # when: Terraform >= 1.10 takes the lock with a conditional write, as here
-        s3.put_object(Bucket=backend.bucket, Key=lock, Body=b'{"ID":"one"}', IfNoneMatch="*")
+        # when: Terraform >= 1.10 takes the lock with a conditional write, as here (with the backend's
+        # encrypt and kms_key_id: the SSE-KMS headers naming the state key)
+        sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": backend.kms_key_id}
+        s3.put_object(Bucket=backend.bucket, Key=lock, Body=b'{"ID":"one"}', IfNoneMatch="*", **sse)
 
         # then: a second writer is refused while the lock exists, and the lock is KMS-encrypted
         with pytest.raises(ClientError) as refused:
-            s3.put_object(Bucket=backend.bucket, Key=lock, Body=b'{"ID":"two"}', IfNoneMatch="*")
+            s3.put_object(Bucket=backend.bucket, Key=lock, Body=b'{"ID":"two"}', IfNoneMatch="*", **sse)
         assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
         assert s3.head_object(Bucket=backend.bucket, Key=lock)["ServerSideEncryption"] == "aws:kms"
 
@@ -102,3 +104,38 @@ def test_given_the_bootstrap_applied_twice_then_nothing_changes_the_second_time(
 
     # then
     assert [len(a.result.applied) for a in again] == [0 for _ in again]
+
+
+@pytest.mark.parametrize(
+    ("headers", "allowed"),
+    [
+        ({"ServerSideEncryption": "aws:kms"}, True),
+        ({"ServerSideEncryption": "AES256"}, False),
+        # the bucket's default is SSE-KMS, but the condition reads the request's header only, as on AWS
+        ({}, False),
+    ],
+    ids=["kms", "aes256", "no-header"],
+)
+def test_given_the_bootstrap_applied_then_the_state_bucket_takes_only_kms_encrypted_uploads(
+    aws: AwsSession, synthesized, tmp_path: Path, headers, allowed
+):
+    # given
+    out, results = synthesized
+    apply_bootstrap(out, results, tmp_path / "state", aws)
+    backend = tenant_backends(out)[0]
+    s3 = aws.client("s3", backend.region)
+
+    # when
+    def upload():
+        return s3.put_object(Bucket=backend.bucket, Key="probe/terraform.tfstate", Body=b"{}", **headers)
+
+    # then
+    if allowed:
+        assert upload()["ServerSideEncryption"] == "aws:kms"
+    else:
+        with pytest.raises(ClientError) as denied:
+            upload()
+        assert denied.value.response["Error"]["Code"] == "AccessDenied"
+        with pytest.raises(ClientError) as missing:
+            s3.head_object(Bucket=backend.bucket, Key="probe/terraform.tfstate")
+        assert missing.value.response["Error"]["Code"] == "404"

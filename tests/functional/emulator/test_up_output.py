@@ -15,8 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tenantml.emulator.session import admin_credentials
+
 ROOT = Path(__file__).resolve().parents[3]
 TENANTS = {"churn": "eu-west-1", "fraud": "us-east-1"}
+#: fraud names an account of its own; churn's is the emulator's default, which the shared variables sign in
+OWN_ACCOUNT = {"fraud": "111122223333"}
 UP_TIMEOUT_S = 600
 
 _UP = """
@@ -93,7 +97,10 @@ def test_given_tenants_in_two_regions_when_up_is_ready_then_each_tenant_is_given
     for tenant, region in TENANTS.items():
         entry = summary["tenants"][tenant]
         assert entry["region"] == region
-        assert entry["env"] == {"AWS_DEFAULT_REGION": region, "AWS_REGION": region}
+        # a tenant in its own account gets that account's administrator keys: the shared ones sign
+        # in the emulator's default account, where its resources are not
+        own = admin_credentials(OWN_ACCOUNT[tenant]) if tenant in OWN_ACCOUNT else {}
+        assert entry["env"] == {"AWS_DEFAULT_REGION": region, "AWS_REGION": region, **own}
         stream = entry["outputs"]["stream_name"]
         assert (
             f"aws --region {region} kinesis describe-stream-summary --stream-name {stream}"
@@ -110,9 +117,14 @@ def test_given_tenants_in_two_regions_when_up_is_ready_then_each_tenant_is_given
     assert not [line for line in ready if re.match(r"^  export AWS_(DEFAULT_)?REGION=", line)]
     for tenant, region in TENANTS.items():
         heading = ready.index(f"  {tenant} ({region}):")
-        assert ready[heading + 1] == f"    export AWS_DEFAULT_REGION={region} AWS_REGION={region}"
+        exported = " ".join(f"{k}={v}" for k, v in summary["tenants"][tenant]["env"].items())
+        assert ready[heading + 1] == f"    export {exported}"
         for command in summary["tenants"][tenant]["commands"]:
             assert (
                 f"    {command}"
                 in ready[heading + 2 : heading + 2 + len(summary["tenants"][tenant]["commands"])]
             )
+    # the shared variables sign in the emulator's default account; fraud's line signs in its own
+    assert summary["emulator"]["env"]["AWS_ACCESS_KEY_ID"] == admin_credentials()["AWS_ACCESS_KEY_ID"]
+    assert "AWS_ACCESS_KEY_ID=" in ready[ready.index("  fraud (us-east-1):") + 1]
+    assert "AWS_ACCESS_KEY_ID=" not in ready[ready.index("  churn (eu-west-1):") + 1]
