@@ -98,13 +98,10 @@ def serving_role_session(endpoint: str, region: str, account_id: str | None, rol
     )
 
 
-def _load_as(role: Any, region: str, endpoint: str, config: Any) -> Any:
-    """The server's loader, reading the registry and the artifact with ``role``'s credentials."""
-    import boto3
-
+def _load_as(session: Any, region: str, endpoint: str, config: Any) -> Any:
+    """The server's loader, reading the registry and the artifact with the role ``session`` (boto3) acts as."""
     from pipelines.serving.loader import load
 
-    session = boto3.Session(botocore_session=role)  # boto3's clients: the download uses S3 transfers
     return load(
         config.source,
         serving_format=config.serving_format,
@@ -116,16 +113,48 @@ def _load_as(role: Any, region: str, endpoint: str, config: Any) -> Any:
 #: how long a champion may take to download, verify and load before up gives up on its endpoint
 SERVE_READY_TIMEOUT_S = 60
 
+#: how often up reads each tenant's champion alias (doubling, up to the cap, while reads fail)
+FOLLOW_POLL_SECONDS = 2.0
+FOLLOW_MAX_BACKOFF_SECONDS = 30.0
+#: the bake of a champion up follows: long enough for the probe requests to prove it, short enough
+#: that a promotion shows within a minute (the spec's bake_minutes is the SageMaker endpoint's)
+FOLLOW_BAKE_SECONDS = 20.0
+FOLLOW_MIN_REQUESTS = 50
+
+
+def follow_policy(spec: Any, *, bake_seconds: float = FOLLOW_BAKE_SECONDS) -> Any:
+    """The guardrails a followed champion bakes under: the tenant's own alarm thresholds."""
+    from pipelines.serving.rollout_policy import RolloutPolicy
+
+    return RolloutPolicy(
+        bake_seconds=bake_seconds,
+        max_error_rate=spec.monitoring.error_rate,
+        max_p99_ms=spec.monitoring.latency_p99_ms,
+        min_requests=FOLLOW_MIN_REQUESTS,
+    )
+
+
+def _probe_rows(feature_names: list[str]) -> list[str]:
+    """CSV rows of the bundled sample dataset in the model's feature order; none if it lacks a feature."""
+    from tenantml.sample_data import sample_frame
+
+    frame = sample_frame()
+    if not set(feature_names) <= set(frame.columns):
+        return []
+    return [",".join(repr(float(v)) for v in row) for row in frame[feature_names].head(50).to_numpy()]
+
 
 def serve_champions(context: UpContext, summary: UpSummary) -> None:
-    """Serve each tenant's champion on 127.0.0.1 (SageMaker contract), logging to its Kinesis stream."""
-    import httpx
+    """Serve each tenant's champion on 127.0.0.1 (SageMaker contract), logging to its Kinesis stream,
+    and follow its champion alias from then on (:mod:`pipelines.serving.follow`)."""
+    import boto3
 
+    from pipelines.registry.factory import open_registry
     from pipelines.serving.app import create_app, default_logger_factory
     from pipelines.serving.config import InferenceLogConfig, ServerConfig
+    from pipelines.serving.follow import ChampionFollower
     from pipelines.serving.loader import RegistrySource
     from pipelines.serving.openapi import read_model_description
-    from pipelines.serving.runner import ThreadedServer
 
     for applied in summary.applied:
         tenant, outputs = applied.tenant, applied.outputs
@@ -133,41 +162,72 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
             context.report(f"{tenant}: no approved champion yet, so no endpoint")
             continue
         spec = next(s for s in context.specs if s.name == tenant)
-        config = ServerConfig(
-            source=RegistrySource(
-                group=outputs["model_package_group_name"],
-                alias="champion",
-                region=spec.region,
-                endpoint_url=context.endpoint,
-            ),
-            serving_format=spec.model.serving_format,
-            inference_log=InferenceLogConfig(
-                stream_name=outputs["stream_name"],
-                region=spec.region,
-                endpoint_url=context.endpoint,
-            ),
-        )
         role = serving_role_session(
             context.endpoint, spec.region, spec.account_id, outputs["serving_role_arn"]
         )
+        group = outputs["model_package_group_name"]
+        # one boto3 session over the role's (boto3's clients: the download uses S3 transfers); a
+        # second boto3 session over the same botocore session fails injecting its methods again
+        session = boto3.Session(botocore_session=role)
 
-        app = create_app(
-            config,
-            loader=functools.partial(_load_as, role, spec.region, context.endpoint),
-            logger_factory=functools.partial(default_logger_factory, session=role),
+        def app_for(
+            version: int,
+            spec: Any = spec,
+            role: Any = role,
+            session: Any = session,
+            group: str = group,
+            stream: str = outputs["stream_name"],
+        ) -> Any:
+            # pinned by number: a server never changes version under its clients
+            config = ServerConfig(
+                source=RegistrySource(
+                    group=group, version=version, region=spec.region, endpoint_url=context.endpoint
+                ),
+                serving_format=spec.model.serving_format,
+                inference_log=InferenceLogConfig(
+                    stream_name=stream, region=spec.region, endpoint_url=context.endpoint
+                ),
+            )
+            return create_app(
+                config,
+                loader=functools.partial(_load_as, session, spec.region, context.endpoint),
+                logger_factory=functools.partial(default_logger_factory, session=role),
+            )
+
+        # the watch reads the registry as the serving role, as the endpoint's container would
+        sagemaker = session.client("sagemaker", region_name=spec.region, endpoint_url=context.endpoint)
+        follower = ChampionFollower(
+            open_registry(sagemaker, group),
+            app_for,
+            tenant=tenant,
+            model_name=spec.model.name,
+            policy=context.follow_policy(spec) if context.follow_policy else follow_policy(spec),
+            strategy="canary",
+            canary_weight=spec.serving.canary_percent / 100,
+            poll_seconds=FOLLOW_POLL_SECONDS,
+            max_backoff_seconds=FOLLOW_MAX_BACKOFF_SECONDS,
+            load_timeout_seconds=SERVE_READY_TIMEOUT_S,
+            on_change=functools.partial(_followed, context, summary, tenant),
         )
-        server = ThreadedServer(app).start()
-        context.cleanups.append(server.stop)
-        deadline = time.monotonic() + SERVE_READY_TIMEOUT_S
-        while httpx.get(f"{server.url}/ping").status_code != 200:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{tenant}: the champion did not load within {SERVE_READY_TIMEOUT_S} s")
-            time.sleep(0.1)
-        model = read_model_description(server.url)
+        follower.start()
+        context.cleanups.append(follower.stop)
+        model = read_model_description(follower.url)
+        follower.probe_rows = _probe_rows(model["feature_names"])
         summary.endpoints[tenant] = {
-            "url": server.url,
-            "invocations": f"{server.url}/invocations",
+            "url": follower.url,
+            "invocations": f"{follower.url}/invocations",
             "model_version": model["version"],
             "serving_format": model["serving_format"],
             "feature_names": model["feature_names"],
+            **{k: v for k, v in follower.state().items() if k != "model_version"},
         }
+
+
+def _followed(
+    context: UpContext, summary: UpSummary, tenant: str, state: dict[str, Any], message: str
+) -> None:
+    """A follower's news: into the tenant's endpoint entry, up.json rewritten, one console line."""
+    with context.summary_lock:
+        summary.endpoints.setdefault(tenant, {}).update(state)
+    context.report(f"{tenant}: {message}")
+    context.summary_changed(summary)

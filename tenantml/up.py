@@ -164,6 +164,23 @@ class UpContext:
     stop_event: threading.Event = field(default_factory=threading.Event)
     runtime: Any = None
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    #: where ``up.json`` goes; rewritten by :meth:`summary_changed` once ``up`` is ready
+    up_file: Path = UP_FILE
+    ready: threading.Event = field(default_factory=threading.Event)
+    #: held while a background part (a champion follower) changes the summary or it is written
+    summary_lock: threading.RLock = field(default_factory=threading.RLock)
+    #: the rollout policy of a followed champion, per spec (None: ``tenantml.lifecycle.follow_policy``)
+    follow_policy: Callable[[TenantSpec], Any] | None = None
+
+    def write_summary(self, summary: UpSummary) -> None:
+        with self.summary_lock:
+            self.up_file.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.up_file, json.dumps(summary.to_json(self.state_dir), indent=2, default=str))
+
+    def summary_changed(self, summary: UpSummary) -> None:
+        """Something shown in ``up.json`` changed after the start (the version served): rewrite it."""
+        if self.ready.is_set():
+            self.write_summary(summary)
 
     @property
     def endpoint(self) -> str:
@@ -327,7 +344,9 @@ def up(
         regions={s.name: s.region for s in specs},
         credentials=_own_account_credentials(specs, platform or PlatformSpec()),
     )
-    context = UpContext(specs=specs, out_dir=out_dir, state_dir=state_dir, server=server, report=report)
+    context = UpContext(
+        specs=specs, out_dir=out_dir, state_dir=state_dir, server=server, report=report, up_file=up_file
+    )
     with _stop_on_signals(context.stop_event):
         try:
             emulator.warm_up(server.endpoint, sorted({s.region for s in specs}))
@@ -378,8 +397,8 @@ def up(
                 for key in REGION_VARIABLES:
                     summary.env.pop(key, None)
             summary.timings["ready"] = time.perf_counter() - started
-            up_file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(up_file, json.dumps(summary.to_json(state_dir), indent=2, default=str))
+            context.write_summary(summary)
+            context.ready.set()
             if on_ready is not None:
                 on_ready(summary)
             if not once:
@@ -389,6 +408,7 @@ def up(
                     pass
         finally:
             report("shutting down")
+            context.ready.clear()  # a follower stopping must not write up.json back
             for cleanup in reversed(context.cleanups):
                 cleanup()
             up_file.unlink(missing_ok=True)

@@ -48,6 +48,7 @@ from core.spec import ModelSpec
 from pipelines.data.datasets import Dataset, load_dataset, split_holdout
 from pipelines.data.uris import parse_s3_uri, s3_uri
 from pipelines.data.validation import ValidationReport, check_dataset
+from pipelines.evaluation.comparison import COMPARISON_HTML, COMPARISON_JSON, write_comparison_report
 from pipelines.evaluation.evaluate import EvaluationResult, evaluate_model
 from pipelines.evaluation.gate import GateDecision, decide_promotion
 from pipelines.monitoring.alerts import RunFailureAlert, publish_run_failure
@@ -564,6 +565,19 @@ class _Run:
             "gate.json", decision.model_dump_json(indent=2), "application/json"
         )
         step.summary = {"approved": decision.approved, "status": decision.status}
+        # the report people open: candidate and champion side by side, and this decision
+        out = self.work / "evaluation"
+        write_comparison_report(
+            out / "candidate",
+            out / "champion" if self.record.champion_metrics else None,
+            decision,
+            out / "comparison",
+            champion_version=self.record.champion_version,
+        )
+        compared = self._put_dir("evaluation/comparison", out / "comparison")
+        self.record.artifacts["candidate_evaluation_report"] = self.record.artifacts["evaluation_report"]
+        self.record.artifacts["evaluation_report"] = compared[COMPARISON_HTML]
+        self.record.artifacts["evaluation_comparison_json"] = compared[COMPARISON_JSON]
         for reason in decision.reasons:
             log.info("gate: %s", reason)
 

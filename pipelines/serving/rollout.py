@@ -73,8 +73,12 @@ class Rollout:
         sns: Any = None,
         topic_arn: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        moves_alias: bool = True,
     ) -> None:
         self.router = router
+        #: False when the registry moved first and serving follows it (``pipelines.serving.follow``):
+        #: a clean bake then only switches traffic, since the alias already names the challenger
+        self.moves_alias = moves_alias
         self.policy = policy
         self.registry = registry
         self.tenant = tenant
@@ -136,6 +140,9 @@ class Rollout:
     def _promote(self, started: float) -> RolloutResult:
         champion, challenger = self.router.versions["champion"], self.router.versions["challenger"]
         metrics = self.router.metrics()
+        if not self.moves_alias:
+            self.router.promote()
+            return self._finish("promoted", "the bake passed every threshold", metrics, started, None, None)
         try:
             current = self.registry.get_version_by_alias(CHAMPION).version
             if current != champion:

@@ -133,6 +133,25 @@ class RolloutRouter:
             self._counter = 0
             self._window = _Window()
 
+    def stage(self, challenger_url: str, challenger_version: int) -> None:
+        """Line up the next challenger behind the version serving now, for another rollout through
+        this router (``pipelines.serving.follow``): after a promotion the old challenger becomes the
+        champion. The phase is ``pending`` again (all traffic to the champion) until :meth:`begin`."""
+        if not challenger_url.startswith(("http://", "https://")):
+            raise RolloutPolicyError(
+                [Problem("challenger_url", "must be an http:// or https:// URL", challenger_url)]
+            )
+        with self._lock:
+            if self._phase == "promoted":
+                self.urls["champion"] = self.urls["challenger"]
+                self.versions["champion"] = self.versions["challenger"]
+            self.urls["challenger"] = challenger_url.rstrip("/")
+            self.versions["challenger"] = challenger_version
+            self._phase = "pending"
+            self._counter = 0
+            self._window = _Window()
+            self.result = None
+
     def rollback(self) -> None:
         """All traffic to the champion, no more mirrors, from the next request on."""
         with self._lock:
@@ -225,6 +244,25 @@ class RolloutRouter:
         body = {"status": "ready" if status == 200 else "unavailable", "target": target}
         return Response(orjson.dumps(body), status, {TARGET_HEADER: target}, codecs.JSON)
 
+    async def passthrough(self, request: Request) -> Response:
+        """``GET`` of the serving upstream's description (``/openapi.json``, ``/metrics``), so clients
+        that read the signature before sending (``tenantml traffic``) can use the router's URL."""
+        target = self.primary()
+        try:
+            upstream = await self._require_client().get(f"{self.urls[target]}{request.url.path}")
+        except httpx.TransportError as err:
+            message = f"the {target} model server did not answer: {type(err).__name__}: {err}"
+            return Response(
+                codecs.error_body("upstream_unavailable", message), 502, {TARGET_HEADER: target}, codecs.JSON
+            )
+        headers = {
+            k: v
+            for k, v in upstream.headers.items()
+            if k.lower() not in _HOP_BY_HOP and k.lower() != "content-encoding"
+        }
+        headers[TARGET_HEADER] = target
+        return Response(upstream.content, upstream.status_code, headers)
+
     async def rollout_state(self, request: Request) -> Response:
         return Response(orjson.dumps(self.state()), 200, media_type=codecs.JSON)
 
@@ -298,6 +336,8 @@ def create_router_app(router: RolloutRouter) -> Starlette:
             Route("/ping", router.ping, methods=["GET"]),
             Route("/invocations", router.invocations, methods=["POST"]),
             Route("/rollout", router.rollout_state, methods=["GET"]),
+            Route("/openapi.json", router.passthrough, methods=["GET"]),
+            Route("/metrics", router.passthrough, methods=["GET"]),
         ],
         lifespan=router.lifespan,
     )

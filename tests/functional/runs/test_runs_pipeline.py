@@ -159,6 +159,11 @@ def test_a_weaker_candidate_is_compared_with_the_champion_and_waits_as_challenge
     assert second.gate is not None and not second.gate.approved
     assert any("does not beat the champion" in reason for reason in second.gate.reasons)
     assert "champion_evaluation_report" in second.artifacts
+    # and the run's evaluation report sets the two side by side with the decision
+    compared = json.loads(_body(clients.s3, second.artifacts["evaluation_comparison_json"]))
+    assert (compared["champion_version"], compared["decision"]["status"]) == (1, "pending")
+    html = _body(clients.s3, second.artifacts["evaluation_report"]).decode()
+    assert "champion (version 1)" in html and "does not beat the champion" in html
     # and it is registered, pending, as challenger; the champion stays
     registry = SageMakerModelRegistry(clients.sagemaker, resources.model_package_group)
     assert (second.model_version, second.alias, second.approval_status) == (
