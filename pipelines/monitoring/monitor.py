@@ -18,6 +18,7 @@ default), so one invocation at a time owns a shard.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from core.errors import (
     TenantResourcesError,
 )
 from core.spec import ModelSpec, MonitoringSpec
+from pipelines.monitoring.labelled_traffic import write_logged_predictions
 from pipelines.monitoring.publishing import (
     load_baseline,
     publish_metrics,
@@ -40,6 +42,7 @@ from pipelines.monitoring.publishing import (
     write_checkpoint,
     write_snapshot,
 )
+from pipelines.monitoring.quality import LiveQuality, QualitySettings, maybe_measure_live_quality
 from pipelines.monitoring.window import (
     DEFAULT_DRIFT_THRESHOLD,
     StreamRecord,
@@ -48,6 +51,8 @@ from pipelines.monitoring.window import (
     decode_records,
     shard_of,
 )
+
+log = logging.getLogger(__name__)
 
 PENDING_PREFIX = f"{MONITORING_PREFIX}/_pending"
 
@@ -60,6 +65,26 @@ class MonitorSettings:
     model_package_group: str | None = None
     drift_threshold: float = DEFAULT_DRIFT_THRESHOLD
     drift_min_rows: int = MonitoringSpec.model_fields["drift_min_rows"].default
+    #: live quality (labels joined to kept predictions) needs the data bucket and the model spec;
+    #: without them the monitor keeps no predictions and measures no quality
+    data_bucket: str | None = None
+    model_spec: ModelSpec | None = None
+    quality_window_hours: int = MonitoringSpec.model_fields["quality_window_hours"].default
+    quality_min_rows: int = MonitoringSpec.model_fields["quality_min_rows"].default
+    quality_period_seconds: int = MonitoringSpec.model_fields["period_seconds"].default
+
+    def quality_settings(self) -> QualitySettings | None:
+        if self.data_bucket is None or self.model_spec is None:
+            return None
+        return QualitySettings(
+            tenant=self.tenant,
+            artifacts_bucket=self.artifacts_bucket,
+            data_bucket=self.data_bucket,
+            spec=self.model_spec,
+            window_hours=self.quality_window_hours,
+            min_rows=self.quality_min_rows,
+            period_seconds=self.quality_period_seconds,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MonitorSettings:
@@ -93,6 +118,11 @@ class MonitorSettings:
             model_package_group=environ.get("TENANTML_MODEL_PACKAGE_GROUP"),
             drift_threshold=spec.drift_threshold,
             drift_min_rows=monitoring.drift_min_rows,
+            data_bucket=environ.get("TENANTML_DATA_BUCKET") or None,
+            model_spec=spec,
+            quality_window_hours=monitoring.quality_window_hours,
+            quality_min_rows=monitoring.quality_min_rows,
+            quality_period_seconds=monitoring.period_seconds,
         )
 
 
@@ -136,6 +166,10 @@ class BatchResult:
     failures: list[str] = field(default_factory=list)
     snapshots: list[str] = field(default_factory=list)
     metrics: dict[str, WindowMetrics] = field(default_factory=dict)
+    #: predictions files kept for the label join (see pipelines.monitoring.labelled_traffic)
+    kept_predictions: list[str] = field(default_factory=list)
+    #: the live-quality measurement this batch made (None: not due, or not configured)
+    quality: LiveQuality | None = None
 
     def batch_item_failures(self) -> list[dict[str, str]]:
         return [{"itemIdentifier": sequence} for sequence in self.failures]
@@ -179,6 +213,7 @@ def monitor_batch(
         by_version.setdefault(item.record["model_version"], []).append(item)
 
     failed: list[StreamRecord] = []
+    quality = env.quality_settings()
     for version, items in by_version.items():
         try:
             baseline = load_baseline(clients.s3, clients.registry, bucket, version)
@@ -208,6 +243,12 @@ def monitor_batch(
                 suffix=items[0].sequence_number,
             )
             publish_metrics(clients.cloudwatch, env.tenant, env.model_name, version, metrics)
+            if quality is not None:
+                kept = write_logged_predictions(
+                    clients.s3, bucket, env.model_name, version, records, items[0].sequence_number
+                )
+                if kept:
+                    result.kept_predictions.append(kept)
         except (ClientError, BotoCoreError):
             failed.extend(items)
             continue
@@ -215,6 +256,12 @@ def monitor_batch(
         result.snapshots.append(key)
         result.metrics[version] = metrics
 
+    if quality is not None and result.processed:
+        # after this batch's predictions are kept, so labels delivered for them already join
+        try:
+            result.quality = maybe_measure_live_quality(clients.s3, clients.cloudwatch, quality)
+        except (ClientError, BotoCoreError) as err:  # measured again next batch; the window is not retried
+            log.warning("live quality of %s not measured: %s", env.model_name, err)
     result.failures = list(dict.fromkeys(i.sequence_number for i in failed))
     _advance_checkpoints(clients.s3, bucket, fresh, failed, checkpoints)
     return result
