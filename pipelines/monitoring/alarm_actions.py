@@ -212,6 +212,8 @@ class AlarmContext:
     executor: Any = None  # pipelines.training.executors.Executor; made lazily only when a retrain runs
     config: Any = None  # pipelines.runs.pipeline.PipelineConfig; None: the defaults
     environ: Mapping[str, str] | None = None
+    #: a retrain trains on the reference plus the labelled traffic of this many past hours
+    quality_window_hours: int = 24
 
     @classmethod
     def from_env(
@@ -272,6 +274,7 @@ class AlarmContext:
             executor=executor,
             config=config,
             environ=environ,
+            quality_window_hours=monitoring.quality_window_hours,
         )
 
 
