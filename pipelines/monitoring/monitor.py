@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
+from pyarrow.lib import ArrowException
 from pydantic import ValidationError
 
 from core.contract import MONITORING_PREFIX
@@ -244,11 +245,7 @@ def monitor_batch(
             )
             publish_metrics(clients.cloudwatch, env.tenant, env.model_name, version, metrics)
             if quality is not None:
-                kept = write_logged_predictions(
-                    clients.s3, bucket, env.model_name, version, records, items[0].sequence_number
-                )
-                if kept:
-                    result.kept_predictions.append(kept)
+                _keep_predictions(clients.s3, bucket, env, version, records, items, result)
         except (ClientError, BotoCoreError):
             failed.extend(items)
             continue
@@ -265,6 +262,28 @@ def monitor_batch(
     result.failures = list(dict.fromkeys(i.sequence_number for i in failed))
     _advance_checkpoints(clients.s3, bucket, fresh, failed, checkpoints)
     return result
+
+
+def _keep_predictions(
+    s3: Any,
+    bucket: str,
+    env: MonitorSettings,
+    version: str,
+    records: Sequence[dict[str, Any]],
+    items: Sequence[StreamRecord],
+    result: BatchResult,
+) -> None:
+    """Keep the window's answered rows for the label join. A failure costs those rows' live quality,
+    not the window: retrying it would publish its drift and health metrics twice."""
+    try:
+        kept = write_logged_predictions(
+            s3, bucket, env.model_name, version, records, items[0].sequence_number
+        )
+    except (ClientError, BotoCoreError, ValueError, TypeError, ArrowException) as err:
+        log.warning("predictions of %s v%s not kept for live quality: %s", env.model_name, version, err)
+        return
+    if kept:
+        result.kept_predictions.append(kept)
 
 
 def _record_count(items: Sequence[StreamRecord]) -> int:
