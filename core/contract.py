@@ -28,3 +28,20 @@ def is_platform_namespace(namespace: str) -> bool:
 #: the artifacts bucket's folder of monitoring snapshots, written by the monitor and read by the
 #: alarm Lambda (which must not import ``pipelines.monitoring.monitor``: scipy and pandas before its alert)
 MONITORING_PREFIX = "monitoring"
+
+
+#: the data bucket's folder where ground-truth labels for logged requests are delivered (CSV or
+#: Parquet, ``request_id`` + the model's target column; docs/monitoring.md#labels)
+LABELS_PREFIX = "labels/"
+
+
+#: the tenant's primary metric measured on labelled live traffic, and the labelled rows it was measured on;
+#: dimensions Tenant, Model and Metric (the primary metric's name, so values of a metric the spec no
+#: longer names never mix into the alarm), and the same with ModelVersion
+LIVE_QUALITY_METRIC = "LiveQuality"
+LABELLED_ROWS_METRIC = "LabelledRows"
+
+
+def live_quality_dimensions(tenant: str, model: str, metric: str) -> dict[str, str]:
+    """The dimensions the live-quality alarm reads and the monitor publishes (besides ModelVersion)."""
+    return {"Tenant": tenant, "Model": model, "Metric": metric}

@@ -253,6 +253,12 @@ class NoSnapshotsError(MonitoringError):
     """No monitoring snapshot exists yet for a model (nothing was served, or the monitor never ran)."""
 
 
+class LabelsFileError(MonitoringError):
+    """A ground-truth labels file under ``labels/`` is malformed (unreadable, a missing column, an
+    empty request id or label, a request id twice). The message names the file and the row; the
+    monitor reports the file and joins the others."""
+
+
 class InferenceRecordError(TenantmlError):
     """A record on the inference-log stream is not a valid inference record (not base64 or JSON,
     a missing or mistyped field, rows of the wrong width, a non-numeric value in a numeric column).

@@ -296,6 +296,11 @@ class MonitoringSpec(_Model):
     #: rows a monitored window needs before its drift is scored: PSI over a few dozen rows is
     #: sampling noise (about bins/rows per feature), not drift, and would page people
     drift_min_rows: int = Field(default=200, ge=1, le=1_000_000)
+    #: live quality is measured on the predictions of this many past hours whose labels have arrived
+    #: (labels come back late: hours or days after the request)
+    quality_window_hours: int = Field(default=24, ge=1, le=24 * 30)
+    #: labelled rows below which only the count is published: a metric over a handful of rows is noise
+    quality_min_rows: int = Field(default=50, ge=1, le=1_000_000)
 
     @field_validator("datapoints_to_alarm")
     @classmethod

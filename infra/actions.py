@@ -162,3 +162,7 @@ EKS_CNI = (
     "ec2:UnassignPrivateIpAddresses",
 )
 EKS_CNI_TAG = ("ec2:CreateTags",)
+
+#: reading the objects under one prefix of a bucket (the monitor reads the data bucket's labels/ only)
+S3_READ_OBJECTS = ("s3:GetObject", "s3:GetObjectVersion")
+S3_LIST = ("s3:ListBucket",)

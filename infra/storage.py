@@ -197,6 +197,18 @@ class SecureBucket(TenantConstruct):
         role.grant(self._sid("Read"), actions.S3_READ, [self.bucket_arn, f"{self.bucket_arn}/*"])
         self.props.key.grant_decrypt(role)
 
+    def grant_read_prefix(self, role: ServiceRole, prefix: str) -> None:
+        """Read and list the objects under ``prefix`` only (e.g. ``labels/``), not the whole bucket."""
+        verb = "Read" + "".join(part.title() for part in prefix.strip("/").split("/"))
+        role.grant(self._sid(verb), actions.S3_READ_OBJECTS, [f"{self.bucket_arn}/{prefix}*"])
+        role.grant(
+            self._sid(f"List{verb.removeprefix('Read')}"),
+            actions.S3_LIST,
+            [self.bucket_arn],
+            StringLike={"s3:prefix": [f"{prefix}*"]},
+        )
+        self.props.key.grant_decrypt(role)
+
     def grant_write(self, role: ServiceRole) -> None:
         role.grant(self._sid("Write"), actions.S3_WRITE, [f"{self.bucket_arn}/*"])
         self.props.key.grant_encrypt_decrypt(role)

@@ -13,7 +13,7 @@ from typing import Any
 
 from constructs import Construct
 
-from core.contract import metrics_namespace
+from core.contract import LABELS_PREFIX, LIVE_QUALITY_METRIC, live_quality_dimensions, metrics_namespace
 from core.naming import Naming
 from core.platform import PlatformSpec, state_bucket_name, state_key, state_key_alias, tenant_account
 from core.spec import TenantSpec
@@ -325,6 +325,8 @@ class TenantPlatformStack(TenantStack):
             functions[name].role.grant_pass_role(roles["training"])
         grant_put_metrics(functions["monitor"].role, metrics_namespace(spec.name))
         registry.grant_read(functions["monitor"].role)
+        # live quality joins the ground-truth labels delivered under labels/ (and nothing else of the data)
+        storage.data.grant_read_prefix(functions["monitor"].role, LABELS_PREFIX)
         functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
         functions["monitor"].add_kinesis_trigger(stream)
         # only the alarm Lambda hears raw alarm transitions; it republishes actionable ones to alerts
@@ -577,6 +579,25 @@ class TenantPlatformStack(TenantStack):
                 statistic=None,
                 extended_statistic="p99",
                 **common,
+            )
+        )
+        # live quality: the primary metric on labelled traffic, measured at most once a period; no
+        # labelled window (labels not back yet, or too few) is missing data, which does not breach
+        higher = spec.model.higher_is_better
+        alerts.add_alarm(
+            AlarmProps(
+                component="live-quality",
+                metric_name=LIVE_QUALITY_METRIC,
+                threshold=spec.model.minimum_metric,
+                comparison="LessThanThreshold" if higher else "GreaterThanThreshold",
+                description=f"Live {spec.model.primary_metric} of model {spec.model.name} on labelled traffic "
+                f"{'below' if higher else 'above'} {spec.model.minimum_metric}",
+                statistic="Minimum" if higher else "Maximum",
+                namespace=metrics_namespace(spec.name),
+                period_seconds=mon.period_seconds,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                dimensions=live_quality_dimensions(spec.name, spec.model.name, spec.model.primary_metric),
             )
         )
         # the platform's own failures go to people directly (notify="people"): the alarm Lambda

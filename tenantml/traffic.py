@@ -65,13 +65,20 @@ def replay(
     concurrency: int = 4,
     timeout_s: float = 30.0,
     on_request: Callable[[int], None] | None = None,
+    request_ids: list[str] | None = None,
 ) -> ReplayResult:
-    """Send every row of ``frame`` to ``url``/invocations; ``on_request(rows)`` after each answer."""
+    """Send every row of ``frame`` to ``url``/invocations; ``on_request(rows)`` after each answer.
+
+    ``request_ids``: one per request (``rows_per_request`` rows each), sent as ``X-Request-Id`` so
+    labels can be delivered for them later (:func:`labels_for`)."""
     if frame.empty:
         raise TrafficError("there are no rows to replay")
     if rows_per_request < 1 or concurrency < 1:
         raise TrafficError("rows_per_request and concurrency must be at least 1")
     bodies = list(csv_bodies(frame, features, rows_per_request))
+    if request_ids is not None and len(request_ids) != len(bodies):
+        raise TrafficError(f"{len(request_ids)} request ids for {len(bodies)} requests")
+    ids = request_ids or [None] * len(bodies)
     result = ReplayResult()
     lock = threading.Lock()
     endpoint = url.rstrip("/") + "/invocations"
@@ -79,10 +86,11 @@ def replay(
 
     with httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=concurrency)) as client:
 
-        def send(body_rows: tuple[bytes, int]) -> None:
-            body, rows = body_rows
+        def send(item: tuple[tuple[bytes, int], str | None]) -> None:
+            (body, rows), request_id = item
             try:
-                response = client.post(endpoint, content=body, headers=headers)
+                sent = headers if request_id is None else {**headers, "X-Request-Id": request_id}
+                response = client.post(endpoint, content=body, headers=sent)
                 problem = (
                     None
                     if response.status_code == 200
@@ -102,9 +110,30 @@ def replay(
 
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="replay") as pool:
-            list(pool.map(send, bodies))
+            list(pool.map(send, zip(bodies, ids, strict=True)))
         result.seconds = time.perf_counter() - started
     return result
 
 
-__all__ = ["ReplayResult", "TrafficError", "csv_bodies", "replay"]
+def request_ids_for(frame: pd.DataFrame, rows_per_request: int, prefix: str) -> list[str]:
+    """One id per request of a replay of ``frame``: ``<prefix>-<n>``."""
+    count = -(-len(frame) // rows_per_request)
+    return [f"{prefix}-{n}" for n in range(count)]
+
+
+def labels_for(frame: pd.DataFrame, target: str, rows_per_request: int, request_ids: list[str]) -> bytes:
+    """A labels file (docs/monitoring.md#labels) with the true ``target`` of every replayed row."""
+    from pipelines.monitoring.labels import labels_csv
+
+    if target not in frame.columns:
+        raise TrafficError(f"the replay data has no target column {target!r} to deliver labels from")
+    positions = range(len(frame))
+    return labels_csv(
+        [request_ids[i // rows_per_request] for i in positions],
+        [i % rows_per_request for i in positions],
+        frame[target].tolist(),
+        target,
+    )
+
+
+__all__ = ["ReplayResult", "TrafficError", "csv_bodies", "labels_for", "replay", "request_ids_for"]

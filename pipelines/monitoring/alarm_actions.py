@@ -6,7 +6,7 @@ which, per state change:
 
 1. claims the transition with a conditional write (``alerts/by-transition/<sha256>.json``,
    ``If-None-Match: *``), so a redelivered SNS message never alerts or retrains twice;
-2. for an ALARM on a model-health metric (drift, error rate, p99 latency) asks for a retrain
+2. for an ALARM on a model-health metric (drift, error rate, p99 latency, live quality) asks for a retrain
    (:func:`pipelines.runs.retraining.request_retrain`, which enforces the cooldown); alarms on the
    platform's own functions (Lambda errors, dead letters) only alert;
 3. publishes one actionable message to the ``alerts`` topic (people subscribe there), naming
@@ -33,7 +33,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.contract import is_platform_namespace
+from core.contract import LIVE_QUALITY_METRIC, is_platform_namespace
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,22 @@ _LOST = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 #: "... [0.41 (01/12/25 10:00:00)] was greater than ..." -> 0.41
 _REASON_VALUE = re.compile(r"\[\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
 
-AlarmKind = Literal["drift", "error-rate", "latency", "platform"]
-#: model-health alarms a new model can fix; platform alarms (handler errors, dead letters) cannot
-RETRAINING_KINDS: frozenset[str] = frozenset({"drift", "error-rate", "latency"})
-_KIND_BY_METRIC = {"DriftScore": "drift", "ErrorRate": "error-rate", "LatencyMs": "latency"}
-_METRIC_TITLE = {"drift": "feature drift", "error-rate": "error rate", "latency": "p99 latency"}
+AlarmKind = Literal["drift", "error-rate", "latency", "quality", "platform"]
+#: model-health alarms a new model can fix; platform alarms (handler errors, dead letters) cannot.
+#: live quality below the spec's minimum retrains like drift: on labelled traffic plus the reference
+RETRAINING_KINDS: frozenset[str] = frozenset({"drift", "error-rate", "latency", "quality"})
+_KIND_BY_METRIC = {
+    "DriftScore": "drift",
+    "ErrorRate": "error-rate",
+    "LatencyMs": "latency",
+    LIVE_QUALITY_METRIC: "quality",
+}
+_METRIC_TITLE = {
+    "drift": "feature drift",
+    "error-rate": "error rate",
+    "latency": "p99 latency",
+    "quality": "live model quality",
+}
 
 
 class AlarmDimension(BaseModel):
@@ -201,6 +212,8 @@ class AlarmContext:
     executor: Any = None  # pipelines.training.executors.Executor; made lazily only when a retrain runs
     config: Any = None  # pipelines.runs.pipeline.PipelineConfig; None: the defaults
     environ: Mapping[str, str] | None = None
+    #: a retrain trains on the reference plus the labelled traffic of this many past hours
+    quality_window_hours: int = 24
 
     @classmethod
     def from_env(
@@ -261,6 +274,7 @@ class AlarmContext:
             executor=executor,
             config=config,
             environ=environ,
+            quality_window_hours=monitoring.quality_window_hours,
         )
 
 

@@ -18,12 +18,14 @@ default), so one invocation at a time owns a shard.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
+from pyarrow.lib import ArrowException
 from pydantic import ValidationError
 
 from core.contract import MONITORING_PREFIX
@@ -33,6 +35,7 @@ from core.errors import (
     TenantResourcesError,
 )
 from core.spec import ModelSpec, MonitoringSpec
+from pipelines.monitoring.labelled_traffic import write_logged_predictions
 from pipelines.monitoring.publishing import (
     load_baseline,
     publish_metrics,
@@ -40,6 +43,7 @@ from pipelines.monitoring.publishing import (
     write_checkpoint,
     write_snapshot,
 )
+from pipelines.monitoring.quality import LiveQuality, QualitySettings, maybe_measure_live_quality
 from pipelines.monitoring.window import (
     DEFAULT_DRIFT_THRESHOLD,
     StreamRecord,
@@ -48,6 +52,8 @@ from pipelines.monitoring.window import (
     decode_records,
     shard_of,
 )
+
+log = logging.getLogger(__name__)
 
 PENDING_PREFIX = f"{MONITORING_PREFIX}/_pending"
 
@@ -60,6 +66,26 @@ class MonitorSettings:
     model_package_group: str | None = None
     drift_threshold: float = DEFAULT_DRIFT_THRESHOLD
     drift_min_rows: int = MonitoringSpec.model_fields["drift_min_rows"].default
+    #: live quality (labels joined to kept predictions) needs the data bucket and the model spec;
+    #: without them the monitor keeps no predictions and measures no quality
+    data_bucket: str | None = None
+    model_spec: ModelSpec | None = None
+    quality_window_hours: int = MonitoringSpec.model_fields["quality_window_hours"].default
+    quality_min_rows: int = MonitoringSpec.model_fields["quality_min_rows"].default
+    quality_period_seconds: int = MonitoringSpec.model_fields["period_seconds"].default
+
+    def quality_settings(self) -> QualitySettings | None:
+        if self.data_bucket is None or self.model_spec is None:
+            return None
+        return QualitySettings(
+            tenant=self.tenant,
+            artifacts_bucket=self.artifacts_bucket,
+            data_bucket=self.data_bucket,
+            spec=self.model_spec,
+            window_hours=self.quality_window_hours,
+            min_rows=self.quality_min_rows,
+            period_seconds=self.quality_period_seconds,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MonitorSettings:
@@ -93,6 +119,11 @@ class MonitorSettings:
             model_package_group=environ.get("TENANTML_MODEL_PACKAGE_GROUP"),
             drift_threshold=spec.drift_threshold,
             drift_min_rows=monitoring.drift_min_rows,
+            data_bucket=environ.get("TENANTML_DATA_BUCKET") or None,
+            model_spec=spec,
+            quality_window_hours=monitoring.quality_window_hours,
+            quality_min_rows=monitoring.quality_min_rows,
+            quality_period_seconds=monitoring.period_seconds,
         )
 
 
@@ -136,6 +167,10 @@ class BatchResult:
     failures: list[str] = field(default_factory=list)
     snapshots: list[str] = field(default_factory=list)
     metrics: dict[str, WindowMetrics] = field(default_factory=dict)
+    #: predictions files kept for the label join (see pipelines.monitoring.labelled_traffic)
+    kept_predictions: list[str] = field(default_factory=list)
+    #: the live-quality measurement this batch made (None: not due, or not configured)
+    quality: LiveQuality | None = None
 
     def batch_item_failures(self) -> list[dict[str, str]]:
         return [{"itemIdentifier": sequence} for sequence in self.failures]
@@ -179,6 +214,7 @@ def monitor_batch(
         by_version.setdefault(item.record["model_version"], []).append(item)
 
     failed: list[StreamRecord] = []
+    quality = env.quality_settings()
     for version, items in by_version.items():
         try:
             baseline = load_baseline(clients.s3, clients.registry, bucket, version)
@@ -208,6 +244,8 @@ def monitor_batch(
                 suffix=items[0].sequence_number,
             )
             publish_metrics(clients.cloudwatch, env.tenant, env.model_name, version, metrics)
+            if quality is not None:
+                _keep_predictions(clients.s3, bucket, env, version, records, items, result)
         except (ClientError, BotoCoreError):
             failed.extend(items)
             continue
@@ -215,9 +253,37 @@ def monitor_batch(
         result.snapshots.append(key)
         result.metrics[version] = metrics
 
+    if quality is not None and result.processed:
+        # after this batch's predictions are kept, so labels delivered for them already join
+        try:
+            result.quality = maybe_measure_live_quality(clients.s3, clients.cloudwatch, quality)
+        except (ClientError, BotoCoreError) as err:  # measured again next batch; the window is not retried
+            log.warning("live quality of %s not measured: %s", env.model_name, err)
     result.failures = list(dict.fromkeys(i.sequence_number for i in failed))
     _advance_checkpoints(clients.s3, bucket, fresh, failed, checkpoints)
     return result
+
+
+def _keep_predictions(
+    s3: Any,
+    bucket: str,
+    env: MonitorSettings,
+    version: str,
+    records: Sequence[dict[str, Any]],
+    items: Sequence[StreamRecord],
+    result: BatchResult,
+) -> None:
+    """Keep the window's answered rows for the label join. A failure costs those rows' live quality,
+    not the window: retrying it would publish its drift and health metrics twice."""
+    try:
+        kept = write_logged_predictions(
+            s3, bucket, env.model_name, version, records, items[0].sequence_number
+        )
+    except (ClientError, BotoCoreError, ValueError, TypeError, ArrowException) as err:
+        log.warning("predictions of %s v%s not kept for live quality: %s", env.model_name, version, err)
+        return
+    if kept:
+        result.kept_predictions.append(kept)
 
 
 def _record_count(items: Sequence[StreamRecord]) -> int:

@@ -25,6 +25,24 @@ TRACKED_LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "joblib", "optu
 CODE_REVISION_ENV = "TENANTML_CODE_REVISION"
 
 
+class DataSource(BaseModel):
+    """One source of a version's training data; a retrain names the reference and the labelled traffic."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: "reference" (the last accepted training data) or "labelled-traffic" (logged predictions + labels)
+    kind: str
+    #: the data (for labelled traffic: the predictions the monitor kept, features as logged)
+    uri: str
+    #: for labelled traffic: where its labels were delivered
+    labels_uri: str | None = None
+    version_id: str | None = None
+    rows: int
+    #: the window of logged predictions (ISO 8601, UTC) for labelled traffic
+    window_start: str | None = None
+    window_end: str | None = None
+
+
 class Lineage(BaseModel):
     """How a model version was made: data, code, parameters, metrics, libraries and artifact."""
 
@@ -44,6 +62,9 @@ class Lineage(BaseModel):
     settings: dict[str, str] = Field(default_factory=dict)
     artifact_uri: str
     artifact_sha256: str = Field(pattern=SHA256_PATTERN)
+    #: where the training data came from when it was assembled (a retrain: reference + labelled
+    #: traffic, see pipelines.runs.retraining_data); empty when ``data_uri`` is the whole story
+    data_sources: list[DataSource] = Field(default_factory=list)
 
 
 def library_versions() -> dict[str, str]:
@@ -86,6 +107,7 @@ __all__ = [
     "CODE_REVISION_ENV",
     "SHA256_PATTERN",
     "TRACKED_LIBRARIES",
+    "DataSource",
     "Lineage",
     "code_revision",
     "library_versions",

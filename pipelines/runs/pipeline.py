@@ -28,7 +28,7 @@ import mimetypes
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,7 +61,7 @@ from pipelines.registry.artifacts import (
 )
 from pipelines.registry.factory import open_registry
 from pipelines.registry.interface import CHALLENGER, CHAMPION, ApprovalStatus, ModelRegistry, ModelVersion
-from pipelines.registry.lineage import Lineage, code_revision, library_versions
+from pipelines.registry.lineage import DataSource, Lineage, code_revision, library_versions
 from pipelines.runs.arrivals import DataArrival
 from pipelines.runs.config import DEFAULT_SERVING_IMAGE, PipelineConfig
 from pipelines.runs.records import (
@@ -142,6 +142,7 @@ def run_pipeline(
     trigger: str = "manual",
     work_dir: Path | None = None,
     registry: ModelRegistry | None = None,
+    data_sources: Sequence[DataSource] = (),
 ) -> RunRecord:
     """Run the whole pipeline once for one dataset; return the run record (succeeded or failed).
 
@@ -166,6 +167,8 @@ def run_pipeline(
         trigger=trigger,
         registry=registry or open_registry(clients.sagemaker, resources.model_package_group),
     )
+    # an assembled dataset (a retrain's reference + labelled traffic) names its sources in the lineage
+    run.record.data_sources = list(data_sources)
     if work_dir is not None:
         return run.execute(Path(work_dir))
     with tempfile.TemporaryDirectory(prefix=f"tenantml-run-{run.record.run_id}-") as scratch:
@@ -602,6 +605,7 @@ class _Run:
             settings=self.config.artifact_settings(self.spec),
             artifact_uri=stored.uri,
             artifact_sha256=stored.sha256,
+            data_sources=self.record.data_sources,
         )
         image = self.config.serving_image_uri or self.resources.serving_image_uri or DEFAULT_SERVING_IMAGE
         description = "; ".join(self.decision.reasons)

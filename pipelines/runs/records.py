@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import PipelineRunError
 from pipelines.evaluation.gate import GateDecision
+from pipelines.registry.lineage import DataSource
 
 RUNS_PREFIX = "runs"
 RUN_RECORD_NAME = "run.json"
@@ -83,6 +84,8 @@ class RunRecord(BaseModel):
     data_version_id: str | None = None
     data_sha256: str | None = None
     data_size_bytes: int | None = None
+    #: the sources an assembled dataset was made of (lineage ``data_sources``)
+    data_sources: list[DataSource] = Field(default_factory=list)
     failed_step: StepName | None = None
     error: str | None = None
     error_type: str | None = None

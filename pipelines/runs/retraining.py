@@ -2,7 +2,8 @@
 
 :func:`request_retrain` starts :func:`pipelines.runs.pipeline.run_pipeline` on the tenant's latest
 accepted training data (the data of the newest succeeded run; before any run, the newest object
-under ``incoming/``), so a retrained model faces the same validation, evaluation and promotion
+under ``incoming/``) plus the recent traffic whose labels came back
+(:func:`pipelines.runs.retraining_data.assemble_retraining_set`, recorded in the lineage), so a retrained model faces the same validation, evaluation and promotion
 gate as any other candidate, and replaces the champion only if it wins.
 
 The cooldown is a sliding window held in one object, ``retraining/<model>/cooldown.json`` in the
@@ -25,10 +26,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import RetrainContentionError
+from core.errors import RetrainContentionError, TenantmlError
 from pipelines.data.uris import parse_s3_uri
 from pipelines.runs.arrivals import INCOMING_PREFIX, DataArrival
 from pipelines.runs.records import new_run_id
@@ -166,6 +167,26 @@ def request_retrain(
         )
         return _finish_skip(clients.s3, bucket, decision, before_run)
 
+    from pipelines.runs.retraining_data import assemble_retraining_set  # pandas: only when a retrain runs
+
+    data_sources: list[Any] = []
+    try:
+        assembled = assemble_retraining_set(
+            clients.s3,
+            resources,
+            spec,
+            source,
+            run_id=run_id,
+            window_hours=getattr(context, "quality_window_hours", 24),
+            now=now,
+        )
+    except (ClientError, BotoCoreError, TenantmlError, ValueError) as err:
+        # the run still trains on the reference; its ingest reports a reference it cannot read
+        log.warning(
+            "retrain of %s: labelled traffic not added (%s); training on the reference", spec.name, err
+        )
+    else:
+        source, data_sources = assembled.source, assembled.sources
     data_uri = source.uri if isinstance(source, DataArrival) else source
     decision = RetrainDecision(
         model_name=spec.name,
@@ -192,6 +213,7 @@ def request_retrain(
         config=context.config,
         run_id=run_id,
         trigger=f"alarm:{cause.alarm_name}",
+        data_sources=data_sources,
     )
     decision.run_status = record.status.value
     decision.model_version = record.model_version

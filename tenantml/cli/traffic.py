@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from core.errors import ServingConfigError
-from tenantml.cli.options import Tenant, console, reports_errors
+from tenantml.cli.options import EndpointUrl, OutputsFile, Tenant, TenantsDir, console, reports_errors
 from tenantml.up_file import UP_FILE, read_up_file, tenant_entry
 
 if TYPE_CHECKING:
@@ -69,6 +69,17 @@ def traffic(
     rows_per_request: Annotated[int, typer.Option("--rows-per-request", min=1)] = 1,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256)] = 4,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    labels: Annotated[
+        bool,
+        typer.Option(
+            "--labels",
+            help="Deliver the rows' true labels under labels/ in the data bucket (half midway, half at the "
+            "end), so the monitor measures live quality.",
+        ),
+    ] = False,
+    tenants: TenantsDir = Path("tenants"),
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Replay rows against a tenant's model endpoint (one CSV body per request), with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -79,6 +90,11 @@ def traffic(
     base = url or _endpoint_url(tenant)
     features = read_model_description(base)["feature_names"]
     frame = _rows(input_path, drifted, rows, seed)
+    if labels:
+        _replay_with_labels(
+            tenant, base, frame, features, rows_per_request, concurrency, tenants, outputs, endpoint_url
+        )
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -104,6 +120,63 @@ def traffic(
     for message in result.failure_messages:
         console.print(f"  {message}", highlight=False)
     if result.failures:
+        raise typer.Exit(1)
+
+
+def _replay_with_labels(
+    tenant: str,
+    base: str,
+    frame: pd.DataFrame,
+    features: list[str],
+    rows_per_request: int,
+    concurrency: int,
+    tenants: Path,
+    outputs: Path | None,
+    endpoint_url: str | None,
+) -> None:
+    """Replay in two halves, each followed by its labels file: the monitor's batches of the second
+    half join the first half's labels while traffic still flows (labels are measured after a batch)."""
+    import time
+    import uuid
+
+    from tenantml.cli.pipeline import resolve_target
+    from tenantml.traffic import labels_for, replay, request_ids_for
+
+    target = resolve_target(tenant, tenants, outputs, endpoint_url)
+    column = target.spec.model.target
+    prefix = f"traffic-{uuid.uuid4().hex[:8]}"
+    ids = request_ids_for(frame, rows_per_request, prefix)
+    first = (len(ids) + 1) // 2  # requests in the first half
+    halves = (
+        (frame.iloc[: first * rows_per_request], ids[:first]),
+        (frame.iloc[first * rows_per_request :], ids[first:]),
+    )
+    failures = 0
+    for part, (rows, part_ids) in enumerate(halves):
+        if rows.empty:
+            continue
+        result = replay(
+            base,
+            rows,
+            features,
+            rows_per_request=rows_per_request,
+            concurrency=concurrency,
+            request_ids=part_ids,
+        )
+        failures += result.failures
+        key = f"labels/traffic/{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{prefix}-{part}.csv"
+        target.clients.s3.put_object(
+            Bucket=target.resources.data_bucket,
+            Key=key,
+            Body=labels_for(rows.reset_index(drop=True), column, rows_per_request, part_ids),
+            ContentType="text/csv",
+        )
+        console.print(
+            f"{tenant}: {result.requests} requests ({result.rows} rows), {result.failures} failed; "
+            f"labels in s3://{target.resources.data_bucket}/{key}",
+            highlight=False,
+        )
+    if failures:
         raise typer.Exit(1)
 
 

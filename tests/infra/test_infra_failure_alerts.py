@@ -43,7 +43,12 @@ def test_given_an_example_tenant_when_synthesized_then_only_model_health_alarms_
 
     # then
     to_handler = sorted(name for name, (alarm, _) in actions.items() if alarm == [ALARMS])
-    assert [n for n in to_handler if not n.startswith("endpoint-")] == ["drift", "error-rate", "latency-p99"]
+    assert [n for n in to_handler if not n.startswith("endpoint-")] == [
+        "drift",
+        "error-rate",
+        "latency-p99",
+        "live-quality",
+    ]
 
 
 def test_given_an_example_tenant_when_synthesized_then_the_alarm_lambda_alone_hears_the_internal_topic(doc):

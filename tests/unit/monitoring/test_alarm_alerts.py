@@ -85,6 +85,8 @@ def test_given_a_cloudwatch_message_when_parsed_then_metric_value_threshold_and_
         ("DriftScore", "TenantML", "drift", True),
         ("ErrorRate", "TenantML/churn", "error-rate", True),
         ("LatencyMs", "TenantML/churn", "latency", True),
+        ("LiveQuality", "TenantML/churn", "quality", True),
+        ("LiveQuality", "AWS/SageMaker", "platform", False),
         ("DriftScore", "TenantMLOther", "platform", False),
         ("Errors", "AWS/Lambda", "platform", False),
         ("ApproximateNumberOfMessagesVisible", "AWS/SQS", "platform", False),
