@@ -465,6 +465,9 @@ class TenantSpec(_Model):
     #: each address is an SNS subscription resource; more people: subscribe a distribution list
     alert_emails: list[Email] = Field(default_factory=list, max_length=MAX_ALERT_EMAILS)
     compute: ComputeSpec
+    #: the tag of the tenant's one image in its ECR repository (immutable tags): every pipeline job
+    #: and every registered version names it. Until every spec sets it, ``serving.image_tag`` stands in
+    image_tag: Annotated[str, StringConstraints(pattern=IMAGE_TAG_PATTERN)] | None = None
     streaming: StreamingSpec = StreamingSpec()
     storage: StorageSpec = StorageSpec()
     model: ModelSpec
@@ -509,6 +512,17 @@ class TenantSpec(_Model):
             )
         return value
 
+    @field_validator("serving")
+    @classmethod
+    def _one_image_tag(cls, serving: ServingSpec, info: ValidationInfo) -> ServingSpec:
+        tag = info.data.get("image_tag")
+        if tag is not None and serving.image_tag is not None and serving.image_tag != tag:
+            raise ValueError(
+                f"image_tag {serving.image_tag!r} differs from the tenant's image_tag {tag!r}: "
+                "the tenant has one image; remove serving.image_tag"
+            )
+        return serving
+
     @field_validator("tags")
     @classmethod
     def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
@@ -542,6 +556,11 @@ class TenantSpec(_Model):
                 {"summary": "; ".join(m for _, m, _ in found), "problems": found},
             )
         return self
+
+    @property
+    def pipeline_image_tag(self) -> str | None:
+        """The tag of the tenant's one image: ``image_tag``, else ``serving.image_tag``."""
+        return self.image_tag or self.serving.image_tag
 
     @property
     def all_tags(self) -> dict[str, str]:
