@@ -429,8 +429,15 @@ def _eks_serving_needs_eks_compute(platform: str, compute_kind: str) -> str | No
     return None
 
 
+def _one_image_tag(serving_tag: str | None, tenant_tag: str | None) -> str | None:
+    if serving_tag is not None and tenant_tag is not None and serving_tag != tenant_tag:
+        return f"differs from the tenant's image_tag {tenant_tag!r}: the tenant has one image; remove serving.image_tag"
+    return None
+
+
 _SECTION_RULES = (
     _SectionRule(reads=(("serving", "platform"), ("compute", "kind")), check=_eks_serving_needs_eks_compute),
+    _SectionRule(reads=(("serving", "image_tag"), ("image_tag",)), check=_one_image_tag),
 )
 #: the pydantic error type TenantSpec raises for broken section rules (its context lists them)
 _SECTION_RULES_ERROR = "section_rules"
@@ -511,17 +518,6 @@ class TenantSpec(_Model):
                 f"must not end in {KUBERNETES_STACK_SUFFIX!r}: that names the Kubernetes stack of an EKS tenant"
             )
         return value
-
-    @field_validator("serving")
-    @classmethod
-    def _one_image_tag(cls, serving: ServingSpec, info: ValidationInfo) -> ServingSpec:
-        tag = info.data.get("image_tag")
-        if tag is not None and serving.image_tag is not None and serving.image_tag != tag:
-            raise ValueError(
-                f"image_tag {serving.image_tag!r} differs from the tenant's image_tag {tag!r}: "
-                "the tenant has one image; remove serving.image_tag"
-            )
-        return serving
 
     @field_validator("tags")
     @classmethod

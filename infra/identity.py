@@ -332,9 +332,11 @@ class PermissionBoundary(TenantConstruct):
                         naming.arn_pattern("sagemaker", f"{kind}-job/{prefix}-*")
                         for kind in ("training", "processing")
                     ),
+                    # the groups are SageMaker's, shared by the account; the streams are named after our jobs
                     *(
-                        naming.arn_pattern("logs", f"log-group:{group}*")
+                        naming.arn_pattern("logs", f"log-group:{group}{stream}")
                         for group in actions.SAGEMAKER_JOB_LOG_GROUPS
+                        for stream in ("", f":log-stream:{prefix}-*")
                     ),
                     naming.arn_pattern("events", "rule/StepFunctionsGetEventsForSageMaker*"),
                     naming.arn_pattern("states", f"stateMachine:{prefix}-*"),
