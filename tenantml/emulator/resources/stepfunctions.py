@@ -72,7 +72,7 @@ def update_state_machine(ctx: HandlerContext, old: Config, new: Config, attribut
     return attributes
 
 
-def delete_state_machine(ctx: HandlerContext, attributes: Attributes) -> None:
+def delete_state_machine(ctx: HandlerContext, config: Config, attributes: Attributes) -> None:
     with ignore_missing():
         ctx.client("stepfunctions").delete_state_machine(stateMachineArn=attributes["arn"])
 
