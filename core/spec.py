@@ -434,8 +434,15 @@ def _eks_serving_needs_eks_compute(platform: str, compute_kind: str) -> str | No
     return None
 
 
+def _one_image_tag(serving_tag: str | None, tenant_tag: str | None) -> str | None:
+    if serving_tag is not None and tenant_tag is not None and serving_tag != tenant_tag:
+        return f"differs from the tenant's image_tag {tenant_tag!r}: the tenant has one image; remove serving.image_tag"
+    return None
+
+
 _SECTION_RULES = (
     _SectionRule(reads=(("serving", "platform"), ("compute", "kind")), check=_eks_serving_needs_eks_compute),
+    _SectionRule(reads=(("serving", "image_tag"), ("image_tag",)), check=_one_image_tag),
 )
 #: the pydantic error type TenantSpec raises for broken section rules (its context lists them)
 _SECTION_RULES_ERROR = "section_rules"
@@ -470,6 +477,9 @@ class TenantSpec(_Model):
     #: each address is an SNS subscription resource; more people: subscribe a distribution list
     alert_emails: list[Email] = Field(default_factory=list, max_length=MAX_ALERT_EMAILS)
     compute: ComputeSpec
+    #: the tag of the tenant's one image in its ECR repository (immutable tags): every pipeline job
+    #: and every registered version names it. Until every spec sets it, ``serving.image_tag`` stands in
+    image_tag: Annotated[str, StringConstraints(pattern=IMAGE_TAG_PATTERN)] | None = None
     streaming: StreamingSpec = StreamingSpec()
     storage: StorageSpec = StorageSpec()
     model: ModelSpec
@@ -547,6 +557,11 @@ class TenantSpec(_Model):
                 {"summary": "; ".join(m for _, m, _ in found), "problems": found},
             )
         return self
+
+    @property
+    def pipeline_image_tag(self) -> str | None:
+        """The tag of the tenant's one image: ``image_tag``, else ``serving.image_tag``."""
+        return self.image_tag or self.serving.image_tag
 
     @property
     def all_tags(self) -> dict[str, str]:

@@ -166,3 +166,47 @@ EKS_CNI_TAG = ("ec2:CreateTags",)
 #: reading the objects under one prefix of a bucket (the monitor reads the data bucket's labels/ only)
 S3_READ_OBJECTS = ("s3:GetObject", "s3:GetObjectVersion")
 S3_LIST = ("s3:ListBucket",)
+
+# --- the pipeline state machine and its SageMaker jobs (issue 15) --------------------------------------
+
+SAGEMAKER_PROCESSING = (
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:DescribeProcessingJob",
+    "sagemaker:StopProcessingJob",
+)
+#: a job created with Tags needs AddTags on it; Step Functions' .sync integration lists them
+SAGEMAKER_JOB_TAGS = ("sagemaker:AddTags", "sagemaker:ListTags")
+#: the EventBridge rule Step Functions manages in the account to learn that a .sync job finished
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html)
+EVENTS_SYNC_RULE = ("events:DescribeRule", "events:PutRule", "events:PutTargets")
+SFN_SYNC_RULES = (
+    "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
+)
+#: starting the tenant's pipeline and reading an execution (a duplicate start is ExecutionAlreadyExists)
+SFN_START = ("states:StartExecution",)
+SFN_DESCRIBE_EXECUTION = ("states:DescribeExecution",)
+#: Step Functions' logging to CloudWatch Logs goes through log deliveries, which have no resource-level
+#: permissions (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html): granted on "*"
+SFN_LOG_DELIVERY = (
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+)
+#: X-Ray tracing of executions; no resource-level permissions
+XRAY_SAMPLING = ("xray:GetSamplingRules", "xray:GetSamplingTargets")
+#: a SageMaker job's container logs: /aws/sagemaker/TrainingJobs and ProcessingJobs, stream <job name>/...
+SAGEMAKER_JOB_LOGS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+)
+SAGEMAKER_JOB_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs")
+#: removing every version of what a failed run wrote (versioned buckets keep noncurrent versions)
+S3_DELETE_VERSION = ("s3:DeleteObjectVersion",)

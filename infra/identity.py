@@ -83,6 +83,7 @@ def trust_policy(
     services: Sequence[str] = (),
     federated: Mapping[str, Mapping[str, object]] | None = None,
     accounts: Sequence[str] = (),
+    source_account: str | None = None,
 ) -> str:
     """An assume-role policy for AWS services, accounts' principals and, optionally, an OIDC provider (IRSA)."""
     statements: list[dict[str, object]] = []
@@ -97,14 +98,16 @@ def trust_policy(
             }
         )
     if services:
-        statements.append(
-            {
-                "Sid": "Services",
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"Service": sorted(services)},
-            }
-        )
+        service_statement: dict[str, object] = {
+            "Sid": "Services",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"Service": sorted(services)},
+        }
+        if source_account:
+            # confused deputy: the service may assume the role only on behalf of this account
+            service_statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+        statements.append(service_statement)
     for provider_arn, condition in (federated or {}).items():
         statements.append(
             {
@@ -133,6 +136,8 @@ class ServiceRoleProps:
     federated: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     #: account root ARNs whose principals may assume the role (people, e.g. cluster administrators)
     trusted_accounts: tuple[str, ...] = ()
+    #: only on behalf of this account may the services assume the role (``aws:SourceAccount``)
+    source_account: str | None = None
 
     def __post_init__(self) -> None:
         if not self.assumed_by and not self.federated and not self.trusted_accounts:
@@ -159,7 +164,9 @@ class ServiceRole(TenantConstruct):
             {
                 "name": self.role_name,
                 "description": props.description,
-                "assume_role_policy": trust_policy(props.assumed_by, props.federated, props.trusted_accounts),
+                "assume_role_policy": trust_policy(
+                    props.assumed_by, props.federated, props.trusted_accounts, props.source_account
+                ),
                 "permissions_boundary": props.boundary_arn,
                 "max_session_duration": 3600,
             },
@@ -229,7 +236,11 @@ class PermissionBoundary(TenantConstruct):
 
     SERVICES: ClassVar[dict[str, tuple[tuple[str, ...], tuple[str, str]]]] = {
         "S3Objects": (actions.S3_READ + actions.S3_WRITE, ("s3", "{prefix}-*")),
-        "S3ObjectKeys": (actions.S3_READ + actions.S3_WRITE, ("s3", "{prefix}-*/*")),
+        # DeleteObjectVersion: cleanup after a failed pipeline run removes every version it wrote
+        "S3ObjectKeys": (
+            actions.S3_READ + actions.S3_WRITE + actions.S3_DELETE_VERSION,
+            ("s3", "{prefix}-*/*"),
+        ),
         "Kinesis": (actions.KINESIS_READ + actions.KINESIS_WRITE, ("kinesis", "stream/{prefix}-*")),
         "Sns": (actions.SNS_PUBLISH, ("sns", "{prefix}-*")),
         "Sqs": (actions.SQS_SEND, ("sqs", "{prefix}-*")),
@@ -282,6 +293,7 @@ class PermissionBoundary(TenantConstruct):
             PolicyStatement(sid="ImageLogin", actions=actions.ECR_AUTH, resources=("*",)),
             PolicyStatement(sid="EndpointNetwork", actions=actions.SAGEMAKER_VPC_ACCESS, resources=("*",)),
         ]
+        statements += self._pipeline_statements(naming)
         if props.session_manager:
             statements.append(
                 PolicyStatement(sid="SessionManager", actions=actions.SSM_SESSION_MANAGER, resources=("*",))
@@ -300,6 +312,47 @@ class PermissionBoundary(TenantConstruct):
     @property
     def policy_arn(self) -> str:
         return self.policy.arn_ref
+
+    @staticmethod
+    def _pipeline_statements(naming: Naming) -> list[PolicyStatement]:
+        """The pipeline state machine and its SageMaker jobs (issue 15), a statement per kind with
+        all its resources: a managed policy holds at most 6,144 characters."""
+        prefix = naming.prefix
+        # one statement: each action applies only to resources of its own type, so the union grants
+        # nothing beyond its parts
+        return [
+            PolicyStatement(
+                sid="Pipeline",
+                actions=actions.SAGEMAKER_TRAINING
+                + actions.SAGEMAKER_PROCESSING
+                + actions.SAGEMAKER_JOB_TAGS
+                + actions.SAGEMAKER_JOB_LOGS
+                + actions.EVENTS_SYNC_RULE
+                + actions.SFN_START
+                + actions.SFN_DESCRIBE_EXECUTION,
+                resources=(
+                    *(
+                        naming.arn_pattern("sagemaker", f"{kind}-job/{prefix}-*")
+                        for kind in ("training", "processing")
+                    ),
+                    # the groups are SageMaker's, shared by the account; the streams are named after our jobs
+                    *(
+                        naming.arn_pattern("logs", f"log-group:{group}{stream}")
+                        for group in actions.SAGEMAKER_JOB_LOG_GROUPS
+                        for stream in ("", f":log-stream:{prefix}-*")
+                    ),
+                    naming.arn_pattern("events", "rule/StepFunctionsGetEventsForSageMaker*"),
+                    naming.arn_pattern("states", f"stateMachine:{prefix}-*"),
+                    naming.arn_pattern("states", f"execution:{prefix}-*"),
+                ),
+            ),
+            # the state machine's log delivery and trace sampling have no resource-level permissions
+            PolicyStatement(
+                sid="PipelineService",
+                actions=actions.SFN_LOG_DELIVERY + actions.XRAY_SAMPLING,
+                resources=("*",),
+            ),
+        ]
 
 
 #: IAM's limit on a role name, which a service-linked role's name plus its custom suffix must fit

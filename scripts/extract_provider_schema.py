@@ -116,6 +116,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "aws_lb",
     "aws_lb_target_group",
     "aws_lb_listener",
+    "aws_sfn_state_machine",
 )
 
 # The Kubernetes resources the EKS serving construct synthesizes (hashicorp/kubernetes).

@@ -33,6 +33,7 @@ from infra.identity import (
 from infra.keys import TenantKey, TenantKeyProps
 from infra.kubernetes import serving_names, serving_pods_role
 from infra.network import Network, NetworkProps
+from infra.orchestration import PipelineStateMachine, PipelineStateMachineProps, training_hyperparameters
 from infra.registry import ModelRegistry, ModelRegistryProps
 from infra.serving import (
     GuardrailProps,
@@ -310,9 +311,53 @@ class TenantPlatformStack(TenantStack):
             "TENANTML_MODEL_SPEC": json.dumps(spec.model.model_dump(mode="json"), sort_keys=True),
             "TENANTML_MONITORING_SPEC": json.dumps(spec.monitoring.model_dump(mode="json"), sort_keys=True),
         }
-        functions = self._functions(
-            naming, spec, key, boundary.policy_arn, account.account_id, environment, build_dir
+        # the training pipeline as a Step Functions state machine of SageMaker jobs, once the image is pinned
+        tag = spec.pipeline_image_tag
+        pipeline = (
+            PipelineStateMachine(
+                self,
+                "Pipeline",
+                PipelineStateMachineProps(
+                    naming=naming,
+                    key=key,
+                    boundary_arn=boundary.policy_arn,
+                    account_id=account.account_id,
+                    partition=account.partition,
+                    model_name=spec.model.name,
+                    images=images,
+                    image_tag=tag,
+                    job_role=roles["training"],
+                    data=storage.data,
+                    artifacts=storage.artifacts,
+                    models=storage.models,
+                    alerts=alerts,
+                    registry=registry,
+                    metrics_namespace=metrics_namespace(spec.name),
+                    hyperparameters=training_hyperparameters(spec.model),
+                    search_timeout_seconds=spec.model.search_timeout_seconds,
+                    log_retention_days=spec.lambdas.log_retention_days,
+                ),
+            )
+            if tag
+            else None
         )
+        starters = ("data_arrival", "alarm")
+        pipeline_environment = (
+            {"TENANTML_PIPELINE_STATE_MACHINE_ARN": pipeline.state_machine_arn} if pipeline else {}
+        )
+        functions = self._functions(
+            naming,
+            spec,
+            key,
+            boundary.policy_arn,
+            account.account_id,
+            environment,
+            build_dir,
+            {name: pipeline_environment for name in starters},
+        )
+        if pipeline is not None:
+            for name in starters:
+                pipeline.grant_start_execution(functions[name].role)
         storage.data.grant_read(functions["data_arrival"].role)
         for fn in functions.values():
             storage.artifacts.grant_read_write(fn.role)
@@ -356,6 +401,7 @@ class TenantPlatformStack(TenantStack):
             **{f"{name}_dead_letter_queue_url": fn.dead_letters.ref("url") for name, fn in functions.items()},
             **compute_outputs,
             **serving_outputs,
+            **({"pipeline_state_machine_arn": pipeline.state_machine_arn} if pipeline else {}),
         }
         for output_id, value in outputs.items():
             TerraformOutput(self, output_id, value=value)
@@ -505,6 +551,7 @@ class TenantPlatformStack(TenantStack):
         account_id: str,
         environment: dict[str, str],
         build_dir: Path,
+        extra_environment: Mapping[str, Mapping[str, str]] | None = None,
     ) -> dict[str, PythonFunction]:
         holders = TenantConstruct(self, "Functions")
         descriptions = {
@@ -524,7 +571,7 @@ class TenantPlatformStack(TenantStack):
                     boundary_arn=boundary_arn,
                     build_dir=build_dir,
                     account_id=account_id,
-                    environment=environment,
+                    environment={**environment, **(extra_environment or {}).get(handler, {})},
                     timeout_seconds=spec.lambdas.timeout_seconds,
                     memory_mb=spec.lambdas.memory_mb,
                     reserved_concurrency=spec.lambdas.reserved_concurrency,

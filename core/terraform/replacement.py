@@ -104,6 +104,7 @@ REPLACEMENT_ATTRIBUTES: dict[str, tuple[Entry, ...]] = {
     "aws_kms_alias": ("name", "name_prefix"),
     # --- streaming, alerting, queues
     "aws_kinesis_stream": ("name",),
+    "aws_sfn_state_machine": ("name", "name_prefix", "type"),
     "aws_sns_topic": ("name", "name_prefix", "fifo_topic"),
     "aws_sns_topic_subscription": ("topic_arn", "protocol", "endpoint"),
     "aws_sns_topic_policy": ("arn",),

@@ -378,7 +378,21 @@ def test_given_a_boundary_when_synthesized_then_every_resource_is_one_of_this_te
     # PutMetricData, GetCallerIdentity, the X-Ray writes, the ECR login and the SageMaker VPC
     # network-interface calls have no resource-level permissions; listing log groups (VPC flow logs
     # delivery) is authorized on the account's log groups as a whole
-    unscoped = {"Metrics", "WhoAmI", "Traces", "ImageLogin", "EndpointNetwork", "LogGroupList"}
+    unscoped = {
+        "Metrics",
+        "WhoAmI",
+        "Traces",
+        "ImageLogin",
+        "EndpointNetwork",
+        "LogGroupList",
+        "PipelineService",
+    }
+    #: named by AWS, one per account: SageMaker's job log groups and Step Functions' .sync rules
+    shared = (
+        "log-group:/aws/sagemaker/TrainingJobs",
+        "log-group:/aws/sagemaker/ProcessingJobs",
+        "rule/StepFunctionsGetEventsForSageMaker*",
+    )
 
     # then
     for st in doc["Statement"]:
@@ -389,6 +403,7 @@ def test_given_a_boundary_when_synthesized_then_every_resource_is_one_of_this_te
                 "tenantml-acme-dev-" in resource
                 or resource.endswith("log-group:/tenantml/acme/*")
                 or resource == "${aws_kms_key.key.arn}"
+                or resource.endswith(shared)
             ), (st["Sid"], resource)
 
 
@@ -424,6 +439,9 @@ def test_given_a_boundary_when_synthesized_then_metrics_are_limited_to_the_names
         "xray:PutTraceSegments",
         *actions.ECR_AUTH,
         *actions.SAGEMAKER_VPC_ACCESS,
+        # the pipeline state machine's log delivery and trace sampling
+        *actions.SFN_LOG_DELIVERY,
+        *actions.XRAY_SAMPLING,
     }
 
 

@@ -322,7 +322,7 @@ def test_given_eks_serving_on_an_ec2_tenant_then_the_spec_is_rejected_naming_the
     text = (
         (EXAMPLE_TENANTS / "churn.yaml")
         .read_text()
-        .replace("platform: sagemaker", "platform: eks\n  image_tag: v1")
+        .replace("platform: sagemaker", 'platform: eks\n  image_tag: "1.0.0"')
     )
     with pytest.raises(TenantSpecError) as raised:
         parse_spec(Path("churn.yaml"), text)

@@ -500,7 +500,7 @@ def test_given_a_vpc_cidr_that_is_not_a_private_network_when_parsed_then_the_spe
             ),
         ),
         (
-            {"serving.platform": "eks", "serving.image_tag": "v1"},
+            {"serving.platform": "eks", "serving.image_tag": "1.0.0"},
             "churn",
             (
                 "serving.platform",
@@ -554,7 +554,7 @@ def test_given_a_cross_field_problem_next_to_field_errors_when_parsed_then_both_
 def test_given_an_invalid_field_next_to_a_valid_input_of_a_section_rule_when_parsed_then_the_rule_still_runs():
     # given: compute.instance_types is invalid, compute.kind (what the rule reads) is not
     document = _with(
-        {"compute.instance_types": ["large"], "serving.platform": "eks", "serving.image_tag": "v1"}
+        {"compute.instance_types": ["large"], "serving.platform": "eks", "serving.image_tag": "1.0.0"}
     )
 
     # when
@@ -579,8 +579,11 @@ def test_given_an_invalid_field_next_to_a_valid_input_of_a_section_rule_when_par
     ("changes", "reported"),
     [
         ({"model.problem": "clustering", "model.primary_metric": "rmse"}, "model.problem"),
-        ({"compute.kind": "fargate", "serving.platform": "eks", "serving.image_tag": "v1"}, "compute.kind"),
-        ({"compute": "big", "serving.platform": "eks", "serving.image_tag": "v1"}, "compute"),
+        (
+            {"compute.kind": "fargate", "serving.platform": "eks", "serving.image_tag": "1.0.0"},
+            "compute.kind",
+        ),
+        ({"compute": "big", "serving.platform": "eks", "serving.image_tag": "1.0.0"}, "compute"),
     ],
     ids=["metric-of-unknown-problem", "serving-on-unknown-compute", "compute-not-a-mapping"],
 )
@@ -638,7 +641,9 @@ def _two_broken_files(directory: Path) -> tuple[Path, Path, list[tuple[str, str,
         directory, "alpha.yaml", _with({"name": "alpha", "region": "moon-1", "model.primary_metric": "rmse"})
     )
     second = _write(
-        directory, "beta.yaml", _with({"name": "alpha", "serving.platform": "eks", "serving.image_tag": "v1"})
+        directory,
+        "beta.yaml",
+        _with({"name": "alpha", "serving.platform": "eks", "serving.image_tag": "1.0.0"}),
     )
     expected = [
         (f"{first}: region", "must be an AWS region such as eu-west-1", "moon-1"),
@@ -845,7 +850,7 @@ def test_given_the_examples_then_churn_serves_on_sagemaker_and_fraud_on_eks():
             ),
         ),
         (
-            {"serving.platform": "eks", "serving.image_tag": "v1"},
+            {"serving.platform": "eks", "serving.image_tag": "1.0.0"},
             "churn",
             f"{SPEC_PATH}: serving.platform",
             "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local",

@@ -1,0 +1,214 @@
+"""The pipeline's state machine definition: accepted by moto's ASL parser, every Task guarded
+(Retry, Catch-all, TimeoutSeconds), every job bounded, job names valid for the longest tenant, and
+the failure path publishing one alert (run through moto's interpreter)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from wait_support import wait_until
+
+from core.errors import ConstructPropsError
+from core.naming import Naming
+from core.spec import TENANT_NAME_RE, Environment
+from infra.orchestration_definition import (
+    DECISIONS,
+    JOB_NAME_MAX,
+    JOB_NAME_PATTERN,
+    STEP_COMMANDS,
+    PipelineDefinitionProps,
+    job_name_expression,
+    pipeline_definition,
+    pipeline_definition_json,
+)
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/tenantml-acme-dev-pipeline"
+SFN_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
+#: the longest tenant name the spec allows (20 characters) in the longest environment
+LONGEST = Naming(tenant="a" + "b" * 18 + "c", environment=Environment.STAGING.value, region=REGION)
+
+
+def _props(prefix: str = "tenantml-acme-dev", **overrides: Any) -> PipelineDefinitionProps:
+    fields: dict[str, Any] = {
+        "prefix": prefix,
+        "tenant": "acme",
+        "model_name": "churn",
+        "image_uri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/tenantml-acme-dev-images:2026.12.1",
+        "job_role_arn": f"arn:aws:iam::{ACCOUNT}:role/tenantml-acme-dev-training",
+        "artifacts_bucket": "tenantml-acme-dev-artifacts",
+        "models_bucket": "tenantml-acme-dev-models",
+        "kms_key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234",
+        "alerts_topic_arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:tenantml-acme-dev-alerts",
+        "model_package_group": "tenantml-acme-dev-churn",
+        "hyperparameters": {"model_name": "churn", "timeout_seconds": "600"},
+        "search_timeout_seconds": 600,
+    }
+    fields.update(overrides)
+    return PipelineDefinitionProps(**fields)
+
+
+def _tasks(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in definition["States"].items() if s["Type"] == "Task"}
+
+
+def _run(client: Any, definition: dict[str, Any] | str, execution_input: dict[str, Any], name: str) -> dict:
+    text = definition if isinstance(definition, str) else json.dumps(definition)
+    arn = client.create_state_machine(name=name, definition=text, roleArn=ROLE)["stateMachineArn"]
+    execution = client.start_execution(stateMachineArn=arn, name=name, input=json.dumps(execution_input))
+    return wait_until(
+        lambda: (
+            (d := client.describe_execution(executionArn=execution["executionArn"]))["status"] != "RUNNING"
+            and d
+        ),
+        timeout=60,
+        message="execution finished",
+    )
+
+
+def test_moto_parser_accepts_the_definition() -> None:
+    with mock_aws(config=SFN_CONFIG):
+        client = boto3.client("stepfunctions", region_name=REGION)
+        arn = client.create_state_machine(
+            name="tenantml-acme-dev-pipeline", definition=pipeline_definition_json(_props()), roleArn=ROLE
+        )["stateMachineArn"]
+        assert (
+            json.loads(client.describe_state_machine(stateMachineArn=arn)["definition"])["StartAt"] == "Start"
+        )
+        # the parser is real: a malformed document is refused
+        with pytest.raises(ClientError, match="ASLParserException"):
+            client.create_state_machine(
+                name="broken", definition='{"StartAt": "X", "States": {}', roleArn=ROLE
+            )
+
+
+def test_every_transition_names_a_state_and_every_state_is_reachable() -> None:
+    states = pipeline_definition(_props())["States"]
+    edges: dict[str, set[str]] = {}
+    for name, state in states.items():
+        targets = {state[k] for k in ("Next", "Default") if k in state}
+        targets |= {c["Next"] for c in state.get("Catch", []) + state.get("Choices", [])}
+        assert targets <= states.keys(), f"{name} goes to unknown states {targets - states.keys()}"
+        edges[name] = targets
+    seen, todo = set(), ["Start"]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(edges[current])
+    assert seen == set(states)
+    assert [states[n]["Type"] for n in ("Done", "RunFailed")] == ["Succeed", "Fail"]
+
+
+def test_every_task_retries_times_out_and_catches_everything() -> None:
+    props = _props()
+    for name, task in _tasks(pipeline_definition(props)).items():
+        assert task["TimeoutSeconds"] > 0, name
+        assert task["Retry"] and all(r["BackoffRate"] > 1 and r["MaxAttempts"] >= 1 for r in task["Retry"]), (
+            name
+        )
+        assert all("States.ALL" not in r["ErrorEquals"] for r in task["Retry"]), f"{name} retries everything"
+        assert [c["ErrorEquals"] for c in task["Catch"]] == [["States.ALL"]], name
+        parameters = task["Parameters"]
+        if "sagemaker:" in task["Resource"]:
+            assert task["Resource"].endswith(".sync"), name
+            runtime = parameters["StoppingCondition"]["MaxRuntimeInSeconds"]
+            assert task["TimeoutSeconds"] > runtime, f"{name}: the job's own limit must fire first"
+            # every job runs the tenant image, with its command after the image's entry point
+            image = parameters.get("AppSpecification", parameters.get("AlgorithmSpecification"))
+            assert props.image_uri in (image.get("ImageUri"), image.get("TrainingImage")), name
+            assert image["ContainerEntrypoint"] == ["python", "-m", "pipelines.container"]
+            assert image["ContainerArguments"][0] in STEP_COMMANDS
+            assert parameters["RoleArn"] == props.job_role_arn
+
+
+def test_training_runtime_is_the_search_budget_plus_a_margin() -> None:
+    train = pipeline_definition(_props(search_timeout_seconds=1800))["States"]["Train"]
+    runtime = train["Parameters"]["StoppingCondition"]["MaxRuntimeInSeconds"]
+    assert 1800 < runtime <= 1800 + 3600
+    assert train["Parameters"]["HyperParameters"] == {"model_name": "churn", "timeout_seconds": "600"}
+
+
+def test_the_decision_branches_and_an_unknown_one_fails_the_run() -> None:
+    states = pipeline_definition(_props())["States"]
+    choices = {c["StringEquals"]: c["Next"] for c in states["Decide"]["Choices"]}
+    assert choices == {"approved": "Register", "pending": "Register", "rejected": "Notify"}
+    assert set(choices) == set(DECISIONS)
+    assert states[states["Decide"]["Default"]]["Next"] == "RecordFailure"
+
+
+def test_job_names_fit_the_boundary_and_sagemaker_for_the_longest_tenant() -> None:
+    assert TENANT_NAME_RE.match(LONGEST.tenant) and len(LONGEST.tenant) == 20
+    parameters = {f"{step}.$": job_name_expression(LONGEST.prefix, step) for step in STEP_COMMANDS}
+    definition = {
+        "StartAt": "Names",
+        "States": {"Names": {"Type": "Pass", "Parameters": parameters, "End": True}},
+    }
+    with mock_aws(config=SFN_CONFIG):
+        client = boto3.client("stepfunctions", region_name=REGION)
+        first, second = (json.loads(_run(client, definition, {}, f"names-{n}")["output"]) for n in range(2))
+    assert set(first) == set(STEP_COMMANDS)
+    for step, name in first.items():
+        assert name.startswith(f"{LONGEST.prefix}-{step}-"), name
+        # the boundary's patterns: training-job/<prefix>-* and processing-job/<prefix>-*
+        assert JOB_NAME_PATTERN.match(name) and len(name) <= JOB_NAME_MAX, (name, len(name))
+    # a retried step (or a re-run) never reuses a job name
+    assert not set(first.values()) & set(second.values())
+
+
+def test_a_prefix_that_would_make_job_names_too_long_is_refused() -> None:
+    with pytest.raises(ConstructPropsError) as caught:
+        _props(prefix="tenantml-" + "x" * 40)
+    assert caught.value.problems[0].location == "prefix"
+
+
+def test_the_failure_path_records_the_failure_and_publishes_one_alert() -> None:
+    """Runs the definition's own RecordFailure and Alert states in moto's interpreter, after a
+    failing Start (its bucket does not exist). moto cannot run the SageMaker integration yet (the
+    emulator adds it), so only Cleanup, the one job on the path, is replaced by a Pass here."""
+    with mock_aws(config=SFN_CONFIG):
+        s3 = boto3.client("s3", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        topic = sns.create_topic(Name="tenantml-acme-dev-alerts")["TopicArn"]
+        queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+        )
+        # the failure object goes to a bucket that exists; Start writes to one that does not
+        s3.create_bucket(Bucket="records", CreateBucketConfiguration={"LocationConstraint": REGION})
+        definition = pipeline_definition(_props(alerts_topic_arn=topic, artifacts_bucket="missing-bucket"))
+        states = definition["States"]
+        states["RecordFailure"]["Parameters"]["Bucket"] = "records"
+        states["Cleanup"] = {"Type": "Pass", "ResultPath": None, "Next": states["Cleanup"]["Next"]}
+        client = boto3.client("stepfunctions", region_name=REGION)
+        run_id = "run-0123456789abcdef"
+        execution_input = {
+            "run_id": run_id,
+            "tenant": "acme",
+            "model": "churn",
+            "trigger": "data-arrival",
+            "data": {"bucket": "tenantml-acme-dev-data", "key": "incoming/a.csv", "version_id": None},
+            "cause": None,
+        }
+        result = _run(client, definition, execution_input, run_id)
+        assert result["status"] == "FAILED"
+        assert result["error"] == "tenantml.PipelineRunFailed"
+        failure = json.loads(
+            s3.get_object(Bucket="records", Key=f"runs/{run_id}/failure.json")["Body"].read()
+        )
+        assert failure["failed_step"] == "Start" and failure["failure"]["Error"]
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        bodies = [m["Body"] for m in messages.get("Messages", [])]
+        assert len(bodies) == 1, bodies
+        assert run_id in bodies[0] and "failed in step Start" in bodies[0]
+        assert failure["failure"]["Error"] in bodies[0]
