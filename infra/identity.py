@@ -244,13 +244,16 @@ class PermissionBoundary(TenantConstruct):
         "Kinesis": (actions.KINESIS_READ + actions.KINESIS_WRITE, ("kinesis", "stream/{prefix}-*")),
         "Sns": (actions.SNS_PUBLISH, ("sns", "{prefix}-*")),
         "Sqs": (actions.SQS_SEND, ("sqs", "{prefix}-*")),
-        "Logs": (actions.LOGS_WRITE, ("logs", "log-group:/tenantml/{tenant}/*")),
+        # DescribeLogStreams: VPC flow logs delivery (infra/flow_logs.py) checks its streams
+        "Logs": (
+            actions.LOGS_WRITE + actions.LOGS_DESCRIBE_STREAMS,
+            ("logs", "log-group:/tenantml/{tenant}/*"),
+        ),
         "LambdaLogs": (actions.LOGS_WRITE, ("logs", "log-group:/aws/lambda/{prefix}-*")),
         "Registry": (
             actions.SAGEMAKER_REGISTRY_READ + actions.SAGEMAKER_REGISTRY_WRITE,
             ("sagemaker", "model-package*/{prefix}-*"),
         ),
-        "Training": (actions.SAGEMAKER_TRAINING, ("sagemaker", "training-job/{prefix}-*")),
         "PassRole": (actions.IAM_PASS_ROLE, ("iam", "role/{prefix}-*")),
         "Alarms": (actions.CLOUDWATCH_ALARMS_READ, ("cloudwatch", "alarm:{prefix}-*")),
         "Images": (actions.ECR_PULL, ("ecr", "repository/{prefix}-*")),
@@ -259,8 +262,7 @@ class PermissionBoundary(TenantConstruct):
             actions.SAGEMAKER_ENDPOINT_LOGS,
             ("logs", "log-group:/aws/sagemaker/Endpoints/{prefix}-*"),
         ),
-        # VPC flow logs delivery (infra/flow_logs.py): its streams, and the list of the account's groups
-        "FlowLogStreams": (actions.LOGS_DESCRIBE_STREAMS, ("logs", "log-group:/tenantml/{tenant}/*")),
+        # VPC flow logs delivery (infra/flow_logs.py) lists the account's groups
         "LogGroupList": (actions.LOGS_LIST_GROUPS, ("logs", "log-group:*")),
     }
 
