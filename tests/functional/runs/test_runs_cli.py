@@ -141,7 +141,7 @@ def test_train_registers_a_version_and_models_commands_manage_it(cli, stack, end
     [job] = sagemaker.list_training_jobs()["TrainingJobSummaries"]
     assert f"sagemaker ({job['TrainingJobName']})" in result.output
     assert version.lineage.data_uri == f"s3://{stack['outputs']['data_bucket_name']}/{SAMPLE_KEY}"
-    report = f"s3://{stack['outputs']['artifacts_bucket_name']}/runs/{version.lineage.run_id}/evaluation/candidate/evaluation_report.html"
+    report = f"s3://{stack['outputs']['artifacts_bucket_name']}/runs/{version.lineage.run_id}/evaluation/comparison/evaluation_report.html"
     assert report in result.output
 
     # when a local file is trained in-process: no better than the champion, so it waits
