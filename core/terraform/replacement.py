@@ -112,6 +112,7 @@ REPLACEMENT_ATTRIBUTES: dict[str, tuple[Entry, ...]] = {
     "aws_cloudwatch_log_group": ("name", "name_prefix", "log_group_class"),
     "aws_cloudwatch_metric_alarm": ("alarm_name",),
     "aws_cloudwatch_dashboard": ("dashboard_name",),
+    "aws_sfn_state_machine": ("name", "name_prefix", "type"),
     # --- Lambda
     "aws_lambda_function": ("function_name", "package_type"),
     "aws_lambda_permission": (ALL,),

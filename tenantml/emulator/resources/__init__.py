@@ -24,6 +24,7 @@ from tenantml.emulator.resources import (
     s3,
     sagemaker_registry,
     sagemaker_serving,
+    step_functions,
     vpc_endpoints,
 )
 from tenantml.emulator.resources.base import Handler, HandlerContext
@@ -48,6 +49,7 @@ _MODULES = (
     kubernetes,
     hardening,
     eks_access,
+    step_functions,
 )
 
 
