@@ -311,6 +311,9 @@ def _request_resource(request: Any, values: dict[str, Any]) -> str | None:
         if isinstance(key_id, str) and not key_id.startswith("alias/") and ":alias/" not in key_id:
             return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key_id}"
     if service == "sagemaker":
+        for key, kind in _SAGEMAKER_JOB_NAMES.items():
+            if isinstance(values.get(key), str):  # SageMaker ARNs spell names in lower case
+                return f"arn:aws:sagemaker:{region}:{account}:{kind}/{values[key].lower()}"
         for key in ("ModelPackageGroupName", "ModelPackageName"):
             value = values.get(key)
             if isinstance(value, str):
@@ -319,6 +322,17 @@ def _request_resource(request: Any, values: dict[str, Any]) -> str | None:
                 if key == "ModelPackageGroupName":
                     return f"arn:aws:sagemaker:{region}:{account}:model-package-group/{value.lower()}"
     return None
+
+
+#: request parameter naming a SageMaker job -> the job's ARN resource type
+_SAGEMAKER_JOB_NAMES = {"TrainingJobName": "training-job", "ProcessingJobName": "processing-job"}
+
+#: actions that hand a role to a service, which AWS authorizes as ``iam:PassRole`` on that role too:
+#: action -> (request parameter naming the role, the service it is passed to: ``iam:PassedToService``)
+PASSED_ROLES: dict[str, tuple[str, str]] = {
+    "sagemaker:CreateTrainingJob": ("RoleArn", "sagemaker.amazonaws.com"),
+    "sagemaker:CreateProcessingJob": ("RoleArn", "sagemaker.amazonaws.com"),
+}
 
 
 def _request_conditions(request: Any, values: dict[str, Any]) -> dict[str, str]:
@@ -362,7 +376,10 @@ def add_permission_boundaries() -> None:
     - an explicit Deny in any identity policy denies; otherwise some policy must Allow;
     - when the role (or user) has a permission boundary, the boundary must Allow too: what is
       allowed is the intersection of identity policies and boundary (moto ignores boundaries);
-    - for Kinesis, SNS, KMS and the SageMaker registry the resource ARN is taken from the request
+    - an action that hands a role to a service (:data:`PASSED_ROLES`: ``CreateTrainingJob``,
+      ``CreateProcessingJob``) also needs ``iam:PassRole`` on that role, with
+      ``iam:PassedToService`` in the request context, as AWS checks it;
+    - for Kinesis, SNS, KMS, the SageMaker registry and SageMaker jobs the resource ARN is taken from the request
       (:func:`_request_resource`), so a statement scoped to one tenant's stream, topic, key or
       model group does not cover another's. For the other services moto knows no resource: a
       request there matches an Allow statement by its action whatever the statement's
@@ -411,29 +428,38 @@ def add_permission_boundaries() -> None:
             return True  # an unknown resource may be any: Deny statements still match only "*"
         return element_matches(self, statement_element, value)
 
+    def permitted_to(self: Any, action: str, resource: str, context: dict[str, str]) -> None:
+        """Deny unless the identity policies allow ``action`` on ``resource`` and the boundary does too."""
+        self._tenantml_action, self._tenantml_resource = action, resource
+        permitted = False
+        for policy in self._access_key.collect_policies():
+            result = IAMPolicy(policy).is_action_permitted(action, resource, None, context)
+            if result == PermissionResult.DENIED:
+                self._raise_access_denied()
+            permitted = permitted or result == PermissionResult.PERMITTED
+        if permitted and action == self._action and self._is_assuming_role_operation(resource):
+            permitted = self._check_role_trust_relationship(resource)
+        if permitted:
+            boundary = _permissions_boundary(self._access_key)
+            if boundary is not None:
+                result = IAMPolicy(boundary).is_action_permitted(action, resource, None, context)
+                permitted = result == PermissionResult.PERMITTED
+        if not permitted:
+            self._raise_access_denied()
+
     def check_action_permitted(self: Any, resource: str) -> None:
         if self._action == "sts:GetCallerIdentity":
             return
         values = _request_values(self)
         if resource == "*":
             resource = _request_resource(self, values) or _UNKNOWN_RESOURCE
-        self._tenantml_resource = resource
         context = _request_conditions(self, values)
-        permitted = False
-        for policy in self._access_key.collect_policies():
-            result = IAMPolicy(policy).is_action_permitted(self._action, resource, None, context)
-            if result == PermissionResult.DENIED:
-                self._raise_access_denied()
-            permitted = permitted or result == PermissionResult.PERMITTED
-        if permitted and self._is_assuming_role_operation(resource):
-            permitted = self._check_role_trust_relationship(resource)
-        if permitted:
-            boundary = _permissions_boundary(self._access_key)
-            if boundary is not None:
-                result = IAMPolicy(boundary).is_action_permitted(self._action, resource, None, context)
-                permitted = result == PermissionResult.PERMITTED
-        if not permitted:
-            self._raise_access_denied()
+        permitted_to(self, self._action, resource, context)
+        passed = PASSED_ROLES.get(self._action)
+        if passed is not None and isinstance(values.get(passed[0]), str):
+            # AWS authorizes the role handed to the service as a second action of the same caller
+            passing = {**context, "iam:PassedToService": passed[1]}
+            permitted_to(self, "iam:PassRole", values[passed[0]], passing)
 
     signature_check = IAMRequestBase.check_signature
 
@@ -463,10 +489,11 @@ def add_permission_boundaries() -> None:
         from moto.core.exceptions import JsonRESTError
 
         resource = getattr(self, "_tenantml_resource", "*")
+        action = getattr(self, "_tenantml_action", self._action)
         raise JsonRESTError(
             "AccessDeniedException",
-            f"User: {self._access_key.arn} is not authorized to perform: {self._action} on resource: "
-            f"{resource} because no identity-based policy allows the {self._action} action",
+            f"User: {self._access_key.arn} is not authorized to perform: {action} on resource: "
+            f"{resource} because no identity-based policy allows the {action} action",
         )
 
     IAMPolicyStatement.is_action_permitted = is_action_permitted
