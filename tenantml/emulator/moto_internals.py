@@ -310,6 +310,10 @@ def _request_resource(request: Any, values: dict[str, Any]) -> str | None:
         key_id = values.get("KeyId")
         if isinstance(key_id, str) and not key_id.startswith("alias/") and ":alias/" not in key_id:
             return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key_id}"
+    if service == "states":
+        for key in ("stateMachineArn", "executionArn"):
+            if isinstance(values.get(key), str):
+                return values[key]
     if service == "sagemaker":
         for key, kind in _SAGEMAKER_JOB_NAMES.items():
             if isinstance(values.get(key), str):  # SageMaker ARNs spell names in lower case
