@@ -868,6 +868,9 @@ def install(endpoint: str, **options: Any) -> JobRunner:
             )
         _patch_moto()
         runner = JobRunner(endpoint, **options).start()
+        from tenantml.emulator.eventbridge import job_state_change
+
+        runner.listeners.append(job_state_change)  # state changes reach EventBridge, as on AWS
         _installed["runner"] = runner
     return runner
 

@@ -368,7 +368,14 @@ def _request_resource(request: Any, values: dict[str, Any]) -> str | None:
         key_id = values.get("KeyId")
         if isinstance(key_id, str) and not key_id.startswith("alias/") and ":alias/" not in key_id:
             return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key_id}"
+    if service == "states":
+        for key in ("stateMachineArn", "executionArn"):
+            if isinstance(values.get(key), str):
+                return values[key]
     if service == "sagemaker":
+        for key, kind in _SAGEMAKER_JOB_NAMES.items():
+            if isinstance(values.get(key), str):  # SageMaker ARNs spell names in lower case
+                return f"arn:aws:sagemaker:{region}:{account}:{kind}/{values[key].lower()}"
         for key in ("ModelPackageGroupName", "ModelPackageName"):
             value = values.get(key)
             if isinstance(value, str):
@@ -402,6 +409,17 @@ def _log_resource(values: dict[str, Any], region: str, account: str) -> str | No
     arn = group if group.startswith("arn:") else f"arn:aws:logs:{region}:{account}:log-group:{group}"
     stream = values.get("logStreamName")
     return f"{arn.removesuffix(':*')}:log-stream:{stream}" if isinstance(stream, str) else arn
+
+
+#: request parameter naming a SageMaker job -> the job's ARN resource type
+_SAGEMAKER_JOB_NAMES = {"TrainingJobName": "training-job", "ProcessingJobName": "processing-job"}
+
+#: actions that hand a role to a service, which AWS authorizes as ``iam:PassRole`` on that role too:
+#: action -> (request parameter naming the role, the service it is passed to: ``iam:PassedToService``)
+PASSED_ROLES: dict[str, tuple[str, str]] = {
+    "sagemaker:CreateTrainingJob": ("RoleArn", "sagemaker.amazonaws.com"),
+    "sagemaker:CreateProcessingJob": ("RoleArn", "sagemaker.amazonaws.com"),
+}
 
 
 def _request_conditions(request: Any, values: dict[str, Any]) -> dict[str, str]:
@@ -546,7 +564,10 @@ def add_permission_boundaries() -> None:
     - an explicit Deny in any identity policy denies; otherwise some policy must Allow;
     - when the role (or user) has a permission boundary, the boundary must Allow too: what is
       allowed is the intersection of identity policies and boundary (moto ignores boundaries);
-    - for Kinesis, SNS, the SageMaker registry, CloudWatch Logs, Lambda and ECR the resource ARN is
+    - an action that hands a role to a service (:data:`PASSED_ROLES`: ``CreateTrainingJob``,
+      ``CreateProcessingJob``) also needs ``iam:PassRole`` on that role, with
+      ``iam:PassedToService`` in the request context, as AWS checks it;
+    - for Kinesis, SNS, the SageMaker registry and jobs, CloudWatch Logs, Lambda and ECR the resource ARN is
       taken from the request (:func:`_request_resource`), so a statement scoped to one tenant's
       stream, topic, model group, log group, function or repository does not cover another's;
     - a KMS request on a key (an alias resolves to its key) is decided by the key policy with IAM,
@@ -615,6 +636,14 @@ def add_permission_boundaries() -> None:
             _deny(self, self._action, resource, "because no permissions boundary allows")
         if not permitted:
             self._raise_access_denied()
+        passed = PASSED_ROLES.get(self._action)
+        if passed is not None and isinstance(values.get(passed[0]), str):
+            # AWS authorizes the role handed to the service as a second action of the same caller
+            role, passing = values[passed[0]], {**context, "iam:PassedToService": passed[1]}
+            if not _identity_allows(self, "iam:PassRole", role, passing):
+                _deny(self, "iam:PassRole", role, "because no identity-based policy allows")
+            if not _boundary_allows(self, "iam:PassRole", role, passing):
+                _deny(self, "iam:PassRole", role, "because no permissions boundary allows")
         if self._service == "s3":  # SSE-KMS: S3 uses the object's key as the caller
             for action, key in s3_key_uses(self._action, self._method, self._path, resource, self._headers):
                 _authorize_key_use(self, action, key, context, via_service="s3")

@@ -220,6 +220,9 @@ def start(
     from tenantml.emulator.stepfunctions import enable as enable_step_functions
 
     enable_step_functions(server.endpoint)  # state machines run, their calls sign as their role
+    from tenantml.emulator.eventbridge import enable as enable_eventbridge
+
+    enable_eventbridge(server.endpoint)  # rules reach SNS, Lambda and state machines; schedules fire
     iam_enforcement.ensure_admin()
     server._iam_was_enforced = iam_enforcement.set_enforced(enforce)
     # under enforcement moto rejects keys it does not know, so the process's ambient identity is the

@@ -218,8 +218,27 @@ def _sagemaker_task_class() -> type:
     return StateTaskServiceSageMaker
 
 
+def _fix_error_codes() -> None:
+    """Give moto's Step Functions errors their AWS error code on the wire.
+
+    moto 5.2.5's ``moto/stepfunctions/parser/api.py`` names each error's code in a ``code`` class
+    attribute, but its base (``AWSError``) reads ``TYPE``, so ``InvalidDefinition``,
+    ``ExecutionAlreadyExists``, ... reach clients with an empty code (``"__type": null``).
+    """
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser import api
+
+    for value in vars(api).values():
+        if isinstance(value, type) and issubclass(value, AWSError) and value.TYPE is None:
+            code = value.__dict__.get("code")
+            if isinstance(code, str):
+                value.TYPE = code
+
+
 def _patch_moto() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+
+    _fix_error_codes()
 
     task_class = _sagemaker_task_class()
     original_factory = state_task_factory.state_task_service_for

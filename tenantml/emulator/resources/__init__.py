@@ -24,7 +24,7 @@ from tenantml.emulator.resources import (
     s3,
     sagemaker_registry,
     sagemaker_serving,
-    stepfunctions,
+    step_functions,
     vpc_endpoints,
 )
 from tenantml.emulator.resources.base import Handler, HandlerContext
@@ -49,7 +49,7 @@ _MODULES = (
     kubernetes,
     hardening,
     eks_access,
-    stepfunctions,
+    step_functions,
 )
 
 

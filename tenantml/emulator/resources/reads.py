@@ -22,7 +22,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tenantml.emulator.resources import compute, eks_access, iam, kms, kubernetes, lambda_, network, s3
+from tenantml.emulator.resources import (
+    compute,
+    eks_access,
+    iam,
+    kms,
+    kubernetes,
+    lambda_,
+    network,
+    s3,
+    step_functions,
+)
 from tenantml.emulator.resources.base import (
     Attributes,
     Config,
@@ -70,6 +80,7 @@ _MISSING_CODES = frozenset(
         "QueueDoesNotExist",
         "ValidationException",
         "InvalidParameter",
+        "StateMachineDoesNotExist",
     }
 )
 
@@ -1080,6 +1091,22 @@ def _recorded(create: Any) -> Reader:
     return read
 
 
+# --- Step Functions -------------------------------------------------------------------------
+
+
+def read_state_machine(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
+    arn = attributes.get("arn")
+    if not arn:
+        if not config.get("name"):
+            return None  # a name_prefix machine whose create was never recorded cannot be found
+        arn = ctx.arn("states", f"stateMachine:{config['name']}")
+    found = _get(lambda: ctx.client("stepfunctions").describe_state_machine(stateMachineArn=arn))
+    if found is None or found.get("status") == "DELETING":
+        return None
+    observed = {"definition": found.get("definition"), "role_arn": found.get("roleArn")}
+    return Observed(step_functions.machine_attributes(ctx, found, config), _seen(config, observed))
+
+
 READERS: Mapping[str, Reader] = {
     "aws_s3_bucket": read_bucket,
     "aws_s3_bucket_versioning": read_versioning,
@@ -1136,6 +1163,7 @@ READERS: Mapping[str, Reader] = {
     "aws_s3_bucket_logging": read_bucket_logging,
     "aws_eks_access_entry": _recorded(eks_access.create_access_entry),
     "aws_eks_access_policy_association": _recorded(eks_access.create_policy_association),
+    "aws_sfn_state_machine": read_state_machine,
 }
 
 __all__ = ["READERS", "Reader"]
