@@ -158,3 +158,8 @@ EKS_CNI = (
     "ec2:UnassignPrivateIpAddresses",
 )
 EKS_CNI_TAG = ("ec2:CreateTags",)
+
+#: what the slim data-arrival and alarm Lambdas do: start an execution of the tenant's pipeline
+STATES_START_EXECUTION = ("states:StartExecution",)
+#: what the slim monitor Lambda does: start the drift-monitoring processing job
+SAGEMAKER_START_PROCESSING = ("sagemaker:CreateProcessingJob", "sagemaker:AddTags")

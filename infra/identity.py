@@ -248,6 +248,11 @@ class PermissionBoundary(TenantConstruct):
             actions.SAGEMAKER_ENDPOINT_LOGS,
             ("logs", "log-group:/aws/sagemaker/Endpoints/{prefix}-*"),
         ),
+        "StartPipeline": (actions.STATES_START_EXECUTION, ("states", "stateMachine:{prefix}-*")),
+        "MonitoringJobs": (
+            actions.SAGEMAKER_START_PROCESSING,
+            ("sagemaker", "processing-job/{prefix}-monitor-*"),
+        ),
     }
 
     def __init__(

@@ -17,6 +17,7 @@ from core.contract import metrics_namespace
 from core.naming import Naming
 from core.platform import PlatformSpec, state_bucket_name, state_key, tenant_account
 from core.spec import TenantSpec
+from infra import actions
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
 from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps, FleetServing
@@ -308,22 +309,34 @@ class TenantPlatformStack(TenantStack):
             "TENANTML_KMS_KEY_ARN": key.key_arn,
             "TENANTML_MODEL_SPEC": json.dumps(spec.model.model_dump(mode="json"), sort_keys=True),
             "TENANTML_MONITORING_SPEC": json.dumps(spec.monitoring.model_dump(mode="json"), sort_keys=True),
+            "TENANTML_PIPELINE_STATE_MACHINE_ARN": self._pipeline_state_machine_arn(
+                naming, account.account_id
+            ),
+            "TENANTML_NAME_PREFIX": naming.prefix,
+            "TENANTML_MONITORING_ROLE_ARN": roles["pipelines"].role_arn,
+            "TENANTML_IMAGE_URI": (
+                f"{account.account_id}.dkr.ecr.{spec.region}.amazonaws.com/{images.repository_name}:"
+                f"{spec.serving.image_tag or 'latest'}"
+            ),
         }
         functions = self._functions(
             naming, spec, key, boundary.policy_arn, account.account_id, environment, build_dir
         )
-        storage.data.grant_read(functions["data_arrival"].role)
-        for fn in functions.values():
-            storage.artifacts.grant_read_write(fn.role)
-            alerts.grant_publish(fn.role)
+        # slim handlers (issue 15): each role may do exactly what its handler does
+        pipeline_arn = self._pipeline_state_machine_arn(naming, account.account_id)
         for name in ("data_arrival", "alarm"):
-            storage.data.grant_read(functions[name].role)
-            storage.models.grant_read_write(functions[name].role)
-            registry.grant_read(functions[name].role)
-            registry.grant_write(functions[name].role)
-            functions[name].role.grant_pass_role(roles["training"])
-        grant_put_metrics(functions["monitor"].role, metrics_namespace(spec.name))
-        registry.grant_read(functions["monitor"].role)
+            functions[name].role.grant("StartPipeline", actions.STATES_START_EXECUTION, [pipeline_arn])
+        # the alarm: the newest dataset, the retrain cooldown, the alert
+        storage.data.grant_read(functions["alarm"].role)
+        storage.artifacts.grant_read_write(functions["alarm"].role)
+        alerts.grant_publish(functions["alarm"].role)
+        # the monitor starts the monitoring job as the pipelines role, which does the scoring
+        functions["monitor"].role.grant(
+            "StartMonitoringJob",
+            actions.SAGEMAKER_START_PROCESSING,
+            [naming.arn_pattern("sagemaker", f"processing-job/{naming.prefix}-monitor-*")],
+        )
+        functions["monitor"].role.grant_pass_role(roles["pipelines"])
         functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
         functions["monitor"].add_kinesis_trigger(stream)
         # only the alarm Lambda hears raw alarm transitions; it republishes actionable ones to alerts
@@ -492,6 +505,11 @@ class TenantPlatformStack(TenantStack):
                 "serving_service_host": names.service_host,
             }
         return outputs
+
+    @staticmethod
+    def _pipeline_state_machine_arn(naming: Naming, account_id: str) -> str:
+        """The tenant's pipeline state machine, by name (the state machine construct will provide it)."""
+        return f"arn:{naming.partition}:states:{naming.region}:{account_id}:stateMachine:{naming.name('pipeline')}"
 
     def _functions(
         self,
