@@ -57,7 +57,10 @@ def model_name(environ: Mapping[str, str]) -> str:
 
 
 def start_pipeline(sfn: Any, state_machine_arn: str, execution_input: Mapping[str, Any]) -> str:
-    """``started`` or ``duplicate`` (an execution with this run id exists already)."""
+    """``started`` or ``duplicate`` (an execution with this run id has ended already).
+
+    Step Functions answers a start with the same name and input as a *running* execution with that
+    execution (no second one), so a redelivery during the run also reads ``started``."""
     run_id = execution_input["run_id"]
     try:
         sfn.start_execution(stateMachineArn=state_machine_arn, name=run_id, input=json.dumps(execution_input))
