@@ -100,7 +100,7 @@ def decide(note: dict[str, Any], environ: Any, now: datetime) -> dict[str, Any]:
         "cause": cause,
     }
     winner = claim_cooldown(_client("s3"), env["TENANTML_ARTIFACTS_BUCKET"], model, holder, now)
-    if winner["run_id"] != run_id:
+    if winner is not holder:  # another alarm holds the cooldown (its run id may equal ours within a minute)
         return {
             "retrain": "skipped",
             "run_id": winner["run_id"],

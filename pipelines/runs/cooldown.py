@@ -35,7 +35,8 @@ def read_holder(s3: Any, bucket: str, model: str) -> tuple[dict[str, Any] | None
 
 
 def claim_cooldown(s3: Any, bucket: str, model: str, holder: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Take the cooldown for ``holder`` unless an unexpired one is held; return whoever holds it now."""
+    """Take the cooldown for ``holder`` unless an unexpired one is held; return whoever holds it now
+    (``holder`` itself, the same object, when this call took it)."""
     key = cooldown_key(model)
     for _ in range(3):
         existing, etag = read_holder(s3, bucket, model)
