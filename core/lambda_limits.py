@@ -18,6 +18,11 @@ MAX_ZIPPED_BYTES = 50 * MB
 #: the function's code and its layers, unzipped
 MAX_UNZIPPED_BYTES = 250 * MB
 MAX_LAYERS = 5
+#: distributions AWS's Python runtimes provide (normalized names): never shipped in a layer, and
+#: all a function finds in the emulator besides its zip and its layers
+RUNTIME_PROVIDED = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six"}
+)
 
 
 @dataclass(frozen=True)
@@ -56,4 +61,11 @@ def check_package_limits(function: str, code: PackagePart, layers: Sequence[Pack
         )
 
 
-__all__ = ["MAX_LAYERS", "MAX_UNZIPPED_BYTES", "MAX_ZIPPED_BYTES", "PackagePart", "check_package_limits"]
+__all__ = [
+    "MAX_LAYERS",
+    "MAX_UNZIPPED_BYTES",
+    "MAX_ZIPPED_BYTES",
+    "RUNTIME_PROVIDED",
+    "PackagePart",
+    "check_package_limits",
+]

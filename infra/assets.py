@@ -26,7 +26,7 @@ from functools import cache
 from pathlib import Path
 
 from core.errors import LambdaPackageError
-from core.lambda_limits import PackagePart, check_package_limits
+from core.lambda_limits import RUNTIME_PROVIDED, PackagePart, check_package_limits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: the project's packages a handler may import: the core and the ML lifecycle, never infra,
@@ -35,10 +35,6 @@ BUNDLED_PACKAGES = frozenset({"core", "pipelines", "lambdas"})
 #: files next to a bundled module that it reads at run time (report templates)
 DATA_SUFFIXES = frozenset({".json", ".html", ".j2"})
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-#: distributions AWS's Python runtimes provide (normalized names): never shipped in a layer
-RUNTIME_PROVIDED = frozenset(
-    {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six"}
-)
 #: the Python version of the functions' runtime (``python3.12``), for requirement markers
 RUNTIME_PYTHON = (3, 12)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from runtime_support import create_queue, drain_queue, invocation_logs, role_arn
+from runtime_support import create_queue, drain_queue, invocation_logs, publish_handler_layer, role_arn
 
 from infra.assets import build_lambda_bundle
 
@@ -50,6 +50,8 @@ def test_given_the_monitor_zip_behind_a_kinesis_mapping_when_records_arrive_then
         Role=role_arn(aws),
         Handler="lambdas.monitor.handler.handler",
         Code={"ZipFile": bundle.path.read_bytes()},
+        # its package: the zip and the layer the stack attaches (the runtime adds boto3 only)
+        Layers=[publish_handler_layer(aws, tmp_path, "monitor")],
         Timeout=30,
         MemorySize=512,
         Environment={
