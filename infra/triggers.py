@@ -29,10 +29,11 @@ from infra.cdk import AssetType, TerraformAsset
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey
+from infra.layers import LAYER_RUNTIME, SharedLayers
 from infra.storage import SecureBucket
 from infra.streaming import InferenceStream
 
-RUNTIME = "python3.12"
+RUNTIME = LAYER_RUNTIME
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +52,8 @@ class PythonFunctionProps:
     log_retention_days: int = 30
     max_retry_attempts: int = 2
     layers: tuple[str, ...] = ()
+    #: the tenant's shared layers (one version per distinct content); None: the function builds its own
+    shared_layers: SharedLayers | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -138,9 +141,16 @@ class PythonFunction(TenantConstruct):
             asset_hash=bundle.sha256_hex[:32],
         )
         # the third-party libraries the handler imports that the runtime lacks, as the function's one layer
-        layer_bundle = build_lambda_layer(props.handler_package, props.build_dir)
         layers = list(props.layers)
-        if layer_bundle is not None:
+        shared = props.shared_layers.layer_for(props.handler_package) if props.shared_layers else None
+        layer_bundle = shared[1] if shared else build_lambda_layer(props.handler_package, props.build_dir)
+        if shared is not None:
+            check_function_package(
+                self.function_name, bundle, [(f"{props.handler_package}-layer.zip", shared[1])]
+            )
+            self.layer = shared[0]
+            layers.insert(0, self.layer.arn_ref)
+        elif layer_bundle is not None:
             check_function_package(
                 self.function_name, bundle, [(f"{props.handler_package}-layer.zip", layer_bundle)]
             )

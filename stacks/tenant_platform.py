@@ -33,6 +33,7 @@ from infra.identity import (
 )
 from infra.keys import TenantKey, TenantKeyProps
 from infra.kubernetes import serving_names, serving_pods_role
+from infra.layers import SharedLayers
 from infra.network import Network, NetworkProps
 from infra.registry import ModelRegistry, ModelRegistryProps
 from infra.serving import (
@@ -336,7 +337,11 @@ class TenantPlatformStack(TenantStack):
             actions.SAGEMAKER_START_PROCESSING,
             [naming.arn_pattern("sagemaker", f"processing-job/{naming.prefix}-monitor-*")],
         )
-        functions["monitor"].role.grant_pass_role(roles["pipelines"])
+        functions["monitor"].role.grant_pass_role(roles["pipelines"], service="sagemaker.amazonaws.com")
+        # the monitoring job runs as the pipelines role: it reads the stream and publishes the metrics
+        stream.grant_read(roles["pipelines"])
+        if spec.compute.kind != "ec2":  # EC2 tenants' pipelines role serves, so it has this grant already
+            grant_put_metrics(roles["pipelines"], metrics_namespace(spec.name))
         functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
         functions["monitor"].add_kinesis_trigger(stream)
         # only the alarm Lambda hears raw alarm transitions; it republishes actionable ones to alerts
@@ -522,6 +527,8 @@ class TenantPlatformStack(TenantStack):
         build_dir: Path,
     ) -> dict[str, PythonFunction]:
         holders = TenantConstruct(self, "Functions")
+        # the handlers' layers are equal: one layer version for all of them (content-addressed)
+        shared_layers = SharedLayers(holders, "Layers", naming, build_dir)
         descriptions = {
             "data_arrival": "Starts a pipeline run when data lands under incoming/",
             "monitor": "Turns inference logs into drift and health metrics",
@@ -544,6 +551,7 @@ class TenantPlatformStack(TenantStack):
                     memory_mb=spec.lambdas.memory_mb,
                     reserved_concurrency=spec.lambdas.reserved_concurrency,
                     log_retention_days=spec.lambdas.log_retention_days,
+                    shared_layers=shared_layers,
                 ),
             )
             for handler, description in descriptions.items()
