@@ -303,3 +303,12 @@ class LambdaCodeError(LambdaRuntimeError):
 
 class EmulatorAlreadyRunningError(UsageError):
     """Another ``tenantml up`` owns the emulator in this directory; a second one would corrupt it."""
+
+
+# --- Lambda packages (infra/assets.py at synthesis, the emulator at apply) ------------------
+
+
+class LambdaPackageError(TenantmlError):
+    """A Lambda function's package cannot work on AWS: it imports a compiled distribution, needs a
+    library that is not installed, or is over one of AWS's package limits. Raised at synthesis and
+    by the emulator's apply, before anything is deployed."""

@@ -210,3 +210,5 @@ SAGEMAKER_JOB_LOGS = (
 SAGEMAKER_JOB_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs")
 #: removing every version of what a failed run wrote (versioned buckets keep noncurrent versions)
 S3_DELETE_VERSION = ("s3:DeleteObjectVersion",)
+#: what the slim monitor Lambda does: start the drift-monitoring processing job
+SAGEMAKER_START_PROCESSING = ("sagemaker:CreateProcessingJob", "sagemaker:AddTags")

@@ -212,9 +212,11 @@ class ServiceRole(TenantConstruct):
             )
         )
 
-    def grant_pass_role(self, other: ServiceRole) -> None:
-        """Let this role hand ``other`` to SageMaker (training jobs, endpoints)."""
-        self.grant("PassRole", actions.IAM_PASS_ROLE, [other.role_arn])
+    def grant_pass_role(self, other: ServiceRole, service: str | None = None) -> None:
+        """Let this role hand ``other`` to SageMaker (training jobs, endpoints); only to ``service``
+        (``iam:PassedToService``) when given."""
+        conditions = {"StringEquals": {"iam:PassedToService": service}} if service else {}
+        self.grant("PassRole", actions.IAM_PASS_ROLE, [other.role_arn], **conditions)
 
     def policy_json(self) -> str:
         if not self._statements:

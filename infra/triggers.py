@@ -24,15 +24,16 @@ from constructs import Construct
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
-from infra.assets import build_lambda_bundle
+from infra.assets import build_lambda_bundle, build_lambda_layer, check_function_package
 from infra.cdk import AssetType, TerraformAsset
 from infra.core import PRIMARY_ID, Resource, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey
+from infra.layers import LAYER_RUNTIME, SharedLayers
 from infra.storage import SecureBucket
 from infra.streaming import InferenceStream
 
-RUNTIME = "python3.12"
+RUNTIME = LAYER_RUNTIME
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +52,8 @@ class PythonFunctionProps:
     log_retention_days: int = 30
     max_retry_attempts: int = 2
     layers: tuple[str, ...] = ()
+    #: the tenant's shared layers (one version per distinct content); None: the function builds its own
+    shared_layers: SharedLayers | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -137,6 +140,42 @@ class PythonFunction(TenantConstruct):
             type=AssetType.FILE,
             asset_hash=bundle.sha256_hex[:32],
         )
+        # the third-party libraries the handler imports that the runtime lacks, as the function's one layer
+        layers = list(props.layers)
+        shared = props.shared_layers.layer_for(props.handler_package) if props.shared_layers else None
+        layer_bundle = shared[1] if shared else build_lambda_layer(props.handler_package, props.build_dir)
+        if shared is not None:
+            check_function_package(
+                self.function_name, bundle, [(f"{props.handler_package}-layer.zip", shared[1])]
+            )
+            self.layer = shared[0]
+            layers.insert(0, self.layer.arn_ref)
+        elif layer_bundle is not None:
+            check_function_package(
+                self.function_name, bundle, [(f"{props.handler_package}-layer.zip", layer_bundle)]
+            )
+            layer_code = TerraformAsset(
+                self,
+                "LayerCode",
+                path=str(layer_bundle.path.resolve()),
+                type=AssetType.FILE,
+                asset_hash=layer_bundle.sha256_hex[:32],
+            )
+            self.layer = Resource(
+                self,
+                "Layer",
+                "aws_lambda_layer_version",
+                {
+                    "layer_name": naming.name(f"{props.component}-deps", "function"),
+                    "description": f"third-party libraries of {self.function_name}",
+                    "filename": layer_code.path,
+                    "source_code_hash": layer_bundle.source_code_hash,
+                    "compatible_runtimes": [RUNTIME],
+                },
+            )
+            layers.insert(0, self.layer.arn_ref)
+        else:
+            check_function_package(self.function_name, bundle, [])
         self.function = Resource(
             self,
             PRIMARY_ID,
@@ -152,7 +191,7 @@ class PythonFunction(TenantConstruct):
                 "timeout": props.timeout_seconds,
                 "memory_size": props.memory_mb,
                 "reserved_concurrent_executions": props.reserved_concurrency,
-                "layers": list(props.layers) or None,
+                "layers": layers or None,
                 "environment": [
                     {
                         "variables": {

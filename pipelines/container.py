@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_MODEL_DIR = "/opt/ml/model"
-USAGE = "usage: python -m pipelines.container train|serve [options]"
+USAGE = "usage: python -m pipelines.container train|serve|monitor [options]"
 
 
 def _default_serving_config() -> None:
@@ -33,6 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipelines.training.train import main as train_main
 
         return train_main(["train", *rest])
+    if mode == "monitor":  # the drift-monitoring processing job the monitor Lambda starts
+        from pipelines.monitoring.job import main as monitor_main
+
+        return monitor_main(rest)
     if mode == "serve":
         from pipelines.serving.__main__ import main as serve_main
 

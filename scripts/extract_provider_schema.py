@@ -101,6 +101,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "aws_lambda_function",
     "aws_lambda_event_source_mapping",
     "aws_lambda_permission",
+    "aws_lambda_layer_version",
     "aws_sqs_queue",
     "aws_sqs_queue_policy",
     "aws_sagemaker_model_package_group",

@@ -13,10 +13,11 @@ from typing import Any
 
 from constructs import Construct
 
-from core.contract import LABELS_PREFIX, LIVE_QUALITY_METRIC, live_quality_dimensions, metrics_namespace
+from core.contract import LIVE_QUALITY_METRIC, live_quality_dimensions, metrics_namespace
 from core.naming import Naming
 from core.platform import PlatformSpec, state_bucket_name, state_key, state_key_alias, tenant_account
 from core.spec import TenantSpec
+from infra import actions
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
 from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps, FleetServing
@@ -32,6 +33,7 @@ from infra.identity import (
 )
 from infra.keys import TenantKey, TenantKeyProps
 from infra.kubernetes import serving_names, serving_pods_role
+from infra.layers import SharedLayers
 from infra.network import Network, NetworkProps
 from infra.orchestration import PipelineStateMachine, PipelineStateMachineProps, training_hyperparameters
 from infra.registry import ModelRegistry, ModelRegistryProps
@@ -310,6 +312,12 @@ class TenantPlatformStack(TenantStack):
             "TENANTML_KMS_KEY_ARN": key.key_arn,
             "TENANTML_MODEL_SPEC": json.dumps(spec.model.model_dump(mode="json"), sort_keys=True),
             "TENANTML_MONITORING_SPEC": json.dumps(spec.monitoring.model_dump(mode="json"), sort_keys=True),
+            "TENANTML_NAME_PREFIX": naming.prefix,
+            "TENANTML_MONITORING_ROLE_ARN": roles["training"].role_arn,
+            "TENANTML_IMAGE_URI": (
+                f"{account.account_id}.dkr.ecr.{spec.region}.amazonaws.com/{images.repository_name}:"
+                f"{spec.pipeline_image_tag or 'latest'}"
+            ),
         }
         # the training pipeline as a Step Functions state machine of SageMaker jobs, once the image is pinned
         tag = spec.pipeline_image_tag
@@ -355,23 +363,23 @@ class TenantPlatformStack(TenantStack):
             build_dir,
             {name: pipeline_environment for name in starters},
         )
+        # slim handlers (issue 15): each role may do exactly what its handler does
         if pipeline is not None:
             for name in starters:
                 pipeline.grant_start_execution(functions[name].role)
-        storage.data.grant_read(functions["data_arrival"].role)
-        for fn in functions.values():
-            storage.artifacts.grant_read_write(fn.role)
-            alerts.grant_publish(fn.role)
-        for name in ("data_arrival", "alarm"):
-            storage.data.grant_read(functions[name].role)
-            storage.models.grant_read_write(functions[name].role)
-            registry.grant_read(functions[name].role)
-            registry.grant_write(functions[name].role)
-            functions[name].role.grant_pass_role(roles["training"])
-        grant_put_metrics(functions["monitor"].role, metrics_namespace(spec.name))
-        registry.grant_read(functions["monitor"].role)
-        # live quality joins the ground-truth labels delivered under labels/ (and nothing else of the data)
-        storage.data.grant_read_prefix(functions["monitor"].role, LABELS_PREFIX)
+        # the alarm: the newest dataset, the retrain cooldown, the alert
+        storage.data.grant_read(functions["alarm"].role)
+        storage.artifacts.grant_read_write(functions["alarm"].role)
+        alerts.grant_publish(functions["alarm"].role)
+        # the monitor starts the monitoring job as the job role (SageMaker jobs' role: image pull, job
+        # logs, metrics, the buckets), which also reads the stream it scores
+        functions["monitor"].role.grant(
+            "StartMonitoringJob",
+            actions.SAGEMAKER_START_PROCESSING,
+            [naming.arn_pattern("sagemaker", f"processing-job/{naming.prefix}-monitor-*")],
+        )
+        functions["monitor"].role.grant_pass_role(roles["training"], service="sagemaker.amazonaws.com")
+        stream.grant_read(roles["training"])
         functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
         functions["monitor"].add_kinesis_trigger(stream)
         # only the alarm Lambda hears raw alarm transitions; it republishes actionable ones to alerts
@@ -554,6 +562,8 @@ class TenantPlatformStack(TenantStack):
         extra_environment: Mapping[str, Mapping[str, str]] | None = None,
     ) -> dict[str, PythonFunction]:
         holders = TenantConstruct(self, "Functions")
+        # the handlers' layers are equal: one layer version for all of them (content-addressed)
+        shared_layers = SharedLayers(holders, "Layers", naming, build_dir)
         descriptions = {
             "data_arrival": "Starts a pipeline run when data lands under incoming/",
             "monitor": "Turns inference logs into drift and health metrics",
@@ -576,6 +586,7 @@ class TenantPlatformStack(TenantStack):
                     memory_mb=spec.lambdas.memory_mb,
                     reserved_concurrency=spec.lambdas.reserved_concurrency,
                     log_retention_days=spec.lambdas.log_retention_days,
+                    shared_layers=shared_layers,
                 ),
             )
             for handler, description in descriptions.items()

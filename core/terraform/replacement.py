@@ -116,6 +116,8 @@ REPLACEMENT_ATTRIBUTES: dict[str, tuple[Entry, ...]] = {
     # --- Lambda
     "aws_lambda_function": ("function_name", "package_type"),
     "aws_lambda_permission": (ALL,),
+    # a layer version is immutable: any change publishes a new version (skip_destroy aside)
+    "aws_lambda_layer_version": (ALL,),
     "aws_lambda_event_source_mapping": (
         "event_source_arn",
         "starting_position",

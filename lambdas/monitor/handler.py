@@ -1,42 +1,48 @@
-"""Monitor: turns inference-log batches from Kinesis into drift and health metrics."""
+"""Monitor: starts the drift-monitoring SageMaker processing job while inference logs flow.
+
+Slim: the scoring itself (decoding the log, baselines, drift statistics, metrics, snapshots) runs
+in the job (``python -m pipelines.container monitor``), which reads the stream from its own
+checkpoints. The Kinesis batches only say that traffic arrived: the job name carries the minute,
+so at most one job starts per minute and none while the model gets no traffic. A failed job
+reaches the alerts topic through the stack's EventBridge rule.
+"""
 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
-from pipelines.monitoring.monitor import MonitorClients, MonitorSettings, monitor_batch
+from pipelines.monitoring.job_request import monitor_job_request
 
 logger = Logger()
+_sagemaker: Any = None
 
-_clients: MonitorClients | None = None
 
-
-def _get_clients(settings: MonitorSettings) -> MonitorClients:
-    """Created on first use (never at import), then reused by warm invocations."""
-    global _clients
-    if _clients is None:
-        _clients = MonitorClients.create(settings, region=os.environ.get("AWS_REGION"))
-    return _clients
+def _client() -> Any:
+    """Made on first use (never at import), then reused by warm invocations."""
+    global _sagemaker
+    if _sagemaker is None:
+        _sagemaker = boto3.client("sagemaker")
+    return _sagemaker
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = MonitorSettings.from_env(os.environ)
-    result = monitor_batch(event.get("Records", []), settings, _get_clients(settings))
-    logger.info(
-        "inference log batch",
-        extra={
-            "received": result.received,
-            "processed": result.processed,
-            "malformed": result.malformed,
-            "duplicates": result.duplicates,
-            "unmonitored": result.unmonitored,
-            "failed": len(result.failures),
-            "drift_scores": {v: m.drift_score for v, m in result.metrics.items()},
-        },
-    )
-    # partial batch response: Lambda retries only the records named here
-    return {"batchItemFailures": result.batch_item_failures()}
+    request = monitor_job_request(os.environ, datetime.now(UTC))
+    name = request["ProcessingJobName"]
+    try:
+        _client().create_processing_job(**request)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") not in ("ResourceInUse", "ValidationException"):
+            raise
+        # this minute's job exists already (SageMaker never reuses a job name)
+        logger.info(f"monitoring job {name} was started already: skipped")
+        return {"job": name, "outcome": "duplicate", "batchItemFailures": []}
+    logger.info(f"monitoring job {name} started", extra={"records": len(event.get("Records", []))})
+    # the records were only a signal: the job reads the stream from its checkpoints
+    return {"job": name, "outcome": "started", "batchItemFailures": []}

@@ -29,11 +29,12 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import RetrainContentionError, TenantmlError
+from core.errors import TenantmlError
 from pipelines.data.uris import parse_s3_uri
 from pipelines.runs.arrivals import INCOMING_PREFIX, DataArrival
+from pipelines.runs.cooldown import claim_cooldown, cooldown_key
 from pipelines.runs.records import new_run_id
-from pipelines.runs.s3_json import put_json, read_json
+from pipelines.runs.s3_json import put_json
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +112,6 @@ class RetrainResult:
     decision: RetrainDecision
     #: the run record (``None`` when skipped)
     record: Any = None
-
-
-def cooldown_key(model: str) -> str:
-    return f"{RETRAINING_PREFIX}/{model}/cooldown.json"
 
 
 def history_prefix(model: str) -> str:
@@ -290,34 +287,8 @@ def _claim_cooldown(
     s3: Any, bucket: str, model: str, holder: _CooldownHolder, now: datetime
 ) -> _CooldownHolder:
     """Take the cooldown for ``holder`` unless someone holds it; return whoever holds it now."""
-    key = cooldown_key(model)
-    for _ in range(3):
-        existing, etag = _read_holder(s3, bucket, key)
-        if existing is not None and now < existing.until:
-            return existing
-        replacing = existing is not None and etag
-        if (
-            put_json(
-                s3,
-                bucket,
-                key,
-                holder.model_dump(mode="json"),
-                if_match=etag if replacing else None,
-                if_none_match=not replacing,
-            )
-            is not None
-        ):
-            return holder
-        # another alarm wrote first: read its claim on the next pass
-    existing, _ = _read_holder(s3, bucket, key)
-    if existing is None:
-        raise RetrainContentionError(f"cooldown s3://{bucket}/{key} keeps changing; retry the alarm later")
-    return existing
-
-
-def _read_holder(s3: Any, bucket: str, key: str) -> tuple[_CooldownHolder | None, str | None]:
-    body, etag = read_json(s3, bucket, key)
-    return (_CooldownHolder.model_validate_json(body) if body is not None else None), etag
+    winner = claim_cooldown(s3, bucket, model, holder.model_dump(mode="json"), now)
+    return _CooldownHolder.model_validate(winner)
 
 
 def _finish_skip(

@@ -127,7 +127,7 @@ def test_given_a_handler_when_bundled_then_the_zip_holds_the_handler_and_the_sha
         infos = archive.infolist()
     assert "lambdas/monitor/handler.py" in names
     assert "lambdas/__init__.py" in names
-    assert "pipelines/monitoring/monitor.py" in names and "core/errors.py" in names
+    assert "pipelines/monitoring/job_request.py" in names and "core/errors.py" in names
     # only what the handler imports: not the model server, the CLI, the emulator or infra
     assert not any(n.startswith(("pipelines/serving/", "tenantml/", "infra/", "stacks/")) for n in names)
     assert not any(n.startswith(("lambdas/alarm/", "lambdas/data_arrival/")) for n in names)

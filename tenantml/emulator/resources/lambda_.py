@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from core.errors import EmulatorApplyError
+from core.lambda_limits import PackagePart, check_package_limits
 from tenantml.emulator.resources.base import (
     Attributes,
     Config,
@@ -93,6 +97,35 @@ def _code(ctx: HandlerContext, config: Config) -> tuple[dict[str, Any], Attribut
     if config.get("s3_object_version"):
         code["S3ObjectVersion"] = config["s3_object_version"]
     return code, {"code_path": None, "code_s3": f"s3://{config['s3_bucket']}/{config['s3_key']}"}
+
+
+#: layer version ARN -> (zipped, unzipped) bytes, recorded when this process published it
+_LAYER_SIZES: dict[str, tuple[int, int]] = {}
+_LAYER_SIZES_LOCK = threading.Lock()
+
+
+def _unzipped_size(name: str, data: bytes) -> int:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as err:
+        raise EmulatorApplyError(f"the package of {name!r} is not a zip file: {err}") from err
+
+
+def _check_limits(ctx: HandlerContext, config: Config, data: bytes | None) -> None:
+    """Refuse what AWS refuses: over 50 MB zipped, 250 MB unzipped with layers, more than 5 layers."""
+    if data is None:
+        return
+    name = str(config.get("function_name"))
+    layers = []
+    for arn in config.get("layers") or []:
+        with _LAYER_SIZES_LOCK:
+            sizes = _LAYER_SIZES.get(arn)
+        if sizes is None:  # published by an earlier process: moto knows the zipped size only
+            size = int(ctx.client("lambda").get_layer_version_by_arn(Arn=arn)["Content"]["CodeSize"])
+            sizes = (size, size)
+        layers.append(PackagePart(f"layer {arn}", *sizes))
+    check_package_limits(name, PackagePart("code", len(data), _unzipped_size(name, data)), layers)
 
 
 def _environment(config: Config) -> dict[str, str]:
@@ -176,6 +209,7 @@ def _function_attributes(
 def create_function(ctx: HandlerContext, config: Config) -> Attributes:
     lam = ctx.client("lambda")
     code, code_attributes = _code(ctx, config)
+    _check_limits(ctx, config, code.get("ZipFile"))
     kwargs: dict[str, Any] = {
         "FunctionName": config["function_name"],
         "Code": code,
@@ -207,6 +241,8 @@ def update_function(ctx: HandlerContext, old: Config, new: Config, attributes: A
         for k in ("code_path", "code_sha256", "source_code_size", "code_s3")
         if k in attributes
     }
+    if changed(old, new, *_CODE_ARGUMENTS, "layers"):
+        _check_limits(ctx, new, _code(ctx, new)[0].get("ZipFile"))
     if changed(old, new, *_CODE_ARGUMENTS):
         code, code_attributes = _code(ctx, new)
         kwargs: dict[str, Any] = {"FunctionName": name, **code}
@@ -236,6 +272,46 @@ def update_function(ctx: HandlerContext, old: Config, new: Config, attributes: A
 def delete_function(ctx: HandlerContext, config: Config, attributes: Attributes) -> None:
     with ignore_missing("ResourceNotFoundException"):
         ctx.client("lambda").delete_function(FunctionName=attributes["function_name"])
+
+
+# --- layers ----------------------------------------------------------------------------------
+
+
+def publish_layer(ctx: HandlerContext, config: Config) -> Attributes:
+    """PublishLayerVersion with the zip bytes; every argument of a layer version is ForceNew."""
+    name = config["layer_name"]
+    path, data = _read_zip(ctx, {**config, "function_name": f"layer {name}"})
+    unzipped = _unzipped_size(f"layer {name}", data)
+    check_package_limits(f"layer {name}", PackagePart(f"layer {name}", len(data), unzipped), [])
+    kwargs: dict[str, Any] = {"LayerName": name, "Content": {"ZipFile": data}}
+    if config.get("description"):
+        kwargs["Description"] = config["description"]
+    if config.get("compatible_runtimes"):
+        kwargs["CompatibleRuntimes"] = list(config["compatible_runtimes"])
+    if config.get("compatible_architectures"):
+        kwargs["CompatibleArchitectures"] = list(config["compatible_architectures"])
+    if config.get("license_info"):
+        kwargs["LicenseInfo"] = config["license_info"]
+    layer = ctx.client("lambda").publish_layer_version(**kwargs)
+    arn = layer["LayerVersionArn"]
+    with _LAYER_SIZES_LOCK:
+        _LAYER_SIZES[arn] = (len(data), unzipped)
+    return {
+        "id": arn,
+        "arn": arn,
+        "layer_arn": layer["LayerArn"],
+        "version": str(layer["Version"]),
+        "created_date": layer.get("CreatedDate"),
+        "source_code_size": len(data),
+        "code_path": str(path),
+    }
+
+
+def delete_layer(ctx: HandlerContext, config: Config, attributes: Attributes) -> None:
+    with ignore_missing("ResourceNotFoundException"):
+        ctx.client("lambda").delete_layer_version(
+            LayerName=config["layer_name"], VersionNumber=int(attributes["version"])
+        )
 
 
 # --- event source mappings ------------------------------------------------------------------
@@ -439,6 +515,14 @@ HANDLERS = [
                 "role",
             }
         ),
+    ),
+    Handler(
+        "aws_lambda_layer_version",
+        create=publish_layer,
+        update=None,  # a layer version is immutable: every argument is ForceNew in the provider
+        delete=delete_layer,
+        exports=frozenset({"arn", "layer_arn", "version", "created_date", "source_code_size"}),
+        volatile=frozenset({"created_date", "source_code_size", "code_path"}),
     ),
     Handler(
         "aws_lambda_event_source_mapping",

@@ -1,8 +1,10 @@
 """The process of one Lambda execution environment: the emulator's stand-in for the AWS Python runtime.
 
-Run as a script (``python -P bootstrap.py``), never imported by the handler's code, and
-standard library only: the handler's zip is first on ``PYTHONPATH`` and may ship its own
-copy of ``tenantml``. The protocol with :mod:`tenantml.emulator.runtime.process`, over two
+Run as a script (``python -I -S bootstrap.py``), never imported by the handler's code, and
+standard library only: the interpreter starts with the standard library alone on ``sys.path``
+and the bootstrap puts ``_TENANTML_SYS_PATH`` (a JSON list: the function's code, its layers, the
+runtime's boto3) in front of it before importing the handler, as AWS orders ``/var/task``,
+``/opt/python`` and the runtime's libraries. The protocol with :mod:`tenantml.emulator.runtime.process`, over two
 pipes whose descriptors are ``_TENANTML_CONTROL_FD`` (parent to us) and
 ``_TENANTML_RESULT_FD`` (us to parent):
 
@@ -172,6 +174,7 @@ def _invoke(
 
 
 def main() -> int:
+    sys.path[:0] = json.loads(os.environ.pop("_TENANTML_SYS_PATH", "[]"))
     control = os.fdopen(int(os.environ.pop("_TENANTML_CONTROL_FD")), "rb")
     result_fd = int(os.environ.pop("_TENANTML_RESULT_FD"))
     for fd in (control.fileno(), result_fd):  # processes the handler starts must not hold our pipes open

@@ -34,6 +34,8 @@ class FunctionSpec:
     memory_size: int
     environment: dict[str, str] = field(default_factory=dict)
     code: bytes = field(default=b"", repr=False)
+    #: the zips of the function's layers, in the function's order (AWS extracts them into ``/opt``)
+    layers: tuple[bytes, ...] = field(default=(), repr=False)
     reserved_concurrency: int | None = None
     dead_letter_arn: str | None = None
     log_group: str = ""
@@ -49,6 +51,15 @@ class FunctionSpec:
     def unqualified_arn(self) -> str:
         parts = self.arn.split(":")
         return ":".join(parts[:7])
+
+
+def _layer_code(arn: str) -> bytes:
+    """The zip of a layer version, from the backend of the account and region its ARN names."""
+    from moto.awslambda.utils import get_backend
+
+    parts = arn.split(":")
+    layer = get_backend(parts[4], parts[3]).layers_versions_by_arn(arn) if len(parts) >= 8 else None
+    return getattr(layer, "code_bytes", b"") or b""
 
 
 def function_spec(fn: Any) -> FunctionSpec:
@@ -73,6 +84,11 @@ def function_spec(fn: Any) -> FunctionSpec:
         memory_size=int(fn.memory_size or 128),
         environment={str(k): str(v) for k, v in (fn.environment_vars or {}).items()},
         code=getattr(fn, "code_bytes", b"") or b"",
+        # a layer version deleted since stays usable by the functions using it on AWS; moto drops its
+        # bytes, so such a layer is skipped rather than failing every invocation
+        layers=tuple(
+            code for layer in getattr(fn, "layers", None) or [] if (code := _layer_code(layer["Arn"]))
+        ),
         reserved_concurrency=None if reserved in (None, "") else int(reserved),
         dead_letter_arn=dead_letter.get("TargetArn") or None,
         log_group=logging.get("LogGroup") or f"/aws/lambda/{fn.function_name}",

@@ -1,8 +1,14 @@
 """Run invocations of a function in warm execution environments: one Python process each, reused.
 
-An environment is ``sys.executable -P bootstrap.py`` in the extracted code folder, with the
-function's environment, the emulator's endpoint and fake credentials, and the variables
-the AWS Python runtime sets. As on AWS it imports the handler once (a cold start, the
+An environment is ``<python> -I -S bootstrap.py`` in the extracted code folder, with the
+function's environment, the emulator's endpoint and the role's credentials, and the variables
+the AWS Python runtime sets. It sees only what the function's package gives it, as on AWS: its
+``sys.path`` is the extracted zip (``/var/task``), its layers extracted together (``/opt/python``),
+the runtime's boto3 and its dependencies (:meth:`CodeCache.runtime_dir`), then the standard
+library; nothing of the emulator's virtual environment (``-I -S``: no site-packages, no
+``PYTHONPATH``). ``<python>`` is an interpreter of the declared runtime's version when one is
+installed (:mod:`~tenantml.emulator.runtime.interpreters`), else the emulator's own, with a
+warning in the function's log. As on AWS it imports the handler once (a cold start, the
 only invocation whose REPORT line has an ``Init Duration``) and then runs one invocation
 at a time for as long as it is warm, so module globals (cached clients) persist. It is
 reused only for the same function version with the same code, handler, environment,
@@ -24,7 +30,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,6 +42,11 @@ from typing import Any
 
 from tenantml.emulator.runtime.codecache import CodeCache
 from tenantml.emulator.runtime.functions import FunctionSpec
+from tenantml.emulator.runtime.interpreters import (
+    Interpreter,
+    fixed_interpreter,
+    resolve_interpreter,
+)
 from tenantml.emulator.session import aws_env, is_in_process
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
@@ -117,6 +127,7 @@ def environment_key(spec: FunctionSpec) -> tuple[Any, ...]:
         spec.unqualified_arn,
         spec.version,
         hashlib.sha256(spec.code).hexdigest(),
+        tuple(hashlib.sha256(layer).hexdigest() for layer in spec.layers),
         spec.handler,
         spec.runtime,
         spec.memory_size,
@@ -171,13 +182,24 @@ class _Environment:
         self._reader: threading.Thread | None = None
         self._kill_lock = threading.Lock()
 
-    def spawn(self, python: str, code_dir: Path, env: dict[str, str]) -> None:
+    def note(self, message: str) -> None:
+        """A line of the runtime's own in the log of the invocation running now."""
+        with self._log_lock:
+            self._lines.append(LogLine(_now_ms(), message))
+
+    def spawn(self, python: str, code_dir: Path, env: dict[str, str], search_path: list[str]) -> None:
         control_r, control_w = os.pipe()
         result_r, result_w = os.pipe()
-        env = {**env, "_TENANTML_CONTROL_FD": str(control_r), "_TENANTML_RESULT_FD": str(result_w)}
+        env = {
+            **env,
+            "_TENANTML_CONTROL_FD": str(control_r),
+            "_TENANTML_RESULT_FD": str(result_w),
+            "_TENANTML_SYS_PATH": json.dumps(search_path),
+        }
         try:
             self.proc = subprocess.Popen(
-                [python, "-P", str(BOOTSTRAP)],
+                # -I: no PYTHONPATH, no user site, no script folder; -S: no site-packages at all
+                [python, "-I", "-S", str(BOOTSTRAP)],
                 cwd=code_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -293,7 +315,8 @@ class ProcessRunner:
             raise ValueError(f"idle_timeout must be positive, got {idle_timeout!r}")
         self.code_cache = code_cache
         self.endpoint = endpoint
-        self.python = python or sys.executable
+        #: set: every function runs on it; None: the declared runtime's version when installed
+        self.python = python
         self.extra_env = dict(extra_env or {})
         self.idle_timeout = idle_timeout
         self._lock = threading.Lock()
@@ -304,7 +327,24 @@ class ProcessRunner:
         self._reaper: threading.Thread | None = None
         self._reaper_stop = threading.Event()
 
-    def environment(self, spec: FunctionSpec, code_dir: Path, log_stream: str) -> dict[str, str]:
+    def interpreter(self, spec: FunctionSpec) -> Interpreter:
+        """The interpreter of ``spec``'s runtime (see :mod:`~tenantml.emulator.runtime.interpreters`)."""
+        return fixed_interpreter(self.python) if self.python else resolve_interpreter(spec.runtime)
+
+    def search_path(self, spec: FunctionSpec, code_dir: Path, interpreter: Interpreter) -> list[str]:
+        """The function's ``sys.path`` before the standard library, in the order AWS gives it:
+        the code, the layers' ``python/lib/python3.X/site-packages`` and ``python/``, the runtime's."""
+        path = [str(code_dir)]
+        opt = self.code_cache.extract_layers(spec.name, spec.layers)
+        if opt is not None:
+            python = opt / "python"
+            path += [str(python / "lib" / f"python{interpreter.site_version}" / "site-packages"), str(python)]
+        path.append(str(self.code_cache.runtime_dir()))
+        return path
+
+    def environment(
+        self, spec: FunctionSpec, code_dir: Path, log_stream: str, search_path: list[str] | None = None
+    ) -> dict[str, str]:
         """The process environment: a clean base, the function's variables, then Lambda's own."""
         env = {
             "PATH": os.environ.get("PATH", os.defpath),
@@ -328,11 +368,12 @@ class ProcessRunner:
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "LAMBDA_TASK_ROOT": str(code_dir),
                 "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
+                # for processes the handler starts (the bootstrap sets its own sys.path)
                 # the emulator and nothing else: the function role's credentials, no shared config or profile
                 **aws_env(self.endpoint, spec.region, self._role_credentials(spec)),
                 "AWS_CONFIG_FILE": os.devnull,
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "PYTHONPATH": str(code_dir),
+                "PYTHONPATH": os.pathsep.join(search_path or [str(code_dir)]),
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONNOUSERSITE": "1",
             }
@@ -357,6 +398,7 @@ class ProcessRunner:
         """Run ``spec``'s handler on ``event`` (JSON bytes) and wait for it, at most its timeout."""
         code_dir = self.code_cache.extract(spec.name, spec.code)
         environment = self._checkout(spec)
+        interpreter = self.interpreter(spec)
         init_ms = 0.0
         cold = environment is None
         outcome: dict[str, Any] | None = None
@@ -370,9 +412,15 @@ class ProcessRunner:
                 with self._lock:
                     self._busy.add(environment)
                 spawned = time.monotonic()
+                search_path = self.search_path(spec, code_dir, interpreter)
                 environment.spawn(
-                    self.python, code_dir, self.environment(spec, code_dir, environment.log_stream)
+                    interpreter.path,
+                    code_dir,
+                    self.environment(spec, code_dir, environment.log_stream, search_path),
+                    search_path,
                 )
+                if interpreter.warning:
+                    environment.note(interpreter.warning)
                 state = environment.wait_ready(INIT_TIMEOUT + spec.timeout)
                 init_ms = (time.monotonic() - spawned) * 1000
                 timed_out = state == "timeout"

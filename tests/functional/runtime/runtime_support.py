@@ -71,6 +71,24 @@ def create_function(
     return function["FunctionArn"]
 
 
+def publish_handler_layer(aws: AwsSession, tmp_path: Path, handler: str = "monitor") -> str:
+    """Publish the layer the project builds for ``lambdas/<handler>`` (aws_lambda_powertools, ...); its ARN.
+
+    A function sees only its zip, its layers and the runtime's boto3, as on AWS: a handler using
+    powertools needs this layer.
+    """
+    from infra.assets import build_lambda_layer
+
+    layer = build_lambda_layer(handler, tmp_path / "layer-build")
+    assert layer is not None, f"lambdas/{handler} needs no layer"
+    published = aws.client("lambda").publish_layer_version(
+        LayerName=f"{handler}-deps",
+        Content={"ZipFile": layer.path.read_bytes()},
+        CompatibleRuntimes=["python3.12"],
+    )
+    return published["LayerVersionArn"]
+
+
 def create_queue(aws: AwsSession, name: str, **attributes: str) -> tuple[str, str]:
     """(url, arn) of a new SQS queue."""
     sqs = aws.client("sqs")

@@ -10,7 +10,7 @@ import time
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from runtime_support import create_function, handler_zip, invocation_logs, log_events
+from runtime_support import create_function, handler_zip, invocation_logs, log_events, publish_handler_layer
 
 CONTEXT_HANDLER = """
     import os
@@ -142,7 +142,10 @@ def test_given_a_handler_that_prints_and_uses_powertools_when_invoked_then_its_l
             logger.info("structured line", extra={"order_id": event["id"]})
             return "ok"
     """
-    create_function(aws, "logger", handler_zip(tmp_path, source))
+    # powertools is not in the runtime: the function gets it from its layer, as on AWS
+    create_function(
+        aws, "logger", handler_zip(tmp_path, source), Layers=[publish_handler_layer(aws, tmp_path)]
+    )
 
     _invoke(aws, "logger", {"id": "A-1"})
 

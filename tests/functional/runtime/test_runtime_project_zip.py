@@ -1,11 +1,12 @@
-"""The project's own packaged handler (lambdas/monitor) runs from its real zip behind a Kinesis mapping."""
+"""The project's own packaged handler (lambdas/monitor) runs from its real zip behind a Kinesis mapping:
+a batch of inference logs starts the monitoring processing job."""
 
 from __future__ import annotations
 
 import json
 import time
 
-from runtime_support import create_queue, drain_queue, invocation_logs, role_arn
+from runtime_support import create_queue, drain_queue, invocation_logs, publish_handler_layer, role_arn
 
 from infra.assets import build_lambda_bundle
 
@@ -26,14 +27,11 @@ def _valid_record() -> bytes:
     ).encode()
 
 
-def test_given_the_monitor_zip_behind_a_kinesis_mapping_when_a_malformed_record_arrives_then_it_is_counted_not_retried(
+def test_given_the_monitor_zip_behind_a_kinesis_mapping_when_records_arrive_then_the_monitoring_job_starts(
     aws, lambda_runtime, tmp_path
 ):
     bundle = build_lambda_bundle("monitor", tmp_path / "build")
     kinesis, lam = aws.client("kinesis"), aws.client("lambda")
-    aws.client("s3").create_bucket(
-        Bucket="acme-artifacts", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-    )
     kinesis.create_stream(StreamName=STREAM, ShardCount=1)
     stream_arn = kinesis.describe_stream_summary(StreamName=STREAM)["StreamDescriptionSummary"]["StreamARN"]
     failures_url, failures_arn = create_queue(aws, "tenant-monitor-dlq")
@@ -52,6 +50,8 @@ def test_given_the_monitor_zip_behind_a_kinesis_mapping_when_a_malformed_record_
         Role=role_arn(aws),
         Handler="lambdas.monitor.handler.handler",
         Code={"ZipFile": bundle.path.read_bytes()},
+        # its package: the zip and the layer the stack attaches (the runtime adds boto3 only)
+        Layers=[publish_handler_layer(aws, tmp_path, "monitor")],
         Timeout=30,
         MemorySize=512,
         Environment={
@@ -61,6 +61,10 @@ def test_given_the_monitor_zip_behind_a_kinesis_mapping_when_a_malformed_record_
                 "TENANTML_ARTIFACTS_BUCKET": "acme-artifacts",
                 "TENANTML_MODEL_SPEC": model_spec,
                 "TENANTML_MODEL_PACKAGE_GROUP": "acme-churn",
+                "TENANTML_NAME_PREFIX": "tenantml-acme-dev",
+                "TENANTML_STREAM_NAME": STREAM,
+                "TENANTML_IMAGE_URI": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenantml-acme-dev-images:v1",
+                "TENANTML_MONITORING_ROLE_ARN": role_arn(aws),
             }
         },
         LoggingConfig={"LogFormat": "JSON", "LogGroup": f"/aws/lambda/{FUNCTION}"},
@@ -86,12 +90,14 @@ def test_given_the_monitor_zip_behind_a_kinesis_mapping_when_a_malformed_record_
     )
     assert lambda_runtime.wait_idle(30)
 
-    # then one invocation of the real handler saw both records: the malformed one is counted and
-    # skipped (a retry could never parse it), the valid one has no training baseline to compare with
+    # then one invocation of the real handler started one monitoring job (the records only signal
+    # traffic: the job reads the stream from its checkpoints) and reported no failed record
     runs = invocation_logs(aws, f"/aws/lambda/{FUNCTION}")
-    batch_logs = [json.loads(m) for run in runs for m in run if '"inference log batch"' in m]
-    assert [(b["received"], b["malformed"], b["unmonitored"]) for b in batch_logs] == [(2, 1, 1)]
-    assert {b["function_name"] for b in batch_logs} == {FUNCTION}
+    started = [json.loads(m) for run in runs for m in run if "monitoring job" in m and "started" in m]
+    assert len(started) == 1 and started[0]["records"] == 2
+    assert {b["function_name"] for b in started} == {FUNCTION}
     (only,) = lambda_runtime.history(FUNCTION)
-    assert only.json() == {"batchItemFailures": []}
+    assert only.json()["batchItemFailures"] == [] and only.json()["outcome"] == "started"
+    jobs = aws.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"]
+    assert [j["ProcessingJobName"] for j in jobs] == [only.json()["job"]]
     assert drain_queue(aws, failures_url) == []

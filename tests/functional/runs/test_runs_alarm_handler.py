@@ -1,0 +1,95 @@
+"""The slim alarm Lambda handler under moto: an ALARM on drift takes the cooldown and starts a retrain."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from runs_support import REGION
+
+from lambdas.alarm import handler as alarm
+from pipelines.runs.cooldown import cooldown_key
+
+PASS = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "tenantml-acme-dev-alarm"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:tenantml-acme-dev-alarm"
+    aws_request_id: str = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+
+@pytest.fixture
+def machine(aws, boto_session) -> str:
+    return boto_session.client("stepfunctions").create_state_machine(
+        name="tenantml-acme-dev-pipeline",
+        definition=PASS,
+        roleArn="arn:aws:iam::123456789012:role/tenantml-acme-dev-pipeline-role",
+    )["stateMachineArn"]
+
+
+@pytest.fixture
+def lambda_env(monkeypatch, resources, spec, machine):
+    for name, value in {
+        **resources.to_env(),
+        "TENANTML_TENANT": "acme",
+        "TENANTML_MODEL_SPEC": spec.model_dump_json(),
+        "TENANTML_MONITORING_SPEC": json.dumps({"retrain_cooldown_minutes": 30}),
+        "TENANTML_PIPELINE_STATE_MACHINE_ARN": machine,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(alarm, "_clients", {})
+
+
+def _sns(alarm_name: str, metric: str = "DriftScore") -> dict:
+    body = {
+        "AlarmName": alarm_name,
+        "NewStateValue": "ALARM",
+        "OldStateValue": "OK",
+        "NewStateReason": "Threshold Crossed: 1 datapoint [0.41 (07/12/26 09:00:00)] was greater than 0.25",
+        "StateChangeTime": "2026-12-07T09:00:00.000+0000",
+        "Trigger": {"MetricName": metric, "Namespace": "TenantML/acme", "Threshold": 0.25},
+    }
+    return {
+        "Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(body), "Type": "Notification"}}]
+    }
+
+
+def test_a_drift_alarm_starts_one_retrain_per_cooldown(clients, resources, lambda_env, machine, boto_session):
+    # given a dataset
+    put = clients.s3.put_object(Bucket=resources.data_bucket, Key="incoming/a.csv", Body=b"a\n1\n")
+
+    # when two drift alarms fire
+    first = alarm.handler(_sns("tenantml-acme-dev-drift"), LambdaContext())
+    second = alarm.handler(_sns("tenantml-acme-dev-drift-2"), LambdaContext())
+
+    # then one execution with trigger retrain and the cause; the second is skipped by the cooldown
+    (started,) = first["outcomes"]
+    (skipped,) = second["outcomes"]
+    assert started["retrain"] == "started" and started["run_id"].startswith("retrain-cancer-")
+    assert skipped["retrain"] == "skipped" and "cooldown until" in skipped["reason"]
+    sfn = boto_session.client("stepfunctions")
+    (execution,) = sfn.list_executions(stateMachineArn=machine)["executions"]
+    body = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert execution["name"] == body["run_id"] == started["run_id"]
+    assert body["trigger"] == "retrain" and body["cause"]["alarm_name"] == "tenantml-acme-dev-drift"
+    assert body["data"] == {
+        "bucket": resources.data_bucket,
+        "key": "incoming/a.csv",
+        "version_id": put["VersionId"],
+    }
+    holder = json.loads(
+        clients.s3.get_object(Bucket=resources.artifacts_bucket, Key=cooldown_key("cancer"))["Body"].read()
+    )
+    assert holder["run_id"] == started["run_id"]
+
+
+def test_a_platform_alarm_alerts_without_retraining(clients, resources, lambda_env, machine, boto_session):
+    out = alarm.handler(
+        _sns("tenantml-acme-dev-dlq", metric="ApproximateNumberOfMessagesVisible"), LambdaContext()
+    )
+    assert out["outcomes"][0]["retrain"] == "not-applicable"
+    assert boto_session.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []
