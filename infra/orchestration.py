@@ -200,8 +200,11 @@ class PipelineStateMachine(TenantConstruct):
         p.registry.grant_write(role)
 
     def grant_start_execution(self, role: ServiceRole) -> None:
-        """Let ``role`` start runs (the execution name is the run id) and read their status."""
+        """Let ``role`` start runs (the execution name is the run id, so a duplicate start is refused)."""
         role.grant("StartPipeline", actions.SFN_START, [self.state_machine_arn])
+
+    def grant_describe_executions(self, role: ServiceRole) -> None:
+        """Let ``role`` read the status of runs."""
         role.grant(
             "DescribePipelineRuns",
             actions.SFN_DESCRIBE_EXECUTION,

@@ -28,13 +28,18 @@ def _grants(doc, function: str) -> dict[str, dict]:
 
 
 def _pipeline_arn(doc) -> str:
-    """The state machine every function is told about (one ARN per stack)."""
-    (name,) = {
+    """The state machine the functions that start runs are told about (one per stack)."""
+    (arn,) = {
         v["variables"]["TENANTML_PIPELINE_STATE_MACHINE_ARN"]
-        for f in bodies(doc, "aws_lambda_function").values()
-        for v in f["environment"]
+        for name in ("functions_data_arrival", "functions_alarm")
+        for v in bodies(doc, "aws_lambda_function")[name]["environment"]
     }
-    return name
+    return arn
+
+
+def _prefix(doc) -> str:
+    (machine,) = bodies(doc, "aws_sfn_state_machine").values()
+    return machine["name"].removesuffix("-pipeline")
 
 
 def test_given_the_example_stacks_then_each_has_one_layer_version_attached_to_every_function(example_stacks):
@@ -55,9 +60,8 @@ def test_given_the_example_stacks_then_data_arrival_may_only_start_the_tenants_p
         assert set(grants) == {"StartPipeline"}
         assert as_list(grants["StartPipeline"]["Action"]) == ["states:StartExecution"]
         assert as_list(grants["StartPipeline"]["Resource"]) == [_pipeline_arn(doc)]
-        assert re.fullmatch(
-            r"arn:aws:states:[a-z0-9-]+:.+:stateMachine:tenantml-[a-z0-9-]+-pipeline", _pipeline_arn(doc)
-        )
+        (address,) = bodies(doc, "aws_sfn_state_machine")
+        assert _pipeline_arn(doc) == f"${{aws_sfn_state_machine.{address}.arn}}"
 
 
 def test_given_the_example_stacks_then_alarm_may_start_the_pipeline_and_do_what_the_cooldown_needs(
@@ -80,12 +84,12 @@ def test_given_the_example_stacks_then_alarm_may_start_the_pipeline_and_do_what_
         assert all("*" not in as_list(s["Resource"]) for s in grants.values())
 
 
-def test_given_the_example_stacks_then_monitor_may_only_start_its_monitoring_jobs_as_the_pipelines_role(
+def test_given_the_example_stacks_then_monitor_may_only_start_its_monitoring_jobs_as_the_job_role(
     example_stacks,
 ):
     for doc in _tenant_docs(example_stacks):
         grants = _grants(doc, "functions_monitor")
-        prefix = re.search(r":stateMachine:(.+)-pipeline$", _pipeline_arn(doc)).group(1)
+        prefix = _prefix(doc)
 
         # the Kinesis event source mapping polls the stream as the function's role
         assert set(grants) == {"StartMonitoringJob", "PassRole", "ReadInferenceStream"}
@@ -95,7 +99,7 @@ def test_given_the_example_stacks_then_monitor_may_only_start_its_monitoring_job
         assert resource.endswith(f":processing-job/{prefix}-monitor-*")
         passing = grants["PassRole"]
         assert as_list(passing["Action"]) == ["iam:PassRole"]
-        assert as_list(passing["Resource"]) == ["${aws_iam_role.roles_pipelines.arn}"]
+        assert as_list(passing["Resource"]) == ["${aws_iam_role.roles_training.arn}"]
         assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
