@@ -202,11 +202,3 @@ class PipelineStateMachine(TenantConstruct):
     def grant_start_execution(self, role: ServiceRole) -> None:
         """Let ``role`` start runs (the execution name is the run id, so a duplicate start is refused)."""
         role.grant("StartPipeline", actions.SFN_START, [self.state_machine_arn])
-
-    def grant_describe_executions(self, role: ServiceRole) -> None:
-        """Let ``role`` read the status of runs."""
-        role.grant(
-            "DescribePipelineRuns",
-            actions.SFN_DESCRIBE_EXECUTION,
-            [self._arn("states", f"execution:{self.state_machine_name}:*")],
-        )
