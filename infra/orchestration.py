@@ -12,7 +12,8 @@ role gets what its jobs do (:meth:`PipelineStateMachine.grant_job_role`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from constructs import Construct
 
@@ -66,6 +67,9 @@ class PipelineStateMachineProps:
     hyperparameters: Mapping[str, str]
     search_timeout_seconds: int
     log_retention_days: int = 30
+    #: the model spec (JSON-ready) the step commands read, and the retraining window
+    model_spec: Mapping[str, Any] = field(default_factory=dict)
+    retraining_window_hours: int = 24
 
 
 class PipelineStateMachine(TenantConstruct):
@@ -111,6 +115,8 @@ class PipelineStateMachine(TenantConstruct):
             model_package_group=props.registry.group_name,
             hyperparameters=dict(props.hyperparameters),
             search_timeout_seconds=props.search_timeout_seconds,
+            model_spec=props.model_spec,
+            retraining_window_hours=props.retraining_window_hours,
         )
         self.definition = definition
         self.state_machine = Resource(

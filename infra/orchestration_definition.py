@@ -2,7 +2,7 @@
 
 ::
 
-    Start (input document to S3) -> Prepare (processing job) -> Train (training job)
+    Configure (the model spec into the run's data) -> Start (input document to S3) -> Prepare (processing job) -> Train (training job)
       -> Evaluate (processing job) -> ReadDecision -> Decide: approved | pending -> Register (processing
       job) -> Notify -> Done;  rejected -> Notify -> Done
 
@@ -100,6 +100,11 @@ class PipelineDefinitionProps:
     #: the training job's hyperparameters (string values), from the tenant's model spec
     hyperparameters: Mapping[str, str]
     search_timeout_seconds: int
+    #: the tenant's model spec (JSON-ready), which the step commands read from the run input: a
+    #: processing job's environment values are limited to 256 characters, too few for a spec
+    model_spec: Mapping[str, Any] = field(default_factory=dict)
+    #: how far back a retrain's prepare step reads labelled traffic (the monitoring spec's quality window)
+    retraining_window_hours: int = 24
     processing: JobSettings = field(default_factory=JobSettings)
     training_instance_type: str = "ml.m5.large"
     training_volume_size_gb: int = 30
@@ -277,6 +282,16 @@ def pipeline_definition(props: PipelineDefinitionProps) -> dict[str, Any]:
     holdout_data = _run_uri(art, "data/holdout/")
     steps = ("Start", "Prepare", "Train", "Evaluate", "ReadDecision", "Register", "Notify")
     states: dict[str, Any] = {
+        "Configure": {
+            "Type": "Pass",
+            "Comment": "the tenant's settings beside the execution input: Start writes both for the jobs",
+            "Result": {
+                "model_spec": dict(props.model_spec),
+                "retraining_window_hours": props.retraining_window_hours,
+            },
+            "ResultPath": "$.settings",
+            "Next": "Start",
+        },
         "Start": _then(
             {
                 "Type": "Task",
@@ -529,7 +544,7 @@ def pipeline_definition(props: PipelineDefinitionProps) -> dict[str, Any]:
         states[f"{step}Failed"] = _failed_pass(step)
     return {
         "Comment": f"tenantml training pipeline of model {props.model_name} (tenant {props.tenant})",
-        "StartAt": "Start",
+        "StartAt": "Configure",
         "States": states,
     }
 

@@ -2,7 +2,8 @@
 
 SageMaker starts a bring-your-own container as ``<image> train`` for a training job and as
 ``<image> serve`` for an endpoint; Kubernetes Jobs and Deployments on EKS use the same two
-commands. ``serve`` without ``TENANTML_SERVING_CONFIG`` serves the model SageMaker unpacked into
+commands. The pipeline's state machine runs ``prepare``, ``evaluate``, ``register`` and ``cleanup`` as
+processing jobs (:mod:`pipelines.runs.steps`), the drift monitor runs ``monitor``. ``serve`` without ``TENANTML_SERVING_CONFIG`` serves the model SageMaker unpacked into
 ``/opt/ml/model`` (``SM_MODEL_DIR``) on port 8080, as the inference container contract expects.
 """
 
@@ -14,7 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_MODEL_DIR = "/opt/ml/model"
-USAGE = "usage: python -m pipelines.container train|serve|monitor [options]"
+USAGE = "usage: python -m pipelines.container prepare|train|evaluate|register|cleanup|serve|monitor [options]"
+#: the pipeline's processing-job steps (the state machine names them; ``train`` is the training job)
+STEP_MODULES = {
+    "prepare": "pipelines.runs.steps.prepare",
+    "evaluate": "pipelines.runs.steps.evaluate",
+    "register": "pipelines.runs.steps.register",
+    "cleanup": "pipelines.runs.steps.cleanup",
+}
 
 
 def _default_serving_config() -> None:
@@ -33,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipelines.training.train import main as train_main
 
         return train_main(["train", *rest])
+    if mode in STEP_MODULES:
+        import importlib
+
+        return int(importlib.import_module(STEP_MODULES[mode]).main(rest))
     if mode == "monitor":  # the drift-monitoring processing job the monitor Lambda starts
         from pipelines.monitoring.job import main as monitor_main
 

@@ -344,6 +344,8 @@ class TenantPlatformStack(TenantStack):
                     hyperparameters=training_hyperparameters(spec.model),
                     search_timeout_seconds=spec.model.search_timeout_seconds,
                     log_retention_days=spec.lambdas.log_retention_days,
+                    model_spec=spec.model.model_dump(mode="json"),
+                    retraining_window_hours=spec.monitoring.quality_window_hours,
                 ),
             )
             if tag

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
@@ -44,3 +45,18 @@ def arrivals_from_s3_event(event: S3Event) -> list[DataArrival]:
             )
         )
     return arrivals
+
+
+class PinnedVersion:
+    """An S3 client whose ``HeadObject`` asks for one object version, so ``load_dataset`` checks
+    the size of, reads and fingerprints exactly the version an event announced."""
+
+    def __init__(self, s3: Any, version_id: str) -> None:
+        self._s3 = s3
+        self._version_id = version_id
+
+    def head_object(self, **kwargs: Any) -> Any:
+        return self._s3.head_object(VersionId=self._version_id, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)

@@ -87,6 +87,8 @@ class RunRecord(BaseModel):
     #: the sources an assembled dataset was made of (lineage ``data_sources``)
     data_sources: list[DataSource] = Field(default_factory=list)
     failed_step: StepName | None = None
+    #: the state machine's state whose failure ended the run (``Train``, ``Register``, ...)
+    failed_state: str | None = None
     error: str | None = None
     error_type: str | None = None
     #: artifact name -> S3 URI (reports, baseline, logs, data splits)

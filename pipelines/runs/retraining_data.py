@@ -36,7 +36,7 @@ from pipelines.data.datasets import load_dataset
 from pipelines.data.uris import s3_uri
 from pipelines.monitoring.labelled_traffic import META_COLUMNS, PREDICTIONS_PREFIX, labelled_traffic
 from pipelines.registry.lineage import DataSource
-from pipelines.runs.arrivals import DataArrival
+from pipelines.runs.arrivals import DataArrival, PinnedVersion
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,6 @@ def assemble_retraining_set(
     now = now or datetime.now(UTC)
     ref_uri = reference.uri if isinstance(reference, DataArrival) else reference
     ref_version = reference.version_id if isinstance(reference, DataArrival) else None
-    from pipelines.runs.pipeline import PinnedVersion
-
     reader = PinnedVersion(s3, ref_version) if ref_version else s3
     frame = load_dataset(ref_uri, s3=reader).frame
     ref_source = DataSource(kind=REFERENCE, uri=ref_uri, version_id=ref_version, rows=len(frame))

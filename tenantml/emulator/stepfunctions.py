@@ -8,21 +8,24 @@ tenant pipeline as AWS would, and :func:`enable` fixes each without editing moto
   :class:`StateTaskServiceSageMaker` answers ``arn:aws:states:::sagemaker:<action>`` with AWS's
   request shapes (PascalCase, as on AWS), and ``createTrainingJob.sync`` /
   ``createProcessingJob.sync`` wait for the job to end: ``Completed`` gives the job's description
-  as the task's output, ``Failed``/``Stopped`` fail the state with ``SageMaker.AmazonSageMakerException``
-  and the job's ``FailureReason`` as the cause; a task that times out, or an execution that stops,
-  stops its job;
+  as the task's output, ``Failed``/``Stopped`` fail the state with ``States.TaskFailed`` and the
+  job's description (JSON, ``FailureReason`` included) as the cause, as AWS reports a job that ended
+  badly; a task that times out, or an execution that stops, stops its job;
 - every service call of an execution is signed with fixed fake keys (``ak``/``sk``) to
   ``localhost:$MOTO_PORT``: here it goes to this emulator and signs with the **state machine's
   role** (or the task's ``Credentials.RoleArn``), with credentials from the emulator's STS, so IAM
   enforcement applies to state machines as to Lambda functions (Map and Parallel branches included:
   they pass the same role down);
-- an API error of an integration becomes ``SageMaker.AmazonSageMakerException`` with AWS's cause
-  text (``... (Service: AmazonSageMaker; Status Code: 400; Error Code: AccessDeniedException; ...)``).
+- an API error of an integration (throttling, access denied, validation) becomes
+  ``SageMaker.AmazonSageMakerException`` with AWS's cause text (``... (Service: AmazonSageMaker; Status
+  Code: 400; Error Code: AccessDeniedException; ...)``). A definition can thus retry API errors as
+  transient without retrying a job that failed on its own.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sys
 import threading
@@ -38,8 +41,10 @@ log = logging.getLogger("tenantml.emulator.stepfunctions")
 
 #: how often a ``.sync`` task asks for its job's status (AWS polls too; its interval is not documented)
 SYNC_POLL_SECONDS = 0.25
-#: the error a failed SageMaker call or job raises in a state (the name the Step Functions docs use)
+#: the error a failed SageMaker API call raises in a state (the name the Step Functions docs use)
 SAGEMAKER_ERROR = "SageMaker.AmazonSageMakerException"
+#: the error of a ``.sync`` task whose job ended ``Failed`` or ``Stopped`` (cause: the job's description)
+JOB_FAILED_ERROR = "States.TaskFailed"
 #: SageMaker actions whose ``.sync`` form waits for the job: (describe call, name parameter, status key)
 _SYNC_JOBS: dict[str, tuple[str, str, str]] = {
     "create_training_job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
@@ -106,6 +111,10 @@ def _sagemaker_task_class() -> type:
         FailureEvent,
         FailureEventException,
     )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
         ResourceCondition,
     )
@@ -160,14 +169,19 @@ def _sagemaker_task_class() -> type:
                 return self._failure(env, cause)
             return super()._from_error(env=env, ex=ex)
 
-        def _failure(self, env: Any, cause: str) -> Any:
+        def _failure(self, env: Any, cause: str, error: str = SAGEMAKER_ERROR) -> Any:
             return FailureEvent(
                 env=env,
-                error_name=CustomErrorName(SAGEMAKER_ERROR),
+                # "States." names are the interpreter's own: a custom name may not take that prefix
+                error_name=(
+                    StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed)
+                    if error == JOB_FAILED_ERROR
+                    else CustomErrorName(error)
+                ),
                 event_type=HistoryEventType.TaskFailed,
                 event_details=EventDetails(
                     taskFailedEventDetails=TaskFailedEventDetails(
-                        error=SAGEMAKER_ERROR,
+                        error=error,
                         cause=cause,
                         resource=self._get_sfn_resource(),
                         resourceType=self._get_sfn_resource_type(),
@@ -203,8 +217,9 @@ def _sagemaker_task_class() -> type:
                     env.stack.append(job)
                     return
                 if status in ("Failed", "Stopped"):
-                    reason = job.get("FailureReason") or f"{name_key.removesuffix('Name')} {name} {status}"
-                    raise FailureEventException(self._failure(env, reason))
+                    # AWS: the job's own end is States.TaskFailed, the Describe* output the cause
+                    cause = json.dumps(job, sort_keys=True, default=str)
+                    raise FailureEventException(self._failure(env, cause, JOB_FAILED_ERROR))
                 time.sleep(SYNC_POLL_SECONDS)
             # the task timed out or the execution stopped: Step Functions stops the job it started
             try:
@@ -286,4 +301,4 @@ def enable(endpoint: str) -> None:
             _state["patched"] = True
 
 
-__all__ = ["SAGEMAKER_ERROR", "SYNC_POLL_SECONDS", "boto_client_for", "enable"]
+__all__ = ["JOB_FAILED_ERROR", "SAGEMAKER_ERROR", "SYNC_POLL_SECONDS", "boto_client_for", "enable"]

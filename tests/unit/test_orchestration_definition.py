@@ -79,7 +79,8 @@ def test_moto_parser_accepts_the_definition() -> None:
             name="tenantml-acme-dev-pipeline", definition=pipeline_definition_json(_props()), roleArn=ROLE
         )["stateMachineArn"]
         assert (
-            json.loads(client.describe_state_machine(stateMachineArn=arn)["definition"])["StartAt"] == "Start"
+            json.loads(client.describe_state_machine(stateMachineArn=arn)["definition"])["StartAt"]
+            == "Configure"
         )
         # the parser is real: a malformed document is refused
         with pytest.raises(ClientError, match="ASLParserException"):
@@ -96,7 +97,7 @@ def test_every_transition_names_a_state_and_every_state_is_reachable() -> None:
         targets |= {c["Next"] for c in state.get("Catch", []) + state.get("Choices", [])}
         assert targets <= states.keys(), f"{name} goes to unknown states {targets - states.keys()}"
         edges[name] = targets
-    seen, todo = set(), ["Start"]
+    seen, todo = set(), ["Configure"]
     while todo:
         current = todo.pop()
         if current not in seen:
@@ -212,3 +213,23 @@ def test_the_failure_path_records_the_failure_and_publishes_one_alert() -> None:
         assert len(bodies) == 1, bodies
         assert run_id in bodies[0] and "failed in step Start" in bodies[0]
         assert failure["failure"]["Error"] in bodies[0]
+
+
+def test_configure_puts_the_model_spec_beside_the_input_that_start_writes_for_the_jobs() -> None:
+    spec = {"name": "churn", "target": "target"}
+    definition = pipeline_definition(_props(model_spec=spec, retraining_window_hours=48))
+    configure = definition["States"]["Configure"]
+    assert definition["StartAt"] == "Configure" and configure["Next"] == "Start"
+    assert configure["Result"] == {"model_spec": spec, "retraining_window_hours": 48}
+    assert configure["ResultPath"] == "$.settings"
+    assert definition["States"]["Start"]["Parameters"]["Body.$"] == "States.JsonToString($)"
+
+
+def test_a_job_that_failed_is_not_retried_as_transient_but_an_api_error_is() -> None:
+    """AWS: a job ending Failed/Stopped is States.TaskFailed; throttling and other API errors are
+    SageMaker.AmazonSageMakerException. Only the latter may be worth another attempt."""
+    for name, task in _tasks(pipeline_definition(_props())).items():
+        if "sagemaker:" not in task["Resource"]:
+            continue
+        retried = {error for retry in task["Retry"] for error in retry["ErrorEquals"]}
+        assert retried == {"SageMaker.AmazonSageMakerException"}, name

@@ -20,7 +20,7 @@ from wait_support import wait_until
 from tenantml.emulator import iam_enforcement, jobs
 from tenantml.emulator.images import push_local_image
 from tenantml.emulator.session import AwsSession
-from tenantml.emulator.stepfunctions import SAGEMAKER_ERROR
+from tenantml.emulator.stepfunctions import JOB_FAILED_ERROR, SAGEMAKER_ERROR
 
 REPOSITORY = "tenantml-sfn-test"
 
@@ -159,8 +159,12 @@ def test_a_failed_job_fails_the_state_and_a_catch_publishes_the_error(
     assert execution["error"] == "PipelineFailed"
     messages = aws.client("sqs").receive_message(QueueUrl=world["queue"], WaitTimeSeconds=5)["Messages"]
     alert = json.loads(messages[0]["Body"])
-    assert alert["Error"] == SAGEMAKER_ERROR
-    assert alert["Cause"].startswith("AlgorithmError:") and "exit code 2" in alert["Cause"]
+    # as on AWS: a job that ended Failed is States.TaskFailed (not the API error a Retry treats as
+    # transient), and the cause is the job's description
+    assert alert["Error"] == JOB_FAILED_ERROR
+    job = json.loads(alert["Cause"])
+    assert job["ProcessingJobName"] == "sfn-process-1" and job["ProcessingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith("AlgorithmError:") and "exit code 2" in job["FailureReason"]
 
 
 def test_a_machine_whose_role_may_not_create_training_jobs_fails_with_access_denied(
