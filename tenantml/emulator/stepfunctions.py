@@ -16,6 +16,8 @@ tenant pipeline as AWS would, and :func:`enable` fixes each without editing moto
   role** (or the task's ``Credentials.RoleArn``), with credentials from the emulator's STS, so IAM
   enforcement applies to state machines as to Lambda functions (Map and Parallel branches included:
   they pass the same role down);
+- ``aws-sdk:`` integrations pass a streaming body (``s3:getObject``'s ``Body``) on as a stream, which
+  no intrinsic can read: it is read into the string AWS hands on;
 - an API error of an integration (throttling, access denied, validation) becomes
   ``SageMaker.AmazonSageMakerException`` with AWS's cause text (``... (Service: AmazonSageMaker; Status
   Code: 400; Error Code: AccessDeniedException; ...)``). A definition can thus retry API errors as
@@ -250,10 +252,42 @@ def _fix_error_codes() -> None:
                 value.TYPE = code
 
 
+def _read_bodies(value: Any) -> Any:
+    """A response with every streaming body read into a string, as the ``aws-sdk:`` integrations
+    hand it on (``aws-sdk:s3:getObject`` gives ``Body`` as the object's text; moto passes the stream)."""
+    if isinstance(value, dict):
+        return {k: _read_bodies(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_read_bodies(v) for v in value]
+    if hasattr(value, "read") and callable(value.read):
+        value = value.read()
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    return value
+
+
+def _patch_aws_sdk_bodies() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    original = StateTaskServiceAwsSdk._eval_service_task
+    if getattr(original, "_tenantml_reads_bodies", False):
+        return
+
+    def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, env, *args, **kwargs)
+        env.stack.append(_read_bodies(env.stack.pop()))
+
+    _eval_service_task._tenantml_reads_bodies = True  # type: ignore[attr-defined]
+    StateTaskServiceAwsSdk._eval_service_task = _eval_service_task  # type: ignore[method-assign]
+
+
 def _patch_moto() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 
     _fix_error_codes()
+    _patch_aws_sdk_bodies()
 
     task_class = _sagemaker_task_class()
     original_factory = state_task_factory.state_task_service_for
