@@ -201,6 +201,10 @@ class PipelineRunError(TenantmlError):
         super().__init__(message)
 
 
+class PipelineExecutionTimeoutError(TenantmlError):
+    """A pipeline run's state machine execution did not start or end in the time given."""
+
+
 class RetrainContentionError(TenantmlError):
     """The retrain cooldown kept changing under concurrent alarms; the alarm Lambda's retry settles it."""
 

@@ -2,9 +2,11 @@
 
 The bundled sample dataset is dropped into every tenant's data bucket under ``incoming/``,
 exactly as a team would drop a file. S3 notifies the tenant's data-arrival function, the
-emulator's Lambda runtime runs its real handler, and the handler runs the pipeline (validate,
-train with a search, evaluate, gate, register). ``up`` waits for the handlers and reads what
-each run did from the run record it wrote to the artifacts bucket.
+emulator's Lambda runtime runs its slim handler, and the handler starts an execution of the
+tenant's pipeline state machine (named by the run id). ``up`` follows each execution
+(DescribeExecution, as the account's administrator: the operator's view) through its states,
+whose steps are SageMaker jobs the emulator runs as the job role (prepare, train, evaluate,
+register), then reads what the run did from the run record in the artifacts bucket.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from tenantml.up import UpContext, UpSummary
 
 #: slack on top of the longest handler timeout: S3 delivery, queueing and the handlers' start-up
 WAIT_MARGIN_S = 60
+#: slack on top of a tenant's search budget for the other steps and the jobs' start-up
+RUN_MARGIN_S = 600
 
 
 def _outcome(result: Any) -> dict[str, Any]:
@@ -27,54 +31,47 @@ def _outcome(result: Any) -> dict[str, Any]:
     return runs[0] if runs else {"status": "ignored"}
 
 
-def _run_record(s3: Any, record_uri: str) -> dict[str, Any]:
-    bucket, key = record_uri.removeprefix("s3://").split("/", 1)
-    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-
-
 def run_sample_lifecycle(context: UpContext, summary: UpSummary) -> None:
-    """Upload the sample dataset for every tenant and wait until their pipeline runs finish."""
+    """Upload the sample dataset for every tenant and follow their pipeline runs to their end."""
+    from tenantml.executions import execution_arn, follow_execution, run_outcome
     from tenantml.sample_data import upload_sample_dataset
 
-    sessions = {}
     started = time.perf_counter()
     for applied in summary.applied:
         spec = next(s for s in context.specs if s.name == applied.tenant)
         s3 = context.server_session.for_account(spec.account_id).client("s3", spec.region)
-        sessions[applied.tenant] = s3
         uri = upload_sample_dataset(s3, applied.outputs["data_bucket_name"])
         context.report(
-            f"{applied.tenant}: dropped the sample dataset at {uri}; its data-arrival handler runs the pipeline"
+            f"{applied.tenant}: dropped the sample dataset at {uri}; its data-arrival function starts the pipeline"
         )
     timeout = max(s.lambdas.timeout_seconds for s in context.specs) + WAIT_MARGIN_S
     if not context.runtime.wait_idle(timeout=timeout):
-        context.report(
-            f"pipeline runs still going after {timeout} s; see the run records in the artifacts buckets"
-        )
+        context.report(f"data-arrival functions still running after {timeout} s")
+    # the executions run side by side; following them one after the other costs nothing
     for applied in summary.applied:
-        history = context.runtime.history(applied.outputs["data_arrival_function_name"])
-        outcome = _outcome(history[-1]) if history else {"status": "not run"}
-        entry: dict[str, Any] = {
-            "status": outcome.get("status"),
-            "run_id": outcome.get("run_id"),
-            "record_uri": outcome.get("record_uri"),
-        }
-        if outcome.get("error"):
-            entry["error"] = outcome["error"]
-        if outcome.get("record_uri"):
-            record = _run_record(sessions[applied.tenant], outcome["record_uri"])
-            entry.update(
-                status=record["status"],
-                model_version=record.get("model_version"),
-                approval_status=record.get("approval_status"),
-                alias=record.get("alias"),
-                metrics=record.get("metrics", {}),
-                seconds=record.get("seconds"),
-                error=record.get("error"),
-                failed_step=record.get("failed_step"),
-                reports={k: v for k, v in record.get("artifacts", {}).items() if k.endswith("report")},
-            )
-        summary.lifecycle[applied.tenant] = entry
+        tenant, outputs = applied.tenant, applied.outputs
+        spec = next(s for s in context.specs if s.name == tenant)
+        history = context.runtime.history(outputs["data_arrival_function_name"])
+        started_run = _outcome(history[-1]) if history else {"status": "not run"}
+        machine = outputs.get("pipeline_state_machine_arn")
+        if not started_run.get("run_id") or not machine:
+            summary.lifecycle[tenant] = {
+                "status": started_run.get("status", "not run"),
+                "error": started_run.get("error") or "the data-arrival function started no pipeline run",
+            }
+            continue
+        admin = context.server_session.for_account(spec.account_id)
+        run_id = started_run["run_id"]
+        arn = execution_arn(machine, run_id)
+        context.report(f"{tenant}: following pipeline run {run_id}")
+        execution = follow_execution(
+            admin.client("stepfunctions", spec.region),
+            arn,
+            timeout=spec.model.search_timeout_seconds + RUN_MARGIN_S,
+            on_state=lambda state, tenant=tenant: context.report(f"{tenant}: pipeline step {state}"),
+        )
+        s3 = admin.client("s3", spec.region)
+        summary.lifecycle[tenant] = run_outcome(s3, outputs["artifacts_bucket_name"], run_id, execution)
     summary.timings["lifecycle"] = time.perf_counter() - started
 
 

@@ -59,7 +59,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         outcome = start_pipeline(_client(), env[STATE_MACHINE_ENV], body)
         logger.info(
-            f"run {run_id} {outcome}: s3://{bucket}/{key}", extra={"run_id": run_id, "outcome": outcome}
+            f"data arrived at s3://{bucket}/{key}: run {run_id} {outcome}",
+            extra={"run_id": run_id, "outcome": outcome},
         )
         runs.append(
             {"run_id": run_id, "outcome": outcome, "bucket": bucket, "key": key, "version_id": version}

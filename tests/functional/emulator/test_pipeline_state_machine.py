@@ -20,6 +20,7 @@ from pipelines.runs.execution_input import run_id_for_data
 from tenantml.emulator import commands, iam_enforcement, jobs
 from tenantml.emulator.images import push_local_image
 from tenantml.emulator.session import AwsSession
+from tenantml.executions import execution_arn, follow_execution, run_outcome
 from tenantml.sample_data import SAMPLE_KEY, upload_sample_dataset
 from tenantml.synthesis import synth
 
@@ -81,19 +82,16 @@ def _drop_sample(churn: dict[str, Any]) -> tuple[str, str]:
 
 
 def _execution_arn(churn: dict[str, Any], run_id: str) -> str:
-    machine = churn["outputs"]["pipeline_state_machine_arn"]
-    return machine.replace(":stateMachine:", ":execution:") + f":{run_id}"
+    return execution_arn(churn["outputs"]["pipeline_state_machine_arn"], run_id)
 
 
-def _finished(churn: dict[str, Any], run_id: str) -> dict[str, Any]:
-    sfn = churn["client"]("stepfunctions")
-    return wait_until(
-        lambda: (
-            (d := sfn.describe_execution(executionArn=_execution_arn(churn, run_id)))["status"] != "RUNNING"
-            and d
-        ),
+def _finished(churn: dict[str, Any], run_id: str, states: list[str] | None = None) -> dict[str, Any]:
+    """Followed as `up` follows it (each state it enters reported once)."""
+    return follow_execution(
+        churn["client"]("stepfunctions"),
+        execution_arn(churn["outputs"]["pipeline_state_machine_arn"], run_id),
         timeout=RUN_TIMEOUT_S,
-        message=f"execution {run_id} finished",
+        on_state=(states.append if states is not None else None),
     )
 
 
@@ -146,10 +144,16 @@ def test_a_dropped_file_runs_the_state_machine_whose_jobs_register_a_version_nam
     # when: the sample lands under incoming/
     run_id, version_id = _drop_sample(churn)
     _started(churn, run_id)
-    execution = _finished(churn, run_id)
+    states: list[str] = []
+    execution = _finished(churn, run_id, states)
 
-    # then: the execution succeeded, every step a real job that completed as the job role, with its logs
+    # then: the execution succeeded through every step, each a real job that completed as the job role
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    # the job steps last long enough to be seen by the follower's polls (Notify may pass between two)
+    steps = ["Prepare", "Train", "Evaluate", "Register"]
+    assert [s for s in states if s in steps] == steps, states
+    outcome = run_outcome(client("s3"), outputs["artifacts_bucket_name"], run_id, execution)
+    assert outcome["status"] == "succeeded" and outcome["alias"] == "champion", outcome
     sagemaker, logs = client("sagemaker"), client("logs")
     by_step = _jobs_by_step(sagemaker)
     assert {step: len(found) for step, found in by_step.items()} == {
@@ -225,6 +229,8 @@ def test_a_training_job_stopped_mid_run_fails_the_run_through_the_failure_path_w
     job = wait_until(training_job, timeout=RUN_TIMEOUT_S, message="the Train step's job is running")
     sagemaker.stop_training_job(TrainingJobName=job)
     execution = _finished(churn, run_id)
+    outcome = run_outcome(client("s3"), churn["outputs"]["artifacts_bucket_name"], run_id, execution)
+    assert outcome["status"] == "failed" and outcome["failed_state"] == "Train", outcome
 
     # then: the execution failed down the failure path, once: no retry of a job that ended on its own
     assert execution["status"] == "FAILED" and execution["error"] == "tenantml.PipelineRunFailed"
