@@ -303,3 +303,12 @@ class LambdaCodeError(LambdaRuntimeError):
 
 class EmulatorAlreadyRunningError(UsageError):
     """Another ``tenantml up`` owns the emulator in this directory; a second one would corrupt it."""
+
+
+# --- CLI commands acting as a workload's role (tenantml/workload_roles.py) -------------------------
+
+
+class WorkloadAccessDeniedError(TenantmlError):
+    """AWS denied a request a command made as a workload's role: the role's policy lacks a permission.
+
+    The message names the command, the role and AWS's own answer (action and resource)."""

@@ -13,7 +13,13 @@ from typing import Any
 
 from constructs import Construct
 
-from core.contract import LABELS_PREFIX, LIVE_QUALITY_METRIC, live_quality_dimensions, metrics_namespace
+from core.contract import (
+    BATCH_PREFIX,
+    LABELS_PREFIX,
+    LIVE_QUALITY_METRIC,
+    live_quality_dimensions,
+    metrics_namespace,
+)
 from core.naming import Naming
 from core.platform import PlatformSpec, state_bucket_name, state_key, state_key_alias, tenant_account
 from core.spec import TenantSpec
@@ -198,6 +204,9 @@ class TenantPlatformStack(TenantStack):
         registry.grant_read(roles["serving"])
         stream.grant_write(roles["serving"])
         grant_put_metrics(roles["serving"], metrics_namespace(spec.name))
+        # batch inference (`tenantml predict`, a batch transform job) reads and writes under batch/ only
+        storage.data.grant_read_prefix(roles["serving"], BATCH_PREFIX)
+        storage.data.grant_write_prefix(roles["serving"], BATCH_PREFIX)
         for bucket in (storage.data, storage.artifacts, storage.models):
             bucket.grant_read_write(roles["pipelines"])
         registry.grant_read(roles["pipelines"])
@@ -372,6 +381,8 @@ class TenantPlatformStack(TenantStack):
         registry.grant_read(functions["monitor"].role)
         # live quality joins the ground-truth labels delivered under labels/ (and nothing else of the data)
         storage.data.grant_read_prefix(functions["monitor"].role, LABELS_PREFIX)
+        # `tenantml monitor` reads the tenant's alarm states as the monitor's role (it does the monitor's job)
+        alerts.grant_read_alarms(functions["monitor"].role)
         functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
         functions["monitor"].add_kinesis_trigger(stream)
         # only the alarm Lambda hears raw alarm transitions; it republishes actionable ones to alerts
@@ -402,6 +413,8 @@ class TenantPlatformStack(TenantStack):
             **compute_outputs,
             **serving_outputs,
             **({"pipeline_state_machine_arn": pipeline.state_machine_arn} if pipeline else {}),
+            # the role `tenantml monitor` and `report` act as
+            "monitor_function_role_arn": functions["monitor"].role.role_arn,
         }
         for output_id, value in outputs.items():
             TerraformOutput(self, output_id, value=value)
