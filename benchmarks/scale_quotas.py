@@ -36,7 +36,9 @@ def _sum(kind: str, field: str) -> Callable[[Resources], int]:
 
 def _on_demand_streams(resources: Resources) -> int:
     streams = resources.get("aws_kinesis_stream", {}).values()
-    return sum(1 for s in streams if (s.get("stream_mode_details") or [{}])[0].get("stream_mode") == "ON_DEMAND")
+    return sum(
+        1 for s in streams if (s.get("stream_mode_details") or [{}])[0].get("stream_mode") == "ON_DEMAND"
+    )
 
 
 #: (quota, what counts against it)
@@ -45,7 +47,10 @@ QUOTAS: list[tuple[str, Callable[[Resources], int]]] = [
     ("IAM customer managed policies (per account)", _count("aws_iam_policy")),
     ("IAM OIDC providers (per account)", _count("aws_iam_openid_connect_provider")),
     ("Lambda functions", _count("aws_lambda_function")),
-    ("Lambda reserved concurrency (per Region)", _sum("aws_lambda_function", "reserved_concurrent_executions")),
+    (
+        "Lambda reserved concurrency (per Region)",
+        _sum("aws_lambda_function", "reserved_concurrent_executions"),
+    ),
     ("KMS customer managed keys (per Region)", _count("aws_kms_key")),
     ("SNS standard topics (per account)", _count("aws_sns_topic")),
     ("Kinesis provisioned shards (per Region)", _sum("aws_kinesis_stream", "shard_count")),
