@@ -29,6 +29,9 @@ from typing import Any
 
 from core.errors import UsageError
 from core.platform import PLATFORM_FILE_NAME
+from tenantml.git_repo import git
+from tenantml.git_repo import repo_root as git_repo_root
+from tenantml.git_repo import resolve_commit as git_resolve_commit
 
 #: GitHub Actions: "a job matrix can generate a maximum of 256 jobs per workflow run"
 #: (https://docs.github.com/en/actions/reference/limits)
@@ -82,27 +85,20 @@ class ChangeSet:
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
-    except FileNotFoundError as err:
-        raise ChangeDetectionError("git is not installed or not on PATH; tenantml changed needs it") from err
+    return git(root, *args, command="tenantml changed")
 
 
 def repo_root(path: Path) -> Path:
-    proc = _git(path, "rev-parse", "--show-toplevel")
-    if proc.returncode != 0:
-        raise ChangeDetectionError(f"{path.resolve()} is not inside a git repository")
-    return Path(proc.stdout.strip()).resolve()
+    return git_repo_root(path, "tenantml changed")
 
 
 def resolve_commit(root: Path, ref: str, option: str) -> str:
-    proc = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    if proc.returncode != 0 or not proc.stdout.strip():
-        raise ChangeDetectionError(
-            f"{option} {ref!r} does not name a commit in {root} (in CI, check out with fetch-depth: 0; "
-            "after a force push, run the deploy workflow by hand without a base to deploy every tenant)"
-        )
-    return proc.stdout.strip()
+    return git_resolve_commit(
+        root,
+        ref,
+        option,
+        "; after a force push, run the deploy workflow by hand without a base to deploy every tenant",
+    )
 
 
 def spec_names(root: Path, commit: str, tenants: PurePosixPath) -> set[str]:
