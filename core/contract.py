@@ -34,6 +34,10 @@ MONITORING_PREFIX = "monitoring"
 #: Parquet, ``request_id`` + the model's target column; docs/monitoring.md#labels)
 LABELS_PREFIX = "labels/"
 
+#: the data bucket's folder for batch inference (``tenantml predict``, a batch transform job): the serving
+#: role reads its input and writes its predictions there, and nowhere else in the data bucket
+BATCH_PREFIX = "batch/"
+
 
 #: the tenant's primary metric measured on labelled live traffic, and the labelled rows it was measured on;
 #: dimensions Tenant, Model and Metric (the primary metric's name, so values of a metric the spec no

@@ -316,3 +316,12 @@ class LambdaPackageError(TenantmlError):
     """A Lambda function's package cannot work on AWS: it imports a compiled distribution, needs a
     library that is not installed, or is over one of AWS's package limits. Raised at synthesis and
     by the emulator's apply, before anything is deployed."""
+
+
+# --- CLI commands acting as a workload's role (tenantml/workload_roles.py) -------------------------
+
+
+class WorkloadAccessDeniedError(TenantmlError):
+    """AWS denied a request a command made as a workload's role: the role's policy lacks a permission.
+
+    The message names the command, the role and AWS's own answer (action and resource)."""

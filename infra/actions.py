@@ -77,6 +77,9 @@ SAGEMAKER_TRAINING = (
 #: PutMetricData has no resource-level permissions; a namespace condition scopes it instead
 CLOUDWATCH_PUT_METRICS = ("cloudwatch:PutMetricData",)
 CLOUDWATCH_ALARMS_READ = ("cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData")
+#: reading the tenant's metric alarms (``tenantml monitor``); scoped to alarm ARNs, which covers metric
+#: alarms (composite alarms would need "*")
+CLOUDWATCH_DESCRIBE_ALARMS = ("cloudwatch:DescribeAlarms",)
 
 IAM_PASS_ROLE = ("iam:PassRole",)
 

@@ -141,6 +141,11 @@ class AlertTopic(TenantConstruct):
         role.grant("PublishAlerts", actions.SNS_PUBLISH, [self.topic_arn])
         self.props.key.grant_encrypt_decrypt(role)
 
+    def grant_read_alarms(self, role: ServiceRole) -> None:
+        """Describe the tenant's alarms (their names share the tenant's prefix), not the account's."""
+        pattern = self.props.naming.arn_pattern("cloudwatch", f"alarm:{self.props.naming.prefix}-*")
+        role.grant("DescribeAlarms", actions.CLOUDWATCH_DESCRIBE_ALARMS, [pattern])
+
     def add_alarm(self, props: AlarmProps) -> Resource:
         """A CloudWatch alarm whose ALARM and OK transitions notify the topic of ``props.notify``."""
         name = self.props.naming.name(props.component, "alarm")

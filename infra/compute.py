@@ -314,6 +314,9 @@ LB_NAME_LIMIT = 32
 #: time for a new instance to install Docker, pull the image and load the champion before the
 #: load balancer's health checks count against it
 HEALTH_CHECK_GRACE_SECONDS = 300
+#: until the tenant's first champion exists the instances' server polls the registry from this
+#: interval (doubling up to a minute), answering /ping with 503: out of service, not restarted
+CHAMPION_POLL_SECONDS = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -356,7 +359,9 @@ def _registry_host(region: str) -> str:
 
 
 def serving_user_data(region: str, serving: FleetServing) -> str:
-    """The instance's boot script: run the tenant's serving image on port 8080, restarted by Docker.
+    """The instance's boot script: run the tenant's serving image on port 8080, restarted by Docker
+    if it dies. Before a champion exists the server waits for one (polling the registry alias,
+    ``/ping`` 503, so the load balancer keeps the instance out of service); it never exits for it.
 
     Plain text with no Terraform references (names only; the account comes from STS on the
     instance), so the stack can base64-encode it itself and a spec value never reaches a template."""
@@ -370,6 +375,7 @@ def serving_user_data(region: str, serving: FleetServing) -> str:
             "alias": serving.alias,
             "region": region,
         },
+        alias_poll_seconds=CHAMPION_POLL_SECONDS,
     )
     image = f'"$registry/{serving.repository_name}:{serving.image_tag}"'
     return "\n".join(
@@ -620,10 +626,14 @@ class Ec2Fleet(TenantConstruct):
                 "launch_template": [{"id": self.template.id_ref, "version": "$Latest"}],
                 "service_linked_role_arn": props.service_linked_role.role_arn,
                 "target_group_arns": [self.target_group.arn_ref],
-                "health_check_type": "ELB",
+                # EC2 status checks replace a broken instance; /ping decides only whether the load
+                # balancer routes to it. With ELB checks the group would replace every instance that
+                # waits for the first champion (or serves one that fails to load) after the grace
+                # period, a boot loop that can never end better: a new instance waits just the same
+                "health_check_type": "EC2",
                 "health_check_grace_period": HEALTH_CHECK_GRACE_SECONDS,
                 # the first apply has no champion (and maybe no image) yet: do not wait for healthy
-                # instances, the group keeps replacing unhealthy ones until the pipeline registers one
+                # targets; the instances wait for the pipeline to register one
                 "wait_for_capacity_timeout": "0",
                 # default_tags never reach a group or its instances: tag blocks, propagated (TM-ASG-001)
                 "tag": [

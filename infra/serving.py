@@ -41,15 +41,26 @@ def content_hash(value: Any, length: int = 10) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def serving_config(*, serving_format: str, stream_name: str, region: str, source: Mapping[str, Any]) -> str:
+def serving_config(
+    *,
+    serving_format: str,
+    stream_name: str,
+    region: str,
+    source: Mapping[str, Any],
+    alias_poll_seconds: float | None = None,
+) -> str:
     """``TENANTML_SERVING_CONFIG`` for the serving image: where the model comes from and where
     inference logs go (the monitor Lambda reads them from the stream). Written as plain JSON so the
-    stacks need not import ``pipelines``; tests parse it with ``pipelines.serving.config.ServerConfig``."""
+    stacks need not import ``pipelines``; tests parse it with ``pipelines.serving.config.ServerConfig``.
+
+    ``alias_poll_seconds``: the server waits for a source alias that names no version yet, polling
+    the registry from this interval (``/ping`` 503 meanwhile), instead of failing."""
     return json.dumps(
         {
             "source": dict(source),
             "serving_format": serving_format,
             "inference_log": {"stream_name": stream_name, "region": region},
+            **({"alias_poll_seconds": alias_poll_seconds} if alias_poll_seconds is not None else {}),
         },
         sort_keys=True,
         separators=(",", ":"),

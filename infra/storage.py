@@ -209,6 +209,12 @@ class SecureBucket(TenantConstruct):
         )
         self.props.key.grant_decrypt(role)
 
+    def grant_write_prefix(self, role: ServiceRole, prefix: str) -> None:
+        """Write the objects under ``prefix`` only (e.g. ``batch/``), not the whole bucket."""
+        verb = "Write" + "".join(part.title() for part in prefix.strip("/").split("/"))
+        role.grant(self._sid(verb), actions.S3_WRITE, [f"{self.bucket_arn}/{prefix}*"])
+        self.props.key.grant_encrypt_decrypt(role)
+
     def grant_write(self, role: ServiceRole) -> None:
         role.grant(self._sid("Write"), actions.S3_WRITE, [f"{self.bucket_arn}/*"])
         self.props.key.grant_encrypt_decrypt(role)

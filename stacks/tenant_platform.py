@@ -13,7 +13,7 @@ from typing import Any
 
 from constructs import Construct
 
-from core.contract import LIVE_QUALITY_METRIC, live_quality_dimensions, metrics_namespace
+from core.contract import BATCH_PREFIX, LIVE_QUALITY_METRIC, live_quality_dimensions, metrics_namespace
 from core.naming import Naming
 from core.platform import PlatformSpec, state_bucket_name, state_key, state_key_alias, tenant_account
 from core.spec import TenantSpec
@@ -200,6 +200,9 @@ class TenantPlatformStack(TenantStack):
         registry.grant_read(roles["serving"])
         stream.grant_write(roles["serving"])
         grant_put_metrics(roles["serving"], metrics_namespace(spec.name))
+        # batch inference (`tenantml predict`, a batch transform job) reads and writes under batch/ only
+        storage.data.grant_read_prefix(roles["serving"], BATCH_PREFIX)
+        storage.data.grant_write_prefix(roles["serving"], BATCH_PREFIX)
         for bucket in (storage.data, storage.artifacts, storage.models):
             bucket.grant_read_write(roles["pipelines"])
         registry.grant_read(roles["pipelines"])
@@ -382,6 +385,8 @@ class TenantPlatformStack(TenantStack):
         )
         functions["monitor"].role.grant_pass_role(roles["training"], service="sagemaker.amazonaws.com")
         stream.grant_read(roles["training"])
+        # `tenantml monitor` reads the tenant's alarm states as the monitoring job's role (it does that job)
+        alerts.grant_read_alarms(roles["training"])
         functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
         functions["monitor"].add_kinesis_trigger(stream)
         # only the alarm Lambda hears raw alarm transitions; it republishes actionable ones to alerts

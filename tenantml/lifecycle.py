@@ -82,16 +82,10 @@ def serving_role_session(endpoint: str, region: str, account_id: str | None, rol
     stands in for the SageMaker service there (:mod:`tenantml.emulator.service_principals`); they
     are renewed before they expire, so a long ``up`` keeps serving.
     """
-    import botocore.session
+    from tenantml.workload_roles import role_botocore_session
 
-    from pipelines.role_session import role_session
-    from tenantml.emulator.session import admin_credentials
-
-    keys = admin_credentials(account_id)
-    source = botocore.session.get_session()
-    source.set_credentials(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"])
-    return role_session(
-        role_arn, region=region, endpoint_url=endpoint, session_name="tenantml-up-serving", source=source
+    return role_botocore_session(
+        role_arn, endpoint=endpoint, region=region, account_id=account_id, session_name="tenantml-up-serving"
     )
 
 

@@ -1,7 +1,9 @@
 """The model server: Starlette under uvicorn, the SageMaker inference container contract.
 
-- ``GET /ping``: 200 once the model is loaded and verified; 503 while loading and for good when
-  loading failed (the body says why). SageMaker and Kubernetes readiness probes poll it.
+- ``GET /ping``: 200 once the model is loaded and verified; 503 while loading, while waiting for
+  a registry alias that names no version yet (``alias_poll_seconds``: a new tenant's instances
+  boot before its first champion), and for good when loading failed (the body says why).
+  SageMaker and Kubernetes readiness probes and load balancer health checks poll it.
 - ``POST /invocations``: CSV or JSON in, JSON or CSV out (see :mod:`pipelines.serving.schema`
   and :mod:`pipelines.serving.codecs`); every response carries ``X-Model-Version`` and
   ``X-Request-Id``.
@@ -40,7 +42,7 @@ from pipelines.inference_log.kinesis import put_records_client_factory
 from pipelines.inference_log.logger import KinesisInferenceLogger, LogEntry, LoggerSettings
 from pipelines.serving import codecs
 from pipelines.serving.config import ServerConfig
-from pipelines.serving.loader import LoadedModel, load
+from pipelines.serving.loader import LoadedModel, RegistrySource, load, wait_for_alias
 from pipelines.serving.openapi import build_openapi
 from pipelines.serving.pipeline_plan import PredictionResult
 from pipelines.serving.predictor import probe_batch, repeat_rows, time_predict
@@ -118,6 +120,8 @@ class ModelServer:
         self._per_row_s = 0.0
         self._offload_s = config.offload_ms / 1000
         self._loader_thread: threading.Thread | None = None
+        #: set at shutdown: ends a wait for the registry alias
+        self._stopping = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -133,7 +137,7 @@ class ModelServer:
 
     def _load(self) -> None:
         try:
-            model = self._loader(self.config)
+            model = self._loader(self._pinned())
             self._calibrate(model)
             self._openapi = orjson.dumps(build_openapi(model, max_body_bytes=self.config.max_body_bytes))
             self.inference_logger = self._logger_factory(self.config, model)
@@ -160,6 +164,25 @@ class ModelServer:
         finally:
             self.loaded.set()
 
+    def _pinned(self) -> ServerConfig:
+        """The config with its registry alias resolved, waiting for the alias when configured to."""
+        source, poll = self.config.source, self.config.alias_poll_seconds
+        if not isinstance(source, RegistrySource) or source.alias is None or poll is None:
+            return self.config
+
+        def waiting(message: str) -> None:
+            self.status, self.error = "waiting", message
+
+        pinned = wait_for_alias(
+            source,
+            poll_seconds=poll,
+            max_poll_seconds=self.config.alias_max_poll_seconds,
+            stop=self._stopping,
+            on_wait=waiting,
+        )
+        self.status, self.error = "loading", None
+        return self.config.model_copy(update={"source": pinned})
+
     def _calibrate(self, model: LoadedModel) -> None:
         """Estimate predict() cost as base + per_row * rows, to decide what runs off the loop."""
         probes = probe_batch(model.schema, getattr(model.predictor, "plan", None))
@@ -169,6 +192,7 @@ class ModelServer:
         self._per_row_s = max(0.0, (many - one) / 255)
 
     def shutdown(self) -> None:
+        self._stopping.set()
         if self.inference_logger is not None:
             delivered = self.inference_logger.close(self.config.shutdown_flush_seconds)
             log.info(

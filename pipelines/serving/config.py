@@ -50,6 +50,11 @@ class ServerConfig(BaseModel):
     shutdown_flush_seconds: float = Field(default=20.0, gt=0)
     #: where workers unpack archives (a temporary directory when None)
     work_dir: str | None = None
+    #: a registry alias that names no version yet is polled (every this many seconds, doubling on
+    #: each miss up to ``alias_max_poll_seconds``) with /ping at 503 meanwhile, instead of failing:
+    #: a new tenant's instances boot before its first champion exists; None: fail at once
+    alias_poll_seconds: float | None = Field(default=None, gt=0, le=3600)
+    alias_max_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     def to_env(self) -> dict[str, str]:
         return {CONFIG_ENV: self.model_dump_json()}

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -107,6 +109,42 @@ def resolve_version(registry: Any, source: RegistrySource) -> ModelVersion:
         return registry.get_model_version(source.version)
     assert source.alias is not None
     return registry.get_version_by_alias(source.alias)
+
+
+def wait_for_alias(
+    source: RegistrySource,
+    *,
+    poll_seconds: float,
+    max_poll_seconds: float,
+    stop: threading.Event | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    sagemaker: Any = None,
+) -> RegistrySource:
+    """``source`` pinned to the version its alias names, polling until the alias names one.
+
+    Each miss (no version holds the alias yet, or the registry cannot be read: credentials not
+    ready at boot, a throttle) is passed to ``on_wait`` and waited out, the delay doubling from
+    ``poll_seconds`` up to ``max_poll_seconds``. ``stop`` ends the wait with
+    :class:`ModelNotServableError` (the server is shutting down)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if source.alias is None:
+        return source
+    stop = stop or threading.Event()
+    registry = open_registry(sagemaker or _client("sagemaker", source), source.group)
+    delay = poll_seconds
+    while True:
+        try:
+            found = registry.get_version_by_alias(source.alias)
+        except (ModelRegistryError, ClientError, BotoCoreError) as err:
+            (on_wait or (lambda _message: None))(f"waiting for {source.describe()}: {err}")
+            log.info("waiting %.1f s for %s: %s", delay, source.describe(), err)
+            if stop.wait(delay):
+                raise ModelNotServableError(f"stopped while waiting for {source.describe()}") from err
+            delay = min(delay * 2, max_poll_seconds)
+            continue
+        log.info("%s names version %s", source.describe(), found.version)
+        return source.model_copy(update={"version": found.version, "alias": None})
 
 
 def fetch_registry_archive(
@@ -231,4 +269,5 @@ __all__ = [
     "fetch_registry_archive",
     "load",
     "resolve_version",
+    "wait_for_alias",
 ]

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from tenantml.cli.options import EndpointUrl, OutputsFile, Tenant, TenantsDir, console, reports_errors
 from tenantml.cli.pipeline import resolve_target
-from tenantml.up_file import boto3_session
+from tenantml.workload_roles import MONITOR, acting_as
 
 if TYPE_CHECKING:
     from pipelines.monitoring.report import Snapshot
@@ -53,9 +53,10 @@ def report(
     """Render the drift report (histograms, PSI ranking, drift and health over time) to the bucket and a file."""
     from pipelines.monitoring.report import publish_drift_report
 
-    target = resolve_target(tenant, tenants, outputs, endpoint_url)
+    # the monitor's job on AWS (the monitor Lambda's role): read its snapshots, write the report
+    target = resolve_target(tenant, tenants, outputs, endpoint_url, role=MONITOR, command="report")
     path = out or Path("reports") / f"drift-{target.spec.name}.html"
-    with console.status("Rendering the drift report..."):
+    with acting_as("report", MONITOR, target.role_arn), console.status("Rendering the drift report..."):
         result = publish_drift_report(
             target.clients.s3,
             target.resources,
@@ -107,14 +108,19 @@ def monitor(
     endpoint_url: EndpointUrl = None,
 ) -> None:
     """Watch each model version's health: requests, errors, latency, drift, alarms and retrains."""
-    target = resolve_target(tenant, tenants, outputs, endpoint_url)
+    # the monitor's job on AWS (the monitor Lambda's role): read snapshots, the registry and the alarms
+    target = resolve_target(tenant, tenants, outputs, endpoint_url, role=MONITOR, command="monitor")
     cloudwatch = _cloudwatch(target)
     if once:
-        console.print(render_health(read_health(target, cloudwatch)))
+        with acting_as("monitor", MONITOR, target.role_arn):
+            console.print(render_health(read_health(target, cloudwatch)))
         return
     from rich.live import Live
 
-    with Live(render_health(read_health(target, cloudwatch)), console=console, refresh_per_second=1) as live:
+    with (
+        acting_as("monitor", MONITOR, target.role_arn),
+        Live(render_health(read_health(target, cloudwatch)), console=console, refresh_per_second=1) as live,
+    ):
         try:
             while True:
                 time.sleep(interval)
@@ -235,7 +241,7 @@ def _ms(value: float | None) -> str:
 
 
 def _cloudwatch(target: Target) -> Any:
-    session = boto3_session(target.endpoint, target.account_id)
+    session = target.session
     kwargs: dict[str, Any] = {"region_name": target.region}
     if target.endpoint:
         kwargs["endpoint_url"] = target.endpoint

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from pipelines.runs.pipeline import AwsClients, StepEvent
     from pipelines.runs.records import RunRecord
     from pipelines.runs.resources import TenantResources
+    from tenantml.workload_roles import WorkloadRole
 
 
 class ExecutorChoice(StrEnum):
@@ -84,6 +85,11 @@ class Target:
     source: str
     #: the tenant's account (from its outputs' ARNs): the emulator's administrator of it signs
     account_id: str | None = None
+    #: the boto3 session the clients sign with: the workload role's when the command does a job
+    #: (:mod:`tenantml.workload_roles`), else the tenant account's administrator's
+    session: Any = None
+    #: the workload role's ARN the session acts as (None: the administrator, or AWS's ambient chain)
+    role_arn: str | None = None
 
     @property
     def emulated(self) -> bool:
@@ -97,10 +103,16 @@ def resolve_target(
     endpoint_url: str | None,
     *,
     up_file: Path = UP_FILE,
+    role: WorkloadRole | None = None,
+    command: str = "",
 ) -> Target:
-    """Load the tenant's spec and find its resources (:func:`tenantml.tenant_outputs.load_outputs`)."""
+    """Load the tenant's spec and find its resources (:func:`tenantml.tenant_outputs.load_outputs`).
+
+    ``role``: the workload role whose job ``command`` does; its clients sign as that role."""
     from core.spec import load_specs
+    from pipelines.runs.pipeline import AwsClients
     from pipelines.runs.resources import TenantResources
+    from tenantml.workload_roles import workload_role_arn, workload_session
 
     spec = load_specs(tenants_dir, only=tenant)[0]
     found = load_outputs(spec.name, outputs, endpoint_url=endpoint_url, region=spec.region, up_file=up_file)
@@ -108,7 +120,13 @@ def resolve_target(
     resources = TenantResources.from_outputs(
         found.outputs, tenant=spec.name, region=region, source=found.source
     )
-    clients = make_clients(region, found.endpoint_url, found.account_id)
+    role_arn = None
+    if role is None:
+        session = boto3_session(found.endpoint_url, found.account_id)
+    else:
+        role_arn = workload_role_arn(found, role)
+        session = workload_session(found, role, command=command)
+    clients = AwsClients.create(region=region, endpoint_url=found.endpoint_url, session=session)
     return Target(
         spec=spec,
         resources=resources,
@@ -117,6 +135,8 @@ def resolve_target(
         region=region,
         source=str(outputs or up_file),
         account_id=found.account_id,
+        session=session,
+        role_arn=role_arn,
     )
 
 
@@ -500,9 +520,17 @@ def models_reproduce(
 ) -> None:
     """Re-run a version from its lineage and compare artifact digests; exits 1 when they differ."""
     from pipelines.runs.reproduce import reproduce_version
+    from tenantml.workload_roles import PIPELINES, acting_as
 
-    target = resolve_target(tenant, tenants, outputs, endpoint_url)
-    with console.status(f"Re-running version {version} from its lineage..."):
+    # re-running a version is a pipeline run's job: it reads the registry, the data and the
+    # artifact as the pipelines role
+    target = resolve_target(
+        tenant, tenants, outputs, endpoint_url, role=PIPELINES, command="models reproduce"
+    )
+    with (
+        acting_as("models reproduce", PIPELINES, target.role_arn),
+        console.status(f"Re-running version {version} from its lineage..."),
+    ):
         result = reproduce_version(_registry(target), version, spec=target.spec.model, s3=target.clients.s3)
     console.print(f"registered sha256 {result.registered_sha256}", highlight=False)
     console.print(f"reproduced sha256 {result.reproduced_sha256}", highlight=False)

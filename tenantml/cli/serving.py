@@ -30,6 +30,7 @@ from tenantml.cli.options import (
     reports_errors,
 )
 from tenantml.tenant_outputs import TenantOutputs, load_outputs
+from tenantml.workload_roles import SERVING, acting_as, workload_role_arn, workload_session
 
 
 def _outputs(tenant: str, outputs_file: Path | None, model_dir: Path | None) -> TenantOutputs:
@@ -63,8 +64,8 @@ def _serving_format(tenant: str, tenants_dir: Path, override: str | None) -> str
 def _use_emulator_credentials(outputs: TenantOutputs) -> None:
     """On the emulator, sign as the tenant account's administrator when no credentials are configured.
 
-    The emulator enforces IAM and rejects keys it does not know; the workload parts (the model
-    download and the inference log) then assume the serving role with these (:func:`_workload_role`).
+    The emulator enforces IAM and rejects keys it does not know; the server's worker processes
+    assume the serving role with these to write the inference log (:func:`_workload_role`).
     """
     if outputs.emulated and not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
         from tenantml.emulator.session import admin_credentials
@@ -79,13 +80,19 @@ def _use_emulator_credentials(outputs: TenantOutputs) -> None:
 
 def _workload_role(outputs: TenantOutputs) -> str | None:
     """The role a served model acts as on the emulator (on AWS the process already has its role)."""
-    role = outputs.outputs.get("serving_role_arn") if outputs.emulated else None
-    return str(role) if role else None
+    return workload_role_arn(outputs, SERVING)
 
 
 def _model_source(
-    outputs: TenantOutputs, model_dir: Path | None, version: int | None, alias: str | None, work: Path
+    outputs: TenantOutputs,
+    model_dir: Path | None,
+    version: int | None,
+    alias: str | None,
+    work: Path,
+    session: Any = None,
 ) -> Any:
+    """A local model directory, or the registry version downloaded and verified as the serving role
+    (``session``: :func:`tenantml.workload_roles.workload_session`)."""
     from pipelines.serving.loader import DirectorySource, RegistrySource, fetch_registry_archive
 
     if model_dir is not None:
@@ -102,13 +109,12 @@ def _model_source(
         alias=None if version is not None else (alias or "champion"),
         region=outputs.region,
         endpoint_url=outputs.endpoint_url,
-        role_arn=_workload_role(outputs),
     )
+    session = session or workload_session(outputs, SERVING, command="serve")
+    where = {"region_name": outputs.region, "endpoint_url": outputs.endpoint_url}
     with console.status(f"Fetching and verifying {source.describe()}..."):
-        if source.role_arn:  # the loader's clients sign as the serving role
-            return fetch_registry_archive(source, work)
         return fetch_registry_archive(
-            source, work, sagemaker=outputs.client("sagemaker"), s3=outputs.client("s3")
+            source, work, sagemaker=session.client("sagemaker", **where), s3=session.client("s3", **where)
         )
 
 
@@ -151,8 +157,12 @@ def serve(
     outputs = _outputs(tenant, outputs_file, model_dir)
     _use_emulator_credentials(outputs)
     fmt = _serving_format(tenant, tenants, serving_format)
+    role_arn = _workload_role(outputs) if model_dir is None or log_inferences else None
     # the downloaded archive and the workers' copies go when serving ends, however it ends
-    with tempfile.TemporaryDirectory(prefix=f"tenantml-serve-{tenant}-") as scratch:
+    with (
+        acting_as("serve", SERVING, role_arn),
+        tempfile.TemporaryDirectory(prefix=f"tenantml-serve-{tenant}-") as scratch,
+    ):
         work = Path(scratch)
         source = _model_source(outputs, model_dir, version, alias, work / "download")
         # fail here, before any worker starts, when the verified artifact does not load
@@ -166,7 +176,7 @@ def serve(
                     stream_name=str(stream),
                     region=outputs.region,
                     endpoint_url=outputs.endpoint_url,
-                    role_arn=_workload_role(outputs),
+                    role_arn=role_arn,
                 )
             else:
                 err_console.print("note: no stream_name in the tenant outputs; inference logging is off")
@@ -208,14 +218,23 @@ def predict(
 
     needs_aws = model_dir is None or input_path.startswith("s3://") or output_path.startswith("s3://")
     outputs = _outputs(tenant, outputs_file, model_dir)
-    if needs_aws:
-        _use_emulator_credentials(outputs)
     fmt = _serving_format(tenant, tenants, serving_format)
-    with tempfile.TemporaryDirectory(prefix=f"tenantml-predict-{tenant}-") as tmp:
-        source = _model_source(outputs, model_dir, version, alias, Path(tmp) / "download")
+    # batch inference is the serving role's job (a batch transform job on AWS): it reads the model
+    # and the input and writes the predictions as that role
+    role_arn = _workload_role(outputs) if needs_aws else None
+    session = workload_session(outputs, SERVING, command="predict") if needs_aws else None
+    with (
+        acting_as("predict", SERVING, role_arn),
+        tempfile.TemporaryDirectory(prefix=f"tenantml-predict-{tenant}-") as tmp,
+    ):
+        source = _model_source(outputs, model_dir, version, alias, Path(tmp) / "download", session)
         with console.status(f"Loading {source.describe()}..."):
             loaded = load(source, serving_format=fmt, work_dir=Path(tmp) / "model")  # type: ignore[arg-type]
-        s3 = outputs.client("s3") if needs_aws else None
+        s3 = (
+            session.client("s3", region_name=outputs.region, endpoint_url=outputs.endpoint_url)
+            if session is not None
+            else None
+        )
         columns = [
             TextColumn("[bold]predicting"),
             BarColumn(),
@@ -238,16 +257,22 @@ def predict(
     )
 
 
-def _start_version(outputs: TenantOutputs, version: int, fmt: str, work: Path) -> Any:
-    """One model server for ``version`` in this process, on a free loopback port, logging to the stream."""
+def _start_version(outputs: TenantOutputs, version: int, fmt: str, work: Path, session: Any) -> Any:
+    """One model server for ``version`` in this process, on a free loopback port, logging to the stream;
+    it reads its model (``session``) and writes its log as the serving role, as an endpoint would."""
     from pipelines.serving.app import create_app
     from pipelines.serving.config import InferenceLogConfig, ServerConfig
     from pipelines.serving.runner import ThreadedServer
 
-    source = _model_source(outputs, None, version, None, work / f"v{version}")
+    source = _model_source(outputs, None, version, None, work / f"v{version}", session)
     stream = outputs.outputs.get("stream_name")
     log_config = (
-        InferenceLogConfig(stream_name=str(stream), region=outputs.region, endpoint_url=outputs.endpoint_url)
+        InferenceLogConfig(
+            stream_name=str(stream),
+            region=outputs.region,
+            endpoint_url=outputs.endpoint_url,
+            role_arn=_workload_role(outputs),
+        )
         if stream
         else None
     )
@@ -323,8 +348,9 @@ def deploy(
     stop = threading.Event()
     traffic = None
     try:  # whatever fails, the servers started so far stop and the scratch directory goes
-        servers.append(_start_version(outputs, champion, fmt, work))
-        servers.append(_start_version(outputs, version, fmt, work))
+        serving = workload_session(outputs, SERVING, command="deploy")
+        servers.append(_start_version(outputs, champion, fmt, work, serving))
+        servers.append(_start_version(outputs, version, fmt, work, serving))
         router = RolloutRouter(
             servers[0].url,
             servers[1].url,

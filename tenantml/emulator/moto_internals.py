@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from tenantml.emulator.kms_access import Caller, KeyPolicyAnswer, key_policy_answer, kms_key_uses, s3_key_uses
+from tenantml.emulator.service_keys import SERVICES as KEY_USING_SERVICES
+from tenantml.emulator.service_keys import key_access_denied, service_key_uses
 from tenantml.emulator.session import is_in_process
 
 _model_package_deletion_added = False
@@ -457,13 +459,16 @@ def _deny(request: Any, action: str, resource: str, reason: str, via_service: st
     """Answer with AWS's AccessDenied for ``action`` on ``resource``, saying why as AWS does.
 
     ``via_service``: the service that used a key on the caller's behalf; S3 answers a denied key
-    use with its own ``AccessDenied`` XML error, whose message names the KMS action and key.
+    use with its own ``AccessDenied`` XML error, whose message names the KMS action and key;
+    Kinesis, SNS and SQS with their KMS access errors (:func:`~tenantml.emulator.service_keys.key_access_denied`).
     """
     request._tenantml_action, request._tenantml_resource, request._tenantml_reason = action, resource, reason
     if via_service == "s3":
         from moto.s3.exceptions import S3ClientError
 
         raise S3ClientError("AccessDenied", _denial_message(request))
+    if via_service in KEY_USING_SERVICES:  # Kinesis, SNS, SQS: their own KMS access error
+        raise key_access_denied(via_service, _denial_message(request))
     request._raise_access_denied()
 
 
@@ -512,7 +517,8 @@ def _authorize_key_use(
     The key policy must allow, directly or by delegating to the caller's account; when it
     delegates, or the key is another account's, the caller's identity policies and boundary
     must allow too; a Deny anywhere wins. ``via_service``: the service using the key on the
-    caller's behalf (``s3``), whose denial is that service's AccessDenied naming the KMS action.
+    caller's behalf (``s3``, ``kinesis``, ``sns``, ``sqs``), whose denial is that service's error
+    naming the KMS action.
     """
     access_key = request._access_key
     caller = Caller(access_key.arn, request.account_id, getattr(access_key, "_owner_role_name", None))
@@ -572,7 +578,9 @@ def add_permission_boundaries() -> None:
       stream, topic, model group, log group, function or repository does not cover another's;
     - a KMS request on a key (an alias resolves to its key) is decided by the key policy with IAM,
       and an S3 object request under SSE-KMS also needs the caller's use of the object's key
-      (:func:`_authorize_key_use`, :mod:`tenantml.emulator.kms_access`). For the other services moto knows no resource: a
+      (:func:`_authorize_key_use`, :mod:`tenantml.emulator.kms_access`), as do writes and reads on
+      a KMS-encrypted Kinesis stream, SNS topic or SQS queue (:mod:`tenantml.emulator.service_keys`).
+      For the other services moto knows no resource: a
       request there matches an Allow statement by its action whatever the statement's
       resources (a documented approximation, more permissive than AWS, never less);
     - a denial is AWS's error for the service's protocol: ``AccessDeniedException`` in JSON for
@@ -647,6 +655,12 @@ def add_permission_boundaries() -> None:
         if self._service == "s3":  # SSE-KMS: S3 uses the object's key as the caller
             for action, key in s3_key_uses(self._action, self._method, self._path, resource, self._headers):
                 _authorize_key_use(self, action, key, context, via_service="s3")
+        if self._service in KEY_USING_SERVICES:  # SSE-KMS: the service uses the resource's key as the caller
+            uses, encryption_context = service_key_uses(
+                self._action, values, resource, self.account_id, self._region
+            )
+            for action, key in uses:
+                _authorize_key_use(self, action, key, {**context, **encryption_context}, self._service)
 
     signature_check = IAMRequestBase.check_signature
 
@@ -698,12 +712,28 @@ def add_permission_boundaries() -> None:
 
         raise JsonRESTError("AccessDeniedException", _denial_message(self))
 
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from werkzeug.exceptions import HTTPException
+
+    authorize = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
+
+    @functools.wraps(authorize)
+    def authorize_normal_action(self: Any, resource: str = "*") -> None:
+        try:
+            authorize(self, resource)
+        except HTTPException as denied:
+            # moto answers a denial with its body and status only; SQS's KMS denial also needs the
+            # x-amzn-query-error header, from which the SDKs read its code
+            self.response_headers.update(getattr(denied, "response_headers", {}))
+            raise
+
     IAMPolicyStatement.is_action_permitted = is_action_permitted
     IAMPolicyStatement._check_element_matches = check_element_matches
     IAMRequestBase.check_action_permitted = check_action_permitted
     IAMRequestBase.check_signature = check_signature
     IAMRequestBase._create_aws_request = create_aws_request
     IAMRequest._raise_access_denied = raise_access_denied
+    ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = authorize_normal_action
     _boundaries_added = True
 
 

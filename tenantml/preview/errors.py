@@ -6,15 +6,7 @@ where, and what to do.
 
 from __future__ import annotations
 
-from core.errors import TenantmlError, UsageError
-
-
-class NotAGitRepositoryError(UsageError):
-    """``tenantml preview`` needs a git repository to find the base ref in."""
-
-
-class UnknownRefError(UsageError):
-    """The ``--base`` ref does not name a commit."""
+from core.errors import TenantmlError
 
 
 class SynthFailedError(TenantmlError):

@@ -25,40 +25,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenantml.preview.errors import NotAGitRepositoryError, SynthFailedError, UnknownRefError
+from tenantml.git_repo import git, resolve_commit
+from tenantml.git_repo import repo_root as git_repo_root
+from tenantml.preview.errors import SynthFailedError
 
 SYNTH_TIMEOUT_SECONDS = 900
 _STDERR_TAIL_LINES = 25
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+    return git(root, *args, command="tenantml preview")
 
 
 def repo_root(path: Path) -> Path:
     """The top of the git working tree containing ``path``."""
-    try:
-        proc = _git(path, "rev-parse", "--show-toplevel")
-    except FileNotFoundError as err:
-        raise NotAGitRepositoryError(
-            "git is not installed or not on PATH; tenantml preview needs it"
-        ) from err
-    if proc.returncode != 0:
-        raise NotAGitRepositoryError(
-            f"{path.resolve()} is not inside a git repository; run tenantml preview from a clone of the project"
-        )
-    return Path(proc.stdout.strip()).resolve()
+    return git_repo_root(path, "tenantml preview")
 
 
 def resolve_ref(root: Path, ref: str) -> str:
     """The commit id ``ref`` names (a branch, tag, ``origin/main``, ``HEAD~1``, a sha)."""
-    proc = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    if proc.returncode != 0 or not proc.stdout.strip():
-        hint = (
-            " (in CI, check out with fetch-depth: 0 so that the base branch is there)" if "/" in ref else ""
-        )
-        raise UnknownRefError(f"--base {ref!r} does not name a commit in {root}{hint}")
-    return proc.stdout.strip()
+    return resolve_commit(root, ref)
 
 
 @contextmanager

@@ -459,7 +459,8 @@ def test_given_an_ec2_fleet_when_synthesized_then_an_internal_balancer_checks_pi
     ]
     group = only(doc, "aws_autoscaling_group")
     assert group["target_group_arns"] == ["${aws_lb_target_group.fleet_targets.arn}"]
-    assert group["health_check_type"] == "ELB"
+    # /ping takes an instance out of the balancer; only a broken instance is replaced (see the next test)
+    assert group["health_check_type"] == "EC2"
     assert group["health_check_grace_period"] >= 60
     assert group["service_linked_role_arn"] == "${aws_iam_service_linked_role.auto_scaling_role.arn}"
     assert fleet.endpoint_url == "http://${aws_lb.fleet_balancer.dns_name}"
@@ -484,6 +485,26 @@ def test_given_an_ec2_fleet_when_synthesized_then_user_data_runs_the_serving_ima
     assert (config.source.group, config.source.alias) == ("tenantml-acme-dev-churn", "champion")
     assert config.inference_log.stream_name == "tenantml-acme-dev-inference"
     assert "${" not in script, "user data is plain text: no Terraform template reaches the instance"
+
+
+def test_given_an_ec2_fleet_without_a_champion_when_its_instances_boot_then_they_wait_instead_of_looping(
+    stack, fleet
+):
+    # when
+    _, doc = synth(stack)
+
+    # then: the server polls the champion alias (with backoff) instead of failing or exiting
+    script = base64.b64decode(only(doc, "aws_launch_template")["user_data"]).decode()
+    env_line = next(line for line in script.splitlines() if line.startswith("TENANTML_SERVING_CONFIG="))
+    config = ServerConfig.model_validate_json(env_line.split("=", 1)[1])
+    assert config.source.alias == "champion"
+    assert config.alias_poll_seconds is not None and config.alias_poll_seconds > 0
+    assert config.alias_max_poll_seconds >= config.alias_poll_seconds
+    # meanwhile /ping answers 503: the balancer keeps the instance out of service, and the group does
+    # not replace it for that (ELB health checks would, after the grace period, again and again)
+    (check,) = only(doc, "aws_lb_target_group")["health_check"]
+    assert (check["path"], check["matcher"]) == ("/ping", "200")
+    assert only(doc, "aws_autoscaling_group")["health_check_type"] == "EC2"
 
 
 def test_given_an_ec2_fleet_when_synthesized_then_people_reach_instances_through_session_manager(

@@ -76,16 +76,20 @@ def full_cli() -> tuple[typer.Typer, Any]:
     return app, command
 
 
-@pytest.mark.parametrize("workflow", ["tests.yml", "preview.yml", "deploy.yml"])
+@pytest.mark.parametrize("workflow", ["tests.yml", "preview.yml", "deploy.yml", "deploy-tenants.yml"])
 def test_workflow_is_valid_yaml_with_jobs(workflow):
     doc = load(workflow)
     assert doc["on"] and doc["jobs"]
     # the deploy job may run on a self-hosted runner in the VPC (private EKS endpoint), ubuntu-latest by default
     hosted = ("ubuntu-latest", "${{ vars.DEPLOY_RUNNER || 'ubuntu-latest' }}")
-    assert all(job.get("runs-on") in hosted for job in doc["jobs"].values())
+    # a job that calls a reusable workflow of this repository runs where that workflow says
+    assert all(
+        job.get("runs-on") in hosted or job.get("uses", "").startswith("./.github/workflows/")
+        for job in doc["jobs"].values()
+    )
 
 
-@pytest.mark.parametrize("workflow", ["preview.yml", "deploy.yml"])
+@pytest.mark.parametrize("workflow", ["preview.yml", "deploy.yml", "deploy-tenants.yml"])
 def test_workflow_commands_and_flags_exist(workflow):
     app, group = full_cli()
     calls = tenantml_calls(load(workflow))
@@ -130,28 +134,17 @@ def test_deploy_workflow_applies_each_tenant_with_oidc_credentials():
     doc = load("deploy.yml")
     assert doc["on"]["push"]["branches"] == ["main"]
     assert doc["permissions"]["id-token"] == "write"
-    deploy = doc["jobs"]["deploy"]
-    assert deploy["strategy"]["matrix"]["tenant"] == "${{ fromJSON(needs.tenants.outputs.names) }}"
+    assert doc["jobs"]["deploy"]["uses"] == "./.github/workflows/deploy-tenants.yml"
+    batch = load("deploy-tenants.yml")
+    assert batch["permissions"]["id-token"] == "write"
+    deploy = batch["jobs"]["tenant"]
+    assert deploy["strategy"]["matrix"]["tenant"] == "${{ fromJSON(inputs.tenants) }}"
     credentials = next(
         s for s in deploy["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials")
     )
     assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
-    [synth] = tenantml_calls(doc)
+    [synth] = tenantml_calls(batch)
     assert synth == ["synth", "--tenant", "$TENANT"]
     apply = "\n".join(s.get("run", "") for s in deploy["steps"])
     assert 'terraform -chdir="cdktf.out/stacks/$TENANT" init' in apply
-    assert 'terraform -chdir="cdktf.out/stacks/$TENANT" apply -auto-approve' in apply
-
-
-def test_deploy_workflow_applies_the_kubernetes_stack_after_the_cluster_stack():
-    deploy = load("deploy.yml")["jobs"]["deploy"]
-    runs = [s.get("run", "") for s in deploy["steps"]]
-    cluster = next(i for i, r in enumerate(runs) if 'chdir="cdktf.out/stacks/$TENANT" apply' in r)
-    kubernetes = next(
-        i for i, r in enumerate(runs) if 'chdir="cdktf.out/stacks/$TENANT-kubernetes" apply' in r
-    )
-    # a later step: it runs only once the cluster stack's apply succeeded
-    assert cluster < kubernetes
-    assert 'if [ -d "cdktf.out/stacks/$TENANT-kubernetes" ]' in runs[kubernetes]
-    # the cluster's endpoint is private: the job may run on a runner inside the VPC
-    assert deploy["runs-on"] == "${{ vars.DEPLOY_RUNNER || 'ubuntu-latest' }}"
+    assert 'terraform -chdir="cdktf.out/stacks/$TENANT" apply -input=false tfplan' in apply

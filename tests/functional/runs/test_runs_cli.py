@@ -87,6 +87,8 @@ def stack(endpoint: str, session, tmp_path: Path) -> dict:
         "training_role_arn": resources.training_role_arn,
         "kms_key_arn": resources.kms_key_arn,
         "stream_name": resources.stream_name,
+        # `models reproduce` signs as the pipelines role (tenantml.workload_roles)
+        "pipelines_role_arn": "arn:aws:iam::123456789012:role/tenantml-acme-dev-pipelines-role",
     }
     outputs_file = tmp_path / "outputs.json"
     outputs_file.write_text(

@@ -22,6 +22,7 @@ from tenantml.cli.serving import register
 from tenantml.tenant_outputs import load_outputs
 
 REGION = "eu-west-1"
+ROLE = "arn:aws:iam::123456789012:role/tenantml-acme-dev-serving-role"
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +123,8 @@ def test_predict_from_s3_to_s3_through_the_emulator_outputs(
         json.dumps(
             {
                 "emulator": {"endpoint": aws, "region": REGION},
-                "tenants": {"acme": {"outputs": {"data_bucket_name": "acme-data"}}},
+                # batch inference signs as the serving role (tenantml.workload_roles)
+                "tenants": {"acme": {"outputs": {"data_bucket_name": "acme-data", "serving_role_arn": ROLE}}},
             }
         )
     )

@@ -138,7 +138,15 @@ def test_cli_serve_fails_before_starting_when_the_checksum_fails(registered, cli
         json.dumps(
             {
                 "emulator": {"endpoint": aws, "region": REGION},
-                "tenants": {"acme": {"outputs": {"model_package_group_name": GROUP, "stream_name": "s"}}},
+                "tenants": {
+                    "acme": {
+                        "outputs": {
+                            "model_package_group_name": GROUP,
+                            "stream_name": "s",
+                            "serving_role_arn": "arn:aws:iam::123456789012:role/tenantml-acme-dev-serving-role",
+                        }
+                    }
+                },
             }
         )
     )
