@@ -45,6 +45,7 @@ def spec(i: int) -> dict:
         "environment": ("dev", "staging", "prod")[i % 3],
         "region": REGIONS[i % len(REGIONS)],
         "owners": [f"team{i:02d}@example.com"],
+        "image_tag": "1.0.0",
         "alert_emails": [f"team{i:02d}-oncall@example.com"] * (i % 2),
         "compute": {
             "kind": "eks" if eks else "ec2",

@@ -346,10 +346,6 @@ class ServingSpec(_Model):
     min_replicas: int = Field(default=2, ge=1, le=100)
     max_replicas: int = Field(default=4, ge=1, le=100, validate_default=True)
     target_cpu_percent: int = Field(default=70, ge=10, le=100)
-    #: the serving image tag in the tenant's ECR repository (tags are immutable)
-    image_tag: Annotated[str, StringConstraints(pattern=IMAGE_TAG_PATTERN)] | None = Field(
-        default=None, validate_default=True
-    )
     workers: int = Field(default=2, ge=1, le=32)
 
     @field_validator("model_version")
@@ -369,15 +365,6 @@ class ServingSpec(_Model):
         minimum = info.data.get("min_replicas")
         if minimum is not None and value < minimum:
             raise ValueError(f"must not be below min_replicas ({minimum})")
-        return value
-
-    @field_validator("image_tag")
-    @classmethod
-    def _required_on_eks(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None and info.data.get("platform") == "eks":
-            raise ValueError(
-                "is required with platform eks: the tag of the serving image in the tenant's repository"
-            )
         return value
 
 
@@ -434,15 +421,8 @@ def _eks_serving_needs_eks_compute(platform: str, compute_kind: str) -> str | No
     return None
 
 
-def _one_image_tag(serving_tag: str | None, tenant_tag: str | None) -> str | None:
-    if serving_tag is not None and tenant_tag is not None and serving_tag != tenant_tag:
-        return f"differs from the tenant's image_tag {tenant_tag!r}: the tenant has one image; remove serving.image_tag"
-    return None
-
-
 _SECTION_RULES = (
     _SectionRule(reads=(("serving", "platform"), ("compute", "kind")), check=_eks_serving_needs_eks_compute),
-    _SectionRule(reads=(("serving", "image_tag"), ("image_tag",)), check=_one_image_tag),
 )
 #: the pydantic error type TenantSpec raises for broken section rules (its context lists them)
 _SECTION_RULES_ERROR = "section_rules"
@@ -477,9 +457,9 @@ class TenantSpec(_Model):
     #: each address is an SNS subscription resource; more people: subscribe a distribution list
     alert_emails: list[Email] = Field(default_factory=list, max_length=MAX_ALERT_EMAILS)
     compute: ComputeSpec
-    #: the tag of the tenant's one image in its ECR repository (immutable tags): every pipeline job
-    #: and every registered version names it. Until every spec sets it, ``serving.image_tag`` stands in
-    image_tag: Annotated[str, StringConstraints(pattern=IMAGE_TAG_PATTERN)] | None = None
+    #: the tag of the tenant's one image in its ECR repository (immutable tags): every pipeline job,
+    #: every registered version and the serving fleet (EC2, EKS) run it
+    image_tag: Annotated[str, StringConstraints(pattern=IMAGE_TAG_PATTERN)]
     streaming: StreamingSpec = StreamingSpec()
     storage: StorageSpec = StorageSpec()
     model: ModelSpec
@@ -559,11 +539,6 @@ class TenantSpec(_Model):
         return self
 
     @property
-    def pipeline_image_tag(self) -> str | None:
-        """The tag of the tenant's one image: ``image_tag``, else ``serving.image_tag``."""
-        return self.image_tag or self.serving.image_tag
-
-    @property
     def all_tags(self) -> dict[str, str]:
         """The spec's tags plus the ones the platform sets on every resource."""
         return {
@@ -605,6 +580,15 @@ def _field_path(loc: Iterable[int | str]) -> tuple[int | str, ...]:
     )
 
 
+#: fields a spec may no longer set -> what to do instead (an unknown key alone would not say)
+_MOVED_FIELDS: dict[tuple[int | str, ...], str] = {
+    ("serving", "image_tag"): (
+        "is no longer a serving setting: the tenant has one image, which pipeline jobs, registered "
+        "versions and serving all run; move this tag to the top-level image_tag and remove it here"
+    ),
+}
+
+
 def _problems_from_validation(path: Path, err: ValidationError) -> list[Problem]:
     problems = []
     for e in err.errors(include_url=False):
@@ -613,6 +597,8 @@ def _problems_from_validation(path: Path, err: ValidationError) -> list[Problem]
             continue
         loc = _field_path(e["loc"])
         message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden" and loc in _MOVED_FIELDS:
+            message = _MOVED_FIELDS[loc]
         if e["type"] == "string_pattern_mismatch":
             pattern = e.get("ctx", {}).get("pattern", "")
             message = f"must be {_PATTERN_HINTS.get(pattern, f'a string matching {pattern}')}"

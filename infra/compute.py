@@ -324,8 +324,8 @@ class FleetServing:
     """What the fleet's instances serve: the champion of the tenant's registry, from its image."""
 
     repository_name: str
-    #: the serving image's tag; None: no image to run yet, so the fleet keeps no instance
-    image_tag: str | None
+    #: the tag of the tenant's one image (immutable), which the instances run
+    image_tag: str
     model_package_group: str
     stream_name: str
     serving_format: str = "sklearn"
@@ -577,9 +577,7 @@ class Ec2Fleet(TenantConstruct):
                 "update_default_version": True,
                 "iam_instance_profile": [{"arn": profile.arn_ref}],
                 "vpc_security_group_ids": [group.id_ref],
-                "user_data": base64.b64encode(serving_user_data(naming.region, serving).encode()).decode()
-                if serving.image_tag
-                else None,
+                "user_data": base64.b64encode(serving_user_data(naming.region, serving).encode()).decode(),
                 "metadata_options": [
                     {
                         "http_endpoint": "enabled",
@@ -611,17 +609,15 @@ class Ec2Fleet(TenantConstruct):
                 else None,
             },
         )
-        # no image, nothing to serve: no instance at all rather than idle ones
-        capacity = props.min_nodes if serving.image_tag else 0
         self.group = Resource(
             self,
             "Group",
             "aws_autoscaling_group",
             {
                 "name": naming.name("instances"),
-                "min_size": capacity,
+                "min_size": props.min_nodes,
                 "max_size": props.max_nodes,
-                "desired_capacity": capacity,
+                "desired_capacity": props.min_nodes,
                 "vpc_zone_identifier": props.network.private_subnet_ids,
                 "launch_template": [{"id": self.template.id_ref, "version": "$Latest"}],
                 "service_linked_role_arn": props.service_linked_role.role_arn,

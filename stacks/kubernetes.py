@@ -32,9 +32,7 @@ from stacks.tenant_platform import AwsProvider
 
 
 def needs_kubernetes_stack(spec: TenantSpec) -> bool:
-    return (
-        spec.compute.kind == "eks" and spec.serving.platform == "eks" and spec.serving.image_tag is not None
-    )
+    return spec.compute.kind == "eks" and spec.serving.platform == "eks"
 
 
 class TenantKubernetesStack(TenantStack):
@@ -42,7 +40,6 @@ class TenantKubernetesStack(TenantStack):
         name = kubernetes_stack_name(spec.name)
         super().__init__(scope, name)
         platform = platform or PlatformSpec()
-        assert spec.serving.image_tag is not None  # needs_kubernetes_stack(spec) holds
         naming = Naming(
             tenant=spec.name,
             environment=spec.environment.value,
@@ -80,7 +77,7 @@ class TenantKubernetesStack(TenantStack):
             EksServingProps(
                 naming=naming,
                 model_name=spec.model.name,
-                image_uri=f"{images.ref('repository_url')}:{spec.serving.image_tag}",
+                image_uri=f"{images.ref('repository_url')}:{spec.image_tag}",
                 model_package_group=naming.name(spec.model.name, "model_package_group"),
                 serving_format=spec.model.serving_format,
                 stream_name=naming.name("inference", "stream"),

@@ -270,7 +270,7 @@ class TenantPlatformStack(TenantStack):
                     service_linked_role=auto_scaling_role,
                     serving=FleetServing(
                         repository_name=images.repository_name,
-                        image_tag=spec.serving.image_tag,
+                        image_tag=spec.image_tag,
                         model_package_group=registry.group_name,
                         stream_name=stream.stream_name,
                         serving_format=spec.model.serving_format,
@@ -319,45 +319,38 @@ class TenantPlatformStack(TenantStack):
             "TENANTML_MONITORING_ROLE_ARN": roles["training"].role_arn,
             "TENANTML_IMAGE_URI": (
                 f"{account.account_id}.dkr.ecr.{spec.region}.amazonaws.com/{images.repository_name}:"
-                f"{spec.pipeline_image_tag or 'latest'}"
+                f"{spec.image_tag}"
             ),
         }
-        # the training pipeline as a Step Functions state machine of SageMaker jobs, once the image is pinned
-        tag = spec.pipeline_image_tag
-        pipeline = (
-            PipelineStateMachine(
-                self,
-                "Pipeline",
-                PipelineStateMachineProps(
-                    naming=naming,
-                    key=key,
-                    boundary_arn=boundary.policy_arn,
-                    account_id=account.account_id,
-                    partition=account.partition,
-                    model_name=spec.model.name,
-                    images=images,
-                    image_tag=tag,
-                    job_role=roles["training"],
-                    data=storage.data,
-                    artifacts=storage.artifacts,
-                    models=storage.models,
-                    alerts=alerts,
-                    registry=registry,
-                    metrics_namespace=metrics_namespace(spec.name),
-                    hyperparameters=training_hyperparameters(spec.model),
-                    search_timeout_seconds=spec.model.search_timeout_seconds,
-                    log_retention_days=spec.lambdas.log_retention_days,
-                    model_spec=spec.model.model_dump(mode="json"),
-                    retraining_window_hours=spec.monitoring.quality_window_hours,
-                ),
-            )
-            if tag
-            else None
+        # the training pipeline as a Step Functions state machine of SageMaker jobs running the pinned image
+        pipeline = PipelineStateMachine(
+            self,
+            "Pipeline",
+            PipelineStateMachineProps(
+                naming=naming,
+                key=key,
+                boundary_arn=boundary.policy_arn,
+                account_id=account.account_id,
+                partition=account.partition,
+                model_name=spec.model.name,
+                images=images,
+                image_tag=spec.image_tag,
+                job_role=roles["training"],
+                data=storage.data,
+                artifacts=storage.artifacts,
+                models=storage.models,
+                alerts=alerts,
+                registry=registry,
+                metrics_namespace=metrics_namespace(spec.name),
+                hyperparameters=training_hyperparameters(spec.model),
+                search_timeout_seconds=spec.model.search_timeout_seconds,
+                log_retention_days=spec.lambdas.log_retention_days,
+                model_spec=spec.model.model_dump(mode="json"),
+                retraining_window_hours=spec.monitoring.quality_window_hours,
+            ),
         )
         starters = ("data_arrival", "alarm")
-        pipeline_environment = (
-            {"TENANTML_PIPELINE_STATE_MACHINE_ARN": pipeline.state_machine_arn} if pipeline else {}
-        )
+        pipeline_environment = {"TENANTML_PIPELINE_STATE_MACHINE_ARN": pipeline.state_machine_arn}
         functions = self._functions(
             naming,
             spec,
@@ -369,9 +362,8 @@ class TenantPlatformStack(TenantStack):
             {name: pipeline_environment for name in starters},
         )
         # slim handlers (issue 15): each role may do exactly what its handler does
-        if pipeline is not None:
-            for name in starters:
-                pipeline.grant_start_execution(functions[name].role)
+        for name in starters:
+            pipeline.grant_start_execution(functions[name].role)
         # the alarm: the newest dataset, the retrain cooldown, the alert
         storage.data.grant_read(functions["alarm"].role)
         storage.artifacts.grant_read_write(functions["alarm"].role)
@@ -416,7 +408,7 @@ class TenantPlatformStack(TenantStack):
             **{f"{name}_dead_letter_queue_url": fn.dead_letters.ref("url") for name, fn in functions.items()},
             **compute_outputs,
             **serving_outputs,
-            **({"pipeline_state_machine_arn": pipeline.state_machine_arn} if pipeline else {}),
+            "pipeline_state_machine_arn": pipeline.state_machine_arn,
         }
         for output_id, value in outputs.items():
             TerraformOutput(self, output_id, value=value)
@@ -533,7 +525,7 @@ class TenantPlatformStack(TenantStack):
                 "endpoint_name": endpoint.endpoint.ref("name"),
                 "endpoint_invoke_url": endpoint.invoke_url,
             }
-        elif serving.platform == "eks" and cluster is not None and serving.image_tag is not None:
+        elif serving.platform == "eks" and cluster is not None:
             names = serving_names(naming, spec.model.name)
             pods = serving_pods_role(
                 self,

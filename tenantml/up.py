@@ -194,23 +194,18 @@ class UpContext:
 def _push_images(
     specs: Sequence[TenantSpec], applied: Sequence[TenantApply], endpoint: str, report: Callable[[str], None]
 ) -> None:
-    """Push each tenant's image (a manifest of this checkout) to its ECR repository under its pinned tag.
-
-    A tenant whose spec pins no tag gets none pushed: a job naming an image tag fails as on AWS.
-    """
+    """Push each tenant's image (a manifest of this checkout) to its ECR repository under its pinned tag."""
     from tenantml.emulator.images import push_local_image
 
     by_name = {spec.name: spec for spec in specs}
     for tenant in applied:
         spec = by_name.get(tenant.tenant)
         repository = tenant.outputs.get("image_repository_name")
-        tag = getattr(spec.serving, "image_tag", None) if spec is not None else None
-        tag = getattr(spec, "image_tag", None) or tag  # the tenant-level tag, where the spec has one
-        if spec is None or not repository or not tag:
+        if spec is None or not repository:
             continue
         session = emulator.make_session(endpoint, spec.region, account_id=spec.account_id)
-        digest = push_local_image(session.client("ecr"), str(repository), str(tag))
-        report(f"pushed {tenant.tenant}'s image {repository}:{tag} ({digest[:19]})")
+        digest = push_local_image(session.client("ecr"), str(repository), spec.image_tag)
+        report(f"pushed {tenant.tenant}'s image {repository}:{spec.image_tag} ({digest[:19]})")
 
 
 @contextmanager

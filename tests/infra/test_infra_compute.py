@@ -521,12 +521,11 @@ def test_given_an_ec2_fleet_when_synthesized_then_people_reach_instances_through
     }
 
 
-@pytest.mark.parametrize(("tag", "capacity"), [("v1", (1, 2, 1)), (None, (0, 2, 0))])
-def test_given_an_image_tag_or_none_when_a_fleet_is_synthesized_then_instances_run_only_with_an_image(
-    stack, compute_fields, ec2_extra, tag, capacity
+def test_given_the_pinned_image_tag_when_a_fleet_is_synthesized_then_min_nodes_instances_boot_that_image(
+    stack, compute_fields, ec2_extra
 ):
-    # given
-    serving = dataclasses.replace(SERVING, image_tag=tag)
+    # given: the tenant's one image tag (the spec requires it)
+    serving = dataclasses.replace(SERVING, image_tag="2.1.0")
     Ec2Fleet(
         stack,
         "Fleet",
@@ -538,10 +537,11 @@ def test_given_an_image_tag_or_none_when_a_fleet_is_synthesized_then_instances_r
     # when
     _, doc = synth(stack)
 
-    # then: nothing to serve, no instance at all (and no boot script to run)
+    # then
     group = only(doc, "aws_autoscaling_group")
-    assert (group["min_size"], group["max_size"], group["desired_capacity"]) == capacity
-    assert ("user_data" in only(doc, "aws_launch_template")) is (tag is not None)
+    assert (group["min_size"], group["max_size"], group["desired_capacity"]) == (1, 2, 1)
+    user_data = base64.b64decode(only(doc, "aws_launch_template")["user_data"]).decode()
+    assert f'"$registry/{SERVING.repository_name}:2.1.0"' in user_data
 
 
 def test_given_zero_minimum_nodes_when_a_fleet_is_synthesized_then_nothing_is_kept_running(

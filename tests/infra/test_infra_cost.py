@@ -21,8 +21,6 @@ CLUSTER = "aws_eks_cluster.cluster"
 def _variant(specs: list[TenantSpec], name: str, tmp_path, **compute_or_top) -> SynthesizedStack:
     """One example tenant with top-level or ``compute`` fields changed, synthesized."""
     data = next(s for s in specs if s.name == name).model_dump(mode="json")
-    if (image_tag := compute_or_top.pop("image_tag", None)) is not None:
-        data["serving"]["image_tag"] = image_tag
     for key, value in compute_or_top.items():
         if key in data["compute"]:
             data["compute"][key] = value
@@ -50,13 +48,10 @@ def test_given_churn_in_eu_west_1_when_estimated_then_eu_west_1_prices_are_used(
     ireland, virginia = prices.for_region("eu-west-1"), prices.for_region("us-east-1")
     assert ireland is not None and virginia is not None
 
-    # when churn (eu-west-1) is estimated with an image to serve (without one its fleet runs no
-    # instance), and the same tenant moved to us-east-1
-    churn = estimate_stack(
-        _variant(example_specs, "churn", tmp_path / "ie", image_tag="1.0.0").doc, prices, TODAY
-    )
+    # when churn (eu-west-1) is estimated, and the same tenant moved to us-east-1
+    churn = estimate_stack(_variant(example_specs, "churn", tmp_path / "ie").doc, prices, TODAY)
     moved = estimate_stack(
-        _variant(example_specs, "churn", tmp_path / "us", image_tag="1.0.0", region="us-east-1").doc,
+        _variant(example_specs, "churn", tmp_path / "us", region="us-east-1").doc,
         prices,
         TODAY,
     )
@@ -236,7 +231,7 @@ def test_given_fraud_on_eks_when_estimated_then_only_its_serving_nodes_are_price
 def test_given_churns_fleet_when_estimated_then_its_load_balancer_hours_and_lcus_use_its_regions_prices(
     example_specs, tmp_path
 ):
-    # given: churn (eu-west-1) serving an image, behind an internal Application Load Balancer, and
+    # given: churn (eu-west-1) serving its image, behind an internal Application Load Balancer, and
     # the same tenant in us-east-1
     prices = load_prices()
     lcus = prices.assumption("alb_lcu_per_hour")
@@ -245,7 +240,7 @@ def test_given_churns_fleet_when_estimated_then_its_load_balancer_hours_and_lcus
     # when
     costs = {
         region: estimate_stack(
-            _variant(example_specs, "churn", tmp_path / region, image_tag="1.0.0", region=region).doc,
+            _variant(example_specs, "churn", tmp_path / region, region=region).doc,
             prices,
             TODAY,
         )

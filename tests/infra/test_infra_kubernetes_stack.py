@@ -27,7 +27,7 @@ def test_given_a_tenant_that_stops_serving_on_eks_then_its_kubernetes_stack_leav
     assert sorted(json.loads((out / "manifest.json").read_text())["stacks"]) == ["fraud", "fraud-kubernetes"]
 
     # when it is synthesized again serving locally
-    results = synth([_fraud(platform="local", image_tag=None)], out)
+    results = synth([_fraud(platform="local")], out)
 
     # then the Kubernetes stack is gone from the output and the manifest, not left to be deployed
     assert [r.stack for r in results] == ["fraud"]

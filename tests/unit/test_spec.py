@@ -229,7 +229,7 @@ def test_given_missing_required_fields_when_parsed_then_each_is_reported_without
     # then
     assert problems == [
         (f"{SPEC_PATH}: {field}", "Field required", None)
-        for field in ("environment", "region", "owners", "compute", "model")
+        for field in ("environment", "region", "owners", "compute", "image_tag", "model")
     ]
 
 
@@ -479,15 +479,6 @@ def test_given_a_vpc_cidr_that_is_not_a_private_network_when_parsed_then_the_spe
             ("serving.max_replicas", "must not be below min_replicas (5)", 3),
         ),
         (
-            {"serving.image_tag": None},
-            "fraud",
-            (
-                "serving.image_tag",
-                "is required with platform eks: the tag of the serving image in the tenant's repository",
-                None,
-            ),
-        ),
-        (
             {"serving.model_version": 2},
             "fraud",
             (
@@ -500,7 +491,7 @@ def test_given_a_vpc_cidr_that_is_not_a_private_network_when_parsed_then_the_spe
             ),
         ),
         (
-            {"serving.platform": "eks", "serving.image_tag": "1.0.0"},
+            {"serving.platform": "eks"},
             "churn",
             (
                 "serving.platform",
@@ -515,7 +506,6 @@ def test_given_a_vpc_cidr_that_is_not_a_private_network_when_parsed_then_the_spe
         "estimator",
         "datapoints",
         "replicas",
-        "image-tag",
         "model-version",
         "serving-on-ec2",
     ],
@@ -553,9 +543,7 @@ def test_given_a_cross_field_problem_next_to_field_errors_when_parsed_then_both_
 
 def test_given_an_invalid_field_next_to_a_valid_input_of_a_section_rule_when_parsed_then_the_rule_still_runs():
     # given: compute.instance_types is invalid, compute.kind (what the rule reads) is not
-    document = _with(
-        {"compute.instance_types": ["large"], "serving.platform": "eks", "serving.image_tag": "1.0.0"}
-    )
+    document = _with({"compute.instance_types": ["large"], "serving.platform": "eks"})
 
     # when
     problems = _problems_of(document)
@@ -580,10 +568,10 @@ def test_given_an_invalid_field_next_to_a_valid_input_of_a_section_rule_when_par
     [
         ({"model.problem": "clustering", "model.primary_metric": "rmse"}, "model.problem"),
         (
-            {"compute.kind": "fargate", "serving.platform": "eks", "serving.image_tag": "1.0.0"},
+            {"compute.kind": "fargate", "serving.platform": "eks"},
             "compute.kind",
         ),
-        ({"compute": "big", "serving.platform": "eks", "serving.image_tag": "1.0.0"}, "compute"),
+        ({"compute": "big", "serving.platform": "eks"}, "compute"),
     ],
     ids=["metric-of-unknown-problem", "serving-on-unknown-compute", "compute-not-a-mapping"],
 )
@@ -623,9 +611,6 @@ def test_given_a_default_that_breaks_a_cross_field_rule_when_parsed_then_the_def
 ):
     # given: the section written out without the field whose default breaks the rule
     document = {**_document("fraud"), section: values}
-    document["serving"] = (
-        {**document["serving"], "image_tag": "1.0.0"} if section == "serving" else document["serving"]
-    )
 
     # when
     problems = _problems_of(document)
@@ -643,7 +628,7 @@ def _two_broken_files(directory: Path) -> tuple[Path, Path, list[tuple[str, str,
     second = _write(
         directory,
         "beta.yaml",
-        _with({"name": "alpha", "serving.platform": "eks", "serving.image_tag": "1.0.0"}),
+        _with({"name": "alpha", "serving.platform": "eks"}),
     )
     expected = [
         (f"{first}: region", "must be an AWS region such as eu-west-1", "moon-1"),
@@ -804,7 +789,7 @@ def test_given_the_examples_then_churn_serves_on_sagemaker_and_fraud_on_eks():
     specs = {s.name: s for s in load_specs(EXAMPLES)}
 
     assert specs["churn"].serving.platform == "sagemaker" and specs["churn"].serving.model_version is None
-    assert (specs["fraud"].serving.platform, specs["fraud"].serving.image_tag) == ("eks", "1.0.0")
+    assert (specs["fraud"].serving.platform, specs["fraud"].image_tag) == ("eks", "1.0.0")
 
 
 @pytest.mark.parametrize(
@@ -835,10 +820,13 @@ def test_given_the_examples_then_churn_serves_on_sagemaker_and_fraud_on_eks():
             "must not be below min_replicas (5)",
         ),
         (
-            {"serving.image_tag": None},
+            {"serving.image_tag": "1.0.0"},
             "fraud",
             f"{SPEC_PATH}: serving.image_tag",
-            "is required with platform eks: the tag of the serving image in the tenant's repository",
+            (
+                "is no longer a serving setting: the tenant has one image, which pipeline jobs, registered "
+                "versions and serving all run; move this tag to the top-level image_tag and remove it here"
+            ),
         ),
         (
             {"serving.model_version": 2},
@@ -850,7 +838,7 @@ def test_given_the_examples_then_churn_serves_on_sagemaker_and_fraud_on_eks():
             ),
         ),
         (
-            {"serving.platform": "eks", "serving.image_tag": "1.0.0"},
+            {"serving.platform": "eks"},
             "churn",
             f"{SPEC_PATH}: serving.platform",
             "needs compute.kind eks (this tenant runs on ec2); use sagemaker or local",

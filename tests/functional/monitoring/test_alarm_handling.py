@@ -555,7 +555,7 @@ def _tenants_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "tenants"
     directory.mkdir()
     (directory / "acme.yaml").write_text(
-        "name: acme\nenvironment: dev\nregion: eu-west-1\nowners: [ml@example.com]\n"
+        'name: acme\nenvironment: dev\nregion: eu-west-1\nowners: [ml@example.com]\nimage_tag: "1.0.0"\n'
         "compute:\n  kind: ec2\n  instance_types: [m6i.large]\n"
         "model:\n  name: cancer\n  problem: classification\n  target: target\n  primary_metric: roc_auc\n"
         "  minimum_metric: 0.9\n"

@@ -24,6 +24,7 @@ environment: dev
 region: eu-west-1
 account_id: "123456789012"
 owners: [data-science@example.com]
+image_tag: "1.0.0"
 compute:
   kind: ec2
   instance_types: [m6i.large]
@@ -34,9 +35,6 @@ model:
   target: target
   primary_metric: roc_auc
   minimum_metric: 0.9
-serving:
-  # an image to serve, so the fleet runs instances and the instance-type change has a price
-  image_tag: "1.0.0"
 tags:
   cost-center: "cc-1001"
 """
@@ -47,6 +45,7 @@ environment: prod
 region: us-east-1
 account_id: "111122223333"
 owners: [fraud-ml@example.com]
+image_tag: "1.0.0"
 compute:
   kind: eks
   instance_types: [m6i.xlarge]
@@ -71,6 +70,7 @@ environment: staging
 region: us-east-1
 account_id: "123456789012"
 owners: [search@example.com]
+image_tag: "1.0.0"
 compute:
   kind: ec2
   instance_types: [t3.large]

@@ -28,6 +28,7 @@ name: acme
 environment: dev
 region: eu-west-1
 owners: [ml@example.com]
+image_tag: "1.0.0"
 compute: {kind: ec2, instance_types: [m6i.large]}
 model:
   name: default

@@ -31,6 +31,7 @@ environment: dev
 region: eu-west-1
 account_id: "123456789012"
 owners: [{name}@example.com]
+image_tag: "1.0.0"
 compute:
   kind: ec2
   instance_types: [m6i.large]
