@@ -13,6 +13,7 @@ from tenantml.emulator.resources import (
     compute,
     dynamodb,
     eks_access,
+    events,
     hardening,
     iam,
     kms,
@@ -50,6 +51,7 @@ _MODULES = (
     hardening,
     eks_access,
     step_functions,
+    events,
 )
 
 
