@@ -82,6 +82,8 @@ def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
             value = value.get(part) if isinstance(value, dict) and part else value
         return value
     transformer = target.get("InputTransformer")
+    if transformer and transformer.get("InputTemplate"):
+        return transform(transformer["InputTemplate"], transformer.get("InputPathsMap") or {}, event)
     if transformer:
         return EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"),
@@ -89,6 +91,29 @@ def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
             event=event,
         )
     return event
+
+
+def transform(template: str, paths: dict[str, str], event: dict[str, Any]) -> Any:
+    """An input transformer as EventBridge applies it.
+
+    moto's parser pastes values in unescaped and then parses the result as JSON, so a failure
+    reason holding a quote or a newline broke the delivery. EventBridge escapes a string value
+    (a template quotes its string placeholders), writes other values as JSON, leaves a path the
+    event lacks empty, and sends a template that is not JSON (plain text) as that text.
+    """
+    from jsonpath_ng.ext import parse
+
+    text = template
+    for name, path in paths.items():
+        found = parse(path).find(event)
+        value = found[0].value if found else ""
+        rendered = json.dumps(value, default=str)[1:-1] if isinstance(value, str) else json.dumps(value)
+        text = text.replace(f"<{name}>", rendered)
+    text = text.replace("<aws.events.event.json>", json.dumps(event, default=str))
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _start_execution(machine_arn: str, role_arn: str | None, payload: Any, region: str) -> None:
@@ -444,4 +469,5 @@ __all__ = [
     "job_detail",
     "job_state_change",
     "put_event",
+    "transform",
 ]
