@@ -26,6 +26,7 @@ from tenantml.emulator.resources import (
     sagemaker_registry,
     sagemaker_serving,
     step_functions,
+    topic_policies,
     vpc_endpoints,
 )
 from tenantml.emulator.resources.base import Handler, HandlerContext
@@ -52,6 +53,7 @@ _MODULES = (
     eks_access,
     step_functions,
     events,
+    topic_policies,
 )
 
 
