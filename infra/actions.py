@@ -50,6 +50,17 @@ KINESIS_READ = (
 KINESIS_WRITE = ("kinesis:DescribeStreamSummary", "kinesis:PutRecord", "kinesis:PutRecords")
 
 SNS_PUBLISH = ("sns:Publish",)
+#: what SNS's default topic policy lets the owning account do; a topic policy we write keeps it
+SNS_TOPIC_OWNER = (
+    "sns:AddPermission",
+    "sns:DeleteTopic",
+    "sns:GetTopicAttributes",
+    "sns:ListSubscriptionsByTopic",
+    "sns:Publish",
+    "sns:RemovePermission",
+    "sns:SetTopicAttributes",
+    "sns:Subscribe",
+)
 SQS_SEND = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 
 LOGS_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")

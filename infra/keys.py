@@ -63,6 +63,16 @@ def _key_policy(props: TenantKeyProps) -> str:
             "Condition": {"StringEquals": {"aws:SourceAccount": props.account_id}},
         },
         {
+            # the alerts topic is encrypted with this key: EventBridge rules publishing to it
+            # (failed monitoring jobs, infra.job_alerts) need it as CloudWatch alarms do
+            "Sid": "EventBridgeToEncryptedTopic",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": props.account_id}},
+        },
+        {
             "Sid": "CloudWatchLogs",
             "Effect": "Allow",
             "Principal": {"Service": f"logs.{region}.amazonaws.com"},

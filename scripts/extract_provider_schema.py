@@ -118,6 +118,8 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "aws_lb_target_group",
     "aws_lb_listener",
     "aws_sfn_state_machine",
+    "aws_cloudwatch_event_rule",
+    "aws_cloudwatch_event_target",
 )
 
 # The Kubernetes resources the EKS serving construct synthesizes (hashicorp/kubernetes).

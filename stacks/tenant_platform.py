@@ -31,6 +31,7 @@ from infra.identity import (
     ServiceRole,
     ServiceRoleProps,
 )
+from infra.job_alerts import FailedJobAlertProps, FailedMonitoringJobAlert
 from infra.keys import TenantKey, TenantKeyProps
 from infra.kubernetes import serving_names, serving_pods_role
 from infra.layers import SharedLayers
@@ -385,6 +386,12 @@ class TenantPlatformStack(TenantStack):
         functions["alarm"].add_sns_trigger(alerts.alarms_topic_arn)
 
         self._alarms(alerts, spec, functions)
+        # a monitoring job that fails tells people (alerts), through EventBridge
+        FailedMonitoringJobAlert(
+            self,
+            "MonitorJobFailed",
+            FailedJobAlertProps(naming=naming, alerts=alerts, account_id=account.account_id),
+        )
 
         outputs = {
             "data_bucket_name": storage.data.bucket_id,

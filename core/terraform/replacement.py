@@ -113,6 +113,8 @@ REPLACEMENT_ATTRIBUTES: dict[str, tuple[Entry, ...]] = {
     "aws_cloudwatch_log_group": ("name", "name_prefix", "log_group_class"),
     "aws_cloudwatch_metric_alarm": ("alarm_name",),
     "aws_cloudwatch_dashboard": ("dashboard_name",),
+    "aws_cloudwatch_event_rule": ("name", "name_prefix", "event_bus_name"),
+    "aws_cloudwatch_event_target": ("rule", "target_id", "event_bus_name"),
     # --- Lambda
     "aws_lambda_function": ("function_name", "package_type"),
     "aws_lambda_permission": (ALL,),

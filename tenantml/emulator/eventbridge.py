@@ -6,13 +6,19 @@ inside ``PutEvents``, and schedule rules never fire. :func:`enable` extends that
 (no second one) in the emulator's moto extension layer:
 
 - **SNS topics** get the event as the message (published in the topic's backend, so SQS and
-  Lambda subscribers receive it as from any publish);
+  Lambda subscribers receive it as from any publish) when the topic policy allows
+  ``events.amazonaws.com`` to ``sns:Publish`` for the rule (``aws:SourceArn``,
+  ``aws:SourceAccount``), as on AWS; otherwise the event is dropped and counted
+  (:func:`failed_invocations`);
 - **Lambda functions** are invoked asynchronously by the emulator's runtime (retries, DLQ);
 - **state machines** get ``StartExecution`` with the event as input, **signed as the target's
   ``RoleArn``** with credentials from the emulator's STS, so under IAM enforcement the role must
   allow ``states:StartExecution`` on the machine (a target without a role is refused, as the
   EventBridge API refuses it). Deliveries run in the background, as EventBridge's are; a failed
   one is logged (AWS counts it in ``FailedInvocations``).
+
+moto's empty event pattern matches every event, so a schedule rule (no pattern) would also fire
+on every ``PutEvents``; here it receives only its own scheduled events, as on AWS.
 
 A :class:`Scheduler` fires ``rate(...)`` and ``cron(...)`` rules (``Scheduled Event`` from
 ``aws.events``, ``resources`` = the rule's ARN) once per period. :func:`job_state_change` is a
@@ -43,8 +49,22 @@ DETAIL_TYPES = {
     "processing": "SageMaker Processing Job State Change",
 }
 
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+SCHEDULED_EVENT = "Scheduled Event"
+
 _state: dict[str, Any] = {"endpoint": None, "patched": False, "scheduler": None}
 _lock = threading.Lock()
+#: rule ARN -> deliveries that failed (AWS's FailedInvocations)
+_failed: dict[str, int] = {}
+
+
+def is_scheduled_event(rule: Any, event: dict[str, Any]) -> bool:
+    """Whether ``event`` is the schedule's own event for ``rule`` (what :class:`Scheduler` sends it)."""
+    return (
+        event.get("source") == "aws.events"
+        and event.get("detail-type") == SCHEDULED_EVENT
+        and event.get("resources") == [rule.arn]
+    )
 
 
 # --- delivery -------------------------------------------------------------------------------
@@ -62,6 +82,8 @@ def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
             value = value.get(part) if isinstance(value, dict) and part else value
         return value
     transformer = target.get("InputTransformer")
+    if transformer and transformer.get("InputTemplate"):
+        return transform(transformer["InputTemplate"], transformer.get("InputPathsMap") or {}, event)
     if transformer:
         return EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"),
@@ -69,6 +91,29 @@ def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
             event=event,
         )
     return event
+
+
+def transform(template: str, paths: dict[str, str], event: dict[str, Any]) -> Any:
+    """An input transformer as EventBridge applies it.
+
+    moto's parser pastes values in unescaped and then parses the result as JSON, so a failure
+    reason holding a quote or a newline broke the delivery. EventBridge escapes a string value
+    (a template quotes its string placeholders), writes other values as JSON, leaves a path the
+    event lacks empty, and sends a template that is not JSON (plain text) as that text.
+    """
+    from jsonpath_ng.ext import parse
+
+    text = template
+    for name, path in paths.items():
+        found = parse(path).find(event)
+        value = found[0].value if found else ""
+        rendered = json.dumps(value, default=str)[1:-1] if isinstance(value, str) else json.dumps(value)
+        text = text.replace(f"<{name}>", rendered)
+    text = text.replace("<aws.events.event.json>", json.dumps(event, default=str))
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _start_execution(machine_arn: str, role_arn: str | None, payload: Any, region: str) -> None:
@@ -108,20 +153,45 @@ def _invoke_function(function_arn: str, payload: Any) -> None:
     runtime.invoke_async(spec, json.dumps(payload, default=str).encode(), source="events")
 
 
-def _publish(topic_arn: str, payload: Any) -> None:
+class DeliveryRefusedError(Exception):
+    """The target's resource policy does not let EventBridge deliver for this rule."""
+
+
+def _publish(topic_arn: str, payload: Any, rule_arn: str | None) -> None:
     from moto.sns.models import sns_backends
 
+    from tenantml.emulator.resource_policies import service_allowed
+
     account, region = topic_arn.split(":")[4], topic_arn.split(":")[3]
+    backend = sns_backends[account][region]
+    topic = backend.get_topic(topic_arn)
+    # EventBridge publishes as events.amazonaws.com: only the topic policy can let it (AWS drops the
+    # event otherwise and counts a FailedInvocation), for this very rule when it names aws:SourceArn
+    context = {"aws:SourceArn": rule_arn or "", "aws:SourceAccount": (rule_arn or "::::").split(":")[4]}
+    if not service_allowed(topic._policy_json, EVENTS_PRINCIPAL, "sns:Publish", topic_arn, context):
+        raise DeliveryRefusedError(
+            f"the policy of topic {topic_arn} does not allow {EVENTS_PRINCIPAL} to sns:Publish"
+            f" for rule {rule_arn}"
+        )
     message = payload if isinstance(payload, str) else json.dumps(payload, default=str)
-    sns_backends[account][region].publish(message=message, arn=topic_arn)
+    backend.publish(message=message, arn=topic_arn)
 
 
-def _in_background(what: str, call: Callable[[], None]) -> None:
+def failed_invocations(rule_arn: str) -> int:
+    """How many deliveries of ``rule_arn`` failed (AWS's ``FailedInvocations`` metric of the rule)."""
+    with _lock:
+        return _failed.get(rule_arn, 0)
+
+
+def _in_background(what: str, call: Callable[[], None], rule_arn: str | None = None) -> None:
     def run() -> None:
         try:
             call()
         except Exception as err:  # noqa: BLE001 - a failed delivery never fails PutEvents (AWS: FailedInvocations)
             log.warning("EventBridge delivery to %s failed: %s", what, err)
+            if rule_arn:
+                with _lock:
+                    _failed[rule_arn] = _failed.get(rule_arn, 0) + 1
 
     threading.Thread(target=run, name="tenantml-eventbridge", daemon=True).start()
 
@@ -131,19 +201,19 @@ def _service(target: dict[str, Any]) -> str:
     return parts[2] if len(parts) > 2 else ""
 
 
-def deliver(target: dict[str, Any], event: dict[str, Any], region: str) -> None:
-    """Send ``event`` (already matched) to one SNS, Lambda or Step Functions target."""
+def deliver(target: dict[str, Any], event: dict[str, Any], region: str, rule_arn: str | None = None) -> None:
+    """Send ``event`` (already matched by the rule ``rule_arn``) to one SNS, Lambda or Step Functions target."""
     arn = str(target["Arn"])
     service = _service(target)
     if isinstance(event.get("time"), (int, float)):  # moto keeps epoch seconds; AWS sends ISO 8601
         event["time"] = datetime.fromtimestamp(float(event["time"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     payload = _target_input(target, event)
     if service == "sns":
-        _in_background(arn, lambda: _publish(arn, payload))
+        _in_background(arn, lambda: _publish(arn, payload, rule_arn), rule_arn)
     elif service == "lambda":
-        _in_background(arn, lambda: _invoke_function(arn, payload))
+        _in_background(arn, lambda: _invoke_function(arn, payload), rule_arn)
     elif service == "states":
-        _in_background(arn, lambda: _start_execution(arn, target.get("RoleArn"), payload, region))
+        _in_background(arn, lambda: _start_execution(arn, target.get("RoleArn"), payload, region), rule_arn)
 
 
 def _patch_moto() -> None:
@@ -154,6 +224,10 @@ def _patch_moto() -> None:
     def send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
+        # moto's empty pattern matches every event: a schedule rule would fire on each PutEvents
+        schedule_only = self.scheduled_expression and not self.event_pattern.get_pattern()
+        if schedule_only and not is_scheduled_event(self, original_event):
+            return
         ours = [t for t in self.targets if _service(t) in OUR_TARGETS]
         rest = [t for t in self.targets if t not in ours]
         if rest:
@@ -161,7 +235,7 @@ def _patch_moto() -> None:
             others.targets = rest
             original(others, original_event, transform_input)
         for target in ours:
-            deliver(target, copy.deepcopy(original_event), self.region_name)
+            deliver(target, copy.deepcopy(original_event), self.region_name, self.arn)
 
     Rule.send_to_targets = send_to_targets
 
@@ -356,7 +430,7 @@ class Scheduler:
                         event = {
                             "version": "0",
                             "id": str(uuid.uuid4()),
-                            "detail-type": "Scheduled Event",
+                            "detail-type": SCHEDULED_EVENT,
                             "source": "aws.events",
                             "account": account,
                             "time": now.timestamp(),  # moto's router converts it, as deliver() does
@@ -383,13 +457,17 @@ def enable(endpoint: str, *, schedules: bool = True) -> Scheduler | None:
 
 __all__ = [
     "DETAIL_TYPES",
+    "EVENTS_PRINCIPAL",
     "OUR_TARGETS",
     "SAGEMAKER_SOURCE",
     "Scheduler",
     "cron_matches",
     "deliver",
     "enable",
+    "failed_invocations",
+    "is_scheduled_event",
     "job_detail",
     "job_state_change",
     "put_event",
+    "transform",
 ]

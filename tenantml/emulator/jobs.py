@@ -618,12 +618,17 @@ class JobRunner:
         reader.start()
         deadline = started + job.max_runtime
         timed_out = False
+        # a stop that came before the process existed found nothing to kill: it is sent from here
+        stop_sent = False
         while True:
             try:
                 code = process.wait(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
                 break
             except subprocess.TimeoutExpired:
-                if time.monotonic() >= deadline and not job.stop_requested.is_set():
+                if job.stop_requested.is_set() and not stop_sent:
+                    stop_sent = True
+                    self._terminate(job)
+                elif time.monotonic() >= deadline and not job.stop_requested.is_set():
                     timed_out = True
                     self._terminate(job)
         reader.join(5.0)

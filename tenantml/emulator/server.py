@@ -69,6 +69,7 @@ class EmulatorServer:
             self._moto.stop()
             self._moto = None
             mark_in_process(self.endpoint, running=False)
+            _point_hooks_away_from(self.endpoint)
             from tenantml.emulator.iam_enforcement import set_enforced
 
             set_enforced(self._iam_was_enforced)
@@ -78,6 +79,33 @@ class EmulatorServer:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+
+
+#: the in-process emulators still running, oldest first: every one serves the same moto backends
+_live_endpoints: list[str] = []
+
+
+def _point_hooks_to(endpoint: str) -> None:
+    """State machines and EventBridge targets call back into moto through ``endpoint`` (process-wide)."""
+    from tenantml.emulator.eventbridge import enable as enable_eventbridge
+    from tenantml.emulator.stepfunctions import enable as enable_step_functions
+
+    enable_step_functions(endpoint)  # state machines run, their calls sign as their role
+    enable_eventbridge(endpoint)  # rules reach SNS, Lambda and state machines; schedules fire
+
+
+def _point_hooks_away_from(endpoint: str) -> None:
+    """A stopped emulator's endpoint is dead: the hooks move to the latest one still running.
+
+    The hooks keep one endpoint for the whole process, the last one started. Without this, a
+    second emulator started and stopped in the same process (a test, ``tenantml serve`` beside
+    ``up``) left every later state machine task and EventBridge delivery calling a closed port
+    ("Could not connect to the endpoint URL").
+    """
+    if endpoint in _live_endpoints:
+        _live_endpoints.remove(endpoint)
+    if _live_endpoints:
+        _point_hooks_to(_live_endpoints[-1])
 
 
 def _bind(port: int) -> socket.socket:
@@ -217,12 +245,8 @@ def start(
         port=moto.get_host_and_port()[1], fallback_message=fallback_message, _moto=moto, enforce_iam=enforce
     )
     mark_in_process(server.endpoint, running=True)
-    from tenantml.emulator.stepfunctions import enable as enable_step_functions
-
-    enable_step_functions(server.endpoint)  # state machines run, their calls sign as their role
-    from tenantml.emulator.eventbridge import enable as enable_eventbridge
-
-    enable_eventbridge(server.endpoint)  # rules reach SNS, Lambda and state machines; schedules fire
+    _live_endpoints.append(server.endpoint)
+    _point_hooks_to(server.endpoint)
     iam_enforcement.ensure_admin()
     server._iam_was_enforced = iam_enforcement.set_enforced(enforce)
     # under enforcement moto rejects keys it does not know, so the process's ambient identity is the

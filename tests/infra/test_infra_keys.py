@@ -170,6 +170,7 @@ def test_given_no_auto_scaling_role_when_synthesized_then_the_key_policy_names_n
     assert {s["Sid"] for s in key_policy["Statement"]} == {
         "AccountAdmin",
         "CloudWatchAlarmsToEncryptedTopic",
+        "EventBridgeToEncryptedTopic",
         "CloudWatchLogs",
     }
 

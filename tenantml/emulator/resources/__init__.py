@@ -13,6 +13,7 @@ from tenantml.emulator.resources import (
     compute,
     dynamodb,
     eks_access,
+    events,
     hardening,
     iam,
     kms,
@@ -25,6 +26,7 @@ from tenantml.emulator.resources import (
     sagemaker_registry,
     sagemaker_serving,
     step_functions,
+    topic_policies,
     vpc_endpoints,
 )
 from tenantml.emulator.resources.base import Handler, HandlerContext
@@ -50,6 +52,8 @@ _MODULES = (
     hardening,
     eks_access,
     step_functions,
+    events,
+    topic_policies,
 )
 
 

@@ -11,7 +11,7 @@ import pytest
 from test_emulator_jobs import CLUSTER, REGION, _role
 from wait_support import wait_until
 
-from tenantml.emulator import iam_enforcement, jobs
+from tenantml.emulator import eventbridge, iam_enforcement, jobs
 from tenantml.emulator.eventbridge import Scheduler
 from tenantml.emulator.images import push_local_image
 from tenantml.emulator.session import AwsSession
@@ -39,6 +39,47 @@ def _failing_job(aws: AwsSession, name: str, image: str, role: str) -> None:
         AppSpecification={"ImageUri": image, "ContainerArguments": ["no-such-command"]},
         ProcessingResources=CLUSTER,
     )
+
+
+def _allow_events(aws: AwsSession, topic: str, rule_arn: str) -> None:
+    """The topic policy EventBridge needs to publish for ``rule_arn`` (the owner keeps its rights)."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Owner",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{aws.account_id}:root"},
+                "Action": "sns:*",
+                "Resource": topic,
+            },
+            {
+                "Sid": "EventBridge",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            },
+        ],
+    }
+    aws.client("sns").set_topic_attributes(
+        TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy)
+    )
+
+
+def _subscribed_topic(aws: AwsSession, name: str) -> tuple[str, str]:
+    """A topic with an SQS subscriber (raw delivery): the topic ARN and the queue URL."""
+    sns, sqs = aws.client("sns"), aws.client("sqs")
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"{name}-subscriber")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return topic, queue
 
 
 def _drain(aws: AwsSession, queue: str) -> list[dict]:
@@ -72,7 +113,8 @@ def test_a_failed_processing_job_matching_the_rule_delivers_exactly_one_event_th
         "detail-type": ["SageMaker Processing Job State Change"],
         "detail": {"ProcessingJobStatus": ["Failed"], "ProcessingJobName": [{"prefix": "tenantml-demo-"}]},
     }
-    events.put_rule(Name="demo-job-failed", EventPattern=json.dumps(pattern))
+    rule = events.put_rule(Name="demo-job-failed", EventPattern=json.dumps(pattern))["RuleArn"]
+    _allow_events(aws, topic, rule)
     events.put_targets(Rule="demo-job-failed", Targets=[{"Id": "alerts", "Arn": topic}])
     role = _role(aws, "events-job-role", "sagemaker.amazonaws.com", ["s3:*", "ecr:BatchGetImage", "logs:*"])
 
@@ -181,3 +223,61 @@ def test_rules_start_executions_as_the_targets_role_which_must_allow_start_execu
     )
     inputs = [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in executions]
     assert {"model": "m"} in [i["detail"] for i in inputs]
+
+
+def test_a_topic_is_delivered_to_only_when_its_policy_lets_eventbridge_publish_for_the_rule(
+    aws: AwsSession,
+) -> None:
+    # given: one rule targeting three topics: one allowing this rule, one with the default policy,
+    # one allowing another rule only
+    events = aws.client("events")
+    rule = events.put_rule(Name="retrain-requested", EventPattern=json.dumps({"source": ["tenantml.test"]}))[
+        "RuleArn"
+    ]
+    allowed, allowed_queue = _subscribed_topic(aws, "events-allowed")
+    default, default_queue = _subscribed_topic(aws, "events-default-policy")
+    other, other_queue = _subscribed_topic(aws, "events-other-rule")
+    _allow_events(aws, allowed, rule)
+    _allow_events(aws, other, rule.replace("retrain-requested", "some-other-rule"))
+    events.put_targets(
+        Rule="retrain-requested",
+        Targets=[{"Id": f"t{i}", "Arn": arn} for i, arn in enumerate((allowed, default, other))],
+    )
+
+    # when: a matching event is put
+    events.put_events(Entries=[{"Source": "tenantml.test", "DetailType": "Test", "Detail": '{"n": 1}'}])
+
+    # then: only the allowed topic's subscriber gets it; the two refused deliveries are counted
+    delivered = wait_until(lambda: _drain(aws, allowed_queue), timeout=30, interval=0.2, message="none")
+    assert [event["detail"] for event in delivered] == [{"n": 1}]
+    wait_until(lambda: eventbridge.failed_invocations(rule) == 2, timeout=30, interval=0.1)
+    assert _drain(aws, default_queue) == [] and _drain(aws, other_queue) == []
+
+
+def test_a_schedule_rule_receives_only_its_schedule_not_the_events_put_on_its_bus(aws: AwsSession) -> None:
+    # given: a schedule rule and a pattern rule, each targeting its own topic
+    events = aws.client("events")
+    scheduled_topic, scheduled_queue = _subscribed_topic(aws, "events-scheduled")
+    pattern_topic, pattern_queue = _subscribed_topic(aws, "events-pattern")
+    for name, topic, rule in (
+        ("every-hour", scheduled_topic, {"ScheduleExpression": "rate(1 hour)"}),
+        ("on-test", pattern_topic, {"EventPattern": json.dumps({"source": ["tenantml.test"]})}),
+    ):
+        arn = events.put_rule(Name=name, **rule)["RuleArn"]
+        _allow_events(aws, topic, arn)
+        events.put_targets(Rule=name, Targets=[{"Id": "topic", "Arn": topic}])
+
+    # when: an event is put on the default bus
+    events.put_events(Entries=[{"Source": "tenantml.test", "DetailType": "Test", "Detail": "{}"}])
+
+    # then: the pattern rule delivers it, the schedule rule does not
+    delivered = wait_until(lambda: _drain(aws, pattern_queue), timeout=30, interval=0.2, message="none")
+    assert [event["source"] for event in delivered] == ["tenantml.test"]
+    assert _drain(aws, scheduled_queue) == []
+
+    # when: its schedule fires; then it delivers its own scheduled event
+    scheduler, start = Scheduler(), datetime.now(UTC)
+    assert scheduler.tick(start) == 0
+    assert scheduler.tick(start + timedelta(hours=1)) == 1
+    delivered = wait_until(lambda: _drain(aws, scheduled_queue), timeout=30, interval=0.2, message="none")
+    assert [event["detail-type"] for event in delivered] == ["Scheduled Event"]
