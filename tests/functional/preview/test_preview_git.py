@@ -90,7 +90,7 @@ def test_preview_shows_removed_and_new_tenants_and_fails_on_policy_errors(clone,
     }
     churn = next(t for t in report["tenants"] if t["tenant"] == "churn")
     # all of churn's stack at the base (its resources: tests/infra)
-    assert churn["counts"]["destroy"] == 110 and churn["policy"] is None
+    assert churn["counts"]["destroy"] == 113 and churn["policy"] is None
     assert churn["cost"]["monthly_after"] is None and churn["cost"]["monthly_delta"] < 0
     destroyed = {(w["tenant"], w["address"]) for w in report["data_warnings"]}
     assert {
