@@ -316,9 +316,20 @@ def test_models_reproduce_re_runs_a_version_and_exits_non_zero_when_the_digest_d
     registry = SageMakerModelRegistry(
         session.client("sagemaker", endpoint_url=endpoint), stack["outputs"]["model_package_group_name"]
     )
-    # given a version trained in-process by `tenantml train`
-    trained = cli("train", *common, "--config", str(stack["settings"]), "--trials", "2")
-    assert trained.exit_code == 0, trained.output
+    # given a version registered by a run in-process (`models reproduce` still re-runs in-process)
+    from pipelines.runs.config import PipelineConfig
+    from pipelines.runs.pipeline import AwsClients, run_pipeline
+    from pipelines.training.executors import LocalExecutor
+    from tenantml.sample_data import upload_sample_dataset
+
+    clients = AwsClients.create(region=REGION, endpoint_url=endpoint, session=session)
+    uri = upload_sample_dataset(clients.s3, stack["outputs"]["data_bucket_name"])
+    [spec] = load_specs(stack["tenants"])
+    config = PipelineConfig(n_trials=2, cv_folds=3, importance_repeats=1, importance_rows=200)
+    record = run_pipeline(
+        uri, spec.model, stack["resources"], clients, executor=LocalExecutor(), config=config
+    )
+    assert record.succeeded, record.error
     [version] = registry.list_model_versions()
 
     # when it is reproduced / then both digests are the registered one and the command succeeds
