@@ -19,6 +19,7 @@ from pipelines.runs.execution_input import pipeline_input, run_id_for_data
 from pipelines.runs.pipeline_start import (
     STATE_MACHINE_ENV,
     is_dataset_key,
+    is_manual_upload,
     model_name,
     required_env,
     start_pipeline,
@@ -45,6 +46,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         key = unquote_plus(record.s3.get_object.key)
         if not is_dataset_key(key):
             logger.info(f"ignored s3://{record.s3.bucket.name}/{key}: not a dataset under incoming/")
+            continue
+        if is_manual_upload(key):
+            logger.info(f"ignored s3://{record.s3.bucket.name}/{key}: `tenantml train` runs it itself")
             continue
         bucket, version = record.s3.bucket.name, record.s3.get_object.version_id
         run_id = run_id_for_data(bucket, key, version)

@@ -22,11 +22,19 @@ log = logging.getLogger(__name__)
 STATE_MACHINE_ENV = "TENANTML_PIPELINE_STATE_MACHINE_ARN"
 INCOMING_PREFIX = "incoming/"
 DATA_SUFFIXES = (".parquet", ".csv")
+#: where ``tenantml train`` uploads a hand-given file: it starts that run itself (trigger ``manual``),
+#: so the data-arrival trigger leaves these keys alone; still under ``incoming/`` for its expiry rule
+MANUAL_PREFIX = "incoming/manual/"
 
 
 def is_dataset_key(key: str) -> bool:
     """A dataset object under ``incoming/`` (folder markers and other files are not runs)."""
     return key.startswith(INCOMING_PREFIX) and key.lower().endswith(DATA_SUFFIXES)
+
+
+def is_manual_upload(key: str) -> bool:
+    """Uploaded by ``tenantml train``, which starts its own execution for it."""
+    return key.startswith(MANUAL_PREFIX)
 
 
 def required_env(environ: Mapping[str, str], *names: str) -> dict[str, str]:
@@ -90,8 +98,10 @@ def newest_dataset(s3: Any, bucket: str) -> dict[str, Any] | None:
 __all__ = [
     "DATA_SUFFIXES",
     "INCOMING_PREFIX",
+    "MANUAL_PREFIX",
     "STATE_MACHINE_ENV",
     "is_dataset_key",
+    "is_manual_upload",
     "model_name",
     "newest_dataset",
     "required_env",

@@ -34,6 +34,8 @@ _OPTIONAL: dict[str, tuple[str | None, str | None]] = {
     "region": (None, "AWS_REGION"),
     "serving_image_uri": ("serving_image_uri", "TENANTML_SERVING_IMAGE_URI"),
     "training_image_uri": ("training_image_uri", "TENANTML_TRAINING_IMAGE_URI"),
+    # what `tenantml train` and `models reproduce` start an execution of; no function is given it
+    "pipeline_state_machine_arn": ("pipeline_state_machine_arn", None),
 }
 #: an interpolation left in a value: the synthesized JSON was passed instead of a deployed stack's outputs
 _UNRESOLVED = re.compile(r"\$\{[^}]*\}")
@@ -56,6 +58,7 @@ class TenantResources(BaseModel):
     region: str | None = None
     serving_image_uri: str | None = None
     training_image_uri: str | None = None
+    pipeline_state_machine_arn: str | None = None
 
     @classmethod
     def from_outputs(

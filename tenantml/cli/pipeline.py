@@ -15,16 +15,13 @@ ones never reach it) and the SageMaker executor runs the training container itse
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from core.errors import UsageError
 from tenantml.cli.options import (
     EndpointUrl,
     OutputsFile,
@@ -39,19 +36,10 @@ from tenantml.up_file import UP_FILE, boto3_session, is_emulator
 
 if TYPE_CHECKING:
     from core.spec import TenantSpec
-    from pipelines.runs.pipeline import AwsClients, StepEvent
+    from pipelines.runs.pipeline import AwsClients
     from pipelines.runs.records import RunRecord
     from pipelines.runs.resources import TenantResources
     from tenantml.workload_roles import WorkloadRole
-
-
-class ExecutorChoice(StrEnum):
-    LOCAL = "local"
-    SAGEMAKER = "sagemaker"
-
-
-#: prefix under ``incoming/`` for data uploaded by hand
-MANUAL_PREFIX = "incoming/manual/"
 
 
 def register(app: typer.Typer) -> None:
@@ -162,198 +150,50 @@ def train(
             "s3:// URI. Default: the bundled sample dataset.",
         ),
     ] = None,
-    executor: Annotated[
-        ExecutorChoice,
-        typer.Option("--executor", help="Where training runs: in-process, or as a SageMaker training job."),
-    ] = ExecutorChoice.LOCAL,
     outputs: OutputsFile = None,
     endpoint_url: EndpointUrl = None,
-    trials: Annotated[
-        int | None, typer.Option("--trials", min=1, max=1000, help="Override the spec's search_trials.")
-    ] = None,
-    max_bytes: Annotated[
-        int | None, typer.Option("--max-bytes", min=1, help="Refuse datasets bigger than this many bytes.")
-    ] = None,
-    training_image: Annotated[
-        str | None, typer.Option("--training-image", help="Training image URI for --executor sagemaker.")
-    ] = None,
-    config_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            help="Run settings as JSON or YAML (cv_folds, holdout_fraction, importance_repeats, validation "
-            "thresholds, ...); --trials and --max-bytes override it.",
-        ),
-    ] = None,
 ) -> None:
-    """Run the pipeline once by hand: ingest, validate, train, evaluate, gate, register."""
-    from pipelines.runs.config import parse_pipeline_config
-    from pipelines.runs.pipeline import run_pipeline
-    from pipelines.training.executors import make_executor
+    """Run the pipeline once by hand: an execution of the tenant's state machine, followed to its end."""
+    from tenantml.executions import follow_execution
+    from tenantml.manual_run import StateProgress, finished_record, stage_data, start_manual_run
 
     target = resolve_target(tenant, tenants, outputs, endpoint_url)
-    image = training_image or target.resources.training_image_uri
-    if executor is ExecutorChoice.SAGEMAKER and not image:
-        if not target.emulated:
-            raise UsageError(
-                "--executor sagemaker needs --training-image (an ECR image containing this project)"
-            )
-        image = "tenantml/training:emulated"
-    try:
-        runner = make_executor(
-            executor.value,
-            clients=target.clients,
-            resources=target.resources,
-            image_uri=image,
-            emulated=target.emulated,
-        )
-    except ValueError as err:
-        raise UsageError(str(err)) from err
-    config_values: dict[str, Any] = _read_config_file(config_file) if config_file is not None else {}
-    if trials is not None:
-        config_values["n_trials"] = trials
-    if max_bytes is not None:
-        config_values["max_bytes"] = max_bytes
-    config = parse_pipeline_config(config_values, source=str(config_file or "options"))
-
-    source, claim = _stage_data(target, data)
-    if claim is not None and not claim.acquired:
-        console.print(
-            f"run [bold]{claim.claim.run_id}[/] ({claim.claim.status}) already owns this upload: the "
-            f"data-arrival trigger started it. Its record: s3://{target.resources.artifacts_bucket}/"
-            f"{claim.claim.run_record_key}"
-        )
-        return
-    run_id = claim.claim.run_id if claim is not None else None
+    sfn = target.session.client("stepfunctions", region_name=target.region, endpoint_url=target.endpoint)
+    staged = stage_data(target.clients.s3, target.resources.data_bucket, data)
+    run_id, arn = start_manual_run(
+        sfn,
+        target.resources.pipeline_state_machine_arn,
+        tenant=target.spec.name,
+        model=target.spec.model.name,
+        data=staged,
+    )
     console.print(
         f"Training [bold]{target.spec.model.name}[/] of tenant [bold]{target.spec.name}[/] on "
-        f"{source if isinstance(source, str) else source.uri} with the {executor.value} executor"
+        f"{staged.uri} (version {staged.version_id or '-'}): run [bold]{run_id}[/]"
         + (f" (emulator at {target.endpoint})" if target.emulated else "")
     )
-    with _StepProgress(console) as progress:
-        try:
-            record = run_pipeline(
-                source,
-                target.spec.model,
-                target.resources,
-                target.clients,
-                executor=runner,
-                config=config,
-                run_id=run_id,
-                progress=progress,
-                trigger="manual",
-            )
-        except Exception:
-            _release(target, claim)
-            raise
-    if claim is not None:
-        from pipelines.runs.idempotency import update_claim
-
-        update_claim(target.clients.s3, target.resources.artifacts_bucket, claim, record.status.value)  # type: ignore[arg-type]
+    with StateProgress(console) as progress:
+        execution = follow_execution(
+            sfn, arn, timeout=target.spec.model.search_timeout_seconds + RUN_MARGIN_S, on_state=progress
+        )
+        progress.ended(execution)
+    record = finished_record(target.clients.s3, target.resources.artifacts_bucket, run_id, execution)
     console.print(_summary(record))
     if not record.succeeded:
-        record.raise_for_status()
+        from core.errors import PipelineRunError
 
-
-def _read_config_file(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
-    except FileNotFoundError as err:
-        raise UsageError(f"--config {path}: no such file") from err
-    except yaml.YAMLError as err:
-        raise UsageError(f"--config {path}: not valid JSON or YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise UsageError(f"--config {path}: must be a mapping of setting -> value, got {type(data).__name__}")
-    return data
-
-
-def _stage_data(target: Target, data: str | None) -> tuple[Any, Any]:
-    """The run's input and, for data uploaded here, its claim (so the S3 trigger does not run it too)."""
-    from pipelines.runs.arrivals import DataArrival
-    from pipelines.runs.idempotency import claim_arrival
-    from pipelines.runs.records import new_run_id
-    from tenantml.sample_data import upload_sample_dataset
-
-    s3 = target.clients.s3
-    bucket = target.resources.data_bucket
-    if data is not None and data.startswith("s3://"):
-        return data, None
-    if data is None:
-        uri = upload_sample_dataset(s3, bucket)
-        key = uri.removeprefix(f"s3://{bucket}/")
-    else:
-        path = Path(data)
-        if not path.is_file():
-            raise UsageError(f"--data {data}: no such file (give a local Parquet/CSV file or an s3:// URI)")
-        key = f"{MANUAL_PREFIX}{path.name}"
-        s3.upload_file(str(path), bucket, key)
-    head = s3.head_object(Bucket=bucket, Key=key)
-    version = head.get("VersionId")
-    arrival = DataArrival(
-        bucket=bucket,
-        key=key,
-        version_id=None if version in (None, "null") else version,
-        size=int(head["ContentLength"]),
-        etag=head["ETag"].strip('"'),
-    )
-    if arrival.version_id is None:
-        # an unversioned bucket: identical uploads share an ETag, and a hand run must still run
-        return arrival, None
-    return arrival, claim_arrival(s3, target.resources.artifacts_bucket, arrival, new_run_id())
-
-
-def _release(target: Target, claim: Any) -> None:
-    if claim is not None:
-        from pipelines.runs.idempotency import release_claim
-
-        release_claim(target.clients.s3, target.resources.artifacts_bucket, claim)
-
-
-class _StepProgress:
-    """One rich progress bar per pipeline step, driven by the run's progress callback."""
-
-    def __init__(self, out: Console) -> None:
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        from pipelines.runs.records import STEPS
-
-        self._progress = Progress(
-            SpinnerColumn(finished_text="•"),
-            TextColumn("{task.description:<9}"),
-            BarColumn(bar_width=24),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            console=out,
+        where = record.failed_step.value if record.failed_step else record.failed_state or "-"
+        raise PipelineRunError(
+            f"run {run_id} of model {target.spec.model.name!r} (tenant {target.spec.name}) failed in "
+            f"step {where}: {record.error}\nrun record: {record.record_uri}",
+            run_id=run_id,
+            step=where,
+            reason=record.error or "",
         )
-        self._tasks = {
-            step: self._progress.add_task(step.value, total=1, start=False, status="[dim]pending")
-            for step in STEPS
-        }
 
-    def __enter__(self) -> Self:
-        self._progress.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
-
-    def __call__(self, event: StepEvent) -> None:
-        from pipelines.runs.records import StepStatus
-
-        task = self._tasks[event.step]
-        if event.status is StepStatus.RUNNING:
-            self._progress.start_task(task)
-            self._progress.update(task, status="running")
-        elif event.status is StepStatus.SUCCEEDED:
-            self._progress.update(task, completed=1, status=f"[green]done[/] {event.seconds or 0:.1f}s")
-            self._progress.stop_task(task)
-        elif event.status is StepStatus.FAILED:
-            self._progress.update(task, status="[bold red]failed")
-            self._progress.stop_task(task)
-        elif event.status is StepStatus.SKIPPED:
-            self._progress.update(task, status="[dim]skipped")
+#: slack on top of the search budget for the other steps and the jobs' start-up (as ``up`` allows)
+RUN_MARGIN_S = 600
 
 
 def _summary(record: RunRecord) -> Table:
@@ -382,7 +222,15 @@ def _summary(record: RunRecord) -> Table:
     if record.gate is not None:
         table.add_row("gate", f"{record.gate.status}: " + "; ".join(record.gate.reasons))
     if not ok:
-        table.add_row("failed step", record.failed_step.value if record.failed_step else "-")
+        table.add_row(
+            "failed step",
+            " / ".join(
+                x
+                for x in (record.failed_step.value if record.failed_step else None, record.failed_state)
+                if x
+            )
+            or "-",
+        )
         table.add_row("error", Text(record.error or "", style="red"))
         if record.alert_message_id:
             table.add_row("alert", f"published to the tenant's topic ({record.alert_message_id})")
@@ -548,4 +396,4 @@ def models_reproduce(
     raise typer.Exit(1)
 
 
-__all__ = ["MANUAL_PREFIX", "Target", "make_clients", "register", "resolve_target"]
+__all__ = ["Target", "make_clients", "register", "resolve_target"]
