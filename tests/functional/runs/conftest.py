@@ -13,7 +13,7 @@ from runs_support import REGION, AlertInbox, create_tenant_resources
 
 from core.spec import ModelSpec
 from pipelines.runs.config import PipelineConfig
-from pipelines.runs.pipeline import AwsClients
+from pipelines.runs.clients import AwsClients
 from pipelines.runs.resources import TenantResources
 
 
