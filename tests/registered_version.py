@@ -23,6 +23,7 @@ from typing import Any
 from core.sagemaker_paths import OPT_ML_ENV, opt_ml
 from core.spec import ModelSpec
 from pipelines.container import main
+from pipelines.data.uris import parse_s3_uri
 from pipelines.runs.arrivals import DataArrival
 from pipelines.runs.config import PipelineConfig
 from pipelines.runs.records import RunRecord, read_run_record
@@ -74,7 +75,7 @@ def _job(work: Path, name: str, command: str, inputs: Mapping[str, Path | dict])
 def register_version(
     resources: Any,
     spec: ModelSpec,
-    data: DataArrival,
+    data: DataArrival | str,
     work: Path,
     *,
     run_id: str,
@@ -82,9 +83,12 @@ def register_version(
     endpoint_url: str | None = None,
     credentials: Any = None,
 ) -> RunRecord:
-    """Run prepare, train, evaluate and register for ``data``; return the run record (raises with the
+    """Run prepare, train, evaluate and register for ``data`` (an arrival or an ``s3://`` URI); return the run record (raises with the
     job's failure reason if a step fails). ``spec``'s search budget is the training job's."""
     config = PipelineConfig()
+    if isinstance(data, str):
+        bucket, key = parse_s3_uri(data)
+        data = DataArrival(bucket=bucket, key=key)
     execution = {
         "run_id": run_id,
         "tenant": resources.tenant,
