@@ -116,6 +116,7 @@ def register_version(
             "AWS_ACCESS_KEY_ID": credentials.access_key,
             "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
             "AWS_SESSION_TOKEN": credentials.token,
+            "AWS_SECURITY_TOKEN": credentials.token,  # botocore's older name, read when the other is unset
         }
     run_input = {"/opt/ml/processing/input/run": execution}
     with _environment(env):
