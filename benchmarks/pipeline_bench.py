@@ -1,9 +1,6 @@
-"""Pipeline speed and memory, each measurement run twice in a fresh process.
+"""Training memory at scale, run twice in a fresh process (the orchestration: ``sfn_bench.py``).
 
-(a) the whole pipeline (ingest, validate, train with a 20-trial search, evaluate, gate, register)
-    on the bundled sample dataset (569 rows, 30 features), in-process executor, AWS emulated by
-    moto's ``mock_aws`` in the same process. Target: <= 30 s wall.
-(b) validation plus training on a generated 1,000,000-row, 30-feature dataset (numpy, written to
+Validation plus training on a generated 1,000,000-row, 30-feature dataset (numpy, written to
     Parquet by a separate process, so generating it is not measured): read the file, run every data
     check, and train with the pipeline's own ``train_model``: the search cross-validates on a
     stratified 100,000-row sample (``TrainingConfig.search_max_rows``; 3 trials, 3 folds), then the
@@ -14,7 +11,7 @@ Peak memory is the process's high-water mark of resident memory (``VmHWM`` from
 allocator, so tracemalloc would miss most of it. Wall time is reported for the measured work
 and for the whole process (interpreter start and imports included).
 
-    .venv/bin/python benchmarks/pipeline_bench.py [--only pipeline|large]
+    .venv/bin/python benchmarks/pipeline_bench.py
 """
 
 from __future__ import annotations
@@ -31,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PIPELINE_TARGET_SECONDS = 30.0
 LARGE_TARGET_MB = 4096.0
 LARGE_ROWS = 1_000_000
 LARGE_FEATURES = 30
@@ -51,72 +47,6 @@ def peak_rss_mb() -> float:
 
 
 # --- (a) the whole pipeline under moto --------------------------------------------------------
-
-
-def child_pipeline() -> dict[str, Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_CONFIG_FILE": "/nonexistent",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    }.items():
-        os.environ[name] = value
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    import boto3
-    from moto import mock_aws
-
-    from core.spec import load_specs
-    from pipelines.registry.factory import open_registry
-    from pipelines.runs.config import PipelineConfig
-    from pipelines.runs.pipeline import AwsClients, run_pipeline
-    from pipelines.runs.resources import TenantResources
-    from pipelines.training.executors import LocalExecutor
-    from tenantml.sample_data import upload_sample_dataset
-
-    spec = load_specs(ROOT / "tenants", only="churn")[0].model  # 20 trials, logistic regression
-    region = "eu-west-1"
-    with mock_aws():
-        clients = AwsClients.create(region=region)
-        names = {kind: f"tenantml-churn-dev-{kind}" for kind in ("data", "artifacts", "models")}
-        for bucket in names.values():
-            clients.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-            clients.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        group = "tenantml-churn-dev-churn"
-        open_registry(clients.sagemaker, group).ensure_group()
-        resources = TenantResources(
-            data_bucket=names["data"],
-            artifacts_bucket=names["artifacts"],
-            models_bucket=names["models"],
-            alerts_topic_arn=clients.sns.create_topic(Name="alerts")["TopicArn"],
-            model_package_group=group,
-            training_role_arn=boto3.client("iam").create_role(
-                RoleName="training", AssumeRolePolicyDocument="{}"
-            )["Role"]["Arn"],
-            kms_key_arn=boto3.client("kms", region_name=region).create_key()["KeyMetadata"]["Arn"],
-            tenant="churn",
-            region=region,
-        )
-        uri = upload_sample_dataset(clients.s3, resources.data_bucket)
-        started = time.perf_counter()
-        record = run_pipeline(
-            uri, spec, resources, clients, executor=LocalExecutor(), config=PipelineConfig()
-        )
-        seconds = time.perf_counter() - started
-    if not record.succeeded:
-        raise RuntimeError(f"pipeline failed: {record.error}")
-    return {
-        "seconds": round(seconds, 3),
-        "steps": {s.name.value: s.seconds for s in record.steps},
-        "trials": record.step("train").summary["trials"],
-        "roc_auc": round(record.metrics["roc_auc"], 4),
-        "version": record.model_version,
-        "peak_mb": round(peak_rss_mb(), 1),
-    }
-
-
-# --- (b) validation + training on a million rows ----------------------------------------------
 
 
 def child_generate(path: Path) -> dict[str, Any]:
@@ -208,13 +138,11 @@ def run_child(kind: str, *extra: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", choices=["pipeline", "generate", "large"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["generate", "large"], help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["pipeline", "large"])
     args = parser.parse_args(argv)
     if args.child:
         children = {
-            "pipeline": child_pipeline,
             "generate": lambda: child_generate(args.path),
             "large": lambda: child_large(args.path),
         }
@@ -223,40 +151,28 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     ok = True
-    if args.only in (None, "pipeline"):
-        print("(a) whole pipeline on the bundled dataset, 20 trials, moto in-process; target <= 30 s")
-        for attempt in (1, 2):
-            r = run_child("pipeline")
-            ok &= r["process_seconds"] <= PIPELINE_TARGET_SECONDS
-            steps = ", ".join(f"{k} {v:.2f}" for k, v in r["steps"].items())
-            print(
-                f"  run {attempt}: pipeline {r['seconds']:.2f} s, process {r['process_seconds']:.2f} s "
-                f"(imports included), peak {r['peak_mb']:.0f} MB; {r['trials']} trials, roc_auc {r['roc_auc']}, "
-                f"version {r['version']}\n         steps (s): {steps}"
-            )
-    if args.only in (None, "large"):
+    print(
+        f"validation + training on {LARGE_ROWS:,} rows x {LARGE_FEATURES} features "
+        f"(search: 3 trials x 3 folds on {SEARCH_ROWS:,} rows; final fit on all rows); target peak <= 4 GB"
+    )
+    with tempfile.TemporaryDirectory(prefix="tenantml-bench-") as tmp:
+        path = Path(tmp) / "large.parquet"
+        generated = run_child("generate", str(path))
         print(
-            f"(b) validation + training on {LARGE_ROWS:,} rows x {LARGE_FEATURES} features "
-            f"(search: 3 trials x 3 folds on {SEARCH_ROWS:,} rows; final fit on all rows); target peak <= 4 GB"
+            f"  generated {generated['parquet_mb']} MB of Parquet in {generated['seconds']:.1f} s (not measured)"
         )
-        with tempfile.TemporaryDirectory(prefix="tenantml-bench-") as tmp:
-            path = Path(tmp) / "large.parquet"
-            generated = run_child("generate", str(path))
+        for attempt in (1, 2):
+            r = run_child("large", str(path))
+            ok &= r["peak_mb"] <= LARGE_TARGET_MB
+            s = r["seconds"]
             print(
-                f"  generated {generated['parquet_mb']} MB of Parquet in {generated['seconds']:.1f} s (not measured)"
+                f"  run {attempt}: validate+train {s['validate_and_train']:.1f} s (read {s['read']:.1f}, "
+                f"validate {s['validate']:.1f}, search on {r['search_rows']:,} rows + final fit on "
+                f"{r['fitted_rows']:,} rows {s['search_and_final_fit']:.1f}), "
+                f"process {r['process_seconds']:.1f} s; peak {r['peak_mb']:.0f} MB "
+                f"(after imports {r['after_imports_mb']:.0f} MB); {r['checks']} checks, "
+                f"cv roc_auc {r['best_cv_roc_auc']}"
             )
-            for attempt in (1, 2):
-                r = run_child("large", str(path))
-                ok &= r["peak_mb"] <= LARGE_TARGET_MB
-                s = r["seconds"]
-                print(
-                    f"  run {attempt}: validate+train {s['validate_and_train']:.1f} s (read {s['read']:.1f}, "
-                    f"validate {s['validate']:.1f}, search on {r['search_rows']:,} rows + final fit on "
-                    f"{r['fitted_rows']:,} rows {s['search_and_final_fit']:.1f}), "
-                    f"process {r['process_seconds']:.1f} s; peak {r['peak_mb']:.0f} MB "
-                    f"(after imports {r['after_imports_mb']:.0f} MB); {r['checks']} checks, "
-                    f"cv roc_auc {r['best_cv_roc_auc']}"
-                )
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1
 

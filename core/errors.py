@@ -165,7 +165,7 @@ class AlarmDefinitionError(ProblemsError, EmulatorError):
     headline = "alarm cannot be evaluated"
 
 
-# --- pipeline runs (pipelines/runs/pipeline.py, resources, executors, idempotency) ---------------
+# --- pipeline runs (pipelines/runs/steps, resources) --------------------------------------------
 
 
 class TenantResourcesError(ProblemsError):

@@ -161,7 +161,7 @@ _BASELINES: dict[tuple[str, str, str], Baseline] = {}
 
 
 def baseline_key(run_id: str) -> str:
-    """Where a run stores its training baseline (see :mod:`pipelines.runs.pipeline`)."""
+    """Where a run stores its training baseline (see :mod:`pipelines.runs.steps.evaluate`)."""
     return f"runs/{run_id}/baseline.json"
 
 

@@ -1,7 +1,7 @@
 """What a pipeline run leaves behind: its record (``runs/<run_id>/run.json``) and its id.
 
-Apart from :mod:`pipelines.runs.pipeline` so that readers of run records (the alarm handler deciding a
-retrain, the CLI) need not import the run machinery and its ML libraries.
+Apart from the step commands (:mod:`pipelines.runs.steps`) so that readers of run records (the CLI,
+``up``) need not import the run machinery and its ML libraries.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Artifacts are byte-reproducible (see :mod:`pipelines.registry.artifacts` and :fu
 so the same data, settings, code and libraries give the same ``model.tar.gz`` sha256. A version's
 lineage names its data (URI, object version, sha256) and the settings it was trained with
 (``Lineage.settings``); :func:`reproduce_version` reads that data again, checks its sha256, repeats
-the run's holdout split, training job and baseline exactly as :mod:`pipelines.runs.pipeline` does, packs the
-archive and compares its digest with the registered one. Nothing is uploaded or registered.
+the run's holdout split, training job and baseline exactly as the pipeline's step commands
+(:mod:`pipelines.runs.steps`) do, packs the archive and compares its digest with the registered one. Nothing is uploaded or registered.
 """
 
 from __future__ import annotations
@@ -26,9 +26,14 @@ from pipelines.monitoring.baseline import compute_baseline, with_prediction_dist
 from pipelines.registry.artifacts import download_artifact, pack_model_dir, sha256_file, unpack_model_archive
 from pipelines.registry.interface import ModelRegistry
 from pipelines.registry.lineage import code_revision
-from pipelines.runs.pipeline import PinnedVersion
-from pipelines.training.executors import write_hyperparameters
-from pipelines.training.train import TrainingConfig, TrainingPaths, load_model, run_training_job
+from pipelines.runs.arrivals import PinnedVersion
+from pipelines.training.train import (
+    TrainingConfig,
+    TrainingPaths,
+    load_model,
+    run_training_job,
+    write_hyperparameters,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +103,7 @@ def reproduce_version(
             f"{dataset.provenance.sha256}, not the {lineage.data_sha256} it was trained on"
         )
 
-    # the same steps, in the same order, as pipelines.runs.pipeline: split, baseline, training job, baseline.json
+    # the same steps, in the same order, as the prepare/train/evaluate jobs: split, baseline, training job, baseline.json
     work = Path(work_dir)
     train, _holdout = split_holdout(dataset.frame, spec, test_size=holdout_fraction, seed=config.seed)
     baseline = compute_baseline(train, spec, seed=config.seed)

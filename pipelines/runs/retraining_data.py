@@ -1,7 +1,6 @@
 """What a retrain trains on: the reference data plus the recent traffic whose labels came back.
 
-:func:`assemble_retraining_set` reads the reference (the last accepted training data, from
-:func:`pipelines.runs.retraining.latest_training_data`) and the labelled traffic of the last
+:func:`assemble_retraining_set` reads the reference (the dataset the retrain's execution names) and the labelled traffic of the last
 ``window_hours`` (the predictions the monitor kept, joined with the labels delivered under
 ``labels/``: :func:`pipelines.monitoring.labelled_traffic.labelled_traffic`), and writes them as one
 Parquet dataset to ``retraining/<model>/datasets/<run id>.parquet`` in the artifacts bucket: the

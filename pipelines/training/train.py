@@ -320,6 +320,14 @@ class TrainingPaths:
         return self.config_dir / HYPERPARAMETERS_FILENAME
 
 
+def write_hyperparameters(config_dir: Path, hyperparameters: Mapping[str, str]) -> Path:
+    """Write ``hyperparameters.json`` as SageMaker lays it out for a training job (reproduce plays the job)."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    path = config_dir / HYPERPARAMETERS_FILENAME
+    path.write_text(json.dumps(dict(hyperparameters), indent=2, sort_keys=True), encoding="utf-8")
+    return path
+
+
 def read_hyperparameters(path: Path) -> TrainingConfig:
     if not path.is_file():
         raise TrainingConfigError([Problem(str(path), "hyperparameters file does not exist")])
@@ -460,6 +468,7 @@ __all__ = [
     "run_training_job",
     "save_model",
     "train_model",
+    "write_hyperparameters",
 ]
 
 

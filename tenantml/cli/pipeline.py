@@ -36,7 +36,7 @@ from tenantml.up_file import UP_FILE, boto3_session, is_emulator
 
 if TYPE_CHECKING:
     from core.spec import TenantSpec
-    from pipelines.runs.pipeline import AwsClients
+    from pipelines.runs.clients import AwsClients
     from pipelines.runs.records import RunRecord
     from pipelines.runs.resources import TenantResources
     from tenantml.workload_roles import WorkloadRole
@@ -98,7 +98,7 @@ def resolve_target(
 
     ``role``: the workload role whose job ``command`` does; its clients sign as that role."""
     from core.spec import load_specs
-    from pipelines.runs.pipeline import AwsClients
+    from pipelines.runs.clients import AwsClients
     from pipelines.runs.resources import TenantResources
     from tenantml.workload_roles import workload_role_arn, workload_session
 
@@ -129,7 +129,7 @@ def resolve_target(
 
 
 def make_clients(region: str, endpoint: str | None, account_id: str | None = None) -> AwsClients:
-    from pipelines.runs.pipeline import AwsClients
+    from pipelines.runs.clients import AwsClients
 
     return AwsClients.create(
         region=region, endpoint_url=endpoint, session=boto3_session(endpoint, account_id)

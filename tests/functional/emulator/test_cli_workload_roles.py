@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from registered_version import register_version
 from typer.testing import CliRunner
 from wait_support import wait_until
 
@@ -29,10 +30,8 @@ from pipelines.monitoring.publishing import load_baseline, write_snapshot
 from pipelines.monitoring.window import compute_window_metrics
 from pipelines.registry.factory import open_registry
 from pipelines.registry.interface import CHAMPION
-from pipelines.runs.config import parse_pipeline_config
-from pipelines.runs.pipeline import AwsClients, run_pipeline
+from pipelines.runs.clients import AwsClients
 from pipelines.runs.resources import TenantResources
-from pipelines.training.executors import make_executor
 from tenantml.cli.app import app
 from tenantml.emulator import commands, iam_enforcement, server
 from tenantml.sample_data import sample_frame, upload_sample_dataset
@@ -61,13 +60,14 @@ def churn(
         clients = AwsClients.create(region=spec.region, endpoint_url=emulator.endpoint, session=admin)
         resources = TenantResources.from_outputs(outputs, tenant="churn", region=spec.region)
         uri = upload_sample_dataset(clients.s3, resources.data_bucket)
-        record = run_pipeline(
-            uri,
-            spec.model,
+        record = register_version(
             resources,
-            clients,
-            executor=make_executor("local"),
-            config=parse_pipeline_config({"n_trials": 1, "cv_folds": 2}, source="test"),
+            spec.model.model_copy(update={"search_trials": 1}),
+            uri,
+            work / "run",
+            run_id="run-workload-roles",
+            endpoint_url=emulator.endpoint,
+            credentials=admin.get_credentials(),
         )
         assert record.succeeded and record.alias == CHAMPION, record.error
         registry = open_registry(clients.sagemaker, resources.model_package_group)

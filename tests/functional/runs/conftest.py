@@ -12,8 +12,8 @@ from moto import mock_aws
 from runs_support import REGION, AlertInbox, create_tenant_resources
 
 from core.spec import ModelSpec
+from pipelines.runs.clients import AwsClients
 from pipelines.runs.config import PipelineConfig
-from pipelines.runs.pipeline import AwsClients
 from pipelines.runs.resources import TenantResources
 
 

@@ -317,18 +317,22 @@ def test_models_reproduce_re_runs_a_version_and_exits_non_zero_when_the_digest_d
     registry = SageMakerModelRegistry(
         session.client("sagemaker", endpoint_url=endpoint), stack["outputs"]["model_package_group_name"]
     )
-    # given a version registered by a run in-process (`models reproduce` still re-runs in-process)
-    from pipelines.runs.config import PipelineConfig
-    from pipelines.runs.pipeline import AwsClients, run_pipeline
-    from pipelines.training.executors import LocalExecutor
+    # given a version registered by the pipeline's step commands (`models reproduce` re-runs in-process)
+    from registered_version import register_version
+
     from tenantml.sample_data import upload_sample_dataset
 
-    clients = AwsClients.create(region=REGION, endpoint_url=endpoint, session=session)
-    uri = upload_sample_dataset(clients.s3, stack["outputs"]["data_bucket_name"])
+    s3 = session.client("s3", endpoint_url=endpoint)
+    uri = upload_sample_dataset(s3, stack["outputs"]["data_bucket_name"])
     [spec] = load_specs(stack["tenants"])
-    config = PipelineConfig(n_trials=2, cv_folds=3, importance_repeats=1, importance_rows=200)
-    record = run_pipeline(
-        uri, spec.model, stack["resources"], clients, executor=LocalExecutor(), config=config
+    record = register_version(
+        stack["resources"],
+        spec.model.model_copy(update={"search_trials": 2}),
+        uri,
+        tmp_path / "run",
+        run_id="run-reproduce",
+        endpoint_url=endpoint,
+        credentials=session.get_credentials(),
     )
     assert record.succeeded, record.error
     [version] = registry.list_model_versions()

@@ -5,15 +5,14 @@ does not."""
 from __future__ import annotations
 
 import pytest
+from registered_version import register_version
 
 from core.errors import ReproductionError, TrainingConfigError
 from pipelines.registry.lineage import Lineage
 from pipelines.registry.sagemaker import SageMakerModelRegistry
 from pipelines.runs.arrivals import DataArrival
-from pipelines.runs.pipeline import run_pipeline
 from pipelines.runs.records import RunStatus
 from pipelines.runs.reproduce import reproduce_version
-from pipelines.training.executors import LocalExecutor
 from tenantml.sample_data import sample_parquet_bytes
 
 
@@ -30,13 +29,12 @@ def _arrival(s3, bucket: str) -> DataArrival:
 
 
 def test_registered_versions_reproduce_to_their_digest_and_a_changed_setting_does_not(
-    clients, resources, spec, config
+    clients, resources, spec, tmp_path
 ):
     # given two runs of the pipeline on the same data, seed and settings
     arrival = _arrival(clients.s3, resources.data_bucket)
     records = [
-        run_pipeline(arrival, spec, resources, clients, executor=LocalExecutor(), config=config)
-        for _ in range(2)
+        register_version(resources, spec, arrival, tmp_path / f"run-{i}", run_id=f"run-{i}") for i in range(2)
     ]
     assert [r.status for r in records] == [RunStatus.SUCCEEDED] * 2, [r.error for r in records]
     # then both registered versions name the same artifact, byte for byte

@@ -10,7 +10,6 @@ import pytest
 from core.errors import PipelineRunError, TenantResourcesError
 from core.spec import ModelSpec
 from pipelines.evaluation.gate import decide_promotion
-from pipelines.runs.arrivals_handler import handle_arrivals
 from pipelines.runs.config import PipelineConfig, model_spec_from_env, pipeline_config_from_env
 from pipelines.runs.records import STEPS, RunRecord, RunStatus, StepName, StepRecord, new_run_id
 from tenantml.up_file import is_emulator
@@ -110,10 +109,6 @@ def test_pipeline_settings_as_json_are_validated_field_by_field():
     assert [p.location for p in raised.value.problems] == ["environment: cv_folds", "environment: holdout"]
     with pytest.raises(TenantResourcesError, match="TENANTML_PIPELINE_CONFIG: not valid JSON"):
         pipeline_config_from_env({"TENANTML_PIPELINE_CONFIG": "cv_folds=3"})
-
-
-def test_no_arrivals_need_no_environment():
-    assert handle_arrivals([], {}) == []
 
 
 @pytest.mark.parametrize(
