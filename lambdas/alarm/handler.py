@@ -1,6 +1,6 @@
 """Alarm: a CloudWatch alarm changed state and notified the tenant's internal alarms topic.
 
-Slim: for an ALARM on a model-health metric (drift, error rate, p99 latency in the tenant's
+Slim: for an ALARM on a model-health metric (drift, live quality, error rate, p99 latency in the tenant's
 namespace) it takes the retrain cooldown (:mod:`pipelines.runs.cooldown`, a conditional S3 write)
 and, if it won, starts the pipeline state machine with trigger ``retrain`` and the alarm as the
 cause, on the newest dataset under ``incoming/``. Every decision is published to the ``alerts``
@@ -18,7 +18,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
-from core.contract import is_platform_namespace
+from core.contract import LIVE_QUALITY_METRIC, is_platform_namespace
 from pipelines.runs.cooldown import claim_cooldown
 from pipelines.runs.execution_input import pipeline_input, retrain_run_id
 from pipelines.runs.pipeline_start import (
@@ -30,8 +30,8 @@ from pipelines.runs.pipeline_start import (
 )
 
 logger = Logger()
-#: the model-health metrics a new model can fix
-RETRAINING_METRICS = frozenset({"DriftScore", "ErrorRate", "LatencyMs"})
+#: the model-health metrics a new model can fix (live quality: the primary metric on labelled traffic)
+RETRAINING_METRICS = frozenset({"DriftScore", "ErrorRate", "LatencyMs", LIVE_QUALITY_METRIC})
 DEFAULT_COOLDOWN_MINUTES = 60
 _clients: dict[str, Any] = {}
 

@@ -93,3 +93,17 @@ def test_a_platform_alarm_alerts_without_retraining(clients, resources, lambda_e
     )
     assert out["outcomes"][0]["retrain"] == "not-applicable"
     assert boto_session.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []
+
+
+def test_a_live_quality_alarm_starts_a_retrain(clients, resources, lambda_env, machine, boto_session):
+    # given a dataset, and the quality of the model on labelled traffic below the spec's minimum
+    clients.s3.put_object(Bucket=resources.data_bucket, Key="incoming/a.csv", Body=b"a\n1\n")
+
+    # when its alarm fires
+    out = alarm.handler(_sns("tenantml-acme-dev-live-quality", metric="LiveQuality"), LambdaContext())
+
+    # then a retrain starts, like for drift
+    (outcome,) = out["outcomes"]
+    assert outcome["retrain"] == "started"
+    (execution,) = boto_session.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
+    assert execution["name"] == outcome["run_id"]
