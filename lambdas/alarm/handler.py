@@ -18,7 +18,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
-from core.contract import LIVE_QUALITY_METRIC, is_platform_namespace
+from core.contract import LIVE_QUALITY_METRIC, MONITORING_PREFIX, is_platform_namespace
 from pipelines.runs.cooldown import claim_cooldown
 from pipelines.runs.execution_input import pipeline_input, retrain_run_id
 from pipelines.runs.pipeline_start import (
@@ -32,6 +32,13 @@ from pipelines.runs.pipeline_start import (
 logger = Logger()
 #: the model-health metrics a new model can fix (live quality: the primary metric on labelled traffic)
 RETRAINING_METRICS = frozenset({"DriftScore", "ErrorRate", "LatencyMs", LIVE_QUALITY_METRIC})
+#: what people call the metric an alarm watches
+METRIC_KINDS = {
+    "DriftScore": "drift",
+    LIVE_QUALITY_METRIC: "live quality",
+    "ErrorRate": "error rate",
+    "LatencyMs": "latency",
+}
 DEFAULT_COOLDOWN_MINUTES = 60
 _clients: dict[str, Any] = {}
 
@@ -64,6 +71,39 @@ def retrains(note: dict[str, Any]) -> bool:
     )
 
 
+def latest_snapshot(s3: Any, bucket: str, model: str) -> dict[str, Any] | None:
+    """The newest monitoring window the monitor stored (``monitoring/<model>/<version>/<start>.json``)."""
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=f"{MONITORING_PREFIX}/{model}/"
+    ):
+        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".json")]
+    if not keys:
+        return None
+    newest = max(keys, key=lambda k: (k.rsplit("/", 1)[-1], k))
+    return json.loads(s3.get_object(Bucket=bucket, Key=newest)["Body"].read())
+
+
+def alarm_cause(note: dict[str, Any], snapshot: dict[str, Any] | None) -> dict[str, Any]:
+    """Why a retrain is asked for, in the shape ``tenantml monitor`` and ``models show`` read."""
+    trigger = note.get("Trigger") or {}
+    cause: dict[str, Any] = {
+        "alarm_name": note["AlarmName"],
+        "metric": trigger.get("MetricName") or "unknown",
+        "threshold": trigger.get("Threshold"),
+        "changed_at": note.get("StateChangeTime"),
+        "drifted_features": [],
+    }
+    if snapshot is not None:
+        threshold = float(snapshot.get("drift_threshold") or 0.0)
+        scored = [(n, f.get("psi")) for n, f in (snapshot.get("features") or {}).items()]
+        drifted = sorted(((n, p) for n, p in scored if p is not None and p > threshold), key=lambda i: -i[1])
+        cause.update(version=snapshot.get("model_version"), drifted_features=[n for n, _ in drifted])
+        if cause["metric"] == "DriftScore":
+            cause["value"] = snapshot.get("drift_score")
+    return cause
+
+
 def _cooldown_minutes(environ: Any) -> int:
     try:
         return int(
@@ -79,13 +119,7 @@ def decide(note: dict[str, Any], environ: Any, now: datetime) -> dict[str, Any]:
         environ, STATE_MACHINE_ENV, "TENANTML_TENANT", "TENANTML_ARTIFACTS_BUCKET", "TENANTML_DATA_BUCKET"
     )
     model = model_name(environ)
-    cause = {
-        "alarm_name": note["AlarmName"],
-        "metric": (note.get("Trigger") or {}).get("MetricName"),
-        "threshold": (note.get("Trigger") or {}).get("Threshold"),
-        "changed_at": note.get("StateChangeTime"),
-        "reason": note.get("NewStateReason"),
-    }
+    cause = alarm_cause(note, latest_snapshot(_client("s3"), env["TENANTML_ARTIFACTS_BUCKET"], model))
     data = newest_dataset(_client("s3"), env["TENANTML_DATA_BUCKET"])
     if data is None:
         return {
@@ -117,17 +151,63 @@ def decide(note: dict[str, Any], environ: Any, now: datetime) -> dict[str, Any]:
         cause=cause,
     )
     outcome = start_pipeline(_client("stepfunctions"), env[STATE_MACHINE_ENV], body)
-    return {"retrain": outcome, "run_id": run_id, "data": data}
+    decision = {"retrain": outcome, "run_id": run_id, "data": data, "cause": cause}
+    _write_history(env["TENANTML_ARTIFACTS_BUCKET"], model, now, holder, data)
+    return decision
+
+
+def _write_history(
+    bucket: str, model: str, now: datetime, holder: dict[str, Any], data: dict[str, Any]
+) -> None:
+    """The started retrain, as ``tenantml monitor`` lists the history (``retraining/<model>/history/``)."""
+    entry = {
+        "model_name": model,
+        "status": "started",
+        "cause": holder["cause"],
+        "decided_at": now.isoformat(),
+        "run_id": holder["run_id"],
+        "cooldown_until": holder["until"],
+        "data_uri": f"s3://{data['bucket']}/{data['key']}",
+    }
+    key = f"retraining/{model}/history/{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{holder['run_id']}.json"
+    _client("s3").put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(entry).encode(), ContentType="application/json"
+    )
 
 
 def _alert(note: dict[str, Any], decision: dict[str, Any]) -> None:
     topic = os.environ.get("TENANTML_ALERTS_TOPIC_ARN")
     if not topic:
         return
+    _client("sns").publish(
+        TopicArn=topic, **alert_message(note, decision, os.environ.get("TENANTML_TENANT", ""))
+    )
+
+
+def alert_message(note: dict[str, Any], decision: dict[str, Any], tenant: str) -> dict[str, str]:
+    """What people read: which alarm, why, what the platform does about it, where to look."""
     state = note["NewStateValue"]
-    subject = f"[tenantml {os.environ.get('TENANTML_TENANT', '')}] {note['AlarmName']} is {state}"
-    text = {"alarm": note["AlarmName"], "state": state, "reason": note.get("NewStateReason"), **decision}
-    _client("sns").publish(TopicArn=topic, Subject=subject[:99], Message=json.dumps(text, indent=2))
+    metric = (note.get("Trigger") or {}).get("MetricName") or ""
+    kind = METRIC_KINDS.get(metric, "alarm")
+    lines = [f"{tenant}: {kind} {state} ({note['AlarmName']}) since {note.get('StateChangeTime') or '?'}"]
+    if note.get("NewStateReason"):
+        lines.append(f"Why: {note['NewStateReason']}")
+    drifted = (decision.get("cause") or {}).get("drifted_features") or []
+    if drifted:
+        lines.append(f"Drifted features, worst first: {', '.join(drifted)}")
+    retrain = decision.get("retrain")
+    if retrain in ("started", "duplicate"):
+        lines.append(
+            f"Retrain: run {decision.get('run_id')} started; the new version faces the evaluation gate"
+        )
+    elif retrain == "skipped":
+        lines.append(f"Retrain: skipped, {decision.get('reason')}")
+    if kind in ("drift", "live quality"):
+        lines.append(
+            f"See: tenantml report --tenant {tenant} (the drift report), tenantml monitor --tenant {tenant}"
+        )
+    subject = f"[tenantml {tenant}] {kind} {state}: {note['AlarmName']}"
+    return {"Subject": subject[:99], "Message": "\n".join(lines)}
 
 
 @logger.inject_lambda_context

@@ -27,6 +27,7 @@ from pipelines.registry.interface import CHALLENGER, CHAMPION, ApprovalStatus
 from pipelines.registry.lineage import Lineage, library_versions
 from pipelines.runs.config import PipelineConfig
 from pipelines.runs.records import RunStatus, StepName
+from pipelines.runs.retraining import CAUSE_METADATA_KEY, RetrainCause
 from pipelines.runs.steps.context import (
     DECISION_INPUT_PATH,
     DECISION_NAME,
@@ -39,6 +40,8 @@ from pipelines.runs.steps.evaluate import BASELINE_NAME
 from pipelines.training.train import load_model
 
 log = logging.getLogger(__name__)
+#: SageMaker's limit on one CustomerMetadataProperties value
+_MAX_METADATA_VALUE = 256
 
 #: the run record's artifacts entry naming an archive this run uploaded (cleanup deletes it)
 UPLOADED_ARTIFACT = "uploaded_model_artifact"
@@ -104,6 +107,9 @@ def register(context: StepContext, config: PipelineConfig | None = None) -> dict
         record.model_package_arn = version.arn
         alias = CHAMPION if approved else CHALLENGER
         version = registry.set_alias(alias, version.version)
+        cause = context.execution.cause
+        if context.execution.trigger == "retrain" and cause:
+            _record_cause(context.sagemaker, registry.get_model_version(version.version), cause)
         record.model_version = version.version
         record.approval_status = version.approval_status.value
         record.alias = alias
@@ -126,6 +132,22 @@ def register(context: StepContext, config: PipelineConfig | None = None) -> dict
     context.save_record(record)
     log.info("registered version %d as %s (%s)", version.version, alias, version.approval_status.value)
     return summary
+
+
+def _record_cause(sagemaker: Any, version: Any, cause: Any) -> None:
+    """Why a retrained version exists, in its registry metadata (``tenantml models show`` prints it)."""
+    summary = RetrainCause.model_validate(
+        {k: v for k, v in cause.items() if k in RetrainCause.model_fields}
+    ).summary()
+    # UpdateModelPackage replaces the metadata (moto and AWS alike): send all of it back
+    kwargs: dict[str, Any] = {
+        "ModelPackageArn": version.arn,
+        "ModelApprovalStatus": version.approval_status.value,
+        "CustomerMetadataProperties": {**version.metadata, CAUSE_METADATA_KEY: summary[:_MAX_METADATA_VALUE]},
+    }
+    if version.approval_description:
+        kwargs["ApprovalDescription"] = version.approval_description
+    sagemaker.update_model_package(**kwargs)
 
 
 def main(argv: Sequence[str] = ()) -> int:

@@ -10,6 +10,7 @@ from runs_support import REGION
 
 from lambdas.alarm import handler as alarm
 from pipelines.runs.cooldown import cooldown_key
+from pipelines.runs.retraining import read_history
 
 PASS = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 
@@ -107,3 +108,37 @@ def test_a_live_quality_alarm_starts_a_retrain(clients, resources, lambda_env, m
     assert outcome["retrain"] == "started"
     (execution,) = boto_session.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
     assert execution["name"] == outcome["run_id"]
+
+
+def test_a_drift_alert_names_the_drifted_features_and_the_retrain_is_in_the_history(
+    clients, resources, lambda_env, machine, boto_session
+):
+    # given a dataset and the monitor's newest window, where two features drifted past the threshold
+    clients.s3.put_object(Bucket=resources.data_bucket, Key="incoming/a.csv", Body=b"a\n1\n")
+    snapshot = {
+        "model_version": "3",
+        "drift_score": 0.41,
+        "drift_threshold": 0.25,
+        "features": {"age": {"psi": 0.3}, "income": {"psi": 0.9}, "tenure": {"psi": 0.1}},
+    }
+    clients.s3.put_object(
+        Bucket=resources.artifacts_bucket,
+        Key="monitoring/cancer/3/20261207T090000Z.json",
+        Body=json.dumps(snapshot).encode(),
+    )
+
+    # when the drift alarm fires
+    note = json.loads(_sns("tenantml-acme-dev-drift")["Records"][0]["Sns"]["Message"])
+    (outcome,) = alarm.handler(_sns("tenantml-acme-dev-drift"), LambdaContext())["outcomes"]
+
+    # then the cause names the drifted features worst first, and so does the alert people read
+    assert outcome["cause"]["drifted_features"] == ["income", "age"]
+    assert outcome["cause"]["value"] == 0.41 and outcome["cause"]["version"] == "3"
+    message = alarm.alert_message(note, outcome, "acme")
+    assert "acme: drift ALARM (tenantml-acme-dev-drift)" in message["Message"]
+    assert "Drifted features, worst first: income, age" in message["Message"]
+    assert "tenantml report --tenant acme" in message["Message"]
+    # and the decision is in the history tenantml monitor reads
+    (entry,) = read_history(clients.s3, resources.artifacts_bucket, "cancer")
+    assert entry.status == "started" and entry.run_id == outcome["run_id"]
+    assert entry.cause.drifted_features == ["income", "age"]
