@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,10 @@ from pipelines.monitoring.monitor import BatchResult, MonitorClients, MonitorSet
 from pipelines.monitoring.publishing import read_checkpoint
 
 FAILURE_FILE = "/opt/ml/output/failure"
+#: how long the stream must stay quiet before a job ends (``TENANTML_MONITOR_IDLE_SECONDS``)
+IDLE_ENV = "TENANTML_MONITOR_IDLE_SECONDS"
+DEFAULT_IDLE_SECONDS = 20.0
+_POLL_SECONDS = 2.0
 #: at most this many Kinesis records per shard in one job (the next job reads on from the checkpoint)
 MAX_RECORDS_PER_SHARD = 50_000
 _REQUIRED = (
@@ -137,16 +142,34 @@ def run(
     return monitor_batch(window, settings, clients)
 
 
-def _summary(result: BatchResult) -> dict[str, Any]:
+def run_until_idle(
+    environ: Mapping[str, str], *, idle_seconds: float | None = None, max_seconds: float = 240.0
+) -> list[BatchResult]:
+    """Monitoring passes until the stream has been quiet for ``idle_seconds``.
+
+    The monitor Lambda starts at most one job a minute: records that arrive while this job runs
+    would otherwise wait for the next traffic to start another job, however long that takes.
+    """
+    idle = float(environ.get(IDLE_ENV, DEFAULT_IDLE_SECONDS)) if idle_seconds is None else idle_seconds
+    started = time.monotonic()
+    results = [run(environ)]
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < idle and time.monotonic() - started < max_seconds:
+        time.sleep(min(_POLL_SECONDS, idle))
+        result = run(environ)
+        if result.received:
+            results.append(result)
+            quiet_since = time.monotonic()
+    return results
+
+
+def _summary(results: Sequence[BatchResult]) -> dict[str, Any]:
+    counts = ("received", "processed", "malformed", "duplicates", "unmonitored", "snapshots")
     return {
-        "received": result.received,
-        "processed": result.processed,
-        "malformed": result.malformed,
-        "duplicates": result.duplicates,
-        "unmonitored": result.unmonitored,
-        "failed": len(result.failures),
-        "snapshots": result.snapshots,
-        "drift_scores": {v: m.drift_score for v, m in result.metrics.items()},
+        "passes": len(results),
+        **{name: sum(getattr(r, name) for r in results) for name in counts},
+        "failed": sum(len(r.failures) for r in results),
+        "drift_scores": {v: m.drift_score for r in results for v, m in r.metrics.items()},
     }
 
 
@@ -154,19 +177,19 @@ def main(argv: Sequence[str] = ()) -> int:
     """The ``monitor`` command: 0 when the window was monitored, 1 (and the failure file) otherwise."""
     failure = opt_ml(FAILURE_FILE)
     try:
-        result = run(os.environ)
-        if result.failures:
+        results = run_until_idle(os.environ)
+        if any(r.failures for r in results):
             # transient AWS errors stopped some windows; their records stay after the checkpoint
             raise RuntimeError(
-                f"{len(result.failures)} Kinesis records could not be monitored; retry the job"
+                f"{sum(len(r.failures) for r in results)} Kinesis records could not be monitored; retry the job"
             )
     except Exception as err:  # noqa: BLE001 - every failure becomes the job's FailureReason
         failure.parent.mkdir(parents=True, exist_ok=True)
         failure.write_text(f"{type(err).__name__}: {err}"[:1024])
         print(f"monitoring failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
-    print(json.dumps({"monitoring": _summary(result)}, default=str))
+    print(json.dumps({"monitoring": _summary(results)}, default=str))
     return 0
 
 
-__all__ = ["FAILURE_FILE", "job_settings", "main", "read_window", "run"]
+__all__ = ["FAILURE_FILE", "IDLE_ENV", "job_settings", "main", "read_window", "run", "run_until_idle"]

@@ -33,6 +33,8 @@ def _job_environment(monkeypatch: pytest.MonkeyPatch, opt_ml: Path) -> None:
         "TENANTML_MODEL_NAME": MODEL,
         "TENANTML_DRIFT_THRESHOLD": "0.25",
         "TENANTML_DRIFT_MIN_ROWS": "50",
+        # one pass: these tests put the traffic in before the job runs
+        "TENANTML_MONITOR_IDLE_SECONDS": "0",
     }.items():
         monkeypatch.setenv(name, value)
 
