@@ -164,10 +164,11 @@ def run_until_idle(
 
 
 def _summary(results: Sequence[BatchResult]) -> dict[str, Any]:
-    counts = ("received", "processed", "malformed", "duplicates", "unmonitored", "snapshots")
+    counts = ("received", "processed", "malformed", "duplicates", "unmonitored")
     return {
         "passes": len(results),
         **{name: sum(getattr(r, name) for r in results) for name in counts},
+        "snapshots": [snapshot for r in results for snapshot in r.snapshots],
         "failed": sum(len(r.failures) for r in results),
         "drift_scores": {v: m.drift_score for r in results for v, m in r.metrics.items()},
     }
