@@ -19,7 +19,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     TypeAdapter,
@@ -32,6 +31,9 @@ from pydantic_core import PydanticCustomError
 
 from core import eks_versions
 from core.errors import Problem, TenantSpecError
+from core.feature_spec import COLUMN_PATTERN, MAX_VIEWS, FeaturesSpec, model_views_problem
+from core.spec_base import SpecModel as _Model
+from core.spec_base import shorten as _shorten
 from core.spec_yaml import load_yaml, read_spec_text
 from core.stack_names import KUBERNETES_STACK_SUFFIX
 
@@ -77,53 +79,6 @@ ESTIMATORS: dict[str, frozenset[ProblemType]] = {
     "gradient_boosting": frozenset({ProblemType.CLASSIFICATION, ProblemType.REGRESSION}),
     "ridge": frozenset({ProblemType.REGRESSION}),
 }
-
-
-#: Terraform reads ``${...}`` (interpolation) and ``%{...}`` (template directives) in every string of a
-#: stack, and every spec string reaches one (tags, e-mail subscriptions, the model spec in the Lambda
-#: environment, ...): ``${file("/etc/passwd")}`` in a tag would be read on apply. No spec field needs
-#: either sequence (AWS tag values and e-mail addresses do not even allow the braces' neighbours in
-#: practice), so they are refused rather than escaped as ``$${``/``%%{`` construct by construct.
-TERRAFORM_TEMPLATE_SEQUENCES = ("${", "%{")
-
-
-def _template_sequence_in(value: Any) -> tuple[str, str] | None:
-    """(where inside ``value``, the offending string) for the first string holding ``${`` or ``%{``."""
-    if isinstance(value, str):
-        return ("", value) if any(s in value for s in TERRAFORM_TEMPLATE_SEQUENCES) else None
-    items: Iterable[tuple[str, Any]]
-    if isinstance(value, Mapping):
-        items = [(f" key {k!r}", k) for k in value] + [(f"[{k!r}]", v) for k, v in value.items()]
-    elif isinstance(value, list | tuple):
-        items = [(f"[{i}]", v) for i, v in enumerate(value)]
-    else:
-        return None  # numbers, enums, and nested sections (they check their own fields)
-    for where, item in items:
-        found = _template_sequence_in(item)
-        if found is not None:
-            return where + found[0], found[1]
-    return None
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
-
-    @field_validator("*")
-    @classmethod
-    def _no_terraform_template(cls, value: Any) -> Any:
-        found = _template_sequence_in(value)
-        if found is not None:
-            where, text = found
-            which = f"{where.strip()} ({_shorten(text)!r}) " if where else ""
-            raise ValueError(
-                f"{which}must not contain '${{' or '%{{': Terraform would evaluate it as an expression "
-                "instead of keeping the text"
-            )
-        return value
-
-
-def _shorten(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # Rules between fields of one section are field validators on the later field, reading the earlier
@@ -256,6 +211,11 @@ class ModelSpec(_Model):
     search_timeout_seconds: int = Field(default=300, ge=10, le=86400)
     promotion_margin: float = Field(default=0.0, ge=0, le=1)
     serving_format: Literal["sklearn", "onnx"] = "sklearn"
+    #: feature views (``features.views``) the model is trained and served with: its training set is
+    #: joined from them point in time, and a request may carry only their entity keys
+    feature_views: list[Annotated[str, StringConstraints(pattern=COLUMN_PATTERN)]] = Field(
+        default_factory=list, max_length=MAX_VIEWS
+    )
 
     @field_validator("primary_metric")
     @classmethod
@@ -423,6 +383,7 @@ def _eks_serving_needs_eks_compute(platform: str, compute_kind: str) -> str | No
 
 _SECTION_RULES = (
     _SectionRule(reads=(("serving", "platform"), ("compute", "kind")), check=_eks_serving_needs_eks_compute),
+    _SectionRule(reads=(("model", "feature_views"), ("features", "views")), check=model_views_problem),
 )
 #: the pydantic error type TenantSpec raises for broken section rules (its context lists them)
 _SECTION_RULES_ERROR = "section_rules"
@@ -463,6 +424,7 @@ class TenantSpec(_Model):
     streaming: StreamingSpec = StreamingSpec()
     storage: StorageSpec = StorageSpec()
     model: ModelSpec
+    features: FeaturesSpec = FeaturesSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
     serving: ServingSpec = ServingSpec()
     lambdas: LambdaSpec = LambdaSpec()
@@ -554,6 +516,7 @@ _PATTERN_HINTS = {
     TENANT_NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter, at most 20 characters",
     r"^[a-z][a-z0-9-]{0,24}$": "lowercase letters, digits and '-', starting with a letter, at most 25 characters",
     EMAIL_PATTERN: "an e-mail address such as team@example.com",
+    COLUMN_PATTERN: "lowercase letters, digits and '_', starting with a letter, at most 63 characters",
     REGION_PATTERN: "an AWS region such as eu-west-1",
     INSTANCE_TYPE_PATTERN: "an EC2 instance type such as m6i.large",
     SAGEMAKER_INSTANCE_TYPE_PATTERN: "a SageMaker instance type such as ml.m5.large",

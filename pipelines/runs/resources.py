@@ -34,6 +34,8 @@ _OPTIONAL: dict[str, tuple[str | None, str | None]] = {
     "region": (None, "AWS_REGION"),
     "serving_image_uri": ("serving_image_uri", "TENANTML_SERVING_IMAGE_URI"),
     "training_image_uri": ("training_image_uri", "TENANTML_TRAINING_IMAGE_URI"),
+    # the feature store's online table (tenants with feature views)
+    "features_table": ("features_table_name", "TENANTML_FEATURES_TABLE"),
     # what `tenantml train` and `models reproduce` start an execution of; no function is given it
     "pipeline_state_machine_arn": ("pipeline_state_machine_arn", None),
 }
@@ -59,6 +61,7 @@ class TenantResources(BaseModel):
     serving_image_uri: str | None = None
     training_image_uri: str | None = None
     pipeline_state_machine_arn: str | None = None
+    features_table: str | None = None
 
     @classmethod
     def from_outputs(

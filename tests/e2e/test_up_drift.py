@@ -48,6 +48,17 @@ def _drain(sqs, url: str, seconds: float) -> list[str]:
     return bodies
 
 
+def _executions(running_up: UpProcess) -> list[str]:
+    """Each pipeline execution's name, status and, when it failed, why: what a failing wait shows."""
+    sfn = running_up.client("stepfunctions", REGION)
+    machine = running_up.outputs("churn")["pipeline_state_machine_arn"]
+    shown = []
+    for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        shown.append(f"{execution['name']} {execution['status']} {described.get('cause', '')}"[:600])
+    return shown
+
+
 def _drift_alarm(cloudwatch) -> dict:
     alarms = cloudwatch.describe_alarms()["MetricAlarms"]
     (alarm,) = [
@@ -122,7 +133,7 @@ def test_in_distribution_traffic_stays_quiet_and_shifted_traffic_alerts_once_and
     while len(registry.list_model_versions()) == versions_before and time.monotonic() < deadline:
         time.sleep(1)
     versions = registry.list_model_versions()
-    assert len(versions) == versions_before + 1
+    assert len(versions) == versions_before + 1, (alerts[0], _executions(running_up))
     newest = max(versions, key=lambda v: v.version)
     shown = running_up.cli(
         "models",

@@ -13,6 +13,7 @@ import hashlib
 import io
 import threading
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +123,10 @@ def _check_limits(ctx: HandlerContext, config: Config, data: bytes | None) -> No
         with _LAYER_SIZES_LOCK:
             sizes = _LAYER_SIZES.get(arn)
         if sizes is None:  # published by an earlier process: moto knows the zipped size only
-            size = int(ctx.client("lambda").get_layer_version_by_arn(Arn=arn)["Content"]["CodeSize"])
-            sizes = (size, size)
+            # (GetLayerVersion by name and number: moto's server does not route GetLayerVersionByArn)
+            layer_name, number = str(arn).rsplit(":", 2)[-2:]
+            found = ctx.client("lambda").get_layer_version(LayerName=layer_name, VersionNumber=int(number))
+            sizes = (int(found["Content"]["CodeSize"]), int(found["Content"]["CodeSize"]))
         layers.append(PackagePart(f"layer {arn}", *sizes))
     check_package_limits(name, PackagePart("code", len(data), _unzipped_size(name, data)), layers)
 
@@ -296,13 +299,19 @@ def publish_layer(ctx: HandlerContext, config: Config) -> Attributes:
     arn = layer["LayerVersionArn"]
     with _LAYER_SIZES_LOCK:
         _LAYER_SIZES[arn] = (len(data), unzipped)
+    return layer_attributes(layer, len(data), path)
+
+
+def layer_attributes(layer: Mapping[str, Any], size: int, path: Path) -> Attributes:
+    """What the state records of a published layer version (PublishLayerVersion or GetLayerVersion)."""
+    arn = layer["LayerVersionArn"]
     return {
         "id": arn,
         "arn": arn,
         "layer_arn": layer["LayerArn"],
         "version": str(layer["Version"]),
         "created_date": layer.get("CreatedDate"),
-        "source_code_size": len(data),
+        "source_code_size": size,
         "code_path": str(path),
     }
 

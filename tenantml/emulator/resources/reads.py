@@ -14,6 +14,8 @@ handler table in :mod:`tenantml.emulator.resources`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -430,6 +432,26 @@ def read_function(ctx: HandlerContext, config: Config, attributes: Attributes) -
     if attributes:
         return Observed(dict(attributes), _seen(config, {"timeout": found.get("Timeout")}))
     return Observed(lambda_._function_attributes(ctx, found, config, lambda_._code(ctx, config)[1]))
+
+
+def read_layer_version(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
+    """By the recorded version; when adopting, the newest version holding this very zip."""
+    client = ctx.client("lambda")
+    name = config["layer_name"]
+    if attributes.get("version"):
+        found = _get(
+            lambda: client.get_layer_version(LayerName=name, VersionNumber=int(attributes["version"]))
+        )
+        return Observed(dict(attributes)) if found is not None else None
+    path, data = lambda_._read_zip(ctx, {**config, "function_name": f"layer {name}"})
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    listed = _get(lambda: client.list_layer_versions(LayerName=name)) or {}
+    for item in sorted(listed.get("LayerVersions", []), key=lambda v: -int(v["Version"])):
+        number = int(item["Version"])
+        found = _get(lambda n=number: client.get_layer_version(LayerName=name, VersionNumber=n))
+        if found is not None and found["Content"].get("CodeSha256") == digest:
+            return Observed(lambda_.layer_attributes(found, len(data), path))
+    return None
 
 
 def read_mapping(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
@@ -1131,6 +1153,7 @@ READERS: Mapping[str, Reader] = {
     "aws_cloudwatch_metric_alarm": read_alarm,
     "aws_cloudwatch_log_group": read_log_group,
     "aws_lambda_function": read_function,
+    "aws_lambda_layer_version": read_layer_version,
     "aws_lambda_event_source_mapping": read_mapping,
     "aws_lambda_permission": read_permission,
     "aws_lambda_function_event_invoke_config": read_invoke_config,

@@ -15,7 +15,9 @@ from lambdas.data_arrival import handler as arrival
 from pipelines.runs.execution_input import run_id_for_data
 
 KEY = "incoming/daily export.parquet"  # the sample event carries it URL-encoded: daily+export.parquet
-PASS = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+# a machine that stays RUNNING until stopped, whether or not this process's moto executes machines
+# (the in-process emulator turns that on process-wide)
+WAIT = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}})
 
 
 @dataclass
@@ -33,7 +35,7 @@ def machine(aws, boto_session) -> str:
     sfn = boto_session.client("stepfunctions")
     return sfn.create_state_machine(
         name="tenantml-acme-dev-pipeline",
-        definition=PASS,
+        definition=WAIT,
         roleArn="arn:aws:iam::123456789012:role/tenantml-acme-dev-pipeline-role",
     )["stateMachineArn"]
 
