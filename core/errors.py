@@ -325,3 +325,38 @@ class WorkloadAccessDeniedError(TenantmlError):
     """AWS denied a request a command made as a workload's role: the role's policy lacks a permission.
 
     The message names the command, the role and AWS's own answer (action and resource)."""
+
+
+# --- feature store (pipelines/features) -----------------------------------------------------
+
+
+class FeatureStoreError(TenantmlError):
+    """Base of the feature store's errors."""
+
+
+class FeatureDataError(ProblemsError, FeatureStoreError):
+    """Landed feature rows or an entity table break the view's schema or rules; each problem names
+    the file, the column and the row. Nothing was written to either store."""
+
+    exit_code = 2
+    headline = "invalid feature data"
+
+
+class FeatureNotFoundError(FeatureStoreError):
+    """An entity has no live row in a view (none materialized, or older than the view's TTL) and
+    the view declares no default for a feature the model needs."""
+
+    exit_code = 3
+
+    def __init__(self, view: str, entity: dict[str, object]) -> None:
+        self.view = view
+        self.entity = dict(entity)
+        keys = ", ".join(f"{k}={v}" for k, v in self.entity.items())
+        super().__init__(f"no live features for {keys} in view {view!r} (not materialized, or past its TTL)")
+
+
+class FeatureStoreConfigError(FeatureStoreError):
+    """The tenant's feature store is not deployed or does not match its spec (a view without a
+    table, a table whose columns differ); the message says which and what to run."""
+
+    exit_code = 2
