@@ -360,3 +360,7 @@ class FeatureStoreConfigError(FeatureStoreError):
     table, a table whose columns differ); the message says which and what to run."""
 
     exit_code = 2
+
+
+class SynthesisError(TenantmlError):
+    """A synthesis worker process failed; the message carries its error output. Nothing was published."""

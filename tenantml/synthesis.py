@@ -1,9 +1,10 @@
-"""Synthesize tenant stacks without partial output.
+"""Synthesize tenant stacks without partial output, and only the tenants whose inputs changed.
 
 Everything is built in a scratch directory next to the output and moved into place only
-when every stack synthesized: a failure leaves the previous output untouched. All stacks
-share one process and one jsii/Node runtime: a second runtime would halve the wall time of
-a large synth but add ~180 MB, past the 400 MB budget (see benchmarks/synth_bench.py).
+when every stack synthesized: a failure leaves the previous output untouched. A tenant whose
+spec, platform settings, code and libraries are unchanged is taken from the synthesis cache
+(:mod:`tenantml.synth_cache`); the rest share one process and jsii/Node runtime when few, and
+are split across worker processes, one per core, when many (:mod:`tenantml.synth_workers`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from core.platform import PlatformSpec, state_accounts, state_bucket_name
+from core.errors import TenantSpecError
+from core.platform import PLATFORM_ERROR, PlatformSpec, state_accounts, state_bucket_name, state_problems
 from core.spec import TenantSpec
 from core.stack_names import kubernetes_stack_name
+from tenantml.synth_cache import CachedStack, SynthCache, code_fingerprint, default_cache_dir, spec_key
+from tenantml.synth_workers import PARALLEL_MIN_TENANTS, collect_stacks, run_workers
 
 #: the bootstrap stacks go beside the tenant stacks, in their own cdktf output, so that nothing
 #: that walks ``<out>/stacks`` (apply, destroy, preview, ``cdktf deploy``) takes them for tenants
@@ -47,12 +52,27 @@ class BootstrapResult:
 
 
 def synth(
-    specs: Sequence[TenantSpec], outdir: Path, platform: PlatformSpec | None = None
+    specs: Sequence[TenantSpec],
+    outdir: Path,
+    platform: PlatformSpec | None = None,
+    *,
+    cache: SynthCache | None | Literal["default"] = "default",
+    workers: int | None = None,
 ) -> list[SynthResult]:
     """Synthesize ``specs`` into ``outdir/stacks/<stack>/`` (each tenant's stack, then its Kubernetes
-    stack if it serves on EKS); other tenants' output is kept."""
-    from stacks.app import synth_into  # imports the CDK: only when there is something to build
+    stack if it serves on EKS); other tenants' output is kept.
 
+    A tenant whose inputs are unchanged comes from ``cache`` (default: :func:`default_cache_dir`);
+    the others are synthesized, in ``workers`` processes (default: one per core) when there are
+    at least :data:`PARALLEL_MIN_TENANTS`, else in this one.
+    """
+    platform = platform or PlatformSpec()
+    problems = state_problems(specs, platform)
+    if problems:  # before any cache lookup: a cached stack must not hide a spec the platform refuses
+        raise TenantSpecError(problems, headline=PLATFORM_ERROR)
+    if cache == "default":
+        root = default_cache_dir()
+        cache = SynthCache(root) if root is not None else None
     # the scratch directory sits inside outdir so that publishing is a rename on one filesystem
     # (outdir may be a mount); a directory this run created goes again when the synth fails
     created = not outdir.exists()
@@ -60,12 +80,56 @@ def synth(
     try:
         with tempfile.TemporaryDirectory(prefix=".synth-", dir=outdir) as scratch:
             built = Path(scratch)
-            synth_into(specs, built, platform)
-            return _publish(specs, built, outdir)
+            stacks: dict[str, list[CachedStack]] = {}
+            keys: dict[str, str] = {}
+            misses = list(specs)
+            if cache is not None:
+                fingerprint = code_fingerprint()
+                keys = {spec.name: spec_key(spec, platform, fingerprint) for spec in specs}
+                misses = []
+                for spec in specs:
+                    found = cache.get(keys[spec.name], built)
+                    if found is None:
+                        misses.append(spec)
+                    else:
+                        stacks[spec.name] = found
+            if misses:
+                fresh = _build(misses, built / "fresh", platform, workers)
+                (built / "stacks").mkdir(exist_ok=True)
+                for spec in misses:
+                    stacks[spec.name] = fresh[spec.name]
+                    for stack in fresh[spec.name]:
+                        os.replace(built / "fresh" / "stacks" / stack.name, built / "stacks" / stack.name)
+                    if cache is not None:
+                        cache.put(keys[spec.name], built, fresh[spec.name])
+            _write_manifest(built / "manifest.json", [s for found in stacks.values() for s in found])
+            results = _publish(specs, built, outdir, stacks)
+        if cache is not None and misses:
+            cache.prune()
+        return results
     except BaseException:
         if created:
             shutil.rmtree(outdir, ignore_errors=True)
         raise
+
+
+def _build(
+    specs: Sequence[TenantSpec], outdir: Path, platform: PlatformSpec, workers: int | None
+) -> dict[str, list[CachedStack]]:
+    """Synthesize ``specs`` into ``outdir``; each tenant's stacks, counted and with their manifest entries."""
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers <= 1 or len(specs) < PARALLEL_MIN_TENANTS:
+        from stacks.app import synth_into  # imports the CDK: only when there is something to build
+
+        synth_into(specs, outdir, platform)
+        return collect_stacks(specs, outdir)
+    return run_workers(specs, outdir, platform, workers)
+
+
+def _write_manifest(path: Path, stacks: list[CachedStack]) -> None:
+    version = next((s.manifest_version for s in stacks if s.manifest_version), "")
+    manifest = {"version": version, "stacks": {s.name: dict(s.manifest) for s in stacks}}
+    path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
 def synth_bootstrap(
@@ -101,24 +165,23 @@ def synth_bootstrap(
     ]
 
 
-def _publish(specs: Sequence[TenantSpec], built: Path, outdir: Path) -> list[SynthResult]:
+def _publish(
+    specs: Sequence[TenantSpec], built: Path, outdir: Path, stacks: Mapping[str, list[CachedStack]]
+) -> list[SynthResult]:
     results = []
     gone: list[str] = []
     for spec in specs:
+        present = {s.name: s for s in stacks[spec.name]}
         for stack in (spec.name, kubernetes_stack_name(spec.name)):
             target = outdir / "stacks" / stack
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 shutil.rmtree(target)
-            if not (built / "stacks" / stack).exists():
+            if stack not in present:
                 gone.append(stack)  # a tenant that stopped serving on EKS has no Kubernetes stack
                 continue
             os.replace(built / "stacks" / stack, target)
-            stack_file = target / "cdk.tf.json"
-            doc = json.loads(stack_file.read_text())
-            results.append(
-                SynthResult(spec.name, stack_file, sum(len(v) for v in doc.get("resource", {}).values()))
-            )
+            results.append(SynthResult(spec.name, target / "cdk.tf.json", present[stack].resource_count))
     _merge_manifest(built / "manifest.json", outdir / "manifest.json", gone)
     return results
 

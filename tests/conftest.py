@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +15,13 @@ TESTS = Path(__file__).parent
 #: moto flows, real servers and subprocesses, the emulator end to end: seconds per test, so outside
 #: the everyday loop (`pytest -m "not slow"`: tests/unit and tests/infra); plain `pytest` runs them
 SLOW_DIRS = (TESTS / "functional", TESTS / "e2e")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # one synthesis cache per test session (inherited by the `up` processes tests start): tests
+    # neither read nor fill the user's cache, and a tenant synthesized once is reused across tests
+    if "TENANTML_SYNTH_CACHE" not in os.environ:
+        os.environ["TENANTML_SYNTH_CACHE"] = tempfile.mkdtemp(prefix="tenantml-synth-cache-")
 
 
 def _in_slow_dir(path: Path) -> bool:
