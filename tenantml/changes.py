@@ -54,6 +54,8 @@ EVERY_STACK_PATHS = (
     "cdktf.json",
 )
 SPEC_SUFFIXES = (".yaml", ".yml")
+#: the ``head`` of a change set of the working tree (``tenantml preview``), not a commit
+WORKING_TREE = "working tree"
 
 
 class ChangeDetectionError(UsageError):
@@ -123,13 +125,7 @@ def detect_changes(root: Path, base: str | None, head: str, tenants_dir: Path) -
     the one beside it. ``base`` ``None``, empty or :data:`NULL_COMMIT`: every tenant at ``head``.
     """
     head_commit = resolve_commit(root, head, "--head")
-    absolute = tenants_dir if tenants_dir.is_absolute() else root / tenants_dir
-    try:
-        relative = absolute.resolve().relative_to(root)
-    except ValueError as err:
-        raise ChangeDetectionError(f"--tenants {tenants_dir} is outside the repository {root}") from err
-    tenants = PurePosixPath(relative.as_posix())
-    platform_file = (PurePosixPath(relative.parent.as_posix()) / PLATFORM_FILE_NAME).as_posix()
+    tenants, platform_file = _tenants_paths(root, tenants_dir)
     head_names = spec_names(root, head_commit, tenants)
 
     if not base or base == NULL_COMMIT:
@@ -137,18 +133,76 @@ def detect_changes(root: Path, base: str | None, head: str, tenants_dir: Path) -
         return ChangeSet(None, head_commit, changed, ())
 
     base_commit = resolve_commit(root, base, "--base")
-    base_names = spec_names(root, base_commit, tenants)
     proc = _git(root, "diff", "--name-only", "--no-renames", "-z", base_commit, head_commit)
     if proc.returncode != 0:
         raise ChangeDetectionError(f"git diff failed: {proc.stderr.strip()}")
-    paths = sorted(p for p in proc.stdout.split("\0") if p)
+    paths = [p for p in proc.stdout.split("\0") if p]
+    return _classify(
+        base_commit,
+        head_commit,
+        paths,
+        spec_names(root, base_commit, tenants),
+        head_names,
+        tenants,
+        platform_file,
+    )
+
+
+def detect_working_tree_changes(root: Path, base: str, tenants_dir: Path) -> ChangeSet:
+    """The tenants whose stacks the working tree (committed or not, untracked files included)
+    changes compared with the commit ``base``; ``head`` reads ``working tree``."""
+    base_commit = resolve_commit(root, base, "--base")
+    tenants, platform_file = _tenants_paths(root, tenants_dir)
+    diff = _git(root, "diff", "--name-only", "--no-renames", "-z", base_commit)
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z")
+    for proc in (diff, untracked):
+        if proc.returncode != 0:
+            raise ChangeDetectionError(f"git failed: {proc.stderr.strip()}")
+    paths = [p for p in (diff.stdout + untracked.stdout).split("\0") if p]
+    spec_dir = root / tenants
+    head_names = (
+        {p.stem for p in spec_dir.iterdir() if p.is_file() and p.suffix in SPEC_SUFFIXES}
+        if spec_dir.is_dir()
+        else set()
+    )
+    return _classify(
+        base_commit,
+        WORKING_TREE,
+        paths,
+        spec_names(root, base_commit, tenants),
+        head_names,
+        tenants,
+        platform_file,
+    )
+
+
+def _tenants_paths(root: Path, tenants_dir: Path) -> tuple[PurePosixPath, str]:
+    """The spec directory and ``platform.yaml`` beside it, relative to ``root``."""
+    absolute = tenants_dir if tenants_dir.is_absolute() else root / tenants_dir
+    try:
+        relative = absolute.resolve().relative_to(root)
+    except ValueError as err:
+        raise ChangeDetectionError(f"--tenants {tenants_dir} is outside the repository {root}") from err
+    platform_file = (PurePosixPath(relative.parent.as_posix()) / PLATFORM_FILE_NAME).as_posix()
+    return PurePosixPath(relative.as_posix()), platform_file
+
+
+def _classify(
+    base: str,
+    head: str,
+    paths: list[str],
+    base_names: set[str],
+    head_names: set[str],
+    tenants: PurePosixPath,
+    platform_file: str,
+) -> ChangeSet:
+    paths = sorted(set(paths))
     every_stack = tuple(p for p in paths if _reaches_every_stack(p, platform_file))
     edited = {
         PurePosixPath(p).stem
         for p in paths
         if PurePosixPath(p).parent == tenants and PurePosixPath(p).suffix in SPEC_SUFFIXES
     }
-
     changes = []
     for name in sorted(head_names):
         if name not in base_names:
@@ -158,7 +212,7 @@ def detect_changes(root: Path, base: str | None, head: str, tenants_dir: Path) -
         elif every_stack:
             changes.append(TenantChange(name, f"every stack ({every_stack[0]} changed)"))
     removed = tuple(sorted(base_names - head_names))
-    return ChangeSet(base_commit, head_commit, tuple(changes), removed, every_stack)
+    return ChangeSet(base, head, tuple(changes), removed, every_stack)
 
 
 def batches(tenants: list[str], size: int = DEFAULT_BATCH_SIZE) -> list[dict[str, Any]]:

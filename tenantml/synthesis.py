@@ -199,3 +199,20 @@ def _merge_manifest(new: Path, existing: Path, gone: list[str]) -> None:
     tmp = existing.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(merged, indent=2))
     os.replace(tmp, existing)
+
+
+def main() -> None:
+    """``python -m tenantml.synthesis``: what ``python -m stacks.app`` does (the same environment:
+    ``CDKTF_OUTDIR``, ``TENANTML_TENANTS_DIR``, ``TENANTML_PLATFORM_FILE``), through the cache and
+    the worker processes. ``tenantml preview`` runs it in the base ref's checkout when that has it."""
+    from core.platform import default_platform_file, load_platform
+    from core.spec import load_specs
+
+    outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
+    tenants_dir = Path(os.environ.get("TENANTML_TENANTS_DIR", "tenants"))
+    platform_file = Path(os.environ.get("TENANTML_PLATFORM_FILE", default_platform_file(tenants_dir)))
+    synth(load_specs(tenants_dir), outdir, load_platform(platform_file))
+
+
+if __name__ == "__main__":
+    main()

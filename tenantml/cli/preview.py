@@ -35,6 +35,20 @@ OutputFile = Annotated[
     Path | None,
     typer.Option("--output", help="Write the report to this file instead of stdout.", dir_okay=False),
 ]
+FullOutput = Annotated[
+    Path | None,
+    typer.Option(
+        "--full-output",
+        help="Also write the whole Markdown report, never shortened, to this file (the workflow's artifact).",
+        dir_okay=False,
+    ),
+]
+DetailsUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--details-url", help="Where the whole report can be read; linked when the comment is shortened."
+    ),
+]
 WarnOnly = Annotated[bool, typer.Option("--warn-only", help="Report policy errors but exit 0.")]
 BaseRef = Annotated[
     str, typer.Option("--base", help="Git ref to compare with (branch, tag, sha, origin/main, HEAD~1).")
@@ -106,14 +120,24 @@ def preview(
     output: OutputFile = None,
     warn_only: WarnOnly = False,
     as_of: AsOf = None,
+    full_output: FullOutput = None,
+    details_url: DetailsUrl = None,
 ) -> None:
     """Preview what a change does to every tenant: resources, policy, estimated cost.
 
     Synthesizes BASE (in a temporary git worktree, with its own code) and the working tree,
-    in parallel, and compares them. Run it from the repository.
+    in parallel, and compares them: only the tenants whose stacks can differ (a spec edit: that
+    tenant; a code edit: every tenant). Run it from the repository.
     """
     from core.spec import load_specs
-    from tenantml.preview.render import preview_json, print_preview, render_json, render_markdown
+    from tenantml.changes import detect_working_tree_changes
+    from tenantml.preview.render import (
+        preview_json,
+        print_preview,
+        render_full_markdown,
+        render_json,
+        render_markdown,
+    )
     from tenantml.preview.report import build_preview_report
     from tenantml.preview.synth import repo_root, resolve_ref, synth_base_and_head
 
@@ -127,18 +151,25 @@ def preview(
         raise UsageError(f"--tenants {tenants} is outside the repository {root}; the base ref cannot have it")
     commit = resolve_ref(root, base)
     specs = load_specs(tenants_dir)  # a bad spec in the working tree: exit 2 before anything runs
-    with err_console.status(f"Synthesizing {base} and the working tree..."):
-        pair = synth_base_and_head(root, commit, tenants_dir)
-    report = build_preview_report(base, pair.base, pair.head, specs, on)
+    changes = detect_working_tree_changes(root, commit, tenants_dir)
+    with err_console.status(
+        f"Synthesizing {len(changes.changed) + len(changes.removed)} tenant(s) at {base} and in the working tree..."
+    ):
+        pair = synth_base_and_head(root, changes, tenants_dir)
+    report = build_preview_report(
+        base, pair.base, pair.head, specs, on, not_synthesized=len(specs) - len(changes.changed)
+    )
 
     if format is OutputFormat.JSON:
         _emit(render_json(preview_json(report)), output)
     elif format is OutputFormat.MARKDOWN:
-        _emit(render_markdown(report), output)
+        _emit(render_markdown(report, details_url=details_url), output)
     elif output is not None:
         _emit(_plain(lambda c: print_preview(report, c)), output)
     else:
         print_preview(report, console)
+    if full_output is not None:
+        full_output.write_text(render_full_markdown(report), encoding="utf-8")
     if report.policy_failed and not warn_only:
         raise typer.Exit(1)
 

@@ -268,23 +268,75 @@ def md_tenant(t: TenantPreview, details: bool) -> list[str]:
     return lines
 
 
-def _markdown(report: PreviewReport, details: bool) -> str:
-    statuses = [f"{report.count(s)} {s.value}" for s in TenantStatus if report.count(s)]
+#: at most this many unchanged tenants are named in the collapsed list; more are only counted
+UNCHANGED_NAMED = 50
+
+
+def _risk_first(t: TenantPreview) -> tuple[int, str]:
+    """Tenants that lose resources (destroyed, replaced, removed) first, then changed, then the rest."""
+    d = t.diff
+    if t.status is TenantStatus.REMOVED or d.count(Action.DELETE) or d.count(Action.REPLACE):
+        rank = 0
+    elif t.status is not TenantStatus.UNCHANGED:
+        rank = 1
+    else:
+        rank = 2
+    return rank, t.tenant
+
+
+def _markdown(report: PreviewReport, details: bool, details_url: str | None = None) -> str:
+    total = len(report.tenants) + report.not_synthesized
+    counts = {s: report.count(s) for s in TenantStatus}
+    counts[TenantStatus.UNCHANGED] += report.not_synthesized
+    statuses = [f"{n} {s.value}" for s, n in counts.items() if n]
+    actions = [
+        f"{sum(t.diff.count(a) for t in report.tenants)} to {ACTION_LABEL[a]}"
+        for a in ACTION_ORDER
+        if a is not Action.NOOP
+    ]
     lines = [
         COMMENT_MARKER,
         "## tenantml preview",
         "",
-        f"Base {code(report.base)} → working tree: {len(report.tenants)} tenant(s), {', '.join(statuses) or 'none'}.",
+        f"Base {code(report.base)} → working tree: {total} tenant(s), {', '.join(statuses) or 'none'}.",
         "",
-        "| Tenant | Status | Create | Update | Replace | Destroy | Policy | Monthly cost (estimate) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
+        f"**Resources:** {', '.join(actions)}.",
+        "",
     ]
-    for t in report.tenants:
-        d = t.diff
-        lines.append(
-            f"| {code(t.tenant)} | {t.status.value} | {d.count(Action.CREATE)} | {d.count(Action.UPDATE)} | "
-            f"{d.count(Action.REPLACE)} | {d.count(Action.DELETE)} | {policy_summary(t.policy)} | {cost_summary(t)} |"
-        )
+    if report.not_synthesized:
+        lines += [
+            (
+                f"{report.not_synthesized} tenant(s) were not synthesized: nothing their stacks are built "
+                "from changed (their spec, the platform settings, the code and the locked libraries)."
+            ),
+            "",
+        ]
+    if details_url:
+        lines += [f"Full report: {details_url}", ""]
+    shown = sorted((t for t in report.tenants if t.has_details), key=_risk_first)
+    quiet = sorted(t.tenant for t in report.tenants if not t.has_details)
+    if shown:
+        lines += [
+            "| Tenant | Status | Create | Update | Replace | Destroy | Policy | Monthly cost (estimate) |",
+            "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
+        ]
+        for t in shown:
+            d = t.diff
+            lines.append(
+                f"| {code(t.tenant)} | {t.status.value} | {d.count(Action.CREATE)} | {d.count(Action.UPDATE)} | "
+                f"{d.count(Action.REPLACE)} | {d.count(Action.DELETE)} | {policy_summary(t.policy)} | "
+                f"{cost_summary(t)} |"
+            )
+    if quiet:
+        named = ", ".join(code(name) for name in quiet[:UNCHANGED_NAMED])
+        more = f" and {len(quiet) - UNCHANGED_NAMED} more" if len(quiet) > UNCHANGED_NAMED else ""
+        lines += [
+            f"<details><summary>{len(quiet)} synthesized tenant(s) unchanged, policy clean</summary>",
+            "",
+            named + more,
+            "",
+            "</details>",
+        ]
     lines.append("")
     warnings, state = report.data_warnings, report.state_warnings
     if warnings or state:
@@ -315,9 +367,8 @@ def _markdown(report: PreviewReport, details: bool) -> str:
             "> **Policy checks fail.** See the tenants below; fix the resources or add a suppression with a reason.",
             "",
         ]
-    for t in report.tenants:
-        if t.has_details:
-            lines += md_tenant(t, details)
+    for t in shown:
+        lines += md_tenant(t, details)
     notes = sorted(
         {
             f"{t.tenant}: {n}"
@@ -333,22 +384,33 @@ def _markdown(report: PreviewReport, details: bool) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(report: PreviewReport, max_chars: int = MAX_COMMENT_CHARS) -> str:
+def render_markdown(
+    report: PreviewReport, max_chars: int = MAX_COMMENT_CHARS, details_url: str | None = None
+) -> str:
+    """The PR comment, at most ``max_chars`` long: without attribute-level details when the full
+    report does not fit, then cut; ``details_url`` (where the full report is, e.g. the workflow
+    run's artifact) is linked at the top and wherever something was left out."""
     text = _markdown(report, details=True)
     if len(text) <= max_chars:
         return text
-    text = _markdown(report, details=False)
+    where = (
+        f"the full report is at {details_url}"
+        if details_url
+        else "run `tenantml preview` locally for all of it"
+    )
+    text = _markdown(report, details=False, details_url=details_url)
     note = (
-        "\n\n_Attribute-level details are left out: the full report is too long for one comment. "
-        "Run `tenantml preview` locally for all of it._\n"
+        f"\n\n_Attribute-level details are left out: the full report is too long for one comment; {where}._\n"
     )
     if len(text) + len(note) <= max_chars:
         return text + note
-    cut = text[: max_chars - 200].rsplit("\n", 1)[0]
-    return (
-        cut
-        + "\n\n_The report is cut here: it is too long for one comment. Run `tenantml preview` locally._\n"
-    )
+    cut = text[: max_chars - 300].rsplit("\n", 1)[0]
+    return cut + f"\n\n_The report is cut here: it is too long for one comment; {where}._\n"
+
+
+def render_full_markdown(report: PreviewReport) -> str:
+    """The whole report, however long (the preview workflow attaches it as an artifact)."""
+    return _markdown(report, details=True)
 
 
 def render_check_markdown(report: CheckReport) -> str:
@@ -458,6 +520,7 @@ def preview_json(report: PreviewReport) -> dict[str, Any]:
         )
     return {
         "base": report.base,
+        "not_synthesized": report.not_synthesized,
         "policy_failed": report.policy_failed,
         "data_warnings": [
             {"tenant": w.tenant, "address": w.address, "action": ACTION_LABEL[w.action], "loses": w.loses}

@@ -72,6 +72,8 @@ class PreviewReport:
     tenants: list[TenantPreview]
     assumptions: list[str]
     price_table: str
+    #: tenants left out because nothing their stacks are built from changed (unchanged, not synthesized)
+    not_synthesized: int = 0
 
     def count(self, status: TenantStatus) -> int:
         return sum(1 for t in self.tenants if t.status is status)
@@ -130,8 +132,10 @@ def build_preview_report(
     head_stacks: Mapping[str, Mapping[str, Any]],
     specs: Sequence[TenantSpec],
     on: date | None = None,
+    not_synthesized: int = 0,
 ) -> PreviewReport:
-    """Diff, policy and cost for every tenant in either synthesis, priced on ``on`` (today)."""
+    """Diff, policy and cost for every tenant in either synthesis, priced on ``on`` (today);
+    ``not_synthesized`` more tenants are unchanged because none of their inputs changed."""
     prices = load_prices()
     on = on or date.today()
     known = known_tenants(specs)
@@ -153,7 +157,7 @@ def build_preview_report(
                 cost_changes(before, after),
             )
         )
-    return PreviewReport(base_ref, tenants, assumptions(prices, on), prices.label)
+    return PreviewReport(base_ref, tenants, assumptions(prices, on), prices.label, not_synthesized)
 
 
 __all__ = [

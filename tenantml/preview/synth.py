@@ -1,14 +1,18 @@
-"""Synthesize the base ref and the working tree side by side, in two processes.
+"""Synthesize the base ref and the working tree side by side, only the tenants that can differ.
 
 The base is checked out with ``git worktree add --detach`` into a temporary directory (the
-working tree, index and branches are untouched) and synthesized by **its own** code:
-``python -m stacks.app`` with the worktree as the current directory, so a pull request that
-changes constructs is previewed against what the base really produces. The working tree is
-synthesized the same way. Both run at once (each is one Python process with one Node runtime),
-with the current interpreter; the worktree is removed afterwards, also on error.
+working tree, index and branches are untouched) and synthesized by **its own** code, with the
+worktree as the current directory, so a pull request that changes constructs is previewed
+against what the base really produces. The working tree is synthesized the same way. Both run
+at once, with the current interpreter; the worktree is removed afterwards, also on error.
 
-``stacks/app.py`` reads ``CDKTF_OUTDIR`` (where to write) and ``TENANTML_TENANTS_DIR`` (which
-specs) from the environment.
+Only the tenants :func:`tenantml.changes.detect_working_tree_changes` names are synthesized on
+either side: a spec edit touches one tenant, a code edit every tenant. Each side gets a
+directory holding just those specs, with the real ``platform.yaml`` named by
+``TENANTML_PLATFORM_FILE``. A checkout that has :mod:`tenantml.synthesis` as a program
+(``python -m tenantml.synthesis``: the synthesis cache and worker processes) is synthesized with
+it, an older one with ``python -m stacks.app``; both read ``CDKTF_OUTDIR``,
+``TENANTML_TENANTS_DIR`` and ``TENANTML_PLATFORM_FILE``.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.platform import default_platform_file
+from tenantml.changes import SPEC_SUFFIXES, ChangeSet
 from tenantml.git_repo import git, resolve_commit
 from tenantml.git_repo import repo_root as git_repo_root
 from tenantml.preview.errors import SynthFailedError
@@ -70,6 +76,7 @@ class SynthJob:
     code_dir: Path
     tenants_dir: Path
     outdir: Path
+    platform_file: Path
     process: subprocess.Popen[bytes] | None = None
     _log: Any = None
 
@@ -78,10 +85,17 @@ class SynthJob:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONSAFEPATH"}
         env["CDKTF_OUTDIR"] = str(self.outdir)
         env["TENANTML_TENANTS_DIR"] = str(self.tenants_dir)
+        env["TENANTML_PLATFORM_FILE"] = str(self.platform_file)
         env["PYTHONPATH"] = os.pathsep.join([str(self.code_dir), *filter(None, [env.get("PYTHONPATH")])])
         self._log = (self.outdir.parent / f"{self.label}.log").open("wb")
+        # the synthesis program with the cache and workers, when this checkout has it
+        program = (
+            "tenantml.synthesis"
+            if (self.code_dir / "tenantml" / "synth_workers.py").is_file()
+            else "stacks.app"
+        )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "stacks.app"],
+            [sys.executable, "-m", program],
             cwd=self.code_dir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -102,9 +116,7 @@ class SynthJob:
         if code != 0:
             log = (self.outdir.parent / f"{self.label}.log").read_text(errors="replace").splitlines()
             tail = "\n".join(log[-_STDERR_TAIL_LINES:])
-            raise SynthFailedError(
-                f"synthesizing {what} failed (python -m stacks.app in {self.code_dir}, exit {code}):\n{tail}"
-            )
+            raise SynthFailedError(f"synthesizing {what} failed (in {self.code_dir}, exit {code}):\n{tail}")
         return read_stacks(self.outdir)
 
     def stop(self) -> None:
@@ -127,8 +139,17 @@ def read_stacks(outdir: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def _has_specs(directory: Path) -> bool:
-    return directory.is_dir() and any([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+def _spec_subset(source: Path, tenants: Iterable[str], target: Path) -> bool:
+    """Copy the spec files of ``tenants`` from ``source`` into ``target``; False when there are none."""
+    wanted = set(tenants)
+    target.mkdir(parents=True, exist_ok=True)
+    copied = False
+    if source.is_dir():
+        for spec in sorted(source.iterdir()):
+            if spec.is_file() and spec.suffix in SPEC_SUFFIXES and spec.stem in wanted:
+                shutil.copy2(spec, target / spec.name)
+                copied = True
+    return copied
 
 
 @dataclass(frozen=True)
@@ -137,28 +158,47 @@ class SynthPair:
     head: dict[str, dict[str, Any]]
 
 
-def synth_base_and_head(root: Path, commit: str, tenants_dir: Path) -> SynthPair:
-    """Synthesize ``commit`` (in a temporary worktree) and the working tree at ``root``, in parallel.
+def synth_base_and_head(root: Path, changes: ChangeSet, tenants_dir: Path) -> SynthPair:
+    """Synthesize ``changes.base`` (in a temporary worktree) and the working tree at ``root``, in
+    parallel, each only for the tenants ``changes`` names (changed or removed).
 
     ``tenants_dir`` is the working tree's spec directory; the base uses the same path relative
     to the repository (a base without specs there has no tenants).
     """
+    assert changes.base is not None
     relative = tenants_dir.resolve().relative_to(root)
     scratch = Path(tempfile.mkdtemp(prefix="tenantml-preview-"))
     jobs: list[SynthJob] = []
+    head_names = [c.tenant for c in changes.changed]
+    base_names = [c.tenant for c in changes.changed if c.reason != "new"] + list(changes.removed)
     try:
-        head = SynthJob("head", root, tenants_dir.resolve(), scratch / "head" / "out")
-        jobs.append(head)
-        head.start()
-        with worktree(root, commit, scratch / "base-src") as checkout:
-            base_tenants = checkout / relative
+        head_stacks: dict[str, dict[str, Any]] = {}
+        head = None
+        if _spec_subset(tenants_dir.resolve(), head_names, scratch / "head" / "tenants"):
+            head = SynthJob(
+                "head",
+                root,
+                scratch / "head" / "tenants",
+                scratch / "head" / "out",
+                default_platform_file(tenants_dir),
+            )
+            jobs.append(head)
+            head.start()
+        with worktree(root, changes.base, scratch / "base-src") as checkout:
             base_stacks: dict[str, dict[str, Any]] = {}
-            if _has_specs(base_tenants):
-                base = SynthJob("base", checkout, base_tenants, scratch / "base" / "out")
+            if _spec_subset(checkout / relative, base_names, scratch / "base" / "tenants"):
+                base = SynthJob(
+                    "base",
+                    checkout,
+                    scratch / "base" / "tenants",
+                    scratch / "base" / "out",
+                    default_platform_file(checkout / relative),
+                )
                 jobs.append(base)
                 base.start()
-                base_stacks = base.wait(f"the base ref ({commit[:12]})")
-        head_stacks = head.wait("the working tree")
+                base_stacks = base.wait(f"the base ref ({changes.base[:12]})")
+        if head is not None:
+            head_stacks = head.wait("the working tree")
         return SynthPair(base_stacks, head_stacks)
     finally:
         for job in jobs:

@@ -82,12 +82,9 @@ def test_preview_shows_removed_and_new_tenants_and_fails_on_policy_errors(clone,
     # then policy errors make it exit 1, and the report says what happens to each tenant
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
-    assert {t["tenant"]: t["status"] for t in report["tenants"]} == {
-        "churn": "removed",
-        "fraud": "unchanged",
-        "search": "unchanged",
-        "untagged": "new",
-    }
+    # (fraud and search: nothing they are built from changed, so neither side synthesizes them)
+    assert {t["tenant"]: t["status"] for t in report["tenants"]} == {"churn": "removed", "untagged": "new"}
+    assert report["not_synthesized"] == 2
     churn = next(t for t in report["tenants"] if t["tenant"] == "churn")
     # all of churn's stack at the base (its resources: tests/infra)
     assert churn["counts"]["destroy"] == 113 and churn["policy"] is None
@@ -119,11 +116,11 @@ def test_preview_removes_the_worktree_when_the_base_fails_to_synthesize(clone, c
     # given a base commit whose own code cannot synthesize
     app_file = clone / "stacks" / "app.py"
     original = app_file.read_text()
-    app_file.write_text(
-        original.replace(
-            '    """Entry point for ``cdktf synth``', '    raise RuntimeError("broken base")\n    """'
-        )
+    broken = original.replace(
+        "    build_app(specs, outdir, platform).synth()", '    raise RuntimeError("broken base")'
     )
+    assert broken != original
+    app_file.write_text(broken)
     git(clone, "commit", "-q", "-am", "break the app")
     app_file.write_text(original)
     monkeypatch.chdir(clone)

@@ -120,9 +120,13 @@ def test_preview_workflow_compares_with_the_base_branch_and_updates_one_comment(
     assert checkout["with"]["fetch-depth"] == 0
     [args] = tenantml_calls(doc)
     assert args[:3] == ["preview", "--base", "origin/$BASE_REF"]
-    assert ["--format", "markdown"] == args[3:5] and args[5:] == ["--output", "preview.md"]
+    assert ["--format", "markdown"] == args[3:5] and args[5:7] == ["--output", "preview.md"]
+    # the comment is shortened to fit; the whole report is the run's artifact, linked from it
+    assert args[7:] == ["--full-output", "preview-full.md", "--details-url", "$RUN_URL#artifacts"]
     preview_step = next(s for s in steps(doc) if "tenantml preview" in s.get("run", ""))
     assert preview_step["env"]["BASE_REF"] == "${{ github.base_ref }}"
+    upload = next(s for s in steps(doc) if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["path"] == "preview-full.md"
     script = next(s for s in steps(doc) if s.get("uses", "").startswith("actions/github-script"))["with"][
         "script"
     ]
