@@ -58,12 +58,14 @@ def test_since_is_inclusive_and_skips_entities_without_a_newer_row(s3):
 
 
 def test_ties_go_to_the_later_created_then_the_later_ingested_row(s3):
-    # given, for c1 at 10:00: a correction (created later) ingested before the original,
-    # and for merchant 7 at 10:00 two ingests without a created time
+    # given, for c1 at 10:00: the original and two corrections in one file (the latest created in
+    # the middle), and an older correction ingested after them
     ten = at("2024-05-01T10:00")
-    _land(s3, [("c1", 6.0, ten, ten + timedelta(minutes=5))], "fix.parquet", now=NOW)
-    _land(s3, [("c1", 5.0, ten, ten)], "orig.parquet", now=NOW + timedelta(hours=1))
-    for risk, hours, key in ((0.1, 0, "a.parquet"), (0.9, 1, "b.parquet")):
+    minutes = [timedelta(minutes=m) for m in (0, 5, 1, 3)]
+    _land(s3, [("c1", 5.0 + i, ten, ten + m) for i, m in enumerate(minutes[:3])], "fix.parquet", now=NOW)
+    _land(s3, [("c1", 9.0, ten, ten + minutes[3])], "late.parquet", now=NOW + timedelta(hours=1))
+    # and for merchant 7 at 10:00 three ingests without a created time, the last one in the middle
+    for risk, hours, key in ((0.1, 0, "a.parquet"), (0.9, 2, "b.parquet"), (0.5, 1, "c.parquet")):
         body = parquet_bytes({"merchant_id": [7], "risk": [risk], "observed_at": pa.array([ten], TS)})
         land(s3, key, body, MERCHANT, now=NOW + timedelta(hours=hours))
 
