@@ -197,7 +197,7 @@ def _convert_timestamps(column: pa.Array, name: str, problems: _Problems) -> pa.
             "has no time zone: add an offset such as +00:00 or Z",
             text.take(naive[:MAX_ROWS_NAMED]).to_pylist(),
         )
-    values = pd.Series(text.to_pylist(), dtype="object")
+    values = text.to_pandas()
     values[~zoned.to_numpy(zero_copy_only=False)] = None
     parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
     unparseable = np.flatnonzero((parsed.isna() & values.notna()).to_numpy())
