@@ -32,9 +32,9 @@ app = typer.Typer(
 
 def _register_command_groups() -> None:
     """Commands that live next to the code they drive."""
-    from tenantml.cli import bootstrap, changed, monitor, pipeline, preview, serving, traffic
+    from tenantml.cli import bootstrap, changed, features, monitor, pipeline, preview, serving, traffic
 
-    for group in (bootstrap, pipeline, serving, traffic, preview, monitor, changed):
+    for group in (bootstrap, pipeline, serving, traffic, preview, monitor, changed, features):
         group.register(app)
 
 
