@@ -1,0 +1,90 @@
+"""`tenantml up --once --no-lifecycle` with many tenants: wall time and peak memory, run twice.
+
+Target (issue 17, on the 2-core reference machine): 20 tenants (half EC2, half EKS, each in its
+own account, non-overlapping VPCs) applied to the embedded emulator in <= 60 s and <= 4 GB peak
+across every process (the CLI, the emulator threads, the Node runtime of the synthesis, Lambda
+runtimes). The synthesis cache starts empty each run, so synthesis is included cold.
+
+    .venv/bin/python benchmarks/up_scale_bench.py [TENANTS]
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TENANTS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+TARGET_SECONDS, TARGET_MB = 60.0, 4096
+TEMPLATES = [yaml.safe_load((ROOT / "tenants" / f"{name}.yaml").read_text()) for name in ("churn", "fraud")]
+
+
+def write_specs(directory: Path, count: int) -> None:
+    for i in range(count):
+        spec = dict(TEMPLATES[i % 2])
+        spec["name"] = f"team{i:02d}"
+        spec["account_id"] = f"{100000000000 + i:012d}"
+        spec["compute"] = {**spec["compute"], "vpc_cidr": f"10.{i // 16}.{(i % 16) * 16}.0/20"}
+        (directory / f"team{i:02d}.yaml").write_text(yaml.safe_dump(spec))
+
+
+def _tree_rss_kib(pid: int) -> int:
+    total, stack = 0, [str(pid)]
+    while stack:
+        current = stack.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack += (task / "children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def run(count: int) -> tuple[float, float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "tenants").mkdir()
+        write_specs(workdir / "tenants", count)
+        env = {**os.environ, "TENANTML_SYNTH_CACHE": str(workdir / "cache")}
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tenantml.cli", "up", "--once", "--no-lifecycle", "--emulator-port", "0"],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss_kib(proc.pid))
+            time.sleep(0.05)
+        wall = time.perf_counter() - started
+        output = proc.stdout.read() if proc.stdout else ""
+        if proc.returncode:
+            raise RuntimeError(f"up failed (exit {proc.returncode}):\n{output[-3000:]}")
+    return wall, peak / 1024, count
+
+
+def main() -> int:
+    ok = True
+    print(f"{'tenants':>7} {'run':>3} {'wall s':>7} {'target s':>8} {'peak MB':>8} {'target MB':>9}")
+    for attempt in (1, 2):
+        wall, peak, count = run(TENANTS)
+        ok &= wall <= TARGET_SECONDS and peak <= TARGET_MB
+        print(f"{count:>7} {attempt:>3} {wall:>7.1f} {TARGET_SECONDS:>8.0f} {peak:>8.0f} {TARGET_MB:>9}")
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
