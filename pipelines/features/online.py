@@ -90,6 +90,7 @@ class OnlineStore:
         live = [item for item in items if int(item[ONLINE_TTL_ATTRIBUTE]["N"]) > now_s]
         written = 0
         done = total - len(live)
+        reported = -1
         for start in range(0, len(live), READ_CHUNK):
             group = live[start : start + READ_CHUNK]
             stored = self._stored_event_times([item[ONLINE_KEY]["S"] for item in group])
@@ -104,11 +105,16 @@ class OnlineStore:
                 self._batch_write(chunk)
                 written += len(chunk)
                 done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-        if progress is not None:
-            progress(total, total)
+                reported = self._report(progress, done, total, reported)
+        self._report(progress, total, total, reported)
         return written
+
+    @staticmethod
+    def _report(progress: Progress | None, done: int, total: int, reported: int) -> int:
+        """Call ``progress`` once per new count (skipped rows advance it without a write)."""
+        if progress is not None and done != reported:
+            progress(done, total)
+        return done
 
     def _stored_event_times(self, pks: list[str]) -> dict[str, int]:
         request = {
