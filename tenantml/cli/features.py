@@ -3,21 +3,23 @@
 ``training-set`` joins an entity table (keys, ``event_timestamp``, the label) point in time with the
 feature views the tenant's model names (``model.feature_views``), reading the offline store in the
 data bucket found like ``tenantml train`` finds it (``--outputs FILE``, else the running
-``tenantml up``'s ``.tenantml/up.json``).
+``tenantml up``'s ``.tenantml/up.json``). ``get`` prints what the online store holds for entities
+of a view, reading it as the serving role.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 import typer
 
 from tenantml.cli.options import EndpointUrl, OutputsFile, Tenant, TenantsDir, console, reports_errors
 
 features = typer.Typer(
     name="features",
-    help="The feature store: point-in-time training sets from the offline store.",
+    help="The feature store: point-in-time training sets from the offline store, online lookups.",
     no_args_is_help=True,
 )
 
@@ -83,4 +85,99 @@ def training_set(
     )
 
 
-__all__ = ["features", "register", "training_set"]
+# --- tenantml features get ---------------------------------------------------------------------
+
+
+def parse_entity_options(view: Any, options: list[str]) -> list[dict[str, str]]:
+    """``--entity KEY=VALUE[,KEY=VALUE...]`` options into one lookup per entity of ``view``: keys
+    accumulate in order, and a lookup is complete once it has every key of the view."""
+    from core.errors import UsageError
+
+    keys = view.entity_names
+    lookups: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    for option in options:
+        for part in option.split(","):
+            name, sep, value = part.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                raise UsageError(
+                    f"--entity {option!r}: expected KEY=VALUE (keys of view {view.name}: {', '.join(keys)})"
+                )
+            if name not in keys:
+                raise UsageError(
+                    f"--entity {option!r}: {name!r} is not a key of view {view.name} (keys: {', '.join(keys)})"
+                )
+            if name in current:
+                missing = [k for k in keys if k not in current]
+                raise UsageError(f"--entity {option!r}: {name} given again before {', '.join(missing)}")
+            current[name] = value
+            if len(current) == len(keys):
+                lookups.append(current)
+                current = {}
+    if current:
+        missing = [k for k in keys if k not in current]
+        raise UsageError(f"the last --entity lacks key(s) {', '.join(missing)} of view {view.name}")
+    if not lookups:
+        raise UsageError(f"give at least one --entity ({', '.join(f'{k}=VALUE' for k in keys)})")
+    return lookups
+
+
+@features.command("get")
+@reports_errors
+def get(
+    tenant: Tenant,
+    view: Annotated[str, typer.Option("--view", help="The feature view (features.views in the spec).")],
+    entity: Annotated[
+        list[str],
+        typer.Option(
+            "--entity",
+            help="KEY=VALUE of an entity (KEY=VALUE,KEY=VALUE for a view with several keys); repeat for more.",
+        ),
+    ],
+    tenants: TenantsDir = Path("tenants"),
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
+) -> None:
+    """Look entities up in the online store: one JSON object per entity (exit code 3 if one has no live row)."""
+    from core.errors import FeatureNotFoundError, FeatureStoreConfigError, UsageError
+    from pipelines.features.online import OnlineStore, typed_entity
+    from tenantml.cli.pipeline import resolve_target
+    from tenantml.workload_roles import SERVING, acting_as
+
+    # reading the online store is the model server's job: sign as its role
+    target = resolve_target(tenant, tenants, outputs, endpoint_url, role=SERVING, command="features get")
+    try:
+        view_spec = target.spec.features.view(view)
+    except KeyError:
+        declared = ", ".join(v.name for v in target.spec.features.views) or "none"
+        raise UsageError(
+            f"tenant {target.spec.name} declares no feature view {view!r} (declared: {declared})"
+        ) from None
+    table = target.resources.features_table
+    if not table:
+        raise FeatureStoreConfigError(
+            f"the outputs of tenant {target.spec.name} ({target.source}) have no features_table_name: "
+            "deploy the stack (or run `tenantml up`) with the feature views in its spec"
+        )
+    lookups = parse_entity_options(view_spec, entity)
+    with acting_as("features get", SERVING, target.role_arn):
+        client = target.session.client("dynamodb", region_name=target.region, endpoint_url=target.endpoint)
+        rows = OnlineStore(client, table).get(view_spec, lookups)
+    results = []
+    for raw, row in zip(lookups, rows, strict=True):
+        event_time = None if row is None else row.pop(view_spec.timestamp)
+        results.append(
+            {
+                "entity": typed_entity(view_spec, raw),
+                "features": row,
+                "event_timestamp": None if event_time is None else event_time.isoformat(),
+            }
+        )
+    typer.echo(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
+    missing = [raw for raw, row in zip(lookups, rows, strict=True) if row is None]
+    if missing:
+        raise FeatureNotFoundError(view_spec.name, typed_entity(view_spec, missing[0]))
+
+
+__all__ = ["features", "get", "parse_entity_options", "register", "training_set"]
