@@ -10,6 +10,9 @@
 - ``GET /openapi.json``: the model's input signature, outputs and version.
 - ``GET /metrics``: this worker's counters, inference-log drops and failures included.
 
+A model trained on feature views (``ServerConfig.features``) also takes requests that carry only
+the views' entity keys: :mod:`pipelines.serving.feature_lookup` fills the rest from the online store.
+
 The model loads in a thread started at lifespan startup, so the port answers (503) at once.
 Predictions run on the event loop when they are fast (a planned one-row prediction takes about
 0.1 ms, less than a thread hop); those the load-time calibration expects to take longer than
