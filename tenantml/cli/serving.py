@@ -69,7 +69,10 @@ def _feature_lookup(tenant: str, tenants_dir: Path, outputs: TenantOutputs, role
         return None
     from core.spec import load_specs
 
-    specs = load_specs(tenants_dir, only=tenant)
+    try:
+        specs = load_specs(tenants_dir, only=tenant)
+    except TenantmlError:  # as for the serving format: serving a model needs no valid spec
+        return None
     if not specs or not specs[0].model.feature_views:
         return None
     spec = specs[0]
