@@ -85,6 +85,114 @@ def training_set(
     )
 
 
+# --- tenantml features materialize --------------------------------------------------------------
+
+
+def _moment(text: str | None, option: str) -> Any:
+    from datetime import datetime
+
+    from core.errors import UsageError
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise UsageError(
+            f"{option} {text!r} is not an ISO 8601 time such as 2026-12-01T00:00:00+00:00"
+        ) from err
+    if moment.tzinfo is None:
+        raise UsageError(f"{option} {text!r} has no time zone: add one, e.g. +00:00 or Z")
+    return moment
+
+
+@features.command("materialize")
+@reports_errors
+def materialize(
+    tenant: Tenant,
+    view: Annotated[
+        list[str] | None,
+        typer.Option("--view", help="Only this view (repeat for more; default: every view)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Event times from (ISO 8601 with a zone; default: each view's watermark)."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Event times before (ISO 8601 with a zone; default: now).")
+    ] = None,
+    tenants: TenantsDir = Path("tenants"),
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
+) -> None:
+    """Copy each view's latest offline rows into the online store (incremental: from its watermark)."""
+    from datetime import UTC, datetime
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from core.errors import FeatureStoreConfigError, UsageError
+    from pipelines.features.materialization import materialize_views
+    from pipelines.features.offline import OfflineStore
+    from pipelines.features.online import OnlineStore
+    from tenantml.cli.pipeline import resolve_target
+    from tenantml.workload_roles import FEATURES, acting_as
+
+    start, end = _moment(since, "--since"), _moment(until, "--until")
+    # materializing is the features job's work: sign as the jobs' role
+    target = resolve_target(
+        tenant, tenants, outputs, endpoint_url, role=FEATURES, command="features materialize"
+    )
+    declared = {v.name: v for v in target.spec.features.views}
+    unknown = [name for name in view or [] if name not in declared]
+    if unknown or not declared:
+        raise UsageError(
+            f"tenant {target.spec.name} declares no feature view {', '.join(unknown) or '(none at all)'} "
+            f"(declared: {', '.join(declared) or 'none'})"
+        )
+    if not target.resources.features_table:
+        raise FeatureStoreConfigError(
+            f"the outputs of tenant {target.spec.name} ({target.source}) have no features_table_name: "
+            "deploy the stack (or run `tenantml up`) with the feature views in its spec"
+        )
+    chosen = [declared[name] for name in (view or list(declared))]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with (
+        acting_as("features materialize", FEATURES, target.role_arn),
+        Progress(*columns, console=console) as bar,
+    ):
+        client = target.session.client("dynamodb", region_name=target.region, endpoint_url=target.endpoint)
+        cloudwatch = target.session.client(
+            "cloudwatch", region_name=target.region, endpoint_url=target.endpoint
+        )
+
+        def progress_for(name: str) -> Any:
+            task = bar.add_task(f"materializing {name}", total=None)
+            return lambda done, total: bar.update(task, completed=done, total=total)
+
+        with OfflineStore(target.clients.s3, target.resources.data_bucket) as offline:
+            results = materialize_views(
+                offline,
+                OnlineStore(client, target.resources.features_table),
+                chosen,
+                now=datetime.now(UTC),
+                since=start,
+                until=end,
+                progress=progress_for,
+                cloudwatch=cloudwatch,
+                tenant=target.spec.name,
+            )
+    for result in results:
+        newest = result.newest.isoformat() if result.newest else "nothing online"
+        console.print(
+            f"{result.view}: {result.rows} row(s) read, {result.written} written, {result.skipped} skipped "
+            f"(older than online, or past the TTL); watermark {result.watermark.isoformat()}; newest {newest}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 # --- tenantml features get ---------------------------------------------------------------------
 
 
@@ -180,4 +288,4 @@ def get(
         raise FeatureNotFoundError(view_spec.name, typed_entity(view_spec, missing[0]))
 
 
-__all__ = ["features", "get", "parse_entity_options", "register", "training_set"]
+__all__ = ["features", "get", "materialize", "parse_entity_options", "register", "training_set"]
