@@ -231,6 +231,8 @@ class PermissionBoundaryProps:
     metrics_namespace: str
     #: let the SSM agent of the tenant's instances through (EC2 tenants: Session Manager, no SSH)
     session_manager: bool = False
+    #: the Glue database of the tenant's feature store (tenants with feature views); None: no feature store
+    feature_database: str | None = None
 
 
 class PermissionBoundary(TenantConstruct):
@@ -297,10 +299,24 @@ class PermissionBoundary(TenantConstruct):
             PolicyStatement(sid="ImageLogin", actions=actions.ECR_AUTH, resources=("*",)),
             PolicyStatement(sid="EndpointNetwork", actions=actions.SAGEMAKER_VPC_ACCESS, resources=("*",)),
         ]
-        statements += self._pipeline_statements(naming)
+        statements += self._pipeline_statements(naming, props.feature_database)
         if props.session_manager:
             statements.append(
                 PolicyStatement(sid="SessionManager", actions=actions.SSM_SESSION_MANAGER, resources=("*",))
+            )
+        document = policy_document(statements)
+        if len(document) + BOUNDARY_TOKEN_GROWTH > MANAGED_POLICY_MAX:
+            document = policy_document(_merge_unscoped(statements))
+        if len(document) + BOUNDARY_TOKEN_GROWTH > MANAGED_POLICY_MAX:
+            raise ConstructPropsError(
+                [
+                    Problem(
+                        "permission boundary",
+                        f"is {len(document)} characters (plus about {BOUNDARY_TOKEN_GROWTH} once the key ARN "
+                        f"resolves); IAM allows {MANAGED_POLICY_MAX}: shorten the tenant name",
+                        naming.tenant,
+                    )
+                ]
             )
         self.policy = Resource(
             self,
@@ -309,7 +325,7 @@ class PermissionBoundary(TenantConstruct):
             {
                 "name": naming.name("boundary", "role"),
                 "description": f"Permission boundary: the most any role of tenant {naming.tenant} may do",
-                "policy": policy_document(statements),
+                "policy": document,
             },
         )
 
@@ -318,10 +334,25 @@ class PermissionBoundary(TenantConstruct):
         return self.policy.arn_ref
 
     @staticmethod
-    def _pipeline_statements(naming: Naming) -> list[PolicyStatement]:
+    def _pipeline_statements(naming: Naming, feature_database: str | None = None) -> list[PolicyStatement]:
         """The pipeline state machine and its SageMaker jobs (issue 15), a statement per kind with
-        all its resources: a managed policy holds at most 6,144 characters."""
+        all its resources: a managed policy holds at most 6,144 characters. With a feature store
+        (``feature_database``), the same statement also holds what its jobs and servers use: the
+        tenant's DynamoDB tables, and the account's catalog with the tenant's own Glue database and
+        its tables (Glue checks a call against all three)."""
         prefix = naming.prefix
+        feature_actions: tuple[str, ...] = ()
+        feature_resources: tuple[str, ...] = ()
+        if feature_database is not None:
+            feature_actions = (
+                actions.DYNAMODB_READ_ITEMS + actions.DYNAMODB_WRITE_ITEMS + actions.GLUE_READ_CATALOG
+            )
+            feature_resources = (
+                naming.arn_pattern("dynamodb", f"table/{prefix}-*"),
+                naming.arn_pattern("glue", "catalog"),
+                naming.arn_pattern("glue", f"database/{feature_database}"),
+                naming.arn_pattern("glue", f"table/{feature_database}/*"),
+            )
         # one statement: each action applies only to resources of its own type, so the union grants
         # nothing beyond its parts
         return [
@@ -333,7 +364,8 @@ class PermissionBoundary(TenantConstruct):
                 + actions.SAGEMAKER_JOB_LOGS
                 + actions.EVENTS_SYNC_RULE
                 + actions.SFN_START
-                + actions.SFN_DESCRIBE_EXECUTION,
+                + actions.SFN_DESCRIBE_EXECUTION
+                + feature_actions,
                 resources=(
                     *(
                         naming.arn_pattern("sagemaker", f"{kind}-job/{prefix}-*")
@@ -348,6 +380,7 @@ class PermissionBoundary(TenantConstruct):
                     naming.arn_pattern("events", "rule/StepFunctionsGetEventsForSageMaker*"),
                     naming.arn_pattern("states", f"stateMachine:{prefix}-*"),
                     naming.arn_pattern("states", f"execution:{prefix}-*"),
+                    *feature_resources,
                 ),
             ),
             # the state machine's log delivery and trace sampling have no resource-level permissions
@@ -357,6 +390,25 @@ class PermissionBoundary(TenantConstruct):
                 resources=("*",),
             ),
         ]
+
+
+#: IAM's limit on a managed policy document (whitespace is not counted; ours has none)
+MANAGED_POLICY_MAX = 6144
+#: what the boundary grows by when Terraform resolves the key ARN reference it holds
+BOUNDARY_TOKEN_GROWTH = 60
+
+
+def _merge_unscoped(statements: list[PolicyStatement]) -> list[PolicyStatement]:
+    """The same permissions in fewer characters: every unconditional statement on ``*`` becomes one
+    (the union of actions on ``*`` is exactly what they allowed apart). Used only for a boundary that
+    would not fit IAM's limit otherwise, so the others keep their statement ids."""
+    unscoped = [s for s in statements if s.resources == ("*",) and not s.conditions and s.effect == "Allow"]
+    if len(unscoped) < 2:
+        return statements
+    merged = PolicyStatement(
+        sid="Unscoped", actions=tuple(sorted({a for s in unscoped for a in s.actions})), resources=("*",)
+    )
+    return [s for s in statements if s not in unscoped] + [merged]
 
 
 #: IAM's limit on a role name, which a service-linked role's name plus its custom suffix must fit

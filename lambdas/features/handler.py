@@ -1,0 +1,45 @@
+"""Features: the schedule's tick starts one ``features`` processing job that materializes every view.
+
+Slim: the job (``python -m pipelines.container features --all-views``) does the work. Its own
+function rather than a branch of data arrival: a schedule that fails (or a job that cannot start)
+alarms as itself, not as a crashed pipeline run, and neither trigger's retries or concurrency
+hold the other's back. The job name carries the minute, so a redelivered tick starts nothing new.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from pipelines.features.job_request import scheduled_job_request
+
+logger = Logger()
+_sagemaker: Any = None
+
+
+def _client() -> Any:
+    """Made on first use (never at import), then reused by warm invocations."""
+    global _sagemaker
+    if _sagemaker is None:
+        _sagemaker = boto3.client("sagemaker")
+    return _sagemaker
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = scheduled_job_request(os.environ, datetime.now(UTC))
+    name = request["ProcessingJobName"]
+    try:
+        _client().create_processing_job(**request)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") not in ("ResourceInUse", "ValidationException"):
+            raise
+        logger.info(f"features job {name} was started already: skipped")
+        return {"job": name, "outcome": "duplicate"}
+    logger.info(f"features job {name} started", extra={"rule": event.get("resources")})
+    return {"job": name, "outcome": "started"}
