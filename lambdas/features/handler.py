@@ -3,7 +3,8 @@
 Slim: the job (``python -m pipelines.container features --all-views``) does the work. Its own
 function rather than a branch of data arrival: a schedule that fails (or a job that cannot start)
 alarms as itself, not as a crashed pipeline run, and neither trigger's retries or concurrency
-hold the other's back. The job name carries the minute, so a redelivered tick starts nothing new.
+hold the other's back. The job name carries the tick's minute (the event's ``time``), so a
+redelivered tick starts nothing new.
 """
 
 from __future__ import annotations
@@ -30,9 +31,20 @@ def _client() -> Any:
     return _sagemaker
 
 
+def _tick_time(event: dict[str, Any]) -> datetime:
+    """When the schedule fired (EventBridge's ``time``, ISO 8601 UTC); now, for an event without one."""
+    value = event.get("time")
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            logger.warning(f"the event's time {value!r} is not ISO 8601: the job is named after now")
+    return datetime.now(UTC)
+
+
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = scheduled_job_request(os.environ, datetime.now(UTC))
+    request = scheduled_job_request(os.environ, _tick_time(event))
     name = request["ProcessingJobName"]
     try:
         _client().create_processing_job(**request)
