@@ -7,7 +7,9 @@ a freshness alarm); the example tenants have no views and must synthesize as bef
 from __future__ import annotations
 
 import base64
+import copy
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,9 @@ from infra.core import TenantStack
 from infra.feature_store import FeatureStore, FeatureStoreProps
 from infra.identity import MANAGED_POLICY_MAX
 from infra.keys import TenantKey
+from infra.policy import SynthStack, check_stack
 from infra.storage import SecureBucket, SecureBucketProps
+from tenantml.preview.cost import estimate_stack, load_prices
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "feature_tenants"
 TABLE = "${aws_dynamodb_table.features.arn}"
@@ -291,3 +295,23 @@ def test_given_props_without_views_and_a_bad_projection_start_then_one_error_nam
     locations = [p.location for p in raised.value.problems]
     assert locations == ["views", "projection_start"]
     assert "2020/01/01" in str(raised.value)
+
+
+def test_given_the_online_table_when_estimated_then_it_is_on_demand_with_no_fixed_charge(shop) -> None:
+    estimate = estimate_stack(shop, load_prices(), date(2026, 12, 7))
+    item = estimate.items["aws_dynamodb_table.features"]
+    assert (item.monthly, item.unpriced) == (0.0, "")
+    assert "on-demand" in item.basis and "no fixed charge" in item.basis
+    # a provisioned table has no price in the table: flagged, never silently free
+    provisioned = copy.deepcopy(shop)
+    table = provisioned["resource"]["aws_dynamodb_table"]["features"]
+    table.update(billing_mode="PROVISIONED", read_capacity=5, write_capacity=5)
+    flagged = estimate_stack(provisioned, load_prices(), date(2026, 12, 7)).items[
+        "aws_dynamodb_table.features"
+    ]
+    assert flagged.unpriced == "no price for provisioned DynamoDB capacity in prices.json"
+
+
+def test_given_the_shop_stack_when_the_policy_rules_run_then_nothing_is_found(shop) -> None:
+    result = check_stack(SynthStack("shop", shop, {"shop": "dev"}))
+    assert [(f.rule_id, f.address, f.message) for f in result.findings] == []
