@@ -149,7 +149,7 @@ class FeatureStore(TenantConstruct):
         self.view_tables = {view.name: self._view_table(view) for view in props.views}
         for view in props.views:
             if view.freshness_alarm_minutes is not None:
-                self._freshness_alarm(view)
+                self._freshness_alarm(view.name, view.freshness_alarm_minutes)
 
     def _view_table(self, view: FeatureViewSpec) -> Resource:
         location = f"s3://{self.props.data.bucket_id}/{offline_prefix(view.name)}"
@@ -196,26 +196,24 @@ class FeatureStore(TenantConstruct):
             },
         )
 
-    def _freshness_alarm(self, view: FeatureViewSpec) -> None:
-        assert view.freshness_alarm_minutes is not None
+    def _freshness_alarm(self, view: str, minutes: int) -> None:
         naming = self.props.naming
         self.props.alerts.add_alarm(
             AlarmProps(
-                component=f"features-{view.name.replace('_', '-')}-freshness",
+                component=f"features-{view.replace('_', '-')}-freshness",
                 description=(
-                    f"The newest online row of feature view {view.name} is older than "
-                    f"{view.freshness_alarm_minutes} minutes (or no age was published): "
-                    "materialization is late or failing"
+                    f"The newest online row of feature view {view} is older than {minutes} minutes "
+                    "(or no age was published): materialization is late or failing"
                 ),
                 namespace=FRESHNESS_NAMESPACE,
                 metric_name=FRESHNESS_METRIC,
                 statistic="Maximum",
-                threshold=view.freshness_alarm_minutes * 60,
+                threshold=minutes * 60,
                 comparison="GreaterThanThreshold",
                 # one datum per scheduled materialization: a period without one means it did not run
                 period_seconds=self.props.materialize_every_minutes * 60,
                 treat_missing_data="breaching",
-                dimensions={"Tenant": naming.tenant, "View": view.name},
+                dimensions={"Tenant": naming.tenant, "View": view},
                 # nothing the alarm Lambda does (retraining) makes features fresh: people are told
                 notify="people",
             )

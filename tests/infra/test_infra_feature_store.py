@@ -315,3 +315,36 @@ def test_given_the_online_table_when_estimated_then_it_is_on_demand_with_no_fixe
 def test_given_the_shop_stack_when_the_policy_rules_run_then_nothing_is_found(shop) -> None:
     result = check_stack(SynthStack("shop", shop, {"shop": "dev"}))
     assert [(f.rule_id, f.address, f.message) for f in result.findings] == []
+
+
+def _with_features_of(base: TenantSpec, shop_spec: TenantSpec, **serving: object) -> TenantSpec:
+    """``base`` with shop's feature views (and its model using them), validated as a spec."""
+    data = base.model_dump(mode="json")
+    data["features"] = shop_spec.features.model_dump(mode="json")
+    data["model"]["feature_views"] = list(shop_spec.model.feature_views)
+    data["serving"] = {**data["serving"], **serving}
+    return TenantSpec.model_validate(data)
+
+
+def test_given_a_sagemaker_endpoint_then_its_model_has_the_table_in_its_environment(
+    shop_spec: TenantSpec, tmp_path: Path
+) -> None:
+    spec = _with_features_of(shop_spec, shop_spec, model_version=1)
+    doc = synthesize_specs([spec], tmp_path)["shop"].doc
+    (container,) = only(doc, "aws_sagemaker_model")["primary_container"]
+    assert container["environment"]["TENANTML_FEATURES_TABLE"] == "tenantml-shop-dev-features"
+
+
+def test_given_eks_serving_then_the_pods_read_the_online_table_and_have_it_in_their_environment(
+    shop_spec: TenantSpec, tmp_path: Path
+) -> None:
+    fraud = next(s for s in load_specs(REPO_ROOT / "tenants") if s.name == "fraud")
+    stacks = synthesize_specs([_with_features_of(fraud, shop_spec)], tmp_path)
+    pods = role_policy(stacks["fraud"].doc, "serving_role")
+    read = statement(pods, "ReadFeaturesOnline")
+    assert read["Resource"] == [TABLE]
+    deployment = only(stacks["fraud-kubernetes"].doc, "kubernetes_deployment_v1")
+    (container,) = deployment["spec"][0]["template"][0]["spec"][0]["container"]
+    assert {"name": "TENANTML_FEATURES_TABLE", "value": "tenantml-fraud-prod-features"} in container["env"]
+    # a prod tenant: the table refuses deletion until that is switched off
+    assert only(stacks["fraud"].doc, "aws_dynamodb_table")["deletion_protection_enabled"] is True
