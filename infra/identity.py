@@ -16,7 +16,7 @@ from constructs import Construct
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -304,9 +304,14 @@ class PermissionBoundary(TenantConstruct):
             statements.append(
                 PolicyStatement(sid="SessionManager", actions=actions.SSM_SESSION_MANAGER, resources=("*",))
             )
+        #: what the boundary allows, statement by statement, before any compaction
+        self.statements: tuple[PolicyStatement, ...] = tuple(statements)
         document = policy_document(statements)
-        if len(document) + BOUNDARY_TOKEN_GROWTH > MANAGED_POLICY_MAX:
-            document = policy_document(_merge_unscoped(statements))
+        # a boundary over IAM's limit is written in fewer characters, granting exactly the same
+        for compact in (_merge_unscoped, _merge_disjoint_services):
+            if len(document) + BOUNDARY_TOKEN_GROWTH > MANAGED_POLICY_MAX:
+                statements = compact(statements)
+                document = policy_document(statements)
         if len(document) + BOUNDARY_TOKEN_GROWTH > MANAGED_POLICY_MAX:
             raise ConstructPropsError(
                 [
@@ -409,6 +414,48 @@ def _merge_unscoped(statements: list[PolicyStatement]) -> list[PolicyStatement]:
         sid="Unscoped", actions=tuple(sorted({a for s in unscoped for a in s.actions})), resources=("*",)
     )
     return [s for s in statements if s not in unscoped] + [merged]
+
+
+def _services(statement: PolicyStatement) -> frozenset[str]:
+    """The services a statement's actions and resource ARNs belong to (``s3``, ``logs``, ...)."""
+    found = {action.split(":", 1)[0] for action in statement.actions}
+    found |= {resource.split(":")[2] for resource in statement.resources if resource.startswith("arn:")}
+    return frozenset(found)
+
+
+def _merge_disjoint_services(statements: list[PolicyStatement]) -> list[PolicyStatement]:
+    """The same permissions in fewer statements: unconditional statements on named resources whose
+    services do not overlap become one (``Scoped<n>``). An action only ever applies to resources of
+    its own service, so the union of such statements allows exactly what they allowed apart (the
+    boundary's ``Pipeline`` statement is built that way). Statements on ``*``, with conditions or on
+    a reference (whose ARN is not known before apply) are kept as they are."""
+    mergeable = [
+        s
+        for s in statements
+        if s.effect == "Allow"
+        and not s.conditions
+        and "*" not in s.resources
+        and not any(is_token(r) or not r.startswith("arn:") for r in s.resources)
+    ]
+    groups: list[list[PolicyStatement]] = []
+    for statement in mergeable:
+        for group in groups:
+            if not _services(statement) & frozenset().union(*(_services(s) for s in group)):
+                group.append(statement)
+                break
+        else:
+            groups.append([statement])
+    merged = [
+        group[0]
+        if len(group) == 1
+        else PolicyStatement(
+            sid=f"Scoped{i}",
+            actions=tuple(sorted({a for s in group for a in s.actions})),
+            resources=tuple(sorted({r for s in group for r in s.resources})),
+        )
+        for i, group in enumerate(groups, start=1)
+    ]
+    return [s for s in statements if s not in mergeable] + merged
 
 
 #: IAM's limit on a role name, which a service-linked role's name plus its custom suffix must fit

@@ -35,7 +35,7 @@ from infra import actions
 from infra.alerting import AlertTopic, AlertTopicProps
 from infra.core import TenantStack
 from infra.feature_store import FeatureStore, FeatureStoreProps
-from infra.identity import MANAGED_POLICY_MAX
+from infra.identity import MANAGED_POLICY_MAX, PermissionBoundary, PermissionBoundaryProps, policy_document
 from infra.keys import TenantKey
 from infra.policy import SynthStack, check_stack
 from infra.storage import SecureBucket, SecureBucketProps
@@ -348,3 +348,48 @@ def test_given_eks_serving_then_the_pods_read_the_online_table_and_have_it_in_th
     assert {"name": "TENANTML_FEATURES_TABLE", "value": "tenantml-fraud-prod-features"} in container["env"]
     # a prod tenant: the table refuses deletion until that is switched off
     assert only(stacks["fraud"].doc, "aws_dynamodb_table")["deletion_protection_enabled"] is True
+
+
+def test_given_the_longest_tenant_name_with_views_then_the_compacted_boundary_fits_and_allows_exactly_the_same(
+    stack: TenantStack,
+) -> None:
+    # given: the spec's longest tenant name, the longest environment, a long region, an EC2 tenant
+    # (Session Manager) with a feature store: written statement by statement, it would not fit
+    from moto.iam.access_control import IAMPolicy
+
+    tenant = "abcdefghijklmnopqrst"
+    naming = Naming(tenant=tenant, environment="staging", region="ap-southeast-2", account_id="123456789012")
+    boundary = PermissionBoundary(
+        stack,
+        "Boundary",
+        PermissionBoundaryProps(
+            naming=naming,
+            metrics_namespace=f"TenantML/{tenant}",
+            session_manager=True,
+            feature_database=f"tenantml_{tenant}_staging_features",
+        ),
+        key_arn="${aws_kms_key.key.arn}",
+    )
+    compacted = boundary.policy.arguments()["policy"]
+    full = policy_document(boundary.statements)
+    assert len(full) + 60 > MANAGED_POLICY_MAX
+
+    # then: the boundary fits IAM's limit (with the key ARN resolved) ...
+    assert len(compacted) + 60 <= MANAGED_POLICY_MAX
+    assert "Scoped1" in [s["Sid"] for s in json.loads(compacted)["Statement"]]
+
+    # ... and answers every request it could see as the statement-by-statement boundary does: each
+    # action on each resource of its own service that the boundary names (the tenant's, another
+    # tenant's, and "*" for actions without resource-level permissions). An action never comes with
+    # another service's ARN, which is what lets statements of different services share one.
+    actions_named = sorted({a for s in boundary.statements for a in s.actions})
+    samples = {r.replace("*", "x") for s in boundary.statements for r in s.resources if r.startswith("arn:")}
+    samples |= {r.replace(tenant, "other") for r in samples}
+    checked = 0
+    for action in actions_named:
+        service = action.split(":", 1)[0]
+        for resource in ["*", *sorted(r for r in samples if r.split(":")[2] == service)]:
+            expected = IAMPolicy(full).is_action_permitted(action, resource)
+            assert IAMPolicy(compacted).is_action_permitted(action, resource) == expected, (action, resource)
+            checked += 1
+    assert checked > 300
