@@ -8,6 +8,7 @@ example tenants in ``tenants/`` have none.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -255,6 +256,18 @@ def test_given_the_schedule_rule_then_each_tick_starts_one_features_job(shop) ->
     for job in new.values():
         assert job["AppSpecification"]["ContainerArguments"] == ["--all-views"]
         assert job["Environment"]["TENANTML_FEATURES_TRIGGER"] == "schedule"
+
+    # and a redelivered tick starts nothing new
+    tick = {
+        "source": "aws.events",
+        "detail-type": "Scheduled Event",
+        "time": f"{start + timedelta(minutes=15):%Y-%m-%dT%H:%M:%SZ}",
+    }
+    answer = shop["admin"]("lambda").invoke(
+        FunctionName=shop["outputs"]["features_function_name"], Payload=json.dumps(tick).encode()
+    )
+    assert json.loads(answer["Payload"].read())["outcome"] == "duplicate"
+    assert set(_features_jobs(shop)) - before == set(new)
 
 
 def test_given_shop_applied_when_each_feature_store_resource_is_read_by_its_identity_alone_then_it_is_found_as_recorded(
