@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from botocore.exceptions import ClientError
 
 from core.feature_layout import view_of_landed_key
-from pipelines.features.job_request import landed_job_request
+from pipelines.features.job_request import is_duplicate_job, landed_job_request
 from pipelines.runs.execution_input import pipeline_input, run_id_for_data
 from pipelines.runs.pipeline_start import (
     STATE_MACHINE_ENV,
@@ -55,7 +55,7 @@ def _start_features_job(view: str, bucket: str, key: str, version: str | None) -
         _client("sagemaker").create_processing_job(**request)
         outcome = "started"
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") not in ("ResourceInUse", "ValidationException"):
+        if not is_duplicate_job(err.response):
             raise
         outcome = "duplicate"  # SageMaker never reuses a job name: this file's job exists
     logger.info(f"feature data arrived at s3://{bucket}/{key}: job {name} {outcome}", extra={"job": name})

@@ -17,7 +17,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from pipelines.features.job_request import scheduled_job_request
+from pipelines.features.job_request import is_duplicate_job, scheduled_job_request
 
 logger = Logger()
 _sagemaker: Any = None
@@ -49,7 +49,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         _client().create_processing_job(**request)
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") not in ("ResourceInUse", "ValidationException"):
+        if not is_duplicate_job(err.response):
             raise
         logger.info(f"features job {name} was started already: skipped")
         return {"job": name, "outcome": "duplicate"}

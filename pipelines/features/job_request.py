@@ -67,6 +67,15 @@ def features_job_name(prefix: str, label: str, suffix: str) -> str:
     return f"{prefix[:keep]}-{digest}-features-{suffix}"
 
 
+def is_duplicate_job(error_response: Mapping[str, Any]) -> bool:
+    """Whether a refused ``CreateProcessingJob`` (botocore's ``err.response``) says the name is taken:
+    SageMaker answers ``ValidationException`` "... a job with this name already exists" (some SDKs
+    and older endpoints ``ResourceInUse``). Any other validation error is a real one."""
+    error = error_response.get("Error", {})
+    code, message = error.get("Code"), str(error.get("Message", ""))
+    return code == "ResourceInUse" or (code == "ValidationException" and "already exists" in message)
+
+
 def _request(
     env: Mapping[str, str], name: str, arguments: list[str], job_env: dict[str, str]
 ) -> dict[str, Any]:
@@ -127,6 +136,7 @@ __all__ = [
     "FUNCTION_ENV",
     "JOB_ENV_FROM_FUNCTION",
     "features_job_name",
+    "is_duplicate_job",
     "landed_job_request",
     "scheduled_job_request",
 ]

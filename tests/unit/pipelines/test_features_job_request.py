@@ -9,7 +9,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from core.errors import FeatureDataError, TenantResourcesError
-from pipelines.features.job_request import features_job_name, landed_job_request, scheduled_job_request
+from pipelines.features.job_request import (
+    features_job_name,
+    is_duplicate_job,
+    landed_job_request,
+    scheduled_job_request,
+)
 
 #: SageMaker's job name pattern
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -87,3 +92,12 @@ def test_given_the_function_lacks_its_table_then_the_error_names_the_variable() 
     with pytest.raises(TenantResourcesError) as raised:
         scheduled_job_request(env, datetime(2026, 12, 7, tzinfo=UTC))
     assert [p.location for p in raised.value.problems] == ["environment: TENANTML_FEATURES_TABLE"]
+
+
+def test_only_a_taken_name_is_a_duplicate_start() -> None:
+    taken = {"Error": {"Code": "ValidationException", "Message": "a job with this name already exists (x)"}}
+    invalid = {"Error": {"Code": "ValidationException", "Message": "1 validation error: Environment"}}
+    assert is_duplicate_job(taken)
+    assert is_duplicate_job({"Error": {"Code": "ResourceInUse", "Message": "in use"}})
+    assert not is_duplicate_job(invalid)
+    assert not is_duplicate_job({"Error": {"Code": "AccessDeniedException", "Message": "already exists"}})
