@@ -471,7 +471,8 @@ class TenantPlatformStack(TenantStack):
         roles: Mapping[str, ServiceRole],
     ) -> FeatureStore | None:
         """The online table, the offline catalog and freshness alarms, for a spec with feature views;
-        the job role (the ``features`` job ingests and materializes, training reads) gets both stores."""
+        the job role (the ``features`` job ingests and materializes, training reads) gets both stores,
+        the servers (``_serving``, the EC2 instances) read the online one."""
         if not spec.features.views:
             return None
         features = FeatureStore(
@@ -492,7 +493,6 @@ class TenantPlatformStack(TenantStack):
         features.grant_read_offline(roles["training"])
         features.grant_write_offline(roles["training"])
         features.grant_write_online(roles["training"])
-        features.grant_read_online(roles["serving"])
         return features
 
     @staticmethod
