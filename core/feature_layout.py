@@ -39,8 +39,12 @@ ONLINE_TTL_ATTRIBUTE = "expires_at"
 WATERMARK_PREFIX = "_watermark#"
 WATERMARK_ATTRIBUTE = "until_us"
 
-#: the CloudWatch namespace and metric of a view's freshness (dimensions Tenant, View)
-FRESHNESS_NAMESPACE = "TenantML/Features"
+#: the Glue table parameter holding the view's spec as JSON: the catalog is where the ``features``
+#: job reads a view's definition (entities, types, TTL; a job's environment is too small for it)
+VIEW_SPEC_PARAMETER = "tenantml.view"
+
+#: the metric of a view's freshness, in the tenant's own namespace (``core.contract.metrics_namespace``:
+#: PutMetricData can be held to a namespace, not to dimension values), dimensions Tenant and View
 FRESHNESS_METRIC = "OnlineAgeSeconds"
 
 
@@ -80,7 +84,6 @@ def watermark_pk(view: str) -> str:
 
 __all__ = [
     "FRESHNESS_METRIC",
-    "FRESHNESS_NAMESPACE",
     "INGESTED_AT_COLUMN",
     "LANDING_PREFIX",
     "OFFLINE_PREFIX",
@@ -88,6 +91,7 @@ __all__ = [
     "ONLINE_KEY",
     "ONLINE_TTL_ATTRIBUTE",
     "PARTITION_COLUMN",
+    "VIEW_SPEC_PARAMETER",
     "WATERMARK_ATTRIBUTE",
     "WATERMARK_PREFIX",
     "glue_database",

@@ -21,15 +21,16 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
+from core.contract import metrics_namespace
 from core.errors import ConstructPropsError, Problem
 from core.feature_layout import (
     FRESHNESS_METRIC,
-    FRESHNESS_NAMESPACE,
     INGESTED_AT_COLUMN,
     OFFLINE_PREFIX,
     ONLINE_KEY,
     ONLINE_TTL_ATTRIBUTE,
     PARTITION_COLUMN,
+    VIEW_SPEC_PARAMETER,
     glue_database,
     offline_prefix,
 )
@@ -165,6 +166,7 @@ class FeatureStore(TenantConstruct):
                 "parameters": {
                     "EXTERNAL": "TRUE",
                     "classification": "parquet",
+                    VIEW_SPEC_PARAMETER: view.model_dump_json(),
                     # partition projection: Athena computes the partitions instead of reading them from
                     # the catalog, so no crawler runs and no ingest registers a partition
                     "projection.enabled": "true",
@@ -205,7 +207,7 @@ class FeatureStore(TenantConstruct):
                     f"The newest online row of feature view {view} is older than {minutes} minutes "
                     "(or no age was published): materialization is late or failing"
                 ),
-                namespace=FRESHNESS_NAMESPACE,
+                namespace=metrics_namespace(naming.tenant),
                 metric_name=FRESHNESS_METRIC,
                 statistic="Maximum",
                 threshold=minutes * 60,

@@ -366,6 +366,7 @@ class TenantPlatformStack(TenantStack):
         if features:
             feature_environment = {
                 "TENANTML_FEATURES_TABLE": features.table_name,
+                "TENANTML_FEATURES_DATABASE": features.database_name,
                 "TENANTML_FEATURE_VIEWS": ",".join(v.name for v in spec.features.views),
             }
             extra_environment["data_arrival"] |= feature_environment

@@ -14,6 +14,8 @@ The job's contract, for ``python -m pipelines.container features`` (the containe
   ``TENANTML_TENANT``            the tenant
   ``TENANTML_DATA_BUCKET``       the data bucket (landed rows and the offline store)
   ``TENANTML_FEATURES_TABLE``    the online table
+  ``TENANTML_FEATURES_DATABASE`` the Glue database: each view's table holds its spec (parameter
+                                 ``tenantml.view``), which the job reads
   ``TENANTML_FEATURES_TRIGGER``  ``data-arrival`` or ``schedule``
   ``TENANTML_FEATURES_VIEW``     the view (data arrival only)
   ``TENANTML_FEATURES_KEY``      the landed object's key (data arrival only)
@@ -37,7 +39,12 @@ from core.errors import FeatureDataError, Problem
 from pipelines.runs.pipeline_start import required_env
 
 #: the environment the functions hand on to the job as it is
-JOB_ENV_FROM_FUNCTION = ("TENANTML_TENANT", "TENANTML_DATA_BUCKET", "TENANTML_FEATURES_TABLE")
+JOB_ENV_FROM_FUNCTION = (
+    "TENANTML_TENANT",
+    "TENANTML_DATA_BUCKET",
+    "TENANTML_FEATURES_TABLE",
+    "TENANTML_FEATURES_DATABASE",
+)
 #: what else the functions need to build the request
 FUNCTION_ENV = ("TENANTML_NAME_PREFIX", "TENANTML_IMAGE_URI", "TENANTML_TRAINING_ROLE_ARN")
 MAX_JOB_NAME = 63

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from core.feature_layout import (
     FRESHNESS_METRIC,
-    FRESHNESS_NAMESPACE,
     INGESTED_AT_COLUMN,
     LANDING_PREFIX,
     OFFLINE_PREFIX,
@@ -26,7 +25,6 @@ from core.feature_layout import (
 
 __all__ = [
     "FRESHNESS_METRIC",
-    "FRESHNESS_NAMESPACE",
     "INGESTED_AT_COLUMN",
     "LANDING_PREFIX",
     "OFFLINE_PREFIX",

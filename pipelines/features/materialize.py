@@ -15,9 +15,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.contract import metrics_namespace
 from core.errors import FeatureDataError, Problem
 from core.feature_spec import FeatureViewSpec
-from pipelines.features.layout import FRESHNESS_METRIC, FRESHNESS_NAMESPACE
+from pipelines.features.layout import FRESHNESS_METRIC
 from pipelines.features.online import OnlineStore, Progress
 
 
@@ -110,7 +111,7 @@ def publish_freshness(
         return None
     age = max(0.0, (_aware(now, "now") - _aware(online_newest, "online_newest")).total_seconds())
     cloudwatch.put_metric_data(
-        Namespace=FRESHNESS_NAMESPACE,
+        Namespace=metrics_namespace(tenant),
         MetricData=[
             {
                 "MetricName": FRESHNESS_METRIC,

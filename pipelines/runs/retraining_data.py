@@ -71,7 +71,9 @@ def champion_reference(registry: ModelRegistry, fallback: DataArrival) -> DataAr
     if lineage is None:
         return fallback
     reference = next((s for s in lineage.data_sources if s.kind == REFERENCE), None)
-    uri, version = (reference.uri, reference.version_id) if reference else (lineage.data_uri, lineage.data_version_id)
+    uri, version = (
+        (reference.uri, reference.version_id) if reference else (lineage.data_uri, lineage.data_version_id)
+    )
     bucket, key = parse_s3_uri(uri)
     return DataArrival(bucket=bucket, key=key, version_id=version)
 

@@ -206,7 +206,7 @@ def test_given_a_view_with_a_freshness_limit_then_its_alarm_tells_people_and_mis
     assert freshness == ["tenantml-shop-dev-features-customer-stats-freshness"]  # merchant_risk sets none
     alarm = alarms[freshness[0]]
     assert {k: alarm[k] for k in ("namespace", "metric_name", "statistic", "threshold")} == {
-        "namespace": "TenantML/Features",
+        "namespace": "TenantML/shop",
         "metric_name": "OnlineAgeSeconds",
         "statistic": "Maximum",
         "threshold": 45 * 60,

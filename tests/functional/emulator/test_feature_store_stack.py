@@ -226,6 +226,7 @@ def test_given_feature_data_landing_then_exactly_one_features_job_starts_with_it
         "TENANTML_TENANT": "shop",
         "TENANTML_DATA_BUCKET": bucket,
         "TENANTML_FEATURES_TABLE": "tenantml-shop-dev-features",
+        "TENANTML_FEATURES_DATABASE": DATABASE,
         "TENANTML_FEATURES_TRIGGER": "data-arrival",
         "TENANTML_FEATURES_VIEW": "customer_stats",
         "TENANTML_FEATURES_KEY": "features/customer_stats/day1.parquet",

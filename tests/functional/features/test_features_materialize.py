@@ -9,8 +9,9 @@ import boto3
 import pytest
 from features_support import NOW, REGION, VIEW, rows, scan
 
+from core.contract import metrics_namespace
 from core.errors import FeatureDataError
-from pipelines.features.layout import FRESHNESS_METRIC, FRESHNESS_NAMESPACE
+from pipelines.features.layout import FRESHNESS_METRIC
 from pipelines.features.materialize import publish_freshness, window, write_latest
 from pipelines.features.online import OnlineStore
 
@@ -80,7 +81,7 @@ def test_freshness_is_the_age_of_the_newest_online_row(aws: None) -> None:
 
     assert age == 420.0 and nothing is None
     stats = cloudwatch.get_metric_statistics(
-        Namespace=FRESHNESS_NAMESPACE,
+        Namespace=metrics_namespace("acme"),
         MetricName=FRESHNESS_METRIC,
         Dimensions=[{"Name": "Tenant", "Value": "acme"}, {"Name": "View", "Value": VIEW.name}],
         StartTime=NOW - timedelta(minutes=5),
@@ -89,5 +90,5 @@ def test_freshness_is_the_age_of_the_newest_online_row(aws: None) -> None:
         Statistics=["Maximum"],
     )
     assert [p["Maximum"] for p in stats["Datapoints"]] == [420.0]
-    listed = cloudwatch.list_metrics(Namespace=FRESHNESS_NAMESPACE)["Metrics"]
+    listed = cloudwatch.list_metrics(Namespace=metrics_namespace("acme"))["Metrics"]
     assert {d["Value"] for m in listed for d in m["Dimensions"] if d["Name"] == "View"} == {VIEW.name}
