@@ -25,6 +25,7 @@ ENV = {
     "TENANTML_TENANT": "shop",
     "TENANTML_DATA_BUCKET": "tenantml-shop-dev-data-123456789012",
     "TENANTML_FEATURES_TABLE": "tenantml-shop-dev-features",
+    "TENANTML_FEATURES_DATABASE": "tenantml_shop_dev_features",
 }
 
 
@@ -74,6 +75,7 @@ def test_given_ticks_then_each_minute_names_one_job_for_all_views() -> None:
         "TENANTML_TENANT": "shop",
         "TENANTML_DATA_BUCKET": "tenantml-shop-dev-data-123456789012",
         "TENANTML_FEATURES_TABLE": "tenantml-shop-dev-features",
+        "TENANTML_FEATURES_DATABASE": "tenantml_shop_dev_features",
         "TENANTML_FEATURES_TRIGGER": "schedule",
     }
 
