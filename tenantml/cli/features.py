@@ -50,6 +50,13 @@ def training_set(
             "--cache-dir", help="Keep the offline store's files here between runs (default: a temporary one)."
         ),
     ] = None,
+    keys: Annotated[
+        bool,
+        typer.Option(
+            "--keys/--no-keys",
+            help="Keep the entity keys and event_timestamp (--no-keys: a dataset to train on, `tenantml train --data`).",
+        ),
+    ] = True,
     tenants: TenantsDir = Path("tenants"),
     outputs: OutputsFile = None,
     endpoint_url: EndpointUrl = None,
@@ -71,7 +78,7 @@ def training_set(
         console.status(f"Joining {entities} with {', '.join(spec.model.feature_views)}..."),
         OfflineStore(target.clients.s3, target.resources.data_bucket, cache_dir=cache_dir) as store,
     ):
-        result = store.training_set(views, entities, out)
+        result = store.training_set(views, entities, out, keep_keys=keys)
     console.print(
         f"training set of [bold]{spec.name}/{spec.model.name}[/]: {result.rows} row(s), "
         f"{len(result.columns)} column(s) -> {result.out}",
