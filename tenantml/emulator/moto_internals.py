@@ -310,7 +310,45 @@ def fix_kinesis_put_concurrency() -> None:
     KinesisBackend.put_record = locked_put_record
     KinesisBackend.put_records = locked_put_records
     KinesisBackend.get_records = locked_get_records
+    _fix_kinesis_shard_scans()
     _kinesis_fixed = True
+
+
+def _fix_kinesis_shard_scans() -> None:
+    """Make a shard's put and read cost independent of how many records it holds (moto 5.2.5).
+
+    moto finds a shard's newest sequence number with ``list(records.keys())[-1]`` on every put, and
+    ``GetRecords`` walks every record from the oldest to find those after the iterator: a stream
+    that has taken n records costs O(n) per put and per read, so an hour of traffic (or 20 tenants'
+    monitors polling) slows down quadratically. A shard's sequence numbers are the consecutive
+    integers ``oldest..newest`` (each put takes newest + 1; expiry removes from the oldest end), so
+    both are answered by position. Same results as moto's (pinned by
+    ``tests/functional/emulator/test_moto_kinesis_concurrency.py``).
+    """
+    from moto.kinesis.models import Shard
+
+    def get_min_sequence_number(self: Any) -> int:
+        return next(iter(self.records)) if self.records else 0
+
+    def get_max_sequence_number(self: Any) -> int:
+        return next(reversed(self.records)) if self.records else 0
+
+    def get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+        last = int(last_sequence_id)
+        if not self.records:
+            return [], last, 0
+        oldest, newest = next(iter(self.records)), next(reversed(self.records))
+        first = max(last + 1, oldest)
+        end = newest if limit is None else min(newest, first + limit - 1)
+        results = [self.records[n] for n in range(first, end + 1) if n in self.records]
+        if not results:
+            return [], last, 0
+        behind = self.records[newest].created_at - results[-1].created_at
+        return results, results[-1].sequence_number, int(behind * 1000)
+
+    Shard.get_min_sequence_number = get_min_sequence_number
+    Shard.get_max_sequence_number = get_max_sequence_number
+    Shard.get_records = get_records
 
 
 _boundaries_added = False

@@ -121,3 +121,37 @@ def test_concurrent_put_records_from_many_threads_are_all_stored_with_unique_seq
         f"{w}-{c}-{i}" for w in range(THREADS) for c in range(CALLS) for i in range(RECORDS_PER_CALL)
     )
     assert {(r["ShardId"], r["SequenceNumber"]) for r in stored} == set(acknowledged)
+
+
+def _moto_shard_get_records(shard: Shard, last_sequence_id: str, limit: int | None):
+    """moto 5.2.5's own ``Shard.get_records`` (walks every record), the reference for the fast one."""
+    last_sequence_int = int(last_sequence_id)
+    results, secs_behind_latest = [], 0.0
+    for sequence_number, record in shard.records.items():
+        if sequence_number > last_sequence_int:
+            results.append(record)
+            last_sequence_int = sequence_number
+            very_last_record = shard.records[next(reversed(shard.records))]
+            secs_behind_latest = very_last_record.created_at - record.created_at
+        if len(results) == limit:
+            break
+    return results, last_sequence_int, int(secs_behind_latest * 1000)
+
+
+def test_a_shard_answers_by_position_exactly_as_moto_walks_it(emulator) -> None:
+    # given: a shard that has taken records and expired its oldest ones (the emulator's fix installed)
+    assert Shard.get_records.__module__ == "tenantml.emulator.moto_internals"
+    shard = Shard(0, 0, 2**128)
+    for i in range(200):
+        assert shard.put_record(f"key-{i}", f"data-{i}", "") == str(i + 1)
+    for sequence in range(1, 31):
+        del shard.records[sequence]
+
+    # then: min and max, and every read from every position with every limit, equal moto's walk
+    assert (shard.get_min_sequence_number(), shard.get_max_sequence_number()) == (31, 200)
+    for last in (0, 5, 30, 31, 99, 199, 200, 250):
+        for limit in (None, 1, 7, 500):
+            fast, slow = shard.get_records(str(last), limit), _moto_shard_get_records(shard, str(last), limit)
+            assert [r.sequence_number for r in fast[0]] == [r.sequence_number for r in slow[0]]
+            assert fast[1:] == slow[1:], (last, limit)
+    assert Shard(1, 0, 1).get_records("0", None) == ([], 0, 0)
