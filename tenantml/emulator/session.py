@@ -165,6 +165,18 @@ class AwsSession:
                     clients[key] = client
         return client
 
+    def caller_account(self) -> str:
+        """The account the emulator files this session's requests under (``GetCallerIdentity``).
+
+        Asked once per credentials, not per handler context: the answer depends on the keys
+        alone, and a plan made a dozen contexts that each asked again.
+        """
+        account = self._shared.get("caller_account")
+        if account is None:
+            account = self.client("sts").get_caller_identity()["Account"]
+            self._shared["caller_account"] = account
+        return account
+
     def resource(self, service: str, region: str | None = None) -> Any:
         """A boto3 resource (not cached) pointed at the emulator."""
         return self.boto3_session.resource(

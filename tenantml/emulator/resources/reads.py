@@ -232,13 +232,15 @@ def read_alias(ctx: HandlerContext, config: Config, attributes: Attributes) -> O
 def read_role(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
     name = attributes.get("name") or config.get("name")
     found = _get(lambda: ctx.client("iam").get_role(RoleName=name)) if name else None
-    if found is None:
-        return None
-    role = found["Role"]
+    return role_observed(ctx, config, found["Role"]) if found else None
+
+
+def role_observed(ctx: HandlerContext, config: Config, role: Mapping[str, Any]) -> Observed:
+    """A role as ``GetRole`` or ``ListRoles`` describes it."""
     return Observed(
         {
-            "id": name,
-            "name": name,
+            "id": role["RoleName"],
+            "name": role["RoleName"],
             "arn": role["Arn"],
             "unique_id": role["RoleId"],
             "create_date": iam._iso(role["CreateDate"]),
@@ -394,16 +396,19 @@ def read_queue(ctx: HandlerContext, config: Config, attributes: Attributes) -> O
 def read_alarm(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
     name = attributes.get("id") or config["alarm_name"]
     found = ctx.client("cloudwatch").describe_alarms(AlarmNames=[name]).get("MetricAlarms", [])
-    if not found:
-        return None
-    alarm = found[0]
+    return alarm_observed(ctx, config, found[0]) if found else None
+
+
+def alarm_observed(ctx: HandlerContext, config: Config, alarm: Mapping[str, Any]) -> Observed:
+    """A metric alarm as ``DescribeAlarms`` describes it."""
     observed = {
         "threshold": alarm.get("Threshold"),
         "evaluation_periods": alarm.get("EvaluationPeriods"),
         "comparison_operator": alarm.get("ComparisonOperator"),
     }
     return Observed(
-        {"id": name, "arn": alarm["AlarmArn"], "tags_all": ctx.tags(config)}, _seen(config, observed)
+        {"id": alarm["AlarmName"], "arn": alarm["AlarmArn"], "tags_all": ctx.tags(config)},
+        _seen(config, observed),
     )
 
 
@@ -413,8 +418,12 @@ def read_log_group(ctx: HandlerContext, config: Config, attributes: Attributes) 
         return None
     groups = ctx.client("logs").describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
     group = next((g for g in groups if g["logGroupName"] == name), None)
-    if group is None:
-        return None
+    return log_group_observed(ctx, config, group) if group else None
+
+
+def log_group_observed(ctx: HandlerContext, config: Config, group: Mapping[str, Any]) -> Observed:
+    """A log group as ``DescribeLogGroups`` describes it."""
+    name = group["logGroupName"]
     return Observed(
         {"id": name, "name": name, "arn": ctx.arn("logs", f"log-group:{name}"), "tags_all": ctx.tags(config)},
         _seen(config, {"retention_in_days": group.get("retentionInDays")}),
@@ -775,9 +784,12 @@ def read_route_table(ctx: HandlerContext, config: Config, attributes: Attributes
     found = _ec2_tagged(
         ctx, config, attributes, "describe_route_tables", "RouteTables", vpc_id=config["vpc_id"]
     )
-    if found is None:
-        return None
-    table_id = found["RouteTableId"]
+    return route_table_observed(ctx, config, found) if found else None
+
+
+def route_table_observed(ctx: HandlerContext, config: Config, table: Mapping[str, Any]) -> Observed:
+    """A route table as ``DescribeRouteTables`` describes it."""
+    table_id = table["RouteTableId"]
     return Observed(
         {
             "id": table_id,
@@ -795,7 +807,11 @@ def _route_table(ctx: HandlerContext, table_id: str) -> dict[str, Any] | None:
 
 
 def read_route(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
-    table = _route_table(ctx, config["route_table_id"])
+    return route_in(config, _route_table(ctx, config["route_table_id"]))
+
+
+def route_in(config: Config, table: Mapping[str, Any] | None) -> Observed | None:
+    """The route ``config`` describes, if the route table (``DescribeRouteTables``) holds it."""
     destination = network._destination(config)
     if table is None or not any(
         all(route.get(k) == v for k, v in destination.items()) for route in table.get("Routes", [])
@@ -814,8 +830,12 @@ def read_route(ctx: HandlerContext, config: Config, attributes: Attributes) -> O
 def read_route_table_association(
     ctx: HandlerContext, config: Config, attributes: Attributes
 ) -> Observed | None:
+    return association_in(config, _route_table(ctx, config["route_table_id"]))
+
+
+def association_in(config: Config, table: Mapping[str, Any] | None) -> Observed | None:
+    """The association ``config`` describes, if the route table (``DescribeRouteTables``) holds it."""
     # located by what it associates, not by id: a replaced association gets a new id
-    table = _route_table(ctx, config["route_table_id"])
     for association in (table or {}).get("Associations", []):
         if (config.get("subnet_id") and association.get("SubnetId") == config["subnet_id"]) or (
             config.get("gateway_id") and association.get("GatewayId") == config["gateway_id"]
