@@ -157,6 +157,55 @@ def _table_of(config: Config, attributes: Attributes) -> str | None:
     return config["route_table_id"]
 
 
+# --- Lambda, SNS, EKS ----------------------------------------------------------------------
+
+
+def _recorded_function_name(config: Config, attributes: Attributes) -> str | None:
+    # adopting (no attributes) builds every attribute from the function: the single read does that
+    return str(config["function_name"]) if attributes else None
+
+
+def _fetch_functions(ctx: HandlerContext, names: list[str]) -> Mapping[str, Any]:
+    found: dict[str, Any] = {}
+    for function in _pages(ctx.client("lambda"), "list_functions", "Functions"):
+        found[function["FunctionName"]] = found[function["FunctionArn"]] = function
+    return {n: found[n] for n in names if n in found}
+
+
+def _topic_of(config: Config, attributes: Attributes) -> str | None:
+    return config["topic_arn"]
+
+
+def _fetch_subscriptions(ctx: HandlerContext, topics: list[str]) -> Mapping[str, Any]:
+    """One ``ListSubscriptions`` instead of one ``ListSubscriptionsByTopic`` per subscription."""
+    by_topic: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
+    for subscription in _pages(ctx.client("sns"), "list_subscriptions", "Subscriptions"):
+        if subscription["TopicArn"] in by_topic:
+            by_topic[subscription["TopicArn"]].append(subscription)
+    return by_topic
+
+
+def _recorded_cluster(config: Config, attributes: Attributes) -> str | None:
+    return str(config["cluster_name"]) if attributes else None
+
+
+def _fetch_clusters(ctx: HandlerContext, names: list[str]) -> Mapping[str, Any]:
+    """One ``DescribeCluster`` per cluster for all of its (recorded-only) access entries."""
+    eks = ctx.client("eks")
+    found = {name: reads._get(lambda n=name: eks.describe_cluster(name=n)) for name in names}
+    return {name: cluster for name, cluster in found.items() if reads.cluster_lives(cluster)}
+
+
+def _recorded_with_cluster(single: reads.Reader) -> BatchReader:
+    # an access entry or policy association exists while its cluster does, as the state records it
+    return _batched(
+        single,
+        _recorded_cluster,
+        _fetch_clusters,
+        lambda ctx, config, attributes, _: Observed(dict(attributes)),
+    )
+
+
 BATCH_READERS: Mapping[str, BatchReader] = {
     "aws_iam_role": _batched(
         reads.read_role,
@@ -213,6 +262,24 @@ BATCH_READERS: Mapping[str, BatchReader] = {
         _table_of,
         _fetch_route_tables,
         lambda ctx, config, attributes, table: reads.association_in(config, table),
+    ),
+    "aws_lambda_function": _batched(
+        reads.read_function,
+        _recorded_function_name,
+        _fetch_functions,
+        lambda ctx, config, attributes, function: reads.recorded_function(config, attributes, function),
+    ),
+    "aws_sns_topic_subscription": _batched(
+        reads.read_subscription,
+        _topic_of,
+        _fetch_subscriptions,
+        lambda ctx, config, attributes, subscriptions: reads.subscription_in(
+            ctx, config, attributes, subscriptions
+        ),
+    ),
+    "aws_eks_access_entry": _recorded_with_cluster(reads.READERS["aws_eks_access_entry"]),
+    "aws_eks_access_policy_association": _recorded_with_cluster(
+        reads.READERS["aws_eks_access_policy_association"]
     ),
 }
 

@@ -342,7 +342,14 @@ def read_topic(ctx: HandlerContext, config: Config, attributes: Attributes) -> O
 
 def read_subscription(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
     found = _get(lambda: ctx.client("sns").list_subscriptions_by_topic(TopicArn=config["topic_arn"]))
-    for subscription in (found or {}).get("Subscriptions", []):
+    return subscription_in(ctx, config, attributes, (found or {}).get("Subscriptions", []))
+
+
+def subscription_in(
+    ctx: HandlerContext, config: Config, attributes: Attributes, subscriptions: list[dict[str, Any]]
+) -> Observed | None:
+    """The subscription the state records (by ARN) or ``config`` describes, among its topic's."""
+    for subscription in subscriptions:
         if attributes.get("arn"):
             if subscription["SubscriptionArn"] != attributes["arn"]:
                 continue
@@ -439,8 +446,13 @@ def read_function(ctx: HandlerContext, config: Config, attributes: Attributes) -
     if found is None:
         return None
     if attributes:
-        return Observed(dict(attributes), _seen(config, {"timeout": found.get("Timeout")}))
+        return recorded_function(config, attributes, found)
     return Observed(lambda_._function_attributes(ctx, found, config, lambda_._code(ctx, config)[1]))
+
+
+def recorded_function(config: Config, attributes: Attributes, function: Mapping[str, Any]) -> Observed:
+    """A function the state records, as ``GetFunctionConfiguration`` or ``ListFunctions`` describes it."""
+    return Observed(dict(attributes), _seen(config, {"timeout": function.get("Timeout")}))
 
 
 def read_layer_version(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
@@ -1114,6 +1126,11 @@ def read_bucket_logging(ctx: HandlerContext, config: Config, attributes: Attribu
 # --- EKS access entries (recorded only) -----------------------------------------------------
 
 
+def cluster_lives(found: Mapping[str, Any] | None) -> bool:
+    """Whether ``DescribeCluster`` answered with a cluster that is not being deleted."""
+    return found is not None and found["cluster"].get("status") != "DELETING"
+
+
 def _recorded(create: Any) -> Reader:
     """A record-only EKS resource: it exists while its cluster does, as the state recorded it.
 
@@ -1123,7 +1140,7 @@ def _recorded(create: Any) -> Reader:
 
     def read(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
         cluster = _get(lambda: ctx.client("eks").describe_cluster(name=config["cluster_name"]))
-        if cluster is None or cluster["cluster"].get("status") == "DELETING":
+        if not cluster_lives(cluster):
             return None  # EKS deletes a cluster's access entries with it
         if attributes:
             return Observed(dict(attributes))
