@@ -13,9 +13,9 @@ exists, through the handler's ``read``:
   repeats the update (updates set absolute values, so running one twice is harmless).
 - ``delete``: gone -> forgotten; still there -> the apply deletes it again.
 
-:func:`refresh` reads every resource the state lists (in parallel, one or two cheap calls
-each): one deleted behind the engine's back leaves the state, so the plan shows it as a
-create; an argument changed behind its back takes its observed value, so the plan shows an
+:func:`refresh` reads every resource the state lists (in parallel; the types with a batch
+reader in one call per type, the others one or two cheap calls each): one deleted behind the
+engine's back leaves the state, so the plan shows it as a create; an argument changed behind its back takes its observed value, so the plan shows an
 update back to the configuration.
 """
 
@@ -162,7 +162,8 @@ def refresh(
             return [_read(handler, ctx, e.config, e.attributes) for e in entries]
         return _read_batch(handler, ctx, entries)
 
-    groups = list(tasks.values())
+    # the batches first: each is one longer call, and one started last would be the plan's tail
+    groups = sorted(tasks.values(), key=len, reverse=True)
     if len(groups) > 1:
         with ThreadPoolExecutor(max_workers=REFRESH_WORKERS, thread_name_prefix="refresh") as pool:
             answers = list(pool.map(read, groups))

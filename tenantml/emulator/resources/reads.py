@@ -6,7 +6,8 @@
 ``attributes`` when the state has them, and otherwise (a create whose result a killed apply
 never recorded) by the identity its configuration names: a name, a parent and a key, or, for
 EC2 objects AWS names itself, the parent, the CIDR and the tags the create set. Each read is
-one or two calls; refresh runs them in parallel.
+one or two calls; refresh runs them in parallel, and reads the types a stack holds many of in
+one call per type (:mod:`~tenantml.emulator.resources.batch_reads`, built on the builders here).
 
 The readers live in this module, one row per type in :data:`READERS`, and are attached to the
 handler table in :mod:`tenantml.emulator.resources`.
