@@ -371,8 +371,12 @@ def parse_template(text: str) -> list[str | Any]:
             parts.append(expr)
             i = parser.pos
         else:
-            literal.append(text[i])
-            i += 1
+            # every escape and expression starts at a "$" or a "%": copy the text up to the next one
+            # at once (policy documents are long literals with a few references in them)
+            ends = [p for p in (text.find("$", i + 1), text.find("%", i + 1)) if p != -1]
+            end = min(ends) if ends else len(text)
+            literal.append(text[i:end])
+            i = end
     if literal:
         parts.append("".join(literal))
     return parts

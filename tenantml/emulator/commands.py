@@ -25,7 +25,7 @@ from tenantml.emulator.apply import (
     destroy,
     load_current_state,
 )
-from tenantml.emulator.graph import load_document
+from tenantml.emulator.graph import Graph, load_document
 from tenantml.emulator.plan import Plan, check_document, make_plan
 from tenantml.emulator.plan import render_plan as _render_plan
 from tenantml.emulator.recovery import refresh, resolve_intents
@@ -91,18 +91,16 @@ def find_stacks(out_dir: Path, tenants: Sequence[str] | None = None) -> dict[str
     return ordered
 
 
-def _load_all(stacks: dict[str, Path]) -> dict[str, Document]:
-    """Parse and check every stack; one error lists the problems of all of them."""
-    documents: dict[str, Document] = {}
+def _load_all(stacks: dict[str, Path]) -> dict[str, tuple[Document, Graph]]:
+    """Parse and check every stack (its dependency graph); one error lists the problems of all of them."""
+    documents: dict[str, tuple[Document, Graph]] = {}
     problems = []
     for tenant, path in stacks.items():
         try:
             document = load_document(path)
-            check_document(document)
+            documents[tenant] = (document, check_document(document))
         except EmulatorPlanError as err:
             problems.extend(err.problems)
-            continue
-        documents[tenant] = document
     if problems:
         raise EmulatorPlanError(problems)
     return documents
@@ -165,7 +163,7 @@ def plan_tenants(
     documents = _load_all(stacks)
     session = _session(endpoint)
     plans = []
-    for tenant, document in documents.items():
+    for tenant, (document, graph) in documents.items():
         path = state_path(state_dir, tenant)
         tenant_session = _account_session(session, _document_account(document))
         with locked_state(path, timeout=lock_timeout, on_wait=on_lock_wait):
@@ -173,7 +171,7 @@ def plan_tenants(
             contexts = HandlerContexts(tenant_session, document, stacks[tenant].parent)
             notes += resolve_intents(state, HANDLERS, contexts.for_address, persist=False)
             notes += refresh(state, HANDLERS, contexts.for_address, persist=False).notes()
-            plan = make_plan(document, state, notes=notes, read_data=contexts.read_data(state))
+            plan = make_plan(document, state, graph=graph, notes=notes, read_data=contexts.read_data(state))
         plans.append(TenantPlan(tenant, stacks[tenant], path, plan))
     return plans
 
@@ -199,7 +197,7 @@ def apply_tenants(
     documents = _load_all(stacks)
     session = _session(endpoint)
     results = []
-    for tenant, document in documents.items():
+    for tenant, (document, _graph) in documents.items():
         path = state_path(state_dir, tenant)
         progress = (lambda event, _t=tenant: on_progress(_t, event)) if on_progress else None
         result = apply(

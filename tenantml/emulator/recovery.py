@@ -13,9 +13,9 @@ exists, through the handler's ``read``:
   repeats the update (updates set absolute values, so running one twice is harmless).
 - ``delete``: gone -> forgotten; still there -> the apply deletes it again.
 
-:func:`refresh` reads every resource the state lists (in parallel, one or two cheap calls
-each): one deleted behind the engine's back leaves the state, so the plan shows it as a
-create; an argument changed behind its back takes its observed value, so the plan shows an
+:func:`refresh` reads every resource the state lists (in parallel; the types with a batch
+reader in one call per type, the others one or two cheap calls each): one deleted behind the
+engine's back leaves the state, so the plan shows it as a create; an argument changed behind its back takes its observed value, so the plan shows an
 update back to the configuration.
 """
 
@@ -63,6 +63,17 @@ def _read(handler: Handler, ctx: HandlerContext, config: Mapping, attributes: Ma
     except (ClientError, BotoCoreError, KeyError, TypeError, ValueError) as err:
         raise EmulatorApplyError(
             f"cannot read the {handler.type} the state lists ({type(err).__name__}: {err})"
+        ) from err
+
+
+def _read_batch(handler: Handler, ctx: HandlerContext, entries: list[StateEntry]) -> list[Observed | None]:
+    assert handler.read_batch is not None
+    try:
+        return handler.read_batch(ctx, [(e.config, dict(e.attributes)) for e in entries])
+    except (ClientError, BotoCoreError, KeyError, TypeError, ValueError) as err:
+        raise EmulatorApplyError(
+            f"cannot read the {len(entries)} {handler.type} resources the state lists "
+            f"({type(err).__name__}: {err})"
         ) from err
 
 
@@ -138,18 +149,35 @@ def refresh(
     readable = [e for e in state if e.type in handlers and handlers[e.type].read is not None]
     # contexts are made here, not in the threads: their cache is not shared-safe
     contexts = {e.address: context_for(e.address, e.region) for e in readable}
+    # one task per resource, or per (type, context) where one call answers for a whole type
+    tasks: dict[tuple[str, int] | str, list[StateEntry]] = {}
+    for entry in readable:
+        batch = handlers[entry.type].read_batch is not None
+        key = (entry.type, id(contexts[entry.address])) if batch else entry.address
+        tasks.setdefault(key, []).append(entry)
 
-    def read(entry: StateEntry) -> Observed | None:
-        return _read(handlers[entry.type], contexts[entry.address], entry.config, entry.attributes)
+    def read(entries: list[StateEntry]) -> list[Observed | None]:
+        handler, ctx = handlers[entries[0].type], contexts[entries[0].address]
+        if handler.read_batch is None or len(entries) == 1:
+            return [_read(handler, ctx, e.config, e.attributes) for e in entries]
+        return _read_batch(handler, ctx, entries)
 
-    if len(readable) > 1:
+    # the batches first: each is one longer call, and one started last would be the plan's tail
+    groups = sorted(tasks.values(), key=len, reverse=True)
+    if len(groups) > 1:
         with ThreadPoolExecutor(max_workers=REFRESH_WORKERS, thread_name_prefix="refresh") as pool:
-            found = list(pool.map(read, readable))
+            answers = list(pool.map(read, groups))
     else:
-        found = [read(e) for e in readable]
+        answers = [read(g) for g in groups]
+    found = {
+        e.address: o
+        for group, observed in zip(groups, answers, strict=True)
+        for e, o in zip(group, observed, strict=True)
+    }
     gone: list[str] = []
     changed: dict[str, tuple[str, ...]] = {}
-    for entry, observed in zip(readable, found, strict=True):
+    for entry in readable:
+        observed = found[entry.address]
         if observed is None:
             gone.append(entry.address)
             del state.entries[entry.address]

@@ -228,6 +228,7 @@ def start(
         add_permission_boundaries,
         fix_kinesis_put_concurrency,
         fix_policy_condition_semantics,
+        speed_up_request_dispatch,
     )
     from tenantml.emulator.service_principals import let_administrators_stand_in_for_services
 
@@ -237,6 +238,7 @@ def start(
     add_permission_boundaries()
     let_administrators_stand_in_for_services()
     use_iam_action_names()
+    speed_up_request_dispatch()
     enforce = iam_enforcement.requested(default=False) if enforce_iam is None else enforce_iam
     moto = _make_moto_server(sock)
     moto.start()

@@ -95,7 +95,10 @@ class AwsSession:
     ``for_region`` returns a sibling for another region with the same endpoint and cache.
     The session signs as the administrator of ``account_id`` (:func:`admin_credentials`), so
     with IAM enforced the platform's own calls are allowed and land in that account;
-    ``for_account`` returns a session for another account.
+    ``for_account`` returns the session of another account, one per account and endpoint
+    family, so each account's clients are made once; all of them share botocore's service
+    models (loading them took most of a plan's time under IAM enforcement, where every
+    tenant signs as its own account's administrator).
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class AwsSession:
         *,
         account_id: str | None = None,
         _shared: dict[str, Any] | None = None,
+        _family: dict[str, Any] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.region = region
@@ -112,6 +116,20 @@ class AwsSession:
         self._shared = (
             _shared if _shared is not None else {"session": None, "clients": {}, "lock": threading.Lock()}
         )
+        #: what every account's session of this endpoint shares: the sessions, botocore's loader
+        self._family = (
+            _family if _family is not None else {"sessions": {}, "loader": None, "lock": threading.Lock()}
+        )
+        self._family["sessions"].setdefault(self.account_id, self)
+
+    def _data_loader(self) -> Any:
+        """botocore's service-model loader, one for the family (it caches what it parsed)."""
+        with self._family["lock"]:
+            if self._family["loader"] is None:
+                import botocore.session
+
+                self._family["loader"] = botocore.session.get_session().get_component("data_loader")
+            return self._family["loader"]
 
     @property
     def boto3_session(self) -> Any:
@@ -119,25 +137,35 @@ class AwsSession:
         with self._shared["lock"]:
             if self._shared["session"] is None:
                 import boto3
+                import botocore.session
 
+                core = botocore.session.get_session()
+                core.register_component("data_loader", self._data_loader())
                 credentials = admin_credentials(self.account_id)
                 self._shared["session"] = boto3.Session(
                     aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
                     aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
                     region_name=self.region,
+                    botocore_session=core,
                 )
             return self._shared["session"]
 
     def for_region(self, region: str) -> AwsSession:
         if region == self.region:
             return self
-        return AwsSession(self.endpoint, region, account_id=self.account_id, _shared=self._shared)
+        return AwsSession(
+            self.endpoint, region, account_id=self.account_id, _shared=self._shared, _family=self._family
+        )
 
     def for_account(self, account_id: str | None) -> AwsSession:
         """A session signing as the administrator of ``account_id`` (None: this one's)."""
         if account_id is None or account_id == self.account_id:
             return self
-        return AwsSession(self.endpoint, self.region, account_id=account_id)
+        with self._family["lock"]:
+            session = self._family["sessions"].get(account_id)
+        if session is None:
+            session = AwsSession(self.endpoint, self.region, account_id=account_id, _family=self._family)
+        return session.for_region(self.region)
 
     def client(self, service: str, region: str | None = None) -> Any:
         """A cached boto3 client for ``service`` in ``region`` (default: this session's)."""
@@ -164,6 +192,18 @@ class AwsSession:
                     )
                     clients[key] = client
         return client
+
+    def caller_account(self) -> str:
+        """The account the emulator files this session's requests under (``GetCallerIdentity``).
+
+        Asked once per credentials, not per handler context: the answer depends on the keys
+        alone, and a plan made a dozen contexts that each asked again.
+        """
+        account = self._shared.get("caller_account")
+        if account is None:
+            account = self.client("sts").get_caller_identity()["Account"]
+            self._shared["caller_account"] = account
+        return account
 
     def resource(self, service: str, region: str | None = None) -> Any:
         """A boto3 resource (not cached) pointed at the emulator."""

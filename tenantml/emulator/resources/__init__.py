@@ -31,6 +31,7 @@ from tenantml.emulator.resources import (
     vpc_endpoints,
 )
 from tenantml.emulator.resources.base import Handler, HandlerContext
+from tenantml.emulator.resources.batch_reads import BATCH_READERS
 from tenantml.emulator.resources.data_sources import DATA_SOURCES as _COMMON_DATA_SOURCES
 from tenantml.emulator.resources.data_sources import DataSourceHandler
 from tenantml.emulator.resources.reads import READERS
@@ -62,7 +63,11 @@ _MODULES = (
 DATA_SOURCES: Mapping[str, DataSourceHandler] = {**_COMMON_DATA_SOURCES, **eks_access.DATA_SOURCES}
 
 HANDLERS: Mapping[str, Handler] = {
-    handler.type: dataclasses.replace(handler, read=handler.read or READERS.get(handler.type))
+    handler.type: dataclasses.replace(
+        handler,
+        read=handler.read or READERS.get(handler.type),
+        read_batch=handler.read_batch or BATCH_READERS.get(handler.type),
+    )
     for module in _MODULES
     for handler in module.HANDLERS
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +45,7 @@ class HandlerContext:
     def account_id(self) -> str:
         if self._account_id is None:
             try:
-                self._account_id = self.client("sts").get_caller_identity()["Account"]
+                self._account_id = self.session.caller_account()
             except ClientError:  # pragma: no cover - moto always answers
                 self._account_id = EMULATOR_ACCOUNT_ID
         return self._account_id
@@ -75,6 +75,9 @@ Delete = Callable[[HandlerContext, Config, Attributes], None]
 #: located by ``attributes`` (its ids in the state) or, when they are empty (a create whose result
 #: was never recorded), by the identity ``config`` names.
 Read = Callable[[HandlerContext, Config, Attributes], "Observed | None"]
+#: ``read_batch(ctx, [(config, attributes), ...])``: what ``read`` returns for each, in order, from
+#: as few calls as the API allows (refresh reads every resource of a type at once)
+ReadBatch = Callable[[HandlerContext, Sequence[tuple[Config, Attributes]]], "list[Observed | None]"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ class Handler:
     #: ``None`` for a type that cannot be read: its state is trusted, and a crashed create of it
     #: is cleaned up by deleting what the intent names
     read: Read | None = None
+    #: ``read`` for many resources of this type at once; ``None``: refresh reads them one by one
+    read_batch: ReadBatch | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exports", frozenset(self.exports) | {"id", "tags_all"})
@@ -202,6 +207,7 @@ __all__ = [
     "HandlerContext",
     "Observed",
     "Read",
+    "ReadBatch",
     "block",
     "blocks",
     "bool_str",

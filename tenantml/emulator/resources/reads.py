@@ -6,7 +6,8 @@
 ``attributes`` when the state has them, and otherwise (a create whose result a killed apply
 never recorded) by the identity its configuration names: a name, a parent and a key, or, for
 EC2 objects AWS names itself, the parent, the CIDR and the tags the create set. Each read is
-one or two calls; refresh runs them in parallel.
+one or two calls; refresh runs them in parallel, and reads the types a stack holds many of in
+one call per type (:mod:`~tenantml.emulator.resources.batch_reads`, built on the builders here).
 
 The readers live in this module, one row per type in :data:`READERS`, and are attached to the
 handler table in :mod:`tenantml.emulator.resources`.
@@ -234,13 +235,15 @@ def read_alias(ctx: HandlerContext, config: Config, attributes: Attributes) -> O
 def read_role(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
     name = attributes.get("name") or config.get("name")
     found = _get(lambda: ctx.client("iam").get_role(RoleName=name)) if name else None
-    if found is None:
-        return None
-    role = found["Role"]
+    return role_observed(ctx, config, found["Role"]) if found else None
+
+
+def role_observed(ctx: HandlerContext, config: Config, role: Mapping[str, Any]) -> Observed:
+    """A role as ``GetRole`` or ``ListRoles`` describes it."""
     return Observed(
         {
-            "id": name,
-            "name": name,
+            "id": role["RoleName"],
+            "name": role["RoleName"],
             "arn": role["Arn"],
             "unique_id": role["RoleId"],
             "create_date": iam._iso(role["CreateDate"]),
@@ -342,7 +345,14 @@ def read_topic(ctx: HandlerContext, config: Config, attributes: Attributes) -> O
 
 def read_subscription(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
     found = _get(lambda: ctx.client("sns").list_subscriptions_by_topic(TopicArn=config["topic_arn"]))
-    for subscription in (found or {}).get("Subscriptions", []):
+    return subscription_in(ctx, config, attributes, (found or {}).get("Subscriptions", []))
+
+
+def subscription_in(
+    ctx: HandlerContext, config: Config, attributes: Attributes, subscriptions: list[dict[str, Any]]
+) -> Observed | None:
+    """The subscription the state records (by ARN) or ``config`` describes, among its topic's."""
+    for subscription in subscriptions:
         if attributes.get("arn"):
             if subscription["SubscriptionArn"] != attributes["arn"]:
                 continue
@@ -396,16 +406,19 @@ def read_queue(ctx: HandlerContext, config: Config, attributes: Attributes) -> O
 def read_alarm(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
     name = attributes.get("id") or config["alarm_name"]
     found = ctx.client("cloudwatch").describe_alarms(AlarmNames=[name]).get("MetricAlarms", [])
-    if not found:
-        return None
-    alarm = found[0]
+    return alarm_observed(ctx, config, found[0]) if found else None
+
+
+def alarm_observed(ctx: HandlerContext, config: Config, alarm: Mapping[str, Any]) -> Observed:
+    """A metric alarm as ``DescribeAlarms`` describes it."""
     observed = {
         "threshold": alarm.get("Threshold"),
         "evaluation_periods": alarm.get("EvaluationPeriods"),
         "comparison_operator": alarm.get("ComparisonOperator"),
     }
     return Observed(
-        {"id": name, "arn": alarm["AlarmArn"], "tags_all": ctx.tags(config)}, _seen(config, observed)
+        {"id": alarm["AlarmName"], "arn": alarm["AlarmArn"], "tags_all": ctx.tags(config)},
+        _seen(config, observed),
     )
 
 
@@ -415,8 +428,12 @@ def read_log_group(ctx: HandlerContext, config: Config, attributes: Attributes) 
         return None
     groups = ctx.client("logs").describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
     group = next((g for g in groups if g["logGroupName"] == name), None)
-    if group is None:
-        return None
+    return log_group_observed(ctx, config, group) if group else None
+
+
+def log_group_observed(ctx: HandlerContext, config: Config, group: Mapping[str, Any]) -> Observed:
+    """A log group as ``DescribeLogGroups`` describes it."""
+    name = group["logGroupName"]
     return Observed(
         {"id": name, "name": name, "arn": ctx.arn("logs", f"log-group:{name}"), "tags_all": ctx.tags(config)},
         _seen(config, {"retention_in_days": group.get("retentionInDays")}),
@@ -432,8 +449,13 @@ def read_function(ctx: HandlerContext, config: Config, attributes: Attributes) -
     if found is None:
         return None
     if attributes:
-        return Observed(dict(attributes), _seen(config, {"timeout": found.get("Timeout")}))
+        return recorded_function(config, attributes, found)
     return Observed(lambda_._function_attributes(ctx, found, config, lambda_._code(ctx, config)[1]))
+
+
+def recorded_function(config: Config, attributes: Attributes, function: Mapping[str, Any]) -> Observed:
+    """A function the state records, as ``GetFunctionConfiguration`` or ``ListFunctions`` describes it."""
+    return Observed(dict(attributes), _seen(config, {"timeout": function.get("Timeout")}))
 
 
 def read_layer_version(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
@@ -777,9 +799,12 @@ def read_route_table(ctx: HandlerContext, config: Config, attributes: Attributes
     found = _ec2_tagged(
         ctx, config, attributes, "describe_route_tables", "RouteTables", vpc_id=config["vpc_id"]
     )
-    if found is None:
-        return None
-    table_id = found["RouteTableId"]
+    return route_table_observed(ctx, config, found) if found else None
+
+
+def route_table_observed(ctx: HandlerContext, config: Config, table: Mapping[str, Any]) -> Observed:
+    """A route table as ``DescribeRouteTables`` describes it."""
+    table_id = table["RouteTableId"]
     return Observed(
         {
             "id": table_id,
@@ -797,7 +822,11 @@ def _route_table(ctx: HandlerContext, table_id: str) -> dict[str, Any] | None:
 
 
 def read_route(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
-    table = _route_table(ctx, config["route_table_id"])
+    return route_in(config, _route_table(ctx, config["route_table_id"]))
+
+
+def route_in(config: Config, table: Mapping[str, Any] | None) -> Observed | None:
+    """The route ``config`` describes, if the route table (``DescribeRouteTables``) holds it."""
     destination = network._destination(config)
     if table is None or not any(
         all(route.get(k) == v for k, v in destination.items()) for route in table.get("Routes", [])
@@ -816,8 +845,12 @@ def read_route(ctx: HandlerContext, config: Config, attributes: Attributes) -> O
 def read_route_table_association(
     ctx: HandlerContext, config: Config, attributes: Attributes
 ) -> Observed | None:
+    return association_in(config, _route_table(ctx, config["route_table_id"]))
+
+
+def association_in(config: Config, table: Mapping[str, Any] | None) -> Observed | None:
+    """The association ``config`` describes, if the route table (``DescribeRouteTables``) holds it."""
     # located by what it associates, not by id: a replaced association gets a new id
-    table = _route_table(ctx, config["route_table_id"])
     for association in (table or {}).get("Associations", []):
         if (config.get("subnet_id") and association.get("SubnetId") == config["subnet_id"]) or (
             config.get("gateway_id") and association.get("GatewayId") == config["gateway_id"]
@@ -1096,6 +1129,11 @@ def read_bucket_logging(ctx: HandlerContext, config: Config, attributes: Attribu
 # --- EKS access entries (recorded only) -----------------------------------------------------
 
 
+def cluster_lives(found: Mapping[str, Any] | None) -> bool:
+    """Whether ``DescribeCluster`` answered with a cluster that is not being deleted."""
+    return found is not None and found["cluster"].get("status") != "DELETING"
+
+
 def _recorded(create: Any) -> Reader:
     """A record-only EKS resource: it exists while its cluster does, as the state recorded it.
 
@@ -1105,7 +1143,7 @@ def _recorded(create: Any) -> Reader:
 
     def read(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
         cluster = _get(lambda: ctx.client("eks").describe_cluster(name=config["cluster_name"]))
-        if cluster is None or cluster["cluster"].get("status") == "DELETING":
+        if not cluster_lives(cluster):
             return None  # EKS deletes a cluster's access entries with it
         if attributes:
             return Observed(dict(attributes))
