@@ -370,7 +370,7 @@ def models_reproduce(
     outputs: OutputsFile = None,
     endpoint_url: EndpointUrl = None,
 ) -> None:
-    """Re-run a version through the tenant's state machine and compare artifact digests; exits 1
+    """Re-run a version through the pipeline state machine and compare artifact digests; exits 1
     when they differ."""
     from pipelines.runs.reproduce import ReproductionResult, data_object, reproduction_request
     from tenantml.executions import follow_execution, read_run_json
