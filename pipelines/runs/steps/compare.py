@@ -37,6 +37,7 @@ from pipelines.training.train import TrainingConfig, load_model
 
 log = logging.getLogger(__name__)
 
+#: the definition's REPRODUCTION_NAME (the same string: pipelines may not import infra)
 REPRODUCTION_NAME = "reproduction.json"
 #: the run record's artifacts entry naming the result
 REPRODUCTION_ARTIFACT = "reproduction"

@@ -22,13 +22,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from core.errors import ReproductionError, TenantmlError
-from pipelines.data.datasets import load_dataset, split_holdout
+from pipelines.data.datasets import Dataset, load_dataset, split_holdout
 from pipelines.data.validation import check_dataset
 from pipelines.monitoring.baseline import compute_baseline
 from pipelines.runs.arrivals import DataArrival, PinnedVersion
 from pipelines.runs.config import PipelineConfig
 from pipelines.runs.records import StepName, StepStatus
-from pipelines.runs.steps.context import StepContext, run_command
+from pipelines.runs.steps.context import ReproduceRequest, StepContext, run_command
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,9 @@ def prepare(context: StepContext, config: PipelineConfig | None = None) -> dict[
     }
 
 
-def _load_pinned(uri: str, reader: Any, max_bytes: int, version_id: str | None, reproduce: Any) -> Any:
+def _load_pinned(
+    uri: str, reader: Any, max_bytes: int, version_id: str | None, reproduce: ReproduceRequest
+) -> Dataset:
     """The data a registered version was trained on, exactly: gone or changed fails the run, naming it."""
     where = f"version {reproduce.version}'s data {uri} (object version {version_id or '-'})"
     try:
