@@ -139,9 +139,35 @@ SSM_SESSION_MANAGER = (
 #: X-Ray has no resource-level permissions: these are granted on "*"
 XRAY_WRITE = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 
+# --- the feature store (issue 16) --------------------------------------------------------------------
+
+#: serving looks features up by key (at most 100 keys a batch)
+DYNAMODB_READ_ITEMS = ("dynamodb:BatchGetItem", "dynamodb:GetItem")
+#: materialization writes items and reads and moves its watermark item (Query on the table's key)
+DYNAMODB_WRITE_ITEMS = (
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+)
+#: what Athena and the offline store read from the Glue Data Catalog: the catalog, the database and
+#: the view's table each need the grant (https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html)
+GLUE_READ_CATALOG = ("glue:GetDatabase", "glue:GetPartitions", "glue:GetTable")
+
 #: data-bearing actions: a policy rule forbids granting these on ``*`` resources
 DATA_ACTIONS = frozenset(
-    (*S3_READ, *S3_WRITE, *KMS_ENCRYPT_DECRYPT, *KINESIS_READ, *KINESIS_WRITE, *SQS_SEND, *SNS_PUBLISH)
+    (
+        *S3_READ,
+        *S3_WRITE,
+        *KMS_ENCRYPT_DECRYPT,
+        *KINESIS_READ,
+        *KINESIS_WRITE,
+        *SQS_SEND,
+        *SNS_PUBLISH,
+        *DYNAMODB_READ_ITEMS,
+        *DYNAMODB_WRITE_ITEMS,
+        *GLUE_READ_CATALOG,
+    )
 )
 
 #: what an administrator needs to write a kubeconfig for the tenant's cluster (aws eks update-kubeconfig)

@@ -18,7 +18,7 @@ from infra.core import PRIMARY_ID, DataSource, Resource, TenantConstruct
 from infra.identity import PolicyStatement, ServiceLinkedRole, ServiceRole, ServiceRoleProps, policy_document
 from infra.keys import TenantKey
 from infra.network import Network
-from infra.serving import SERVING_CONFIG_ENV, serving_config
+from infra.serving import FEATURES_TABLE_ENV, SERVING_CONFIG_ENV, serving_config
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 #: the latest Amazon Linux 2023 image, resolved by EC2 at launch: no AMI id in the stack
@@ -331,6 +331,8 @@ class FleetServing:
     serving_format: str = "sklearn"
     alias: str = "champion"
     workers: int = 2
+    #: the feature store's online table (tenants with feature views): the server looks features up in it
+    features_table: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -393,6 +395,7 @@ def serving_user_data(region: str, serving: FleetServing) -> str:
             f"{SERVING_CONFIG_ENV}={config}",
             f"AWS_REGION={region}",
             f"AWS_DEFAULT_REGION={region}",
+            *([f"{FEATURES_TABLE_ENV}={serving.features_table}"] if serving.features_table else []),
             "ENV",
             (
                 f"docker run --detach --name tenantml-serving --restart unless-stopped"

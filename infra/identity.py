@@ -16,7 +16,7 @@ from constructs import Construct
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,6 +231,8 @@ class PermissionBoundaryProps:
     metrics_namespace: str
     #: let the SSM agent of the tenant's instances through (EC2 tenants: Session Manager, no SSH)
     session_manager: bool = False
+    #: the Glue database of the tenant's feature store (tenants with feature views); None: no feature store
+    feature_database: str | None = None
 
 
 class PermissionBoundary(TenantConstruct):
@@ -297,10 +299,29 @@ class PermissionBoundary(TenantConstruct):
             PolicyStatement(sid="ImageLogin", actions=actions.ECR_AUTH, resources=("*",)),
             PolicyStatement(sid="EndpointNetwork", actions=actions.SAGEMAKER_VPC_ACCESS, resources=("*",)),
         ]
-        statements += self._pipeline_statements(naming)
+        statements += self._pipeline_statements(naming, props.feature_database)
         if props.session_manager:
             statements.append(
                 PolicyStatement(sid="SessionManager", actions=actions.SSM_SESSION_MANAGER, resources=("*",))
+            )
+        #: what the boundary allows, statement by statement, before any compaction
+        self.statements: tuple[PolicyStatement, ...] = tuple(statements)
+        document = policy_document(statements)
+        # a boundary over IAM's limit is written in fewer characters, granting exactly the same
+        for compact in (_merge_unscoped, _merge_disjoint_services):
+            if len(document) + BOUNDARY_TOKEN_GROWTH > MANAGED_POLICY_MAX:
+                statements = compact(statements)
+                document = policy_document(statements)
+        if len(document) + BOUNDARY_TOKEN_GROWTH > MANAGED_POLICY_MAX:
+            raise ConstructPropsError(
+                [
+                    Problem(
+                        "permission boundary",
+                        f"is {len(document)} characters (plus about {BOUNDARY_TOKEN_GROWTH} once the key ARN "
+                        f"resolves); IAM allows {MANAGED_POLICY_MAX}: shorten the tenant name",
+                        naming.tenant,
+                    )
+                ]
             )
         self.policy = Resource(
             self,
@@ -309,7 +330,7 @@ class PermissionBoundary(TenantConstruct):
             {
                 "name": naming.name("boundary", "role"),
                 "description": f"Permission boundary: the most any role of tenant {naming.tenant} may do",
-                "policy": policy_document(statements),
+                "policy": document,
             },
         )
 
@@ -318,10 +339,25 @@ class PermissionBoundary(TenantConstruct):
         return self.policy.arn_ref
 
     @staticmethod
-    def _pipeline_statements(naming: Naming) -> list[PolicyStatement]:
+    def _pipeline_statements(naming: Naming, feature_database: str | None = None) -> list[PolicyStatement]:
         """The pipeline state machine and its SageMaker jobs (issue 15), a statement per kind with
-        all its resources: a managed policy holds at most 6,144 characters."""
+        all its resources: a managed policy holds at most 6,144 characters. With a feature store
+        (``feature_database``), the same statement also holds what its jobs and servers use: the
+        tenant's DynamoDB tables, and the account's catalog with the tenant's own Glue database and
+        its tables (Glue checks a call against all three)."""
         prefix = naming.prefix
+        feature_actions: tuple[str, ...] = ()
+        feature_resources: tuple[str, ...] = ()
+        if feature_database is not None:
+            feature_actions = (
+                actions.DYNAMODB_READ_ITEMS + actions.DYNAMODB_WRITE_ITEMS + actions.GLUE_READ_CATALOG
+            )
+            feature_resources = (
+                naming.arn_pattern("dynamodb", f"table/{prefix}-*"),
+                naming.arn_pattern("glue", "catalog"),
+                naming.arn_pattern("glue", f"database/{feature_database}"),
+                naming.arn_pattern("glue", f"table/{feature_database}/*"),
+            )
         # one statement: each action applies only to resources of its own type, so the union grants
         # nothing beyond its parts
         return [
@@ -333,7 +369,8 @@ class PermissionBoundary(TenantConstruct):
                 + actions.SAGEMAKER_JOB_LOGS
                 + actions.EVENTS_SYNC_RULE
                 + actions.SFN_START
-                + actions.SFN_DESCRIBE_EXECUTION,
+                + actions.SFN_DESCRIBE_EXECUTION
+                + feature_actions,
                 resources=(
                     *(
                         naming.arn_pattern("sagemaker", f"{kind}-job/{prefix}-*")
@@ -348,6 +385,7 @@ class PermissionBoundary(TenantConstruct):
                     naming.arn_pattern("events", "rule/StepFunctionsGetEventsForSageMaker*"),
                     naming.arn_pattern("states", f"stateMachine:{prefix}-*"),
                     naming.arn_pattern("states", f"execution:{prefix}-*"),
+                    *feature_resources,
                 ),
             ),
             # the state machine's log delivery and trace sampling have no resource-level permissions
@@ -357,6 +395,67 @@ class PermissionBoundary(TenantConstruct):
                 resources=("*",),
             ),
         ]
+
+
+#: IAM's limit on a managed policy document (whitespace is not counted; ours has none)
+MANAGED_POLICY_MAX = 6144
+#: what the boundary grows by when Terraform resolves the key ARN reference it holds
+BOUNDARY_TOKEN_GROWTH = 60
+
+
+def _merge_unscoped(statements: list[PolicyStatement]) -> list[PolicyStatement]:
+    """The same permissions in fewer characters: every unconditional statement on ``*`` becomes one
+    (the union of actions on ``*`` is exactly what they allowed apart). Used only for a boundary that
+    would not fit IAM's limit otherwise, so the others keep their statement ids."""
+    unscoped = [s for s in statements if s.resources == ("*",) and not s.conditions and s.effect == "Allow"]
+    if len(unscoped) < 2:
+        return statements
+    merged = PolicyStatement(
+        sid="Unscoped", actions=tuple(sorted({a for s in unscoped for a in s.actions})), resources=("*",)
+    )
+    return [s for s in statements if s not in unscoped] + [merged]
+
+
+def _services(statement: PolicyStatement) -> frozenset[str]:
+    """The services a statement's actions and resource ARNs belong to (``s3``, ``logs``, ...)."""
+    found = {action.split(":", 1)[0] for action in statement.actions}
+    found |= {resource.split(":")[2] for resource in statement.resources if resource.startswith("arn:")}
+    return frozenset(found)
+
+
+def _merge_disjoint_services(statements: list[PolicyStatement]) -> list[PolicyStatement]:
+    """The same permissions in fewer statements: unconditional statements on named resources whose
+    services do not overlap become one (``Scoped<n>``). An action only ever applies to resources of
+    its own service, so the union of such statements allows exactly what they allowed apart (the
+    boundary's ``Pipeline`` statement is built that way). Statements on ``*``, with conditions or on
+    a reference (whose ARN is not known before apply) are kept as they are."""
+    mergeable = [
+        s
+        for s in statements
+        if s.effect == "Allow"
+        and not s.conditions
+        and "*" not in s.resources
+        and not any(is_token(r) or not r.startswith("arn:") for r in s.resources)
+    ]
+    groups: list[list[PolicyStatement]] = []
+    for statement in mergeable:
+        for group in groups:
+            if not _services(statement) & frozenset().union(*(_services(s) for s in group)):
+                group.append(statement)
+                break
+        else:
+            groups.append([statement])
+    merged = [
+        group[0]
+        if len(group) == 1
+        else PolicyStatement(
+            sid=f"Scoped{i}",
+            actions=tuple(sorted({a for s in group for a in s.actions})),
+            resources=tuple(sorted({r for s in group for r in s.resources})),
+        )
+        for i, group in enumerate(groups, start=1)
+    ]
+    return [s for s in statements if s not in mergeable] + merged
 
 
 #: IAM's limit on a role name, which a service-linked role's name plus its custom suffix must fit

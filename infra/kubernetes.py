@@ -23,7 +23,7 @@ from core.naming import Naming
 from infra.cdk import TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.core import DataSource, Resource, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
-from infra.serving import CONTAINER_PORT, SERVING_CONFIG_ENV, serving_config
+from infra.serving import CONTAINER_PORT, FEATURES_TABLE_ENV, SERVING_CONFIG_ENV, serving_config
 
 KUBERNETES_PROVIDER_SOURCE = "hashicorp/kubernetes"
 #: at least the provider release the committed schema (infra/provider_schema/kubernetes.json) comes from
@@ -137,6 +137,8 @@ class EksServingProps:
     cpu_limit: str = "2"
     memory_limit: str = "2Gi"
     node_selector: Mapping[str, str] | None = None
+    #: the feature store's online table (tenants with feature views): the server looks features up in it
+    features_table: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -334,6 +336,11 @@ class EksServing(TenantConstruct):
                         {"name": "TENANTML_MODEL_PACKAGE_GROUP", "value": props.model_package_group},
                         {"name": "TENANTML_MODEL_ALIAS", "value": props.alias},
                         {"name": "TENANTML_STREAM_NAME", "value": props.stream_name},
+                        *(
+                            [{"name": FEATURES_TABLE_ENV, "value": props.features_table}]
+                            if props.features_table
+                            else []
+                        ),
                         {"name": "AWS_REGION", "value": naming.region},
                         {"name": "AWS_DEFAULT_REGION", "value": naming.region},
                         # archives are unpacked here; the root filesystem is read-only

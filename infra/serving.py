@@ -29,6 +29,8 @@ from infra.keys import TenantKey
 CONTAINER_PORT = 8080
 MODEL_DIR = "/opt/ml/model"
 SERVING_CONFIG_ENV = "TENANTML_SERVING_CONFIG"
+#: the feature store's online table, for servers of tenants with feature views (TenantResources reads it)
+FEATURES_TABLE_ENV = "TENANTML_FEATURES_TABLE"
 VARIANT_NAME = "primary"
 #: untagged layers left by failed pushes go after this long; tagged images are kept up to a count
 UNTAGGED_IMAGE_DAYS = 7
@@ -182,6 +184,8 @@ class SageMakerEndpointProps:
     model_version: int
     serving_format: Literal["sklearn", "onnx"] = "sklearn"
     stream_name: str
+    #: the feature store's online table (tenants with feature views): the server looks features up in it
+    features_table: str | None = None
     subnet_ids: Sequence[str]
     vpc_id: str
     instance_type: str = "ml.m5.large"
@@ -264,6 +268,8 @@ class SageMakerEndpoint(TenantConstruct):
                 source={"kind": "directory", "path": MODEL_DIR},
             ),
         }
+        if props.features_table is not None:
+            environment[FEATURES_TABLE_ENV] = props.features_table
         container = {"model_package_name": self.package_arn, "environment": environment}
         vpc = {"subnets": list(props.subnet_ids), "security_group_ids": [group.id_ref]}
         model_digest = content_hash({"container": container, "vpc": vpc, "role": props.role.role_arn}, 8)

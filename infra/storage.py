@@ -8,6 +8,7 @@ and carries lifecycle rules. None of it can be switched off through props.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from constructs import Construct
@@ -89,6 +90,11 @@ ABORT_INCOMPLETE_UPLOADS = {
     "filter": [{"prefix": ""}],
     "abort_incomplete_multipart_upload": [{"days_after_initiation": 7}],
 }
+
+
+def _pascal_prefix(prefix: str) -> str:
+    """``feature-store/`` -> ``FeatureStore``: a prefix as part of a statement id (alphanumeric)."""
+    return "".join(part.title() for part in re.split(r"[/_-]", prefix) if part)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,7 +205,7 @@ class SecureBucket(TenantConstruct):
 
     def grant_read_prefix(self, role: ServiceRole, prefix: str) -> None:
         """Read and list the objects under ``prefix`` only (e.g. ``labels/``), not the whole bucket."""
-        verb = "Read" + "".join(part.title() for part in prefix.strip("/").split("/"))
+        verb = "Read" + _pascal_prefix(prefix)
         role.grant(self._sid(verb), actions.S3_READ_OBJECTS, [f"{self.bucket_arn}/{prefix}*"])
         role.grant(
             self._sid(f"List{verb.removeprefix('Read')}"),
@@ -211,7 +217,7 @@ class SecureBucket(TenantConstruct):
 
     def grant_write_prefix(self, role: ServiceRole, prefix: str) -> None:
         """Write the objects under ``prefix`` only (e.g. ``batch/``), not the whole bucket."""
-        verb = "Write" + "".join(part.title() for part in prefix.strip("/").split("/"))
+        verb = "Write" + _pascal_prefix(prefix)
         role.grant(self._sid(verb), actions.S3_WRITE, [f"{self.bucket_arn}/{prefix}*"])
         self.props.key.grant_encrypt_decrypt(role)
 

@@ -223,8 +223,9 @@ class PythonFunction(TenantConstruct):
     def function_arn(self) -> str:
         return self.function.arn_ref
 
-    def add_s3_trigger(self, bucket: SecureBucket, prefix: str) -> None:
-        """Run on every object created under ``prefix`` (one notification resource per bucket)."""
+    def add_s3_trigger(self, bucket: SecureBucket, *prefixes: str) -> None:
+        """Run on every object created under each of ``prefixes`` (S3 allows one notification
+        resource per bucket: all of them go in it)."""
         permission = Resource(
             self,
             "AllowS3",
@@ -251,10 +252,45 @@ class PythonFunction(TenantConstruct):
                         "events": ["s3:ObjectCreated:*"],
                         "filter_prefix": prefix,
                     }
+                    for prefix in prefixes
                 ],
             },
             depends_on=[permission],
         )
+
+    def add_schedule_trigger(self, schedule_expression: str, *, description: str) -> Resource:
+        """Run on an EventBridge schedule (``rate(15 minutes)``, ``cron(...)``); only this rule may invoke."""
+        rule = Resource(
+            self,
+            "Schedule",
+            "aws_cloudwatch_event_rule",
+            {
+                "name": self.props.naming.name(f"{self.props.component}-schedule"),
+                "description": description,
+                "schedule_expression": schedule_expression,
+                "state": "ENABLED",
+            },
+        )
+        permission = Resource(
+            self,
+            "AllowSchedule",
+            "aws_lambda_permission",
+            {
+                "statement_id": "AllowScheduleInvoke",
+                "action": "lambda:InvokeFunction",
+                "function_name": self.function.ref("function_name"),
+                "principal": "events.amazonaws.com",
+                "source_arn": rule.arn_ref,
+            },
+        )
+        Resource(
+            self,
+            "ScheduleTarget",
+            "aws_cloudwatch_event_target",
+            {"rule": rule.ref("name"), "target_id": self.props.component, "arn": self.function_arn},
+            depends_on=[permission],
+        )
+        return rule
 
     def add_kinesis_trigger(
         self, stream: InferenceStream, *, batch_size: int = 500, window_seconds: int = 1

@@ -109,6 +109,9 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "aws_sagemaker_endpoint_configuration",
     "aws_sagemaker_endpoint",
     "aws_dynamodb_table",
+    # the feature store's offline catalog (issue 16)
+    "aws_glue_catalog_database",
+    "aws_glue_catalog_table",
     "aws_cloudwatch_dashboard",
     "aws_lambda_function_event_invoke_config",
     "aws_ecr_repository",

@@ -87,5 +87,6 @@ class TenantKubernetesStack(TenantStack):
                 target_cpu_percent=spec.serving.target_cpu_percent,
                 workers=spec.serving.workers,
                 node_selector={WORKLOAD_LABEL: "serving"},
+                features_table=naming.name("features") if spec.features.views else None,
             ),
         )

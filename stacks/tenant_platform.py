@@ -14,6 +14,7 @@ from typing import Any
 from constructs import Construct
 
 from core.contract import BATCH_PREFIX, LIVE_QUALITY_METRIC, live_quality_dimensions, metrics_namespace
+from core.feature_layout import LANDING_PREFIX, glue_database
 from core.naming import Naming
 from core.platform import PlatformSpec, state_bucket_name, state_key, state_key_alias, tenant_account
 from core.spec import TenantSpec
@@ -22,6 +23,7 @@ from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_me
 from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps, FleetServing
 from infra.core import DataSource, TenantConstruct, TenantStack
+from infra.feature_store import FeatureStore, FeatureStoreProps
 from infra.flow_logs import VpcFlowLog, VpcFlowLogProps
 from infra.identity import (
     PermissionBoundary,
@@ -189,6 +191,9 @@ class TenantPlatformStack(TenantStack):
                 naming=naming,
                 metrics_namespace=metrics_namespace(spec.name),
                 session_manager=spec.compute.kind == "ec2",
+                feature_database=glue_database(spec.name, spec.environment.value)
+                if spec.features.views
+                else None,
             ),
             key_arn=key.key_arn,
         )
@@ -211,6 +216,7 @@ class TenantPlatformStack(TenantStack):
         alerts.grant_publish(roles["pipelines"])
         roles["pipelines"].grant_pass_role(roles["training"])
         roles["pipelines"].grant_pass_role(roles["serving"])
+        features = self._feature_store(spec, naming, account, key, storage, alerts, roles)
 
         network = Network(
             self,
@@ -276,6 +282,7 @@ class TenantPlatformStack(TenantStack):
                         stream_name=stream.stream_name,
                         serving_format=spec.model.serving_format,
                         workers=spec.serving.workers,
+                        features_table=features.table_name if features else None,
                     ),
                     instance_tags=spec.all_tags,
                 ),
@@ -283,6 +290,8 @@ class TenantPlatformStack(TenantStack):
             # the instances serve: they pull the image, log inferences and publish serving metrics
             images.grant_pull(roles["pipelines"])
             stream.grant_write(roles["pipelines"])
+            if features:  # the instances look features up for requests that carry only entity keys
+                features.grant_read_online(roles["pipelines"])
             grant_put_metrics(roles["pipelines"], metrics_namespace(spec.name))
             compute_outputs = {
                 "launch_template_id": fleet.launch_template_id,
@@ -302,6 +311,7 @@ class TenantPlatformStack(TenantStack):
             roles["serving"],
             boundary.policy_arn,
             cluster,
+            features,
         )
 
         environment = {
@@ -352,6 +362,15 @@ class TenantPlatformStack(TenantStack):
         )
         starters = ("data_arrival", "alarm")
         pipeline_environment = {"TENANTML_PIPELINE_STATE_MACHINE_ARN": pipeline.state_machine_arn}
+        extra_environment: dict[str, dict[str, str]] = {name: dict(pipeline_environment) for name in starters}
+        if features:
+            feature_environment = {
+                "TENANTML_FEATURES_TABLE": features.table_name,
+                "TENANTML_FEATURES_DATABASE": features.database_name,
+                "TENANTML_FEATURE_VIEWS": ",".join(v.name for v in spec.features.views),
+            }
+            extra_environment["data_arrival"] |= feature_environment
+            extra_environment["features"] = feature_environment
         functions = self._functions(
             naming,
             spec,
@@ -360,7 +379,7 @@ class TenantPlatformStack(TenantStack):
             account.account_id,
             environment,
             build_dir,
-            {name: pipeline_environment for name in starters},
+            extra_environment,
         )
         # slim handlers (issue 15): each role may do exactly what its handler does
         for name in starters:
@@ -380,7 +399,22 @@ class TenantPlatformStack(TenantStack):
         stream.grant_read(roles["training"])
         # `tenantml monitor` reads the tenant's alarm states as the monitoring job's role (it does that job)
         alerts.grant_read_alarms(roles["training"])
-        functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
+        if features:
+            # landed feature data (data arrival) and the schedule (features) each start a features job
+            for name in ("data_arrival", "features"):
+                functions[name].role.grant(
+                    "StartFeaturesJob",
+                    actions.SAGEMAKER_START_PROCESSING,
+                    [naming.arn_pattern("sagemaker", f"processing-job/{naming.prefix}-features-*")],
+                )
+                functions[name].role.grant_pass_role(roles["training"], service="sagemaker.amazonaws.com")
+            functions["data_arrival"].add_s3_trigger(storage.data, "incoming/", LANDING_PREFIX)
+            functions["features"].add_schedule_trigger(
+                f"rate({spec.features.materialize_every_minutes} minutes)",
+                description=f"Materializes the feature views of tenant {spec.name} offline to online",
+            )
+        else:
+            functions["data_arrival"].add_s3_trigger(storage.data, "incoming/")
         functions["monitor"].add_kinesis_trigger(stream)
         # only the alarm Lambda hears raw alarm transitions; it republishes actionable ones to alerts
         functions["alarm"].add_sns_trigger(alerts.alarms_topic_arn)
@@ -417,9 +451,50 @@ class TenantPlatformStack(TenantStack):
             **serving_outputs,
             "pipeline_state_machine_arn": pipeline.state_machine_arn,
         }
+        if features:
+            outputs |= {
+                "features_table_name": features.table.ref("name"),
+                "features_table_arn": features.table_arn,
+                "features_glue_database": features.database.ref("name"),
+            }
         for output_id, value in outputs.items():
             TerraformOutput(self, output_id, value=value)
         TerraformOutput(self, "private_subnet_ids", value=network.private_subnet_ids)
+
+    def _feature_store(
+        self,
+        spec: TenantSpec,
+        naming: Naming,
+        account: Account,
+        key: TenantKey,
+        storage: TenantStorage,
+        alerts: AlertTopic,
+        roles: Mapping[str, ServiceRole],
+    ) -> FeatureStore | None:
+        """The online table, the offline catalog and freshness alarms, for a spec with feature views;
+        the job role (the ``features`` job ingests and materializes, training reads) gets both stores,
+        the servers (``_serving``, the EC2 instances) read the online one."""
+        if not spec.features.views:
+            return None
+        features = FeatureStore(
+            self,
+            "Features",
+            FeatureStoreProps(
+                naming=naming,
+                key=key,
+                data=storage.data,
+                alerts=alerts,
+                views=tuple(spec.features.views),
+                account_id=account.account_id,
+                partition=account.partition,
+                materialize_every_minutes=spec.features.materialize_every_minutes,
+                deletion_protection=spec.environment.value == "prod",
+            ),
+        )
+        features.grant_read_offline(roles["training"])
+        features.grant_write_offline(roles["training"])
+        features.grant_write_online(roles["training"])
+        return features
 
     @staticmethod
     def _cluster_props(
@@ -486,11 +561,14 @@ class TenantPlatformStack(TenantStack):
         role: ServiceRole,
         boundary_arn: str,
         cluster: EksCluster | None,
+        features: FeatureStore | None,
     ) -> dict[str, str]:
         """The image repository's grants and, as the spec chooses, a SageMaker endpoint or the IRSA role of
         the EKS serving workload (the workload itself is the tenant's Kubernetes stack, ``stacks/kubernetes``)."""
         serving = spec.serving
         images.grant_pull(role)
+        if features:
+            features.grant_read_online(role)
         outputs = {
             "image_repository_url": images.repository_url,
             "image_repository_name": images.repository_name,
@@ -512,6 +590,7 @@ class TenantPlatformStack(TenantStack):
                     model_version=serving.model_version,
                     serving_format=spec.model.serving_format,
                     stream_name=stream.stream.ref("name"),
+                    features_table=features.table_name if features else None,
                     subnet_ids=network.private_subnet_ids,
                     vpc_id=network.vpc_id,
                     instance_type=serving.instance_type,
@@ -548,6 +627,8 @@ class TenantPlatformStack(TenantStack):
             stream.grant_write(pods)
             grant_put_metrics(pods, metrics_namespace(spec.name))
             images.grant_pull(pods)
+            if features:
+                features.grant_read_online(pods)
             outputs |= {
                 "serving_namespace": names.namespace,
                 "serving_service_account": names.service_account,
@@ -575,6 +656,8 @@ class TenantPlatformStack(TenantStack):
             "monitor": "Turns inference logs into drift and health metrics",
             "alarm": "Acts on alarms: alerts and retrains",
         }
+        if spec.features.views:
+            descriptions["features"] = "Starts the scheduled materialization of the feature views"
         return {
             handler: PythonFunction(
                 holders,

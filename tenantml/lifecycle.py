@@ -141,8 +141,8 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
     import boto3
 
     from pipelines.registry.factory import open_registry
-    from pipelines.serving.app import create_app, default_logger_factory
-    from pipelines.serving.config import InferenceLogConfig, ServerConfig
+    from pipelines.serving.app import create_app, default_logger_factory, default_lookup_factory
+    from pipelines.serving.config import FeatureLookupConfig, InferenceLogConfig, ServerConfig
     from pipelines.serving.follow import ChampionFollower
     from pipelines.serving.loader import RegistrySource
     from pipelines.serving.openapi import read_model_description
@@ -168,6 +168,7 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
             session: Any = session,
             group: str = group,
             stream: str = outputs["stream_name"],
+            table: str | None = outputs.get("features_table_name"),
         ) -> Any:
             # pinned by number: a server never changes version under its clients
             config = ServerConfig(
@@ -178,11 +179,23 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
                 inference_log=InferenceLogConfig(
                     stream_name=stream, region=spec.region, endpoint_url=context.endpoint
                 ),
+                # a model trained on feature views takes requests with only their entity keys
+                features=(
+                    FeatureLookupConfig(
+                        table_name=table,
+                        views=[spec.features.view(name) for name in spec.model.feature_views],
+                        region=spec.region,
+                        endpoint_url=context.endpoint,
+                    )
+                    if table and spec.model.feature_views
+                    else None
+                ),
             )
             return create_app(
                 config,
                 loader=functools.partial(_load_as, session, spec.region, context.endpoint),
                 logger_factory=functools.partial(default_logger_factory, session=role),
+                lookup_factory=functools.partial(default_lookup_factory, session=role),
             )
 
         # the watch reads the registry as the serving role, as the endpoint's container would

@@ -49,6 +49,8 @@ class WorkloadRole:
 
 SERVING = WorkloadRole("serving", "serving_role_arn")
 MONITOR = WorkloadRole("monitor", "training_role_arn")
+#: the ``features`` job (ingest, materialize) runs as the jobs' role too
+FEATURES = WorkloadRole("features job", "training_role_arn")
 
 
 def workload_role_arn(found: TenantOutputs, role: WorkloadRole) -> str | None:

@@ -93,6 +93,9 @@ REPLACEMENT_ATTRIBUTES: dict[str, tuple[Entry, ...]] = {
     "aws_s3_bucket_notification": ("bucket",),
     "aws_s3_bucket_logging": ("bucket", "expected_bucket_owner"),
     "aws_dynamodb_table": ("name", "hash_key", "range_key", "local_secondary_index"),
+    # the Glue Data Catalog: a database or table is renamed only by making a new one; the rest is UpdateDatabase/UpdateTable
+    "aws_glue_catalog_database": ("name", "catalog_id"),
+    "aws_glue_catalog_table": ("name", "database_name", "catalog_id"),
     # --- keys
     "aws_kms_key": (
         "customer_master_key_spec",

@@ -444,6 +444,38 @@ def _on_failure_destinations(resource: SynthResource, stack: SynthStack) -> list
     return found
 
 
+@rule(
+    "TM-DYNAMODB-001",
+    Severity.ERROR,
+    "DynamoDB table encrypted with a customer KMS key",
+    ("aws_dynamodb_table",),
+)
+def dynamodb_table_encryption(resource: SynthResource, stack: SynthStack) -> Result:
+    """Online feature values are tenant data: a table must be encrypted with a named KMS key (the
+    tenant key: server_side_encryption enabled with kms_key_arn), so that reading it also needs
+    kms:Decrypt on that key. DynamoDB's default (an AWS-owned key) cannot be scoped to one tenant."""
+    sse = first_block(resource.body, "server_side_encryption")
+    if truthy(sse.get("enabled")) and sse.get("kms_key_arn"):
+        return Result.ok()
+    if truthy(sse.get("enabled")):
+        return Result.fail(
+            "server_side_encryption names no kms_key_arn (the AWS managed key); name the tenant key"
+        )
+    return Result.fail("server_side_encryption is not enabled with the tenant key")
+
+
+@rule(
+    "TM-DYNAMODB-002", Severity.WARNING, "DynamoDB table has point-in-time recovery", ("aws_dynamodb_table",)
+)
+def dynamodb_point_in_time_recovery(resource: SynthResource, stack: SynthStack) -> Result:
+    """A bad materialization or a mistaken delete can be undone only from continuous backups
+    (point_in_time_recovery enabled). A warning: the online store can also be rebuilt from the
+    offline store, slowly."""
+    if truthy(first_block(resource.body, "point_in_time_recovery").get("enabled")):
+        return Result.ok()
+    return Result.fail("point_in_time_recovery is not enabled")
+
+
 @rule("TM-LAMBDA-001", Severity.WARNING, "Lambda function has a dead-letter queue", ("aws_lambda_function",))
 def lambda_dead_letter_queue(resource: SynthResource, stack: SynthStack) -> Result:
     """An asynchronous event that fails every retry is dropped unless the function has a

@@ -1,8 +1,15 @@
-"""Data arrival: an object landed under ``incoming/`` in the tenant's data bucket; start its pipeline run.
+"""Data arrival: an object landed in the tenant's data bucket; start the work it calls for.
 
-Slim: it parses the S3 event and starts one execution of the tenant's pipeline state machine per
-dataset object (the execution name is the run id, derived from the object version, so a
-redelivered event is skipped as a duplicate). The work itself runs in SageMaker jobs.
+Slim: it parses the S3 event and, per object,
+
+- under ``incoming/``: starts one execution of the tenant's pipeline state machine (the execution
+  name is the run id, derived from the object version, so a redelivered event is skipped as a
+  duplicate);
+- under ``features/<view>/`` (tenants with feature views): starts one ``features`` processing job
+  that ingests the file and materializes the view (the job name is derived from the object version,
+  so a redelivered event starts nothing new).
+
+The work itself runs in SageMaker jobs.
 """
 
 from __future__ import annotations
@@ -14,7 +21,10 @@ from urllib.parse import unquote_plus
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import S3Event
+from botocore.exceptions import ClientError
 
+from core.feature_layout import view_of_landed_key
+from pipelines.features.job_request import is_duplicate_job, landed_job_request
 from pipelines.runs.execution_input import pipeline_input, run_id_for_data
 from pipelines.runs.pipeline_start import (
     STATE_MACHINE_ENV,
@@ -26,24 +36,58 @@ from pipelines.runs.pipeline_start import (
 )
 
 logger = Logger()
-_sfn: Any = None
+#: the views the tenant declares (comma-separated); set only for tenants with feature views
+FEATURE_VIEWS_ENV = "TENANTML_FEATURE_VIEWS"
+_clients: dict[str, Any] = {}
 
 
-def _client() -> Any:
+def _client(service: str = "stepfunctions") -> Any:
     """Made on first use (never at import), then reused by warm invocations."""
-    global _sfn
-    if _sfn is None:
-        _sfn = boto3.client("stepfunctions")
-    return _sfn
+    if service not in _clients:
+        _clients[service] = boto3.client(service)
+    return _clients[service]
+
+
+def _start_features_job(view: str, bucket: str, key: str, version: str | None) -> dict[str, Any]:
+    request = landed_job_request(os.environ, view=view, bucket=bucket, key=key, version=version)
+    name = request["ProcessingJobName"]
+    try:
+        _client("sagemaker").create_processing_job(**request)
+        outcome = "started"
+    except ClientError as err:
+        if not is_duplicate_job(err.response):
+            raise
+        outcome = "duplicate"  # SageMaker never reuses a job name: this file's job exists
+    logger.info(f"feature data arrived at s3://{bucket}/{key}: job {name} {outcome}", extra={"job": name})
+    return {
+        "job": name,
+        "outcome": outcome,
+        "view": view,
+        "bucket": bucket,
+        "key": key,
+        "version_id": version,
+    }
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     env = required_env(os.environ, STATE_MACHINE_ENV, "TENANTML_TENANT")
     model = model_name(os.environ)
-    runs = []
+    views = {v for v in os.environ.get(FEATURE_VIEWS_ENV, "").split(",") if v}
+    runs, feature_jobs = [], []
     for record in S3Event(event).records:
         key = unquote_plus(record.s3.get_object.key)
+        view = view_of_landed_key(key)
+        if view is not None:
+            if view not in views:
+                logger.warning(
+                    f"ignored s3://{record.s3.bucket.name}/{key}: {view!r} is not a feature view of the "
+                    f"tenant (declared: {', '.join(sorted(views)) or 'none'})"
+                )
+                continue
+            bucket, version = record.s3.bucket.name, record.s3.get_object.version_id
+            feature_jobs.append(_start_features_job(view, bucket, key, version))
+            continue
         if not is_dataset_key(key):
             logger.info(f"ignored s3://{record.s3.bucket.name}/{key}: not a dataset under incoming/")
             continue
@@ -69,4 +113,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         runs.append(
             {"run_id": run_id, "outcome": outcome, "bucket": bucket, "key": key, "version_id": version}
         )
-    return {"runs": runs}
+    return {"runs": runs, "feature_jobs": feature_jobs}

@@ -173,9 +173,12 @@ class OfflineStore:
         columns = [*view.entity_names, *view.feature_names, *timestamp_columns(view)]
         return table.cast(pa.schema([schema.field(c) for c in columns]))
 
-    def training_set(self, views: list[FeatureViewSpec], entities: Path, out: Path) -> TrainingSetResult:
+    def training_set(
+        self, views: list[FeatureViewSpec], entities: Path, out: Path, *, keep_keys: bool = True
+    ) -> TrainingSetResult:
         """The point-in-time training set of ``entities`` (:mod:`pipelines.features.point_in_time`),
-        written to ``out``. Raises :class:`~core.errors.FeatureDataError` for a bad entity table,
+        written to ``out``; without ``keep_keys``, as the pipeline trains on it (no entity keys, no
+        ``event_timestamp``). Raises :class:`~core.errors.FeatureDataError` for a bad entity table,
         with nothing written to ``out``."""
         work = Path(tempfile.mkdtemp(prefix="entities-", dir=self.cache_dir))
         try:
@@ -187,7 +190,7 @@ class OfflineStore:
                 download += synced.seconds
                 view_files[view.name] = self._files_or_empty(view, synced.files)
             started = time.perf_counter()
-            write_training_set(views, staged, view_files, out, self._settings())
+            write_training_set(views, staged, view_files, out, self._settings(), keep_keys=keep_keys)
             joined = time.perf_counter() - started
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -101,10 +101,24 @@ def latest_rows_sql(view: FeatureViewSpec, files: Sequence[Path], *, bounded_bel
     )
 
 
+def join_columns(views: Sequence[FeatureViewSpec]) -> list[str]:
+    """The columns that only locate a row (every view's entity keys and ``event_timestamp``): what a
+    model must not learn from, dropped from a training set made for the pipeline."""
+    names = [EVENT_TIMESTAMP]
+    for view in views:
+        names += [e for e in view.entity_names if e not in names]
+    return names
+
+
 def training_set_sql(
-    views: Sequence[FeatureViewSpec], entities: EntityTable, view_files: Mapping[str, Sequence[Path]]
+    views: Sequence[FeatureViewSpec],
+    entities: EntityTable,
+    view_files: Mapping[str, Sequence[Path]],
+    *,
+    keep_keys: bool = True,
 ) -> str:
-    """The DuckDB query of the training set: the entity rows in input order, then each view's features."""
+    """The DuckDB query of the training set: the entity rows in input order, then each view's
+    features; without ``keep_keys``, the entity rows lose :func:`join_columns`."""
     event = quote(EVENT_TIMESTAMP)
     replace = f" REPLACE (CAST({event} AS TIMESTAMPTZ) AS {event})" if entities.timestamp_is_text else ""
     ctes = [
@@ -114,7 +128,8 @@ def training_set_sql(
         )
     ]
     joins: list[str] = []
-    selected = [f"entity.* EXCLUDE ({ROW_NUMBER})"]
+    excluded = [ROW_NUMBER] + ([] if keep_keys else [quote(c) for c in join_columns(views)])
+    selected = [f"entity.* EXCLUDE ({', '.join(excluded)})"]
     for index, view in enumerate(views):
         alias = f"v{index}"
         ts = quote(view.timestamp)
@@ -138,6 +153,8 @@ def write_training_set(
     view_files: Mapping[str, Sequence[Path]],
     out: Path,
     settings: DuckDbSettings,
+    *,
+    keep_keys: bool = True,
 ) -> None:
     """Run the join and write ``out`` (CSV if it ends in ``.csv``, else Parquet); all or nothing."""
     # snappy: on float features zstd doubles the CPU time of the whole write, for little gain
@@ -151,7 +168,8 @@ def write_training_set(
     con = connect(settings)
     try:
         con.execute(
-            f"COPY ({training_set_sql(views, entities, view_files)}) TO {literal(str(partial))} {fmt}"
+            f"COPY ({training_set_sql(views, entities, view_files, keep_keys=keep_keys)}) "
+            f"TO {literal(str(partial))} {fmt}"
         )
         partial.replace(out)
     except duckdb.ConversionException as err:  # a timestamp text the checks let through

@@ -1,6 +1,7 @@
 """What a retrain trains on: the reference data plus the recent traffic whose labels came back.
 
-:func:`assemble_retraining_set` reads the reference (the dataset the retrain's execution names) and the labelled traffic of the last
+:func:`assemble_retraining_set` reads the reference (the data the champion was trained on:
+:func:`champion_reference`) and the labelled traffic of the last
 ``window_hours`` (the predictions the monitor kept, joined with the labels delivered under
 ``labels/``: :func:`pipelines.monitoring.labelled_traffic.labelled_traffic`), and writes them as one
 Parquet dataset to ``retraining/<model>/datasets/<run id>.parquet`` in the artifacts bucket: the
@@ -30,10 +31,12 @@ from typing import Any
 import pandas as pd
 
 from core.contract import LABELS_PREFIX
+from core.errors import ModelVersionNotFoundError
 from core.spec import ModelSpec
 from pipelines.data.datasets import load_dataset
-from pipelines.data.uris import s3_uri
+from pipelines.data.uris import parse_s3_uri, s3_uri
 from pipelines.monitoring.labelled_traffic import META_COLUMNS, PREDICTIONS_PREFIX, labelled_traffic
+from pipelines.registry.interface import CHAMPION, ModelRegistry
 from pipelines.registry.lineage import DataSource
 from pipelines.runs.arrivals import DataArrival, PinnedVersion
 
@@ -50,6 +53,29 @@ class RetrainingSet:
     sources: list[DataSource] = field(default_factory=list)
     rows: int = 0
     labelled_rows: int = 0
+
+
+def champion_reference(registry: ModelRegistry, fallback: DataArrival) -> DataArrival:
+    """The reference a retrain starts from: the data the champion was trained on (its lineage's
+    reference source when the champion was itself a retrain), pinned to that object version.
+
+    Not simply the newest file under ``incoming/``: that may be a file whose run failed (corrupt,
+    invalid) or was rejected, and a retrain must start from data known to make a good model.
+    ``fallback`` (what the execution names) when there is no champion or it has no lineage.
+    """
+    try:
+        champion = registry.get_version_by_alias(CHAMPION)
+    except ModelVersionNotFoundError:
+        return fallback
+    lineage = champion.lineage
+    if lineage is None:
+        return fallback
+    reference = next((s for s in lineage.data_sources if s.kind == REFERENCE), None)
+    uri, version = (
+        (reference.uri, reference.version_id) if reference else (lineage.data_uri, lineage.data_version_id)
+    )
+    bucket, key = parse_s3_uri(uri)
+    return DataArrival(bucket=bucket, key=key, version_id=version)
 
 
 def retraining_key(model: str, run_id: str) -> str:

@@ -10,6 +10,9 @@
 - ``GET /openapi.json``: the model's input signature, outputs and version.
 - ``GET /metrics``: this worker's counters, inference-log drops and failures included.
 
+A model trained on feature views (``ServerConfig.features``) also takes requests that carry only
+the views' entity keys: :mod:`pipelines.serving.feature_lookup` fills the rest from the online store.
+
 The model loads in a thread started at lifespan startup, so the port answers (503) at once.
 Predictions run on the event loop when they are fast (a planned one-row prediction takes about
 0.1 ms, less than a thread hop); those the load-time calibration expects to take longer than
@@ -38,10 +41,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core.errors import InferenceInputError
+from pipelines.features.online import OnlineStore
 from pipelines.inference_log.kinesis import put_records_client_factory
 from pipelines.inference_log.logger import KinesisInferenceLogger, LogEntry, LoggerSettings
 from pipelines.serving import codecs
 from pipelines.serving.config import ServerConfig
+from pipelines.serving.feature_lookup import FeatureLookup, dynamodb_client
 from pipelines.serving.loader import LoadedModel, RegistrySource, load, wait_for_alias
 from pipelines.serving.openapi import build_openapi
 from pipelines.serving.pipeline_plan import PredictionResult
@@ -57,6 +62,7 @@ _OFFLOAD_PARSE_BYTES = 256 * 1024
 
 Loader = Callable[[ServerConfig], LoadedModel]
 LoggerFactory = Callable[[ServerConfig, LoadedModel], KinesisInferenceLogger | None]
+LookupFactory = Callable[[ServerConfig, LoadedModel], FeatureLookup | None]
 
 
 def default_loader(config: ServerConfig) -> LoadedModel:
@@ -93,6 +99,25 @@ def default_logger_factory(
     )
 
 
+def default_lookup_factory(
+    config: ServerConfig, model: LoadedModel, *, session: Any = None
+) -> FeatureLookup | None:
+    """The online feature lookup ``config`` asks for; ``session`` (botocore) signs its reads if given."""
+    settings = config.features
+    if settings is None:
+        return None
+    client = dynamodb_client(
+        settings.region, settings.endpoint_url, role_arn=settings.role_arn, session=session
+    )
+    return FeatureLookup(
+        OnlineStore(client, settings.table_name, max_attempts=settings.max_attempts, backoff_base=0.01),
+        settings.views,
+        model.schema,
+        cache_size=settings.cache_size,
+        cache_ttl_seconds=settings.cache_ttl_seconds,
+    )
+
+
 class ModelServer:
     """State and endpoints of one worker process."""
 
@@ -102,10 +127,14 @@ class ModelServer:
         *,
         loader: Loader = default_loader,
         logger_factory: LoggerFactory = default_logger_factory,
+        lookup_factory: LookupFactory = default_lookup_factory,
     ) -> None:
         self.config = config
         self._loader = loader
         self._logger_factory = logger_factory
+        self._lookup_factory = lookup_factory
+        #: the model's feature views' lookup (None: requests carry every feature)
+        self.lookup: FeatureLookup | None = None
         self.status = "starting"
         self.error: str | None = None
         self.model: LoadedModel | None = None
@@ -140,6 +169,7 @@ class ModelServer:
             model = self._loader(self._pinned())
             self._calibrate(model)
             self._openapi = orjson.dumps(build_openapi(model, max_body_bytes=self.config.max_body_bytes))
+            self.lookup = self._lookup_factory(self.config, model)
             self.inference_logger = self._logger_factory(self.config, model)
             if self.inference_logger is not None:
                 self.inference_logger.start()
@@ -224,6 +254,7 @@ class ModelServer:
             "responses": {str(k): v for k, v in sorted(self.responses.items())},
             "client_disconnects": self.client_disconnects,
             "inference_log": self.inference_logger.snapshot() if self.inference_logger else None,
+            "feature_lookup": self.lookup.snapshot() if self.lookup else None,
         }
         return Response(orjson.dumps(body), 200, media_type=codecs.JSON)
 
@@ -244,10 +275,13 @@ class ModelServer:
             body = await self._read_body(request)
             if not body.strip():
                 raise InferenceInputError("the request body is empty", code="empty_body")
-            parse = parse_csv if in_format == codecs.CSV else parse_json
-            if len(body) > _OFFLOAD_PARSE_BYTES:
+            if self.lookup is not None:
+                batch = await self._parse_with_lookup(self.lookup, body, in_format)
+            elif len(body) > _OFFLOAD_PARSE_BYTES:
+                parse = parse_csv if in_format == codecs.CSV else parse_json
                 batch = await anyio.to_thread.run_sync(parse, body, model.schema)
             else:
+                parse = parse_csv if in_format == codecs.CSV else parse_json
                 batch = parse(body, model.schema)
             if self._base_s + self._per_row_s * batch.n_rows > self._offload_s:
                 result = await anyio.to_thread.run_sync(model.predictor.predict, batch)
@@ -278,6 +312,19 @@ class ModelServer:
         return Response(content, 200, response_headers, out_format)
 
     # --- helpers -----------------------------------------------------------------------------
+
+    async def _parse_with_lookup(self, lookup: FeatureLookup, body: bytes, in_format: str) -> FeatureBatch:
+        """Parse, then fill what the request leaves out from the cache or the online store (the
+        store's read is blocking I/O: it runs in a thread, cache hits stay on the loop)."""
+        if len(body) > _OFFLOAD_PARSE_BYTES:
+            parsed = await anyio.to_thread.run_sync(lookup.parse, body, in_format)
+        else:
+            parsed = lookup.parse(body, in_format)
+        if isinstance(parsed, FeatureBatch):
+            return parsed
+        if parsed.misses:
+            await anyio.to_thread.run_sync(lookup.fetch, parsed)
+        return lookup.complete(parsed)
 
     def _encode(self, result: PredictionResult, out_format: str, model: LoadedModel) -> bytes:
         if out_format == codecs.CSV:
@@ -342,9 +389,10 @@ def create_app(
     *,
     loader: Loader = default_loader,
     logger_factory: LoggerFactory = default_logger_factory,
+    lookup_factory: LookupFactory = default_lookup_factory,
 ) -> Starlette:
     """The ASGI app for one worker; ``app.state.server`` is its :class:`ModelServer`."""
-    server = ModelServer(config, loader=loader, logger_factory=logger_factory)
+    server = ModelServer(config, loader=loader, logger_factory=logger_factory, lookup_factory=lookup_factory)
     app = Starlette(
         routes=[
             Route("/ping", server.ping, methods=["GET"]),
@@ -375,4 +423,5 @@ __all__ = [
     "create_app",
     "default_loader",
     "default_logger_factory",
+    "default_lookup_factory",
 ]

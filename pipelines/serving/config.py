@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import ServingConfigError
+from core.feature_spec import FeatureViewSpec
 from pipelines.serving.loader import ArchiveSource, DirectorySource, RegistrySource
 
 CONFIG_ENV = "TENANTML_SERVING_CONFIG"
@@ -37,6 +38,26 @@ class InferenceLogConfig(BaseModel):
     aggregate_bytes: int = Field(default=128 * 1024, ge=0, le=1024 * 1024)
 
 
+class FeatureLookupConfig(BaseModel):
+    """Where a model with feature views finds the features a request leaves out: the tenant's
+    online table (stack output ``features_table_name``, ``TENANTML_FEATURES_TABLE``) and the views
+    of its spec that ``model.feature_views`` names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    table_name: str = Field(min_length=3, max_length=255)
+    views: list[FeatureViewSpec] = Field(min_length=1)
+    region: str | None = None
+    endpoint_url: str | None = None
+    #: the role the lookups read as (assumed through STS); None: ambient credentials
+    role_arn: str | None = None
+    #: entities kept per worker process (0: no cache); each entry lives ``cache_ttl_seconds`` at most
+    cache_size: int = Field(default=10_000, ge=0, le=10_000_000)
+    cache_ttl_seconds: float = Field(default=30.0, ge=0, le=24 * 3600)
+    #: BatchGetItem rounds for unprocessed keys before the request is answered 503
+    max_attempts: int = Field(default=4, ge=1, le=20)
+
+
 class ServerConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -55,6 +76,8 @@ class ServerConfig(BaseModel):
     #: a new tenant's instances boot before its first champion exists; None: fail at once
     alias_poll_seconds: float | None = Field(default=None, gt=0, le=3600)
     alias_max_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: the model's feature views: a request may then carry only their entity keys
+    features: FeatureLookupConfig | None = None
 
     def to_env(self) -> dict[str, str]:
         return {CONFIG_ENV: self.model_dump_json()}
@@ -74,4 +97,11 @@ class ServerConfig(BaseModel):
             raise ServingConfigError(f"{CONFIG_ENV} is not a valid server config: {err}") from err
 
 
-__all__ = ["CONFIG_ENV", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "InferenceLogConfig", "ServerConfig"]
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_PORT",
+    "FeatureLookupConfig",
+    "InferenceLogConfig",
+    "ServerConfig",
+]

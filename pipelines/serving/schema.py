@@ -226,6 +226,11 @@ class InputSchema:
 
 
 def parse_csv(body: bytes, schema: InputSchema) -> FeatureBatch:
+    return csv_batch(csv_body_rows(body), schema)
+
+
+def csv_body_rows(body: bytes) -> list[list[str]]:
+    """A CSV body's non-empty rows (the first may be a header); 400 when it is not CSV or empty."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -236,6 +241,11 @@ def parse_csv(body: bytes, schema: InputSchema) -> FeatureBatch:
         rows = [line.split(",") for line in text.splitlines() if line.strip()]
     if not rows:
         raise InferenceInputError("the CSV body has no rows", code="empty_body")
+    return rows
+
+
+def csv_batch(rows: list[list[str]], schema: InputSchema) -> FeatureBatch:
+    """:func:`parse_csv` after :func:`csv_body_rows`."""
     header = [cell.strip() for cell in rows[0]]
     if any(cell in schema.name_set for cell in header):
         return _with_header(header, rows[1:], schema)
@@ -289,6 +299,12 @@ def _with_header(header: list[str], rows: list[list[str]], schema: InputSchema) 
 
 
 def parse_json(body: bytes, schema: InputSchema) -> FeatureBatch:
+    items, where = json_body_items(body)
+    return json_batch(items, where, schema)
+
+
+def json_body_items(body: bytes) -> tuple[list[Any], str]:
+    """A JSON body's rows or records, and where they were (``instances``, ``inputs`` or ``body``)."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as err:
@@ -311,6 +327,11 @@ def parse_json(body: bytes, schema: InputSchema) -> FeatureBatch:
         raise InferenceInputError(f'"{where}" must be a list of rows or records, got {_json_type(items)}')
     if not items:
         raise InferenceInputError(f'"{where}" holds no rows', code="empty_body")
+    return items, where
+
+
+def json_batch(items: list[Any], where: str, schema: InputSchema) -> FeatureBatch:
+    """:func:`parse_json` after :func:`json_body_items`."""
     first = items[0]
     if isinstance(first, list):
         for i, item in enumerate(items):
@@ -376,4 +397,13 @@ def _names_preview(names: Sequence[str]) -> str:
     return _quoted(list(names))
 
 
-__all__ = ["FeatureBatch", "InputSchema", "parse_csv", "parse_json"]
+__all__ = [
+    "FeatureBatch",
+    "InputSchema",
+    "csv_batch",
+    "csv_body_rows",
+    "json_batch",
+    "json_body_items",
+    "parse_csv",
+    "parse_json",
+]

@@ -61,6 +61,37 @@ def _serving_format(tenant: str, tenants_dir: Path, override: str | None) -> str
     return specs[0].model.serving_format if specs else "sklearn"
 
 
+def _feature_lookup(tenant: str, tenants_dir: Path, outputs: TenantOutputs, role_arn: str | None) -> Any:
+    """The online lookup of a model trained on feature views (``model.feature_views``), else None."""
+    from pipelines.serving.config import FeatureLookupConfig
+
+    if not tenants_dir.is_dir():
+        return None
+    from core.spec import load_specs
+
+    try:
+        specs = load_specs(tenants_dir, only=tenant)
+    except TenantmlError:  # as for the serving format: serving a model needs no valid spec
+        return None
+    if not specs or not specs[0].model.feature_views:
+        return None
+    spec = specs[0]
+    table = outputs.outputs.get("features_table_name")
+    if not table:
+        err_console.print(
+            f"note: the model uses feature view(s) {', '.join(spec.model.feature_views)} but the tenant "
+            "outputs have no features_table_name; requests must carry every feature"
+        )
+        return None
+    return FeatureLookupConfig(
+        table_name=str(table),
+        views=[spec.features.view(name) for name in spec.model.feature_views],
+        region=outputs.region,
+        endpoint_url=outputs.endpoint_url,
+        role_arn=role_arn,
+    )
+
+
 def _use_emulator_credentials(outputs: TenantOutputs) -> None:
     """On the emulator, sign as the tenant account's administrator when no credentials are configured.
 
@@ -180,17 +211,20 @@ def serve(
                 )
             else:
                 err_console.print("note: no stream_name in the tenant outputs; inference logging is off")
+        features = _feature_lookup(tenant, tenants, outputs, role_arn)
         config = ServerConfig(
             source=source,
             serving_format=fmt,  # type: ignore[arg-type]
             max_body_bytes=int(max_body_mb * 1024 * 1024),
             inference_log=log_config,
             work_dir=str(work / "workers"),
+            features=features,
         )
         console.print(
             f"[green]serving[/] {tenant} version {loaded.version} ({fmt}, {loaded.predictor.mode}) on "
             f"http://{host}:{port} with {workers} worker(s); inference log: "
-            f"{log_config.stream_name if log_config else 'off'}"
+            f"{log_config.stream_name if log_config else 'off'}; feature lookups: "
+            f"{features.table_name if features else 'off'}"
         )
         code = runner.run(config, host=host, port=port, workers=workers)
         if code:

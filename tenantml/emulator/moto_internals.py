@@ -398,6 +398,47 @@ def _request_resource(request: Any, values: dict[str, Any]) -> str | None:
     return None
 
 
+def _request_resources(request: Any, values: dict[str, Any]) -> list[str]:
+    """Every ARN a DynamoDB or Glue request acts on, each of which IAM checks the action against.
+
+    A batch names several tables (``RequestItems``), and Glue authorizes a call on the catalog,
+    the database and the table it reaches (GetTable needs all three). Empty for other services
+    and for requests naming none of them.
+    """
+    service, region, account = request._service, request._region, request.account_id
+    if isinstance(values.get("ResourceArn"), str):  # tagging, either service
+        return [values["ResourceArn"]] if service in ("dynamodb", "glue") else []
+    if service == "dynamodb":
+        names = [values["TableName"]] if isinstance(values.get("TableName"), str) else []
+        if isinstance(values.get("RequestItems"), dict):
+            names += sorted(values["RequestItems"])
+        arns = [
+            n if n.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{n}" for n in names
+        ]
+        if len(arns) == 1 and isinstance(values.get("IndexName"), str):  # a query of an index
+            return [f"{arns[0]}/index/{values['IndexName']}"]
+        return arns
+    if service == "glue":
+        catalog = f"arn:aws:glue:{region}:{account}:catalog"
+        database = values.get("DatabaseName")
+        table = values.get("TableName")
+        named = values.get("Name")
+        for key in ("DatabaseInput", "TableInput"):
+            if isinstance(values.get(key), dict) and isinstance(values[key].get("Name"), str):
+                named = values[key]["Name"]
+        if not isinstance(database, str):  # a database call: its name is Name or DatabaseInput.Name
+            database, named = (named if isinstance(named, str) else None), None
+        if not isinstance(table, str):
+            table = named if isinstance(named, str) else None
+        found = [catalog]
+        if database:
+            found.append(f"arn:aws:glue:{region}:{account}:database/{database}")
+            if table:
+                found.append(f"arn:aws:glue:{region}:{account}:table/{database}/{table}")
+        return found
+    return []
+
+
 #: Lambda's REST paths name the function: /2015-03-31/functions/<name or ARN>/...
 _FUNCTION_IN_PATH = re.compile(r"/functions/([^/?]+)")
 
@@ -576,6 +617,8 @@ def add_permission_boundaries() -> None:
     - for Kinesis, SNS, the SageMaker registry and jobs, CloudWatch Logs, Lambda and ECR the resource ARN is
       taken from the request (:func:`_request_resource`), so a statement scoped to one tenant's
       stream, topic, model group, log group, function or repository does not cover another's;
+    - a DynamoDB or Glue request is checked against every resource it reaches (:func:`_request_resources`):
+      each table of a batch, and Glue's catalog, database and table, as AWS authorizes them;
     - a KMS request on a key (an alias resolves to its key) is decided by the key policy with IAM,
       and an S3 object request under SSE-KMS also needs the caller's use of the object's key
       (:func:`_authorize_key_use`, :mod:`tenantml.emulator.kms_access`), as do writes and reads on
@@ -634,8 +677,11 @@ def add_permission_boundaries() -> None:
                 for action, key in uses:
                     _authorize_key_use(self, action, key, context)
                 return
+        also: list[str] = []
         if resource == "*":
-            resource = _request_resource(self, values) or _UNKNOWN_RESOURCE
+            resource, *also = _request_resources(self, values) or [
+                _request_resource(self, values) or _UNKNOWN_RESOURCE
+            ]
         self._tenantml_resource = resource
         permitted = _identity_allows(self, self._action, resource, context)
         if permitted and self._is_assuming_role_operation(resource):
@@ -644,6 +690,11 @@ def add_permission_boundaries() -> None:
             _deny(self, self._action, resource, "because no permissions boundary allows")
         if not permitted:
             self._raise_access_denied()
+        for other in also:  # the request's further resources (a batch's tables, Glue's database and table)
+            if not _identity_allows(self, self._action, other, context):
+                _deny(self, self._action, other, "because no identity-based policy allows")
+            if not _boundary_allows(self, self._action, other, context):
+                _deny(self, self._action, other, "because no permissions boundary allows")
         passed = PASSED_ROLES.get(self._action)
         if passed is not None and isinstance(values.get(passed[0]), str):
             # AWS authorizes the role handed to the service as a second action of the same caller

@@ -30,7 +30,11 @@ What is priced, per month (``hours_per_month`` hours):
   (high-resolution when the period is under 60 s);
 * ``aws_cloudwatch_log_group``: assumed ingestion plus the storage it accumulates over its
   retention; ``aws_s3_bucket``: assumed GB in S3 Standard; ``aws_lambda_function``: assumed
-  invocations x duration x memory plus requests.
+  invocations x duration x memory plus requests;
+* ``aws_dynamodb_table``: on demand (``PAY_PER_REQUEST``, the feature store's online table) has
+  no fixed charge and is listed at 0 with that said (requests and storage are usage, not counted);
+  provisioned capacity has no price in the table and is flagged unpriced. Glue catalog databases
+  and tables cost 0 (the first million catalog objects are free).
 """
 
 from __future__ import annotations
@@ -373,6 +377,16 @@ class _Estimator:
     def _aws_s3_bucket(self, body: Mapping[str, Any]) -> tuple[float, str, str]:
         gb = _number(self.prices.assumption("s3_gb_per_bucket"), 0)
         return gb * self.rates.price("s3_standard_gb_month"), f"{_fmt(gb)} GB in S3 Standard (assumed)", ""
+
+    def _aws_dynamodb_table(self, body: Mapping[str, Any]) -> tuple[float, str, str]:
+        if body.get("billing_mode") == "PAY_PER_REQUEST":
+            return 0.0, "on-demand capacity: no fixed charge (requests and storage not counted)", ""
+        reads, writes = _number(body.get("read_capacity"), 0), _number(body.get("write_capacity"), 0)
+        return (
+            0.0,
+            f"{_fmt(reads)} read + {_fmt(writes)} write capacity units provisioned",
+            "no price for provisioned DynamoDB capacity in prices.json",
+        )
 
     def _aws_lambda_function(self, body: Mapping[str, Any]) -> tuple[float, str, str]:
         invocations = _number(self.prices.assumption("lambda_invocations_per_month"), 0)

@@ -4,7 +4,9 @@ Reads the data object the execution names (exactly its version when it has one).
 (``trigger == "reproduce"``) reads the data the version's lineage pins, fails naming the object when
 it is gone or its sha256 is no longer the recorded one, and splits with the recorded holdout
 fraction and seed. A retrain
-(``trigger == "retrain"``) first assembles the reference plus the recent labelled traffic
+(``trigger == "retrain"``) instead starts from the data the champion was trained on
+(:func:`pipelines.runs.retraining_data.champion_reference`: the newest file may be one whose run
+failed) and assembles it with the recent labelled traffic
 (:func:`pipelines.runs.retraining_data.assemble_retraining_set`) and records both sources in the
 run's lineage. The dataset is validated against the model spec (the report goes to S3 even when it
 fails), split into train and holdout, and the training split's baseline is computed. Outputs, as the
@@ -59,8 +61,11 @@ def prepare(context: StepContext, config: PipelineConfig | None = None) -> dict[
         if execution.trigger == "retrain":
             from types import SimpleNamespace
 
-            from pipelines.runs.retraining_data import assemble_retraining_set
+            from pipelines.registry.sagemaker import SageMakerModelRegistry
+            from pipelines.runs.retraining_data import assemble_retraining_set, champion_reference
 
+            registry = SageMakerModelRegistry(context.sagemaker, context.env.model_package_group)
+            arrival = champion_reference(registry, arrival)
             assembled = assemble_retraining_set(
                 s3,
                 SimpleNamespace(

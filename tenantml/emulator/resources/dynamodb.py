@@ -59,6 +59,18 @@ def _attribute_definitions(config: Config) -> list[dict[str, str]]:
     return [{"AttributeName": a["name"], "AttributeType": a["type"]} for a in blocks(config, "attribute")]
 
 
+def _sse(config: Config) -> dict[str, Any]:
+    """``SSESpecification``: KMS with the given key, or (disabled) DynamoDB's own key."""
+    sse = block(config, "server_side_encryption") or {}
+    if not sse.get("enabled"):
+        return {"Enabled": False}
+    return {
+        "Enabled": True,
+        "SSEType": "KMS",
+        **({"KMSMasterKeyId": sse["kms_key_arn"]} if sse.get("kms_key_arn") else {}),
+    }
+
+
 def create_table(ctx: HandlerContext, config: Config) -> Attributes:
     dynamodb = ctx.client("dynamodb")
     name = config["name"]
@@ -87,13 +99,9 @@ def create_table(ctx: HandlerContext, config: Config) -> Attributes:
             "StreamEnabled": True,
             "StreamViewType": config.get("stream_view_type", "NEW_AND_OLD_IMAGES"),
         }
-    sse = block(config, "server_side_encryption")
-    if sse and sse.get("enabled"):
-        kwargs["SSESpecification"] = {
-            "Enabled": True,
-            "SSEType": "KMS",
-            **({"KMSMasterKeyId": sse["kms_key_arn"]} if sse.get("kms_key_arn") else {}),
-        }
+    sse = _sse(config)
+    if sse["Enabled"]:
+        kwargs["SSESpecification"] = sse
     if config.get("table_class"):
         kwargs["TableClass"] = config["table_class"]
     if config.get("deletion_protection_enabled"):
@@ -166,6 +174,8 @@ def update_table(ctx: HandlerContext, old: Config, new: Config, attributes: Attr
         kwargs["StreamSpecification"] = spec
     if changed(old, new, "deletion_protection_enabled"):
         kwargs["DeletionProtectionEnabled"] = bool(new.get("deletion_protection_enabled"))
+    if _sse(old) != _sse(new):  # the key changes in place (UpdateTable), as the provider does
+        kwargs["SSESpecification"] = _sse(new)
     if changed(old, new, "table_class") and new.get("table_class"):
         kwargs["TableClass"] = new["table_class"]
     index_updates = _index_updates(old, new)

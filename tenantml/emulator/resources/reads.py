@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from tenantml.emulator.resources import (
     compute,
     eks_access,
+    glue,
     iam,
     kms,
     kubernetes,
@@ -83,6 +84,7 @@ _MISSING_CODES = frozenset(
         "ValidationException",
         "InvalidParameter",
         "StateMachineDoesNotExist",
+        "EntityNotFoundException",
     }
 )
 
@@ -1129,6 +1131,52 @@ def read_state_machine(ctx: HandlerContext, config: Config, attributes: Attribut
     return Observed(step_functions.machine_attributes(ctx, found, config), _seen(config, observed))
 
 
+# --- the feature store: DynamoDB and the Glue Data Catalog -------------------------------------
+
+
+def read_dynamodb_table(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
+    name = attributes.get("name") or config["name"]
+    found = _get(lambda: ctx.client("dynamodb").describe_table(TableName=name))
+    if found is None or found["Table"].get("TableStatus") == "DELETING":
+        return None
+    table = found["Table"]
+    observed = {
+        "billing_mode": (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED"),
+        "deletion_protection_enabled": bool(table.get("DeletionProtectionEnabled")),
+    }
+    return Observed(
+        {
+            "id": name,
+            "name": name,
+            "arn": table["TableArn"],
+            "stream_arn": table.get("LatestStreamArn"),
+            "stream_label": table.get("LatestStreamLabel"),
+            "tags_all": ctx.tags(config),
+        },
+        _seen(config, observed),
+    )
+
+
+def read_glue_database(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
+    found = _get(lambda: ctx.client("glue").get_database(Name=attributes.get("name") or config["name"]))
+    if found is None:
+        return None
+    database = found["Database"]
+    observed = {"description": database.get("Description"), "location_uri": database.get("LocationUri")}
+    return Observed(glue.database_attributes(ctx, config), _seen(config, observed))
+
+
+def read_glue_table(ctx: HandlerContext, config: Config, attributes: Attributes) -> Observed | None:
+    database = attributes.get("database_name") or config["database_name"]
+    name = attributes.get("name") or config["name"]
+    found = _get(lambda: ctx.client("glue").get_table(DatabaseName=database, Name=name))
+    if found is None:
+        return None
+    table = found["Table"]
+    observed = {"description": table.get("Description"), "table_type": table.get("TableType")}
+    return Observed(glue.table_attributes(ctx, config), _seen(config, observed))
+
+
 READERS: Mapping[str, Reader] = {
     "aws_s3_bucket": read_bucket,
     "aws_s3_bucket_versioning": read_versioning,
@@ -1187,6 +1235,9 @@ READERS: Mapping[str, Reader] = {
     "aws_eks_access_entry": _recorded(eks_access.create_access_entry),
     "aws_eks_access_policy_association": _recorded(eks_access.create_policy_association),
     "aws_sfn_state_machine": read_state_machine,
+    "aws_dynamodb_table": read_dynamodb_table,
+    "aws_glue_catalog_database": read_glue_database,
+    "aws_glue_catalog_table": read_glue_table,
 }
 
 __all__ = ["READERS", "Reader"]

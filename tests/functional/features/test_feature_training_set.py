@@ -163,6 +163,33 @@ def test_two_views_keep_the_entity_rows_their_order_and_other_columns(s3, tmp_pa
     assert train["risk"] == [None, 0.7, 0.7, None]
 
 
+def test_a_training_set_for_the_pipeline_drops_the_keys_and_the_event_time(s3, tmp_path):
+    # given rows of both views and entity rows with a label and another column
+    ten = at("2024-05-01T10:00")
+    _land_customers(s3, [("c1", 1.0, ten, ten)])
+    _land_merchants(s3, [(7, 0.7, ten)])
+    entities = _entities(
+        tmp_path / "e.parquet",
+        {
+            "customer_id": ["c1"],
+            "merchant_id": [7],
+            "event_timestamp": [ten],
+            "channel": ["web"],
+            "label": [1],
+        },
+    )
+
+    # when it is made to train on (no keys)
+    with OfflineStore(s3, BUCKET) as store:
+        result = store.training_set(
+            [CUSTOMER, MERCHANT], entities, tmp_path / "train.parquet", keep_keys=False
+        )
+
+    # then what locates a row is gone (a model must not learn customer ids or times); the rest stays
+    assert result.columns == ("channel", "label", "spend", "orders", "vip", "segment", "risk")
+    assert pq.read_table(result.out).to_pydict()["risk"] == [0.7]
+
+
 def test_a_csv_entity_table_gives_a_csv_training_set(s3, tmp_path):
     # given an entity table in CSV with zone offsets, and a customer id that looks like a number
     ten = at("2024-05-01T10:00")

@@ -52,7 +52,7 @@ def lambda_env(monkeypatch, resources, spec, machine):
     }.items():
         monkeypatch.setenv(name, value)
     # the handler keeps its client for warm invocations; each test starts cold, inside its own mock
-    monkeypatch.setattr(arrival, "_sfn", None)
+    monkeypatch.setattr(arrival, "_clients", {})
 
 
 def _event_for(s3, bucket: str, key: str = KEY) -> tuple[dict, str]:
@@ -102,7 +102,7 @@ def test_one_execution_per_object_version_however_often_the_event_arrives(
 
 def test_objects_that_are_not_datasets_start_nothing(clients, resources, lambda_env, machine, boto_session):
     event, _ = _event_for(clients.s3, resources.data_bucket, "incoming/readme.txt")
-    assert arrival.handler(event, LambdaContext()) == {"runs": []}
+    assert arrival.handler(event, LambdaContext()) == {"runs": [], "feature_jobs": []}
     assert boto_session.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []
 
 

@@ -216,6 +216,17 @@ COMPLIANT: dict[str, Any] = {
                 "shard_count": 1,
             }
         },
+        "aws_dynamodb_table": {
+            "features": {
+                "//": _meta("Features/this"),
+                "name": "tenantml-acme-dev-features",
+                "billing_mode": "PAY_PER_REQUEST",
+                "hash_key": "pk",
+                "attribute": [{"name": "pk", "type": "S"}],
+                "server_side_encryption": [{"enabled": True, "kms_key_arn": "${aws_kms_key.key.arn}"}],
+                "point_in_time_recovery": [{"enabled": True}],
+            }
+        },
         "aws_sns_topic": {
             "alerts": {
                 "//": _meta("Alerts/this"),

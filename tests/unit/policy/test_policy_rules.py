@@ -327,6 +327,24 @@ NON_COMPLIANT: list[tuple[str, str, Callable[[Doc], None], str]] = [
         "kms_master_key_id is not set",
     ),
     (
+        "TM-DYNAMODB-001",
+        "aws_dynamodb_table.features",
+        setter("aws_dynamodb_table.features", "server_side_encryption", ...),
+        "server_side_encryption is not enabled with the tenant key",
+    ),
+    (
+        "TM-DYNAMODB-001",
+        "aws_dynamodb_table.features",
+        setter("aws_dynamodb_table.features", "server_side_encryption[0].kms_key_arn", ...),
+        "names no kms_key_arn (the AWS managed key)",
+    ),
+    (
+        "TM-DYNAMODB-002",
+        "aws_dynamodb_table.features",
+        setter("aws_dynamodb_table.features", "point_in_time_recovery[0].enabled", False),
+        "point_in_time_recovery is not enabled",
+    ),
+    (
         "TM-SQS-001",
         "aws_sqs_queue.dlq",
         setter("aws_sqs_queue.dlq", "kms_master_key_id", ...),
@@ -480,6 +498,7 @@ COMPLIANT_VARIANTS: list[tuple[str, str, Callable[[Doc], None] | None, Status]] 
             "aws_kinesis_stream.stream",
             "aws_sns_topic.alerts",
             "aws_sqs_queue.dlq",
+            "aws_dynamodb_table.features",
             LAMBDA,
             CLUSTER,
             "provider.aws",

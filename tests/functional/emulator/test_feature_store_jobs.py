@@ -1,0 +1,174 @@
+"""The ``features`` job for real: a file landed under ``features/<view>/`` is ingested into the offline
+store and materialized online by a SageMaker processing job the emulator runs from the tenant's image,
+as the training role, with IAM enforced; the serving role then reads the values back; a bad file fails
+its job naming the problem and writes nothing.
+
+The tenant is the test fixture ``tests/fixtures/feature_tenants/shop.yaml``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pandas as pd
+import pytest
+from wait_support import wait_until
+
+from core.spec import load_specs
+from pipelines.features.online import OnlineStore
+from tenantml.emulator import commands, iam_enforcement, jobs, server
+from tenantml.emulator.images import push_local_image
+from tenantml.synthesis import synth
+
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = ROOT / "tests" / "fixtures" / "feature_tenants"
+REGION = "eu-west-1"
+JOB_TIMEOUT_S = 300
+
+
+@pytest.fixture(scope="module")
+def shop(
+    emulator: server.EmulatorServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    from tenantml.emulator.runtime import install, uninstall
+
+    server.reset(emulator.endpoint)
+    (spec,) = load_specs(FIXTURES)
+    work = tmp_path_factory.mktemp("shop-jobs")
+    previous = iam_enforcement.set_enforced(True)
+    install(emulator.endpoint, REGION, code_cache_dir=work / "code")
+    jobs.install(emulator.endpoint)
+    try:
+        synth([spec], work / "out")
+        aws = server.make_session(emulator.endpoint, REGION)
+        (applied,) = commands.apply_tenants(work / "out", ["shop"], work / "state", aws)
+        admin = aws.for_account(spec.account_id)
+        push_local_image(
+            admin.client("ecr", REGION), applied.outputs["image_repository_name"], spec.image_tag
+        )
+        yield {
+            "spec": spec,
+            "outputs": applied.outputs,
+            "aws": aws,
+            "admin": lambda s: admin.client(s, REGION),
+        }
+    finally:
+        jobs.uninstall(timeout=10)
+        uninstall(timeout=10)
+        iam_enforcement.set_enforced(previous)
+
+
+def _as_role(shop: dict[str, Any], role: str, service: str) -> Any:
+    creds = iam_enforcement.role_credentials(shop["outputs"][f"{role}_role_arn"], f"test-{role}", REGION)
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=shop["aws"].endpoint,
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=creds["AWS_SESSION_TOKEN"],
+    )
+
+
+def _finished_job(shop: dict[str, Any], view_label: str, known: set[str]) -> dict[str, Any]:
+    sagemaker = shop["admin"]("sagemaker")
+    found: dict[str, Any] = {}
+
+    def done() -> bool:
+        for summary in sagemaker.list_processing_jobs()["ProcessingJobSummaries"]:
+            name = summary["ProcessingJobName"]
+            if f"-features-{view_label}-" in name and name not in known:
+                job = sagemaker.describe_processing_job(ProcessingJobName=name)
+                if job["ProcessingJobStatus"] in ("Completed", "Failed", "Stopped"):
+                    found.update(job)
+                    return True
+        return False
+
+    wait_until(done, timeout=JOB_TIMEOUT_S, message=f"a features job for {view_label} finished")
+    known.add(found["ProcessingJobName"])
+    return found
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def test_landed_rows_are_ingested_and_materialized_by_the_job_and_served_back(shop) -> None:
+    # given: rows for two customers, c1 corrected once (a later created_at for the same event time)
+    now = datetime.now(UTC).replace(microsecond=0)
+    earlier, later = (now - timedelta(hours=5)).isoformat(), (now - timedelta(hours=1)).isoformat()
+    rows = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1", "c1", "c2"],
+            "event_timestamp": [earlier, later, later, earlier],
+            "created_at": [earlier, later, (now - timedelta(minutes=30)).isoformat(), earlier],
+            "orders_30d": [3, 5, 6, 1],
+            "spend_30d": [30.0, 50.0, 61.5, 9.5],
+            "segment": ["new", "loyal", "loyal", "new"],
+            "is_member": [False, True, True, False],
+        }
+    )
+    s3, bucket = shop["admin"]("s3"), shop["outputs"]["data_bucket_name"]
+    known: set[str] = set()
+
+    # when: the file lands under the view's prefix
+    s3.put_object(Bucket=bucket, Key="features/customer_stats/day1.csv", Body=_csv(rows))
+    job = _finished_job(shop, "customer-stats", known)
+
+    # then: the job ran as the training role and completed
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["RoleArn"] == shop["outputs"]["training_role_arn"]
+    # and the offline store holds the validated rows, partitioned by event date
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="feature-store/customer_stats/")["Contents"]
+    assert listed and all("/event_date=" in o["Key"] for o in listed)
+    # and the serving role reads each customer's latest (corrected) values online
+    online = OnlineStore(_as_role(shop, "serving", "dynamodb"), shop["outputs"]["features_table_name"])
+    view = shop["spec"].features.view("customer_stats")
+    c1, c2 = online.get(view, [{"customer_id": "c1"}, {"customer_id": "c2"}])
+    assert (c1["orders_30d"], c1["spend_30d"], c1["segment"], c1["is_member"]) == (6, 61.5, "loyal", True)
+    assert (c2["orders_30d"], c2["spend_30d"]) == (1, 9.5)
+    # and the view's freshness was published for its alarm
+    metrics = shop["admin"]("cloudwatch").list_metrics(Namespace="TenantML/shop")["Metrics"]
+    assert {"Name": "View", "Value": "customer_stats"} in [d for m in metrics for d in m["Dimensions"]]
+
+
+def test_a_bad_landed_file_fails_its_job_naming_the_problem_and_writes_nothing(shop) -> None:
+    # given: a file whose timestamps carry no time zone and whose orders are not numbers
+    rows = pd.DataFrame(
+        {
+            "customer_id": ["c9"],
+            "event_timestamp": ["2026-12-01 10:00:00"],
+            "created_at": ["2026-12-01 10:00:00"],
+            "orders_30d": ["many"],
+            "spend_30d": [1.0],
+            "segment": ["x"],
+            "is_member": [True],
+        }
+    )
+    s3, bucket = shop["admin"]("s3"), shop["outputs"]["data_bucket_name"]
+    before = {
+        o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="feature-store/").get("Contents", [])
+    }
+    known = {
+        s["ProcessingJobName"]
+        for s in shop["admin"]("sagemaker").list_processing_jobs()["ProcessingJobSummaries"]
+    }
+
+    # when: it lands
+    s3.put_object(Bucket=bucket, Key="features/customer_stats/bad.csv", Body=_csv(rows))
+    job = _finished_job(shop, "customer-stats", known)
+
+    # then: the job failed, saying which column is wrong, and neither store changed
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert "orders_30d" in job["FailureReason"] and "FeatureDataError" in job["FailureReason"]
+    after = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="feature-store/").get("Contents", [])}
+    assert after == before
+    online = OnlineStore(_as_role(shop, "serving", "dynamodb"), shop["outputs"]["features_table_name"])
+    assert online.get(shop["spec"].features.view("customer_stats"), [{"customer_id": "c9"}]) == [None]
