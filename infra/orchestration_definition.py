@@ -6,6 +6,13 @@
       -> Evaluate (processing job) -> ReadDecision -> Decide: approved | pending -> Register (processing
       job) -> Notify -> Done;  rejected -> Notify -> Done
 
+A reproduce run (trigger ``reproduce``, the input's ``reproduce`` block naming a registered version)
+takes the same states with the version's recorded hyperparameters (ReproduceSettings) up to Train,
+then branches (AfterTrain) to Compare (processing job: packs what Train made as Register would and
+compares it with the registered archive) -> ReadReproduction -> Reproduced. It never registers,
+notifies or moves an alias; its result is ``runs/<run_id>/reproduce/reproduction.json`` and the
+execution's output.
+
 Every step is a SageMaker job running the tenant's one image (``python -m pipelines.container
 <command>``) with S3 in and S3 out under ``runs/<run_id>/`` of the artifacts bucket; nothing is
 handed between steps in memory. The execution name is the run id (the idempotency: a second start
@@ -56,10 +63,14 @@ OUTPUT_PATH = f"{PROCESSING_ROOT}/output"
 EXECUTION_INPUT_NAME = "execution.json"
 #: what Evaluate writes for the state machine to branch on: {"status": approved|pending|rejected, ...}
 DECISION_NAME = "decision.json"
+#: what Compare writes: registered and reproduced sha256, the differing archive members
+REPRODUCTION_NAME = "reproduction.json"
+#: the trigger of a re-run of a registered version (``pipelines.runs.execution_input``)
+REPRODUCE_TRIGGER = "reproduce"
 DECISIONS = ("approved", "pending", "rejected")
 
 #: the step commands of the image (``python -m pipelines.container <command>``)
-STEP_COMMANDS = ("prepare", "train", "evaluate", "register", "cleanup")
+STEP_COMMANDS = ("prepare", "train", "evaluate", "register", "cleanup", "compare")
 
 _SMALL_TASK_TIMEOUT = 120
 #: queueing and instance start-up a job may spend before its own runtime starts counting
@@ -280,7 +291,17 @@ def pipeline_definition(props: PipelineDefinitionProps) -> dict[str, Any]:
     run_input = _input("run", _run_uri(art, "input/"), RUN_INPUT_PATH)
     train_data = _run_uri(art, "data/train/")
     holdout_data = _run_uri(art, "data/holdout/")
-    steps = ("Start", "Prepare", "Train", "Evaluate", "ReadDecision", "Register", "Notify")
+    steps = (
+        "Start",
+        "Prepare",
+        "Train",
+        "Evaluate",
+        "ReadDecision",
+        "Register",
+        "Notify",
+        "Compare",
+        "ReadReproduction",
+    )
     states: dict[str, Any] = {
         "Configure": {
             "Type": "Pass",
@@ -288,6 +309,25 @@ def pipeline_definition(props: PipelineDefinitionProps) -> dict[str, Any]:
             "Result": {
                 "model_spec": dict(props.model_spec),
                 "retraining_window_hours": props.retraining_window_hours,
+                "hyperparameters": dict(props.hyperparameters),
+            },
+            "ResultPath": "$.settings",
+            "Next": "Mode",
+        },
+        "Mode": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.trigger", "StringEquals": REPRODUCE_TRIGGER, "Next": "ReproduceSettings"}
+            ],
+            "Default": "Start",
+        },
+        "ReproduceSettings": {
+            "Type": "Pass",
+            "Comment": "a re-run trains with the hyperparameters the version was trained with, not today's spec",
+            "Parameters": {
+                "model_spec.$": "$.settings.model_spec",
+                "retraining_window_hours.$": "$.settings.retraining_window_hours",
+                "hyperparameters.$": "$.reproduce.hyperparameters",
             },
             "ResultPath": "$.settings",
             "Next": "Start",
@@ -337,7 +377,7 @@ def pipeline_definition(props: PipelineDefinitionProps) -> dict[str, Any]:
                         "ContainerEntrypoint": list(CONTAINER_ENTRYPOINT),
                         "ContainerArguments": ["train"],
                     },
-                    "HyperParameters": dict(props.hyperparameters),
+                    "HyperParameters.$": "$.settings.hyperparameters",
                     "InputDataConfig": [
                         {
                             "ChannelName": "train",
@@ -375,8 +415,44 @@ def pipeline_definition(props: PipelineDefinitionProps) -> dict[str, Any]:
                 "Retry": _retry(_SAGEMAKER_TRANSIENT, attempts=2, interval=30),
                 "Catch": _catch("TrainFailed"),
             },
-            "Evaluate",
+            "AfterTrain",
         ),
+        "AfterTrain": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.trigger", "StringEquals": REPRODUCE_TRIGGER, "Next": "Compare"}],
+            "Default": "Evaluate",
+        },
+        "Compare": _processing_task(
+            props,
+            "compare",
+            inputs=[
+                run_input,
+                _input("model", "$.train.model_artifact", MODEL_INPUT_PATH),
+                _input("train", train_data, TRAIN_INPUT_PATH),
+            ],
+            outputs=[_output("reproduce", _run_uri(art, "reproduce/"), f"{OUTPUT_PATH}/reproduce")],
+            next_state="ReadReproduction",
+            catch_to="CompareFailed",
+            result_path="$.compare",
+        ),
+        "ReadReproduction": _then(
+            {
+                "Type": "Task",
+                "Comment": "the comparison as the execution's output",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {
+                    "Bucket": art,
+                    "Key.$": f"States.Format('runs/{{}}/reproduce/{REPRODUCTION_NAME}', $.run_id)",
+                },
+                "ResultSelector": {"reproduction.$": "States.StringToJson($.Body)"},
+                "OutputPath": "$.reproduction",
+                "TimeoutSeconds": _SMALL_TASK_TIMEOUT,
+                "Retry": _retry(_SMALL_TASK_TRANSIENT, attempts=3, interval=2),
+                "Catch": _catch("ReadReproductionFailed"),
+            },
+            "Reproduced",
+        ),
+        "Reproduced": {"Type": "Succeed"},
         "Evaluate": _processing_task(
             props,
             "evaluate",
@@ -558,6 +634,8 @@ __all__ = [
     "DECISIONS",
     "JOB_NAME_MAX",
     "JOB_NAME_PATTERN",
+    "REPRODUCE_TRIGGER",
+    "REPRODUCTION_NAME",
     "STEP_COMMANDS",
     "JobSettings",
     "PipelineDefinitionProps",

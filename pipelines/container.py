@@ -2,9 +2,9 @@
 
 SageMaker starts a bring-your-own container as ``<image> train`` for a training job and as
 ``<image> serve`` for an endpoint; Kubernetes Jobs and Deployments on EKS use the same two
-commands. The pipeline's state machine runs ``prepare``, ``evaluate``, ``register`` and ``cleanup`` as
-processing jobs (:mod:`pipelines.runs.steps`), the drift monitor runs ``monitor``, the feature
-store ``features`` (:mod:`pipelines.features.job`). ``serve`` without ``TENANTML_SERVING_CONFIG`` serves the model SageMaker unpacked into
+commands. The pipeline's state machine runs ``prepare``, ``evaluate``, ``register``, ``cleanup`` and
+(a reproduce run) ``compare`` as processing jobs (:mod:`pipelines.runs.steps`), the drift monitor
+runs ``monitor``, the feature store ``features`` (:mod:`pipelines.features.job`). ``serve`` without ``TENANTML_SERVING_CONFIG`` serves the model SageMaker unpacked into
 ``/opt/ml/model`` (``SM_MODEL_DIR``) on port 8080, as the inference container contract expects.
 """
 
@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_MODEL_DIR = "/opt/ml/model"
-USAGE = "usage: python -m pipelines.container prepare|train|evaluate|register|cleanup|serve|monitor|features [options]"
+USAGE = "usage: python -m pipelines.container prepare|train|evaluate|register|cleanup|compare|serve|monitor|features [options]"
 #: the pipeline's processing-job steps (the state machine names them; ``train`` is the training job)
 STEP_MODULES = {
     "prepare": "pipelines.runs.steps.prepare",
     "evaluate": "pipelines.runs.steps.evaluate",
     "register": "pipelines.runs.steps.register",
     "cleanup": "pipelines.runs.steps.cleanup",
+    "compare": "pipelines.runs.steps.compare",
 }
 
 

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 
 from core.errors import Problem, TenantResourcesError, UsageError
-from pipelines.runs.execution_input import manual_run_id, pipeline_input
+from pipelines.runs.execution_input import manual_run_id, pipeline_input, reproduce_run_id
 from pipelines.runs.pipeline_start import MANUAL_PREFIX, start_pipeline
 from pipelines.runs.records import RunRecord, RunStatus
 from tenantml.executions import execution_arn, read_run_json
@@ -72,14 +72,17 @@ def start_manual_run(
     data: DataObject,
     trigger: str = "manual",
     run_id: str | None = None,
+    reproduce: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
-    """Start the execution; its run id and ARN."""
+    """Start the execution; its run id and ARN. ``reproduce``: the block of a re-run of a
+    registered version (:func:`pipelines.runs.reproduce.reproduction_request`)."""
     if not state_machine_arn:
         raise TenantResourcesError(
             [Problem("pipeline_state_machine_arn", "is missing from the outputs: apply the tenant's stack")],
             headline="the tenant's outputs name no pipeline state machine",
         )
-    run_id = run_id or manual_run_id()
+    if run_id is None:
+        run_id = reproduce_run_id(reproduce["version"]) if reproduce is not None else manual_run_id()
     body = pipeline_input(
         run_id=run_id,
         tenant=tenant,
@@ -88,6 +91,7 @@ def start_manual_run(
         bucket=data.bucket,
         key=data.key,
         version_id=data.version_id,
+        reproduce=reproduce,
     )
     if start_pipeline(sfn, state_machine_arn, body) == "duplicate":
         # a fresh run id is never a duplicate, unless two starts raced within the same second

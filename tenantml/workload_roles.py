@@ -10,11 +10,11 @@ command                the job on AWS                                 role (stac
 ``predict``            a batch transform job of the served model      ``serving_role_arn``
 ``serve``              the endpoint's (or instance's) model server    ``serving_role_arn``
 ``monitor``/``report``  the monitoring job (metrics, alarms, report)    ``training_role_arn``
-``models reproduce``   a pipeline run                                 ``pipelines_role_arn``
 =====================  =============================================  =================================
 
-Operator commands (``models list/show/approve/promote``, ``deploy``'s alias move, ``plan``,
-``apply``, ``status``) sign as the tenant account's administrator, and so do ``traffic``'s labels:
+Operator commands (``models list/show/approve/promote``, ``train`` and ``models reproduce`` (they
+start an execution of the pipeline state machine, whose jobs run as the job role), ``deploy``'s
+alias move, ``plan``, ``apply``, ``status``) sign as the tenant account's administrator, and so do ``traffic``'s labels:
 delivering ground truth into the data bucket is the data producer's job, the tenant's team, for
 which no workload role exists (its requests to the endpoint are plain HTTP and sign as nobody).
 
@@ -48,7 +48,6 @@ class WorkloadRole:
 
 
 SERVING = WorkloadRole("serving", "serving_role_arn")
-PIPELINES = WorkloadRole("pipelines", "pipelines_role_arn")
 MONITOR = WorkloadRole("monitor", "training_role_arn")
 #: the ``features`` job (ingest, materialize) runs as the jobs' role too
 FEATURES = WorkloadRole("features job", "training_role_arn")
@@ -139,7 +138,6 @@ def acting_as(command: str, role: WorkloadRole, role_arn: str | None) -> Iterato
 __all__ = [
     "DENIED_CODES",
     "MONITOR",
-    "PIPELINES",
     "SERVING",
     "WorkloadRole",
     "acting_as",

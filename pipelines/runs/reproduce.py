@@ -1,39 +1,29 @@
-"""Re-running a registered version from its lineage and comparing the artifact digests.
+"""Re-running a registered version through the tenant's state machine, and comparing artifact digests.
 
 Artifacts are byte-reproducible (see :mod:`pipelines.registry.artifacts` and :func:`pipelines.training.save_model`),
 so the same data, settings, code and libraries give the same ``model.tar.gz`` sha256. A version's
 lineage names its data (URI, object version, sha256) and the settings it was trained with
-(``Lineage.settings``); :func:`reproduce_version` reads that data again, checks its sha256, repeats
-the run's holdout split, training job and baseline exactly as the pipeline's step commands
-(:mod:`pipelines.runs.steps`) do, packs the archive and compares its digest with the registered one. Nothing is uploaded or registered.
+(``Lineage.settings``). :func:`reproduction_request` turns that into the ``reproduce`` block of an
+execution input (:mod:`pipelines.runs.execution_input`): the state machine's Prepare reads that data
+again (checking its sha256) and splits it with the recorded holdout, Train runs with the recorded
+hyperparameters, and Compare (:mod:`pipelines.runs.steps.compare`) packs the result as Register would
+and compares it with the registered archive (:func:`compare_archives`). Nothing is registered.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from core.errors import ModelArtifactError, ReproductionError, TenantmlError
-from core.spec import ModelSpec
-from pipelines.data.datasets import load_dataset, split_holdout
-from pipelines.monitoring.baseline import compute_baseline, with_prediction_distribution
-from pipelines.registry.artifacts import download_artifact, pack_model_dir, sha256_file, unpack_model_archive
-from pipelines.registry.interface import ModelRegistry
-from pipelines.registry.lineage import code_revision
-from pipelines.runs.arrivals import PinnedVersion
-from pipelines.training.train import (
-    TrainingConfig,
-    TrainingPaths,
-    load_model,
-    run_training_job,
-    write_hyperparameters,
-)
+from core.errors import ModelArtifactError, ReproductionError
+from pipelines.data.uris import parse_s3_uri
+from pipelines.registry.artifacts import download_artifact, sha256_file, unpack_model_archive
+from pipelines.registry.interface import ModelVersion
+from pipelines.training.train import TrainingConfig
 
 log = logging.getLogger(__name__)
 
@@ -42,45 +32,35 @@ HOLDOUT_SETTING = "holdout_fraction"
 
 
 class ReproductionResult(BaseModel):
-    """The registered and the reproduced digest of one version, and what differs."""
+    """The registered and the reproduced digest of one version, and what differs
+    (``runs/<run_id>/reproduce/reproduction.json`` and the reproduce execution's output)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    group: str
+    run_id: str
     version: int
+    model_package_arn: str
+    #: the digest the version's lineage records
     registered_sha256: str
     reproduced_sha256: str
-    #: the settings the version was re-run with (the recorded ones, with any overrides)
+    matches: bool
+    #: the digest of the stored archive's bytes (``None`` when it could not be read); differs from
+    #: ``registered_sha256`` when the recorded digest is not the archive's
+    archive_sha256: str | None = None
+    #: the settings the version was re-run with (its recorded ones)
     settings: dict[str, str]
     #: archive members whose content differs; ``None`` when the registered archive could not be read
     differing_files: list[str] | None = None
+    #: why the digests differ, in words, when they do
+    reason: str | None = None
     recorded_code_revision: str
     current_code_revision: str
 
-    @property
-    def matches(self) -> bool:
-        return self.registered_sha256 == self.reproduced_sha256
 
-
-def reproduce_version(
-    registry: ModelRegistry,
-    version: int,
-    *,
-    spec: ModelSpec,
-    s3: Any,
-    overrides: Mapping[str, str] | None = None,
-    work_dir: Path | None = None,
-) -> ReproductionResult:
-    """Re-run ``version`` from its lineage and compare digests; ``overrides`` replace recorded
-    settings (to see which ones matter). Raises :class:`ReproductionError` when it cannot be
-    re-run, and :class:`~core.errors.TrainingConfigError` naming bad settings."""
-    if work_dir is None:
-        with tempfile.TemporaryDirectory(prefix=f"tenantml-reproduce-v{version}-") as scratch:
-            return reproduce_version(
-                registry, version, spec=spec, s3=s3, overrides=overrides, work_dir=Path(scratch)
-            )
-    found = registry.get_model_version(version)
-    where = f"version {version} of model package group {found.group!r}"
+def reproduction_request(found: ModelVersion) -> dict[str, Any]:
+    """The execution input's ``reproduce`` block for ``found``; raises :class:`ReproductionError`
+    when its lineage cannot be re-run, and :class:`~core.errors.TrainingConfigError` naming bad settings."""
+    where = f"version {found.version} of model package group {found.group!r}"
     lineage = found.lineage
     if lineage is None:
         raise ReproductionError(f"{where} has no tenantml lineage: nothing records how it was made")
@@ -89,68 +69,9 @@ def reproduce_version(
             f"{where}: lineage.settings is empty (registered before run settings were recorded), "
             "so it cannot be re-run; retrain it to get a reproducible version"
         )
-    settings = {**lineage.settings, **(overrides or {})}
-    config, holdout_fraction = _parse_settings(settings, where)
-
-    s3_reader = PinnedVersion(s3, lineage.data_version_id) if lineage.data_version_id else s3
-    try:
-        dataset = load_dataset(lineage.data_uri, s3=s3_reader, max_bytes=config.max_bytes)
-    except (TenantmlError, ClientError) as err:
-        raise ReproductionError(f"{where}: cannot read its data {lineage.data_uri}: {err}") from err
-    if dataset.provenance.sha256 != lineage.data_sha256:
-        raise ReproductionError(
-            f"{where}: the data at {lineage.data_uri} (version {lineage.data_version_id or '-'}) has sha256 "
-            f"{dataset.provenance.sha256}, not the {lineage.data_sha256} it was trained on"
-        )
-
-    # the same steps, in the same order, as the prepare/train/evaluate jobs: split, baseline, training job, baseline.json
-    work = Path(work_dir)
-    train, _holdout = split_holdout(dataset.frame, spec, test_size=holdout_fraction, seed=config.seed)
-    baseline = compute_baseline(train, spec, seed=config.seed)
-    channel = work / "channels" / "train"
-    channel.mkdir(parents=True, exist_ok=True)
-    train.to_parquet(channel / "part-00000.parquet", index=False)
-    root = work / "opt" / "ml"
-    paths = TrainingPaths(
-        config_dir=root / "input" / "config",
-        train_channel=channel,
-        model_dir=root / "model",
-        output_dir=root / "output",
-    )
-    write_hyperparameters(paths.config_dir, config.to_hyperparameters())
-    log.info("re-running %s with %s", where, settings)
-    run_training_job(paths)
-    trained = load_model(paths.model_dir)
-    baseline = with_prediction_distribution(baseline, trained.pipeline, train, spec, seed=config.seed)
-    (paths.model_dir / "baseline.json").write_text(baseline.to_json(), encoding="utf-8")
-    archive = pack_model_dir(paths.model_dir, work / "reproduced" / "model.tar.gz")
-    reproduced = sha256_file(archive)
-
-    differing: list[str] | None = []
-    if reproduced != lineage.artifact_sha256:
-        differing = _differing_files(
-            s3,
-            found.model_data_url or lineage.artifact_uri,
-            lineage.artifact_sha256,
-            paths.model_dir,
-            work / "registered",
-        )
-    return ReproductionResult(
-        group=found.group,
-        version=version,
-        registered_sha256=lineage.artifact_sha256,
-        reproduced_sha256=reproduced,
-        settings=settings,
-        differing_files=differing,
-        recorded_code_revision=lineage.code_revision,
-        current_code_revision=code_revision(),
-    )
-
-
-def _parse_settings(settings: Mapping[str, str], where: str) -> tuple[TrainingConfig, float]:
-    hyperparameters = {k: v for k, v in settings.items() if k != HOLDOUT_SETTING}
-    config = TrainingConfig.from_hyperparameters(hyperparameters, source=f"{where}: lineage.settings")
-    raw = settings.get(HOLDOUT_SETTING)
+    hyperparameters = {k: v for k, v in lineage.settings.items() if k != HOLDOUT_SETTING}
+    TrainingConfig.from_hyperparameters(hyperparameters, source=f"{where}: lineage.settings")
+    raw = lineage.settings.get(HOLDOUT_SETTING)
     try:
         holdout = float(raw) if raw is not None else float("nan")
     except ValueError:
@@ -159,23 +80,61 @@ def _parse_settings(settings: Mapping[str, str], where: str) -> tuple[TrainingCo
         raise ReproductionError(
             f"{where}: lineage.settings.{HOLDOUT_SETTING} must be a fraction between 0 and 1 (got {raw!r})"
         )
-    return config, holdout
+    return {
+        "version": found.version,
+        "model_package_arn": found.arn,
+        "artifact_uri": found.model_data_url or lineage.artifact_uri,
+        "sha256": lineage.artifact_sha256,
+        "data_sha256": lineage.data_sha256,
+        "hyperparameters": hyperparameters,
+        "holdout_fraction": str(raw),
+        "code_revision": lineage.code_revision,
+    }
 
 
-def _differing_files(s3: Any, uri: str, sha256: str, reproduced: Path, scratch: Path) -> list[str] | None:
-    """Archive members whose bytes differ between the registered archive and ``reproduced``."""
+def data_object(found: ModelVersion) -> tuple[str, str, str | None]:
+    """The bucket, key and object version of the data ``found`` was trained on."""
+    if found.lineage is None:
+        raise ReproductionError(f"version {found.version} of {found.group!r} has no tenantml lineage")
+    bucket, key = parse_s3_uri(found.lineage.data_uri)
+    return bucket, key, found.lineage.data_version_id
+
+
+def compare_archives(
+    s3: Any, uri: str, registered_sha256: str, reproduced_sha256: str, reproduced: Path, scratch: Path
+) -> tuple[str | None, list[str] | None, str | None]:
+    """The stored archive's own digest, the members whose bytes differ from ``reproduced`` (a model
+    directory) and why, for a reproduction whose digest is not the registered one."""
     try:
-        archive = download_artifact(s3, uri, scratch / "model.tar.gz", expected_sha256=sha256)
+        # checked against its content address (the key names its digest), not the recorded one
+        archive = download_artifact(s3, uri, scratch / "model.tar.gz")
         registered = unpack_model_archive(archive, scratch / "model")
     except (ClientError, ModelArtifactError) as err:
         log.warning("cannot read the registered archive %s to compare its files: %s", uri, err)
-        return None
+        return None, None, f"the registered archive {uri} cannot be read: {err}"
+    stored = sha256_file(archive)
 
     def digests(root: Path) -> dict[str, str]:
         return {p.relative_to(root).as_posix(): sha256_file(p) for p in root.rglob("*") if p.is_file()}
 
     old, new = digests(registered), digests(reproduced)
-    return sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
+    differing = sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
+    if stored != registered_sha256:
+        reason = (
+            f"the registered archive {uri} has sha256 {stored}, not the {registered_sha256} its "
+            "lineage records"
+        )
+    elif differing:
+        reason = f"{len(differing)} archive member(s) differ: {', '.join(differing)}"
+    else:
+        reason = f"the members are identical but the archives are not ({stored} vs {reproduced_sha256})"
+    return stored, differing, reason
 
 
-__all__ = ["HOLDOUT_SETTING", "ReproductionResult", "reproduce_version"]
+__all__ = [
+    "HOLDOUT_SETTING",
+    "ReproductionResult",
+    "compare_archives",
+    "data_object",
+    "reproduction_request",
+]

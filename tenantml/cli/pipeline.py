@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
@@ -180,16 +180,20 @@ def train(
     record = finished_record(target.clients.s3, target.resources.artifacts_bucket, run_id, execution)
     console.print(_summary(record))
     if not record.succeeded:
-        from core.errors import PipelineRunError
+        _raise_run_failed(record, target)
 
-        where = record.failed_step.value if record.failed_step else record.failed_state or "-"
-        raise PipelineRunError(
-            f"run {run_id} of model {target.spec.model.name!r} (tenant {target.spec.name}) failed in "
-            f"step {where}: {record.error}\nrun record: {record.record_uri}",
-            run_id=run_id,
-            step=where,
-            reason=record.error or "",
-        )
+
+def _raise_run_failed(record: RunRecord, target: Target) -> NoReturn:
+    from core.errors import PipelineRunError
+
+    where = record.failed_step.value if record.failed_step else record.failed_state or "-"
+    raise PipelineRunError(
+        f"run {record.run_id} of model {target.spec.model.name!r} (tenant {target.spec.name}) failed in "
+        f"step {where}: {record.error}\nrun record: {record.record_uri}",
+        run_id=record.run_id,
+        step=where,
+        reason=record.error or "",
+    )
 
 
 #: slack on top of the search budget for the other steps and the jobs' start-up (as ``up`` allows)
@@ -366,20 +370,43 @@ def models_reproduce(
     outputs: OutputsFile = None,
     endpoint_url: EndpointUrl = None,
 ) -> None:
-    """Re-run a version from its lineage and compare artifact digests; exits 1 when they differ."""
-    from pipelines.runs.reproduce import reproduce_version
-    from tenantml.workload_roles import PIPELINES, acting_as
+    """Re-run a version through the pipeline state machine and compare artifact digests; exits 1
+    when they differ."""
+    from pipelines.runs.reproduce import ReproductionResult, data_object, reproduction_request
+    from tenantml.executions import follow_execution, read_run_json
+    from tenantml.manual_run import DataObject, StateProgress, finished_record, start_manual_run
 
-    # re-running a version is a pipeline run's job: it reads the registry, the data and the
-    # artifact as the pipelines role
-    target = resolve_target(
-        tenant, tenants, outputs, endpoint_url, role=PIPELINES, command="models reproduce"
+    # like `train`, the operator starts the run; its jobs read the data and the archive as the job role
+    target = resolve_target(tenant, tenants, outputs, endpoint_url)
+    found = _registry(target).get_model_version(version)
+    request = reproduction_request(found)
+    bucket, key, version_id = data_object(found)
+    sfn = target.session.client("stepfunctions", region_name=target.region, endpoint_url=target.endpoint)
+    run_id, arn = start_manual_run(
+        sfn,
+        target.resources.pipeline_state_machine_arn,
+        tenant=target.spec.name,
+        model=target.spec.model.name,
+        data=DataObject(bucket=bucket, key=key, version_id=version_id),
+        trigger="reproduce",
+        reproduce=request,
     )
-    with (
-        acting_as("models reproduce", PIPELINES, target.role_arn),
-        console.status(f"Re-running version {version} from its lineage..."),
-    ):
-        result = reproduce_version(_registry(target), version, spec=target.spec.model, s3=target.clients.s3)
+    console.print(
+        f"Re-running version {version} of {found.group} on s3://{bucket}/{key} (version "
+        f"{version_id or '-'}) through the state machine: run [bold]{run_id}[/]",
+        highlight=False,
+    )
+    timeout = float(
+        request["hyperparameters"].get("timeout_seconds", target.spec.model.search_timeout_seconds)
+    )
+    with StateProgress(console) as progress:
+        execution = follow_execution(sfn, arn, timeout=timeout + RUN_MARGIN_S, on_state=progress)
+        progress.ended(execution)
+    s3, artifacts = target.clients.s3, target.resources.artifacts_bucket
+    document = read_run_json(s3, artifacts, run_id, "reproduce/reproduction.json")
+    if execution["status"] != "SUCCEEDED" or document is None:
+        _raise_run_failed(finished_record(s3, artifacts, run_id, execution), target)
+    result = ReproductionResult.model_validate(document)
     console.print(f"registered sha256 {result.registered_sha256}", highlight=False)
     console.print(f"reproduced sha256 {result.reproduced_sha256}", highlight=False)
     if result.recorded_code_revision != result.current_code_revision:
@@ -389,10 +416,9 @@ def models_reproduce(
             highlight=False,
         )
     if result.matches:
-        console.print(f"[green]reproduced[/]: version {version} of {result.group} is byte-identical")
+        console.print(f"[green]reproduced[/]: version {version} of {found.group} is byte-identical")
         return
-    differing = ", ".join(result.differing_files or []) or "the registered archive could not be read"
-    console.print(f"[red]differs[/]: version {version} of {result.group} ({differing})", highlight=False)
+    console.print(f"[red]differs[/]: version {version} of {found.group}: {result.reason}", highlight=False)
     raise typer.Exit(1)
 
 

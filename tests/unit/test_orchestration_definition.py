@@ -133,7 +133,8 @@ def test_training_runtime_is_the_search_budget_plus_a_margin() -> None:
     train = pipeline_definition(_props(search_timeout_seconds=1800))["States"]["Train"]
     runtime = train["Parameters"]["StoppingCondition"]["MaxRuntimeInSeconds"]
     assert 1800 < runtime <= 1800 + 3600
-    assert train["Parameters"]["HyperParameters"] == {"model_name": "churn", "timeout_seconds": "600"}
+    # the spec's hyperparameters, which Configure puts beside the input (a reproduce run replaces them)
+    assert train["Parameters"]["HyperParameters.$"] == "$.settings.hyperparameters"
 
 
 def test_the_decision_branches_and_an_unknown_one_fails_the_run() -> None:
@@ -219,8 +220,13 @@ def test_configure_puts_the_model_spec_beside_the_input_that_start_writes_for_th
     spec = {"name": "churn", "target": "target"}
     definition = pipeline_definition(_props(model_spec=spec, retraining_window_hours=48))
     configure = definition["States"]["Configure"]
-    assert definition["StartAt"] == "Configure" and configure["Next"] == "Start"
-    assert configure["Result"] == {"model_spec": spec, "retraining_window_hours": 48}
+    assert definition["StartAt"] == "Configure" and configure["Next"] == "Mode"
+    assert definition["States"]["Mode"]["Default"] == "Start"
+    assert configure["Result"] == {
+        "model_spec": spec,
+        "retraining_window_hours": 48,
+        "hyperparameters": {"model_name": "churn", "timeout_seconds": "600"},
+    }
     assert configure["ResultPath"] == "$.settings"
     assert definition["States"]["Start"]["Parameters"]["Body.$"] == "States.JsonToString($)"
 
@@ -233,3 +239,128 @@ def test_a_job_that_failed_is_not_retried_as_transient_but_an_api_error_is() -> 
             continue
         retried = {error for retry in task["Retry"] for error in retry["ErrorEquals"]}
         assert retried == {"SageMaker.AmazonSageMakerException"}, name
+
+
+ARTIFACTS = "tenantml-acme-dev-artifacts"
+RECORDED = {"model_name": "churn", "timeout_seconds": "30", "seed": "7"}
+
+
+def _without_jobs(definition: dict[str, Any], read: dict[str, Any]) -> dict[str, Any]:
+    """moto cannot run the SageMaker integration, nor hand on getObject's body (the emulator adds
+    both): each job becomes a Pass with the same transitions, each getObject a Pass giving what it
+    would read (``read``), so the definition's own Choice, Pass and putObject states decide the path."""
+    for name, state in definition["States"].items():
+        if state["Type"] != "Task" or not (
+            "sagemaker:" in state["Resource"] or "getObject" in state["Resource"]
+        ):
+            continue
+        replacement: dict[str, Any] = {"Type": "Pass", "ResultPath": None}
+        if "getObject" in state["Resource"]:
+            [field] = state["ResultSelector"]
+            replacement = {"Type": "Pass", "Result": {field.removesuffix(".$"): read[name]}}
+            replacement.update({k: state[k] for k in ("ResultPath", "OutputPath") if k in state})
+        replacement.update({k: state[k] for k in ("Next", "End") if k in state})
+        definition["States"][name] = replacement
+    return definition
+
+
+def _execution_input(run_id: str, trigger: str) -> dict[str, Any]:
+    from pipelines.runs.execution_input import pipeline_input
+
+    reproduce = None
+    if trigger == "reproduce":
+        reproduce = {
+            "version": 3,
+            "model_package_arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/tenantml-acme-dev-churn/3",
+            "artifact_uri": f"s3://tenantml-acme-dev-models/models/sha256/{'a' * 64}/model.tar.gz",
+            "sha256": "a" * 64,
+            "data_sha256": "b" * 64,
+            "hyperparameters": RECORDED,
+            "holdout_fraction": "0.2",
+            "code_revision": "abc123",
+        }
+    return pipeline_input(
+        run_id=run_id,
+        tenant="acme",
+        model="churn",
+        trigger=trigger,
+        bucket="tenantml-acme-dev-data",
+        key="incoming/a.parquet",
+        version_id="v1",
+        reproduce=reproduce,
+    )
+
+
+def _entered(client: Any, arn: str) -> list[str]:
+    events = sorted(client.get_execution_history(executionArn=arn)["events"], key=lambda e: e["id"])
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+@pytest.mark.parametrize("trigger", ["reproduce", "manual"])
+def test_a_reproduce_run_trains_with_the_recorded_settings_and_ends_in_compare_a_normal_run_never_does(
+    trigger: str,
+) -> None:
+    with mock_aws(config=SFN_CONFIG):
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=ARTIFACTS, CreateBucketConfiguration={"LocationConstraint": REGION})
+        topic = boto3.client("sns", region_name=REGION).create_topic(Name="alerts")["TopicArn"]
+        run_id = f"{trigger}-run"
+        client = boto3.client("stepfunctions", region_name=REGION)
+        # given what the (replaced) jobs would have written for each branch to read
+        read = {"ReadDecision": {"status": "rejected"}, "ReadReproduction": {"matches": True, "version": 3}}
+        definition = _without_jobs(pipeline_definition(_props(alerts_topic_arn=topic)), read)
+
+        # when the run is executed by moto's interpreter
+        result = _run(client, definition, _execution_input(run_id, trigger), run_id)
+
+        # then
+        assert result["status"] == "SUCCEEDED", result
+        entered = _entered(client, result["executionArn"])
+        written = json.loads(
+            s3.get_object(Bucket=ARTIFACTS, Key=f"runs/{run_id}/input/execution.json")["Body"].read()
+        )
+    if trigger == "reproduce":
+        assert entered == [
+            "Configure",
+            "Mode",
+            "ReproduceSettings",
+            "Start",
+            "Prepare",
+            "Train",
+            "AfterTrain",
+            "Compare",
+            "ReadReproduction",
+            "Reproduced",
+        ]
+        # Train's HyperParameters.$ reads these: the recorded ones, not the spec's
+        assert written["settings"]["hyperparameters"] == RECORDED
+        assert written["reproduce"]["version"] == 3
+        # the comparison is the execution's output
+        assert json.loads(result["output"]) == {"matches": True, "version": 3}
+    else:
+        assert "Compare" not in entered and "ReproduceSettings" not in entered
+        assert entered[entered.index("Mode") :] == [
+            "Mode",
+            "Start",
+            "Prepare",
+            "Train",
+            "AfterTrain",
+            "Evaluate",
+            "ReadDecision",
+            "Decide",
+            "Notify",
+            "Done",
+        ]
+        assert written["settings"]["hyperparameters"] == {"model_name": "churn", "timeout_seconds": "600"}
+
+
+def test_a_failed_compare_goes_down_the_failure_path_naming_the_step() -> None:
+    states = pipeline_definition(_props())["States"]
+    assert [c["Next"] for c in states["Compare"]["Catch"]] == ["CompareFailed"]
+    assert states["CompareFailed"]["Parameters"]["failed_step"] == "Compare"
+    assert states["CompareFailed"]["Next"] == "RecordFailure"
+    # Compare never leads to Register, Notify or an alias: only to reading its own result
+    assert (
+        states["Compare"]["Next"] == "ReadReproduction" and states["ReadReproduction"]["Next"] == "Reproduced"
+    )
+    assert states["Compare"]["Parameters"]["AppSpecification"]["ContainerArguments"] == ["compare"]

@@ -41,6 +41,8 @@ _STATE_STEPS = {
     "Decide": StepName.GATE,
     "Register": StepName.REGISTER,
     "Notify": StepName.REGISTER,
+    "Compare": StepName.EVALUATE,
+    "ReadReproduction": StepName.EVALUATE,
 }
 
 

@@ -41,6 +41,7 @@ from core.sagemaker_paths import opt_ml
 from core.spec import ModelSpec
 from pipelines.data.uris import s3_uri
 from pipelines.registry.lineage import code_revision
+from pipelines.runs.execution_input import REPRODUCE_FIELDS, reproduce_problems
 from pipelines.runs.records import (
     RUN_RECORD_NAME,
     STEPS,
@@ -110,6 +111,30 @@ class StepEnvironment:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReproduceRequest:
+    """The execution input's ``reproduce`` block: the registered version a re-run compares with."""
+
+    version: int
+    model_package_arn: str
+    artifact_uri: str
+    sha256: str
+    data_sha256: str
+    hyperparameters: Mapping[str, str]
+    holdout_fraction: float
+    code_revision: str
+
+    @classmethod
+    def parse(cls, block: Any, where: str) -> tuple[ReproduceRequest | None, list[Problem]]:
+        problems = [Problem(f"{where}: {p.location}", p.message, p.value) for p in reproduce_problems(block)]
+        if problems:
+            return None, problems
+        values = {name: block[name] for name in REPRODUCE_FIELDS}
+        values["hyperparameters"] = dict(block["hyperparameters"])
+        values["holdout_fraction"] = float(block["holdout_fraction"])
+        return cls(**values), []
+
+
+@dataclass(frozen=True, kw_only=True)
 class ExecutionInput:
     """``runs/<run_id>/input/execution.json``: the execution input plus the Configure state's settings."""
 
@@ -123,6 +148,8 @@ class ExecutionInput:
     cause: Mapping[str, Any] | None
     spec: ModelSpec
     retraining_window_hours: int
+    #: set for trigger ``reproduce`` (and only then): the version the run re-makes
+    reproduce: ReproduceRequest | None = None
 
     @property
     def data_uri(self) -> str:
@@ -172,6 +199,10 @@ class ExecutionInput:
             problems.append(
                 Problem(f"{where}: settings.retraining_window_hours", "must be a positive integer", window)
             )
+        reproduce = None
+        if document.get("trigger") == "reproduce":
+            reproduce, found = ReproduceRequest.parse(document.get("reproduce"), where)
+            problems.extend(found)
         if problems or spec is None:
             raise TenantResourcesError(problems, headline="the run's execution input cannot be used")
         return cls(
@@ -185,6 +216,7 @@ class ExecutionInput:
             cause=document.get("cause"),
             spec=spec,
             retraining_window_hours=window,
+            reproduce=reproduce,
         )
 
 
@@ -382,6 +414,7 @@ __all__ = [
     "RUN_INPUT_PATH",
     "TRAIN_INPUT_PATH",
     "ExecutionInput",
+    "ReproduceRequest",
     "StepContext",
     "StepEnvironment",
     "describe",

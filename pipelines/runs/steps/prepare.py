@@ -1,6 +1,9 @@
 """``python -m pipelines.container prepare``: ingest, validate, split and baseline (the Prepare state).
 
-Reads the data object the execution names (exactly its version when it has one). A retrain
+Reads the data object the execution names (exactly its version when it has one). A reproduce run
+(``trigger == "reproduce"``) reads the data the version's lineage pins, fails naming the object when
+it is gone or its sha256 is no longer the recorded one, and splits with the recorded holdout
+fraction and seed. A retrain
 (``trigger == "retrain"``) instead starts from the data the champion was trained on
 (:func:`pipelines.runs.retraining_data.champion_reference`: the newest file may be one whose run
 failed) and assembles it with the recent labelled traffic
@@ -18,13 +21,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.data.datasets import load_dataset, split_holdout
+from botocore.exceptions import ClientError
+
+from core.errors import ReproductionError, TenantmlError
+from pipelines.data.datasets import Dataset, load_dataset, split_holdout
 from pipelines.data.validation import check_dataset
 from pipelines.monitoring.baseline import compute_baseline
 from pipelines.runs.arrivals import DataArrival, PinnedVersion
 from pipelines.runs.config import PipelineConfig
 from pipelines.runs.records import StepName, StepStatus
-from pipelines.runs.steps.context import StepContext, run_command
+from pipelines.runs.steps.context import ReproduceRequest, StepContext, run_command
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,15 @@ def prepare(context: StepContext, config: PipelineConfig | None = None) -> dict[
     config = config or PipelineConfig()
     execution = context.execution
     spec = execution.spec
+    reproduce = execution.reproduce
+    if reproduce is not None:
+        # the split the version was made with: its holdout fraction and the training seed
+        config = config.model_copy(
+            update={
+                "holdout_fraction": reproduce.holdout_fraction,
+                "seed": int(reproduce.hyperparameters.get("seed", config.seed)),
+            }
+        )
     s3 = context.s3
     record = context.record()
     arrival = DataArrival(
@@ -68,7 +83,10 @@ def prepare(context: StepContext, config: PipelineConfig | None = None) -> dict[
             uri = source.uri
         else:
             reader, uri = s3, source
-        dataset = load_dataset(uri, s3=reader, max_bytes=config.max_bytes)
+        if reproduce is None:
+            dataset = load_dataset(uri, s3=reader, max_bytes=config.max_bytes)
+        else:
+            dataset = _load_pinned(uri, reader, config.max_bytes, execution.data_version_id, reproduce)
         provenance = dataset.provenance
         record.data_uri = uri
         record.data_version_id = provenance.version_id
@@ -128,6 +146,23 @@ def prepare(context: StepContext, config: PipelineConfig | None = None) -> dict[
         "holdout_rows": len(holdout),
         "data": record.data_uri,
     }
+
+
+def _load_pinned(
+    uri: str, reader: Any, max_bytes: int, version_id: str | None, reproduce: ReproduceRequest
+) -> Dataset:
+    """The data a registered version was trained on, exactly: gone or changed fails the run, naming it."""
+    where = f"version {reproduce.version}'s data {uri} (object version {version_id or '-'})"
+    try:
+        dataset = load_dataset(uri, s3=reader, max_bytes=max_bytes)
+    except (TenantmlError, ClientError) as err:
+        raise ReproductionError(f"{where} cannot be read, so the version cannot be re-run: {err}") from err
+    if dataset.provenance.sha256 != reproduce.data_sha256:
+        raise ReproductionError(
+            f"{where} has sha256 {dataset.provenance.sha256}, not the {reproduce.data_sha256} the version "
+            "was trained on: it cannot be re-run"
+        )
+    return dataset
 
 
 def main(argv: Sequence[str] = ()) -> int:

@@ -223,15 +223,6 @@ def test_report_writes_the_drift_report_as_the_monitor_role(churn, tmp_path: Pat
         assert_denied_as(cli(churn, "report", "--out", str(tmp_path / "again.html")), role)
 
 
-def test_models_reproduce_reads_the_data_as_the_pipelines_role(churn) -> None:
-    result = cli(churn, "models", "reproduce", "--version", "1")
-    assert result.exit_code == 0, result.output
-    assert "byte-identical" in result.output
-
-    with without_statement(churn, "pipelines_role_arn", "ReadDataBucket") as role:
-        assert_denied_as(cli(churn, "models", "reproduce", "--version", "1"), role)
-
-
 def test_operator_commands_stay_the_administrator(churn) -> None:
     # the pipelines role may not list the registry once ReadRegistry is gone; `models list` is the
     # operator's and does not care

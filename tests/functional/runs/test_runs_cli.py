@@ -309,49 +309,99 @@ def test_commands_that_need_a_version_declare_it_required(cli, tmp_path, monkeyp
     assert "required" in cli("models", command, "--help").output.split("--version", 1)[1].split("\n", 1)[0]
 
 
-def test_models_reproduce_re_runs_a_version_and_exits_non_zero_when_the_digest_differs(
-    cli, stack, endpoint, session, tmp_path
+def test_models_reproduce_re_runs_a_version_through_the_state_machine_and_says_whether_it_matches(
+    churn, cli, tmp_path
 ):
-    common = ["--tenant", "acme", "--tenants", str(stack["tenants"]), "--outputs", str(stack["outputs_file"])]
-    common += ["--endpoint-url", endpoint]
-    registry = SageMakerModelRegistry(
-        session.client("sagemaker", endpoint_url=endpoint), stack["outputs"]["model_package_group_name"]
-    )
-    # given a version registered by the pipeline's step commands (`models reproduce` re-runs in-process)
-    from registered_version import register_version
-
-    from tenantml.sample_data import upload_sample_dataset
-
-    s3 = session.client("s3", endpoint_url=endpoint)
-    uri = upload_sample_dataset(s3, stack["outputs"]["data_bucket_name"])
-    [spec] = load_specs(stack["tenants"])
-    record = register_version(
-        stack["resources"],
-        spec.model.model_copy(update={"search_trials": 2}),
-        uri,
-        tmp_path / "run",
-        run_id="run-reproduce",
-        endpoint_url=endpoint,
-        credentials=session.get_credentials(),
-    )
-    assert record.succeeded, record.error
+    outputs, client, common = churn["outputs"], churn["client"], churn["common"]
+    sagemaker, sfn = client("sagemaker"), client("stepfunctions")
+    machine = outputs["pipeline_state_machine_arn"]
+    registry = SageMakerModelRegistry(sagemaker, outputs["model_package_group_name"])
+    # given a champion registered by a run of the state machine
+    data = tmp_path / "export.csv"
+    sample_frame().to_csv(data, index=False)
+    assert (trained := cli("train", *common, "--data", str(data))).exit_code == 0, trained.output
     [version] = registry.list_model_versions()
+    recorded = version.lineage.artifact_sha256
 
-    # when it is reproduced / then both digests are the registered one and the command succeeds
+    # when it is reproduced
     result = cli("models", "reproduce", *common, "--version", "1")
-    assert result.exit_code == 0, result.output
-    assert f"registered sha256 {version.lineage.artifact_sha256}" in result.output
-    assert f"reproduced sha256 {version.lineage.artifact_sha256}" in result.output
-    assert "reproduced: version 1 of tenantml-acme-dev-cancer is byte-identical" in result.output
 
-    # given a version whose lineage names a digest the settings do not produce
-    forged = version.lineage.model_copy(update={"artifact_sha256": "0" * 64})
-    registry.create_model_version(
-        model_data_url=version.model_data_url, image_uri="serving:1", lineage=forged
+    # then an execution of the same state machine re-made it through Train and Compare, byte for byte
+    assert result.exit_code == 0, result.output
+    assert f"registered sha256 {recorded}" in result.output
+    assert f"reproduced sha256 {recorded}" in result.output
+    assert f"reproduced: version 1 of {version.group} is byte-identical" in result.output
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+    [run] = [e for e in executions if e["name"].startswith("reproduce-v1-")]
+    assert run["status"] == "SUCCEEDED"
+    described = sfn.describe_execution(executionArn=run["executionArn"])
+    body = json.loads(described["input"])
+    assert body["trigger"] == "reproduce" and body["reproduce"]["sha256"] == recorded
+    assert body["data"]["version_id"] == version.lineage.data_version_id
+    output = json.loads(described["output"])
+    assert output["matches"] is True and output["version"] == 1 and output["differing_files"] == []
+    for state in ("Prepare", "Train", "Compare"):
+        assert state in result.output
+    # the training job ran with the recorded hyperparameters; nothing was registered, no alias moved
+    jobs_by_run = [
+        sagemaker.describe_training_job(TrainingJobName=j["TrainingJobName"])
+        for j in sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    ]
+    [job] = [j for j in jobs_by_run if run["name"] in j["OutputDataConfig"]["S3OutputPath"]]
+    expected = {k: v for k, v in version.lineage.settings.items() if k != "holdout_fraction"}
+    assert {k: job["HyperParameters"][k] for k in expected} == expected
+    assert [v.version for v in registry.list_model_versions()] == [1]
+    assert registry.get_version_by_alias(CHAMPION).version == 1
+    compare_jobs = [
+        j["ProcessingJobName"]
+        for j in sagemaker.list_processing_jobs()["ProcessingJobSummaries"]
+        if "-compare-" in j["ProcessingJobName"]
+    ]
+    assert len(compare_jobs) == 1
+    assert (
+        sagemaker.describe_processing_job(ProcessingJobName=compare_jobs[0])["RoleArn"]
+        == (outputs["training_role_arn"])
     )
-    # when it is reproduced / then the command says it differs and exits 1
+
+    # given a version whose recorded sha256 is not its archive's (a tampered tag)
+    registry.create_model_version(
+        model_data_url=version.model_data_url,
+        image_uri=version.image_uri,
+        lineage=version.lineage.model_copy(update={"artifact_sha256": "0" * 64}),
+    )
+    # when it is reproduced / then the command says it differs, and why, and exits 1
     differs = cli("models", "reproduce", *common, "--version", "2")
     assert differs.exit_code == 1, differs.output
     assert f"registered sha256 {'0' * 64}" in differs.output
-    assert f"reproduced sha256 {version.lineage.artifact_sha256}" in differs.output
-    assert "differs: version 2 of tenantml-acme-dev-cancer" in differs.output
+    assert f"reproduced sha256 {recorded}" in differs.output
+    assert f"differs: version 2 of {version.group}" in differs.output
+    why = f"has sha256 {recorded}, not the {'0' * 64} its lineage records"
+    assert why in " ".join(differs.output.split())
+
+    # given a version whose data is no longer what it was trained on
+    registry.create_model_version(
+        model_data_url=version.model_data_url,
+        image_uri=version.image_uri,
+        lineage=version.lineage.model_copy(update={"data_sha256": "1" * 64}),
+    )
+    # when it is reproduced / then the run fails in Prepare, naming the data and both digests
+    failed = cli("models", "reproduce", *common, "--version", "3")
+    assert failed.exit_code == 1, failed.output
+    text = " ".join(failed.output.split())
+    assert "failed in step ingest" in text
+    assert f"not the {'1' * 64} the version was trained on" in text
+    assert version.lineage.data_uri in text
+
+    # given a version whose pinned object version is gone
+    registry.create_model_version(
+        model_data_url=version.model_data_url,
+        image_uri=version.image_uri,
+        lineage=version.lineage.model_copy(update={"data_version_id": "no-such-version"}),
+    )
+    # when it is reproduced / then the run fails naming the object version
+    gone = cli("models", "reproduce", *common, "--version", "4")
+    assert gone.exit_code == 1, gone.output
+    assert "(object version no-such-version) cannot be read" in " ".join(gone.output.split())
+    # and the failed re-runs took nothing away from the registry
+    assert sorted(v.version for v in registry.list_model_versions()) == [1, 2, 3, 4]
+    assert registry.get_version_by_alias(CHAMPION).version == 1

@@ -1,6 +1,7 @@
 """Reproducing registered versions under moto: two runs on the same data register the same artifact
-digest, a version re-run from its lineage packs to its registered digest, and a changed setting
-does not."""
+digest, and a version's lineage becomes the execution input's ``reproduce`` block (or an error
+saying why it cannot be re-run). The re-run itself goes through the state machine: see
+``tests/functional/runs/test_runs_cli.py`` (``models reproduce`` in the emulator)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from core.errors import ReproductionError, TrainingConfigError
 from pipelines.registry.lineage import Lineage
 from pipelines.registry.sagemaker import SageMakerModelRegistry
 from pipelines.runs.arrivals import DataArrival
+from pipelines.runs.execution_input import pipeline_input
 from pipelines.runs.records import RunStatus
-from pipelines.runs.reproduce import reproduce_version
+from pipelines.runs.reproduce import data_object, reproduction_request
 from tenantml.sample_data import sample_parquet_bytes
 
 
@@ -44,19 +46,26 @@ def test_registered_versions_reproduce_to_their_digest_and_a_changed_setting_doe
     assert first.lineage.artifact_sha256 == second.lineage.artifact_sha256 == records[0].model_artifact_sha256
     assert first.lineage.settings["seed"] == "0" and first.lineage.settings["holdout_fraction"] == "0.2"
 
-    # when version 1 is re-run from its lineage
-    result = reproduce_version(registry, 1, spec=spec, s3=clients.s3)
-    # then it packs to the registered digest
-    assert result.matches, result.differing_files
-    assert result.reproduced_sha256 == result.registered_sha256 == first.lineage.artifact_sha256
-    assert result.differing_files == []
-    assert result.recorded_code_revision == result.current_code_revision
-
-    # when one setting changes / then the digest does, and the differing members are named
-    changed = reproduce_version(registry, 1, spec=spec, s3=clients.s3, overrides={"seed": "1"})
-    assert not changed.matches and changed.settings["seed"] == "1"
-    assert changed.registered_sha256 == first.lineage.artifact_sha256
-    assert "model.joblib" in changed.differing_files and "baseline.json" in changed.differing_files
+    # when version 1's re-run is requested
+    request = reproduction_request(first)
+    # then it carries the recorded digest, data and settings, and makes a valid execution input
+    assert request["sha256"] == first.lineage.artifact_sha256 and request["version"] == 1
+    assert request["data_sha256"] == first.lineage.data_sha256
+    assert request["holdout_fraction"] == "0.2" and "holdout_fraction" not in request["hyperparameters"]
+    assert request["hyperparameters"]["seed"] == "0"
+    bucket, key, version_id = data_object(first)
+    assert (bucket, key, version_id) == (resources.data_bucket, "incoming/cancer.parquet", arrival.version_id)
+    body = pipeline_input(
+        run_id="reproduce-v1",
+        tenant="acme",
+        model=spec.name,
+        trigger="reproduce",
+        bucket=bucket,
+        key=key,
+        version_id=version_id,
+        reproduce=request,
+    )
+    assert body["reproduce"] == request
 
 
 def test_a_version_that_cannot_be_re_run_says_why(clients, resources, spec):
@@ -70,7 +79,7 @@ def test_a_version_that_cannot_be_re_run_says_why(clients, resources, spec):
     )
     registry.create_model_version(model_data_url=lineage.artifact_uri, image_uri="serving:1", lineage=lineage)
     with pytest.raises(ReproductionError) as caught:
-        reproduce_version(registry, 1, spec=spec, s3=clients.s3)
+        reproduction_request(registry.get_model_version(1))
     assert str(caught.value) == (
         f"version 1 of model package group {resources.model_package_group!r}: lineage.settings is empty "
         "(registered before run settings were recorded), so it cannot be re-run; retrain it to get a "
@@ -78,28 +87,14 @@ def test_a_version_that_cannot_be_re_run_says_why(clients, resources, spec):
     )
     assert caught.value.exit_code == 2
 
-    # given settings that name data which is not what was trained on
+    # given settings the training job does not know
     registry.create_model_version(
         model_data_url=lineage.artifact_uri,
         image_uri="serving:1",
-        lineage=lineage.model_copy(
-            update={
-                "settings": {
-                    "problem": "classification",
-                    "target": "target",
-                    "primary_metric": "roc_auc",
-                    "estimator": "logistic_regression",
-                    "holdout_fraction": "0.2",
-                }
-            }
-        ),
+        lineage=lineage.model_copy(update={"settings": {"n_trees": "5", "holdout_fraction": "0.2"}}),
     )
-    _arrival(clients.s3, resources.data_bucket)
-    with pytest.raises(ReproductionError, match=r"has sha256 [0-9a-f]{64}, not the 1{64} it was trained on"):
-        reproduce_version(registry, 2, spec=spec, s3=clients.s3)
-    # and an override the training job does not know is named, before any data is read
+    # then they are named, before any run starts
     with pytest.raises(TrainingConfigError) as bad:
-        reproduce_version(registry, 2, spec=spec, s3=clients.s3, overrides={"n_trees": "5"})
-    assert "version 2 of model package group" in str(bad.value) and "lineage.settings: n_trees" in str(
-        bad.value
-    )
+        reproduction_request(registry.get_model_version(2))
+    assert "version 2 of model package group" in str(bad.value)
+    assert "lineage.settings: n_trees" in str(bad.value)
