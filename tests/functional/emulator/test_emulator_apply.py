@@ -244,16 +244,13 @@ def test_given_a_failure_injected_mid_apply_when_re_applied_then_it_resumes_and_
 def test_given_a_document_with_problems_when_applied_then_nothing_is_created(aws, small_stack, tmp_path):
     broken = copy.deepcopy(small_stack)
     broken["resource"]["aws_sns_topic"]["alerting_alarms"]["kms_master_key_id"] = "${aws_kms_key.missing.id}"
-    broken["resource"]["aws_glue_catalog_database"] = {"lake": {"name": "lake"}}
+    broken["resource"]["aws_athena_workgroup"] = {"lake": {"name": "lake"}}
 
     with pytest.raises(EmulatorPlanError) as err:
         apply(broken, tmp_path / "demo.json", aws)
 
     assert [str(p) for p in err.value.problems] == [
-        (
-            "aws_glue_catalog_database.lake: resource type 'aws_glue_catalog_database' is not supported"
-            " by the emulator"
-        ),
+        ("aws_athena_workgroup.lake: resource type 'aws_athena_workgroup' is not supported by the emulator"),
         (
             "aws_sns_topic.alerting_alarms: kms_master_key_id: refers to aws_kms_key.missing, which is not in"
             " the document (got '${aws_kms_key.missing.id}')"
