@@ -308,14 +308,22 @@ def build_lambda_bundle(handler: str, build_dir: Path) -> LambdaBundle:
     return _write_zip(build_dir / f"{handler}.zip", entries)
 
 
+#: (distribution names and versions, build directory) -> the layer zip built for them
+_LAYER_ZIPS: dict[tuple[tuple[tuple[str, str], ...], Path], LambdaBundle] = {}
+
+
 @cache
 def build_lambda_layer(handler: str, build_dir: Path) -> LambdaBundle | None:
     """The layer of ``lambdas/<handler>``: its third-party distributions under ``python/``, or None
-    when the runtime provides everything it imports. Cached per process."""
+    when the runtime provides everything it imports. Cached per process; handlers that need the
+    same distributions share one zip (named after the first), built once."""
     distributions = layer_distributions(handler)
     if not distributions:
         return None
-    return _write_zip(build_dir / f"{handler}-layer.zip", _layer_files(distributions))
+    key = (tuple((d.name, d.version) for d in distributions), build_dir)
+    if key not in _LAYER_ZIPS:
+        _LAYER_ZIPS[key] = _write_zip(build_dir / f"{handler}-layer.zip", _layer_files(distributions))
+    return _LAYER_ZIPS[key]
 
 
 def check_function_package(
