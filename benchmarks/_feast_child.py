@@ -69,7 +69,20 @@ def pit(spec: dict[str, Any]) -> dict[str, Any]:
     pq.write_table(table, spec["out"], compression="snappy")
     seconds = time.perf_counter() - started
     f00 = table.column("f00")
-    return {"seconds": seconds, "rows": table.num_rows, "matched": len(f00) - f00.null_count}
+    return {
+        "seconds": seconds,
+        "rows": table.num_rows,
+        "matched": len(f00) - f00.null_count,
+        "peak_rss_bytes": _peak_rss(),
+    }
+
+
+def _peak_rss() -> int:
+    """This process's high-water mark (``VmHWM``): sampling from outside can miss a short peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def online(spec: dict[str, Any]) -> dict[str, Any]:
