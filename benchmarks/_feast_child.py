@@ -13,6 +13,7 @@ one JSON line. Modes:
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from datetime import datetime, timedelta
@@ -92,6 +93,9 @@ def online(spec: dict[str, Any]) -> dict[str, Any]:
     )
     entity, view = _view(spec["view"], spec["source"], spec["features"], spec["ttl_hours"])
     store.apply([entity, view])
+    emulator = spec.get("emulator_pid")
+    cpu: dict[str, dict[str, float]] = {}
+    before = _cpu(emulator)
     started = time.perf_counter()
     store.materialize(
         start_date=datetime.fromisoformat(spec["since"]),
@@ -99,10 +103,12 @@ def online(spec: dict[str, Any]) -> dict[str, Any]:
         feature_views=[spec["view"]],
     )
     materialize_seconds = time.perf_counter() - started
+    cpu["materialize"] = _cpu_since(before, emulator, 1)
     features = [f"{spec['view']}:f{i:02d}" for i in range(spec["features"])]
     timings: dict[str, list[float]] = {}
     for n in spec["batch_sizes"]:
         samples = []
+        before = _cpu(emulator)
         for call in range(spec["reads"] + spec["warmup"]):
             first = (call * 137) % (spec["entities"] - n)
             rows = [{"entity_id": first + i} for i in range(n)]
@@ -114,17 +120,36 @@ def online(spec: dict[str, Any]) -> dict[str, Any]:
             if call >= spec["warmup"]:
                 samples.append(elapsed)
         timings[str(n)] = samples
+        cpu[str(n)] = _cpu_since(before, emulator, spec["reads"] + spec["warmup"])
     sample = store.get_online_features(
         features=features, entity_rows=[{"entity_id": e} for e in spec["check_entities"]]
     ).to_dict()
     return {
         "materialize_seconds": materialize_seconds,
         "timings": timings,
+        "cpu": cpu,
         "check": {
             str(e): [sample[f"f{i:02d}"][k] for i in range(spec["features"])]
             for k, e in enumerate(spec["check_entities"])
         },
     }
+
+
+def _cpu(emulator_pid: int | None) -> tuple[float, float]:
+    """CPU seconds of this process (all threads) and of the emulator's process."""
+    return time.process_time(), process_cpu(emulator_pid) if emulator_pid else 0.0
+
+
+def _cpu_since(before: tuple[float, float], emulator_pid: int | None, calls: int) -> dict[str, float]:
+    """Per call: CPU seconds spent here (the client) and in the emulator since ``before``."""
+    client, emulator = _cpu(emulator_pid)
+    return {"client": (client - before[0]) / calls, "emulator": (emulator - before[1]) / calls}
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of ``pid``, from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

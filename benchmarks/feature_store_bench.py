@@ -44,7 +44,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -178,7 +178,12 @@ def serve_emulator() -> None:
 
 
 class EmulatorProcess:
-    def __enter__(self) -> str:
+    """``with EmulatorProcess() as emulator:`` the emulator in a child (``.endpoint``, ``.pid``)."""
+
+    endpoint: str
+    pid: int
+
+    def __enter__(self) -> Self:
         env = {**os.environ, **FAKE_CREDENTIALS, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--serve-emulator"],
@@ -189,11 +194,12 @@ class EmulatorProcess:
             text=True,
         )
         assert self.process.stdout is not None
-        endpoint = self.process.stdout.readline().strip()
-        if not endpoint.startswith("http"):
+        self.endpoint = self.process.stdout.readline().strip()
+        self.pid = self.process.pid
+        if not self.endpoint.startswith("http"):
             self.__exit__()
-            raise RuntimeError(f"the emulator did not start (it printed {endpoint!r})")
-        return endpoint
+            raise RuntimeError(f"the emulator did not start (it printed {self.endpoint!r})")
+        return self
 
     def __exit__(self, *_: object) -> None:
         assert self.process.stdin is not None
@@ -274,6 +280,8 @@ class OnlineResult:
     ours_materialize_seconds: float
     ours_timings: dict[int, list[float]]
     ours_check: dict[int, list[float]]
+    #: per phase ("materialize", "1", "100"): CPU seconds per call of the client and the emulator
+    ours_cpu: dict[str, dict[str, float]]
     feast: dict[str, Any] | None
     feast_failure: str | None
 
@@ -313,7 +321,8 @@ def run_online(root: Path, args: argparse.Namespace, feast: Path | None) -> Onli
     store = root / "online-store"
     source = write_online_source(store, args.online_entities, now)
     check_entities = [0, 7, args.online_entities - 1]
-    with EmulatorProcess() as endpoint:
+    with EmulatorProcess() as emulator:
+        endpoint = emulator.endpoint
         s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         for path in store.rglob("*.parquet"):
@@ -326,15 +335,22 @@ def run_online(root: Path, args: argparse.Namespace, feast: Path | None) -> Onli
             BillingMode="PAY_PER_REQUEST",
         )
         online = OnlineStore(dynamodb, TABLE)
+        ours_cpu: dict[str, dict[str, float]] = {}
+        before = _cpu(emulator.pid)
         started = time.perf_counter()
         with OfflineStore(s3, BUCKET, cache_dir=root / "offline-cache") as offline:
             latest = offline.latest_rows(view, since=since, until=until)
             result = write_latest(online, view, latest, until=until, now=now)
         materialize_seconds = time.perf_counter() - started
+        ours_cpu["materialize"] = _cpu_since(before, emulator.pid, 1)
         if result.written != args.online_entities:
             raise SystemExit(f"ours materialized {result.written} of {args.online_entities} rows")
         print(f"  ours: materialized {result.written:,} rows in {materialize_seconds:.2f} s", flush=True)
-        timings = {n: _time_ours(online, view, n, args) for n in BATCH_SIZES}
+        timings = {}
+        for n in BATCH_SIZES:
+            before = _cpu(emulator.pid)
+            timings[n] = _time_ours(online, view, n, args)
+            ours_cpu[str(n)] = _cpu_since(before, emulator.pid, args.reads + WARMUP)
         got = online.get(view, [{"entity_id": e} for e in check_entities])
         ours_check = {
             e: [row[f"f{i:02d}"] for i in range(N_FEATURES)]
@@ -342,7 +358,9 @@ def run_online(root: Path, args: argparse.Namespace, feast: Path | None) -> Onli
             if row
         }
         if feast is None:
-            return OnlineResult(args.online_entities, materialize_seconds, timings, ours_check, None, None)
+            return OnlineResult(
+                args.online_entities, materialize_seconds, timings, ours_check, ours_cpu, None, None
+            )
         spec = {
             "work": str(root / "feast-online-repo"),
             "view": view.name,
@@ -358,6 +376,7 @@ def run_online(root: Path, args: argparse.Namespace, feast: Path | None) -> Onli
             "reads": args.reads,
             "warmup": WARMUP,
             "check_entities": check_entities,
+            "emulator_pid": emulator.pid,
         }
         print("  Feast materialize and get_online_features...", flush=True)
         theirs = measure(
@@ -367,8 +386,31 @@ def run_online(root: Path, args: argparse.Namespace, feast: Path | None) -> Onli
             timeout=args.feast_timeout,
         )
     return OnlineResult(
-        args.online_entities, materialize_seconds, timings, ours_check, theirs.report, theirs.failure
+        args.online_entities,
+        materialize_seconds,
+        timings,
+        ours_check,
+        ours_cpu,
+        theirs.report,
+        theirs.failure,
     )
+
+
+def _cpu(emulator_pid: int) -> tuple[float, float]:
+    """CPU seconds of this process (all threads) and of the emulator's process."""
+    return time.process_time(), process_cpu(emulator_pid)
+
+
+def _cpu_since(before: tuple[float, float], emulator_pid: int, calls: int) -> dict[str, float]:
+    """Per call: CPU seconds spent here (the client) and in the emulator since ``before``."""
+    client, emulator = _cpu(emulator_pid)
+    return {"client": (client - before[0]) / calls, "emulator": (emulator - before[1]) / calls}
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of ``pid``, from ``/proc/<pid>/stat`` (as ``_feast_child.py`` reads it)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _time_ours(online: Any, view: Any, n: int, args: argparse.Namespace) -> list[float]:
@@ -506,6 +548,16 @@ def report_online(result: OnlineResult, args: argparse.Namespace) -> list[bool |
         )
         verdicts.append(ok)
     _print(table)
+    table = Table(title="where the time goes: CPU per call, client / emulator (moto, /proc)")
+    for column in ("", "ours", "Feast"):
+        table.add_column(column)
+    for phase, label in (
+        ("materialize", "materialization (whole run)"),
+        *((str(n), f"lookup of {n}") for n in BATCH_SIZES),
+    ):
+        theirs = feast["cpu"][phase] if feast is not None and "cpu" in feast else None
+        table.add_row(label, _cpu_text(result.ours_cpu[phase]), "-" if theirs is None else _cpu_text(theirs))
+    _print(table)
     if feast is not None:
         same = all(
             math.isclose(a, b, rel_tol=1e-9)
@@ -517,6 +569,10 @@ def report_online(result: OnlineResult, args: argparse.Namespace) -> list[bool |
         )
         verdicts.append(same)
     return verdicts
+
+
+def _cpu_text(cpu: dict[str, float]) -> str:
+    return f"{cpu['client'] * 1000:,.1f} / {cpu['emulator'] * 1000:,.1f} ms"
 
 
 def _gib(size: int) -> str:
