@@ -20,7 +20,9 @@ it pins libraries that do not fit ours. Three figures (issue 16, "Performance"):
   online store pointed at the emulator), 1 and 100 entities x 50 features, p50/p99 after 20
   warm-up calls. Target: our p99 <= 1/3 of Feast's.
 
-The emulator runs in a process of its own so that neither client shares a GIL with moto. Both
+The emulator runs in a process of its own so that neither client shares a GIL with moto, and a
+last table splits the CPU time of each online phase between the client and the emulator (read
+from ``/proc``): on the emulator, moto's own work dominates both sides. Both
 sides must agree: the number of entity rows with features and their sum of ``f00`` (PIT), and
 the values read back for three entities (online); a disagreement is printed and fails the run.
 
