@@ -16,7 +16,7 @@ Online (one DynamoDB table per tenant, partition key ``pk``, TTL attribute ``exp
     pk = "<view>#<entity>=<value>[|<entity>=<value>...]"   entities in the view's declared order
     event_timestamp_us  the row's event time (epoch microseconds, N)
     expires_at          event time + the view's TTL (epoch seconds, N): DynamoDB's TTL deletes it
-    <feature>           the value (N, S or BOOL; absent when null)
+    values              the features as one JSON object {"<feature>": value} (S; a null feature is absent)
 
     pk = "_watermark#<view>"  ``until_us``: materialized up to (epoch microseconds, exclusive)
 """
@@ -36,6 +36,7 @@ INGESTED_AT_COLUMN = "ingested_at"
 ONLINE_KEY = "pk"
 ONLINE_EVENT_TIME = "event_timestamp_us"
 ONLINE_TTL_ATTRIBUTE = "expires_at"
+ONLINE_VALUES = "values"
 WATERMARK_PREFIX = "_watermark#"
 WATERMARK_ATTRIBUTE = "until_us"
 
@@ -90,6 +91,7 @@ __all__ = [
     "ONLINE_EVENT_TIME",
     "ONLINE_KEY",
     "ONLINE_TTL_ATTRIBUTE",
+    "ONLINE_VALUES",
     "PARTITION_COLUMN",
     "VIEW_SPEC_PARAMETER",
     "WATERMARK_ATTRIBUTE",

@@ -1,8 +1,9 @@
 """The online store: the latest row per entity of each view, in the tenant's DynamoDB table.
 
-Items follow :mod:`pipelines.features.layout`. The low-level client is used on purpose: numbers
-come back as the strings DynamoDB stores, turned into ``int`` or ``float`` by the view's declared
-type (the resource API's ``Decimal`` would need a second conversion on the serving path).
+Items follow :mod:`pipelines.features.layout`: the key, the event time, the TTL and one ``values``
+attribute holding the features as a JSON object, typed back by the view's declared types. One
+attribute instead of one per feature: an item's cost to store, read and (in the emulator) process
+grows with its attribute count, and a lookup always wants all of a view's features at once.
 
 Older never wins: a write first reads the event time of the items it would replace
 (``BatchGetItem`` of the chunk's keys, projecting only the key and ``event_timestamp_us``) and drops
@@ -20,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -29,6 +31,7 @@ from pipelines.features.layout import (
     ONLINE_EVENT_TIME,
     ONLINE_KEY,
     ONLINE_TTL_ATTRIBUTE,
+    ONLINE_VALUES,
     WATERMARK_ATTRIBUTE,
     online_pk,
     watermark_pk,
@@ -40,8 +43,6 @@ READ_CHUNK = 100
 #: the watermark item also keeps the newest event time materialized, for the freshness metric
 NEWEST_ATTRIBUTE = "newest_us"
 #: DynamoDB's number range: magnitudes from 1e-130 to just under 1e126, 38 significant digits
-_MAX_NUMBER = 9.9999999999999999e125
-_MIN_NUMBER = 1e-130
 _INT64 = (-(2**63), 2**63 - 1)
 
 Progress = Callable[[int, int], None]
@@ -371,15 +372,15 @@ def _items(view: FeatureViewSpec, rows: pa.Table) -> list[dict[str, Any]]:
             newest[pk] = i
     items = []
     for pk, i in newest.items():
-        item: dict[str, Any] = {
-            ONLINE_KEY: {"S": pk},
-            ONLINE_EVENT_TIME: {"N": str(event_us[i])},
-            ONLINE_TTL_ATTRIBUTE: {"N": str(event_us[i] // 1_000_000 + ttl_s)},
-        }
-        for name, values in attributes:
-            if values[i] is not None:
-                item[name] = values[i]
-        items.append(item)
+        values = {name: column[i] for name, column in attributes if column[i] is not None}
+        items.append(
+            {
+                ONLINE_KEY: {"S": pk},
+                ONLINE_EVENT_TIME: {"N": str(event_us[i])},
+                ONLINE_TTL_ATTRIBUTE: {"N": str(event_us[i] // 1_000_000 + ttl_s)},
+                ONLINE_VALUES: {"S": orjson.dumps(values).decode()},
+            }
+        )
     return items
 
 
@@ -403,7 +404,7 @@ def _attribute_values(
     column: pa.ChunkedArray,
     labels: list[str],
     problems: list[Problem],
-) -> list[dict[str, Any] | None]:
+) -> list[Any]:
     where = f"view {view.name!r}, feature {name!r}"
     arrow_type = column.type
     fits = {
@@ -416,19 +417,14 @@ def _attribute_values(
         problems.append(Problem(where, f"declared {kind.value}, the rows hold {arrow_type}"))
         return [None] * len(column)
     values = column.to_pylist()
-    if kind is FeatureType.BOOL:
-        return [None if v is None else {"BOOL": v} for v in values]
-    if kind is FeatureType.STRING:
-        return [None if v is None else {"S": v} for v in values]
-    if kind is FeatureType.INT64:
-        return [None if v is None else {"N": str(v)} for v in values]
-    out: list[dict[str, Any] | None] = []
+    if kind is not FeatureType.FLOAT64:
+        return values
+    out: list[Any] = []
     for i, v in enumerate(values):
         if v is None:
             out.append(None)
             continue
         v = float(v)
-        magnitude = abs(v)
         if math.isnan(v) or math.isinf(v):
             problems.append(
                 Problem(
@@ -437,13 +433,7 @@ def _attribute_values(
                     v,
                 )
             )
-        elif magnitude > _MAX_NUMBER or 0 < magnitude < _MIN_NUMBER:
-            problems.append(
-                Problem(
-                    f"entity {labels[i]}, {where}", "is outside DynamoDB's number range (1e-130 to 1e126)", v
-                )
-            )
-        out.append({"N": repr(v)})
+        out.append(v)
     return out
 
 
@@ -454,24 +444,24 @@ def _decode(view: FeatureViewSpec, item: dict[str, Any] | None, now_s: float) ->
     # DynamoDB deletes expired items lazily (up to days later): an expired item is a missing one
     if expires is not None and int(expires["N"]) <= now_s:
         return None
+    stored = orjson.loads(item[ONLINE_VALUES]["S"]) if ONLINE_VALUES in item else {}
     row: dict[str, Any] = {}
     for feature in view.features:
-        value = item.get(feature.name)
+        value = stored.get(feature.name)
         row[feature.name] = None if value is None else _typed(feature.type, value)
     row[view.timestamp] = _from_us(int(item[ONLINE_EVENT_TIME]["N"]))
     return row
 
 
-def _typed(kind: FeatureType, value: dict[str, Any]) -> Any:
-    if "NULL" in value:
-        return None
+def _typed(kind: FeatureType, value: Any) -> Any:
+    """A JSON value as the feature's type (JSON writes a whole float as 1.0, but be lenient)."""
     if kind is FeatureType.INT64:
-        return int(value["N"])
+        return int(value)
     if kind is FeatureType.FLOAT64:
-        return float(value["N"])
+        return float(value)
     if kind is FeatureType.BOOL:
-        return bool(value["BOOL"])
-    return value["S"]
+        return bool(value)
+    return str(value)
 
 
 def _name(view: FeatureViewSpec | str) -> str:

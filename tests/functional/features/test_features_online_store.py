@@ -183,7 +183,17 @@ def test_duplicate_rows_of_one_entity_keep_the_newest(store: OnlineStore) -> Non
     assert store.get(VIEW, [{"customer_id": 5}])[0]["sessions_7d"] == 4  # type: ignore[index]
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 1e200])
+def test_every_finite_float64_comes_back_exactly(store: OnlineStore) -> None:
+    # the values are one JSON attribute: no DynamoDB number-range limit, no rounding
+    extremes = [1e200, -1.7976931348623157e308, 5e-324, 0.1 + 0.2]
+    store.write(VIEW, rows([0, 1, 2, 3], spend_30d=extremes))
+
+    got = store.get(VIEW, [{"customer_id": i} for i in range(4)])
+
+    assert [g["spend_30d"] for g in got] == extremes  # type: ignore[index]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_a_bad_float_is_refused_naming_entity_and_feature_and_nothing_is_written(
     store: OnlineStore, dynamodb: Any, bad: float
 ) -> None:
