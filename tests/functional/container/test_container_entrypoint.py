@@ -113,10 +113,8 @@ def test_an_unknown_mode_is_refused_with_the_usage() -> None:
         check=False,
     )
     assert proc.returncode == 2
-    assert (
-        "usage: python -m pipelines.container prepare|train|evaluate|register|cleanup|serve|monitor"
-        in proc.stderr
-    )
+    usage = "usage: python -m pipelines.container prepare|train|evaluate|register|cleanup|compare|serve|monitor|features"
+    assert usage in proc.stderr
 
 
 def test_the_dockerfile_runs_that_entry_point_and_copies_every_package_it_imports() -> None:
