@@ -55,21 +55,32 @@ def run(count: int) -> tuple[float, float, int]:
         (workdir / "tenants").mkdir()
         write_specs(workdir / "tenants", count)
         env = {**os.environ, "TENANTML_SYNTH_CACHE": str(workdir / "cache")}
+        log = workdir / "up.log"
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tenantml.cli", "up", "--once", "--no-lifecycle", "--emulator-port", "0"],
-            cwd=workdir,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        peak = 0
-        while proc.poll() is None:
-            peak = max(peak, _tree_rss_kib(proc.pid))
-            time.sleep(0.05)
+        # to a file, not a pipe: 20 tenants print more than a pipe holds while nobody reads it
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tenantml.cli",
+                    "up",
+                    "--once",
+                    "--no-lifecycle",
+                    "--emulator-port",
+                    "0",
+                ],
+                cwd=workdir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+            peak = 0
+            while proc.poll() is None:
+                peak = max(peak, _tree_rss_kib(proc.pid))
+                time.sleep(0.05)
         wall = time.perf_counter() - started
-        output = proc.stdout.read() if proc.stdout else ""
+        output = log.read_text()
         if proc.returncode:
             raise RuntimeError(f"up failed (exit {proc.returncode}):\n{output[-3000:]}")
     return wall, peak / 1024, count
