@@ -72,8 +72,8 @@ def spec(i: int) -> dict:
         "lambdas": {"reserved_concurrency": 2 + i % 10, "log_retention_days": (7, 30, 90)[i % 3]},
         "tags": {"cost-center": f"cc-{1000 + i}"},
     }
-    if i % 5 == 0:
-        doc["account_id"] = f"{100000000000 + i}"
+    # remote state needs an account (its bucket is named with it): seven accounts shared by the tenants
+    doc["account_id"] = f"{100000000000 + i % 7}"
     return doc
 
 
