@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from runs_support import REGION, load_event
+from wait_support import wait_until
 
 from core.errors import TenantResourcesError
 from lambdas.data_arrival import handler as arrival
@@ -79,6 +80,12 @@ def test_one_execution_per_object_version_however_often_the_event_arrives(
     sfn = boto_session.client("stepfunctions")
     executions = sfn.list_executions(stateMachineArn=machine)["executions"]
     sfn.stop_execution(executionArn=executions[0]["executionArn"])
+    # (a stop takes effect asynchronously when this process's moto executes machines)
+    wait_until(
+        lambda: sfn.describe_execution(executionArn=executions[0]["executionArn"])["status"] != "RUNNING",
+        timeout=30,
+        message="the execution stopped",
+    )
     third = arrival.handler(event, LambdaContext())
 
     # then one execution, named by the run id, with the contract's input: Step Functions answers a
