@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import yaml
+from synth_bench import _tree_rss_kib  # the same measure: every process of the tree
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANTS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
@@ -32,21 +33,6 @@ def write_specs(directory: Path, count: int) -> None:
         spec["account_id"] = f"{100000000000 + i:012d}"
         spec["compute"] = {**spec["compute"], "vpc_cidr": f"10.{i // 16}.{(i % 16) * 16}.0/20"}
         (directory / f"team{i:02d}.yaml").write_text(yaml.safe_dump(spec))
-
-
-def _tree_rss_kib(pid: int) -> int:
-    total, stack = 0, [str(pid)]
-    while stack:
-        current = stack.pop()
-        try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-            for task in Path(f"/proc/{current}/task").iterdir():
-                stack += (task / "children").read_text().split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
 
 
 def run(count: int) -> tuple[float, float, int]:
