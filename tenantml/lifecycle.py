@@ -6,7 +6,9 @@ emulator's Lambda runtime runs its slim handler, and the handler starts an execu
 tenant's pipeline state machine (named by the run id). ``up`` follows each execution
 (DescribeExecution, as the account's administrator: the operator's view) through its states,
 whose steps are SageMaker jobs the emulator runs as the job role (prepare, train, evaluate,
-register), then reads what the run did from the run record in the artifacts bucket.
+register), then reads what the run did from the run record in the artifacts bucket. A tenant whose
+model trains on feature views gets its dataset from its feature store instead
+(:mod:`tenantml.lifecycle_features`): sample feature rows landed, a point-in-time training set built.
 """
 
 from __future__ import annotations
@@ -34,16 +36,23 @@ def _outcome(result: Any) -> dict[str, Any]:
 def run_sample_lifecycle(context: UpContext, summary: UpSummary) -> None:
     """Upload the sample dataset for every tenant and follow their pipeline runs to their end."""
     from tenantml.executions import execution_arn, follow_execution, run_outcome
+    from tenantml.lifecycle_features import run_feature_demo
     from tenantml.sample_data import upload_sample_dataset
 
     started = time.perf_counter()
+    featured = []
     for applied in summary.applied:
         spec = next(s for s in context.specs if s.name == applied.tenant)
+        if spec.model.feature_views and applied.outputs.get("features_table_name"):
+            featured.append((spec, applied))
+            continue
         s3 = context.server_session.for_account(spec.account_id).client("s3", spec.region)
         uri = upload_sample_dataset(s3, applied.outputs["data_bucket_name"])
         context.report(
             f"{applied.tenant}: dropped the sample dataset at {uri}; its data-arrival function starts the pipeline"
         )
+    # the others' runs go on meanwhile: a feature tenant's dataset is built from its feature store
+    demos = {spec.name: run_feature_demo(context, spec, applied.outputs) for spec, applied in featured}
     timeout = max(s.lambdas.timeout_seconds for s in context.specs) + WAIT_MARGIN_S
     if not context.runtime.wait_idle(timeout=timeout):
         context.report(f"data-arrival functions still running after {timeout} s")
@@ -52,6 +61,10 @@ def run_sample_lifecycle(context: UpContext, summary: UpSummary) -> None:
         tenant, outputs = applied.tenant, applied.outputs
         spec = next(s for s in context.specs if s.name == tenant)
         history = context.runtime.history(outputs["data_arrival_function_name"])
+        demo = demos.get(tenant)
+        if demo is not None and demo.error:
+            summary.lifecycle[tenant] = {"status": "failed", "error": demo.error, "features": demo.to_json()}
+            continue
         started_run = _outcome(history[-1]) if history else {"status": "not run"}
         machine = outputs.get("pipeline_state_machine_arn")
         if not started_run.get("run_id") or not machine:
@@ -72,6 +85,9 @@ def run_sample_lifecycle(context: UpContext, summary: UpSummary) -> None:
         )
         s3 = admin.client("s3", spec.region)
         summary.lifecycle[tenant] = run_outcome(s3, outputs["artifacts_bucket_name"], run_id, execution)
+        if demo is not None:
+            summary.lifecycle[tenant]["features"] = demo.to_json()
+            summary.probes[tenant] = demo.probes
     summary.timings["lifecycle"] = time.perf_counter() - started
 
 
@@ -216,15 +232,25 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
         follower.start()
         context.cleanups.append(follower.stop)
         model = read_model_description(follower.url)
-        follower.probe_rows = _probe_rows(model["feature_names"])
+        # a model on feature views is probed with entity keys only: the lookups are what the bake proves
+        follower.probe_rows = summary.probes.get(tenant) or _probe_rows(model["feature_names"])
         summary.endpoints[tenant] = {
             "url": follower.url,
             "invocations": f"{follower.url}/invocations",
             "model_version": model["version"],
             "serving_format": model["serving_format"],
             "feature_names": model["feature_names"],
+            **({"entity_keys": _entity_keys(spec)} if spec.model.feature_views else {}),
             **{k: v for k, v in follower.state().items() if k != "model_version"},
         }
+
+
+def _entity_keys(spec: Any) -> list[str]:
+    """The keys a request to a model on feature views may carry alone, in the views' order."""
+    keys: list[str] = []
+    for name in spec.model.feature_views:
+        keys += [k for k in spec.features.view(name).entity_names if k not in keys]
+    return keys
 
 
 def _followed(

@@ -114,6 +114,9 @@ class UpSummary:
     regions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    #: one-row requests a tenant's endpoint is probed with during a bake (entity keys only for a
+    #: model on feature views); the sample dataset's rows otherwise
+    probes: dict[str, list[str]] = field(default_factory=dict)
     #: the administrator keys of each tenant whose account is not the emulator's default (the shared
     #: ``env`` signs there, where such a tenant's resources are not)
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)

@@ -108,7 +108,8 @@ class UpConsole:
         if not summary.lifecycle:
             return
         self._line(
-            "[bold]ML lifecycle[/] (the sample dataset dropped into each data bucket under incoming/):"
+            "[bold]ML lifecycle[/] (the sample dataset dropped into each data bucket under incoming/; "
+            "a model on feature views trains on a point-in-time training set of its feature store):"
         )
         for tenant, run in sorted(summary.lifecycle.items()):
             status = run.get("status") or "-"
@@ -120,6 +121,12 @@ class UpConsole:
                     f"{run.get('alias') or 'no alias'})"
                 )
             self._line(line)
+            training_set = (run.get("features") or {}).get("training_set")
+            if training_set:
+                self._line(
+                    f"    training set: {training_set['rows']:,} rows joined point in time from "
+                    f"{', '.join(training_set['views'])}: {training_set['uri']}"
+                )
             if run.get("metrics"):
                 self._line(
                     f"    holdout: {', '.join(f'{k} {v:.4f}' for k, v in sorted(run['metrics'].items()))}"
@@ -136,7 +143,13 @@ class UpConsole:
         for name, endpoint in sorted(summary.endpoints.items()):
             self._line(
                 f"  {name}: model version {endpoint['model_version']} serving at "
-                f"[bold]{endpoint['invocations']}[/] ({len(endpoint['feature_names'])} features)"
+                f"[bold]{endpoint['invocations']}[/] ({len(endpoint['feature_names'])} features"
+                + (
+                    f"; send entity keys only: {', '.join(endpoint['entity_keys'])}"
+                    if endpoint.get("entity_keys")
+                    else ""
+                )
+                + ")"
             )
         self._line(
             f"[bold green]tenantml is up[/] in {summary.timings['ready']:.1f} s: "

@@ -24,45 +24,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import FeatureStoreConfigError
-from core.feature_layout import OFFLINE_PREFIX, VIEW_SPEC_PARAMETER
-from core.feature_spec import FeatureViewSpec
 from core.sagemaker_paths import opt_ml
 from pipelines.features.ingest import ingest_landed
 from pipelines.features.materialization import materialize_views, since_for_ingest
 from pipelines.features.offline import OfflineStore
 from pipelines.features.online import OnlineStore
+from pipelines.features.registry import view_from_catalog, views_with_offline_rows
 from pipelines.runs.pipeline_start import required_env
 
 log = logging.getLogger(__name__)
 FAILURE_FILE = "/opt/ml/output/failure"
 _FAILURE_LIMIT = 1024
 ENV = ("TENANTML_TENANT", "TENANTML_DATA_BUCKET", "TENANTML_FEATURES_TABLE", "TENANTML_FEATURES_DATABASE")
-
-
-def view_from_catalog(glue: Any, database: str, name: str) -> FeatureViewSpec | None:
-    """The view's spec from its Glue table, or None when the catalog has no such table (a view
-    removed from the spec whose offline rows remain)."""
-    try:
-        table = glue.get_table(DatabaseName=database, Name=name)["Table"]
-    except glue.exceptions.EntityNotFoundException:
-        return None
-    text = (table.get("Parameters") or {}).get(VIEW_SPEC_PARAMETER)
-    if not text:
-        raise FeatureStoreConfigError(
-            f"Glue table {database}.{name} has no {VIEW_SPEC_PARAMETER!r} parameter: "
-            "deploy the tenant's stack again (it writes each view's spec there)"
-        )
-    return FeatureViewSpec.model_validate_json(text)
-
-
-def views_with_offline_rows(s3: Any, bucket: str) -> list[str]:
-    """The views that have validated rows: the folders under ``feature-store/``."""
-    names = []
-    for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=OFFLINE_PREFIX, Delimiter="/"
-    ):
-        names += [p["Prefix"][len(OFFLINE_PREFIX) :].rstrip("/") for p in page.get("CommonPrefixes", [])]
-    return sorted(n for n in names if n)
 
 
 def run(
@@ -131,4 +104,4 @@ def main(argv: Sequence[str] = ()) -> int:
     return 0
 
 
-__all__ = ["FAILURE_FILE", "main", "run", "view_from_catalog", "views_with_offline_rows"]
+__all__ = ["FAILURE_FILE", "main", "run"]

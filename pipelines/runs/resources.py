@@ -36,6 +36,8 @@ _OPTIONAL: dict[str, tuple[str | None, str | None]] = {
     "training_image_uri": ("training_image_uri", "TENANTML_TRAINING_IMAGE_URI"),
     # the feature store's online table (tenants with feature views)
     "features_table": ("features_table_name", "TENANTML_FEATURES_TABLE"),
+    # and its registry: a Glue table per view holding the view's spec
+    "features_database": ("features_glue_database", "TENANTML_FEATURES_DATABASE"),
     # what `tenantml train` and `models reproduce` start an execution of; no function is given it
     "pipeline_state_machine_arn": ("pipeline_state_machine_arn", None),
 }
@@ -62,6 +64,7 @@ class TenantResources(BaseModel):
     training_image_uri: str | None = None
     pipeline_state_machine_arn: str | None = None
     features_table: str | None = None
+    features_database: str | None = None
 
     @classmethod
     def from_outputs(

@@ -5,12 +5,11 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from core.errors import UsageError
 from tenantml.cli.options import (
     OutDir,
     PlatformFile,
@@ -19,6 +18,7 @@ from tenantml.cli.options import (
     console,
     load_platform_for,
     reports_errors,
+    require_running,
 )
 
 app = typer.Typer(
@@ -161,17 +161,6 @@ def _print_lock_wait(message: str) -> None:
     console.print(f"[yellow]{message}[/]", highlight=False, soft_wrap=True)
 
 
-def _require_running() -> Any:
-    from tenantml.up import read_running
-
-    running = read_running()
-    if running is None:
-        raise UsageError(
-            "no `tenantml up` is running: start one first (the emulator keeps its resources in memory)"
-        )
-    return running
-
-
 @app.command(name="apply")
 @reports_errors
 def apply_command(
@@ -185,7 +174,7 @@ def apply_command(
     from tenantml.emulator.commands import apply_tenants
     from tenantml.synthesis import synth as synth_stacks
 
-    running = _require_running()
+    running = require_running()
     specs = load_specs(tenants, only=tenant)
     synth_stacks(specs, out, load_platform_for(tenants, platform))
     for applied in apply_tenants(
@@ -207,7 +196,7 @@ def destroy(
     """Remove every resource of the tenants (or one tenant) from the running emulator, in reverse order."""
     from tenantml.emulator.commands import destroy_tenants
 
-    running = _require_running()
+    running = require_running()
     who = tenant or "every tenant"
     if not yes and not typer.confirm(f"Destroy all resources of {who} on {running.endpoint}?"):
         raise typer.Exit(1)

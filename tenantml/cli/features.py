@@ -15,7 +15,18 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from tenantml.cli.options import EndpointUrl, OutputsFile, Tenant, TenantsDir, console, reports_errors
+from tenantml.cli.options import (
+    EndpointUrl,
+    OutDir,
+    OutputsFile,
+    PlatformFile,
+    Tenant,
+    TenantsDir,
+    console,
+    load_platform_for,
+    reports_errors,
+    require_running,
+)
 
 features = typer.Typer(
     name="features",
@@ -90,6 +101,87 @@ def training_set(
         f"join {result.join_seconds:.2f} s",
         highlight=False,
     )
+
+
+# --- tenantml features apply --------------------------------------------------------------------
+
+
+@features.command("apply")
+@reports_errors
+def apply(
+    tenant: Tenant,
+    tenants: TenantsDir = Path("tenants"),
+    out: OutDir = Path("cdktf.out"),
+    platform: PlatformFile = None,
+    outputs: OutputsFile = None,
+    endpoint_url: EndpointUrl = None,
+) -> None:
+    """Register the tenant's feature views: validate them, check the offline store's rows stay readable,
+    apply the stack to the running emulator, and confirm the registry (the Glue catalog) holds each view."""
+    from core.errors import FeatureDataError, FeatureStoreConfigError
+    from pipelines.features.registry import compare_registry, offline_compatibility
+    from tenantml.cli.pipeline import resolve_target
+    from tenantml.workload_roles import FEATURES, acting_as
+
+    # every spec is validated (views included) before anything is read or changed
+    target = resolve_target(tenant, tenants, outputs, endpoint_url, role=FEATURES, command="features apply")
+    views = target.spec.features.views
+    if not views:
+        raise FeatureStoreConfigError(
+            f"tenant {target.spec.name} declares no feature views: add them under features.views"
+        )
+    with acting_as("features apply", FEATURES, target.role_arn):
+        problems = offline_compatibility(target.clients.s3, target.resources.data_bucket, views)
+    if problems:
+        raise FeatureDataError(
+            problems, headline=f"the offline rows of tenant {target.spec.name} would not read under the views"
+        )
+    if outputs is None and endpoint_url is None:
+        _apply_to_running_emulator(target.spec.name, tenants, out, platform)
+    else:
+        console.print(
+            "[dim]not the running emulator: the stack registers views when it is deployed "
+            "(cdktf deploy); checking the registry as it is[/]"
+        )
+    database = target.resources.features_database
+    if not database:
+        raise FeatureStoreConfigError(
+            f"the outputs of tenant {target.spec.name} ({target.source}) have no features_glue_database: "
+            "deploy the stack with the feature views in its spec"
+        )
+    glue = target.session.client("glue", region_name=target.region, endpoint_url=target.endpoint)
+    with acting_as("features apply", FEATURES, target.role_arn):
+        registrations = compare_registry(glue, database, views)
+    for registration in registrations:
+        view = target.spec.features.view(registration.view)
+        colour = "green" if registration.status == "registered" else "red"
+        console.print(
+            f"{registration.view}: [{colour}]{registration.status}[/] in {database} "
+            f"({', '.join(view.entity_names)} -> {len(view.features)} feature(s), ttl {view.ttl_hours} h)"
+            + (f": {registration.detail}" if registration.detail else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
+    if any(r.status != "registered" for r in registrations):
+        raise FeatureStoreConfigError(
+            f"the registry of tenant {target.spec.name} does not hold every view as its spec declares it"
+        )
+
+
+def _apply_to_running_emulator(tenant: str, tenants: Path, out: Path, platform: Path | None) -> None:
+    from core.spec import load_specs
+    from tenantml.emulator.commands import apply_tenants
+    from tenantml.synthesis import synth as synth_stacks
+
+    running = require_running()
+    specs = load_specs(tenants, only=tenant)
+    synth_stacks(specs, out, load_platform_for(tenants, platform))
+    for applied in apply_tenants(out, [tenant], running.state_dir, running.endpoint):
+        console.print(
+            f"{applied.tenant}: stack applied, {len(applied.result.applied)} change(s) "
+            f"({applied.result.plan.summary()})",
+            highlight=False,
+        )
 
 
 # --- tenantml features materialize --------------------------------------------------------------

@@ -11,10 +11,11 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from core.errors import TenantmlError
+from core.errors import TenantmlError, UsageError
 
 if TYPE_CHECKING:
     from core.platform import PlatformSpec
+    from tenantml.up import RunningEmulator
 
 console = Console()
 err_console = Console(stderr=True)
@@ -82,3 +83,15 @@ def load_platform_for(tenants: Path, platform: Path | None) -> PlatformSpec:
     from core.platform import default_platform_file, load_platform
 
     return load_platform(platform if platform is not None else default_platform_file(tenants))
+
+
+def require_running() -> RunningEmulator:
+    """The running ``tenantml up``'s emulator, or a usage error saying to start one."""
+    from tenantml.up import read_running
+
+    running = read_running()
+    if running is None:
+        raise UsageError(
+            "no `tenantml up` is running: start one first (the emulator keeps its resources in memory)"
+        )
+    return running

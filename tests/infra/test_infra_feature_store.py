@@ -1,6 +1,6 @@
 """The feature store in a tenant stack (issue 16): synthesized only for a spec with feature views.
 
-The spec is the test fixture ``tests/fixtures/feature_tenants/shop.yaml`` (EC2, two views, one with
+The spec is the example tenant ``tenants/shop.yaml`` (EC2, two views, one with
 a freshness alarm); the example tenants have no views and must synthesize as before.
 """
 
@@ -41,14 +41,14 @@ from infra.policy import SynthStack, check_stack
 from infra.storage import SecureBucket, SecureBucketProps
 from tenantml.preview.cost import estimate_stack, load_prices
 
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "feature_tenants"
+TENANTS = REPO_ROOT / "tenants"
 TABLE = "${aws_dynamodb_table.features.arn}"
 DATABASE = "tenantml_shop_dev_features"
 
 
 @pytest.fixture(scope="module")
 def shop_spec() -> TenantSpec:
-    (spec,) = load_specs(FIXTURES)
+    (spec,) = load_specs(TENANTS, only="shop")
     return spec
 
 

@@ -3,7 +3,7 @@ store and materialized online by a SageMaker processing job the emulator runs fr
 as the training role, with IAM enforced; the serving role then reads the values back; a bad file fails
 its job naming the problem and writes nothing.
 
-The tenant is the test fixture ``tests/fixtures/feature_tenants/shop.yaml``.
+The tenant is the example tenant ``tenants/shop.yaml``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ import pytest
 from wait_support import wait_until
 
 from core.spec import load_specs
+from pipelines.features.ingest import ingest_landed
 from pipelines.features.online import OnlineStore
+from pipelines.features.registry import compare_registry, offline_compatibility
 from tenantml.emulator import commands, iam_enforcement, jobs, server
 from tenantml.emulator.images import push_local_image
 from tenantml.synthesis import synth
 
 ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = ROOT / "tests" / "fixtures" / "feature_tenants"
+TENANTS = ROOT / "tenants"
 REGION = "eu-west-1"
 JOB_TIMEOUT_S = 300
 
@@ -38,7 +40,7 @@ def shop(
     from tenantml.emulator.runtime import install, uninstall
 
     server.reset(emulator.endpoint)
-    (spec,) = load_specs(FIXTURES)
+    (spec,) = load_specs(TENANTS, only="shop")
     work = tmp_path_factory.mktemp("shop-jobs")
     previous = iam_enforcement.set_enforced(True)
     install(emulator.endpoint, REGION, code_cache_dir=work / "code")
@@ -172,3 +174,80 @@ def test_a_bad_landed_file_fails_its_job_naming_the_problem_and_writes_nothing(s
     assert after == before
     online = OnlineStore(_as_role(shop, "serving", "dynamodb"), shop["outputs"]["features_table_name"])
     assert online.get(shop["spec"].features.view("customer_stats"), [{"customer_id": "c9"}]) == [None]
+
+
+# --- the registry (`tenantml features apply` checks it) --------------------------------------------
+
+
+def _changed(view: Any, **changes: Any) -> Any:
+    return view.model_validate({**view.model_dump(mode="json"), **changes})
+
+
+def test_the_catalog_holds_each_view_as_the_spec_declares_it_and_names_what_differs(shop) -> None:
+    # given: the applied stack, read as the jobs' role; one view changed in a spec, one never deployed
+    glue = _as_role(shop, "training", "glue")
+    database = shop["outputs"]["features_glue_database"]
+    customer, merchant = (shop["spec"].features.view(n) for n in ("customer_stats", "merchant_risk"))
+    longer = _changed(customer, ttl_hours=72)
+    new = _changed(merchant, name="merchant_fees")
+
+    # when
+    as_deployed = compare_registry(glue, database, [customer, merchant])
+    changed = compare_registry(glue, database, [longer])
+    undeployed = compare_registry(glue, database, [new])
+
+    # then
+    assert [(r.view, r.status) for r in as_deployed] == [
+        ("customer_stats", "registered"),
+        ("merchant_risk", "registered"),
+    ]
+    assert [(r.status, r.detail) for r in changed] == [("differs", "ttl_hours: registered 48, spec 72")]
+    assert [r.status for r in undeployed] == ["missing"]
+
+
+def test_offline_rows_must_stay_readable_under_a_changed_view(shop) -> None:
+    # given: validated rows of merchant_risk in the offline store (read back as the jobs' role)
+    s3, admin_s3 = _as_role(shop, "training", "s3"), shop["admin"]("s3")
+    bucket = shop["outputs"]["data_bucket_name"]
+    merchant = shop["spec"].features.view("merchant_risk")
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = pd.DataFrame(
+        {
+            "merchant_id": [7, 8],
+            "country": ["DE", "FR"],
+            "observed_at": [(now - timedelta(hours=2)).isoformat()] * 2,
+            "chargeback_rate": [0.01, 0.02],
+        }
+    )
+    admin_s3.put_object(Bucket=bucket, Key="registry-test/merchants.csv", Body=_csv(rows))
+    ingest_landed(admin_s3, bucket, "registry-test/merchants.csv", merchant, now=now)
+    retyped = merchant.model_dump(mode="json")
+    retyped["features"] = [
+        {"name": "chargeback_rate", "type": "string"},
+        {"name": "disputes", "type": "int64"},
+    ]
+    rekeyed = merchant.model_dump(mode="json")
+    rekeyed["entities"] = [*rekeyed["entities"], {"name": "city", "type": "string"}]
+
+    # when
+    unchanged = offline_compatibility(s3, bucket, [merchant])
+    grown = offline_compatibility(
+        s3,
+        bucket,
+        [
+            _changed(
+                merchant, features=retyped["features"][1:] + [{"name": "chargeback_rate", "type": "float64"}]
+            )
+        ],
+    )
+    broken = offline_compatibility(
+        s3, bucket, [merchant.model_validate(retyped), merchant.model_validate(rekeyed)]
+    )
+
+    # then: the deployed view and an added feature read fine; a retyped feature and a new key do not
+    assert unchanged == [] and grown == []
+    assert [(p.location, p.value) for p in broken] == [
+        ("features.views[merchant_risk]: column chargeback_rate", "double"),
+        ("features.views[merchant_risk]: column city", None),
+    ]
+    assert "cannot be read as the declared string" in broken[0].message

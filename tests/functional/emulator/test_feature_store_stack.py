@@ -2,7 +2,7 @@
 Glue catalog exist as synthesized, each workload role reaches exactly its part of them, landed
 feature data and the schedule each start a ``features`` processing job, and destroy removes it all.
 
-The tenant is the test fixture ``tests/fixtures/feature_tenants/shop.yaml`` (two views); the
+The tenant is the example tenant ``tenants/shop.yaml`` (two views); the
 example tenants in ``tenants/`` have none.
 """
 
@@ -30,7 +30,7 @@ from tenantml.emulator.state import load_state
 from tenantml.synthesis import synth
 
 ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = ROOT / "tests" / "fixtures" / "feature_tenants"
+TENANTS = ROOT / "tenants"
 REGION = "eu-west-1"
 DATABASE = "tenantml_shop_dev_features"
 FEATURE_TYPES = ("aws_dynamodb_table", "aws_glue_catalog_database", "aws_glue_catalog_table")
@@ -46,7 +46,7 @@ def shop(
     from tenantml.emulator.runtime import install, uninstall
 
     server.reset(emulator.endpoint)
-    (spec,) = load_specs(FIXTURES)
+    (spec,) = load_specs(TENANTS, only="shop")
     work = tmp_path_factory.mktemp("shop")
     previous = iam_enforcement.set_enforced(True)
     install(emulator.endpoint, REGION, code_cache_dir=work / "code")
