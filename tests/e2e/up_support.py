@@ -19,7 +19,7 @@ import boto3
 from tenantml.emulator.session import EMULATOR_ACCOUNT_ID, admin_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
-READY_TIMEOUT_S = 240
+READY_TIMEOUT_S = 480
 #: the e2e suite runs with IAM enforced, as `up` does by default (whatever the caller's environment says)
 IAM_ENV = {"TENANTML_EMULATOR_IAM": "enforce"}
 

@@ -80,7 +80,7 @@ def test_given_an_activated_venv_when_cdktf_runs_the_app_then_it_writes_the_same
             (tmp_path / "cli" / stack).read_text()
         )
     manifest = json.loads((tmp_path / "cli" / "manifest.json").read_text())
-    assert sorted(manifest["stacks"]) == ["churn", "fraud", "fraud-kubernetes"]
+    assert sorted(manifest["stacks"]) == ["churn", "fraud", "fraud-kubernetes", "shop"]
 
 
 @pytest.mark.slow

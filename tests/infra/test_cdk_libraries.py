@@ -48,7 +48,7 @@ def test_cdktf_and_cdktn_synthesize_identical_terraform(tmp_path: Path) -> None:
     with_cdktn = _synth_with("cdktn", tmp_path / "cdktn")
 
     # then the same stacks come out, identical but for the library version in the metadata
-    assert sorted(with_cdktf) == sorted(with_cdktn) == ["churn", "fraud", "fraud-kubernetes"]
+    assert sorted(with_cdktf) == sorted(with_cdktn) == ["churn", "fraud", "fraud-kubernetes", "shop"]
     for tenant in with_cdktf:
         assert with_cdktf[tenant]["//"]["metadata"]["version"].startswith("0.21")
         assert with_cdktn[tenant]["//"]["metadata"]["version"].startswith("0.24")

@@ -108,7 +108,11 @@ def test_given_a_tenant_without_an_account_then_remote_state_is_refused_unless_t
     problems = state_problems(specs, PlatformSpec())
 
     # then: each tenant is named, and the default account or disabling remote state fixes it
-    assert [p.location for p in problems] == ["tenant churn: account_id", "tenant fraud: account_id"]
+    assert [p.location for p in problems] == [
+        "tenant churn: account_id",
+        "tenant fraud: account_id",
+        "tenant shop: account_id",
+    ]
     with pytest.raises(TenantSpecError, match="tenant churn: account_id"):
         state_accounts(specs, PlatformSpec())
     assert state_accounts(specs, PlatformSpec(default_account_id="210987654321")) == ["210987654321"]

@@ -57,7 +57,7 @@ def test_given_the_bootstrap_applied_then_every_tenant_backend_names_a_bucket_it
     assert sorted(a.tenant for a in applied) == sorted(r.stack for r in results)
     backends = tenant_backends(out)
     # fraud's Kubernetes workload stack keeps its state beside fraud's, under a key of its own
-    assert {b.tenant for b in backends} == {"churn", "fraud", "fraud-kubernetes"}
+    assert {b.tenant for b in backends} == {"churn", "fraud", "fraud-kubernetes", "shop"}
     assert backend_problems(backends, aws) == []
     created = {a.outputs["state_bucket_name"] for a in applied}
     assert {b.bucket for b in backends} <= created

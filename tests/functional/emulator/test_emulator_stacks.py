@@ -99,7 +99,7 @@ def test_given_both_example_tenants_when_applied_re_applied_and_destroyed_then_n
     applied = commands.apply_tenants(out_dir, None, state_dir, aws)
 
     # fraud's Kubernetes stack after fraud's: it reads the cluster the fraud stack made
-    assert [a.tenant for a in applied] == ["churn", "fraud", "fraud-kubernetes"]
+    assert [a.tenant for a in applied] == ["churn", "fraud", "fraud-kubernetes", "shop"]
     for tenant in applied:
         document = json.loads(tenant.stack_file.read_text())
         expected = sum(len(named) for named in document["resource"].values())
@@ -147,14 +147,14 @@ def test_given_both_example_tenants_when_applied_re_applied_and_destroyed_then_n
     plans = commands.plan_tenants(out_dir, None, state_dir, aws)
     again = commands.apply_tenants(out_dir, None, state_dir, aws)
 
-    assert [p.plan.has_changes for p in plans] == [False, False, False]
-    assert [a.result.applied for a in again] == [(), (), ()]
+    assert [p.plan.has_changes for p in plans] == [False, False, False, False]
+    assert [a.result.applied for a in again] == [(), (), (), ()]
     assert [a.outputs for a in again][:2] == [churn, fraud]
 
     # when: destroyed
     destroyed = commands.destroy_tenants(out_dir, None, state_dir, aws)
 
-    assert [d.tenant for d in destroyed] == ["fraud-kubernetes", "fraud", "churn"]
+    assert [d.tenant for d in destroyed] == ["shop", "fraud-kubernetes", "fraud", "churn"]
     left = {kind: names for kind, names in _leftovers(aws).items() if names}
     left.update({f"{fraud_account}:{k}": names for k, names in _leftovers(fraud_aws).items() if names})
     assert left == {}

@@ -178,7 +178,7 @@ def test_check_passes_on_the_example_tenants_with_zero_findings(cli, tmp_path):
     open_findings = {
         t["tenant"]: [f for f in t["findings"] if not f.get("suppressed_by")] for t in report["tenants"]
     }
-    assert open_findings == {"churn": [], "fraud": [], "fraud-kubernetes": []}
+    assert open_findings == {"churn": [], "fraud": [], "fraud-kubernetes": [], "shop": []}
     suppressed = [
         (f["rule_id"], f["address"])
         for t in report["tenants"]
