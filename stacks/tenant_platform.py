@@ -33,7 +33,7 @@ from infra.identity import (
     ServiceRole,
     ServiceRoleProps,
 )
-from infra.job_alerts import FailedJobAlertProps, FailedMonitoringJobAlert
+from infra.job_alerts import FailedJobAlertProps, FailedJobAlerts
 from infra.keys import TenantKey, TenantKeyProps
 from infra.kubernetes import serving_names, serving_pods_role
 from infra.layers import SharedLayers
@@ -421,10 +421,13 @@ class TenantPlatformStack(TenantStack):
 
         self._alarms(alerts, spec, functions)
         # a monitoring job that fails tells people (alerts), through EventBridge
-        FailedMonitoringJobAlert(
+        # the construct id predates the features rule: it names the monitoring rule's Terraform address
+        FailedJobAlerts(
             self,
             "MonitorJobFailed",
-            FailedJobAlertProps(naming=naming, alerts=alerts, account_id=account.account_id),
+            FailedJobAlertProps(
+                naming=naming, alerts=alerts, account_id=account.account_id, features=features is not None
+            ),
         )
 
         outputs = {

@@ -82,3 +82,36 @@ def test_given_an_example_tenant_then_the_tenant_key_lets_eventbridge_use_it_for
     assert events["Principal"] == {"Service": "events.amazonaws.com"}
     assert sorted(events["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert set(events["Condition"]["StringEquals"]) == {"aws:SourceAccount"}
+
+
+def test_given_a_tenant_with_feature_views_then_its_failed_features_jobs_alert_too(
+    example_specs, example_stacks
+):
+    # given: shop declares feature views; churn does not
+    spec = next(s for s in example_specs if s.name == "shop")
+    doc, plain = example_stacks["shop"].doc, example_stacks["churn"].doc
+    prefix = f"tenantml-{spec.name}-{spec.environment.value}"
+    features_rule = "aws_cloudwatch_event_rule.monitor_job_failed_features_rule"
+
+    # when
+    rules = doc["resource"]["aws_cloudwatch_event_rule"]
+    targets = doc["resource"]["aws_cloudwatch_event_target"]
+    events = statement(policy(only(doc, "aws_sns_topic_policy")), "FailedMonitoringJobs")
+
+    # then: a second rule matches the tenant's failed features jobs, and its target explains them
+    rule = rules["monitor_job_failed_features_rule"]
+    assert json.loads(rule["event_pattern"])["detail"] == {
+        "ProcessingJobStatus": ["Failed"],
+        "ProcessingJobName": [{"prefix": f"{prefix}-features-"}],
+    }
+    target = targets["monitor_job_failed_features_target"]
+    assert target["rule"] == f"${{{features_rule}.name}}" and target["arn"] == ALERTS
+    assert json.loads(target["input_transformer"]["input_template"]).startswith(
+        f"tenantml {spec.name} ({spec.environment.value}): features job <job> failed at <time>: <reason>"
+    )
+    # and EventBridge may publish for exactly these two rules
+    assert events["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": [f"${{{RULE}.arn}}", f"${{{features_rule}.arn}}"]}
+    }
+    # and a tenant without views has no such rule
+    assert "monitor_job_failed_features_rule" not in plain["resource"]["aws_cloudwatch_event_rule"]

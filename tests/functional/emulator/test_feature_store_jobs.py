@@ -158,6 +158,7 @@ def test_a_bad_landed_file_fails_its_job_naming_the_problem_and_writes_nothing(s
     before = {
         o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="feature-store/").get("Contents", [])
     }
+    alerts = _alerts_reader(shop)
     known = {
         s["ProcessingJobName"]
         for s in shop["admin"]("sagemaker").list_processing_jobs()["ProcessingJobSummaries"]
@@ -174,6 +175,34 @@ def test_a_bad_landed_file_fails_its_job_naming_the_problem_and_writes_nothing(s
     assert after == before
     online = OnlineStore(_as_role(shop, "serving", "dynamodb"), shop["outputs"]["features_table_name"])
     assert online.get(shop["spec"].features.view("customer_stats"), [{"customer_id": "c9"}]) == [None]
+    # and the people subscribed to the tenant's alerts hear of it once, with the job and the reason
+    (alert,) = wait_until(alerts, timeout=30, interval=0.3, message="no alert reached the alerts topic")
+    assert alert.startswith(f"tenantml shop (dev): features job {job['ProcessingJobName']} failed at ")
+    assert "orders_30d" in alert and "land the file again" in alert
+    assert alerts() == []
+
+
+def _alerts_reader(shop: dict[str, Any]) -> Any:
+    """An SQS queue subscribed (raw) to the tenant's alerts topic; returns a drain of its messages."""
+    sqs, sns = shop["admin"]("sqs"), shop["admin"]("sns")
+    queue = sqs.create_queue(QueueName="shop-alerts-reader")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=shop["outputs"]["alerts_topic_arn"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+
+    def drain() -> list[str]:
+        messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        return [m["Body"] for m in messages]
+
+    return drain
 
 
 # --- the registry (`tenantml features apply` checks it) --------------------------------------------
