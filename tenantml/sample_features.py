@@ -115,7 +115,7 @@ def _score_terms(view: FeatureViewSpec, frame: pd.DataFrame, rng: np.random.Gene
     return score
 
 
-def _as_of(view: FeatureViewSpec, rows: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataFrame:
+def as_of_values(view: FeatureViewSpec, rows: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataFrame:
     """Each entity row with the view's values as of its event time (the latest at or before it,
     within the TTL; of two rows for one time, the later created), computed independently of the
     store's own join."""
@@ -160,7 +160,7 @@ def feature_sample(
             entities[name] = column.astype("int64") if isinstance(values[0], int) else column
     score = pd.Series(0.0, index=entities.index)
     for view in views:
-        score = score + _score_terms(view, _as_of(view, entities, frames[view.name]), rng)
+        score = score + _score_terms(view, as_of_values(view, entities, frames[view.name]), rng)
     score = score / max(1.0, float(score.std()))
     if problem == "regression":
         entities[target] = np.round(score * 10 + rng.normal(0.0, 1.0, len(score)), 3)
@@ -193,6 +193,7 @@ def probe_requests(sample: FeatureSample, limit: int = 50) -> list[str]:
 __all__ = [
     "EVENT_TIMESTAMP",
     "FeatureSample",
+    "as_of_values",
     "feature_sample",
     "parquet_bytes",
     "probe_requests",

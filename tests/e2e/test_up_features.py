@@ -46,7 +46,7 @@ def test_up_trains_shop_on_a_point_in_time_training_set_built_from_its_feature_s
     # and the training set holds the views' features and the label: no keys, no event time
     expected = [f for v in spec.model.feature_views for f in spec.features.view(v).feature_names]
     training_set = features["training_set"]
-    assert training_set["columns"] == [*expected, spec.model.target]
+    assert training_set["columns"] == [spec.model.target, *expected]
     assert training_set["rows"] == 3000
     # and the run trained on exactly that file, past the tenant's gate, and serves it
     assert lifecycle["status"] == "succeeded", lifecycle
