@@ -25,7 +25,8 @@ ACCOUNT_ID = "123456789012"
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT_ID}:policy/tenantml-acme-dev-boundary"
 
 #: ``${aws_s3_bucket.storage_data.arn}`` -> ``aws_s3_bucket.storage_data.arn``
-REFERENCE = re.compile(r"\$\{([^}]*)\}")
+#: an interpolation; ``$${...}`` is Terraform's escape for a literal ``${...}`` (Glue projection templates)
+REFERENCE = re.compile(r"(?<!\$)\$\{([^}]*)\}")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ def _tenant_docs(example_stacks):
     return [s.doc for s in example_stacks.values() if bodies(s.doc, "aws_lambda_function")]
 
 
+def _has_features(doc) -> bool:
+    return bool(bodies(doc, "aws_dynamodb_table"))
+
+
 def _role_of(doc, function: str) -> dict:
     body = bodies(doc, "aws_lambda_function")[function]
     (role,) = re.findall(r"\$\{aws_iam_role\.([^.]+)\.arn\}", body["role"])
@@ -44,11 +48,12 @@ def _prefix(doc) -> str:
 
 def test_given_the_example_stacks_then_each_has_one_layer_version_attached_to_every_function(example_stacks):
     docs = _tenant_docs(example_stacks)
-    assert len(docs) == 2
+    assert len(docs) == 3
     for doc in docs:
         (address,) = bodies(doc, "aws_lambda_layer_version")
         functions = bodies(doc, "aws_lambda_function")
-        assert len(functions) == 3
+        # data arrival, monitor, alarm; and the feature store's schedule for a tenant with views
+        assert len(functions) == 3 + _has_features(doc)
         for body in functions.values():
             assert body["layers"] == [f"${{aws_lambda_layer_version.{address}.arn}}"]
 
@@ -57,7 +62,10 @@ def test_given_the_example_stacks_then_data_arrival_may_only_start_the_tenants_p
     for doc in _tenant_docs(example_stacks):
         grants = _grants(doc, "functions_data_arrival")
 
-        assert set(grants) == {"StartPipeline"}
+        # with feature views it also starts the features job on landed feature data, as the training role
+        assert set(grants) == {"StartPipeline"} | (
+            {"StartFeaturesJob", "PassRole"} if _has_features(doc) else set()
+        )
         assert as_list(grants["StartPipeline"]["Action"]) == ["states:StartExecution"]
         assert as_list(grants["StartPipeline"]["Resource"]) == [_pipeline_arn(doc)]
         (address,) = bodies(doc, "aws_sfn_state_machine")

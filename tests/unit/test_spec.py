@@ -393,7 +393,7 @@ def test_given_an_unknown_tenant_when_loading_only_it_then_the_known_tenants_are
 
     # then
     assert [(p.location, p.message, p.value) for p in caught.value.problems] == [
-        ("--tenant", "no tenant with this name; known: churn, fraud", "billing")
+        ("--tenant", "no tenant with this name; known: churn, fraud, shop", "billing")
     ]
 
 
@@ -716,7 +716,7 @@ def test_given_an_unknown_tenant_when_synthesizing_then_it_exits_2_and_writes_no
 
     # then
     assert result.exit_code == 2
-    assert "--tenant: no tenant with this name; known: churn, fraud (got 'billing')" in result.stderr
+    assert "--tenant: no tenant with this name; known: churn, fraud, shop (got 'billing')" in result.stderr
     assert not out.exists()
 
 

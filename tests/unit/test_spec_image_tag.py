@@ -24,6 +24,7 @@ def test_every_example_pins_its_one_image_tag() -> None:
     assert {spec.name: spec.image_tag for spec in load_specs(EXAMPLES)} == {
         "churn": "1.0.0",
         "fraud": "1.0.0",
+        "shop": "1.0.0",
     }
 
 
