@@ -40,6 +40,7 @@ def test_given_no_bootstrap_when_backends_are_checked_then_each_tenant_is_told_t
         "tenant churn: terraform.backend.s3.bucket",
         "tenant fraud-kubernetes: terraform.backend.s3.bucket",
         "tenant fraud: terraform.backend.s3.bucket",
+        "tenant shop: terraform.backend.s3.bucket",
     ]
     assert all("tenantml bootstrap" in p.message for p in problems)
 
