@@ -6,6 +6,7 @@ The wire formats are described in :mod:`pipelines.inference_log.format`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -111,7 +112,8 @@ class RecordEncoder:
             head = orjson.dumps(record, option=_NUMPY_OPTION)
             return b"".join((FRAME_MAGIC, len(head).to_bytes(4, "little"), head, raw))
         if probability_block is None:
-            probability_block = self.probability_blocks([probabilities])[0]
+            data, bounds = self.probability_rows([probabilities])
+            probability_block = data[bounds[0] : bounds[1]]
         self._check_probability_bytes([probability_block], record["n_rows"])
         record["v"] = PROBA_FORMAT_VERSION
         record["classes"] = self.classes
@@ -177,30 +179,33 @@ class RecordEncoder:
         )
 
     def probability_blocks(self, matrices: Sequence[np.ndarray | None]) -> list[ProbabilityBlock | None]:
-        """The probability block of each matrix (one request's rows x classes, None for none), made
-        for all of them in one numpy pass: for two classes the positive class's column, else every
-        column, as little-endian float64 (see the module docstring of ``format``)."""
+        """The probability block of each matrix (one request's rows x classes, None for none); see
+        :meth:`probability_rows`, which a writer of many requests should use instead."""
+        data, bounds = self.probability_rows(matrices)
+        return [data[a:b] if b > a else None for a, b in itertools.pairwise(bounds)]
+
+    def probability_rows(self, matrices: Sequence[np.ndarray | None]) -> tuple[memoryview, list[int]]:
+        """The probability blocks of all matrices (one request's rows x classes each, None for a
+        request without) back to back, made in one numpy pass, and their byte offsets: matrix i's
+        block is ``data[bounds[i]:bounds[i + 1]]``, empty for None. For two classes a block holds
+        the positive class's column, else every column, as little-endian float64 (see the module
+        docstring of ``format``). No object per request: the sender slices one block per record,
+        and a memoryview per request made the garbage collector run twice as often."""
+        counts = [0 if m is None else len(m) for m in matrices]
         present = [m for m in matrices if m is not None]
         if self.classes is None or not present:
-            return [None] * len(matrices)
+            return memoryview(b""), [0] * (len(matrices) + 1)
         width = len(self.classes)
-        if any(m.ndim != 2 or m.shape[1] != width for m in present):
-            shapes = sorted({m.shape for m in present})
-            raise ValueError(f"probabilities: expected rows x {width} classes, got shapes {shapes}")
-        stacked = np.concatenate(present) if len(present) > 1 else present[0]
+        try:
+            stacked = np.concatenate(present) if len(present) > 1 else present[0]
+        except ValueError as err:  # matrices of different widths
+            raise ValueError(f"probabilities: expected rows x {width} classes ({err})") from None
+        if stacked.ndim != 2 or stacked.shape[1] != width:
+            raise ValueError(f"probabilities: expected rows x {width} classes, got {stacked.shape}")
         values = np.ascontiguousarray(stacked[:, 1] if width == 2 else stacked, dtype=_F64)
-        data = memoryview(values).cast("B") if values.size else memoryview(b"")
         row_bytes = (1 if width == 2 else width) * _F64.itemsize
-        blocks: list[ProbabilityBlock | None] = []
-        start = 0
-        for matrix in matrices:
-            if matrix is None:
-                blocks.append(None)
-                continue
-            stop = start + len(matrix)
-            blocks.append(data[start * row_bytes : stop * row_bytes])
-            start = stop
-        return blocks
+        bounds = np.concatenate(([0], np.cumsum(counts) * row_bytes)).tolist()
+        return memoryview(values).cast("B"), bounds
 
     def _check_probability_bytes(self, parts: Sequence[ProbabilityBlock], rows: int) -> None:
         """The probability blocks hold exactly one row of values per answered row: a mismatch is

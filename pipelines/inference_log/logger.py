@@ -165,14 +165,15 @@ def encode_records(
     row over the limit cannot be sent). Pass the logger's ``encoder`` to reuse its joined feature
     names (and to log probabilities: it holds the classes), and the entry's numeric ``block`` and
     ``probability_block`` when :meth:`RecordEncoder.numeric_blocks` and
-    :meth:`RecordEncoder.probability_blocks` made them."""
+    :meth:`RecordEncoder.probability_rows` made them."""
     if encoder is None:
         encoder = RecordEncoder(schema.numeric_names, schema.categorical_names)
     key = entry.request_id
     budget = max_bytes - len(key.encode())
     n = entry.n_rows
     if probability_block is None and entry.probabilities is not None and not entry.error:
-        probability_block = encoder.probability_blocks([entry.probabilities])[0]
+        data, bounds = encoder.probability_rows([entry.probabilities])
+        probability_block = data[bounds[0] : bounds[1]] if bounds[1] else None
     whole = _encode_chunk(encoder, entry, 0, n, 0, 1, block, probability_block)
     if len(whole) <= budget:  # nearly always: 1 MiB holds thousands of rows
         return [PendingRecord(key, whole, n)], 0
@@ -229,8 +230,23 @@ def _encode_chunk(
     )
 
 
-#: one request as the drain encodes it: the entry, its numeric block, its probability block
-_Encodable = tuple[LogEntry, NumericBlock | None, ProbabilityBlock | None]
+#: one request as the drain encodes it: the entry, its numeric block, and where its probability
+#: block is in the drain's (start and stop byte offsets; equal when it has none)
+_Encodable = tuple[LogEntry, NumericBlock | None, int, int]
+
+
+def _runs(group: list[_Encodable], probabilities: memoryview) -> list[memoryview]:
+    """The probability blocks of ``group``'s requests as few slices as possible: a group is
+    usually consecutive requests, whose blocks are one run of the drain's bytes."""
+    runs: list[list[int]] = []
+    for _, _, start, stop in group:
+        if stop == start:
+            continue
+        if runs and runs[-1][1] == start:
+            runs[-1][1] = stop
+        else:
+            runs.append([start, stop])
+    return [probabilities[start:stop] for start, stop in runs]
 
 
 class KinesisInferenceLogger:
@@ -368,12 +384,10 @@ class KinesisInferenceLogger:
                 if encoder.numeric_features
                 else [None] * len(entries)
             )
-            probability_blocks = (
-                encoder.probability_blocks([None if e.error else e.probabilities for e in entries])
-                if encoder.classes is not None
-                else [None] * len(entries)
+            probabilities, bounds = encoder.probability_rows(
+                [None if e.error else e.probabilities for e in entries]
             )
-            pending = self._encode(entries, blocks, probability_blocks)
+            pending = self._encode(entries, blocks, probabilities, bounds)
             for chunk in self._chunks(pending):
                 self._put_with_retries(chunk)
         finally:
@@ -384,12 +398,14 @@ class KinesisInferenceLogger:
         self,
         entries: list[LogEntry],
         blocks: list[NumericBlock | None],
-        probability_blocks: list[ProbabilityBlock | None],
+        probabilities: memoryview,
+        bounds: list[int],
     ) -> list[PendingRecord]:
         """The drain's records: consecutive requests of one model version aggregated into records
         of about ``aggregate_bytes`` (format 5, or 7 with probabilities); a request larger than
         that, or holding a value float32 cannot (a float64 block), on its own (format 4 or 6,
-        split if over the record limit)."""
+        split if over the record limit). ``probabilities`` and ``bounds``: as
+        :meth:`RecordEncoder.probability_rows` gives them for ``entries``."""
         limit = self.settings.aggregate_bytes
         logs_probabilities = self._encoder.classes is not None
         pending: list[PendingRecord] = []
@@ -397,27 +413,25 @@ class KinesisInferenceLogger:
         group_bytes = 0
         # bytes a row adds besides its numeric values: its prediction and categorical values
         row_extra = 24 + 16 * len(self._encoder.categorical_features)
-        for entry, block, probabilities in zip(entries, blocks, probability_blocks, strict=True):
-            size = (
-                96
-                + len(entry.request_id)
-                + entry.n_rows * row_extra
-                + (len(block[1]) if block else 0)
-                + (len(probabilities) if probabilities is not None else 0)
-            )
+        for i, (entry, block) in enumerate(zip(entries, blocks, strict=True)):
+            start, stop = bounds[i], bounds[i + 1]
+            size = 96 + len(entry.request_id) + entry.n_rows * row_extra + (len(block[1]) if block else 0)
+            size += stop - start
             # an answered request without probabilities cannot share a format-7 record (whose
             # block has rows for every answered request): it goes alone, as format 4
-            unmatched = logs_probabilities and probabilities is None and not entry.error
+            unmatched = logs_probabilities and start == stop and not entry.error
             if not limit or size > limit or (block is not None and block[0] != "f4") or unmatched:
-                pending.extend(self._encode_alone(entry, block, probabilities))
+                pending.extend(
+                    self._encode_alone(entry, block, probabilities[start:stop] if stop > start else None)
+                )
                 continue
             if group and (group_bytes + size > limit or entry.model_version != group[0][0].model_version):
-                pending.extend(self._encode_group(group))
+                pending.extend(self._encode_group(group, probabilities))
                 group, group_bytes = [], 0
-            group.append((entry, block, probabilities))
+            group.append((entry, block, start, stop))
             group_bytes += size
         if group:
-            pending.extend(self._encode_group(group))
+            pending.extend(self._encode_group(group, probabilities))
         return pending
 
     def _encode_alone(
@@ -434,11 +448,13 @@ class KinesisInferenceLogger:
         self.stats.dropped_oversized += dropped
         return records
 
-    def _encode_group(self, group: list[_Encodable]) -> list[PendingRecord]:
-        """One aggregated record of ``group`` (halved until each part fits in a record)."""
+    def _encode_group(self, group: list[_Encodable], probabilities: memoryview) -> list[PendingRecord]:
+        """One aggregated record of ``group`` (halved until each part fits in a record);
+        ``probabilities``: the drain's probability blocks, which ``group`` holds offsets into."""
         if len(group) == 1:
-            return self._encode_alone(*group[0])
-        entries = [entry for entry, _, _ in group]
+            entry, block, start, stop = group[0]
+            return self._encode_alone(entry, block, probabilities[start:stop] if stop > start else None)
+        entries = [entry for entry, _, _, _ in group]
         data = self._encoder.encode_aggregate(
             request_ids=[e.request_id for e in entries],
             model_version=entries[0].model_version,
@@ -451,14 +467,16 @@ class KinesisInferenceLogger:
             if self._encoder.categorical_features
             else None,
             numeric_block="f4" if group[0][1] is not None else None,
-            numeric_parts=[block[1] for _, block, _ in group if block is not None],
-            probability_parts=[p for _, _, p in group if p is not None],
+            numeric_parts=[block[1] for _, block, _, _ in group if block is not None],
+            probability_parts=_runs(group, probabilities),
         )
         record = PendingRecord(entries[0].request_id, data, sum(e.n_rows for e in entries))
         if record.size <= self.settings.max_bytes_per_record:
             return [record]
         half = len(group) // 2
-        return self._encode_group(group[:half]) + self._encode_group(group[half:])
+        return self._encode_group(group[:half], probabilities) + self._encode_group(
+            group[half:], probabilities
+        )
 
     def _chunks(self, records: list[PendingRecord]) -> list[list[PendingRecord]]:
         chunks: list[list[PendingRecord]] = []
