@@ -3,7 +3,9 @@
 Each timed batch starts from the Lambda Kinesis event form (base64 of inference records as the
 serving logger writes them, by its own encoder: requests of ``--rows`` rows aggregated into
 Kinesis records of about ``--aggregate-bytes`` (format 5, the server's default), or with
-``--aggregate-bytes 0`` one format-4 record per request), so the numbers INCLUDE decoding
+``--aggregate-bytes 0`` one format-4 record per request; ``--probabilities``: a binary
+classifier's, logged with the positive class's probability per row, formats 7 and 6), so the
+numbers INCLUDE decoding
 (base64 + orjson + structure checks + one numpy matrix per batch, float32 restored,
 ``decode_records``) plus ``compute_window_metrics`` (30 numeric features: PSI against the
 baseline bins and KS against its 1,000-value sample, prediction PSI, latency percentiles). They
@@ -11,7 +13,7 @@ exclude AWS calls (publishing and the snapshot). Building the synthetic events i
 Records/s counts requests (what a record was before aggregation); rows/s counts their rows; a
 batch holds about ``--batch`` requests.
 
-Run: ``.venv/bin/python benchmarks/monitor_bench.py [--records 200000] [--batch 10000] [--rows 1] [--aggregate-bytes 131072]``
+Run: ``.venv/bin/python benchmarks/monitor_bench.py [--records 200000] [--batch 10000] [--rows 1] [--aggregate-bytes 131072] [--probabilities]``
 """
 
 from __future__ import annotations
@@ -76,16 +78,22 @@ def make_events(
     batch: int,
     rows: int = 1,
     aggregate_bytes: int = LoggerSettings(stream_name="-").aggregate_bytes,
+    probabilities: bool = False,
 ) -> list[list[dict]]:
     shift = np.linspace(0.0, 0.5, N_FEATURES)  # some features drift, some do not
     values = rng.normal(size=(n * rows, N_FEATURES)) + shift
     predictions = rng.integers(0, 2, n * rows)
+    positive = np.where(predictions == 1, 0.75, 0.25)  # the positive class's probability, per row
+    proba = np.column_stack((1.0 - positive, positive))
     latencies = rng.lognormal(3.0, 0.4, n).tolist()
     now = time.time()
     schema = InputSchema([FeatureSignature(name=name, dtype="float64", kind="numeric") for name in names])
     capture = _Capture()
     logger = KinesisInferenceLogger(
-        LoggerSettings(stream_name="bench", aggregate_bytes=aggregate_bytes), schema, lambda: capture
+        LoggerSettings(stream_name="bench", aggregate_bytes=aggregate_bytes),
+        schema,
+        lambda: capture,
+        classes=[0, 1] if probabilities else None,
     )
     for i in range(n):
         error = i % 97 == 0
@@ -99,6 +107,7 @@ def make_events(
                 latency_ms=latencies[i],
                 timestamp=now + i * 1e-3,
                 error=error,
+                probabilities=None if error else proba[i * rows : (i + 1) * rows],
             )
         )
         if logger.buffered_records >= 50_000:
@@ -153,16 +162,22 @@ def main() -> None:
         default=LoggerSettings(stream_name="-").aggregate_bytes,
         help="the server's inference_log.aggregate_bytes (0: a record per request, format 4)",
     )
+    parser.add_argument(
+        "--probabilities", action="store_true", help="log class probabilities too (formats 6 and 7)"
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     rng = np.random.default_rng(7)
     names, baseline = make_baseline(rng)
-    events = make_events(rng, names, args.records, args.batch, args.rows, args.aggregate_bytes)
+    events = make_events(
+        rng, names, args.records, args.batch, args.rows, args.aggregate_bytes, args.probabilities
+    )
     kinesis_records = sum(len(e) for e in events)
     print(
         f"{args.records} requests of {args.rows} row(s) x {N_FEATURES} numeric features in {kinesis_records} "
-        f"Kinesis records (aggregate_bytes {args.aggregate_bytes}), batches of about {args.batch} requests, "
+        f"Kinesis records (aggregate_bytes {args.aggregate_bytes}"
+        f"{', with class probabilities' if args.probabilities else ''}), batches of about {args.batch} requests, "
         f"pinned to CPU {sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}"
     )
     for run in range(1, args.runs + 1):

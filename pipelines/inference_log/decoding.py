@@ -1,7 +1,9 @@
 """Reading inference log records: every wire version the platform has written, and Kinesis events.
 
-Formats 2 and 3 (JSON), 4 (a binary frame) and 5 (an aggregate of format-4 requests) are read;
-see :mod:`pipelines.inference_log.format`. A malformed record is rejected whole, with the reason.
+Formats 2 and 3 (JSON), 4 (a binary frame), 5 (an aggregate of format-4 requests), 6 and 7 (4 and 5
+with class probabilities) are read; see :mod:`pipelines.inference_log.format`. A request of format 6
+or 7 decodes with ``classes`` (a tuple) and ``probabilities`` (rows x classes, float64); others
+have neither. A malformed record is rejected whole, with the reason.
 """
 
 from __future__ import annotations
@@ -36,8 +38,24 @@ from pipelines.inference_log.format import (
     FRAME_MAGIC,
     JSON_VERSIONS,
     NAME_SEPARATOR,
+    PROBA_AGGREGATE_MAGIC,
+    PROBA_AGGREGATE_VERSION,
+    PROBA_FORMAT_VERSION,
+    PROBA_FRAME_MAGIC,
+    PROBABILITY_BLOCKS,
     READABLE_VERSIONS,
 )
+
+#: how far outside [0, 1] a logged probability may be: an ONNX export's float32 arithmetic can
+#: round a sure class to 1.0000001; anything further is a corrupt block, not a probability
+PROBABILITY_SLACK = 1e-6
+
+#: the first bytes of each frame version: its header's ``v`` and whether it carries probabilities
+_FRAMES = {FRAME_MAGIC: (FORMAT_VERSION, False), PROBA_FRAME_MAGIC: (PROBA_FORMAT_VERSION, True)}
+_AGGREGATES = {
+    AGGREGATE_MAGIC: (AGGREGATE_VERSION, False),
+    PROBA_AGGREGATE_MAGIC: (PROBA_AGGREGATE_VERSION, True),
+}
 
 
 class InferenceRecord(BaseModel):
@@ -45,7 +63,7 @@ class InferenceRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    v: Literal[2, 3, 4] = FORMAT_VERSION
+    v: Literal[2, 3, 4, 6] = FORMAT_VERSION
     request_id: str
     model_version: str
     timestamp: float
@@ -58,6 +76,9 @@ class InferenceRecord(BaseModel):
     categorical_features: list[str] = []
     categorical_rows: list[list[str | float | int | bool | None]] = []
     predictions: list[float | int | str] | None
+    #: formats 6 and 7: the classifier's classes, and per row one probability per class
+    classes: list[float | int | str] | None = None
+    probabilities: list[list[float]] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -74,6 +95,8 @@ class InferenceRecord(BaseModel):
                     [None if math.isnan(v) else v for v in row] for row in _binary_rows(data).tolist()
                 ]
                 del data[block]
+            if isinstance(data.get("probabilities"), np.ndarray):
+                data["probabilities"] = data["probabilities"].tolist()
             data.pop("n_rows", None)
         return data
 
@@ -118,7 +141,7 @@ def parse_payload(data: bytes | str) -> dict[str, Any]:
     Numeric values are not checked here: :func:`attach_numeric` does that for a whole batch at
     once. Feature-name lists become shared tuples. Raises :class:`InferenceRecordError`.
     """
-    if data[:4] == AGGREGATE_MAGIC:
+    if data[:4] in _AGGREGATES:
         payloads = _parse_aggregate(data)  # type: ignore[arg-type]
         if len(payloads) != 1:
             raise InferenceRecordError(
@@ -148,14 +171,17 @@ def parse_payloads(data: bytes | str) -> list[dict[str, Any]]:
     """The requests one Kinesis record holds, each as :func:`parse_payload` gives a record: an
     aggregated record (format 5) holds several, any other record one. Raises
     :class:`InferenceRecordError` for the whole record when any of its requests is malformed."""
-    if data[:4] == AGGREGATE_MAGIC:
+    if data[:4] in _AGGREGATES:
         return _parse_aggregate(data)  # type: ignore[arg-type]
     return [parse_payload(data)]
 
 
-def _frame_header(data: bytes, version: int) -> tuple[dict[str, Any], int, str | None]:
+def _frame_header(
+    data: bytes, version: int, probabilities: bool = False
+) -> tuple[dict[str, Any], int, str | None]:
     """A frame's header (checked to be an object of ``version``), where its numeric block starts,
-    and the block's kind (None when the frame has no block)."""
+    and the block's kind (None when the frame has no block). With ``probabilities`` (formats 6
+    and 7) the header's ``classes`` and ``probability_block`` are checked, and the block follows."""
     if len(data) < FRAME_HEAD_BYTES:
         raise InferenceRecordError(f"frame: {len(data)} bytes, shorter than its {FRAME_HEAD_BYTES}-byte head")
     end = FRAME_HEAD_BYTES + int.from_bytes(data[4:FRAME_HEAD_BYTES], "little")
@@ -172,7 +198,9 @@ def _frame_header(data: bytes, version: int) -> tuple[dict[str, Any], int, str |
             f'frame header: expected a JSON object with "v": {version}, got {_preview(payload)}'
         )
     kind = payload.pop("numeric_block", None)
-    if kind is None:
+    if probabilities:
+        _check_classes(payload)
+    if kind is None and not probabilities:
         if end != len(data):
             raise InferenceRecordError(
                 f"frame: {len(data) - end} bytes after the header but no numeric_block"
@@ -183,13 +211,71 @@ def _frame_header(data: bytes, version: int) -> tuple[dict[str, Any], int, str |
 
 
 def _parse_frame(data: bytes) -> dict[str, Any]:
-    if data[:4] != FRAME_MAGIC:
-        raise InferenceRecordError(f"v: unknown frame version {data[3:4]!r} (this reader knows 4 and 5)")
-    payload, end, kind = _frame_header(data, FORMAT_VERSION)
+    known = _FRAMES.get(data[:4])
+    if known is None:
+        raise InferenceRecordError(f"v: unknown frame version {data[3:4]!r} (this reader knows 4 to 7)")
+    version, probabilities = known
+    payload, end, kind = _frame_header(data, version, probabilities)
+    if not probabilities:
+        if kind is not None:
+            payload[_FRAME_BLOCKS[kind]] = data[end:]
+        check_shapes(payload)
+        return payload
+    # the numeric block's size says where the probability block starts
+    n_rows = payload.get("n_rows")
+    if type(n_rows) is not int or n_rows < 1:
+        raise InferenceRecordError(f"n_rows: expected a positive integer, got {_preview(n_rows)}")
+    if payload.get("error") is not False:
+        raise InferenceRecordError("error: a format 6 record is an answered request (error false)")
+    numeric_end = end
     if kind is not None:
-        payload[_FRAME_BLOCKS[kind]] = data[end:]
+        width = len(_names(payload.get("numeric_features"), "numeric_features"))
+        numeric_end = min(len(data), end + n_rows * width * _BLOCKS[_FRAME_BLOCKS[kind]][1])
+        payload[_FRAME_BLOCKS[kind]] = data[end:numeric_end]
+    payload["probabilities"] = _probability_matrix(data[numeric_end:], n_rows, payload)
     check_shapes(payload)
     return payload
+
+
+def _check_classes(header: dict[str, Any]) -> None:
+    """A format 6 or 7 header's ``classes`` (made a tuple) and ``probability_block``."""
+    classes = header.get("classes")
+    if (
+        type(classes) is not list
+        or len(classes) < 2
+        or not _PREDICTION_TYPES.issuperset(map(type, classes))
+        or len(set(classes)) != len(classes)
+    ):
+        raise InferenceRecordError(
+            f"classes: expected a list of two or more distinct class labels, got {_preview(classes)}"
+        )
+    header["classes"] = tuple(classes)
+    kind = header.pop("probability_block", None)
+    if kind not in PROBABILITY_BLOCKS:
+        raise InferenceRecordError(f"probability_block: expected 'f8', got {_preview(kind)}")
+
+
+def _probability_matrix(raw: bytes | memoryview, rows: int, header: dict[str, Any]) -> np.ndarray:
+    """A probability block as rows x classes float64 (a binary block's one column expanded to
+    ``1 - p, p``), every value checked to be a probability."""
+    classes = header["classes"]
+    per_row = 1 if len(classes) == 2 else len(classes)
+    dtype = PROBABILITY_BLOCKS["f8"]
+    if len(raw) != rows * per_row * dtype.itemsize:
+        raise InferenceRecordError(
+            f"probability_block: {len(raw)} bytes, not {rows} rows x {per_row} f8 values"
+            " (after the numeric block)"
+        )
+    values = np.frombuffer(raw, dtype=dtype).reshape(rows, per_row)
+    inside = (values >= -PROBABILITY_SLACK) & (values <= 1.0 + PROBABILITY_SLACK)  # False for NaN
+    if not inside.all():
+        row = int(np.argmin(inside.all(axis=1)))
+        raise InferenceRecordError(
+            f"probability_block: row {row}: {values[row].tolist()!r} are not probabilities in [0, 1]"
+        )
+    if per_row == 1:
+        return np.column_stack((1.0 - values[:, 0], values[:, 0]))
+    return values.astype(np.float64)
 
 
 #: an aggregated record's per-request lists
@@ -197,9 +283,11 @@ _AGGREGATE_LISTS = ("request_id", "timestamp", "latency_ms", "error", "n_rows", 
 
 
 def _parse_aggregate(data: bytes) -> list[dict[str, Any]]:
-    """An aggregated record's requests, each as the payload of a format-4 frame of its own (its
-    slice of the numeric block and of the categorical rows), checked as such."""
-    header, end, kind = _frame_header(data, AGGREGATE_VERSION)
+    """An aggregated record's requests, each as the payload of a format-4 (or, from format 7,
+    format-6) frame of its own (its slice of the numeric, probability and categorical rows),
+    checked as such."""
+    aggregate_version, probabilities = _AGGREGATES[data[:4]]
+    header, end, kind = _frame_header(data, aggregate_version, probabilities)
     count = header.get("requests")
     if type(count) is not int or count < 1:
         raise InferenceRecordError(f"requests: expected a positive integer, got {_preview(count)}")
@@ -216,12 +304,18 @@ def _parse_aggregate(data: bytes) -> list[dict[str, Any]]:
     numeric = _names(header.get("numeric_features"), "numeric_features")
     categorical = _names(header.get("categorical_features"), "categorical_features")
     row_bytes = 0
+    numeric_end = end
     if kind is not None:
         row_bytes = len(numeric) * _BLOCKS[_FRAME_BLOCKS[kind]][1]
-        if len(data) - end != total * row_bytes:
+        numeric_end = end + total * row_bytes
+        if not probabilities and len(data) - end != total * row_bytes:
             raise InferenceRecordError(
                 f"numeric_block: {len(data) - end} bytes, not {total} rows x {len(numeric)} {kind} values"
             )
+    matrix = None
+    if probabilities:
+        answered = sum(n for n, failed in zip(n_rows, header["error"], strict=True) if failed is False)
+        matrix = _probability_matrix(data[min(numeric_end, len(data)) :], answered, header)
     categorical_rows = header.get("categorical_rows")
     if categorical and (type(categorical_rows) is not list or len(categorical_rows) != total):
         raise InferenceRecordError(
@@ -232,11 +326,11 @@ def _parse_aggregate(data: bytes) -> list[dict[str, Any]]:
     )  # fmt: skip
     version = header.get("model_version")
     payloads = []
-    row, at = 0, end
+    row, at, answered_at = 0, end, 0
     for i in range(count):
         n = n_rows[i]
         payload = {
-            "v": FORMAT_VERSION,
+            "v": PROBA_FORMAT_VERSION if probabilities else FORMAT_VERSION,
             "request_id": ids[i],
             "model_version": version,
             "timestamp": times[i],
@@ -254,6 +348,10 @@ def _parse_aggregate(data: bytes) -> list[dict[str, Any]]:
             at += n * row_bytes
         if categorical:
             payload["categorical_rows"] = categorical_rows[row : row + n]
+        if matrix is not None and errors[i] is False:
+            payload["classes"] = header["classes"]
+            payload["probabilities"] = matrix[answered_at : answered_at + n]
+            answered_at += n
         row += n
         try:
             check_shapes(payload)
@@ -264,7 +362,7 @@ def _parse_aggregate(data: bytes) -> list[dict[str, Any]]:
 
 
 def check_shapes(payload: dict[str, Any]) -> None:
-    """Field types and shapes of a version 2, 3 or 4 payload; fills defaults, interns the name lists and
+    """Field types and shapes of a version 2, 3, 4 or 6 payload; fills defaults, interns the name lists and
     sets ``n_rows``. Raises :class:`InferenceRecordError` naming the field (and row)."""
     get = payload.get
     if (
@@ -343,7 +441,40 @@ def check_shapes(payload: dict[str, Any]) -> None:
         raise InferenceRecordError(
             f"predictions: expected a list of {n_rows} numbers or strings (one per row), got {_preview(predictions)}"
         )
+    if "classes" in payload or "probabilities" in payload:
+        _check_probability_shape(payload, n_rows)
     payload["n_rows"] = n_rows
+
+
+def _check_probability_shape(payload: dict[str, Any], n_rows: int) -> None:
+    """``classes`` and ``probabilities`` (rows x classes) of an answered format-6 request; the
+    matrix as lists (a typed record's dump) is converted and its values checked."""
+    classes, probabilities = payload.get("classes"), payload.get("probabilities")
+    if classes is None and probabilities is None:
+        return
+    if type(classes) not in (tuple, list) or len(classes) < 2:
+        raise InferenceRecordError(f"classes: expected two or more class labels, got {_preview(classes)}")
+    if payload.get("predictions") is None:
+        raise InferenceRecordError("probabilities: a failed request has none")
+    if type(probabilities) is list:
+        try:
+            matrix = np.array(probabilities, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise InferenceRecordError(f"probabilities: not a matrix of numbers ({err})") from None
+        if matrix.shape == (n_rows, len(classes)):
+            inside = (matrix >= -PROBABILITY_SLACK) & (matrix <= 1.0 + PROBABILITY_SLACK)
+            if not inside.all():
+                row = int(np.argmin(inside.all(axis=1)))
+                raise InferenceRecordError(
+                    f"probabilities[{row}]: {matrix[row].tolist()!r} are not probabilities in [0, 1]"
+                )
+        payload["probabilities"] = probabilities = matrix
+    if not isinstance(probabilities, np.ndarray) or probabilities.shape != (n_rows, len(classes)):
+        shape = probabilities.shape if isinstance(probabilities, np.ndarray) else _preview(probabilities)
+        raise InferenceRecordError(
+            f"probabilities: expected {n_rows} rows x {len(classes)} classes, got {shape}"
+        )
+    payload["classes"] = tuple(classes)
 
 
 def _names(names: Any, field: str) -> tuple[str, ...]:
@@ -510,8 +641,10 @@ def _float_rows(rows: list[list[Any]]) -> np.ndarray:
 
 
 def normalize_record(record: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
-    """A record in any accepted form (an :class:`InferenceRecord`, a version 1 to 4 dict, or one
-    already decoded) as a decoded dict with its ``numeric`` matrix. Raises InferenceRecordError."""
+    """A record in any accepted form (an :class:`InferenceRecord`, a version 1 to 4 or 6 dict, or
+    one already decoded) as a decoded dict with its ``numeric`` matrix (and, for a request logged
+    with class probabilities, ``classes`` and ``probabilities`` as a matrix). Raises
+    InferenceRecordError."""
     if isinstance(record, BaseModel):
         record = record.model_dump()
     if "numeric" in record and "n_rows" in record:

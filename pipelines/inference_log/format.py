@@ -1,4 +1,4 @@
-"""Inference log records as they travel on the tenant's Kinesis stream (format versions 4 and 5).
+"""Inference log records as they travel on the tenant's Kinesis stream (format versions 4 to 7).
 
 A format-4 record holds one request (or one chunk of a request too large for one record): its
 rows row-wise, with the feature names, so a record can be read without the registry. The server
@@ -63,6 +63,27 @@ in order, request by request. Each request reads exactly as a format-4 frame of 
 (:func:`parse_payloads`); an aggregate that is malformed anywhere is rejected whole. An
 aggregate is never chunked: a request too large for one goes alone as format 4.
 
+Formats 6 and 7: formats 4 and 5 with the class probabilities of a classifier that has them
+(scikit-learn's ``predict_proba``, or the ONNX export's probability output). The header adds the
+model's classes, in its probability-column order, and the probability block's kind; the
+probabilities follow the numeric block::
+
+    b"TML\x06"  <uint32 little-endian: header length>  <header JSON>  <numeric block>  <probability block>
+
+    header: {"v": 6, …format 4's fields…, "classes": [0, 1], "probability_block": "f8"}
+
+- The probability block: little-endian float64, row-major, for two classes one value per row (the
+  probability of ``classes[1]``, the positive class as evaluation scores it; the other is one
+  minus it), for more one per class in ``classes`` order: exactly rows x values x 8 bytes. Readers
+  give back the full matrix (rows x classes, the binary one as ``1 - p, p``). float64, not
+  float32: the live ``roc_auc`` and ``log_loss`` are computed on exactly the probabilities the
+  model gave, so they equal the offline evaluation's on the same rows (float32 would turn nearby
+  scores into ties), and 8 bytes per row is little beside a row's features.
+- A failed request has no probabilities: its record is format 4 (alone) or, inside a format 7
+  aggregate (``b"TML\x07"``, format 5's fields plus ``classes`` and ``probability_block``), adds no
+  rows to the block, which holds the rows of the answered requests in order.
+- A regressor's records, and a classifier's without probabilities, stay formats 4 and 5.
+
 Older formats are still read, so a monitor can be upgraded before the servers are, and so are
 JSON records from producers without numpy:
 
@@ -86,8 +107,13 @@ import orjson
 FORMAT_VERSION = 4
 
 
-#: versions this reader reads besides 1 (which has no ``v``): 2 and 3 as JSON, 4 as a frame
-READABLE_VERSIONS = frozenset({2, 3, 4})
+#: a format-4 frame with class probabilities
+PROBA_FORMAT_VERSION = 6
+
+
+#: versions this reader reads besides 1 (which has no ``v``): 2 and 3 as JSON, 4 and 6 as a frame
+#: (5 and 7 are read as the format-4 and format-6 requests they aggregate)
+READABLE_VERSIONS = frozenset({2, 3, 4, 6})
 
 
 #: JSON records carry these versions; version 4 is a binary frame
@@ -103,6 +129,20 @@ AGGREGATE_MAGIC = b"TML\x05"
 
 
 AGGREGATE_VERSION = 5
+
+
+#: a format-6 frame (class probabilities) and its aggregate, format 7
+PROBA_FRAME_MAGIC = b"TML\x06"
+
+
+PROBA_AGGREGATE_MAGIC = b"TML\x07"
+
+
+PROBA_AGGREGATE_VERSION = 7
+
+
+#: the probability block's kinds: ``probability_block`` -> dtype
+PROBABILITY_BLOCKS = {"f8": np.dtype("<f8")}
 
 
 #: the magic, then the header's length as uint32 little-endian

@@ -15,6 +15,9 @@ buffered and sends it with ``PutRecords`` in batches of at most 500 records and 
 - a request larger than ``aggregate_bytes``, or with a value float32 cannot hold, is one record
   of its own (format 4); one too large for a 1 MiB record is split into chunks that repeat its id.
   ``aggregate_bytes=0`` writes a record per request.
+- a classifier's logger (``classes`` given) also writes each answered request's class
+  probabilities (formats 6 and 7): for two classes the positive class's, else one per class, as
+  float64 made for the whole drain in one numpy pass, like the numeric values.
 - encoding happens in the sender thread, never on the request path: ``submit`` appends a
   reference to the request's arrays under a lock, and wakes the sender only when 500 requests or
   ``wake_rows`` rows are waiting (else it sends every ``flush_interval``), so calls are few and
@@ -42,13 +45,13 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from pipelines.inference_log.encoding import RecordEncoder
+from pipelines.inference_log.encoding import ProbabilityBlock, RecordEncoder
 from pipelines.inference_log.format import NumericBlock
 from pipelines.inference_log.kinesis import (
     MAX_BYTES_PER_CALL,
@@ -75,6 +78,9 @@ class LogEntry:
     latency_ms: float
     timestamp: float
     error: bool = False
+    #: class probabilities per row (rows x classes, the model's class order) of a classifier
+    #: that has them; logged only by a logger given the classes
+    probabilities: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -152,24 +158,31 @@ def encode_records(
     max_bytes: int = MAX_BYTES_PER_RECORD,
     encoder: RecordEncoder | None = None,
     block: NumericBlock | None = None,
+    probability_block: ProbabilityBlock | None = None,
 ) -> tuple[list[PendingRecord], int]:
-    """The entry as format-4 records: one, or chunks of its rows when one would exceed
-    ``max_bytes``. Returns the records and the number of rows dropped (a single row over the
-    limit cannot be sent). Pass the logger's ``encoder`` to reuse its joined feature names, and
-    the entry's numeric ``block`` when :meth:`RecordEncoder.numeric_blocks` made it."""
+    """The entry as format-4 records (format 6 with probabilities): one, or chunks of its rows when
+    one would exceed ``max_bytes``. Returns the records and the number of rows dropped (a single
+    row over the limit cannot be sent). Pass the logger's ``encoder`` to reuse its joined feature
+    names (and to log probabilities: it holds the classes), and the entry's numeric ``block`` and
+    ``probability_block`` when :meth:`RecordEncoder.numeric_blocks` and
+    :meth:`RecordEncoder.probability_rows` made them."""
     if encoder is None:
         encoder = RecordEncoder(schema.numeric_names, schema.categorical_names)
     key = entry.request_id
     budget = max_bytes - len(key.encode())
     n = entry.n_rows
-    whole = _encode_chunk(encoder, entry, 0, n, 0, 1, block)
+    if probability_block is None and entry.probabilities is not None and not entry.error:
+        data, bounds = encoder.probability_rows([entry.probabilities])
+        probability_block = data[bounds[0] : bounds[1]] if bounds[1] else None
+    whole = _encode_chunk(encoder, entry, 0, n, 0, 1, block, probability_block)
     if len(whole) <= budget:  # nearly always: 1 MiB holds thousands of rows
         return [PendingRecord(key, whole, n)], 0
     parts = min(n, int(len(whole) / budget * 1.1) + 1)
     while True:
         bounds = [(n * i) // parts for i in range(parts + 1)]
         encoded = [
-            _encode_chunk(encoder, entry, bounds[i], bounds[i + 1], i, parts, block) for i in range(parts)
+            _encode_chunk(encoder, entry, bounds[i], bounds[i + 1], i, parts, block, probability_block)
+            for i in range(parts)
         ]
         largest = max(len(data) for data in encoded)
         if largest <= budget:
@@ -189,6 +202,7 @@ def _encode_chunk(
     chunk: int,
     chunks: int,
     block: NumericBlock | None,
+    probability_block: ProbabilityBlock | None = None,
 ) -> bytes:
     batch = entry.batch
     whole = start == 0 and stop == batch.n_rows
@@ -197,6 +211,9 @@ def _encode_chunk(
     if block is not None and not whole:  # the block's rows are of equal size: slice it like the rows
         row_bytes = len(block[1]) // batch.n_rows
         block = (block[0], memoryview(block[1])[start * row_bytes : stop * row_bytes])
+    if probability_block is not None and not whole:
+        row_bytes = len(probability_block) // batch.n_rows
+        probability_block = memoryview(probability_block)[start * row_bytes : stop * row_bytes]
     return encoder.encode(
         request_id=entry.request_id,
         model_version=entry.model_version,
@@ -209,7 +226,27 @@ def _encode_chunk(
         chunk=chunk,
         chunks=chunks,
         block=block,
+        probability_block=probability_block,
     )
+
+
+#: one request as the drain encodes it: the entry, its numeric block, and where its probability
+#: block is in the drain's (start and stop byte offsets; equal when it has none)
+_Encodable = tuple[LogEntry, NumericBlock | None, int, int]
+
+
+def _runs(group: list[_Encodable], probabilities: memoryview) -> list[memoryview]:
+    """The probability blocks of ``group``'s requests as few slices as possible: a group is
+    usually consecutive requests, whose blocks are one run of the drain's bytes."""
+    runs: list[list[int]] = []
+    for _, _, start, stop in group:
+        if stop == start:
+            continue
+        if runs and runs[-1][1] == start:
+            runs[-1][1] = stop
+        else:
+            runs.append([start, stop])
+    return [probabilities[start:stop] for start, stop in runs]
 
 
 class KinesisInferenceLogger:
@@ -222,13 +259,16 @@ class KinesisInferenceLogger:
         client_factory: Callable[[], Any],
         *,
         sleep: Callable[[float], None] = time.sleep,
+        classes: Sequence[Any] | None = None,
     ) -> None:
+        """``classes``: the model's classes in its probability-column order when its predictions
+        come with probabilities (then logged with each answered request)."""
         self.settings = settings
         self.schema = schema
         self._client_factory = client_factory
         self._client: Any = None
         self._sleep = sleep
-        self._encoder = RecordEncoder(schema.numeric_names, schema.categorical_names)
+        self._encoder = RecordEncoder(schema.numeric_names, schema.categorical_names, classes=classes)
         self._entries: deque[LogEntry] = deque()
         self._buffered = 0
         # a plain lock: the default RLock costs more on every request
@@ -344,53 +384,77 @@ class KinesisInferenceLogger:
                 if encoder.numeric_features
                 else [None] * len(entries)
             )
-            pending = self._encode(entries, blocks)
+            probabilities, bounds = encoder.probability_rows(
+                [None if e.error else e.probabilities for e in entries]
+            )
+            pending = self._encode(entries, blocks, probabilities, bounds)
             for chunk in self._chunks(pending):
                 self._put_with_retries(chunk)
         finally:
             with self._cond:
                 self._in_flight -= rows
 
-    def _encode(self, entries: list[LogEntry], blocks: list[NumericBlock | None]) -> list[PendingRecord]:
+    def _encode(
+        self,
+        entries: list[LogEntry],
+        blocks: list[NumericBlock | None],
+        probabilities: memoryview,
+        bounds: list[int],
+    ) -> list[PendingRecord]:
         """The drain's records: consecutive requests of one model version aggregated into records
-        of about ``aggregate_bytes`` (format 5); a request larger than that, or holding a value
-        float32 cannot (a float64 block), on its own (format 4, split if over the record limit)."""
+        of about ``aggregate_bytes`` (format 5, or 7 with probabilities); a request larger than
+        that, or holding a value float32 cannot (a float64 block), on its own (format 4 or 6,
+        split if over the record limit). ``probabilities`` and ``bounds``: as
+        :meth:`RecordEncoder.probability_rows` gives them for ``entries``."""
         limit = self.settings.aggregate_bytes
+        logs_probabilities = self._encoder.classes is not None
         pending: list[PendingRecord] = []
-        group: list[tuple[LogEntry, NumericBlock | None]] = []
+        group: list[_Encodable] = []
         group_bytes = 0
         # bytes a row adds besides its numeric values: its prediction and categorical values
         row_extra = 24 + 16 * len(self._encoder.categorical_features)
-        for entry, block in zip(entries, blocks, strict=True):
+        for i, (entry, block) in enumerate(zip(entries, blocks, strict=True)):
+            start, stop = bounds[i], bounds[i + 1]
             size = 96 + len(entry.request_id) + entry.n_rows * row_extra + (len(block[1]) if block else 0)
-            if not limit or size > limit or (block is not None and block[0] != "f4"):
-                pending.extend(self._encode_alone(entry, block))
+            size += stop - start
+            # an answered request without probabilities cannot share a format-7 record (whose
+            # block has rows for every answered request): it goes alone, as format 4
+            unmatched = logs_probabilities and start == stop and not entry.error
+            if not limit or size > limit or (block is not None and block[0] != "f4") or unmatched:
+                pending.extend(
+                    self._encode_alone(entry, block, probabilities[start:stop] if stop > start else None)
+                )
                 continue
             if group and (group_bytes + size > limit or entry.model_version != group[0][0].model_version):
-                pending.extend(self._encode_group(group))
+                pending.extend(self._encode_group(group, probabilities))
                 group, group_bytes = [], 0
-            group.append((entry, block))
+            group.append((entry, block, start, stop))
             group_bytes += size
         if group:
-            pending.extend(self._encode_group(group))
+            pending.extend(self._encode_group(group, probabilities))
         return pending
 
-    def _encode_alone(self, entry: LogEntry, block: NumericBlock | None) -> list[PendingRecord]:
+    def _encode_alone(
+        self, entry: LogEntry, block: NumericBlock | None, probabilities: ProbabilityBlock | None
+    ) -> list[PendingRecord]:
         records, dropped = encode_records(
             entry,
             self.schema,
             max_bytes=self.settings.max_bytes_per_record,
             encoder=self._encoder,
             block=block,
+            probability_block=probabilities,
         )
         self.stats.dropped_oversized += dropped
         return records
 
-    def _encode_group(self, group: list[tuple[LogEntry, NumericBlock | None]]) -> list[PendingRecord]:
-        """One aggregated record of ``group`` (halved until each part fits in a record)."""
+    def _encode_group(self, group: list[_Encodable], probabilities: memoryview) -> list[PendingRecord]:
+        """One aggregated record of ``group`` (halved until each part fits in a record);
+        ``probabilities``: the drain's probability blocks, which ``group`` holds offsets into."""
         if len(group) == 1:
-            return self._encode_alone(*group[0])
-        entries = [entry for entry, _ in group]
+            entry, block, start, stop = group[0]
+            return self._encode_alone(entry, block, probabilities[start:stop] if stop > start else None)
+        entries = [entry for entry, _, _, _ in group]
         data = self._encoder.encode_aggregate(
             request_ids=[e.request_id for e in entries],
             model_version=entries[0].model_version,
@@ -403,13 +467,16 @@ class KinesisInferenceLogger:
             if self._encoder.categorical_features
             else None,
             numeric_block="f4" if group[0][1] is not None else None,
-            numeric_parts=[block[1] for _, block in group if block is not None],
+            numeric_parts=[block[1] for _, block, _, _ in group if block is not None],
+            probability_parts=_runs(group, probabilities),
         )
         record = PendingRecord(entries[0].request_id, data, sum(e.n_rows for e in entries))
         if record.size <= self.settings.max_bytes_per_record:
             return [record]
         half = len(group) // 2
-        return self._encode_group(group[:half]) + self._encode_group(group[half:])
+        return self._encode_group(group[:half], probabilities) + self._encode_group(
+            group[half:], probabilities
+        )
 
     def _chunks(self, records: list[PendingRecord]) -> list[list[PendingRecord]]:
         chunks: list[list[PendingRecord]] = []

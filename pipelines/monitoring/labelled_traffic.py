@@ -9,6 +9,11 @@ of a window with the labels delivered since (:mod:`pipelines.monitoring.labels`)
 feeds live quality (:mod:`pipelines.monitoring.quality`) and retraining
 (:mod:`pipelines.runs.retraining_data`).
 
+A request logged with class probabilities (formats 6 and 7) keeps them: ``tenantml:classes`` (the
+class list as JSON text, the same on every row of a model version, so Parquet stores it once per
+page) and ``tenantml:probabilities`` (one float64 per class, in that order). Rows logged without
+(older formats, regressors) have neither: null, or no such columns in files written before.
+
 Rows of failed requests (no prediction) are not kept. A request too large for one Kinesis record
 (over 1 MiB, thousands of rows) is logged in chunks; only its first chunk's rows are kept, as rows
 0..n-1, since a later chunk does not say where its rows start.
@@ -23,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from core.contract import MONITORING_PREFIX
@@ -43,7 +49,18 @@ META_ROW = "tenantml:row"
 META_TIMESTAMP = "tenantml:timestamp"
 META_VERSION = "tenantml:model_version"
 META_PREDICTION = "tenantml:prediction"
-META_COLUMNS = (META_REQUEST_ID, META_ROW, META_TIMESTAMP, META_VERSION, META_PREDICTION)
+#: rows logged with class probabilities: the class list (JSON text) and one probability per class
+META_CLASSES = "tenantml:classes"
+META_PROBABILITIES = "tenantml:probabilities"
+META_COLUMNS = (
+    META_REQUEST_ID,
+    META_ROW,
+    META_TIMESTAMP,
+    META_VERSION,
+    META_PREDICTION,
+    META_CLASSES,
+    META_PROBABILITIES,
+)
 
 
 def predictions_key(model: str, version: str, when: float, suffix: str) -> str:
@@ -61,6 +78,7 @@ def predictions_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     groups: dict[tuple[int, int], list[Mapping[str, Any]]] = {}
     for r in kept:  # records of one schema share interned name tuples: usually one group
         groups.setdefault((id(r["numeric_features"]), id(r["categorical_features"])), []).append(r)
+    with_probabilities = any(r.get("probabilities") is not None for r in kept)
     parts = []
     for group in groups.values():
         arrays = window_arrays(group, numeric_names, categorical_names)
@@ -72,6 +90,8 @@ def predictions_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             META_VERSION: np.repeat([r["model_version"] for r in group], counts),
             META_PREDICTION: [p for r in group for p in r["predictions"]],
         }
+        if with_probabilities:
+            part[META_CLASSES], part[META_PROBABILITIES] = _probability_columns(group)
         for j, name in enumerate(numeric_names):
             part[name] = arrays.numeric[:, j]
         for j, name in enumerate(categorical_names):
@@ -81,6 +101,47 @@ def predictions_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     for name in [META_PREDICTION, *categorical_names]:
         frame[name] = _one_type(frame[name])
     return frame
+
+
+def _probability_columns(records: Sequence[Mapping[str, Any]]) -> tuple[list[str | None], list[Any]]:
+    """Per row of ``records``: its classes as JSON text and its probability row (None for both
+    when its request was logged without)."""
+    texts: dict[tuple[Any, ...], str] = {}
+    classes: list[str | None] = []
+    rows: list[Any] = []
+    for r in records:
+        n = r["n_rows"]
+        matrix = r.get("probabilities")
+        if matrix is None:
+            classes += [None] * n
+            rows += [None] * n
+            continue
+        key = tuple(r["classes"])
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = orjson.dumps(list(key)).decode()
+        classes += [text] * n
+        rows += list(np.asarray(matrix, dtype="float64"))
+    return classes, rows
+
+
+def logged_probabilities(rows: pd.DataFrame) -> tuple[np.ndarray, list[Any]] | None:
+    """The class probabilities of ``rows`` (rows x classes) and their classes, when every row was
+    logged with them under one class list; else None (some rows were logged without, or under
+    other classes: nothing to score them all by)."""
+    if rows.empty or META_CLASSES not in rows.columns:
+        return None
+    texts = rows[META_CLASSES]
+    if texts.isna().any() or texts.nunique() != 1:
+        return None
+    return np.stack(rows[META_PROBABILITIES].to_numpy()), orjson.loads(texts.iloc[0])
+
+
+def rows_without_probabilities(rows: pd.DataFrame) -> int:
+    """How many of ``rows`` were logged without class probabilities."""
+    if META_CLASSES not in rows.columns:
+        return len(rows)
+    return int(rows[META_CLASSES].isna().sum())
 
 
 def write_logged_predictions(
@@ -203,8 +264,10 @@ def _one_type(column: pd.Series) -> pd.Series:
 
 
 __all__ = [
+    "META_CLASSES",
     "META_COLUMNS",
     "META_PREDICTION",
+    "META_PROBABILITIES",
     "META_REQUEST_ID",
     "META_ROW",
     "META_TIMESTAMP",
@@ -213,8 +276,10 @@ __all__ = [
     "LabelledTraffic",
     "join_labels",
     "labelled_traffic",
+    "logged_probabilities",
     "predictions_frame",
     "predictions_key",
     "read_logged_predictions",
+    "rows_without_probabilities",
     "write_logged_predictions",
 ]

@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio.to_thread
+import numpy as np
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -96,6 +97,7 @@ def default_logger_factory(
             role_arn=settings.role_arn,
             session=session,
         ),
+        classes=model.predictor.probability_classes,
     )
 
 
@@ -307,7 +309,7 @@ class ModelServer:
             return Response(
                 codecs.error_body("prediction_failed", message), 500, response_headers, codecs.JSON
             )
-        self._log(request_id, model, batch, result.predictions, started)
+        self._log(request_id, model, batch, result.predictions, started, result.probabilities)
         self.responses[200] += 1
         return Response(content, 200, response_headers, out_format)
 
@@ -338,6 +340,7 @@ class ModelServer:
         batch: FeatureBatch,
         predictions: Any,
         started: float,
+        probabilities: np.ndarray | None = None,
         *,
         error: bool = False,
     ) -> None:
@@ -352,6 +355,7 @@ class ModelServer:
                 latency_ms=(time.perf_counter() - started) * 1000,
                 timestamp=time.time(),
                 error=error,
+                probabilities=probabilities,
             )
         )
 

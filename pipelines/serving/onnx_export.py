@@ -94,7 +94,9 @@ def export_onnx(pipeline: Any, schema: InputSchema, *, check: bool = True) -> by
     data = onnx_model.SerializeToString()
     if check:
         reference = SklearnPredictor(pipeline, schema)
-        candidate = OnnxPredictor(data, plan, schema, reference.classes)
+        candidate = OnnxPredictor(
+            data, plan, schema, reference.classes, probability_classes=reference.probability_classes
+        )
         check_agreement(candidate, reference, probe_batch(schema, plan), ONNX_TOLERANCE)
     return data
 
@@ -120,7 +122,9 @@ def load_onnx_predictor(pipeline: Any, schema: InputSchema, model_dir: Path | No
     else:
         data = export_onnx(pipeline, schema, check=False)
     reference = SklearnPredictor(pipeline, schema)
-    predictor = OnnxPredictor(data, plan, schema, reference.classes)
+    predictor = OnnxPredictor(
+        data, plan, schema, reference.classes, probability_classes=reference.probability_classes
+    )
     check_agreement(predictor, reference, probe_batch(schema, plan), ONNX_TOLERANCE)
     return predictor
 

@@ -54,6 +54,9 @@ class Predictor(Protocol):
     format: ServingFormat
     #: class labels in probability-column order (classifiers), else None
     classes: list[Any] | None
+    #: ``classes`` when ``predict`` returns class probabilities, else None (a regressor, or a
+    #: classifier without ``predict_proba``): what the inference log records them under
+    probability_classes: list[Any] | None
     #: how the predictor runs, for /metrics and logs ("planned", "dataframe", "onnx")
     mode: str
     #: the range of each numeric feature the model computes with (None: not derivable)
@@ -79,6 +82,7 @@ class SklearnPredictor:
         self.schema = schema
         self.classes = _classes(pipeline)
         self._proba = self.classes is not None and hasattr(pipeline, "predict_proba")
+        self.probability_classes = self.classes if self._proba else None
         self.plan = plan_pipeline(pipeline, schema) if plan else None
         self.mode = "planned" if self.plan is not None else "dataframe"
         if self.plan is not None:
@@ -199,7 +203,17 @@ class OnnxPredictor:
     format: ServingFormat = "onnx"
     mode = "onnx"
 
-    def __init__(self, onnx_bytes: bytes, plan: PipelinePlan, schema: InputSchema, classes: list[Any] | None):
+    def __init__(
+        self,
+        onnx_bytes: bytes,
+        plan: PipelinePlan,
+        schema: InputSchema,
+        classes: list[Any] | None,
+        *,
+        probability_classes: list[Any] | None = None,
+    ):
+        """``probability_classes``: the scikit-learn predictor's (its second output is then class
+        probabilities, not a classifier's decision scores)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -210,6 +224,7 @@ class OnnxPredictor:
         self.plan = plan
         self.schema = schema
         self.classes = classes
+        self.probability_classes = probability_classes
         self._input_names = [i.name for i in self.session.get_inputs()]
         self._outputs = [o.name for o in self.session.get_outputs()]
         self._single = self._input_names == ["numeric"]

@@ -19,7 +19,12 @@ from wait_support import wait_until
 
 from pipelines.data.features import FeatureSignature
 from pipelines.inference_log.decoding import InferenceRecord, decode_kinesis_batch, parse_payloads
-from pipelines.inference_log.format import AGGREGATE_MAGIC, FRAME_MAGIC
+from pipelines.inference_log.format import (
+    AGGREGATE_MAGIC,
+    FRAME_MAGIC,
+    PROBA_AGGREGATE_MAGIC,
+    PROBA_FRAME_MAGIC,
+)
 from pipelines.inference_log.kinesis import PutRecordsClient
 from pipelines.inference_log.logger import KinesisInferenceLogger, LogEntry, LoggerSettings
 from pipelines.serving.schema import FeatureBatch, InputSchema
@@ -398,3 +403,52 @@ def test_a_200_answer_that_is_not_putrecords_result_is_retried_not_counted_deliv
     assert Proxy.calls == 1 + 3
     assert (logger.stats.sent_records, logger.stats.failed_records, logger.stats.retried_calls) == (0, 1, 2)
     assert "InvalidResponse" in logger.stats.last_error
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_classifiers_logger_sends_each_answered_requests_probabilities_whatever_record_it_lands_in(
+    kinesis, stream, stream_data, n_classes
+):
+    # given requests of a classifier with probabilities: small ones, failed ones, and a large one in
+    # the middle of a run (alone, format 6), with aggregates small enough to be split at the record limit
+    rng = np.random.default_rng(n_classes)
+    client = FaultInjector(kinesis)
+    logger = KinesisInferenceLogger(
+        LoggerSettings(
+            stream_name=stream, flush_interval=0.02, aggregate_bytes=4096, max_bytes_per_record=3000
+        ),
+        SCHEMA,
+        lambda: client,
+        classes=["no", "yes"] if n_classes == 2 else ["a", "b", "c"],
+    )
+    sent: dict[str, np.ndarray | None] = {}
+    for i, rows in enumerate([1, 3, 1, 200, 2, 1, 5, 1, 1, 4] * 4):
+        failed = i % 7 == 5
+        probabilities = None if failed else rng.dirichlet(np.ones(n_classes), size=rows)
+        sent[f"q{i}"] = probabilities
+        entry = dataclasses.replace(_entry(f"q{i}", rows, error=failed), probabilities=probabilities)
+        assert logger.submit(entry)
+    assert logger.close(timeout=30)
+
+    # then every request arrives once, an answered one with exactly its probabilities
+    raw = stream_data(stream)
+    assert {data[:4] for data in raw} <= {PROBA_FRAME_MAGIC, PROBA_AGGREGATE_MAGIC, FRAME_MAGIC}
+    assert any(data[:4] == PROBA_FRAME_MAGIC for data in raw) and any(
+        data[:4] == PROBA_AGGREGATE_MAGIC for data in raw
+    )
+    assert max(len(data) for data in raw) <= 3000
+    chunks: dict[str, list[dict]] = {}
+    for data in raw:
+        for payload in parse_payloads(data):
+            chunks.setdefault(payload["request_id"], []).append(payload)
+    assert sorted(chunks) == sorted(sent) and len(chunks["q3"]) > 1  # the 200-row request was split
+    for request_id, probabilities in sent.items():
+        parts = sorted(chunks[request_id], key=lambda p: p["chunk"])
+        if probabilities is None:
+            assert all("probabilities" not in p and p["error"] for p in parts)
+            continue
+        got = np.concatenate([p["probabilities"] for p in parts])
+        if n_classes == 2:  # the positive class's column is logged, the other is one minus it
+            got, probabilities = got[:, 1], probabilities[:, 1]
+        np.testing.assert_array_equal(got, probabilities)
+    assert logger.stats.lost_rows == 0

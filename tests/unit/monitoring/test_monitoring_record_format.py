@@ -192,7 +192,7 @@ def _json_rows(rows: list) -> bytes:
     ("data", "reason"),
     [
         (b"{not json", "JSON"),
-        (b"TML\x07" + GOOD[4:], "frame version"),
+        (b"TML\x09" + GOOD[4:], "frame version"),
         (GOOD[:6], "shorter than its 8-byte head"),
         (GOOD[:4] + (10**6).to_bytes(4, "little") + GOOD[8:], "the header says 1000000 bytes"),
         (_frame({"v": 4})[:8] + b"{nope!}", "frame header: not JSON"),

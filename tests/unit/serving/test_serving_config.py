@@ -13,7 +13,10 @@ from pipelines.serving.config import CONFIG_ENV, InferenceLogConfig, ServerConfi
 from pipelines.serving.loader import DirectorySource
 from pipelines.serving.schema import InputSchema
 
-MODEL = SimpleNamespace(schema=InputSchema([FeatureSignature(name="x", dtype="float64", kind="numeric")]))
+MODEL = SimpleNamespace(
+    schema=InputSchema([FeatureSignature(name="x", dtype="float64", kind="numeric")]),
+    predictor=SimpleNamespace(probability_classes=None),
+)
 
 
 def _config(**log) -> ServerConfig:
