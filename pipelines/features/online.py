@@ -18,7 +18,6 @@ the arrival trigger run the same state machine, serialized).
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -443,9 +442,17 @@ def _items(view: FeatureViewSpec, rows: pa.Table) -> list[dict[str, Any]]:
         assert pk is not None
         if pk not in newest or event_us[i] >= event_us[newest[pk]]:
             newest[pk] = i
+    names = [name for name, _ in attributes]
+    # one tuple per row, transposed in C; a row becomes its dict in C too unless nulls must go
+    by_row = list(zip(*(column for _, column in attributes), strict=True)) if names else []
+    has_nulls = any(rows[name].null_count for name in names)
     items = []
     for pk, i in newest.items():
-        values = {name: column[i] for name, column in attributes if column[i] is not None}
+        row = by_row[i] if names else ()
+        if has_nulls:
+            values = {name: v for name, v in zip(names, row, strict=True) if v is not None}
+        else:
+            values = dict(zip(names, row, strict=True))
         items.append(
             {
                 ONLINE_KEY: {"S": pk},
@@ -489,25 +496,21 @@ def _attribute_values(
     if not (fits or pa.types.is_null(arrow_type)):
         problems.append(Problem(where, f"declared {kind.value}, the rows hold {arrow_type}"))
         return [None] * len(column)
-    values = column.to_pylist()
     if kind is not FeatureType.FLOAT64:
-        return values
-    out: list[Any] = []
-    for i, v in enumerate(values):
-        if v is None:
-            out.append(None)
-            continue
-        v = float(v)
-        if math.isnan(v) or math.isinf(v):
-            problems.append(
-                Problem(
-                    f"entity {labels[i]}, {where}",
-                    "NaN and infinite values are not stored (leave it null)",
-                    v,
-                )
+        return column.to_pylist()
+    floats = pc.cast(column, pa.float64())
+    # the check in Arrow, row by row only for the bad ones (is_finite is null for a null)
+    bad = pc.indices_nonzero(pc.fill_null(pc.invert(pc.is_finite(floats)), False)).to_pylist()
+    values = floats.to_pylist()
+    for i in bad:
+        problems.append(
+            Problem(
+                f"entity {labels[i]}, {where}",
+                "NaN and infinite values are not stored (leave it null)",
+                values[i],
             )
-        out.append(v)
-    return out
+        )
+    return values
 
 
 def _decode(view: FeatureViewSpec, item: dict[str, Any] | None, now_s: float) -> dict[str, Any] | None:
