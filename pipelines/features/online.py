@@ -222,7 +222,8 @@ class OnlineStore:
     def get_many(
         self, lookups: Sequence[tuple[FeatureViewSpec, Sequence[Mapping[str, Any]]]]
     ) -> list[list[dict[str, Any] | None]]:
-        """:meth:`get` for several views at once, sharing BatchGetItem calls (one per 100 keys)."""
+        """:meth:`get` for several views at once, sharing BatchGetItem calls (one per 100 keys); a
+        single key is one GetItem."""
         typed = _typed_lookups(lookups)
         pks = [
             [online_pk(view.name, e, view.entity_names) for e in ents]
@@ -230,6 +231,14 @@ class OnlineStore:
         ]
         unique = list(dict.fromkeys(pk for group in pks for pk in group))
         found: dict[str, dict[str, Any]] = {}
+        if len(unique) == 1:
+            # a serving request's usual lookup: GetItem's request and answer are smaller than
+            # BatchGetItem's, and it has no unprocessed keys to loop on (a throttled GetItem is
+            # an error that botocore's retries handle)
+            response = self._call("get_item", TableName=self.table_name, Key={ONLINE_KEY: {"S": unique[0]}})
+            if "Item" in response:
+                found[unique[0]] = response["Item"]
+            unique = []
         for start in range(0, len(unique), READ_CHUNK):
             keys = [{ONLINE_KEY: {"S": pk}} for pk in unique[start : start + READ_CHUNK]]
             for item in self._batch_get({self.table_name: {"Keys": keys}}):
@@ -524,9 +533,20 @@ def _decode(view: FeatureViewSpec, item: dict[str, Any] | None, now_s: float) ->
     row: dict[str, Any] = {}
     for feature in view.features:
         value = stored.get(feature.name)
-        row[feature.name] = None if value is None else _typed(feature.type, value)
+        # orjson hands back what was written (float for a float feature...): convert only the rest
+        if value is not None and type(value) is not _PYTHON_TYPES[feature.type]:
+            value = _typed(feature.type, value)
+        row[feature.name] = value
     row[view.timestamp] = _from_us(int(item[ONLINE_EVENT_TIME]["N"]))
     return row
+
+
+_PYTHON_TYPES = {
+    FeatureType.INT64: int,
+    FeatureType.FLOAT64: float,
+    FeatureType.BOOL: bool,
+    FeatureType.STRING: str,
+}
 
 
 def _typed(kind: FeatureType, value: Any) -> Any:

@@ -84,6 +84,22 @@ def test_writes_and_reads_go_in_batches_within_aws_limits(store: OnlineStore, dy
     assert len(entity_items(dynamodb)) == 260
 
 
+def test_one_entity_is_one_get_item_and_reads_as_a_batch_does(store: OnlineStore, dynamodb: Any) -> None:
+    # given: two entities online, and a client counting its calls
+    store.write(VIEW, rows([1, 2], segment=["gold", None]))
+    counter = CallCounter(dynamodb)
+
+    # when: one entity (twice under two spellings: one key), a missing one, then both in one call
+    alone = store.get(VIEW, [{"customer_id": 2}, {"customer_id": "2"}])
+    missing = store.get(VIEW, [{"customer_id": 3}])
+    both = store.get(VIEW, [{"customer_id": 1}, {"customer_id": 2}])
+
+    # then: a GetItem for each single key, a BatchGetItem for the pair, and the same values either way
+    assert counter.calls["GetItem"] == 2 and counter.batch_sizes["BatchGetItem"] == [2]
+    assert alone == [both[1], both[1]] and missing == [None]
+    assert both[1] is not None and both[1]["segment"] is None and both[1]["sessions_7d"] == 4
+
+
 def test_unprocessed_keys_of_a_read_are_fetched_again(dynamodb: Any) -> None:
     # given: 100 items of about 300 KB: one BatchGetItem response stops at 16 MB, as DynamoDB's does,
     # and hands the rest back as UnprocessedKeys
