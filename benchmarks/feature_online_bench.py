@@ -2,8 +2,9 @@
 
 - ``get`` p50/p99: 1 entity x 50 features (one GetItem), and 100 entities x 50 features (one
   BatchGetItem), with the CPU per call of the process (moto runs in it too);
-- materialization: rows per second of ``write_latest`` (BatchWriteItem of 25; a first window
-  has nothing older to read for);
+- materialization: rows per second of ``write_latest`` (BatchWriteItem of 25): a first window,
+  the next one over the same entities (newer rows: written without reading what is stored), and
+  late rows for them (older: read for, and skipped);
 - serving: one-row requests to ``python -m pipelines.serving`` (one worker) of a model on the
   view's 50 features plus one request feature: entity key only (features from the warm cache)
   against every feature in the request, p50/p99 over sequential requests.
@@ -143,6 +144,19 @@ def main() -> int:
             f"{result.written / seconds:,.0f} rows/s (emulator's DynamoDB; {cpu:.2f} s CPU, client and "
             "emulator together: they share this process)"
         )
+        # the same entities again: newer rows need no read of what is stored, late ones do
+        for label, at in (
+            ("next window (newer rows, same entities)", now - timedelta(minutes=5)),
+            ("late rows (older than online: read for)", now - timedelta(hours=3)),
+        ):
+            again = make_rows(args.entities, at)
+            started, cpu = time.perf_counter(), time.process_time()
+            result = write_latest(store, view, again, until=now, now=now)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            print(
+                f"  {label}: {args.entities / seconds:,.0f} rows/s, {result.written} written, "
+                f"{seconds:.2f} s, {cpu:.2f} s CPU"
+            )
 
         print(f"\nonline get ({args.reads} calls each, after 20 warm-up calls):")
         for n in (1, 100):
