@@ -1,7 +1,10 @@
 """Online feature store latency and throughput against the emulator's DynamoDB (moto on 127.0.0.1).
 
-- ``get`` p50/p99: 1 entity x 50 features, and 100 entities x 50 features (one BatchGetItem);
-- materialization: rows per second of ``write_latest`` (read-before-write, BatchWriteItem of 25);
+- ``get`` p50/p99: 1 entity x 50 features (one GetItem), and 100 entities x 50 features (one
+  BatchGetItem), with the CPU per call of the process (moto runs in it too);
+- materialization: rows per second of ``write_latest`` (BatchWriteItem of 25): a first window,
+  the next one over the same entities (newer rows: written without reading what is stored), and
+  late rows for them (older: read for, and skipped);
 - serving: one-row requests to ``python -m pipelines.serving`` (one worker) of a model on the
   view's 50 features plus one request feature: entity key only (features from the warm cache)
   against every feature in the request, p50/p99 over sequential requests.
@@ -133,28 +136,45 @@ def main() -> int:
         )
         store = OnlineStore(client, TABLE)
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = write_latest(store, view, rows, until=now, now=now)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         print(
             f"\nmaterialization: {result.written} rows x {N_FEATURES} features in {seconds:.2f} s = "
-            f"{result.written / seconds:,.0f} rows/s (emulator's DynamoDB, read-before-write)"
+            f"{result.written / seconds:,.0f} rows/s (emulator's DynamoDB; {cpu:.2f} s CPU, client and "
+            "emulator together: they share this process)"
         )
+        # the same entities again: newer rows need no read of what is stored, late ones do
+        for label, at in (
+            ("next window (newer rows, same entities)", now - timedelta(minutes=5)),
+            ("late rows (older than online: read for)", now - timedelta(hours=3)),
+        ):
+            again = make_rows(args.entities, at)
+            started, cpu = time.perf_counter(), time.process_time()
+            result = write_latest(store, view, again, until=now, now=now)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            print(
+                f"  {label}: {args.entities / seconds:,.0f} rows/s, {result.written} written, "
+                f"{seconds:.2f} s, {cpu:.2f} s CPU"
+            )
 
         print(f"\nonline get ({args.reads} calls each, after 20 warm-up calls):")
         for n in (1, 100):
             timings = []
+            cpu = 0.0
             for call in range(args.reads + 20):
                 first = (call * 137) % (args.entities - n)
                 entities = [{"entity_id": first + i} for i in range(n)]
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 got = store.get(view, entities)
                 if call >= 20:
                     timings.append(time.perf_counter() - t0)
+                    cpu += time.process_time() - c0
                 assert all(g is not None for g in got)
             p50, p99 = percentiles(timings)
             print(
-                f"  {n:>3} entit{'y' if n == 1 else 'ies'} x {N_FEATURES} features: p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+                f"  {n:>3} entit{'y' if n == 1 else 'ies'} x {N_FEATURES} features: p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
+                f"CPU {cpu / args.reads * 1000:.2f} ms per call"
             )
 
         with tempfile.TemporaryDirectory(prefix="tenantml-feature-bench-") as tmp:

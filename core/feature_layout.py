@@ -19,6 +19,9 @@ Online (one DynamoDB table per tenant, partition key ``pk``, TTL attribute ``exp
     values              the features as one JSON object {"<feature>": value} (S; a null feature is absent)
 
     pk = "_watermark#<view>"  ``until_us``: materialized up to (epoch microseconds, exclusive)
+    newest_us           the newest event time materialized (the freshness metric's reference)
+    written_max_us      the newest event time any write has started to put online (raised before
+                        the write): rows at or after it are written without reading what is stored
 """
 
 from __future__ import annotations

@@ -5,16 +5,19 @@ attribute holding the features as a JSON object, typed back by the view's declar
 attribute instead of one per feature: an item's cost to store, read and (in the emulator) process
 grows with its attribute count, and a lookup always wants all of a view's features at once.
 
-Older never wins: a write first reads the event time of the items it would replace
-(``BatchGetItem`` of the chunk's keys, projecting only the key and ``event_timestamp_us``) and drops
-rows older than what is stored. BatchWriteItem has no conditions; the read-then-write leaves a race
-with a concurrent writer of the same view, which materialization does not have (one run per view
-at a time: the schedule and the arrival trigger run the same state machine, serialized).
+Older never wins: a write reads the event time of the items it could replace (``BatchGetItem``
+of the keys, projecting only the key and ``event_timestamp_us``) and drops rows older than what is
+stored. Only rows that can be older are read for: the view's watermark item keeps the newest event
+time any write has put online (``written_max_us``, raised *before* the items are written), and a
+row at or after it cannot be older than a stored item, so the forward path of materialization
+(each window after the last) writes without reading; late data and re-runs of old windows read.
+BatchWriteItem has no conditions; the read-then-write leaves a race with a concurrent writer of
+the same view, which materialization does not have (one run per view at a time: the schedule and
+the arrival trigger run the same state machine, serialized).
 """
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,6 +45,8 @@ WRITE_CHUNK = 25
 READ_CHUNK = 100
 #: the watermark item also keeps the newest event time materialized, for the freshness metric
 NEWEST_ATTRIBUTE = "newest_us"
+#: ... and the newest event time any write has started to put online: no item of the view is newer
+WRITTEN_MAX_ATTRIBUTE = "written_max_us"
 #: DynamoDB's number range: magnitudes from 1e-130 to just under 1e126, 38 significant digits
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -89,26 +94,82 @@ class OnlineStore:
         items = _items(view, rows)
         total = rows.num_rows
         live = [item for item in items if int(item[ONLINE_TTL_ATTRIBUTE]["N"]) > now_s]
+        unchecked, checked = self._split_by_written_max(view, live)
         written = 0
         done = total - len(live)
         reported = -1
-        for start in range(0, len(live), READ_CHUNK):
-            group = live[start : start + READ_CHUNK]
-            stored = self._stored_event_times([item[ONLINE_KEY]["S"] for item in group])
-            newer = [
-                item
-                for item in group
-                if stored.get(item[ONLINE_KEY]["S"], -1) <= int(item[ONLINE_EVENT_TIME]["N"])
-            ]
-            done += len(group) - len(newer)
-            for chunk_start in range(0, len(newer), WRITE_CHUNK):
-                chunk = newer[chunk_start : chunk_start + WRITE_CHUNK]
+        # (items, whether to read the stored event times first): reads go by BatchGetItem's limit
+        groups = [(unchecked, False)] if unchecked else []
+        groups += [(checked[i : i + READ_CHUNK], True) for i in range(0, len(checked), READ_CHUNK)]
+        for group, check in groups:
+            if check:
+                stored = self._stored_event_times([item[ONLINE_KEY]["S"] for item in group])
+                newer = [
+                    item
+                    for item in group
+                    if stored.get(item[ONLINE_KEY]["S"], -1) <= int(item[ONLINE_EVENT_TIME]["N"])
+                ]
+                done += len(group) - len(newer)
+                group = newer
+            for chunk_start in range(0, len(group), WRITE_CHUNK):
+                chunk = group[chunk_start : chunk_start + WRITE_CHUNK]
                 self._batch_write(chunk)
                 written += len(chunk)
                 done += len(chunk)
                 reported = self._report(progress, done, total, reported)
         self._report(progress, total, total, reported)
         return written
+
+    def _split_by_written_max(
+        self, view: FeatureViewSpec, items: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(items that cannot be older than their stored item, items that must be checked), after
+        raising the view's ``written_max_us`` to cover ``items``.
+
+        Every item of the view has an event time <= ``written_max_us``: writes raise it before
+        they write, so a write that dies midway is covered too. An item at or after it is newer
+        than (or as new as, which rewrites) whatever is stored for its key, and needs no read. No
+        watermark item: nothing was ever written for the view. A watermark item without the
+        attribute was left by a version before it existed: nothing is known, every item is read
+        for, and the attribute stays absent (the newest of these items would not bound the items
+        stored before). Items written by hand (not through :meth:`write`) are outside this bound."""
+        if not items:
+            return [], []
+        state = self._watermark_item(view)
+        if state is None:
+            ceiling: int | None = -1
+        elif WRITTEN_MAX_ATTRIBUTE in state:
+            ceiling = int(state[WRITTEN_MAX_ATTRIBUTE]["N"])
+        else:
+            ceiling = None
+        if ceiling is None:
+            return [], items
+        newest = max(int(item[ONLINE_EVENT_TIME]["N"]) for item in items)
+        if newest > ceiling:
+            self._raise_written_max(view, newest)
+        unchecked: list[dict[str, Any]] = []
+        checked: list[dict[str, Any]] = []
+        for item in items:
+            (unchecked if int(item[ONLINE_EVENT_TIME]["N"]) >= ceiling else checked).append(item)
+        return unchecked, checked
+
+    def _raise_written_max(self, view: FeatureViewSpec, event_us: int) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table_name,
+                Key={ONLINE_KEY: {"S": watermark_pk(view.name)}},
+                UpdateExpression="SET #m = :m",
+                ConditionExpression="attribute_not_exists(#m) OR #m < :m",
+                ExpressionAttributeNames={"#m": WRITTEN_MAX_ATTRIBUTE},
+                ExpressionAttributeValues={":m": {"N": str(event_us)}},
+            )
+        except ClientError as err:
+            # another writer raised it further: the bound holds all the same
+            if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
 
     @staticmethod
     def _report(progress: Progress | None, done: int, total: int, reported: int) -> int:
@@ -161,7 +222,8 @@ class OnlineStore:
     def get_many(
         self, lookups: Sequence[tuple[FeatureViewSpec, Sequence[Mapping[str, Any]]]]
     ) -> list[list[dict[str, Any] | None]]:
-        """:meth:`get` for several views at once, sharing BatchGetItem calls (one per 100 keys)."""
+        """:meth:`get` for several views at once, sharing BatchGetItem calls (one per 100 keys); a
+        single key is one GetItem."""
         typed = _typed_lookups(lookups)
         pks = [
             [online_pk(view.name, e, view.entity_names) for e in ents]
@@ -169,6 +231,14 @@ class OnlineStore:
         ]
         unique = list(dict.fromkeys(pk for group in pks for pk in group))
         found: dict[str, dict[str, Any]] = {}
+        if len(unique) == 1:
+            # a serving request's usual lookup: GetItem's request and answer are smaller than
+            # BatchGetItem's, and it has no unprocessed keys to loop on (a throttled GetItem is
+            # an error that botocore's retries handle)
+            response = self._call("get_item", TableName=self.table_name, Key={ONLINE_KEY: {"S": unique[0]}})
+            if "Item" in response:
+                found[unique[0]] = response["Item"]
+            unique = []
         for start in range(0, len(unique), READ_CHUNK):
             keys = [{ONLINE_KEY: {"S": pk}} for pk in unique[start : start + READ_CHUNK]]
             for item in self._batch_get({self.table_name: {"Keys": keys}}):
@@ -200,7 +270,9 @@ class OnlineStore:
     def watermark(self, view: FeatureViewSpec | str) -> datetime | None:
         """Until when ``view`` has been materialized (exclusive), or None before its first run."""
         item = self._watermark_item(view)
-        return None if item is None else _from_us(int(item[WATERMARK_ATTRIBUTE]["N"]))
+        if item is None or WATERMARK_ATTRIBUTE not in item:
+            return None
+        return _from_us(int(item[WATERMARK_ATTRIBUTE]["N"]))
 
     def newest(self, view: FeatureViewSpec | str) -> datetime | None:
         """The newest event time materialized into the view (the freshness metric's reference)."""
@@ -212,13 +284,22 @@ class OnlineStore:
     def set_watermark(
         self, view: FeatureViewSpec | str, until: datetime, *, newest: datetime | None = None
     ) -> None:
-        item = {
-            ONLINE_KEY: {"S": watermark_pk(_name(view))},
-            WATERMARK_ATTRIBUTE: {"N": str(_to_us(until, "until"))},
-        }
+        # an update, not a put: the item also holds written_max_us, which must survive
+        names = {"#w": WATERMARK_ATTRIBUTE}
+        values = {":w": {"N": str(_to_us(until, "until"))}}
+        expression = "SET #w = :w"
         if newest is not None:
-            item[NEWEST_ATTRIBUTE] = {"N": str(_to_us(newest, "newest"))}
-        self._call("put_item", TableName=self.table_name, Item=item)
+            names["#n"] = NEWEST_ATTRIBUTE
+            values[":n"] = {"N": str(_to_us(newest, "newest"))}
+            expression += ", #n = :n"
+        self._call(
+            "update_item",
+            TableName=self.table_name,
+            Key={ONLINE_KEY: {"S": watermark_pk(_name(view))}},
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def _watermark_item(self, view: FeatureViewSpec | str) -> dict[str, Any] | None:
         response = self._call(
@@ -370,9 +451,17 @@ def _items(view: FeatureViewSpec, rows: pa.Table) -> list[dict[str, Any]]:
         assert pk is not None
         if pk not in newest or event_us[i] >= event_us[newest[pk]]:
             newest[pk] = i
+    names = [name for name, _ in attributes]
+    # one tuple per row, transposed in C; a row becomes its dict in C too unless nulls must go
+    by_row = list(zip(*(column for _, column in attributes), strict=True)) if names else []
+    has_nulls = any(rows[name].null_count for name in names)
     items = []
     for pk, i in newest.items():
-        values = {name: column[i] for name, column in attributes if column[i] is not None}
+        row = by_row[i] if names else ()
+        if has_nulls:
+            values = {name: v for name, v in zip(names, row, strict=True) if v is not None}
+        else:
+            values = dict(zip(names, row, strict=True))
         items.append(
             {
                 ONLINE_KEY: {"S": pk},
@@ -416,25 +505,21 @@ def _attribute_values(
     if not (fits or pa.types.is_null(arrow_type)):
         problems.append(Problem(where, f"declared {kind.value}, the rows hold {arrow_type}"))
         return [None] * len(column)
-    values = column.to_pylist()
     if kind is not FeatureType.FLOAT64:
-        return values
-    out: list[Any] = []
-    for i, v in enumerate(values):
-        if v is None:
-            out.append(None)
-            continue
-        v = float(v)
-        if math.isnan(v) or math.isinf(v):
-            problems.append(
-                Problem(
-                    f"entity {labels[i]}, {where}",
-                    "NaN and infinite values are not stored (leave it null)",
-                    v,
-                )
+        return column.to_pylist()
+    floats = pc.cast(column, pa.float64())
+    # the check in Arrow, row by row only for the bad ones (is_finite is null for a null)
+    bad = pc.indices_nonzero(pc.fill_null(pc.invert(pc.is_finite(floats)), False)).to_pylist()
+    values = floats.to_pylist()
+    for i in bad:
+        problems.append(
+            Problem(
+                f"entity {labels[i]}, {where}",
+                "NaN and infinite values are not stored (leave it null)",
+                values[i],
             )
-        out.append(v)
-    return out
+        )
+    return values
 
 
 def _decode(view: FeatureViewSpec, item: dict[str, Any] | None, now_s: float) -> dict[str, Any] | None:
@@ -448,9 +533,20 @@ def _decode(view: FeatureViewSpec, item: dict[str, Any] | None, now_s: float) ->
     row: dict[str, Any] = {}
     for feature in view.features:
         value = stored.get(feature.name)
-        row[feature.name] = None if value is None else _typed(feature.type, value)
+        # orjson hands back what was written (float for a float feature...): convert only the rest
+        if value is not None and type(value) is not _PYTHON_TYPES[feature.type]:
+            value = _typed(feature.type, value)
+        row[feature.name] = value
     row[view.timestamp] = _from_us(int(item[ONLINE_EVENT_TIME]["N"]))
     return row
+
+
+_PYTHON_TYPES = {
+    FeatureType.INT64: int,
+    FeatureType.FLOAT64: float,
+    FeatureType.BOOL: bool,
+    FeatureType.STRING: str,
+}
 
 
 def _typed(kind: FeatureType, value: Any) -> Any:
@@ -482,4 +578,11 @@ def _from_us(micros: int) -> datetime:
     return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(microsecond=micros % 1_000_000)
 
 
-__all__ = ["NEWEST_ATTRIBUTE", "READ_CHUNK", "WRITE_CHUNK", "OnlineStore", "typed_entity"]
+__all__ = [
+    "NEWEST_ATTRIBUTE",
+    "READ_CHUNK",
+    "WRITE_CHUNK",
+    "WRITTEN_MAX_ATTRIBUTE",
+    "OnlineStore",
+    "typed_entity",
+]

@@ -151,9 +151,10 @@ def test_given_the_serving_role_then_it_reads_the_online_table_but_neither_write
     serving = _as_role(shop, "serving", "dynamodb")
     key = {"pk": {"S": "customer_stats#customer_id=c1"}}
 
-    # when / then: its own table is read in a batch
+    # when / then: its own table is read in a batch, and one key alone (the online store's GetItem)
     got = serving.batch_get_item(RequestItems={table: {"Keys": [key]}})
     assert got["Responses"][table][0]["orders_30d"] == {"N": "3"}
+    assert serving.get_item(TableName=table, Key=key)["Item"]["orders_30d"] == {"N": "3"}
 
     # and a write is denied, naming the action and the table
     code, message = _error(lambda: serving.put_item(TableName=table, Item={**key, "orders_30d": {"N": "9"}}))

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 import pyarrow as pa
 
+from core.feature_layout import WATERMARK_PREFIX
 from core.feature_spec import FeatureViewSpec
 
 REGION = "eu-west-1"
@@ -83,6 +84,11 @@ def scan(dynamodb: Any, table: str = TABLE) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return sorted(items, key=lambda item: item["pk"]["S"])
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def entity_items(dynamodb: Any, table: str = TABLE) -> list[dict[str, Any]]:
+    """The table's items less the views' watermark items (which writes keep too)."""
+    return [item for item in scan(dynamodb, table) if not item["pk"]["S"].startswith(WATERMARK_PREFIX)]
 
 
 class CallCounter:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from features_support import NOW, TABLE, VIEW, CallCounter, rows, scan
+from features_support import NOW, TABLE, VIEW, CallCounter, entity_items, rows, scan
 
 from core.errors import FeatureDataError, FeatureStoreConfigError
 from core.feature_spec import FeatureViewSpec
@@ -78,9 +78,26 @@ def test_writes_and_reads_go_in_batches_within_aws_limits(store: OnlineStore, dy
     assert written == 260
     assert [g["sessions_7d"] for g in got] == [3 + i for i in range(260)]  # type: ignore[index]
     assert counter.batch_sizes["BatchWriteItem"] == [25] * 10 + [10]
-    # the write's own read-before-write (100, 100, 60), then the get's
-    assert counter.batch_sizes["BatchGetItem"] == [100, 100, 60, 100, 100, 60]
-    assert len(scan(dynamodb)) == 260
+    # the get's only: a first write has nothing stored to be older than (a backfill's reads are
+    # in test_features_written_max.py)
+    assert counter.batch_sizes["BatchGetItem"] == [100, 100, 60]
+    assert len(entity_items(dynamodb)) == 260
+
+
+def test_one_entity_is_one_get_item_and_reads_as_a_batch_does(store: OnlineStore, dynamodb: Any) -> None:
+    # given: two entities online, and a client counting its calls
+    store.write(VIEW, rows([1, 2], segment=["gold", None]))
+    counter = CallCounter(dynamodb)
+
+    # when: one entity (twice under two spellings: one key), a missing one, then both in one call
+    alone = store.get(VIEW, [{"customer_id": 2}, {"customer_id": "2"}])
+    missing = store.get(VIEW, [{"customer_id": 3}])
+    both = store.get(VIEW, [{"customer_id": 1}, {"customer_id": 2}])
+
+    # then: a GetItem for each single key, a BatchGetItem for the pair, and the same values either way
+    assert counter.calls["GetItem"] == 2 and counter.batch_sizes["BatchGetItem"] == [2]
+    assert alone == [both[1], both[1]] and missing == [None]
+    assert both[1] is not None and both[1]["segment"] is None and both[1]["sessions_7d"] == 4
 
 
 def test_unprocessed_keys_of_a_read_are_fetched_again(dynamodb: Any) -> None:
@@ -129,8 +146,8 @@ def test_an_item_past_its_ttl_is_missing_although_dynamodb_still_holds_it(dynamo
 
     # then
     assert now[0] is not None and later == [None]
-    assert len(scan(dynamodb)) == 1
-    assert int(scan(dynamodb)[0]["expires_at"]["N"]) == int((NOW + timedelta(minutes=30)).timestamp())
+    assert len(entity_items(dynamodb)) == 1
+    assert int(entity_items(dynamodb)[0]["expires_at"]["N"]) == int((NOW + timedelta(minutes=30)).timestamp())
 
 
 def test_rows_already_past_their_ttl_are_not_written(store: OnlineStore, dynamodb: Any) -> None:
