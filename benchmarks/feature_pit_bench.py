@@ -38,8 +38,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from core.feature_layout import offline_key
 from core.feature_spec import FeatureViewSpec
-from pipelines.features.layout import offline_key
 
 N_FEATURES = 20
 DAYS = 30

@@ -295,7 +295,7 @@ def write_online_source(root: Path, entities: int, now: datetime) -> Path:
     import pyarrow.parquet as pq
     from feature_online_bench import make_rows, make_view
 
-    from pipelines.features.layout import offline_key
+    from core.feature_layout import offline_key
 
     view = make_view()
     rows = make_rows(entities, now - timedelta(hours=1))

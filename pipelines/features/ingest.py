@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from core.feature_layout import INGESTED_AT_COLUMN, offline_key
 from core.feature_spec import FeatureViewSpec
 from pipelines.features.landed import DEFAULT_MAX_BYTES, parse_landed, read_landed_object
-from pipelines.features.layout import INGESTED_AT_COLUMN, offline_key
 from pipelines.features.validation import TIMESTAMP, offline_schema, validate_rows
 
 

@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 
 from core.contract import metrics_namespace
 from core.errors import FeatureDataError, Problem
+from core.feature_layout import FRESHNESS_METRIC
 from core.feature_spec import FeatureViewSpec
-from pipelines.features.layout import FRESHNESS_METRIC
 from pipelines.features.online import OnlineStore, Progress
 
 

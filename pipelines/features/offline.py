@@ -20,9 +20,9 @@ from typing import Any, Self
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.feature_layout import PARTITION_COLUMN, offline_prefix
 from core.feature_spec import FeatureViewSpec
 from pipelines.features.entities import stage_entity_table
-from pipelines.features.layout import PARTITION_COLUMN, offline_prefix
 from pipelines.features.point_in_time import DuckDbSettings, connect, latest_rows_sql, write_training_set
 from pipelines.features.validation import offline_schema, timestamp_columns
 

@@ -1,6 +1,6 @@
 """The online store: the latest row per entity of each view, in the tenant's DynamoDB table.
 
-Items follow :mod:`pipelines.features.layout`: the key, the event time, the TTL and one ``values``
+Items follow :mod:`core.feature_layout`: the key, the event time, the TTL and one ``values``
 attribute holding the features as a JSON object, typed back by the view's declared types. One
 attribute instead of one per feature: an item's cost to store, read and (in the emulator) process
 grows with its attribute count, and a lookup always wants all of a view's features at once.
@@ -29,8 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.errors import FeatureDataError, FeatureStoreConfigError, FeatureStoreError, Problem
-from core.feature_spec import FeatureType, FeatureViewSpec
-from pipelines.features.layout import (
+from core.feature_layout import (
     ONLINE_EVENT_TIME,
     ONLINE_KEY,
     ONLINE_TTL_ATTRIBUTE,
@@ -39,6 +38,7 @@ from pipelines.features.layout import (
     online_pk,
     watermark_pk,
 )
+from core.feature_spec import FeatureType, FeatureViewSpec
 
 #: BatchWriteItem's and BatchGetItem's request limits (AWS refuses more)
 WRITE_CHUNK = 25

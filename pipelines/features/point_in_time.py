@@ -23,9 +23,9 @@ from pathlib import Path
 import duckdb
 
 from core.errors import FeatureDataError, Problem
+from core.feature_layout import INGESTED_AT_COLUMN
 from core.feature_spec import FeatureViewSpec
 from pipelines.features.entities import EVENT_TIMESTAMP, ROW_NUMBER, EntityTable
-from pipelines.features.layout import INGESTED_AT_COLUMN
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.errors import FeatureDataError, Problem
+from core.feature_layout import INGESTED_AT_COLUMN
 from core.feature_spec import FeatureType, FeatureViewSpec
-from pipelines.features.layout import INGESTED_AT_COLUMN
 
 #: an event time this far past "now" is a clock or time-zone mistake at the producer, not news
 FUTURE_TOLERANCE = timedelta(minutes=5)

@@ -33,8 +33,8 @@ from core.errors import (
     InferenceInputError,
     ServingConfigError,
 )
+from core.feature_layout import online_pk
 from core.feature_spec import FeatureType, FeatureViewSpec
-from pipelines.features.layout import online_pk
 from pipelines.features.online import OnlineStore, typed_entity
 from pipelines.serving import codecs
 from pipelines.serving.lookup_cache import ExpiringLru

@@ -9,9 +9,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.feature_layout import OFFLINE_PREFIX
 from core.feature_spec import FeatureViewSpec
 from pipelines.features.ingest import IngestResult, ingest_landed
-from pipelines.features.layout import OFFLINE_PREFIX
 
 REGION = "eu-west-1"
 BUCKET = "acme-dev-data"

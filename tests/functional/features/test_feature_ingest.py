@@ -20,8 +20,8 @@ from feature_support import (
 )
 
 from core.errors import FeatureDataError
+from core.feature_layout import offline_key
 from pipelines.features.ingest import ingest_id, ingest_landed
-from pipelines.features.layout import offline_key
 
 HEADER = "customer_id,spend,orders,vip,segment,event_timestamp,created_at\n"
 GOOD = "c1,10.5,3,false,a,2024-05-01T10:00:00Z,2024-05-01T10:00:00Z\n"

@@ -18,8 +18,8 @@ import pytest
 from feature_support import BUCKET, CUSTOMER, MERCHANT, NOW, at, customer_rows, land, parquet_bytes
 
 from core.errors import FeatureDataError
+from core.feature_layout import glue_database
 from core.feature_spec import FeatureViewSpec
-from pipelines.features.layout import glue_database
 from pipelines.features.offline import OfflineStore
 from pipelines.features.point_in_time import athena_training_set_sql
 

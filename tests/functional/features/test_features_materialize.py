@@ -11,7 +11,7 @@ from features_support import NOW, REGION, VIEW, rows, scan
 
 from core.contract import metrics_namespace
 from core.errors import FeatureDataError
-from pipelines.features.layout import FRESHNESS_METRIC
+from core.feature_layout import FRESHNESS_METRIC
 from pipelines.features.materialize import publish_freshness, window, write_latest
 from pipelines.features.online import OnlineStore
 

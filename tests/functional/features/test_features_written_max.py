@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from features_support import NOW, TABLE, VIEW, CallCounter, entity_items, rows, scan
 
-from pipelines.features.layout import WATERMARK_ATTRIBUTE, watermark_pk
+from core.feature_layout import WATERMARK_ATTRIBUTE, watermark_pk
 from pipelines.features.materialize import write_latest
 from pipelines.features.online import WRITTEN_MAX_ATTRIBUTE, OnlineStore
 
