@@ -1,0 +1,104 @@
+"""`tenantml up --once` until ready, lifecycle included: wall time and where it goes, twice.
+
+Runs the real command in a fresh temporary directory (empty state, fresh emulator, the synthesis
+cache left as it is) for the example tenants, and timestamps every line it prints as it arrives,
+so the figure splits into stages: start-up to the first synthesis line, synthesis, state bootstrap,
+apply and the image push, the lifecycle (each tenant's data landing, its pipeline run to Done), serving
+the champions, ready. ``--only`` picks tenants (comma-separated) from ``tenants/`` into the
+temporary directory; the default is every example tenant. Target (issue 15): ready in <= 30 s for
+the example tenants, lifecycle included.
+
+    .venv/bin/python benchmarks/up_bench.py [--only churn,fraud] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_S = 30.0
+#: (stage, the first line that starts it)
+STAGES = (
+    ("synth", re.compile(r"^synthesizing ")),
+    ("bootstrap", re.compile(r"^bootstrapping ")),
+    ("apply", re.compile(r"^applying ")),
+    ("lifecycle (after the image push)", re.compile(r"^run sample lifecycle")),
+    ("training set built", re.compile(r"point-in-time training set of ")),
+    ("serve", re.compile(r"^serve champions")),
+    ("ready", re.compile(r"^tenantml is up in ")),
+)
+_DONE = re.compile(r"^(\S+): pipeline step Done")
+
+
+def run_once(tenants: Path) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="up-bench-") as work:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tenantml.cli",
+                "up",
+                "--once",
+                "--tenants",
+                str(tenants),
+                "--emulator-port",
+                "0",
+            ],
+            cwd=work,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        marks: dict[str, float] = {}
+        assert process.stdout is not None
+        for line in process.stdout:
+            now = time.perf_counter() - started
+            text = line.strip()
+            for stage, pattern in STAGES:
+                if stage not in marks and pattern.search(text):
+                    marks[stage] = now
+            if done := _DONE.match(text):
+                marks[f"{done.group(1)} pipeline done"] = now
+        process.wait()
+        if process.returncode or "ready" not in marks:
+            raise SystemExit(f"up exited {process.returncode} before it was ready")
+        return marks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="comma-separated tenants of tenants/ (default: all)")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="up-bench-tenants-") as tmp:
+        tenants = Path(tmp)
+        names = (
+            args.only.split(",") if args.only else [p.stem for p in sorted((ROOT / "tenants").glob("*.yaml"))]
+        )
+        for name in names:
+            shutil.copy(ROOT / "tenants" / f"{name}.yaml", tenants / f"{name}.yaml")
+        shutil.copy(ROOT / "platform.yaml", tenants / "platform.yaml")
+        print(f"tenants: {', '.join(names)}; load average {os.getloadavg()[0]:.2f}")
+        for round_ in range(args.rounds):
+            marks = run_once(tenants)
+            verdict = "within" if marks["ready"] <= TARGET_S else "OVER"
+            timeline = ", ".join(f"{k} {v:.1f}" for k, v in sorted(marks.items(), key=lambda kv: kv[1]))
+            print(
+                f"round {round_ + 1}: ready in {marks['ready']:.1f} s ({verdict} {TARGET_S:g} s); at s: {timeline}"
+            )
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
