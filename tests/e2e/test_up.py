@@ -94,6 +94,7 @@ def test_a_second_apply_with_no_change_does_nothing(running_up: UpProcess) -> No
     result = running_up.cli("apply", "--tenants", str(ROOT / "tenants"), "--out", "cdktf.out")
     assert "churn: 0 change(s)" in result.stdout
     assert "fraud: 0 change(s)" in result.stdout
+    assert "shop: 0 change(s)" in result.stdout
 
 
 def test_plan_against_the_running_emulator_shows_no_changes(running_up: UpProcess) -> None:
