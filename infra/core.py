@@ -1,13 +1,16 @@
 """The building blocks every construct uses: generic resources with readable, stable addresses.
 
-Resources are written with the core library's generic ``TerraformResource``: the prebuilt
-provider bindings cost 5-18 s and up to 1.3 GB per synth. Attribute names are checked
+Resources are written with the core library's generic resource shape rather than the prebuilt
+provider bindings (those cost 5-18 s and up to 1.3 GB per synth). Attribute names are checked
 against the AWS provider schema by ``infra.schema_check`` in the test suite instead.
 
-Attributes are not handed to the jsii runtime one resource at a time: each resource
-registers itself with its :class:`TenantStack`, which fills every resource's arguments into
-the stack's Terraform document in one pass (``to_terraform``). A synth is dominated by
-round trips to the Node process; this keeps them to one or two per resource.
+A synth is dominated by round trips to the jsii/Node process (about 0.4 ms each, a dozen
+per tenant would do), so resources, data sources and the constructs that group them are plain
+Python objects, not nodes of the CDK tree: each registers itself with its :class:`TenantStack`,
+which writes every one into the stack's Terraform document in one pass (``to_terraform``),
+exactly as cdktf would (same ``//`` metadata, same addresses). Only what the CDK must do itself
+(providers, the backend, outputs, assets) is made through jsii; a construct becomes a CDK node,
+once, when such an object needs it as its scope (:attr:`TenantConstruct.cdk_scope`).
 
 Addresses: a resource created with id ``Bucket`` inside construct ``Storage/Data`` becomes
 ``aws_s3_bucket.storage_data_bucket``; the id ``this`` names a construct's primary resource
@@ -24,7 +27,7 @@ from typing import Any
 from constructs import Construct
 
 from core.errors import ConstructPropsError, Problem
-from infra.cdk import TerraformDataSource, TerraformResource, TerraformStack
+from infra.cdk import TerraformStack
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 PRIMARY_ID = "this"
@@ -56,58 +59,96 @@ def _prune(value: Any) -> Any:
 
 
 class TenantStack(TerraformStack):
-    """A stack that writes its resources' addresses and arguments in one pass over its document.
+    """A stack that writes its resources and data sources into its Terraform document in one pass.
 
-    cdktf names a nested resource ``<path>_<hash>`` unless told otherwise, and telling it
-    costs a round trip per resource; so does handing over each resource's arguments. Instead,
-    ``to_terraform`` takes cdktf's document once, finds each element by its construct path,
-    and renames it to its readable address with its arguments filled in. References are
-    written as literal ``${type.name.attr}`` strings (``Resource.ref``), never as jsii tokens,
-    so nothing in the document points at cdktf's own names.
+    ``to_terraform`` takes cdktf's document (providers, backend, outputs) once and adds every
+    element registered by a :class:`Resource` or :class:`DataSource` at its readable address,
+    with the ``//`` metadata cdktf gives an element (its construct path and unique id). References
+    are literal ``${type.name.attr}`` strings (``Resource.ref``), never jsii tokens.
     """
 
     def __init__(self, scope: Construct, stack_id: str) -> None:
         super().__init__(scope, stack_id)
         self.construct_path = stack_id
         self._addresses: set[str] = set()
-        self._elements: dict[str, Resource | DataSource] = {}
+        self._elements: list[Resource | DataSource] = []
+        self._child_ids: set[str] = set()
+        self._outputs: dict[str, Any] = {}
+
+    @property
+    def cdk_scope(self) -> Construct:
+        return self
+
+    @property
+    def _stack(self) -> TenantStack:
+        return self
 
     def _register(self, element: Resource | DataSource) -> None:
-        self._elements[element.construct_path] = element
+        self._elements.append(element)
+
+    def add_output(self, output_id: str, value: Any) -> None:
+        """A Terraform output named ``output_id`` (what ``TerraformOutput(stack, output_id, value=...)``
+        writes, without its round trips to the CDK)."""
+        _claim_id(self, output_id)
+        self._outputs[output_id] = value
 
     def to_terraform(self) -> Any:
         doc = super().to_terraform()
+        for element in self._elements:
+            body: dict[str, Any] = {
+                "//": {"metadata": {"path": element.construct_path, "uniqueId": element.name}}
+            }
+            body.update(element.arguments())
+            if getattr(element, "suppressions", None):
+                body["//"]["tenantml"] = {"suppressions": list(element.suppressions)}
+            doc.setdefault(element.block, {}).setdefault(element.terraform_type, {})[element.name] = body
+        for output_id, value in self._outputs.items():
+            doc.setdefault("output", {})[output_id] = {"value": value}
+            doc["//"].setdefault("outputs", {}).setdefault(self.construct_path, {})[output_id] = output_id
         for block in ("resource", "data"):
             for bodies in doc.get(block, {}).values():
-                renamed = {}
-                for name, body in bodies.items():
-                    metadata = body.get("//", {}).get("metadata", {})
-                    element = self._elements.get(metadata.get("path", ""))
-                    if element is None:  # an element not made through Resource/DataSource
-                        renamed[name] = body
-                        continue
-                    metadata["uniqueId"] = element.name
-                    body.update(element.arguments())
-                    if getattr(element, "suppressions", None):
-                        body["//"]["tenantml"] = {"suppressions": list(element.suppressions)}
-                    renamed[element.name] = body
+                ordered = sorted(bodies.items())
                 bodies.clear()
-                bodies.update(sorted(renamed.items()))
+                bodies.update(ordered)
         return doc
 
 
-class TenantConstruct(Construct):
-    """A construct that knows its address prefix and hands out unique resource addresses."""
+def _claim_id(scope: TenantStack | TenantConstruct, construct_id: str) -> str:
+    """The child's construct path; an id used twice in one scope is refused, as the CDK tree would."""
+    if construct_id in scope._child_ids:
+        raise ConstructPropsError(
+            [Problem(f"{scope.construct_path}/{construct_id}", "two constructs in one scope share this id")]
+        )
+    scope._child_ids.add(construct_id)
+    return f"{scope.construct_path}/{construct_id}"
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
-        super().__init__(scope, construct_id)
+
+class TenantConstruct:
+    """A group of resources that knows its address prefix and hands out unique resource addresses.
+
+    A plain Python object (see the module docstring); :attr:`cdk_scope` is its node in the CDK
+    tree, for the few CDK objects (assets) created inside it.
+    """
+
+    def __init__(self, scope: TenantStack | TenantConstruct, construct_id: str) -> None:
+        self.construct_path = _claim_id(scope, construct_id)
+        self._scope = scope
+        self._id = construct_id
+        self._cdk: Construct | None = None
+        self._child_ids: set[str] = set()
         parent_prefix = getattr(scope, "address_prefix", "")
         own = snake(construct_id)
         self.address_prefix = f"{parent_prefix}_{own}" if parent_prefix else own
-        self.construct_path = f"{scope.construct_path}/{construct_id}"
         # every construct of a stack shares the stack's register of addresses and elements
         self._addresses: set[str] = scope._addresses
-        self._stack: TenantStack = scope if isinstance(scope, TenantStack) else scope._stack
+        self._stack: TenantStack = scope._stack
+
+    @property
+    def cdk_scope(self) -> Construct:
+        """This construct as a CDK node (made on first use): the scope for CDK objects such as assets."""
+        if self._cdk is None:
+            self._cdk = Construct(self._scope.cdk_scope, self._id)
+        return self._cdk
 
     def _address_name(self, construct_id: str, resource_type: str) -> str:
         name = (
@@ -124,12 +165,18 @@ class TenantConstruct(Construct):
         return name
 
 
-class Resource(TerraformResource):
+#: what a construct may be created in
+Scope = TenantStack | TenantConstruct
+
+
+class Resource:
     """One Terraform resource whose arguments are a plain dict.
 
     ``attributes`` may be a mapping or a callable returning one; a callable is evaluated at
     synth time, after every grant has been added (used for IAM policy documents).
     """
+
+    block = "resource"
 
     def __init__(
         self,
@@ -140,17 +187,20 @@ class Resource(TerraformResource):
         *,
         depends_on: Sequence[Resource] = (),
     ) -> None:
-        super().__init__(scope, construct_id, terraform_resource_type=resource_type)
         self.resource_type = resource_type
         self.name = scope._address_name(construct_id, resource_type)
-        self.construct_path = f"{scope.construct_path}/{construct_id}"
+        self.construct_path = _claim_id(scope, construct_id)
         self._attributes = attributes
         self.suppressions: list[dict[str, str]] = []
         scope._stack._register(self)
-        # plain address strings: Terraform JSON takes them as is, and it saves jsii round trips
+        # plain address strings: Terraform JSON takes them as is
         self._meta: dict[str, Any] = {}
         if depends_on:
             self._meta["depends_on"] = [d.address for d in depends_on]
+
+    @property
+    def terraform_type(self) -> str:
+        return self.resource_type
 
     @property
     def address(self) -> str:
@@ -190,8 +240,10 @@ class Resource(TerraformResource):
         return {**_prune(attributes), **self._meta}
 
 
-class DataSource(TerraformDataSource):
+class DataSource:
     """A Terraform data source (``data.<type>.<name>``), e.g. the caller's account id."""
+
+    block = "data"
 
     def __init__(
         self,
@@ -200,12 +252,15 @@ class DataSource(TerraformDataSource):
         source_type: str,
         attributes: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(scope, construct_id, terraform_resource_type=source_type)
         self.source_type = source_type
         self.name = scope._address_name(construct_id, f"data.{source_type}")
-        self.construct_path = f"{scope.construct_path}/{construct_id}"
+        self.construct_path = _claim_id(scope, construct_id)
         self._attributes = dict(attributes or {})
         scope._stack._register(self)
+
+    @property
+    def terraform_type(self) -> str:
+        return self.source_type
 
     @property
     def address(self) -> str:

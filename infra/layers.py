@@ -41,7 +41,7 @@ class SharedLayers(TenantConstruct):
         # the first (today the only) layer keeps a fixed address; one that differs is named by its handler
         suffix = "" if not self.layers else "".join(part.title() for part in handler.split("_"))
         code = TerraformAsset(
-            self,
+            self.cdk_scope,
             f"Deps{suffix}Code",
             path=str(bundle.path.resolve()),
             type=AssetType.FILE,

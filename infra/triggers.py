@@ -134,7 +134,7 @@ class PythonFunction(TenantConstruct):
 
         bundle = build_lambda_bundle(props.handler_package, props.build_dir)
         code = TerraformAsset(
-            self,
+            self.cdk_scope,
             "Code",
             path=str(bundle.path.resolve()),
             type=AssetType.FILE,
@@ -155,7 +155,7 @@ class PythonFunction(TenantConstruct):
                 self.function_name, bundle, [(f"{props.handler_package}-layer.zip", layer_bundle)]
             )
             layer_code = TerraformAsset(
-                self,
+                self.cdk_scope,
                 "LayerCode",
                 path=str(layer_bundle.path.resolve()),
                 type=AssetType.FILE,
