@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from constructs import Construct
-
 from core.naming import Naming
 from infra.assets import LambdaBundle, build_lambda_layer
 from infra.cdk import AssetType, TerraformAsset
-from infra.core import Resource, TenantConstruct
+from infra.core import Resource, Scope, TenantConstruct
 
 #: the runtime every tenant function declares (``infra.triggers.RUNTIME`` is the same)
 LAYER_RUNTIME = "python3.12"
@@ -24,7 +22,7 @@ LAYER_RUNTIME = "python3.12"
 class SharedLayers(TenantConstruct):
     """Hands each function the layer of its handler, creating one layer version per distinct zip."""
 
-    def __init__(self, scope: Construct, construct_id: str, naming: Naming, build_dir: Path) -> None:
+    def __init__(self, scope: Scope, construct_id: str, naming: Naming, build_dir: Path) -> None:
         super().__init__(scope, construct_id)
         self.naming = naming
         self.build_dir = build_dir

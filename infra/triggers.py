@@ -19,14 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
 from infra.assets import build_lambda_bundle, build_lambda_layer, check_function_package
 from infra.cdk import AssetType, TerraformAsset
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey
 from infra.layers import LAYER_RUNTIME, SharedLayers
@@ -89,7 +87,7 @@ class PythonFunctionProps:
 
 
 class PythonFunction(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: PythonFunctionProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: PythonFunctionProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         naming = props.naming

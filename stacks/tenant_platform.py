@@ -22,7 +22,7 @@ from infra import actions
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
 from infra.cdk import TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps, FleetServing
-from infra.core import DataSource, TenantConstruct, TenantStack
+from infra.core import DataSource, Scope, TenantConstruct, TenantStack
 from infra.feature_store import FeatureStore, FeatureStoreProps
 from infra.flow_logs import VpcFlowLog, VpcFlowLogProps
 from infra.identity import (
@@ -84,7 +84,7 @@ class AwsProvider(TerraformProvider):
 class Account(TenantConstruct):
     """Account id and partition, read at plan time so that no stack body hard-codes them."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Scope, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self.identity = DataSource(self, "Caller", "aws_caller_identity")
         self.partition_source = DataSource(self, "Partition", "aws_partition")

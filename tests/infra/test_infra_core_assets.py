@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -11,7 +12,7 @@ from infra_support import bodies, synth
 
 from core.errors import ConstructPropsError
 from infra.assets import PROJECT_ROOT, build_lambda_bundle
-from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token, ref, snake
+from infra.core import PRIMARY_ID, DataSource, Resource, TenantConstruct, TenantStack, is_token, ref, snake
 
 
 @pytest.mark.parametrize(
@@ -66,6 +67,66 @@ def test_given_two_resources_with_one_address_when_the_second_is_built_then_the_
     assert [(p.location, p.message) for p in caught.value.problems] == [
         ("aws_s3_bucket.data", "two resources would share this Terraform address; rename a construct id")
     ]
+
+
+def test_given_two_constructs_with_one_id_in_one_scope_when_the_second_is_built_then_its_path_is_named(stack):
+    # given: resources and the constructs holding them are plain Python, so the id check is ours
+    outer = TenantConstruct(stack, "Storage")
+    Resource(outer, "Bucket", "aws_s3_bucket", {"bucket": "a"})
+
+    # when
+    with pytest.raises(ConstructPropsError) as caught:
+        Resource(outer, "Bucket", "aws_s3_bucket_policy", {"bucket": "a"})
+
+    # then: the second one is refused before it registers anything
+    assert [(p.location, p.message) for p in caught.value.problems] == [
+        ("test/Storage/Bucket", "two constructs in one scope share this id")
+    ]
+    assert list(stack.to_terraform()["resource"]) == ["aws_s3_bucket"]
+
+
+def test_given_resources_data_and_outputs_when_the_document_is_built_then_each_has_the_cdktf_metadata(stack):
+    # given
+    holder = TenantConstruct(stack, "Storage")
+    bucket = Resource(holder, PRIMARY_ID, "aws_s3_bucket", {"bucket": "a"})
+    DataSource(holder, "Caller", "aws_caller_identity")
+    stack.add_output("bucket_arn", bucket.arn_ref)
+
+    # when: the document as the app writes it (Testing.synth strips the "//" metadata)
+    doc = stack.to_terraform()
+
+    # then: what cdktf wrote for the same elements when they were jsii constructs
+    assert doc["resource"]["aws_s3_bucket"]["storage"] == {
+        "//": {"metadata": {"path": "test/Storage/this", "uniqueId": "storage"}},
+        "bucket": "a",
+    }
+    assert doc["data"]["aws_caller_identity"]["storage_caller"] == {
+        "//": {"metadata": {"path": "test/Storage/Caller", "uniqueId": "storage_caller"}}
+    }
+    assert doc["output"] == {"bucket_arn": {"value": "${aws_s3_bucket.storage.arn}"}}
+    assert doc["//"]["outputs"] == {"test": {"bucket_arn": "bucket_arn"}}
+
+
+def test_given_an_asset_inside_a_construct_when_synthesized_then_it_is_named_by_the_construct_path(tmp_path):
+    # given: a CDK object (an asset) needs its plain-Python parent as a node of the CDK tree
+    from infra.cdk import App, AssetType, TerraformAsset
+
+    source = tmp_path / "code.zip"
+    source.write_bytes(b"zip")
+    app = App(outdir=str(tmp_path / "out"))
+    stack = TenantStack(app, "test")
+    inner = TenantConstruct(TenantConstruct(stack, "Functions"), "Alarm")
+    asset = TerraformAsset(inner.cdk_scope, "Code", path=str(source), type=AssetType.FILE, asset_hash="h")
+    Resource(inner, PRIMARY_ID, "aws_lambda_function", {"filename": asset.path})
+
+    # when
+    app.synth()
+
+    # then: the asset directory carries the construct path, as before the constructs were plain Python
+    written = json.loads((tmp_path / "out" / "stacks" / "test" / "cdk.tf.json").read_text())
+    filename = written["resource"]["aws_lambda_function"]["functions_alarm"]["filename"]
+    assert filename.startswith("assets/Functions_Alarm_Code_")
+    assert (tmp_path / "out" / "stacks" / "test" / filename).read_bytes() == b"zip"
 
 
 def test_given_unset_optional_arguments_when_synthesized_then_they_are_left_out(stack):
