@@ -20,14 +20,17 @@ renaming an id destroys and recreates the real resource.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from constructs import Construct
 
 from core.errors import ConstructPropsError, Problem
-from infra.cdk import TerraformStack
+from core.terraform import stable_json
+from infra.cdk import App, TerraformStack
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 PRIMARY_ID = "this"
@@ -74,6 +77,8 @@ class TenantStack(TerraformStack):
         self._elements: list[Resource | DataSource] = []
         self._child_ids: set[str] = set()
         self._outputs: dict[str, Any] = {}
+        #: set while :func:`synth_app` runs: cdktf's part of the document, kept here
+        self._own_document: dict[str, Any] | None = None
 
     @property
     def cdk_scope(self) -> Construct:
@@ -94,6 +99,14 @@ class TenantStack(TerraformStack):
 
     def to_terraform(self) -> Any:
         doc = super().to_terraform()
+        if self._own_document is not None:
+            # synth_app writes the whole document itself: Node writes only cdktf's part, overwritten
+            self._own_document = doc
+            return doc
+        return self._complete(doc)
+
+    def _complete(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """cdktf's document with every element and output of the stack added, as cdktf would."""
         for element in self._elements:
             body: dict[str, Any] = {
                 "//": {"metadata": {"path": element.construct_path, "uniqueId": element.name}}
@@ -111,6 +124,29 @@ class TenantStack(TerraformStack):
                 bodies.clear()
                 bodies.update(ordered)
         return doc
+
+
+def synth_app(app: App, outdir: Path) -> None:
+    """``app.synth()`` into ``outdir``, each :class:`TenantStack`'s document written by Python.
+
+    Handing a whole document back to cdktf costs more than building it (every value crosses the
+    jsii boundary, then Node resolves and writes it); cdktf still writes the manifest, assets
+    and its own part of each document, and the document is then replaced by the same bytes
+    cdktf would have written (:func:`core.terraform.stable_json.dumps`).
+    """
+    stacks = [child for child in app.node.children if isinstance(child, TenantStack)]
+    for stack in stacks:
+        stack._own_document = {}
+    try:
+        app.synth()
+    finally:
+        documents = {stack: stack._own_document for stack in stacks}
+        for stack in stacks:
+            stack._own_document = None
+    manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
+    for stack, doc in documents.items():
+        target = outdir / manifest["stacks"][stack.construct_path]["synthesizedStackPath"]
+        target.write_bytes(stable_json.dumps(stack._complete(doc or {})).encode("utf-8"))
 
 
 def _claim_id(scope: TenantStack | TenantConstruct, construct_id: str) -> str:

@@ -140,6 +140,7 @@ def synth_bootstrap(
     The directory is replaced as a whole once every stack synthesized (an account no tenant
     names any more loses its stack here, never its bucket: that takes a deliberate destroy).
     """
+    from infra.core import synth_app
     from stacks.app import build_bootstrap_app  # imports the CDK
     from stacks.bootstrap import bootstrap_stack_name
 
@@ -148,7 +149,7 @@ def synth_bootstrap(
     target = outdir / BOOTSTRAP_DIR
     with tempfile.TemporaryDirectory(prefix=".bootstrap-", dir=outdir) as scratch:
         built = Path(scratch) / BOOTSTRAP_DIR
-        build_bootstrap_app(accounts, built, platform).synth()
+        synth_app(build_bootstrap_app(accounts, built, platform), built)
         if target.exists():
             shutil.rmtree(target)
         os.replace(built, target)
