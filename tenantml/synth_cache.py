@@ -35,6 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from core.distributions import name_and_version
 from core.platform import PlatformSpec
 from core.spec import TenantSpec
 
@@ -81,7 +82,8 @@ def code_fingerprint(root: Path = PROJECT_ROOT) -> str:
             digest.update(file.relative_to(root).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(file.read_bytes()).digest())
     versions = sorted(
-        f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in importlib.metadata.distributions()
+        f"{name.lower()}=={version}"
+        for name, version in map(name_and_version, importlib.metadata.distributions())
     )
     digest.update("\n".join(versions).encode())
     digest.update(f"python {sys.version_info[:2]} cdk {os.environ.get('TENANTML_CDK', 'cdktf')}".encode())
