@@ -107,17 +107,40 @@ class SynthCache:
     def _entry(self, key: str) -> Path:
         return self.root / key[:2] / key
 
-    def get(self, key: str, into: Path) -> list[CachedStack] | None:
-        """Link the entry's stack directories into ``into/stacks/``; None when there is no whole entry."""
-        entry = self._entry(key)
+    def _stacks(self, entry: Path) -> list[CachedStack] | None:
         try:
             meta = json.loads((entry / ENTRY_META).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        stacks = [
+        return [
             CachedStack(s["name"], int(s["resources"]), s["manifest"], str(meta.get("version", "")))
             for s in meta["stacks"]
         ]
+
+    def published(self, key: str, stacks_dir: Path) -> list[CachedStack] | None:
+        """The entry's stacks when each one's document in ``stacks_dir/<stack>/`` is this entry's file
+        (a hard link made by :meth:`get`, so the whole directory is), else None."""
+        entry = self._entry(key)
+        stacks = self._stacks(entry)
+        if stacks is None:
+            return None
+        for stack in stacks:
+            document = Path(stack.name) / "cdk.tf.json"
+            try:
+                if not os.path.samefile(entry / "stacks" / document, stacks_dir / document):
+                    return None
+            except OSError:
+                return None
+        with contextlib.suppress(OSError):
+            os.utime(entry / ENTRY_META)  # most recently used: kept by prune
+        return stacks
+
+    def get(self, key: str, into: Path) -> list[CachedStack] | None:
+        """Link the entry's stack directories into ``into/stacks/``; None when there is no whole entry."""
+        entry = self._entry(key)
+        stacks = self._stacks(entry)
+        if stacks is None:
+            return None
         try:
             for stack in stacks:
                 _link_tree(entry / "stacks" / stack.name, into / "stacks" / stack.name)
