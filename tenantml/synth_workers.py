@@ -4,7 +4,7 @@ One jsii/Node runtime executes every construct call of its process serially, so 
 spends most of its time waiting on one Node process; with a runtime per core the tenants build in
 parallel. Each worker is a fresh ``python`` process that synthesizes one chunk of at most
 :data:`CHUNK_TENANTS` tenants and exits: a process's memory grows with the tenants it holds, so
-chunks bound the peak (about 0.8 MB per tenant on top of ~250 MB per process). Workers run
+chunks bound the peak (1,000 tenants in chunks of 250, two at a time: ~730 MB in all, Node included). Workers run
 without ``-O``: the generated CDK bindings' type checks cost little now that a tenant makes a
 couple of dozen jsii calls, and ``-O`` has no cached bytecode for the installed libraries, so each
 worker compiled the CDK bindings from source (~0.5 s).
@@ -28,7 +28,7 @@ from tenantml.synth_cache import CachedStack
 
 #: below this many tenants to build, a second process costs more (start-up, imports) than it saves
 PARALLEL_MIN_TENANTS = 16
-CHUNK_TENANTS = 125
+CHUNK_TENANTS = 250
 
 
 def collect_stacks(specs: Sequence[TenantSpec], outdir: Path) -> dict[str, list[CachedStack]]:
