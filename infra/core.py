@@ -5,12 +5,11 @@ provider bindings (those cost 5-18 s and up to 1.3 GB per synth). Attribute name
 against the AWS provider schema by ``infra.schema_check`` in the test suite instead.
 
 A synth is dominated by round trips to the jsii/Node process (about 0.4 ms each, a dozen
-per tenant would do), so resources, data sources and the constructs that group them are plain
-Python objects, not nodes of the CDK tree: each registers itself with its :class:`TenantStack`,
-which writes every one into the stack's Terraform document in one pass (``to_terraform``),
-exactly as cdktf would (same ``//`` metadata, same addresses). Only what the CDK must do itself
-(providers, the backend, outputs, assets) is made through jsii; a construct becomes a CDK node,
-once, when such an object needs it as its scope (:attr:`TenantConstruct.cdk_scope`).
+per tenant would do), so resources, data sources, outputs, file assets and the constructs that
+group them are plain Python objects, not nodes of the CDK tree: each registers itself with its
+:class:`TenantStack`, which writes every one into the stack's Terraform document in one pass
+(``to_terraform``), exactly as cdktf would (same ``//`` metadata, addresses and asset paths).
+Only providers and the backend are made through jsii.
 
 Addresses: a resource created with id ``Bucket`` inside construct ``Storage/Data`` becomes
 ``aws_s3_bucket.storage_data_bucket``; the id ``this`` names a construct's primary resource
@@ -20,8 +19,11 @@ renaming an id destroys and recreates the real resource.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,12 +79,10 @@ class TenantStack(TerraformStack):
         self._elements: list[Resource | DataSource] = []
         self._child_ids: set[str] = set()
         self._outputs: dict[str, Any] = {}
+        #: (path in the stack's directory, source file) of every file asset
+        self._assets: list[tuple[str, Path]] = []
         #: set while :func:`synth_app` runs: cdktf's part of the document, kept here
         self._own_document: dict[str, Any] | None = None
-
-    @property
-    def cdk_scope(self) -> Construct:
-        return self
 
     @property
     def _stack(self) -> TenantStack:
@@ -147,6 +147,41 @@ def synth_app(app: App, outdir: Path) -> None:
     for stack, doc in documents.items():
         target = outdir / manifest["stacks"][stack.construct_path]["synthesizedStackPath"]
         target.write_bytes(stable_json.dumps(stack._complete(doc or {})).encode("utf-8"))
+        for asset_path, source in stack._assets:
+            _place_asset(source, target.parent / asset_path)
+
+
+def _place_asset(source: Path, target: Path) -> None:
+    """What cdktf does with a file asset: drop the folder's earlier versions, then put the file there
+    (a hard link rather than a copy: nothing rewrites a synthesized file in place)."""
+    folder = target.parent.parent
+    if folder.exists():
+        shutil.rmtree(folder)
+    target.parent.mkdir(parents=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+#: resources with this id are left out of an asset folder's readable name, and this one entirely
+_HIDDEN_FROM_HUMAN_ID, _HIDDEN_ID = "Resource", "Default"
+_NOT_IN_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def make_unique_id(components: Sequence[str]) -> str:
+    """cdktf's ``makeUniqueId`` (``lib/private/unique.js``): readable path components and an 8-digit hash
+    of the whole path, e.g. ``Functions_Alarm_Code_C5CD1880``; a single component as it is."""
+    components = [c for c in components if c != _HIDDEN_ID]
+    if len(components) == 1 and len(_NOT_IN_ID.sub("", components[0])) <= 255:
+        return _NOT_IN_ID.sub("", components[0])
+    digest = hashlib.md5("/".join(components).encode("utf-8"), usedforsecurity=False).hexdigest()
+    readable: list[str] = []
+    for component in components:
+        if not readable or not readable[-1].endswith(component):
+            readable.append(component)
+    human = "_".join(_NOT_IN_ID.sub("", c) for c in readable if c != _HIDDEN_FROM_HUMAN_ID)[:240]
+    return f"{human}_{digest[:8].upper()}"
 
 
 def _claim_id(scope: TenantStack | TenantConstruct, construct_id: str) -> str:
@@ -162,15 +197,11 @@ def _claim_id(scope: TenantStack | TenantConstruct, construct_id: str) -> str:
 class TenantConstruct:
     """A group of resources that knows its address prefix and hands out unique resource addresses.
 
-    A plain Python object (see the module docstring); :attr:`cdk_scope` is its node in the CDK
-    tree, for the few CDK objects (assets) created inside it.
+    A plain Python object, not a node of the CDK tree (see the module docstring).
     """
 
     def __init__(self, scope: TenantStack | TenantConstruct, construct_id: str) -> None:
         self.construct_path = _claim_id(scope, construct_id)
-        self._scope = scope
-        self._id = construct_id
-        self._cdk: Construct | None = None
         self._child_ids: set[str] = set()
         parent_prefix = getattr(scope, "address_prefix", "")
         own = snake(construct_id)
@@ -179,12 +210,14 @@ class TenantConstruct:
         self._addresses: set[str] = scope._addresses
         self._stack: TenantStack = scope._stack
 
-    @property
-    def cdk_scope(self) -> Construct:
-        """This construct as a CDK node (made on first use): the scope for CDK objects such as assets."""
-        if self._cdk is None:
-            self._cdk = Construct(self._scope.cdk_scope, self._id)
-        return self._cdk
+    def add_file_asset(self, construct_id: str, source: Path, asset_hash: str) -> str:
+        """The path, in the stack's directory, of a copy of ``source`` that synthesis puts there: what
+        ``TerraformAsset(self, construct_id, path=source, type=FILE, asset_hash=asset_hash).path`` is."""
+        path = _claim_id(self, construct_id)
+        components = path.split("/")[1:]  # below the stack, as cdktf names an asset's folder
+        asset_path = f"assets/{make_unique_id(components)}/{asset_hash}/{source.name}"
+        self._stack._assets.append((asset_path, source))
+        return asset_path
 
     def _address_name(self, construct_id: str, resource_type: str) -> str:
         name = (

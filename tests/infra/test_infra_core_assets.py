@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import zipfile
@@ -12,7 +11,18 @@ from infra_support import bodies, synth
 
 from core.errors import ConstructPropsError
 from infra.assets import PROJECT_ROOT, build_lambda_bundle
-from infra.core import PRIMARY_ID, DataSource, Resource, TenantConstruct, TenantStack, is_token, ref, snake
+from infra.core import (
+    PRIMARY_ID,
+    DataSource,
+    Resource,
+    TenantConstruct,
+    TenantStack,
+    is_token,
+    make_unique_id,
+    ref,
+    snake,
+    synth_app,
+)
 
 
 @pytest.mark.parametrize(
@@ -107,26 +117,53 @@ def test_given_resources_data_and_outputs_when_the_document_is_built_then_each_h
     assert doc["//"]["outputs"] == {"test": {"bucket_arn": "bucket_arn"}}
 
 
-def test_given_an_asset_inside_a_construct_when_synthesized_then_it_is_named_by_the_construct_path(tmp_path):
-    # given: a CDK object (an asset) needs its plain-Python parent as a node of the CDK tree
-    from infra.cdk import App, AssetType, TerraformAsset
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("Functions", "Alarm", "Code"),
+        ("Functions", "Layers", "DepsCode"),
+        ("Fn", "FnCode", "Resource"),
+    ],
+    ids=["nested", "layer", "dupes-and-hidden"],
+)
+def test_given_a_file_asset_when_synthesized_then_its_path_and_file_are_what_a_terraform_asset_gives(
+    tmp_path, path
+):
+    # given: the same file as a cdktf TerraformAsset in a tree of CDK constructs, and as ours
+    from constructs import Construct
+
+    from infra.cdk import App, AssetType, TerraformAsset, TerraformStack
 
     source = tmp_path / "code.zip"
-    source.write_bytes(b"zip")
-    app = App(outdir=str(tmp_path / "out"))
-    stack = TenantStack(app, "test")
-    inner = TenantConstruct(TenantConstruct(stack, "Functions"), "Alarm")
-    asset = TerraformAsset(inner.cdk_scope, "Code", path=str(source), type=AssetType.FILE, asset_hash="h")
-    Resource(inner, PRIMARY_ID, "aws_lambda_function", {"filename": asset.path})
+    source.write_bytes(b"zip bytes")
+    theirs_app = App(outdir=str(tmp_path / "theirs"))
+    scope: Construct = TerraformStack(theirs_app, "test")
+    for construct_id in path[:-1]:
+        scope = Construct(scope, construct_id)
+    theirs = TerraformAsset(scope, path[-1], path=str(source), type=AssetType.FILE, asset_hash="abc123")
+    ours_app = App(outdir=str(tmp_path / "ours"))
+    holder: TenantStack | TenantConstruct = TenantStack(ours_app, "test")
+    for construct_id in path[:-1]:
+        holder = TenantConstruct(holder, construct_id)
 
     # when
-    app.synth()
+    ours = holder.add_file_asset(path[-1], source, "abc123")
+    theirs_app.synth()
+    synth_app(ours_app, tmp_path / "ours")
 
-    # then: the asset directory carries the construct path, as before the constructs were plain Python
-    written = json.loads((tmp_path / "out" / "stacks" / "test" / "cdk.tf.json").read_text())
-    filename = written["resource"]["aws_lambda_function"]["functions_alarm"]["filename"]
-    assert filename.startswith("assets/Functions_Alarm_Code_")
-    assert (tmp_path / "out" / "stacks" / "test" / filename).read_bytes() == b"zip"
+    # then: the path cdktf computes, and the file at it in the stack's directory
+    assert ours == theirs.path
+    assert (tmp_path / "ours" / "stacks" / "test" / ours).read_bytes() == b"zip bytes"
+    assert (tmp_path / "theirs" / "stacks" / "test" / theirs.path).read_bytes() == b"zip bytes"
+
+
+@pytest.mark.parametrize(
+    ("components", "expected"),
+    [(["Code"], "Code"), (["a-b.c"], "a-bc"), (["Default", "X", "Y"], "X_Y_CF5449F4")],
+)
+def test_given_path_components_when_made_unique_then_it_is_cdktfs_id(components, expected):
+    # when / then: single components as they are (minus disallowed characters); "Default" is hidden
+    assert make_unique_id(components) == expected
 
 
 def test_given_unset_optional_arguments_when_synthesized_then_they_are_left_out(stack):
