@@ -64,12 +64,14 @@ def _prune(value: Any) -> Any:
 
 
 class TenantStack(TerraformStack):
-    """A stack that writes its resources and data sources into its Terraform document in one pass.
+    """A stack that writes its resources, data sources and outputs into its document in one pass.
 
-    ``to_terraform`` takes cdktf's document (providers, backend, outputs) once and adds every
-    element registered by a :class:`Resource` or :class:`DataSource` at its readable address,
-    with the ``//`` metadata cdktf gives an element (its construct path and unique id). References
-    are literal ``${type.name.attr}`` strings (``Resource.ref``), never jsii tokens.
+    ``to_terraform`` takes cdktf's document (providers, backend) once and adds every element
+    registered by a :class:`Resource` or :class:`DataSource` at its readable address, with the
+    ``//`` metadata cdktf gives an element (its construct path and unique id), and every output.
+    References are literal ``${type.name.attr}`` strings (``Resource.ref``), never jsii tokens.
+    Synthesize with :func:`synth_app`: a bare ``app.synth()`` writes the documents but not the
+    file assets (:meth:`TenantConstruct.add_file_asset`).
     """
 
     def __init__(self, scope: Construct, stack_id: str) -> None:
@@ -130,9 +132,9 @@ def synth_app(app: App, outdir: Path) -> None:
     """``app.synth()`` into ``outdir``, each :class:`TenantStack`'s document written by Python.
 
     Handing a whole document back to cdktf costs more than building it (every value crosses the
-    jsii boundary, then Node resolves and writes it); cdktf still writes the manifest, assets
-    and its own part of each document, and the document is then replaced by the same bytes
-    cdktf would have written (:func:`core.terraform.stable_json.dumps`).
+    jsii boundary, then Node resolves and writes it); cdktf still writes the manifest and its own
+    part of each document, which is then replaced by the bytes cdktf would have written for the
+    whole (:func:`core.terraform.stable_json.dumps`), and each stack's file assets are put in place.
     """
     stacks = [child for child in app.node.children if isinstance(child, TenantStack)]
     for stack in stacks:
