@@ -13,12 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra.buckets import private_bucket_baseline
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 
 LOG_DELIVERY_PRINCIPAL = "logging.s3.amazonaws.com"
 
@@ -45,7 +43,7 @@ class AccessLogsBucketProps:
 
 
 class AccessLogsBucket(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: AccessLogsBucketProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: AccessLogsBucketProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         self.bucket_name = props.naming.bucket("access-logs")

@@ -17,12 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
-from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token, snake
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct, is_token, snake
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
 
@@ -100,7 +98,7 @@ class AlarmProps:
 
 
 class AlertTopic(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: AlertTopicProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: AlertTopicProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         self.topic_name = props.naming.name("alerts", "topic")

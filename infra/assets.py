@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from core.distributions import packages_distributions
 from core.errors import LambdaPackageError
 from core.lambda_limits import RUNTIME_PROVIDED, PackagePart, check_package_limits
 
@@ -202,8 +203,8 @@ def _chain(via: tuple[str, ...], name: str) -> str:
 
 @cache
 def _package_owners() -> Mapping[str, list[str]]:
-    """Top-level module -> distributions: a walk of every installed distribution's files (~0.3 s), once."""
-    return importlib.metadata.packages_distributions()
+    """Top-level module -> distributions: a walk of every installed distribution, once per process."""
+    return packages_distributions()
 
 
 def layer_distributions(handler: str, root: Path = PROJECT_ROOT) -> list[LayerDistribution]:

@@ -9,12 +9,10 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
-from infra.core import PRIMARY_ID, DataSource, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, DataSource, Resource, Scope, TenantConstruct
 from infra.identity import PolicyStatement, ServiceLinkedRole, ServiceRole, ServiceRoleProps, policy_document
 from infra.keys import TenantKey
 from infra.network import Network
@@ -103,7 +101,7 @@ class EksCluster(TenantConstruct):
     nodes' lists exactly what the node policies allow plus pulling from the tenant's repository.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, props: EksClusterProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: EksClusterProps) -> None:
         super().__init__(scope, construct_id)
         naming = props.naming
         self.cluster_name = naming.name("eks", "cluster")
@@ -425,7 +423,7 @@ class Ec2Fleet(TenantConstruct):
     the group keeps no instance: nothing idles by design.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, props: Ec2FleetProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: Ec2FleetProps) -> None:
         super().__init__(scope, construct_id)
         naming = props.naming
         serving = props.serving

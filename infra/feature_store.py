@@ -19,8 +19,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from core.contract import metrics_namespace
 from core.errors import ConstructPropsError, Problem
 from core.feature_layout import (
@@ -38,7 +36,7 @@ from core.feature_spec import FeatureType, FeatureViewSpec
 from core.naming import Naming
 from infra import actions
 from infra.alerting import AlarmProps, AlertTopic
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
 from infra.storage import SecureBucket
@@ -113,7 +111,7 @@ def glue_columns(view: FeatureViewSpec) -> list[dict[str, str]]:
 
 
 class FeatureStore(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: FeatureStoreProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: FeatureStoreProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         naming = props.naming

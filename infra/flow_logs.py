@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey
 from infra.network import Network
@@ -48,7 +46,7 @@ class VpcFlowLogProps:
 
 
 class VpcFlowLog(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: VpcFlowLogProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: VpcFlowLogProps) -> None:
         super().__init__(scope, construct_id)
         naming = props.naming
         self.log_group_name = f"/tenantml/{naming.tenant}/vpc-flow-logs"

@@ -11,12 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
-from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct, is_token
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,7 +150,7 @@ class ServiceRoleProps:
 class ServiceRole(TenantConstruct):
     """An IAM role whose permissions are added by grants and capped by the tenant boundary."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: ServiceRoleProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: ServiceRoleProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         self._statements: list[PolicyStatement] = []
@@ -271,7 +269,7 @@ class PermissionBoundary(TenantConstruct):
     }
 
     def __init__(
-        self, scope: Construct, construct_id: str, props: PermissionBoundaryProps, *, key_arn: str
+        self, scope: Scope, construct_id: str, props: PermissionBoundaryProps, *, key_arn: str
     ) -> None:
         super().__init__(scope, construct_id)
         naming = props.naming
@@ -501,7 +499,7 @@ class ServiceLinkedRole(TenantConstruct):
     the account's default role or another tenant's, and deleting the stack removes only its own.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, props: ServiceLinkedRoleProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: ServiceLinkedRoleProps) -> None:
         super().__init__(scope, construct_id)
         self.role_name = f"{SERVICE_LINKED_ROLE_NAMES[props.service]}_{props.suffix}"
         self.role = Resource(

@@ -20,12 +20,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from core.naming import Naming
 from infra import actions
 from infra.alerting import AlertTopic
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 PROCESSING_JOB_STATE_CHANGE = "SageMaker Processing Job State Change"
@@ -60,7 +58,7 @@ class FailedJobAlertProps:
 class FailedJobAlerts(TenantConstruct):
     """A rule and its target on ``alerts`` per job kind, and the topic policy that lets EventBridge publish."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: FailedJobAlertProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: FailedJobAlertProps) -> None:
         super().__init__(scope, construct_id)
         tenant = f"{props.naming.tenant} ({props.naming.environment})"
         self.job_prefix = monitoring_job_prefix(props.naming)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole
 
 
@@ -113,7 +111,7 @@ def _key_policy(props: TenantKeyProps) -> str:
 class TenantKey(TenantConstruct):
     """The tenant's customer-managed key; every bucket, stream, topic, queue and log group uses it."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: TenantKeyProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: TenantKeyProps) -> None:
         super().__init__(scope, construct_id)
         self.key = Resource(
             self,

@@ -21,7 +21,7 @@ from constructs import Construct
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra.cdk import TerraformProvider, TerraformProviderGeneratorMetadata
-from infra.core import DataSource, Resource, TenantConstruct
+from infra.core import DataSource, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.serving import CONTAINER_PORT, FEATURES_TABLE_ENV, SERVING_CONFIG_ENV, serving_config
 
@@ -83,7 +83,7 @@ def serving_names(naming: Naming, model_name: str) -> ServingNames:
 
 
 def serving_pods_role(
-    scope: Construct,
+    scope: Scope,
     construct_id: str,
     *,
     naming: Naming,
@@ -161,7 +161,7 @@ class EksServingProps:
 
 
 class EksServing(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: EksServingProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: EksServingProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         naming = props.naming

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from constructs import Construct
-
 from core.naming import Naming
 from infra.assets import LambdaBundle, build_lambda_layer
-from infra.cdk import AssetType, TerraformAsset
-from infra.core import Resource, TenantConstruct
+from infra.core import Resource, Scope, TenantConstruct
 
 #: the runtime every tenant function declares (``infra.triggers.RUNTIME`` is the same)
 LAYER_RUNTIME = "python3.12"
@@ -24,7 +21,7 @@ LAYER_RUNTIME = "python3.12"
 class SharedLayers(TenantConstruct):
     """Hands each function the layer of its handler, creating one layer version per distinct zip."""
 
-    def __init__(self, scope: Construct, construct_id: str, naming: Naming, build_dir: Path) -> None:
+    def __init__(self, scope: Scope, construct_id: str, naming: Naming, build_dir: Path) -> None:
         super().__init__(scope, construct_id)
         self.naming = naming
         self.build_dir = build_dir
@@ -40,13 +37,7 @@ class SharedLayers(TenantConstruct):
             return self.layers[bundle.sha256_hex]
         # the first (today the only) layer keeps a fixed address; one that differs is named by its handler
         suffix = "" if not self.layers else "".join(part.title() for part in handler.split("_"))
-        code = TerraformAsset(
-            self,
-            f"Deps{suffix}Code",
-            path=str(bundle.path.resolve()),
-            type=AssetType.FILE,
-            asset_hash=bundle.sha256_hex[:32],
-        )
+        code_path = self.add_file_asset(f"Deps{suffix}Code", bundle.path.resolve(), bundle.sha256_hex[:32])
         name = "lambda-deps" if not suffix else f"{handler.replace('_', '-')}-deps"
         layer = Resource(
             self,
@@ -55,7 +46,7 @@ class SharedLayers(TenantConstruct):
             {
                 "layer_name": self.naming.name(name, "function"),
                 "description": "third-party libraries of the tenant's Lambda functions",
-                "filename": code.path,
+                "filename": code_path,
                 "source_code_hash": bundle.source_code_hash,
                 "compatible_runtimes": [LAYER_RUNTIME],
             },

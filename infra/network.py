@@ -18,12 +18,10 @@ import ipaddress
 import json
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
-from infra.core import PRIMARY_ID, DataSource, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, DataSource, Resource, Scope, TenantConstruct
 
 #: the most zones a tenant network spans (every commercial region has at least three)
 MAX_ZONES = 3
@@ -64,7 +62,7 @@ class NetworkProps:
 
 
 class Network(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: NetworkProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: NetworkProps) -> None:
         super().__init__(scope, construct_id)
         naming = props.naming
         self.vpc = Resource(

@@ -15,13 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs import Construct
-
 from core.naming import Naming
 from core.spec import ModelSpec
 from infra import actions
 from infra.alerting import AlertTopic, grant_put_metrics
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey
 from infra.orchestration_definition import PipelineDefinitionProps, pipeline_definition_json
@@ -73,7 +71,7 @@ class PipelineStateMachineProps:
 
 
 class PipelineStateMachine(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: PipelineStateMachineProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: PipelineStateMachineProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         naming = props.naming

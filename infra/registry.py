@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from core.naming import Naming
 from infra import actions
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole
 
 
@@ -21,7 +19,7 @@ class ModelRegistryProps:
 
 
 class ModelRegistry(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: ModelRegistryProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: ModelRegistryProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         self.group_name = props.naming.name(props.model_name, "model_package_group")

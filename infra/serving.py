@@ -15,13 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
 from infra.alerting import AlarmProps, AlertTopic
-from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct, is_token
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
 
@@ -89,7 +87,7 @@ class ImageRepository(TenantConstruct):
     """The tenant's ECR repository for the one training-and-serving image: immutable tags (a tag always
     names the same image, so a pinned deployment cannot drift), scan on push, encrypted with the tenant key."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: ImageRepositoryProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: ImageRepositoryProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         self.repository_name = props.naming.name("images")
@@ -228,7 +226,7 @@ class SageMakerEndpoint(TenantConstruct):
     """A SageMaker model of one pinned registry version, an endpoint configuration, and an endpoint that
     deploys changes blue/green with a canary and rolls back when a guardrail alarm fires."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: SageMakerEndpointProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: SageMakerEndpointProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         naming = props.naming

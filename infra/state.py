@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from infra.buckets import private_bucket_baseline
 from infra.cdk import LocalBackend, S3Backend, TerraformStack
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 
 #: S3-native state locking (use_lockfile) came in Terraform 1.10
 TERRAFORM_REQUIRED_VERSION = ">= 1.10"
@@ -84,7 +82,7 @@ class StateStoreProps:
 class StateStore(TenantConstruct):
     """The account's state bucket, encrypted with a key of its own that only the account administers."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: StateStoreProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: StateStoreProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         root = f"arn:{props.partition}:iam::{props.account_id}:root"

@@ -11,14 +11,12 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
 from infra.access_logs import AccessLogsBucket, AccessLogsBucketProps
 from infra.buckets import private_bucket_baseline
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
 
@@ -118,7 +116,7 @@ class SecureBucketProps:
 
 
 class SecureBucket(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: SecureBucketProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: SecureBucketProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         self.bucket_name = props.naming.bucket(props.component)
@@ -246,7 +244,7 @@ class TenantStorageProps:
 class TenantStorage(TenantConstruct):
     """The tenant's three buckets: incoming data, pipeline artifacts, and model versions."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: TenantStorageProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: TenantStorageProps) -> None:
         super().__init__(scope, construct_id)
         self.data = SecureBucket(
             self,

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole
 from infra.keys import TenantKey
 
@@ -38,7 +36,7 @@ class InferenceStreamProps:
 
 
 class InferenceStream(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: InferenceStreamProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: InferenceStreamProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         self.stream_name = props.naming.name("inference", "stream")

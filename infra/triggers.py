@@ -19,14 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
 from infra import actions
 from infra.assets import build_lambda_bundle, build_lambda_layer, check_function_package
-from infra.cdk import AssetType, TerraformAsset
-from infra.core import PRIMARY_ID, Resource, TenantConstruct
+from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.keys import TenantKey
 from infra.layers import LAYER_RUNTIME, SharedLayers
@@ -89,7 +86,7 @@ class PythonFunctionProps:
 
 
 class PythonFunction(TenantConstruct):
-    def __init__(self, scope: Construct, construct_id: str, props: PythonFunctionProps) -> None:
+    def __init__(self, scope: Scope, construct_id: str, props: PythonFunctionProps) -> None:
         super().__init__(scope, construct_id)
         self.props = props
         naming = props.naming
@@ -133,13 +130,7 @@ class PythonFunction(TenantConstruct):
         props.key.grant_encrypt_decrypt(self.role)
 
         bundle = build_lambda_bundle(props.handler_package, props.build_dir)
-        code = TerraformAsset(
-            self,
-            "Code",
-            path=str(bundle.path.resolve()),
-            type=AssetType.FILE,
-            asset_hash=bundle.sha256_hex[:32],
-        )
+        code_path = self.add_file_asset("Code", bundle.path.resolve(), bundle.sha256_hex[:32])
         # the third-party libraries the handler imports that the runtime lacks, as the function's one layer
         layers = list(props.layers)
         shared = props.shared_layers.layer_for(props.handler_package) if props.shared_layers else None
@@ -154,12 +145,8 @@ class PythonFunction(TenantConstruct):
             check_function_package(
                 self.function_name, bundle, [(f"{props.handler_package}-layer.zip", layer_bundle)]
             )
-            layer_code = TerraformAsset(
-                self,
-                "LayerCode",
-                path=str(layer_bundle.path.resolve()),
-                type=AssetType.FILE,
-                asset_hash=layer_bundle.sha256_hex[:32],
+            layer_code_path = self.add_file_asset(
+                "LayerCode", layer_bundle.path.resolve(), layer_bundle.sha256_hex[:32]
             )
             self.layer = Resource(
                 self,
@@ -168,7 +155,7 @@ class PythonFunction(TenantConstruct):
                 {
                     "layer_name": naming.name(f"{props.component}-deps", "function"),
                     "description": f"third-party libraries of {self.function_name}",
-                    "filename": layer_code.path,
+                    "filename": layer_code_path,
                     "source_code_hash": layer_bundle.source_code_hash,
                     "compatible_runtimes": [RUNTIME],
                 },
@@ -186,7 +173,7 @@ class PythonFunction(TenantConstruct):
                 "role": self.role.role_arn,
                 "runtime": RUNTIME,
                 "handler": f"lambdas.{props.handler_package}.handler.handler",
-                "filename": code.path,
+                "filename": code_path,
                 "source_code_hash": bundle.source_code_hash,
                 "timeout": props.timeout_seconds,
                 "memory_size": props.memory_mb,

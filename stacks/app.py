@@ -20,6 +20,7 @@ from core.errors import TenantSpecError
 from core.platform import PLATFORM_ERROR, PlatformSpec, default_platform_file, load_platform, state_problems
 from core.spec import TenantSpec, load_specs
 from infra.cdk import App
+from infra.core import synth_app
 from stacks.bootstrap import BootstrapStack
 from stacks.kubernetes import TenantKubernetesStack, needs_kubernetes_stack
 from stacks.tenant_platform import TenantPlatformStack
@@ -57,7 +58,7 @@ def build_bootstrap_app(accounts: Sequence[str], outdir: Path, platform: Platfor
 
 def synth_into(specs: Sequence[TenantSpec], outdir: Path, platform: PlatformSpec | None = None) -> None:
     """Synthesize ``specs`` into ``outdir`` (``stacks/<stack>/cdk.tf.json`` and ``manifest.json``)."""
-    build_app(specs, outdir, platform).synth()
+    synth_app(build_app(specs, outdir, platform), outdir)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from constructs import Construct
 
 from core.naming import Naming
 from core.platform import PlatformSpec, state_bucket_name, state_key_alias
-from infra.cdk import LocalBackend, TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
+from infra.cdk import LocalBackend, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.core import TenantStack
 from infra.state import StateStore, StateStoreProps, require_terraform
 from stacks.tenant_platform import AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION
@@ -73,7 +73,7 @@ class BootstrapStack(TenantStack):
             ),
         )
         self.bucket_name = store.props.bucket_name
-        TerraformOutput(self, "state_bucket_name", value=store.bucket.id_ref)
-        TerraformOutput(self, "state_bucket_arn", value=store.bucket_arn)
-        TerraformOutput(self, "state_key_arn", value=store.key_arn)
-        TerraformOutput(self, "state_region", value=region)
+        self.add_output("state_bucket_name", store.bucket.id_ref)
+        self.add_output("state_bucket_arn", store.bucket_arn)
+        self.add_output("state_key_arn", store.key_arn)
+        self.add_output("state_region", region)

@@ -20,9 +20,9 @@ from core.platform import PlatformSpec, state_bucket_name, state_key, state_key_
 from core.spec import TenantSpec
 from infra import actions
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
-from infra.cdk import TerraformOutput, TerraformProvider, TerraformProviderGeneratorMetadata
+from infra.cdk import TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps, FleetServing
-from infra.core import DataSource, TenantConstruct, TenantStack
+from infra.core import DataSource, Scope, TenantConstruct, TenantStack
 from infra.feature_store import FeatureStore, FeatureStoreProps
 from infra.flow_logs import VpcFlowLog, VpcFlowLogProps
 from infra.identity import (
@@ -84,7 +84,7 @@ class AwsProvider(TerraformProvider):
 class Account(TenantConstruct):
     """Account id and partition, read at plan time so that no stack body hard-codes them."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Scope, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self.identity = DataSource(self, "Caller", "aws_caller_identity")
         self.partition_source = DataSource(self, "Partition", "aws_partition")
@@ -461,8 +461,8 @@ class TenantPlatformStack(TenantStack):
                 "features_glue_database": features.database.ref("name"),
             }
         for output_id, value in outputs.items():
-            TerraformOutput(self, output_id, value=value)
-        TerraformOutput(self, "private_subnet_ids", value=network.private_subnet_ids)
+            self.add_output(output_id, value)
+        self.add_output("private_subnet_ids", network.private_subnet_ids)
 
     def _feature_store(
         self,

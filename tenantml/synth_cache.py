@@ -35,6 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from core.distributions import name_and_version
 from core.platform import PlatformSpec
 from core.spec import TenantSpec
 
@@ -81,7 +82,8 @@ def code_fingerprint(root: Path = PROJECT_ROOT) -> str:
             digest.update(file.relative_to(root).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(file.read_bytes()).digest())
     versions = sorted(
-        f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in importlib.metadata.distributions()
+        f"{name.lower()}=={version}"
+        for name, version in map(name_and_version, importlib.metadata.distributions())
     )
     digest.update("\n".join(versions).encode())
     digest.update(f"python {sys.version_info[:2]} cdk {os.environ.get('TENANTML_CDK', 'cdktf')}".encode())
@@ -105,17 +107,40 @@ class SynthCache:
     def _entry(self, key: str) -> Path:
         return self.root / key[:2] / key
 
-    def get(self, key: str, into: Path) -> list[CachedStack] | None:
-        """Link the entry's stack directories into ``into/stacks/``; None when there is no whole entry."""
-        entry = self._entry(key)
+    def _stacks(self, entry: Path) -> list[CachedStack] | None:
         try:
             meta = json.loads((entry / ENTRY_META).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        stacks = [
+        return [
             CachedStack(s["name"], int(s["resources"]), s["manifest"], str(meta.get("version", "")))
             for s in meta["stacks"]
         ]
+
+    def published(self, key: str, stacks_dir: Path) -> list[CachedStack] | None:
+        """The entry's stacks when each one's document in ``stacks_dir/<stack>/`` is this entry's file
+        (a hard link made by :meth:`get`, so the whole directory is), else None."""
+        entry = self._entry(key)
+        stacks = self._stacks(entry)
+        if stacks is None:
+            return None
+        for stack in stacks:
+            document = Path(stack.name) / "cdk.tf.json"
+            try:
+                if not os.path.samefile(entry / "stacks" / document, stacks_dir / document):
+                    return None
+            except OSError:
+                return None
+        with contextlib.suppress(OSError):
+            os.utime(entry / ENTRY_META)  # most recently used: kept by prune
+        return stacks
+
+    def get(self, key: str, into: Path) -> list[CachedStack] | None:
+        """Link the entry's stack directories into ``into/stacks/``; None when there is no whole entry."""
+        entry = self._entry(key)
+        stacks = self._stacks(entry)
+        if stacks is None:
+            return None
         try:
             for stack in stacks:
                 _link_tree(entry / "stacks" / stack.name, into / "stacks" / stack.name)

@@ -82,12 +82,19 @@ def synth(
             built = Path(scratch)
             stacks: dict[str, list[CachedStack]] = {}
             keys: dict[str, str] = {}
+            #: tenants whose published output already is their cache entry: nothing to move
+            in_place: set[str] = set()
             misses = list(specs)
             if cache is not None:
                 fingerprint = code_fingerprint()
                 keys = {spec.name: spec_key(spec, platform, fingerprint) for spec in specs}
                 misses = []
                 for spec in specs:
+                    found = _published(cache, keys[spec.name], spec, outdir)
+                    if found is not None:
+                        stacks[spec.name] = found
+                        in_place.add(spec.name)
+                        continue
                     found = cache.get(keys[spec.name], built)
                     if found is None:
                         misses.append(spec)
@@ -103,7 +110,7 @@ def synth(
                     if cache is not None:
                         cache.put(keys[spec.name], built, fresh[spec.name])
             _write_manifest(built / "manifest.json", [s for found in stacks.values() for s in found])
-            results = _publish(specs, built, outdir, stacks)
+            results = _publish(specs, built, outdir, stacks, in_place)
         if cache is not None and misses:
             cache.prune()
         return results
@@ -140,6 +147,7 @@ def synth_bootstrap(
     The directory is replaced as a whole once every stack synthesized (an account no tenant
     names any more loses its stack here, never its bucket: that takes a deliberate destroy).
     """
+    from infra.core import synth_app
     from stacks.app import build_bootstrap_app  # imports the CDK
     from stacks.bootstrap import bootstrap_stack_name
 
@@ -148,7 +156,7 @@ def synth_bootstrap(
     target = outdir / BOOTSTRAP_DIR
     with tempfile.TemporaryDirectory(prefix=".bootstrap-", dir=outdir) as scratch:
         built = Path(scratch) / BOOTSTRAP_DIR
-        build_bootstrap_app(accounts, built, platform).synth()
+        synth_app(build_bootstrap_app(accounts, built, platform), built)
         if target.exists():
             shutil.rmtree(target)
         os.replace(built, target)
@@ -165,8 +173,24 @@ def synth_bootstrap(
     ]
 
 
+def _published(cache: SynthCache, key: str, spec: TenantSpec, outdir: Path) -> list[CachedStack] | None:
+    """The tenant's stacks when ``outdir`` already holds exactly its cache entry's (linked from it),
+    else None. Removing a published directory to put the same files back costs a few
+    milliseconds per directory on some file systems: a thousand unchanged tenants took seconds."""
+    found = cache.published(key, outdir / "stacks")
+    if found is None:
+        return None
+    names = {s.name for s in found}
+    others = [s for s in (spec.name, kubernetes_stack_name(spec.name)) if s not in names]
+    return None if any((outdir / "stacks" / s).exists() for s in others) else found
+
+
 def _publish(
-    specs: Sequence[TenantSpec], built: Path, outdir: Path, stacks: Mapping[str, list[CachedStack]]
+    specs: Sequence[TenantSpec],
+    built: Path,
+    outdir: Path,
+    stacks: Mapping[str, list[CachedStack]],
+    in_place: set[str],
 ) -> list[SynthResult]:
     results = []
     gone: list[str] = []
@@ -174,6 +198,12 @@ def _publish(
         present = {s.name: s for s in stacks[spec.name]}
         for stack in (spec.name, kubernetes_stack_name(spec.name)):
             target = outdir / "stacks" / stack
+            if spec.name in in_place:
+                if stack in present:
+                    results.append(
+                        SynthResult(spec.name, target / "cdk.tf.json", present[stack].resource_count)
+                    )
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 shutil.rmtree(target)

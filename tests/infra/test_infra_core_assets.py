@@ -11,7 +11,18 @@ from infra_support import bodies, synth
 
 from core.errors import ConstructPropsError
 from infra.assets import PROJECT_ROOT, build_lambda_bundle
-from infra.core import PRIMARY_ID, Resource, TenantConstruct, is_token, ref, snake
+from infra.core import (
+    PRIMARY_ID,
+    DataSource,
+    Resource,
+    TenantConstruct,
+    TenantStack,
+    is_token,
+    make_unique_id,
+    ref,
+    snake,
+    synth_app,
+)
 
 
 @pytest.mark.parametrize(
@@ -66,6 +77,93 @@ def test_given_two_resources_with_one_address_when_the_second_is_built_then_the_
     assert [(p.location, p.message) for p in caught.value.problems] == [
         ("aws_s3_bucket.data", "two resources would share this Terraform address; rename a construct id")
     ]
+
+
+def test_given_two_constructs_with_one_id_in_one_scope_when_the_second_is_built_then_its_path_is_named(stack):
+    # given: resources and the constructs holding them are plain Python, so the id check is ours
+    outer = TenantConstruct(stack, "Storage")
+    Resource(outer, "Bucket", "aws_s3_bucket", {"bucket": "a"})
+
+    # when
+    with pytest.raises(ConstructPropsError) as caught:
+        Resource(outer, "Bucket", "aws_s3_bucket_policy", {"bucket": "a"})
+
+    # then: the second one is refused before it registers anything
+    assert [(p.location, p.message) for p in caught.value.problems] == [
+        ("test/Storage/Bucket", "two constructs in one scope share this id")
+    ]
+    assert list(stack.to_terraform()["resource"]) == ["aws_s3_bucket"]
+
+
+def test_given_resources_data_and_outputs_when_the_document_is_built_then_each_has_the_cdktf_metadata(stack):
+    # given
+    holder = TenantConstruct(stack, "Storage")
+    bucket = Resource(holder, PRIMARY_ID, "aws_s3_bucket", {"bucket": "a"})
+    DataSource(holder, "Caller", "aws_caller_identity")
+    stack.add_output("bucket_arn", bucket.arn_ref)
+
+    # when: the document as the app writes it (Testing.synth strips the "//" metadata)
+    doc = stack.to_terraform()
+
+    # then: what cdktf wrote for the same elements when they were jsii constructs
+    assert doc["resource"]["aws_s3_bucket"]["storage"] == {
+        "//": {"metadata": {"path": "test/Storage/this", "uniqueId": "storage"}},
+        "bucket": "a",
+    }
+    assert doc["data"]["aws_caller_identity"]["storage_caller"] == {
+        "//": {"metadata": {"path": "test/Storage/Caller", "uniqueId": "storage_caller"}}
+    }
+    assert doc["output"] == {"bucket_arn": {"value": "${aws_s3_bucket.storage.arn}"}}
+    assert doc["//"]["outputs"] == {"test": {"bucket_arn": "bucket_arn"}}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("Functions", "Alarm", "Code"),
+        ("Functions", "Layers", "DepsCode"),
+        ("Fn", "FnCode", "Resource"),
+    ],
+    ids=["nested", "layer", "dupes-and-hidden"],
+)
+def test_given_a_file_asset_when_synthesized_then_its_path_and_file_are_what_a_terraform_asset_gives(
+    tmp_path, path
+):
+    # given: the same file as a cdktf TerraformAsset in a tree of CDK constructs, and as ours
+    from constructs import Construct
+
+    from infra.cdk import App, AssetType, TerraformAsset, TerraformStack
+
+    source = tmp_path / "code.zip"
+    source.write_bytes(b"zip bytes")
+    theirs_app = App(outdir=str(tmp_path / "theirs"))
+    scope: Construct = TerraformStack(theirs_app, "test")
+    for construct_id in path[:-1]:
+        scope = Construct(scope, construct_id)
+    theirs = TerraformAsset(scope, path[-1], path=str(source), type=AssetType.FILE, asset_hash="abc123")
+    ours_app = App(outdir=str(tmp_path / "ours"))
+    holder: TenantStack | TenantConstruct = TenantStack(ours_app, "test")
+    for construct_id in path[:-1]:
+        holder = TenantConstruct(holder, construct_id)
+
+    # when
+    ours = holder.add_file_asset(path[-1], source, "abc123")
+    theirs_app.synth()
+    synth_app(ours_app, tmp_path / "ours")
+
+    # then: the path cdktf computes, and the file at it in the stack's directory
+    assert ours == theirs.path
+    assert (tmp_path / "ours" / "stacks" / "test" / ours).read_bytes() == b"zip bytes"
+    assert (tmp_path / "theirs" / "stacks" / "test" / theirs.path).read_bytes() == b"zip bytes"
+
+
+@pytest.mark.parametrize(
+    ("components", "expected"),
+    [(["Code"], "Code"), (["a-b.c"], "a-bc"), (["Default", "X", "Y"], "X_Y_CF5449F4")],
+)
+def test_given_path_components_when_made_unique_then_it_is_cdktfs_id(components, expected):
+    # when / then: single components as they are (minus disallowed characters); "Default" is hidden
+    assert make_unique_id(components) == expected
 
 
 def test_given_unset_optional_arguments_when_synthesized_then_they_are_left_out(stack):

@@ -117,7 +117,7 @@ def test_preview_removes_the_worktree_when_the_base_fails_to_synthesize(clone, c
     app_file = clone / "stacks" / "app.py"
     original = app_file.read_text()
     broken = original.replace(
-        "    build_app(specs, outdir, platform).synth()", '    raise RuntimeError("broken base")'
+        "    synth_app(build_app(specs, outdir, platform), outdir)", '    raise RuntimeError("broken base")'
     )
     assert broken != original
     app_file.write_text(broken)

@@ -147,3 +147,53 @@ def test_a_failing_worker_names_its_error_and_publishes_nothing(tmp_path, monkey
         synth(specs, out, cache=None, workers=2)
 
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+def test_given_published_output_from_the_cache_when_nothing_changed_then_the_directories_stay_in_place(
+    tmp_path,
+):
+    # given: two tenants synthesized into one output, then one of them changed
+    tenants = _tenants(tmp_path / "tenants", 2)
+    cache = SynthCache(tmp_path / "cache")
+    synth(load_specs(tenants), tmp_path / "out", cache=cache)
+    stacks = tmp_path / "out" / "stacks"
+    before = {name: os.stat(stacks / name).st_ino for name in ("team0", "team1")}
+    changed = yaml.safe_load((tenants / "team1.yaml").read_text())
+    changed["streaming"]["shards"] = 3
+    (tenants / "team1.yaml").write_text(yaml.safe_dump(changed))
+
+    # when
+    results = synth(load_specs(tenants), tmp_path / "out", cache=cache)
+
+    # then: the unchanged tenant's directory is the same one (not removed and put back), the changed
+    # one is new, and both are what a fresh synthesis writes
+    assert os.stat(stacks / "team0").st_ino == before["team0"]
+    assert os.stat(stacks / "team1").st_ino != before["team1"]
+    fresh = synth(load_specs(tenants), tmp_path / "fresh", cache=None)
+    assert _same_tree(tmp_path / "fresh" / "stacks", stacks)
+    assert [(r.stack, r.resource_count, r.path) for r in results] == [
+        (r.stack, r.resource_count, stacks / r.stack / "cdk.tf.json") for r in fresh
+    ]
+    assert (tmp_path / "out" / "manifest.json").read_text() == (
+        tmp_path / "fresh" / "manifest.json"
+    ).read_text()
+
+
+def test_given_published_output_that_is_not_the_cache_entry_when_synthesized_then_it_is_replaced(tmp_path):
+    # given: a tenant's published document replaced by another file, and a stray Kubernetes stack
+    tenants = _tenants(tmp_path / "tenants", 1)
+    cache = SynthCache(tmp_path / "cache")
+    synth(load_specs(tenants), tmp_path / "out", cache=cache)
+    document = tmp_path / "out" / "stacks" / "team0" / "cdk.tf.json"
+    text = document.read_text()
+    document.unlink()
+    document.write_text("{}")
+    stray = tmp_path / "out" / "stacks" / "team0-kubernetes"
+    stray.mkdir()
+
+    # when
+    synth(load_specs(tenants), tmp_path / "out", cache=cache)
+
+    # then: the entry's document is published again, and the stack the tenant does not have is gone
+    assert document.read_text() == text
+    assert not stray.exists()
