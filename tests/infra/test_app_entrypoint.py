@@ -24,6 +24,7 @@ EXAMPLE_STACKS = [
     Path("stacks/churn/cdk.tf.json"),
     Path("stacks/fraud/cdk.tf.json"),
     Path("stacks/fraud-kubernetes/cdk.tf.json"),
+    Path("stacks/shop/cdk.tf.json"),
 ]
 
 
