@@ -10,7 +10,7 @@ next ``apply`` resumes. ``TENANTML_EMULATOR_FAIL_AT=<address>[,<address>...]`` (
 ``fail_at=``) raises right before that resource is touched, to test exactly that.
 
 Crash consistency: before each call that creates, updates or deletes a resource the state
-records the intent (fsync'd), and the result replaces it after; the next apply (or destroy)
+records the intent (the state file is written), and the result replaces it after; the next apply (or destroy)
 first settles any intent a killed process left, adopting what it created
 (:mod:`tenantml.emulator.recovery`), then refreshes the state from the emulator so that a
 resource deleted or changed behind its back is created or updated again.

@@ -1,9 +1,12 @@
 """The emulator's per-tenant state file: what exists in the emulator, resource by resource.
 
-``.tenantml/state/<tenant>.json`` is rewritten atomically (temporary file, ``fsync``,
-``os.replace``, directory ``fsync``) after every resource created, updated or deleted, so
-an apply that fails half-way leaves a file describing exactly what exists and the next
-apply resumes from there.
+``.tenantml/state/<tenant>.json`` is rewritten atomically (temporary file, ``os.replace``)
+after every resource created, updated or deleted, so an apply that fails half-way leaves a
+file describing exactly what exists and the next apply resumes from there. It is not
+``fsync``'d: the rename alone survives a killed process (the kernel keeps the written pages),
+and the one thing ``fsync`` adds, surviving a crash of the machine, is worthless here because
+the emulator's resources live in memory and die with it. (Two ``fsync`` calls per write took
+11.5 of the 47 s that a profiled ``up`` of 4 tenants spent applying.)
 
 Before a resource is created, replaced, updated or deleted, the apply records its *intent*
 (address, action, the resolved configuration and the physical identity it names) and writes
@@ -201,7 +204,7 @@ class State:
         return {address: entry.values for address, entry in self.entries.items()}
 
     def begin(self, intent: Intent) -> None:
-        """Record (and fsync) that ``intent`` is about to be carried out, before the call that does it."""
+        """Record that ``intent`` is about to be carried out (the file is written), before the call that does it."""
         self.intents[intent.address] = intent
         self.save()
 
@@ -277,7 +280,7 @@ class State:
             + ('  "resources": {\n' + resources + "\n  }\n" if addresses else '  "resources": {}\n')
             + "}\n"
         )
-        write_atomic(self.path, text)
+        write_atomic(self.path, text, durable=False)
 
 
 def _checksum(content: Mapping[str, Any]) -> str:
@@ -285,15 +288,20 @@ def _checksum(content: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: temp file in the same directory, fsync, rename, fsync dir."""
+def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``text``: temp file in the same directory, rename.
+
+    ``durable`` also ``fsync``s the file before the rename and the directory after, so that the
+    new content survives a crash of the machine, not only of the process.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         try:
@@ -301,6 +309,8 @@ def write_atomic(path: Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+    if not durable:
+        return
     try:
         dir_fd = os.open(path.parent, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory descriptors
