@@ -127,6 +127,7 @@ __all__ = [
     "add_model_package_deletion",
     "add_permission_boundaries",
     "defer_default_amis",
+    "defer_kms_key_pairs",
     "ensure_aws_managed_policy",
     "fix_kinesis_put_concurrency",
     "fix_policy_condition_semantics",
@@ -437,6 +438,42 @@ def defer_default_amis() -> None:
     for name in _AMI_FILLED:
         setattr(EC2Backend, name, collection(name))
     _amis_deferred = True
+
+
+_kms_key_pairs_deferred = False
+
+
+def defer_kms_key_pairs() -> None:
+    """Generate a KMS key's private key when it first signs, verifies or shows its public key.
+
+    moto 5.2.5 makes an RSA-2048 key pair for every key it creates, symmetric ones included
+    (``moto.kms.models.Key.__init__``), about 0.1 s of CPU each while the request waits; every
+    tenant creates its own keys. Only ``Sign``, ``Verify`` and ``GetPublicKey`` read the pair, so
+    it is made on first use, for the key's own ``KeySpec``, exactly as moto would have made it.
+    Process-wide and idempotent.
+    """
+    global _kms_key_pairs_deferred
+    if _kms_key_pairs_deferred:
+        return
+    from moto.kms import models
+
+    generate = models.generate_private_key
+    lock = threading.Lock()
+    pending = object()
+
+    def get(self: Any) -> Any:
+        if self.__dict__.get("_tenantml_private_key", pending) is pending:
+            with lock:
+                if self.__dict__.get("_tenantml_private_key", pending) is pending:
+                    self.__dict__["_tenantml_private_key"] = generate(self.key_spec)
+        return self.__dict__["_tenantml_private_key"]
+
+    def set_(self: Any, value: Any) -> None:
+        self.__dict__["_tenantml_private_key"] = value
+
+    models.generate_private_key = lambda _key_spec: pending  # type: ignore[assignment]
+    models.Key.private_key = property(get, set_)  # type: ignore[attr-defined]
+    _kms_key_pairs_deferred = True
 
 
 _boundaries_added = False
