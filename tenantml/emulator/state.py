@@ -10,7 +10,9 @@ the emulator's resources live in memory and die with it. (Two ``fsync`` calls pe
 
 Before a resource is created, replaced, updated or deleted, the apply records its *intent*
 (address, action, the resolved configuration and the physical identity it names) and writes
-the file; the result replaces the intent in the next write. A crash (even ``kill -9``) between
+the file; the result replaces the intent in the next write, which for a create or an update
+is the next resource's intent (one write per resource, not two; the apply writes what is
+left when it ends or fails). A crash (even ``kill -9``) between
 the two leaves an intent without a result, which the next apply resolves against what exists
 (:mod:`tenantml.emulator.recovery`) before it plans anything.
 
@@ -186,6 +188,8 @@ class State:
     meta: dict[str, Any] = field(default_factory=dict)
     #: changes begun and not yet recorded as done (address -> intent); empty after a clean apply
     intents: dict[str, Intent] = field(default_factory=dict)
+    #: a change recorded in memory and not written yet (``put(write=False)``)
+    _unwritten: bool = field(default=False, repr=False, compare=False)
 
     def __contains__(self, address: object) -> bool:
         return address in self.entries
@@ -208,11 +212,24 @@ class State:
         self.intents[intent.address] = intent
         self.save()
 
-    def put(self, entry: StateEntry) -> None:
-        """Record a created or updated resource (its intent done) and write the file."""
+    def put(self, entry: StateEntry, *, write: bool = True) -> None:
+        """Record a created or updated resource (its intent done) and write the file.
+
+        ``write=False`` leaves the file to the next write (the next intent, the outputs, or
+        :meth:`flush`): until then the file holds the resource's intent, which the next apply
+        settles by reading the resource, exactly as after a crash right after the call.
+        """
         self.entries[entry.address] = entry
         self.intents.pop(entry.address, None)
-        self.save()
+        if write:
+            self.save()
+        else:
+            self._unwritten = True
+
+    def flush(self) -> None:
+        """Write what :meth:`put` left unwritten, if anything."""
+        if self._unwritten:
+            self.save()
 
     def remove(self, address: str) -> None:
         """Forget a deleted resource (its intent done) and write the file."""
@@ -247,6 +264,7 @@ class State:
 
     def save(self) -> None:
         """Write the file atomically: a crash leaves the old or the new file, never half of one."""
+        self._unwritten = False
         self.serial += 1
         addresses = sorted(self.entries)
         # canonical_json(content without checksum), assembled from the entries' cached texts
