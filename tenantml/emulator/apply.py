@@ -10,7 +10,7 @@ next ``apply`` resumes. ``TENANTML_EMULATOR_FAIL_AT=<address>[,<address>...]`` (
 ``fail_at=``) raises right before that resource is touched, to test exactly that.
 
 Crash consistency: before each call that creates, updates or deletes a resource the state
-records the intent (fsync'd), and the result replaces it after; the next apply (or destroy)
+records the intent (the state file is written), and the result replaces it after; the next apply (or destroy)
 first settles any intent a killed process left, adopting what it created
 (:mod:`tenantml.emulator.recovery`), then refreshes the state from the emulator so that a
 resource deleted or changed behind its back is created or updated again.
@@ -43,7 +43,7 @@ from core.errors import (
 from core.terraform.diff import Action, ResourceChange
 from core.terraform.document import Document, ResourceBlock, parse_document
 from core.terraform.expressions import ExpressionError, ResolutionError, is_known, resolve
-from tenantml.emulator.graph import load_document
+from tenantml.emulator.graph import Graph, load_document
 from tenantml.emulator.plan import (
     Plan,
     apply_ignore_changes,
@@ -413,7 +413,36 @@ def _apply(
     plan = make_plan(
         doc, state, handlers=handlers, graph=graph, notes=notes, read_data=contexts.read_data(state)
     )
-    failures = _fail_at(fail_at)
+    try:
+        return _apply_plan(
+            doc,
+            plan,
+            graph,
+            state,
+            contexts,
+            handlers,
+            failures=_fail_at(fail_at),
+            on_progress=on_progress,
+            started=started,
+            notes=notes,
+        )
+    finally:
+        state.flush()  # a failure too leaves the file listing every resource that exists
+
+
+def _apply_plan(
+    doc: Document,
+    plan: Plan,
+    graph: Graph,
+    state: State,
+    contexts: HandlerContexts,
+    handlers: Mapping[str, Handler],
+    *,
+    failures: set[str],
+    on_progress: ProgressCallback | None,
+    started: float,
+    notes: tuple[str, ...],
+) -> ApplyResult:
     applied: list[ResourceChange] = []
 
     # 1. deletions: resources that left the document, and the old half of each replacement
@@ -486,8 +515,10 @@ def _apply(
                     state,
                     on_progress,
                 )
+                # written with the next intent: a crash before it leaves this intent, which recovery settles
                 state.put(
-                    StateEntry(address, block.type, desired, attributes, dependencies, region=ctx.region)
+                    StateEntry(address, block.type, desired, attributes, dependencies, region=ctx.region),
+                    write=False,
                 )
                 applied.append(
                     ResourceChange(
@@ -511,7 +542,9 @@ def _apply(
         attributes = _call(
             "create", address, action, functools.partial(handler.create, ctx, desired), state, on_progress
         )
-        state.put(StateEntry(address, block.type, desired, attributes, dependencies, region=ctx.region))
+        state.put(
+            StateEntry(address, block.type, desired, attributes, dependencies, region=ctx.region), write=False
+        )
         applied.append(
             ResourceChange(
                 address,
@@ -531,7 +564,7 @@ def _apply(
         raise EmulatorPlanError([Problem("output", str(err))]) from err
     if outputs != state.outputs or not state.path.exists():
         state.set_outputs(outputs)
-    return ApplyResult(plan, tuple(applied), outputs, state_path, time.perf_counter() - started, notes)
+    return ApplyResult(plan, tuple(applied), outputs, state.path, time.perf_counter() - started, notes)
 
 
 def destroy(

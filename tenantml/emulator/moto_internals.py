@@ -126,6 +126,8 @@ __all__ = [
     "add_aws_managed_policy",
     "add_model_package_deletion",
     "add_permission_boundaries",
+    "defer_default_amis",
+    "defer_kms_key_pairs",
     "ensure_aws_managed_policy",
     "fix_kinesis_put_concurrency",
     "fix_policy_condition_semantics",
@@ -387,6 +389,91 @@ def speed_up_request_dispatch() -> None:
 
     responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
     _dispatch_sped_up = True
+
+
+_amis_deferred = False
+#: the EC2 backend's collections that loading Amazon's AMIs fills (each AMI gets a volume and a snapshot)
+_AMI_FILLED = ("amis", "snapshots", "volumes")
+
+
+def defer_default_amis() -> None:
+    """Load Amazon's public AMIs into an account's EC2 backend when it first reads them, not when it is made.
+
+    moto 5.2.5 builds an EC2 backend per account and region and fills it with ~1,300 AMIs, each
+    with a volume and a snapshot made with random ids: about 0.17 s per backend, before the
+    request that made it is answered. Under ``up`` each tenant has its own account, so every
+    tenant paid it in one or two regions, and nothing in a tenant's stack reads those AMIs (launch
+    templates name their image through SSM; moto does not check image ids unless
+    ``MOTO_ENABLE_AMI_VALIDATION`` is set). The AMIs, their volumes and snapshots are loaded the
+    first time any of the three collections is read, so ``DescribeImages``, ``DescribeSnapshots``
+    and ``DescribeVolumes`` answer exactly as before. Process-wide and idempotent.
+    """
+    global _amis_deferred
+    if _amis_deferred:
+        return
+    from moto.ec2.models import EC2Backend
+    from moto.ec2.models.amis import AmiBackend
+
+    load_amis = AmiBackend._load_amis
+    lock = threading.RLock()
+
+    def mark_pending(self: Any) -> None:
+        self.__dict__["_tenantml_amis_pending"] = True
+
+    def collection(name: str) -> property:
+        def get(self: Any) -> Any:
+            if self.__dict__.get("_tenantml_amis_pending"):
+                with lock:  # one loader; another reader waits for the whole catalogue
+                    if self.__dict__.get("_tenantml_amis_pending"):
+                        self.__dict__["_tenantml_amis_pending"] = False
+                        load_amis(self)
+            return self.__dict__[f"_tenantml_{name}"]
+
+        def set_(self: Any, value: Any) -> None:
+            self.__dict__[f"_tenantml_{name}"] = value
+
+        return property(get, set_)
+
+    AmiBackend._load_amis = mark_pending  # type: ignore[method-assign]
+    for name in _AMI_FILLED:
+        setattr(EC2Backend, name, collection(name))
+    _amis_deferred = True
+
+
+_kms_key_pairs_deferred = False
+
+
+def defer_kms_key_pairs() -> None:
+    """Generate a KMS key's private key when it first signs, verifies or shows its public key.
+
+    moto 5.2.5 makes an RSA-2048 key pair for every key it creates, symmetric ones included
+    (``moto.kms.models.Key.__init__``), about 0.1 s of CPU each while the request waits; every
+    tenant creates its own keys. Only ``Sign``, ``Verify`` and ``GetPublicKey`` read the pair, so
+    it is made on first use, for the key's own ``KeySpec``, exactly as moto would have made it.
+    Process-wide and idempotent.
+    """
+    global _kms_key_pairs_deferred
+    if _kms_key_pairs_deferred:
+        return
+    from moto.kms import models
+
+    generate = models.generate_private_key
+    lock = threading.Lock()
+    pending = object()
+
+    def get(self: Any) -> Any:
+        if self.__dict__.get("_tenantml_private_key", pending) is pending:
+            with lock:
+                if self.__dict__.get("_tenantml_private_key", pending) is pending:
+                    self.__dict__["_tenantml_private_key"] = generate(self.key_spec)
+        return self.__dict__["_tenantml_private_key"]
+
+    def set_(self: Any, value: Any) -> None:
+        self.__dict__["_tenantml_private_key"] = value
+
+    models.generate_private_key = lambda _key_spec: pending  # type: ignore[assignment]
+    models.Key.private_key = property(get, set_)  # type: ignore[attr-defined]
+    _kms_key_pairs_deferred = True
 
 
 _boundaries_added = False

@@ -226,6 +226,8 @@ def start(
     from tenantml.emulator.moto_internals import (
         add_model_package_deletion,
         add_permission_boundaries,
+        defer_default_amis,
+        defer_kms_key_pairs,
         fix_kinesis_put_concurrency,
         fix_policy_condition_semantics,
         speed_up_request_dispatch,
@@ -239,6 +241,8 @@ def start(
     let_administrators_stand_in_for_services()
     use_iam_action_names()
     speed_up_request_dispatch()
+    defer_default_amis()
+    defer_kms_key_pairs()
     enforce = iam_enforcement.requested(default=False) if enforce_iam is None else enforce_iam
     moto = _make_moto_server(sock)
     moto.start()

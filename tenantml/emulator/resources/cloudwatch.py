@@ -92,11 +92,9 @@ def put_alarm(ctx: HandlerContext, config: Config) -> Attributes:
     tags = ctx.tags(config)
     if tags:
         kwargs["Tags"] = tag_list(tags)
-    cloudwatch = ctx.client("cloudwatch")
-    cloudwatch.put_metric_alarm(**kwargs)
-    found = cloudwatch.describe_alarms(AlarmNames=[name]).get("MetricAlarms", [])
-    arn = found[0]["AlarmArn"] if found else ctx.arn("cloudwatch", f"alarm:{name}")
-    return {"id": name, "arn": arn, "tags_all": tags}
+    ctx.client("cloudwatch").put_metric_alarm(**kwargs)
+    # PutMetricAlarm answers nothing, but an alarm's ARN follows from its name (as on AWS): no read-back
+    return {"id": name, "arn": ctx.arn("cloudwatch", f"alarm:{name}"), "tags_all": tags}
 
 
 def update_alarm(ctx: HandlerContext, old: Config, new: Config, attributes: Attributes) -> Attributes:

@@ -499,8 +499,9 @@ class LambdaRuntime:
                         poller = make_poller(self, mapping)
                         self._pollers[key] = poller
                         poller.start()
-                    else:
+                    elif poller.mapping != mapping:
                         poller.mapping = mapping
+                        poller.wake.set()  # an idle poller may wait a while: let it see the change now
                 with self._idle:
                     self._supervisor_pass = (started, time.monotonic())
                     self._idle.notify_all()

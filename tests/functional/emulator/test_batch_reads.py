@@ -108,3 +108,23 @@ def test_given_batched_resources_deleted_and_changed_behind_the_engine_when_plan
     commands.apply_tenants(out_dir, ["churn"], state_dir, aws)
     (again,) = commands.plan_tenants(out_dir, ["churn"], state_dir, aws)
     assert not again.plan.has_changes, commands.render_plan(again)
+
+
+def test_given_a_stack_applied_when_its_alarms_are_described_then_the_state_holds_the_arns_the_emulator_gives(
+    aws, out_dir, tmp_path
+):
+    # given: churn applied (its alarms' ARNs recorded from their names, without reading them back)
+    state_dir = tmp_path / "state"
+    commands.apply_tenants(out_dir, ["churn"], state_dir, aws)
+    alarms = {
+        e.config["alarm_name"]: e.attributes["arn"]
+        for e in load_state(state_dir / "churn.json")
+        if e.type == "aws_cloudwatch_metric_alarm"
+    }
+
+    # when: the emulator lists them
+    described = aws.client("cloudwatch", "eu-west-1").describe_alarms(AlarmNames=list(alarms))["MetricAlarms"]
+
+    # then: every alarm's ARN in the state is the one the emulator answers with
+    assert len(alarms) > 1
+    assert {a["AlarmName"]: a["AlarmArn"] for a in described} == alarms

@@ -115,6 +115,41 @@ def test_given_an_applied_stack_when_applied_again_then_nothing_is_done_or_writt
     assert state_file.read_bytes() == before
 
 
+def test_given_a_small_stack_when_applied_then_the_state_file_is_written_once_per_resource_and_ends_complete(
+    aws, small_stack, tmp_path
+):
+    # given: a stack of 11 resources and no state
+    state_file = tmp_path / "demo.json"
+
+    # when: applied
+    result = apply(small_stack, state_file, aws)
+
+    # then: each result went out with the next resource's intent (11 intents, then the outputs),
+    # not in a write of its own, and the file ends with every resource and no intent left
+    state = load_state(state_file)
+    assert len(result.applied) == len(state.entries) == 11
+    assert state.serial == 12
+    assert state.intents == {}
+
+
+def test_given_a_failure_after_some_creates_when_applied_then_the_file_lists_each_created_resource_without_intents(
+    aws, small_stack, tmp_path
+):
+    # given: an apply that fails right before its fourth resource in dependency order
+    state_file = tmp_path / "demo.json"
+    fourth = apply(small_stack, tmp_path / "probe.json", aws).applied[3].address
+    server.reset(aws.endpoint)
+
+    # when: applied with the failure injected there
+    with pytest.raises(EmulatorInjectedFailureError):
+        apply(small_stack, state_file, aws, fail_at=fourth)
+
+    # then: the three created before it are in the file as results, none as a pending intent
+    state = load_state(state_file)
+    assert len(state.entries) == 3 and fourth not in state
+    assert state.intents == {}
+
+
 def test_given_an_updatable_attribute_changed_when_applied_then_exactly_that_resource_updates(
     aws, small_stack, tmp_path
 ):

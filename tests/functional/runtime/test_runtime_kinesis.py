@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 
 import pytest
 from runtime_support import create_function, create_queue, drain_queue, handler_zip, printed
@@ -164,3 +166,32 @@ def test_given_a_disabled_mapping_when_records_arrive_then_nothing_runs_until_it
     assert [[data for _, data in batch] for batch in printed(aws, "/aws/lambda/paused", "BATCH")] == [
         ["waiting"]
     ]
+
+
+def test_given_an_idle_stream_when_time_passes_then_its_poller_backs_off_and_a_put_still_wakes_it(
+    aws, lambda_runtime, tmp_path, stream_arn
+):
+    # given: a mapping on a stream nobody writes to, and the poller's own client counting its ListShards
+    list_shards: list[float] = []
+    poller_client = lambda_runtime.session.client("kinesis", aws.region)
+    poller_client.meta.events.register(
+        "before-call.kinesis.ListShards", lambda **_: list_shards.append(time.monotonic())
+    )
+    arn = create_function(aws, "consumer", handler_zip(tmp_path, PARTIAL_FAILURE_HANDLER))
+    _map(aws, arn, stream_arn, BatchSize=10)
+
+    # when: three seconds pass without a put
+    time.sleep(3.0)
+    idle_polls = len(list_shards)
+
+    # then: the poller waited longer after each idle pass (at a fixed 0.05 s it polls ~60 times)
+    assert 2 <= idle_polls <= 10, list_shards
+    gaps = [b - a for a, b in itertools.pairwise(list_shards)]
+    assert gaps[-1] > 4 * gaps[0], gaps
+
+    # and: a record put now is still delivered, because the put wakes the poller
+    seqs = _put(aws, "after a quiet spell")
+    deadline = time.monotonic() + 15
+    while not printed(aws, "/aws/lambda/consumer", "BATCH") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert printed(aws, "/aws/lambda/consumer", "BATCH") == [[[seqs[0], "after a quiet spell"]]]
