@@ -117,7 +117,8 @@ class MappingPoller(threading.Thread):
 class KinesisPoller(MappingPoller):
     def __init__(self, runtime: PollingRuntime, mapping: MappingSpec) -> None:
         super().__init__(runtime, mapping)
-        self._client = runtime.session.client("kinesis", mapping.region)
+        # the stream is in the mapping's account: its administrator reads it, as Lambda does there
+        self._client = runtime.session.for_account(mapping.account_id).client("kinesis", mapping.region)
         #: shard id -> the sequence number after which unread records start (None: AT_TIMESTAMP)
         self._after: dict[str, int | None] = {}
         self._latest = runtime.take_positions(mapping.uuid)
@@ -279,7 +280,7 @@ class KinesisPoller(MappingPoller):
 class SqsPoller(MappingPoller):
     def __init__(self, runtime: PollingRuntime, mapping: MappingSpec) -> None:
         super().__init__(runtime, mapping)
-        self._client = runtime.session.client("sqs", mapping.region)
+        self._client = runtime.session.for_account(mapping.account_id).client("sqs", mapping.region)
         self._queue_url: str | None = None
         moto_hooks.detach_sqs_mapping(mapping.uuid)  # a mapping made before the runtime was installed
 

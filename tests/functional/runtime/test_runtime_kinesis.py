@@ -195,3 +195,26 @@ def test_given_an_idle_stream_when_time_passes_then_its_poller_backs_off_and_a_p
     while not printed(aws, "/aws/lambda/consumer", "BATCH") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert printed(aws, "/aws/lambda/consumer", "BATCH") == [[[seqs[0], "after a quiet spell"]]]
+
+
+def test_given_a_mapping_in_a_tenants_own_account_when_records_arrive_then_its_function_gets_them(
+    aws, lambda_runtime, tmp_path
+):
+    # given: stream, function and mapping in another account (a tenant with its own account_id)
+    from tenantml.emulator.iam_enforcement import ensure_admin
+
+    ensure_admin("111122223333")  # as applying a tenant's stack in its account does
+    other = aws.for_account("111122223333")
+    kinesis = other.client("kinesis")
+    kinesis.create_stream(StreamName=STREAM, ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName=STREAM)["StreamDescriptionSummary"]["StreamARN"]
+    assert arn.split(":")[4] == "111122223333"
+    function = create_function(other, "consumer", handler_zip(tmp_path, PARTIAL_FAILURE_HANDLER))
+    _map(other, function, arn, BatchSize=10)
+
+    # when
+    seqs = _put(other, "r1", "r2")
+    assert lambda_runtime.wait_idle(15)
+
+    # then: the poller read the stream in its own account and delivered the records
+    assert printed(other, "/aws/lambda/consumer", "BATCH") == [[[seqs[0], "r1"], [seqs[1], "r2"]]]
