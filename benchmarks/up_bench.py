@@ -31,11 +31,11 @@ STAGES = (
     ("bootstrap", re.compile(r"^bootstrapping ")),
     ("apply", re.compile(r"^applying ")),
     ("lifecycle (after the image push)", re.compile(r"^run sample lifecycle")),
-    ("training set built", re.compile(r"point-in-time training set of ")),
+    ("training set built", re.compile(r"^\S+: point-in-time training set of ")),
     ("serve", re.compile(r"^serve champions")),
     ("ready", re.compile(r"^tenantml is up in ")),
 )
-_DONE = re.compile(r"^(\S+): pipeline step Done")
+_STEP = re.compile(r"^(\S+): pipeline step (\S+)")
 
 
 def run_once(tenants: Path) -> dict[str, float]:
@@ -67,8 +67,8 @@ def run_once(tenants: Path) -> dict[str, float]:
             for stage, pattern in STAGES:
                 if stage not in marks and pattern.search(text):
                     marks[stage] = now
-            if done := _DONE.match(text):
-                marks[f"{done.group(1)} pipeline done"] = now
+            if step := _STEP.match(text):
+                marks[f"{step.group(1)} {step.group(2)}"] = now
         process.wait()
         if process.returncode or "ready" not in marks:
             raise SystemExit(f"up exited {process.returncode} before it was ready")
@@ -81,13 +81,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="up-bench-tenants-") as tmp:
-        tenants = Path(tmp)
+        # the platform settings sit beside the tenants directory, as in the repository
+        tenants = Path(tmp) / "tenants"
+        tenants.mkdir()
         names = (
             args.only.split(",") if args.only else [p.stem for p in sorted((ROOT / "tenants").glob("*.yaml"))]
         )
         for name in names:
             shutil.copy(ROOT / "tenants" / f"{name}.yaml", tenants / f"{name}.yaml")
-        shutil.copy(ROOT / "platform.yaml", tenants / "platform.yaml")
+        shutil.copy(ROOT / "platform.yaml", Path(tmp) / "platform.yaml")
         print(f"tenants: {', '.join(names)}; load average {os.getloadavg()[0]:.2f}")
         for round_ in range(args.rounds):
             marks = run_once(tenants)
