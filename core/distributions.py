@@ -33,14 +33,29 @@ def packages_distributions() -> Mapping[str, list[str]]:
     owners: dict[str, list[str]] = defaultdict(list)
     for dist in importlib.metadata.distributions():
         name = name_and_version(dist)[0]
-        tops = (dist.read_text("top_level.txt") or "").split() or {
+        tops = (dist.read_text("top_level.txt") or "").split() or _record_tops(dist)
+        for top in tops:
+            owners[top].append(name)
+    return dict(owners)
+
+
+def _record_tops(dist: importlib.metadata.Distribution) -> set[str]:
+    """The top-level modules of ``dist``'s ``.py`` files, read from ``RECORD`` as text: ``dist.files``
+    builds a path object per file (most of a synthesis' layer time, for thousands of files)."""
+    record = dist.read_text("RECORD")
+    if record is None:  # no RECORD (an egg-info install): importlib's own listing
+        return {
             file.parts[0] if len(file.parts) > 1 else file.with_suffix("").name
             for file in dist.files or ()
             if file.suffix == ".py"
         }
-        for top in tops:
-            owners[top].append(name)
-    return dict(owners)
+    tops = set()
+    for line in record.splitlines():
+        path = line.split(",", 1)[0].strip('"')
+        if path.endswith(".py"):
+            head, sep, _ = path.partition("/")
+            tops.add(head if sep else path[:-3])
+    return tops
 
 
 __all__ = ["name_and_version", "packages_distributions"]
