@@ -137,7 +137,7 @@ def apply(
             problems, headline=f"the offline rows of tenant {target.spec.name} would not read under the views"
         )
     if outputs is None and endpoint_url is None:
-        _apply_to_running_emulator(target.spec.name, tenants, out, platform)
+        _apply_to_running_emulator(target.spec, tenants, out, platform)
     else:
         console.print(
             "[dim]not the running emulator: the stack registers views when it is deployed "
@@ -168,15 +168,13 @@ def apply(
         )
 
 
-def _apply_to_running_emulator(tenant: str, tenants: Path, out: Path, platform: Path | None) -> None:
-    from core.spec import load_specs
+def _apply_to_running_emulator(spec: Any, tenants: Path, out: Path, platform: Path | None) -> None:
     from tenantml.emulator.commands import apply_tenants
     from tenantml.synthesis import synth as synth_stacks
 
     running = require_running()
-    specs = load_specs(tenants, only=tenant)
-    synth_stacks(specs, out, load_platform_for(tenants, platform))
-    for applied in apply_tenants(out, [tenant], running.state_dir, running.endpoint):
+    synth_stacks([spec], out, load_platform_for(tenants, platform))
+    for applied in apply_tenants(out, [spec.name], running.state_dir, running.endpoint):
         console.print(
             f"{applied.tenant}: stack applied, {len(applied.result.applied)} change(s) "
             f"({applied.result.plan.summary()})",
