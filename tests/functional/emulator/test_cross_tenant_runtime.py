@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
+from role_support import role_client
 
 from tenantml.emulator import commands, iam_enforcement, server
 from tenantml.emulator.session import EMULATOR_ACCOUNT_ID
@@ -40,15 +40,7 @@ def tenants(
 
 def _client(endpoint: str, outputs: dict[str, Any], role: str, service: str, region: str) -> Any:
     """A client signing as the tenant's ``role`` role (credentials from the emulator's STS)."""
-    creds = iam_enforcement.role_credentials(outputs[f"{role}_role_arn"], f"test-{role}", region)
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint,
-        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=creds["AWS_SESSION_TOKEN"],
-    )
+    return role_client(endpoint, outputs[f"{role}_role_arn"], service, region, session_name=f"test-{role}")
 
 
 def _code(call: Callable[[], Any]) -> str | None:

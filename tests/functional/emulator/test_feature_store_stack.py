@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
+from role_support import role_client
 from wait_support import wait_until
 
 from core.spec import load_specs
@@ -70,14 +70,12 @@ def shop(
 
 
 def _as_role(shop: dict[str, Any], role: str, service: str) -> Any:
-    creds = iam_enforcement.role_credentials(shop["outputs"][f"{role}_role_arn"], f"test-{role}", REGION)
-    return boto3.client(
+    return role_client(
+        shop["aws"].endpoint,
+        shop["outputs"][f"{role}_role_arn"],
         service,
-        region_name=REGION,
-        endpoint_url=shop["aws"].endpoint,
-        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=creds["AWS_SESSION_TOKEN"],
+        REGION,
+        session_name=f"test-{role}",
     )
 
 
