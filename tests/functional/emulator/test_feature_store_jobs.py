@@ -11,25 +11,18 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from role_support import role_client
+from shop_support import applied_shop, as_role
 from wait_support import wait_until
 
-from core.spec import load_specs
 from pipelines.features.ingest import ingest_landed
 from pipelines.features.online import OnlineStore
 from pipelines.features.registry import compare_registry, offline_compatibility
-from tenantml.emulator import commands, iam_enforcement, jobs, server
-from tenantml.emulator.images import push_local_image
-from tenantml.synthesis import synth
+from tenantml.emulator import server
 
-ROOT = Path(__file__).resolve().parents[3]
-TENANTS = ROOT / "tenants"
-REGION = "eu-west-1"
 JOB_TIMEOUT_S = 300
 
 
@@ -37,42 +30,8 @@ JOB_TIMEOUT_S = 300
 def shop(
     emulator: server.EmulatorServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    from tenantml.emulator.runtime import install, uninstall
-
-    server.reset(emulator.endpoint)
-    (spec,) = load_specs(TENANTS, only="shop")
-    work = tmp_path_factory.mktemp("shop-jobs")
-    previous = iam_enforcement.set_enforced(True)
-    install(emulator.endpoint, REGION, code_cache_dir=work / "code")
-    jobs.install(emulator.endpoint)
-    try:
-        synth([spec], work / "out")
-        aws = server.make_session(emulator.endpoint, REGION)
-        (applied,) = commands.apply_tenants(work / "out", ["shop"], work / "state", aws)
-        admin = aws.for_account(spec.account_id)
-        push_local_image(
-            admin.client("ecr", REGION), applied.outputs["image_repository_name"], spec.image_tag
-        )
-        yield {
-            "spec": spec,
-            "outputs": applied.outputs,
-            "aws": aws,
-            "admin": lambda s: admin.client(s, REGION),
-        }
-    finally:
-        jobs.uninstall(timeout=10)
-        uninstall(timeout=10)
-        iam_enforcement.set_enforced(previous)
-
-
-def _as_role(shop: dict[str, Any], role: str, service: str) -> Any:
-    return role_client(
-        shop["aws"].endpoint,
-        shop["outputs"][f"{role}_role_arn"],
-        service,
-        REGION,
-        session_name=f"test-{role}",
-    )
+    with applied_shop(emulator.endpoint, tmp_path_factory.mktemp("shop-jobs"), push_image=True) as shop:
+        yield shop
 
 
 def _finished_job(shop: dict[str, Any], view_label: str, known: set[str]) -> dict[str, Any]:
@@ -129,7 +88,7 @@ def test_landed_rows_are_ingested_and_materialized_by_the_job_and_served_back(sh
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="feature-store/customer_stats/")["Contents"]
     assert listed and all("/event_date=" in o["Key"] for o in listed)
     # and the serving role reads each customer's latest (corrected) values online
-    online = OnlineStore(_as_role(shop, "serving", "dynamodb"), shop["outputs"]["features_table_name"])
+    online = OnlineStore(as_role(shop, "serving", "dynamodb"), shop["outputs"]["features_table_name"])
     view = shop["spec"].features.view("customer_stats")
     c1, c2 = online.get(view, [{"customer_id": "c1"}, {"customer_id": "c2"}])
     assert (c1["orders_30d"], c1["spend_30d"], c1["segment"], c1["is_member"]) == (6, 61.5, "loyal", True)
@@ -171,7 +130,7 @@ def test_a_bad_landed_file_fails_its_job_naming_the_problem_and_writes_nothing(s
     assert "orders_30d" in job["FailureReason"] and "FeatureDataError" in job["FailureReason"]
     after = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="feature-store/").get("Contents", [])}
     assert after == before
-    online = OnlineStore(_as_role(shop, "serving", "dynamodb"), shop["outputs"]["features_table_name"])
+    online = OnlineStore(as_role(shop, "serving", "dynamodb"), shop["outputs"]["features_table_name"])
     assert online.get(shop["spec"].features.view("customer_stats"), [{"customer_id": "c9"}]) == [None]
     # and the people subscribed to the tenant's alerts hear of it once, with the job and the reason
     (alert,) = wait_until(alerts, timeout=30, interval=0.3, message="no alert reached the alerts topic")
@@ -212,7 +171,7 @@ def _changed(view: Any, **changes: Any) -> Any:
 
 def test_the_catalog_holds_each_view_as_the_spec_declares_it_and_names_what_differs(shop) -> None:
     # given: the applied stack, read as the jobs' role; one view changed in a spec, one never deployed
-    glue = _as_role(shop, "training", "glue")
+    glue = as_role(shop, "training", "glue")
     database = shop["outputs"]["features_glue_database"]
     customer, merchant = (shop["spec"].features.view(n) for n in ("customer_stats", "merchant_risk"))
     longer = _changed(customer, ttl_hours=72)
@@ -234,7 +193,7 @@ def test_the_catalog_holds_each_view_as_the_spec_declares_it_and_names_what_diff
 
 def test_offline_rows_must_stay_readable_under_a_changed_view(shop) -> None:
     # given: validated rows of merchant_risk in the offline store (read back as the jobs' role)
-    s3, admin_s3 = _as_role(shop, "training", "s3"), shop["admin"]("s3")
+    s3, admin_s3 = as_role(shop, "training", "s3"), shop["admin"]("s3")
     bucket = shop["outputs"]["data_bucket_name"]
     merchant = shop["spec"].features.view("merchant_risk")
     now = datetime.now(UTC).replace(microsecond=0)

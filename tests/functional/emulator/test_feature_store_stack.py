@@ -2,8 +2,7 @@
 Glue catalog exist as synthesized, each workload role reaches exactly its part of them, landed
 feature data and the schedule each start a ``features`` processing job, and destroy removes it all.
 
-The tenant is the example tenant ``tenants/shop.yaml`` (two views); the
-example tenants in ``tenants/`` have none.
+The tenant is the example tenant ``tenants/shop.yaml`` (two views); churn and fraud have none.
 """
 
 from __future__ import annotations
@@ -11,27 +10,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from role_support import role_client
+from shop_support import applied_shop, as_role
 from wait_support import wait_until
 
-from core.spec import load_specs
-from tenantml.emulator import commands, iam_enforcement, jobs, server
+from tenantml.emulator import commands, server
 from tenantml.emulator.apply import HandlerContexts
 from tenantml.emulator.eventbridge import Scheduler
 from tenantml.emulator.graph import load_document
 from tenantml.emulator.resources import HANDLERS
 from tenantml.emulator.resources.reads import claimed
 from tenantml.emulator.state import load_state
-from tenantml.synthesis import synth
 
-ROOT = Path(__file__).resolve().parents[3]
-TENANTS = ROOT / "tenants"
-REGION = "eu-west-1"
 DATABASE = "tenantml_shop_dev_features"
 FEATURE_TYPES = ("aws_dynamodb_table", "aws_glue_catalog_database", "aws_glue_catalog_table")
 
@@ -40,43 +33,10 @@ FEATURE_TYPES = ("aws_dynamodb_table", "aws_glue_catalog_database", "aws_glue_ca
 def shop(
     emulator: server.EmulatorServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    """shop synthesized and applied with IAM enforced, its functions running in the Lambda runtime and
-    its jobs recorded by the job runner (which keeps a job's Environment; no image is pushed, so a
-    features job fails at its image pull: these tests are about what starts it, not its command)."""
-    from tenantml.emulator.runtime import install, uninstall
-
-    server.reset(emulator.endpoint)
-    (spec,) = load_specs(TENANTS, only="shop")
-    work = tmp_path_factory.mktemp("shop")
-    previous = iam_enforcement.set_enforced(True)
-    install(emulator.endpoint, REGION, code_cache_dir=work / "code")
-    jobs.install(emulator.endpoint)
-    try:
-        synth([spec], work / "out")
-        aws = server.make_session(emulator.endpoint, REGION)
-        (applied,) = commands.apply_tenants(work / "out", ["shop"], work / "state", aws)
-        admin = aws.for_account(spec.account_id)
-        yield {
-            "outputs": applied.outputs,
-            "out": work / "out",
-            "state": work / "state",
-            "aws": aws,
-            "admin": lambda service: admin.client(service, REGION),
-        }
-    finally:
-        jobs.uninstall(timeout=10)
-        uninstall(timeout=10)
-        iam_enforcement.set_enforced(previous)
-
-
-def _as_role(shop: dict[str, Any], role: str, service: str) -> Any:
-    return role_client(
-        shop["aws"].endpoint,
-        shop["outputs"][f"{role}_role_arn"],
-        service,
-        REGION,
-        session_name=f"test-{role}",
-    )
+    """Its jobs are recorded by the job runner (which keeps a job's Environment); no image is pushed,
+    so a features job fails at its image pull: these tests are about what starts it, not its command."""
+    with applied_shop(emulator.endpoint, tmp_path_factory.mktemp("shop"), push_image=False) as shop:
+        yield shop
 
 
 def _error(call: Callable[[], Any]) -> tuple[str, str] | None:
@@ -146,7 +106,7 @@ def test_given_the_serving_role_then_it_reads_the_online_table_but_neither_write
     admin.put_item(
         TableName=table, Item={"pk": {"S": "customer_stats#customer_id=c1"}, "orders_30d": {"N": "3"}}
     )
-    serving = _as_role(shop, "serving", "dynamodb")
+    serving = as_role(shop, "serving", "dynamodb")
     key = {"pk": {"S": "customer_stats#customer_id=c1"}}
 
     # when / then: its own table is read in a batch, and one key alone (the online store's GetItem)
@@ -172,16 +132,16 @@ def test_given_the_serving_role_then_it_reads_the_online_table_but_neither_write
 def test_given_the_training_role_then_it_reads_the_catalog_and_writes_the_online_table_and_serving_cannot_read_the_catalog(
     shop,
 ) -> None:
-    training = _as_role(shop, "training", "glue")
+    training = as_role(shop, "training", "glue")
     table = training.get_table(DatabaseName=DATABASE, Name="customer_stats")["Table"]
     assert table["Parameters"]["projection.enabled"] == "true"
     training.get_partitions(DatabaseName=DATABASE, TableName="customer_stats")
-    _as_role(shop, "training", "dynamodb").put_item(
+    as_role(shop, "training", "dynamodb").put_item(
         TableName=shop["outputs"]["features_table_name"], Item={"pk": {"S": "_watermark#customer_stats"}}
     )
 
     code, message = _error(
-        lambda: _as_role(shop, "serving", "glue").get_table(DatabaseName=DATABASE, Name="customer_stats")
+        lambda: as_role(shop, "serving", "glue").get_table(DatabaseName=DATABASE, Name="customer_stats")
     )
     assert code == "AccessDeniedException" and "glue:GetTable" in message
 
