@@ -16,12 +16,12 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import pyarrow as pa
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.model_selection import train_test_split
 
 from core.errors import DatasetNotFoundError, DatasetTooLargeError, DataValidationError, Problem
 from core.spec import ModelSpec, ProblemType
+from pipelines.data.s3_read import read_pinned
 from pipelines.data.uris import parse_s3_uri
 
 FileFormat = Literal["parquet", "csv"]
@@ -175,28 +175,15 @@ def _read_local(path: Path, max_bytes: int) -> bytes:
 
 def _read_s3(s3: Any, uri: str, max_bytes: int) -> tuple[bytes, str | None]:
     bucket, key = parse_s3_uri(uri)
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NoSuchBucket"}:
-            raise DatasetNotFoundError([Problem(uri, "S3 object does not exist")]) from err
-        raise
-    size = int(head["ContentLength"])
-    if size > max_bytes:
-        raise DatasetTooLargeError([_too_large(uri, size, max_bytes)])
-    version_id = head.get("VersionId")
-    if version_id == "null":  # what S3 reports for objects written before versioning was enabled
-        version_id = None
-    # pin the read to what HeadObject described, so the size check and the hash cover one object
-    pin = {"VersionId": version_id} if version_id else {"IfMatch": head["ETag"]}
-    body = s3.get_object(Bucket=bucket, Key=key, **pin)["Body"]
-    try:
-        data = body.read(max_bytes + 1)
-    finally:
-        body.close()
-    if len(data) > max_bytes:
-        raise DatasetTooLargeError([_too_large(uri, len(data), max_bytes)])
-    return data, version_id
+    pinned = read_pinned(
+        s3,
+        bucket,
+        key,
+        max_bytes,
+        missing=lambda: DatasetNotFoundError([Problem(uri, "S3 object does not exist")]),
+        too_large=lambda size: DatasetTooLargeError([_too_large(uri, size, max_bytes)]),
+    )
+    return pinned.data, pinned.version_id
 
 
 def _detect_format(name: str, data: bytes) -> FileFormat:

@@ -15,9 +15,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from botocore.exceptions import ClientError
 
 from core.errors import FeatureDataError, Problem
+from pipelines.data.s3_read import read_pinned
 
 #: a landed file is parsed in memory on the ingesting Lambda or job; larger feeds are split
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -50,28 +50,17 @@ class LandedObject:
 
 def read_landed_object(s3: Any, bucket: str, key: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LandedObject:
     uri = f"s3://{bucket}/{key}"
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NoSuchBucket"}:
-            raise FeatureDataError([Problem(uri, "the landed object does not exist")]) from err
-        raise
-    size = int(head["ContentLength"])
-    if size > max_bytes:
-        raise FeatureDataError([_too_large(uri, size, max_bytes)])
-    version_id = head.get("VersionId")
-    if version_id in (None, "null"):  # "null": written before versioning was enabled
-        pin, version = {"IfMatch": head["ETag"]}, head["ETag"].strip('"')
-    else:
-        pin, version = {"VersionId": version_id}, version_id
-    body = s3.get_object(Bucket=bucket, Key=key, **pin)["Body"]
-    try:
-        data = body.read(max_bytes + 1)
-    finally:
-        body.close()
-    if len(data) > max_bytes:
-        raise FeatureDataError([_too_large(uri, len(data), max_bytes)])
-    return LandedObject(bucket=bucket, key=key, version=version, data=data)
+    pinned = read_pinned(
+        s3,
+        bucket,
+        key,
+        max_bytes,
+        missing=lambda: FeatureDataError([Problem(uri, "the landed object does not exist")]),
+        too_large=lambda size: FeatureDataError([_too_large(uri, size, max_bytes)]),
+    )
+    # an object written before versioning is named by its ETag
+    version = pinned.version_id or pinned.etag.strip('"')
+    return LandedObject(bucket=bucket, key=key, version=version, data=pinned.data)
 
 
 def parse_landed(landed: LandedObject) -> pa.Table:
