@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from model_support import quick_logistic
 from sklearn.datasets import load_breast_cancer
 from wait_support import wait_until
 
@@ -21,7 +21,7 @@ from pipelines.registry.factory import open_registry
 from pipelines.registry.interface import CHAMPION, ApprovalStatus
 from pipelines.registry.lineage import Lineage, new_run_id
 from pipelines.serving.rollout_policy import RolloutPolicy
-from pipelines.training.train import MODEL_FILENAME, TrainingConfig, save_model, train_model
+from pipelines.training.train import MODEL_FILENAME, save_model
 from tenantml.emulator import commands, iam_enforcement
 from tenantml.lifecycle import serve_champions
 from tenantml.synthesis import synth
@@ -42,17 +42,7 @@ def enforced(aws) -> Iterator[object]:
 def _model_dirs(tmp_path: Path) -> tuple[Path, Path]:
     """A small real model for the breast cancer features, and a copy whose pickle is garbage."""
     frame = load_breast_cancer(as_frame=True).frame
-    config = TrainingConfig(
-        problem="classification",
-        target="target",
-        primary_metric="roc_auc",
-        estimator="logistic_regression",
-        n_trials=1,
-        cv_folds=2,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trained = train_model(frame, config, initial_params=[{"C": 1.0, "class_weight": None}])
+    trained = quick_logistic(frame)
     good = save_model(trained, tmp_path / "good")
     broken = tmp_path / "broken"
     shutil.copytree(good, broken)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Self
 import boto3
 import httpx
 import pytest
+from model_support import quick_logistic
 from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
 from starlette.applications import Starlette
@@ -30,7 +30,7 @@ from pipelines.serving.config import ServerConfig
 from pipelines.serving.loader import DirectorySource
 from pipelines.serving.router import RolloutRouter, create_router_app
 from pipelines.serving.runner import ThreadedServer
-from pipelines.training.train import TrainedModel, TrainingConfig, save_model, train_model
+from pipelines.training.train import TrainedModel, save_model
 
 REGION = "eu-west-1"
 GROUP = "tenantml-acme-dev-default"
@@ -40,17 +40,7 @@ IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tenantml-serving:1.0"
 @pytest.fixture(scope="session")
 def trained() -> tuple[TrainedModel, list[list[float]]]:
     frame = load_breast_cancer(as_frame=True).frame
-    config = TrainingConfig(
-        problem="classification",
-        target="target",
-        primary_metric="roc_auc",
-        estimator="logistic_regression",
-        n_trials=1,
-        cv_folds=2,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = train_model(frame, config, initial_params=[{"C": 1.0, "class_weight": None}])
+    model = quick_logistic(frame)
     return model, frame[model.metadata.feature_names].head(5).to_numpy().tolist()
 
 

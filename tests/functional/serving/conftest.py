@@ -12,6 +12,7 @@ import boto3
 import httpx
 import pandas as pd
 import pytest
+from model_support import quick_logistic
 from sklearn.datasets import load_breast_cancer
 
 from pipelines.inference_log.decoding import InferenceRecord, decode_stream_record
@@ -99,17 +100,7 @@ def cancer() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def logistic(cancer: pd.DataFrame) -> TrainedModel:
-    config = TrainingConfig(
-        problem="classification",
-        target="target",
-        primary_metric="roc_auc",
-        estimator="logistic_regression",
-        n_trials=1,
-        cv_folds=2,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return train_model(cancer, config, initial_params=[{"C": 1.0, "class_weight": None}])
+    return quick_logistic(cancer)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ the online store (moto's DynamoDB on the emulator's server), a real uvicorn serv
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 import pytest
+from model_support import quick_logistic
 from wait_support import wait_until
 
 from core.feature_spec import FeatureViewSpec
@@ -24,7 +24,7 @@ from pipelines.features.online import OnlineStore
 from pipelines.serving.config import FeatureLookupConfig, InferenceLogConfig, ServerConfig
 from pipelines.serving.loader import DirectorySource
 from pipelines.serving.runner import ThreadedServer
-from pipelines.training.train import TrainingConfig, save_model, train_model
+from pipelines.training.train import save_model
 
 REGION = "eu-west-1"
 TABLE = "tenantml-acme-dev-features"
@@ -67,17 +67,7 @@ def view_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         }
     )
     frame["target"] = ((frame.sessions_7d > 10) | (frame.amount > 120)).astype(int)
-    config = TrainingConfig(
-        problem="classification",
-        target="target",
-        primary_metric="roc_auc",
-        estimator="logistic_regression",
-        n_trials=1,
-        cv_folds=2,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trained = train_model(frame, config, initial_params=[{"C": 1.0, "class_weight": None}])
+    trained = quick_logistic(frame)
     return save_model(trained, tmp_path_factory.mktemp("views") / "model")
 
 
