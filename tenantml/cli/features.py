@@ -103,6 +103,18 @@ def training_set(
     )
 
 
+def _deployed(target: Any, value: str | None, output: str) -> str:
+    """``value``, the feature store's ``output`` of the tenant's stack, or an error saying to deploy it."""
+    from core.errors import FeatureStoreConfigError
+
+    if not value:
+        raise FeatureStoreConfigError(
+            f"the outputs of tenant {target.spec.name} ({target.source}) have no {output}: "
+            "deploy the stack (or run `tenantml up`) with the feature views in its spec"
+        )
+    return value
+
+
 # --- tenantml features apply --------------------------------------------------------------------
 
 
@@ -143,12 +155,7 @@ def apply(
             "[dim]not the running emulator: the stack registers views when it is deployed "
             "(cdktf deploy); checking the registry as it is[/]"
         )
-    database = target.resources.features_database
-    if not database:
-        raise FeatureStoreConfigError(
-            f"the outputs of tenant {target.spec.name} ({target.source}) have no features_glue_database: "
-            "deploy the stack with the feature views in its spec"
-        )
+    database = _deployed(target, target.resources.features_database, "features_glue_database")
     glue = target.session.client("glue", region_name=target.region, endpoint_url=target.endpoint)
     with acting_as("features apply", FEATURES, target.role_arn):
         registrations = compare_registry(glue, database, views)
@@ -229,7 +236,7 @@ def materialize(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from core.errors import FeatureStoreConfigError, UsageError
+    from core.errors import UsageError
     from pipelines.features.materialization import materialize_views
     from pipelines.features.offline import OfflineStore
     from pipelines.features.online import OnlineStore
@@ -248,11 +255,7 @@ def materialize(
             f"tenant {target.spec.name} declares no feature view {', '.join(unknown) or '(none at all)'} "
             f"(declared: {', '.join(declared) or 'none'})"
         )
-    if not target.resources.features_table:
-        raise FeatureStoreConfigError(
-            f"the outputs of tenant {target.spec.name} ({target.source}) have no features_table_name: "
-            "deploy the stack (or run `tenantml up`) with the feature views in its spec"
-        )
+    _deployed(target, target.resources.features_table, "features_table_name")
     chosen = [declared[name] for name in (view or list(declared))]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with (
@@ -345,7 +348,7 @@ def get(
     endpoint_url: EndpointUrl = None,
 ) -> None:
     """Look entities up in the online store: one JSON object per entity (exit code 3 if one has no live row)."""
-    from core.errors import FeatureNotFoundError, FeatureStoreConfigError, UsageError
+    from core.errors import FeatureNotFoundError, UsageError
     from pipelines.features.online import OnlineStore, typed_entity
     from tenantml.cli.pipeline import resolve_target
     from tenantml.workload_roles import SERVING, acting_as
@@ -359,12 +362,7 @@ def get(
         raise UsageError(
             f"tenant {target.spec.name} declares no feature view {view!r} (declared: {declared})"
         ) from None
-    table = target.resources.features_table
-    if not table:
-        raise FeatureStoreConfigError(
-            f"the outputs of tenant {target.spec.name} ({target.source}) have no features_table_name: "
-            "deploy the stack (or run `tenantml up`) with the feature views in its spec"
-        )
+    table = _deployed(target, target.resources.features_table, "features_table_name")
     lookups = parse_entity_options(view_spec, entity)
     with acting_as("features get", SERVING, target.role_arn):
         client = target.session.client("dynamodb", region_name=target.region, endpoint_url=target.endpoint)
