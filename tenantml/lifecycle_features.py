@@ -11,6 +11,7 @@ up by entity key; its bake probes send entity keys only.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -51,8 +52,6 @@ def wait_for_processing_job(sagemaker: Any, name: str, *, timeout: float) -> dic
 
 
 def _started_jobs(history: list[Any]) -> list[str]:
-    import json
-
     names: list[str] = []
     for result in history:
         if not result.failed:
