@@ -18,7 +18,10 @@ and the job then runs in the background the way SageMaker documents it:
   channel under ``input/data/<channel>/``; processing inputs land at their ``LocalPath``;
 - the command is the image's entry point run from this checkout with the emulator's interpreter
   (``sys.executable -m pipelines.container ...``, see :mod:`tenantml.emulator.images`), in its own
-  process group, with cwd = the project root; any other entry point fails the job;
+  process group, with cwd = the project root; any other entry point fails the job. The process is
+  forked from a zygote that has the image's third-party libraries imported already
+  (:mod:`tenantml.emulator.job_zygote`: 2 s of imports saved per job, the same process otherwise),
+  or started cold when the job's environment changes what those imports read;
 - stdout and stderr go to CloudWatch Logs (``/aws/sagemaker/TrainingJobs`` or ``ProcessingJobs``,
   stream ``<job name>/algo-1-<epoch>``) while the job runs;
 - ``StoppingCondition.MaxRuntimeInSeconds`` ends the job (SIGTERM, then SIGKILL after a grace);
@@ -56,11 +59,14 @@ from typing import Any, Literal
 from core.errors import EmulatorError
 from core.sagemaker_paths import OPT_ML, OPT_ML_ENV
 from tenantml.emulator.images import ENTRYPOINT, PROJECT_ROOT, parse_image_uri
+from tenantml.emulator.job_zygote import ZygoteChild, ZygoteClient, ZygoteError
 from tenantml.emulator.session import aws_env, is_in_process
 
 log = logging.getLogger("tenantml.emulator.jobs")
 
 JobKind = Literal["training", "processing"]
+#: a job's container process: forked warm from the zygote, or started cold
+JobProcess = subprocess.Popen[bytes] | ZygoteChild
 LOG_GROUPS: Mapping[str, str] = {
     "training": "/aws/sagemaker/TrainingJobs",
     "processing": "/aws/sagemaker/ProcessingJobs",
@@ -90,7 +96,9 @@ class Job:
     region: str
     request: dict[str, Any]
     record: Any
-    process: subprocess.Popen[bytes] | None = None
+    process: JobProcess | None = None
+    #: whether its process was forked from the zygote (None before it started)
+    warm: bool | None = None
     stop_requested: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -126,6 +134,16 @@ class Job:
 
 
 # --- what a job's status looks like in moto's record ------------------------------------------
+
+
+#: what the Dockerfile sets in the image: logs as they come, no bytecode written
+_IMAGE_ENVIRONMENT = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _base_environment() -> dict[str, str]:
+    """What every job's process environment starts from, before the job's own variables."""
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if key in os.environ}
+    return {**env, **_IMAGE_ENVIRONMENT}
 
 
 def _now() -> datetime:
@@ -285,8 +303,12 @@ class JobRunner:
         python: str | None = None,
         stop_grace: float = DEFAULT_STOP_GRACE,
         project_root: Path = PROJECT_ROOT,
+        warm: bool = True,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        #: fork job processes from a zygote with the image's libraries imported (:mod:`.job_zygote`)
+        self.warm = warm
+        self._zygote: ZygoteClient | None = None
         self.max_concurrent = max_concurrent
         self.python = python or sys.executable
         self.stop_grace = stop_grace
@@ -311,6 +333,8 @@ class JobRunner:
                     self._own_work_dir = tempfile.TemporaryDirectory(prefix="tenantml-jobs-")
                     self._work_dir = Path(self._own_work_dir.name)
                 self._stopping.clear()
+                if self.warm and self._zygote is None:
+                    self._zygote = ZygoteClient(self.python, self._work_dir, _base_environment()).start()
                 self._executor = ThreadPoolExecutor(
                     max_workers=self.max_concurrent, thread_name_prefix="tenantml-sagemaker-job"
                 )
@@ -328,6 +352,9 @@ class JobRunner:
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
         self.wait_idle(timeout)
+        zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close()
         if self._own_work_dir is not None:
             self._own_work_dir.cleanup()
             self._own_work_dir = None
@@ -578,14 +605,11 @@ class JobRunner:
                 ).mkdir(parents=True, exist_ok=True)
 
     def _environment(self, job: Job, root: Path, credentials: dict[str, str]) -> dict[str, str]:
-        env = {
-            key: os.environ[key] for key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if key in os.environ
-        }
+        env = _base_environment()
         env.update({str(k): str(v) for k, v in (job.request.get("Environment") or {}).items()})
         env.update(aws_env(self.endpoint, job.region, credentials))
         env[OPT_ML_ENV] = str(root)
-        env["PYTHONUNBUFFERED"] = "1"  # as the Dockerfile sets: logs as they come
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.update(_IMAGE_ENVIRONMENT)
         if job.kind == "training":
             env["TRAINING_JOB_NAME"] = job.name
             env["TRAINING_JOB_ARN"] = str(job.record.arn)
@@ -604,16 +628,8 @@ class JobRunner:
         started: float,
     ) -> tuple[str, str, str] | None:
         """Run the container; None when it exited 0, else (status, secondary status, reason)."""
-        process = subprocess.Popen(
-            command,
-            cwd=self.project_root,
-            env=self._environment(job, root, credentials),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: a stop kills what it started too
-        )
-        job.process = process
+        process = self._start_process(command, self._environment(job, root, credentials))
+        job.process, job.warm = process, isinstance(process, ZygoteChild)
         reader = threading.Thread(target=logs.pump, args=(process,), daemon=True, name=f"job-log-{job.name}")
         reader.start()
         deadline = started + job.max_runtime
@@ -653,6 +669,23 @@ class JobRunner:
         if not reason:
             reason = f"AlgorithmError: the container ({' '.join(job.command())}) exited with exit code {code}"
         return ("Failed", "Failed", reason)
+
+    def _start_process(self, command: list[str], env: dict[str, str]) -> JobProcess:
+        zygote = self._zygote
+        if zygote is not None and not zygote.needs_cold_start(env):
+            try:
+                return zygote.spawn(command[2], command[3:], env=env, cwd=self.project_root)
+            except ZygoteError as err:
+                log.warning("starting the job's process cold: %s", err)
+        return subprocess.Popen(
+            command,
+            cwd=self.project_root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a stop kills what it started too
+        )
 
     def _terminate(self, job: Job) -> None:
         process = job.process
@@ -726,7 +759,7 @@ class _JobLog:
         with self._lock:
             self._pending.append({"timestamp": int(time.time() * 1000), "message": line})
 
-    def pump(self, process: subprocess.Popen[bytes]) -> None:
+    def pump(self, process: JobProcess) -> None:
         assert process.stdout is not None
         for raw in io.TextIOWrapper(process.stdout, encoding="utf-8", errors="replace"):
             line = raw.rstrip("\n")

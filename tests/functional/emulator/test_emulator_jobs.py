@@ -332,3 +332,36 @@ def test_stop_processing_job_stops_it(aws: AwsSession, world: dict[str, str]) ->
     sagemaker.stop_training_job(TrainingJobName="train-stop-1")
     job = _ended(sagemaker, "training", "train-stop-1")
     assert job["TrainingJobStatus"] == "Stopped"
+
+
+# --- warm and cold job processes --------------------------------------------------------------
+
+
+def _model_bytes(s3: object, job: dict) -> bytes:
+    bucket, key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").split("/", 1)
+    archive = tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    return archive.extractfile("model.joblib").read()
+
+
+def test_a_job_forked_from_the_zygote_trains_the_same_model_as_one_started_cold(
+    aws: AwsSession, world: dict[str, str], runner: jobs.JobRunner
+) -> None:
+    # given: the same training data, hyperparameters and role for two jobs
+    s3, sagemaker = aws.client("s3"), aws.client("sagemaker")
+    s3.put_object(Bucket=BUCKET, Key="data/train/part-0.parquet", Body=_parquet())
+    role = _role(aws, "warm-role", "sagemaker.amazonaws.com", JOB_ACTIONS)
+
+    # when: one runs from the warm zygote, the other (a job setting a thread count the preloaded
+    # libraries read at import) starts cold
+    sagemaker.create_training_job(**_training_job("train-warm-1", world["image"], role))
+    warm = _ended(sagemaker, "training", "train-warm-1")
+    sagemaker.create_training_job(
+        **_training_job("train-cold-1", world["image"], role, Environment={"OMP_NUM_THREADS": "1"})
+    )
+    cold = _ended(sagemaker, "training", "train-cold-1")
+
+    # then: each started the way it should, and the model bytes are the same
+    assert warm["TrainingJobStatus"] == cold["TrainingJobStatus"] == "Completed", (warm, cold)
+    assert runner.find("training", aws.account_id, REGION, "train-warm-1").warm is True
+    assert runner.find("training", aws.account_id, REGION, "train-cold-1").warm is False
+    assert _model_bytes(s3, warm) == _model_bytes(s3, cold)
