@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -38,7 +39,14 @@ STAGES = (
 _STEP = re.compile(r"^(\S+): pipeline step (\S+)")
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_once(tenants: Path) -> dict[str, float]:
+    """Stage marks in seconds from the start; ``cpu`` is the CPU seconds of up and every process it reaped."""
+    cpu_before = _children_cpu()
     with tempfile.TemporaryDirectory(prefix="up-bench-") as work:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -72,6 +80,7 @@ def run_once(tenants: Path) -> dict[str, float]:
         process.wait()
         if process.returncode or "ready" not in marks:
             raise SystemExit(f"up exited {process.returncode} before it was ready")
+        marks["cpu"] = _children_cpu() - cpu_before
         return marks
 
 
@@ -93,10 +102,12 @@ def main() -> int:
         print(f"tenants: {', '.join(names)}; load average {os.getloadavg()[0]:.2f}")
         for round_ in range(args.rounds):
             marks = run_once(tenants)
+            cpu = marks.pop("cpu")
             verdict = "within" if marks["ready"] <= TARGET_S else "OVER"
             timeline = ", ".join(f"{k} {v:.1f}" for k, v in sorted(marks.items(), key=lambda kv: kv[1]))
             print(
-                f"round {round_ + 1}: ready in {marks['ready']:.1f} s ({verdict} {TARGET_S:g} s); at s: {timeline}"
+                f"round {round_ + 1}: ready in {marks['ready']:.1f} s ({verdict} {TARGET_S:g} s), "
+                f"{cpu:.1f} CPU s (up and its processes, to exit); at s: {timeline}"
             )
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0
