@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
-from sklearn.inspection import permutation_importance
 
 from core.errors import DataValidationError, Problem
 from core.spec import ModelSpec, ProblemType
 from pipelines.evaluation import plots
-from pipelines.evaluation.metrics import compute_metrics, higher_is_better, make_scorer, predict_for_metrics
+from pipelines.evaluation.importance import permutation_importance
+from pipelines.evaluation.metrics import compute_metrics, higher_is_better, predict_for_metrics
 from pipelines.reports import render_template
 
 REPORT_FILENAME = "evaluation_report.html"
@@ -102,17 +102,14 @@ def evaluate_model(
         model,
         sample[features],
         sample[spec.target],
-        scoring=make_scorer(spec.primary_metric),
+        metric=spec.primary_metric,
         n_repeats=importance_repeats,
         random_state=seed,
-        n_jobs=1,
     )
     ranked = sorted(
         (
             FeatureImportance(feature=name, mean=float(mean), std=float(std))
-            for name, mean, std in zip(
-                features, importance.importances_mean, importance.importances_std, strict=True
-            )
+            for name, mean, std in zip(features, importance.means, importance.stds, strict=True)
         ),
         key=lambda item: item.mean,
         reverse=True,

@@ -8,7 +8,7 @@ macro-averaged and ROC AUC is one-vs-rest, macro-averaged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -103,25 +103,17 @@ def compute_metrics(model: Any, X: Any, y_true: Any, problem: ProblemType) -> di
 _PROBABILITY_METRICS = frozenset({"roc_auc", "log_loss"})
 
 
+def predicts_probabilities(metric: str) -> bool:
+    """Whether ``metric`` is computed from class probabilities (else from labels or values)."""
+    return metric in _PROBABILITY_METRICS
+
+
 def score_model(model: Any, X: Any, y_true: Any, metric: str) -> float:
     """One metric of a fitted model on (X, y_true), predicting only what the metric needs."""
     classes = getattr(model, "classes_", None)
-    if metric in _PROBABILITY_METRICS:
+    if predicts_probabilities(metric):
         return metric_value(metric, y_true, None, np.asarray(model.predict_proba(X)), classes)
     return metric_value(metric, y_true, np.asarray(model.predict(X)), None, classes)
-
-
-def make_scorer(metric: str) -> Callable[[Any, Any, Any], float]:
-    """A scikit-learn scorer callable ``(estimator, X, y) -> float`` where greater is better.
-
-    Lower-is-better metrics are negated, as scikit-learn's ``neg_*`` scorers do.
-    """
-    sign = 1.0 if higher_is_better(metric) else -1.0
-
-    def scorer(estimator: Any, X: Any, y: Any) -> float:
-        return sign * score_model(estimator, X, y, metric)
-
-    return scorer
 
 
 __all__ = [
@@ -129,9 +121,9 @@ __all__ = [
     "REGRESSION_METRICS",
     "compute_metrics",
     "higher_is_better",
-    "make_scorer",
     "metric_names",
     "metric_value",
     "predict_for_metrics",
+    "predicts_probabilities",
     "score_model",
 ]
