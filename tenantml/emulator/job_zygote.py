@@ -35,11 +35,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -160,10 +162,10 @@ class ZygoteChild:
 class ZygoteClient:
     """Starts the zygote (it preloads in the background) and forks job processes from it."""
 
-    def __init__(
-        self, python: str, work_dir: Path, environment: Mapping[str, str], preload: Sequence[str] = PRELOAD
-    ) -> None:
-        self.socket_path = work_dir / "job-zygote.sock"
+    def __init__(self, python: str, environment: Mapping[str, str], preload: Sequence[str] = PRELOAD) -> None:
+        # a folder of its own, short: a Unix socket's path may not exceed 107 bytes
+        self._folder = Path(tempfile.mkdtemp(prefix="tenantml-zygote-"))
+        self.socket_path = self._folder / "zygote.sock"
         self._python = python
         #: what every job's environment has before its own variables: the zygote imports under it
         self._environment = dict(environment)
@@ -239,6 +241,7 @@ class ZygoteClient:
     def close(self) -> None:
         process, self._process = self._process, None
         if process is None:
+            shutil.rmtree(self._folder, ignore_errors=True)
             return
         if process.poll() is None:
             process.terminate()
@@ -249,7 +252,7 @@ class ZygoteClient:
                 process.wait()
         if process.stdout is not None:
             process.stdout.close()
-        self.socket_path.unlink(missing_ok=True)
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 # --- server (the zygote itself; runs as a script, imports nothing of this project) ------------
@@ -261,8 +264,6 @@ def _serve(socket_path: str, parent_pid: int, ready: bytes) -> dict[str, Any]:
 
     selector = selectors.DefaultSelector()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    if os.path.exists(socket_path):  # left by a zygote whose emulator died (the folder is the runner's)
-        os.unlink(socket_path)
     listener.bind(socket_path)
     listener.listen(16)
     selector.register(listener, selectors.EVENT_READ, "accept")
@@ -317,7 +318,8 @@ def _serve(socket_path: str, parent_pid: int, ready: bytes) -> dict[str, Any]:
                 except OSError:
                     pass  # the job runner gave up on it (stopped emulator)
                 connection.close()
-        if os.getppid() != parent_pid:  # the emulator is gone: so are its jobs' clients
+        if os.getppid() != parent_pid:  # the emulator is gone without closing it: tidy up and go
+            shutil.rmtree(os.path.dirname(socket_path), ignore_errors=True)
             os._exit(0)
 
 

@@ -334,7 +334,7 @@ class JobRunner:
                     self._work_dir = Path(self._own_work_dir.name)
                 self._stopping.clear()
                 if self.warm and self._zygote is None:
-                    self._zygote = ZygoteClient(self.python, self._work_dir, _base_environment()).start()
+                    self._zygote = ZygoteClient(self.python, _base_environment()).start()
                 self._executor = ThreadPoolExecutor(
                     max_workers=self.max_concurrent, thread_name_prefix="tenantml-sagemaker-job"
                 )

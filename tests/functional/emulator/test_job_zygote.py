@@ -16,7 +16,7 @@ import pytest
 from tenantml.emulator.job_zygote import ZygoteClient, ZygoteError
 
 #: a module that reports what a fresh interpreter would know about itself, then exits as told
-PROBE = '''
+PROBE = """
 import json, os, sys
 preloaded = sorted(m for m in ("numpy", "tenantml", "pipelines", "core") if m in sys.modules)
 import numpy
@@ -33,14 +33,14 @@ if sys.argv[1] == "blas":
     a = numpy.random.rand(400, 400)
     print((a @ a).shape)
 sys.exit(int(sys.argv[1]) if sys.argv[1].isdigit() else 0)
-'''
+"""
 BASE_ENV = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 
 
 @pytest.fixture
 def zygote(tmp_path: Path) -> Iterator[ZygoteClient]:
     (tmp_path / "probe.py").write_text(PROBE)
-    client = ZygoteClient(sys.executable, tmp_path, BASE_ENV, preload=("numpy",)).start()
+    client = ZygoteClient(sys.executable, BASE_ENV, preload=("numpy",)).start()
     try:
         yield client
     finally:
@@ -106,22 +106,29 @@ def test_a_job_setting_what_the_preloaded_imports_read_needs_a_cold_start(zygote
     assert zygote.needs_cold_start({**BASE_ENV, "LANG": "de_DE.UTF-8"})
 
 
-def test_a_closed_zygote_refuses_to_spawn_and_its_socket_is_gone(zygote: ZygoteClient, tmp_path: Path) -> None:
+def test_a_closed_zygote_refuses_to_spawn_and_its_socket_is_gone(
+    zygote: ZygoteClient, tmp_path: Path
+) -> None:
     assert zygote.ready()
+    assert zygote.socket_path.is_socket()
     zygote.close()
-    assert not zygote.socket_path.exists()
+    assert not zygote.socket_path.parent.exists()
     with pytest.raises(ZygoteError, match="did not start the job"):
         zygote.spawn("probe", ["0"], env=BASE_ENV, cwd=tmp_path)
 
 
 def test_a_zygote_that_cannot_start_reports_why(tmp_path: Path) -> None:
-    broken = ZygoteClient(str(tmp_path / "no-such-python"), tmp_path, BASE_ENV)
+    broken = ZygoteClient(str(tmp_path / "no-such-python"), BASE_ENV)
     with pytest.raises(FileNotFoundError):
         broken.start()
-    failing = ZygoteClient(sys.executable, tmp_path / "missing-folder", BASE_ENV, preload=()).start()
+    broken.close()
+    # given a zygote whose socket cannot be made (its folder removed under it)
+    failing = ZygoteClient(sys.executable, BASE_ENV, preload=())
+    failing.socket_path.parent.rmdir()
+    failing.start()
     started = time.monotonic()
     assert not failing.ready(timeout=30)
     assert time.monotonic() - started < 30
-    with pytest.raises(ZygoteError, match="exited with 1"):
+    with pytest.raises(ZygoteError, match="exited with 1: .*FileNotFoundError"):
         failing.spawn("probe", ["0"], env=BASE_ENV, cwd=tmp_path)
     failing.close()
