@@ -339,8 +339,8 @@ def test_stop_processing_job_stops_it(aws: AwsSession, world: dict[str, str]) ->
 
 def _model_bytes(s3: object, job: dict) -> bytes:
     bucket, key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").split("/", 1)
-    archive = tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
-    return archive.extractfile("model.joblib").read()
+    with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as archive:
+        return archive.extractfile("model.joblib").read()
 
 
 def test_a_job_forked_from_the_zygote_trains_the_same_model_as_one_started_cold(
