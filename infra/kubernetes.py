@@ -23,7 +23,14 @@ from core.naming import Naming
 from infra.cdk import TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.core import DataSource, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
-from infra.serving import CONTAINER_PORT, FEATURES_TABLE_ENV, SERVING_CONFIG_ENV, serving_config
+from infra.serving import (
+    CONTAINER_PORT,
+    FEATURES_TABLE_ENV,
+    SERVING_CONFIG_ENV,
+    FollowProps,
+    follow_problems,
+    serving_config,
+)
 
 KUBERNETES_PROVIDER_SOURCE = "hashicorp/kubernetes"
 #: at least the provider release the committed schema (infra/provider_schema/kubernetes.json) comes from
@@ -139,9 +146,11 @@ class EksServingProps:
     node_selector: Mapping[str, str] | None = None
     #: the feature store's online table (tenants with feature views): the server looks features up in it
     features_table: str | None = None
+    #: the pods follow the alias as it moves (a canary bake per pod); None: each loads it once, at start
+    follow: FollowProps | None = None
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = follow_problems(self.follow, self.workers)
         if not 1 <= self.min_replicas <= self.max_replicas:
             problems.append(
                 Problem(
@@ -310,6 +319,7 @@ class EksServing(TenantConstruct):
                 "alias": props.alias,
                 "region": naming.region,
             },
+            follow=props.follow,
         )
         probe = {"http_get": [{"path": "/ping", "port": "http"}], "period_seconds": 10, "timeout_seconds": 2}
         return {
