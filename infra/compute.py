@@ -366,6 +366,7 @@ def serving_user_data(region: str, serving: FleetServing) -> str:
     """The instance's boot script: run the tenant's serving image on port 8080, restarted by Docker
     if it dies. Before a champion exists the server waits for one (polling the registry alias,
     ``/ping`` 503, so the load balancer keeps the instance out of service); it never exits for it.
+    With ``serving.follow`` it then follows the alias as it moves (a canary bake, rollback).
 
     Plain text with no Terraform references (names only; the account comes from STS on the
     instance), so the stack can base64-encode it itself and a spec value never reaches a template."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from core.errors import ServingConfigError
 from pipelines.serving.app import create_app
-from pipelines.serving.config import ServerConfig
+from pipelines.serving.config import CONFIG_ENV, ServerConfig
 from pipelines.serving.follow import ChampionFollower
 from pipelines.serving.loader import RegistrySource, source_registry
 
@@ -59,8 +59,16 @@ def build_follower(config: ServerConfig, *, host: str, port: int, sagemaker: Any
     )
 
 
-def run_following(config: ServerConfig, *, host: str, port: int, log_level: str = "info") -> int:
-    """Serve the champion as it moves until SIGINT/SIGTERM (see the module)."""
+def run_following(
+    config: ServerConfig, *, host: str, port: int, workers: int = 1, log_level: str = "info"
+) -> int:
+    """Serve the champion as it moves until SIGINT/SIGTERM (see the module). A follower is one
+    process: ``workers`` above 1 is refused, not ignored."""
+    if workers != 1:
+        raise ServingConfigError(
+            f"workers: a server that follows the champion (follow in {CONFIG_ENV}) runs in one "
+            f"process, got --workers {workers}; start it with --workers 1 and scale with pods or instances"
+        )
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"

@@ -20,7 +20,7 @@ from typing import Any
 
 import uvicorn
 
-from pipelines.serving.config import CONFIG_ENV, DEFAULT_PORT, ServerConfig
+from pipelines.serving.config import DEFAULT_PORT, ServerConfig
 
 APP_FACTORY = "pipelines.serving.app:app_from_env"
 
@@ -55,20 +55,16 @@ def run(
     keep-alive connections (a load balancer, a benchmark) often lands on one worker and one core.
     ``reuse_port=False`` (or a platform without it) falls back to uvicorn's supervisor.
 
-    With ``config.follow`` the server follows the champion alias in one process
-    (:mod:`pipelines.serving.follow_server`); ``workers`` above 1 is refused, not ignored.
+    A config with ``follow`` is refused: :func:`pipelines.serving.follow_server.run_following`
+    serves it (``python -m pipelines.serving`` picks it).
     """
     if config.follow is not None:
-        if workers != 1:
-            from core.errors import ServingConfigError
+        from core.errors import ServingConfigError
 
-            raise ServingConfigError(
-                f"workers: a server that follows the champion (follow in {CONFIG_ENV}) runs in one "
-                f"process, got --workers {workers}; start it with --workers 1 and scale with pods or instances"
-            )
-        from pipelines.serving.follow_server import run_following
-
-        return run_following(config, host=host, port=port, log_level=log_level)
+        raise ServingConfigError(
+            "follow: this config follows the champion alias; serve it with "
+            "pipelines.serving.follow_server.run_following (python -m pipelines.serving)"
+        )
     os.environ.update(config.to_env())
     if reuse_port is None:
         reuse_port = workers > 1 and hasattr(socket, "SO_REUSEPORT")
