@@ -33,6 +33,8 @@ from infra.serving import (
 )
 
 KUBERNETES_PROVIDER_SOURCE = "hashicorp/kubernetes"
+#: what a following pod's liveness probe asks: its router's state, 200 while the process serves
+LIVENESS_PATH = "/follow"
 #: at least the provider release the committed schema (infra/provider_schema/kubernetes.json) comes from
 KUBERNETES_PROVIDER_VERSION = "~> 3.4"
 SERVICE_PORT = 80
@@ -322,6 +324,9 @@ class EksServing(TenantConstruct):
             follow=props.follow,
         )
         probe = {"http_get": [{"path": "/ping", "port": "http"}], "period_seconds": 10, "timeout_seconds": 2}
+        # a follower's /ping is 503 while it waits for its first champion: alive, only not ready, so
+        # liveness asks its router (/follow answers while the process does), not the model
+        alive = {**probe, "http_get": [{"path": LIVENESS_PATH if props.follow else "/ping", "port": "http"}]}
         return {
             "service_account_name": self.account.ref("metadata[0].name"),
             "automount_service_account_token": True,
@@ -357,7 +362,7 @@ class EksServing(TenantConstruct):
                         {"name": "TMPDIR", "value": "/tmp"},
                     ],
                     "readiness_probe": [{**probe, "initial_delay_seconds": 5, "failure_threshold": 3}],
-                    "liveness_probe": [{**probe, "initial_delay_seconds": 30, "failure_threshold": 3}],
+                    "liveness_probe": [{**alive, "initial_delay_seconds": 30, "failure_threshold": 3}],
                     "resources": [
                         {
                             "requests": {"cpu": props.cpu_request, "memory": props.memory_request},

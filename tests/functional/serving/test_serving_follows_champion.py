@@ -122,6 +122,9 @@ def test_a_following_server_waits_serves_rolls_back_and_moves_with_the_champion(
         assert ping.status_code == 503 and ping.json()["status"] == "waiting", ping.text
         refused = invoke()
         assert refused.status_code == 503 and refused.json()["error"] == "model_not_ready"
+        # and its router says it is alive (the EKS liveness probe's path), serving nothing yet
+        alive = answer("/follow")
+        assert alive.status_code == 200 and alive.json()["model_version"] is None
 
         # when a first champion is registered, then the same server serves it: /ping 200
         first = _register(registry_, s3, archive)
