@@ -306,7 +306,9 @@ class ServingSpec(_Model):
     min_replicas: int = Field(default=2, ge=1, le=100)
     max_replicas: int = Field(default=4, ge=1, le=100, validate_default=True)
     target_cpu_percent: int = Field(default=70, ge=10, le=100)
-    workers: int = Field(default=2, ge=1, le=32)
+    #: server processes per EKS pod or EC2 instance; they follow the champion alias in one process
+    #: (a router, its model servers, the watch), so only 1: scale with replicas or instances
+    workers: int = 1
 
     @field_validator("model_version")
     @classmethod
@@ -316,6 +318,16 @@ class ServingSpec(_Model):
             raise ValueError(
                 f"pins a SageMaker endpoint; platform {platform} serves the registry's "
                 "champion alias instead: remove model_version or set platform: sagemaker"
+            )
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _one_following_process(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError(
+                "must be 1: the servers on EKS pods and EC2 instances follow the champion alias in one "
+                "process; scale with min_replicas/max_replicas (EKS) or the fleet's instances instead"
             )
         return value
 

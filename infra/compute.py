@@ -16,7 +16,7 @@ from infra.core import PRIMARY_ID, DataSource, Resource, Scope, TenantConstruct
 from infra.identity import PolicyStatement, ServiceLinkedRole, ServiceRole, ServiceRoleProps, policy_document
 from infra.keys import TenantKey
 from infra.network import Network
-from infra.serving import FEATURES_TABLE_ENV, SERVING_CONFIG_ENV, serving_config
+from infra.serving import FEATURES_TABLE_ENV, SERVING_CONFIG_ENV, FollowProps, follow_problems, serving_config
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 #: the latest Amazon Linux 2023 image, resolved by EC2 at launch: no AMI id in the stack
@@ -331,6 +331,9 @@ class FleetServing:
     workers: int = 2
     #: the feature store's online table (tenants with feature views): the server looks features up in it
     features_table: str | None = None
+    #: the instances follow the alias as it moves (a canary bake per instance); None: each loads it
+    #: once, at boot
+    follow: FollowProps | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -349,6 +352,7 @@ class Ec2FleetProps(ComputeProps):
             problems.append(Problem("volume_size_gb", "must be 8 to 16384", self.volume_size_gb))
         if not 1 <= self.serving.workers <= 32:
             problems.append(Problem("serving.workers", "must be 1 to 32", self.serving.workers))
+        problems += follow_problems(self.serving.follow, self.serving.workers, "serving.workers")
         if problems:
             raise ConstructPropsError(problems)
 
@@ -362,6 +366,7 @@ def serving_user_data(region: str, serving: FleetServing) -> str:
     """The instance's boot script: run the tenant's serving image on port 8080, restarted by Docker
     if it dies. Before a champion exists the server waits for one (polling the registry alias,
     ``/ping`` 503, so the load balancer keeps the instance out of service); it never exits for it.
+    With ``serving.follow`` it then follows the alias as it moves (a canary bake, rollback).
 
     Plain text with no Terraform references (names only; the account comes from STS on the
     instance), so the stack can base64-encode it itself and a spec value never reaches a template."""
@@ -375,7 +380,9 @@ def serving_user_data(region: str, serving: FleetServing) -> str:
             "alias": serving.alias,
             "region": region,
         },
-        alias_poll_seconds=CHAMPION_POLL_SECONDS,
+        # a follower waits for the first champion itself (follow.poll_seconds)
+        alias_poll_seconds=None if serving.follow is not None else CHAMPION_POLL_SECONDS,
+        follow=serving.follow,
     )
     image = f'"$registry/{serving.repository_name}:{serving.image_tag}"'
     return "\n".join(

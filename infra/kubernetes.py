@@ -23,9 +23,18 @@ from core.naming import Naming
 from infra.cdk import TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.core import DataSource, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
-from infra.serving import CONTAINER_PORT, FEATURES_TABLE_ENV, SERVING_CONFIG_ENV, serving_config
+from infra.serving import (
+    CONTAINER_PORT,
+    FEATURES_TABLE_ENV,
+    SERVING_CONFIG_ENV,
+    FollowProps,
+    follow_problems,
+    serving_config,
+)
 
 KUBERNETES_PROVIDER_SOURCE = "hashicorp/kubernetes"
+#: what a following pod's liveness probe asks: its router's state, 200 while the process serves
+LIVENESS_PATH = "/follow"
 #: at least the provider release the committed schema (infra/provider_schema/kubernetes.json) comes from
 KUBERNETES_PROVIDER_VERSION = "~> 3.4"
 SERVICE_PORT = 80
@@ -139,9 +148,11 @@ class EksServingProps:
     node_selector: Mapping[str, str] | None = None
     #: the feature store's online table (tenants with feature views): the server looks features up in it
     features_table: str | None = None
+    #: the pods follow the alias as it moves (a canary bake per pod); None: each loads it once, at start
+    follow: FollowProps | None = None
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = follow_problems(self.follow, self.workers)
         if not 1 <= self.min_replicas <= self.max_replicas:
             problems.append(
                 Problem(
@@ -310,8 +321,12 @@ class EksServing(TenantConstruct):
                 "alias": props.alias,
                 "region": naming.region,
             },
+            follow=props.follow,
         )
         probe = {"http_get": [{"path": "/ping", "port": "http"}], "period_seconds": 10, "timeout_seconds": 2}
+        # a follower's /ping is 503 while it waits for its first champion: alive, only not ready, so
+        # liveness asks its router (/follow answers while the process does), not the model
+        alive = {**probe, "http_get": [{"path": LIVENESS_PATH if props.follow else "/ping", "port": "http"}]}
         return {
             "service_account_name": self.account.ref("metadata[0].name"),
             "automount_service_account_token": True,
@@ -347,7 +362,7 @@ class EksServing(TenantConstruct):
                         {"name": "TMPDIR", "value": "/tmp"},
                     ],
                     "readiness_probe": [{**probe, "initial_delay_seconds": 5, "failure_threshold": 3}],
-                    "liveness_probe": [{**probe, "initial_delay_seconds": 30, "failure_threshold": 3}],
+                    "liveness_probe": [{**alive, "initial_delay_seconds": 30, "failure_threshold": 3}],
                     "resources": [
                         {
                             "requests": {"cpu": props.cpu_request, "memory": props.memory_request},

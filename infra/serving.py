@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from core.errors import ConstructPropsError, Problem
+from core.follow import aws_follow_bake_seconds, follow_guardrails
 from core.naming import Naming
+from core.spec import TenantSpec
 from infra import actions
 from infra.alerting import AlarmProps, AlertTopic
 from infra.core import PRIMARY_ID, Resource, Scope, TenantConstruct, is_token
@@ -41,6 +43,88 @@ def content_hash(value: Any, length: int = 10) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
+#: how often a following server reads the champion alias (doubling up to the cap while it cannot)
+FOLLOW_POLL_SECONDS = 30.0
+FOLLOW_MAX_BACKOFF_SECONDS = 120.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowProps:
+    """How a server that follows the registry's champion alias rolls to a new one (the image's
+    ``ServerConfig.follow``): a canary of ``canary_percent`` of its requests, baked under the
+    guardrails (``core.follow.follow_guardrails`` derives them from the tenant spec)."""
+
+    bake_seconds: float
+    max_error_rate: float
+    max_p99_ms: float
+    min_requests: int
+    canary_percent: int = 10
+    poll_seconds: float = FOLLOW_POLL_SECONDS
+    max_backoff_seconds: float = FOLLOW_MAX_BACKOFF_SECONDS
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0 < self.bake_seconds <= 24 * 3600:
+            problems.append(
+                Problem("follow.bake_seconds", "must be above 0 and at most a day", self.bake_seconds)
+            )
+        if not 0 <= self.max_error_rate <= 1:
+            problems.append(
+                Problem("follow.max_error_rate", "must be a fraction from 0 to 1", self.max_error_rate)
+            )
+        if not self.max_p99_ms > 0:
+            problems.append(Problem("follow.max_p99_ms", "must be positive", self.max_p99_ms))
+        if self.min_requests < 1:
+            problems.append(Problem("follow.min_requests", "must be at least 1", self.min_requests))
+        if not 1 <= self.canary_percent <= 50:
+            problems.append(Problem("follow.canary_percent", "must be 1 to 50", self.canary_percent))
+        if not 0 < self.poll_seconds <= self.max_backoff_seconds <= 3600:
+            problems.append(
+                Problem(
+                    "follow.poll_seconds",
+                    "must be above 0 and at most max_backoff_seconds, itself at most 3600",
+                    (self.poll_seconds, self.max_backoff_seconds),
+                )
+            )
+        if problems:
+            raise ConstructPropsError(problems)
+
+    @classmethod
+    def from_spec(cls, spec: TenantSpec) -> FollowProps:
+        """The tenant's own alarm thresholds over a bake as long as its SageMaker canary's, and its
+        canary share (the same derivation as ``tenantml up``'s followers, bake length aside)."""
+        return cls(
+            **follow_guardrails(spec, bake_seconds=aws_follow_bake_seconds(spec)),
+            canary_percent=spec.serving.canary_percent,
+        )
+
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "poll_seconds": self.poll_seconds,
+            "max_backoff_seconds": self.max_backoff_seconds,
+            "strategy": "canary",
+            "canary_weight": self.canary_percent / 100,
+            "bake_seconds": self.bake_seconds,
+            "max_error_rate": self.max_error_rate,
+            "max_p99_ms": self.max_p99_ms,
+            "min_requests": self.min_requests,
+        }
+
+
+def follow_problems(follow: FollowProps | None, workers: int, field: str = "workers") -> list[Problem]:
+    """A following server is one process (the router, its model servers and the watch)."""
+    if follow is not None and workers != 1:
+        return [
+            Problem(
+                field,
+                "must be 1: a server that follows the champion alias runs in one process; "
+                "scale with replicas or instances",
+                workers,
+            )
+        ]
+    return []
+
+
 def serving_config(
     *,
     serving_format: str,
@@ -48,19 +132,22 @@ def serving_config(
     region: str,
     source: Mapping[str, Any],
     alias_poll_seconds: float | None = None,
+    follow: FollowProps | None = None,
 ) -> str:
     """``TENANTML_SERVING_CONFIG`` for the serving image: where the model comes from and where
     inference logs go (the monitor Lambda reads them from the stream). Written as plain JSON so the
     stacks need not import ``pipelines``; tests parse it with ``pipelines.serving.config.ServerConfig``.
 
     ``alias_poll_seconds``: the server waits for a source alias that names no version yet, polling
-    the registry from this interval (``/ping`` 503 meanwhile), instead of failing."""
+    the registry from this interval (``/ping`` 503 meanwhile), instead of failing.
+    ``follow``: the server follows the source's champion alias as it moves (and waits for it)."""
     return json.dumps(
         {
             "source": dict(source),
             "serving_format": serving_format,
             "inference_log": {"stream_name": stream_name, "region": region},
             **({"alias_poll_seconds": alias_poll_seconds} if alias_poll_seconds is not None else {}),
+            **({"follow": follow.to_config()} if follow is not None else {}),
         },
         sort_keys=True,
         separators=(",", ":"),

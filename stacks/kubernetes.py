@@ -27,6 +27,7 @@ from infra.kubernetes import (
     eks_cluster_auth,
     existing_cluster,
 )
+from infra.serving import FollowProps
 from infra.state import StateBackendProps, configure_state_backend
 from stacks.tenant_platform import AwsProvider
 
@@ -88,5 +89,6 @@ class TenantKubernetesStack(TenantStack):
                 workers=spec.serving.workers,
                 node_selector={WORKLOAD_LABEL: "serving"},
                 features_table=naming.name("features") if spec.features.views else None,
+                follow=FollowProps.from_spec(spec),
             ),
         )

@@ -41,6 +41,7 @@ from infra.network import Network, NetworkProps
 from infra.orchestration import PipelineStateMachine, PipelineStateMachineProps, training_hyperparameters
 from infra.registry import ModelRegistry, ModelRegistryProps
 from infra.serving import (
+    FollowProps,
     GuardrailProps,
     ImageRepository,
     ImageRepositoryProps,
@@ -283,6 +284,7 @@ class TenantPlatformStack(TenantStack):
                         serving_format=spec.model.serving_format,
                         workers=spec.serving.workers,
                         features_table=features.table_name if features else None,
+                        follow=FollowProps.from_spec(spec),
                     ),
                     instance_tags=spec.all_tags,
                 ),

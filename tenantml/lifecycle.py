@@ -126,19 +126,14 @@ FOLLOW_MAX_BACKOFF_SECONDS = 30.0
 #: the bake of a champion up follows: long enough for the probe requests to prove it, short enough
 #: that a promotion shows within a minute (the spec's bake_minutes is the SageMaker endpoint's)
 FOLLOW_BAKE_SECONDS = 20.0
-FOLLOW_MIN_REQUESTS = 50
 
 
 def follow_policy(spec: Any, *, bake_seconds: float = FOLLOW_BAKE_SECONDS) -> Any:
     """The guardrails a followed champion bakes under: the tenant's own alarm thresholds."""
+    from core.follow import follow_guardrails
     from pipelines.serving.rollout_policy import RolloutPolicy
 
-    return RolloutPolicy(
-        bake_seconds=bake_seconds,
-        max_error_rate=spec.monitoring.error_rate,
-        max_p99_ms=spec.monitoring.latency_p99_ms,
-        min_requests=FOLLOW_MIN_REQUESTS,
-    )
+    return RolloutPolicy(**follow_guardrails(spec, bake_seconds=bake_seconds))
 
 
 def _probe_rows(feature_names: list[str]) -> list[str]:

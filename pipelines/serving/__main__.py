@@ -26,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = ServerConfig.from_env()
+        if config.follow is not None:  # EKS pods and EC2 instances: follow the champion alias
+            from pipelines.serving.follow_server import run_following
+
+            return run_following(
+                config, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level
+            )
         return run(
             config,
             host=args.host,

@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import ServingConfigError
 from core.feature_spec import FeatureViewSpec
+from pipelines.registry.interface import CHAMPION
 from pipelines.serving.loader import ArchiveSource, DirectorySource, RegistrySource
+from pipelines.serving.rollout_policy import RolloutPolicy, Strategy
 
 CONFIG_ENV = "TENANTML_SERVING_CONFIG"
 DEFAULT_PORT = 8080
@@ -58,6 +60,44 @@ class FeatureLookupConfig(BaseModel):
     max_attempts: int = Field(default=4, ge=1, le=20)
 
 
+class FollowConfig(BaseModel):
+    """Follow the registry's ``champion`` alias instead of loading it once (EKS pods, EC2 instances).
+
+    The server is then a :class:`~pipelines.serving.follow.ChampionFollower`: its router listens on
+    the server's host and port, each version's model server on loopback; when the alias moves, the
+    new version bakes behind the router under these guardrails and serves once the bake passes, or
+    is rolled back while the old one keeps serving. Until the alias names a version ``/ping`` answers
+    503 and the alias is polled (``poll_seconds``, doubling up to ``max_backoff_seconds`` while it
+    names none or cannot be read).
+
+    A follower is one process (the router, the model servers and the watch share it): the server
+    refuses ``--workers`` above 1 in follow mode; scale with pods or instances instead.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    poll_seconds: float = Field(default=30.0, gt=0, le=3600)
+    max_backoff_seconds: float = Field(default=300.0, gt=0, le=3600)
+    #: how long a new version may take to download, verify and load before it is rolled back
+    load_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
+    strategy: Strategy = "canary"
+    canary_weight: float = Field(default=0.1, gt=0, lt=1)
+    bake_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    max_p99_ms: float = Field(default=500.0, gt=0)
+    min_requests: int = Field(default=50, ge=1)
+    check_interval_seconds: float = Field(default=1.0, gt=0, le=600)
+
+    def policy(self) -> RolloutPolicy:
+        return RolloutPolicy(
+            bake_seconds=self.bake_seconds,
+            max_error_rate=self.max_error_rate,
+            max_p99_ms=self.max_p99_ms,
+            min_requests=self.min_requests,
+            check_interval_seconds=self.check_interval_seconds,
+        )
+
+
 class ServerConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -78,6 +118,26 @@ class ServerConfig(BaseModel):
     alias_max_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
     #: the model's feature views: a request may then carry only their entity keys
     features: FeatureLookupConfig | None = None
+    #: follow the ``champion`` alias as it moves (see :class:`FollowConfig`); None: load it once
+    follow: FollowConfig | None = None
+
+    @model_validator(mode="after")
+    def _follow_needs_the_champion_alias(self) -> ServerConfig:
+        if self.follow is None:
+            return self
+        source = self.source
+        if not isinstance(source, RegistrySource) or source.alias != CHAMPION:
+            raise ValueError(
+                f"follow: follows the registry's {CHAMPION!r} alias, so source must be a registry "
+                f"source with alias {CHAMPION!r} (got {source.describe()}); remove follow to serve "
+                "this source once"
+            )
+        if self.alias_poll_seconds is not None:
+            raise ValueError(
+                "follow: a follower waits for the champion itself (follow.poll_seconds); remove "
+                "alias_poll_seconds"
+            )
+        return self
 
     def to_env(self) -> dict[str, str]:
         return {CONFIG_ENV: self.model_dump_json()}
@@ -102,6 +162,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_PORT",
     "FeatureLookupConfig",
+    "FollowConfig",
     "InferenceLogConfig",
     "ServerConfig",
 ]

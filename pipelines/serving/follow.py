@@ -13,6 +13,11 @@ and that version is not tried again until the alias names another one.
 
 ``probe_rows`` (CSV lines) are sent through the router during a bake, so a promotion nobody sends
 traffic to can still meet the policy's ``min_requests``; they are ordinary requests, logged like any.
+
+``wait_for_champion`` (the serving image's follow mode, ``ServerConfig.follow``): the router starts
+before there is a champion, answering ``/ping`` 503 while the watch polls the alias; the first
+version it names is served at once (there is nothing to bake it against). A first version that does
+not load keeps ``/ping`` at 503 with the reason until the alias names another.
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ class ChampionFollower:
         probe_rows: Sequence[str] = (),
         probe_interval_seconds: float = 0.01,
         on_change: Callable[[dict[str, Any], str], None] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        wait_for_champion: bool = False,
     ) -> None:
         self.registry = registry
         self._app_for = app_for
@@ -72,6 +80,10 @@ class ChampionFollower:
         self.probe_rows = list(probe_rows)
         self.probe_interval_seconds = probe_interval_seconds
         self._on_change = on_change or (lambda _state, _message: None)
+        #: where the router listens (the model servers are always on loopback)
+        self.host = host
+        self.port = port
+        self.wait_for_champion = wait_for_champion
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._servers: dict[int, ThreadedServer] = {}
@@ -91,25 +103,32 @@ class ChampionFollower:
     def start(self) -> ChampionFollower:
         """Serve the current champion behind the router and start watching the alias.
 
-        Raises :class:`ModelNotServableError` when there is no champion or it does not load."""
-        try:
-            version = self.registry.get_version_by_alias(CHAMPION).version
-        except ModelRegistryError as err:
-            raise ModelNotServableError(f"{self.tenant}: no champion to serve: {err}") from err
-        server = self._start_version(version)
-        self._served = version
-        self._router = RolloutRouter(
-            server.url,
-            server.url,
+        Raises :class:`ModelNotServableError` when there is no champion or it does not load, unless
+        ``wait_for_champion``: then the router answers 503 until the watch finds one that loads."""
+        self._router = RolloutRouter.waiting_for(
+            f"waiting for the {CHAMPION!r} alias of {self.tenant}/{self.model_name}",
             strategy=self.strategy,
-            champion_version=version,
-            challenger_version=version,
             canary_weight=self.canary_weight,
         )
-        self._front = ThreadedServer(create_router_app(self._router)).start()
+        if not self.wait_for_champion:
+            try:
+                version = self.registry.get_version_by_alias(CHAMPION).version
+            except ModelRegistryError as err:
+                raise ModelNotServableError(f"{self.tenant}: no champion to serve: {err}") from err
+            self._serve_first(version)
+        self._front = ThreadedServer(
+            create_router_app(self._router, follow_state=self.state), host=self.host, port=self.port
+        ).start()
         self._thread = threading.Thread(target=self._watch, name=f"follow-{self.tenant}", daemon=True)
         self._thread.start()
         return self
+
+    def _serve_first(self, version: int) -> None:
+        """Serve ``version`` alone: the first champion, with nothing before it to bake against."""
+        assert self._router is not None
+        server = self._start_version(version)
+        self._served = version
+        self._router.serve(server.url, version)
 
     def stop(self) -> None:
         self._stop.set()
@@ -146,15 +165,18 @@ class ChampionFollower:
     # --- watching ---------------------------------------------------------------------------
 
     def _watch(self) -> None:
-        delay = self.poll_seconds
+        # a follower still without a champion looks at once; one serving waits a poll first
+        delay = 0.0 if self._served is None else self.poll_seconds
         while not self._stop.wait(delay):
             try:
                 self.check_once()
             except (ModelRegistryError, ClientError, BotoCoreError) as err:
-                # throttled or briefly unreachable: keep serving what serves, and back off
-                delay = min(delay * 2, self.max_backoff_seconds)
+                # no champion yet, throttled or briefly unreachable: keep serving what serves, and back off
+                delay = min(max(delay, self.poll_seconds) * 2, self.max_backoff_seconds)
                 with self._lock:
                     self._watch_error = f"{type(err).__name__}: {err}"
+                if self._served is None and self._router is not None:
+                    self._router.waiting = f"waiting for the {CHAMPION!r} alias: {err}"
                 log.warning(
                     "%s: cannot read the champion alias (next try in %.0f s): %s", self.tenant, delay, err
                 )
@@ -172,7 +194,23 @@ class ChampionFollower:
             return
         if version == self._refused or self._stop.is_set():
             return
+        if self._served is None:
+            self._first(version)
+            return
         self._roll_to(version)
+
+    def _first(self, version: int) -> None:
+        assert self._router is not None
+        with self._lock:
+            self._rolling_out = version
+        try:
+            self._serve_first(version)
+        except ModelNotServableError as err:
+            reason = f"version {version} did not load: {err}"
+            self._router.waiting = f"the {CHAMPION!r} alias names {reason}"
+            self._finish(version, "rolled_back", reason)
+            return
+        self._finish(version, "promoted", "the first champion: nothing serves before it to bake against")
 
     def _roll_to(self, version: int) -> None:
         assert self._router is not None
@@ -229,6 +267,8 @@ class ChampionFollower:
                 self._refused = version
         if status == "promoted":
             self._changed(f"version {version} promoted: {reason}; it serves now")
+        elif self._served is None:
+            self._changed(f"version {version} rolled back: {reason}; nothing serves yet")
         else:
             self._changed(f"version {version} rolled back: {reason}; version {self._served} keeps serving")
 

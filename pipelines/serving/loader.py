@@ -32,7 +32,7 @@ from pipelines.registry.artifacts import (
     unpack_model_archive,
 )
 from pipelines.registry.factory import open_registry
-from pipelines.registry.interface import ModelVersion
+from pipelines.registry.interface import ModelRegistry, ModelVersion
 from pipelines.serving.predictor import Predictor, ServingFormat, SklearnPredictor
 from pipelines.serving.schema import InputSchema
 from pipelines.training.train import ModelMetadata, load_model
@@ -131,7 +131,7 @@ def wait_for_alias(
     if source.alias is None:
         return source
     stop = stop or threading.Event()
-    registry = open_registry(sagemaker or _client("sagemaker", source), source.group)
+    registry = source_registry(source, sagemaker=sagemaker)
     delay = poll_seconds
     while True:
         try:
@@ -145,6 +145,11 @@ def wait_for_alias(
             continue
         log.info("%s names version %s", source.describe(), found.version)
         return source.model_copy(update={"version": found.version, "alias": None})
+
+
+def source_registry(source: RegistrySource, *, sagemaker: Any = None) -> ModelRegistry:
+    """The registry ``source`` reads (as its role, if it names one)."""
+    return open_registry(sagemaker or _client("sagemaker", source), source.group)
 
 
 def fetch_registry_archive(
@@ -269,5 +274,6 @@ __all__ = [
     "fetch_registry_archive",
     "load",
     "resolve_version",
+    "source_registry",
     "wait_for_alias",
 ]

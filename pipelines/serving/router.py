@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,7 @@ from pipelines.serving.rollout_policy import (
 )
 
 TARGET_HEADER = "X-Rollout-Target"
+_NO_UPSTREAM = "http://no-upstream.invalid"
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,24 @@ class RolloutRouter:
         self._window = _Window()
         self._client: httpx.AsyncClient | None = None
         self._mirrors: set[asyncio.Task[None]] = set()
+        #: why there is nothing to route to yet (a follower before its first champion): /ping and
+        #: /invocations answer 503 with it until :meth:`serve`
+        self.waiting: str | None = None
+
+    @classmethod
+    def waiting_for(cls, reason: str, *, strategy: Strategy, canary_weight: float = 0.1) -> RolloutRouter:
+        """A router with no upstream yet; :meth:`serve` gives it its first."""
+        # never contacted while ``waiting`` is set; .invalid never resolves (RFC 2606)
+        router = cls(
+            _NO_UPSTREAM,
+            _NO_UPSTREAM,
+            strategy=strategy,
+            champion_version=0,
+            challenger_version=0,
+            canary_weight=canary_weight,
+        )
+        router.waiting = reason
+        return router
 
     # --- state, for the controller ------------------------------------------------------------
 
@@ -151,6 +170,20 @@ class RolloutRouter:
             self._counter = 0
             self._window = _Window()
             self.result = None
+
+    def serve(self, url: str, version: int) -> None:
+        """Route everything to ``version`` at ``url`` alone: the first version a follower serves,
+        with nothing before it to bake against."""
+        if not url.startswith(("http://", "https://")):
+            raise RolloutPolicyError([Problem("champion_url", "must be an http:// or https:// URL", url)])
+        with self._lock:
+            self.urls = {"champion": url.rstrip("/"), "challenger": url.rstrip("/")}
+            self.versions = {"champion": version, "challenger": version}
+            self._phase = "pending"
+            self._counter = 0
+            self._window = _Window()
+            self.result = None
+            self.waiting = None
 
     def rollback(self) -> None:
         """All traffic to the champion, no more mirrors, from the next request on."""
@@ -233,7 +266,13 @@ class RolloutRouter:
                     await asyncio.wait(set(self._mirrors), timeout=self.timeout_seconds)
                 self._client = None
 
+    def _waiting_response(self, waiting: str) -> Response:
+        body = {"status": "waiting", "error": waiting}
+        return Response(orjson.dumps(body), 503, media_type=codecs.JSON)
+
     async def ping(self, request: Request) -> Response:
+        if (waiting := self.waiting) is not None:
+            return self._waiting_response(waiting)
         target = self.primary()
         try:
             upstream = await self._require_client().get(f"{self.urls[target]}/ping")
@@ -247,6 +286,8 @@ class RolloutRouter:
     async def passthrough(self, request: Request) -> Response:
         """``GET`` of the serving upstream's description (``/openapi.json``, ``/metrics``), so clients
         that read the signature before sending (``tenantml traffic``) can use the router's URL."""
+        if (waiting := self.waiting) is not None:
+            return self._waiting_response(waiting)
         target = self.primary()
         try:
             upstream = await self._require_client().get(f"{self.urls[target]}{request.url.path}")
@@ -267,6 +308,8 @@ class RolloutRouter:
         return Response(orjson.dumps(self.state()), 200, media_type=codecs.JSON)
 
     async def invocations(self, request: Request) -> Response:
+        if (waiting := self.waiting) is not None:
+            return Response(codecs.error_body("model_not_ready", waiting), 503, media_type=codecs.JSON)
         target, mirror = self.choose()
         body = await request.body()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -329,10 +372,19 @@ class RolloutRouter:
         return self._client
 
 
-def create_router_app(router: RolloutRouter) -> Starlette:
-    """The router's ASGI app; ``app.state.router`` is ``router``."""
+def create_router_app(
+    router: RolloutRouter, *, follow_state: Callable[[], dict[str, Any]] | None = None
+) -> Starlette:
+    """The router's ASGI app; ``app.state.router`` is ``router``. ``follow_state``: ``GET /follow``
+    answers with it (a follower's served version and last rollout, for operators and probes)."""
+
+    async def follow(request: Request) -> Response:
+        assert follow_state is not None
+        return Response(orjson.dumps(follow_state()), 200, media_type=codecs.JSON)
+
     app = Starlette(
         routes=[
+            *([Route("/follow", follow, methods=["GET"])] if follow_state is not None else []),
             Route("/ping", router.ping, methods=["GET"]),
             Route("/invocations", router.invocations, methods=["POST"]),
             Route("/rollout", router.rollout_state, methods=["GET"]),

@@ -54,7 +54,17 @@ def run(
     each worker's event loop accepts every pending connection when it wakes: a client with a few
     keep-alive connections (a load balancer, a benchmark) often lands on one worker and one core.
     ``reuse_port=False`` (or a platform without it) falls back to uvicorn's supervisor.
+
+    A config with ``follow`` is refused: :func:`pipelines.serving.follow_server.run_following`
+    serves it (``python -m pipelines.serving`` picks it).
     """
+    if config.follow is not None:
+        from core.errors import ServingConfigError
+
+        raise ServingConfigError(
+            "follow: this config follows the champion alias; serve it with "
+            "pipelines.serving.follow_server.run_following (python -m pipelines.serving)"
+        )
     os.environ.update(config.to_env())
     if reuse_port is None:
         reuse_port = workers > 1 and hasattr(socket, "SO_REUSEPORT")
@@ -173,12 +183,19 @@ def supervise(host: str, port: int, workers: int, log_level: str = "info") -> in
 
 
 class ThreadedServer:
-    """One uvicorn server for an ASGI app in a background thread, on a free loopback port."""
+    """One uvicorn server for an ASGI app in a background thread, on a free loopback port by default
+    (the front of a follower in a container listens on ``0.0.0.0:8080`` instead)."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1") -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, 0))
+        try:
+            self._socket.bind((host, port))
+        except OSError as err:
+            self._socket.close()
+            from core.errors import ServingConfigError
+
+            raise ServingConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
         self.host, self.port = self._socket.getsockname()[:2]
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **uvicorn_options()))
         self._thread = threading.Thread(

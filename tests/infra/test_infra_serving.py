@@ -262,10 +262,11 @@ def test_given_eks_serving_then_the_deployment_follows_the_inference_contract_an
     pod = deployment["spec"][0]["template"][0]["spec"][0]
     [container] = pod["container"]
     assert container["image"] == "${data.aws_ecr_repository.existing_images.repository_url}:1.0.0"
-    assert container["args"] == ["serve", "--port", "8080", "--workers", "2"]
+    assert container["args"] == ["serve", "--port", "8080", "--workers", "1"]
     assert container["port"] == [{"name": "http", "container_port": 8080, "protocol": "TCP"}]
-    for probe in ("readiness_probe", "liveness_probe"):
-        assert container[probe][0]["http_get"] == [{"path": "/ping", "port": "http"}]
+    assert container["readiness_probe"][0]["http_get"] == [{"path": "/ping", "port": "http"}]
+    # a following pod waiting for its first champion is not ready, but alive
+    assert container["liveness_probe"][0]["http_get"] == [{"path": "/follow", "port": "http"}]
     assert container["security_context"][0]["read_only_root_filesystem"] is True
     assert container["security_context"][0]["allow_privilege_escalation"] is False
     assert pod["security_context"][0]["run_as_non_root"] is True
