@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from constructs import Construct
-
 from core.naming import Naming
 from core.platform import PlatformSpec, state_bucket_name, state_key_alias
-from infra.cdk import LocalBackend, TerraformProvider, TerraformProviderGeneratorMetadata
+from infra.cdk import Construct, LocalBackend, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.core import TenantStack
 from infra.state import StateStore, StateStoreProps, require_terraform
 from stacks.tenant_platform import AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION
