@@ -323,6 +323,7 @@ def up(
     on_tenant_applied: Callable[[UpSummary, TenantApply], None] | None = None,
     platform: PlatformSpec | None = None,
     tenant_steps: Sequence[TenantStep] = (),
+    warm_ups: Sequence[Callable[[], object]] = (),
 ) -> UpSummary:
     """Run the platform on the emulator; returns the summary after shutdown.
 
@@ -330,7 +331,8 @@ def up(
     ``steps``), ``on_apply_progress`` of each resource, ``on_tenant_applied`` of each tenant as
     soon as its stacks are applied (before its ``tenant_steps``, which run before the next tenant
     is applied) and ``on_ready`` once ``up.json`` is written. ``steps`` run once every tenant is
-    applied.
+    applied. ``warm_ups`` (work the steps will need, cached by the callee) run in a background
+    thread from the start, while synthesis waits on its Node process.
     """
     stage = on_stage or (lambda _message: None)
     instance = claim_single_instance(up_file)
@@ -358,6 +360,12 @@ def up(
     with _stop_on_signals(context.stop_event):
         try:
             emulator.warm_up(server.endpoint, sorted({s.region for s in specs}))
+            if warm_ups:
+                threading.Thread(
+                    target=lambda: [warm_up() for warm_up in warm_ups],
+                    daemon=True,
+                    name="tenantml-up-warm-up",
+                ).start()
             # before apply: moto forgets dead-letter and logging settings of functions created
             # without the hook, and a Kinesis mapping's LATEST position is fixed at creation
             from tenantml.emulator.runtime import install, uninstall
