@@ -33,7 +33,6 @@ STAGES = (
     ("apply", re.compile(r"^applying ")),
     ("lifecycle (every tenant applied)", re.compile(r"^run sample lifecycle")),
     ("training set built", re.compile(r"^\S+: point-in-time training set of ")),
-    ("serve", re.compile(r"^serve champions")),
     ("ready", re.compile(r"^tenantml is up in ")),
 )
 _STEP = re.compile(r"^(\S+): pipeline step (\S+)")

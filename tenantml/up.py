@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,6 +218,13 @@ def _push_image(
     report(f"pushed {applied.tenant}'s image {repository}:{spec.image_tag} ({digest[:19]})")
 
 
+def _run_warm_ups(warm_ups: Sequence[Callable[[], object]]) -> None:
+    for warm_up in warm_ups:
+        # only saves time: the step that needs the work does it again and reports its failure
+        with suppress(Exception):
+            warm_up()
+
+
 @contextmanager
 def _stop_on_signals(event: threading.Event) -> Iterator[None]:
     """SIGINT and SIGTERM set ``event`` instead of killing the process mid-shutdown."""
@@ -362,9 +369,7 @@ def up(
             emulator.warm_up(server.endpoint, sorted({s.region for s in specs}))
             if warm_ups:
                 threading.Thread(
-                    target=lambda: [warm_up() for warm_up in warm_ups],
-                    daemon=True,
-                    name="tenantml-up-warm-up",
+                    target=_run_warm_ups, args=(warm_ups,), daemon=True, name="tenantml-up-warm-up"
                 ).start()
             # before apply: moto forgets dead-letter and logging settings of functions created
             # without the hook, and a Kinesis mapping's LATEST position is fixed at creation
