@@ -43,17 +43,6 @@ def _has_feature_store(context: UpContext, applied: TenantApply) -> bool:
     return bool(spec.model.feature_views and applied.outputs.get("features_table_name"))
 
 
-def make_sample_dataset() -> None:
-    """Make the sample dataset's bytes ahead of the first drop (an ``up`` warm-up: they are cached).
-
-    Importing scikit-learn is most of the second it takes; in the drop it would hold up the next
-    tenant's apply.
-    """
-    from tenantml.sample_data import sample_parquet_bytes
-
-    sample_parquet_bytes()
-
-
 def drop_sample_dataset(context: UpContext, summary: UpSummary, applied: TenantApply) -> None:
     """Drop the sample dataset into one tenant's data bucket under ``incoming/``, which starts its run.
 

@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,13 +218,6 @@ def _push_image(
     report(f"pushed {applied.tenant}'s image {repository}:{spec.image_tag} ({digest[:19]})")
 
 
-def _run_warm_ups(warm_ups: Sequence[Callable[[], object]]) -> None:
-    for warm_up in warm_ups:
-        # only saves time: the step that needs the work does it again and reports its failure
-        with suppress(Exception):
-            warm_up()
-
-
 @contextmanager
 def _stop_on_signals(event: threading.Event) -> Iterator[None]:
     """SIGINT and SIGTERM set ``event`` instead of killing the process mid-shutdown."""
@@ -330,7 +323,6 @@ def up(
     on_tenant_applied: Callable[[UpSummary, TenantApply], None] | None = None,
     platform: PlatformSpec | None = None,
     tenant_steps: Sequence[TenantStep] = (),
-    warm_ups: Sequence[Callable[[], object]] = (),
 ) -> UpSummary:
     """Run the platform on the emulator; returns the summary after shutdown.
 
@@ -338,8 +330,7 @@ def up(
     ``steps``), ``on_apply_progress`` of each resource, ``on_tenant_applied`` of each tenant as
     soon as its stacks are applied (before its ``tenant_steps``, which run before the next tenant
     is applied) and ``on_ready`` once ``up.json`` is written. ``steps`` run once every tenant is
-    applied. ``warm_ups`` (work the steps will need, cached by the callee) run in a background
-    thread from the start, while synthesis waits on its Node process.
+    applied.
     """
     stage = on_stage or (lambda _message: None)
     instance = claim_single_instance(up_file)
@@ -367,10 +358,6 @@ def up(
     with _stop_on_signals(context.stop_event):
         try:
             emulator.warm_up(server.endpoint, sorted({s.region for s in specs}))
-            if warm_ups:
-                threading.Thread(
-                    target=_run_warm_ups, args=(warm_ups,), daemon=True, name="tenantml-up-warm-up"
-                ).start()
             # before apply: moto forgets dead-letter and logging settings of functions created
             # without the hook, and a Kinesis mapping's LATEST position is fixed at creation
             from tenantml.emulator.runtime import install, uninstall

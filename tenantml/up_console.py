@@ -9,7 +9,7 @@ before the lifecycle runs, and the ready message gives every tenant's region wit
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,6 @@ def run_up(
     once: bool,
     steps: Sequence[LifecycleStep] = (),
     tenant_steps: Sequence[TenantStep] = (),
-    warm_ups: Sequence[Callable[[], object]] = (),
     up_file: Path = UP_FILE,
     state_dir: Path = STATE_DIR,
     platform: PlatformSpec | None = None,
@@ -199,7 +198,6 @@ def run_up(
             on_ready=lambda summary: view.ready(summary, once=once, up_file=up_file),
             steps=steps,
             tenant_steps=tenant_steps,
-            warm_ups=warm_ups,
             up_file=up_file,
             state_dir=state_dir,
             platform=platform,

@@ -108,7 +108,7 @@ def up(
 ) -> None:
     """Run every tenant's platform on the embedded AWS emulator until Ctrl-C (or once)."""
     from core.spec import load_specs
-    from tenantml.lifecycle import drop_sample_dataset, make_sample_dataset, run_sample_lifecycle_and_serve
+    from tenantml.lifecycle import drop_sample_dataset, run_sample_lifecycle_and_serve
     from tenantml.up_console import run_up
 
     specs = load_specs(tenants, only=tenant)
@@ -124,7 +124,6 @@ def up(
         # soon as its run ended, while the other tenants' runs go on
         tenant_steps=[drop_sample_dataset] if lifecycle else [],
         steps=[run_sample_lifecycle_and_serve] if lifecycle else [],
-        warm_ups=[make_sample_dataset] if lifecycle else [],
     )
 
 
