@@ -7,6 +7,12 @@ cluster that already exists: it is applied after the tenant stack and reads the 
 from __future__ import annotations
 
 KUBERNETES_STACK_SUFFIX = "-kubernetes"
+BOOTSTRAP_PREFIX = "bootstrap-"
+
+
+def bootstrap_stack_name(account_id: str) -> str:
+    """``bootstrap-<account>``: longer than a tenant name may be, so it never names a tenant's stack."""
+    return f"{BOOTSTRAP_PREFIX}{account_id}"
 
 
 def kubernetes_stack_name(tenant: str) -> str:

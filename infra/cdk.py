@@ -10,10 +10,13 @@ from __future__ import annotations
 import importlib
 import os
 
-# jsii prints a full-screen "Node 20 is end-of-life" banner on every run; the value lists
-# the Node major versions to stay quiet about. Must be set before the runtime starts.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+from infra import node_messages
+
+# before the Node process starts (importing constructs starts it): jsii's warnings about the
+# machine's Node (end of life) are real, and printed once as readable text, not as bytes reprs
+node_messages.install()
+
+from constructs import Construct
 
 SUPPORTED_LIBRARIES = ("cdktf", "cdktn")
 LIBRARY = os.environ.get("TENANTML_CDK", "cdktf")
@@ -41,6 +44,7 @@ __all__ = [
     "VERSION",
     "App",
     "AssetType",
+    "Construct",
     "LocalBackend",
     "S3Backend",
     "TerraformAsset",

@@ -28,11 +28,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.terraform import stable_json
-from infra.cdk import App, TerraformStack
+from infra.cdk import App, Construct, TerraformStack
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 PRIMARY_ID = "this"

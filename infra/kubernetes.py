@@ -16,11 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from constructs import Construct
-
 from core.errors import ConstructPropsError, Problem
 from core.naming import Naming
-from infra.cdk import TerraformProvider, TerraformProviderGeneratorMetadata
+from infra.cdk import Construct, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.core import DataSource, Resource, Scope, TenantConstruct
 from infra.identity import ServiceRole, ServiceRoleProps
 from infra.serving import (

@@ -12,21 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from constructs import Construct
-
 from core.naming import Naming
 from core.platform import PlatformSpec, state_bucket_name, state_key_alias
-from infra.cdk import LocalBackend, TerraformProvider, TerraformProviderGeneratorMetadata
+from core.stack_names import bootstrap_stack_name
+from infra.cdk import Construct, LocalBackend, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.core import TenantStack
 from infra.state import StateStore, StateStoreProps, require_terraform
 from stacks.tenant_platform import AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION
-
-BOOTSTRAP_PREFIX = "bootstrap-"
-
-
-def bootstrap_stack_name(account_id: str) -> str:
-    """``bootstrap-<account>``: longer than a tenant name may be, so it never names a tenant's stack."""
-    return f"{BOOTSTRAP_PREFIX}{account_id}"
 
 
 class BootstrapProvider(TerraformProvider):

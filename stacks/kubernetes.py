@@ -12,12 +12,11 @@ self-hosted CI runner) or from one of those networks, as the deploy principal (a
 
 from __future__ import annotations
 
-from constructs import Construct
-
 from core.naming import Naming
 from core.platform import PlatformSpec, state_bucket_name, state_key, state_key_alias, tenant_account
 from core.spec import TenantSpec
 from core.stack_names import kubernetes_stack_name
+from infra.cdk import Construct
 from infra.core import DataSource, TenantConstruct, TenantStack
 from infra.kubernetes import (
     WORKLOAD_LABEL,

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from constructs import Construct
-
 from core.contract import BATCH_PREFIX, LIVE_QUALITY_METRIC, live_quality_dimensions, metrics_namespace
 from core.feature_layout import LANDING_PREFIX, glue_database
 from core.naming import Naming
@@ -20,7 +18,7 @@ from core.platform import PlatformSpec, state_bucket_name, state_key, state_key_
 from core.spec import TenantSpec
 from infra import actions
 from infra.alerting import AlarmProps, AlertTopic, AlertTopicProps, grant_put_metrics
-from infra.cdk import TerraformProvider, TerraformProviderGeneratorMetadata
+from infra.cdk import Construct, TerraformProvider, TerraformProviderGeneratorMetadata
 from infra.compute import Ec2Fleet, Ec2FleetProps, EksCluster, EksClusterProps, FleetServing
 from infra.core import DataSource, Scope, TenantConstruct, TenantStack
 from infra.feature_store import FeatureStore, FeatureStoreProps

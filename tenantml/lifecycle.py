@@ -1,7 +1,8 @@
 """What ``tenantml up`` does after the stacks are applied: each tenant's ML lifecycle, for real.
 
 The bundled sample dataset is dropped into every tenant's data bucket under ``incoming/``,
-exactly as a team would drop a file. S3 notifies the tenant's data-arrival function, the
+exactly as a team would drop a file, as soon as the tenant's stack is applied
+(:func:`drop_sample_dataset`, while the next tenant is applied). S3 notifies the tenant's data-arrival function, the
 emulator's Lambda runtime runs its slim handler, and the handler starts an execution of the
 tenant's pipeline state machine (named by the run id). ``up`` follows each execution
 (DescribeExecution, as the account's administrator: the operator's view) through its states,
@@ -16,8 +17,11 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+from tenantml.emulator.commands import TenantApply
 from tenantml.up import UpContext, UpSummary
 
 #: slack on top of the longest handler timeout: S3 delivery, queueing and the handlers' start-up
@@ -33,62 +37,114 @@ def _outcome(result: Any) -> dict[str, Any]:
     return runs[0] if runs else {"status": "ignored"}
 
 
-def run_sample_lifecycle(context: UpContext, summary: UpSummary) -> None:
-    """Upload the sample dataset for every tenant and follow their pipeline runs to their end."""
-    from tenantml.executions import execution_arn, follow_execution, run_outcome
-    from tenantml.lifecycle_features import run_feature_demo
+def _has_feature_store(context: UpContext, applied: TenantApply) -> bool:
+    """A model on feature views trains on a training set built from the tenant's feature store."""
+    spec = context.spec_of(applied.tenant)
+    return bool(spec.model.feature_views and applied.outputs.get("features_table_name"))
+
+
+def drop_sample_dataset(context: UpContext, summary: UpSummary, applied: TenantApply) -> None:
+    """Drop the sample dataset into one tenant's data bucket under ``incoming/``, which starts its run.
+
+    A ``tenantml up`` tenant step: it runs as soon as the tenant's stacks are applied and its
+    image pushed, so its pipeline runs while the next tenant is applied. A tenant whose model
+    trains on feature views is left to :func:`run_sample_lifecycle` (its dataset is built from
+    its feature store, by jobs that would hold up the next tenant's apply).
+    """
     from tenantml.sample_data import upload_sample_dataset
+
+    del summary  # the run is followed, and its outcome recorded, by run_sample_lifecycle
+    if applied.tenant in context.landed or _has_feature_store(context, applied):
+        return
+    spec = context.spec_of(applied.tenant)
+    s3 = context.server_session.for_account(spec.account_id).client("s3", spec.region)
+    uri = upload_sample_dataset(s3, applied.outputs["data_bucket_name"])
+    context.landed[applied.tenant] = uri
+    context.report(
+        f"{applied.tenant}: dropped the sample dataset at {uri}; its data-arrival function starts the pipeline"
+    )
+
+
+def _follow_run(context: UpContext, applied: TenantApply, run_id: str) -> dict[str, Any]:
+    """Follow one tenant's execution to its end (reporting each state); what the run did."""
+    from tenantml.executions import execution_arn, follow_execution, run_outcome
+
+    tenant, outputs = applied.tenant, applied.outputs
+    spec = context.spec_of(tenant)
+    admin = context.server_session.for_account(spec.account_id)
+    context.report(f"{tenant}: following pipeline run {run_id}")
+    execution = follow_execution(
+        admin.client("stepfunctions", spec.region),
+        execution_arn(outputs["pipeline_state_machine_arn"], run_id),
+        timeout=spec.model.search_timeout_seconds + RUN_MARGIN_S,
+        on_state=lambda state: context.report(f"{tenant}: pipeline step {state}"),
+    )
+    s3 = admin.client("s3", spec.region)
+    return run_outcome(s3, outputs["artifacts_bucket_name"], run_id, execution)
+
+
+def run_sample_lifecycle(
+    context: UpContext,
+    summary: UpSummary,
+    *,
+    on_run_ended: Callable[[UpContext, UpSummary, TenantApply], None] | None = None,
+) -> None:
+    """Drop the sample dataset for every tenant not given it yet, and follow their pipeline runs to their end.
+
+    The runs are followed side by side; ``on_run_ended`` hears of each tenant as soon as its run
+    ended and its outcome is in the summary, while the others still run.
+    """
+    from tenantml.lifecycle_features import run_feature_demo
 
     started = time.perf_counter()
     featured = []
     for applied in summary.applied:
-        spec = next(s for s in context.specs if s.name == applied.tenant)
-        if spec.model.feature_views and applied.outputs.get("features_table_name"):
-            featured.append((spec, applied))
-            continue
-        s3 = context.server_session.for_account(spec.account_id).client("s3", spec.region)
-        uri = upload_sample_dataset(s3, applied.outputs["data_bucket_name"])
-        context.report(
-            f"{applied.tenant}: dropped the sample dataset at {uri}; its data-arrival function starts the pipeline"
-        )
+        if _has_feature_store(context, applied):
+            featured.append(applied)
+        else:
+            drop_sample_dataset(context, summary, applied)
     # the others' runs go on meanwhile: a feature tenant's dataset is built from its feature store
-    demos = {spec.name: run_feature_demo(context, spec, applied.outputs) for spec, applied in featured}
+    demos = {a.tenant: run_feature_demo(context, context.spec_of(a.tenant), a.outputs) for a in featured}
     timeout = max(s.lambdas.timeout_seconds for s in context.specs) + WAIT_MARGIN_S
     if not context.runtime.wait_idle(timeout=timeout):
         context.report(f"data-arrival functions still running after {timeout} s")
-    # the executions run side by side; following them one after the other costs nothing
-    for applied in summary.applied:
-        tenant, outputs = applied.tenant, applied.outputs
-        spec = next(s for s in context.specs if s.name == tenant)
-        history = context.runtime.history(outputs["data_arrival_function_name"])
-        demo = demos.get(tenant)
-        if demo is not None and demo.error:
-            summary.lifecycle[tenant] = {"status": "failed", "error": demo.error, "features": demo.to_json()}
-            continue
-        started_run = _outcome(history[-1]) if history else {"status": "not run"}
-        machine = outputs.get("pipeline_state_machine_arn")
-        if not started_run.get("run_id") or not machine:
-            summary.lifecycle[tenant] = {
-                "status": started_run.get("status", "not run"),
-                "error": started_run.get("error") or "the data-arrival function started no pipeline run",
-            }
-            continue
-        admin = context.server_session.for_account(spec.account_id)
-        run_id = started_run["run_id"]
-        arn = execution_arn(machine, run_id)
-        context.report(f"{tenant}: following pipeline run {run_id}")
-        execution = follow_execution(
-            admin.client("stepfunctions", spec.region),
-            arn,
-            timeout=spec.model.search_timeout_seconds + RUN_MARGIN_S,
-            on_state=lambda state, tenant=tenant: context.report(f"{tenant}: pipeline step {state}"),
-        )
-        s3 = admin.client("s3", spec.region)
-        summary.lifecycle[tenant] = run_outcome(s3, outputs["artifacts_bucket_name"], run_id, execution)
-        if demo is not None:
-            summary.lifecycle[tenant]["features"] = demo.to_json()
-            summary.probes[tenant] = demo.probes
+    following = {}
+    with ThreadPoolExecutor(max_workers=max(1, len(summary.applied)), thread_name_prefix="follow") as pool:
+        for applied in summary.applied:
+            tenant, outputs = applied.tenant, applied.outputs
+            history = context.runtime.history(outputs["data_arrival_function_name"])
+            demo = demos.get(tenant)
+            if demo is not None and demo.error:
+                summary.lifecycle[tenant] = {
+                    "status": "failed",
+                    "error": demo.error,
+                    "features": demo.to_json(),
+                }
+                continue
+            started_run = _outcome(history[-1]) if history else {"status": "not run"}
+            if not started_run.get("run_id") or not outputs.get("pipeline_state_machine_arn"):
+                summary.lifecycle[tenant] = {
+                    "status": started_run.get("status", "not run"),
+                    "error": started_run.get("error") or "the data-arrival function started no pipeline run",
+                }
+                continue
+            following[pool.submit(_follow_run, context, applied, started_run["run_id"])] = applied
+        for future in as_completed(following):
+            applied = following[future]
+            tenant = applied.tenant
+            summary.lifecycle[tenant] = future.result()
+            demo = demos.get(tenant)
+            if demo is not None:
+                summary.lifecycle[tenant]["features"] = demo.to_json()
+                summary.probes[tenant] = demo.probes
+            if on_run_ended is not None and not context.stop_event.is_set():
+                on_run_ended(context, summary, applied)
     summary.timings["lifecycle"] = time.perf_counter() - started
+
+
+def run_sample_lifecycle_and_serve(context: UpContext, summary: UpSummary) -> None:
+    """:func:`run_sample_lifecycle`, serving each tenant's champion as soon as its own run ended."""
+    run_sample_lifecycle(context, summary, on_run_ended=serve_champion)
 
 
 def serving_role_session(endpoint: str, region: str, account_id: str | None, role_arn: str) -> Any:
@@ -147,7 +203,14 @@ def _probe_rows(feature_names: list[str]) -> list[str]:
 
 
 def serve_champions(context: UpContext, summary: UpSummary) -> None:
-    """Serve each tenant's champion on 127.0.0.1 (SageMaker contract), logging to its Kinesis stream,
+    """Serve each tenant's champion not served yet (:func:`serve_champion`)."""
+    for applied in summary.applied:
+        if applied.tenant not in summary.endpoints:
+            serve_champion(context, summary, applied)
+
+
+def serve_champion(context: UpContext, summary: UpSummary, applied: TenantApply) -> None:
+    """Serve the tenant's champion on 127.0.0.1 (SageMaker contract), logging to its Kinesis stream,
     and follow its champion alias from then on (:mod:`pipelines.serving.follow`)."""
     import boto3
 
@@ -158,77 +221,69 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
     from pipelines.serving.loader import RegistrySource
     from pipelines.serving.openapi import read_model_description
 
-    for applied in summary.applied:
-        tenant, outputs = applied.tenant, applied.outputs
-        if (summary.lifecycle.get(tenant) or {}).get("alias") != "champion":
-            context.report(f"{tenant}: no approved champion yet, so no endpoint")
-            continue
-        spec = next(s for s in context.specs if s.name == tenant)
-        role = serving_role_session(
-            context.endpoint, spec.region, spec.account_id, outputs["serving_role_arn"]
-        )
-        group = outputs["model_package_group_name"]
-        # one boto3 session over the role's (boto3's clients: the download uses S3 transfers); a
-        # second boto3 session over the same botocore session fails injecting its methods again
-        session = boto3.Session(botocore_session=role)
+    tenant, outputs = applied.tenant, applied.outputs
+    if (summary.lifecycle.get(tenant) or {}).get("alias") != "champion":
+        context.report(f"{tenant}: no approved champion yet, so no endpoint")
+        return
+    spec = context.spec_of(tenant)
+    role = serving_role_session(context.endpoint, spec.region, spec.account_id, outputs["serving_role_arn"])
+    group = outputs["model_package_group_name"]
+    # one boto3 session over the role's (boto3's clients: the download uses S3 transfers); a
+    # second boto3 session over the same botocore session fails injecting its methods again
+    session = boto3.Session(botocore_session=role)
 
-        def app_for(
-            version: int,
-            spec: Any = spec,
-            role: Any = role,
-            session: Any = session,
-            group: str = group,
-            stream: str = outputs["stream_name"],
-            table: str | None = outputs.get("features_table_name"),
-        ) -> Any:
-            # pinned by number: a server never changes version under its clients
-            config = ServerConfig(
-                source=RegistrySource(
-                    group=group, version=version, region=spec.region, endpoint_url=context.endpoint
-                ),
-                serving_format=spec.model.serving_format,
-                inference_log=InferenceLogConfig(
-                    stream_name=stream, region=spec.region, endpoint_url=context.endpoint
-                ),
-                # a model trained on feature views takes requests with only their entity keys
-                features=(
-                    FeatureLookupConfig(
-                        table_name=table,
-                        views=[spec.features.view(name) for name in spec.model.feature_views],
-                        region=spec.region,
-                        endpoint_url=context.endpoint,
-                    )
-                    if table and spec.model.feature_views
-                    else None
-                ),
-            )
-            return create_app(
-                config,
-                loader=functools.partial(_load_as, session, spec.region, context.endpoint),
-                logger_factory=functools.partial(default_logger_factory, session=role),
-                lookup_factory=functools.partial(default_lookup_factory, session=role),
-            )
+    stream, table = outputs["stream_name"], outputs.get("features_table_name")
 
-        # the watch reads the registry as the serving role, as the endpoint's container would
-        sagemaker = session.client("sagemaker", region_name=spec.region, endpoint_url=context.endpoint)
-        follower = ChampionFollower(
-            open_registry(sagemaker, group),
-            app_for,
-            tenant=tenant,
-            model_name=spec.model.name,
-            policy=context.follow_policy(spec) if context.follow_policy else follow_policy(spec),
-            strategy="canary",
-            canary_weight=spec.serving.canary_percent / 100,
-            poll_seconds=FOLLOW_POLL_SECONDS,
-            max_backoff_seconds=FOLLOW_MAX_BACKOFF_SECONDS,
-            load_timeout_seconds=SERVE_READY_TIMEOUT_S,
-            on_change=functools.partial(_followed, context, summary, tenant),
+    def app_for(version: int) -> Any:
+        # pinned by number: a server never changes version under its clients
+        config = ServerConfig(
+            source=RegistrySource(
+                group=group, version=version, region=spec.region, endpoint_url=context.endpoint
+            ),
+            serving_format=spec.model.serving_format,
+            inference_log=InferenceLogConfig(
+                stream_name=stream, region=spec.region, endpoint_url=context.endpoint
+            ),
+            # a model trained on feature views takes requests with only their entity keys
+            features=(
+                FeatureLookupConfig(
+                    table_name=table,
+                    views=[spec.features.view(name) for name in spec.model.feature_views],
+                    region=spec.region,
+                    endpoint_url=context.endpoint,
+                )
+                if table and spec.model.feature_views
+                else None
+            ),
         )
-        follower.start()
-        context.cleanups.append(follower.stop)
-        model = read_model_description(follower.url)
-        # a model on feature views is probed with entity keys only: the lookups are what the bake proves
-        follower.probe_rows = summary.probes.get(tenant) or _probe_rows(model["feature_names"])
+        return create_app(
+            config,
+            loader=functools.partial(_load_as, session, spec.region, context.endpoint),
+            logger_factory=functools.partial(default_logger_factory, session=role),
+            lookup_factory=functools.partial(default_lookup_factory, session=role),
+        )
+
+    # the watch reads the registry as the serving role, as the endpoint's container would
+    sagemaker = session.client("sagemaker", region_name=spec.region, endpoint_url=context.endpoint)
+    follower = ChampionFollower(
+        open_registry(sagemaker, group),
+        app_for,
+        tenant=tenant,
+        model_name=spec.model.name,
+        policy=context.follow_policy(spec) if context.follow_policy else follow_policy(spec),
+        strategy="canary",
+        canary_weight=spec.serving.canary_percent / 100,
+        poll_seconds=FOLLOW_POLL_SECONDS,
+        max_backoff_seconds=FOLLOW_MAX_BACKOFF_SECONDS,
+        load_timeout_seconds=SERVE_READY_TIMEOUT_S,
+        on_change=functools.partial(_followed, context, summary, tenant),
+    )
+    follower.start()
+    context.cleanups.append(follower.stop)
+    model = read_model_description(follower.url)
+    # a model on feature views is probed with entity keys only: the lookups are what the bake proves
+    follower.probe_rows = summary.probes.get(tenant) or _probe_rows(model["feature_names"])
+    with context.summary_lock:  # the other tenants' followers may be writing their entries
         summary.endpoints[tenant] = {
             "url": follower.url,
             "invocations": f"{follower.url}/invocations",
@@ -238,6 +293,7 @@ def serve_champions(context: UpContext, summary: UpSummary) -> None:
             **({"entity_keys": _entity_keys(spec)} if spec.model.feature_views else {}),
             **{k: v for k, v in follower.state().items() if k != "model_version"},
         }
+    context.report(f"{tenant}: serving model version {model['version']} at {follower.url}/invocations")
 
 
 def _entity_keys(spec: Any) -> list[str]:

@@ -9,6 +9,7 @@ drift alarm must fire; its labels are the same rows' labels.
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 
@@ -54,8 +55,9 @@ def sample_frame(*, drifted: bool = False, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
+@functools.cache
 def sample_parquet_bytes(*, drifted: bool = False) -> bytes:
-    """The sample dataset as Parquet bytes (no index column)."""
+    """The sample dataset as Parquet bytes (no index column), made once per process (same bytes each time)."""
     buffer = io.BytesIO()
     sample_frame(drifted=drifted).to_parquet(buffer, index=False)
     return buffer.getvalue()

@@ -9,6 +9,7 @@ are split across worker processes, one per core, when many (:mod:`tenantml.synth
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from typing import Literal
 from core.errors import TenantSpecError
 from core.platform import PLATFORM_ERROR, PlatformSpec, state_accounts, state_bucket_name, state_problems
 from core.spec import TenantSpec
-from core.stack_names import kubernetes_stack_name
+from core.stack_names import bootstrap_stack_name, kubernetes_stack_name
 from tenantml.synth_cache import CachedStack, SynthCache, code_fingerprint, default_cache_dir, spec_key
 from tenantml.synth_workers import PARALLEL_MIN_TENANTS, collect_stacks, run_workers
 
@@ -139,24 +140,59 @@ def _write_manifest(path: Path, stacks: list[CachedStack]) -> None:
     path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
+def _bootstrap_key(accounts: Sequence[str], platform: PlatformSpec) -> str:
+    """The cache key of the bootstrap stacks: never a tenant's (a different first element)."""
+    payload = json.dumps(
+        ["bootstrap", code_fingerprint(), sorted(accounts), platform.model_dump(mode="json")], sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _bootstrap_stacks(built: Path, accounts: Sequence[str]) -> list[CachedStack]:
+    manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
+    stacks = []
+    for account in accounts:
+        name = bootstrap_stack_name(account)
+        document = json.loads((built / "stacks" / name / "cdk.tf.json").read_text(encoding="utf-8"))
+        count = sum(len(v) for v in document.get("resource", {}).values())
+        stacks.append(CachedStack(name, count, manifest["stacks"][name], str(manifest.get("version", ""))))
+    return stacks
+
+
 def synth_bootstrap(
-    specs: Sequence[TenantSpec], outdir: Path, platform: PlatformSpec
+    specs: Sequence[TenantSpec],
+    outdir: Path,
+    platform: PlatformSpec,
+    *,
+    cache: SynthCache | None | Literal["default"] = "default",
 ) -> list[BootstrapResult]:
     """One bootstrap stack per account the specs deploy into, in ``outdir/bootstrap/stacks/``.
 
     The directory is replaced as a whole once every stack synthesized (an account no tenant
     names any more loses its stack here, never its bucket: that takes a deliberate destroy).
+    The stacks come from ``cache`` (default: :func:`default_cache_dir`) when the accounts, the
+    platform settings and the code are unchanged: then the CDK is not even imported (its Node
+    process took most of ``up``'s synthesis stage when every tenant came from the cache).
     """
-    from infra.core import synth_app
-    from stacks.app import build_bootstrap_app  # imports the CDK
-    from stacks.bootstrap import bootstrap_stack_name
-
     accounts = state_accounts(specs, platform)  # raises naming a tenant without an account
+    if cache == "default":
+        root = default_cache_dir()
+        cache = SynthCache(root) if root is not None else None
+    key = _bootstrap_key(accounts, platform) if cache is not None else ""
     outdir.mkdir(parents=True, exist_ok=True)
     target = outdir / BOOTSTRAP_DIR
     with tempfile.TemporaryDirectory(prefix=".bootstrap-", dir=outdir) as scratch:
         built = Path(scratch) / BOOTSTRAP_DIR
-        synth_app(build_bootstrap_app(accounts, built, platform), built)
+        cached = cache.get(key, built) if cache is not None else None
+        if cached is not None:
+            _write_manifest(built / "manifest.json", cached)
+        else:
+            from infra.core import synth_app
+            from stacks.app import build_bootstrap_app  # imports the CDK
+
+            synth_app(build_bootstrap_app(accounts, built, platform), built)
+            if cache is not None:
+                cache.put(key, built, _bootstrap_stacks(built, accounts))
         if target.exists():
             shutil.rmtree(target)
         os.replace(built, target)

@@ -10,6 +10,7 @@ and the state files, which describe an emulator that no longer exists.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -155,6 +156,9 @@ class UpSummary:
 
 #: the steps ``up`` takes after applying, in order; each gets the session and may add to the summary
 LifecycleStep = Callable[["UpContext", UpSummary], None]
+#: what ``up`` does for one tenant as soon as its stacks are applied and its image is pushed, while
+#: the next tenant waits for its apply (a tenant's lifecycle need not wait for the others' stacks)
+TenantStep = Callable[["UpContext", UpSummary, TenantApply], None]
 
 
 @dataclass
@@ -174,6 +178,11 @@ class UpContext:
     summary_lock: threading.RLock = field(default_factory=threading.RLock)
     #: the rollout policy of a followed champion, per spec (None: ``tenantml.lifecycle.follow_policy``)
     follow_policy: Callable[[TenantSpec], Any] | None = None
+    #: tenant -> the S3 URI of the sample dataset a tenant step dropped into its data bucket
+    landed: dict[str, str] = field(default_factory=dict)
+
+    def spec_of(self, tenant: str) -> TenantSpec:
+        return next(s for s in self.specs if s.name == tenant)
 
     def write_summary(self, summary: UpSummary) -> None:
         with self.summary_lock:
@@ -189,26 +198,24 @@ class UpContext:
     def endpoint(self) -> str:
         return self.server.endpoint
 
-    @property
+    @functools.cached_property
     def server_session(self) -> emulator.AwsSession:
+        """The administrator's session, made once: each step and tenant reuses its clients."""
         return emulator.make_session(self.server.endpoint)
 
 
-def _push_images(
-    specs: Sequence[TenantSpec], applied: Sequence[TenantApply], endpoint: str, report: Callable[[str], None]
+def _push_image(
+    spec: TenantSpec, applied: TenantApply, session: emulator.AwsSession, report: Callable[[str], None]
 ) -> None:
-    """Push each tenant's image (a manifest of this checkout) to its ECR repository under its pinned tag."""
+    """Push the tenant's image (a manifest of this checkout) to its ECR repository under its pinned tag."""
     from tenantml.emulator.images import push_local_image
 
-    by_name = {spec.name: spec for spec in specs}
-    for tenant in applied:
-        spec = by_name.get(tenant.tenant)
-        repository = tenant.outputs.get("image_repository_name")
-        if spec is None or not repository:
-            continue
-        session = emulator.make_session(endpoint, spec.region, account_id=spec.account_id)
-        digest = push_local_image(session.client("ecr"), str(repository), spec.image_tag)
-        report(f"pushed {tenant.tenant}'s image {repository}:{spec.image_tag} ({digest[:19]})")
+    repository = applied.outputs.get("image_repository_name")
+    if not repository:
+        return
+    ecr = session.for_account(spec.account_id).client("ecr", spec.region)
+    digest = push_local_image(ecr, str(repository), spec.image_tag)
+    report(f"pushed {applied.tenant}'s image {repository}:{spec.image_tag} ({digest[:19]})")
 
 
 @contextmanager
@@ -313,14 +320,17 @@ def up(
     up_file: Path = UP_FILE,
     state_dir: Path = STATE_DIR,
     on_stage: Callable[[str], None] | None = None,
-    on_applied: Callable[[UpSummary], None] | None = None,
+    on_tenant_applied: Callable[[UpSummary, TenantApply], None] | None = None,
     platform: PlatformSpec | None = None,
+    tenant_steps: Sequence[TenantStep] = (),
 ) -> UpSummary:
     """Run the platform on the emulator; returns the summary after shutdown.
 
     ``on_stage`` hears of each stage as it starts (starting, synthesizing, applying, each of
-    ``steps``), ``on_apply_progress`` of each resource, ``on_applied`` once every tenant is
-    applied (before ``steps``) and ``on_ready`` once ``up.json`` is written.
+    ``steps``), ``on_apply_progress`` of each resource, ``on_tenant_applied`` of each tenant as
+    soon as its stacks are applied (before its ``tenant_steps``, which run before the next tenant
+    is applied) and ``on_ready`` once ``up.json`` is written. ``steps`` run once every tenant is
+    applied.
     """
     stage = on_stage or (lambda _message: None)
     instance = claim_single_instance(up_file)
@@ -355,6 +365,12 @@ def up(
             runtime = install(server.endpoint, summary.region)
             context.runtime = runtime
             context.cleanups.append(lambda: uninstall(timeout=10))
+            # SageMaker jobs (training and processing, as their role) run for real from the pushed
+            # image; ready before the first tenant's data lands, which may be before the last apply
+            from tenantml.emulator import jobs
+
+            jobs.install(server.endpoint)
+            context.cleanups.append(lambda: jobs.uninstall(timeout=10))
             clock = time.perf_counter()
             stage(f"synthesizing {len(specs)} tenant stack(s)")
             synth(specs, out_dir, platform)
@@ -366,21 +382,34 @@ def up(
             summary.timings["bootstrap"] = time.perf_counter() - clock
             clock = time.perf_counter()
             stage(f"applying {', '.join(s.name for s in specs)} to the AWS emulator at {server.endpoint}")
-            applied = apply_tenants(
-                out_dir, [s.name for s in specs], state_dir, server.endpoint, on_progress=on_apply_progress
-            )
-            # an EKS tenant's Kubernetes stack is applied too (its progress is reported), but the
-            # lifecycle, the endpoints and up.json are per tenant: they read the tenant stack's outputs
-            summary.applied = [a for a in applied if a.tenant in {s.name for s in specs}]
-            summary.timings["apply"] = time.perf_counter() - clock
-            _push_images(specs, summary.applied, server.endpoint, report)
-            # SageMaker jobs (training and processing, as their role) run for real from the pushed image
-            from tenantml.emulator import jobs
+            by_name = {s.name: s for s in specs}
+            between_applies = 0.0
 
-            jobs.install(server.endpoint)
-            context.cleanups.append(lambda: jobs.uninstall(timeout=10))
-            if on_applied is not None:
-                on_applied(summary)
+            def tenant_applied(applied: TenantApply) -> None:
+                # an EKS tenant's Kubernetes stack is applied too (its progress is reported), but the
+                # lifecycle, the endpoints and up.json are per tenant: they read the tenant stack's outputs
+                nonlocal between_applies
+                if applied.tenant not in by_name:
+                    return
+                clock = time.perf_counter()
+                summary.applied.append(applied)
+                if on_tenant_applied is not None:
+                    on_tenant_applied(summary, applied)
+                _push_image(by_name[applied.tenant], applied, context.server_session, report)
+                for tenant_step in tenant_steps:
+                    if not context.stop_event.is_set():
+                        tenant_step(context, summary, applied)
+                between_applies += time.perf_counter() - clock
+
+            apply_tenants(
+                out_dir,
+                [s.name for s in specs],
+                state_dir,
+                context.server_session,
+                on_progress=on_apply_progress,
+                on_tenant_applied=tenant_applied,
+            )
+            summary.timings["apply"] = time.perf_counter() - clock - between_applies
             for step in steps:
                 if context.stop_event.is_set():
                     break

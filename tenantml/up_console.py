@@ -27,7 +27,8 @@ from rich.table import Table
 
 from core.platform import PlatformSpec
 from core.spec import TenantSpec
-from tenantml.up import STATE_DIR, UP_FILE, LifecycleStep, UpSummary, example_commands, up
+from tenantml.emulator.commands import TenantApply
+from tenantml.up import STATE_DIR, UP_FILE, LifecycleStep, TenantStep, UpSummary, example_commands, up
 
 
 class UpConsole:
@@ -90,18 +91,18 @@ class UpConsole:
         elif event.phase == "failed":
             self._line(f"  {tenant}: {event.action} {event.address} [red]failed[/]: {event.message}")
 
-    def applied(self, summary: UpSummary) -> None:
-        """Each tenant's outputs, as soon as every tenant is applied."""
-        for applied in summary.applied:
-            table = Table(
-                title=f"{applied.tenant}: {len(applied.result.applied)} change(s) in {applied.result.seconds:.2f} s",
-                show_header=True,
-            )
-            table.add_column("output")
-            table.add_column("value", overflow="fold")
-            for name, value in sorted(applied.outputs.items()):
-                table.add_row(name, value if isinstance(value, str) else json.dumps(value))
-            self._out.print(table)
+    def tenant_applied(self, summary: UpSummary, applied: TenantApply) -> None:
+        """A tenant's outputs, as soon as its stacks are applied (before its lifecycle starts)."""
+        del summary  # the tenant's own apply says everything printed here
+        table = Table(
+            title=f"{applied.tenant}: {len(applied.result.applied)} change(s) in {applied.result.seconds:.2f} s",
+            show_header=True,
+        )
+        table.add_column("output")
+        table.add_column("value", overflow="fold")
+        for name, value in sorted(applied.outputs.items()):
+            table.add_row(name, value if isinstance(value, str) else json.dumps(value))
+        self._out.print(table)
 
     def _lifecycle(self, summary: UpSummary) -> None:
         """One short block per tenant: what its pipeline run on the sample dataset produced."""
@@ -177,6 +178,7 @@ def run_up(
     port: int | None,
     once: bool,
     steps: Sequence[LifecycleStep] = (),
+    tenant_steps: Sequence[TenantStep] = (),
     up_file: Path = UP_FILE,
     state_dir: Path = STATE_DIR,
     platform: PlatformSpec | None = None,
@@ -192,9 +194,10 @@ def run_up(
             report=view.report,
             on_stage=view.stage,
             on_apply_progress=view.apply_progress,
-            on_applied=view.applied,
+            on_tenant_applied=view.tenant_applied,
             on_ready=lambda summary: view.ready(summary, once=once, up_file=up_file),
             steps=steps,
+            tenant_steps=tenant_steps,
             up_file=up_file,
             state_dir=state_dir,
             platform=platform,

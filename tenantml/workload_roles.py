@@ -66,14 +66,18 @@ def role_botocore_session(
     import botocore.session
 
     from pipelines.role_session import role_session
-    from tenantml.emulator.session import admin_credentials
+    from tenantml.emulator.session import admin_credentials, shared_data_loader
 
     keys = admin_credentials(account_id)
     source = botocore.session.get_session()
+    source.register_component("data_loader", shared_data_loader())
     source.set_credentials(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"])
-    return role_session(
+    session = role_session(
         role_arn, region=region, endpoint_url=endpoint, session_name=session_name, source=source
     )
+    # before its first client: the role's clients reuse the service models already parsed
+    session.register_component("data_loader", shared_data_loader())
+    return session
 
 
 def workload_session(found: TenantOutputs, role: WorkloadRole, *, command: str) -> Any:

@@ -108,7 +108,7 @@ def up(
 ) -> None:
     """Run every tenant's platform on the embedded AWS emulator until Ctrl-C (or once)."""
     from core.spec import load_specs
-    from tenantml.lifecycle import run_sample_lifecycle, serve_champions
+    from tenantml.lifecycle import drop_sample_dataset, run_sample_lifecycle_and_serve
     from tenantml.up_console import run_up
 
     specs = load_specs(tenants, only=tenant)
@@ -120,7 +120,10 @@ def up(
         out_dir=out,
         port=emulator_port,
         once=once,
-        steps=[run_sample_lifecycle, serve_champions] if lifecycle else [],
+        # each tenant's data lands as soon as its stack is applied; each champion is served as
+        # soon as its run ended, while the other tenants' runs go on
+        tenant_steps=[drop_sample_dataset] if lifecycle else [],
+        steps=[run_sample_lifecycle_and_serve] if lifecycle else [],
     )
 
 

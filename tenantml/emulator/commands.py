@@ -186,31 +186,40 @@ def apply_tenants(
     fail_at: str | set[str] | None = None,
     lock_timeout: float = STATE_LOCK_TIMEOUT_S,
     on_lock_wait: Callable[[str], None] | None = None,
+    on_tenant_applied: Callable[[TenantApply], None] | None = None,
 ) -> list[TenantApply]:
     """Apply every tenant's stack to the emulator, one tenant after the other.
 
     All stacks are checked before the first resource is created. Raises
     :class:`~core.errors.EmulatorApplyError` on the first failure (earlier tenants stay
     applied; the failing tenant's state lists what exists and the next run resumes).
+    ``on_tenant_applied`` hears of each tenant's own stack once all of the tenant's stacks are
+    applied (its Kubernetes stack too), before the next tenant's apply starts.
     """
     stacks = find_stacks(out_dir, tenants)
     documents = _load_all(stacks)
     session = _session(endpoint)
     results = []
-    for tenant, (document, _graph) in documents.items():
-        path = state_path(state_dir, tenant)
-        progress = (lambda event, _t=tenant: on_progress(_t, event)) if on_progress else None
+    order = list(documents)
+    for index, (stack, (document, _graph)) in enumerate(documents.items()):
+        path = state_path(state_dir, stack)
+        progress = (lambda event, _t=stack: on_progress(_t, event)) if on_progress else None
         result = apply(
             document,
             path,
             _account_session(session, _document_account(document)),
             on_progress=progress,
-            stack_dir=stacks[tenant].parent,
+            stack_dir=stacks[stack].parent,
             fail_at=fail_at,
             lock_timeout=lock_timeout,
             on_lock_wait=on_lock_wait,
         )
-        results.append(TenantApply(tenant, stacks[tenant], path, result))
+        results.append(TenantApply(stack, stacks[stack], path, result))
+        tenant = tenant_of_stack(stack)
+        tenant_done = index + 1 == len(order) or tenant_of_stack(order[index + 1]) != tenant
+        own = next((r for r in results if r.tenant == tenant), None)
+        if on_tenant_applied is not None and tenant_done and own is not None:
+            on_tenant_applied(own)
     return results
 
 

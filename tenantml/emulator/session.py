@@ -88,6 +88,24 @@ def mark_in_process(endpoint: str, running: bool) -> None:
         _IN_PROCESS.discard(endpoint.rstrip("/"))
 
 
+_loader: dict[str, Any] = {"loader": None, "lock": threading.Lock()}
+
+
+def shared_data_loader() -> Any:
+    """botocore's service-model loader, one per process (it caches what it parsed).
+
+    Every session of the process registers it: a fresh botocore session parses each service's
+    model again (S3's alone is about a third of a second), and ``up`` makes sessions per
+    account, per role and per step.
+    """
+    with _loader["lock"]:
+        if _loader["loader"] is None:
+            import botocore.session
+
+            _loader["loader"] = botocore.session.get_session().get_component("data_loader")
+        return _loader["loader"]
+
+
 class AwsSession:
     """boto3 clients pointed at the emulator, created on first use and cached.
 
@@ -96,9 +114,9 @@ class AwsSession:
     The session signs as the administrator of ``account_id`` (:func:`admin_credentials`), so
     with IAM enforced the platform's own calls are allowed and land in that account;
     ``for_account`` returns the session of another account, one per account and endpoint
-    family, so each account's clients are made once; all of them share botocore's service
-    models (loading them took most of a plan's time under IAM enforcement, where every
-    tenant signs as its own account's administrator).
+    family, so each account's clients are made once; every session of the process shares
+    botocore's service models (:func:`shared_data_loader`: loading them took most of a plan's
+    time under IAM enforcement, where every tenant signs as its own account's administrator).
     """
 
     def __init__(
@@ -116,20 +134,9 @@ class AwsSession:
         self._shared = (
             _shared if _shared is not None else {"session": None, "clients": {}, "lock": threading.Lock()}
         )
-        #: what every account's session of this endpoint shares: the sessions, botocore's loader
-        self._family = (
-            _family if _family is not None else {"sessions": {}, "loader": None, "lock": threading.Lock()}
-        )
+        #: what every account's session of this endpoint shares: the sessions, one per account
+        self._family = _family if _family is not None else {"sessions": {}, "lock": threading.Lock()}
         self._family["sessions"].setdefault(self.account_id, self)
-
-    def _data_loader(self) -> Any:
-        """botocore's service-model loader, one for the family (it caches what it parsed)."""
-        with self._family["lock"]:
-            if self._family["loader"] is None:
-                import botocore.session
-
-                self._family["loader"] = botocore.session.get_session().get_component("data_loader")
-            return self._family["loader"]
 
     @property
     def boto3_session(self) -> Any:
@@ -140,7 +147,7 @@ class AwsSession:
                 import botocore.session
 
                 core = botocore.session.get_session()
-                core.register_component("data_loader", self._data_loader())
+                core.register_component("data_loader", shared_data_loader())
                 credentials = admin_credentials(self.account_id)
                 self._shared["session"] = boto3.Session(
                     aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],

@@ -1,0 +1,108 @@
+"""`tenantml up` starts a tenant's lifecycle as soon as ITS stack is applied, not after every tenant's.
+
+`up` runs in a subprocess (stdout a pipe, so one plain line per step and per resource) with churn
+and fraud, applied in that order, and the real tenant step that drops the sample dataset. A
+stand-in for the lifecycle step, run once every tenant is applied, reports what churn's data
+bucket and data-arrival function hold by then. The order is read from the printed lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+UP_TIMEOUT_S = 600
+
+_UP = """
+import json, sys
+from pathlib import Path
+from rich.console import Console
+from core.platform import load_platform
+from core.spec import load_specs
+from tenantml.lifecycle import drop_sample_dataset
+from tenantml.sample_data import SAMPLE_KEY
+from tenantml.up_console import run_up
+
+def what_churn_holds(context, summary):
+    churn = next(a for a in summary.applied if a.tenant == "churn")
+    spec = context.spec_of("churn")
+    s3 = context.server_session.for_account(spec.account_id).client("s3", spec.region)
+    size = s3.head_object(Bucket=churn.outputs["data_bucket_name"], Key=SAMPLE_KEY)["ContentLength"]
+    context.runtime.wait_idle(timeout=120)
+    runs = context.runtime.history(churn.outputs["data_arrival_function_name"])
+    context.report(f"check: churn's dataset holds {size} bytes; its data-arrival function ran {len(runs)} time(s)")
+
+tenants = Path(sys.argv[1])
+run_up(load_specs(tenants), Console(), out_dir=Path("cdktf.out"), port=0, once=True,
+       platform=load_platform(tenants.parent / "platform.yaml"),
+       tenant_steps=[drop_sample_dataset], steps=[what_churn_holds],
+       up_file=Path(".tenantml/up.json"), state_dir=Path(".tenantml/state"))
+"""
+
+
+@pytest.fixture(scope="module")
+def up_lines(tmp_path_factory) -> list[str]:
+    workdir = tmp_path_factory.mktemp("up-pipelining")
+    tenants = workdir / "tenants"
+    tenants.mkdir()
+    for name in ("churn", "fraud"):
+        shutil.copy(ROOT / "tenants" / f"{name}.yaml", tenants)
+    shutil.copy(ROOT / "platform.yaml", workdir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    process = subprocess.run(
+        [sys.executable, "-c", _UP, str(tenants)],
+        cwd=workdir,
+        text=True,
+        capture_output=True,
+        timeout=UP_TIMEOUT_S,
+        check=False,
+        env={**env, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    return process.stdout.splitlines()
+
+
+def _indexes(lines: list[str], pattern: str) -> list[int]:
+    found = [i for i, line in enumerate(lines) if re.search(pattern, line)]
+    assert found, f"no line matches {pattern!r} in:\n" + "\n".join(lines)
+    return found
+
+
+def test_given_two_tenants_when_up_applies_them_then_the_first_ones_data_lands_before_the_second_is_applied(
+    up_lines,
+):
+    lines = up_lines
+    churn_changes = _indexes(lines, r"^  churn: create \S+ \(\d+\.\d\d s\)$")
+    churn_outputs = _indexes(lines, r"^\s*churn: \d+ change\(s\) in ")[0]
+    churn_pushed = _indexes(lines, r"^pushed churn's image ")[0]
+    churn_dropped = _indexes(
+        lines,
+        r"^churn: dropped the sample dataset at s3://tenantml-churn-dev-data-\d{12}/"
+        r"incoming/sample/breast_cancer\.parquet; its data-arrival function starts the pipeline$",
+    )
+    fraud_changes = _indexes(lines, r"^  fraud(-kubernetes)?: create \S+ \(\d+\.\d\d s\)$")
+    fraud_dropped = _indexes(lines, r"^fraud: dropped the sample dataset at s3://tenantml-fraud-prod-data-")
+
+    # then: churn's stack, its outputs, its image, its data, and only then fraud's first resource
+    assert max(churn_changes) < churn_outputs < churn_pushed < churn_dropped[0] < min(fraud_changes)
+    # and each tenant's data lands once, after its own stack (fraud's Kubernetes stack included)
+    assert len(churn_dropped) == len(fraud_dropped) == 1
+    assert max(fraud_changes) < fraud_dropped[0]
+
+
+def test_given_churns_data_dropped_during_the_apply_when_every_tenant_is_applied_then_it_is_there_and_its_run_started(
+    up_lines,
+):
+    check = up_lines[_indexes(up_lines, r"^check: ")[0]]
+
+    # then: the object is the whole Parquet file, and S3 invoked the data-arrival function once
+    size = int(re.search(r"holds (\d+) bytes", check).group(1))
+    assert size > 10_000
+    assert check.endswith("its data-arrival function ran 1 time(s)")
