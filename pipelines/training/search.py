@@ -15,6 +15,7 @@ plain sequential ask-run-tell loop.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -142,7 +143,7 @@ def run_search(
             batch = [study.ask() for _ in range(min(batch_size, settings.n_trials - asked))]
             asked += len(batch)
             params = [suggest_params(trial, estimator) for trial in batch]
-            outcomes = pool.run(params, lambda index, step, value: _go_on(batch[index], step, value))
+            outcomes = pool.run(params, functools.partial(_go_on, batch))
             for trial, outcome in zip(batch, outcomes, strict=True):
                 _tell(study, trial, outcome)
             failed = next((o for o in outcomes if isinstance(o, Failed)), None)
@@ -180,7 +181,9 @@ def run_search(
     )
 
 
-def _go_on(trial: optuna.Trial, step: int, value: float) -> bool:
+def _go_on(batch: Sequence[optuna.Trial], index: int, step: int, value: float) -> bool:
+    """Whether the batch's trial ``index`` goes on after ``step``: Optuna's pruner decides."""
+    trial = batch[index]
     trial.report(value, step)
     return not trial.should_prune()
 

@@ -87,7 +87,7 @@ def available_cpus() -> int:
 def _outcome(evaluate: Evaluate, params: Params, keep_going: KeepGoing) -> Outcome:
     try:
         return evaluate(params, keep_going)
-    except Exception as err:  # the caller re-raises it after the batch, as the trial's own error
+    except Exception as err:  # noqa: BLE001 - kept, and re-raised by the caller after the batch
         return Failed(err)
 
 
