@@ -96,7 +96,9 @@ def main() -> int:
 
     sizes = [int(b) for b in args.parallel.split(",")]
     print(f"fraud's search, {len(os.sched_getaffinity(0))} CPUs available, {args.rounds} rounds in turns")
-    print(f"{'B':>3} {'workers':>7} {'wall s':>7} {'CPU s':>6} {'complete':>8} {'pruned':>6} {'best':>9}  load")
+    print(
+        f"{'B':>3} {'workers':>7} {'wall s':>7} {'CPU s':>6} {'complete':>8} {'pruned':>6} {'best':>9}  load"
+    )
     runs: dict[int, list[dict[str, Any]]] = {b: [] for b in sizes}
     for _ in range(args.rounds):
         for size in sizes:
