@@ -73,7 +73,7 @@ class SearchResult(BaseModel):
     n_pruned: int
     seconds: float
     #: processes the trials ran in (1: in this process); speed only, never the results
-    workers: int = 1
+    workers: int
     trials: list[TrialSummary]
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from threadpoolctl import threadpool_limits
 
@@ -131,12 +131,13 @@ def _serve(conn: Connection, evaluate: Evaluate) -> None:
             conn.send(("done", index, outcome))
             continue
         trace = "".join(traceback.format_exception(outcome.error))
+        error = outcome.error
         try:
-            conn.send(("done", index, Failed(outcome.error, trace)))
-        except (pickle.PicklingError, TypeError, AttributeError):
-            # an error that does not pickle still fails the search, with its text and traceback
-            error = RuntimeError(f"{type(outcome.error).__name__}: {outcome.error}")
-            conn.send(("done", index, Failed(error, trace)))
+            pickle.loads(pickle.dumps(error))
+        except Exception:  # noqa: BLE001 - any error that does not survive the pipe is replaced
+            # by one that does: it still fails the search, with the original's text and traceback
+            error = RuntimeError(f"{type(error).__name__}: {error}")
+        conn.send(("done", index, Failed(error, trace)))
 
 
 class ForkedTrials:
@@ -198,6 +199,12 @@ class ForkedTrials:
                     idle.append(conn)
         return [outcomes[index] for index in range(len(batch))]
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         for conn, process in zip(self._connections, self._processes, strict=True):
             if conn in self._running:
@@ -224,11 +231,8 @@ def trial_pool(evaluate: Evaluate, workers: int) -> Iterator[TrialPool]:
     if workers <= 1:
         yield InProcessTrials(evaluate)
         return
-    pool = ForkedTrials(evaluate, workers)
-    try:
+    with ForkedTrials(evaluate, workers) as pool:
         yield pool
-    finally:
-        pool.close()
 
 
 __all__ = [

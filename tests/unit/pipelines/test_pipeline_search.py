@@ -19,7 +19,7 @@ from pipelines.data.features import input_signature
 from pipelines.evaluation.metrics import higher_is_better, score_model
 from pipelines.training.estimators import build_pipeline, suggest_params
 from pipelines.training.search import SearchResult, SearchSettings, cv_splits, run_search
-from pipelines.training.trial_pool import PRUNED, ForkedTrials, KeepGoing, Pruned, WorkerTraceback
+from pipelines.training.trial_pool import PRUNED, Failed, ForkedTrials, KeepGoing, Pruned, WorkerTraceback
 
 CLASSIFICATION = ProblemType.CLASSIFICATION
 
@@ -185,9 +185,18 @@ def test_a_trial_that_raises_fails_the_search_with_its_own_error(small_cancer, w
     assert multiprocessing.active_children() == []
 
 
+class _TwoPartError(Exception):
+    """An error pickle can write but not read back (its constructor wants two arguments)."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+
+
 def _exits_when_told(params: dict[str, Any], keep_going: KeepGoing) -> float | Pruned:
     if params["exit"]:
         os._exit(3)
+    if params.get("raise"):
+        raise _TwoPartError("trial", "refused")
     for step in range(3):
         if not keep_going(step, float(params["value"])):
             return PRUNED
@@ -197,13 +206,13 @@ def _exits_when_told(params: dict[str, Any], keep_going: KeepGoing) -> float | P
 @pytest.mark.timeout(60)
 def test_a_worker_that_dies_fails_the_batch_naming_the_trial():
     # given two workers, and a batch whose second trial kills the process running it
-    pool = ForkedTrials(_exits_when_told, workers=2)
-    try:
-        # when / then
-        with pytest.raises(SearchWorkerError, match="exit code 3 while running trial 1 of its batch"):
-            pool.run([{"exit": False, "value": 1.0}, {"exit": True, "value": 0.0}], lambda i, s, v: True)
-    finally:
-        pool.close()
+    dying = [{"exit": False, "value": 1.0}, {"exit": True, "value": 0.0}]
+    # when / then
+    with (
+        ForkedTrials(_exits_when_told, workers=2) as pool,
+        pytest.raises(SearchWorkerError, match="exit code 3 while running trial 1 of its batch"),
+    ):
+        pool.run(dying, lambda i, s, v: True)
     # and closing the pool ends the other worker too
     assert multiprocessing.active_children() == []
 
@@ -217,13 +226,10 @@ def test_workers_ask_this_process_after_every_step_and_outcomes_keep_the_batch_o
         asked.append((index, step, value))
         return not (step == 1 and value < 0.5)
 
-    pool = ForkedTrials(_exits_when_told, workers=2)
-    try:
+    with ForkedTrials(_exits_when_told, workers=2) as pool:
         # when three trials run on two workers, twice (the pool serves batch after batch)
         batch = [{"exit": False, "value": v} for v in (0.9, 0.1, 0.7)]
         first, second = pool.run(batch, judge), pool.run(batch, judge)
-    finally:
-        pool.close()
 
     # then each trial's steps were judged here, and the outcomes come back in the batch's order
     assert first == second == [0.9, PRUNED, 0.7]
@@ -240,3 +246,16 @@ def test_workers_ask_this_process_after_every_step_and_outcomes_keep_the_batch_o
             (2, 2, 0.7),
         ]
     )
+
+
+@pytest.mark.timeout(60)
+def test_an_error_that_cannot_cross_the_pipe_still_fails_its_trial_with_its_text():
+    # given a worker trial raising an error that would not unpickle here
+    with ForkedTrials(_exits_when_told, workers=2) as pool:
+        # when
+        outcomes = pool.run([{"exit": False, "raise": True, "value": 0.0}], lambda i, s, v: True)
+    # then its trial failed with a stand-in naming the error and its message, and the worker's traceback
+    (failed,) = outcomes
+    assert isinstance(failed, Failed)
+    assert (type(failed.error), str(failed.error)) == (RuntimeError, "_TwoPartError: trial: refused")
+    assert "_TwoPartError: trial: refused" in failed.remote_traceback
