@@ -191,6 +191,11 @@ class TrainingJobFailedError(TenantmlError):
         super().__init__(message)
 
 
+class SearchWorkerError(TenantmlError):
+    """A hyperparameter search worker process ended without reporting its trial (killed by a
+    signal, out of memory); the search stops, as it does when a trial raises."""
+
+
 class PipelineRunError(TenantmlError):
     """A pipeline run failed: which run, which step, and why (the run record has the details)."""
 

@@ -80,6 +80,10 @@ ESTIMATORS: dict[str, frozenset[ProblemType]] = {
     "ridge": frozenset({ProblemType.REGRESSION}),
 }
 
+#: search trials run side by side at most: a bigger batch gives the sampler too few results to
+#: learn from between batches
+MAX_PARALLEL_TRIALS = 32
+
 
 # Rules between fields of one section are field validators on the later field, reading the earlier
 # one from ``info.data``: pydantic skips model validators when any field of the model is invalid,
@@ -209,6 +213,9 @@ class ModelSpec(_Model):
     estimator: str = Field(default="random_forest", validate_default=True)
     search_trials: int = Field(default=20, ge=1, le=1000)
     search_timeout_seconds: int = Field(default=300, ge=10, le=86400)
+    #: search trials run side by side (the search's batch size; it decides the results, the job's
+    #: CPUs only how fast they come)
+    search_parallel_trials: int = Field(default=2, ge=1, le=MAX_PARALLEL_TRIALS)
     promotion_margin: float = Field(default=0.0, ge=0, le=1)
     serving_format: Literal["sklearn", "onnx"] = "sklearn"
     #: feature views (``features.views``) the model is trained and served with: its training set is
@@ -736,6 +743,7 @@ def load_specs(directory: Path, only: str | None = None) -> list[TenantSpec]:
 
 __all__ = [
     "ESTIMATORS",
+    "MAX_PARALLEL_TRIALS",
     "METRICS",
     "ComputeSpec",
     "Environment",

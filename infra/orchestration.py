@@ -40,6 +40,7 @@ def training_hyperparameters(model: ModelSpec) -> dict[str, str]:
         "estimator": model.estimator,
         "n_trials": str(model.search_trials),
         "timeout_seconds": str(model.search_timeout_seconds),
+        "parallel_trials": str(model.search_parallel_trials),
     }
 
 

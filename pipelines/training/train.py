@@ -37,7 +37,7 @@ from core.errors import (
     TrainingConfigError,
 )
 from core.sagemaker_paths import opt_ml
-from core.spec import ESTIMATORS, METRICS, ModelSpec, ProblemType
+from core.spec import ESTIMATORS, MAX_PARALLEL_TRIALS, METRICS, ModelSpec, ProblemType
 from pipelines.data.datasets import DEFAULT_MAX_BYTES, DatasetProvenance, load_directory
 from pipelines.data.features import FeatureSignature, input_signature
 from pipelines.registry.lineage import library_versions
@@ -73,6 +73,10 @@ class TrainingConfig(BaseModel):
     #: the search cross-validates on at most this many rows (a stratified sample); the final
     #: fit uses every row. Trials x folds on millions of rows would cost hours and gigabytes.
     search_max_rows: int = Field(default=200_000, ge=100)
+    #: trials run side by side in the search (its batch size, which decides the results). 1 when
+    #: absent: versions registered before batching recorded no value and were searched one trial at
+    #: a time, so a re-run of their settings must search the same way; specs default to 2
+    parallel_trials: int = Field(default=1, ge=1, le=MAX_PARALLEL_TRIALS)
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainingConfig:
@@ -99,6 +103,7 @@ class TrainingConfig(BaseModel):
             "estimator": spec.estimator,
             "n_trials": spec.search_trials,
             "timeout_seconds": spec.search_timeout_seconds,
+            "parallel_trials": spec.search_parallel_trials,
         }
         return cls(**{**values, **overrides})
 
@@ -135,6 +140,7 @@ class TrainingConfig(BaseModel):
             cv_folds=self.cv_folds,
             seed=self.seed,
             pruner_startup_trials=self.pruner_startup_trials,
+            parallel_trials=self.parallel_trials,
         )
 
 
@@ -161,6 +167,9 @@ class ModelMetadata(BaseModel):
     #: wall-clock time of the search: set on a freshly trained model, never saved (a timing in
     #: the artifact would give every retrain a new sha256), so ``None`` once loaded
     search_seconds: float | None = None
+    #: processes the search ran its trials in: like the timing, set when trained and never saved
+    #: (it depends on the machine's CPUs, the artifact must not)
+    search_workers: int | None = None
     #: the model's input columns, in order, with the dtypes it was trained on
     input_signature: list[FeatureSignature]
     #: class labels in the column order of ``predict_proba`` (classification only)
@@ -246,6 +255,7 @@ def train_model(
         n_pruned=search.n_pruned,
         seed=config.seed,
         search_seconds=search.seconds,
+        search_workers=search.workers,
         search_rows=len(search_X),
         input_signature=signature,
         classes=classes,
@@ -254,6 +264,11 @@ def train_model(
         library_versions=library_versions(),
     )
     return TrainedModel(pipeline=pipeline, metadata=metadata, search=search)
+
+
+#: metadata of the training run, not of the model: kept out of the saved file so that the same
+#: training gives the same bytes on any machine
+_UNSAVED_METADATA = {"search_seconds", "search_workers"}
 
 
 def save_model(trained: TrainedModel, model_dir: Path) -> Path:
@@ -266,7 +281,7 @@ def save_model(trained: TrainedModel, model_dir: Path) -> Path:
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(trained.pipeline, model_dir / MODEL_FILENAME)
-    metadata = trained.metadata.model_dump_json(indent=2, exclude={"search_seconds"})
+    metadata = trained.metadata.model_dump_json(indent=2, exclude=_UNSAVED_METADATA)
     (model_dir / METADATA_FILENAME).write_text(metadata, encoding="utf-8")
     return model_dir
 
@@ -351,12 +366,14 @@ def run_training_job(paths: TrainingPaths | None = None) -> TrainedModel:
     save_model(trained, paths.model_dir)
     meta = trained.metadata
     log.info(
-        "best %s %.6f after %d trials (%d pruned) in %.1fs; model saved to %s",
+        "best %s %.6f after %d trials (%d pruned, %d side by side) in %.1fs on %d worker(s); model saved to %s",
         meta.primary_metric,
         meta.cv_score,
         meta.n_trials,
         meta.n_pruned,
+        config.parallel_trials,
         meta.search_seconds or 0.0,
+        meta.search_workers or 1,
         paths.model_dir,
     )
     return trained

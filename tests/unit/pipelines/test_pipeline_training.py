@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +49,10 @@ def test_trained_model_predicts_and_describes_its_inputs(cancer, config, tmp_pat
     assert (loaded.pipeline.predict(X) == cancer["target"]).mean() > 0.95
     # and the metadata carries the input signature and the search summary
     meta = loaded.metadata
-    # (all but the search's wall-clock time, which is never saved: it would change every digest)
-    assert meta == trained.metadata.model_copy(update={"search_seconds": None})
+    # (all but the search's wall-clock time and worker count, never saved: they would change digests)
+    assert meta == trained.metadata.model_copy(update={"search_seconds": None, "search_workers": None})
     assert trained.metadata.search_seconds is not None and trained.metadata.search_seconds >= 0
+    assert trained.metadata.search_workers == 1
     assert meta.feature_names == list(X.columns)
     assert {f.dtype for f in meta.input_signature} == {"float64"}
     assert {f.kind for f in meta.input_signature} == {"numeric"}
@@ -232,6 +234,36 @@ def test_config_from_spec(classification_spec):
         60,
         4,
     )
+
+
+def test_parallel_trials_travel_as_a_hyperparameter_and_default_to_the_old_sequential_search(
+    classification_spec,
+):
+    required = {"problem": "classification", "target": "y", "primary_metric": "roc_auc"}
+    # given hyperparameters recorded before batching (no parallel_trials) / then one trial at a time
+    assert TrainingConfig.from_hyperparameters(required).parallel_trials == 1
+    # given a spec (default 2) / then its batch size, which survives the trip through the job's strings
+    config = TrainingConfig.from_spec(classification_spec)
+    assert config.parallel_trials == 2 and config.search_settings().parallel_trials == 2
+    assert config.to_hyperparameters()["parallel_trials"] == "2"
+    assert TrainingConfig.from_hyperparameters(config.to_hyperparameters()) == config
+    # given a batch of none / then the key is named
+    with pytest.raises(TrainingConfigError) as caught:
+        TrainingConfig.from_hyperparameters({**required, "parallel_trials": "0"}, source="hp.json")
+    assert [(p.location, p.message, p.value) for p in caught.value.problems] == [
+        ("hp.json: parallel_trials", "Input should be greater than or equal to 1", "0")
+    ]
+
+
+def test_a_batched_search_records_its_workers_but_saves_no_trace_of_them(cancer, config, tmp_path: Path):
+    # given a search of two trials at a time
+    trained = train_model(cancer, config.model_copy(update={"parallel_trials": 2}))
+    # then the fresh model says how many processes searched (two, or one on a one-CPU machine)
+    assert trained.metadata.search_workers == trained.search.workers == min(2, len(os.sched_getaffinity(0)))
+    assert trained.metadata.n_trials == 4
+    # and the saved metadata leaves the machine-dependent figure out
+    save_model(trained, tmp_path)
+    assert "search_workers" not in json.loads((tmp_path / METADATA_FILENAME).read_text())
 
 
 def test_load_model_names_missing_files(tmp_path: Path):
