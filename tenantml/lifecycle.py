@@ -109,7 +109,9 @@ def run_sample_lifecycle(
     if not context.runtime.wait_idle(timeout=timeout):
         context.report(f"data-arrival functions still running after {timeout} s")
     following = {}
-    with ThreadPoolExecutor(max_workers=max(1, len(summary.applied)), thread_name_prefix="follow") as pool:
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(32, len(summary.applied))), thread_name_prefix="follow"
+    ) as pool:
         for applied in summary.applied:
             tenant, outputs = applied.tenant, applied.outputs
             history = context.runtime.history(outputs["data_arrival_function_name"])

@@ -1,9 +1,10 @@
 """`tenantml up` starts a tenant's lifecycle as soon as ITS stack is applied, not after every tenant's.
 
 `up` runs in a subprocess (stdout a pipe, so one plain line per step and per resource) with churn
-and fraud, applied in that order, and the real tenant step that drops the sample dataset. A
-stand-in for the lifecycle step, run once every tenant is applied, reports what churn's data
-bucket and data-arrival function hold by then. The order is read from the printed lines.
+and fraud, and the real tenant step that drops the sample dataset. fraud's search may run 600 s,
+churn's 120 s, so fraud is applied first (its run is the one likely to end last). A stand-in for
+the lifecycle step, run once every tenant is applied, reports what churn's data bucket and
+data-arrival function hold by then. The order is read from the printed lines.
 """
 
 from __future__ import annotations
@@ -79,22 +80,24 @@ def test_given_two_tenants_when_up_applies_them_then_the_first_ones_data_lands_b
     up_lines,
 ):
     lines = up_lines
-    churn_changes = _indexes(lines, r"^  churn: create \S+ \(\d+\.\d\d s\)$")
-    churn_outputs = _indexes(lines, r"^\s*churn: \d+ change\(s\) in ")[0]
-    churn_pushed = _indexes(lines, r"^pushed churn's image ")[0]
-    churn_dropped = _indexes(
+    fraud_changes = _indexes(lines, r"^  fraud(-kubernetes)?: create \S+ \(\d+\.\d\d s\)$")
+    fraud_outputs = _indexes(lines, r"^\s*fraud: \d+ change\(s\) in ")[0]
+    fraud_pushed = _indexes(lines, r"^pushed fraud's image ")[0]
+    fraud_dropped = _indexes(
         lines,
-        r"^churn: dropped the sample dataset at s3://tenantml-churn-dev-data-\d{12}/"
+        r"^fraud: dropped the sample dataset at s3://tenantml-fraud-prod-data-\d{12}/"
         r"incoming/sample/breast_cancer\.parquet; its data-arrival function starts the pipeline$",
     )
-    fraud_changes = _indexes(lines, r"^  fraud(-kubernetes)?: create \S+ \(\d+\.\d\d s\)$")
-    fraud_dropped = _indexes(lines, r"^fraud: dropped the sample dataset at s3://tenantml-fraud-prod-data-")
+    churn_changes = _indexes(lines, r"^  churn: create \S+ \(\d+\.\d\d s\)$")
+    churn_dropped = _indexes(lines, r"^churn: dropped the sample dataset at s3://tenantml-churn-dev-data-")
 
-    # then: churn's stack, its outputs, its image, its data, and only then fraud's first resource
-    assert max(churn_changes) < churn_outputs < churn_pushed < churn_dropped[0] < min(fraud_changes)
-    # and each tenant's data lands once, after its own stack (fraud's Kubernetes stack included)
+    # then: the longer search first; fraud's stacks (its Kubernetes stack too), its outputs, its
+    # image, its data, and only then churn's first resource
+    assert _indexes(lines, r"^applying fraud, churn to the AWS emulator at ")
+    assert max(fraud_changes) < fraud_outputs < fraud_pushed < fraud_dropped[0] < min(churn_changes)
+    # and each tenant's data lands once, after its own stack
     assert len(churn_dropped) == len(fraud_dropped) == 1
-    assert max(fraud_changes) < fraud_dropped[0]
+    assert max(churn_changes) < churn_dropped[0]
 
 
 def test_given_churns_data_dropped_during_the_apply_when_every_tenant_is_applied_then_it_is_there_and_its_run_started(
