@@ -34,6 +34,7 @@ the client sends the JSON request with its three standard streams as file descri
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -92,6 +93,7 @@ IMPORT_TIME_NAMES = ("HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "XDG_CONFIG
 READY_TIMEOUT = 60.0
 _LENGTH = struct.Struct("!I")
 _READY = "tenantml-job-zygote ready "
+log = logging.getLogger("tenantml.emulator.job_zygote")
 
 
 def _import_time(env: Mapping[str, str]) -> dict[str, str]:
@@ -173,8 +175,6 @@ class ZygoteClient:
         self._process: subprocess.Popen[bytes] | None = None
         self._ready = threading.Event()
         self._failed: str | None = None
-        #: what the zygote could not import (the image lacks it): jobs needing it fail on import, as cold
-        self.missing: list[str] = []
 
     def start(self) -> ZygoteClient:
         self._process = subprocess.Popen(
@@ -197,7 +197,9 @@ class ZygoteClient:
             for raw in process.stdout:
                 line = raw.decode(errors="replace").rstrip()
                 if line.startswith(_READY):
-                    self.missing = list(json.loads(line.removeprefix(_READY))["missing"])
+                    missing = json.loads(line.removeprefix(_READY))["missing"]
+                    if missing:  # the image lacks them: a job that needs one fails on import, as cold
+                        log.warning("the job zygote could not preload %s", ", ".join(missing))
                     break
                 said.append(line)
             else:

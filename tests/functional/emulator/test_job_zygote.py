@@ -132,3 +132,17 @@ def test_a_zygote_that_cannot_start_reports_why(tmp_path: Path) -> None:
     with pytest.raises(ZygoteError, match="exited with 1: .*FileNotFoundError"):
         failing.spawn("probe", ["0"], env=BASE_ENV, cwd=tmp_path)
     failing.close()
+
+
+def test_a_library_the_image_lacks_is_named_and_the_zygote_still_serves(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "probe.py").write_text(PROBE)
+    client = ZygoteClient(sys.executable, BASE_ENV, preload=("numpy", "no_such_library_xyz")).start()
+    try:
+        with caplog.at_level("WARNING", logger="tenantml.emulator.job_zygote"):
+            assert client.ready()
+        assert "could not preload no_such_library_xyz" in caplog.text
+        assert _run(client, tmp_path, "0")[0] == 0
+    finally:
+        client.close()
