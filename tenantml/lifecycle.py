@@ -18,7 +18,7 @@ import functools
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
 
 from tenantml.emulator.commands import TenantApply
@@ -83,6 +83,23 @@ def _follow_run(context: UpContext, applied: TenantApply, run_id: str) -> dict[s
     return run_outcome(s3, outputs["artifacts_bucket_name"], run_id, execution)
 
 
+def _started_run(context: UpContext, summary: UpSummary, applied: TenantApply, demo: Any) -> str | None:
+    """The run id the tenant's data-arrival function started; else its failure goes into the summary."""
+    tenant, outputs = applied.tenant, applied.outputs
+    if demo is not None and demo.error:
+        summary.lifecycle[tenant] = {"status": "failed", "error": demo.error, "features": demo.to_json()}
+        return None
+    history = context.runtime.history(outputs["data_arrival_function_name"])
+    started_run = _outcome(history[-1]) if history else {"status": "not run"}
+    if not started_run.get("run_id") or not outputs.get("pipeline_state_machine_arn"):
+        summary.lifecycle[tenant] = {
+            "status": started_run.get("status", "not run"),
+            "error": started_run.get("error") or "the data-arrival function started no pipeline run",
+        }
+        return None
+    return str(started_run["run_id"])
+
+
 def run_sample_lifecycle(
     context: UpContext,
     summary: UpSummary,
@@ -97,40 +114,32 @@ def run_sample_lifecycle(
     from tenantml.lifecycle_features import run_feature_demo
 
     started = time.perf_counter()
-    featured = []
-    for applied in summary.applied:
-        if _has_feature_store(context, applied):
-            featured.append(applied)
-        else:
-            drop_sample_dataset(context, summary, applied)
-    # the others' runs go on meanwhile: a feature tenant's dataset is built from its feature store
-    demos = {a.tenant: run_feature_demo(context, context.spec_of(a.tenant), a.outputs) for a in featured}
+    featured = [a for a in summary.applied if _has_feature_store(context, a)]
+    plain = [a for a in summary.applied if a not in featured]
+    for applied in plain:
+        drop_sample_dataset(context, summary, applied)
     timeout = max(s.lambdas.timeout_seconds for s in context.specs) + WAIT_MARGIN_S
-    if not context.runtime.wait_idle(timeout=timeout):
-        context.report(f"data-arrival functions still running after {timeout} s")
-    following = {}
+    demos: dict[str, Any] = {}
+    following: dict[Future[dict[str, Any]], TenantApply] = {}
+
+    def follow(group: list[TenantApply]) -> None:
+        # the data-arrival functions the drops invoked have started (or refused) the runs by then
+        if not context.runtime.wait_idle(timeout=timeout):
+            context.report(f"data-arrival functions still running after {timeout} s")
+        for applied in group:
+            run_id = _started_run(context, summary, applied, demos.get(applied.tenant))
+            if run_id is not None:
+                following[pool.submit(_follow_run, context, applied, run_id)] = applied
+
     with ThreadPoolExecutor(
         max_workers=max(1, min(32, len(summary.applied))), thread_name_prefix="follow"
     ) as pool:
-        for applied in summary.applied:
-            tenant, outputs = applied.tenant, applied.outputs
-            history = context.runtime.history(outputs["data_arrival_function_name"])
-            demo = demos.get(tenant)
-            if demo is not None and demo.error:
-                summary.lifecycle[tenant] = {
-                    "status": "failed",
-                    "error": demo.error,
-                    "features": demo.to_json(),
-                }
-                continue
-            started_run = _outcome(history[-1]) if history else {"status": "not run"}
-            if not started_run.get("run_id") or not outputs.get("pipeline_state_machine_arn"):
-                summary.lifecycle[tenant] = {
-                    "status": started_run.get("status", "not run"),
-                    "error": started_run.get("error") or "the data-arrival function started no pipeline run",
-                }
-                continue
-            following[pool.submit(_follow_run, context, applied, started_run["run_id"])] = applied
+        follow(plain)
+        # a feature tenant's dataset is built from its feature store, while the others' runs are followed
+        demos.update(
+            (a.tenant, run_feature_demo(context, context.spec_of(a.tenant), a.outputs)) for a in featured
+        )
+        follow(featured)
         for future in as_completed(following):
             applied = following[future]
             tenant = applied.tenant
