@@ -133,9 +133,6 @@ class Job:
         return [*ENTRYPOINT, *arguments]
 
 
-# --- what a job's status looks like in moto's record ------------------------------------------
-
-
 #: what the Dockerfile sets in the image: logs as they come, no bytecode written
 _IMAGE_ENVIRONMENT = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
@@ -144,6 +141,9 @@ def _base_environment() -> dict[str, str]:
     """What every job's process environment starts from, before the job's own variables."""
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if key in os.environ}
     return {**env, **_IMAGE_ENVIRONMENT}
+
+
+# --- what a job's status looks like in moto's record ------------------------------------------
 
 
 def _now() -> datetime:
