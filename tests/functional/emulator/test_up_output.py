@@ -70,9 +70,10 @@ def test_given_output_that_is_not_a_terminal_when_up_runs_then_each_step_prints_
     stages = [
         _index(lines, r"^starting the AWS emulator\.\.\.$"),
         _index(lines, r"^synthesizing 3 tenant stack\(s\)\.\.\.$"),
-        _index(lines, r"^applying churn, fraud, shop to the AWS emulator at http://127\.0\.0\.1:\d+\.\.\.$"),
-        _index(lines, r"^\s*churn: \d+ change\(s\) in "),
+        # the longest search bound first (fraud's), then by name
+        _index(lines, r"^applying fraud, churn, shop to the AWS emulator at http://127\.0\.0\.1:\d+\.\.\.$"),
         _index(lines, r"^\s*fraud: \d+ change\(s\) in "),
+        _index(lines, r"^\s*churn: \d+ change\(s\) in "),
         _index(lines, r"^stand in lifecycle\.\.\.$"),
         _index(lines, r"^lifecycle: the sample dataset was dropped$"),
         _index(lines, r"^tenantml is up in "),
