@@ -7,21 +7,17 @@ fraud in us-east-1) and a stand-in for the ML lifecycle step that only reports a
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from up_script_support import ROOT, run_up_script
 
 from tenantml.emulator.session import admin_credentials
 
-ROOT = Path(__file__).resolve().parents[3]
 TENANTS = {"churn": "eu-west-1", "fraud": "us-east-1"}
 #: fraud names an account of its own; churn's is the emulator's default, which the shared variables sign in
 OWN_ACCOUNT = {"fraud": "111122223333"}
-UP_TIMEOUT_S = 600
+
 
 _UP = """
 import json, sys
@@ -43,18 +39,8 @@ Path("up-summary.json").write_text(json.dumps(summary.to_json(Path(".tenantml/st
 @pytest.fixture(scope="module")
 def up_run(tmp_path_factory) -> tuple[list[str], dict]:
     workdir = tmp_path_factory.mktemp("up-output")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.run(
-        [sys.executable, "-c", _UP, str(ROOT / "tenants")],
-        cwd=workdir,
-        text=True,
-        capture_output=True,
-        timeout=UP_TIMEOUT_S,
-        check=False,
-        env={**env, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
-    )
-    assert process.returncode == 0, process.stdout + process.stderr
-    return process.stdout.splitlines(), json.loads((workdir / "up-summary.json").read_text())
+    lines = run_up_script(_UP, ROOT / "tenants", workdir)
+    return lines, json.loads((workdir / "up-summary.json").read_text())
 
 
 def _index(lines: list[str], pattern: str) -> int:

@@ -9,17 +9,11 @@ data-arrival function hold by then. The order is read from the printed lines.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
-UP_TIMEOUT_S = 600
+from up_script_support import ROOT, run_up_script
 
 _UP = """
 import json, sys
@@ -56,18 +50,7 @@ def up_lines(tmp_path_factory) -> list[str]:
     for name in ("churn", "fraud"):
         shutil.copy(ROOT / "tenants" / f"{name}.yaml", tenants)
     shutil.copy(ROOT / "platform.yaml", workdir)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.run(
-        [sys.executable, "-c", _UP, str(tenants)],
-        cwd=workdir,
-        text=True,
-        capture_output=True,
-        timeout=UP_TIMEOUT_S,
-        check=False,
-        env={**env, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
-    )
-    assert process.returncode == 0, process.stdout + process.stderr
-    return process.stdout.splitlines()
+    return run_up_script(_UP, tenants, workdir)
 
 
 def _indexes(lines: list[str], pattern: str) -> list[int]:
